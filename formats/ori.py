@@ -1,0 +1,71 @@
+"""ORIs (9-character agency identifiers) and Nlets 2-character destinations."""
+
+from __future__ import annotations
+
+import re
+
+from formats.codes import NLETS_SPECIAL_DESTINATIONS, US_STATE_CODES
+
+_ORI = re.compile(r"[A-Z]{2}[A-Z0-9]{7}")
+
+NLETS_ORI = "NL0000000"
+"""The Nlets switch itself: originator of ER and SM messages."""
+
+SPECIAL_ORI_PREFIXES = frozenset({"NL"})
+"""Prefixes that are not NCIC state codes but still name a system ORI (the Nlets switch)."""
+
+AGENCY_TYPE_HINTS = {
+    "J": "court",
+    "B": "criminal justice (non law enforcement)",
+    "M": "criminal justice (non law enforcement)",
+    "N": "criminal justice (non law enforcement)",
+    "Y": "criminal justice (non law enforcement)",
+}
+
+
+def is_valid_ori(ori: str) -> bool:
+    """Nine characters, two letters then seven letters or digits, a valid NCIC state prefix."""
+    return (
+        len(ori) == 9
+        and _ORI.fullmatch(ori) is not None
+        and (ori[:2] in US_STATE_CODES or ori[:2] in SPECIAL_ORI_PREFIXES)
+    )
+
+
+def ori_problem(ori: str) -> str | None:
+    """Why ``ori`` is not a valid ORI, or None when it is."""
+    if len(ori) != 9:
+        return f"ORI/{ori} MUST BE 9 CHARACTERS"
+    if not _ORI.fullmatch(ori):
+        return f"ORI/{ori} MUST BE 2 LETTERS AND 7 LETTERS OR DIGITS"
+    if ori[:2] not in US_STATE_CODES and ori[:2] not in SPECIAL_ORI_PREFIXES:
+        return f"ORI/{ori} {ori[:2]} IS NOT AN NCIC STATE CODE"
+    return None
+
+
+def agency_type_hint(ori: str) -> str:
+    """What the 9th character suggests: digits law enforcement, J courts, B/M/N/Y other CJ."""
+    last = ori[-1:]
+    if last.isdigit():
+        return "law enforcement"
+    return AGENCY_TYPE_HINTS.get(last, "other")
+
+
+def is_state_destination(code: str) -> bool:
+    """A 2-character Nlets destination: an NCIC state code or an Nlets special code."""
+    return len(code) == 2 and (code in US_STATE_CODES or code in NLETS_SPECIAL_DESTINATIONS)
+
+
+def destination_problem(dest: str, kind: str) -> str | None:
+    """Why ``dest`` cannot be a destination of kind ``state``, ``ori`` or ``any``; None if fine."""
+    if len(dest) == 2:
+        if kind == "ori":
+            return f"DESTINATION {dest} MUST BE A 9-CHARACTER ORI"
+        if not is_state_destination(dest):
+            return f"DESTINATION {dest} IS NOT A VALID STATE OR NLETS CODE"
+        return None
+    if len(dest) == 9:
+        if kind == "state":
+            return f"DESTINATION {dest} MUST BE A 2-CHARACTER STATE CODE"
+        return ori_problem(dest)
+    return f"DESTINATION {dest} MUST BE A 2-CHARACTER CODE OR A 9-CHARACTER ORI"

@@ -1,0 +1,199 @@
+"""Builders for what the switch and the national systems send back.
+
+Every output body starts with a line ``KEY.ORI`` naming what it is and to whom (or, for Nlets
+traffic, the full Nlets output header whose first line is ``KEY.ORIGINATOR``), so a terminal or a
+replay comparison can tell messages apart without knowing their layout. Output keys of the
+simulator (inferred where the real systems are not public):
+
+========  =============================================================
+ACC       entry, modify, cancel, clear or locate accepted (NCIC acknowledgment)
+HIT       one record found (caveats, MKE in words, ``CODE/value`` layout)
+NRC       no record: echoes the identifiers searched
+REJ       refused by the state switch (format, policy): code, field, reason, input echo
+NTF       unsolicited ``$.`` notification to a record owner
+SON/SOF   sign-on accepted / signed off
+ER, SM    Nlets error and status (from NL0000000, with the Nlets header)
+========  =============================================================
+
+All builders are pure functions of their arguments: time and sequence numbers come in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from formats.codes import CodeBook
+from formats.errors import NLETS_ERRORS, Reject
+from formats.ori import NLETS_ORI
+
+WIDTH = 72
+"""Output lines are wrapped at this width, like a teletype page."""
+
+ARREST_CAVEAT = ("WARNING - DO NOT ARREST OR DETAIN BASED SOLELY UPON THIS INFORMATION. "
+                 "CONFIRM WITH THE ENTERING AGENCY (HIT CONFIRMATION YQ).")
+CONFIRM_TRAILER = "IMMED CONFIRM RECORD WITH ORI"
+
+FILE_WORDS = {
+    "wanted": "WANTED PERSON",
+    "missing": "MISSING PERSON",
+    "unidentified": "UNIDENTIFIED PERSON",
+    "vehicle": "STOLEN VEHICLE",
+    "gun": "STOLEN GUN",
+    "article": "STOLEN ARTICLE",
+    "boat": "STOLEN BOAT",
+    "order": "PROTECTION ORDER",
+    "ndtf": "NICS DENIED TRANSACTION FILE",
+    "iii": "INTERSTATE IDENTIFICATION INDEX",
+    "cch": "OREGON COMPUTERIZED CRIMINAL HISTORY",
+    "ppf": "PROHIBITED PERSONS FILE",
+}
+
+VERB_WORDS = {
+    "enter": "ENTERED",
+    "modify": "MODIFIED",
+    "cancel": "CANCELLED",
+    "clear": "CLEARED",
+    "locate": "LOCATED",
+}
+
+
+def print_name(value: str) -> str:
+    """``SMITH,JOHN J`` as printed on output: ``SMITH, JOHN J``."""
+    last, comma, rest = value.partition(",")
+    return f"{last}, {rest.lstrip()}" if comma else value
+
+
+def layout(pairs: Iterable[tuple[str, str]], width: int = WIDTH) -> list[str]:
+    """``CODE/value`` pairs packed into lines of at most ``width`` characters."""
+    lines: list[str] = []
+    line = ""
+    for code, value in pairs:
+        item = f"{code}/{value}"
+        if line and len(line) + 1 + len(item) > width:
+            lines.append(line)
+            line = item
+        else:
+            line = f"{line} {item}" if line else item
+    if line:
+        lines.append(line)
+    return lines
+
+
+def display_pairs(fields: Iterable[tuple[str, str]], codes: CodeBook) -> list[tuple[str, str]]:
+    """Field values as printed: names with a space after the comma, offences in words."""
+    out = []
+    for code, value in fields:
+        if code in ("NAM", "AKA"):
+            value = print_name(value)
+        elif code in ("OFF", "CHG"):
+            value = codes.describe("OFF", value) or value
+        out.append((code, value))
+    return out
+
+
+def head(key: str, ori: str) -> str:
+    return f"{key}.{ori}"
+
+
+def reject(rej: Reject, ori: str) -> str:
+    """A state-switch reject (``REJ``): code and field, the reason, the input echoed."""
+    lines = [head("REJ", ori or "UNKNOWN"),
+             f"REJECT CODE/{rej.code}" + (f" FLD/{rej.field}" if rej.field else ""),
+             *rej.reason.splitlines(),
+             "ORIGINAL MESSAGE",
+             *rej.input.splitlines()]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class NletsClock:
+    """Times and sequence numbers of an Nlets output header."""
+
+    in_time: datetime
+    in_seq: int
+    out_time: datetime
+    out_seq: int
+
+    @staticmethod
+    def stamp(t: datetime) -> str:
+        return t.strftime("%H:%M %m/%d/%Y")
+
+
+def nlets_header(key: str, originator: str, clock: NletsClock, receiver: str) -> list[str]:
+    """The four header lines: key and originator; input clock; output clock and receiver; TXT."""
+    return [
+        head(key, originator),
+        f"{clock.stamp(clock.in_time)} {clock.in_seq:05d}",
+        f"{clock.stamp(clock.out_time)} {clock.out_seq:05d} {receiver}",
+        "TXT",
+    ]
+
+
+def nlets_message(key: str, originator: str, clock: NletsClock, receiver: str,
+                  body: Sequence[str]) -> str:
+    return "\n".join([*nlets_header(key, originator, clock, receiver), *body])
+
+
+def er(rej: Reject, clock: NletsClock, receiver: str) -> str:
+    """An Nlets ER: the error number and title (or reason), options, and the input echoed."""
+    reason_lines = rej.reason.splitlines() or [NLETS_ERRORS.get(rej.code, "ERROR")]
+    first = reason_lines[0]
+    title = NLETS_ERRORS.get(rej.code, "")
+    if title and not first.startswith(title):
+        reason_lines = [f"{title} - {first}", *reason_lines[1:]]
+    body = [f"{rej.code} {reason_lines[0]}", *reason_lines[1:], "ORIGINAL MESSAGE",
+            *rej.input.splitlines()]
+    return nlets_message("ER", NLETS_ORI, clock, receiver, body)
+
+
+SM_TEXTS = {
+    ".01.": "USER DOES NOT RESPOND TO MSG TYPE, NLETS WILL NOT FORWARD",
+    ".02.": "USER OUT OF SERVICE FOR MSG TYPE, NLETS WILL FORWARD",
+    ".04.": "USER OUT OF SERVICE FOR MSG TYPE, NLETS WILL NOT FORWARD",
+}
+
+
+def sm(code: str, subject: str, clock: NletsClock, receiver: str, detail: str = "") -> str:
+    """An Nlets status message about ``subject`` (a destination or a system)."""
+    text = SM_TEXTS.get(code, code)
+    body = [f"{code} {subject} {text}" if code in SM_TEXTS else f"{subject} {text}"]
+    if detail:
+        body.append(detail)
+    return nlets_message("SM", NLETS_ORI, clock, receiver, body)
+
+
+def accepted(verb: str, file: str, ori: str, identifiers: Sequence[tuple[str, str]],
+             nic: str, when: datetime, codes: CodeBook) -> str:
+    """An NCIC acknowledgment (``ACC``) for enter/modify/cancel/clear/locate."""
+    words = f"{FILE_WORDS.get(file, file.upper())} {VERB_WORDS.get(verb, verb.upper())}"
+    pairs = [*display_pairs(identifiers, codes), ("NIC", nic)]
+    return "\n".join([head("ACC", ori), words, *layout(pairs),
+                      f"DTE/{when.strftime('%Y%m%d %H%M')}"])
+
+
+def hit(file: str, ori: str, record: Sequence[tuple[str, str]], codes: CodeBook,
+        caveats: Sequence[str] = (ARREST_CAVEAT,), trailer: Sequence[str] = (CONFIRM_TRAILER,)
+        ) -> str:
+    """One record found (``HIT``): caveat lines, ``MKE/…`` in words, the record, a trailer."""
+    return "\n".join([head("HIT", ori), *caveats, f"MKE/{FILE_WORDS.get(file, file.upper())}",
+                      *layout(display_pairs(record, codes)), *trailer])
+
+
+def no_record(ori: str, identifiers: Sequence[tuple[str, str]], what: str = "NCIC WANT") -> str:
+    """No record (``NRC``): ``NO NCIC WANT NAM/SMITH,JOHN DOB/19511012``."""
+    ident = " ".join(f"{c}/{v}" for c, v in identifiers)
+    return "\n".join([head("NRC", ori), f"NO {what} {ident}".rstrip()])
+
+
+def notification(letter: str, ori: str, lines: Sequence[str]) -> str:
+    """An unsolicited ``$.`` notice (``NTF``) to the record owner, e.g. ``$.L.`` locate."""
+    return "\n".join([head("NTF", ori), f"$.{letter}.", *lines])
+
+
+def first_line_key(text: str) -> tuple[str, str]:
+    """(key, ori) from the first line of an output body; ("", "") when there is none."""
+    first = text.split("\n", 1)[0]
+    key, _, ori = first.partition(".")
+    return key.strip(), ori.strip()
