@@ -1,0 +1,237 @@
+"""The embedded default lab that ``lems init`` writes: a small fictitious Oregon.
+
+Every agency name, operator name and password here is invented for training. ORIs follow the NCIC
+pattern (state code, county, agency; the 9th character hints at the type) but name no real agency.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+from lems import store
+from lems.lab import LabConfig, load_lab
+
+DEMO_LAB = """\
+# A LEMS training lab: a fictitious slice of Oregon. Everything here is invented.
+# Edit freely; `lems serve {dir}` refuses a bad file with the file, key and line.
+
+[lab]
+name = "Oregon LEDS training lab (fictitious)"
+state = "OR"
+database = "lab.db"
+clock_speed = 1.0       # lab seconds per real second; 60 runs a 1-hour deadline in a minute
+seed = 1
+
+[switch]
+ori = "ORLEDS000"       # the state control terminal agency
+listen = ["tcp:5020:interface=127.0.0.1"]
+max_frame = 16384       # bytes; a longer frame is refused, the link stays up
+lockout_after = 5       # failed passwords before an operator is locked out
+
+# ---------------------------------------------------------------- agencies
+# category: cj (criminal justice), designated, riss, qe (qualified entity), noncj
+# type: ORION agency type (PD SO SA LE FE JA JC JG JJ JF CJ NJ)
+
+[[agency]]
+ori = "ORLEDS000"
+name = "LEDS CONTROL TERMINAL (TRAINING)"
+type = "SA"
+
+[[agency]]
+ori = "OR0240000"
+name = "CASCADE COUNTY SHERIFF'S OFFICE"
+type = "SO"
+
+[[agency]]
+ori = "OR0240100"
+name = "WILLOW CREEK POLICE DEPARTMENT"
+type = "PD"
+
+[[agency]]
+ori = "OR0260000"
+name = "JUNIPER COUNTY SHERIFF'S OFFICE"
+type = "SO"
+
+[[agency]]
+ori = "OR0260200"
+name = "JUNIPER CITY POLICE DEPARTMENT"
+type = "PD"
+
+[[agency]]
+ori = "OR024015J"
+name = "CASCADE COUNTY CIRCUIT COURT"
+type = "JJ"
+
+[[agency]]
+ori = "ORSIR0000"
+name = "STATE IDENTIFICATION BUREAU (IDENTIFICATION SERVICES SECTION)"
+type = "SA"
+cch_entry = true        # designated to enter and update CCH (OAR 257-010-0020(4))
+
+[[agency]]
+ori = "OR024901Z"
+name = "STATE BOARD OF PRIVATE SECURITY LICENSING"
+category = "designated"
+type = "NJ"
+
+[[agency]]
+ori = "ORRISS000"
+name = "WESTERN REGIONAL INFORMATION SHARING CENTER"
+category = "riss"
+type = "CJ"
+
+[[agency]]
+ori = "OR024902Z"
+name = "SUNRISE YOUTH MENTORING ALLIANCE"
+category = "qe"
+type = "NJ"
+criteria = ["0901", "1101", "1301", "3501"]   # offence codes that disqualify a volunteer
+
+[[agency]]
+ori = "OR024903Z"
+name = "OREGON JUSTICE RESEARCH PROJECT (TEMPORARY RESEARCH ACCESS)"
+category = "designated"
+type = "NJ"
+agreement_expires = {expired}   # research access lasts at most 30 days (OAR 257-010-0030(4))
+
+# ---------------------------------------------------------------- terminals
+
+[[terminal]]
+id = "T00"
+oris = ["ORLEDS000"]
+control = true
+description = "LEDS control terminal"
+
+[[terminal]]
+id = "T01"
+oris = ["OR0240000"]
+description = "Cascade SO dispatch"
+
+[[terminal]]
+id = "T02"
+oris = ["OR0240000"]
+description = "Cascade SO records"
+
+[[terminal]]
+id = "T03"
+oris = ["OR0240100"]
+description = "Willow Creek PD front desk"
+
+[[terminal]]
+id = "T04"
+oris = ["OR0260000"]
+description = "Juniper SO dispatch"
+
+[[terminal]]
+id = "T05"
+oris = ["OR0260200"]
+radio = true
+description = "Juniper City PD patrol car 12 (mobile data terminal over radio)"
+
+[[terminal]]
+id = "T06"
+oris = ["OR024015J"]
+description = "Cascade County Circuit Court clerk"
+
+[[terminal]]
+id = "T07"
+oris = ["ORSIR0000"]
+description = "Identification Services Section, CCH entry"
+
+[[terminal]]
+id = "T08"
+oris = ["OR024901Z"]
+description = "Private security licensing desk"
+
+[[terminal]]
+id = "T09"
+oris = ["ORRISS000"]
+description = "RISS analyst"
+
+[[terminal]]
+id = "T10"
+oris = ["OR024902Z"]
+description = "Volunteer screening (qualified entity)"
+
+[[terminal]]
+id = "T11"
+oris = ["OR024903Z"]
+description = "Research project workstation"
+
+# ---------------------------------------------------------------- operators (fictitious)
+
+[[operator]]
+id = "SUPER1"
+name = "MORROW, DANA"
+password = "super-pass"
+supervisor = true
+
+{operators}
+
+[[operator]]
+id = "NOCHECK"
+name = "QUILL, ROBIN"
+password = "train-00"
+terminals = ["T01"]
+cleared = false         # no cleared background check: sign-on refused (OAR 257-010-0025(7))
+
+# ---------------------------------------------------------------- groups (broadcast by name)
+
+[[group]]
+name = "ORALLSO00"
+members = ["OR0240000", "OR0260000"]
+description = "all sheriff's offices"
+
+# ---------------------------------------------------------------- national endpoints
+# mode: inprocess (default), off, or an endpoint string such as tcp:host=127.0.0.1:port=5101
+
+[[endpoint]]
+name = "ncic"
+mode = "inprocess"
+latency_ms = 60
+
+[[endpoint]]
+name = "nlets"
+mode = "inprocess"
+latency_ms = 200
+
+[[endpoint]]
+name = "nics"
+mode = "inprocess"
+latency_ms = 500
+"""
+
+OPERATOR_NAMES = ["ABERNATHY, LEE", "BRISCOE, JORDAN", "CALLOWAY, SAM", "DELACROIX, PAT",
+                  "EMBERLY, CASEY", "FAIRWEATHER, RILEY", "GALLOWAY, MORGAN", "HOLLIS, AVERY",
+                  "IVERSON, QUINN", "JESSUP, TAYLOR", "KINCAID, JAMIE", "LANGSTON, DREW"]
+
+
+def demo_text(directory: Path, today: date | None = None) -> str:
+    today = today or date.today()
+    ops = []
+    for i, name in enumerate(OPERATOR_NAMES):
+        ops.append(f'[[operator]]\nid = "OP{i:02d}"\nname = "{name}"\n'
+                   f'password = "train-{i:02d}"\nterminals = ["T{i:02d}"]\n')
+    return DEMO_LAB.format(dir=directory, expired=(today - timedelta(days=1)).isoformat(),
+                           operators="\n".join(ops).rstrip())
+
+
+def init_lab(directory: str | Path, *, force: bool = False, listen: str | None = None,
+             today: date | None = None) -> LabConfig:
+    """Write ``DIR/lab.toml`` and create its database; refuse to overwrite unless ``force``."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / "lab.toml"
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} exists (use --force to overwrite)")
+    text = demo_text(d, today)
+    if listen:
+        text = text.replace('listen = ["tcp:5020:interface=127.0.0.1"]', f'listen = ["{listen}"]')
+    path.write_text(text, "utf-8")
+    lab = load_lab(path)
+    if force and lab.database.exists():
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(lab.database) + suffix).unlink(missing_ok=True)
+    store.connect(lab.database).close()
+    return lab

@@ -1,0 +1,339 @@
+"""A lab: one TOML file that describes a whole world (agencies, terminals, operators, links).
+
+``load_lab(path)`` reads and checks it; anything wrong is refused with the file, the key and, when
+it can be found, the line. Runtime state (suspensions, lockouts, journal, mailboxes) lives in the
+lab's database, so editing the file never undoes what an administrator did.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from formats.errors import ConfigError
+from formats.ori import ori_problem
+
+CATEGORIES = {
+    "cj": "criminal justice agency",
+    "designated": "designated (non-criminal-justice) agency",
+    "riss": "Regional Information Sharing System",
+    "qe": "qualified entity (YES/NO fitness checks only)",
+    "noncj": "other non-criminal-justice agency",
+}
+"""Agency categories the rules of OAR 257-010-0025 distinguish."""
+
+ORION_TYPES = ("PD", "SO", "SA", "LE", "FE", "JA", "JC", "JG", "JJ", "JF", "CJ", "NJ")
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyConfig:
+    ori: str
+    name: str
+    category: str = "cj"
+    type: str = "LE"
+    agreement: bool = True
+    agreement_expires: date | None = None
+    keys: frozenset[str] | None = None
+    cch_entry: bool = False
+    criteria: tuple[str, ...] = ()
+
+    @property
+    def state(self) -> str:
+        return self.ori[:2]
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalConfig:
+    id: str
+    oris: tuple[str, ...]
+    radio: bool = False
+    control: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorConfig:
+    id: str
+    name: str
+    password: str
+    terminals: tuple[str, ...] = ()
+    cleared: bool = True
+    supervisor: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GroupConfig:
+    name: str
+    members: tuple[str, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointConfig:
+    name: str
+    mode: str = "inprocess"
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    drop_rate: float = 0.0
+    error_rate: float = 0.0
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchConfig:
+    ori: str = "ORLEDS000"
+    listen: tuple[str, ...] = ("tcp:5020:interface=127.0.0.1",)
+    max_frame: int = 16384
+    lockout_after: int = 5
+
+
+@dataclass(slots=True)
+class LabConfig:
+    path: Path
+    name: str
+    state: str
+    database: Path
+    clock_speed: float = 1.0
+    seed: int = 1
+    switch: SwitchConfig = field(default_factory=SwitchConfig)
+    agencies: dict[str, AgencyConfig] = field(default_factory=dict)
+    terminals: dict[str, TerminalConfig] = field(default_factory=dict)
+    operators: dict[str, OperatorConfig] = field(default_factory=dict)
+    groups: dict[str, GroupConfig] = field(default_factory=dict)
+    endpoints: dict[str, EndpointConfig] = field(default_factory=dict)
+    dictionary: tuple[Path, ...] = ()
+    codes_dir: Path | None = None
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+
+_ALLOWED = {
+    "lab": {"name", "state", "database", "clock_speed", "seed", "dictionary", "codes"},
+    "switch": {"ori", "listen", "max_frame", "lockout_after"},
+    "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
+               "cch_entry", "criteria"},
+    "terminal": {"id", "oris", "radio", "control", "description"},
+    "operator": {"id", "name", "password", "terminals", "cleared", "supervisor"},
+    "group": {"name", "members", "description"},
+    "endpoint": {"name", "mode", "latency_ms", "jitter_ms", "drop_rate", "error_rate",
+                 "timeout_s"},
+}
+
+
+class _Reader:
+    """Checks one section of the file, naming the key and line of whatever is wrong."""
+
+    def __init__(self, file: Path, text: str) -> None:
+        self.file, self.text = file, text
+
+    def line_of(self, table: str, index: int | None = None) -> int | None:
+        pattern = (rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]" if index is not None
+                   else rf"^\s*\[\s*{re.escape(table)}\s*\]")
+        hits = [self.text.count("\n", 0, m.start()) + 1
+                for m in re.finditer(pattern, self.text, re.M)]
+        i = index or 0
+        return hits[i] if i < len(hits) else None
+
+    def fail(self, reason: str, table: str, index: int | None = None,
+             attr: str | None = None) -> ConfigError:
+        key = table if index is None else f"{table}[{index}]"
+        if attr:
+            key += f".{attr}"
+        return ConfigError(reason, file=str(self.file), key=key, line=self.line_of(table, index))
+
+    def section(self, doc: dict[str, Any], table: str, index: int | None = None
+                ) -> dict[str, Any]:
+        if not isinstance(doc, dict):
+            raise self.fail("must be a table", table, index)
+        extra = set(doc) - _ALLOWED[table]
+        if extra:
+            raise self.fail(f"unknown key(s) {', '.join(sorted(extra))}; allowed: "
+                            f"{', '.join(sorted(_ALLOWED[table]))}", table, index)
+        return doc
+
+    def get(self, doc: dict[str, Any], attr: str, kind: type | tuple[type, ...], table: str,
+            index: int | None = None, default: Any = ..., ) -> Any:
+        if attr not in doc:
+            if default is ...:
+                raise self.fail("missing", table, index, attr)
+            return default
+        value = doc[attr]
+        if isinstance(value, bool) and kind in (int, float):
+            raise self.fail(f"must be a {kind.__name__}, not a boolean", table, index, attr)
+        if kind is float and isinstance(value, int):
+            value = float(value)
+        if not isinstance(value, kind):
+            kinds = kind if isinstance(kind, tuple) else (kind,)
+            want = " or ".join(k.__name__ for k in kinds)
+            raise self.fail(f"must be a {want}, not {type(value).__name__}", table, index, attr)
+        return value
+
+
+def _str_list(r: _Reader, doc: dict[str, Any], attr: str, table: str, index: int | None,
+              default: Any = ...) -> tuple[str, ...]:
+    value = r.get(doc, attr, list, table, index, default)
+    if not all(isinstance(v, str) for v in value):
+        raise r.fail("must be a list of strings", table, index, attr)
+    return tuple(value)
+
+
+def load_lab(path: str | Path) -> LabConfig:
+    """Read and check ``lab.toml`` (or a directory holding one)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "lab.toml"
+    try:
+        text = p.read_text("utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read lab file: {e.strerror}", file=str(p)) from e
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"line (\d+)", str(e))
+        raise ConfigError(str(e), file=str(p), line=int(m.group(1)) if m else None) from e
+    return parse_lab(doc, p, text)
+
+
+def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
+    r = _Reader(p, text)
+    top = set(doc) - {"lab", "switch", "agency", "terminal", "operator", "group", "endpoint"}
+    if top:
+        raise ConfigError(f"unknown section(s) {', '.join(sorted(top))}", file=str(p))
+    lab = r.section(doc.get("lab", {}), "lab")
+    name = r.get(lab, "name", str, "lab", default="LEMS training lab")
+    state = r.get(lab, "state", str, "lab", default="OR")
+    database = p.parent / r.get(lab, "database", str, "lab", default="lab.db")
+    speed = r.get(lab, "clock_speed", float, "lab", default=1.0)
+    if speed <= 0:
+        raise r.fail("must be greater than 0", "lab", None, "clock_speed")
+    seed = r.get(lab, "seed", int, "lab", default=1)
+    dictionary = tuple(p.parent / f for f in _str_list(r, lab, "dictionary", "lab", None, []))
+    codes = r.get(lab, "codes", str, "lab", default="")
+
+    sw = r.section(doc.get("switch", {}), "switch")
+    switch = SwitchConfig(
+        ori=r.get(sw, "ori", str, "switch", default="ORLEDS000"),
+        listen=_str_list(r, sw, "listen", "switch", None, ["tcp:5020:interface=127.0.0.1"]),
+        max_frame=r.get(sw, "max_frame", int, "switch", default=16384),
+        lockout_after=r.get(sw, "lockout_after", int, "switch", default=5),
+    )
+    if ori_problem(switch.ori):
+        raise r.fail(ori_problem(switch.ori) or "", "switch", None, "ori")
+    if not 64 <= switch.max_frame <= 1 << 24:
+        raise r.fail("must be between 64 and 16777216", "switch", None, "max_frame")
+
+    cfg = LabConfig(path=p, name=name, state=state, database=database, clock_speed=speed,
+                    seed=seed, switch=switch, dictionary=dictionary,
+                    codes_dir=(p.parent / codes) if codes else None)
+    for i, a in enumerate(_tables(r, doc, "agency")):
+        r.section(a, "agency", i)
+        ori = r.get(a, "ori", str, "agency", i)
+        why = ori_problem(ori)
+        if why:
+            raise r.fail(why, "agency", i, "ori")
+        if ori in cfg.agencies:
+            raise r.fail(f"ORI {ori} defined twice", "agency", i, "ori")
+        category = r.get(a, "category", str, "agency", i, "cj")
+        if category not in CATEGORIES:
+            raise r.fail(f"must be one of {', '.join(CATEGORIES)}", "agency", i, "category")
+        otype = r.get(a, "type", str, "agency", i, "LE")
+        if otype not in ORION_TYPES:
+            raise r.fail(f"must be an ORION type: {' '.join(ORION_TYPES)}", "agency", i, "type")
+        expires = r.get(a, "agreement_expires", (date, str), "agency", i, None)
+        if isinstance(expires, str):
+            try:
+                expires = date.fromisoformat(expires)
+            except ValueError:
+                raise r.fail("must be a date (YYYY-MM-DD)", "agency", i,
+                             "agreement_expires") from None
+        keys = _str_list(r, a, "keys", "agency", i, None) if "keys" in a else None
+        cfg.agencies[ori] = AgencyConfig(
+            ori=ori, name=r.get(a, "name", str, "agency", i), category=category, type=otype,
+            agreement=r.get(a, "agreement", bool, "agency", i, True), agreement_expires=expires,
+            keys=frozenset(keys) if keys is not None else None,
+            cch_entry=r.get(a, "cch_entry", bool, "agency", i, False),
+            criteria=_str_list(r, a, "criteria", "agency", i, []))
+    if switch.ori not in cfg.agencies:
+        raise r.fail(f"the switch ORI {switch.ori} must also be an [[agency]]", "switch", None,
+                     "ori")
+    for i, t in enumerate(_tables(r, doc, "terminal")):
+        r.section(t, "terminal", i)
+        tid = r.get(t, "id", str, "terminal", i)
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", tid):
+            raise r.fail("must be 1-16 letters, digits, - or _", "terminal", i, "id")
+        if tid in cfg.terminals:
+            raise r.fail(f"terminal {tid} defined twice", "terminal", i, "id")
+        oris = _str_list(r, t, "oris", "terminal", i)
+        if not oris:
+            raise r.fail("a terminal needs at least one ORI", "terminal", i, "oris")
+        for ori in oris:
+            if ori not in cfg.agencies:
+                raise r.fail(f"ORI {ori} is not an [[agency]] of this lab", "terminal", i, "oris")
+        cfg.terminals[tid] = TerminalConfig(
+            id=tid, oris=oris, radio=r.get(t, "radio", bool, "terminal", i, False),
+            control=r.get(t, "control", bool, "terminal", i, False),
+            description=r.get(t, "description", str, "terminal", i, ""))
+    for i, o in enumerate(_tables(r, doc, "operator")):
+        r.section(o, "operator", i)
+        oid = r.get(o, "id", str, "operator", i)
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", oid):
+            raise r.fail("must be 1-16 letters, digits, - or _", "operator", i, "id")
+        if oid in cfg.operators:
+            raise r.fail(f"operator {oid} defined twice", "operator", i, "id")
+        terms = _str_list(r, o, "terminals", "operator", i, [])
+        for tid in terms:
+            if tid not in cfg.terminals:
+                raise r.fail(f"terminal {tid} is not a [[terminal]] of this lab", "operator", i,
+                             "terminals")
+        password = r.get(o, "password", str, "operator", i)
+        if not password or "." in password:
+            raise r.fail("must be non-empty and contain no period", "operator", i, "password")
+        cfg.operators[oid] = OperatorConfig(
+            id=oid, name=r.get(o, "name", str, "operator", i), password=password,
+            terminals=terms, cleared=r.get(o, "cleared", bool, "operator", i, True),
+            supervisor=r.get(o, "supervisor", bool, "operator", i, False))
+    for i, g in enumerate(_tables(r, doc, "group")):
+        r.section(g, "group", i)
+        gname = r.get(g, "name", str, "group", i)
+        if ori_problem(gname):
+            raise r.fail("a group is addressed like an ORI: " + (ori_problem(gname) or ""),
+                         "group", i, "name")
+        if gname in cfg.agencies or gname in cfg.groups:
+            raise r.fail(f"{gname} is already an agency or group", "group", i, "name")
+        members = _str_list(r, g, "members", "group", i)
+        for ori in members:
+            if ori not in cfg.agencies:
+                raise r.fail(f"ORI {ori} is not an [[agency]] of this lab", "group", i,
+                             "members")
+        cfg.groups[gname] = GroupConfig(gname, members, r.get(g, "description", str, "group",
+                                                             i, ""))
+    for i, e in enumerate(_tables(r, doc, "endpoint")):
+        r.section(e, "endpoint", i)
+        ename = r.get(e, "name", str, "endpoint", i)
+        if ename not in ("ncic", "nlets", "nics"):
+            raise r.fail("must be ncic, nlets or nics", "endpoint", i, "name")
+        ep = EndpointConfig(
+            name=ename, mode=r.get(e, "mode", str, "endpoint", i, "inprocess"),
+            latency_ms=r.get(e, "latency_ms", float, "endpoint", i, 0.0),
+            jitter_ms=r.get(e, "jitter_ms", float, "endpoint", i, 0.0),
+            drop_rate=r.get(e, "drop_rate", float, "endpoint", i, 0.0),
+            error_rate=r.get(e, "error_rate", float, "endpoint", i, 0.0),
+            timeout_s=r.get(e, "timeout_s", float, "endpoint", i, 10.0))
+        for attr in ("drop_rate", "error_rate"):
+            if not 0.0 <= getattr(ep, attr) <= 1.0:
+                raise r.fail("must be between 0 and 1", "endpoint", i, attr)
+        cfg.endpoints[ename] = ep
+    return cfg
+
+
+def _tables(r: _Reader, doc: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    value = doc.get(name, [])
+    if not isinstance(value, list):
+        raise r.fail(f"write it as [[{name}]] (an array of tables)", name)
+    return value

@@ -1,0 +1,178 @@
+"""The router: where each accepted message goes, as a table, not a chain of ifs.
+
+A key's ``verb`` and ``file`` (from the dictionary) pick a route: administrative traffic and hit
+confirmations are relayed to terminals by ORI, group or state; record files go to the service that
+holds them (NCIC, Nlets, NICS, the state's CCH, FICS and PPF). Services register by name; a
+service that is not registered (or is down) answers the way the real systems do when a system is
+unavailable, never with silence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.logger import Logger
+
+from formats import responses
+from formats.dictionary import KeySpec
+from formats.errors import Reject
+from formats.message import Message
+
+if TYPE_CHECKING:
+    from lems.switch import Switch
+
+log = Logger()
+
+FILE_SERVICE: dict[str, str] = {
+    "wanted": "ncic", "missing": "ncic", "unidentified": "ncic", "vehicle": "ncic",
+    "gun": "ncic", "article": "ncic", "boat": "ncic", "order": "ncic", "ndtf": "ncic",
+    "iii": "ncic",
+    "dmv": "nlets", "chri": "nlets", "orion": "nlets",
+    "cch": "cch", "fics": "fics", "ppf": "ppf",
+}
+"""Record file -> the service that holds it."""
+
+SERVICE_WORDS = {"ncic": "NCIC", "nlets": "NLETS", "nics": "NICS", "cch": "CCH",
+                 "fics": "FICS", "ppf": "PPF"}
+
+NOT_AVAILABLE = "NOT-AVAILABLE"
+NOT_DELIVERABLE = "NOT-DELIVERABLE"
+
+
+@dataclass(slots=True)
+class Request:
+    """An accepted message, journaled, on its way to a service."""
+
+    seq: int
+    terminal: str
+    operator: str
+    msg: Message
+    spec: KeySpec
+    received: datetime
+    link: str = ""
+
+
+@dataclass(slots=True)
+class Reply:
+    """Something a service sends: to the requester (default), a terminal, or every terminal of
+    an ORI. ``sensitive`` marks criminal history (``cch`` or ``iii``) for the radio and
+    non-criminal-justice rules applied at delivery."""
+
+    body: str
+    terminal: str | None = None
+    ori: str | None = None
+    sensitive: str = ""
+    key: str = ""
+    tags: dict[str, Any] = field(default_factory=dict)
+
+
+class Service(Protocol):
+    """A place messages can be routed to. ``handle`` returns replies (or a Deferred of them);
+    unsolicited traffic later goes through ``Switch.deliver_to_ori``."""
+
+    name: str
+
+    def handle(self, req: Request) -> list[Reply] | Deferred[list[Reply]]: ...
+
+
+class Router:
+    def __init__(self, switch: Switch) -> None:
+        self.switch = switch
+        self.services: dict[str, Service] = {}
+        self.routes: dict[str, Callable[[Request], list[Reply] | Deferred[list[Reply]]]] = {
+            "admin": self.relay,
+            "hitconfirm": self.relay,
+            "hitreply": self.relay,
+        }
+
+    def register(self, service: Service) -> None:
+        self.services[service.name] = service
+
+    def service_for(self, spec: KeySpec) -> str:
+        return FILE_SERVICE.get(spec.file, spec.file or spec.key.lower())
+
+    def route(self, req: Request) -> Deferred[list[Reply]]:
+        handler = self.routes.get(req.spec.verb)
+        if handler is None:
+            name = self.service_for(req.spec)
+            service = self.services.get(name)
+            if service is None:
+                return maybeDeferred(lambda: [self.unavailable(req, name)])
+            handler = service.handle
+        d = maybeDeferred(handler, req)
+
+        def failed(f: Any) -> list[Reply]:
+            log.failure("route of seq {seq} failed", f, seq=req.seq)
+            return [self.unavailable(req, self.service_for(req.spec))]
+
+        return d.addErrback(failed)
+
+    def unavailable(self, req: Request, name: str) -> Reply:
+        words = SERVICE_WORDS.get(name, name.upper())
+        if name == "nlets":
+            body = responses.sm("TEMPORARILY OUT OF SERVICE", "NLETS",
+                                self.switch.nlets_clock(req), req.msg.ori)
+            return Reply(body, key="SM")
+        rej = Reject(NOT_AVAILABLE, f"{words} NOT AVAILABLE - TRY AGAIN LATER", "MKE",
+                     req.msg.raw[:100])
+        return Reply(responses.reject(rej, req.msg.ori), key="REJ")
+
+    # -------------------------------------------------------------- relay by ORI
+
+    def resolve(self, dest: str) -> tuple[list[tuple[str, str]], str | None]:
+        """Terminals (terminal, receiving ORI) for one destination, or the reason there are none.
+
+        A reason of "" means the destination lies outside this state (Nlets' business)."""
+        d = self.switch.directory
+        state = d.lab.state
+        if dest in d.groups:
+            out = [(t, ori) for ori in d.groups[dest].members for t in d.terminals_by_ori[ori]]
+            return out, None
+        if dest == state:
+            return [(t, d.terminals[t].oris[0]) for t in d.in_state_terminals()], None
+        if len(dest) == 9 and dest in d.agencies:
+            return [(t, dest) for t in d.terminals_by_ori.get(dest, [])], None
+        if dest[:2] == state:
+            return [], f"DESTINATION {dest} IS NOT IN THE DIRECTORY"
+        return [], ""
+
+    def relay(self, req: Request) -> list[Reply] | Deferred[list[Reply]]:
+        msg = req.msg
+        replies: list[Reply] = []
+        seen: set[str] = set()
+        outside: list[str] = []
+        le_only = msg.key == "AML"
+        for dest in msg.destinations:
+            targets, problem = self.resolve(dest)
+            if problem:
+                rej = Reject(".19.", f"INVALID DESTINATION ORIS - {problem}", "DEST",
+                             msg.raw[:100])
+                replies.append(Reply(responses.er(rej, self.switch.nlets_clock(req), msg.ori),
+                                     key="ER"))
+                continue
+            if problem == "":
+                outside.append(dest)
+                continue
+            for terminal, ori in targets:
+                if terminal in seen:
+                    continue
+                if le_only and not self.switch.directory.terminal_is_cj(terminal):
+                    continue
+                seen.add(terminal)
+                body = [*msg.text.split("\n")] if msg.text else responses.layout(msg.fields)
+                if le_only:
+                    body = ["FOR LAW ENFORCEMENT DISSEMINATION ONLY", *body]
+                text = responses.nlets_message(msg.full_key, msg.ori,
+                                               self.switch.nlets_clock(req), ori, body)
+                replies.append(Reply(text, terminal=terminal, key=msg.full_key))
+        if outside:
+            nlets = self.services.get("nlets")
+            if nlets is None:
+                replies.append(self.unavailable(req, "nlets"))
+            else:
+                return maybeDeferred(nlets.handle, req).addCallback(lambda r: replies + r)
+        return replies

@@ -1,0 +1,469 @@
+"""The switch: sessions on links, parse, policy, journal, route, mailboxes and delivery.
+
+A frame's way through (DESIGN.md): the link's framer hands the frame to the ``Session``; the
+switch numbers it, parses and validates it, applies policy, and journals it with its disposition;
+only when that row is committed does anything visible happen (an answer, a forward). Every output
+for a terminal goes through its mailbox: journaled and queued in one commit, sent when committed
+and the terminal is on line, removed when the terminal sends ``ACK.<osn>``.
+
+Wire envelope (line mode and every other framing): each output frame starts with the line
+``OSN/0000042 TRM/T01 DTE/20261123 TIM/143211`` — the terminal's output sequence number, terminal,
+lab date and time — then the body. OSN 0 marks a session answer (sign-on, sign-off, a reject
+before sign-on) that is journaled but not queued and needs no acknowledgement.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.task import LoopingCall
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+
+from formats import responses
+from formats.codes import CodeBook
+from formats.dictionary import Dictionary
+from formats.errors import BAD_FORMAT, Reject
+from formats.grammar import Parser
+from formats.message import Message
+from formats.responses import NletsClock
+from hardware import endpoints
+from hardware.link import Link
+from lems import store
+from lems.clock import LabClock
+from lems.directory import Directory
+from lems.journal import Journal
+from lems.lab import LabConfig
+from lems.mailbox import Mailboxes
+from lems.policy import Policy
+from lems.router import Reply, Request, Router
+from lems.store import Statement, Writer
+
+log = Logger()
+
+NOT_SIGNED_ON = "NOT-SIGNED-ON"
+SIGN_ON = "SIGN-ON"
+BAD_FRAME = "BAD-FRAME"
+
+OPERATOR_STATE = ("INSERT INTO operator_state (operator, failures, locked, changed) "
+                  "VALUES (?,?,?,?) ON CONFLICT(operator) DO UPDATE SET "
+                  "failures = excluded.failures, locked = excluded.locked, "
+                  "changed = excluded.changed")
+
+
+class Session:
+    """One link's conversation with the switch: which terminal and operator are signed on."""
+
+    __slots__ = ("link", "operator", "switch", "terminal")
+
+    def __init__(self, switch: Switch) -> None:
+        self.switch = switch
+        self.link: Link | None = None
+        self.terminal: str | None = None
+        self.operator = ""
+
+    @property
+    def peer(self) -> str:
+        return self.link.peer if self.link else ""
+
+    def link_made(self, link: Link) -> None:
+        self.link = link
+        self.switch.stats["links_opened"] += 1
+
+    def frame_received(self, payload: bytes) -> None:
+        self.switch.receive(self, payload)
+
+    def bad_frame(self, reason: str, raw: bytes) -> None:
+        self.switch.receive_bad(self, reason, raw)
+
+    def control_received(self, code: int) -> None:
+        """ACK/NAK from a serial terminal: delivery is confirmed by ``ACK.<osn>`` instead."""
+
+    def link_lost(self, reason: str) -> None:
+        self.switch.link_lost(self)
+
+    def write(self, frame: str) -> None:
+        if self.link is not None:
+            self.link.send(frame.encode("latin-1", "replace"))
+
+
+class Switch:
+    """One running lab."""
+
+    def __init__(self, lab: LabConfig, reactor: Any, *, clock: LabClock | None = None) -> None:
+        self.lab = lab
+        self.reactor = reactor
+        self.clock = clock or LabClock(reactor, lab.clock_speed)
+        if lab.codes_dir or lab.dictionary:
+            codes = (CodeBook.load_dir(lab.codes_dir) if lab.codes_dir else CodeBook.builtin())
+            self.dictionary = Dictionary.load(lab.dictionary, codes)
+        else:
+            self.dictionary = Dictionary.default()
+        self.parser = Parser(self.dictionary)
+        self.directory = Directory(lab)
+        self.policy = Policy(self.directory)
+        self.router = Router(self)
+        self.online: dict[str, Session] = {}
+        self.ports: list[Any] = []
+        self.stats: Counter[str] = Counter()
+        self._nlets_out = 0
+        self._poll: LoopingCall | None = None
+        self.started = False
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        """Open the database (migrating it), load state, start the writer."""
+        self.lab.database.parent.mkdir(parents=True, exist_ok=True)
+        self.reader = store.connect(self.lab.database)
+        self.directory.load_state(self.reader)
+        self.writer = Writer(self.lab.database, self.reactor)
+        self.journal = Journal(self.writer, self.clock, self.reader)
+        self.mailboxes = Mailboxes(self.reader)
+        self._poll = LoopingCall(self._poll_directory)
+        self._poll.clock = self.reactor
+        self._poll.start(1.0, now=False)
+        self.journal.append("sys", f"SWITCH STARTED {self.lab.name}", disposition="start")
+        self.started = True
+
+    def listen(self, description: str) -> Deferred[Any]:
+        d = endpoints.listen(self.reactor, description, lambda: Session(self),
+                             self.lab.switch.max_frame)
+        return d.addCallback(self._listening)
+
+    def _listening(self, port: Any) -> Any:
+        self.ports.append(port)
+        return port
+
+    def stop(self) -> Deferred[None]:
+        """Stop listening, close links, commit everything queued, close the database."""
+        if not self.started:
+            return succeed(None)
+        self.started = False
+        if self._poll is not None and self._poll.running:
+            self._poll.stop()
+        stops = [maybe for p in self.ports if (maybe := p.stopListening()) is not None]
+        for session in list(self.online.values()):
+            if session.link:
+                session.link.close()
+        self.journal.append("sys", "SWITCH STOPPED", disposition="stop")
+        d = DeferredList(stops) if stops else succeed(None)
+        pool = self.reactor.getThreadPool()
+        d.addCallback(lambda _: deferToThreadPool(self.reactor, pool, self.writer.stop))
+        d.addCallback(lambda _: self.reader.close())
+        return d
+
+    def _poll_directory(self) -> None:
+        try:
+            if self.directory.load_state(self.reader):
+                self.stats["directory_reloads"] += 1
+        except Exception:
+            log.failure("directory reload failed")
+
+    # ------------------------------------------------------------------ inbound
+
+    def receive(self, session: Session, payload: bytes) -> None:
+        """One frame from a link."""
+        self.stats["frames_in"] += 1
+        text = payload.decode("latin-1")
+        seq = self.journal.next_seq()
+        result = self.parser.check(text)
+        if isinstance(result, Reject):
+            self._refuse(session, seq, text, result, "rejected")
+            return
+        msg = result
+        key = msg.full_key
+        if key == "LOGON":
+            self._logon(session, seq, text, msg)
+            return
+        terminal = session.terminal
+        if terminal is None:
+            self._refuse(session, seq, text, Reject(
+                NOT_SIGNED_ON, "NOT SIGNED ON - SEND LOGON.TERMINAL.OPERATOR.PASSWORD FIRST",
+                "MKE", text[:100]), "rejected", key=key)
+            return
+        if key == "ACK":
+            self._ack(session, seq, text, msg)
+            return
+        if key == "LOGOFF":
+            self._logoff(session, seq, text, msg)
+            return
+        spec = self.dictionary.keys[key]
+        now = self.clock.now()
+        rej = self.policy.check(terminal, msg, spec, now.date())
+        if rej is not None:
+            self.stats[f"refused:{rej.code}"] += 1
+            self._refuse(session, seq, text, rej.with_input(text), "refused", key=key,
+                         ori=msg.ori)
+            return
+        self.stats["accepted"] += 1
+        self.stats[f"key:{key}"] += 1
+        req = Request(seq, terminal, session.operator, msg, spec, now, session.peer)
+        d = self.writer.submit([self.journal.row(
+            seq, "in", text, link=session.peer, terminal=terminal, operator=session.operator,
+            ori=msg.ori, key=key, disposition="accepted")])
+        d.addCallback(self._accepted, session, req)
+        d.addErrback(self._journal_failed, session, seq)
+
+    def _accepted(self, _: None, session: Session, req: Request) -> Deferred[None]:
+        if session.link is not None:
+            session.link.ack()
+        d = self.router.route(req)
+        d.addCallback(self.send_replies, req)
+        return d
+
+    def send_replies(self, replies: list[Reply], req: Request) -> None:
+        for r in replies:
+            if r.terminal is not None:
+                self.deliver(r.terminal, r.body, ref=req.seq, key=r.key, sensitive=r.sensitive)
+            elif r.ori is not None:
+                self.deliver_to_ori(r.ori, r.body, ref=req.seq, key=r.key,
+                                    sensitive=r.sensitive)
+            else:
+                self.deliver(req.terminal, r.body, ref=req.seq, key=r.key, ori=req.msg.ori,
+                             sensitive=r.sensitive)
+
+    def receive_bad(self, session: Session, reason: str, raw: bytes) -> None:
+        """A frame the framer could not take (too long, bad block check): refuse, keep the link."""
+        self.stats["bad_frames"] += 1
+        seq = self.journal.next_seq()
+        text = raw.decode("latin-1")
+        rej = Reject(BAD_FRAME, f"FRAME REFUSED - {reason.upper()}", None, text[:100])
+        if session.link is not None:
+            session.link.nak()
+        self._refuse(session, seq, text, rej, "bad-frame")
+
+    def _refuse(self, session: Session, seq: int, text: str, rej: Reject, disposition: str,
+                key: str = "", ori: str = "", extra: list[Statement] | None = None) -> None:
+        if not key:
+            key = text.split(".", 1)[0].strip().upper()[:10]
+        if not ori:
+            parts = text.split(".", 2)
+            ori = parts[1].strip().upper()[:9] if len(parts) > 1 else ""
+        receiver = ori if len(ori) == 9 else self._session_ori(session)
+        if rej.code.startswith("."):
+            body = responses.er(rej, self._clock_for(seq), receiver)
+            out_key = "ER"
+        else:
+            body = responses.reject(rej, receiver)
+            out_key = "REJ"
+        in_row = self.journal.row(
+            seq, "in", text, link=session.peer, terminal=session.terminal or "",
+            operator=session.operator, ori=ori, key=key, disposition=disposition,
+            reason=f"{rej.code} {rej.field or ''} {rej.reason}".replace("  ", " "))
+        pre = [in_row, *(extra or [])]
+        if session.terminal is not None:
+            self.deliver(session.terminal, body, ref=seq, key=out_key, ori=receiver, pre=pre)
+        else:
+            self.answer(session, body, ref=seq, key=out_key, pre=pre)
+
+    def _journal_failed(self, failure: Any, session: Session, seq: int) -> None:
+        log.failure("journal write failed for seq {seq}", failure, seq=seq)
+        if session.link is not None:
+            session.link.nak()
+
+    # ------------------------------------------------------------------ sign-on
+
+    def _logon(self, session: Session, seq: int, text: str, msg: Message) -> None:
+        tid, oid, password = msg.args
+        d = self.directory
+        journal_text = ".".join(["LOGON", tid, oid, "*" * len(password)])
+        term = d.terminals.get(tid)
+        op = d.operators.get(oid)
+        limit = self.lab.switch.lockout_after
+
+        def refuse(reason: str, field: str, extra: list[Statement] | None = None) -> None:
+            self.stats["logon_refused"] += 1
+            self._refuse(session, seq, journal_text,
+                         Reject(SIGN_ON, reason, field, journal_text), "refused", key="LOGON",
+                         ori=term.oris[0] if term else "", extra=extra)
+
+        if term is None:
+            return refuse(f"TERMINAL {tid} IS NOT REGISTERED", "TERMINAL")
+        if op is None:
+            return refuse(f"OPERATOR {oid} IS NOT REGISTERED", "OPERATOR")
+        if op.terminals and tid not in op.terminals:
+            return refuse(f"OPERATOR {oid} IS NOT AUTHORIZED ON TERMINAL {tid}", "OPERATOR")
+        if not op.cleared:
+            return refuse(f"OPERATOR {oid} HAS NO CLEARED FINGERPRINT BACKGROUND CHECK - "
+                          "SIGN-ON REFUSED", "OPERATOR")
+        state = d.operator_state[oid]
+        if state.locked:
+            return refuse(f"OPERATOR {oid} IS LOCKED OUT - A SUPERVISOR MUST UNLOCK", "OPERATOR")
+        now = self.clock.stamp()
+        if not hmac.compare_digest(password.encode(), op.password.encode()):
+            state.failures += 1
+            state.locked = state.failures >= limit
+            row = (OPERATOR_STATE, (oid, state.failures, int(state.locked), now))
+            if state.locked:
+                return refuse(f"INVALID PASSWORD - OPERATOR {oid} IS NOW LOCKED OUT "
+                              f"({state.failures} FAILED ATTEMPTS)", "PASSWORD", [row])
+            return refuse(f"INVALID PASSWORD ({state.failures} OF {limit} ATTEMPTS)",
+                          "PASSWORD", [row])
+        extra: list[Statement] = []
+        if state.failures:
+            state.failures = 0
+            extra.append((OPERATOR_STATE, (oid, 0, 0, now)))
+        if session.terminal is not None and session.terminal != tid:
+            self._unbind(session)
+        session.terminal, session.operator = tid, oid
+        self.stats["logons"] += 1
+        body = "\n".join([
+            responses.head("SON", tid),
+            f"SIGN-ON ACCEPTED TERMINAL/{tid} OPERATOR/{oid}",
+            " ".join(f"ORI/{o}" for o in term.oris),
+            f"MAILBOX/{self.mailboxes.count(tid)} MESSAGES WAITING",
+        ])
+        in_row = self.journal.row(seq, "in", journal_text, link=session.peer, terminal=tid,
+                                  operator=oid, ori=term.oris[0], key="LOGON",
+                                  disposition="accepted")
+        self.answer(session, body, ref=seq, key="SON", pre=[in_row, *extra],
+                    then=lambda: self._bind(session, tid))
+
+    def _bind(self, session: Session, tid: str) -> None:
+        """The sign-on is durable: the session is now where the terminal's mail goes."""
+        if session.terminal != tid or session.link is None or getattr(session.link, "closed",
+                                                                      False):
+            return
+        old = self.online.get(tid)
+        if old is not None and old is not session:
+            old.terminal = None
+            if old.link is not None:
+                old.write(self._envelope(0, tid, "\n".join([
+                    responses.head("SOF", tid), f"TERMINAL {tid} SIGNED ON FROM ANOTHER LINK"])))
+                old.link.close()
+        self.online[tid] = session
+        for _osn, frame in self.mailboxes.pending(tid):
+            session.write(frame)
+
+    def _unbind(self, session: Session) -> None:
+        tid = session.terminal
+        if tid is not None and self.online.get(tid) is session:
+            del self.online[tid]
+        session.terminal = None
+        session.operator = ""
+
+    def _logoff(self, session: Session, seq: int, text: str, msg: Message) -> None:
+        tid = session.terminal or ""
+        if msg.args[0] != tid:
+            self._refuse(session, seq, text, Reject(
+                SIGN_ON, f"SIGN OFF NAMES {msg.args[0]} BUT THIS LINK IS SIGNED ON AS {tid}",
+                "TERMINAL", text[:100]), "rejected", key="LOGOFF")
+            return
+        in_row = self.journal.row(seq, "in", text, link=session.peer, terminal=tid,
+                                  operator=session.operator, key="LOGOFF",
+                                  disposition="accepted")
+        self._unbind(session)
+        body = "\n".join([responses.head("SOF", tid), f"TERMINAL {tid} SIGNED OFF"])
+        self.answer(session, body, ref=seq, key="SOF", pre=[in_row])
+
+    def _ack(self, session: Session, seq: int, text: str, msg: Message) -> None:
+        tid = session.terminal or ""
+        token = msg.args[0]
+        if not token.isdigit():
+            self._refuse(session, seq, text, Reject(
+                BAD_FORMAT, f"ACK NEEDS AN OUTPUT SEQUENCE NUMBER, NOT {token[:10]}", "OSN",
+                text[:100]), "rejected", key="ACK")
+            return
+        take = self.mailboxes.ack(tid, int(token))
+        rows = [self.journal.row(seq, "in", text, link=session.peer, terminal=tid,
+                                 operator=session.operator, key="ACK",
+                                 disposition="acked" if take else "ack-unknown",
+                                 osn=int(token))]
+        if take:
+            rows.append(take)
+        self.writer.submit_nowait(rows)
+
+    def link_lost(self, session: Session) -> None:
+        self.stats["links_closed"] += 1
+        self._unbind(session)
+        session.link = None
+
+    # ------------------------------------------------------------------ outbound
+
+    def _session_ori(self, session: Session) -> str:
+        if session.terminal:
+            return self.directory.terminals[session.terminal].oris[0]
+        return "UNKNOWN"
+
+    def _envelope(self, osn: int, terminal: str, body: str) -> str:
+        now = self.clock.now()
+        return (f"OSN/{osn:07d} TRM/{terminal or 'NONE'} DTE/{now:%Y%m%d} TIM/{now:%H%M%S}\n"
+                f"{body}")
+
+    def nlets_clock(self, req: Request) -> NletsClock:
+        return self._clock_for(req.seq, req.received)
+
+    def _clock_for(self, seq: int, received: datetime | None = None) -> NletsClock:
+        self._nlets_out = self._nlets_out % 99999 + 1
+        now = self.clock.now()
+        return NletsClock(received or now, seq % 100000, now, self._nlets_out)
+
+    def answer(self, session: Session, body: str, *, ref: int, key: str,
+               pre: list[Statement] | None = None, then: Any = None) -> Deferred[None]:
+        """A session-level answer (OSN 0): journaled, then written to this link only."""
+        seq = self.journal.next_seq()
+        frame = self._envelope(0, session.terminal or "", body)
+        rows = [*(pre or []), self.journal.row(
+            seq, "out", frame, link=session.peer, terminal=session.terminal or "", key=key,
+            disposition="sent", ref=ref)]
+
+        def send(_: None) -> None:
+            session.write(frame)
+            if then is not None:
+                then()
+
+        d = self.writer.submit(rows)
+        d.addCallback(send)
+        d.addErrback(self._journal_failed, session, seq)
+        return d
+
+    def deliver(self, terminal: str, body: str, *, ref: int = 0, key: str = "", ori: str = "",
+                sensitive: str = "", pre: list[Statement] | None = None) -> Deferred[None]:
+        """Queue ``body`` for ``terminal``: journal + mailbox in one commit, then send."""
+        body, disposition = self._disseminate(terminal, body, sensitive)
+        osn = self.mailboxes.next_osn(terminal)
+        seq = self.journal.next_seq()
+        frame = self._envelope(osn, terminal, body)
+        rows = [*(pre or []),
+                self.journal.row(seq, "out", frame, terminal=terminal, ori=ori, key=key,
+                                 disposition=disposition, osn=osn, ref=ref),
+                self.mailboxes.put(terminal, osn, seq, frame)]
+        self.stats["messages_out"] += 1
+        d = self.writer.submit(rows)
+        d.addCallback(self._committed, terminal, osn)
+        d.addErrback(lambda f: log.failure("delivery to {t} failed", f, t=terminal))
+        return d
+
+    def _committed(self, _: None, terminal: str, osn: int) -> None:
+        frame = self.mailboxes.committed(terminal, osn)
+        session = self.online.get(terminal)
+        if frame is not None and session is not None:
+            session.write(frame)
+
+    def deliver_to_ori(self, ori: str, body: str, **kw: Any) -> list[Deferred[None]]:
+        """Deliver to every terminal bound to ``ori`` (a record owner's notice, a broadcast)."""
+        return [self.deliver(t, body, ori=ori, **kw)
+                for t in self.directory.terminals_by_ori.get(ori, [])]
+
+    def _disseminate(self, terminal: str, body: str, sensitive: str) -> tuple[str, str]:
+        """Rules applied at delivery: R8 (no FBI record to non-CJ) and R9 (no record by radio)."""
+        if not sensitive:
+            return body, "queued"
+        term = self.directory.terminals.get(terminal)
+        key, ori = responses.first_line_key(body)
+        if sensitive == "iii" and not self.directory.terminal_is_cj(terminal):
+            return "\n".join([
+                responses.head("NTC", ori),
+                "FBI CRIMINAL HISTORY NOT DELIVERED - RECEIVING TERMINAL IS NOT A CRIMINAL "
+                "JUSTICE AGENCY (OAR 257-010-0025(3))"]), "withheld-noncj"
+        if term is not None and term.radio:
+            return "\n".join([
+                responses.head("NTC", ori),
+                f"CRIMINAL HISTORY RECORD ({key}) ON FILE - NOT SENT OVER RADIO TO {terminal}",
+                "REQUEST IT AT A WIRED TERMINAL (OAR 257-010-0025(9))"]), "withheld-radio"
+        return body, "queued"

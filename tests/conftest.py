@@ -1,0 +1,40 @@
+"""Test session setup: one asyncio loop for the whole session with Twisted's asyncio reactor on
+it (DESIGN.md, "One event loop"). Test modules must not import ``twisted.internet.reactor`` at
+module level: use the ``reactor`` fixture."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def reactor():
+    from twisted.internet import asyncioreactor
+
+    if "twisted.internet.reactor" in sys.modules:
+        from twisted.internet import reactor as installed
+
+        if not isinstance(installed, asyncioreactor.AsyncioSelectorReactor):
+            raise RuntimeError("a module imported twisted.internet.reactor at collection time")
+    else:
+        asyncioreactor.install(asyncio.get_running_loop())
+    from twisted.internet import reactor
+
+    if not reactor.running:
+        reactor.startRunning(installSignalHandlers=False)
+    yield reactor
+
+
+@pytest.fixture
+def shared_codes() -> Path:
+    """The full NCIC code tables beside the project (``../shared``)."""
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "ncic-codes"
+    if not path.is_dir():
+        pytest.skip("../shared/data/ncic-codes is not present")
+    return path

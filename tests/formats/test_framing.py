@@ -1,0 +1,612 @@
+"""Tests for link framing: each rule of each framer, then properties over arbitrary streams.
+
+The properties matter most: a link feeds whatever the network delivered, split wherever TCP or a
+serial driver split it, so a framer must never raise, must not care about the split points, must
+hold bounded memory and must find its feet again after damage.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import operator
+import struct
+import zlib
+from collections.abc import Callable, Sequence
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from formats.errors import FormatError
+from formats.framing import (
+    DEFAULT_MAX_LENGTH,
+    FRAMERS,
+    HEADER,
+    HEADER_SIZE,
+    RAW_LIMIT,
+    STX_FRAME,
+    BadFrame,
+    Control,
+    Event,
+    Frame,
+    Framer,
+    LengthFramer,
+    LineFramer,
+    StxEtxFramer,
+    block_check,
+    make_framer,
+)
+
+FAST = settings(max_examples=200, deadline=None)
+NAMES = sorted(FRAMERS)
+
+
+def feed_all(framer: Framer, chunks: Sequence[bytes]) -> list[Event]:
+    events: list[Event] = []
+    for chunk in chunks:
+        events.extend(framer.feed(chunk))
+    return events
+
+
+def bytewise(framer: Framer, data: bytes) -> list[Event]:
+    return feed_all(framer, [data[i:i + 1] for i in range(len(data))])
+
+
+def split(data: bytes, cuts: Sequence[int]) -> list[bytes]:
+    points = [0, *sorted(c % (len(data) + 1) for c in cuts), len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(points)]
+
+
+def length_frame(payload: bytes, *, version: int = 1, length: int | None = None,
+                 crc: int | None = None, flags: int = 0) -> bytes:
+    """A length frame built by hand, so tests can break any field."""
+    header = struct.pack(">2sBBII", b"LM", version, flags,
+                         len(payload) if length is None else length,
+                         zlib.crc32(payload) if crc is None else crc)
+    return header + payload
+
+
+def stx_frame(payload: bytes, bcc: int | None = None) -> bytes:
+    return b"\x02" + payload + b"\x03" + bytes([block_check(payload) if bcc is None else bcc])
+
+
+def reasons(events: Sequence[Event]) -> list[str]:
+    return [e.reason for e in events if isinstance(e, BadFrame)]
+
+
+# --- registry and common interface -------------------------------------------------------------
+
+
+def test_registry_names_match_classes() -> None:
+    assert dict(FRAMERS) == {"line": LineFramer, "stx": StxEtxFramer, "length": LengthFramer}
+    for name, cls in FRAMERS.items():
+        framer = make_framer(name)
+        assert isinstance(framer, cls)
+        assert framer.name == name
+        assert framer.max_length == DEFAULT_MAX_LENGTH == 65536
+
+
+def test_make_framer_passes_options() -> None:
+    assert make_framer("stx", max_length=10).max_length == 10
+
+
+def test_make_framer_unknown_name_lists_known_ones() -> None:
+    with pytest.raises(FormatError, match="known framers are length, line, stx"):
+        make_framer("slip")
+
+
+def test_make_framer_unknown_option_is_a_format_error() -> None:
+    with pytest.raises(FormatError, match="maxlen"):
+        make_framer("line", maxlen=5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "10"])
+def test_bad_max_length_refused(name: str, bad: object) -> None:
+    with pytest.raises(FormatError, match="max_length"):
+        make_framer(name, max_length=bad)
+
+
+def test_length_max_length_must_fit_the_header() -> None:
+    with pytest.raises(FormatError, match="32-bit"):
+        LengthFramer(max_length=2**32)
+
+
+def test_ack_and_nak() -> None:
+    assert StxEtxFramer().ack() == b"\x06"
+    assert StxEtxFramer().nak() == b"\x15"
+    for cls in (LineFramer, LengthFramer):
+        assert cls().ack() == b""
+        assert cls().nak() == b""
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_encode_refuses_empty_and_non_bytes(name: str) -> None:
+    framer = make_framer(name)
+    with pytest.raises(FormatError, match="empty"):
+        framer.encode(b"")
+    with pytest.raises(FormatError, match="bytes"):
+        framer.encode("TEXT")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_encode_length_boundary(name: str) -> None:
+    framer = make_framer(name, max_length=8)
+    assert framer.feed(framer.encode(b"A" * 8)) == [Frame(b"A" * 8)]
+    with pytest.raises(FormatError, match="longer than 8"):
+        framer.encode(b"A" * 9)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_feed_accepts_bytearray_and_memoryview(name: str) -> None:
+    framer = make_framer(name)
+    wire = framer.encode(b"HELLO")
+    assert framer.feed(bytearray(wire)) == [Frame(b"HELLO")]
+    assert framer.feed(memoryview(wire)) == [Frame(b"HELLO")]
+    assert framer.feed(b"") == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reset_drops_partial_data(name: str) -> None:
+    framer = make_framer(name)
+    wire = framer.encode(b"HELLO")
+    assert framer.feed(wire[:-1]) == []
+    assert framer.buffered > 0
+    framer.reset()
+    assert framer.buffered == 0
+    assert framer.feed(wire) == [Frame(b"HELLO")]
+
+
+# --- line --------------------------------------------------------------------------------------
+
+
+def test_line_simple_and_crlf() -> None:
+    f = LineFramer()
+    assert f.feed(b"QH.OR0260000.NAM/SMITH,JOHN\nQV.LIC/ABC123\r\n") == [
+        Frame(b"QH.OR0260000.NAM/SMITH,JOHN"), Frame(b"QV.LIC/ABC123")]
+
+
+def test_line_continuation_example_from_the_convention() -> None:
+    f = LineFramer()
+    assert f.feed(b"AM.OR0240000.OR0260000.TXT\\\nHELLO\n") == [
+        Frame(b"AM.OR0240000.OR0260000.TXT\nHELLO")]
+
+
+def test_line_continuation_with_crlf_and_several_lines() -> None:
+    f = LineFramer()
+    assert f.feed(b"A\\\r\nB\\\nC\r\n") == [Frame(b"A\nB\nC")]
+
+
+def test_line_continuation_ended_by_empty_line() -> None:
+    assert LineFramer().feed(b"A\\\n\n") == [Frame(b"A\n")]
+
+
+def test_line_empty_lines_are_keepalives() -> None:
+    f = LineFramer()
+    assert f.feed(b"\n\r\n\n") == []
+    assert f.feed(b"X\n\n") == [Frame(b"X")]
+
+
+def test_line_cr_not_before_lf_is_kept() -> None:
+    assert LineFramer().feed(b"A\rB\r\r\n") == [Frame(b"A\rB\r")]
+
+
+def test_line_partial_line_waits() -> None:
+    f = LineFramer()
+    assert f.feed(b"QV.LIC/") == []
+    assert f.feed(b"ABC\\") == []
+    assert f.feed(b"\r") == []
+    assert f.feed(b"\nX\r") == []
+    assert f.feed(b"\n") == [Frame(b"QV.LIC/ABC\nX")]
+
+
+def test_line_encode() -> None:
+    f = LineFramer()
+    assert f.encode(b"A\nB") == b"A\\\nB\n"
+    assert f.encode(b"A\\B") == b"A\\B\n"
+    assert f.encode(b"\n") == b"\\\n\n"
+
+
+@pytest.mark.parametrize("payload", [b"A\rB", b"A\\", b"A\\\nB", b"A\nB\\"])
+def test_line_encode_refuses_what_it_cannot_carry(payload: bytes) -> None:
+    with pytest.raises(FormatError):
+        LineFramer().encode(payload)
+
+
+def test_line_max_length_boundary() -> None:
+    f = LineFramer(max_length=10)
+    assert f.feed(b"A" * 10 + b"\r\n") == [Frame(b"A" * 10)]
+    assert f.feed(b"B" * 11 + b"\nOK\n") == [
+        BadFrame("frame longer than 10 bytes", b"B" * 11), Frame(b"OK")]
+
+
+@pytest.mark.parametrize(("wire", "expected"), [
+    (b"A" * 10 + b"\r\n", Frame(b"A" * 10)),
+    (b"A" * 9 + b"\\\r\n\n", Frame(b"A" * 9 + b"\n")),
+    (b"A" * 11 + b"\r\n", BadFrame("frame longer than 10 bytes", b"A" * 11)),
+    (b"A" * 10 + b"\\\n\n", BadFrame("frame longer than 10 bytes", b"A" * 10 + b"\n")),
+])
+def test_line_boundary_whatever_the_chunks(wire: bytes, expected: Event) -> None:
+    """The trailing CR or backslash of a partial line must not be counted before the LF."""
+    assert LineFramer(max_length=10).feed(wire + b"OK\n") == [expected, Frame(b"OK")]
+    assert bytewise(LineFramer(max_length=10), wire + b"OK\n") == [expected, Frame(b"OK")]
+
+
+def test_line_max_length_counts_the_joining_newlines() -> None:
+    f = LineFramer(max_length=5)
+    assert f.feed(b"AB\\\nCD\n") == [Frame(b"AB\nCD")]  # 5 bytes
+    assert f.feed(b"AB\\\nCDE\nOK\n") == [
+        BadFrame("frame longer than 5 bytes", b"AB\nCDE"), Frame(b"OK")]
+
+
+def test_line_too_long_skips_the_rest_of_the_frame_including_continuations() -> None:
+    f = LineFramer(max_length=4)
+    events = bytewise(f, b"ABCDEFGH\\\nMORE\\\r\nEVEN MORE\nOK\n")
+    assert events == [BadFrame("frame longer than 4 bytes", b"ABCDE"), Frame(b"OK")]
+
+
+def test_line_too_long_during_continuation_fed_whole() -> None:
+    f = LineFramer(max_length=4)
+    assert f.feed(b"ABCD\\\nE\\\nF\nOK\n") == [
+        BadFrame("frame longer than 4 bytes", b"ABCD\n"), Frame(b"OK")]
+
+
+def test_line_too_long_raw_is_bounded() -> None:
+    f = LineFramer(max_length=1000)
+    (bad,) = f.feed(b"X" * 5000 + b"\n")
+    assert bad == BadFrame("frame longer than 1000 bytes", b"X" * RAW_LIMIT)
+
+
+def test_line_flood_without_newline_keeps_memory_bounded() -> None:
+    f = LineFramer(max_length=1024)
+    chunk = b"Z" * 4096
+    events: list[Event] = []
+    for _ in range(10 * 1024 * 1024 // len(chunk)):
+        events.extend(f.feed(chunk))
+        assert f.buffered <= f.max_length + 4
+    assert events == [BadFrame("frame longer than 1024 bytes", b"Z" * RAW_LIMIT)]
+    assert f.feed(b"\nAFTER\n") == [Frame(b"AFTER")]
+
+
+def test_line_one_bad_frame_per_too_long_frame_whatever_the_chunks() -> None:
+    wire = b"Q" * 50 + b"\\\n" + b"R" * 50 + b"\nOK\n"
+    whole = LineFramer(max_length=20).feed(wire)
+    assert whole == [BadFrame("frame longer than 20 bytes", b"Q" * 21), Frame(b"OK")]
+    assert bytewise(LineFramer(max_length=20), wire) == whole
+
+
+# --- STX/ETX -----------------------------------------------------------------------------------
+
+
+def test_block_check_is_xor_of_payload_and_etx() -> None:
+    assert block_check(b"") == 0x03
+    assert block_check(b"HELLO") == 0x48 ^ 0x45 ^ 0x4C ^ 0x4C ^ 0x4F ^ 0x03
+
+
+@FAST
+@given(st.binary(max_size=600))
+def test_block_check_matches_a_plain_loop(payload: bytes) -> None:
+    assert block_check(payload) == functools.reduce(operator.xor, payload, 0x03)
+
+
+def test_stx_encode_layout_and_construct_struct_agree() -> None:
+    wire = StxEtxFramer().encode(b"QV.LIC/ABC123")
+    assert wire == stx_frame(b"QV.LIC/ABC123")
+    assert STX_FRAME.parse(wire).payload == b"QV.LIC/ABC123"
+
+
+@pytest.mark.parametrize("payload", [b"A\x02B", b"A\x03B"])
+def test_stx_encode_refuses_stx_and_etx(payload: bytes) -> None:
+    with pytest.raises(FormatError, match="STX"):
+        StxEtxFramer().encode(payload)
+
+
+def test_stx_frame_and_split_at_every_point() -> None:
+    wire = stx_frame(b"QV.LIC/ABC123")
+    for cut in range(len(wire) + 1):
+        f = StxEtxFramer()
+        assert f.feed(wire[:cut]) + f.feed(wire[cut:]) == [Frame(b"QV.LIC/ABC123")]
+
+
+def test_stx_bcc_may_be_any_byte_including_stx() -> None:
+    payload = b"\x01"  # 0x01 ^ ETX == 0x02 == STX
+    assert block_check(payload) == 0x02
+    wire = stx_frame(payload) + stx_frame(b"NEXT")
+    assert StxEtxFramer().feed(wire) == [Frame(b"\x01"), Frame(b"NEXT")]
+    assert bytewise(StxEtxFramer(), wire) == [Frame(b"\x01"), Frame(b"NEXT")]
+
+
+def test_stx_bad_block_check() -> None:
+    good = block_check(b"HELLO")
+    wire = stx_frame(b"HELLO", bcc=good ^ 0xFF)
+    assert StxEtxFramer().feed(wire + stx_frame(b"OK")) == [
+        BadFrame(f"block check mismatch: expected 0x{good:02x} got 0x{good ^ 0xFF:02x}", wire),
+        Frame(b"OK")]
+
+
+def test_stx_control_bytes_between_frames_and_garbage_skipped() -> None:
+    wire = b"\x06noise\x15" + stx_frame(b"A") + b"\x04\x03\xff\x05" + stx_frame(b"B") + b"\x06"
+    expected = [Control(0x06), Control(0x15), Frame(b"A"), Control(0x04), Control(0x05),
+                Frame(b"B"), Control(0x06)]
+    assert StxEtxFramer().feed(wire) == expected
+    assert bytewise(StxEtxFramer(), wire) == expected
+
+
+def test_stx_control_bytes_inside_a_frame_are_payload() -> None:
+    assert StxEtxFramer().feed(stx_frame(b"\x06\x15\x04\x05")) == [Frame(b"\x06\x15\x04\x05")]
+
+
+def test_stx_inside_frame_abandons_it() -> None:
+    wire = b"\x02PARTIAL" + stx_frame(b"WHOLE")
+    assert StxEtxFramer().feed(wire) == [
+        BadFrame("STX inside frame", b"\x02PARTIAL"), Frame(b"WHOLE")]
+
+
+def test_stx_max_length_boundary() -> None:
+    f = StxEtxFramer(max_length=8)
+    assert f.feed(stx_frame(b"A" * 8)) == [Frame(b"A" * 8)]
+    too_long = stx_frame(b"B" * 9)
+    assert f.feed(too_long + b"\x06" + stx_frame(b"OK")) == [
+        BadFrame("frame longer than 8 bytes", b"\x02" + b"B" * 9), Frame(b"OK")]
+
+
+def test_stx_too_long_skips_to_next_stx_and_memory_stays_bounded() -> None:
+    f = StxEtxFramer(max_length=1024)
+    events = f.feed(b"\x02")
+    for _ in range(2560):
+        events += f.feed(b"Y" * 4096)  # 10 MB
+        assert f.buffered <= f.max_length
+    events += f.feed(b"\x03\x00" + stx_frame(b"OK"))
+    assert events == [BadFrame("frame longer than 1024 bytes", b"\x02" + b"Y" * 255),
+                      Frame(b"OK")]
+
+
+def test_stx_empty_frame_is_a_keepalive() -> None:
+    assert StxEtxFramer().feed(stx_frame(b"")) == []
+
+
+def test_stx_many_stx_bytes_take_linear_time() -> None:
+    events = StxEtxFramer().feed(b"\x02" * 200_000)
+    assert len(events) == 199_999
+    assert all(e == BadFrame("STX inside frame", b"\x02") for e in events)
+
+
+# --- length-prefixed ---------------------------------------------------------------------------
+
+
+def test_length_encode_matches_the_construct_header() -> None:
+    wire = LengthFramer().encode(b"QV.LIC/ABC123")
+    assert wire == length_frame(b"QV.LIC/ABC123")
+    header = HEADER.parse(wire)
+    assert (header.version, header.flags, header.length) == (1, 0, 13)
+    assert header.crc32 == zlib.crc32(b"QV.LIC/ABC123")
+    assert HEADER_SIZE == 12
+
+
+@FAST
+@given(st.integers(0, 255), st.integers(0, 255), st.integers(0, 2**32 - 1),
+       st.integers(0, 2**32 - 1))
+def test_length_header_struct_and_construct_agree(version: int, flags: int, length: int,
+                                                  crc: int) -> None:
+    built = HEADER.build({"version": version, "flags": flags, "length": length, "crc32": crc})
+    assert built == struct.pack(">2sBBII", b"LM", version, flags, length, crc)
+
+
+def test_length_frame_split_at_every_point() -> None:
+    wire = length_frame(b"QV.LIC/ABC123")
+    for cut in range(len(wire) + 1):
+        f = LengthFramer()
+        assert f.feed(wire[:cut]) + f.feed(wire[cut:]) == [Frame(b"QV.LIC/ABC123")]
+
+
+def test_length_flags_are_ignored() -> None:
+    assert LengthFramer().feed(length_frame(b"X", flags=0x80)) == [Frame(b"X")]
+
+
+def test_length_bad_magic_one_bad_frame_per_run() -> None:
+    wire = b"garbage" * 100 + length_frame(b"A") + b"more junk L" + length_frame(b"B")
+    events = LengthFramer().feed(wire)
+    assert events == [BadFrame("bad header magic", (b"garbage" * 100)[:RAW_LIMIT]),
+                      Frame(b"A"), BadFrame("bad header magic", b"more junk L"), Frame(b"B")]
+    chunked = bytewise(LengthFramer(), wire)
+    assert [type(e) for e in chunked] == [type(e) for e in events]
+    assert reasons(chunked) == reasons(events)
+
+
+def test_length_lone_l_waits_for_the_next_byte() -> None:
+    f = LengthFramer()
+    assert f.feed(b"xL") == [BadFrame("bad header magic", b"x")]
+    assert f.feed(length_frame(b"A")[1:]) == [Frame(b"A")]
+
+
+def test_length_unknown_version_resyncs_after_the_header() -> None:
+    bad = length_frame(b"PAYLOAD", version=2)
+    assert LengthFramer().feed(bad + length_frame(b"OK")) == [
+        BadFrame("unsupported version 2", bad[:HEADER_SIZE]), Frame(b"OK")]
+
+
+def test_length_too_long_does_not_wait_for_the_payload() -> None:
+    f = LengthFramer(max_length=8)
+    header = length_frame(b"", length=1_000_000)
+    assert f.feed(header) == [BadFrame("frame longer than 8 bytes", header)]
+    assert f.feed(length_frame(b"OK")) == [Frame(b"OK")]
+
+
+def test_length_max_length_boundary() -> None:
+    f = LengthFramer(max_length=8)
+    assert f.feed(length_frame(b"A" * 8)) == [Frame(b"A" * 8)]
+    bad = length_frame(b"B" * 9)
+    assert f.feed(bad + length_frame(b"OK")) == [
+        BadFrame("frame longer than 8 bytes", bad[:HEADER_SIZE]), Frame(b"OK")]
+
+
+def test_length_crc_mismatch_continues_after_the_frame() -> None:
+    bad = length_frame(b"LMLMLM", crc=0)
+    assert LengthFramer().feed(bad + length_frame(b"OK")) == [
+        BadFrame("crc mismatch", bad), Frame(b"OK")]
+
+
+def test_length_zero_length_is_a_keepalive() -> None:
+    assert LengthFramer().feed(length_frame(b"") + length_frame(b"A")) == [Frame(b"A")]
+
+
+def test_length_floods_keep_memory_bounded() -> None:
+    f = LengthFramer(max_length=1024)
+    events = []
+    for _ in range(2560):
+        events += f.feed(b"\x00" * 4096)  # 10 MB without a magic
+        assert f.buffered <= 1
+    assert events == [BadFrame("bad header magic", b"\x00" * RAW_LIMIT)]
+    assert f.feed(length_frame(b"A" * 1000)[:-1]) == []
+    for _ in range(100):
+        assert f.feed(b"") == []
+        assert f.buffered <= f.max_length + HEADER_SIZE
+    assert f.feed(b"A") == [Frame(b"A" * 1000)]
+
+
+# --- properties --------------------------------------------------------------------------------
+
+SPECIAL = [0x00, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0A, 0x0D, 0x15, 0x5C, ord("L"), ord("M"), 0x01]
+
+
+def bytes_of(byte: st.SearchStrategy[int], *, min_size: int = 0,
+             max_size: int = 40) -> st.SearchStrategy[bytes]:
+    return st.lists(byte, min_size=min_size, max_size=max_size).map(bytes)
+
+
+ANY_BYTE = st.one_of(st.sampled_from(SPECIAL), st.integers(0, 255))
+
+
+def _fix_line(payload: bytes) -> bytes:
+    lines = payload.split(b"\n")
+    return b"\n".join(line + b"x" if line.endswith(b"\\") else line for line in lines)
+
+
+PAYLOADS: dict[str, st.SearchStrategy[bytes]] = {
+    "line": bytes_of(ANY_BYTE.filter(lambda b: b != 0x0D), min_size=1).map(_fix_line),
+    "stx": bytes_of(ANY_BYTE.filter(lambda b: b not in (0x02, 0x03)), min_size=1),
+    "length": bytes_of(ANY_BYTE, min_size=1),
+}
+"""Payloads each framer can carry (at most 40 bytes)."""
+
+GARBAGE: dict[str, st.SearchStrategy[bytes]] = {
+    "line": st.sampled_from([b"", b"\n", b"\r\n", b"\n\n\r\n"]),  # keepalives only
+    "stx": bytes_of(ANY_BYTE.filter(lambda b: b != 0x02), max_size=10),
+    "length": bytes_of(ANY_BYTE.filter(lambda b: b != ord("L")), max_size=10),
+}
+"""Bytes between frames that cannot look like the start of a frame."""
+
+
+def pieces(name: str) -> st.SearchStrategy[bytes]:
+    """Valid frames, damaged frames and noise, to reach every state of a framer."""
+    framer = make_framer(name)
+    frame = PAYLOADS[name].map(framer.encode)
+    damaged = st.tuples(frame, st.integers(0, 10**6), st.integers(1, 255)).map(
+        lambda t: t[0][:t[1] % len(t[0])] + bytes([t[0][t[1] % len(t[0])] ^ t[2]])
+        + t[0][t[1] % len(t[0]) + 1:])
+    truncated = st.tuples(frame, st.integers(0, 10**6)).map(lambda t: t[0][:t[1] % len(t[0])])
+    return st.one_of(frame, damaged, truncated, bytes_of(ANY_BYTE, max_size=60))
+
+
+def streams(name: str) -> st.SearchStrategy[bytes]:
+    return st.lists(pieces(name), max_size=8).map(b"".join)
+
+
+def comparable(name: str, events: Sequence[Event]) -> list[object]:
+    """Events as they must be whatever the chunking.
+
+    The length framer reports a run of garbage as soon as it starts, with the garbage it has at
+    hand, so only that report's raw bytes may depend on the split points.
+    """
+    out: list[object] = []
+    for e in events:
+        assert isinstance(e, Frame | BadFrame | Control)
+        if isinstance(e, BadFrame):
+            assert len(e.raw) <= RAW_LIMIT
+            assert e.reason
+            if name == "length" and e.reason == "bad header magic":
+                out.append(e.reason)
+                continue
+        if isinstance(e, Frame):
+            assert e.payload
+        if isinstance(e, Control):
+            assert name == "stx"
+        out.append(e)
+    return out
+
+
+@pytest.mark.parametrize("max_length", [6, 40, DEFAULT_MAX_LENGTH])
+@pytest.mark.parametrize("name", NAMES)
+@FAST
+@given(data=st.data())
+def test_any_bytes_any_chunks_never_raise_and_chunking_does_not_matter(
+        name: str, max_length: int, data: st.DataObject) -> None:
+    stream = data.draw(st.one_of(streams(name), st.binary(max_size=300)), label="stream")
+    cuts = data.draw(st.lists(st.integers(0, 10**6), max_size=20), label="cuts")
+    whole = make_framer(name, max_length=max_length).feed(stream)
+    framer = make_framer(name, max_length=max_length)
+    chunked: list[Event] = []
+    for chunk in split(stream, cuts):
+        chunked.extend(framer.feed(chunk))
+        assert framer.buffered <= max_length + HEADER_SIZE
+    assert comparable(name, chunked) == comparable(name, whole)
+
+
+def _expected_between(name: str, garbage: bytes) -> list[object]:
+    if name == "stx":
+        return [Control(b) for b in garbage if b in (0x04, 0x05, 0x06, 0x15)]
+    if name == "length" and garbage:
+        return ["bad header magic"]
+    return []
+
+
+@pytest.mark.parametrize("name", NAMES)
+@FAST
+@given(data=st.data())
+def test_round_trip_with_garbage_between_frames_and_any_chunks(
+        name: str, data: st.DataObject) -> None:
+    framer = make_framer(name)
+    payloads = data.draw(st.lists(PAYLOADS[name], max_size=8), label="payloads")
+    garbage = data.draw(st.lists(GARBAGE[name], min_size=len(payloads) + 1,
+                                 max_size=len(payloads) + 1), label="garbage")
+    wire = b"".join(g + framer.encode(p) for g, p in zip(garbage, payloads, strict=False))
+    wire += garbage[-1]
+    cuts = data.draw(st.lists(st.integers(0, 10**6), max_size=30), label="cuts")
+    expected: list[object] = []
+    for g, p in zip(garbage, payloads, strict=False):
+        expected += _expected_between(name, g)
+        expected.append(Frame(p))
+    events = feed_all(framer, split(wire, cuts))
+    got = comparable(name, events)
+    trailing = _expected_between(name, garbage[-1])
+    # A length framer reports trailing garbage at once; an STX framer its control bytes.
+    assert got == expected + trailing
+    assert [e.payload for e in events if isinstance(e, Frame)] == payloads
+
+
+RESYNC: dict[str, Callable[[int], bytes]] = {
+    # Ends any line, then any continuation.
+    "line": lambda max_length: b"\n\n",
+    # One byte that is neither STX nor a control: consumed as a BCC, skipped, or ended by STX.
+    "stx": lambda max_length: b"\x00",
+    # Enough filler to complete the longest frame a corrupted header may still be waiting for.
+    "length": lambda max_length: b"\x00" * (max_length + HEADER_SIZE),
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+@FAST
+@given(data=st.data())
+def test_single_byte_corruption_then_resync(name: str, data: st.DataObject) -> None:
+    framer = make_framer(name, max_length=64)
+    payloads = data.draw(st.lists(PAYLOADS[name], min_size=1, max_size=5), label="payloads")
+    wire = bytearray(b"".join(framer.encode(p) for p in payloads))
+    index = data.draw(st.integers(0, len(wire) - 1), label="index")
+    wire[index] = data.draw(st.integers(0, 255).filter(lambda b: b != wire[index]), label="byte")
+    last = data.draw(PAYLOADS[name], label="last")
+    stream = bytes(wire) + RESYNC[name](framer.max_length) + framer.encode(last)
+    cuts = data.draw(st.lists(st.integers(0, 10**6), max_size=10), label="cuts")
+    events = feed_all(framer, split(stream, cuts))
+    comparable(name, events)
+    assert events[-1] == Frame(last)
