@@ -1,0 +1,94 @@
+"""``kill -9`` of a real ``lems serve`` process while a terminal sends: after a restart nothing
+acknowledged is lost and undelivered mail is delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+
+from support import demo_lab, wait
+
+from terminals.client import TerminalClient
+
+
+async def start_server(lab_dir) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "lems.cli", "serve", str(lab_dir),
+         "--listen", "tcp:0:interface=127.0.0.1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    loop = asyncio.get_running_loop()
+    seen = []
+    while True:
+        line = await asyncio.wait_for(loop.run_in_executor(None, proc.stdout.readline), 30)
+        if not line:
+            raise AssertionError("server exited: " + "".join(seen))
+        seen.append(line)
+        m = re.search(r"LISTENING .* -> 127\.0\.0\.1:(\d+)", line)
+        if m:
+            return proc, f"tcp:host=127.0.0.1:port={m.group(1)}"
+
+
+async def test_kill_9_loses_nothing_acknowledged(tmp_path, reactor):
+    lab = demo_lab(tmp_path)
+    proc, endpoint = await start_server(tmp_path)
+    try:
+        t1 = TerminalClient(reactor)
+        await wait(t1.connect(endpoint))
+        assert (await wait(t1.logon("T01", "OP01", "train-01"))).key == "SON"
+        # T04 is off line: every AM waits in its mailbox. Each AM is followed by an inquiry
+        # whose answer proves the AM before it was committed (one writer, in order).
+        n = 400
+        for i in range(n):
+            t1.send(f"AM.OR0240000.OR0260000.TXT\nMAIL {i:04d}")
+            t1.send(f"QW.OR0240000.NAM/DOE,JOHN.DOB/19800101.MIS/{i:04d}")
+        answers = []
+        while len(answers) < n // 4:
+            answers.append(await wait(t1.next()))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        await wait(t1.lost)
+        confirmed = len(answers)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+
+    conn = sqlite3.connect(lab.database)
+    journaled = {osn for (osn,) in conn.execute(
+        "SELECT osn FROM journal WHERE terminal = 'T01' AND direction = 'out'")}
+    conn.close()
+    assert {a.osn for a in answers} <= journaled
+
+    proc, endpoint = await start_server(tmp_path)
+    try:
+        t4 = TerminalClient(reactor)
+        await wait(t4.connect(endpoint))
+        assert (await wait(t4.logon("T04", "OP04", "train-04"))).key == "SON"
+        mail = []
+        while True:
+            try:
+                mail.append(await wait(t4.next(1.5)))
+            except Exception:
+                break
+        texts = [m.lines[-1] for m in mail]
+        # Everything up to the last confirmed one arrived, in order, without gaps or repeats.
+        assert len(texts) >= confirmed
+        assert texts == [f"MAIL {i:04d}" for i in range(len(texts))]
+        osns = [m.osn for m in mail]
+        assert osns == sorted(set(osns))
+        # T01's answers it had not acknowledged come again when it signs on.
+        t1 = TerminalClient(reactor)
+        await wait(t1.connect(endpoint))
+        assert (await wait(t1.logon("T01", "OP01", "train-01"))).key == "SON"
+        t1.close()
+        t4.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+        assert proc.returncode == 0, out
+        assert "journal flushed" in out
