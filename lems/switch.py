@@ -33,7 +33,7 @@ from formats.message import Message
 from formats.responses import NletsClock
 from hardware import endpoints
 from hardware.link import Link
-from lems import store
+from lems import services, store
 from lems.clock import LabClock
 from lems.directory import Directory
 from lems.journal import Journal
@@ -113,6 +113,9 @@ class Switch:
         self._nlets_out = 0
         self._poll: LoopingCall | None = None
         self.started = False
+        self.stop_hooks: list[Any] = []
+        """Callables run at stop (services closing links, cancelling timers); may return
+        Deferreds, which stop waits for."""
 
     # ------------------------------------------------------------------ life cycle
 
@@ -129,6 +132,7 @@ class Switch:
         self._poll.start(1.0, now=False)
         self.journal.append("sys", f"SWITCH STARTED {self.lab.name}", disposition="start")
         self.started = True
+        services.install(self)
 
     def listen(self, description: str) -> Deferred[Any]:
         d = endpoints.listen(self.reactor, description, lambda: Session(self),
@@ -147,6 +151,7 @@ class Switch:
         if self._poll is not None and self._poll.running:
             self._poll.stop()
         stops = [maybe for p in self.ports if (maybe := p.stopListening()) is not None]
+        stops += [d for hook in self.stop_hooks if (d := hook()) is not None]
         for session in list(self.online.values()):
             if session.link:
                 session.link.close()

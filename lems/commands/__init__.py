@@ -1,0 +1,1 @@
+"""Subcommands of ``lems``: one module each, with ``register(subparsers)``."""

@@ -1,0 +1,117 @@
+"""``lems operator`` and ``lems agency``: administration against a lab database.
+
+Changes bump ``meta.directory_version``; a running switch notices within a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from formats.errors import ConfigError
+from lems.cli import console
+
+
+def register(sub: Any) -> None:
+    s = sub.add_parser("operator", help="operator administration")
+    osub = s.add_subparsers(title="actions", metavar="ACTION")
+    u = osub.add_parser("unlock", help="unlock an operator locked out by failed passwords")
+    u.add_argument("dir", type=Path)
+    u.add_argument("operator")
+    u.set_defaults(func=cmd_operator_unlock)
+    u = osub.add_parser("list", help="operators and their sign-on state")
+    u.add_argument("dir", type=Path)
+    u.set_defaults(func=cmd_operator_list)
+
+    s = sub.add_parser("agency", help="agency administration (suspend / reinstate access)")
+    asub = s.add_subparsers(title="actions", metavar="ACTION")
+    for name, hlp in (("suspend", "suspend an agency's access (OAR 257-010-0045)"),
+                      ("reinstate", "reinstate a suspended agency")):
+        u = asub.add_parser(name, help=hlp)
+        u.add_argument("dir", type=Path)
+        u.add_argument("ori")
+        u.add_argument("--reason", default="", help="shown in the reject the agency gets")
+        u.set_defaults(func=cmd_agency_state, suspend=name == "suspend")
+    u = asub.add_parser("list", help="agencies, categories and access state")
+    u.add_argument("dir", type=Path)
+    u.set_defaults(func=cmd_agency_list)
+
+
+def _db(dir: Path) -> tuple[Any, sqlite3.Connection]:
+    from lems import store
+    from lems.lab import load_lab
+
+    lab = load_lab(dir)
+    return lab, store.connect(lab.database)
+
+
+def cmd_operator_unlock(args: argparse.Namespace) -> int:
+    from lems import store
+
+    lab, conn = _db(args.dir)
+    if args.operator not in lab.operators:
+        raise ConfigError(f"operator {args.operator} is not in {lab.path}")
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO operator_state (operator, failures, locked) VALUES (?, 0, 0) "
+                     "ON CONFLICT(operator) DO UPDATE SET failures = 0, locked = 0",
+                     (args.operator,))
+        store.bump_directory_version(conn)
+        conn.execute("COMMIT")
+    console.print(f"operator {args.operator} unlocked", markup=False)
+    return 0
+
+
+def cmd_operator_list(args: argparse.Namespace) -> int:
+    lab, conn = _db(args.dir)
+    state = {op: (f, lk) for op, f, lk in conn.execute(
+        "SELECT operator, failures, locked FROM operator_state")}
+    table = Table(title="operators")
+    for col in ("operator", "name", "terminals", "cleared", "failures", "locked"):
+        table.add_column(col)
+    for o in lab.operators.values():
+        f, lk = state.get(o.id, (0, 0))
+        table.add_row(o.id, o.name, " ".join(o.terminals) or "any", "yes" if o.cleared else "NO",
+                      str(f), "LOCKED" if lk else "")
+    console.print(table)
+    return 0
+
+
+def cmd_agency_state(args: argparse.Namespace) -> int:
+    from lems import store
+
+    lab, conn = _db(args.dir)
+    if args.ori not in lab.agencies:
+        raise ConfigError(f"ORI {args.ori} is not an agency of {lab.path}")
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO agency_state (ori, suspended, reason, changed) "
+                 "VALUES (?, ?, ?, datetime('now')) ON CONFLICT(ori) DO UPDATE SET "
+                 "suspended = excluded.suspended, reason = excluded.reason, "
+                 "changed = excluded.changed", (args.ori, int(args.suspend), args.reason))
+    store.bump_directory_version(conn)
+    conn.execute("COMMIT")
+    console.print(f"agency {args.ori} {'suspended' if args.suspend else 'reinstated'}",
+                  markup=False)
+    return 0
+
+
+def cmd_agency_list(args: argparse.Namespace) -> int:
+    lab, conn = _db(args.dir)
+    susp = {o: r for o, r in conn.execute("SELECT ori, reason FROM agency_state "
+                                          "WHERE suspended = 1")}
+    table = Table(title="agencies")
+    for col in ("ORI", "name", "category", "type", "CCH entry", "agreement", "state"):
+        table.add_column(col)
+    for a in lab.agencies.values():
+        agreement = ("none" if not a.agreement else
+                     f"until {a.agreement_expires}" if a.agreement_expires else "yes")
+        table.add_row(a.ori, a.name, a.category, a.type, "yes" if a.cch_entry else "",
+                      agreement, f"SUSPENDED {susp[a.ori]}".strip() if a.ori in susp else "active")
+    console.print(table)
+    return 0
+
+

@@ -1,0 +1,186 @@
+"""``lems init``, ``lems serve``, ``lems send``: make, run and talk to a lab."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from formats.errors import ConfigError, LemsError
+from lems.cli import console, errors
+
+
+def register(sub: Any) -> None:
+    s = sub.add_parser("init", help="write a ready training lab (lab.toml + database)")
+    s.add_argument("dir", type=Path)
+    s.add_argument("--force", action="store_true", help="overwrite an existing lab")
+    s.add_argument("--exist-ok", action="store_true",
+                   help="leave an existing lab as it is (for scripts that init then serve)")
+    s.add_argument("--listen", help="endpoint the lab listens on (default tcp:5020 on loopback)")
+    s.set_defaults(func=cmd_init)
+
+    s = sub.add_parser("serve", help="run a lab's switch until Ctrl-C or SIGTERM")
+    s.add_argument("dir", type=Path, help="lab directory (or lab.toml)")
+    s.add_argument("--listen", action="append", metavar="ENDPOINT",
+                   help="listen here instead of the lab's [switch] listen (repeatable)")
+    s.add_argument("--speed", type=float, help="lab clock speed (overrides clock_speed)")
+    s.add_argument("--reactor", choices=["asyncio", "epoll"], default="asyncio")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("send", help="sign on as a lab terminal, send messages, print answers")
+    s.add_argument("dir", type=Path, help="lab directory (for the terminal's credentials)")
+    s.add_argument("messages", nargs="+", metavar="MESSAGE")
+    s.add_argument("--terminal", required=True)
+    s.add_argument("--operator", help="default: the operator assigned to the terminal")
+    s.add_argument("--password", help="default: the operator's password from lab.toml")
+    s.add_argument("--to", metavar="ENDPOINT", help="default: the lab's first listen endpoint")
+    s.add_argument("--wait", type=float, default=2.0,
+                   help="seconds to wait for answers after the last message (default 2)")
+    s.set_defaults(func=cmd_send)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from lems.demo import init_lab
+    from lems.lab import load_lab
+
+    if args.exist_ok and (args.dir / "lab.toml").exists():
+        lab = load_lab(args.dir)
+        console.print(f"Lab exists: {lab.path} (left as it is)")
+        return 0
+    lab = init_lab(args.dir, force=args.force, listen=args.listen)
+    console.print(f"Lab written: {lab.path}  (database {lab.database.name})")
+    table = Table(title=lab.name)
+    for col in ("terminal", "ORIs", "agency", "operator", "password", "note"):
+        table.add_column(col)
+    for t in lab.terminals.values():
+        ops = [o for o in lab.operators.values() if t.id in o.terminals and o.cleared]
+        agency = lab.agencies[t.oris[0]]
+        note = ", ".join(x for x in ("control" if t.control else "",
+                                     "radio (mobile data)" if t.radio else "",
+                                     agency.category if agency.category != "cj" else "") if x)
+        table.add_row(t.id, " ".join(t.oris), agency.name,
+                      ops[0].id if ops else "", ops[0].password if ops else "", note)
+    console.print(table)
+    listen = lab.switch.listen[0]
+    console.print(f"Start it:    lems serve {args.dir}")
+    console.print(f"Sign on:     connect to {listen} (e.g. nc 127.0.0.1 5020) and type "
+                  "LOGON.T01.OP01.train-01")
+    console.print(f"Or send:     lems send {args.dir} --terminal T01 "
+                  "'QW.OR0240000.NAM/DOE,JOHN.DOB/19800101'")
+    return 0
+
+
+# ---------------------------------------------------------------------- serve
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from lems.lab import load_lab
+    from lems.reactor import install
+
+    lab = load_lab(args.dir)
+    if args.speed is not None:
+        if args.speed <= 0:
+            raise ConfigError("--speed must be greater than 0")
+        lab.clock_speed = args.speed
+    reactor = install(args.reactor)
+    from lems.switch import Switch
+
+    switch = Switch(lab, reactor)
+    switch.start()
+    status = {"code": 0}
+    listens = args.listen or list(lab.switch.listen)
+
+    def listening(port: Any, desc: str) -> None:
+        host = port.getHost()
+        console.print(f"LISTENING {desc} -> {getattr(host, 'host', '')}:"
+                      f"{getattr(host, 'port', '')}", markup=False)
+        sys.stdout.flush()
+
+    def failed(f: Any, desc: str) -> None:
+        errors.print(f"lems: cannot listen on {desc}: {f.getErrorMessage()}", markup=False)
+        status["code"] = 2
+        if reactor.running:
+            reactor.stop()
+
+    def go() -> None:
+        for desc in listens:
+            try:
+                d = switch.listen(desc)
+            except LemsError as e:
+                errors.print(f"lems: {e}", markup=False)
+                status["code"] = 2
+                reactor.stop()
+                return
+            d.addCallbacks(listening, failed, callbackArgs=(desc,), errbackArgs=(desc,))
+
+    console.print(f"LEMS serving lab '{lab.name}' ({len(lab.terminals)} terminals, "
+                  f"clock x{lab.clock_speed:g}); Ctrl-C to stop", markup=False)
+    reactor.addSystemEventTrigger("before", "shutdown", switch.stop)
+    reactor.callWhenRunning(go)
+    reactor.run()
+    console.print("LEMS stopped; journal flushed", markup=False)
+    return status["code"]
+
+
+# ---------------------------------------------------------------------- send
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from lems.lab import load_lab
+    from lems.reactor import install
+
+    lab = load_lab(args.dir)
+    term = lab.terminals.get(args.terminal)
+    if term is None:
+        raise ConfigError(f"terminal {args.terminal} is not in {lab.path}")
+    op = None
+    if args.operator:
+        op = lab.operators.get(args.operator)
+    else:
+        op = next((o for o in lab.operators.values() if args.terminal in o.terminals
+                   and o.cleared), None)
+    if op is None:
+        raise ConfigError(f"no operator for terminal {args.terminal}; give --operator")
+    password = args.password or op.password
+    from hardware.endpoints import client_for
+
+    to = args.to or client_for(lab.switch.listen[0])
+    install()
+    from twisted.internet import defer, task
+
+    from terminals.client import TerminalClient, TimeoutError
+
+    result = {"code": 0}
+
+    async def run(reactor: Any) -> None:
+        client = TerminalClient(reactor)
+        await client.connect(to)
+        son = await client.logon(args.terminal, op.id, password)
+        show(son)
+        if son.key != "SON":
+            result["code"] = 1
+            client.close()
+            return
+        for text in args.messages:
+            client.send(text.replace("\\n", "\n"))
+        while True:
+            try:
+                show(await client.next(args.wait))
+            except TimeoutError:
+                break
+        client.close()
+
+    def show(out: Any) -> None:
+        console.print(out.frame, markup=False)
+        console.print("", markup=False)
+
+    try:
+        task.react(lambda r: defer.ensureDeferred(run(r)))
+    except SystemExit as e:
+        if e.code not in (0, None):
+            errors.print(f"lems: cannot reach the switch at {to}", markup=False)
+            return 1
+    return result["code"]
+
+

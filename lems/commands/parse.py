@@ -1,0 +1,53 @@
+"""``lems parse``: parse and validate messages, print JSON per message."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    s = sub.add_parser("parse", help="parse and validate messages, print JSON per message",
+                       description="Read messages (one per line; a line ending in \\ continues "
+                       "on the next) and print one JSON object per message. Exit 1 if any is "
+                       "rejected.")
+    s.add_argument("file", nargs="?", default="-", help="file to read, or - for stdin")
+    s.set_defaults(func=cmd_parse)
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from formats.framing import Frame, LineFramer
+    from formats.grammar import Parser
+    from formats.responses import reject
+
+    data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    if data and not data.endswith(b"\n"):
+        data += b"\n"
+    framer = LineFramer(max_length=1 << 20)
+    parser = Parser()
+    ok = True
+    for event in framer.feed(data):
+        if not isinstance(event, Frame):
+            ok = False
+            print(json.dumps({"ok": False, "reject": {"code": "BAD-FRAME", "field": None,
+                                                      "reason": getattr(event, "reason", "")}}))
+            continue
+        text = event.payload.decode("latin-1")
+        result = parser.check(text)
+        if hasattr(result, "reason"):
+            ok = False
+            ori = text.split(".")[1][:9] if text.count(".") else ""
+            print(json.dumps({"ok": False, "reject": result.as_dict(),  # type: ignore[union-attr]
+                              "text": reject(result, ori)}))  # type: ignore[arg-type]
+        else:
+            m = result
+            print(json.dumps({"ok": True, "key": m.full_key, "ori": m.ori,  # type: ignore[union-attr]
+                              "destinations": m.destinations, "control": m.control,  # type: ignore[union-attr]
+                              "fields": [list(f) for f in m.fields],  # type: ignore[union-attr]
+                              "text": m.text}))  # type: ignore[union-attr]
+    return 0 if ok else 1
+
+

@@ -1,0 +1,23 @@
+"""The services a switch routes to, installed at start from the lab's configuration.
+
+Each entry of ``INSTALLERS`` names a function ``install(switch) -> None`` that registers its
+services with ``switch.router.register`` (and may start timers on ``switch.clock``). A service
+that is not installed is answered by the router as NOT AVAILABLE, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lems.switch import Switch
+
+INSTALLERS: list[str] = []
+"""``module:function`` strings, installed in order."""
+
+
+def install(switch: Switch) -> None:
+    for spec in INSTALLERS:
+        module, _, func = spec.partition(":")
+        getattr(importlib.import_module(module), func)(switch)
