@@ -29,6 +29,10 @@ async def reactor():
     if not reactor.running:
         reactor.startRunning(installSignalHandlers=False)
     yield reactor
+    # The reactor is never stopped in tests (DESIGN.md), so stop its thread pool ourselves:
+    # its worker threads are not daemons and would keep the process alive after the run.
+    if reactor.threadpool is not None:
+        reactor.threadpool.stop()
 
 
 @pytest.fixture
