@@ -11,7 +11,6 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +74,7 @@ class Dictionary:
     @classmethod
     def load(cls, sources: Iterable[str | Path] = (), codes: CodeBook | None = None) -> Dictionary:
         """The shipped dictionary with each TOML file of ``sources`` laid over it in order."""
-        raw = _read_toml(resources.files("formats").joinpath("keys.toml").read_text("utf-8"),
-                         "formats/keys.toml")
+        raw = _read_toml(_SHIPPED.read_text("utf-8"), "formats/keys.toml")
         docs = [("formats/keys.toml", raw)]
         for src in sources:
             p = Path(src)
@@ -86,6 +84,11 @@ class Dictionary:
                 raise ConfigError(f"cannot read dictionary: {e.strerror}", file=str(p)) from e
             docs.append((str(p), _read_toml(text, str(p))))
         return _build(docs, codes or CodeBook.builtin())
+
+
+_SHIPPED = Path(__file__).with_name("keys.toml")
+"""The shipped dictionary, found beside this module (not through the ``formats`` package name,
+which a test directory also called ``formats`` on ``sys.path`` can shadow)."""
 
 
 @cache

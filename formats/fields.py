@@ -9,7 +9,7 @@ message and must stay within a few microseconds.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from formats.codes import CodeBook
@@ -21,8 +21,20 @@ Checker = Callable[[str, bool], "str | None"]
 FIELD_TYPES = ("name", "date", "code", "digits", "alnum", "text", "hgt", "ori", "nic", "year")
 
 _NAME = re.compile(r"[A-Z][A-Z' -]*, ?[A-Z][A-Z' -]*")
-_ALNUM = re.compile(r"[A-Z0-9]+")
 _DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+# Precomputed sets, so that the common good values cost one lookup (see ``good_values``).
+_YEARS = frozenset(f"{y}" for y in range(1800, 2200))
+"""Every CCYY a date or year field accepts."""
+_MMDD = frozenset(f"{m:02d}{d:02d}" for m in range(1, 13) for d in range(1, _DAYS[m] + 1)
+                  if (m, d) != (2, 29))
+"""Every MMDD valid in any year (29 February is left to the full check)."""
+_HEIGHTS = frozenset(f"{feet}{inches:02d}" for feet in range(1, 10) for inches in range(12))
+"""Every height ``hgt`` accepts: feet 1-9, inches 00-11."""
+_NO_VALUES: frozenset[str] = frozenset()
+
+TEXT_MAX = 500
+"""The longest value of a ``text`` field whose definition gives no ``max``."""
 
 
 def _leap(year: int) -> bool:
@@ -110,6 +122,8 @@ def compile_checker(fd: FieldDef, codes: CodeBook) -> Checker:
     elif t == "date":
 
         def check(v: str, nlets: bool) -> str | None:
+            if len(v) == 8 and v[4:] in _MMDD and v[:4] in _YEARS:  # the usual CCYYMMDD
+                return None
             if date_parts(v, nlets) is None:
                 return f"{code}/{v} NOT A VALID DATE"
             return None
@@ -131,14 +145,14 @@ def compile_checker(fd: FieldDef, codes: CodeBook) -> Checker:
         digits = t == "digits"
 
         def check(v: str, nlets: bool) -> str | None:
-            n = len(v)
-            ok = lo <= n <= hi and (
-                (v.isdigit() and v.isascii()) if digits else _ALNUM.fullmatch(v) is not None
+            # A-Z and 0-9 only: ASCII letters or digits, none of them lower case
+            ok = lo <= len(v) <= hi and v.isascii() and (
+                v.isdigit() if digits else v.isalnum() and (v.isupper() or v.isdigit())
             )
             return None if ok else f"{code}/{v} MUST BE {span} {what}"
 
     elif t == "text":
-        limit = hi or 500
+        limit = text_limit(fd)
 
         def check(v: str, nlets: bool) -> str | None:
             if len(v) > limit:
@@ -150,7 +164,7 @@ def compile_checker(fd: FieldDef, codes: CodeBook) -> Checker:
     elif t == "hgt":
 
         def check(v: str, nlets: bool) -> str | None:
-            if len(v) != 3 or not v.isdigit() or not v.isascii() or int(v[1:]) > 11 or v[0] == "0":
+            if v not in _HEIGHTS:
                 return f"{code}/{v} NOT A VALID HEIGHT - USE FEET AND INCHES (510)"
             return None
 
@@ -165,13 +179,40 @@ def compile_checker(fd: FieldDef, codes: CodeBook) -> Checker:
             return None if is_valid_nic(v) else f"NIC/{v} NOT A VALID NIC"
 
     elif t == "year":
-        extra = frozenset(fd.values)
+        years = _YEARS | frozenset(fd.values)
 
         def check(v: str, nlets: bool) -> str | None:
-            if v in extra or (len(v) == 4 and v.isdigit() and 1800 <= int(v) <= 2199):
-                return None
-            return f"{code}/{v} NOT A VALID YEAR"
+            if v not in years:
+                return f"{code}/{v} NOT A VALID YEAR"
+            return None
 
     else:  # pragma: no cover - the dictionary loader refuses unknown types first
         raise ValueError(t)
     return check
+
+
+def text_limit(fd: FieldDef) -> int:
+    """The longest value a ``text`` field takes (``max``, 500 when not given)."""
+    return fd.max or TEXT_MAX
+
+
+def good_values(fd: FieldDef, codes: CodeBook) -> frozenset[str]:
+    """Values ``fd``'s checker is known to accept, for a parser to take without calling it.
+
+    Code fields: the codes of the table (or inline ``values``); years: every CCYY plus
+    ``values``; heights: every valid height; short digit fields (at most 3 digits, such as WGT):
+    every number they take. Empty for the other types, whose checker must run.
+    """
+    t = fd.type
+    if t == "code":
+        values: Iterable[str] = fd.values if fd.values else codes.table(fd.table)
+    elif t == "year":
+        values = _YEARS | frozenset(fd.values)
+    elif t == "hgt":
+        return _HEIGHTS
+    elif t == "digits" and fd.max <= 3:
+        values = (f"{n:0{size}d}" for size in range(max(fd.min, 1), fd.max + 1)
+                  for n in range(10 ** size))
+    else:
+        return _NO_VALUES
+    return frozenset(v for v in values if v)  # an empty value is refused as missing, first

@@ -14,10 +14,21 @@ field written ``*CTL`` (up to 10 letters or digits), then ``TXT``; everything af
 body. Parsing and validation happen in one pass: the first problem found becomes a ``Reject``
 naming the field and the reason, in NCIC words for NCIC and state keys and with an Nlets error
 number for Nlets keys.
+
+Speed (every message of the switch comes through here; ``tools/bench_parse.py`` measures it):
+the parser lays each key out once (``_Plan``: field code -> values known good, text limit,
+checker), reads the usual header in one search, and reads fields optimistically (accept only,
+no bookkeeping); the first thing it cannot accept sends the message to the exact, one field at a
+time walk, which finds the same first problem the operator would be told about. The fast paths
+only ever accept: every reject comes from the same step-by-step code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from operator import itemgetter
+
+from formats.codes import CodeBook
 from formats.dictionary import Dictionary, KeySpec
 from formats.errors import (
     BAD_FORMAT,
@@ -31,13 +42,15 @@ from formats.errors import (
     RejectError,
     echo,
 )
+from formats.fields import FieldDef, good_values, text_limit
 from formats.message import Message
-from formats.ori import destination_problem, ori_problem
+from formats.ori import STATE_DESTINATIONS, VALID_ORI, destination_problem, ori_problem
 
 _CONTROL = {c: None for c in range(32) if c != 10}
 _CONTROL[9] = 32  # a tab reads as a space
 _CONTROL[127] = None
 _CONTROL[13] = None
+_CONTROL_BYTES = bytes(_CONTROL)
 
 # Nlets error number to use for each NCIC-style reject code when the key is Nlets-style.
 _NLETS_CODE = {
@@ -50,28 +63,85 @@ _NLETS_CODE = {
     DUPLICATE_FIELD: ".22.",
 }
 
+_valid_ori = VALID_ORI.fullmatch
+_first = itemgetter(0)
+_TXT_ENDS = frozenset({"", "."})
+"""What may follow ``.TXT`` for the quick header read, besides a blank (see _parse_nlets)."""
+
+
+class _Doubt(Exception):
+    """Raised inside the optimistic field loop to hand over to the exact one."""
+
 
 def clean(text: str) -> str:
     """Drop control characters (keeping line breaks; a tab becomes a space) and outer blanks."""
-    if not text.isprintable():
-        text = text.translate(_CONTROL)
+    # str.translate is slow, isprintable() is false for a line break too and slow on long text:
+    # for ASCII text that is long or not printable, look for the characters to drop with
+    # bytes.translate first, and translate only if there are any.
+    if not text.isascii():
+        if not text.isprintable():
+            text = text.translate(_CONTROL)
+    elif len(text) > 64 or not text.isprintable():
+        data = text.encode("ascii")
+        if len(data.translate(None, _CONTROL_BYTES)) != len(data):
+            text = text.translate(_CONTROL)
     return text.strip()
 
 
+_Entry = tuple[frozenset[str], int, Callable[[str, bool], "str | None"], FieldDef]
+"""(good, text_max, check, fd) of one field of one key: see ``_Plan``."""
+
+
+class _Plan:
+    """One key of the dictionary, laid out for the parser's inner loop (built once per parser).
+
+    ``fields`` maps each field code the key allows to ``(good, text_max, check, fd)``: ``good``
+    holds values known to be valid without calling ``check`` (see ``fields.good_values``),
+    ``text_max`` is the length limit of a ``text`` field (0 for the other types) and ``check``
+    the field's checker, so a field costs one dictionary lookup and, for the common values, no
+    call. ``needs`` lists the sets of codes a message must hold (mandatory fields plus one
+    identifier set each); ``dest_codes`` and ``dest_ori`` say which destinations pass unseen.
+    """
+
+    __slots__ = ("body_text", "dest_codes", "dest_ori", "fields", "key", "max_dest", "ncic",
+                 "needs", "repeat", "spec", "suffix")
+
+    def __init__(self, spec: KeySpec, defs: dict[str, FieldDef], codes: CodeBook) -> None:
+        self.spec = spec
+        self.key, _, self.suffix = spec.key.partition("-")
+        self.ncic = spec.style == "ncic"
+        self.body_text = spec.body == "text"
+        self.repeat = spec.repeat
+        # the codes a message must hold: every mandatory field and one identifier set
+        mandatory = frozenset(spec.mandatory)
+        self.needs = tuple(mandatory.union(group) for group in spec.one_of) or (mandatory,)
+        self.fields: dict[str, _Entry] = {}
+        for code in sorted(spec.allowed):
+            fd = defs[code]
+            self.fields[code] = (good_values(fd, codes),
+                                 text_limit(fd) if fd.type == "text" else 0, fd.check, fd)
+        # destinations taken without a closer look (see destination_problem for the rest)
+        self.dest_codes = frozenset() if spec.dest == "ori" else STATE_DESTINATIONS
+        self.dest_ori = spec.dest != "state"
+        self.max_dest = spec.max_dest
+
+
 class Parser:
-    """Parses and validates transactions against one dictionary."""
+    """Parses and validates transactions against one dictionary (read once, at construction)."""
 
     def __init__(self, dictionary: Dictionary | None = None) -> None:
         self.dictionary = dictionary or Dictionary.default()
         self._keys = self.dictionary.keys
         self._fields = self.dictionary.fields
+        self._plans = {key: _Plan(spec, self._fields, self.dictionary.codes)
+                       for key, spec in self._keys.items()}
 
     def check(self, text: str) -> Message | Reject:
         """The message, or the reject that answers it (with the input echoed)."""
         try:
-            return self.parse(text)
+            return self._parse(text)
         except RejectError as e:
-            return e.reject
+            return e.reject.with_input(text)
 
     def parse(self, text: str) -> Message:
         """The validated message; raises ``RejectError`` for anything the switch must refuse."""
@@ -87,111 +157,177 @@ class Parser:
         if text[-1] == ".":
             _reject(BAD_FORMAT, "MESSAGE MUST NOT END WITH A PERIOD")
         head, sep, rest = text.partition(".")
-        key_token = head.strip().upper()
-        spec = self._keys.get(key_token)
-        if spec is None:
-            base = key_token.partition("-")[0]
-            if base in self._keys and base != key_token:
-                _reject(BAD_KEY, f"INVALID MESSAGE KEY SUFFIX {key_token}")
-            _reject(BAD_KEY, f"INVALID MESSAGE KEY {key_token[:10]}")
-        key, _, suffix = spec.key.partition("-")
+        plan = self._plans.get(head)
+        if plan is None:
+            plan = self._plan_for(head.strip().upper())
+        if plan.ncic:
+            if not sep:
+                _reject(BAD_FORMAT, "MESSAGE KEY MUST BE FOLLOWED BY A PERIOD AND THE ORI")
+            ori, _, body = rest.partition(".")
+            if _valid_ori(ori) is None:
+                ori = ori.strip().upper()
+                why = ori_problem(ori)
+                if why:
+                    _reject(BAD_ORI, why, "ORI")
+            fields, seen = self._read_fields(body.upper(), plan, False) if body else ([], set())
+            for need in plan.needs:
+                if need <= seen:
+                    break
+            else:
+                self._missing(seen, plan, False)
+            # Message(key, ori, destinations, control, fields, text, suffix, args, raw)
+            return Message(plan.key, ori, [], "", fields, "", plan.suffix, [], raw)
+        spec = plan.spec
         if spec.style == "positional":
             args = rest.split(".") if sep else []
             if len(args) != len(spec.args) or not all(args):
                 _reject(BAD_FORMAT, f"{spec.key} TAKES {'.'.join(spec.args) or 'NOTHING'}")
-            return Message(key=key, suffix=suffix, ori=args[0] if args else "", args=args,
-                           raw=raw)
+            return Message(plan.key, args[0] if args else "", [], "", [], "", plan.suffix, args,
+                           raw)
         if not sep:
-            _reject(BAD_FORMAT if spec.style == "ncic" else ".01.",
-                    "MESSAGE KEY MUST BE FOLLOWED BY A PERIOD AND THE ORI")
-        if spec.style == "ncic":
-            ori, _, body = rest.partition(".")
-            ori = ori.strip().upper()
-            why = ori_problem(ori)
-            if why:
-                _reject(BAD_ORI, why, "ORI")
-            fields = self._read_fields(body.upper(), spec, False) if body else []
-            self._check_present(fields, spec, False)
-            return Message(key=key, suffix=suffix, ori=ori, fields=fields, raw=raw)
-        return self._parse_nlets(raw, rest, key, suffix, spec)
+            _reject(".01.", "MESSAGE KEY MUST BE FOLLOWED BY A PERIOD AND THE ORI")
+        return self._parse_nlets(raw, rest, plan)
 
-    def _parse_nlets(self, raw: str, rest: str, key: str, suffix: str,
-                     spec: KeySpec) -> Message:
-        tokens: list[str] = []
-        pos = 0
-        while True:
-            dot = rest.find(".", pos)
-            tok = rest[pos:] if dot < 0 else rest[pos:dot]
-            if tok[:3].upper() == "TXT" and (len(tok) == 3 or tok[3].isspace() or "/" in tok):
-                body = rest[pos + 3:].lstrip()
-                break
-            if dot < 0:
-                _reject(".03.", "TXT NOT FOUND")
-            tokens.append(tok.strip().upper())
-            pos = dot + 1
+    def _plan_for(self, key_token: str) -> _Plan:
+        plan = self._plans.get(key_token)
+        if plan is None:
+            base = key_token.partition("-")[0]
+            if base in self._keys and base != key_token:
+                _reject(BAD_KEY, f"INVALID MESSAGE KEY SUFFIX {key_token}")
+            _reject(BAD_KEY, f"INVALID MESSAGE KEY {key_token[:10]}")
+        return plan  # type: ignore[return-value]  # _reject never returns
+
+    def _parse_nlets(self, raw: str, rest: str, plan: _Plan) -> Message:
+        # The usual header, "ORI.DEST[.DEST…][.*CTL].TXT" then a line break, the end or a
+        # blank, in one search; anything else (txt in lower case, TXTLIC/…) goes the long way.
+        i = rest.find(".TXT")
+        after = rest[i + 4:i + 5]
+        head = rest[:i].upper()
+        if (i > 0 and (after in _TXT_ENDS or after.isspace()) and ".TXT" not in head
+                and not head.startswith("TXT")):
+            tokens = head.split(".")
+            if " " in head or not head.isprintable():
+                tokens = [tok.strip() for tok in tokens]
+            body = rest[i + 4:].lstrip()
+        else:
+            tokens, body = _nlets_header(rest)
         ori = tokens[0] if tokens else ""
-        why = ori_problem(ori)
-        if why:
-            _reject(".01.", why, "ORI")
+        if _valid_ori(ori) is None:
+            _reject(".01.", ori_problem(ori) or "", "ORI")
         dests = tokens[1:]
         control = ""
         if dests and dests[-1].startswith("*"):
             control = dests.pop()[1:]
-            if not (1 <= len(control) <= 10 and control.isalnum()):
+            if not (1 <= len(control) <= 10 and control.isalnum() and control.isascii()):
                 _reject(".01.", f"CONTROL FIELD *{control} MUST BE 1 TO 10 LETTERS OR DIGITS")
         if not dests:
             _reject(".01.", "NO DESTINATION IN HEADER")
-        if len(dests) > spec.max_dest:
+        spec = plan.spec
+        if len(dests) > plan.max_dest:
             _reject(".01.", f"TOO MANY DESTINATIONS - {spec.key} ALLOWS {spec.max_dest}")
         for dest in dests:
-            why = destination_problem(dest, spec.dest)
-            if why:
-                code = ".02." if "MUST BE A" in why else ".19."
-                _reject(code, f"{why} - {spec.key}", "DEST")
-        if spec.body == "text":
+            if dest in plan.dest_codes or (plan.dest_ori and _valid_ori(dest) is not None):
+                continue
+            why = destination_problem(dest, spec.dest) or ""
+            # .02. a well-formed destination of the wrong kind; .19. not a destination
+            wrong_kind = (len(dest) == 2 and spec.dest == "ori") or (
+                len(dest) == 9 and spec.dest == "state")
+            _reject(".02." if wrong_kind else ".19.", f"{why} - {spec.key}", "DEST")
+        if plan.body_text:
             if not body:
                 _reject(".14.", "MESSAGE TEXT MISSING")
-            return Message(key=key, suffix=suffix, ori=ori, destinations=dests, control=control,
-                           text=body, raw=raw)
-        fields = self._read_fields(body.upper(), spec, True) if body else []
-        self._check_present(fields, spec, True)
-        return Message(key=key, suffix=suffix, ori=ori, destinations=dests, control=control,
-                       fields=fields, raw=raw)
+            return Message(plan.key, ori, dests, control, [], body, plan.suffix, [], raw)
+        fields, seen = self._read_fields(body.upper(), plan, True) if body else ([], set())
+        for need in plan.needs:
+            if need <= seen:
+                break
+        else:
+            self._missing(seen, plan, True)
+        return Message(plan.key, ori, dests, control, fields, "", plan.suffix, [], raw)
 
-    def _read_fields(self, body: str, spec: KeySpec, nlets: bool) -> list[tuple[str, str]]:
+    def _read_fields(self, body: str, plan: _Plan, nlets: bool
+                     ) -> tuple[list[tuple[str, str]], set[str]]:
+        """The fields of ``body`` in order, and the set of their codes.
+
+        Optimistic first: the loop below only accepts, and at the first thing it cannot accept
+        (a code not allowed as typed, an empty or doubtful value, a repeat) it hands the whole
+        body to ``_read_fields_exactly``, which walks it again and refuses the first problem
+        in the order the operator typed it.
+        """
         if "\n" in body:
             body = body.replace(".\n", ".").replace("\n", ".")
-        allowed, repeat, defs = spec.allowed, spec.repeat, self._fields
+        # After clean() the only ASCII blank left is the space: without one, nothing to strip.
+        strip = " " in body or not body.isascii()
+        fields = plan.fields
+        out: list[tuple[str, str]] = []
+        append = out.append
+        try:
+            for tok in body.split("."):
+                code, _, value = tok.partition("/")
+                good, text_max, check, _fd = fields[code]
+                if strip:
+                    value = value.strip()
+                if text_max:
+                    # An ASCII text value within its length needs no check: clean() dropped
+                    # every ASCII control character and line breaks became periods.
+                    if not (value and len(value) <= text_max and value.isascii()):
+                        raise _Doubt
+                elif value not in good and (not value or check(value, nlets) is not None):
+                    raise _Doubt  # (an empty value is never good: also a code without slash)
+                append((code, value))
+        except (KeyError, _Doubt):
+            return self._read_fields_exactly(body, plan, nlets)
+        seen = set(map(_first, out))
+        if len(seen) != len(out):  # a field repeated: fine if it is a repeatable one
+            once = [code for code, _ in out if code not in plan.repeat]
+            if len(set(once)) != len(once):
+                return self._read_fields_exactly(body, plan, nlets)
+        return out, seen
+
+    def _read_fields_exactly(self, body: str, plan: _Plan, nlets: bool
+                             ) -> tuple[list[tuple[str, str]], set[str]]:
+        """``_read_fields`` one field at a time: refuses the first problem, in order."""
+        get, repeat = plan.fields.get, plan.repeat
         out: list[tuple[str, str]] = []
         seen: set[str] = set()
         for tok in body.split("."):
             code, slash, value = tok.partition("/")
-            code = code.strip()
-            if not slash:
-                if not tok.strip():
-                    _reject_n(nlets, BAD_FORMAT, "EMPTY FIELD BETWEEN PERIODS")
-                _reject_n(nlets, BAD_FORMAT, f"{tok[:20]} IS NOT A CODE/VALUE FIELD")
-            if code not in allowed:
-                if code in defs:
-                    _reject_n(nlets, FIELD_NOT_ALLOWED,
-                              f"FIELD {code} NOT VALID FOR MKE {spec.key}", code)
-                _reject_n(nlets, FIELD_NOT_ALLOWED, f"UNKNOWN FIELD CODE {code[:10]}",
-                          code[:10])
+            entry = get(code)
+            if entry is None or not slash:
+                code, entry = self._odd_field(tok, code, slash, plan, nlets)
             if code in seen and code not in repeat:
                 _reject_n(nlets, DUPLICATE_FIELD, f"FIELD {code} ENTERED MORE THAN ONCE", code)
             seen.add(code)
             value = value.strip()
-            fd = defs[code]
+            _, _, check, fd = entry
             if not value:
                 _reject(fd.er if nlets else MISSING_FIELD, f"FIELD {code} HAS NO VALUE", code)
-            why = fd.check(value, nlets)
+            why = check(value, nlets)
             if why is not None:
                 _reject(fd.er if nlets else BAD_VALUE, why, code)
             out.append((code, value))
-        return out
+        return out, seen
 
-    def _check_present(self, fields: list[tuple[str, str]], spec: KeySpec, nlets: bool) -> None:
-        seen = {c for c, _ in fields}
+    def _odd_field(self, tok: str, code: str, slash: str, plan: _Plan, nlets: bool
+                   ) -> tuple[str, _Entry]:
+        """A token that is not ``CODE/value`` with an allowed code as typed: blanks around the
+        code are forgiven, anything else is refused."""
+        if not slash:
+            if not tok.strip():
+                _reject_n(nlets, BAD_FORMAT, "EMPTY FIELD BETWEEN PERIODS")
+            _reject_n(nlets, BAD_FORMAT, f"{tok[:20]} IS NOT A CODE/VALUE FIELD")
+        code = code.strip()
+        entry = plan.fields.get(code)
+        if entry is None:
+            if code in self._fields:
+                _reject_n(nlets, FIELD_NOT_ALLOWED,
+                          f"FIELD {code} NOT VALID FOR MKE {plan.spec.key}", code)
+            _reject_n(nlets, FIELD_NOT_ALLOWED, f"UNKNOWN FIELD CODE {code[:10]}", code[:10])
+        return code, entry  # type: ignore[return-value]  # _reject never returns
+
+    def _missing(self, seen: set[str], plan: _Plan, nlets: bool) -> None:
+        """Reject for the first mandatory field or identifier set missing from ``seen``."""
+        spec = plan.spec
         for code in spec.mandatory:
             if code not in seen:
                 er = self._fields[code].er if nlets else MISSING_FIELD
@@ -211,6 +347,21 @@ def _reject(code: str, reason: str, field: str | None = None) -> None:
 
 def _reject_n(nlets: bool, code: str, reason: str, field: str | None = None) -> None:
     _reject(_NLETS_CODE[code] if nlets else code, reason, field)
+
+
+def _nlets_header(rest: str) -> tuple[list[str], str]:
+    """The header tokens before ``TXT`` (upper case, without blanks) and the body after it."""
+    tokens: list[str] = []
+    pos = 0
+    while True:
+        dot = rest.find(".", pos)
+        tok = rest[pos:] if dot < 0 else rest[pos:dot]
+        if tok[:3].upper() == "TXT" and (len(tok) == 3 or tok[3].isspace() or "/" in tok):
+            return tokens, rest[pos + 3:].lstrip()
+        if dot < 0:
+            _reject(".03.", "TXT NOT FOUND")
+        tokens.append(tok.strip().upper())
+        pos = dot + 1
 
 
 def build(msg: Message, dictionary: Dictionary | None = None) -> str:

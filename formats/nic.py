@@ -30,22 +30,24 @@ FILE_LETTERS: dict[str, str] = {
 _NIC = re.compile(r"[A-Z][0-9]{9}")
 
 
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
+"""Each digit doubled, less 9 when that makes two digits (Luhn)."""
+
+_LETTER_DIGITS = {chr(64 + n): f"{n:02d}" for n in range(1, 27)}
+"""A file letter's alphabet position as two digits (A=01 … Z=26)."""
+
+
 def _luhn_digit(digits: str) -> int:
-    total = 0
-    # Walk from the right; the check digit will be appended, so the rightmost payload digit
-    # is doubled.
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return (10 - total % 10) % 10
+    """The Luhn check digit of the ASCII digits ``digits``."""
+    # From the right: the check digit will be appended, so the rightmost payload digit and
+    # every second one from it are doubled. Summing the bytes adds 48 per digit.
+    rev = digits.encode("ascii")[::-1]
+    total = sum(rev[0::2].translate(_DOUBLED)) + sum(rev[1::2])
+    return -(total - 48 * len(digits)) % 10
 
 
 def _payload(letter: str, serial: str) -> str:
-    return f"{ord(letter) - 64:02d}{serial}"
+    return _LETTER_DIGITS[letter] + serial
 
 
 def make_nic(letter: str, serial: int) -> str:

@@ -23,17 +23,24 @@ AGENCY_TYPE_HINTS = {
 }
 
 
+VALID_ORI = re.compile(
+    "(?:" + "|".join(sorted(US_STATE_CODES | SPECIAL_ORI_PREFIXES)) + ")[A-Z0-9]{7}")
+"""A whole valid ORI, state prefix included, in one ``fullmatch`` (the parser checks one or more
+on every message)."""
+
+STATE_DESTINATIONS: frozenset[str] = US_STATE_CODES | frozenset(NLETS_SPECIAL_DESTINATIONS)
+"""Every 2-character Nlets destination: NCIC state codes and the Nlets special codes."""
+
+
 def is_valid_ori(ori: str) -> bool:
     """Nine characters, two letters then seven letters or digits, a valid NCIC state prefix."""
-    return (
-        len(ori) == 9
-        and _ORI.fullmatch(ori) is not None
-        and (ori[:2] in US_STATE_CODES or ori[:2] in SPECIAL_ORI_PREFIXES)
-    )
+    return VALID_ORI.fullmatch(ori) is not None
 
 
 def ori_problem(ori: str) -> str | None:
     """Why ``ori`` is not a valid ORI, or None when it is."""
+    if VALID_ORI.fullmatch(ori) is not None:
+        return None
     if len(ori) != 9:
         return f"ORI/{ori} MUST BE 9 CHARACTERS"
     if not _ORI.fullmatch(ori):
@@ -53,7 +60,7 @@ def agency_type_hint(ori: str) -> str:
 
 def is_state_destination(code: str) -> bool:
     """A 2-character Nlets destination: an NCIC state code or an Nlets special code."""
-    return len(code) == 2 and (code in US_STATE_CODES or code in NLETS_SPECIAL_DESTINATIONS)
+    return code in STATE_DESTINATIONS
 
 
 def destination_problem(dest: str, kind: str) -> str | None:

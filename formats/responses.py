@@ -20,6 +20,7 @@ All builders are pure functions of their arguments: time and sequence numbers co
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,17 +66,41 @@ def print_name(value: str) -> str:
     return f"{last}, {rest.lstrip()}" if comma else value
 
 
+def wrap(text: str, width: int = WIDTH) -> list[str]:
+    """One line of words as lines of at most ``width`` characters (over-long words are cut)."""
+    if len(text) <= width:
+        return [text]
+    return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+
+
+def cut(text: str, width: int = WIDTH) -> list[str]:
+    """One line cut every ``width`` characters, nothing dropped (for echoed input)."""
+    return [text[i:i + width] for i in range(0, len(text), width)] or [""]
+
+
+def page(lines: Iterable[str], width: int = WIDTH) -> list[str]:
+    """Every line of ``lines`` (which may hold line breaks) wrapped to ``width``."""
+    return [part for line in lines for sub in line.split("\n") for part in wrap(sub, width)]
+
+
 def layout(pairs: Iterable[tuple[str, str]], width: int = WIDTH) -> list[str]:
-    """``CODE/value`` pairs packed into lines of at most ``width`` characters."""
+    """``CODE/value`` pairs packed into lines of at most ``width`` characters.
+
+    A pair longer than a line (a long ``MIS/`` remark) starts a line of its own and is wrapped.
+    """
     lines: list[str] = []
     line = ""
     for code, value in pairs:
         item = f"{code}/{value}"
-        if line and len(line) + 1 + len(item) > width:
+        if line and len(line) + 1 + len(item) <= width:
+            line = f"{line} {item}"
+            continue
+        if line:
             lines.append(line)
-            line = item
-        else:
-            line = f"{line} {item}" if line else item
+        line = item
+        if len(item) > width:
+            *full, line = wrap(item, width)
+            lines.extend(full)
     if line:
         lines.append(line)
     return lines
@@ -101,10 +126,14 @@ def reject(rej: Reject, ori: str) -> str:
     """A state-switch reject (``REJ``): code and field, the reason, the input echoed."""
     lines = [head("REJ", ori or "UNKNOWN"),
              f"REJECT CODE/{rej.code}" + (f" FLD/{rej.field}" if rej.field else ""),
-             *rej.reason.splitlines(),
+             *page(rej.reason.splitlines()),
              "ORIGINAL MESSAGE",
-             *rej.input.splitlines()]
+             *_echo(rej.input)]
     return "\n".join(lines)
+
+
+def _echo(text: str) -> list[str]:
+    return [part for line in text.splitlines() for part in cut(line)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +172,8 @@ def er(rej: Reject, clock: NletsClock, receiver: str) -> str:
     title = NLETS_ERRORS.get(rej.code, "")
     if title and not first.startswith(title):
         reason_lines = [f"{title} - {first}", *reason_lines[1:]]
-    body = [f"{rej.code} {reason_lines[0]}", *reason_lines[1:], "ORIGINAL MESSAGE",
-            *rej.input.splitlines()]
+    body = [*page([f"{rej.code} {reason_lines[0]}", *reason_lines[1:]]), "ORIGINAL MESSAGE",
+            *_echo(rej.input)]
     return nlets_message("ER", NLETS_ORI, clock, receiver, body)
 
 
@@ -161,7 +190,7 @@ def sm(code: str, subject: str, clock: NletsClock, receiver: str, detail: str = 
     body = [f"{code} {subject} {text}" if code in SM_TEXTS else f"{subject} {text}"]
     if detail:
         body.append(detail)
-    return nlets_message("SM", NLETS_ORI, clock, receiver, body)
+    return nlets_message("SM", NLETS_ORI, clock, receiver, page(body))
 
 
 def accepted(verb: str, file: str, ori: str, identifiers: Sequence[tuple[str, str]],
@@ -169,7 +198,7 @@ def accepted(verb: str, file: str, ori: str, identifiers: Sequence[tuple[str, st
     """An NCIC acknowledgment (``ACC``) for enter/modify/cancel/clear/locate."""
     words = f"{FILE_WORDS.get(file, file.upper())} {VERB_WORDS.get(verb, verb.upper())}"
     pairs = [*display_pairs(identifiers, codes), ("NIC", nic)]
-    return "\n".join([head("ACC", ori), words, *layout(pairs),
+    return "\n".join([head("ACC", ori), *wrap(words), *layout(pairs),
                       f"DTE/{when.strftime('%Y%m%d %H%M')}"])
 
 
@@ -177,19 +206,20 @@ def hit(file: str, ori: str, record: Sequence[tuple[str, str]], codes: CodeBook,
         caveats: Sequence[str] = (ARREST_CAVEAT,), trailer: Sequence[str] = (CONFIRM_TRAILER,)
         ) -> str:
     """One record found (``HIT``): caveat lines, ``MKE/…`` in words, the record, a trailer."""
-    return "\n".join([head("HIT", ori), *caveats, f"MKE/{FILE_WORDS.get(file, file.upper())}",
-                      *layout(display_pairs(record, codes)), *trailer])
+    return "\n".join([head("HIT", ori), *page(caveats),
+                      f"MKE/{FILE_WORDS.get(file, file.upper())}",
+                      *layout(display_pairs(record, codes)), *page(trailer)])
 
 
 def no_record(ori: str, identifiers: Sequence[tuple[str, str]], what: str = "NCIC WANT") -> str:
     """No record (``NRC``): ``NO NCIC WANT NAM/SMITH,JOHN DOB/19511012``."""
     ident = " ".join(f"{c}/{v}" for c, v in identifiers)
-    return "\n".join([head("NRC", ori), f"NO {what} {ident}".rstrip()])
+    return "\n".join([head("NRC", ori), *wrap(f"NO {what} {ident}".rstrip())])
 
 
 def notification(letter: str, ori: str, lines: Sequence[str]) -> str:
     """An unsolicited ``$.`` notice (``NTF``) to the record owner, e.g. ``$.L.`` locate."""
-    return "\n".join([head("NTF", ori), f"$.{letter}.", *lines])
+    return "\n".join([head("NTF", ori), f"$.{letter}.", *page(lines)])
 
 
 def first_line_key(text: str) -> tuple[str, str]:
