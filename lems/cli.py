@@ -15,8 +15,8 @@ from rich.console import Console
 
 from formats.errors import ConfigError, LemsError
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # piped output: lines are not folded
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +133,8 @@ class _Reader:
         self.file, self.text = file, text
 
     def line_of(self, table: str, index: int | None = None) -> int | None:
-        pattern = (rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]" if index is not None
-                   else rf"^\s*\[\s*{re.escape(table)}\s*\]")
+        pattern = (rf"^[ \t]*\[\[\s*{re.escape(table)}\s*\]\]" if index is not None
+                   else rf"^[ \t]*\[\s*{re.escape(table)}\s*\]")
         hits = [self.text.count("\n", 0, m.start()) + 1
                 for m in re.finditer(pattern, self.text, re.M)]
         i = index or 0
@@ -204,7 +204,9 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
     r = _Reader(p, text)
     top = set(doc) - {"lab", "switch", "agency", "terminal", "operator", "group", "endpoint"}
     if top:
-        raise ConfigError(f"unknown section(s) {', '.join(sorted(top))}", file=str(p))
+        first = sorted(top)[0]
+        raise ConfigError(f"unknown section(s) {', '.join(sorted(top))}", file=str(p), key=first,
+                          line=r.line_of(first) or r.line_of(first, 0))
     lab = r.section(doc.get("lab", {}), "lab")
     name = r.get(lab, "name", str, "lab", default="LEMS training lab")
     state = r.get(lab, "state", str, "lab", default="OR")
@@ -246,6 +248,9 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         if otype not in ORION_TYPES:
             raise r.fail(f"must be an ORION type: {' '.join(ORION_TYPES)}", "agency", i, "type")
         expires = r.get(a, "agreement_expires", (date, str), "agency", i, None)
+        if isinstance(expires, datetime):  # a TOML date-time is a date too; Policy compares dates
+            raise r.fail("must be a date (YYYY-MM-DD), not a date-time", "agency", i,
+                         "agreement_expires")
         if isinstance(expires, str):
             try:
                 expires = date.fromisoformat(expires)

@@ -1,0 +1,292 @@
+"""The lab database: the group-commit writer, migrations, mailboxes and directory state."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from support import demo_lab, wait
+from twisted.internet.defer import DeferredList, gatherResults
+
+from lems import store
+from lems.directory import Directory
+from lems.mailbox import Mailboxes
+from lems.store import StoreError, Writer
+
+CREATE = ("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)", ())
+INSERT = "INSERT INTO t (id, v) VALUES (?, ?)"
+
+
+def rows(path) -> list[tuple[int, str]]:
+    conn = sqlite3.connect(str(path))
+    try:
+        return conn.execute("SELECT id, v FROM t ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+async def writer(tmp_path, reactor):
+    w = Writer(tmp_path / "lab.db", reactor)
+    await wait(w.submit([CREATE]))
+    w.commits = w.rows = 0
+    yield w
+    w.stop()
+
+
+# ---------------------------------------------------------------------- Writer
+
+
+async def test_submits_commit_and_fire_in_order(writer, tmp_path):
+    order: list[int] = []
+    ds = []
+    for i in range(500):
+        d = writer.submit([(INSERT, (i, f"row {i}"))])
+        d.addCallback(lambda _, i=i: order.append(i))
+        ds.append(d)
+    await wait(gatherResults(ds))
+    assert order == list(range(500))
+    assert writer.rows == 500
+    assert rows(tmp_path / "lab.db") == [(i, f"row {i}") for i in range(500)]
+
+
+async def test_a_fired_deferred_means_committed(writer, tmp_path):
+    await wait(writer.submit([(INSERT, (1, "a")), (INSERT, (2, "b"))]))
+    assert rows(tmp_path / "lab.db") == [(1, "a"), (2, "b")]  # visible to another connection
+
+
+async def test_group_commit_groups(writer, tmp_path):
+    ds = [writer.submit([(INSERT, (i, "x"))]) for i in range(2000)]
+    await wait(gatherResults(ds))
+    assert writer.rows == 2000
+    assert writer.commits < 200, writer.commits  # far fewer commits than writes
+    assert len(rows(tmp_path / "lab.db")) == 2000
+
+
+async def test_submit_nowait_is_committed_in_order(writer, tmp_path):
+    writer.submit_nowait([(INSERT, (1, "first"))])
+    await wait(writer.submit([(INSERT, (2, "second"))]))
+    assert rows(tmp_path / "lab.db") == [(1, "first"), (2, "second")]
+
+
+@pytest.mark.parametrize("bad", [
+    ((INSERT, (1, "duplicate")), sqlite3.IntegrityError),
+    ((INSERT, (99, None)), sqlite3.IntegrityError),
+    (("INSERT INTO nowhere VALUES (?)", (1,)), sqlite3.OperationalError),
+    (("INSERT INTO t (id, v) VALUES (?, ?)", (1,)), sqlite3.ProgrammingError),
+], ids=["primary-key", "not-null", "no-such-table", "wrong-parameter-count"])
+async def test_a_bad_statement_fails_only_its_own_deferred(writer, tmp_path, bad):
+    statement, error = bad
+    await wait(writer.submit([(INSERT, (1, "original"))]))
+    # Hold the database's write lock so everything below queues up and lands in one group.
+    blocker = sqlite3.connect(str(tmp_path / "lab.db"), isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        ds = [writer.submit([(INSERT, (i, f"good {i}"))]) for i in (10, 11)]
+        ds.append(writer.submit([(INSERT, (12, "same caller")), statement]))
+        ds += [writer.submit([(INSERT, (i, f"good {i}"))]) for i in (13, 14)]
+    finally:
+        blocker.execute("COMMIT")
+        blocker.close()
+    results = await wait(DeferredList(ds, consumeErrors=True))
+    assert [ok for ok, _ in results] == [True, True, False, True, True]
+    failure = results[2][1]
+    assert failure.check(error), failure
+    # the bad caller's other row is rolled back with it; the others are committed
+    assert rows(tmp_path / "lab.db") == [(1, "original"), (10, "good 10"), (11, "good 11"),
+                                         (13, "good 13"), (14, "good 14")]
+    await wait(writer.submit([(INSERT, (20, "after"))]))  # the writer is still working
+    assert rows(tmp_path / "lab.db")[-1] == (20, "after")
+
+
+async def test_stop_commits_what_was_queued(tmp_path, reactor):
+    w = Writer(tmp_path / "lab.db", reactor)
+    w.submit_nowait([CREATE])
+    ds = [w.submit([(INSERT, (i, "q"))]) for i in range(300)]
+    w.submit_nowait([(INSERT, (300, "nowait"))])
+    w.stop()
+    assert len(rows(tmp_path / "lab.db")) == 301
+    await wait(gatherResults(ds))  # and every caller hears about it
+    with pytest.raises(StoreError):
+        w.submit([(INSERT, (1000, "late"))])
+    w.submit_nowait([(INSERT, (1001, "late"))])  # ignored, not an error
+    w.stop()  # twice is fine
+    assert len(rows(tmp_path / "lab.db")) == 301
+
+
+# ---------------------------------------------------------------------- migrations
+
+
+def test_migration_sets_user_version(tmp_path):
+    conn = store.connect(tmp_path / "lab.db")
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"meta", "journal", "mailbox", "agency_state", "operator_state"} <= tables
+        assert conn.execute("SELECT value FROM meta WHERE key='directory_version'").fetchone() == (
+            "0",)
+    finally:
+        conn.close()
+    store.connect(tmp_path / "lab.db").close()  # opening again migrates nothing
+
+
+def test_newer_database_is_refused(tmp_path):
+    path = tmp_path / "lab.db"
+    conn = sqlite3.connect(str(path))
+    conn.execute(f"PRAGMA user_version = {store.SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this program"):
+        store.connect(path)
+
+
+def test_failed_migration_is_rolled_back(tmp_path, monkeypatch):
+    path = tmp_path / "lab.db"
+    store.connect(path).close()
+    monkeypatch.setattr(store, "SCHEMA_VERSION", store.SCHEMA_VERSION + 1)
+    monkeypatch.setitem(store.MIGRATIONS, store.SCHEMA_VERSION,
+                        "CREATE TABLE extra (x);\nTHIS IS NOT SQL;")
+    with pytest.raises(StoreError, match=f"migration {store.SCHEMA_VERSION} failed"):
+        store.connect(path)
+    conn = sqlite3.connect(str(path))
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION - 1
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name='extra'").fetchone() is None
+    finally:
+        conn.close()
+
+
+def test_bump_directory_version(tmp_path):
+    conn = store.connect(tmp_path / "lab.db")
+    try:
+        store.bump_directory_version(conn)
+        store.bump_directory_version(conn)
+        assert conn.execute("SELECT value FROM meta WHERE key='directory_version'").fetchone()[
+            0] == "2"
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------------- mailboxes
+
+
+@pytest.fixture
+def conn(tmp_path):
+    c = store.connect(tmp_path / "lab.db")
+    yield c
+    c.close()
+
+
+def test_mailbox_put_commit_pending_ack(conn):
+    mb = Mailboxes(conn)
+    assert [mb.next_osn("T01") for _ in range(3)] == [1, 2, 3]
+    assert mb.next_osn("T02") == 1
+    row = mb.put("T01", 1, 10, "one")
+    assert row == ("INSERT INTO mailbox (terminal, osn, seq, body) VALUES (?,?,?,?)",
+                   ("T01", 1, 10, "one"))
+    mb.put("T01", 2, 11, "two")
+    mb.put("T01", 3, 12, "three")
+    assert mb.pending("T01") == []  # nothing is sent before it is durable
+    assert mb.count("T01") == 3
+    assert mb.committed("T01", 3) == "three"
+    assert mb.committed("T01", 1) == "one"
+    assert mb.pending("T01") == [(1, "one"), (3, "three")]  # OSN order, committed only
+    assert mb.committed("T01", 2) == "two"
+    assert mb.pending("T01") == [(1, "one"), (2, "two"), (3, "three")]
+    assert mb.ack("T01", 2) == ("DELETE FROM mailbox WHERE terminal = ? AND osn = ?", ("T01", 2))
+    assert mb.ack("T01", 2) is None  # twice
+    assert mb.ack("T01", 99) is None and mb.ack("T09", 1) is None
+    assert mb.pending("T01") == [(1, "one"), (3, "three")] and mb.count("T01") == 2
+    assert mb.pending("T02") == [] and mb.count("T02") == 0
+
+
+def test_mailbox_ack_before_commit(conn):
+    mb = Mailboxes(conn)
+    mb.put("T01", 1, 1, "one")
+    assert mb.ack("T01", 1) is not None
+    assert mb.committed("T01", 1) is None  # acknowledged meanwhile: nothing to send
+    assert mb.count("T01") == 0
+
+
+def test_mailbox_reloads_from_the_database(conn):
+    mb = Mailboxes(conn)
+    journal = ("INSERT INTO journal (seq, time, direction, terminal, osn, text) "
+               "VALUES (?, '', 'out', ?, ?, ?)")
+    for seq, (terminal, body) in enumerate([("T01", "a"), ("T01", "b"), ("T01", "c"),
+                                            ("T04", "d")], 1):
+        osn = mb.next_osn(terminal)
+        conn.execute(*mb.put(terminal, osn, seq, body))
+        conn.execute(journal, (seq, terminal, osn, body))
+        mb.committed(terminal, osn)
+    conn.execute(*mb.ack("T01", 2))
+
+    again = Mailboxes(conn)
+    assert again.pending("T01") == [(1, "a"), (3, "c")]
+    assert again.pending("T04") == [(1, "d")]
+    assert again.count("T01") == 2
+    assert again.next_osn("T01") == 4  # OSNs continue after a restart
+    assert again.next_osn("T04") == 2
+    assert again.next_osn("T02") == 1
+    conn.execute(*again.ack("T01", 1))
+    assert Mailboxes(conn).pending("T01") == [(3, "c")]
+
+
+async def test_mailbox_rows_through_the_writer(tmp_path, reactor):
+    w = Writer(tmp_path / "lab.db", reactor)
+    try:
+        conn = store.connect(tmp_path / "lab.db")
+        mb = Mailboxes(conn)
+        ds = [w.submit([mb.put("T01", osn, osn, f"frame {osn}")]) for osn in (1, 2, 3)]
+        await wait(gatherResults(ds))
+        for osn in (1, 2, 3):
+            assert mb.committed("T01", osn) == f"frame {osn}"
+        await wait(w.submit([mb.ack("T01", 1)]))
+        assert Mailboxes(conn).pending("T01") == [(2, "frame 2"), (3, "frame 3")]
+        conn.close()
+    finally:
+        w.stop()
+
+
+# ---------------------------------------------------------------------- directory state
+
+
+def test_directory_reloads_only_when_the_version_moves(tmp_path):
+    lab = demo_lab(tmp_path)
+    conn = store.connect(lab.database)
+    try:
+        d = Directory(lab)
+        assert d.load_state(conn) is True  # first load
+        assert d.suspended == {} and d.version == 0
+        assert d.load_state(conn) is False
+
+        conn.execute("INSERT INTO agency_state (ori, suspended, reason) "
+                     "VALUES ('OR0240000', 1, 'AUDIT')")
+        conn.execute("INSERT INTO operator_state (operator, failures, locked) "
+                     "VALUES ('OP01', 5, 1)")
+        assert d.load_state(conn) is False  # not announced: not read
+        assert d.suspended == {} and not d.operator_state["OP01"].locked
+
+        store.bump_directory_version(conn)
+        assert d.load_state(conn) is True
+        assert d.suspended == {"OR0240000": "AUDIT"}
+        assert d.operator_state["OP01"].locked and d.operator_state["OP01"].failures == 5
+        assert d.operator_state["OP02"].failures == 0  # unknown operators start clean
+        assert d.load_state(conn) is False
+
+        conn.execute("UPDATE agency_state SET suspended = 0")
+        conn.execute("DELETE FROM operator_state")
+        store.bump_directory_version(conn)
+        assert d.load_state(conn) is True
+        assert d.suspended == {} and not d.operator_state["OP01"].locked
+    finally:
+        conn.close()
+
+
+def test_directory_lookups(tmp_path):
+    d = Directory(demo_lab(tmp_path))
+    assert d.terminals_by_ori["OR0240000"] == ["T01", "T02"]
+    assert d.control_terminals() == ["T00"]
+    assert d.is_cj("OR0240000") and not d.is_cj("OR024901Z") and not d.is_cj("OR0990000")
+    assert d.terminal_is_cj("T01") and not d.terminal_is_cj("T10")
+    assert not d.terminal_is_cj("T99")
+    assert len(d.in_state_terminals()) == 12
