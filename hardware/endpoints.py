@@ -1,8 +1,20 @@
 """Endpoint strings: one way to name a link everywhere (lab.toml, ``--listen``, clients).
 
-``tcp:5020:interface=127.0.0.1:framing=line`` — Twisted's own endpoint syntax for ``tcp:``,
-``tls:``/``ssl:`` and ``unix:``, plus the project's options ``framing=line|stx|length`` and
-``max_frame=N``, which are taken out before Twisted sees the string.
+The string starts with the link kind, which picks an adapter from the registry
+(``hardware.registry``); then come the adapter's own parts, then the project's options, which
+are valid on every kind and taken out before the adapter sees the string:
+
+========================================================  =========================================
+``tcp:5020:interface=127.0.0.1``                          Twisted endpoint syntax (``tcp``,
+``tcp:host=127.0.0.1:port=5020``                          ``unix``, ``ssl``), server / client
+``tls:5021:certKey=pki/server.pem:caCerts=pki/ca.pem``    TLS with client certificates
+``serial:/dev/ttyUSB0:baudrate=9600:bytesize=7:parity=E``  serial line (``hardware.serial_link``)
+``mqtt://127.0.0.1:1883/lems``                            MQTT broker and topic prefix
+``loop:NAME``                                             in-process loopback
+========================================================  =========================================
+
+Project options: ``framing=line|stx|length``, ``max_frame=N``, ``idle=SECONDS``,
+``heartbeat=SECONDS``, ``write_limit=BYTES`` (see ``hardware.health``).
 """
 
 from __future__ import annotations
@@ -14,19 +26,25 @@ from twisted.internet import endpoints
 from twisted.internet.defer import Deferred
 
 from formats.errors import LemsError
-from hardware.link import FramedFactory, FramedProtocol, LinkHandler
+from formats.framing import FRAMERS
+from hardware import registry
+from hardware.link import FramedFactory, FramedProtocol, LinkHandler, framed
+from hardware.registry import EndpointError, LinkOptions
 
-TWISTED_KINDS = ("tcp", "tls", "ssl", "unix")
-PROJECT_OPTIONS = ("framing", "max_frame")
+__all__ = ["PROJECT_OPTIONS", "EndpointError", "client_for", "connect", "kind_of", "listen",
+           "options_of", "split"]
+
+PROJECT_OPTIONS = ("framing", "max_frame", "idle", "heartbeat", "write_limit")
 
 
-class EndpointError(LemsError):
-    """An endpoint string that cannot be used."""
+def kind_of(description: str) -> str:
+    """The link kind: the text before the first colon (``mqtt://…`` gives ``mqtt``)."""
+    return description.split(":", 1)[0].strip().lower()
 
 
 def split(description: str) -> tuple[str, str, dict[str, str]]:
     """(kind, the string without project options, the project options)."""
-    kind = description.split(":", 1)[0].lower()
+    kind = kind_of(description)
     parts = description.split(":")
     kept, options = [], {}
     for part in parts:
@@ -38,66 +56,152 @@ def split(description: str) -> tuple[str, str, dict[str, str]]:
     return kind, ":".join(kept), options
 
 
-def _framing(options: dict[str, str], default_max: int) -> tuple[str, int]:
+def options_of(options: dict[str, str], default_max: int) -> LinkOptions:
+    """Check and convert the project options."""
+
+    def number(name: str, cast: Any, default: Any) -> Any:
+        raw = options.get(name)
+        if raw is None:
+            return default
+        try:
+            value = cast(raw)
+        except ValueError:
+            raise EndpointError(f"{name} must be a number, not {raw!r}") from None
+        if value < 0:
+            raise EndpointError(f"{name} must not be negative, not {raw!r}")
+        return value
+
     framing = options.get("framing", "line")
-    try:
-        max_frame = int(options.get("max_frame", default_max))
-    except ValueError:
-        raise EndpointError(f"max_frame must be a number, not {options['max_frame']!r}") from None
-    return framing, max_frame
+    if framing not in FRAMERS:
+        raise EndpointError(f"unknown framing {framing!r}; known: {', '.join(sorted(FRAMERS))}")
+    max_frame = number("max_frame", int, default_max)
+    if max_frame < 1:
+        raise EndpointError("max_frame must be at least 1")
+    return LinkOptions(framing=framing, max_frame=max_frame,
+                       idle=number("idle", float, 0.0),
+                       heartbeat=number("heartbeat", float, 0.0),
+                       write_limit=number("write_limit", int, registry.DEFAULT_WRITE_LIMIT))
 
 
 def listen(reactor: Any, description: str, handler_factory: Callable[[], LinkHandler],
            max_frame: int = 16384) -> Deferred[Any]:
-    """Listen on ``description``; each connection gets a new handler from ``handler_factory``."""
+    """Listen on ``description``; each connection gets a new handler from ``handler_factory``.
+
+    The Deferred fires with a port (``stopListening()``, ``getHost()``)."""
     kind, rest, options = split(description)
-    if kind not in TWISTED_KINDS:
-        raise EndpointError(f"unknown link kind {kind!r} in {description!r}; "
-                            f"known: {', '.join(TWISTED_KINDS)}")
-    framing, max_len = _framing(options, max_frame)
+    adapter = registry.load(kind)
+    opts = options_of(options, max_frame)
     try:
-        ep = endpoints.serverFromString(reactor, rest)
-        factory = FramedFactory(handler_factory, framing, max_len, kind)
+        return adapter.listen(reactor, rest, handler_factory, opts)
+    except EndpointError:
+        raise
     except (ValueError, TypeError, LemsError) as e:
         raise EndpointError(f"bad endpoint {description!r}: {e}") from e
-    return ep.listen(factory)
 
 
 def connect(reactor: Any, description: str, handler: LinkHandler,
             max_frame: int = 1 << 22) -> Deferred[FramedProtocol]:
-    """Connect to ``description`` (client syntax: ``tcp:host=127.0.0.1:port=5020``)."""
-    from formats.framing import make_framer
+    """Connect ``handler`` to ``description`` (client syntax: ``tcp:host=127.0.0.1:port=5020``).
 
+    The Deferred fires with the link once it is connected."""
     kind, rest, options = split(description)
-    if kind not in TWISTED_KINDS:
-        raise EndpointError(f"unknown link kind {kind!r} in {description!r}")
-    framing, max_len = _framing(options, max_frame)
+    adapter = registry.load(kind)
+    opts = options_of(options, max_frame)
     try:
-        ep = endpoints.clientFromString(reactor, rest)
-    except (ValueError, TypeError) as e:
+        return adapter.connect(reactor, rest, handler, opts)
+    except EndpointError:
+        raise
+    except (ValueError, TypeError, LemsError) as e:
         raise EndpointError(f"bad endpoint {description!r}: {e}") from e
-    proto = FramedProtocol(handler, make_framer(framing, max_length=max_len), kind)
-    return endpoints.connectProtocol(ep, proto)
 
 
 def client_for(server: str) -> str:
     """The client string that reaches a server string on this machine.
 
     ``tcp:5020:interface=127.0.0.1:framing=stx`` becomes
-    ``tcp:host=127.0.0.1:port=5020:framing=stx``; a client string is returned unchanged.
+    ``tcp:host=127.0.0.1:port=5020:framing=stx``; ``tls:`` likewise (the client still needs its
+    own ``certKey``); other kinds (``loop:``, ``mqtt://``, ``serial:``) are returned unchanged.
     """
     kind, rest, options = split(server)
     parts = rest.split(":")
-    if kind != "tcp" or "host=" in rest:
+    if kind not in ("tcp", "tls") or "host=" in rest:
         return server
     port, host = "", "127.0.0.1"
+    kept = []
     for part in parts[1:]:
         name, eq, value = part.partition("=")
         if not eq:
             port = part
         elif name == "port":
             port = value
-        elif name == "interface" and value not in ("", "0.0.0.0", "::"):
-            host = value
-    extra = "".join(f":{k}={v}" for k, v in options.items())
-    return f"tcp:host={host}:port={port}{extra}"
+        elif name == "interface":
+            if value not in ("", "0.0.0.0", "::"):
+                host = value
+        elif name == "caCerts":
+            kept.append(part)
+    extra = "".join(f":{p}" for p in kept) + "".join(f":{k}={v}" for k, v in options.items())
+    return f"{kind}:host={host}:port={port}{extra}"
+
+
+# ---------------------------------------------------------------------- built-in adapters
+
+class StreamAdapter:
+    """``tcp:``, ``unix:``, ``ssl:``: Twisted's endpoint strings, framed."""
+
+    requires = ()
+
+    def listen(self, reactor: Any, address: str, handler_factory: Callable[[], LinkHandler],
+               options: LinkOptions) -> Deferred[Any]:
+        ep = endpoints.serverFromString(reactor, address)
+        return ep.listen(self.factory(reactor, handler_factory, options, kind_of(address)))
+
+    def factory(self, reactor: Any, handler_factory: Callable[[], LinkHandler],
+                options: LinkOptions, kind: str) -> FramedFactory:
+        return FramedFactory(handler_factory, options.framing, options.max_frame, kind,
+                             clock=reactor, idle=options.idle, heartbeat=options.heartbeat,
+                             write_limit=options.write_limit)
+
+    def connect(self, reactor: Any, address: str, handler: LinkHandler,
+                options: LinkOptions) -> Deferred[FramedProtocol]:
+        ep = endpoints.clientFromString(reactor, address)
+        return endpoints.connectProtocol(ep, self.protocol(reactor, handler, options,
+                                                           kind_of(address)))
+
+    def protocol(self, reactor: Any, handler: LinkHandler, options: LinkOptions,
+                 kind: str) -> FramedProtocol:
+        return framed(handler, options.framing, options.max_frame, kind, clock=reactor,
+                      idle=options.idle, heartbeat=options.heartbeat,
+                      write_limit=options.write_limit)
+
+
+STREAM = StreamAdapter()
+
+
+class LoopAdapter:
+    """``loop:NAME``: in-process links (``hardware.loopback``), imported when first used."""
+
+    requires = ()
+
+    @staticmethod
+    def _name(address: str) -> str:
+        name = address.split(":", 1)[1] if ":" in address else ""
+        if not name:
+            raise EndpointError(f"loop endpoint needs a name: loop:NAME, not {address!r}")
+        return name
+
+    def listen(self, reactor: Any, address: str, handler_factory: Callable[[], LinkHandler],
+               options: LinkOptions) -> Deferred[Any]:
+        from hardware.loopback import listen_loop
+
+        return listen_loop(reactor, self._name(address), handler_factory, options.framing,
+                           options.max_frame)
+
+    def connect(self, reactor: Any, address: str, handler: LinkHandler,
+                options: LinkOptions) -> Deferred[Any]:
+        from hardware.loopback import connect_loop
+
+        return connect_loop(reactor, self._name(address), handler, options.framing,
+                            options.max_frame)
+
+
+LOOP = LoopAdapter()

@@ -8,12 +8,14 @@ still less another terminal's.
 
 from __future__ import annotations
 
-from typing import Protocol
+import contextlib
+from typing import Any, Protocol
 
 from twisted.internet import protocol
-from twisted.internet.interfaces import ITransport
+from twisted.internet.interfaces import IPushProducer, ITransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from formats.framing import BadFrame, Control, Frame, Framer, make_framer
 
@@ -46,8 +48,18 @@ class LinkHandler(Protocol):
     def link_lost(self, reason: str) -> None: ...
 
 
+@implementer(IPushProducer)
 class FramedProtocol(protocol.Protocol):
-    """A byte stream with a framer in front of a handler; works on any Twisted transport."""
+    """A byte stream with a framer in front of a handler; works on any Twisted transport.
+
+    Health (``hardware.health``): the protocol is a streaming producer for its transport, so it
+    knows when the peer stops reading; bytes written while paused are counted and a peer owing
+    more than ``write_limit`` is dropped instead of growing the switch's memory. ``watch`` adds
+    an idle timeout and heartbeats.
+    """
+
+    framing = "line"
+    write_limit = DEFAULT_WRITE_LIMIT
 
     def __init__(self, handler: LinkHandler, framer: Framer, kind: str = "tcp") -> None:
         self.handler = handler
@@ -55,6 +67,39 @@ class FramedProtocol(protocol.Protocol):
         self.kind = kind
         self.peer = ""
         self.closed = False
+        self.paused = False
+        self.owed = 0
+        """Bytes written since the transport last asked us to pause (0 while not paused)."""
+        self.watchdog: Any = None
+        self.lost_reason = ""
+
+    @property
+    def identity(self) -> str | None:
+        """The common name of the peer's verified certificate (TLS links), else None."""
+        handle = getattr(self.transport, "getHandle", lambda: None)()
+        get = getattr(handle, "get_peer_certificate", None)
+        if get is None:
+            return None
+        try:
+            cert = get(as_cryptography=True)
+        except Exception:
+            return None
+        if cert is None:
+            return None
+        from cryptography.x509.oid import NameOID
+
+        names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(names[0].value) if names else None
+
+    def watch(self, clock: Any, idle: float = 0.0, heartbeat: float = 0.0) -> None:
+        """Close the link after ``idle`` silent seconds; send a keepalive after ``heartbeat``
+        seconds without output (0 turns either off). Call before the connection is made."""
+        if idle > 0 or heartbeat > 0:
+            from hardware.health import KEEPALIVE, Watchdog
+
+            keepalive = KEEPALIVE.get(self.framing, b"")
+            self.watchdog = Watchdog(clock, idle, heartbeat, self._idle,
+                                     lambda: self._write(keepalive) if keepalive else None)
 
     def connectionMade(self) -> None:
         t: ITransport = self.transport
@@ -63,9 +108,57 @@ class FramedProtocol(protocol.Protocol):
             self.peer = f"{self.kind}:{getattr(p, 'host', '')}:{getattr(p, 'port', '')}".rstrip(":")
         except Exception:
             self.peer = self.kind
+        # a transport that takes no producer has no back-pressure to watch
+        with contextlib.suppress(Exception):
+            self.transport.registerProducer(self, True)
+        if self.watchdog is not None:
+            self.watchdog.start()
         self._call(self.handler.link_made, self)
 
+    # IPushProducer: the transport tells us when the peer stops and starts reading again.
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        self.owed = 0
+
+    def stopProducing(self) -> None:
+        self.paused = False
+
+    def _write(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if self.paused:
+            self.owed += len(data)
+            if self.owed > self.write_limit:
+                log.warn("peer {peer} does not read: {owed} bytes owed, link dropped",
+                         peer=self.peer, owed=self.owed)
+                self.lost_reason = "peer does not read"
+                self.abort()
+                return
+        self.transport.write(data)
+        if self.watchdog is not None:
+            self.watchdog.sent()
+
+    def _idle(self) -> None:
+        log.info("link {peer} idle too long, closed", peer=self.peer)
+        self.lost_reason = "idle timeout"
+        self.abort()
+
+    def abort(self) -> None:
+        """Drop the link now, discarding what is buffered for the peer."""
+        if not self.closed:
+            self.closed = True
+            abort = getattr(self.transport, "abortConnection", None)
+            if abort is not None:
+                abort()
+            else:
+                self.transport.loseConnection()
+
     def dataReceived(self, data: bytes) -> None:
+        if self.watchdog is not None:
+            self.watchdog.received()
         for event in self.framer.feed(data):
             if self.closed:
                 return
@@ -78,15 +171,17 @@ class FramedProtocol(protocol.Protocol):
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         self.closed = True
-        self._call(self.handler.link_lost, reason.getErrorMessage())
+        if self.watchdog is not None:
+            self.watchdog.stop()
+        self._call(self.handler.link_lost, self.lost_reason or reason.getErrorMessage())
 
     def send(self, payload: bytes) -> None:
         if not self.closed:
-            self.transport.write(self.framer.encode(payload))
+            self._write(self.framer.encode(payload))
 
     def send_raw(self, data: bytes) -> None:
         if not self.closed and data:
-            self.transport.write(data)
+            self._write(data)
 
     def ack(self) -> None:
         """Link-level positive reply for the last frame (nothing on framings without one)."""
@@ -99,6 +194,9 @@ class FramedProtocol(protocol.Protocol):
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            # TLS waits for a registered producer before it shuts down: unregister first
+            with contextlib.suppress(Exception):
+                self.transport.unregisterProducer()
             self.transport.loseConnection()
 
     def _call(self, fn: object, *args: object) -> None:
@@ -108,19 +206,34 @@ class FramedProtocol(protocol.Protocol):
             log.failure("link handler failed on {peer}; the link goes on", peer=self.peer)
 
 
+def framed(handler: LinkHandler, framing: str = "line", max_length: int = 16384,
+           kind: str = "tcp", *, clock: Any = None, idle: float = 0.0, heartbeat: float = 0.0,
+           write_limit: int = DEFAULT_WRITE_LIMIT) -> FramedProtocol:
+    """A framed protocol for ``handler`` with the health settings applied."""
+    p = FramedProtocol(handler, make_framer(framing, max_length=max_length), kind)
+    p.framing = framing
+    p.write_limit = write_limit
+    if clock is not None:
+        p.watch(clock, idle, heartbeat)
+    return p
+
+
 class FramedFactory(protocol.Factory):
     """Makes one framed protocol and one handler per accepted connection."""
 
     def __init__(self, handler_factory: object, framing: str = "line", max_length: int = 16384,
-                 kind: str = "tcp") -> None:
+                 kind: str = "tcp", *, clock: Any = None, idle: float = 0.0,
+                 heartbeat: float = 0.0, write_limit: int = DEFAULT_WRITE_LIMIT) -> None:
         self.handler_factory = handler_factory
         self.framing = framing
         self.max_length = max_length
         self.kind = kind
+        self.health = {"clock": clock, "idle": idle, "heartbeat": heartbeat,
+                       "write_limit": write_limit}
         make_framer(framing, max_length=max_length)  # refuse a bad framing at start
 
     def buildProtocol(self, addr: object) -> FramedProtocol:
-        p = FramedProtocol(self.handler_factory(),  # type: ignore[operator]
-                           make_framer(self.framing, max_length=self.max_length), self.kind)
+        p = framed(self.handler_factory(),  # type: ignore[operator]
+                   self.framing, self.max_length, self.kind, **self.health)
         p.factory = self
         return p

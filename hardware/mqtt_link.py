@@ -1,0 +1,366 @@
+"""MQTT links for mobile data terminals: ``mqtt://127.0.0.1:1883/lems``.
+
+A patrol car's terminal reaches the switch through an MQTT broker over a cellular network that
+comes and goes. Each terminal has a topic pair under the lab's prefix:
+
+=============================  ==============================================================
+``PREFIX/<client>/in``         terminal → switch, one message per frame (no framing needed)
+``PREFIX/<client>/out``        switch → terminal
+``PREFIX/<client>/state``      ``offline`` when the terminal leaves (its will message if the
+                               connection breaks), so the switch knows it is gone
+=============================  ==============================================================
+
+All publishes and subscriptions are QoS 1 and both ends use persistent sessions (fixed client
+identifiers, ``clean_session=False``): what the switch sends while a vehicle is out of coverage
+waits in the broker and arrives when it is back. The switch's own mailbox still guarantees
+delivery (a message is only gone when the terminal sends ``ACK.<osn>``). TCP_NODELAY is set, or
+single messages wait ~40 ms for Nagle (DESIGN.md).
+
+The switch side (``listen``) is one broker connection subscribed to ``PREFIX/+/in`` and
+``PREFIX/+/state``; each client id seen becomes a link with its own handler (a switch session).
+A terminal (``connect``) adds ``client=T07`` (default: a random id). Both ends reconnect to the
+broker with back-off; aiomqtt runs on the asyncio loop under Twisted's asyncio reactor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+from hardware.health import Backoff
+from hardware.link import LinkHandler
+from hardware.registry import EndpointError, LinkOptions
+
+log = Logger()
+
+__all__ = ["ADAPTER", "MqttAdapter", "MqttAddress", "parse_mqtt"]
+
+NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class MqttAddress:
+    """An ``mqtt://`` endpoint string, parsed."""
+
+    host: str
+    port: int
+    prefix: str
+    client: str = ""
+    keepalive: int = 30
+    username: str | None = None
+    password: str | None = None
+
+    def topic(self, client: str, leg: str) -> str:
+        return f"{self.prefix}/{client}/{leg}"
+
+    # for ``getHost()``
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+
+def parse_mqtt(address: str) -> MqttAddress:
+    """``mqtt://HOST[:PORT]/PREFIX[:client=ID][:keepalive=S][:username=U][:password=P]``."""
+    if not address.lower().startswith("mqtt://"):
+        raise EndpointError(f"mqtt endpoint must start with mqtt://, not {address!r}")
+    parts = address[len("mqtt://"):].split(":")
+    hostpart = parts.pop(0)
+    host, slash, prefix = hostpart.partition("/")
+    port = 1883
+    if not slash and parts and not parts[0].count("="):
+        portpart = parts.pop(0)
+        portnum, _, prefix = portpart.partition("/")
+        if not portnum.isdigit():
+            raise EndpointError(f"mqtt port must be a number in {address!r}")
+        port = int(portnum)
+    prefix = prefix.strip("/")
+    if not host or not prefix or "+" in prefix or "#" in prefix:
+        raise EndpointError(f"mqtt endpoint needs a host and a topic prefix without wildcards: "
+                            f"mqtt://127.0.0.1:1883/lems, not {address!r}")
+    named = {}
+    for part in parts:
+        name, eq, value = part.partition("=")
+        if not eq or name not in ("client", "keepalive", "username", "password"):
+            raise EndpointError(f"unknown mqtt option {part!r} in {address!r}")
+        named[name] = value
+    client = named.get("client", "")
+    if any(c in client for c in "/+#"):
+        raise EndpointError(f"mqtt client id must not contain / + #: {client!r}")
+    try:
+        keepalive = int(named.get("keepalive", 30))
+    except ValueError:
+        raise EndpointError(f"mqtt keepalive must be a number in {address!r}") from None
+    return MqttAddress(host, port, prefix, client, keepalive, named.get("username"),
+                       named.get("password"))
+
+
+def _client(addr: MqttAddress, identifier: str, will: Any = None) -> Any:
+    import aiomqtt
+
+    client = aiomqtt.Client(addr.host, addr.port, identifier=identifier, clean_session=False,
+                            keepalive=addr.keepalive, username=addr.username,
+                            password=addr.password, socket_options=NODELAY, will=will)
+    client.pending_calls_threshold = 1000  # QoS 1 publishes in flight are normal here
+    return client
+
+
+class _Session:
+    """The broker connection shared by one end; reconnects with back-off until stopped."""
+
+    def __init__(self, addr: MqttAddress, identifier: str, subscriptions: list[str],
+                 on_message: Callable[[str, bytes], None], write_limit: int,
+                 will: Any = None) -> None:
+        self.addr = addr
+        self.identifier = identifier
+        self.subscriptions = subscriptions
+        self.on_message = on_message
+        self.will = will
+        self.write_limit = write_limit
+        self.client: Any = None
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.backoff = Backoff(initial=0.1, maximum=10.0)
+        self.stopped = False
+        self.connections = 0
+        self.outbox: list[tuple[str, bytes]] = []
+        self.outbox_bytes = 0
+        self.dropped = 0
+        self._publishes: set[asyncio.Future[Any]] = set()
+        self.closing: asyncio.Future[None] | None = None
+        self.task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        import aiomqtt
+
+        while not self.stopped:
+            try:
+                async with _client(self.addr, self.identifier, self.will) as client:
+                    for topic in self.subscriptions:
+                        await client.subscribe(topic, qos=1)
+                    self.client = client
+                    self.connections += 1
+                    self.backoff.reset()
+                    self._flush()
+                    if not self.ready.done():
+                        self.ready.set_result(None)
+                    async for message in client.messages:
+                        self.on_message(str(message.topic), bytes(message.payload or b""))
+            except aiomqtt.MqttError as e:
+                self.client = None
+                if not self.ready.done() and self.connections == 0 and self.backoff.attempts > 3:
+                    self.ready.set_exception(ConnectionRefusedError(
+                        f"MQTT broker {self.addr.host}:{self.addr.port}: {e}"))
+                if self.stopped:
+                    break
+                log.debug("mqtt {id}: {e}; reconnecting", id=self.identifier, e=e)
+                await asyncio.sleep(self.backoff.next())
+            finally:
+                self.client = None
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        if self.client is None:
+            if self.outbox_bytes + len(payload) > self.write_limit:
+                self.dropped += 1  # the switch's mailbox sends it again at the next sign-on
+                return
+            self.outbox.append((topic, payload))
+            self.outbox_bytes += len(payload)
+            return
+        fut = asyncio.ensure_future(self.client.publish(topic, payload, qos=1))
+        self._publishes.add(fut)
+        fut.add_done_callback(self._published)
+
+    def _published(self, fut: asyncio.Future[Any]) -> None:
+        self._publishes.discard(fut)
+        if not fut.cancelled() and fut.exception() is not None:
+            log.debug("mqtt publish failed: {e}", e=fut.exception())
+
+    def _flush(self) -> None:
+        waiting, self.outbox, self.outbox_bytes = self.outbox, [], 0
+        for topic, payload in waiting:
+            self.publish(topic, payload)
+
+    async def close(self, last: tuple[str, bytes] | None = None) -> None:
+        self.stopped = True
+        if last is not None and self.client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.client.publish(*last, qos=1), 2)
+        if self._publishes:
+            await asyncio.wait(list(self._publishes), timeout=2)
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self.task
+
+
+class MqttLink:
+    """One terminal's conversation over the broker, as a link (``send``, ``close``…)."""
+
+    kind = "mqtt"
+    identity = None
+
+    def __init__(self, session: _Session, handler: LinkHandler, client: str, out_topic: str,
+                 on_close: Callable[[MqttLink], None]) -> None:
+        self.session = session
+        self.handler = handler
+        self.client = client
+        self.peer = f"mqtt:{client}"
+        self.out_topic = out_topic
+        self.on_close = on_close
+        self.closed = False
+
+    def send(self, payload: bytes) -> None:
+        if not self.closed and payload:
+            self.session.publish(self.out_topic, payload)
+
+    def send_raw(self, data: bytes) -> None:
+        """MQTT carries whole messages: there are no link-level bytes to send."""
+
+    def ack(self) -> None:
+        """QoS 1 acknowledges each message at the broker."""
+
+    def nak(self) -> None:
+        """A broken MQTT message cannot happen: the broker delivers whole payloads."""
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.on_close(self)
+
+    def lost(self, reason: str) -> None:
+        if not self.closed:
+            self.closed = True
+        try:
+            self.handler.link_lost(reason)
+        except Exception:
+            log.failure("mqtt handler failed on link_lost")
+
+    def received(self, payload: bytes) -> None:
+        if self.closed or not payload:
+            return
+        try:
+            self.handler.frame_received(payload)
+        except Exception:
+            log.failure("mqtt handler failed on {peer}; the link goes on", peer=self.peer)
+
+
+class MqttListener:
+    """The switch's side: one broker session, one link per terminal client id."""
+
+    def __init__(self, addr: MqttAddress, handler_factory: Callable[[], LinkHandler],
+                 options: LinkOptions) -> None:
+        self.addr = addr
+        self.handler_factory = handler_factory
+        self.links: dict[str, MqttLink] = {}
+        self.session = _Session(addr, f"lems-switch-{addr.prefix}",
+                                [addr.topic("+", "in"), addr.topic("+", "state")],
+                                self._message, options.write_limit)
+
+    def getHost(self) -> Any:
+        return _Host(self.addr.host, self.addr.port)
+
+    def _message(self, topic: str, payload: bytes) -> None:
+        parts = topic.split("/")
+        if len(parts) < 3:
+            return
+        client, leg = parts[-2], parts[-1]
+        link = self.links.get(client)
+        if leg == "state":
+            if payload == b"offline" and link is not None:
+                del self.links[client]
+                link.lost("terminal went offline")
+            return
+        if leg != "in" or not payload:
+            return
+        if link is None:
+            link = MqttLink(self.session, self.handler_factory(), client,
+                            self.addr.topic(client, "out"), self._closed)
+            self.links[client] = link
+            try:
+                link.handler.link_made(link)
+            except Exception:
+                log.failure("mqtt handler failed on link_made")
+        link.received(payload)
+
+    def _closed(self, link: MqttLink) -> None:
+        if self.links.get(link.client) is link:
+            del self.links[link.client]
+        link.lost("closed by the switch")
+
+    def stopListening(self) -> Deferred[None]:
+        for link in list(self.links.values()):
+            link.close()
+        return Deferred.fromFuture(asyncio.ensure_future(self.session.close()))
+
+
+@dataclass(frozen=True, slots=True)
+class _Host:
+    host: str
+    port: int
+
+
+class MqttAdapter:
+    """The ``mqtt://`` link kind."""
+
+    requires = (("aiomqtt", "aiomqtt"),)
+
+    def listen(self, reactor: Any, address: str, handler_factory: Callable[[], LinkHandler],
+               options: LinkOptions) -> Deferred[MqttListener]:
+        addr = parse_mqtt(address)
+        listener = MqttListener(addr, handler_factory, options)
+
+        async def ready() -> MqttListener:
+            try:
+                await listener.session.ready
+            except Exception:
+                await listener.session.close()
+                raise
+            return listener
+
+        return Deferred.fromFuture(asyncio.ensure_future(ready()))
+
+    def connect(self, reactor: Any, address: str, handler: LinkHandler,
+                options: LinkOptions) -> Deferred[MqttLink]:
+        import aiomqtt
+
+        addr = parse_mqtt(address)
+        client = addr.client or f"anon-{uuid.uuid4().hex[:8]}"
+        state = addr.topic(client, "state")
+        link: list[MqttLink] = []
+
+        def message(topic: str, payload: bytes) -> None:
+            if link:
+                link[0].received(payload)
+
+        session = _Session(addr, f"lems-{addr.prefix}-{client}", [addr.topic(client, "out")],
+                           message, options.write_limit,
+                           will=aiomqtt.Will(state, b"offline", qos=1))
+
+        def closed(mine: MqttLink) -> None:
+            async def bye() -> None:
+                await session.close(last=(state, b"offline"))
+                mine.lost("closed")
+
+            session.closing = asyncio.ensure_future(bye())
+
+        async def up() -> MqttLink:
+            try:
+                await session.ready
+            except Exception:
+                await session.close()
+                raise
+            made = MqttLink(session, handler, client, addr.topic(client, "in"), closed)
+            made.peer = f"mqtt:{addr.host}:{addr.port}/{addr.prefix}/{client}"
+            link.append(made)
+            handler.link_made(made)
+            return made
+
+        return Deferred.fromFuture(asyncio.ensure_future(up()))
+
+
+ADAPTER = MqttAdapter()

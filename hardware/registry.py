@@ -1,0 +1,173 @@
+"""Link adapters by name: one small table plus the ``lems.links`` entry-point group.
+
+An endpoint string starts with its link kind (``tcp:``, ``tls:``, ``serial:``, ``mqtt://``,
+``loop:``). The kind names an adapter; the adapter is imported only when a link of that kind is
+opened (or ``lems links`` asks), so a lab without MQTT never imports aiomqtt, and an adapter whose
+dependency is missing fails with an error naming the package to install (python-can's
+``can/interfaces`` does the same).
+
+A third party adds a link kind in its own package with an entry point::
+
+    [project.entry-points."lems.links"]
+    x25 = "lems_x25.link:ADAPTER"
+
+where ``ADAPTER`` has ``listen(reactor, address, handler_factory, options)`` and
+``connect(reactor, address, handler, options)`` (see ``LinkAdapter``) and optionally
+``requires`` (a tuple of ``(import name, package name)``). The built-in kinds are in ``BUILTIN``
+and are also declared in the project's own entry points; the table wins, so a stale install
+cannot hide a built-in.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+from twisted.internet.defer import Deferred
+
+from formats.errors import LemsError
+from hardware.link import LinkHandler
+
+DEFAULT_WRITE_LIMIT = 1 << 20
+
+GROUP = "lems.links"
+"""The entry-point group third-party link adapters register in."""
+
+
+class EndpointError(LemsError):
+    """An endpoint string that cannot be used (unknown kind, bad option, missing package)."""
+
+
+class AdapterMissing(EndpointError):
+    """A link kind whose adapter cannot be imported; ``package`` says what to install."""
+
+    def __init__(self, kind: str, package: str, detail: str = "") -> None:
+        self.kind = kind
+        self.package = package
+        super().__init__(f"link kind {kind!r} needs the package {package!r}: "
+                         f"pip install {package}" + (f" ({detail})" if detail else ""))
+
+
+@dataclass(frozen=True, slots=True)
+class LinkOptions:
+    """The project's options, valid on every link kind and taken out of the endpoint string
+    before the adapter sees it."""
+
+    framing: str = "line"
+    max_frame: int = 16384
+    idle: float = 0.0
+    """Seconds without any received byte after which the link is closed (0: never)."""
+    heartbeat: float = 0.0
+    """Seconds without any sent byte after which a keepalive unit is sent (0: never)."""
+    write_limit: int = DEFAULT_WRITE_LIMIT
+    """Bytes a link may owe a peer that does not read before it counts as stuck and is closed."""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class LinkAdapter(Protocol):
+    """What a link kind provides. ``listen`` returns a Deferred of a port (``stopListening()``,
+    ``getHost()``); ``connect`` a Deferred of the link (a ``FramedProtocol`` or alike)."""
+
+    def listen(self, reactor: Any, address: str, handler_factory: Callable[[], LinkHandler],
+               options: LinkOptions) -> Deferred[Any]: ...
+
+    def connect(self, reactor: Any, address: str, handler: LinkHandler,
+                options: LinkOptions) -> Deferred[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterSpec:
+    """Where a link kind's adapter lives and what it needs, known without importing it."""
+
+    name: str
+    target: str
+    """``module:attribute`` of the adapter object."""
+    requires: tuple[tuple[str, str], ...] = ()
+    """``(import name, package name)`` pairs checked before the import."""
+    summary: str = ""
+    source: str = "built-in"
+
+
+BUILTIN: dict[str, AdapterSpec] = {s.name: s for s in (
+    AdapterSpec("tcp", "hardware.endpoints:STREAM", (), "TCP (Twisted endpoints)"),
+    AdapterSpec("unix", "hardware.endpoints:STREAM", (), "Unix domain socket (Twisted)"),
+    AdapterSpec("ssl", "hardware.endpoints:STREAM", (("OpenSSL", "pyOpenSSL"),),
+                "TLS, Twisted's own ssl: syntax, no client certificates"),
+    AdapterSpec("tls", "hardware.tls:ADAPTER",
+                (("OpenSSL", "pyOpenSSL"), ("service_identity", "service-identity")),
+                "TLS with client certificates: the certificate names the terminal"),
+    AdapterSpec("serial", "hardware.serial_link:ADAPTER", (("serial", "pyserial"),),
+                "serial line (pyserial), STX/ETX with ACK/NAK and retransmission"),
+    AdapterSpec("mqtt", "hardware.mqtt_link:ADAPTER", (("aiomqtt", "aiomqtt"),),
+                "MQTT broker, one topic pair per terminal, QoS 1, persistent sessions"),
+    AdapterSpec("loop", "hardware.endpoints:LOOP", (), "in-process loopback (demos, tests)"),
+)}
+"""The built-in link kinds."""
+
+_registered: dict[str, AdapterSpec] = {}
+_objects: dict[str, Any] = {}
+
+
+def register(name: str, adapter: Any, summary: str = "") -> None:
+    """Register an adapter object in-process (tests, embedding); wins over everything else."""
+    name = name.lower()
+    _registered[name] = AdapterSpec(name, f"<in-process {type(adapter).__name__}>", (), summary,
+                                    "register()")
+    _objects[name] = adapter
+
+
+def unregister(name: str) -> None:
+    _registered.pop(name.lower(), None)
+    _objects.pop(name.lower(), None)
+
+
+def specs() -> dict[str, AdapterSpec]:
+    """Every known link kind: entry points, then the built-in table, then ``register``."""
+    found: dict[str, AdapterSpec] = {}
+    for ep in entry_points(group=GROUP):
+        dist = ep.dist.name if ep.dist is not None else "?"
+        found[ep.name.lower()] = AdapterSpec(ep.name.lower(), ep.value, (), "", dist)
+    for name, spec in BUILTIN.items():
+        found[name] = spec
+    found.update(_registered)
+    return found
+
+
+def missing_package(spec: AdapterSpec) -> str | None:
+    """The first package ``spec`` needs that cannot be imported, or None."""
+    from importlib.util import find_spec
+
+    for module, package in spec.requires:
+        try:
+            if find_spec(module) is None:
+                return package
+        except (ImportError, ValueError):
+            return package
+    return None
+
+
+def load(kind: str) -> Any:
+    """The adapter for ``kind``, imported now; ``EndpointError`` naming what is wrong."""
+    kind = kind.lower()
+    if kind in _objects:
+        return _objects[kind]
+    known = specs()
+    spec = known.get(kind)
+    if spec is None:
+        raise EndpointError(f"unknown link kind {kind!r}; known: {', '.join(sorted(known))}")
+    package = missing_package(spec)
+    if package is not None:
+        raise AdapterMissing(kind, package)
+    module, _, attr = spec.target.partition(":")
+    try:
+        obj = getattr(importlib.import_module(module), attr) if attr else (
+            importlib.import_module(module))
+    except ModuleNotFoundError as e:
+        raise AdapterMissing(kind, (e.name or module).split(".")[0], str(e)) from e
+    except AttributeError as e:
+        raise EndpointError(f"link kind {kind!r}: {spec.target} does not exist ({e})") from e
+    _objects[kind] = obj
+    return obj

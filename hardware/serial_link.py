@@ -1,0 +1,426 @@
+"""Serial lines: ``serial:/dev/ttyUSB0:baudrate=9600:bytesize=7:parity=E:stopbits=1:framing=stx``.
+
+Twisted's ``SerialPort`` over pyserial (it takes device paths, not pyserial URLs; DESIGN.md). Line
+settings come from the endpoint string: ``baudrate``, ``bytesize`` (5-8), ``parity`` (N E O M S),
+``stopbits`` (1, 1.5, 2), ``xonxoff``, ``rtscts``. Link options of this kind:
+
+``throttle=1``
+    pace output at the line speed (bits per character = start + data + parity + stop bits), so
+    a 9600-baud teletype on a pseudo-terminal, which ignores the baud rate, feels like one.
+``ack_timeout=SECONDS`` (default 1), ``retries=N`` (default 5), ``arq=0|1``
+    With ``framing=stx`` the link runs stop-and-wait ARQ (on by default): one frame outstanding;
+    the receiver answers each intact frame with ACK and a broken one with NAK; the sender sends
+    the frame again after a NAK or when no answer came within ``ack_timeout`` (plus the time the
+    frame takes on the line), and gives it up after ``retries`` repeats (the switch's mailbox
+    still holds it). ENQ asks the receiver to repeat its last answer. Noise between frames is
+    skipped by the framer; broken frames are retried at link level and not shown to the handler
+    (a frame that is too long is, since sending it again cannot help). An STX/ETX link has no
+    sequence bit: if an ACK is lost the frame arrives twice (terminals drop repeated OSNs).
+``reopen=SECONDS`` (server side, default 0.5)
+    a listening serial link that loses its device (cable pulled, USB adapter gone) reopens it
+    with back-off from this delay, and each reopening is a new link for the switch.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.error import ConnectionRefusedError
+from twisted.logger import Logger
+
+from formats.framing import ACK, ENQ, NAK, BadFrame, Control, Frame, make_framer
+from hardware.health import Backoff
+from hardware.link import FramedProtocol, LinkHandler
+from hardware.registry import EndpointError, LinkOptions
+
+log = Logger()
+
+__all__ = ["ADAPTER", "LineSettings", "SerialAdapter", "SerialLink", "SerialPortListener",
+           "parse_serial"]
+
+_PARITY = {"N": "N", "E": "E", "O": "O", "M": "M", "S": "S"}
+
+
+@dataclass(frozen=True, slots=True)
+class LineSettings:
+    """A serial endpoint string, parsed."""
+
+    device: str
+    baudrate: int = 9600
+    bytesize: int = 8
+    parity: str = "N"
+    stopbits: float = 1
+    xonxoff: bool = False
+    rtscts: bool = False
+    throttle: bool = False
+    arq: bool | None = None
+    ack_timeout: float = 1.0
+    retries: int = 5
+    reopen: float = 0.5
+
+    @property
+    def bits_per_char(self) -> float:
+        return 1 + self.bytesize + (0 if self.parity == "N" else 1) + self.stopbits
+
+    @property
+    def chars_per_second(self) -> float:
+        return self.baudrate / self.bits_per_char
+
+
+def parse_serial(address: str) -> LineSettings:
+    """``serial:DEVICE[:name=value…]`` → ``LineSettings``; ``EndpointError`` names a bad part."""
+    parts = address.split(":")
+    if len(parts) < 2 or not parts[1]:
+        raise EndpointError(f"serial endpoint needs a device: serial:/dev/ttyUSB0, not {address!r}")
+    device, values = parts[1], {}
+    for part in parts[2:]:
+        name, eq, value = part.partition("=")
+        if not eq:
+            raise EndpointError(f"serial option {part!r} must be name=value in {address!r}")
+        values[name] = value
+
+    def get(name: str, cast: Callable[[str], Any], default: Any, ok: Callable[[Any], bool]) -> Any:
+        raw = values.pop(name, None)
+        if raw is None:
+            return default
+        try:
+            value = cast(raw)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise EndpointError(f"serial option {name}={raw!r} is not valid in {address!r}")
+        return value
+
+    def flag(raw: str) -> bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(raw)
+
+    settings = LineSettings(
+        device=device,
+        baudrate=get("baudrate", int, 9600, lambda v: v > 0),
+        bytesize=get("bytesize", int, 8, lambda v: v in (5, 6, 7, 8)),
+        parity=get("parity", lambda r: _PARITY.get(r.upper()), "N", lambda v: True),
+        stopbits=get("stopbits", float, 1, lambda v: v in (1, 1.5, 2)),
+        xonxoff=get("xonxoff", flag, False, lambda v: True),
+        rtscts=get("rtscts", flag, False, lambda v: True),
+        throttle=get("throttle", flag, False, lambda v: True),
+        arq=get("arq", flag, None, lambda v: True),
+        ack_timeout=get("ack_timeout", float, 1.0, lambda v: v > 0),
+        retries=get("retries", int, 5, lambda v: v >= 0),
+        reopen=get("reopen", float, 0.5, lambda v: v > 0),
+    )
+    if values:
+        raise EndpointError(f"unknown serial option(s) {', '.join(sorted(values))} in {address!r}")
+    return settings
+
+
+def _checked(address: str, options: LinkOptions) -> LineSettings:
+    settings = parse_serial(address)
+    if settings.arq and options.framing != "stx":
+        raise EndpointError(f"arq=1 needs framing=stx in {address!r}")
+    make_framer(options.framing, max_length=options.max_frame)
+    return settings
+
+
+class SerialLink(FramedProtocol):
+    """A framed protocol for a serial line: optional throttle and, on STX/ETX, ACK/NAK ARQ."""
+
+    def __init__(self, handler: LinkHandler, options: LinkOptions, settings: LineSettings,
+                 clock: Any) -> None:
+        super().__init__(handler, make_framer(options.framing, max_length=options.max_frame),
+                         "serial")
+        self.framing = options.framing
+        self.write_limit = options.write_limit
+        self.settings = settings
+        self.clock = clock
+        self.arq = settings.arq if settings.arq is not None else options.framing == "stx"
+        self.outbox: deque[bytes] = deque()
+        self.outstanding: bytes | None = None
+        self.tries = 0
+        self._timer: Any = None
+        self._last_answer = b""
+        self.stats = {"sent": 0, "retransmitted": 0, "given_up": 0, "naks_sent": 0,
+                      "acks_sent": 0, "bad_frames": 0}
+        # throttle: bytes waiting for the line, released at the line's character rate
+        self._line = bytearray()
+        self._line_call: Any = None
+        self.watch(clock, options.idle, options.heartbeat)
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.peer = f"serial:{self.settings.device}"
+
+    # ---------------------------------------------------------------- receive
+
+    def dataReceived(self, data: bytes) -> None:
+        if not self.arq:
+            super().dataReceived(data)
+            return
+        if self.watchdog is not None:
+            self.watchdog.received()
+        for event in self.framer.feed(data):
+            if self.closed:
+                return
+            if type(event) is Frame:
+                self._answer(bytes([ACK]))
+                self.stats["acks_sent"] += 1
+                self._call(self.handler.frame_received, event.payload)
+            elif type(event) is BadFrame:
+                self.stats["bad_frames"] += 1
+                self._answer(bytes([NAK]))
+                self.stats["naks_sent"] += 1
+                if "too long" in event.reason or "longer" in event.reason:
+                    self._call(self.handler.bad_frame, event.reason, event.raw)
+                else:
+                    log.debug("serial {peer}: {reason}, NAK sent", peer=self.peer,
+                              reason=event.reason)
+            elif type(event) is Control:
+                self._control(event.code)
+
+    def _answer(self, byte: bytes) -> None:
+        self._last_answer = byte
+        self._write(byte)
+
+    def _control(self, code: int) -> None:
+        if code == ACK and self.outstanding is not None:
+            self._cancel_timer()
+            self.outstanding = None
+            self._next()
+        elif code == NAK and self.outstanding is not None:
+            self._retransmit()
+        elif code == ENQ and self._last_answer:
+            self._write(self._last_answer)
+        self._call(self.handler.control_received, code)
+
+    # ---------------------------------------------------------------- send
+
+    def send(self, payload: bytes) -> None:
+        if self.closed:
+            return
+        if not self.arq:
+            super().send(payload)
+            return
+        self.outbox.append(self.framer.encode(payload))
+        if self.outstanding is None:
+            self._next()
+
+    def ack(self) -> None:
+        """On an ARQ link the link answers each frame itself; the handler's ACK is not sent."""
+        if not self.arq:
+            super().ack()
+
+    def nak(self) -> None:
+        if not self.arq:
+            super().nak()
+
+    def _next(self) -> None:
+        if self.closed or not self.outbox:
+            return
+        self.outstanding = self.outbox.popleft()
+        self.tries = 0
+        self._transmit()
+
+    def _transmit(self) -> None:
+        assert self.outstanding is not None
+        self.stats["sent"] += 1
+        self._write(self.outstanding)
+        wait = self.settings.ack_timeout
+        if self.settings.throttle:
+            wait += (len(self._line) + 1) / self.settings.chars_per_second
+        self._cancel_timer()
+        self._timer = self.clock.callLater(wait, self._timed_out)
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        if self.outstanding is not None:
+            self._retransmit()
+
+    def _retransmit(self) -> None:
+        self._cancel_timer()
+        if self.tries >= self.settings.retries:
+            self.stats["given_up"] += 1
+            log.warn("serial {peer}: frame given up after {n} retries", peer=self.peer,
+                     n=self.tries)
+            self.outstanding = None
+            self._next()
+            return
+        self.tries += 1
+        self.stats["retransmitted"] += 1
+        self._transmit()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    # ---------------------------------------------------------------- line speed
+
+    def _write(self, data: bytes) -> None:
+        if not self.settings.throttle or self.closed:
+            super()._write(data)
+            return
+        self._line += data
+        if len(self._line) > self.write_limit:
+            self.lost_reason = "serial output backlog over write_limit"
+            self.abort()
+            return
+        if self._line_call is None:
+            self._pace()
+
+    def _pace(self) -> None:
+        """Release what the line carries in one 10 ms tick (at least one character)."""
+        self._line_call = None
+        if self.closed or not self._line:
+            return
+        tick = 0.01
+        n = max(1, int(self.settings.chars_per_second * tick))
+        chunk, self._line[:n] = bytes(self._line[:n]), b""
+        super()._write(chunk)
+        if self._line:
+            self._line_call = self.clock.callLater(len(chunk) / self.settings.chars_per_second,
+                                                   self._pace)
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self._cancel_timer()
+        if self._line_call is not None and self._line_call.active():
+            self._line_call.cancel()
+        self._line_call = None
+        if reason is None:
+            from twisted.internet.protocol import connectionDone
+
+            reason = connectionDone
+        super().connectionLost(reason)
+
+
+def open_port(reactor: Any, proto: SerialLink, s: LineSettings) -> Any:
+    """Open the device with Twisted's ``SerialPort``; OSError / SerialException if it cannot."""
+    from twisted.internet.serialport import SerialPort
+
+    return SerialPort(proto, s.device, reactor, baudrate=s.baudrate, bytesize=s.bytesize,
+                      parity=s.parity, stopbits=s.stopbits, xonxoff=int(s.xonxoff),
+                      rtscts=int(s.rtscts))
+
+
+@dataclass(frozen=True, slots=True)
+class SerialAddress:
+    """What ``getHost`` gives for a serial port."""
+
+    host: str
+    port: str = ""
+
+
+class SerialPortListener:
+    """A serial line the switch serves: open the device, make a link, and when the device goes
+    away (peer closed, cable pulled) reopen it with back-off until ``stopListening``."""
+
+    def __init__(self, reactor: Any, settings: LineSettings, options: LinkOptions,
+                 handler_factory: Callable[[], LinkHandler]) -> None:
+        self.reactor = reactor
+        self.settings = settings
+        self.options = options
+        self.handler_factory = handler_factory
+        self.backoff = Backoff(initial=settings.reopen, maximum=10.0)
+        self.link: SerialLink | None = None
+        self.port: Any = None
+        self.opened = 0
+        self.stopped = False
+        self._call: Any = None
+
+    def getHost(self) -> SerialAddress:
+        return SerialAddress(self.settings.device)
+
+    def open(self) -> None:
+        self._call = None
+        if self.stopped:
+            return
+        proto = SerialLink(_Watch(self.handler_factory(), self), self.options, self.settings,
+                           self.reactor)
+        try:
+            self.port = open_port(self.reactor, proto, self.settings)
+        except Exception as e:  # device absent or busy: the cable is not plugged in yet
+            log.debug("serial {dev} not open: {e}", dev=self.settings.device, e=e)
+            self._retry()
+            return
+        self.link = proto
+        self.opened += 1
+        self.backoff.reset()
+
+    def _lost(self, link: SerialLink) -> None:
+        if link is self.link:
+            self.link = None
+            self.port = None
+            self._retry()
+
+    def _retry(self) -> None:
+        if not self.stopped and self._call is None:
+            self._call = self.reactor.callLater(self.backoff.next(), self.open)
+
+    def stopListening(self) -> Deferred[None]:
+        self.stopped = True
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+        if self.link is not None:
+            self.link.close()
+        return succeed(None)
+
+
+class _Watch:
+    """Tells the listener when its link is lost, after the handler has heard of it."""
+
+    def __init__(self, inner: LinkHandler, listener: SerialPortListener) -> None:
+        self.inner = inner
+        self.listener = listener
+        self.link: Any = None
+
+    def link_made(self, link: Any) -> None:
+        self.link = link
+        self.inner.link_made(link)
+
+    def frame_received(self, payload: bytes) -> None:
+        self.inner.frame_received(payload)
+
+    def bad_frame(self, reason: str, raw: bytes) -> None:
+        self.inner.bad_frame(reason, raw)
+
+    def control_received(self, code: int) -> None:
+        self.inner.control_received(code)
+
+    def link_lost(self, reason: str) -> None:
+        try:
+            self.inner.link_lost(reason)
+        finally:
+            self.listener._lost(self.link)
+
+
+class SerialAdapter:
+    """The ``serial:`` link kind."""
+
+    requires = (("serial", "pyserial"),)
+
+    def listen(self, reactor: Any, address: str, handler_factory: Callable[[], LinkHandler],
+               options: LinkOptions) -> Deferred[SerialPortListener]:
+        settings = _checked(address, options)
+        listener = SerialPortListener(reactor, settings, options, handler_factory)
+        listener.open()
+        return succeed(listener)
+
+    def connect(self, reactor: Any, address: str, handler: LinkHandler,
+                options: LinkOptions) -> Deferred[SerialLink]:
+        settings = _checked(address, options)
+        proto = SerialLink(handler, options, settings, reactor)
+        try:
+            open_port(reactor, proto, settings)
+        except Exception as e:
+            return fail(ConnectionRefusedError(f"cannot open {settings.device}: {e}"))
+        return succeed(proto)
+
+
+ADAPTER = SerialAdapter()

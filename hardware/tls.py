@@ -1,0 +1,294 @@
+"""TLS links with client certificates: the certificate says which terminal is on the line.
+
+CJIS asks for encryption in transit and strong authentication. A ``tls:`` link is mutual TLS:
+the switch presents its server certificate and accepts only clients whose certificate a lab CA
+signed; the client certificate's common name is the terminal id (``link.identity``), and the
+switch refuses a sign-on for any other terminal. A client without a certificate, or with one
+from another CA, fails the handshake and never reaches the switch.
+
+Endpoint strings::
+
+    tls:5021:interface=127.0.0.1:certKey=lab/pki/server.pem:caCerts=lab/pki/ca.pem
+    tls:host=127.0.0.1:port=5021:certKey=lab/pki/T01.pem:caCerts=lab/pki/ca.pem
+
+``certKey`` is one PEM file holding the private key and the certificate; ``caCerts`` a PEM file
+of the CA certificates to trust; a client may add ``hostname=`` (default: ``host``) to check
+the server's name. ``write_lab_pki`` makes a lab CA, a server certificate (``localhost``,
+127.0.0.1, ::1) and one client certificate per terminal with the ``cryptography`` package.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import (
+    IOpenSSLClientConnectionCreator,
+    IOpenSSLServerConnectionCreator,
+)
+from zope.interface import implementer
+
+from hardware.link import FramedProtocol, LinkHandler
+from hardware.registry import EndpointError, LinkOptions
+
+__all__ = ["ADAPTER", "TlsAdapter", "make_ca", "make_certificate", "write_lab_pki"]
+
+
+def _parts(address: str) -> tuple[list[str], dict[str, str]]:
+    positional, named = [], {}
+    for part in address.split(":")[1:]:
+        name, eq, value = part.partition("=")
+        if eq:
+            named[name] = value
+        else:
+            positional.append(part)
+    return positional, named
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise EndpointError(f"tls: cannot read {what} {path!r}: {e.strerror}") from None
+
+
+def _exists(path: str, what: str) -> str:
+    if not Path(path).is_file():
+        raise EndpointError(f"tls: cannot read {what} {path!r}")
+    return path
+
+
+def _context(cert_key: str | None, ca_certs: str, *, server: bool) -> Any:
+    """A pyOpenSSL context from PEM files (pyOpenSSL >= 24 warns on Twisted's X509 objects, and
+    the tests treat warnings as errors, so the context is built here from paths)."""
+    from OpenSSL import SSL
+
+    ctx = SSL.Context(SSL.TLS_METHOD)
+    ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    try:
+        if cert_key is not None:
+            ctx.use_certificate_chain_file(_exists(cert_key, "certKey"))
+            ctx.use_privatekey_file(cert_key)
+            ctx.check_privatekey()
+        ctx.load_verify_locations(_exists(ca_certs, "caCerts"))
+    except SSL.Error as e:
+        raise EndpointError(f"tls: bad certificate files {cert_key!r} / {ca_certs!r}: {e}"
+                            ) from None
+    mode = SSL.VERIFY_PEER
+    if server:
+        mode |= SSL.VERIFY_FAIL_IF_NO_PEER_CERT
+        ctx.set_session_id(b"lems")
+    ctx.set_verify(mode, lambda conn, cert, errno, depth, ok: bool(ok))
+    return ctx
+
+
+@implementer(IOpenSSLServerConnectionCreator)
+class _ServerContext:
+    """Server connections for the listening side."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+
+    def serverConnectionForTLS(self, tlsProtocol: Any) -> Any:
+        from OpenSSL import SSL
+
+        conn = SSL.Connection(self.ctx, None)
+        conn.set_app_data(tlsProtocol)
+        return conn
+
+
+@implementer(IOpenSSLClientConnectionCreator)
+class _ClientCreator:
+    """Client connections that check the server's name (DNS name or IP) after the handshake."""
+
+    def __init__(self, ctx: Any, hostname: str) -> None:
+        from OpenSSL import SSL
+
+        self.ctx = ctx
+        self.hostname = hostname
+        try:
+            ipaddress.ip_address(hostname)
+            self.is_ip = True
+        except ValueError:
+            self.is_ip = False
+        ctx.set_info_callback(self._info)
+        self._done = SSL.SSL_CB_HANDSHAKE_DONE
+        self._start = SSL.SSL_CB_HANDSHAKE_START
+
+    def _info(self, connection: Any, where: int, ret: int) -> None:
+        if where & self._start and not self.is_ip:
+            connection.set_tlsext_host_name(self.hostname.encode("idna"))
+        elif where & self._done:
+            from service_identity import VerificationError
+            from service_identity.cryptography import (
+                verify_certificate_hostname,
+                verify_certificate_ip_address,
+            )
+            from twisted.python.failure import Failure
+
+            try:
+                cert = connection.get_peer_certificate(as_cryptography=True)
+                if cert is None:
+                    raise VerificationError(errors=["no server certificate"])
+                if self.is_ip:
+                    verify_certificate_ip_address(cert, self.hostname)
+                else:
+                    verify_certificate_hostname(cert, self.hostname)
+            except VerificationError:
+                connection.get_app_data().failVerification(Failure())
+
+    def clientConnectionForTLS(self, tlsProtocol: Any) -> Any:
+        from OpenSSL import SSL
+
+        conn = SSL.Connection(self.ctx, None)
+        conn.set_app_data(tlsProtocol)
+        return conn
+
+
+class TlsAdapter:
+    """The ``tls:`` link kind (mutual TLS over TCP)."""
+
+    requires = (("OpenSSL", "pyOpenSSL"), ("service_identity", "service-identity"))
+
+    def listen(self, reactor: Any, address: str, handler_factory: Callable[[], LinkHandler],
+               options: LinkOptions) -> Deferred[Any]:
+        from twisted.internet import endpoints
+
+        from hardware.endpoints import STREAM
+
+        positional, named = _parts(address)
+        port = named.pop("port", positional[0] if positional else "")
+        if not port.isdigit():
+            raise EndpointError(f"tls: needs a port: tls:5021:certKey=…:caCerts=…, not {address!r}")
+        if "certKey" not in named or "caCerts" not in named:
+            raise EndpointError("tls: a listening TLS link needs certKey= (server key and "
+                                "certificate) and caCerts= (the CA that signs terminals)")
+        context = _ServerContext(_context(named.pop("certKey"), named.pop("caCerts"),
+                                          server=True))
+        ep = endpoints.SSL4ServerEndpoint(reactor, int(port), context,
+                                          backlog=int(named.pop("backlog", 50)),
+                                          interface=named.pop("interface", ""))
+        if named:
+            raise EndpointError(f"tls: unknown option(s) {', '.join(sorted(named))}")
+        return ep.listen(STREAM.factory(reactor, handler_factory, options, "tls"))
+
+    def connect(self, reactor: Any, address: str, handler: LinkHandler,
+                options: LinkOptions) -> Deferred[FramedProtocol]:
+        from twisted.internet import endpoints
+
+        from hardware.endpoints import STREAM
+
+        positional, named = _parts(address)
+        host = named.pop("host", positional[0] if positional else "127.0.0.1")
+        port = named.pop("port", positional[1] if len(positional) > 1 else "")
+        if not port.isdigit():
+            raise EndpointError(f"tls: needs host= and port=, not {address!r}")
+        if "caCerts" not in named:
+            raise EndpointError("tls: a TLS client needs caCerts= (the CA of the switch)")
+        ctx = _context(named.pop("certKey", None), named.pop("caCerts"), server=False)
+        hostname = named.pop("hostname", host)
+        if named:
+            raise EndpointError(f"tls: unknown option(s) {', '.join(sorted(named))}")
+        ep = endpoints.wrapClientTLS(_ClientCreator(ctx, hostname),
+                                     endpoints.TCP4ClientEndpoint(reactor, host, int(port)))
+        return endpoints.connectProtocol(ep, STREAM.protocol(reactor, handler, options, "tls"))
+
+
+ADAPTER = TlsAdapter()
+
+
+# ---------------------------------------------------------------------- certificates
+
+def make_ca(name: str = "LEMS TRAINING LAB CA", days: int = 3650) -> tuple[Any, Any]:
+    """A new CA: (private key, certificate), both ``cryptography`` objects."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name),
+                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "LEMS simulator")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
+                                         crl_sign=True, content_commitment=False,
+                                         key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, encipher_only=False,
+                                         decipher_only=False), critical=True)
+            .sign(key, hashes.SHA256()))
+    return key, cert
+
+
+def make_certificate(ca_key: Any, ca_cert: Any, common_name: str, *, server: bool = False,
+                     names: Iterable[str] = (), days: int = 825) -> tuple[Any, Any]:
+    """A key and certificate signed by the CA: for a terminal (client, CN = terminal id) or the
+    switch (server; ``names`` are DNS names or IP addresses for the subjectAltName)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (x509.CertificateBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+               .issuer_name(ca_cert.subject).public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5))
+               .not_valid_after(now + datetime.timedelta(days=days))
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+               .add_extension(x509.ExtendedKeyUsage(
+                   [ExtendedKeyUsageOID.SERVER_AUTH if server
+                    else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
+    alt: list[Any] = []
+    for n in names:
+        try:
+            alt.append(x509.IPAddress(ipaddress.ip_address(n)))
+        except ValueError:
+            alt.append(x509.DNSName(n))
+    if alt:
+        builder = builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
+    return key, builder.sign(ca_key, hashes.SHA256())
+
+
+def _pem(key: Any, cert: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    out = b""
+    if key is not None:
+        out += key.private_bytes(serialization.Encoding.PEM,
+                                 serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())
+    return out + cert.public_bytes(serialization.Encoding.PEM)
+
+
+def write_lab_pki(directory: Path | str, terminals: Iterable[str],
+                  server_names: Iterable[str] = ("localhost", "127.0.0.1", "::1")) -> Path:
+    """Write ``ca.pem`` (certificate), ``ca-key.pem``, ``server.pem`` and ``<terminal>.pem``
+    (key + certificate each) into ``directory``; private keys are readable by the owner only."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_cert = make_ca()
+
+    def write(name: str, data: bytes, private: bool = True) -> None:
+        path = directory / name
+        path.write_bytes(data)
+        if private:
+            path.chmod(0o600)
+
+    write("ca.pem", _pem(None, ca_cert), private=False)
+    write("ca-key.pem", _pem(ca_key, ca_cert))
+    write("server.pem", _pem(*make_certificate(ca_key, ca_cert, "lems-switch", server=True,
+                                                 names=server_names)))
+    for t in terminals:
+        write(f"{t}.pem", _pem(*make_certificate(ca_key, ca_cert, t)))
+    return directory

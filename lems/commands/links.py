@@ -1,0 +1,42 @@
+"""``lems links``: the link kinds this installation can use, and what a missing one needs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.table import Table
+
+from lems.cli import console
+
+
+def register(sub: Any) -> None:
+    s = sub.add_parser("links", help="list link adapters (tcp, tls, serial, mqtt, loop, plugins)",
+                       description="List the link kinds an endpoint string may start with: the "
+                       "built-in adapters and those other packages register in the 'lems.links' "
+                       "entry-point group. A kind whose package is missing says what to install.")
+    s.add_argument("--check", action="store_true",
+                   help="import each adapter now (slower; finds broken plugins)")
+    s.set_defaults(func=cmd_links)
+
+
+def cmd_links(args: argparse.Namespace) -> int:
+    from hardware import registry
+
+    table = Table(title="link adapters")
+    for col in ("kind", "module", "source", "status", "what"):
+        table.add_column(col)
+    missing = 0
+    for name, spec in sorted(registry.specs().items()):
+        package = registry.missing_package(spec)
+        status = "available" if package is None else f"missing: pip install {package}"
+        if package is None and args.check:
+            try:
+                registry.load(name)
+            except registry.EndpointError as e:
+                status = f"broken: {e}"
+        if not status.startswith("available"):
+            missing += 1
+        table.add_row(name, spec.target, spec.source, status, spec.summary)
+    console.print(table)
+    return 1 if missing and args.check else 0

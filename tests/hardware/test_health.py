@@ -1,0 +1,118 @@
+"""Link health: a terminal that never reads is dropped without stalling anyone else; idle links
+are closed unless heartbeats keep them alive; outbound links reconnect with back-off."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+from support import demo_lab, signed_on, wait
+
+from hardware import endpoints
+from hardware.health import Backoff, keep_connected
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.link = None
+        self.frames: list[bytes] = []
+        self.made = 0
+        self.lost: list[str] = []
+
+    def link_made(self, link):
+        self.link = link
+        self.made += 1
+
+    def frame_received(self, payload):
+        self.frames.append(payload)
+
+    def bad_frame(self, reason, raw):
+        pass
+
+    def control_received(self, code):
+        pass
+
+    def link_lost(self, reason):
+        self.lost.append(reason)
+
+
+async def until(check, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > end:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+async def test_a_terminal_that_never_reads_is_dropped_and_others_go_on(tmp_path, reactor):
+    from lems.switch import Switch
+
+    switch = Switch(demo_lab(tmp_path), reactor)
+    switch.start()
+    try:
+        port = await wait(switch.listen("tcp:0:interface=127.0.0.1:write_limit=65536"))
+        n = port.getHost().port
+        switch.endpoint = f"tcp:host=127.0.0.1:port={n}"
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", n))
+        sock.sendall(b"LOGON.T04.OP04.train-04\n")
+        await until(lambda: "T04" in switch.online)
+        t1 = await signed_on(switch, reactor, "T01")
+        body = "AM.OR0240000\n" + ("X" * 70 + "\n") * 100
+        for _ in range(300):  # ~2 MB for a terminal that reads nothing
+            switch.deliver("T04", body.rstrip("\n"), key="AM")
+        started = time.monotonic()
+        out = await wait(t1.request("AM.OR0240000.OR0240000.TXT\nSTILL HERE"))
+        assert out.key == "AM" and time.monotonic() - started < 2
+        await until(lambda: "T04" not in switch.online, 10)
+        await wait(switch.writer.submit([]))
+        assert switch.mailboxes.count("T04") > 0  # the mail waits for the next sign-on
+        t1.close()
+        sock.close()
+    finally:
+        await wait(switch.stop())
+
+
+async def test_idle_links_are_closed_unless_heartbeats_keep_them(reactor):
+    server = Recorder()
+    port = await wait(endpoints.listen(reactor, "tcp:0:interface=127.0.0.1:idle=0.3",
+                                       lambda: server))
+    to = f"tcp:host=127.0.0.1:port={port.getHost().port}"
+    try:
+        quiet = Recorder()
+        await wait(endpoints.connect(reactor, to, quiet))
+        await until(lambda: quiet.lost, 3)
+        assert server.lost == ["idle timeout"]
+        server.lost.clear()
+        beating = Recorder()
+        link = await wait(endpoints.connect(reactor, to + ":heartbeat=0.1", beating))
+        await asyncio.sleep(1.0)
+        assert not beating.lost and not server.lost and server.frames == []
+        link.close()
+    finally:
+        await wait(port.stopListening())
+
+
+async def test_outbound_links_reconnect_with_backoff(reactor):
+    server = Recorder()
+    port = await wait(endpoints.listen(reactor, "tcp:0:interface=127.0.0.1", lambda: server))
+    to = f"tcp:host=127.0.0.1:port={port.getHost().port}"
+    client = Recorder()
+    keeper = keep_connected(reactor, to, client, Backoff(initial=0.05, maximum=0.2))
+    try:
+        await until(lambda: client.made == 1)
+        server.link.close()
+        await until(lambda: client.made == 2)
+        assert client.lost and keeper.connections == 2
+    finally:
+        keeper.stop()
+        await wait(port.stopListening())
+
+
+def test_backoff_grows_to_its_maximum():
+    b = Backoff(initial=0.1, maximum=1.0, jitter=0)
+    assert [round(b.next(), 2) for _ in range(6)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+    b.reset()
+    assert b.next() == 0.1

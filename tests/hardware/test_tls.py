@@ -1,0 +1,109 @@
+"""TLS links with client certificates, against Python's own ssl module as the client: the
+certificate names the terminal; no certificate, a certificate from another CA, or a certificate
+for another terminal is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+import pytest
+from support import demo_lab, wait
+
+from hardware import endpoints
+from hardware.registry import EndpointError
+from hardware.tls import write_lab_pki
+
+
+@pytest.fixture
+def pki(tmp_path):
+    return write_lab_pki(tmp_path / "pki", ["T01", "T04"])
+
+
+def context(pki, cert: str | None) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(pki / "ca.pem"))
+    if cert is not None:
+        ctx.load_cert_chain(str(cert))
+    return ctx
+
+
+async def switch_on_tls(tmp_path, reactor, pki):
+    from lems.switch import Switch
+
+    switch = Switch(demo_lab(tmp_path / "lab"), reactor)
+    switch.start()
+    port = await wait(switch.listen(f"tls:0:interface=127.0.0.1:certKey={pki / 'server.pem'}:"
+                                    f"caCerts={pki / 'ca.pem'}"))
+    return switch, port.getHost().port
+
+
+async def exchange(port: int, ctx: ssl.SSLContext, line: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx,
+                                                   server_hostname="localhost")
+    try:
+        writer.write(line)
+        await writer.drain()
+        out = b""
+        while True:  # everything the switch says until it has been quiet for 0.5 s
+            try:
+                chunk = await asyncio.wait_for(reader.read(4096), 0.5)
+            except TimeoutError:
+                return out
+            if not chunk:
+                return out
+            out += chunk
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_the_certificate_names_the_terminal(tmp_path, reactor, pki):
+    switch, port = await switch_on_tls(tmp_path, reactor, pki)
+    try:
+        out = await exchange(port, context(pki, pki / "T01.pem"), b"LOGON.T01.OP01.train-01\n")
+        assert b"SIGN-ON ACCEPTED TERMINAL/T01" in out
+        out = await exchange(port, context(pki, pki / "T04.pem"), b"LOGON.T01.OP01.train-01\n")
+        assert b"CODE/SIGN-ON" in out
+        assert b"CERTIFICATE IDENTIFIES TERMINAL T04, NOT T01" in out
+    finally:
+        await wait(switch.stop())
+
+
+async def test_no_certificate_or_a_foreign_one_is_refused(tmp_path, reactor, pki):
+    other = write_lab_pki(tmp_path / "other", ["T01"])
+    switch, port = await switch_on_tls(tmp_path, reactor, pki)
+    try:
+        for cert in (None, other / "T01.pem"):
+            with pytest.raises((ssl.SSLError, ConnectionError, asyncio.IncompleteReadError)):
+                out = await exchange(port, context(pki, cert), b"LOGON.T01.OP01.train-01\n")
+                # TLS 1.3 reports the refusal after the handshake: the link just ends
+                assert not out
+                raise ConnectionError("closed without an answer")
+        assert switch.stats["logons"] == 0
+    finally:
+        await wait(switch.stop())
+
+
+async def test_bad_tls_strings_are_refused(reactor, tmp_path, pki):
+    with pytest.raises(EndpointError, match="certKey"):
+        endpoints.listen(reactor, "tls:0", lambda: None)
+    with pytest.raises(EndpointError, match="cannot read"):
+        endpoints.listen(reactor, f"tls:0:certKey={tmp_path}/none.pem:caCerts={pki}/ca.pem",
+                         lambda: None)
+
+
+def test_lems_init_tls_writes_a_lab_pki(tmp_path):
+    import subprocess
+    import sys
+
+    from cryptography import x509
+
+    out = subprocess.run([sys.executable, "-m", "lems.cli", "init", str(tmp_path / "lab"),
+                          "--tls"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    pki = tmp_path / "lab" / "pki"
+    assert "tls:5021" in out.stdout
+    ca = x509.load_pem_x509_certificate((pki / "ca.pem").read_bytes())
+    t01 = x509.load_pem_x509_certificates((pki / "T01.pem").read_bytes())[0]
+    assert t01.subject.rfc4514_string() == "CN=T01" and t01.issuer == ca.subject
+    assert (pki / "T01.pem").stat().st_mode & 0o077 == 0  # private keys: owner only

@@ -1,0 +1,138 @@
+"""Throughput per link kind: frames echoed through a link on this machine, on the asyncio reactor.
+
+    .venv/bin/python tools/bench_links.py [-n 5000] [--window 50] [--kinds tcp,loop,tls,serial,mqtt]
+
+Each kind listens with an echo handler and one client sends ``n`` 60-byte frames keeping
+``window`` in flight, counting echoes. This measures the links (framing, TLS, the serial
+STX/ETX ARQ over a pty pair, MQTT QoS 1 through the broker), not the switch. MQTT uses the
+broker at --mqtt (default mqtt://127.0.0.1:1883) and is left out if none answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+
+class Echo:
+    def link_made(self, link):
+        self.link = link
+
+    def frame_received(self, payload):
+        self.link.send(payload)
+
+    def bad_frame(self, reason, raw):
+        pass
+
+    def control_received(self, code):
+        pass
+
+    def link_lost(self, reason):
+        pass
+
+
+class Counter(Echo):
+    def __init__(self, done: asyncio.Event, n: int, window: int) -> None:
+        self.done, self.n, self.window = done, n, window
+        self.got = self.sent = 0
+
+    def frame_received(self, payload):
+        self.got += 1
+        if self.sent < self.n:
+            self.push()
+        if self.got >= self.n:
+            self.done.set()
+
+    def push(self):
+        self.sent += 1
+        self.link.send(b"QW.OR0240000.NAM/DOE,JOHN.DOB/19800101.PUR/C.ATN/BENCH %06d" % self.sent)
+
+
+async def one(reactor, kind: str, n: int, window: int, tmp: Path, mqtt: str) -> float | None:
+    from hardware import endpoints
+
+    modem = None
+    if kind == "tcp":
+        server, client = "tcp:0:interface=127.0.0.1", "tcp:host=127.0.0.1:port={port}"
+    elif kind == "loop":
+        server = client = f"loop:bench-{uuid.uuid4().hex[:6]}"
+    elif kind == "tls":
+        from hardware.tls import write_lab_pki
+
+        pki = write_lab_pki(tmp / "pki", ["T01"])
+        server = (f"tls:0:interface=127.0.0.1:certKey={pki}/server.pem:caCerts={pki}/ca.pem")
+        client = (f"tls:host=127.0.0.1:port={{port}}:certKey={pki}/T01.pem:"
+                  f"caCerts={pki}/ca.pem")
+    elif kind == "serial":
+        from hardware.nullmodem import NullModem
+
+        modem = NullModem(reactor, tmp / "tty").plug()
+        server = f"serial:{modem.a}:framing=stx"
+        client = f"serial:{modem.b}:framing=stx"
+        window = 1  # stop-and-wait: one frame on the line at a time
+    elif kind == "mqtt":
+        host, _, rest = mqtt[len("mqtt://"):].partition(":")
+        port_s = rest.split("/")[0] or "1883"
+        try:
+            socket.create_connection((host, int(port_s)), timeout=0.5).close()
+        except OSError:
+            return None
+        server = f"{mqtt}/bench-{uuid.uuid4().hex[:6]}"
+        client = server + ":client=B1"
+    else:
+        raise SystemExit(f"unknown kind {kind}")
+    listener = await endpoints.listen(reactor, server, Echo).asFuture(asyncio.get_running_loop())
+    done = asyncio.Event()
+    counter = Counter(done, n, window)
+    host = listener.getHost()
+    link = await endpoints.connect(reactor, client.format(port=getattr(host, "port", "")),
+                                   counter).asFuture(asyncio.get_running_loop())
+    start = time.perf_counter()
+    for _ in range(min(window, n)):
+        counter.push()
+    await asyncio.wait_for(done.wait(), 600)
+    rate = n / (time.perf_counter() - start)
+    link.close()
+    await asyncio.sleep(0.2)
+    d = listener.stopListening()
+    if d is not None:
+        await d.asFuture(asyncio.get_running_loop())
+    if modem is not None:
+        modem.close()
+    return rate
+
+
+async def main(args) -> None:
+    from twisted.internet import reactor
+
+    reactor.startRunning(installSignalHandlers=False)
+    print(f"{'kind':8} {'frames':>7} {'window':>6} {'echoes/s':>10}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in args.kinds.split(","):
+            n = args.n if kind != "serial" else min(args.n, 2000)
+            rate = await one(reactor, kind, n, args.window, Path(tmp) / kind, args.mqtt)
+            window = 1 if kind == "serial" else args.window
+            shown = "no broker" if rate is None else f"{rate:10.0f}"
+            print(f"{kind:8} {n:7d} {window:6d} {shown:>10}", flush=True)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("-n", type=int, default=5000)
+    p.add_argument("--window", type=int, default=50)
+    p.add_argument("--kinds", default="tcp,loop,tls,serial,mqtt")
+    p.add_argument("--mqtt", default="mqtt://127.0.0.1:1883")
+    args = p.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from twisted.internet import asyncioreactor
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    asyncioreactor.install(loop)
+    loop.run_until_complete(main(args))
