@@ -22,7 +22,7 @@ from twisted.python.failure import Failure
 
 from formats.errors import LemsError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -65,6 +65,14 @@ MIGRATIONS: dict[int, str] = {
     );
     INSERT OR IGNORE INTO meta VALUES ('directory_version', '0');
     """,
+    2: """
+    -- national endpoints taken down / brought up by `lems endpoint down|up` (polled by the switch)
+    CREATE TABLE endpoint_state (
+        name TEXT PRIMARY KEY,
+        down INTEGER NOT NULL DEFAULT 0,
+        changed TEXT NOT NULL DEFAULT ''
+    );
+    """,
 }
 
 
@@ -72,23 +80,28 @@ class StoreError(LemsError):
     """The database could not be opened or migrated."""
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """A connection with the lab's pragmas; migrates the schema to the current version."""
+def connect(path: str | Path, migrations: dict[int, str] | None = None) -> sqlite3.Connection:
+    """A connection with the lab's pragmas; migrates the schema to the current version.
+
+    ``migrations`` (version -> SQL script) defaults to the lab database's; a separate system's
+    database (the state services' ``state.db``) passes its own."""
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")
-    migrate(conn)
+    migrate(conn, migrations)
     return conn
 
 
-def migrate(conn: sqlite3.Connection) -> None:
+def migrate(conn: sqlite3.Connection, migrations: dict[int, str] | None = None) -> None:
+    steps = MIGRATIONS if migrations is None else migrations
+    latest = max(steps)
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise StoreError(f"database schema {version} is newer than this program ({SCHEMA_VERSION})")
-    for v in range(version + 1, SCHEMA_VERSION + 1):
+    if version > latest:
+        raise StoreError(f"database schema {version} is newer than this program ({latest})")
+    for v in range(version + 1, latest + 1):
         try:
-            conn.executescript(f"BEGIN IMMEDIATE;\n{MIGRATIONS[v]}\nPRAGMA user_version={v};\n"
+            conn.executescript(f"BEGIN IMMEDIATE;\n{steps[v]}\nPRAGMA user_version={v};\n"
                                "COMMIT;")
         except sqlite3.Error as e:
             if conn.in_transaction:
@@ -112,9 +125,10 @@ class Writer:
     so a caller can acknowledge or forward only what is durable.
     """
 
-    def __init__(self, path: str | Path, reactor: Any) -> None:
+    def __init__(self, path: str | Path, reactor: Any,
+                 migrations: dict[int, str] | None = None) -> None:
         self.reactor = reactor
-        self._conn = connect(path)
+        self._conn = connect(path, migrations)
         self._queue: queue.SimpleQueue[tuple[list[Statement], Deferred[None] | None] | None] = (
             queue.SimpleQueue())
         self._thread = threading.Thread(target=self._run, name="lems-writer", daemon=True)

@@ -1,0 +1,130 @@
+"""Start the national endpoints of a lab and register their clients as router services.
+
+Per ``[[endpoint]]`` table (an endpoint without one runs in-process with no faults):
+
+* ``mode = "inprocess"`` (default): the system runs in the switch's process behind a loopback
+  link (``hardware.loopback``), its database next to the lab's (``ncic.db``, ``nlets.db``,
+  ``nics.db``), seeded on first start from the lab's seed (``seed.DEFAULT_SUBJECTS`` subjects;
+  ``lems seed DIR --subjects N`` makes bigger worlds);
+* ``mode = "off"``: not started; the router answers NOT AVAILABLE;
+* any other mode is an endpoint string of a separate ``lems endpoint NAME DIR --listen …``
+  process, e.g. ``tcp:host=127.0.0.1:port=5101``.
+
+Faults (latency, jitter, drop and error rates) come from the table and are sent to the endpoint
+over the link. ``lems endpoint down|up`` writes ``endpoint_state`` in the lab database; the switch
+reads it every second.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from hardware import endpoints
+from hardware.loopback import connect_loop, listen_loop
+from lems.endpoints import protocol
+from lems.endpoints.client import EndpointClient
+from lems.endpoints.faults import Faults
+from lems.endpoints.ncic import Ncic
+from lems.endpoints.nics import Nics
+from lems.endpoints.nlets import Nlets
+from lems.endpoints.seed import DEFAULT_SUBJECTS, seed_lab
+from lems.endpoints.server import EndpointServer
+from lems.endpoints.system import System
+from lems.lab import EndpointConfig, LabConfig
+
+if TYPE_CHECKING:
+    from lems.switch import Switch
+
+log = Logger()
+
+NAMES = ("ncic", "nlets", "nics")
+POLL_S = 1.0
+
+
+def make_system(name: str, lab: LabConfig, clock: Any) -> System:
+    """Open (seeding if needed) the system ``name`` of ``lab``."""
+    base = lab.database.parent
+    seed_lab(base, DEFAULT_SUBJECTS, lab.seed, [a.ori for a in lab.agencies.values()
+                                                if a.category == "cj"])
+    if name == "ncic":
+        return Ncic.open(base / "ncic.db", clock)
+    if name == "nlets":
+        return Nlets.open(base / "nlets.db", clock,
+                          [(a.ori, a.name, a.type) for a in lab.agencies.values()],
+                          home_state=lab.state)
+    return Nics.open(base / "nics.db", base / "ncic.db", clock)
+
+
+def client_string(mode: str) -> str:
+    """A remote endpoint string with the endpoint link's framing."""
+    if "framing=" not in mode:
+        mode += f":framing={protocol.FRAMING}"
+    if "max_frame=" not in mode:
+        mode += f":max_frame={protocol.MAX_FRAME}"
+    return mode
+
+
+def install(switch: Switch) -> None:
+    reactor = switch.reactor
+    clients: dict[str, EndpointClient] = {}
+    for name in NAMES:
+        config = switch.lab.endpoints.get(name, EndpointConfig(name))
+        if config.mode == "off":
+            continue
+        server: EndpointServer | None = None
+        ports: list[Any] = []
+        if config.mode == "inprocess":
+            system = make_system(name, switch.lab, switch.clock)
+            server = EndpointServer(system, reactor, Faults())
+            loop_name = f"{name}-{id(switch):x}"
+            listen_loop(reactor, loop_name, server.handler, protocol.FRAMING,
+                        protocol.MAX_FRAME).addCallback(ports.append)
+
+            def connector(handler: Any, loop_name: str = loop_name) -> Any:
+                return connect_loop(reactor, loop_name, handler, protocol.FRAMING,
+                                    protocol.MAX_FRAME)
+        else:
+            remote = client_string(config.mode)
+
+            def connector(handler: Any, remote: str = remote) -> Any:
+                return endpoints.connect(reactor, remote, handler, protocol.MAX_FRAME)
+
+        client = EndpointClient(switch, config, connector)
+        client.server = server  # type: ignore[attr-defined]
+        clients[name] = client
+        switch.router.register(client)
+        client.start()
+        switch.stop_hooks.append(_stopper(client, server, ports))
+    if clients:
+        poll = LoopingCall(_poll_state, switch, clients)
+        poll.clock = reactor
+        poll.start(POLL_S, now=True)
+        switch.stop_hooks.append(lambda: poll.stop() if poll.running else None)
+
+
+def _stopper(client: EndpointClient, server: EndpointServer | None, ports: list[Any]) -> Any:
+    def stop() -> None:
+        client.stop()
+        for port in ports:
+            port.stopListening()
+        if server is not None:
+            server.system.close()
+
+    return stop
+
+
+def _poll_state(switch: Switch, clients: dict[str, EndpointClient]) -> None:
+    """Apply ``lems endpoint down|up`` written to the lab database."""
+    try:
+        rows = switch.reader.execute("SELECT name, down FROM endpoint_state").fetchall()
+    except Exception:
+        log.failure("endpoint state poll failed")
+        return
+    for name, down in rows:
+        client = clients.get(name)
+        if client is not None:
+            client.set_down(bool(down))
+

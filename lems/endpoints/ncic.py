@@ -1,0 +1,479 @@
+"""Mock NCIC: the hot files (wanted, missing, unidentified, vehicle/plate, gun, article, boat,
+protection order, NICS denied) in their own SQLite file, with NCIC's entry rules and search rules.
+
+Entry rules: every accepted entry gets a NIC (``formats.nic``, file letter + serial); one active
+record per ORI, OCA and file; only the entering ORI may modify, cancel or clear its record (found
+by NIC, or by OCA within the ORI's own records); a locate by any agency marks the record located
+and sends the owner a ``$.L.`` notice. Search rules (``search.py``) are columns computed at entry,
+each indexed, so a query is a handful of index lookups whatever the file size.
+
+Person queries (QW) search the person files together (wanted, missing, protection order, NDTF);
+a vehicle query also returns the persons linked to the vehicle (NCIC links records by ORI and
+OCA: a wanted person and the vehicle entered under the same case). III keys (QH, QR) go to
+``iii.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from formats import responses
+from formats.errors import Reject
+from formats.message import Message
+from formats.nic import FILE_LETTERS, make_nic
+from lems.endpoints.iii import III
+from lems.endpoints.search import dob_values, race_matches, serial_key, soundex, vin8
+from lems.endpoints.system import Answer, System, open_db
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS record (
+    id INTEGER PRIMARY KEY,
+    nic TEXT NOT NULL UNIQUE,
+    file TEXT NOT NULL,
+    mke TEXT NOT NULL,
+    ori TEXT NOT NULL,
+    oca TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'active',   -- active, located, cleared, cancelled
+    entered TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    fields TEXT NOT NULL,                    -- JSON [[code, value], ...] as entered/modified
+    located_by TEXT NOT NULL DEFAULT '',
+    sdx TEXT, dob TEXT, rac TEXT, sex TEXT, hgt INTEGER,
+    soc TEXT, fbi TEXT, mnu TEXT, oln TEXT, sid TEXT,
+    lic TEXT, lis TEXT, vin8 TEXT, ser TEXT, oan TEXT, reg TEXT, bhn TEXT, pno TEXT, ntn TEXT
+);
+CREATE INDEX IF NOT EXISTS record_name ON record (sdx, dob);
+CREATE INDEX IF NOT EXISTS record_owner ON record (ori, oca, file);
+CREATE INDEX IF NOT EXISTS record_soc ON record (soc) WHERE soc IS NOT NULL;
+CREATE INDEX IF NOT EXISTS record_fbi ON record (fbi) WHERE fbi IS NOT NULL;
+CREATE INDEX IF NOT EXISTS record_mnu ON record (mnu) WHERE mnu IS NOT NULL;
+CREATE INDEX IF NOT EXISTS record_oln ON record (oln) WHERE oln IS NOT NULL;
+CREATE INDEX IF NOT EXISTS record_lic ON record (lic) WHERE lic IS NOT NULL;
+CREATE INDEX IF NOT EXISTS record_vin ON record (vin8) WHERE vin8 IS NOT NULL;
+CREATE INDEX IF NOT EXISTS record_ser ON record (ser) WHERE ser IS NOT NULL;
+CREATE INDEX IF NOT EXISTS record_oan ON record (oan) WHERE oan IS NOT NULL;
+CREATE INDEX IF NOT EXISTS record_reg ON record (reg) WHERE reg IS NOT NULL;
+CREATE INDEX IF NOT EXISTS record_bhn ON record (bhn) WHERE bhn IS NOT NULL;
+CREATE INDEX IF NOT EXISTS record_pno ON record (pno) WHERE pno IS NOT NULL;
+CREATE INDEX IF NOT EXISTS record_ntn ON record (ntn) WHERE ntn IS NOT NULL;
+""" + III.SCHEMA
+
+PERSON_FILES = ("wanted", "missing", "order", "ndtf")
+LIVE = ("active", "located")
+MAX_HITS = 20
+"""NCIC caps the records returned for one inquiry; the rest are counted."""
+
+NOT_OWNER = "NOT-OWNER"
+NOT_FOUND = "NOT-FOUND"
+DUPLICATE = "DUPLICATE-RECORD"
+BAD_STATUS = "RECORD-STATUS"
+
+CAVEATS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "wanted": ((responses.ARREST_CAVEAT,), ("IMMED CONFIRM WARRANT AND EXTRADITION WITH ORI",)),
+    "missing": (("MISSING PERSON RECORD - CONFIRM STATUS WITH THE ENTERING AGENCY BEFORE "
+                 "TAKING ACTION.",), (responses.CONFIRM_TRAILER,)),
+    "unidentified": (("UNIDENTIFIED PERSON RECORD - COMPARE DESCRIPTORS; CONTACT THE ENTERING "
+                      "AGENCY.",), ()),
+    "order": (("WARNING - THE FOLLOWING IS AN NCIC PROTECTION ORDER RECORD. DO NOT SEARCH, "
+               "DETAIN, OR ARREST BASED SOLELY ON THIS RECORD. CONTACT ENTERING AGENCY TO "
+               "CONFIRM STATUS AND TERMS OF PROTECTION ORDER.",), (responses.CONFIRM_TRAILER,)),
+    "ndtf": (("NICS DENIED TRANSACTION FILE - FOR INFORMATION ONLY. THE SUBJECT WAS DENIED A "
+              "FIREARM TRANSFER. DO NOT DETAIN OR ARREST BASED ON THIS RECORD.",), ()),
+}
+DEFAULT_CAVEATS = ((responses.ARREST_CAVEAT,), (responses.CONFIRM_TRAILER,))
+
+NO_RECORD_WORDS = {
+    "wanted": "NCIC WANT", "missing": "NCIC MISSING PERSON", "unidentified":
+    "NCIC UNIDENTIFIED PERSON", "vehicle": "NCIC WANT", "gun": "NCIC WANT GUN",
+    "article": "NCIC WANT ARTICLE", "boat": "NCIC WANT BOAT", "order": "NCIC PROTECTION ORDER",
+    "ndtf": "NCIC NICS DENIED TRANSACTION",
+}
+
+IDENT_CODES = ("NAM", "DOB", "SOC", "FBI", "MNU", "OLN", "SID", "LIC", "LIS", "VIN", "SER",
+               "OAN", "REG", "RES", "BHN", "PNO", "NTN", "SEX", "RAC", "OCA")
+"""Identifiers an acknowledgment or a no-record answer echoes, in this order."""
+
+
+class Record:
+    """One row of the record table, fields decoded."""
+
+    __slots__ = ("entered", "fields", "file", "id", "located_by", "mke", "nic", "oca", "ori",
+                 "status")
+
+    def __init__(self, row: sqlite3.Row | tuple[Any, ...]) -> None:
+        (self.id, self.nic, self.file, self.mke, self.ori, self.oca, self.status, self.entered,
+         fields, self.located_by) = row
+        self.fields: list[tuple[str, str]] = [(c, v) for c, v in json.loads(fields)]
+
+    def get(self, code: str) -> str | None:
+        return next((v for c, v in self.fields if c == code), None)
+
+
+COLUMNS = "id, nic, file, mke, ori, oca, status, entered, fields, located_by"
+
+
+def index_values(fields: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The search columns of a record from its fields."""
+    f: dict[str, str] = {}
+    for c, v in fields:
+        f.setdefault(c, v)
+    hgt = f.get("HGT")
+    return {
+        "sdx": soundex(f["NAM"]) if "NAM" in f else None,
+        "dob": f.get("DOB"), "rac": f.get("RAC", ""), "sex": f.get("SEX", ""),
+        "hgt": int(hgt[0]) * 12 + int(hgt[1:]) if hgt and hgt.isdigit() else None,
+        "soc": f.get("SOC"), "fbi": f.get("FBI"), "mnu": f.get("MNU"), "oln": f.get("OLN"),
+        "sid": f.get("SID"), "lic": f.get("LIC"), "lis": f.get("LIS"),
+        "vin8": vin8(f["VIN"]) if "VIN" in f else None,
+        "ser": serial_key(f["SER"]) if "SER" in f else None,
+        "oan": f.get("OAN"), "reg": f.get("REG"), "bhn": f.get("BHN"), "pno": f.get("PNO"),
+        "ntn": f.get("NTN"),
+    }
+
+
+INDEX_COLUMNS = tuple(index_values([]).keys())
+
+
+class NcicStore:
+    """The hot-file database: insert, find, update, search. No message text here."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.next_id = (conn.execute("SELECT max(id) FROM record").fetchone()[0] or 0) + 1
+
+    @classmethod
+    def open(cls, path: Any) -> NcicStore:
+        return cls(open_db(path, SCHEMA))
+
+    def insert(self, file: str, mke: str, ori: str, oca: str, fields: list[tuple[str, str]],
+               when: str, commit: bool = True) -> str:
+        rid = self.next_id
+        self.next_id += 1
+        nic = make_nic(FILE_LETTERS[file], rid)
+        idx = index_values(fields)
+        self.conn.execute(
+            f"INSERT INTO record (id, nic, file, mke, ori, oca, entered, updated, fields, "
+            f"{', '.join(INDEX_COLUMNS)}) VALUES ({', '.join('?' * (9 + len(INDEX_COLUMNS)))})",
+            (rid, nic, file, mke, ori, oca, when, when, json.dumps(fields), *idx.values()))
+        if commit:
+            self.conn.commit()
+        return nic
+
+    def insert_many(self, rows: list[tuple[str, str, str, str, list[tuple[str, str]], str]]
+                    ) -> None:
+        """Bulk load (seed): rows of (file, mke, ori, oca, fields, when); one transaction."""
+        out = []
+        for file, mke, ori, oca, fields, when in rows:
+            rid = self.next_id
+            self.next_id += 1
+            out.append((rid, make_nic(FILE_LETTERS[file], rid), file, mke, ori, oca, when, when,
+                        json.dumps(fields), *index_values(fields).values()))
+        self.conn.executemany(
+            f"INSERT INTO record (id, nic, file, mke, ori, oca, entered, updated, fields, "
+            f"{', '.join(INDEX_COLUMNS)}) VALUES ({', '.join('?' * (9 + len(INDEX_COLUMNS)))})",
+            out)
+        self.conn.commit()
+
+    def by_nic(self, nic: str) -> Record | None:
+        row = self.conn.execute(f"SELECT {COLUMNS} FROM record WHERE nic = ?", (nic,)).fetchone()
+        return Record(row) if row else None
+
+    def by_oca(self, ori: str, oca: str, file: str) -> Record | None:
+        row = self.conn.execute(
+            f"SELECT {COLUMNS} FROM record WHERE ori = ? AND oca = ? AND file = ? "
+            "AND status IN ('active', 'located') ORDER BY id DESC", (ori, oca, file)).fetchone()
+        return Record(row) if row else None
+
+    def update(self, rec: Record, when: str, *, status: str | None = None,
+               located_by: str | None = None) -> None:
+        idx = index_values(rec.fields)
+        sets = ", ".join(f"{c} = ?" for c in INDEX_COLUMNS)
+        self.conn.execute(
+            f"UPDATE record SET fields = ?, updated = ?, status = ?, located_by = ?, {sets} "
+            "WHERE id = ?", (json.dumps(rec.fields), when, status or rec.status,
+                             rec.located_by if located_by is None else located_by,
+                             *idx.values(), rec.id))
+        self.conn.commit()
+
+    def where(self, files: Sequence[str], column: str, values: Sequence[Any]) -> list[Record]:
+        """Live records of ``files`` whose indexed ``column`` is one of ``values``."""
+        if not values:
+            return []
+        marks = ",".join("?" * len(values))
+        fmarks = ",".join("?" * len(files))
+        rows = self.conn.execute(
+            f"SELECT {COLUMNS} FROM record WHERE {column} IN ({marks}) AND file IN ({fmarks}) "
+            "AND status IN ('active', 'located') ORDER BY id LIMIT 200",
+            (*values, *files)).fetchall()
+        return [Record(r) for r in rows]
+
+    def by_name(self, files: Sequence[str], name: str, dobs: Sequence[str]) -> list[Record]:
+        sdx = soundex(name)
+        marks = ",".join("?" * len(dobs))
+        fmarks = ",".join("?" * len(files))
+        rows = self.conn.execute(
+            f"SELECT {COLUMNS} FROM record WHERE sdx = ? AND dob IN ({marks}) "
+            f"AND file IN ({fmarks}) AND status IN ('active', 'located') ORDER BY id LIMIT 200",
+            (sdx, *dobs, *files)).fetchall()
+        return [Record(r) for r in rows]
+
+    def linked(self, rec: Record, files: Sequence[str]) -> list[Record]:
+        """Records of ``files`` linked to ``rec``: same ORI and OCA (NCIC's LKI/LKA)."""
+        if not rec.oca:
+            return []
+        fmarks = ",".join("?" * len(files))
+        rows = self.conn.execute(
+            f"SELECT {COLUMNS} FROM record WHERE ori = ? AND oca = ? AND file IN ({fmarks}) "
+            "AND status IN ('active', 'located') AND id != ?",
+            (rec.ori, rec.oca, *files, rec.id)).fetchall()
+        return [Record(r) for r in rows]
+
+    def count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM record").fetchone()[0]
+
+
+class Ncic(System):
+    """The NCIC endpoint: hot files and III."""
+
+    name = "ncic"
+    words = "NCIC"
+
+    def __init__(self, store: NcicStore, clock: Any, **kw: Any) -> None:
+        super().__init__(clock, **kw)
+        self.store = store
+        self.iii = III(store.conn, self)
+
+    @classmethod
+    def open(cls, path: Any, clock: Any, **kw: Any) -> Ncic:
+        return cls(NcicStore.open(path), clock, **kw)
+
+    def close(self) -> None:
+        self.store.conn.close()
+
+    # ---------------------------------------------------------------- dispatch
+
+    def handle(self, text: str, ori: str, terminal: str) -> Answer:
+        msg = self.parser.check(text)
+        if isinstance(msg, Reject):
+            return Answer([responses.reject(msg.with_input(text), ori)])
+        spec = self.dictionary.keys[msg.full_key]
+        if spec.file == "iii":
+            return self.iii.handle(msg, terminal)
+        if spec.file not in FILE_LETTERS or spec.file not in NO_RECORD_WORDS:
+            return Answer([self._reject(msg, "BAD-KEY", f"{msg.full_key} IS NOT AN NCIC "
+                                        "TRANSACTION", "MKE")])
+        verb = spec.verb
+        if verb == "enter":
+            return Answer([self.enter(msg, spec.file)])
+        if verb == "query":
+            return Answer(self.query(msg, spec.file))
+        if verb in ("modify", "cancel", "clear", "locate"):
+            return Answer([self.change(msg, spec.file, verb)])
+        return Answer([self._reject(msg, "BAD-KEY", f"{msg.full_key} IS NOT AN NCIC "
+                                    "TRANSACTION", "MKE")])
+
+    def _reject(self, msg: Message, code: str, reason: str, field: str | None) -> str:
+        return responses.reject(Reject(code, reason, field, msg.raw[:100]), msg.ori)
+
+    def _stamp(self) -> str:
+        return self.now().strftime("%Y%m%d %H%M")
+
+    @staticmethod
+    def identifiers(fields: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        have: dict[str, str] = {}
+        for c, v in fields:
+            have.setdefault(c, v)
+        return [(c, have[c]) for c in IDENT_CODES if c in have]
+
+    # ---------------------------------------------------------------- entries
+
+    def enter(self, msg: Message, file: str) -> str:
+        oca = msg.get("OCA") or ""
+        old = self.store.by_oca(msg.ori, oca, file) if oca else None
+        if old is not None:
+            return self._reject(msg, DUPLICATE, f"DUPLICATE RECORD - {responses.FILE_WORDS[file]}"
+                                f" ALREADY ON FILE FOR ORI/{msg.ori} OCA/{oca} NIC/{old.nic}",
+                                "OCA")
+        fields = [(c, v) for c, v in msg.fields if c not in ("NIC",)]
+        nic = self.store.insert(file, msg.full_key, msg.ori, oca, fields,
+                                self.now().isoformat(timespec="seconds"))
+        return responses.accepted("enter", file, msg.ori, self.identifiers(fields), nic,
+                                  self.now(), self.codes)
+
+    def change(self, msg: Message, file: str, verb: str) -> str:
+        nic = msg.get("NIC")
+        rec = (self.store.by_nic(nic) if nic
+               else self.store.by_oca(msg.ori, msg.get("OCA") or "", file))
+        if rec is None or rec.file != file or rec.status not in LIVE:
+            ident = f"NIC/{nic}" if nic else f"OCA/{msg.get('OCA')}"
+            return self._reject(msg, NOT_FOUND, f"NO ACTIVE {responses.FILE_WORDS[file]} RECORD "
+                                f"{ident}", "NIC" if nic else "OCA")
+        name = msg.get("NAM")
+        have = rec.get("NAM")
+        if name and have and name.replace(" ", "") != have.replace(" ", ""):
+            return self._reject(msg, "NAME-MISMATCH", f"NAM/{name} DOES NOT MATCH THE NAME ON "
+                                f"RECORD NIC/{rec.nic}", "NAM")
+        when = self.now().isoformat(timespec="seconds")
+        if verb == "locate":
+            return self._locate(msg, rec, when)
+        if rec.ori != msg.ori:
+            return self._reject(msg, NOT_OWNER, f"ONLY THE ENTERING AGENCY ORI/{rec.ori} MAY "
+                                f"{verb.upper()} RECORD NIC/{rec.nic}", "ORI")
+        if verb == "modify":
+            keep = {"NIC", "OCA", "NAM"} if file != "unidentified" else {"NIC", "OCA"}
+            new = [(c, v) for c, v in msg.fields if c not in keep]
+            codes = {c for c, _ in new}
+            rec.fields = [(c, v) for c, v in rec.fields if c not in codes] + new
+            self.store.update(rec, when)
+        else:
+            extra = [(c, v) for c, v in msg.fields if c in ("DCL", "RSN", "MIS")]
+            rec.fields = rec.fields + extra
+            self.store.update(rec, when, status="cleared" if verb == "clear" else "cancelled")
+        return responses.accepted(verb, file, msg.ori, self.identifiers(rec.fields), rec.nic,
+                                  self.now(), self.codes)
+
+    def _locate(self, msg: Message, rec: Record, when: str) -> str:
+        if rec.status == "located":
+            return self._reject(msg, BAD_STATUS, f"RECORD NIC/{rec.nic} IS ALREADY LOCATED "
+                                f"BY ORI/{rec.located_by}", "NIC")
+        dol = msg.get("DOL") or ""
+        rec.fields = [*rec.fields, ("DOL", dol)]
+        self.store.update(rec, when, status="located", located_by=msg.ori)
+        words = responses.FILE_WORDS[rec.file]
+        notice = responses.notification("L", rec.ori, [
+            f"LOCATE PLACED ON YOUR RECORD BY ORI/{msg.ori}",
+            *responses.layout([("MKE", words), *responses.display_pairs(
+                self.identifiers(rec.fields), self.codes), ("NIC", rec.nic), ("DOL", dol)]),
+            *([f"MIS/{msg.get('MIS')}"] if msg.get("MIS") else []),
+            "CONFIRM AND CLEAR OR CANCEL YOUR RECORD AS APPROPRIATE"])
+        self.emit(rec.ori, notice, "", "")
+        return responses.accepted("locate", rec.file, msg.ori, self.identifiers(rec.fields),
+                                  rec.nic, self.now(), self.codes)
+
+    # ---------------------------------------------------------------- inquiries
+
+    def query(self, msg: Message, file: str) -> list[str]:
+        found = self.search(msg, file)
+        if not found:
+            what = NO_RECORD_WORDS[file]
+            return [responses.no_record(msg.ori, self.identifiers(msg.fields), what)]
+        bodies = [self.hit_body(rec, msg.ori) for rec in found[:MAX_HITS]]
+        if len(found) > MAX_HITS:
+            bodies.append("\n".join([responses.head("NTC", msg.ori),
+                                     f"{len(found) - MAX_HITS} MORE RECORDS NOT SHOWN - "
+                                     "REFINE THE INQUIRY"]))
+        return bodies
+
+    def hit_body(self, rec: Record, ori: str) -> str:
+        caveats, trailer = CAVEATS.get(rec.file, DEFAULT_CAVEATS)
+        pairs = [("ORI", rec.ori), *rec.fields, ("NIC", rec.nic),
+                 ("DTE", rec.entered[:10].replace("-", ""))]
+        if rec.status == "located":
+            trailer = (f"LOCATED BY ORI/{rec.located_by} - RECORD NOT YET CLEARED", *trailer)
+        return responses.hit(rec.file, ori, pairs, self.codes, caveats, trailer)
+
+    def search(self, msg: Message, file: str) -> list[Record]:
+        """The records an inquiry finds, by NCIC's rules."""
+        s = self.store
+        nic = msg.get("NIC")
+        if nic:
+            rec = s.by_nic(nic)
+            return [rec] if rec is not None and rec.status in LIVE else []
+        if file in PERSON_FILES:
+            files = PERSON_FILES if msg.key == "QW" else (file,)
+            found = self._person(msg, files)
+            if msg.key == "QW" and (msg.get("LIC") or msg.get("VIN")):
+                found += self._vehicle(msg)
+            return found
+        if file == "unidentified":
+            return self._unidentified(msg)
+        if file == "vehicle":
+            vehicles = self._vehicle(msg)
+            persons = [p for v in vehicles for p in s.linked(v, ("wanted", "missing"))]
+            return _unique(vehicles + persons)
+        if file == "gun":
+            recs = self._numbers(msg, ("gun",), (("SER", "ser"), ("OAN", "oan")))
+            mak = msg.get("MAK")
+            return [r for r in recs if not mak or r.get("MAK") == mak]
+        if file == "article":
+            return self._numbers(msg, ("article",), (("SER", "ser"), ("OAN", "oan")))
+        if file == "boat":
+            recs = self._numbers(msg, ("boat",), (("REG", "reg"), ("BHN", "bhn")))
+            res = msg.get("RES")
+            return [r for r in recs if not res or not msg.get("REG") or r.get("RES") == res]
+        return []
+
+    def _numbers(self, msg: Message, files: Sequence[str],
+                 pairs: Sequence[tuple[str, str]]) -> list[Record]:
+        for code, column in pairs:
+            value = msg.get(code)
+            if value:
+                return self.store.where(files, column,
+                                        [serial_key(value) if column == "ser" else value])
+        return []
+
+    def _person(self, msg: Message, files: Sequence[str]) -> list[Record]:
+        s = self.store
+        # Name plus a number searches the number only (MESSAGES.md §3).
+        for code, column in (("SOC", "soc"), ("FBI", "fbi"), ("MNU", "mnu"), ("OLN", "oln"),
+                             ("PNO", "pno"), ("NTN", "ntn")):
+            value = msg.get(code)
+            if value:
+                return s.where(files, column, [value])
+        name, dob = msg.get("NAM"), msg.get("DOB")
+        if not (name and dob):
+            return []
+        recs = s.by_name(files, name, dob_values(dob, msg.get("EXD") == "Y"))
+        return self._filter(msg, recs)
+
+    @staticmethod
+    def _filter(msg: Message, recs: list[Record]) -> list[Record]:
+        race, sex = msg.get("RAC"), msg.get("SEX")
+        return [r for r in recs
+                if race_matches(race, r.get("RAC") or "")
+                and (not sex or (r.get("SEX") or "U") in (sex, "U"))]
+
+    def _vehicle(self, msg: Message) -> list[Record]:
+        s = self.store
+        lic, vin, oan = msg.get("LIC"), msg.get("VIN"), msg.get("OAN")
+        found: list[Record] = []
+        if vin:
+            found += s.where(("vehicle",), "vin8", [vin8(vin)])
+        if lic:
+            lis = msg.get("LIS")
+            found += [r for r in s.where(("vehicle",), "lic", [lic])
+                      if not lis or r.get("LIS") in (lis, None)]
+        if oan:
+            found += s.where(("vehicle",), "oan", [oan])
+        return _unique(found)
+
+    def _unidentified(self, msg: Message) -> list[Record]:
+        sex, race = msg.get("SEX"), msg.get("RAC")
+        rows = self.store.conn.execute(
+            f"SELECT {COLUMNS} FROM record WHERE file = 'unidentified' AND sex IN (?, 'U') "
+            "AND status IN ('active', 'located') ORDER BY id LIMIT 500", (sex,)).fetchall()
+        recs = [Record(r) for r in rows]
+        recs = [r for r in recs if race_matches(race, r.get("RAC") or "")]
+        hgt = msg.get("HGT")
+        if hgt and hgt.isdigit():
+            inches = int(hgt[0]) * 12 + int(hgt[1:])
+            recs = [r for r in recs if _inches(r.get("HGT")) is None
+                    or abs((_inches(r.get("HGT")) or 0) - inches) <= 4]
+        return recs
+
+
+def _inches(hgt: str | None) -> int | None:
+    return int(hgt[0]) * 12 + int(hgt[1:]) if hgt and hgt.isdigit() and len(hgt) == 3 else None
+
+
+def _unique(recs: list[Record]) -> list[Record]:
+    seen: set[int] = set()
+    out = []
+    for r in recs:
+        if r.id not in seen:
+            seen.add(r.id)
+            out.append(r)
+    return out

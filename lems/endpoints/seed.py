@@ -1,0 +1,247 @@
+"""Fictitious populations for the national endpoints, generated with Faker, reproducible by seed.
+
+One stream of subjects (a person with descriptors, maybe a criminal history, a licence, vehicles)
+feeds all three databases, so the worlds agree: a subject's III record names the states that hold
+parts of it, and those states' Nlets criminal-history files hold the same SID; a stolen vehicle
+in NCIC is registered in its state's DMV. Faker supplies the name pools (its en_US name lists,
+weighted by frequency, read once: calling Faker per subject would dominate a million subjects);
+``random.Random(seed)`` composes them, so the same seed and size give the same world on every
+machine. Numbers are visibly fictitious: SOCs start with 9 (never issued as a Social Security
+number), VINs carry a valid check digit but random content.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from faker.providers.person.en_US import Provider as Person
+
+from formats.codes import CodeBook
+from lems.endpoints import nics, nlets
+from lems.endpoints.ncic import NcicStore
+from lems.endpoints.search import VIN_ALPHABET, soundex, vin_check_digit
+from lems.endpoints.system import open_db
+
+DEFAULT_SUBJECTS = 300
+"""Size seeded on a lab's first start (fast enough for every test that starts a switch)."""
+
+CHUNK = 5000
+HOME_STATES = ("OR", "OR", "WA", "ID", "CA", "NV")
+RACES = ("W",) * 12 + ("B",) * 3 + ("H",) * 2 + ("A", "I", "U")
+
+
+@dataclass(slots=True)
+class Subject:
+    n: int
+    nam: str
+    sex: str
+    rac: str
+    dob: str
+    hgt: str
+    wgt: str
+    eye: str
+    hai: str
+    soc: str
+    fbi: str
+    state: str
+    oln: str
+    holders: list[str] = field(default_factory=list)
+    arrests: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+
+    def person(self) -> list[tuple[str, str]]:
+        return [("NAM", self.nam), ("SEX", self.sex), ("RAC", self.rac), ("DOB", self.dob),
+                ("HGT", self.hgt), ("WGT", self.wgt), ("EYE", self.eye), ("HAI", self.hai)]
+
+
+def _pool(names: dict[str, float]) -> list[str]:
+    """Names repeated by their frequency weight, so common names come up often."""
+    out: list[str] = []
+    for name, weight in sorted(names.items()):
+        clean = name.upper().replace("'", "").replace(" ", "")
+        out += [clean] * max(1, round(weight * 1000))
+    return out
+
+
+class World:
+    """Name pools and code lists for one seed."""
+
+    def __init__(self, seed: int, agencies: Sequence[str]) -> None:
+        # Faker's own en_US name lists (weighted by frequency), read once: calling
+        # fake.last_name() per subject would cost more than everything else put together.
+        self.last = _pool(Person.last_names)
+        self.male = _pool(Person.first_names_male)
+        self.female = _pool(Person.first_names_female)
+        self.rng = random.Random(seed)
+        codes = CodeBook.builtin()
+        self.codes = {t: sorted(codes.table(t)) for t in ("EYE", "HAI", "OFF", "VMA", "VST",
+                                                          "VCO", "MAK", "CAL", "DSP", "PCA")}
+        self.agencies = list(agencies) or ["OR0240000"]
+        self.out_of_state = [a.ori for a in nlets.orion_agencies() if a.ori[2:].isdigit()]
+
+    def ori(self) -> str:
+        r = self.rng
+        return r.choice(self.agencies) if r.random() < 0.3 else r.choice(self.out_of_state)
+
+    def subject(self, n: int) -> Subject:
+        r = self.rng
+        sex = "M" if r.random() < 0.62 else "F"
+        first = r.choice(self.male if sex == "M" else self.female)
+        middle = chr(65 + r.randrange(26))
+        born = date(1945, 1, 1) + timedelta(days=r.randrange(60 * 365))
+        state = r.choice(HOME_STATES)
+        s = Subject(
+            n=n, nam=f"{r.choice(self.last)},{first} {middle}", sex=sex, rac=r.choice(RACES),
+            dob=born.strftime("%Y%m%d"), hgt=f"{r.randint(5, 6)}{r.randint(0, 11):02d}",
+            wgt=str(r.randint(110, 260)), eye=r.choice(self.codes["EYE"][:6]),
+            hai=r.choice(self.codes["HAI"][:6]), soc=f"9{r.randrange(10**8):08d}",
+            fbi=f"{n:07d}{chr(65 + r.randrange(26))}{r.randrange(10)}", state=state,
+            oln=f"{state}{r.randrange(10**7):07d}")
+        if r.random() < 0.5:
+            holders = [state if state in nlets.STATES else "FBI"]
+            if r.random() < 0.3:
+                holders.append(r.choice([h for h in (*nlets.STATES, "FBI")
+                                         if h not in holders]))
+            s.holders = holders
+            for _ in range(r.randint(1, 4)):
+                holder = r.choice(holders)
+                doa = (born + timedelta(days=r.randrange(18 * 365, 19 * 365 + 6000)))
+                ori = (r.choice([a for a in self.out_of_state if a.startswith(holder)])
+                       if holder in nlets.STATES else self.ori())
+                s.arrests.append((holder, doa.strftime("%Y%m%d"), ori, r.choice(
+                    self.codes["OFF"]), r.choice(self.codes["DSP"])))
+        return s
+
+    def vin(self) -> str:
+        r = self.rng
+        body = [r.choice(VIN_ALPHABET) for _ in range(17)]
+        body[8] = "0"
+        vin = "".join(body)
+        return vin[:8] + vin_check_digit(vin) + vin[9:]
+
+    def plate(self) -> str:
+        r = self.rng
+        letters = "".join(r.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(3))
+        return f"{r.randrange(10)}{letters}{r.randrange(1000):03d}"
+
+
+def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int = 1,
+             agencies: Sequence[str] = (), progress: Callable[[int], None] | None = None,
+             force: bool = False) -> dict[str, int]:
+    """Create and fill ``ncic.db``, ``nlets.db`` and ``nics.db`` in ``directory`` (only those
+    missing, unless ``force``); returns rows written per database."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    paths = {name: d / f"{name}.db" for name in ("ncic", "nlets", "nics")}
+    if force:
+        for p in paths.values():
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(p) + suffix).unlink(missing_ok=True)
+    todo = {name for name, p in paths.items() if not p.exists()}
+    counts = dict.fromkeys(todo, 0)
+    if not todo:
+        return counts
+    world = World(seed, agencies)
+    ncic = NcicStore.open(paths["ncic"]) if "ncic" in todo else None
+    nl = open_db(paths["nlets"], nlets.SCHEMA) if "nlets" in todo else None
+    ni = open_db(paths["nics"], nics.SCHEMA) if "nics" in todo else None
+    if nl is not None:
+        nlets.load_orion(nl)
+    when = "2026-01-01T00:00:00"
+    r = world.rng
+    for start in range(0, subjects, CHUNK):
+        batch = [world.subject(n) for n in range(start + 1, min(start + CHUNK, subjects) + 1)]
+        records: list[tuple[str, str, str, str, list[tuple[str, str]], str]] = []
+        identities, sids, arrests, drivers, vehicles, chri, indices = [], [], [], [], [], [], []
+        for s in batch:
+            ori = world.ori()
+            oca = f"S{s.n:08d}"
+            x = r.random()
+            if x < 0.08:
+                records.append(("wanted", "EW", ori, oca, [*s.person(), ("SOC", s.soc), (
+                    "FBI", s.fbi), ("OFF", r.choice(world.codes["OFF"])), ("DOW", "20250101"),
+                    ("OCA", oca)], when))
+            elif x < 0.09:
+                records.append(("missing", "EMO", ori, oca, [*s.person(), ("DLC", "20250601"),
+                                                             ("OCA", oca)], when))
+            elif x < 0.11:
+                records.append(("order", "EPO", ori, oca, [*s.person(), ("PNO", f"PO{s.n}"),
+                                                           ("EXP", "20291231"), ("OCA", oca)],
+                                when))
+            elif x < 0.115:
+                records.append(("ndtf", "END", ori, oca, [*s.person()[:4], ("NTN", f"N{s.n:09d}"),
+                                                          ("OCA", oca)], when))
+            if r.random() < 0.05:
+                plate, vin = world.plate(), world.vin()
+                state = s.state
+                records.append(("vehicle", "EV", ori, oca, [
+                    ("VIN", vin), ("VYR", str(r.randint(1998, 2026))),
+                    ("VMA", r.choice(world.codes["VMA"])), ("VST", r.choice(world.codes["VST"])),
+                    ("VCO", r.choice(world.codes["VCO"])), ("LIC", plate), ("LIS", state),
+                    ("DOT", "20250301"), ("OCA", oca)], when))
+                if state in nlets.STATES:
+                    vehicles.append((state, plate, "2026", "PC", vin, vin[-8:], s.nam,
+                                     r.choice(world.codes["VMA"])))
+            if r.random() < 0.03:
+                records.append(("gun", "EG", ori, f"G{s.n:08d}", [
+                    ("SER", f"{r.choice('ABCDO')}{r.randrange(10**6):06d}"),
+                    ("MAK", r.choice(world.codes["MAK"])), ("CAL", r.choice(world.codes["CAL"])),
+                    ("TYP", "PI"), ("DOT", "20250301"), ("OCA", f"G{s.n:08d}")], when))
+            if r.random() < 0.01:
+                records.append(("article", "EA", ori, f"A{s.n:08d}", [
+                    ("TYP", "TVSET"), ("SER", f"TV{r.randrange(10**8)}"), ("DOT", "20250301"),
+                    ("OCA", f"A{s.n:08d}")], when))
+            if r.random() < 0.005:
+                records.append(("boat", "EB", ori, f"B{s.n:08d}", [
+                    ("BTY", "OB"), ("REG", f"{s.state}{r.randrange(10**5)}"), ("RES", s.state),
+                    ("DOT", "20250301"), ("OCA", f"B{s.n:08d}")], when))
+            if s.holders:
+                identities.append((s.fbi, s.nam, soundex(s.nam), s.dob, s.sex, s.rac, s.soc,
+                                   " ".join(s.holders)))
+                for h in s.holders:
+                    if h in nlets.STATES:
+                        sid = f"{h}{s.n:08d}"
+                        sids.append((sid, h, s.fbi))
+                        chri.append((h, sid, s.fbi, s.nam, soundex(s.nam), s.dob, s.sex, s.rac,
+                                     json.dumps([a for a in s.arrests if a[0] == h])))
+                arrests += [(s.fbi, *a) for a in s.arrests]
+            if s.state in nlets.STATES and r.random() < 0.8:
+                drivers.append((s.state, s.oln, s.nam, soundex(s.nam), s.dob, s.sex, s.rac,
+                                s.hgt, s.wgt, s.eye, r.choice(("VALID", "VALID", "VALID",
+                                                               "SUSPENDED", "EXPIRED"))))
+            if s.state in nlets.STATES and r.random() < 0.5:
+                vehicles.append((s.state, world.plate(), "2026", "PC", (v := world.vin()),
+                                 v[-8:], s.nam, r.choice(world.codes["VMA"])))
+            if r.random() < 0.02:
+                indices.append((s.nam, soundex(s.nam), s.dob, s.sex, world.ori(),
+                                r.choice(world.codes["PCA"]), when))
+        if ncic is not None:
+            ncic.insert_many(records)
+            c = ncic.conn
+            c.executemany("INSERT OR IGNORE INTO iii_identity VALUES (?,?,?,?,?,?,?,?)",
+                          identities)
+            c.executemany("INSERT OR IGNORE INTO iii_sid VALUES (?,?,?)", sids)
+            c.executemany("INSERT INTO iii_arrest VALUES (?,?,?,?,?,?)", arrests)
+            c.commit()
+            counts["ncic"] += len(records) + len(identities)
+        if nl is not None:
+            nl.executemany("INSERT INTO driver VALUES (?,?,?,?,?,?,?,?,?,?,?)", drivers)
+            nl.executemany("INSERT INTO vehicle VALUES (?,?,?,?,?,?,?,?)", vehicles)
+            nl.executemany("INSERT INTO chri VALUES (?,?,?,?,?,?,?,?,?)", chri)
+            nl.commit()
+            counts["nlets"] += len(drivers) + len(vehicles) + len(chri)
+        if ni is not None:
+            ni.executemany("INSERT INTO indices (nam, sdx, dob, sex, ori, pca, entered) "
+                           "VALUES (?,?,?,?,?,?,?)", indices)
+            ni.commit()
+            counts["nics"] += len(indices)
+        if progress is not None:
+            progress(len(batch))
+    for conn in (ncic.conn if ncic else None, nl, ni):
+        if conn is not None:
+            conn.close()
+    return counts
