@@ -1,0 +1,159 @@
+"""``lems hits``, ``lems audit`` and ``lems cch seed``: the state services from the command line.
+
+``hits`` lists open hit-confirmation requests with the lab time left (lab time is worked out
+from the clock anchor the running switch wrote to ``state.db``); ``audit`` prints the transaction
+log of a period and a summary per ORI (OAR 257-010-0020(13)-(14)); ``cch seed`` fills CCH with
+fictitious subjects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sqlite3
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from lems.cli import console
+
+
+def register(sub: Any) -> None:
+    s = sub.add_parser("hits", help="open hit-confirmation requests (YQ) with the time left")
+    s.add_argument("dir", type=Path)
+    s.add_argument("--all", action="store_true", help="closed requests too")
+    s.set_defaults(func=cmd_hits)
+
+    s = sub.add_parser("audit", help="transaction log and per-ORI summary for a period (D3)")
+    s.add_argument("dir", type=Path)
+    s.add_argument("--ori", default="")
+    s.add_argument("--terminal", default="")
+    s.add_argument("--operator", default="")
+    s.add_argument("--from", dest="start", default="", help="lab time, e.g. 2026-11-23 or "
+                   "2026-11-23T08:00")
+    s.add_argument("--to", dest="end", default="", help="lab time (exclusive)")
+    s.add_argument("--json", type=Path, help="write the log and summary as JSON to this file")
+    s.add_argument("--csv", type=Path, help="write the log as CSV to this file")
+    s.add_argument("--limit", type=int, default=200, help="rows shown on screen (default 200)")
+    s.set_defaults(func=cmd_audit)
+
+    s = sub.add_parser("cch", help="state CCH maintenance")
+    csub = s.add_subparsers(title="actions", metavar="ACTION")
+    u = csub.add_parser("seed", help="add fictitious CCH subjects (run with the switch stopped)")
+    u.add_argument("dir", type=Path)
+    u.add_argument("--subjects", type=int, default=10_000)
+    u.add_argument("--seed", type=int, default=1)
+    u.set_defaults(func=cmd_cch_seed)
+
+
+def _state(dir: Path) -> tuple[Any, Path]:
+    from lems.lab import load_lab
+    from lems.state.db import path_for
+
+    lab = load_lab(dir)
+    return lab, path_for(lab.database)
+
+
+def lab_now(conn: sqlite3.Connection) -> datetime | None:
+    """Lab time now, from the anchor the switch wrote at start; None if it never ran."""
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    if "clock_lab" not in meta:
+        return None
+    elapsed = (time.time() - float(meta["clock_wall"])) * float(meta["clock_speed"])
+    return datetime.fromisoformat(meta["clock_lab"]) + timedelta(seconds=elapsed)
+
+
+def cmd_hits(args: argparse.Namespace) -> int:
+    from lems.state.db import connect
+
+    _, path = _state(args.dir)
+    conn = connect(path)
+    now = lab_now(conn)
+    where = "1" if args.all else "closed = ''"
+    rows = conn.execute(f"SELECT id, requester, terminal, owner, nic, oca, rty, pri, rno, "
+                        f"opened, deadline, stage, closed, outcome FROM hit_request "
+                        f"WHERE {where} ORDER BY deadline").fetchall()
+    conn.close()
+    table = Table(title=f"Hit confirmations ({len(rows)})")
+    for col in ("ID", "REQUESTER", "OWNER", "RECORD", "RTY", "PRI", "RNO", "OPENED", "STAGE",
+                "TIME LEFT"):
+        table.add_column(col)
+    stages = {0: "open", 1: "owner reminded", 2: "requester told", 3: "escalated"}
+    for (rid, req, term, owner, nic, oca, rty, pri, rno, opened, deadline, stage, closed,
+         outcome) in rows:
+        if closed:
+            left = outcome
+        elif now is None:
+            left = "?"
+        else:
+            secs = int((datetime.fromisoformat(deadline) - now).total_seconds())
+            left = f"{secs // 60}m{secs % 60:02d}s" if secs >= 0 else f"OVERDUE {-secs // 60}m"
+        table.add_row(str(rid), f"{req} {term}", owner, f"NIC/{nic}" if nic else f"OCA/{oca}",
+                      rty, pri, rno, opened[:19], stages.get(stage, str(stage)), left)
+    console.print(table)
+    return 0
+
+
+def _bound(text: str) -> str:
+    """A --from/--to value as the journal's ISO text (dates and times are lab UTC)."""
+    if not text:
+        return ""
+    return datetime.fromisoformat(text).isoformat() if "T" in text or " " in text else text
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from lems.state.audit import Filter, disseminations, summarize, transactions
+
+    lab, state_path = _state(args.dir)
+    f = Filter(args.ori, args.terminal, args.operator, _bound(args.start), _bound(args.end))
+    rows = transactions(lab.database, f)
+    summary = summarize(rows, disseminations(state_path, Filter(
+        args.ori, args.terminal, args.operator, f.start, f.end)))
+    if args.json:
+        args.json.write_text(json.dumps({"transactions": rows, "summary": {
+            ori: s.as_dict() for ori, s in summary.items()}}, indent=1))
+    if args.csv:
+        with args.csv.open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["seq"])
+            w.writeheader()
+            w.writerows(rows)
+    table = Table(title=f"Transactions ({len(rows)})")
+    for col in ("SEQ", "TIME", "DIR", "TERMINAL", "OPERATOR", "ORI", "KEY", "DISPOSITION",
+                "REASON"):
+        table.add_column(col)
+    for r in rows[:args.limit]:
+        table.add_row(str(r["seq"]), r["time"][:19], r["direction"], r["terminal"],
+                      r["operator"], r["ori"], r["key"], r["disposition"], r["reason"][:40])
+    console.print(table)
+    if len(rows) > args.limit:
+        console.print(f"... {len(rows) - args.limit} more (use --json or --csv for all)")
+    s = Table(title="Summary per ORI")
+    for col in ("ORI", "MESSAGES BY KEY", "REJECTS BY REASON", "CCH DISSEMINATIONS"):
+        s.add_column(col)
+    for ori, o in summary.items():
+        s.add_row(ori, " ".join(f"{k}:{n}" for k, n in sorted(o.keys.items())),
+                  " ".join(f"{k}:{n}" for k, n in sorted(o.rejects.items())),
+                  " ".join(f"{k}:{n}" for k, n in sorted(o.cch.items())))
+    console.print(s)
+    return 0
+
+
+def cmd_cch_seed(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from lems.state.db import connect
+    from lems.state.seed import seed
+
+    _, path = _state(args.dir)
+    conn = connect(path)
+    with Progress(console=console, transient=not console.is_terminal) as bar:
+        task = bar.add_task("CCH subjects", total=args.subjects)
+        first = seed(conn, args.subjects, args.seed, lambda n: bar.advance(task, n))
+    conn.close()
+    console.print(f"seeded {args.subjects} fictitious subjects SID/OR{first:08d} onward "
+                  f"into {path}")
+    return 0

@@ -1,0 +1,516 @@
+"""Oregon Computerized Criminal History: the store, the rap sheet and who sees what.
+
+A subject (SID, FBI number, names and aliases, descriptors, fingerprint-identified flag) has arrest
+cycles; each cycle has charges with NCIC offence codes, and each charge gets a court disposition
+(an arrest without one shows as OPEN); custody events come from Corrections.
+
+Who sees what is decided here, per inquiry (RULES.md):
+
+* criminal justice agencies asking for a criminal-justice purpose, and designated agencies (whose
+  purpose and consent the policy already checked, R4), get the record;
+* RISS gets only what exists in computerized form (R7): cycles on the manual file are left out;
+* anyone else, or a criminal justice agency asking for a non-criminal-justice purpose, gets only
+  convictions and arrests under one year old with no acquittal or dismissal, otherwise
+  "NO CRIMINAL RECORD" (R6);
+* a qualified entity gets YES or NO against the offence codes it registered (R5), never the record.
+
+Every answer carries the dissemination notice (D1); a record under challenge carries the challenge
+notice and the journal names who received it (D2); every dissemination is logged for the audit (D3).
+Radio terminals never receive a record (R9): replies are marked ``sensitive="cch"`` for the switch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from formats import responses
+from formats.codes import CodeBook
+from formats.errors import Reject
+from formats.message import Message
+from lems.router import Reply, Request
+from lems.state.db import StateDB
+from lems.store import Statement
+
+if TYPE_CHECKING:
+    from lems.switch import Switch
+
+D1_NOTICE = ("THIS RECORD MAY CHANGE AT ANY TIME - REQUEST A NEW RECORD EACH TIME IT IS NEEDED "
+             "(OAR 257-010-0020(8))")
+D2_NOTICE = ("*** THIS RECORD IS UNDER A CONTESTED-CASE CHALLENGE - NO FINAL DECISION YET - "
+             "YOUR RECEIPT OF IT IS LOGGED (OAR 257-010-0035(5)) ***")
+NO_CRIMINAL_RECORD = "NO CRIMINAL RECORD"
+CJ_FULL_PURPOSES = frozenset({"A", "C", "D", "F", "J", "S", "X"})
+"""Purposes for which a criminal justice agency gets the whole record."""
+DISMISSALS = frozenset({"ACQ", "DISM", "DIVD", "NOPR", "SETA", "EXPG"})
+MAX_CANDIDATES = 5
+BAD_RECORD = "BAD-RECORD"
+NOT_ON_FILE = "NOT-ON-FILE"
+
+FULL, COMPUTERIZED, FILTERED, NONE = "full", "computerized", "filtered", "none"
+
+
+@dataclass(slots=True)
+class Charge:
+    n: int
+    chg: str
+    ocl: str = ""
+    dsp: str = ""
+    dod: str = ""
+    crt: str = ""
+
+
+@dataclass(slots=True)
+class Cycle:
+    cyc: int
+    doa: str
+    ori: str = ""
+    oca: str = ""
+    manual: bool = False
+    sealed: bool = False
+    charges: list[Charge] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Record:
+    """One subject's criminal history as stored."""
+
+    sid: str
+    fbi: str
+    name: str
+    sex: str
+    rac: str
+    dob: str
+    descriptors: list[tuple[str, str]]
+    fpi: bool
+    challenged: bool
+    aliases: list[str] = field(default_factory=list)
+    cycles: list[Cycle] = field(default_factory=list)
+    custody: list[tuple[int, str, str, str]] = field(default_factory=list)
+    """(cycle, date, status, ori)"""
+
+
+# ---------------------------------------------------------------- dissemination (pure)
+
+
+def arrest_date(d: str) -> date:
+    return date(int(d[:4]), int(d[4:6]), int(d[6:8]))
+
+
+def releasable(charge: Charge, cycle: Cycle, today: date) -> bool:
+    """R5/R6: a conviction, or an arrest under one year old with no acquittal or dismissal."""
+    if charge.dsp == "CONV":
+        return True
+    if charge.dsp in DISMISSALS:
+        return False
+    return (today - arrest_date(cycle.doa)).days < 365
+
+
+def form_for(category: str, purpose: str) -> str:
+    """What a requester of ``category`` asking for ``purpose`` may receive."""
+    if category == "cj":
+        return FULL if purpose in CJ_FULL_PURPOSES else FILTERED
+    if category == "designated":
+        return FULL
+    if category == "riss":
+        return COMPUTERIZED
+    return FILTERED
+
+
+def visible(record: Record, form: str, today: date) -> list[Cycle]:
+    """The cycles (and charges) a requester gets in ``form``; sealed cycles never show."""
+    out = []
+    for c in record.cycles:
+        if c.sealed or (form == COMPUTERIZED and c.manual):
+            continue
+        if form == FILTERED:
+            charges = [ch for ch in c.charges if releasable(ch, c, today)]
+            if not charges:
+                continue
+            c = Cycle(c.cyc, c.doa, c.ori, c.oca, c.manual, c.sealed, charges)
+        out.append(c)
+    return out
+
+
+def fitness(record: Record, criteria: tuple[str, ...], today: date) -> list[tuple[int, str]]:
+    """R5: (cycle, offence) of releasable charges that match a qualified entity's criteria."""
+    return [(c.cyc, ch.chg) for c in record.cycles if not c.sealed for ch in c.charges
+            if ch.chg in criteria and releasable(ch, c, today)]
+
+
+def rap_sheet(record: Record, cycles: list[Cycle], form: str, purpose: str,
+              codes: CodeBook) -> list[str]:
+    """The record laid out like a rap sheet (after the notices)."""
+    dsp_words = codes.table("DSP") or {}
+    ocl_words = codes.table("OCL") or {}
+    ident = [("SID", record.sid)] + ([("FBI", record.fbi)] if record.fbi else [])
+    ident.append(("FPI", "Y" if record.fpi else "N"))
+    person = [("NAM", record.name), ("SEX", record.sex), ("RAC", record.rac),
+              ("DOB", record.dob), *record.descriptors]
+    lines = [f"MKE/{responses.FILE_WORDS['cch']}", f"PUR/{purpose}",
+             *responses.layout(ident),
+             *responses.layout(responses.display_pairs(person, codes)),
+             *responses.layout(responses.display_pairs([("AKA", a) for a in record.aliases],
+                                                       codes))]
+    if form == FILTERED:
+        lines.append("CONVICTIONS AND ARRESTS UNDER ONE YEAR OLD WITHOUT ACQUITTAL OR DISMISSAL "
+                     "ONLY (OAR 257-010-0025(1)(E))")
+    if form == COMPUTERIZED:
+        lines.append("COMPUTERIZED RECORD ONLY (OAR 257-010-0025(1)(D))")
+    for c in cycles:
+        lines.append(f"CYCLE {c.cyc:03d} DOA/{c.doa} ORI/{c.ori}" + (f" OCA/{c.oca}"
+                                                                    if c.oca else ""))
+        if c.manual:
+            lines.append("  PART OF THIS CYCLE IS ON THE MANUAL FILE - CONTACT ORSIR0000")
+        for ch in c.charges:
+            off = codes.describe("OFF", ch.chg) or ch.chg
+            cls = f" ({ocl_words.get(ch.ocl, ch.ocl)})" if ch.ocl else ""
+            if ch.dsp:
+                disp = f"DSP/{dsp_words.get(ch.dsp, ch.dsp)} DOD/{ch.dod}"
+                disp += f" CRT/{ch.crt}" if ch.crt else ""
+            else:
+                disp = "DSP/OPEN - NO DISPOSITION REPORTED"
+            lines.extend(responses.wrap(f"  CHG/{ch.chg} {off}{cls}"))
+            lines.append(f"      {disp}")
+    if form == FULL:
+        for cyc, dcs, cst, ori in record.custody:
+            lines.append(f"CUSTODY DCS/{dcs} CST/{cst} ORI/{ori}" + (f" CYC/{cyc:03d}"
+                                                                    if cyc else ""))
+    lines.append("END OF RECORD")
+    return lines
+
+
+# ---------------------------------------------------------------- store
+
+
+class CchStore:
+    """Data access for CCH: small indexed reads on the reactor thread, writes as statements."""
+
+    def __init__(self, db: StateDB) -> None:
+        self.db = db
+        row = db.one("SELECT MAX(sid) FROM subject WHERE sid LIKE 'OR%'")
+        self._last_sid = int(row[0][2:]) if row and row[0] and row[0][2:].isdigit() else 0
+        self._pending_cycles: dict[str, int] = {}
+
+    def new_sid(self) -> str:
+        self._last_sid += 1
+        return f"OR{self._last_sid:08d}"
+
+    def find(self, name: str | None = None, dob: str | None = None, sid: str | None = None,
+             fbi: str | None = None, sex: str | None = None,
+             rac: str | None = None) -> list[str]:
+        """SIDs matching the identifiers (name + DOB also searches aliases)."""
+        q = self.db.query
+        if sid:
+            sids = [r[0] for r in q("SELECT sid FROM subject WHERE sid = ?", (sid,))]
+        elif fbi:
+            sids = [r[0] for r in q("SELECT sid FROM subject WHERE fbi = ?", (fbi,))]
+        elif name and dob:
+            rows = q("SELECT sid, sex, rac FROM subject WHERE name = ? AND dob = ? UNION "
+                     "SELECT s.sid, s.sex, s.rac FROM alias a JOIN subject s ON s.sid = a.sid "
+                     "WHERE a.name = ? AND s.dob = ?", (name, dob, name, dob))
+            sids = [r[0] for r in rows if (not sex or r[1] == sex) and (not rac or r[2] == rac)]
+        else:
+            return []
+        return sorted(set(sids))[:MAX_CANDIDATES]
+
+    def load(self, sid: str) -> Record | None:
+        q = self.db.query
+        row = self.db.one("SELECT sid, fbi, name, sex, rac, dob, hgt, wgt, eye, hai, pob, fpi, "
+                          "challenged FROM subject WHERE sid = ?", (sid,))
+        if row is None:
+            return None
+        desc = [(c, v) for c, v in zip(("HGT", "WGT", "EYE", "HAI", "POB"), row[6:11],
+                                       strict=True) if v]
+        rec = Record(row[0], row[1], row[2], row[3], row[4], row[5], desc, bool(row[11]),
+                     bool(row[12]))
+        rec.aliases = [r[0] for r in q("SELECT name FROM alias WHERE sid = ? ORDER BY name",
+                                       (sid,))]
+        cycles: dict[int, Cycle] = {}
+        for cyc, doa, ori, oca, manual, sealed in q(
+                "SELECT cyc, doa, ori, oca, manual, sealed FROM cycle WHERE sid = ? "
+                "ORDER BY cyc", (sid,)):
+            cycles[cyc] = Cycle(cyc, doa, ori, oca, bool(manual), bool(sealed))
+        for cyc, n, chg, ocl, dsp, dod, crt in q(
+                "SELECT cyc, n, chg, ocl, dsp, dod, crt FROM charge WHERE sid = ? "
+                "ORDER BY cyc, n", (sid,)):
+            if cyc in cycles:
+                cycles[cyc].charges.append(Charge(n, chg, ocl, dsp, dod, crt))
+        rec.cycles = list(cycles.values())
+        rec.custody = [tuple(r) for r in q(  # type: ignore[misc]
+            "SELECT cyc, dcs, cst, ori FROM custody WHERE sid = ? ORDER BY n", (sid,))]
+        return rec
+
+    def next_cycle(self, sid: str) -> int:
+        row = self.db.one("SELECT MAX(cyc) FROM cycle WHERE sid = ?", (sid,))
+        n = max(row[0] or 0 if row else 0, self._pending_cycles.get(sid, 0)) + 1
+        self._pending_cycles[sid] = n
+        return n
+
+    def committed(self, sid: str) -> None:
+        self._pending_cycles.pop(sid, None)
+
+
+def subject_statements(sid: str, msg: Message, now: str) -> list[Statement]:
+    g = msg.get
+    return [("INSERT INTO subject (sid, fbi, name, sex, rac, dob, hgt, wgt, eye, hai, pob, soc, "
+             "fpi, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+             (sid, g("FBI") or "", g("NAM"), g("SEX"), g("RAC"), g("DOB"), g("HGT") or "",
+              g("WGT") or "", g("EYE") or "", g("HAI") or "", g("POB") or "", g("SOC") or "",
+              int(g("FPI") == "Y"), now))]
+
+
+def cycle_statements(sid: str, cyc: int, msg: Message, ori: str) -> list[Statement]:
+    """An arrest cycle with its charges (CHG and OCL repeat in pairs, in order)."""
+    doa = msg.get("DOA") or ""
+    classes = msg.get_all("OCL")
+    out: list[Statement] = [
+        ("INSERT INTO cycle (sid, cyc, doa, ori, oca) VALUES (?,?,?,?,?)",
+         (sid, cyc, doa, ori, msg.get("OCA") or "")),
+        ("UPDATE subject SET last_arrest = MAX(last_arrest, ?) WHERE sid = ?", (doa, sid))]
+    for n, chg in enumerate(msg.get_all("CHG"), 1):
+        ocl = classes[n - 1] if n <= len(classes) else ""
+        out.append(("INSERT INTO charge (sid, cyc, n, chg, ocl) VALUES (?,?,?,?,?)",
+                    (sid, cyc, n, chg, ocl)))
+    for aka in msg.get_all("AKA"):
+        out.append(("INSERT OR IGNORE INTO alias (name, sid) VALUES (?,?)", (aka, sid)))
+    return out
+
+
+def remove_subject(sid: str) -> list[Statement]:
+    return [(f"DELETE FROM {t} WHERE sid = ?", (sid,))
+            for t in ("charge", "cycle", "custody", "alias", "subject")]
+
+
+# ---------------------------------------------------------------- the service
+
+
+class CchService:
+    """The ``cch`` router service: EAR, EDP, ECU, MCH, XCH, QCH, QFC."""
+
+    name = "cch"
+
+    def __init__(self, switch: Switch, db: StateDB) -> None:
+        self.switch = switch
+        self.db = db
+        self.store = CchStore(db)
+        self.codes = switch.dictionary.codes
+
+    def handle(self, req: Request) -> Any:
+        handler = getattr(self, f"_{req.spec.key.lower()}", None)
+        if handler is None:
+            return [self._reject(req, BAD_RECORD, f"MKE {req.spec.key} NOT HANDLED BY CCH")]
+        return handler(req)
+
+    # ------------------------------------------------------------ helpers
+
+    def _reject(self, req: Request, code: str, reason: str, fld: str | None = None) -> Reply:
+        rej = Reject(code, reason, fld, req.msg.raw[:100])
+        return Reply(responses.reject(rej, req.msg.ori), key="REJ")
+
+    def _ack(self, req: Request, words: str, pairs: list[tuple[str, str]]) -> Reply:
+        when = self.switch.clock.now()
+        body = "\n".join([responses.head("ACC", req.msg.ori), *responses.wrap(words),
+                          *responses.layout(pairs), f"DTE/{when:%Y%m%d %H%M}"])
+        return Reply(body, key="ACC")
+
+    def _commit(self, statements: list[Statement], replies: list[Reply], sid: str = "") -> Any:
+        d = self.db.submit(statements)
+
+        def done(_: None) -> list[Reply]:
+            if sid:
+                self.store.committed(sid)
+            return replies
+
+        return d.addCallback(done)
+
+    def _today(self) -> date:
+        return self.switch.clock.now().date()
+
+    # ------------------------------------------------------------ entry and update (R2)
+
+    def _ear(self, req: Request) -> Any:
+        msg = req.msg
+        st = self.store
+        sid = msg.get("SID")
+        statements: list[Statement] = []
+        if sid:
+            if st.load(sid) is None:
+                return [self._reject(req, NOT_ON_FILE, f"SID/{sid} NOT ON FILE", "SID")]
+        else:
+            found = (st.find(fbi=msg.get("FBI")) if msg.get("FBI") else
+                     st.find(name=msg.get("NAM"), dob=msg.get("DOB"), sex=msg.get("SEX")))
+            if len(found) == 1:
+                sid = found[0]
+            else:
+                sid = st.new_sid()
+                statements += subject_statements(sid, msg, self.switch.clock.stamp())
+        cyc = st.next_cycle(sid)
+        statements += cycle_statements(sid, cyc, msg, msg.ori)
+        if msg.get("FPI") == "Y":
+            statements.append(("UPDATE subject SET fpi = 1 WHERE sid = ?", (sid,)))
+        reply = self._ack(req, "OREGON CCH ARREST CYCLE ENTERED",
+                          [("NAM", responses.print_name(msg.get("NAM") or "")), ("SID", sid),
+                           ("CYC", f"{cyc:03d}"), ("DOA", msg.get("DOA") or "")])
+        return self._commit(statements, [reply], sid)
+
+    def _edp(self, req: Request) -> Any:
+        msg = req.msg
+        sid, cyc, chg = msg.get("SID") or "", int(msg.get("CYC") or 0), msg.get("CHG")
+        row = self.db.one("SELECT n FROM charge WHERE sid = ? AND cyc = ? AND chg = ? "
+                          "ORDER BY (dsp = '') DESC, n LIMIT 1", (sid, cyc, chg))
+        if row is None:
+            return [self._reject(req, NOT_ON_FILE, f"NO CHARGE {chg} IN CYCLE {cyc:03d} OF "
+                                 f"SID/{sid}", "CHG")]
+        stmt = ("UPDATE charge SET dsp = ?, dod = ?, crt = ? WHERE sid = ? AND cyc = ? AND n = ?",
+                (msg.get("DSP"), msg.get("DOD"), msg.get("CRT") or "", sid, cyc, row[0]))
+        reply = self._ack(req, "OREGON CCH COURT DISPOSITION ENTERED",
+                          [("SID", sid), ("CYC", f"{cyc:03d}"), ("CHG", chg or ""),
+                           ("DSP", msg.get("DSP") or "")])
+        return self._commit([stmt], [reply])
+
+    def _ecu(self, req: Request) -> Any:
+        msg = req.msg
+        sid = msg.get("SID") or ""
+        if self.db.one("SELECT 1 FROM subject WHERE sid = ?", (sid,)) is None:
+            return [self._reject(req, NOT_ON_FILE, f"SID/{sid} NOT ON FILE", "SID")]
+        row = self.db.one("SELECT COALESCE(MAX(n), 0) FROM custody WHERE sid = ?", (sid,))
+        n = (row[0] if row else 0) + 1
+        stmt = ("INSERT INTO custody (sid, n, cyc, dcs, cst, ori) VALUES (?,?,?,?,?,?)",
+                (sid, n, int(msg.get("CYC") or 0), msg.get("DCS"), msg.get("CST"), msg.ori))
+        reply = self._ack(req, "OREGON CCH CUSTODY EVENT ENTERED",
+                          [("SID", sid), ("DCS", msg.get("DCS") or "")])
+        return self._commit([stmt], [reply])
+
+    COLUMNS = {"NAM": "name", "SEX": "sex", "RAC": "rac", "DOB": "dob", "FBI": "fbi",
+               "HGT": "hgt", "WGT": "wgt", "EYE": "eye", "HAI": "hai", "POB": "pob"}
+
+    def _mch(self, req: Request) -> Any:
+        """Correction of the subject's identification; CHL/Y|N sets the challenge flag (D2)."""
+        msg = req.msg
+        sid = msg.get("SID") or ""
+        if self.db.one("SELECT 1 FROM subject WHERE sid = ?", (sid,)) is None:
+            return [self._reject(req, NOT_ON_FILE, f"SID/{sid} NOT ON FILE", "SID")]
+        statements: list[Statement] = []
+        changed: list[tuple[str, str]] = [("SID", sid)]
+        for code, value in msg.fields:
+            if code in self.COLUMNS:
+                statements.append((f"UPDATE subject SET {self.COLUMNS[code]} = ? WHERE sid = ?",
+                                   (value, sid)))
+                changed.append((code, value))
+            elif code == "FPI":
+                statements.append(("UPDATE subject SET fpi = ? WHERE sid = ?",
+                                   (int(value == "Y"), sid)))
+                changed.append((code, value))
+            elif code == "CHL":
+                statements.append(("UPDATE subject SET challenged = ? WHERE sid = ?",
+                                   (int(value == "Y"), sid)))
+                changed.append((code, value))
+            elif code == "AKA":
+                statements.append(("INSERT OR IGNORE INTO alias (name, sid) VALUES (?,?)",
+                                   (value, sid)))
+                changed.append((code, value))
+        reply = self._ack(req, "OREGON CCH SUBJECT CORRECTED", changed)
+        return self._commit(statements, [reply])
+
+    def _xch(self, req: Request) -> Any:
+        from lems.state.removal import removal
+
+        return removal(self, req)
+
+    # ------------------------------------------------------------ inquiries (R5-R9, D1-D3)
+
+    def _qch(self, req: Request) -> Any:
+        msg = req.msg
+        agency = self.switch.directory.agencies[msg.ori]
+        purpose = msg.get("PUR") or ""
+        form = form_for(agency.category, purpose)
+        sids = self.store.find(name=msg.get("NAM"), dob=msg.get("DOB"), sid=msg.get("SID"),
+                               fbi=msg.get("FBI"), sex=msg.get("SEX"), rac=msg.get("RAC"))
+        today = self._today()
+        replies: list[Reply] = []
+        logs: list[Statement] = []
+        for sid in sids:
+            rec = self.store.load(sid)
+            if rec is None:
+                continue
+            cycles = visible(rec, form, today)
+            if form == FILTERED and not cycles:
+                logs.append(self._log(req, sid, NONE, rec.challenged))
+                continue
+            notices = [D1_NOTICE] + ([D2_NOTICE] if rec.challenged else [])
+            body = "\n".join([responses.head("HIT", msg.ori), *responses.page(notices),
+                              *rap_sheet(rec, cycles, form, purpose, self.codes)])
+            replies.append(Reply(body, key="HIT", sensitive="cch"))
+            logs.append(self._log(req, sid, form, rec.challenged))
+            if rec.challenged:
+                self.switch.journal.append(
+                    "sys", f"CCH CHALLENGE NOTICE SID/{sid} DELIVERED TO ORI/{msg.ori} "
+                    f"TERMINAL/{req.terminal} OPERATOR/{req.operator}",
+                    terminal=req.terminal, operator=req.operator, ori=msg.ori, key="QCH",
+                    disposition="challenge-notice", ref=req.seq)
+        if not replies:
+            replies.append(Reply(self._no_record(req, form), key="NRC"))
+        if logs:
+            self.db.writer.submit_nowait(logs)
+        return replies
+
+    def _no_record(self, req: Request, form: str) -> str:
+        msg = req.msg
+        ident = [(c, v) for c, v in msg.fields if c in ("NAM", "DOB", "SEX", "RAC", "SID", "FBI")]
+        what = (NO_CRIMINAL_RECORD if form == FILTERED else "OREGON CCH RECORD")
+        text = f"{what} " + " ".join(f"{c}/{v}" for c, v in ident)
+        return "\n".join([responses.head("NRC", msg.ori), *responses.page([D1_NOTICE]),
+                          *responses.wrap(text)])
+
+    def _qfc(self, req: Request) -> Any:
+        """R5: YES (a disqualifying record) or NO, against the entity's registered criteria."""
+        msg = req.msg
+        agency = self.switch.directory.agencies[msg.ori]
+        sids = self.store.find(name=msg.get("NAM"), dob=msg.get("DOB"), sex=msg.get("SEX"),
+                               rac=msg.get("RAC"))
+        today = self._today()
+        found = False
+        logs: list[Statement] = []
+        for sid in sids:
+            rec = self.store.load(sid)
+            if rec is None:
+                continue
+            hit = bool(fitness(rec, agency.criteria, today))
+            found = found or hit
+            logs.append(self._log(req, sid, "yes" if hit else "no", rec.challenged))
+        answer = "YES" if found else "NO"
+        key = "HIT" if found else "NRC"
+        lines = [responses.head(key, msg.ori), *responses.page([D1_NOTICE]),
+                 "MKE/QUALIFIED ENTITY FITNESS CHECK",
+                 *responses.layout([("NAM", responses.print_name(msg.get("NAM") or "")),
+                                    ("DOB", msg.get("DOB") or ""), ("CRI", msg.get("CRI") or ""),
+                                    ("ATN", msg.get("ATN") or "")]),
+                 f"DISQUALIFYING RECORD/{answer}",
+                 *responses.page(["BASED ONLY ON CONVICTIONS AND ARRESTS UNDER ONE YEAR OLD "
+                                  "WITHOUT ACQUITTAL OR DISMISSAL, AGAINST THE CRITERIA "
+                                  "REGISTERED BY THIS ENTITY - NO RECORD IS RELEASED "
+                                  "(OAR 257-010-0025(1)(C))"])]
+        if logs:
+            self.db.writer.submit_nowait(logs)
+        return [Reply("\n".join(lines), key=key)]
+
+    def _log(self, req: Request, sid: str, form: str, challenged: bool) -> Statement:
+        return ("INSERT INTO dissemination (time, sid, ori, terminal, operator, purpose, form, "
+                "challenged, ref) VALUES (?,?,?,?,?,?,?,?,?)",
+                (self.switch.clock.stamp(), sid, req.msg.ori, req.terminal, req.operator,
+                 req.msg.get("PUR") or "", form, int(challenged), req.seq))
+
+
+def years_before(today: date, years: int) -> date:
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - years, day=28)
+
+
+def purge_cutoffs(today: date) -> tuple[str, str]:
+    """(latest DOB of a subject aged 99+, the arrest date 10 years back) as CCYYMMDD."""
+    return (years_before(today, 99).strftime("%Y%m%d"),
+            years_before(today, 10).strftime("%Y%m%d"))

@@ -1,0 +1,62 @@
+"""``install(switch)``: open ``state.db`` and register the state services with the switch.
+
+Registers the router services ``cch``, ``fics`` and ``ppf``, puts the hit-confirmation tracker in
+front of the YQ/YR relay, and starts the scheduled jobs on the lab clock. ``switch.state`` holds
+what was installed (tests and the benchmark reach the stores through it).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lems.state.cch import CchService
+from lems.state.db import StateDB, path_for
+from lems.state.fics import FicsService
+from lems.state.hits import HitTracker
+from lems.state.jobs import Jobs
+from lems.state.ppf import PpfService
+
+if TYPE_CHECKING:
+    from lems.switch import Switch
+
+
+@dataclass(slots=True)
+class StateServices:
+    db: StateDB
+    cch: CchService
+    fics: FicsService
+    ppf: PpfService
+    hits: HitTracker
+    jobs: Jobs
+
+
+def install(switch: Switch) -> None:
+    db = StateDB(path_for(switch.lab.database), switch.reactor)
+    clock = switch.clock
+    db.writer.submit_nowait([
+        ("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (k, v))
+        for k, v in (("clock_wall", repr(time.time())), ("clock_lab", clock.now().isoformat()),
+                     ("clock_speed", repr(clock.speed)))])
+    cch = CchService(switch, db)
+    ppf = PpfService(switch, db)
+    fics = FicsService(switch, db, cch, ppf)
+    hits = HitTracker(switch, db)
+    for service in (cch, fics, ppf):
+        switch.router.register(service)
+    hits.install()
+    jobs = Jobs(switch, db, cch, fics, ppf)
+    jobs.start()
+    switch.state = StateServices(db, cch, fics, ppf, hits, jobs)  # type: ignore[attr-defined]
+
+    def stop() -> Any:
+        jobs.stop()
+        hits.cancel_timers()
+        fics.cancel_timers()
+        pool = switch.reactor.getThreadPool()
+        from twisted.internet.threads import deferToThreadPool
+
+        return deferToThreadPool(switch.reactor, pool, db.close)
+
+    switch.stop_hooks.append(stop)

@@ -1,0 +1,79 @@
+"""CCH lookup benchmark: name+DOB, SID and FBI-number inquiries against a seeded ``state.db``,
+timed through the same code the ``cch`` service runs (find, load, dissemination filter, rap sheet).
+
+    .venv/bin/lems init /tmp/big && .venv/bin/lems cch seed /tmp/big --subjects 1000000
+    .venv/bin/python tools/bench_cch.py /tmp/big --lookups 20000
+
+Goal (issue 5): p99 <= 2 ms per lookup at 1 M subjects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from datetime import date
+from pathlib import Path
+
+from formats.codes import CodeBook
+from lems.lab import load_lab
+from lems.state.cch import FULL, CchStore, form_for, rap_sheet, visible
+from lems.state.db import connect, path_for
+
+
+class Reader:
+    """The read side of ``StateDB`` (the benchmark needs no writer thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self.reader = connect(path)
+
+    def query(self, sql, params=()):
+        return self.reader.execute(sql, params).fetchall()
+
+    def one(self, sql, params=()):
+        return self.reader.execute(sql, params).fetchone()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("dir", type=Path)
+    p.add_argument("--lookups", type=int, default=20000)
+    p.add_argument("--seed", type=int, default=7)
+    a = p.parse_args()
+    db = Reader(path_for(load_lab(a.dir).database))
+    store = CchStore(db)  # type: ignore[arg-type]
+    codes = CodeBook.builtin()
+    n = db.one("SELECT COUNT(*) FROM subject")[0]
+    rnd = random.Random(a.seed)
+    top = store._last_sid
+    sample = [db.one("SELECT sid, name, dob, fbi FROM subject WHERE sid = ?",
+                     (f"OR{rnd.randint(1, top):08d}",)) for _ in range(a.lookups)]
+    today = date(2026, 11, 23)
+    results: dict[str, list[float]] = {"name+dob": [], "sid": [], "fbi": [], "miss": []}
+    for i, (sid, name, dob, fbi) in enumerate(sample):
+        kind = ("name+dob", "sid", "fbi", "miss")[i % 4]
+        t0 = time.perf_counter()
+        if kind == "name+dob":
+            found = store.find(name=name, dob=dob)
+        elif kind == "sid":
+            found = store.find(sid=sid)
+        elif kind == "fbi":
+            found = store.find(fbi=fbi)
+        else:
+            found = store.find(name=name, dob="18000101")
+        for s in found:
+            rec = store.load(s)
+            if rec is not None:
+                rap_sheet(rec, visible(rec, form_for("cj", "C"), today), FULL, "C", codes)
+        results[kind].append(time.perf_counter() - t0)
+    every = [x for v in results.values() for x in v]
+    print(f"subjects {n:,}  lookups {len(every):,}")
+    for kind, v in [*results.items(), ("all", every)]:
+        q = statistics.quantiles(v, n=100)
+        print(f"{kind:9s} p50 {q[49] * 1e3:6.3f} ms  p99 {q[98] * 1e3:6.3f} ms  "
+              f"max {max(v) * 1e3:6.3f} ms")
+
+
+if __name__ == "__main__":
+    main()
