@@ -104,6 +104,9 @@ def channel(osn: int, terminal: str, link: str) -> str:
 
 _RECORD_FIELDS = tuple(f.name for f in fields(Record))
 _INT_FIELDS = {"seq", "osn", "ref"}
+_FIELD_SET = frozenset(_RECORD_FIELDS)
+_OTHER_STR_FIELDS = tuple(f for f in _RECORD_FIELDS
+                          if f not in _INT_FIELDS and f not in ("text", "time", "direction"))
 _HEADER_FIELDS = tuple(f.name for f in fields(Header))
 
 
@@ -154,21 +157,28 @@ def decode(line: str, number: int | None = None) -> Record:
         raise RecordingError("record is not JSON", line=number, text=line) from e
     if not isinstance(obj, dict):
         raise RecordingError("record is not a JSON object", line=number, text=line)
+    if not obj.keys() <= _FIELD_SET:
+        obj = {k: v for k, v in obj.items() if k in _FIELD_SET}
     try:
-        values = {k: obj[k] for k in _RECORD_FIELDS if k in obj}
-        for k in _INT_FIELDS & values.keys():
-            if not isinstance(values[k], int):
-                raise TypeError(f"{k} must be an integer")
-        for k, v in values.items():
-            if k not in _INT_FIELDS and not isinstance(v, str):
-                raise TypeError(f"{k} must be a string")
-        record = Record(**values)
+        record = Record(**obj)
     except TypeError as e:
         raise RecordingError(f"bad record: {e}", line=number, text=line) from e
-    if record.direction not in DIRECTIONS:
-        raise RecordingError(f"direction {record.direction!r} is not one of "
-                             f"{', '.join(DIRECTIONS)}", line=number, text=line)
+    problem = _check(record)
+    if problem:
+        raise RecordingError(problem, line=number, text=line)
     return record
+
+
+def _check(r: Record) -> str:
+    if type(r.seq) is not int or type(r.osn) is not int or type(r.ref) is not int:
+        return "bad record: seq, osn and ref must be integers"
+    if r.direction not in DIRECTIONS:
+        return f"direction {r.direction!r} is not one of {', '.join(DIRECTIONS)}"
+    if type(r.text) is not str or type(r.time) is not str:
+        return "bad record: text and time must be strings"
+    if not all(type(getattr(r, name)) is str for name in _OTHER_STR_FIELDS):
+        return f"bad record: {', '.join(_OTHER_STR_FIELDS)} must be strings"
+    return ""
 
 
 def decode_lines(lines: Iterable[str]) -> tuple[Header, Iterator[Record]]:
@@ -289,11 +299,15 @@ def parse_plain(text: str, *, terminal: str = "", start: datetime | None = None,
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """Replace every match of ``pattern`` (a Python regex, multi-line mode) by ``replace``."""
+    """Replace every match of ``pattern`` (a Python regex, multi-line mode) by ``replace``.
+
+    ``when``, if given, is a plain substring without which the pattern cannot match: the rule
+    is skipped for texts that lack it (a fast path; the result is the same)."""
 
     name: str
     pattern: str
     replace: str
+    when: str = ""
 
     def compile(self) -> re.Pattern[str]:
         try:
@@ -303,11 +317,13 @@ class Rule:
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
-    Rule("envelope", r"^OSN/\d+ (TRM/\S*) DTE/\d+ TIM/\d+", r"OSN/# \1 DTE/# TIM/#"),
-    Rule("nlets-clock", r"^\d\d:\d\d \d\d/\d\d/\d{4} \d{5}", "HH:MM MM/DD/YYYY #####"),
-    Rule("date-time", r"\b(DTE|DLU)/\d{8}(?: \d{4}(?: [A-Z]{3})?)?", r"\1/#"),
-    Rule("nic", r"\bNIC/[A-Z]\d{9}\b", "NIC/#"),
-    Rule("ntn", r"\bNTN/[A-Z0-9]+", "NTN/#"),
+    Rule("envelope-osn", r"\AOSN/\d+", "OSN/#", "OSN/"),
+    Rule("envelope-time", r"DTE/\d{8} TIM/\d{6}", "DTE/# TIM/#", "TIM/"),
+    Rule("nlets-clock", r"^\d\d:\d\d \d\d/\d\d/\d{4} \d{5}", "HH:MM MM/DD/YYYY #####", ":"),
+    Rule("dte", r"\bDTE/\d{8}(?: \d{4}(?: [A-Z]{3})?)?", "DTE/#", "DTE/"),
+    Rule("dlu", r"\bDLU/\d{8}", "DLU/#", "DLU/"),
+    Rule("nic", r"\bNIC/[A-Z]\d{9}\b", "NIC/#", "NIC/"),
+    Rule("ntn", r"\bNTN/[A-Z0-9]+", "NTN/#", "NTN/"),
 )
 """What differs between two runs of the same traffic: output envelope (OSN, date, time), Nlets
 header clocks and sequence numbers, system dates, NCIC record numbers, NICS transaction numbers."""
@@ -319,12 +335,13 @@ class Masker:
     def __init__(self, rules: Sequence[Rule] = DEFAULT_RULES,
                  ignore_keys: Iterable[str] = ()) -> None:
         self.rules = tuple(rules)
-        self._compiled = [(r.compile(), r.replace) for r in self.rules]
+        self._compiled = [(r.when, r.compile(), r.replace) for r in self.rules]
         self.ignore_keys = frozenset(k.upper() for k in ignore_keys)
 
     def mask(self, text: str) -> str:
-        for pattern, replace in self._compiled:
-            text = pattern.sub(replace, text)
+        for when, pattern, replace in self._compiled:
+            if not when or when in text:
+                text = pattern.sub(replace, text)
         return text
 
     @classmethod
@@ -350,7 +367,7 @@ class Masker:
             if not isinstance(r, dict) or not isinstance(r.get("pattern"), str):
                 raise RecordingError(f"{source}: rule {i} needs a pattern")
             rules.append(Rule(str(r.get("name", f"rule {i}")), r["pattern"],
-                              str(r.get("replace", "#"))))
+                              str(r.get("replace", "#")), str(r.get("when", ""))))
         return cls(rules, data.get("ignore_keys", ()))
 
 
