@@ -1,0 +1,136 @@
+"""``lems exercise run|report|list`` and ``lems watch``: the training lab's instructor side."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from formats.errors import ConfigError
+from lems.cli import console, errors
+
+
+def register(sub: Any) -> None:
+    ex = sub.add_parser("exercise", help="run graded training exercises and report the grades")
+    exsub = ex.add_subparsers(title="exercise commands", metavar="COMMAND")
+    s = exsub.add_parser("list", help="the exercises shipped with LEMS")
+    s.set_defaults(func=cmd_list)
+    s = exsub.add_parser(
+        "run", help="set up an exercise, let the trainee work, grade it from the journal",
+        description="Runs the lab's switch in this process at the exercise's clock speed "
+        "(or uses a running one with --switch), runs the setup, then waits for the trainee "
+        "(at `lems terminal`; press Enter here when done) or runs --script as the trainee, "
+        "and grades the journal. Exit status 0 when every task passed.")
+    s.add_argument("file", help="exercise TOML file, or a shipped exercise id")
+    s.add_argument("--lab", type=Path, required=True)
+    s.add_argument("--terminal", help="the trainee's terminal (default: the exercise's)")
+    s.add_argument("--trainee", default="", help="trainee name for the report "
+                   "(default: the operator)")
+    s.add_argument("--script", type=Path, help="a scripted trainee")
+    s.add_argument("--switch", metavar="ENDPOINT", help="use this running switch of the lab")
+    s.set_defaults(func=cmd_run)
+    s = exsub.add_parser("report", help="graded report per trainee (table, --json, --html)")
+    s.add_argument("--lab", type=Path, required=True)
+    s.add_argument("--trainee", default="")
+    s.add_argument("--json", action="store_true", help="JSON instead of a table")
+    s.add_argument("--html", type=Path, metavar="FILE", help="also write a printable HTML page")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("watch", help="the instructor's live dashboard of a running lab")
+    s.add_argument("dir", type=Path, help="lab directory")
+    s.add_argument("--interval", type=float, default=1.0)
+    s.add_argument("--count", type=int, default=0, help="refreshes, then stop (0: Ctrl-C)")
+    s.set_defaults(func=cmd_watch)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from lems.training.exercise import shipped
+
+    for e in shipped():
+        console.print(f"{e.id:<24} {e.title}  [trainee {e.trainee}]", markup=False)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from hardware.endpoints import client_for
+    from lems.commands.terminal import run_on_reactor
+    from lems.lab import load_lab
+    from lems.training.exercise import load_exercise
+    from lems.training.report import print_report
+    from lems.training.run import run_exercise
+    from terminals.script import load_script
+
+    lab = load_lab(args.lab)
+    exercise = load_exercise(args.file)
+    script = load_script(args.script) if args.script else None
+    lab.clock_speed = exercise.clock_speed
+    console.print(f"EXERCISE {exercise.id}: {exercise.title}", markup=False)
+    console.print(exercise.text, markup=False)
+    for t in exercise.tasks:
+        console.print(f"  TASK {t.id}: {t.text}", markup=False)
+
+    async def main(reactor: Any) -> int:
+        switch = None
+        endpoint = args.switch
+        if endpoint is None:
+            from lems.switch import Switch
+
+            switch = Switch(lab, reactor)
+            switch.start()
+            for desc in lab.switch.listen:
+                await switch.listen(desc).asFuture(asyncio.get_running_loop())
+            endpoint = client_for(lab.switch.listen[0])
+        try:
+            async def until() -> None:
+                console.print(f"Trainee: sign on at {args.terminal or exercise.trainee} "
+                              f"(lems terminal {endpoint} --lab {args.lab} --terminal "
+                              f"{args.terminal or exercise.trainee}); press Enter here when "
+                              f"done (time limit {exercise.time_limit:g} lab s).", markup=False)
+                read = asyncio.ensure_future(asyncio.to_thread(sys.stdin.readline))
+                await asyncio.wait([read], timeout=exercise.time_limit / lab.clock_speed)
+
+            async def settle() -> None:
+                if switch is not None:
+                    await switch.writer.submit([]).asFuture(asyncio.get_running_loop())
+
+            grade = await run_exercise(reactor, endpoint, lab, exercise, trainee=args.trainee,
+                                       terminal=args.terminal or "", script=script,
+                                       until=until, settle=settle)
+        finally:
+            if switch is not None:
+                await switch.stop().asFuture(asyncio.get_running_loop())
+        print_report([grade], console)
+        return 0 if grade.passed else 1
+
+    return run_on_reactor(main)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from lems.lab import load_lab
+    from lems.training.report import print_report, report_html, report_json
+    from lems.training.run import load_grades
+
+    lab = load_lab(args.lab)
+    grades = load_grades(lab, args.trainee)
+    if args.json:
+        console.print_json(report_json(grades)) if console.is_terminal else print(
+            report_json(grades))
+    else:
+        print_report(grades, console)
+    if args.html:
+        args.html.write_text(report_html(grades), "utf-8")
+        errors.print(f"HTML report written: {args.html}", markup=False)
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from lems.lab import load_lab
+    from lems.training.watch import watch
+
+    lab = load_lab(args.dir)
+    if not lab.database.exists():
+        raise ConfigError(f"{lab.database} does not exist: lems init / serve the lab first")
+    watch(lab.database, lab.name, console, interval=args.interval, count=args.count)
+    return 0

@@ -1,0 +1,108 @@
+"""Running an exercise: set the world up with scripted terminals, let the trainee work (a person
+at ``lems terminal`` or a scripted trainee), then grade the journal window and keep the grade.
+
+Grades are kept in ``training.db`` beside the lab database (one row per run), not in the lab
+database, whose schema belongs to the switch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from formats.errors import LemsError
+from lems.lab import LabConfig
+from lems.training.exercise import Exercise
+from lems.training.grading import Grade, grade, last_seq
+from terminals.script import Credentials, Script, parse_script, run_terminal
+
+
+class ExerciseError(LemsError):
+    """The exercise could not be set up (a setup script failed, a terminal is unknown)."""
+
+
+def lab_credentials(lab: LabConfig, terminal: str) -> Credentials:
+    term = lab.terminals.get(terminal)
+    if term is None:
+        raise ExerciseError(f"terminal {terminal} is not in {lab.path}")
+    op = next((o for o in lab.operators.values() if terminal in o.terminals and o.cleared), None)
+    if op is None:
+        raise ExerciseError(f"no cleared operator for terminal {terminal} in {lab.path}")
+    return Credentials(terminal, op.id, op.password)
+
+
+async def setup(reactor: Any, endpoint: str, lab: LabConfig, exercise: Exercise,
+                trainee: str) -> None:
+    """Run the exercise's setup scripts, in order; a failing step stops the exercise."""
+    trainee_ori = lab.terminals[trainee].oris[0]
+    for step in exercise.setup:
+        cred = lab_credentials(lab, step.terminal)
+        text = step.script.replace("${TRAINEE_ORI}", trainee_ori).replace("${TRAINEE}",
+                                                                           trainee)
+        result = await run_terminal(reactor, endpoint, cred,
+                                    parse_script(text, f"{exercise.id} setup {step.terminal}"))
+        if not result.passed:
+            raise ExerciseError(f"setup at {step.terminal} failed at line {result.line}: "
+                                f"{result.reason}")
+
+
+async def run_exercise(reactor: Any, endpoint: str, lab: LabConfig, exercise: Exercise, *,
+                       trainee: str = "", terminal: str = "", script: Script | None = None,
+                       until: Any = None, settle: Any = None) -> Grade:
+    """Set up, let the trainee work, grade. With ``script`` the trainee is scripted; otherwise
+    ``until`` (a coroutine function) returns when the person is done. ``settle`` (a coroutine
+    function) waits until the switch has committed everything (in-process switches)."""
+    terminal = (terminal or exercise.trainee).upper()
+    cred = lab_credentials(lab, terminal)
+    start = last_seq(lab.database)
+    await setup(reactor, endpoint, lab, exercise, terminal)
+    if script is not None:
+        await run_terminal(reactor, endpoint, cred, script)
+    elif until is not None:
+        await until()
+    await asyncio.sleep(0.3)  # answers in flight reach the journal
+    if settle is not None:
+        await settle()
+    g = grade(exercise, lab.database, start, terminal, lab.terminals[terminal].oris[0],
+              trainee or cred.operator)
+    save_grade(lab, g)
+    return g
+
+
+def results_path(lab: LabConfig) -> Path:
+    return lab.database.with_name("training.db")
+
+
+def _connect(lab: LabConfig) -> sqlite3.Connection:
+    conn = sqlite3.connect(results_path(lab))
+    conn.execute("CREATE TABLE IF NOT EXISTS grade (id INTEGER PRIMARY KEY, exercise TEXT, "
+                 "trainee TEXT, terminal TEXT, started TEXT, passed INTEGER, score REAL, "
+                 "body TEXT NOT NULL)")
+    return conn
+
+
+def save_grade(lab: LabConfig, g: Grade) -> None:
+    conn = _connect(lab)
+    try:
+        with conn:
+            conn.execute("INSERT INTO grade (exercise, trainee, terminal, started, passed, score,"
+                         " body) VALUES (?,?,?,?,?,?,?)",
+                         (g.exercise, g.trainee, g.terminal, g.started, int(g.passed), g.score,
+                          json.dumps(g.to_dict())))
+    finally:
+        conn.close()
+
+
+def load_grades(lab: LabConfig, trainee: str = "") -> list[Grade]:
+    if not results_path(lab).exists():
+        return []
+    conn = _connect(lab)
+    try:
+        rows = conn.execute("SELECT body FROM grade WHERE ? = '' OR trainee = ? ORDER BY id",
+                            (trainee, trainee)).fetchall()
+    finally:
+        conn.close()
+    return [Grade.from_dict(json.loads(body)) for (body,) in rows]
