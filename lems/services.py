@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lems.switch import Switch
 
-INSTALLERS: list[str] = []
+INSTALLERS: list[str] = ["lems.state.install:install", "lems.endpoints.install:install"]
 """``module:function`` strings, installed in order."""
 
 

@@ -20,6 +20,9 @@ def register(sub: Any) -> None:
     s.add_argument("--exist-ok", action="store_true",
                    help="leave an existing lab as it is (for scripts that init then serve)")
     s.add_argument("--listen", help="endpoint the lab listens on (default tcp:5020 on loopback)")
+    s.add_argument("--tls", action="store_true",
+                   help="also write DIR/pki/: a lab CA, a server certificate and one client "
+                   "certificate per terminal (CN = terminal id) for tls: links")
     s.set_defaults(func=cmd_init)
 
     s = sub.add_parser("serve", help="run a lab's switch until Ctrl-C or SIGTERM")
@@ -28,6 +31,11 @@ def register(sub: Any) -> None:
                    help="listen here instead of the lab's [switch] listen (repeatable)")
     s.add_argument("--speed", type=float, help="lab clock speed (overrides clock_speed)")
     s.add_argument("--reactor", choices=["asyncio", "epoll"], default="asyncio")
+    s.add_argument("--web", metavar="ENDPOINT",
+                   help="serve the instructor's dashboard page here "
+                        "(e.g. tcp:8020:interface=127.0.0.1)")
+    s.add_argument("--dashboard", action="store_true",
+                   help="serve the dashboard page on tcp:8020 on loopback (same as --web)")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("send", help="sign on as a lab terminal, send messages, print answers")
@@ -65,6 +73,14 @@ def cmd_init(args: argparse.Namespace) -> int:
                       ops[0].id if ops else "", ops[0].password if ops else "", note)
     console.print(table)
     listen = lab.switch.listen[0]
+    if args.tls:
+        from hardware.tls import write_lab_pki
+
+        pki = write_lab_pki(args.dir / "pki", list(lab.terminals))
+        console.print(f"TLS:         lems serve {args.dir} --listen tls:5021:interface=127.0.0.1:"
+                      f"certKey={pki}/server.pem:caCerts={pki}/ca.pem  (terminal T01 uses "
+                      f"certKey={pki}/T01.pem; the certificate's CN must match the LOGON)",
+                      markup=False)
     console.print(f"Start it:    lems serve {args.dir}")
     console.print(f"Sign on:     connect to {listen} (e.g. nc 127.0.0.1 5020) and type "
                   "LOGON.T01.OP01.train-01")
@@ -114,6 +130,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 reactor.stop()
                 return
             d.addCallbacks(listening, failed, callbackArgs=(desc,), errbackArgs=(desc,))
+        web = args.web or ("tcp:8020:interface=127.0.0.1" if args.dashboard else None)
+        if web:
+            from lems.training.web import serve
+
+            serve(switch, web).addCallbacks(listening, failed, callbackArgs=(f"web {web}",),
+                                            errbackArgs=(f"web {web}",))
 
     console.print(f"LEMS serving lab '{lab.name}' ({len(lab.terminals)} terminals, "
                   f"clock x{lab.clock_speed:g}); Ctrl-C to stop", markup=False)

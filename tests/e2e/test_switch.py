@@ -305,3 +305,28 @@ async def test_second_sign_on_moves_the_terminal(tmp_path, reactor):
         assert (await wait(second.next())).lines[-1] == "TO THE NEW LINK"
         second.close()
         sender.close()
+
+
+async def test_accepted_relay_without_copies_is_routed_again_at_start(tmp_path, reactor):
+    """A crash between committing an AM and committing its copies: the restart delivers it."""
+    lab = demo_lab(tmp_path)
+    async with running_switch(lab, reactor):
+        pass
+    conn = store.connect(lab.database)
+    seq = conn.execute("SELECT MAX(seq) FROM journal").fetchone()[0] + 1
+    conn.execute("INSERT INTO journal (seq, time, direction, terminal, operator, ori, key, "
+                 "disposition, text) VALUES (?, '2026-11-23T04:00:00+00:00', 'in', 'T01', "
+                 "'OP01', 'OR0240000', 'AM', 'accepted', ?)",
+                 (seq, "AM.OR0240000.OR0260000.TXT\nLOST IN THE CRASH"))
+    conn.close()
+    got = []
+    for _ in range(2):  # the second start must not route it again
+        async with running_switch(lab, reactor) as switch:
+            t4 = await signed_on(switch, reactor, "T04")
+            await asyncio.sleep(0.3)
+            got.append([o.lines[-1] for o in t4.drain() if o.key == "AM"])
+            t4.close()
+            await settle(switch)
+        rows = journal(switch, "disposition = 'recovered'")
+        assert len(rows) == 1 and f"SEQ/{seq}" in rows[0][6]
+    assert got == [["LOST IN THE CRASH"], []]
