@@ -23,6 +23,8 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
+from hardware.link import RelayHandler
+
 log = Logger()
 
 KEEPALIVE: dict[str, bytes] = {
@@ -167,27 +169,14 @@ class KeepConnected:
             self.link.close()
 
 
-class _Relay:
-    """A handler in front of another that tells a ``KeepConnected`` when the link is lost."""
+class _Relay(RelayHandler):
+    """Tells a ``KeepConnected`` when the link is lost."""
 
     def __init__(self, inner: Any, keeper: Callable[[], KeepConnected]) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.keeper = keeper
 
-    def link_made(self, link: Any) -> None:
-        self.inner.link_made(link)
-
-    def frame_received(self, payload: bytes) -> None:
-        self.inner.frame_received(payload)
-
-    def bad_frame(self, reason: str, raw: bytes) -> None:
-        self.inner.bad_frame(reason, raw)
-
-    def control_received(self, code: int) -> None:
-        self.inner.control_received(code)
-
-    def link_lost(self, reason: str) -> None:
-        self.inner.link_lost(reason)
+    def after_lost(self) -> None:
         self.keeper().lost()
 
 

@@ -49,6 +49,37 @@ class LinkHandler(Protocol):
 
 
 @implementer(IPushProducer)
+class RelayHandler:
+    """A handler in front of another: passes every event on, then ``after_lost`` when the link
+    is gone (reconnectors and listeners that reopen a device hook in there)."""
+
+    def __init__(self, inner: LinkHandler) -> None:
+        self.inner = inner
+        self.link: Any = None
+
+    def link_made(self, link: Any) -> None:
+        self.link = link
+        self.inner.link_made(link)
+
+    def frame_received(self, payload: bytes) -> None:
+        self.inner.frame_received(payload)
+
+    def bad_frame(self, reason: str, raw: bytes) -> None:
+        self.inner.bad_frame(reason, raw)
+
+    def control_received(self, code: int) -> None:
+        self.inner.control_received(code)
+
+    def link_lost(self, reason: str) -> None:
+        try:
+            self.inner.link_lost(reason)
+        finally:
+            self.after_lost()
+
+    def after_lost(self) -> None:
+        """Called once the inner handler has heard of the loss."""
+
+
 class FramedProtocol(protocol.Protocol):
     """A byte stream with a framer in front of a handler; works on any Twisted transport.
 

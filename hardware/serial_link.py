@@ -34,7 +34,7 @@ from twisted.logger import Logger
 
 from formats.framing import ACK, ENQ, NAK, BadFrame, Control, Frame, make_framer
 from hardware.health import Backoff
-from hardware.link import FramedProtocol, LinkHandler
+from hardware.link import FramedProtocol, LinkHandler, RelayHandler
 from hardware.registry import EndpointError, LinkOptions
 
 log = Logger()
@@ -372,32 +372,15 @@ class SerialPortListener:
         return succeed(None)
 
 
-class _Watch:
+class _Watch(RelayHandler):
     """Tells the listener when its link is lost, after the handler has heard of it."""
 
     def __init__(self, inner: LinkHandler, listener: SerialPortListener) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.listener = listener
-        self.link: Any = None
 
-    def link_made(self, link: Any) -> None:
-        self.link = link
-        self.inner.link_made(link)
-
-    def frame_received(self, payload: bytes) -> None:
-        self.inner.frame_received(payload)
-
-    def bad_frame(self, reason: str, raw: bytes) -> None:
-        self.inner.bad_frame(reason, raw)
-
-    def control_received(self, code: int) -> None:
-        self.inner.control_received(code)
-
-    def link_lost(self, reason: str) -> None:
-        try:
-            self.inner.link_lost(reason)
-        finally:
-            self.listener._lost(self.link)
+    def after_lost(self) -> None:
+        self.listener._lost(self.link)
 
 
 class SerialAdapter:
