@@ -22,7 +22,7 @@ from twisted.python.failure import Failure
 
 from formats.errors import LemsError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -72,6 +72,13 @@ MIGRATIONS: dict[int, str] = {
         down INTEGER NOT NULL DEFAULT 0,
         changed TEXT NOT NULL DEFAULT ''
     );
+    """,
+    3: """
+    -- The journal is written for every message and read rarely (audit, export, start-up): its
+    -- two secondary indexes doubled the pages each commit writes and halved the switch's
+    -- throughput (docs/BENCHMARKS.md). Readers scan by seq instead.
+    DROP INDEX IF EXISTS journal_ori;
+    DROP INDEX IF EXISTS journal_terminal;
     """,
 }
 
