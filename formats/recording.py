@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from formats.errors import FormatError
 
 FORMAT = "lems-recording"
@@ -152,7 +154,7 @@ def decode(line: str, number: int | None = None) -> Record:
     """A record line; unknown members are ignored (a newer minor addition), missing optional
     members take their defaults."""
     try:
-        obj = json.loads(line)
+        obj = orjson.loads(line)
     except ValueError as e:
         raise RecordingError("record is not JSON", line=number, text=line) from e
     if not isinstance(obj, dict):
