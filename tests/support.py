@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
@@ -58,3 +59,42 @@ async def signed_on(switch: Any, reactor: Any, terminal: str, operator: str | No
     out = await wait(client.logon(terminal, op.id, password or op.password))
     assert out.key == "SON", out.body
     return client
+
+
+class Recorder:
+    """A link handler that keeps what it gets; ``echo`` sends each frame back upper-cased."""
+
+    def __init__(self, echo: bool = False) -> None:
+        self.echo = echo
+        self.link: Any = None
+        self.made = 0
+        self.frames: list[bytes] = []
+        self.bad: list[str] = []
+        self.lost: list[str] = []
+
+    def link_made(self, link: Any) -> None:
+        self.link = link
+        self.made += 1
+
+    def frame_received(self, payload: bytes) -> None:
+        self.frames.append(payload)
+        if self.echo:
+            self.link.send(payload.upper())
+
+    def bad_frame(self, reason: str, raw: bytes) -> None:
+        self.bad.append(reason)
+
+    def control_received(self, code: int) -> None:
+        pass
+
+    def link_lost(self, reason: str) -> None:
+        self.lost.append(reason)
+
+
+async def until(check: Any, timeout: float = 10.0) -> None:
+    """Wait until ``check()`` is true, polling the loop; fail after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > end:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)

@@ -7,42 +7,10 @@ import asyncio
 import socket
 import time
 
-from support import demo_lab, signed_on, wait
+from support import Recorder, demo_lab, signed_on, until, wait
 
 from hardware import endpoints
 from hardware.health import Backoff, keep_connected
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.link = None
-        self.frames: list[bytes] = []
-        self.made = 0
-        self.lost: list[str] = []
-
-    def link_made(self, link):
-        self.link = link
-        self.made += 1
-
-    def frame_received(self, payload):
-        self.frames.append(payload)
-
-    def bad_frame(self, reason, raw):
-        pass
-
-    def control_received(self, code):
-        pass
-
-    def link_lost(self, reason):
-        self.lost.append(reason)
-
-
-async def until(check, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 async def test_a_terminal_that_never_reads_is_dropped_and_others_go_on(tmp_path, reactor):

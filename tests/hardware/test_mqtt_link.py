@@ -5,50 +5,16 @@ was sent while a terminal was away."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import pytest
 import pytest_asyncio
 from mqtt_broker import any_broker, mosquitto_binary, started_amqtt, started_mosquitto
-from support import wait
+from support import Recorder, until, wait
 
 from hardware import endpoints
 from hardware.mqtt_link import parse_mqtt
 from hardware.registry import EndpointError
-
-
-class Recorder:
-    def __init__(self, echo: bool = False) -> None:
-        self.echo = echo
-        self.link = None
-        self.frames: list[bytes] = []
-        self.lost: list[str] = []
-
-    def link_made(self, link):
-        self.link = link
-
-    def frame_received(self, payload):
-        self.frames.append(payload)
-        if self.echo:
-            self.link.send(payload.upper())
-
-    def bad_frame(self, reason, raw):
-        pass
-
-    def control_received(self, code):
-        pass
-
-    def link_lost(self, reason):
-        self.lost.append(reason)
-
-
-async def until(check, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -9,48 +9,12 @@ import sys
 import time
 
 import pytest
-from support import demo_lab, wait
+from support import Recorder, demo_lab, until, wait
 
 from hardware import endpoints
 from hardware.nullmodem import NullModem
 from hardware.registry import EndpointError
 from hardware.serial_link import parse_serial
-
-
-class Recorder:
-    """A link handler that keeps what it gets; ``echo`` sends each frame back."""
-
-    def __init__(self, echo: bool = False) -> None:
-        self.echo = echo
-        self.link = None
-        self.frames: list[bytes] = []
-        self.bad: list[str] = []
-        self.lost: list[str] = []
-
-    def link_made(self, link):
-        self.link = link
-
-    def frame_received(self, payload):
-        self.frames.append(payload)
-        if self.echo:
-            self.link.send(payload.upper())
-
-    def bad_frame(self, reason, raw):
-        self.bad.append(reason)
-
-    def control_received(self, code):
-        pass
-
-    def link_lost(self, reason):
-        self.lost.append(reason)
-
-
-async def until(check, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def test_line_settings_come_from_the_endpoint_string():
