@@ -18,13 +18,14 @@ state switch does:
 
 Other services use ``ask(text, ori)`` (FICS asks NCIC and NICS); unsolicited traffic goes first to
 ``listeners`` (``fn(ori, body, terminal, sensitive) -> bool``, True when taken), otherwise to the
-named terminal or every terminal of the ORI. The retry queue is in memory: a switch restart loses
-queued entries (their terminals were told they were queued, not accepted).
+named terminal or every terminal of the ORI. The retry queue survives a restart: it is rebuilt
+from the journal (an entry with a journaled "QUEUED FOR RETRY" notice and no answer yet).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, fail
@@ -38,6 +39,9 @@ from hardware.link import Link
 from lems.endpoints import protocol
 from lems.lab import EndpointConfig
 from lems.router import SERVICE_WORDS, Reply, Request
+
+QUEUED_MARK = "QUEUED FOR RETRY"
+"""Words of the notice that tells a terminal its entry waits; the journal is searched for them."""
 
 if TYPE_CHECKING:
     from lems.switch import Switch
@@ -82,8 +86,38 @@ class EndpointClient:
     # ------------------------------------------------------------------ life cycle
 
     def start(self) -> None:
+        self._reload_queue()
         self._connect()
         self._beat.start(self.ping_s, now=False)
+
+    def _reload_queue(self) -> None:
+        """Queue again the entries that were waiting for this system when the switch stopped:
+        their "queued" notice is in the journal and no answer refers to them yet."""
+        sw = self.switch
+        floor = sw.journal._seq - sw.RECOVERY_WINDOW
+        queued: set[int] = set()
+        answered: set[int] = set()
+        for ref, key, text in sw.reader.execute(
+                "SELECT ref, key, text FROM journal WHERE seq > ? AND direction = 'out' "
+                "AND ref > 0", (floor,)):
+            if key == "NTC" and QUEUED_MARK in " ".join(text.split()):
+                queued.add(ref)
+            elif key != "NTC":
+                answered.add(ref)
+        for seq in sorted(queued - answered):
+            row = sw.reader.execute("SELECT time, terminal, operator, link, text FROM journal "
+                                    "WHERE seq = ? AND direction = 'in'", (seq,)).fetchone()
+            if row is None or row[1] not in sw.directory.terminals:
+                continue
+            msg = sw.parser.check(row[4])
+            if not hasattr(msg, "full_key"):
+                continue
+            spec = sw.dictionary.keys[msg.full_key]
+            if sw.router.service_for(spec) != self.name:
+                continue
+            self.queue.append(Request(seq, row[1], row[2], msg, spec,
+                                      datetime.fromisoformat(row[0]), row[3]))
+            sw.stats[f"{self.name}_requeued"] += 1
 
     def stop(self) -> None:
         self.stopped = True
@@ -187,6 +221,8 @@ class EndpointClient:
             self.failures = 0
             if not self.operator_down:
                 self._mark(True, "answer")
+                if self.queue:  # entries queued before a restart, or whose retry failed
+                    self._retry()
             entry = self.pending.pop(frame.get("id", -1), None)
             if entry is not None:
                 d, timer = entry
@@ -241,7 +277,7 @@ class EndpointClient:
         self.switch.stats[f"{self.name}_queued"] += 1
         body = "\n".join([responses.head("NTC", req.msg.ori),
                           *responses.page([f"{self.words} NOT AVAILABLE - {req.msg.full_key} "
-                                           f"QUEUED FOR RETRY; THE {self.words} ANSWER WILL "
+                                           f"{QUEUED_MARK}; THE {self.words} ANSWER WILL "
                                            "FOLLOW WHEN IT RETURNS"]),
                           "ORIGINAL MESSAGE", *responses.cut(req.msg.raw[:100])])
         return Reply(body, key="NTC")

@@ -186,3 +186,26 @@ async def test_ask_for_other_services_and_unavailable_when_down(tmp_path, reacto
             pass
         else:
             raise AssertionError("ask() while down must fail")
+
+
+async def test_queued_entries_survive_a_switch_restart(tmp_path, reactor):
+    """An entry queued while NCIC was down is still sent after the switch restarts."""
+    lab = demo_lab(tmp_path, fast)
+    async with running_switch(lab, reactor) as switch:
+        t1 = await signed_on(switch, reactor, "T01")
+        conn = store.connect(switch.lab.database)
+        conn.execute("INSERT OR REPLACE INTO endpoint_state VALUES ('ncic', 1, 'test')")
+        await drain_until(t1, "SM")
+        out = await wait(t1.request(EW))
+        assert out.key == "NTC" and "QUEUED" in out.body
+        t1.close()
+    conn.execute("UPDATE endpoint_state SET down = 0")
+    conn.close()
+    async with running_switch(lab, reactor) as switch:
+        assert switch.stats["ncic_requeued"] == 1
+        t1 = await signed_on(switch, reactor, "T01")
+        acc = await drain_until(t1, "ACC", 8)
+        assert "WANTED PERSON ENTERED" in acc.body and "OCA/26-1001" in acc.body
+        t1.close()
+    async with running_switch(lab, reactor) as switch:  # answered: not queued a third time
+        assert switch.stats["ncic_requeued"] == 0
