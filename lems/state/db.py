@@ -133,6 +133,12 @@ MIGRATIONS: dict[int, str] = {
     ) WITHOUT ROWID;
     CREATE INDEX fics_time ON fics_check (time);
     """,
+    2: """
+    -- PENDING checks waiting for a recheck survive a restart: the journal seq of the dealer's
+    -- request, and whether a recheck is scheduled.
+    ALTER TABLE fics_check ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE fics_check ADD COLUMN recheck INTEGER NOT NULL DEFAULT 0;
+    """,
 }
 
 

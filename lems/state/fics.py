@@ -19,12 +19,14 @@ years (the purge is a scheduled job, ``lems.state.jobs``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
 
 from formats import responses
 from formats.errors import Reject
+from formats.message import Message
 from lems.router import Reply, Request
 from lems.state.cch import CchService
 from lems.state.db import StateDB
@@ -75,6 +77,24 @@ class FicsService:
 
     def handle(self, req: Request) -> Any:
         return self._fsg(req) if req.spec.key == "FSG" else self._fck(req)
+
+    def resume(self) -> None:
+        """Schedule again the PENDING checks a previous run was waiting on (the dealer's request
+        is read back from the journal), so a restart never leaves a dealer without an answer."""
+        sw = self.switch
+        for ftn, seq in self.db.query("SELECT ftn, seq FROM fics_check WHERE result = 'PENDING' "
+                                      "AND recheck = 1 AND seq > 0"):
+            row = sw.reader.execute("SELECT time, terminal, operator, link, text FROM journal "
+                                    "WHERE seq = ? AND direction = 'in'", (seq,)).fetchone()
+            if row is None or row[1] not in sw.directory.terminals:
+                continue
+            msg = sw.parser.check(row[4])
+            if not isinstance(msg, Message):
+                continue
+            req = Request(seq, row[1], row[2], msg, sw.dictionary.keys[msg.full_key],
+                          datetime.fromisoformat(row[0]), row[3])
+            self._schedule(Pending(ftn, req))
+            sw.stats["fics_resumed"] += 1
 
     def cancel_timers(self) -> None:
         for p in self.pending.values():
@@ -180,12 +200,13 @@ class FicsService:
 
         def answer(f: Findings) -> Any:
             result = f.result
+            recheck = result == PENDING and not f.doubt
             stmt = ("INSERT INTO fics_check (ftn, time, dealer_ori, terminal, dlr, name, dob, ser, "
-                    "result, reason) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    "result, reason, seq, recheck) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (ftn, self.switch.clock.stamp(), msg.ori, req.terminal, msg.get("DLR"),
                      msg.get("NAM"), msg.get("DOB"), msg.get("SER") or "", result,
-                     "; ".join(f.deny + f.pending + f.doubt)[:200]))
-            if result == PENDING and not f.doubt:
+                     "; ".join(f.deny + f.pending + f.doubt)[:200], req.seq, int(recheck)))
+            if recheck:
                 self._schedule(Pending(ftn, req))
             body = fcr(msg.ori, ftn, result, msg, f, self.switch.clock.now())
             return self.db.submit([stmt]).addCallback(lambda _: [Reply(body, key="FCR")])
@@ -216,8 +237,8 @@ class FicsService:
                                  "UNLESS FICS ADVISES OTHERWISE")
             msg = p.req.msg
             body = fcr(msg.ori, ftn, result, msg, f, self.switch.clock.now(), resolved=True)
-            self.db.writer.submit_nowait([("UPDATE fics_check SET result = ?, reason = ? "
-                                           "WHERE ftn = ?", (result, "; ".join(
+            self.db.writer.submit_nowait([("UPDATE fics_check SET result = ?, reason = ?, "
+                                           "recheck = 0 WHERE ftn = ?", (result, "; ".join(
                                                f.deny + f.pending)[:200], ftn))])
             self.switch.deliver(p.req.terminal, body, key="FCR", ori=msg.ori, ref=p.req.seq)
 

@@ -42,6 +42,7 @@ def install(switch: Switch) -> None:
     cch = CchService(switch, db)
     ppf = PpfService(switch, db)
     fics = FicsService(switch, db, cch, ppf)
+    fics.resume()
     hits = HitTracker(switch, db)
     for service in (cch, fics, ppf):
         switch.router.register(service)

@@ -562,3 +562,34 @@ async def test_fics_check_records_purged_after_five_years(tmp_path, reactor):
         left = [r[0] for r in sw.state.db.query("SELECT ftn FROM fics_check")]
         assert left == ["F26112300001"]
         assert journal(sw, "disposition = 'purge' AND key = 'FCK'")
+
+
+async def test_fics_pending_check_survives_a_switch_restart(tmp_path, reactor):
+    from lems.lab import load_lab
+    from lems.switch import Switch
+
+    async with lab_switch(tmp_path, reactor) as sw:
+        _, nics = systems(sw)
+        nics.down = True
+        out = await wait((await sw.term("T13")).request(FCK))
+        assert "STATUS/PENDING" in out.body
+        ftn = out.body.split("FTN/")[1].split()[0]
+        await settle(sw)
+    fake = task.Clock()
+    sw = Switch(load_lab(tmp_path), reactor, clock=LabClock(fake, 1.0, START))
+    sw.start()
+    try:
+        assert sw.stats["fics_resumed"] == 1
+        systems(sw)
+        port = await wait(sw.listen("tcp:0:interface=127.0.0.1"))
+        sw.endpoint = f"tcp:host=127.0.0.1:port={port.getHost().port}"
+        dealer = await signed_on(sw, reactor, "T13")
+        fake.advance(1800)
+        out = await wait(dealer.next())
+        while out.key != "FCR":
+            out = await wait(dealer.next())
+        assert "RESOLVED" in out.body and f"FTN/{ftn}" in out.body
+        assert "STATUS/APPROVED" in out.body
+        dealer.close()
+    finally:
+        await wait(sw.stop())
