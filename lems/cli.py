@@ -12,11 +12,30 @@ import sys
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from formats.errors import ConfigError, LemsError
 
 console = Console(highlight=False, soft_wrap=True)  # piped output: lines are not folded
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def show(table: Table, out: Console | None = None) -> None:
+    """Print a table: drawn by rich on a terminal, tab-separated plain lines when piped (so
+    `grep`, `cut` and spreadsheets can read it)."""
+    c = out or console
+    if c.is_terminal:
+        c.print(table)
+        return
+    if table.title:
+        c.print(str(table.title), markup=False)
+    c.print("\t".join(str(col.header) for col in table.columns), markup=False)
+    for row in zip(*(list(col.cells) for col in table.columns), strict=True):
+        cells = [Text.from_markup(x).plain if isinstance(x, str) else str(x) for x in row]
+        c.print("\t".join(x.replace("\n", " / ") for x in cells), markup=False)
+    if table.caption:
+        c.print(str(table.caption), markup=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 from rich.table import Table
 
 from formats.errors import ConfigError
-from lems.cli import console
+from lems.cli import console, show
 
 
 def register(sub: Any) -> None:
@@ -77,7 +77,7 @@ def cmd_operator_list(args: argparse.Namespace) -> int:
         f, lk = state.get(o.id, (0, 0))
         table.add_row(o.id, o.name, " ".join(o.terminals) or "any", "yes" if o.cleared else "NO",
                       str(f), "LOCKED" if lk else "")
-    console.print(table)
+    show(table)
     return 0
 
 
@@ -111,7 +111,7 @@ def cmd_agency_list(args: argparse.Namespace) -> int:
                      f"until {a.agreement_expires}" if a.agreement_expires else "yes")
         table.add_row(a.ori, a.name, a.category, a.type, "yes" if a.cch_entry else "",
                       agreement, f"SUSPENDED {susp[a.ori]}".strip() if a.ori in susp else "active")
-    console.print(table)
+    show(table)
     return 0
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from rich.table import Table
 
 from formats.errors import ConfigError, LemsError
-from lems.cli import console, errors
+from lems.cli import console, errors, show
 
 
 def register(sub: Any) -> None:
@@ -71,7 +71,7 @@ def cmd_init(args: argparse.Namespace) -> int:
                                      agency.category if agency.category != "cj" else "") if x)
         table.add_row(t.id, " ".join(t.oris), agency.name,
                       ops[0].id if ops else "", ops[0].password if ops else "", note)
-    console.print(table)
+    show(table)
     listen = lab.switch.listen[0]
     if args.tls:
         from hardware.tls import write_lab_pki

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
-from lems.cli import console
+from lems.cli import show
 
 
 def register(sub: Any) -> None:
@@ -38,5 +38,5 @@ def cmd_links(args: argparse.Namespace) -> int:
         if not status.startswith("available"):
             missing += 1
         table.add_row(name, spec.target, spec.source, status, spec.summary)
-    console.print(table)
+    show(table)
     return 1 if missing and args.check else 0

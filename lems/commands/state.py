@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.table import Table
 
-from lems.cli import console
+from lems.cli import console, show
 
 
 def register(sub: Any) -> None:
@@ -94,7 +94,7 @@ def cmd_hits(args: argparse.Namespace) -> int:
             left = f"{secs // 60}m{secs % 60:02d}s" if secs >= 0 else f"OVERDUE {-secs // 60}m"
         table.add_row(str(rid), f"{req} {term}", owner, f"NIC/{nic}" if nic else f"OCA/{oca}",
                       rty, pri, rno, opened[:19], stages.get(stage, str(stage)), left)
-    console.print(table)
+    show(table)
     return 0
 
 
@@ -128,7 +128,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     for r in rows[:args.limit]:
         table.add_row(str(r["seq"]), r["time"][:19], r["direction"], r["terminal"],
                       r["operator"], r["ori"], r["key"], r["disposition"], r["reason"][:40])
-    console.print(table)
+    show(table)
     if len(rows) > args.limit:
         console.print(f"... {len(rows) - args.limit} more (use --json or --csv for all)")
     s = Table(title="Summary per ORI")
@@ -138,7 +138,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         s.add_row(ori, " ".join(f"{k}:{n}" for k, n in sorted(o.keys.items())),
                   " ".join(f"{k}:{n}" for k, n in sorted(o.rejects.items())),
                   " ".join(f"{k}:{n}" for k, n in sorted(o.cch.items())))
-    console.print(s)
+    show(s)
     return 0
 
 
