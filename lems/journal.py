@@ -26,6 +26,11 @@ class Journal:
         self._second: tuple[int, ...] = ()
         self._prefix = self._suffix = ""
 
+    @property
+    def last_seq(self) -> int:
+        """The last sequence number handed out."""
+        return self._seq
+
     def next_seq(self) -> int:
         self._seq += 1
         return self._seq

@@ -144,7 +144,7 @@ class Switch:
         """Route again the relayed messages (AM, AML, YQ, YR) that were accepted just before a
         crash but whose copies never committed: their inbound row is durable, so they were
         acknowledged, and an acknowledged message must not be lost."""
-        floor = self.journal._seq - self.RECOVERY_WINDOW
+        floor = self.journal.last_seq - self.RECOVERY_WINDOW
         relayed = tuple(k for k, spec in self.dictionary.keys.items()
                         if spec.verb in self.router.routes)
         if not relayed:
@@ -294,7 +294,7 @@ class Switch:
             ori = parts[1].strip().upper()[:9] if len(parts) > 1 else ""
         receiver = ori if len(ori) == 9 else self._session_ori(session)
         if rej.code.startswith("."):
-            body = responses.er(rej, self._clock_for(seq), receiver)
+            body = responses.er(rej, self.nlets_clock_for(seq), receiver)
             out_key = "ER"
         else:
             body = responses.reject(rej, receiver)
@@ -451,9 +451,11 @@ class Switch:
         return f"OSN/{osn:07d} TRM/{terminal or 'NONE'} {self._stamp_text}\n{body}"
 
     def nlets_clock(self, req: Request) -> NletsClock:
-        return self._clock_for(req.seq, req.received)
+        return self.nlets_clock_for(req.seq, req.received)
 
-    def _clock_for(self, seq: int, received: datetime | None = None) -> NletsClock:
+    def nlets_clock_for(self, seq: int, received: datetime | None = None) -> NletsClock:
+        """Times and sequence numbers for the Nlets header of a message the switch sends
+        (``seq`` is the journal seq of the input it answers, 0 for none)."""
         self._nlets_out = self._nlets_out % 99999 + 1
         now = self.clock.now()
         return NletsClock(received or now, seq % 100000, now, self._nlets_out)

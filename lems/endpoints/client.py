@@ -94,7 +94,7 @@ class EndpointClient:
         """Queue again the entries that were waiting for this system when the switch stopped:
         their "queued" notice is in the journal and no answer refers to them yet."""
         sw = self.switch
-        floor = sw.journal._seq - sw.RECOVERY_WINDOW
+        floor = sw.journal.last_seq - sw.RECOVERY_WINDOW
         queued: set[int] = set()
         answered: set[int] = set()
         for ref, key, text in sw.reader.execute(

@@ -266,7 +266,7 @@ class PpfService:
         sw = self.switch
         now = sw.clock.now()
         for ori, ppn, what in found:
-            body = responses.nlets_message("AM", state_ori, sw._clock_for(0, now), ori, [
+            body = responses.nlets_message("AM", state_ori, sw.nlets_clock_for(0, now), ori, [
                 "PPF / NICS QUARTERLY RECONCILIATION - DISCREPANCY", ppn,
                 *responses.page([what]),
                 "CORRECT THE ENTRY (EPP/XPP) OR CONTACT LEDS (OAR 257-010-0060)"])
