@@ -152,24 +152,33 @@ class Switch:
         answered = {ref for (ref,) in self.reader.execute(
             "SELECT ref FROM journal WHERE seq > ? AND ref > 0", (floor,))}
         marks = ",".join("?" * len(relayed))
-        rows = self.reader.execute(
-            f"SELECT seq, time, terminal, operator, link, text FROM journal WHERE seq > ? "
-            f"AND direction = 'in' AND disposition = 'accepted' AND key IN ({marks}) "
-            "ORDER BY seq", (floor, *relayed)).fetchall()
-        for seq, time, terminal, operator, link, text in rows:
-            if seq in answered or terminal not in self.directory.terminals:
-                continue
-            msg = self.parser.check(text)
-            if isinstance(msg, Reject):
+        seqs = [seq for (seq,) in self.reader.execute(
+            f"SELECT seq FROM journal WHERE seq > ? AND direction = 'in' "
+            f"AND disposition = 'accepted' AND key IN ({marks}) ORDER BY seq",
+            (floor, *relayed))]
+        for seq in seqs:
+            req = None if seq in answered else self.journaled_request(seq)
+            if req is None:
                 continue
             self.stats["recovered"] += 1
             self.writer.submit_nowait([self.journal.row(
-                self.journal.next_seq(), "sys", f"RECOVERED {msg.full_key} SEQ/{seq}",
-                terminal=terminal, ori=msg.ori, key=msg.full_key, disposition="recovered",
-                ref=seq)])
-            req = Request(seq, terminal, operator, msg, self.dictionary.keys[msg.full_key],
-                          datetime.fromisoformat(time), link)
+                self.journal.next_seq(), "sys", f"RECOVERED {req.msg.full_key} SEQ/{seq}",
+                terminal=req.terminal, ori=req.msg.ori, key=req.msg.full_key,
+                disposition="recovered", ref=seq)])
             self.router.route(req).addCallback(self.send_replies, req)
+
+    def journaled_request(self, seq: int) -> Request | None:
+        """The accepted inbound message journaled as ``seq``, rebuilt as a ``Request`` (for work
+        that must go on after a restart); None if it is gone or no longer makes sense."""
+        row = self.reader.execute("SELECT time, terminal, operator, link, text FROM journal "
+                                  "WHERE seq = ? AND direction = 'in'", (seq,)).fetchone()
+        if row is None or row[1] not in self.directory.terminals:
+            return None
+        msg = self.parser.check(row[4])
+        if isinstance(msg, Reject):
+            return None
+        return Request(seq, row[1], row[2], msg, self.dictionary.keys[msg.full_key],
+                       datetime.fromisoformat(row[0]), row[3])
 
     def listen(self, description: str) -> Deferred[Any]:
         d = endpoints.listen(self.reactor, description, lambda: Session(self),

@@ -25,7 +25,6 @@ from the journal (an entry with a journaled "QUEUED FOR RETRY" notice and no ans
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, fail
@@ -105,18 +104,10 @@ class EndpointClient:
             elif key != "NTC":
                 answered.add(ref)
         for seq in sorted(queued - answered):
-            row = sw.reader.execute("SELECT time, terminal, operator, link, text FROM journal "
-                                    "WHERE seq = ? AND direction = 'in'", (seq,)).fetchone()
-            if row is None or row[1] not in sw.directory.terminals:
+            req = sw.journaled_request(seq)
+            if req is None or sw.router.service_for(req.spec) != self.name:
                 continue
-            msg = sw.parser.check(row[4])
-            if not hasattr(msg, "full_key"):
-                continue
-            spec = sw.dictionary.keys[msg.full_key]
-            if sw.router.service_for(spec) != self.name:
-                continue
-            self.queue.append(Request(seq, row[1], row[2], msg, spec,
-                                      datetime.fromisoformat(row[0]), row[3]))
+            self.queue.append(req)
             sw.stats[f"{self.name}_requeued"] += 1
 
     def stop(self) -> None:

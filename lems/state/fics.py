@@ -19,14 +19,12 @@ years (the purge is a scheduled job, ``lems.state.jobs``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
 
 from formats import responses
 from formats.errors import Reject
-from formats.message import Message
 from lems.router import Reply, Request
 from lems.state.cch import CchService
 from lems.state.db import StateDB
@@ -84,15 +82,9 @@ class FicsService:
         sw = self.switch
         for ftn, seq in self.db.query("SELECT ftn, seq FROM fics_check WHERE result = 'PENDING' "
                                       "AND recheck = 1 AND seq > 0"):
-            row = sw.reader.execute("SELECT time, terminal, operator, link, text FROM journal "
-                                    "WHERE seq = ? AND direction = 'in'", (seq,)).fetchone()
-            if row is None or row[1] not in sw.directory.terminals:
+            req = sw.journaled_request(seq)
+            if req is None:
                 continue
-            msg = sw.parser.check(row[4])
-            if not isinstance(msg, Message):
-                continue
-            req = Request(seq, row[1], row[2], msg, sw.dictionary.keys[msg.full_key],
-                          datetime.fromisoformat(row[0]), row[3])
             self._schedule(Pending(ftn, req))
             sw.stats["fics_resumed"] += 1
 
