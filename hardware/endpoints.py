@@ -88,15 +88,7 @@ def listen(reactor: Any, description: str, handler_factory: Callable[[], LinkHan
     """Listen on ``description``; each connection gets a new handler from ``handler_factory``.
 
     The Deferred fires with a port (``stopListening()``, ``getHost()``)."""
-    kind, rest, options = split(description)
-    adapter = registry.load(kind)
-    opts = options_of(options, max_frame)
-    try:
-        return adapter.listen(reactor, rest, handler_factory, opts)
-    except EndpointError:
-        raise
-    except (ValueError, TypeError, LemsError) as e:
-        raise EndpointError(f"bad endpoint {description!r}: {e}") from e
+    return _through_adapter("listen", reactor, description, handler_factory, max_frame)
 
 
 def connect(reactor: Any, description: str, handler: LinkHandler,
@@ -104,11 +96,18 @@ def connect(reactor: Any, description: str, handler: LinkHandler,
     """Connect ``handler`` to ``description`` (client syntax: ``tcp:host=127.0.0.1:port=5020``).
 
     The Deferred fires with the link once it is connected."""
+    return _through_adapter("connect", reactor, description, handler, max_frame)
+
+
+def _through_adapter(action: str, reactor: Any, description: str, handler: Any,
+                     max_frame: int) -> Any:
+    """Find the adapter for the string's kind and call its ``listen`` or ``connect``; a bad
+    string becomes an ``EndpointError`` that names it."""
     kind, rest, options = split(description)
     adapter = registry.load(kind)
     opts = options_of(options, max_frame)
     try:
-        return adapter.connect(reactor, rest, handler, opts)
+        return getattr(adapter, action)(reactor, rest, handler, opts)
     except EndpointError:
         raise
     except (ValueError, TypeError, LemsError) as e:

@@ -269,11 +269,7 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
                      "ori")
     for i, t in enumerate(_tables(r, doc, "terminal")):
         r.section(t, "terminal", i)
-        tid = r.get(t, "id", str, "terminal", i)
-        if not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", tid):
-            raise r.fail("must be 1-16 letters, digits, - or _", "terminal", i, "id")
-        if tid in cfg.terminals:
-            raise r.fail(f"terminal {tid} defined twice", "terminal", i, "id")
+        tid = _ident(r, t, "terminal", i, cfg.terminals)
         oris = _str_list(r, t, "oris", "terminal", i)
         if not oris:
             raise r.fail("a terminal needs at least one ORI", "terminal", i, "oris")
@@ -286,11 +282,7 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
             description=r.get(t, "description", str, "terminal", i, ""))
     for i, o in enumerate(_tables(r, doc, "operator")):
         r.section(o, "operator", i)
-        oid = r.get(o, "id", str, "operator", i)
-        if not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", oid):
-            raise r.fail("must be 1-16 letters, digits, - or _", "operator", i, "id")
-        if oid in cfg.operators:
-            raise r.fail(f"operator {oid} defined twice", "operator", i, "id")
+        oid = _ident(r, o, "operator", i, cfg.operators)
         terms = _str_list(r, o, "terminals", "operator", i, [])
         for tid in terms:
             if tid not in cfg.terminals:
@@ -335,6 +327,16 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
                 raise r.fail("must be between 0 and 1", "endpoint", i, attr)
         cfg.endpoints[ename] = ep
     return cfg
+
+
+def _ident(r: _Reader, doc: dict[str, Any], table: str, index: int, taken: Any) -> str:
+    """The ``id`` of a terminal or operator: 1-16 letters, digits, - or _, not used before."""
+    ident = r.get(doc, "id", str, table, index)
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", ident):
+        raise r.fail("must be 1-16 letters, digits, - or _", table, index, "id")
+    if ident in taken:
+        raise r.fail(f"{table} {ident} defined twice", table, index, "id")
+    return ident
 
 
 def _tables(r: _Reader, doc: dict[str, Any], name: str) -> list[dict[str, Any]]:
