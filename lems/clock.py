@@ -7,8 +7,9 @@ Every deadline and timestamp of the switch comes from here, so tests drive it wi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -25,13 +26,34 @@ class LabClock:
         self.speed = speed
         self._t0 = reactor.seconds()
         self._start = start or datetime.now(UTC)
+        if self._start.tzinfo is None:
+            raise ValueError("the lab clock's start needs a time zone")
+        self._start_ts = self._start.timestamp()
+        self.tz = self._start.tzinfo
+        self._second = None  # the lab second whose ISO text is cached below
+        self._head = self._tail = ""
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=(self.reactor.seconds() - self._t0) * self.speed)
+        return datetime.fromtimestamp(self.timestamp(), self.tz)
+
+    def timestamp(self) -> float:
+        """``now()`` as POSIX seconds: for the hot path (journal rows, envelopes), which format
+        the second once and need no ``datetime`` per message (~0.1 µs instead of ~0.8)."""
+        return self._start_ts + (self.reactor.seconds() - self._t0) * self.speed
 
     def stamp(self) -> str:
-        """ISO-8601 time for journal rows (UTC, microseconds)."""
-        return self.now().isoformat(timespec="microseconds")
+        """ISO-8601 time for journal rows (microseconds, the start's time zone), the same text as
+        ``now().isoformat(timespec="microseconds")`` with the part up to the second formatted
+        once per lab second (isoformat costs ~1.5 µs and every message writes several rows)."""
+        t = self._start_ts + (self.reactor.seconds() - self._t0) * self.speed
+        second = math.floor(t)
+        micro = round((t - second) * 1e6)  # rounded as datetime.fromtimestamp rounds
+        if micro == 1_000_000:
+            second, micro = second + 1, 0
+        if second != self._second:
+            iso = datetime.fromtimestamp(second, self.tz).isoformat(timespec="microseconds")
+            self._second, self._head, self._tail = second, iso[:20], iso[26:]
+        return f"{self._head}{micro:06d}{self._tail}"
 
     def call_later(self, lab_seconds: float, fn: Callable[..., Any], *args: Any) -> IDelayedCall:
         """Run ``fn`` after ``lab_seconds`` of lab time."""

@@ -83,10 +83,11 @@ class Router:
     def __init__(self, switch: Switch) -> None:
         self.switch = switch
         self.services: dict[str, Service] = {}
+        self._relay = self.relay  # one bound method, so answer_now can tell it by identity
         self.routes: dict[str, Callable[[Request], list[Reply] | Deferred[list[Reply]]]] = {
-            "admin": self.relay,
-            "hitconfirm": self.relay,
-            "hitreply": self.relay,
+            "admin": self._relay,
+            "hitconfirm": self._relay,
+            "hitreply": self._relay,
         }
 
     def register(self, service: Service) -> None:
@@ -110,6 +111,19 @@ class Router:
             return [self.unavailable(req, self.service_for(req.spec))]
 
         return d.addErrback(failed)
+
+    def answer_now(self, req: Request) -> list[Reply] | None:
+        """The replies, if the switch can answer ``req`` from what it holds, with no effect
+        outside itself (a relay between local terminals, a service that is not there); None if
+        the route acts elsewhere and must wait until the request is durable (``route``)."""
+        handler = self.routes.get(req.spec.verb)
+        if handler is None:
+            name = self.service_for(req.spec)
+            return [self.unavailable(req, name)] if name not in self.services else None
+        if handler is self._relay and not any(
+                self.resolve(dest)[1] == "" for dest in req.msg.destinations):
+            return self.relay(req)  # type: ignore[return-value]  # all local: a list
+        return None
 
     def unavailable(self, req: Request, name: str) -> Reply:
         words = SERVICE_WORDS.get(name, name.upper())

@@ -1,26 +1,35 @@
 """The lab database: one SQLite file in WAL mode, schema migrations, and one group-commit writer.
 
-Writes never run on the reactor thread: they go to a single writer thread that takes everything
-queued since its last commit, runs it in one transaction and commits, then fires each caller's
-Deferred on the reactor. Under load that batches hundreds of rows per commit (SQLite does ~270 k
-rows/s in batches vs ~37 k/s committing per row); when idle a write commits at once.
+Writes never run on the reactor thread: they go to a single writer process
+(``lems/committer.py``) that takes everything queued since its last commit, runs it in one
+transaction and commits, then answers; the reactor calls each caller back. Under load that
+batches hundreds of rows per commit (SQLite does ~270 k rows/s in batches vs ~37 k/s committing
+per row); when idle a write commits at once. Reads stay in process (WAL: readers never wait).
 ``synchronous=NORMAL`` in WAL mode survives a killed process (the WAL is written before the
 commit returns); only a power cut can lose the last commits, which a simulator accepts.
 """
 
 from __future__ import annotations
 
-import queue
+import collections
+import marshal
+import socket
 import sqlite3
-import threading
-from collections.abc import Sequence
+import struct
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from twisted.internet import protocol
 from twisted.internet.defer import Deferred
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from formats.errors import LemsError
+
+log = Logger()
 
 SCHEMA_VERSION = 3
 
@@ -125,101 +134,183 @@ def bump_directory_version(conn: sqlite3.Connection) -> None:
 Statement = tuple[str, Sequence[Any]]
 
 
-class Writer:
-    """The one writer: a thread that commits queued statements in groups.
+Committed = Callable[..., None]
+"""Called on the reactor as ``fn(error, *args)`` once a commit is done (``error`` None on
+success)."""
 
-    ``submit`` returns a Deferred that fires (on the reactor) once the statements are committed,
-    so a caller can acknowledge or forward only what is durable.
+COMMITTER = Path(__file__).with_name("committer.py")
+
+
+class Writer:
+    """The one writer: a child process (``lems/committer.py``) that commits in groups.
+
+    ``commit`` calls back on the reactor once the statements are committed, so a caller can
+    acknowledge or forward only what is durable; ``submit`` is the same with a Deferred. What is
+    queued during one reactor turn goes to the process as one batch; the process takes every
+    batch waiting into one transaction. Call from the reactor thread only.
     """
 
     def __init__(self, path: str | Path, reactor: Any,
                  migrations: dict[int, str] | None = None) -> None:
         self.reactor = reactor
-        self._conn = connect(path, migrations)
-        self._queue: queue.SimpleQueue[tuple[list[Statement], Deferred[None] | None] | None] = (
-            queue.SimpleQueue())
-        self._thread = threading.Thread(target=self._run, name="lems-writer", daemon=True)
+        connect(path, migrations).close()  # migrated here: the process only writes
+        ours, theirs = socket.socketpair()
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(COMMITTER), str(path), str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+        finally:
+            theirs.close()
+        self._link = _CommitterLink(self)
+        factory = protocol.Factory.forProtocol(lambda: self._link)
+        reactor.adoptStreamConnection(ours.fileno(), socket.AF_UNIX, factory)
+        ours.close()  # the reactor holds its own copy
+        self._queued: list[_Item] = []
+        self._flush_call: Any = None
+        self._inflight: collections.deque[list[_Item]] = collections.deque()
         self._stopped = False
+        self._closed: Deferred[None] = Deferred()
+        self.error: str = ""
+        """Why the writer process ended early (empty while it runs)."""
         self.commits = 0
         self.rows = 0
-        self._thread.start()
+
+    def commit(self, statements: list[Statement], done: Committed, *args: Any) -> None:
+        """Queue ``statements``; ``done(error, *args)`` runs on the reactor after the commit."""
+        self._queue((statements, done, args))
 
     def submit(self, statements: list[Statement]) -> Deferred[None]:
-        if self._stopped:
-            raise StoreError("writer is stopped")
+        """Queue ``statements``; the Deferred fires on the reactor after the commit."""
         d: Deferred[None] = Deferred()
-        self._queue.put((statements, d))
+        self._queue((statements, _settle, (d,)))
         return d
 
     def submit_nowait(self, statements: list[Statement]) -> None:
         """Queue statements whose commit nobody waits for (counters, state)."""
         if not self._stopped:
-            self._queue.put((statements, None))
+            self._queue((statements, None, ()))
 
-    def stop(self) -> None:
-        """Commit everything queued and stop the thread (blocks until done)."""
+    def _queue(self, item: _Item) -> None:
         if self._stopped:
+            raise StoreError(f"writer is stopped{': ' + self.error if self.error else ''}")
+        self._queued.append(item)
+        if self._flush_call is None:
+            self._flush_call = self.reactor.callLater(0, self._flush)
+
+    def _flush(self) -> None:
+        """Send what this reactor turn queued as one batch."""
+        self._flush_call = None
+        items, self._queued = self._queued, []
+        if not items or self._link.transport is None:
             return
-        self._stopped = True
-        self._queue.put(None)
-        self._thread.join()
-        self._conn.close()
-
-    def _run(self) -> None:
-        q = self._queue
-        while True:
-            item = q.get()
-            batch = [item]
-            while True:
-                try:
-                    batch.append(q.get_nowait())
-                except queue.Empty:
-                    break
-            stop = None in batch
-            work = [b for b in batch if b is not None]
-            if work:
-                self._commit(work)
-            if stop:
-                return
-
-    def _commit(self, work: list[tuple[list[Statement], Deferred[None] | None]]) -> None:
         try:
-            self._transaction([statements for statements, _ in work])
-            results: list[BaseException | None] = [None] * len(work)
-        except Exception:
-            # One bad statement must not fail everybody's writes: retry each caller alone.
-            results = []
-            for statements, _ in work:
+            payload = marshal.dumps([statements for statements, _, _ in items])
+        except ValueError:  # a value marshal cannot carry: fail that caller alone
+            good = []
+            for item in items:
                 try:
-                    self._transaction([statements])
-                    results.append(None)
-                except Exception as e:  # reported to that caller's Deferred
-                    results.append(e)
-        fire = [(d, r) for (_, d), r in zip(work, results, strict=True) if d is not None]
-        if fire:
-            self.reactor.callFromThread(_fire, fire)
+                    marshal.dumps(item[0])
+                    good.append(item)
+                except ValueError as e:
+                    self.reactor.callLater(0, _fire, [(item, StoreError(
+                        f"cannot store value: {e}"))])
+            items = good
+            payload = marshal.dumps([statements for statements, _, _ in items])
+        self._inflight.append(items)
+        self._link.transport.write(_HEADER.pack(len(payload)) + payload)
 
-    def _transaction(self, groups: list[list[Statement]]) -> None:
-        conn = self._conn
-        conn.execute("BEGIN")
-        try:
-            n = 0
-            for statements in groups:
-                for sql, params in statements:
-                    conn.execute(sql, params)
-                    n += 1
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        self.commits += 1
-        self.rows += n
-
-
-def _fire(results: list[tuple[Deferred[None], BaseException | None]]) -> None:
-    for d, error in results:
-        if error is None:
-            d.callback(None)
+    def _answered(self, answer: Any) -> None:
+        items = self._inflight.popleft()
+        self.commits, errors = answer
+        if errors is None:
+            self.rows += sum(len(statements) for statements, _, _ in items)
+            _fire([(item, None) for item in items])
         else:
-            d.errback(Failure(error))
+            _fire([(item, None if e is None else _error(*e))
+                   for item, e in zip(items, errors, strict=True)])
 
+    def _lost(self, reason: str) -> None:
+        if not self._stopped:
+            self.error = f"writer process ended: {reason}"
+            log.critical("{error}; nothing more can be journaled", error=self.error)
+        self._stopped = True
+        pending = [*(i for batch in self._inflight for i in batch), *self._queued]
+        self._inflight.clear()
+        self._queued = []
+        _fire([(item, StoreError(self.error or "writer is stopped")) for item in pending])
+        self._reap()
+
+    def _reap(self) -> None:
+        def waited(code: int | None) -> None:
+            if code is None:  # not gone yet: look again shortly
+                self.reactor.callLater(0.01, self._reap)
+            elif not self._closed.called:
+                self._closed.callback(None)
+        waited(self._process.poll())
+
+    def stop(self) -> Deferred[None]:
+        """Commit everything queued, end the process; fires when it is gone."""
+        if not self._stopped:
+            if self._flush_call is not None:
+                self._flush_call.cancel()
+            self._flush()
+            self._stopped = True
+            if self._link.transport is not None:
+                stop = marshal.dumps(None)
+                self._link.transport.write(_HEADER.pack(len(stop)) + stop)
+        return self._closed
+
+
+_Item = tuple[list[Statement], Committed | None, tuple[Any, ...]]
+_HEADER = struct.Struct("!I")
+
+
+class _CommitterLink(protocol.Protocol):
+    """The switch's end of the socket to the writer process: length-prefixed answers."""
+
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+        self.buf = b""
+
+    def dataReceived(self, data: bytes) -> None:
+        buf = self.buf + data if self.buf else data
+        pos, size = 0, _HEADER.size
+        while len(buf) - pos >= size:
+            (n,) = _HEADER.unpack_from(buf, pos)
+            if len(buf) - pos - size < n:
+                break
+            self.writer._answered(marshal.loads(buf[pos + size:pos + size + n]))
+            pos += size + n
+        self.buf = buf[pos:]
+
+    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
+        self.transport = None
+        self.writer._lost(reason.getErrorMessage())
+
+
+def _fire(results: list[tuple[_Item, BaseException | None]]) -> None:
+    for (_, done, args), error in results:
+        if done is None:
+            if error is not None:
+                log.failure("write failed", Failure(error))
+            continue
+        try:
+            done(error, *args)
+        except Exception:
+            log.failure("commit callback {fn} failed", fn=done)
+
+
+def _error(name: str, text: str) -> Exception:
+    """The writer process's error as the sqlite3 exception it was (callers may test for
+    ``sqlite3.IntegrityError``), else a ``StoreError``."""
+    cls = getattr(sqlite3, name, None)
+    if isinstance(cls, type) and issubclass(cls, sqlite3.Error):
+        return cls(text)
+    return StoreError(f"{name}: {text}")
+
+
+def _settle(error: BaseException | None, d: Deferred[None]) -> None:
+    if error is None:
+        d.callback(None)
+    else:
+        d.errback(Failure(error))

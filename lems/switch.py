@@ -15,14 +15,15 @@ before sign-on) that is journaled but not queued and needs no acknowledgement.
 from __future__ import annotations
 
 import hmac
+import math
 from collections import Counter
 from datetime import datetime
 from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.task import LoopingCall
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from formats import responses
 from formats.codes import CodeBook
@@ -48,6 +49,9 @@ log = Logger()
 NOT_SIGNED_ON = "NOT-SIGNED-ON"
 SIGN_ON = "SIGN-ON"
 BAD_FRAME = "BAD-FRAME"
+
+MAX_OSN_DIGITS = 18
+"""An ``ACK.<osn>`` with more digits than this is refused (OSNs are 7 digits on the wire)."""
 
 OPERATOR_STATE = ("INSERT INTO operator_state (operator, failures, locked, changed) "
                   "VALUES (?,?,?,?) ON CONFLICT(operator) DO UPDATE SET "
@@ -111,7 +115,7 @@ class Switch:
         self.ports: list[Any] = []
         self.stats: Counter[str] = Counter()
         self._nlets_out = 0
-        self._stamp_second: tuple[int, ...] = ()
+        self._stamp_second = -1
         self._stamp_text = ""
         self._poll: LoopingCall | None = None
         self.started = False
@@ -203,8 +207,7 @@ class Switch:
                 session.link.close()
         self.journal.append("sys", "SWITCH STOPPED", disposition="stop")
         d = DeferredList(stops) if stops else succeed(None)
-        pool = self.reactor.getThreadPool()
-        d.addCallback(lambda _: deferToThreadPool(self.reactor, pool, self.writer.stop))
+        d.addCallback(lambda _: self.writer.stop())
         d.addCallback(lambda _: self.reader.close())
         return d
 
@@ -222,6 +225,13 @@ class Switch:
         self.stats["frames_in"] += 1
         text = payload.decode("latin-1")
         seq = self.journal.next_seq()
+        terminal = session.terminal
+        if terminal is not None and text[:4] == "ACK.":
+            # the most frequent frame of all, read without the grammar (same result)
+            osn = text[4:]
+            if osn.isdigit() and osn.isascii() and len(osn) <= MAX_OSN_DIGITS:
+                self._ack(session, seq, text, int(osn))
+                return
         result = self.parser.check(text)
         if isinstance(result, Reject):
             self._refuse(session, seq, text, result, "rejected")
@@ -231,14 +241,13 @@ class Switch:
         if key == "LOGON":
             self._logon(session, seq, text, msg)
             return
-        terminal = session.terminal
         if terminal is None:
             self._refuse(session, seq, text, Reject(
                 NOT_SIGNED_ON, "NOT SIGNED ON - SEND LOGON.TERMINAL.OPERATOR.PASSWORD FIRST",
                 "MKE", text[:100]), "rejected", key=key)
             return
         if key == "ACK":
-            self._ack(session, seq, text, msg)
+            self._ack_message(session, seq, text, msg)
             return
         if key == "LOGOFF":
             self._logoff(session, seq, text, msg)
@@ -254,35 +263,67 @@ class Switch:
         self.stats["accepted"] += 1
         self.stats[f"key:{key}"] += 1
         req = Request(seq, terminal, session.operator, msg, spec, now, session.peer)
-        d = self.writer.submit([self.journal.row(
-            seq, "in", text, link=session.peer, terminal=terminal, operator=session.operator,
-            ori=msg.ori, key=key, disposition="accepted")])
-        d.addCallback(self._accepted, session, req)
-        d.addErrback(self._journal_failed, session, seq)
+        rows = [self.journal.row(seq, "in", text, link=session.peer, terminal=terminal,
+                                 operator=session.operator, ori=msg.ori, key=key,
+                                 disposition="accepted")]
+        replies = self.router.answer_now(req)
+        if replies is None:
+            # the route acts outside the switch (a national system, a state file): only once
+            # the request is durable
+            self.writer.commit(rows, self._accepted, session, req)
+            return
+        # answered from what the switch holds: request and answers durable in one commit,
+        # nothing visible before it
+        sends = self._queue_replies(replies, req, rows)
+        self.writer.commit(rows, self._answered, session, seq, sends)
 
-    def _accepted(self, _: None, session: Session, req: Request) -> Deferred[None]:
+    def _accepted(self, error: BaseException | None, session: Session, req: Request) -> None:
+        if error is not None:
+            self._journal_failed(error, session, req.seq)
+            return
         if session.link is not None:
             session.link.ack()
-        d = self.router.route(req)
-        d.addCallback(self.send_replies, req)
-        return d
+        self.router.route(req).addCallback(self.send_replies, req)
+
+    def _answered(self, error: BaseException | None, session: Session, seq: int,
+                  sends: list[tuple[str, int]]) -> None:
+        if error is not None:
+            self._journal_failed(error, session, seq)
+            return
+        if session.link is not None:
+            session.link.ack()
+        self._sent(None, sends)
 
     def send_replies(self, replies: list[Reply], req: Request) -> None:
+        """Deliver what a route answered (in one commit)."""
+        rows: list[Statement] = []
+        sends = self._queue_replies(replies, req, rows)
+        if rows:
+            self.writer.commit(rows, self._sent, sends)
+
+    def _queue_replies(self, replies: list[Reply], req: Request,
+                       rows: list[Statement]) -> list[tuple[str, int]]:
+        """Add the journal and mailbox rows of ``replies`` to ``rows``; the (terminal, OSN) of
+        each message to send once they are committed."""
         if not replies and req.spec.verb in self.router.routes:
             # Relayed traffic that reached no local terminal (all out of state, or no terminal
             # bound): leave a trace so crash recovery knows it was routed.
-            self.writer.submit_nowait([self.journal.row(
+            rows.append(self.journal.row(
                 self.journal.next_seq(), "sys", "NO LOCAL DELIVERY", terminal=req.terminal,
-                ori=req.msg.ori, key=req.msg.full_key, disposition="routed", ref=req.seq)])
+                ori=req.msg.ori, key=req.msg.full_key, disposition="routed", ref=req.seq))
+        sends = []
         for r in replies:
             if r.terminal is not None:
-                self.deliver(r.terminal, r.body, ref=req.seq, key=r.key, sensitive=r.sensitive)
+                targets = [(r.terminal, "")]
             elif r.ori is not None:
-                self.deliver_to_ori(r.ori, r.body, ref=req.seq, key=r.key,
-                                    sensitive=r.sensitive)
+                targets = [(t, r.ori) for t in self.directory.terminals_by_ori.get(r.ori, [])]
             else:
-                self.deliver(req.terminal, r.body, ref=req.seq, key=r.key, ori=req.msg.ori,
-                             sensitive=r.sensitive)
+                targets = [(req.terminal, req.msg.ori)]
+            for terminal, ori in targets:
+                sends.append((terminal, self._queue(rows, terminal, r.body, ref=req.seq,
+                                                    key=r.key, ori=ori,
+                                                    sensitive=r.sensitive)))
+        return sends
 
     def receive_bad(self, session: Session, reason: str, raw: bytes) -> None:
         """A frame the framer could not take (too long, bad block check): refuse, keep the link."""
@@ -319,6 +360,8 @@ class Switch:
             self.answer(session, body, ref=seq, key=out_key, pre=pre)
 
     def _journal_failed(self, failure: Any, session: Session, seq: int) -> None:
+        if isinstance(failure, BaseException):
+            failure = Failure(failure)
         log.failure("journal write failed for seq {seq}", failure, seq=seq)
         if session.link is not None:
             session.link.nak()
@@ -421,19 +464,21 @@ class Switch:
         body = "\n".join([responses.head("SOF", tid), f"TERMINAL {tid} SIGNED OFF"])
         self.answer(session, body, ref=seq, key="SOF", pre=[in_row])
 
-    def _ack(self, session: Session, seq: int, text: str, msg: Message) -> None:
-        tid = session.terminal or ""
+    def _ack_message(self, session: Session, seq: int, text: str, msg: Message) -> None:
         token = msg.args[0]
-        if not token.isdigit():
+        if not (token.isdigit() and token.isascii() and len(token) <= MAX_OSN_DIGITS):
             self._refuse(session, seq, text, Reject(
                 BAD_FORMAT, f"ACK NEEDS AN OUTPUT SEQUENCE NUMBER, NOT {token[:10]}", "OSN",
                 text[:100]), "rejected", key="ACK")
             return
-        take = self.mailboxes.ack(tid, int(token))
+        self._ack(session, seq, text, int(token))
+
+    def _ack(self, session: Session, seq: int, text: str, osn: int) -> None:
+        tid = session.terminal or ""
+        take = self.mailboxes.ack(tid, osn)
         rows = [self.journal.row(seq, "in", text, link=session.peer, terminal=tid,
                                  operator=session.operator, key="ACK",
-                                 disposition="acked" if take else "ack-unknown",
-                                 osn=int(token))]
+                                 disposition="acked" if take else "ack-unknown", osn=osn)]
         if take:
             rows.append(take)
         self.writer.submit_nowait(rows)
@@ -451,10 +496,10 @@ class Switch:
         return "UNKNOWN"
 
     def _envelope(self, osn: int, terminal: str, body: str) -> str:
-        now = self.clock.now()
         # strftime costs ~5 µs per envelope: format the date and time once per lab second.
-        second = (now.second, now.minute, now.hour, now.day, now.month, now.year)
+        second = math.floor(self.clock.timestamp())
         if second != self._stamp_second:
+            now = datetime.fromtimestamp(second, self.clock.tz)
             self._stamp_second = second
             self._stamp_text = f"DTE/{now:%Y%m%d} TIM/{now:%H%M%S}"
         return f"OSN/{osn:07d} TRM/{terminal or 'NONE'} {self._stamp_text}\n{body}"
@@ -489,32 +534,44 @@ class Switch:
         return d
 
     def deliver(self, terminal: str, body: str, *, ref: int = 0, key: str = "", ori: str = "",
-                sensitive: str = "", pre: list[Statement] | None = None) -> Deferred[None]:
+                sensitive: str = "", pre: list[Statement] | None = None) -> None:
         """Queue ``body`` for ``terminal``: journal + mailbox in one commit, then send."""
+        rows = [*(pre or [])]
+        osn = self._queue(rows, terminal, body, ref=ref, key=key, ori=ori, sensitive=sensitive)
+        self.writer.commit(rows, self._sent, [(terminal, osn)])
+
+    def _queue(self, rows: list[Statement], terminal: str, body: str, *, ref: int, key: str,
+               ori: str, sensitive: str) -> int:
+        """Add the journal and mailbox rows of one message for ``terminal``; its OSN."""
         body, disposition = self._disseminate(terminal, body, sensitive)
         osn = self.mailboxes.next_osn(terminal)
         seq = self.journal.next_seq()
         frame = self._envelope(osn, terminal, body)
-        rows = [*(pre or []),
-                self.journal.row(seq, "out", frame, terminal=terminal, ori=ori, key=key,
-                                 disposition=disposition, osn=osn, ref=ref),
-                self.mailboxes.put(terminal, osn, seq, frame)]
+        rows.append(self.journal.row(seq, "out", frame, terminal=terminal, ori=ori, key=key,
+                                     disposition=disposition, osn=osn, ref=ref))
+        rows.append(self.mailboxes.put(terminal, osn, seq, frame))
         self.stats["messages_out"] += 1
-        d = self.writer.submit(rows)
-        d.addCallback(self._committed, terminal, osn)
-        d.addErrback(lambda f: log.failure("delivery to {t} failed", f, t=terminal))
-        return d
+        return osn
 
-    def _committed(self, _: None, terminal: str, osn: int) -> None:
-        frame = self.mailboxes.committed(terminal, osn)
-        session = self.online.get(terminal)
-        if frame is not None and session is not None:
-            session.write(frame)
+    def _sent(self, error: BaseException | None, sends: list[tuple[str, int]]) -> None:
+        """Messages are durable: send those whose terminal is on line."""
+        if error is not None:
+            log.failure("delivery to {t} failed", Failure(error), t=[t for t, _ in sends])
+            return
+        online = self.online
+        for terminal, osn in sends:
+            frame = self.mailboxes.committed(terminal, osn)
+            session = online.get(terminal)
+            if frame is not None and session is not None:
+                session.write(frame)
 
-    def deliver_to_ori(self, ori: str, body: str, **kw: Any) -> list[Deferred[None]]:
-        """Deliver to every terminal bound to ``ori`` (a record owner's notice, a broadcast)."""
-        return [self.deliver(t, body, ori=ori, **kw)
-                for t in self.directory.terminals_by_ori.get(ori, [])]
+    def deliver_to_ori(self, ori: str, body: str, **kw: Any) -> list[str]:
+        """Deliver to every terminal bound to ``ori`` (a record owner's notice, a broadcast);
+        the terminals it went to."""
+        terminals = self.directory.terminals_by_ori.get(ori, [])
+        for t in terminals:
+            self.deliver(t, body, ori=ori, **kw)
+        return list(terminals)
 
     def _disseminate(self, terminal: str, body: str, sensitive: str) -> tuple[str, str]:
         """Rules applied at delivery: R8 (no FBI record to non-CJ) and R9 (no record by radio)."""

@@ -23,7 +23,7 @@ from lems.state.db import connect, path_for
 
 
 class Reader:
-    """The read side of ``StateDB`` (the benchmark needs no writer thread)."""
+    """The read side of ``StateDB`` (the benchmark needs no writer)."""
 
     def __init__(self, path: Path) -> None:
         self.reader = connect(path)

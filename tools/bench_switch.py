@@ -26,8 +26,9 @@ carry no OSN). A transaction counts when its answer arrives; latency is send →
 cover ``--duration`` seconds after ``--warmup``; ``--repeat`` runs each server again
 (interleaved) and the summary gives the best run and the spread.
 
-Server CPU comes from ``/proc/PID/stat`` (the whole process, and the reactor thread alone from
-``/proc/PID/task/PID/stat``; for the switch the difference is mostly its SQLite writer thread),
+Server CPU comes from ``/proc/PID/stat`` (the whole process with its child processes, and the
+reactor thread alone from ``/proc/PID/task/PID/stat``; for the switch the difference is mostly
+its SQLite writer process, ``lems/committer.py``),
 the load generator's from ``time.process_time``, everything else on the machine from
 ``/proc/stat`` ("other load": the machine may be shared; ``--quiet-wait S`` waits for it to go
 idle before each run and repeats a run during which it was busy); all in % of one core over the
@@ -46,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import re
@@ -130,9 +132,12 @@ class Server:
         self.start_seconds = time.monotonic() - t0
 
     def cpu(self) -> tuple[float, float]:
-        """(whole process, main thread) CPU seconds so far."""
-        return _stat_cpu(f"/proc/{self.pid}/stat"), _stat_cpu(f"/proc/{self.pid}/task/"
-                                                              f"{self.pid}/stat")
+        """(whole process with its child processes, main thread) CPU seconds so far."""
+        total = _stat_cpu(f"/proc/{self.pid}/stat")
+        for child in children(self.pid):  # the switch's SQLite writer processes
+            with contextlib.suppress(OSError):
+                total += _stat_cpu(f"/proc/{child}/stat")
+        return total, _stat_cpu(f"/proc/{self.pid}/task/{self.pid}/stat")
 
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
@@ -168,6 +173,18 @@ def wait_quiet(limit: float, threshold: float = 15.0) -> float:
         if busy < threshold or time.monotonic() >= deadline:
             return busy
         time.sleep(2.0)
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
 
 
 def _stat_cpu(path: str) -> float:

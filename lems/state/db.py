@@ -1,6 +1,6 @@
 """The state services' database: ``state.db`` beside the lab database, its own schema versions.
 
-Writes go through a group-commit ``lems.store.Writer`` of their own (one writer thread per
+Writes go through a group-commit ``lems.store.Writer`` of their own (one writer process per
 database file); reads run on the reactor thread and are small indexed lookups only.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 from typing import Any
+
+from twisted.internet.defer import Deferred
 
 from lems import store
 from lems.store import Statement, Writer
@@ -171,6 +173,6 @@ class StateDB:
     def submit(self, statements: list[Statement]) -> Any:
         return self.writer.submit(statements)
 
-    def close(self) -> None:
-        self.writer.stop()
-        self.reader.close()
+    def close(self) -> Deferred[None]:
+        """Commit what is queued, stop the writer, close the reader."""
+        return self.writer.stop().addCallback(lambda _: self.reader.close())

@@ -55,9 +55,6 @@ def install(switch: Switch) -> None:
         jobs.stop()
         hits.cancel_timers()
         fics.cancel_timers()
-        pool = switch.reactor.getThreadPool()
-        from twisted.internet.threads import deferToThreadPool
-
-        return deferToThreadPool(switch.reactor, pool, db.close)
+        return db.close()
 
     switch.stop_hooks.append(stop)

@@ -98,12 +98,12 @@ async def test_deterministic_lab_replay_has_zero_differences(recording, tmp_path
 
 async def test_injected_change_in_the_switch_is_caught(recording, tmp_path, reactor):
     async with running_switch(demo_lab(tmp_path), reactor) as switch:
-        real = switch.deliver
+        real = switch._queue  # every message for a terminal passes here
 
-        def changed(terminal, body, **kw):
-            return real(terminal, body.replace("MEET AT", "MEET NEAR"), **kw)
+        def changed(rows, terminal, body, **kw):
+            return real(rows, terminal, body.replace("MEET AT", "MEET NEAR"), **kw)
 
-        switch.deliver = changed
+        switch._queue = changed
         _, report = await replay(switch, reactor, recording, stall=0.5, wait=1.0)
     assert not report.ok
     assert len(report.differences) == 1 and not report.missing and not report.unexpected

@@ -234,6 +234,26 @@ async def test_offline_mail_waits_in_order_and_leaves_only_when_acknowledged(tmp
         t4.close()
 
 
+async def test_odd_acknowledgements_are_answered_and_journaled(tmp_path, reactor):
+    """``ACK.<osn>`` is read without the grammar; what that short path does not take still gets
+    the grammar's answer (a superscript two is a digit to Python but no OSN)."""
+    async with running_switch(demo_lab(tmp_path), reactor) as switch:
+        c = await signed_on(switch, reactor, "T01")
+        for token, reason in [("\u00b2", "NOT \u00b2"), ("9" * 5000, "NOT 9999999999"),
+                              ("12X", "NOT 12X"), ("", "MUST NOT END WITH A PERIOD")]:
+            c.link.send_raw(f"ACK.{token}\n".encode("latin-1"))
+            out = await wait(c.next())
+            assert out.key == "REJ" and reason in out.body, out.body
+        c.link.send_raw(b"ACK.4242\n")  # a number never sent: journaled, nothing to answer
+        out = await wait(c.request("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101"))
+        assert out.key in ("REJ", "HIT", "NRC")
+        await settle(switch)
+        acks = journal(switch, "direction = 'in' AND text LIKE 'ACK.%' AND disposition != 'acked'")
+        assert [r[3] for r in acks] == ["rejected"] * 4 + ["ack-unknown"]
+        assert acks[-1][5] == 4242  # the OSN column
+        c.close()
+
+
 async def test_garbage_is_answered_and_the_link_survives(tmp_path, reactor):
     async with running_switch(demo_lab(tmp_path), reactor) as switch:
         c = await signed_on(switch, reactor, "T01")

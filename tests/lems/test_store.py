@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 
 import pytest
@@ -31,7 +32,7 @@ async def writer(tmp_path, reactor):
     await wait(w.submit([CREATE]))
     w.commits = w.rows = 0
     yield w
-    w.stop()
+    await wait(w.stop())
 
 
 # ---------------------------------------------------------------------- Writer
@@ -104,14 +105,41 @@ async def test_stop_commits_what_was_queued(tmp_path, reactor):
     w.submit_nowait([CREATE])
     ds = [w.submit([(INSERT, (i, "q"))]) for i in range(300)]
     w.submit_nowait([(INSERT, (300, "nowait"))])
-    w.stop()
-    assert len(rows(tmp_path / "lab.db")) == 301
-    await wait(gatherResults(ds))  # and every caller hears about it
+    stopped = w.stop()
     with pytest.raises(StoreError):
         w.submit([(INSERT, (1000, "late"))])
     w.submit_nowait([(INSERT, (1001, "late"))])  # ignored, not an error
-    w.stop()  # twice is fine
+    await wait(stopped)
+    assert w._process.poll() == 0  # the writer process is gone, cleanly
     assert len(rows(tmp_path / "lab.db")) == 301
+    await wait(gatherResults(ds))  # and every caller hears about it
+    await wait(w.stop())  # twice is fine
+    assert len(rows(tmp_path / "lab.db")) == 301
+
+
+async def test_a_killed_writer_process_fails_callers_instead_of_hanging(tmp_path, reactor):
+    w = Writer(tmp_path / "lab.db", reactor)
+    await wait(w.submit([CREATE]))
+    w._process.kill()
+    ds = [w.submit([(INSERT, (i, "q"))]) for i in range(3)]
+    results = await wait(DeferredList(ds, consumeErrors=True), timeout=10)
+    assert [ok for ok, _ in results] == [False, False, False]
+    assert all(f.check(StoreError) for _, f in results)
+    assert "writer process ended" in w.error
+    with pytest.raises(StoreError, match="writer process ended"):
+        w.submit([(INSERT, (9, "late"))])
+    await wait(w.stop())
+
+
+async def test_ctrl_c_does_not_reach_the_writer_process(tmp_path, reactor):
+    """SIGINT goes to the whole foreground process group: the writer must outlive it so the
+    switch's clean shutdown can still commit."""
+    w = Writer(tmp_path / "lab.db", reactor)
+    await wait(w.submit([CREATE]))
+    w._process.send_signal(signal.SIGINT)
+    await wait(w.submit([(INSERT, (1, "after ctrl-c"))]))
+    await wait(w.stop())
+    assert rows(tmp_path / "lab.db") == [(1, "after ctrl-c")]
 
 
 # ---------------------------------------------------------------------- migrations
@@ -244,7 +272,7 @@ async def test_mailbox_rows_through_the_writer(tmp_path, reactor):
         assert Mailboxes(conn).pending("T01") == [(2, "frame 2"), (3, "frame 3")]
         conn.close()
     finally:
-        w.stop()
+        await wait(w.stop())
 
 
 # ---------------------------------------------------------------------- directory state

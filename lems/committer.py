@@ -1,0 +1,143 @@
+"""The writer process: commits the statements the switch sends, in groups, and answers each batch.
+
+``lems.store.Writer`` starts it as ``python -I -S committer.py DATABASE FD`` with one end of a
+socket pair as FD; it imports the standard library only, so it starts in milliseconds. Why a
+process and not a thread: binding a row and stepping SQLite hold and hand over the GIL many times
+per row, and a writer thread took a quarter of the switch's throughput away from the reactor
+thread (docs/BENCHMARKS.md); in its own process it runs on the other core and the reactor only
+pays for one ``marshal.dumps`` and one socket write per reactor turn.
+
+Wire (both ways): a 4-byte big-endian length, then a ``marshal`` payload.
+
+* switch -> writer: a batch, ``[group, ...]`` with ``group = [(sql, params), ...]``; or ``None``:
+  commit what came before, answer, and exit.
+* writer -> switch: one answer per batch, in order: ``(commits, errors)`` where ``errors`` is None
+  when every group committed, else one entry per group (None, or the error class name and text of a
+  group that was rolled back), and ``commits`` counts the transactions so far.
+
+Everything already received is taken into one transaction (group commit); when it fails, each
+group is retried alone, so one bad statement fails only its own caller. The process ignores
+SIGINT and SIGTERM (a Ctrl-C meant for ``lems serve`` must not cut the last commit short) and
+exits when the switch closes its end: a killed switch leaves no writer behind.
+"""
+
+from __future__ import annotations
+
+import marshal
+import signal
+import socket
+import sqlite3
+import struct
+import sys
+from typing import Any
+
+HEADER = struct.Struct("!I")
+READ_SIZE = 1 << 20
+
+Group = list[tuple[str, Any]]
+
+
+def open_db(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+def run_groups(conn: sqlite3.Connection, groups: list[Group]) -> None:
+    """One transaction for all ``groups``; rolled back and raised on any error."""
+    conn.execute("BEGIN")
+    try:
+        for statements in groups:
+            for sql, params in statements:
+                conn.execute(sql, params)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def commit(conn: sqlite3.Connection, batches: list[list[Group]]) -> tuple[int, list[Any]]:
+    """Commit ``batches``; the number of transactions run and each batch's ``errors``."""
+    groups = [g for batch in batches for g in batch]
+    try:
+        run_groups(conn, groups)
+        return 1, [None] * len(batches)
+    except Exception:
+        pass
+    answers = []
+    for batch in batches:
+        errors: list[tuple[str, str] | None] = []
+        for group in batch:
+            try:
+                run_groups(conn, [group])
+                errors.append(None)
+            except Exception as e:
+                errors.append((type(e).__name__, str(e)))
+        answers.append(None if not any(errors) else errors)
+    return len(groups), answers
+
+
+def frames(buf: bytearray) -> list[Any]:
+    """Take the complete frames off the front of ``buf``."""
+    out = []
+    pos = 0
+    while len(buf) - pos >= HEADER.size:
+        (n,) = HEADER.unpack_from(buf, pos)
+        if len(buf) - pos - HEADER.size < n:
+            break
+        start = pos + HEADER.size
+        out.append(marshal.loads(bytes(buf[start:start + n])))
+        pos = start + n
+    del buf[:pos]
+    return out
+
+
+def serve(sock: socket.socket, conn: sqlite3.Connection) -> None:
+    buf = bytearray()
+    commits = 0
+    while True:
+        data = sock.recv(READ_SIZE)  # wait for work
+        if not data:
+            return  # the switch is gone: nothing unacknowledged can matter now
+        buf += data
+        while True:  # and take whatever else is already there: one transaction for all
+            try:
+                more = sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                break
+            if not more:
+                break
+            buf += more
+        batches = frames(buf)
+        stop = None in batches
+        if stop:
+            batches = batches[:batches.index(None)]
+        if batches:
+            n, answers = commit(conn, batches)
+            commits += n
+            sock.sendall(b"".join(HEADER.pack(len(p)) + p for p in
+                                  (marshal.dumps((commits, a)) for a in answers)))
+        if stop:
+            return
+
+
+def main(argv: list[str]) -> int:
+    # Ctrl-C and a service manager's SIGTERM reach the whole process group: the switch's clean
+    # shutdown still needs this process to commit; it ends when the switch's end closes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    path, fd = argv[1], int(argv[2])
+    sock = socket.socket(fileno=fd)
+    conn = open_db(path)
+    try:
+        serve(sock, conn)
+    finally:
+        conn.close()
+        sock.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
