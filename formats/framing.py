@@ -241,7 +241,7 @@ class LineFramer(Framer):
         payload = self._payload(payload)
         if b"\r" in payload:
             raise FormatError("line framer: cannot carry CR in a payload")
-        if any(line.endswith(b"\\") for line in payload.split(b"\n")):
+        if b"\\\n" in payload or payload[-1] == _BACKSLASH:  # a line ending with a backslash
             raise FormatError("line framer: cannot carry a line ending with a backslash "
                               "(it would read as a continuation)")
         return payload.replace(b"\n", b"\\\n") + b"\n"
