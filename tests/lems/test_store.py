@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sqlite3
 
@@ -129,6 +130,28 @@ async def test_a_killed_writer_process_fails_callers_instead_of_hanging(tmp_path
     with pytest.raises(StoreError, match="writer process ended"):
         w.submit([(INSERT, (9, "late"))])
     await wait(w.stop())
+
+
+async def test_the_wal_is_checkpointed_and_reused_not_grown(tmp_path, reactor):
+    """The writer process turns SQLite's automatic checkpoint off and checkpoints from a thread
+    of its own: the WAL must still be copied back and started again, not grow for ever."""
+    w = Writer(tmp_path / "lab.db", reactor)
+    await wait(w.submit([CREATE]))
+    wal = tmp_path / "lab.db-wal"
+    text = "x" * 4000  # about one page a row
+
+    async def burst(first: int) -> int:
+        await wait(gatherResults([w.submit([(INSERT, (i, text))])
+                                  for i in range(first, first + 1500)]))
+        await asyncio.sleep(1.0)  # a few checkpointer rounds
+        return wal.stat().st_size
+
+    size = await burst(0)
+    assert size > 1500 * 4096  # the burst did go through the WAL
+    for first in (1500, 3000):
+        assert await burst(first) <= size * 1.1  # written from the start again
+    await wait(w.stop())
+    assert len(rows(tmp_path / "lab.db")) == 4500
 
 
 async def test_ctrl_c_does_not_reach_the_writer_process(tmp_path, reactor):
