@@ -10,7 +10,7 @@ unavailable, never with silence.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -67,7 +67,6 @@ class Reply:
     ori: str | None = None
     sensitive: str = ""
     key: str = ""
-    tags: dict[str, Any] = field(default_factory=dict)
 
 
 class Service(Protocol):
@@ -120,9 +119,10 @@ class Router:
         if handler is None:
             name = self.service_for(req.spec)
             return [self.unavailable(req, name)] if name not in self.services else None
-        if handler is self._relay and not any(
-                self.resolve(dest)[1] == "" for dest in req.msg.destinations):
-            return self.relay(req)  # type: ignore[return-value]  # all local: a list
+        if handler is self._relay:
+            resolved = [(dest, *self.resolve(dest)) for dest in req.msg.destinations]
+            if all(problem != "" for _, _, problem in resolved):  # nothing leaves the state
+                return self._relay_local(req, resolved)
         return None
 
     def unavailable(self, req: Request, name: str) -> Reply:
@@ -155,21 +155,30 @@ class Router:
         return [], ""
 
     def relay(self, req: Request) -> list[Reply] | Deferred[list[Reply]]:
+        resolved = [(dest, *self.resolve(dest)) for dest in req.msg.destinations]
+        replies = self._relay_local(req, resolved)
+        if any(problem == "" for _, _, problem in resolved):
+            nlets = self.services.get("nlets")
+            if nlets is None:
+                replies.append(self.unavailable(req, "nlets"))
+            else:
+                return maybeDeferred(nlets.handle, req).addCallback(lambda r: replies + r)
+        return replies
+
+    def _relay_local(self, req: Request,
+                     resolved: list[tuple[str, list[tuple[str, str]], str | None]]) -> list[Reply]:
+        """The copies for local terminals and the ERs for unknown destinations."""
         msg = req.msg
         replies: list[Reply] = []
         seen: set[str] = set()
-        outside: list[str] = []
         le_only = msg.key == "AML"
-        for dest in msg.destinations:
-            targets, problem = self.resolve(dest)
+        body: list[str] | None = None
+        for _dest, targets, problem in resolved:
             if problem:
                 rej = Reject(".19.", f"INVALID DESTINATION ORIS - {problem}", "DEST",
                              msg.raw[:100])
                 replies.append(Reply(responses.er(rej, self.switch.nlets_clock(req), msg.ori),
                                      key="ER"))
-                continue
-            if problem == "":
-                outside.append(dest)
                 continue
             for terminal, ori in targets:
                 if terminal in seen:
@@ -177,16 +186,11 @@ class Router:
                 if le_only and not self.switch.directory.terminal_is_cj(terminal):
                     continue
                 seen.add(terminal)
-                body = [*msg.text.split("\n")] if msg.text else responses.layout(msg.fields)
-                if le_only:
-                    body = ["FOR LAW ENFORCEMENT DISSEMINATION ONLY", *body]
+                if body is None:
+                    body = msg.text.split("\n") if msg.text else responses.layout(msg.fields)
+                    if le_only:
+                        body = ["FOR LAW ENFORCEMENT DISSEMINATION ONLY", *body]
                 text = responses.nlets_message(msg.full_key, msg.ori,
                                                self.switch.nlets_clock(req), ori, body)
                 replies.append(Reply(text, terminal=terminal, key=msg.full_key))
-        if outside:
-            nlets = self.services.get("nlets")
-            if nlets is None:
-                replies.append(self.unavailable(req, "nlets"))
-            else:
-                return maybeDeferred(nlets.handle, req).addCallback(lambda r: replies + r)
         return replies
