@@ -22,10 +22,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from twisted.internet import protocol
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReadDescriptor, IWriteDescriptor
+from twisted.internet.main import CONNECTION_DONE
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from formats.errors import LemsError
 
@@ -161,10 +163,7 @@ class Writer:
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
         finally:
             theirs.close()
-        self._link = _CommitterLink(self)
-        factory = protocol.Factory.forProtocol(lambda: self._link)
-        reactor.adoptStreamConnection(ours.fileno(), socket.AF_UNIX, factory)
-        ours.close()  # the reactor holds its own copy
+        self._link = _CommitterLink(self, ours)
         self._queued: list[_Item] = []
         self._flush_call: Any = None
         self._inflight: collections.deque[list[_Item]] = collections.deque()
@@ -194,14 +193,25 @@ class Writer:
         if self._stopped:
             raise StoreError(f"writer is stopped{': ' + self.error if self.error else ''}")
         self._queued.append(item)
-        if self._flush_call is None:
+        if len(self._queued) >= self.FLUSH_AT:
+            self._flush()
+        elif self._flush_call is None:
             self._flush_call = self.reactor.callLater(0, self._flush)
 
+    FLUSH_AT = 64
+    """Items sent to the process at once, without waiting for the end of the reactor turn: a
+    busy turn (many terminals ready together) lasts milliseconds and the process would sit idle
+    meanwhile. Measured at 50 terminals: the reactor thread 81-88 % busy without, 94-97 % with,
+    and 5.8-7.6 k against 7.8-8.6 k tx/s (three runs each, interleaved)."""
+
     def _flush(self) -> None:
-        """Send what this reactor turn queued as one batch."""
-        self._flush_call = None
+        """Send what was queued (this reactor turn, or FLUSH_AT items) as one batch."""
+        if self._flush_call is not None:
+            if self._flush_call.active():
+                self._flush_call.cancel()
+            self._flush_call = None
         items, self._queued = self._queued, []
-        if not items or self._link.transport is None:
+        if not items or not self._link.connected:
             return
         try:
             payload = marshal.dumps([statements for statements, _, _ in items])
@@ -217,7 +227,7 @@ class Writer:
             items = good
             payload = marshal.dumps([statements for statements, _, _ in items])
         self._inflight.append(items)
-        self._link.transport.write(_HEADER.pack(len(payload)) + payload)
+        self._link.send(_HEADER.pack(len(payload)) + payload)
 
     def _answered(self, answer: Any) -> None:
         items = self._inflight.popleft()
@@ -251,13 +261,11 @@ class Writer:
     def stop(self) -> Deferred[None]:
         """Commit everything queued, end the process; fires when it is gone."""
         if not self._stopped:
-            if self._flush_call is not None:
-                self._flush_call.cancel()
             self._flush()
             self._stopped = True
-            if self._link.transport is not None:
+            if self._link.connected:
                 stop = marshal.dumps(None)
-                self._link.transport.write(_HEADER.pack(len(stop)) + stop)
+                self._link.send(_HEADER.pack(len(stop)) + stop)
         return self._closed
 
 
@@ -265,15 +273,67 @@ _Item = tuple[list[Statement], Committed | None, tuple[Any, ...]]
 _HEADER = struct.Struct("!I")
 
 
-class _CommitterLink(protocol.Protocol):
-    """The switch's end of the socket to the writer process: length-prefixed answers."""
+@implementer(IReadDescriptor, IWriteDescriptor)
+class _CommitterLink:
+    """The switch's end of the socket to the writer process, on the reactor without a transport:
+    a Twisted transport holds what is written until the next reactor turn, and a batch should
+    leave the moment it is flushed. Answers are length-prefixed like the batches."""
 
-    def __init__(self, writer: Writer) -> None:
+    def __init__(self, writer: Writer, sock: socket.socket) -> None:
         self.writer = writer
-        self.buf = b""
+        self.reactor = writer.reactor
+        self.sock = sock
+        sock.setblocking(False)
+        self.connected = True
+        self._out = bytearray()
+        self._in = b""
+        self.reactor.addReader(self)
 
-    def dataReceived(self, data: bytes) -> None:
-        buf = self.buf + data if self.buf else data
+    def fileno(self) -> int:
+        return self.sock.fileno() if self.connected else -1
+
+    def logPrefix(self) -> str:
+        return "lems-writer"
+
+    def send(self, data: bytes) -> None:
+        if not self.connected:
+            return
+        if self._out:  # still waiting for room: keep the order
+            self._out += data
+            return
+        try:
+            sent = self.sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError as e:
+            self.reactor.callLater(0, self._disconnect, Failure(e))
+            return
+        if sent < len(data):
+            self._out += data[sent:]
+            self.reactor.addWriter(self)
+
+    def doWrite(self) -> Any:
+        try:
+            sent = self.sock.send(self._out)
+        except BlockingIOError:
+            return None
+        except OSError as e:
+            return e
+        del self._out[:sent]
+        if not self._out:
+            self.reactor.removeWriter(self)
+        return None
+
+    def doRead(self) -> Any:
+        try:
+            data = self.sock.recv(1 << 20)
+        except BlockingIOError:
+            return None
+        except OSError as e:
+            return e
+        if not data:
+            return CONNECTION_DONE
+        buf = self._in + data if self._in else data
         pos, size = 0, _HEADER.size
         while len(buf) - pos >= size:
             (n,) = _HEADER.unpack_from(buf, pos)
@@ -281,10 +341,20 @@ class _CommitterLink(protocol.Protocol):
                 break
             self.writer._answered(marshal.loads(buf[pos + size:pos + size + n]))
             pos += size + n
-        self.buf = buf[pos:]
+        self._in = buf[pos:]
+        return None
 
-    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
-        self.transport = None
+    def _disconnect(self, reason: Failure) -> None:
+        if self.connected:
+            self.reactor.removeReader(self)
+            self.reactor.removeWriter(self)
+            self.connectionLost(reason)
+
+    def connectionLost(self, reason: Failure) -> None:
+        if not self.connected:
+            return
+        self.connected = False
+        self.sock.close()
         self.writer._lost(reason.getErrorMessage())
 
 
