@@ -35,9 +35,11 @@ class Journal:
 
     def row(self, seq: int, direction: str, text: str, *, link: str = "", terminal: str = "",
             operator: str = "", ori: str = "", key: str = "", disposition: str = "",
-            reason: str = "", osn: int = 0, ref: int = 0) -> Statement:
-        return (INSERT, (seq, self.clock.stamp(), direction, link, terminal, operator, ori, key,
-                         disposition, reason, osn, ref, text))
+            reason: str = "", osn: int = 0, ref: int = 0, time: str = "") -> Statement:
+        """The statement that journals one message; ``time`` (``clock.stamp()``) defaults to
+        now: the rows of one frame and its answers share the frame's time."""
+        return (INSERT, (seq, time or self.clock.stamp(), direction, link, terminal, operator,
+                         ori, key, disposition, reason, osn, ref, text))
 
     def append(self, direction: str, text: str, **kw: object) -> tuple[int, Deferred[None]]:
         seq = self.next_seq()

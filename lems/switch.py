@@ -263,9 +263,10 @@ class Switch:
         self.stats["accepted"] += 1
         self.stats[f"key:{key}"] += 1
         req = Request(seq, terminal, session.operator, msg, spec, now, session.peer)
+        stamp = self.clock.stamp()
         rows = [self.journal.row(seq, "in", text, link=session.peer, terminal=terminal,
                                  operator=session.operator, ori=msg.ori, key=key,
-                                 disposition="accepted")]
+                                 disposition="accepted", time=stamp)]
         replies = self.router.answer_now(req)
         if replies is None:
             # the route acts outside the switch (a national system, a state file): only once
@@ -274,7 +275,7 @@ class Switch:
             return
         # answered from what the switch holds: request and answers durable in one commit,
         # nothing visible before it
-        sends = self._queue_replies(replies, req, rows)
+        sends = self._queue_replies(replies, req, rows, stamp)
         self.writer.commit(rows, self._answered, session, seq, sends)
 
     def _accepted(self, error: BaseException | None, session: Session, req: Request) -> None:
@@ -301,10 +302,10 @@ class Switch:
         if rows:
             self.writer.commit(rows, self._sent, sends)
 
-    def _queue_replies(self, replies: list[Reply], req: Request,
-                       rows: list[Statement]) -> list[tuple[str, int]]:
+    def _queue_replies(self, replies: list[Reply], req: Request, rows: list[Statement],
+                       stamp: str = "") -> list[tuple[str, int]]:
         """Add the journal and mailbox rows of ``replies`` to ``rows``; the (terminal, OSN) of
-        each message to send once they are committed."""
+        each message to send once they are committed. ``stamp``: the journal time (now)."""
         if not replies and req.spec.verb in self.router.routes:
             # Relayed traffic that reached no local terminal (all out of state, or no terminal
             # bound): leave a trace so crash recovery knows it was routed.
@@ -321,8 +322,8 @@ class Switch:
                 targets = [(req.terminal, req.msg.ori)]
             for terminal, ori in targets:
                 sends.append((terminal, self._queue(rows, terminal, r.body, ref=req.seq,
-                                                    key=r.key, ori=ori,
-                                                    sensitive=r.sensitive)))
+                                                    key=r.key, ori=ori, sensitive=r.sensitive,
+                                                    stamp=stamp)))
         return sends
 
     def receive_bad(self, session: Session, reason: str, raw: bytes) -> None:
@@ -541,14 +542,14 @@ class Switch:
         self.writer.commit(rows, self._sent, [(terminal, osn)])
 
     def _queue(self, rows: list[Statement], terminal: str, body: str, *, ref: int, key: str,
-               ori: str, sensitive: str) -> int:
+               ori: str, sensitive: str, stamp: str = "") -> int:
         """Add the journal and mailbox rows of one message for ``terminal``; its OSN."""
         body, disposition = self._disseminate(terminal, body, sensitive)
         osn = self.mailboxes.next_osn(terminal)
         seq = self.journal.next_seq()
         frame = self._envelope(osn, terminal, body)
         rows.append(self.journal.row(seq, "out", frame, terminal=terminal, ori=ori, key=key,
-                                     disposition=disposition, osn=osn, ref=ref))
+                                     disposition=disposition, osn=osn, ref=ref, time=stamp))
         rows.append(self.mailboxes.put(terminal, osn, seq, frame))
         self.stats["messages_out"] += 1
         return osn
