@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Protocol
 
-from twisted.internet import protocol, tcp
-from twisted.internet.interfaces import IPushProducer, ISSLTransport, ITransport
+from twisted.internet import protocol
+from twisted.internet.interfaces import IPushProducer, ITransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -103,8 +103,6 @@ class FramedProtocol(protocol.Protocol):
         """Bytes written since the transport last asked us to pause (0 while not paused)."""
         self.watchdog: Any = None
         self.lost_reason = ""
-        self.write_through = False
-        """Plain TCP or UNIX socket: frames go out at once (``_write_through``)."""
 
     @property
     def identity(self) -> str | None:
@@ -144,7 +142,6 @@ class FramedProtocol(protocol.Protocol):
         # a transport that takes no producer has no back-pressure to watch
         with contextlib.suppress(Exception):
             self.transport.registerProducer(self, True)
-        self.write_through = can_write_through(self.transport)
         if self.watchdog is not None:
             self.watchdog.start()
         self._call(self.handler.link_made, self)
@@ -171,29 +168,9 @@ class FramedProtocol(protocol.Protocol):
                 self.lost_reason = "peer does not read"
                 self.abort()
                 return
-        if self.write_through:
-            self._write_through(data)
-        else:
-            self.transport.write(data)
+        self.transport.write(data)
         if self.watchdog is not None:
             self.watchdog.sent()
-
-    def _write_through(self, data: bytes) -> None:
-        """Send at once when nothing is queued, as asyncio's own transports do. A Twisted
-        transport always queues and sends on the next reactor turn, which costs two epoll
-        updates and one more event per frame: about a fifth of the switch's reactor time per
-        transaction at 50 terminals. What the socket does not take is queued as usual, so order,
-        back-pressure and error handling stay the transport's."""
-        t = self.transport
-        if not t.dataBuffer and not t._tempDataBuffer and t.connected and not (
-                t.disconnecting or t._writeDisconnected):
-            sent = t.writeSomeData(data)
-            if type(sent) is not int:  # an error: let the transport find it again and close
-                sent = 0
-            if sent == len(data):
-                return
-            data = data[sent:]
-        t.write(data)
 
     def _idle(self) -> None:
         log.info("link {peer} idle too long, closed", peer=self.peer)
@@ -258,13 +235,6 @@ class FramedProtocol(protocol.Protocol):
             fn(*args)  # type: ignore[operator]
         except Exception:
             log.failure("link handler failed on {peer}; the link goes on", peer=self.peer)
-
-
-def can_write_through(transport: Any) -> bool:
-    """A Twisted socket connection (TCP, UNIX), not TLS: ``FramedProtocol._write_through`` may
-    try its socket before queueing."""
-    return (isinstance(transport, tcp.Connection) and not ISSLTransport.providedBy(transport)
-            and hasattr(transport, "_tempDataBuffer") and hasattr(transport, "_writeDisconnected"))
 
 
 def framed(handler: LinkHandler, framing: str = "line", max_length: int = 16384,
