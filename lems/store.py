@@ -148,8 +148,9 @@ class Writer:
 
     ``commit`` calls back on the reactor once the statements are committed, so a caller can
     acknowledge or forward only what is durable; ``submit`` is the same with a Deferred. What is
-    queued during one reactor turn goes to the process as one batch; the process takes every
-    batch waiting into one transaction. Call from the reactor thread only.
+    queued during one reactor turn (or every ``FLUSH_AT`` items) goes to the process as one
+    batch; the process takes every batch waiting into one transaction. Call from the reactor
+    thread only.
     """
 
     def __init__(self, path: str | Path, reactor: Any,
@@ -211,7 +212,10 @@ class Writer:
                 self._flush_call.cancel()
             self._flush_call = None
         items, self._queued = self._queued, []
-        if not items or not self._link.connected:
+        if not items:
+            return
+        if not self._link.connected:  # the process is gone: say so to every caller
+            _fire([(item, StoreError(self.error or "writer is stopped")) for item in items])
             return
         try:
             payload = marshal.dumps([statements for statements, _, _ in items])
@@ -251,12 +255,11 @@ class Writer:
         self._reap()
 
     def _reap(self) -> None:
-        def waited(code: int | None) -> None:
-            if code is None:  # not gone yet: look again shortly
-                self.reactor.callLater(0.01, self._reap)
-            elif not self._closed.called:
-                self._closed.callback(None)
-        waited(self._process.poll())
+        """Fire ``stop``'s Deferred once the process has exited (it closes its socket first)."""
+        if self._process.poll() is None:
+            self.reactor.callLater(0.01, self._reap)
+        elif not self._closed.called:
+            self._closed.callback(None)
 
     def stop(self) -> Deferred[None]:
         """Commit everything queued, end the process; fires when it is gone."""
