@@ -28,12 +28,14 @@ cover ``--duration`` seconds after ``--warmup``; ``--repeat`` runs each server a
 
 Server CPU comes from ``/proc/PID/stat`` (the whole process with its child processes, and the
 reactor thread alone from ``/proc/PID/task/PID/stat``; for the switch the difference is mostly
-its SQLite writer process, ``lems/committer.py``),
-the load generator's from ``time.process_time``, everything else on the machine from
-``/proc/stat`` ("other load": the machine may be shared; ``--quiet-wait S`` waits for it to go
-idle before each run and repeats a run during which it was busy); all in % of one core over the
-measured window. The load generator is raw asyncio (Protocols on the default epoll selector loop)
-in this process, not the project's Twisted client, so that it stays far lighter than the servers.
+its SQLite writer process, ``lems/committer.py``), the load generator's from
+``time.process_time``, everything else on the machine from ``/proc/stat`` ("other load": the
+machine may be shared; ``--quiet-wait S`` waits for it to go idle before each run and repeats a
+run during which it was busy); all in % of one core over the measured window. "reactor µs/tx"
+is the reactor thread's CPU per transaction, steadier than tx/s where the machine's speed
+drifts from run to run. The load generator is raw asyncio (Protocols on the default epoll
+selector loop) in this process, not the project's Twisted client, so that it stays far lighter
+than the servers.
 ``--profile PREFIX`` runs the switch under cProfile (its reactor thread) into
 ``PREFIX.<reactor>.prof``.
 
@@ -374,6 +376,12 @@ class Result:
     def rate(self) -> float:
         return self.tx / self.seconds if self.seconds else 0.0
 
+    @property
+    def reactor_us_per_tx(self) -> float:
+        """Reactor-thread CPU per transaction: steadier than tx/s on a machine whose speed
+        drifts, and what a change to the switch's own work moves."""
+        return self.reactor_cpu / 100 / self.rate * 1e6 if self.rate else 0.0
+
 
 async def drive(server: Server, kind: str, reactor_kind: str, n: int, warmup: float,
                 duration: float) -> Result:
@@ -552,12 +560,13 @@ def print_throughput(results: list[Result], goal: float) -> None:
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
     table = Table(title=f"request/response over loopback TCP ({machine()})")
     for col in ("server", "reactor", "terms", "tx/s", "p50 ms", "p99 ms", "server CPU %",
-                "reactor thr %", "generator CPU %", "other load %", "errors"):
+                "reactor thr %", "reactor µs/tx", "generator CPU %", "other load %", "errors"):
         table.add_column(col, justify="left" if col in ("server", "reactor") else "right")
     for r in results:
         table.add_row(r.server, r.reactor, str(r.terminals), f"{r.rate:,.0f}", f"{r.p50_ms:.2f}",
                       f"{r.p99_ms:.2f}", f"{r.server_cpu:.0f}", f"{r.reactor_cpu:.0f}",
-                      f"{r.gen_cpu:.0f}", f"{r.other_cpu:.0f}", str(len(r.errors)))
+                      f"{r.reactor_us_per_tx:.0f}", f"{r.gen_cpu:.0f}", f"{r.other_cpu:.0f}",
+                      str(len(r.errors)))
     console.print(table)
     summary = Table(title=f"switch / echo (goal ≥ {goal:g}); best run of each and spread")
     for col in ("reactor", "echo tx/s best (min-max)", "switch tx/s best (min-max)",
@@ -655,7 +664,9 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{s:6} {k:7} {r.rate:9,.0f} tx/s  p50 {r.p50_ms:6.2f} ms  "
                               f"p99 {r.p99_ms:6.2f} ms  server {r.server_cpu:3.0f}% "
                               f"(reactor {r.reactor_cpu:3.0f}%)  generator {r.gen_cpu:3.0f}%  "
-                              f"others {r.other_cpu:3.0f}%  answers: {r.answers}", flush=True)
+                              f"others {r.other_cpu:3.0f}%  "
+                              f"reactor {r.reactor_us_per_tx:4.0f} µs/tx  "
+                              f"answers: {r.answers}", flush=True)
                         if r.other_cpu < QUIET_OTHERS:
                             break
                         if attempt < 2 and args.quiet_wait:
