@@ -45,7 +45,7 @@ class LabClock:
         """ISO-8601 time for journal rows (microseconds, the start's time zone), the same text as
         ``now().isoformat(timespec="microseconds")`` with the part up to the second formatted
         once per lab second (isoformat costs ~1.5 µs and every message writes several rows)."""
-        t = self._start_ts + (self.reactor.seconds() - self._t0) * self.speed
+        t = self.timestamp()
         second = math.floor(t)
         micro = round((t - second) * 1e6)  # rounded as datetime.fromtimestamp rounds
         if micro == 1_000_000:

@@ -120,8 +120,8 @@ class Router:
             name = self.service_for(req.spec)
             return [self.unavailable(req, name)] if name not in self.services else None
         if handler is self._relay:
-            resolved = [(dest, *self.resolve(dest)) for dest in req.msg.destinations]
-            if all(problem != "" for _, _, problem in resolved):  # nothing leaves the state
+            resolved = [self.resolve(dest) for dest in req.msg.destinations]
+            if all(problem != "" for _, problem in resolved):  # nothing leaves the state
                 return self._relay_local(req, resolved)
         return None
 
@@ -155,9 +155,9 @@ class Router:
         return [], ""
 
     def relay(self, req: Request) -> list[Reply] | Deferred[list[Reply]]:
-        resolved = [(dest, *self.resolve(dest)) for dest in req.msg.destinations]
+        resolved = [self.resolve(dest) for dest in req.msg.destinations]
         replies = self._relay_local(req, resolved)
-        if any(problem == "" for _, _, problem in resolved):
+        if any(problem == "" for _, problem in resolved):
             nlets = self.services.get("nlets")
             if nlets is None:
                 replies.append(self.unavailable(req, "nlets"))
@@ -166,14 +166,15 @@ class Router:
         return replies
 
     def _relay_local(self, req: Request,
-                     resolved: list[tuple[str, list[tuple[str, str]], str | None]]) -> list[Reply]:
-        """The copies for local terminals and the ERs for unknown destinations."""
+                     resolved: list[tuple[list[tuple[str, str]], str | None]]) -> list[Reply]:
+        """The copies for local terminals and the ERs for unknown destinations (``resolved``:
+        ``resolve`` of each destination, in order)."""
         msg = req.msg
         replies: list[Reply] = []
         seen: set[str] = set()
         le_only = msg.key == "AML"
         body: list[str] | None = None
-        for _dest, targets, problem in resolved:
+        for targets, problem in resolved:
             if problem:
                 rej = Reject(".19.", f"INVALID DESTINATION ORIS - {problem}", "DEST",
                              msg.raw[:100])
