@@ -124,12 +124,13 @@ def head(key: str, ori: str) -> str:
 
 def reject(rej: Reject, ori: str) -> str:
     """A state-switch reject (``REJ``): code and field, the reason, the input echoed."""
-    lines = [head("REJ", ori or "UNKNOWN"),
-             f"REJECT CODE/{rej.code}" + (f" FLD/{rej.field}" if rej.field else ""),
-             *page(rej.reason.splitlines()),
-             "ORIGINAL MESSAGE",
-             *_echo(rej.input)]
-    return "\n".join(lines)
+    top = (f"{head('REJ', ori or 'UNKNOWN')}\nREJECT CODE/{rej.code}"
+           + (f" FLD/{rej.field}" if rej.field else ""))
+    reason, echo = rej.reason, rej.input
+    if (0 < len(reason) <= WIDTH and 0 < len(echo) <= WIDTH and reason.isprintable()
+            and echo.isprintable()):  # one line each (the usual case): nothing to wrap or cut
+        return f"{top}\n{reason}\nORIGINAL MESSAGE\n{echo}"
+    return "\n".join([top, *page(reason.splitlines()), "ORIGINAL MESSAGE", *_echo(echo)])
 
 
 def _echo(text: str) -> list[str]:
