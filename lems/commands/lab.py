@@ -170,6 +170,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     to = args.to or client_for(lab.switch.listen[0])
     install()
     from twisted.internet import defer, task
+    from twisted.internet.error import ConnectError
 
     from terminals.client import TerminalClient, TimeoutError
 
@@ -177,7 +178,12 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     async def run(reactor: Any) -> None:
         client = TerminalClient(reactor)
-        await client.connect(to)
+        try:
+            await client.connect(to)
+        except (ConnectError, OSError) as e:  # an answer for the user, not a traceback
+            result["code"] = 1
+            errors.print(f"lems: cannot reach the switch at {to} ({e})", markup=False)
+            return
         son = await client.logon(args.terminal, op.id, password)
         show(son)
         if son.key != "SON":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -148,6 +149,19 @@ def test_init_writes_a_lab(tmp_path):
     conn = store.connect(lab.database)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
     conn.close()
+
+
+def test_send_without_a_running_switch_says_so_plainly(tmp_path):
+    assert lems("init", tmp_path / "lab").returncode == 0
+    # a port nobody listens on (the demo lab's 5020 may be taken by a lab someone runs)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = lems("send", tmp_path / "lab", "--terminal", "T01", "--to",
+             f"tcp:host=127.0.0.1:port={port}", "QW.OR0240000.NAM/DOE,JOHN.DOB/19800101")
+    assert r.returncode == 1
+    assert f"lems: cannot reach the switch at tcp:host=127.0.0.1:port={port}" in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
 
 
 def test_init_refuses_an_existing_lab(tmp_path):
