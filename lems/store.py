@@ -15,7 +15,6 @@ import collections
 import marshal
 import socket
 import sqlite3
-import struct
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -30,6 +29,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from formats.errors import LemsError
+from lems.committer import HEADER, frames
 
 log = Logger()
 
@@ -231,7 +231,7 @@ class Writer:
             items = good
             payload = marshal.dumps([statements for statements, _, _ in items])
         self._inflight.append(items)
-        self._link.send(_HEADER.pack(len(payload)) + payload)
+        self._link.send(HEADER.pack(len(payload)) + payload)
 
     def _answered(self, answer: Any) -> None:
         items = self._inflight.popleft()
@@ -268,12 +268,11 @@ class Writer:
             self._stopped = True
             if self._link.connected:
                 stop = marshal.dumps(None)
-                self._link.send(_HEADER.pack(len(stop)) + stop)
+                self._link.send(HEADER.pack(len(stop)) + stop)
         return self._closed
 
 
 _Item = tuple[list[Statement], Committed | None, tuple[Any, ...]]
-_HEADER = struct.Struct("!I")
 
 
 @implementer(IReadDescriptor, IWriteDescriptor)
@@ -289,7 +288,7 @@ class _CommitterLink:
         sock.setblocking(False)
         self.connected = True
         self._out = bytearray()
-        self._in = b""
+        self._in = bytearray()
         self.reactor.addReader(self)
 
     def fileno(self) -> int:
@@ -336,15 +335,9 @@ class _CommitterLink:
             return e
         if not data:
             return CONNECTION_DONE
-        buf = self._in + data if self._in else data
-        pos, size = 0, _HEADER.size
-        while len(buf) - pos >= size:
-            (n,) = _HEADER.unpack_from(buf, pos)
-            if len(buf) - pos - size < n:
-                break
-            self.writer._answered(marshal.loads(buf[pos + size:pos + size + n]))
-            pos += size + n
-        self._in = buf[pos:]
+        self._in += data
+        for answer in frames(self._in):
+            self.writer._answered(answer)
         return None
 
     def _disconnect(self, reason: Failure) -> None:
