@@ -42,12 +42,18 @@ class KeySpec:
     body: str = "fields"
     allowed: frozenset[str] = field(init=False, repr=False, compare=False)
     """Every field code the key accepts (mandatory, identifier sets and optional)."""
+    needs: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
+    """The sets of codes a message must hold one of: every mandatory field plus one identifier
+    set (or the mandatory fields alone when the key has no identifier sets)."""
 
     def __post_init__(self) -> None:
         codes = set(self.mandatory) | set(self.optional)
         for group in self.one_of:
             codes.update(group)
         object.__setattr__(self, "allowed", frozenset(codes))
+        mandatory = frozenset(self.mandatory)
+        object.__setattr__(self, "needs", tuple(mandatory.union(group) for group in self.one_of)
+                           or (mandatory,))
 
     def options_text(self) -> list[str]:
         """The identifier sets, numbered, as an Nlets ``.22.`` error lists them."""

@@ -9,7 +9,7 @@ message and must stay within a few microseconds.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from formats.codes import CodeBook
@@ -23,7 +23,7 @@ FIELD_TYPES = ("name", "date", "code", "digits", "alnum", "text", "hgt", "ori", 
 _NAME = re.compile(r"[A-Z][A-Z' -]*, ?[A-Z][A-Z' -]*")
 _DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
-# Precomputed sets, so that the common good values cost one lookup (see ``good_values``).
+# Precomputed sets, so that the checkers of dates, years and heights cost one lookup.
 _YEARS = frozenset(f"{y}" for y in range(1800, 2200))
 """Every CCYY a date or year field accepts."""
 _MMDD = frozenset(f"{m:02d}{d:02d}" for m in range(1, 13) for d in range(1, _DAYS[m] + 1)
@@ -31,7 +31,6 @@ _MMDD = frozenset(f"{m:02d}{d:02d}" for m in range(1, 13) for d in range(1, _DAY
 """Every MMDD valid in any year (29 February is left to the full check)."""
 _HEIGHTS = frozenset(f"{feet}{inches:02d}" for feet in range(1, 10) for inches in range(12))
 """Every height ``hgt`` accepts: feet 1-9, inches 00-11."""
-_NO_VALUES: frozenset[str] = frozenset()
 
 TEXT_MAX = 500
 """The longest value of a ``text`` field whose definition gives no ``max``."""
@@ -194,25 +193,3 @@ def compile_checker(fd: FieldDef, codes: CodeBook) -> Checker:
 def text_limit(fd: FieldDef) -> int:
     """The longest value a ``text`` field takes (``max``, 500 when not given)."""
     return fd.max or TEXT_MAX
-
-
-def good_values(fd: FieldDef, codes: CodeBook) -> frozenset[str]:
-    """Values ``fd``'s checker is known to accept, for a parser to take without calling it.
-
-    Code fields: the codes of the table (or inline ``values``); years: every CCYY plus
-    ``values``; heights: every valid height; short digit fields (at most 3 digits, such as WGT):
-    every number they take. Empty for the other types, whose checker must run.
-    """
-    t = fd.type
-    if t == "code":
-        values: Iterable[str] = fd.values if fd.values else codes.table(fd.table)
-    elif t == "year":
-        values = _YEARS | frozenset(fd.values)
-    elif t == "hgt":
-        return _HEIGHTS
-    elif t == "digits" and fd.max <= 3:
-        values = (f"{n:0{size}d}" for size in range(max(fd.min, 1), fd.max + 1)
-                  for n in range(10 ** size))
-    else:
-        return _NO_VALUES
-    return frozenset(v for v in values if v)  # an empty value is refused as missing, first

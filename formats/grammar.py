@@ -16,19 +16,14 @@ naming the field and the reason, in NCIC words for NCIC and state keys and with 
 number for Nlets keys.
 
 Speed (every message of the switch comes through here; ``tools/bench_parse.py`` measures it):
-the parser lays each key out once (``_Plan``: field code -> values known good, text limit,
-checker), reads the usual header in one search, and reads fields optimistically (accept only,
-no bookkeeping); the first thing it cannot accept sends the message to the exact, one field at a
-time walk, which finds the same first problem the operator would be told about. The fast paths
-only ever accept: every reject comes from the same step-by-step code.
+a message that is plainly valid (upper case, no stray blanks or control characters) is read by
+its key's accept pattern (``formats.patterns``) in one regular-expression match; anything else
+takes the exact walk below, one field at a time, which finds the first problem the operator
+must be told about. The accept patterns only ever accept: every reject comes from the walk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from operator import itemgetter
-
-from formats.codes import CodeBook
 from formats.dictionary import Dictionary, KeySpec
 from formats.errors import (
     BAD_FORMAT,
@@ -42,9 +37,10 @@ from formats.errors import (
     RejectError,
     echo,
 )
-from formats.fields import FieldDef, good_values, text_limit
+from formats.fields import FieldDef
 from formats.message import Message
 from formats.ori import STATE_DESTINATIONS, VALID_ORI, destination_problem, ori_problem
+from formats.patterns import Accept
 
 _CONTROL = {c: None for c in range(32) if c != 10}
 _CONTROL[9] = 32  # a tab reads as a space
@@ -64,13 +60,6 @@ _NLETS_CODE = {
 }
 
 _valid_ori = VALID_ORI.fullmatch
-_first = itemgetter(0)
-_TXT_ENDS = frozenset({"", "."})
-"""What may follow ``.TXT`` for the quick header read, besides a blank (see _parse_nlets)."""
-
-
-class _Doubt(Exception):
-    """Raised inside the optimistic field loop to hand over to the exact one."""
 
 
 def clean(text: str) -> str:
@@ -88,38 +77,25 @@ def clean(text: str) -> str:
     return text.strip()
 
 
-_Entry = tuple[frozenset[str], int, Callable[[str, bool], "str | None"], FieldDef]
-"""(good, text_max, check, fd) of one field of one key: see ``_Plan``."""
-
-
 class _Plan:
-    """One key of the dictionary, laid out for the parser's inner loop (built once per parser).
+    """One key of the dictionary, laid out for the exact walk (built once per parser).
 
-    ``fields`` maps each field code the key allows to ``(good, text_max, check, fd)``: ``good``
-    holds values known to be valid without calling ``check`` (see ``fields.good_values``),
-    ``text_max`` is the length limit of a ``text`` field (0 for the other types) and ``check``
-    the field's checker, so a field costs one dictionary lookup and, for the common values, no
-    call. ``needs`` lists the sets of codes a message must hold (mandatory fields plus one
-    identifier set each); ``dest_codes`` and ``dest_ori`` say which destinations pass unseen.
+    ``fields`` maps each field code the key allows to its definition, ``needs`` lists the sets
+    of codes a message must hold one of, ``dest_codes`` and ``dest_ori`` say which destinations
+    pass without a closer look.
     """
 
     __slots__ = ("body_text", "dest_codes", "dest_ori", "fields", "key", "max_dest", "ncic",
                  "needs", "repeat", "spec", "suffix")
 
-    def __init__(self, spec: KeySpec, defs: dict[str, FieldDef], codes: CodeBook) -> None:
+    def __init__(self, spec: KeySpec, defs: dict[str, FieldDef]) -> None:
         self.spec = spec
         self.key, _, self.suffix = spec.key.partition("-")
         self.ncic = spec.style == "ncic"
         self.body_text = spec.body == "text"
         self.repeat = spec.repeat
-        # the codes a message must hold: every mandatory field and one identifier set
-        mandatory = frozenset(spec.mandatory)
-        self.needs = tuple(mandatory.union(group) for group in spec.one_of) or (mandatory,)
-        self.fields: dict[str, _Entry] = {}
-        for code in sorted(spec.allowed):
-            fd = defs[code]
-            self.fields[code] = (good_values(fd, codes),
-                                 text_limit(fd) if fd.type == "text" else 0, fd.check, fd)
+        self.needs = spec.needs
+        self.fields = {code: defs[code] for code in sorted(spec.allowed)}
         # destinations taken without a closer look (see destination_problem for the rest)
         self.dest_codes = frozenset() if spec.dest == "ori" else STATE_DESTINATIONS
         self.dest_ori = spec.dest != "state"
@@ -129,15 +105,24 @@ class _Plan:
 class Parser:
     """Parses and validates transactions against one dictionary (read once, at construction)."""
 
-    def __init__(self, dictionary: Dictionary | None = None) -> None:
+    def __init__(self, dictionary: Dictionary | None = None, *, accept: bool = True) -> None:
+        """``accept=False`` reads every message with the exact walk alone: slower, and the
+        reference the accept patterns are tested against."""
         self.dictionary = dictionary or Dictionary.default()
         self._keys = self.dictionary.keys
         self._fields = self.dictionary.fields
-        self._plans = {key: _Plan(spec, self._fields, self.dictionary.codes)
-                       for key, spec in self._keys.items()}
+        self._plans = {key: _Plan(spec, self._fields) for key, spec in self._keys.items()}
+        self._accept = {key: Accept(spec, self._fields, self.dictionary.codes)
+                        for key, spec in self._keys.items()
+                        if accept and spec.style != "positional"}
 
     def check(self, text: str) -> Message | Reject:
         """The message, or the reject that answers it (with the input echoed)."""
+        accept = self._accept.get(text.partition(".")[0])
+        if accept is not None:
+            msg = accept.read(text)
+            if msg is not None:
+                return msg
         try:
             return self._parse(text)
         except RejectError as e:
@@ -145,10 +130,10 @@ class Parser:
 
     def parse(self, text: str) -> Message:
         """The validated message; raises ``RejectError`` for anything the switch must refuse."""
-        try:
-            return self._parse(text)
-        except RejectError as e:
-            raise RejectError(e.reject.with_input(text)) from None
+        result = self.check(text)
+        if isinstance(result, Reject):
+            raise RejectError(result)
+        return result
 
     def _parse(self, raw: str) -> Message:
         text = clean(raw)
@@ -198,19 +183,7 @@ class Parser:
         return plan  # type: ignore[return-value]  # _reject never returns
 
     def _parse_nlets(self, raw: str, rest: str, plan: _Plan) -> Message:
-        # The usual header, "ORI.DEST[.DEST…][.*CTL].TXT" then a line break, the end or a
-        # blank, in one search; anything else (txt in lower case, TXTLIC/…) goes the long way.
-        i = rest.find(".TXT")
-        after = rest[i + 4:i + 5]
-        head = rest[:i].upper()
-        if (i > 0 and (after in _TXT_ENDS or after.isspace()) and ".TXT" not in head
-                and not head.startswith("TXT")):
-            tokens = head.split(".")
-            if " " in head or not head.isprintable():
-                tokens = [tok.strip() for tok in tokens]
-            body = rest[i + 4:].lstrip()
-        else:
-            tokens, body = _nlets_header(rest)
+        tokens, body = _nlets_header(rest)
         ori = tokens[0] if tokens else ""
         if _valid_ori(ori) is None:
             _reject(".01.", ori_problem(ori) or "", "ORI")
@@ -247,69 +220,32 @@ class Parser:
 
     def _read_fields(self, body: str, plan: _Plan, nlets: bool
                      ) -> tuple[list[tuple[str, str]], set[str]]:
-        """The fields of ``body`` in order, and the set of their codes.
-
-        Optimistic first: the loop below only accepts, and at the first thing it cannot accept
-        (a code not allowed as typed, an empty or doubtful value, a repeat) it hands the whole
-        body to ``_read_fields_exactly``, which walks it again and refuses the first problem
-        in the order the operator typed it.
-        """
-        if "\n" in body:
+        """The fields of ``body`` in order and the set of their codes; refuses the first
+        problem in the order the operator typed it."""
+        if "\n" in body:  # a line break between fields counts as a period
             body = body.replace(".\n", ".").replace("\n", ".")
-        # After clean() the only ASCII blank left is the space: without one, nothing to strip.
-        strip = " " in body or not body.isascii()
-        fields = plan.fields
-        out: list[tuple[str, str]] = []
-        append = out.append
-        try:
-            for tok in body.split("."):
-                code, _, value = tok.partition("/")
-                good, text_max, check, _fd = fields[code]
-                if strip:
-                    value = value.strip()
-                if text_max:
-                    # An ASCII text value within its length needs no check: clean() dropped
-                    # every ASCII control character and line breaks became periods.
-                    if not (value and len(value) <= text_max and value.isascii()):
-                        raise _Doubt
-                elif value not in good and (not value or check(value, nlets) is not None):
-                    raise _Doubt  # (an empty value is never good: also a code without slash)
-                append((code, value))
-        except (KeyError, _Doubt):
-            return self._read_fields_exactly(body, plan, nlets)
-        seen = set(map(_first, out))
-        if len(seen) != len(out):  # a field repeated: fine if it is a repeatable one
-            once = [code for code, _ in out if code not in plan.repeat]
-            if len(set(once)) != len(once):
-                return self._read_fields_exactly(body, plan, nlets)
-        return out, seen
-
-    def _read_fields_exactly(self, body: str, plan: _Plan, nlets: bool
-                             ) -> tuple[list[tuple[str, str]], set[str]]:
-        """``_read_fields`` one field at a time: refuses the first problem, in order."""
         get, repeat = plan.fields.get, plan.repeat
         out: list[tuple[str, str]] = []
         seen: set[str] = set()
         for tok in body.split("."):
             code, slash, value = tok.partition("/")
-            entry = get(code)
-            if entry is None or not slash:
-                code, entry = self._odd_field(tok, code, slash, plan, nlets)
+            fd = get(code)
+            if fd is None or not slash:
+                code, fd = self._odd_field(tok, code, slash, plan, nlets)
             if code in seen and code not in repeat:
                 _reject_n(nlets, DUPLICATE_FIELD, f"FIELD {code} ENTERED MORE THAN ONCE", code)
             seen.add(code)
             value = value.strip()
-            _, _, check, fd = entry
             if not value:
                 _reject(fd.er if nlets else MISSING_FIELD, f"FIELD {code} HAS NO VALUE", code)
-            why = check(value, nlets)
+            why = fd.check(value, nlets)
             if why is not None:
                 _reject(fd.er if nlets else BAD_VALUE, why, code)
             out.append((code, value))
         return out, seen
 
     def _odd_field(self, tok: str, code: str, slash: str, plan: _Plan, nlets: bool
-                   ) -> tuple[str, _Entry]:
+                   ) -> tuple[str, FieldDef]:
         """A token that is not ``CODE/value`` with an allowed code as typed: blanks around the
         code are forgiven, anything else is refused."""
         if not slash:
@@ -317,13 +253,13 @@ class Parser:
                 _reject_n(nlets, BAD_FORMAT, "EMPTY FIELD BETWEEN PERIODS")
             _reject_n(nlets, BAD_FORMAT, f"{tok[:20]} IS NOT A CODE/VALUE FIELD")
         code = code.strip()
-        entry = plan.fields.get(code)
-        if entry is None:
+        fd = plan.fields.get(code)
+        if fd is None:
             if code in self._fields:
                 _reject_n(nlets, FIELD_NOT_ALLOWED,
                           f"FIELD {code} NOT VALID FOR MKE {plan.spec.key}", code)
             _reject_n(nlets, FIELD_NOT_ALLOWED, f"UNKNOWN FIELD CODE {code[:10]}", code[:10])
-        return code, entry  # type: ignore[return-value]  # _reject never returns
+        return code, fd  # type: ignore[return-value]  # _reject never returns
 
     def _missing(self, seen: set[str], plan: _Plan, nlets: bool) -> None:
         """Reject for the first mandatory field or identifier set missing from ``seen``."""

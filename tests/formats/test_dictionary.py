@@ -9,7 +9,7 @@ import pytest
 from formats.codes import CodeBook
 from formats.dictionary import BODIES, DEST_KINDS, STYLES, Dictionary, KeySpec
 from formats.errors import ConfigError, Reject
-from formats.fields import FIELD_TYPES, FieldDef, good_values
+from formats.fields import FIELD_TYPES, FieldDef
 from formats.grammar import Parser
 from formats.message import Message
 
@@ -63,20 +63,6 @@ def test_every_field_is_checkable() -> None:
         if fd.type in ("digits", "alnum"):
             assert 1 <= fd.min <= fd.max, code
         assert fd.er in (".05.", ".10.", ".16.", ".22."), code
-
-
-def test_good_values_pass_their_checker() -> None:
-    """The parser takes a value from ``good_values`` without calling the checker: they agree."""
-    for code, fd in D.fields.items():
-        good = good_values(fd, D.codes)
-        assert "" not in good, code
-        for value in good:
-            assert fd.check(value, False) is None, (code, value)
-            assert fd.check(value, True) is None, (code, value)
-    assert len(good_values(D.fields["WGT"], D.codes)) == 1100
-    assert "2025" in good_values(D.fields["LIY"], D.codes)
-    assert "NX" in good_values(D.fields["LIY"], D.codes)
-    assert not good_values(D.fields["NAM"], D.codes)
 
 
 def test_keyspec_allowed_and_options() -> None:
