@@ -87,10 +87,11 @@ def value_pattern(fd: FieldDef, codes: CodeBook, nlets: bool
             return rf"{_TEXT_EDGE}(?:{_TEXT}*{_TEXT_EDGE})?", frozenset(values)
         return alternation(v for v in values if _typed_as_is(v)), None
     if t in ("digits", "alnum"):
-        if fd.max < fd.min:
+        lo = max(fd.min, 1)  # an empty value is missing, whatever ``min`` says
+        if fd.max < lo:
             return "(?!)", None  # the checker takes no value at all
         chars = "[0-9]" if t == "digits" else "[A-Z0-9]"
-        return rf"{chars}{{{fd.min},{fd.max}}}", None
+        return rf"{chars}{{{lo},{fd.max}}}", None
     if t == "text":
         limit = text_limit(fd)
         return rf"{_TEXT_EDGE}(?:{_TEXT}{{0,{limit - 2}}}{_TEXT_EDGE})?" if limit > 1 else \

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from test_grammar import valid_message, value_for
 
 from formats.codes import CodeBook
-from formats.dictionary import Dictionary
+from formats.dictionary import Dictionary, KeySpec
 from formats.errors import Reject
 from formats.fields import FieldDef
 from formats.grammar import Parser, build
@@ -155,3 +155,35 @@ def test_a_full_code_manual_gives_the_same_answers() -> None:
         agree(text, fast, exact)
     accepted = sum(isinstance(fast.check(t), Message) for t in texts)
     assert accepted > 100
+
+
+# Any field a lab's dictionary may define, against values near and far from its shape.
+_FIELD_DEFS = st.builds(
+    lambda t, lo, hi, values, table: FieldDef(
+        code="ZZ", type=t, min=lo, max=hi, table=table if t == "code" and not values else "",
+        values=tuple(values) if t in ("code", "year") else ()),
+    st.sampled_from(["name", "date", "code", "digits", "alnum", "text", "hgt", "ori", "nic",
+                     "year"]),
+    st.integers(0, 4), st.integers(0, 12),
+    st.lists(st.text(st.sampled_from("AB1 ./-*(\u00e9a"), max_size=4), max_size=5),
+    st.sampled_from(["SEX", "LIS", "OFF"]))
+_VALUES = st.one_of(
+    st.text(st.sampled_from("AZaz09 ,'-/*.\u00e9\u00b2"), max_size=14),
+    st.sampled_from(["SMITH,JOHN", "19800101", "20240229", "010280", "510", "OR0240000",
+                     "W123456788", "2025", "NX", "M", "OR", "1313", "A", "AB", "AB 1"]))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(_FIELD_DEFS, st.lists(_VALUES, min_size=1, max_size=3), st.booleans())
+def test_any_field_definition_gets_the_walks_answer(fd: FieldDef, values: list[str],
+                                                    nlets: bool) -> None:
+    """A key holding one field of any type and bounds (a lab may define such): whatever the
+    value, the accept pattern answers as the walk does, or leaves the message to it."""
+    style = "nlets" if nlets else "ncic"
+    spec = KeySpec(key="ZQ", label="TEST", style=style, mandatory=("ZZ",))
+    dictionary = Dictionary({"ZZ": fd}, {"ZQ": spec}, D.codes)
+    fast, exact = Parser(dictionary), Parser(dictionary, accept=False)
+    head = "ZQ.OR0240000.WA.TXT\n" if nlets else "ZQ.OR0240000."
+    for value in values:
+        agree(f"{head}ZZ/{value}", fast, exact)
+    agree(head + ".".join(f"ZZ/{v}" for v in values), fast, exact)
