@@ -1,4 +1,5 @@
-"""FramedProtocol over TCP: what the peer cannot take yet waits, whole and in order."""
+"""FramedProtocol over TCP: frames written in one turn leave together at its end, straight to
+the socket; what the peer cannot take yet waits in the transport, whole and in order."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from hardware import endpoints
 
 
 async def test_frames_arrive_whole_and_in_order_when_the_socket_fills(reactor):
-    """Big and small frames to a peer that reads slowly: the kernel's socket buffer fills, the
-    rest waits in the transport's queue; the peer must see them all, in order, byte for byte."""
+    """Big and small frames to a peer that reads slowly: the end of the turn sends them in one
+    write, the kernel's socket buffer fills, the rest waits in the transport's queue; the peer
+    must see them all, in order, byte for byte (fails if the unsent rest is cut wrong)."""
     server = Recorder()
     port = await wait(endpoints.listen(reactor, "tcp:0:interface=127.0.0.1:write_limit=33554432",
                                        lambda: server))
@@ -24,9 +26,12 @@ async def test_frames_arrive_whole_and_in_order_when_the_socket_fills(reactor):
         await until(lambda: server.link is not None)
         # ~6 MB: more than the kernel's socket buffer takes (up to 4 MB on Linux)
         frames = [(f"{i:05d} " + "Y" * (i * 997 % 12_000)).encode() for i in range(1000)]
+        assert server.link.direct  # plain TCP: sent at the end of the turn, not queued
         for f in frames:
             server.link.send(f)
-        assert server.link.transport.dataBuffer or server.link.transport._tempDataBuffer
+        transport = server.link.transport
+        assert not transport.dataBuffer and not transport._tempDataBuffer  # not yet
+        await until(lambda: transport.dataBuffer or transport._tempDataBuffer)
         received = bytearray()
         expected = b"".join(f + b"\n" for f in frames)
         while len(received) < len(expected):
@@ -38,6 +43,37 @@ async def test_frames_arrive_whole_and_in_order_when_the_socket_fills(reactor):
             assert chunk, "link closed early"
             received += chunk
         assert bytes(received) == expected
+        sock.close()
+    finally:
+        await wait(port.stopListening())
+
+
+async def test_frames_of_one_turn_leave_in_one_write_in_order(reactor):
+    """Many frames written in one turn reach the peer in order, as written; frames written
+    before a close still go; a frame written after it does not."""
+    server = Recorder()
+    port = await wait(endpoints.listen(reactor, "tcp:0:interface=127.0.0.1", lambda: server))
+    try:
+        sock = socket.socket()
+        sock.connect(("127.0.0.1", port.getHost().port))
+        sock.setblocking(False)
+        await until(lambda: server.link is not None)
+        link = server.link
+        for i in range(500):
+            link.send(f"FRAME {i}".encode())
+        link.close()
+        link.send(b"AFTER CLOSE")
+        received = bytearray()
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except BlockingIOError:
+                await asyncio.sleep(0.001)
+                continue
+            if not chunk:
+                break
+            received += chunk
+        assert bytes(received) == b"".join(f"FRAME {i}\n".encode() for i in range(500))
         sock.close()
     finally:
         await wait(port.stopListening())
