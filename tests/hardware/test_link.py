@@ -77,3 +77,28 @@ async def test_frames_of_one_turn_leave_in_one_write_in_order(reactor):
         sock.close()
     finally:
         await wait(port.stopListening())
+
+
+async def test_a_handler_that_raises_costs_one_frame_not_the_link(reactor):
+    """The handler fails on one frame of a chunk: the frames after it in the same chunk and in
+    later chunks still arrive, and the link stays up."""
+
+    class Fussy(Recorder):
+        def frame_received(self, payload: bytes) -> None:
+            if payload == b"BOOM":
+                raise RuntimeError("handler bug")
+            super().frame_received(payload)
+
+    server = Fussy()
+    port = await wait(endpoints.listen(reactor, "tcp:0:interface=127.0.0.1", lambda: server))
+    try:
+        sock = socket.create_connection(("127.0.0.1", port.getHost().port))
+        sock.sendall(b"ONE\nBOOM\nTWO\n")
+        await until(lambda: len(server.frames) == 2)
+        sock.sendall(b"THREE\n")
+        await until(lambda: len(server.frames) == 3)
+        assert server.frames == [b"ONE", b"TWO", b"THREE"]
+        assert not server.lost
+        sock.close()
+    finally:
+        await wait(port.stopListening())
