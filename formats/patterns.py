@@ -3,9 +3,9 @@
 Why: the parser reads every message the switch receives, and a Python loop over the fields
 (split, look the code up, check the value) costs more than the split itself several times over.
 A regular expression built from the same field definitions checks the whole message in one call,
-in C; ``re.findall`` then cuts it into ``(code, value)`` pairs, also in C. What is left in Python
-is a set of the codes (mandatory fields, repeats) and the few checks a pattern cannot make
-(a NIC's check digit, membership of a code table too large to spell out).
+in C — values, repeated fields and mandatory fields (see ``Accept``); ``re.findall`` then cuts it
+into ``(code, value)`` pairs, also in C. What is left in Python is the few checks a pattern
+cannot make: a NIC's check digit, membership of a code table too large to spell out.
 
 A key's pattern only ever accepts, and only what the exact walk (``formats.grammar``) accepts
 with the same ``Message``: upper-case ASCII, no blanks around values, no control characters,
