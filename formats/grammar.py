@@ -112,13 +112,19 @@ class Parser:
         self._keys = self.dictionary.keys
         self._fields = self.dictionary.fields
         self._plans = {key: _Plan(spec, self._fields) for key, spec in self._keys.items()}
-        self._accept = {key: Accept(spec, self._fields, self.dictionary.codes)
-                        for key, spec in self._keys.items()
-                        if accept and spec.style != "positional"}
+        self._accept: dict[str, Accept | None] = {
+            key: None for key, spec in self._keys.items()
+            if not accept or spec.style == "positional"}
+        """Each key's accept pattern, compiled the first time the key is seen (~2 ms a key:
+        a command that reads one message should not compile them all); None: the key has none."""
 
     def check(self, text: str) -> Message | Reject:
         """The message, or the reject that answers it (with the input echoed)."""
-        accept = self._accept.get(text.partition(".")[0])
+        head = text.partition(".")[0]
+        try:
+            accept = self._accept[head]
+        except KeyError:
+            accept = self._accept_for(head)
         if accept is not None:
             msg = accept.read(text)
             if msg is not None:
@@ -134,6 +140,13 @@ class Parser:
         if isinstance(result, Reject):
             raise RejectError(result)
         return result
+
+    def _accept_for(self, head: str) -> Accept | None:
+        spec = self._keys.get(head)
+        if spec is None:
+            return None  # not a key as typed: the walk answers (nothing kept for it)
+        accept = self._accept[head] = Accept(spec, self._fields, self.dictionary.codes)
+        return accept
 
     def _parse(self, raw: str) -> Message:
         text = clean(raw)
