@@ -102,3 +102,27 @@ async def test_a_handler_that_raises_costs_one_frame_not_the_link(reactor):
         sock.close()
     finally:
         await wait(port.stopListening())
+
+
+async def test_sending_to_a_peer_that_reset_ends_the_link_cleanly(reactor):
+    """The peer is gone (a reset): the direct send fails, the transport finds the error again
+    and the handler hears of the loss; nothing raises into the reactor."""
+    import struct
+
+    server = Recorder()
+    port = await wait(endpoints.listen(reactor, "tcp:0:interface=127.0.0.1", lambda: server))
+    try:
+        sock = socket.create_connection(("127.0.0.1", port.getHost().port))
+        await until(lambda: server.link is not None)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # RST
+        for _ in range(50):  # keep sending until the reset is seen
+            if server.lost:
+                break
+            for i in range(10):
+                server.link.send(f"AFTER RESET {i}".encode())
+            await asyncio.sleep(0.02)
+        await until(lambda: server.lost)
+        server.link.send(b"AFTER LOSS")  # a closed link drops it quietly
+    finally:
+        await wait(port.stopListening())
