@@ -58,17 +58,23 @@ def _typed_as_is(code: str) -> bool:
         code == code.strip().upper())
 
 
-def alternation(words: Iterable[str]) -> str:
-    """A pattern matching exactly ``words``, grouped by first character so a failed branch
-    costs one comparison (the ``re`` engine skips a branch whose first literal differs)."""
+def _branches(pairs: Iterable[tuple[str, str]], group: str = "(?:") -> str:
+    """One group of branches ``first + rest`` (``rest`` a pattern), grouped by their first
+    character so a failed branch costs one comparison (the ``re`` engine skips a branch whose
+    first literal differs); in order within a character. No branches: a pattern that never
+    matches (an empty group would match nothing, i.e. always)."""
     by_first: dict[str, list[str]] = {}
-    for word in sorted(set(words), key=lambda w: (-len(w), w)):
-        by_first.setdefault(word[0], []).append(re.escape(word[1:]))
-    parts = []
-    for first, rests in sorted(by_first.items()):
-        tail = rests[0] if len(rests) == 1 else "(?:" + "|".join(rests) + ")"
-        parts.append(re.escape(first) + tail)
-    return "(?:" + "|".join(parts) + ")" if parts else "(?!)"
+    for first, rest in pairs:
+        by_first.setdefault(first, []).append(rest)
+    parts = [re.escape(first) + (rests[0] if len(rests) == 1 else "(?:" + "|".join(rests) + ")")
+             for first, rests in sorted(by_first.items())]
+    return group + "|".join(parts) + ")" if parts else "(?!)"
+
+
+def alternation(words: Iterable[str]) -> str:
+    """A pattern matching exactly ``words`` (longest first where one begins another)."""
+    return _branches((word[0], re.escape(word[1:]))
+                     for word in sorted(set(words), key=lambda w: (-len(w), w)))
 
 
 def value_pattern(fd: FieldDef, codes: CodeBook, nlets: bool
@@ -136,18 +142,16 @@ class Accept:
         body_group = 2 if self.ncic else 4
         allowed = sorted(spec.allowed)
         marker = {code: body_group + 1 + i for i, code in enumerate(allowed)}
-        by_first: dict[str, list[str]] = {}
+        branches = []
         for code in allowed:
             pattern, must_be_in = value_pattern(defs[code], codes, not self.ncic)
             if must_be_in is not None:
                 self.lookup[code] = must_be_in
             once = "" if code in spec.repeat else f"(?({marker[code]})(?!))"
-            by_first.setdefault(code[0], []).append(f"{re.escape(code[1:])}/{once}(){pattern}")
+            branches.append((code[0], f"{re.escape(code[1:])}/{once}(){pattern}"))
         # atomic: a field's value ends at the next period, so once matched it is never
         # matched another way, and a message that fails does not try every other split
-        one = "(?>" + "|".join(
-            re.escape(first) + (alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")")
-            for first, alts in sorted(by_first.items())) + ")"
+        one = _branches(branches, "(?>")
         needs = "(?:" + "|".join("".join(f"(?({marker[c]})|(?!))" for c in sorted(need))
                                  for need in spec.needs) + ")"
         key, ori = re.escape(spec.key), f"({VALID_ORI.pattern})"

@@ -97,6 +97,15 @@ def test_repeatable_fields_may_repeat_on_the_accept_path() -> None:
     assert msg == EXACT.check(text)
 
 
+def test_a_key_without_fields_still_refuses_a_trailing_period() -> None:
+    """A lab key that takes no fields: the pattern must not read "KEY.ORI." as a message with
+    an empty body (the walk refuses the trailing period)."""
+    dictionary = Dictionary({}, {"ZQ": KeySpec(key="ZQ", label="TEST")}, D.codes)
+    fast, exact = Parser(dictionary), Parser(dictionary, accept=False)
+    assert isinstance(agree("ZQ.OR0240000", fast, exact), Message)
+    assert isinstance(agree("ZQ.OR0240000.", fast, exact), Reject)
+
+
 def test_alternation_matches_exactly_its_words() -> None:
     words = ["A", "AB", "ABC", "B", "0902", "4D", "X.Y", "(", "*"]
     pattern = re.compile(alternation(words))
