@@ -114,20 +114,24 @@ def frames(buf: bytearray) -> list[Any]:
 
 def serve(sock: socket.socket, conn: sqlite3.Connection) -> None:
     buf = bytearray()
+    # read into one buffer kept for the process's life: ``recv(READ_SIZE)`` would map and
+    # unmap a fresh megabyte for every read
+    chunk = bytearray(READ_SIZE)
+    view = memoryview(chunk)
     commits = 0
     while True:
-        data = sock.recv(READ_SIZE)  # wait for work
-        if not data:
+        n = sock.recv_into(chunk)  # wait for work
+        if not n:
             return  # the switch is gone: nothing unacknowledged can matter now
-        buf += data
+        buf += view[:n]
         while True:  # and take whatever else is already there: one transaction for all
             try:
-                more = sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
+                n = sock.recv_into(chunk, 0, socket.MSG_DONTWAIT)
             except BlockingIOError:
                 break
-            if not more:
+            if not n:
                 break
-            buf += more
+            buf += view[:n]
         batches = frames(buf)
         stop = None in batches
         if stop:
