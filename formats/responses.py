@@ -20,6 +20,7 @@ All builders are pure functions of their arguments: time and sequence numbers co
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -148,8 +149,14 @@ class NletsClock(NamedTuple):
 
     @staticmethod
     def stamp(t: datetime) -> str:
-        """``HH:MM MM/DD/CCYY`` (formatted by hand: strftime costs ~2.5 µs, this ~0.5)."""
-        return f"{t.hour:02d}:{t.minute:02d} {t.month:02d}/{t.day:02d}/{t.year:04d}"
+        """``HH:MM MM/DD/CCYY``: the text changes once a minute, so it is formatted once a
+        minute (every relayed message's header has two: 0.16 µs each instead of 0.7)."""
+        return _minute_text(t.year, t.month, t.day, t.hour, t.minute)
+
+
+@functools.lru_cache(maxsize=64)
+def _minute_text(year: int, month: int, day: int, hour: int, minute: int) -> str:
+    return f"{hour:02d}:{minute:02d} {month:02d}/{day:02d}/{year:04d}"
 
 
 def nlets_header(key: str, originator: str, clock: NletsClock, receiver: str) -> list[str]:
