@@ -238,10 +238,12 @@ class LineFramer(Framer):
         return len(self._line) + self._parts_len + len(self._tail)
 
     def encode(self, payload: bytes) -> bytes:
-        payload = self._payload(payload)
+        if type(payload) is not bytes or not payload or len(payload) > self.max_length:
+            payload = self._payload(payload)  # converts, or raises with the reason
         if b"\r" in payload:
             raise FormatError("line framer: cannot carry CR in a payload")
-        if b"\\\n" in payload or payload[-1] == _BACKSLASH:  # a line ending with a backslash
+        if b"\\" in payload and (b"\\\n" in payload or payload[-1] == _BACKSLASH):
+            # a line ending with a backslash
             raise FormatError("line framer: cannot carry a line ending with a backslash "
                               "(it would read as a continuation)")
         return payload.replace(b"\n", b"\\\n") + b"\n"
