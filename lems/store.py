@@ -202,13 +202,14 @@ class Writer:
             self._flush_due = True
             at_turn_end(self.reactor, self._turn_ended)
 
-    FLUSH_AT = 16
+    FLUSH_AT = 24
     """Items sent to the process at once, without waiting for the end of the reactor turn: a
     busy turn (many terminals ready together) lasts milliseconds, and the process would sit idle
     meanwhile while every terminal waits for that one commit, then the reactor would sit idle
-    while the process commits. Small batches keep both busy: at 50 terminals, 4 rounds
-    interleaved, 14.9 k tx/s on average with 64 (reactor 82-84 % busy), 16.7 k with 32,
-    17.2 k with 16 (92-93 %), 15.4 k with 8 (the process's share of each commit grows)."""
+    while the process commits. Small batches keep both busy; too small, and the process's share
+    of each commit grows. At 50 terminals (tools/bench_switch.py, 3 rounds interleaved, 8 s
+    each): 26.8 k tx/s on average with 16, 27.9 k with 24, 28.0 k with 32, 25.8 k with 48
+    (reactor 86-88 % busy)."""
 
     def _turn_ended(self) -> None:
         self._flush_due = False
