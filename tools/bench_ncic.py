@@ -114,9 +114,13 @@ def main() -> int:
     p.add_argument("--queries", type=int, default=5000)
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
+    sizes = [int(x) for x in args.records.split(",")]
+    if min(sizes) < 2 or args.queries < 1:
+        p.error("--records needs at least 2 per size (half persons, half vehicles) and "
+                "--queries at least 1")
     print(f"{'records':>10} {'load rows/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
           f"{'hits':>6}")
-    for n in (int(x) for x in args.records.split(",")):
+    for n in sizes:
         r = run(n, args.queries, args.seed)
         print(f"{r['records']:>10} {r['load_rows_per_s']:>12.0f} {r['p50_ms']:>8.3f} "
               f"{r['p99_ms']:>8.3f} {r['max_ms']:>8.3f} {r['hit_share']:>6.2f}", flush=True)

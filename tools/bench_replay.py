@@ -107,6 +107,7 @@ def main() -> int:
 
     peer = subprocess.Popen([sys.executable, "-u", __file__, "--echo-server"],
                             stdout=subprocess.PIPE, text=True)
+    result: dict = {}
     try:
         line = peer.stdout.readline()
         m = re.match(r"LISTENING (\d+)", line)
@@ -120,8 +121,6 @@ def main() -> int:
 
         from terminals.recording_io import read
         from terminals.replay import Replayer, ReplayOptions
-
-        result = {}
 
         async def run(r):
             replayer = Replayer(r, endpoint, lambda: read(path)[1], options=ReplayOptions(
@@ -142,6 +141,8 @@ def main() -> int:
         result["peer_cpu"] = (int(ticks[11]) + int(ticks[12])) / os.sysconf("SC_CLK_TCK")
         peer.terminate()
         peer.wait(10)
+    if "report" not in result:
+        raise SystemExit("the replay ended without a report (see the errors above)")
     report, wall = result["report"], result["wall"]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"replay: {result['sent']:,} sent, {report.summary()}")

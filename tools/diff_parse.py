@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python tools/diff_parse.py [--ref main] [--seeds 1 2 3 4 5] [--mutations 150000]
+    .venv/bin/python tools/diff_parse.py [--ref HEAD] [--seeds 1 2 3 4 5] [--mutations 150000]
 
 Every input goes through ``Parser.check`` here and through the ``formats`` package of ``--ref``
 (taken with ``git archive`` and run in a child process, so the two never share a module), and
@@ -186,7 +186,9 @@ def reference_answers(ref: str, texts: list[str]) -> list[tuple[Any, ...]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--ref", default="main", help="git revision to compare with")
+    ap.add_argument("--ref", default="HEAD",
+                    help="git revision to compare with (default HEAD: what the working tree "
+                    "changed)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--mutations", type=int, default=150_000)
     args = ap.parse_args(argv)
