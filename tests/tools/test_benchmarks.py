@@ -1,0 +1,218 @@
+"""Smoke tests for the benchmark and check scripts in ``tools/``: each runs as its own process at
+a tiny size and must exit 0 and print the figures it promises (its lines and tables, with
+numbers in them).
+
+Speed is never asserted: the figures are read for their shape (a number where a number belongs,
+one row per run or size asked for), not for their size. The numbers the benchmarks report only
+mean something at their default sizes, which take minutes; these tests guard that the tools
+still run against the code they measure."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 120.0
+"""Seconds a tool may run before the test gives up on it (each takes a few seconds at most)."""
+NUM = r"\d[\d,]*(?:\.\d+)?"
+"""A figure as the tools print it: ``0.27``, ``7,025``, ``12``."""
+
+# A little above the tools' own timeout, so that a hung tool fails with its output shown.
+pytestmark = pytest.mark.timeout(TIMEOUT + 60)
+
+
+def run(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` from the repository root; with ``check``, exit status 0 is required."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):  # rich: plain text only
+        env.pop(name, None)
+    proc = subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, env=env,
+                          capture_output=True, encoding="utf-8", errors="replace",
+                          timeout=TIMEOUT)
+    if check:
+        assert proc.returncode == 0, (f"{' '.join(map(str, args))} exited {proc.returncode}\n"
+                                      f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+def num(text: str) -> float:
+    """A figure as printed (thousands separators allowed) as a float."""
+    assert re.fullmatch(NUM, text), f"not a figure: {text!r}"
+    return float(text.replace(",", ""))
+
+
+def line(pattern: str, out: str) -> re.Match[str]:
+    """The first line of ``out`` matching ``pattern`` (anchored at the line's start)."""
+    m = re.search(pattern, out, re.MULTILINE)
+    assert m, f"no line matching {pattern!r} in:\n{out}"
+    return m
+
+
+def rich_tables(out: str) -> list[list[dict[str, str]]]:
+    """The rows of each ``rich`` table in ``out`` (box-drawn, titles ignored), each row a dict
+    from column heading to cell text; a heading wrapped over several lines is joined."""
+    tables: list[list[dict[str, str]]] = []
+    columns: list[str] = []
+    for raw in out.splitlines():
+        text = raw.strip()
+        if text.startswith("\u250f"):  # top-left corner: a new table
+            tables.append([])
+            columns = []
+        elif text.startswith("\u2503") and tables:  # heading row
+            cells = [c.strip() for c in text.strip("\u2503").split("\u2503")]
+            columns = cells if not columns else [f"{a} {b}".strip()
+                                                 for a, b in zip(columns, cells, strict=True)]
+        elif text.startswith("\u2502") and tables:  # body row
+            cells = [c.strip() for c in text.strip("\u2502").split("\u2502")]
+            tables[-1].append(dict(zip(columns, cells, strict=True)))
+    return tables
+
+
+def test_bench_parse_reports_its_figures():
+    """bench_parse still runs and prints its corpus, best runs and median ratio."""
+    out = run("tools/bench_parse.py", "--size", "20", "--n", "50", "--repeat", "2").stdout
+    line(r"^corpus\s+20 messages, \d+ keys, \d+ bytes average, \d+ rejected", out)
+    line(r"^timing\s+2 pairs of runs of 50 messages", out)
+    for label in (r"baseline split/partition", r"Parser\.check"):
+        line(rf"^{label}\s+{NUM} us/message\s+{NUM} messages/s", out)
+    m = line(rf"^ratio check/baseline\s+({NUM})\s+\(median of the pairs; ({NUM})-({NUM})\)", out)
+    low, median, high = num(m[2]), num(m[1]), num(m[3])
+    assert low <= median <= high
+
+
+def test_bench_switch_throughput_reports_rounds_and_median():
+    """bench_switch (throughput) still runs two rounds and prints each run, each round's ratio
+    and their median."""
+    out = run("tools/bench_switch.py", "--terminals", "2", "--duration", "1", "--warmup", "0.3",
+              "--reactor", "asyncio", "--repeat", "2").stdout
+    runs = re.findall(rf"^(echo|switch)\s+asyncio\s+({NUM}) tx/s\s+p50\s+{NUM} ms\s+"
+                      rf"p99\s+{NUM} ms\s+server\s+\d+% \(reactor\s+\d+%\).*answers: (.*)$",
+                      out, re.MULTILINE)
+    assert [r[0] for r in runs] == ["echo", "switch"] * 2, out
+    for server, _, answers in runs:
+        if server == "switch":  # the AM comes back relayed, the QW as REJ (endpoints off)
+            assert "AM" in answers.split() and "REJ" in answers.split(), answers
+
+    per_run, summary = rich_tables(out)
+    assert [r["server"] for r in per_run] == ["echo", "switch"] * 2, out
+    for r in per_run:
+        assert (r["reactor"], r["terms"], r["errors"]) == ("asyncio", "2", "0"), r
+        for col in ("tx/s", "p50 ms", "p99 ms", "server CPU %", "reactor thr %",
+                    "reactor \u00b5s/tx", "generator CPU %", "other load %"):
+            num(r[col])
+
+    assert len(summary) == 1 and "median" in summary[0], out
+    row = summary[0]
+    assert row["reactor"] == "asyncio"
+    for col in ("echo tx/s best (min-max)", "switch tx/s best (min-max)"):
+        assert re.fullmatch(rf"{NUM} \({NUM}-{NUM}\)", row[col]), row[col]
+    rounds = [num(x) for x in row["ratio per round"].split()]
+    assert len(rounds) == 2, row
+    median = num(row["median"])
+    assert min(rounds) - 0.01 <= median <= max(rounds) + 0.01, row  # shown rounded to 0.01
+    assert abs(median - statistics.median(rounds)) <= 0.01, row
+    num(row["best / best"])
+    assert row["goal"] in ("met", "NOT met")
+
+
+def test_bench_switch_idle_memory_reports_its_table():
+    """bench_switch --idle still signs on N terminals and prints the switch's memory figures."""
+    out = run("tools/bench_switch.py", "--idle", "20", "--reactor", "asyncio").stdout
+    (table,) = rich_tables(out)
+    (row,) = table
+    assert (row["reactor"], row["terminals"]) == ("asyncio", "20"), row
+    for col in ("serve start s", "RSS start MiB", "RSS connected MiB", "RSS signed on MiB"):
+        assert num(row[col]) > 0, row
+    for col in ("KiB/connection", "KiB/terminal"):  # a difference: may come out negative
+        num(row[col].removeprefix("-"))
+    assert row["goal"] in ("met", "NOT met")
+    line(rf"^asyncio: connect {NUM} s, sign on {NUM} s$", out)
+
+
+async def test_bench_links_reports_every_kind():
+    """bench_links still echoes frames over every link kind (MQTT through a real broker) and
+    prints a rate for each."""
+    from mqtt_broker import any_broker
+
+    async with any_broker() as broker:
+        # In a thread: the broker may be amqtt on this very event loop and must keep serving.
+        proc = await asyncio.to_thread(run, "tools/bench_links.py", "-n", "50", "--window", "5",
+                                       "--mqtt", f"mqtt://{broker.host}:{broker.port}")
+    out = proc.stdout
+    line(r"^kind\s+frames\s+window\s+echoes/s$", out)
+    rows = re.findall(r"^(\w+)\s+(\d+)\s+(\d+)\s+(\S+)$", out, re.MULTILINE)
+    assert [r[0] for r in rows] == ["tcp", "loop", "tls", "serial", "mqtt"], out
+    for kind, frames, window, rate in rows:
+        assert frames == "50", out
+        assert window == ("1" if kind == "serial" else "5"), out
+        num(rate)  # a number, not "no broker"
+
+
+def test_bench_ncic_reports_a_row_per_size():
+    """bench_ncic still seeds each size, times its inquiries and prints one row per size."""
+    out = run("tools/bench_ncic.py", "--records", "200,400", "--queries", "20").stdout
+    line(r"^\s+records\s+load rows/s\s+p50 ms\s+p99 ms\s+max ms\s+hits$", out)
+    rows = re.findall(rf"^\s+(\d+)\s+({NUM})\s+({NUM})\s+({NUM})\s+({NUM})\s+({NUM})$", out,
+                      re.MULTILINE)
+    assert [r[0] for r in rows] == ["200", "400"], out
+    for _, _, p50, p99, worst, hits in rows:
+        assert num(p50) <= num(p99) <= num(worst), out
+        assert 0 < num(hits) <= 1, out  # a quarter of the inquiries are built to hit
+
+
+def test_bench_cch_reports_each_kind_of_lookup(tmp_path):
+    """bench_cch still looks subjects up in a small seeded lab and prints a line per kind."""
+    lab = tmp_path / "lab"
+    run("-m", "lems.cli", "init", lab)
+    run("-m", "lems.cli", "cch", "seed", lab, "--subjects", "100")
+    out = run("tools/bench_cch.py", lab, "--lookups", "40").stdout
+    line(r"^subjects 100  lookups 40$", out)
+    for kind in ("name+dob", "sid", "fbi", "miss", "all"):
+        line(rf"^{re.escape(kind)}\s+p50\s+{NUM} ms\s+p99\s+{NUM} ms\s+max\s+{NUM} ms$", out)
+
+
+@pytest.mark.parametrize("gzip", [False, True], ids=["jsonl", "gzip"])
+def test_bench_replay_reports_the_replay(gzip):
+    """bench_replay still records, replays every message against its echo peer and prints the
+    rate."""
+    out = run("tools/bench_replay.py", "--messages", "200", "--links", "2",
+              *(["--gzip"] if gzip else [])).stdout
+    name = "bench.jsonl.gz" if gzip else "bench.jsonl"
+    line(rf"^recording: 200 in \+ 200 out -> {re.escape(name)} \({NUM} MB\) in {NUM} s "
+         rf"\({NUM} records/s written", out)
+    line(r"^replay: 200 sent, 200 matched, 0 different, 0 missing, 0 unexpected", out)
+    line(rf"^replay: {NUM} s wall, {NUM} s CPU, {NUM} messages/s sent and compared, "
+         rf"max RSS {NUM} MB; echo peer {NUM} s CPU$", out)
+    line(r"^machine: \d+ CPUs, Python ", out)
+
+
+def git(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True,
+                          timeout=30)
+
+
+def test_diff_parse_against_head():
+    """diff_parse still takes the parser of a git revision (HEAD) and compares every answer."""
+    if shutil.which("git") is None or git("rev-parse", "--verify", "HEAD").returncode != 0:
+        pytest.skip("needs git and a checkout with a HEAD commit")
+    # With formats/ edited and not committed the two parsers may rightly differ (exit 1).
+    clean = git("status", "--porcelain", "--", "formats").stdout.strip() == ""
+    proc = run("tools/diff_parse.py", "--ref", "HEAD", "--seeds", "1", "--mutations", "200",
+               check=clean)
+    assert proc.returncode in (0, 1), proc.stderr
+    m = line(r"^(\d+) inputs: (\d+) messages, (\d+) rejects, (\d+) exceptions; "
+             r"(\d+) differ from HEAD$", proc.stdout)
+    total, messages, rejects, exceptions, differ = map(int, m.groups())
+    assert total == messages + rejects + exceptions > 1000  # a corpus of 1,000 + every key + 200
+    assert messages > 0 and rejects > 0
+    if clean:
+        assert differ == 0, proc.stdout
