@@ -209,7 +209,7 @@ class Writer:
     while the process commits. Small batches keep both busy; too small, and the process's share
     of each commit grows. At 50 terminals (tools/bench_switch.py, 3 rounds interleaved, 8 s
     each): 26.8 k tx/s on average with 16, 27.9 k with 24, 28.0 k with 32, 25.8 k with 48
-    (reactor 86-88 % busy)."""
+    (where the reactor idles 12-15 % of the time, waiting for commits)."""
 
     def _turn_ended(self) -> None:
         self._flush_due = False
@@ -284,8 +284,8 @@ _Item = tuple[list[Statement], Committed | None, tuple[Any, ...]]
 ANSWER_READ = 1 << 16
 """Bytes read at once from the writer process (its answers are a few bytes each). Not more:
 ``recv`` allocates that much first, and from 128 KiB on the C library maps and unmaps fresh
-memory for every read (three system calls and a page fault each, ~2 % of the reactor's time
-at 50 terminals with 1 MiB)."""
+memory for every read (three system calls and a page fault each: with 1 MiB these reads took
+~3 % of the reactor's time at 50 terminals, py-spy)."""
 
 
 @implementer(IReadDescriptor, IWriteDescriptor)
