@@ -126,7 +126,7 @@ def _build(docs: list[tuple[str, dict[str, Any]]], codes: CodeBook) -> Dictionar
     return Dictionary(fields, keys, codes)
 
 
-_FIELD_ATTRS = {"type", "label", "min", "max", "table", "values", "er"}
+_FIELD_ATTRS = {"type", "label", "min", "max", "table", "values", "er", "nlets_values"}
 _KEY_ATTRS = {"label", "style", "verb", "file", "mandatory", "one_of", "optional", "repeat",
               "args", "dest", "max_dest", "body"}
 
@@ -150,7 +150,8 @@ def _field(name: str, code: str, spec: dict[str, Any], codes: CodeBook) -> Field
     return FieldDef(code=code, type=ftype, label=spec.get("label", code),
                     min=int(spec.get("min", 1)), max=int(spec.get("max", 0)),
                     table=spec.get("table", ""), values=tuple(spec.get("values", ())),
-                    er=spec.get("er", ".22."))
+                    er=spec.get("er", ".22."),
+                    nlets_values=tuple(spec.get("nlets_values", ())))
 
 
 def _key(name: str, key: str, spec: dict[str, Any], groups: dict[str, list[str]],

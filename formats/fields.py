@@ -80,6 +80,9 @@ class FieldDef:
     table: str = ""
     values: tuple[str, ...] = ()
     er: str = ".22."
+    nlets_values: tuple[str, ...] = ()
+    """In an Nlets-style key the value must be one of these (when given): the same code means
+    a free-text reason in NCIC (RSN on a cancel) and a one-letter code in Nlets (DQ RSN/)."""
     check: Checker = field(default=lambda v, n: None, compare=False, repr=False)
 
     def describe(self) -> str:
@@ -106,6 +109,21 @@ class FieldDef:
 
 def compile_checker(fd: FieldDef, codes: CodeBook) -> Checker:
     """Build the checker for ``fd`` against ``codes``."""
+    base = _compile_checker(fd, codes)
+    if not fd.nlets_values:
+        return base
+    nlets_allowed = frozenset(fd.nlets_values)
+    code = fd.code
+
+    def check(v: str, nlets: bool) -> str | None:
+        if nlets:
+            return None if v in nlets_allowed else f"INVALID {code} CODE {v}"
+        return base(v, nlets)
+
+    return check
+
+
+def _compile_checker(fd: FieldDef, codes: CodeBook) -> Checker:
     code, t = fd.code, fd.type
     lo, hi = fd.min, fd.max
     if t == "name":

@@ -83,6 +83,8 @@ def value_pattern(fd: FieldDef, codes: CodeBook, nlets: bool
     if ``nlets``), and the set a value must also be in when the pattern only gives its shape
     (``None`` when the pattern says it all)."""
     t = fd.type
+    if nlets and fd.nlets_values:
+        return alternation(v for v in fd.nlets_values if _typed_as_is(v)), None
     if t == "name":
         return rf"(?=[^.]{{1,{fd.max or 30}}}(?:\.|\Z)){_NAME}", None
     if t == "date":

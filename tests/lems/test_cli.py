@@ -107,7 +107,7 @@ def test_parse_rejects():
 
 
 def test_parse_nlets_reject_uses_error_number():
-    r = lems("parse", "-", stdin="KQ.OR0240000.WA.TXT\\\nOLN/123\n")
+    r = lems("parse", "-", stdin="IQ.OR0240000.WA.TXT\\\nSOC/912345678.ATN/DET ROE\n")
     assert r.returncode == 1
     (out,) = parsed(r)
     assert out["reject"] == {"code": ".14.", "field": "PUR",

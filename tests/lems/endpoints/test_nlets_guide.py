@@ -1,0 +1,208 @@
+"""Mock Nlets against the Nlets User Guide: a corpus in the shapes of the guide's examples (our
+own values), the control field, every member, regions and the multi-state query.
+
+Each corpus row is (input, first line of the first answer, text the answers must hold). The
+guide article each row follows is named in docs/FIDELITY.md, section Nlets.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from conftest import START, Sent
+
+from formats.nlets_members import DOMESTIC, MEMBERS, REGIONS
+from lems.clock import LabClock
+from lems.endpoints.nlets import Nlets
+from lems.endpoints.system import open_db
+
+ORI = "OR0240000"
+NIC = "W000000184"
+
+CORPUS = [
+    # Driver's License (DQ/DR): RSN optional, OLN or NAM/DOB/SEX, periods at line ends
+    (f"DQ.{ORI}.TX.TXT\nRSN/N.\nNAM/SMITH,JOHN.DOB/19500101.SEX/M.", "DR.TXOLN0000",
+     "NOT ON FILE"),
+    (f"DQ.{ORI}.AZ.TXT\nOLN/D11111111.IMQ/N", "DR.AZOLN0000", "OLN/D11111111"),
+    (f"DQ.{ORI}.AZ.TXT\nRSN/Q.OLN/D11111111", "ER.NL0000000", ".22. INVALID MESSAGE FORMAT"),
+    (f"DQG.{ORI}.F1.TXT\nNAM/SMITH,JOHN.DOB/19500101.SEX/M", "DR.ARO", "DR.TXOLN0000"),
+    # Driver History (KQ/KR): one state only; RSN, PUR, ATN optional (PUR no longer demanded)
+    (f"KQ.{ORI}.AZ.TXT\nNAM/SMITH,JOHN.DOB/19500101.SEX/M", "KR.AZOLN0000", "NOT ON FILE"),
+    (f"KQ.{ORI}.AZ.TXT\nOLN/D11111111.RSN/T.PUR/C.ATN/SGT ROE", "KR.AZOLN0000",
+     "ATN/SGT ROE"),
+    (f"KQ.{ORI}.AZ.NM.TXT\nOLN/D11111111", "ER.NL0000000", ".01. INVALID HEADER INFORMATION"),
+    (f"KQ.{ORI}.AZ.TXT\nOLN/D11111111.PUR/A", "ER.NL0000000", "INVALID PUR CODE A"),
+    # Vehicle Registration (RQ/RR): the guide's ER example 1 shape
+    (f"RQ.{ORI}.AZ.TXT\nLIC/123456.LIT/PC", "ER.NL0000000",
+     ".22. INVALID MESSAGE FORMAT - REFER TO RQ MKE OPTIONS BELOW\n1. LIC, LIY, LIT"),
+    (f"RQ.{ORI}.AZ.NM.TXT\nLIC/4KXR221.LIY/2026.LIT/PC.RSN/V", "RR.AZLIC0000", "RR.NMLIC0000"),
+    (f"RQ.{ORI}.MT.TXT\nVIN/1FTFW1E50PFA00001", "RR.MTVIN0000", "NOT ON FILE"),
+    # CHRI (IQ/IR, FQ/FR, AQ/AR): IQ by name, SOC or MNU; 2-character destinations only
+    (f"IQ.{ORI}.TX.TXT\nSOC/912345678.PUR/C.ATN/DET ROE", "IR.TXSIR0000", "ATN/DET ROE"),
+    (f"IQ.{ORI}.TX.TXT\nMNU/AS-1234567.PUR/C.ATN/DET ROE", "IR.TXSIR0000", "NOT ON FILE"),
+    (f"IQ.{ORI}.TX.TXT\nNAM/SMITH,JOHN.DOB/19500101.SEX/M.SOC/912345678.PUR/C.ATN/DET ROE",
+     "IR.TXSIR0000", "NOT ON FILE"),
+    (f"IQ.{ORI}.TX0010000.TXT\nSOC/912345678.PUR/C.ATN/DET ROE", "ER.NL0000000", ".02."),
+    (f"IQ.{ORI}.CN.TXT\nSOC/912345678.PUR/C.ATN/DET ROE", "ER.NL0000000",
+     ".06. INVALID MESSAGE FORMAT FOR CN"),
+    (f"FQ.{ORI}.TX.TXT\nSID/TX123456.PUR/C.ATN/DET ROE", "FR.TXSIR0000", "NOT ON FILE"),
+    (f"AQ.{ORI}.TX.TXT\nSID/TX123456.PUR/C.ATN/DET ROE.REM/PLEASE SEND DISPOSITIONS",
+     "AR.TXSIR0000", "NOT ON FILE"),
+    (f"FQ.{ORI}.TX.TXT\nSID/TX123456.ATN/DET ROE", "ER.NL0000000", ".14. FIELDS MISSING"),
+    # Hit confirmation (YQ): the guide's ER example 2 shape, own values, periods at line ends
+    (f"YQ.{ORI}.AZ0010000.TXT\nRTY/SS.RNO/1.PRI/R.OCA/10000000000.NIC/{NIC}.\n"
+     "SER/110011001100.TYP/BOND.DEN/1000.\nRNA/SGT ROE.RAG/CASCADE CO SO.PHO/5415550100.\n"
+     "REM/PLS CONFIRM STILL STOLEN.", None, ""),
+    (f"YQ.{ORI}.AZ0010000.TXT\nRTY/WP.RNO/1.PRI/U.OCA/24-1187.NAM/DOE,JOHN.RNA/SGT ROE."
+     "RAG/CASCADE CO SO", "ER.NL0000000", "MISSING MANDATORY FIELD NIC"),
+    (f"YQ.{ORI}.AZ0010000.TXT\nRTY/WP.RNO/1.PRI/U.OCA/24-1187.NIC/{NIC}.NAM/DOE,JOHN."
+     "RNA/SGT ROE", "ER.NL0000000", "MISSING MANDATORY FIELD RAG"),
+    (f"YQ.{ORI}.AZ0010000.TXT\nRTY/WP.RNO/1.PRI/U.OCA/24-1187.NIC/{NIC}.NAM/DOE,JOHN."
+     "LIC/4KXR221.RNA/SGT ROE.RAG/CASCADE CO SO", "ER.NL0000000",
+     "REFER TO YQ MKE OPTIONS BELOW\n1. RTY, RNO, PRI, OCA, NIC, NAM, DOB, SEX, RNA, RAG"),
+    (f"YQ.{ORI}.AZ0010000.TXT\nRTY/SL.RNO/1.PRI/U.OCA/24-1187.NIC/{NIC}.LIC/4KXR221."
+     "RNA/SGT ROE.RAG/CASCADE CO SO", "ER.NL0000000", "RTY/SL NEEDS LIS"),
+    (f"YQ.{ORI}.AZ.TXT\nRTY/WP.RNO/1.PRI/U.OCA/1.NIC/{NIC}.NAM/DOE,JOHN.RNA/A.RAG/B",
+     "ER.NL0000000", ".02."),
+    # ORION (TQ/TR, TA/TU/TD)
+    (f"TQ.{ORI}.AZ.TXT\nLOC/{'CAPITAL'}.TYP/SA", "TR.NL0000000", "ORI/AZSIR0000"),
+    (f"TQ.{ORI}.OD.TXT\nORI/AZ0010000", "TR.NL0000000", "SHERIFF"),
+    (f"TQ.{ORI}.AZ.TXT\nLOC/CAPITAL.TYP/XX", "ER.NL0000000", "INVALID TYP CODE XX"),
+    (f"TA.{ORI}.OD.TXT\nORI/OR0990000.LOC/FERN HOLLOW.TYP/PD", "TR.NL0000000",
+     "ORION RECORD ADDED"),
+    (f"TA.{ORI}.OD.TXT\nORI/WA0990000.LOC/FERN HOLLOW.TYP/PD", "ER.NL0000000",
+     "NOT OF THE SENDER'S STATE"),
+    (f"TD.{ORI}.OD.TXT\nORI/OR0980000", "ER.NL0000000", "NOT IN ORION"),
+    # Administrative (AM/AML): free text, lines may end with a period; regions allowed
+    (f"AM.{ORI}.A1.B1.TXT\nATTN ALL AGENCIES.\nBOLO GREEN PICKUP.", None, ""),
+    # Errors and status: guide titles
+    (f"DQ.{ORI}.AZ.TXT\nOLN/D1..SEX/M", "ER.NL0000000", ".00. MESSAGE FORMAT/STRUCTURE ERROR"),
+    (f"DQ.{ORI}.AZ.TXT\nNAM/SMITH,JOHN.DOB/19501301.SEX/M", "ER.NL0000000",
+     ".05. DOB INVALID OR MISSING"),
+    (f"RQ.{ORI}.AZ.TXT\nLIC/4KXR221.LIY/20X6.LIT/PC", "ER.NL0000000",
+     ".10. A YEAR FIELD IS INVALID OR MISSING"),
+    (f"DQ.{ORI}.AZ", "ER.NL0000000", ".03. TXT NOT FOUND OR IMPROPERLY FORMED XML"),
+    (f"AM.{ORI}.AZ9990000.TXT\nHELLO", "ER.NL0000000", ".19. INVALID DESTINATION ORIS"),
+    (f"DQ.{ORI}.FA.TXT\nOLN/D11111111", "SM.NL0000000",
+     ".01. FA USER DOES NOT RESPOND TO MSG TYPE, NLETS WILL NOT FORWARD"),
+]
+
+
+@pytest.fixture
+def fresh(tmp_path, clock):
+    """A mock Nlets on a new database: nothing seeded until a member is asked."""
+    system = Nlets.open(tmp_path / "nlets.db", LabClock(clock, 1.0, START),
+                        [(ORI, "CASCADE COUNTY SHERIFF'S OFFICE", "SO")], seed=3,
+                        slow={"UT": 30.0})
+    system.emit = Sent()
+    yield system
+    system.close()
+
+
+@pytest.mark.parametrize(("text", "first_line", "holds"), CORPUS,
+                         ids=[f"{i:02d}-{row[0][:3].rstrip('.')}" for i, row in
+                              enumerate(CORPUS)])
+def test_guide_corpus_legacy(fresh, text, first_line, holds) -> None:
+    bodies = fresh.handle(text, ORI, "T01").bodies
+    if first_line is None:  # delivered on, nothing comes back at once
+        assert bodies == [], bodies
+        return
+    assert bodies, text
+    assert bodies[0].split("\n")[0].startswith(first_line), bodies[0]
+    assert holds in "\n".join(bodies), bodies
+
+
+def test_control_field_returned_in_every_answer(fresh) -> None:
+    header = ["*CAR12RUN7", "TXT"]
+    dr = fresh.handle(f"DQ.{ORI}.AZ.NM.*CAR12RUN7.TXT\nOLN/D1", ORI, "").bodies
+    assert len(dr) == 2 and all(b.split("\n")[3:5] == header for b in dr)
+    er = fresh.handle(f"DQ.{ORI}.AZ.*CAR12RUN7.TXT\nOLN/D1.SEX/X", ORI, "").bodies[0]
+    assert er.startswith("ER.") and er.split("\n")[3:5] == header
+    sm = fresh.handle(f"DQ.{ORI}.FA.*CAR12RUN7.TXT\nOLN/D1", ORI, "").bodies[0]
+    assert sm.startswith("SM.") and sm.split("\n")[3:5] == header
+    tr = fresh.handle(f"TQ.{ORI}.OD.*CAR12RUN7.TXT\nORI/AZ0010000", ORI, "").bodies[0]
+    assert tr.split("\n")[3:5] == header
+    plain = fresh.handle(f"DQ.{ORI}.AZ.TXT\nOLN/D1", ORI, "").bodies[0]
+    assert plain.split("\n")[3] == "TXT"
+
+
+def test_every_member_is_simulated() -> None:
+    assert len([m for m in MEMBERS.values() if m.kind == "state"]) == 51  # 50 states and DC
+    assert {"PR", "VI", "GM", "AM", "MK", "CN", "MX", "FB", "FA", "NA", "CG"} <= set(MEMBERS)
+    regioned = sorted(c for codes in REGIONS.values() for c in codes)
+    assert regioned == sorted(DOMESTIC)  # every domestic member in exactly one region
+
+
+def test_five_states_each_answer_from_their_own_files(fresh) -> None:
+    dests = ["TX", "NY", "FL", "GM", "CN"]
+    bodies = fresh.handle(f"DQ.{ORI}.{'.'.join(dests)}.TXT\nOLN/D1", ORI, "").bodies
+    assert [b.split("\n")[0] for b in bodies] == [f"DR.{d}OLN0000" for d in dests]
+    conn = sqlite3.connect(fresh.conn.execute("PRAGMA database_list").fetchone()[2])
+    tx = conn.execute("SELECT oln, nam, dob, sex FROM driver WHERE state = 'TX'").fetchone()
+    conn.close()
+    oln, nam, dob, sex = tx
+    hit = fresh.handle(f"DQ.{ORI}.TX.NY.TXT\nNAM/{nam}.DOB/{dob}.SEX/{sex}", ORI, "").bodies
+    assert f"OLN/{oln}" in hit[0] and hit[1].split("\n")[0] == "DR.NYOLN0000"
+
+
+def test_members_are_seeded_lazily_and_deterministically(tmp_path, clock) -> None:
+    def first_oln(path) -> tuple[int, str]:
+        system = Nlets.open(path, LabClock(clock, 1.0, START), seed=5)
+        before = system.conn.execute("SELECT count(*) FROM driver").fetchone()[0]
+        system.handle(f"DQ.{ORI}.OH.TXT\nOLN/X", "OR0000000", "")  # refused: not in ORION
+        system.conn.execute("INSERT INTO orion VALUES (?,?,?,?,?,?,NULL)",
+                            (ORI, "OR", "X", "SO", "X", "ACDZ"))
+        system.handle(f"DQ.{ORI}.PA.TXT\nOLN/X", ORI, "")
+        system.handle(f"DQ.{ORI}.OH.TXT\nOLN/X", ORI, "")
+        states = {r[0] for r in system.conn.execute("SELECT DISTINCT state FROM driver")}
+        oln = system.conn.execute("SELECT oln FROM driver WHERE state = 'OH' ORDER BY rowid "
+                                  "LIMIT 1").fetchone()[0]
+        system.close()
+        assert before == 0 and states == {"PA", "OH"}
+        return before, oln
+
+    assert first_oln(tmp_path / "a.db") == first_oln(tmp_path / "b.db")
+
+
+def test_region_fans_out_to_each_member(fresh) -> None:
+    bodies = fresh.handle(f"DQG.{ORI}.E1.TXT\nNAM/SMITH,JOHN.DOB/19500101.SEX/M", ORI,
+                          "").bodies
+    assert [b.split("\n")[0] for b in bodies] == [f"DR.{c}OLN0000" for c in REGIONS["E1"]]
+
+
+def test_multi_state_query_answers_once_from_nlets(fresh) -> None:
+    fresh.set_state("TX", False)
+    conn = open_db(fresh.conn.execute("PRAGMA database_list").fetchone()[2], "")
+    fresh.handle(f"DQ.{ORI}.OH.TXT\nOLN/X", ORI, "")  # OH seeded: look a subject up
+    nam, dob, sex = conn.execute("SELECT nam, dob, sex FROM driver WHERE state = 'OH'"
+                                 ).fetchone()
+    conn.close()
+    bodies = fresh.handle(f"DQ.{ORI}.NL.TXT\nNAM/{nam}.DOB/{dob}.SEX/{sex}", ORI, "").bodies
+    assert len(bodies) == 1 and bodies[0].startswith("DR.NL0000000")
+    assert "** OH - OHOLN0000 **" in bodies[0]
+    assert f"{len(DOMESTIC) - 1} MEMBERS SEARCHED" in bodies[0]
+    assert "NO RESPONSE FROM: TX" in bodies[0]
+
+
+def test_slow_and_out_of_service_members(fresh, clock) -> None:
+    assert fresh.handle(f"RQ.{ORI}.UT.TXT\nVIN/1FTFW1E50PFA00001", ORI, "T01").bodies == []
+    clock.advance(29)
+    assert fresh.emit.items == []
+    clock.advance(2)
+    (ori, body, terminal, _), = fresh.emit.items
+    assert (ori, terminal) == (ORI, "T01") and body.startswith("RR.UTVIN0000")
+    down = Nlets(fresh.conn, fresh.clock, out_of_service=["NY"])
+    out = down.handle(f"DQ.{ORI}.NY.TXT\nOLN/X", ORI, "").bodies[0]
+    assert ".04. NY USER OUT OF SERVICE FOR MSG TYPE, NLETS WILL NOT FORWARD" in out
+
+
+def test_orion_update_and_delete_by_own_state(fresh) -> None:
+    fresh.handle(f"TA.{ORI}.OD.TXT\nORI/OR0990000.LOC/FERN HOLLOW.TYP/PD", ORI, "")
+    tr = fresh.handle(f"TQ.{ORI}.OR.TXT\nLOC/FERN", ORI, "").bodies[0]
+    assert "ORI/OR0990000" in tr and "TYP/PD" in tr
+    fresh.handle(f"TU.{ORI}.OD.TXT\nORI/OR0990000.TYP/SO", ORI, "")
+    assert "TYP/SO" in fresh.handle(f"TQ.{ORI}.OD.TXT\nORI/OR0990000", ORI, "").bodies[0]
+    fresh.handle(f"TD.{ORI}.OD.TXT\nORI/OR0990000", ORI, "")
+    assert "NOT ON FILE" in fresh.handle(f"TQ.{ORI}.OD.TXT\nORI/OR0990000", ORI,
+                                         "").bodies[0]
