@@ -317,6 +317,15 @@ def encode_answer(legacy: str) -> str:
     return _text(root)
 
 
+def is_nlets_layout(text: str) -> bool:
+    """Whether ``text`` is an Nlets message in the legacy layout (``KEY.ORIGINATOR``, two clock
+    lines, maybe a control field, then ``TXT``): what may be written in XML for a terminal."""
+    lines = text.split("\n", 5)
+    if len(lines) < 4 or "." not in lines[0] or " " in lines[0]:
+        return False
+    return lines[3] == "TXT" or (len(lines) > 4 and lines[3][:1] == "*" and lines[4] == "TXT")
+
+
 def answer_text(xml: str) -> tuple[str, str, str, str]:
     """(key, originator, control field, text) of an XML answer (for tests and tools)."""
     root = _parse(xml)

@@ -54,6 +54,9 @@ class TerminalConfig:
     radio: bool = False
     control: bool = False
     description: str = ""
+    nlets_format: str = ""
+    """``legacy`` or ``xml``: the form of the Nlets traffic this terminal receives ("" = the
+    nlets endpoint's ``format``). A terminal may send either form whatever this says."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +128,7 @@ _ALLOWED = {
     "switch": {"ori", "listen", "max_frame", "lockout_after"},
     "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
                "cch_entry", "criteria"},
-    "terminal": {"id", "oris", "radio", "control", "description"},
+    "terminal": {"id", "oris", "radio", "control", "description", "nlets_format"},
     "operator": {"id", "name", "password", "terminals", "cleared", "supervisor"},
     "group": {"name", "members", "description"},
     "endpoint": {"name", "mode", "latency_ms", "jitter_ms", "drop_rate", "error_rate",
@@ -286,7 +289,10 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         cfg.terminals[tid] = TerminalConfig(
             id=tid, oris=oris, radio=r.get(t, "radio", bool, "terminal", i, False),
             control=r.get(t, "control", bool, "terminal", i, False),
-            description=r.get(t, "description", str, "terminal", i, ""))
+            description=r.get(t, "description", str, "terminal", i, ""),
+            nlets_format=r.get(t, "nlets_format", str, "terminal", i, ""))
+        if cfg.terminals[tid].nlets_format not in ("", "legacy", "xml"):
+            raise r.fail("must be legacy or xml", "terminal", i, "nlets_format")
     for i, o in enumerate(_tables(r, doc, "operator")):
         r.section(o, "operator", i)
         oid = _ident(r, o, "operator", i, cfg.operators)

@@ -25,11 +25,11 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from formats import responses
+from formats import nlets_xml, responses
 from formats.codes import CodeBook
 from formats.dictionary import Dictionary
-from formats.errors import BAD_FORMAT, Reject
-from formats.grammar import Parser
+from formats.errors import BAD_FORMAT, Reject, RejectError
+from formats.grammar import Parser, control_of
 from formats.message import Message
 from formats.responses import NletsClock
 from hardware import endpoints
@@ -178,11 +178,18 @@ class Switch:
                                   "WHERE seq = ? AND direction = 'in'", (seq,)).fetchone()
         if row is None or row[1] not in self.directory.terminals:
             return None
-        msg = self.parser.check(row[4])
+        text = row[4]
+        xml = nlets_xml.is_xml(text)
+        if xml:
+            try:
+                text = nlets_xml.to_legacy(nlets_xml.decode(text))
+            except RejectError:
+                return None
+        msg = self.parser.check(text)
         if isinstance(msg, Reject):
             return None
         return Request(seq, row[1], row[2], msg, self.dictionary.keys[msg.full_key],
-                       datetime.fromisoformat(row[0]), row[3])
+                       datetime.fromisoformat(row[0]), row[3], xml)
 
     def listen(self, description: str) -> Deferred[Any]:
         d = endpoints.listen(self.reactor, description, lambda: Session(self),
@@ -232,10 +239,24 @@ class Switch:
             if osn.isdigit() and osn.isascii() and len(osn) <= MAX_OSN_DIGITS:
                 self._ack(session, seq, text, int(osn))
                 return
-        result = self.parser.check(text)
-        if isinstance(result, Reject):
-            self._refuse(session, seq, text, result, "rejected")
-            return
+        xml = text[:1] == "<" or (text[:1].isspace() and nlets_xml.is_xml(text))
+        if xml:  # Nlets XML, over whatever framing: read into the one message model
+            try:
+                read = nlets_xml.decode(text)
+            except RejectError as e:
+                self._refuse(session, seq, text, e.reject.with_input(text), "rejected",
+                             key="XML", xml=True)
+                return
+            result = self.parser.check(nlets_xml.to_legacy(read))
+            if isinstance(result, Reject):
+                self._refuse(session, seq, text, result, "rejected", key=read.key,
+                             ori=read.ori, xml=True)
+                return
+        else:
+            result = self.parser.check(text)
+            if isinstance(result, Reject):
+                self._refuse(session, seq, text, result, "rejected")
+                return
         msg = result
         key = msg.full_key
         if key == "LOGON":
@@ -258,11 +279,11 @@ class Switch:
         if rej is not None:
             self.stats[f"refused:{rej.code}"] += 1
             self._refuse(session, seq, text, rej.with_input(text), "refused", key=key,
-                         ori=msg.ori)
+                         ori=msg.ori, xml=xml)
             return
         self.stats["accepted"] += 1
         self.stats[f"key:{key}"] += 1
-        req = Request(seq, terminal, session.operator, msg, spec, now, session.peer)
+        req = Request(seq, terminal, session.operator, msg, spec, now, session.peer, xml)
         stamp = self.clock.stamp()
         rows = [self.journal.row(seq, "in", text, link=session.peer, terminal=terminal,
                                  operator=session.operator, ori=msg.ori, key=key,
@@ -323,7 +344,7 @@ class Switch:
             for terminal, ori in targets:
                 sends.append((terminal, self._queue(rows, terminal, r.body, ref=req.seq,
                                                     key=r.key, ori=ori, sensitive=r.sensitive,
-                                                    stamp=stamp)))
+                                                    stamp=stamp, xml=req.xml)))
         return sends
 
     def receive_bad(self, session: Session, reason: str, raw: bytes) -> None:
@@ -337,15 +358,21 @@ class Switch:
         self._refuse(session, seq, text, rej, "bad-frame")
 
     def _refuse(self, session: Session, seq: int, text: str, rej: Reject, disposition: str,
-                key: str = "", ori: str = "", extra: list[Statement] | None = None) -> None:
+                key: str = "", ori: str = "", extra: list[Statement] | None = None,
+                xml: bool = False) -> None:
         if not key:
             key = text.split(".", 1)[0].strip().upper()[:10]
         if not ori:
             parts = text.split(".", 2)
             ori = parts[1].strip().upper()[:9] if len(parts) > 1 else ""
         receiver = ori if len(ori) == 9 else self._session_ori(session)
-        if rej.code.startswith("."):
-            body = responses.er(rej, self.nlets_clock_for(seq), receiver)
+        if rej.code.startswith(".") or xml:
+            if not rej.code.startswith("."):  # an XML message is Nlets traffic: an ER answers
+                rej = Reject(".00.", rej.reason, rej.field, rej.input)
+            body = responses.er(rej, self.nlets_clock_for(seq), receiver,
+                                "" if xml else control_of(text))
+            if xml:
+                body = nlets_xml.encode_answer(body)
             out_key = "ER"
         else:
             body = responses.reject(rej, receiver)
@@ -356,7 +383,10 @@ class Switch:
             reason=f"{rej.code} {rej.field or ''} {rej.reason}".replace("  ", " "))
         pre = [in_row, *(extra or [])]
         if session.terminal is not None:
-            self.deliver(session.terminal, body, ref=seq, key=out_key, ori=receiver, pre=pre)
+            rows = [*pre]
+            osn = self._queue(rows, session.terminal, body, ref=seq, key=out_key, ori=receiver,
+                              sensitive="", xml=None if xml else False)
+            self.writer.commit(rows, self._sent, [(session.terminal, osn)])
         else:
             self.answer(session, body, ref=seq, key=out_key, pre=pre)
 
@@ -542,9 +572,15 @@ class Switch:
         self.writer.commit(rows, self._sent, [(terminal, osn)])
 
     def _queue(self, rows: list[Statement], terminal: str, body: str, *, ref: int, key: str,
-               ori: str, sensitive: str, stamp: str = "") -> int:
-        """Add the journal and mailbox rows of one message for ``terminal``; its OSN."""
+               ori: str, sensitive: str, stamp: str = "", xml: bool | None = False) -> int:
+        """Add the journal and mailbox rows of one message for ``terminal``; its OSN.
+
+        An Nlets message goes in Nlets XML when ``xml`` (it answers an XML request) or when the
+        terminal takes Nlets traffic in XML (lab.toml); ``xml=None``: already in its form."""
         body, disposition = self._disseminate(terminal, body, sensitive)
+        if xml is not None and (xml or self._nlets_xml(terminal)) and \
+                nlets_xml.is_nlets_layout(body):
+            body = nlets_xml.encode_answer(body)
         osn = self.mailboxes.next_osn(terminal)
         seq = self.journal.next_seq()
         frame = self._envelope(osn, terminal, body)
@@ -565,6 +601,16 @@ class Switch:
             session = online.get(terminal)
             if frame is not None and session is not None:
                 session.write(frame)
+
+    def _nlets_xml(self, terminal: str) -> bool:
+        """Whether ``terminal`` takes its Nlets traffic in XML (its own ``nlets_format``, else
+        the nlets endpoint's ``format``)."""
+        term = self.lab.terminals.get(terminal)
+        fmt = term.nlets_format if term is not None else ""
+        if not fmt:
+            nlets = self.lab.endpoints.get("nlets")
+            fmt = nlets.format if nlets is not None else "legacy"
+        return fmt == "xml"
 
     def deliver_to_ori(self, ori: str, body: str, **kw: Any) -> list[str]:
         """Deliver to every terminal bound to ``ori`` (a record owner's notice, a broadcast);

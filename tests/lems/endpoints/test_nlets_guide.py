@@ -12,6 +12,9 @@ import sqlite3
 import pytest
 from conftest import START, Sent
 
+from formats import nlets_xml
+from formats.errors import Reject
+from formats.grammar import Parser
 from formats.nlets_members import DOMESTIC, MEMBERS, REGIONS
 from lems.clock import LabClock
 from lems.endpoints.nlets import Nlets
@@ -206,3 +209,30 @@ def test_orion_update_and_delete_by_own_state(fresh) -> None:
     fresh.handle(f"TD.{ORI}.OD.TXT\nORI/OR0990000", ORI, "")
     assert "NOT ON FILE" in fresh.handle(f"TQ.{ORI}.OD.TXT\nORI/OR0990000", ORI,
                                          "").bodies[0]
+
+
+XML_CORPUS = [row for row in CORPUS if not isinstance(Parser().check(row[0]), Reject)]
+
+
+@pytest.mark.parametrize(("text", "first_line", "holds"), XML_CORPUS,
+                         ids=[f"{i:02d}-{row[0][:3].rstrip('.')}" for i, row in
+                              enumerate(XML_CORPUS)])
+def test_guide_corpus_xml(fresh, text, first_line, holds) -> None:
+    """The same corpus sent as Nlets XML: the same answers, in XML."""
+    bodies = fresh.handle_xml(nlets_xml.encode_request(Parser().parse(text)), "T01").bodies
+    if first_line is None:
+        assert bodies == [], bodies
+        return
+    key, originator, _, _ = nlets_xml.answer_text(bodies[0])
+    assert f"{key}.{originator}".startswith(first_line), bodies[0]
+    texts = [nlets_xml.answer_text(b) for b in bodies]
+    assert holds.split("\n")[0].replace("DR.", "").replace("RR.", "") in "\n".join(
+        f"{k}.{o}\n{t}" for k, o, _, t in texts), texts
+
+
+def test_xml_late_answer_comes_in_xml(fresh, clock) -> None:
+    xml = nlets_xml.encode_request(Parser().parse(f"RQ.{ORI}.UT.*LATE1.TXT\nVIN/1FTFW1E50PFA1"))
+    assert fresh.handle_xml(xml, "T01").bodies == []
+    clock.advance(31)
+    (_, body, _, _), = fresh.emit.items
+    assert nlets_xml.answer_text(body)[:3] == ("RR", "UTVIN0000", "LATE1")
