@@ -11,6 +11,8 @@ import sqlite3
 
 import pytest
 from conftest import START, Sent
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from formats import nlets_xml
 from formats.errors import Reject
@@ -236,3 +238,33 @@ def test_xml_late_answer_comes_in_xml(fresh, clock) -> None:
     clock.advance(31)
     (_, body, _, _), = fresh.emit.items
     assert nlets_xml.answer_text(body)[:3] == ("RR", "UTVIN0000", "LATE1")
+
+
+_HEAD = st.sampled_from(["DQ", "DQG", "KQ", "RQ", "RQG", "IQ", "FQ", "AQ", "YQ", "YR", "TQ", "TA",
+                         "TU", "TD", "AM", "AML", "ZZ"])
+_DEST = st.sampled_from(["TX", "CN", "MX", "FA", "NL", "E1", "OD", "XX", "AZ0010000", "ZZ9"])
+_FIELD = st.sampled_from(["OLN/D1", "NAM/DOE,JOHN", "DOB/19800101", "DOB/13", "SEX/M", "RSN/N",
+                          "PUR/C", "ATN/X", "SOC/912345678", "MNU/X-1", "SID/TX1", "LIC/ABC1",
+                          "LIY/2026", "LIT/PC", "VIN/1FTFW1E5", "RTY/WP", "RTY/SL", "RNO/1",
+                          "PRI/U", "OCA/1", f"NIC/{NIC}", "RNA/A", "RAG/B", "ORI/OR0990000",
+                          "LOC/CAP", "TYP/PD", "TYP/Q", "", "/", "..", "*C1"])
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_HEAD, st.lists(_DEST, max_size=6), st.booleans(), st.lists(_FIELD, max_size=8),
+       st.booleans())
+def test_nothing_sent_crashes_the_mock_nlets(fresh, key, dests, control, fields, xml) -> None:
+    """Any mix of keys, destinations and fields is answered (or delivered), never raised."""
+    head = ".".join([key, ORI, *dests] + (["*CTL9"] if control else []))
+    text = f"{head}.TXT\n{'.'.join(fields)}"
+    msg = Parser().check(text)
+    if xml and not isinstance(msg, Reject):
+        for body in fresh.handle_xml(nlets_xml.encode_request(msg), "T01").bodies:
+            assert nlets_xml.answer_text(body)[0] in ("DR", "KR", "RR", "IR", "FR", "AR", "TR",
+                                                      "ER", "SM")
+        return
+    for body in fresh.handle(text, ORI, "T01").bodies:
+        assert body.split(".")[0] in ("DR", "KR", "RR", "IR", "FR", "AR", "TR", "ER", "SM")
+        if control and not body.startswith("ER."):
+            assert "\n*CTL9\nTXT\n" in body
