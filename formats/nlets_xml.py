@@ -317,6 +317,16 @@ def encode_answer(legacy: str) -> str:
     return _text(root)
 
 
+def sender_of(text: str) -> str:
+    """The originating ORI of an XML message that could not be read, found by its element
+    name alone (so that the ER goes back addressed to it), or ""."""
+    start = text.find("OriginatingORIID>")
+    if start < 0:
+        return ""
+    ori = text[start + 17:start + 26]
+    return ori if ori.isalnum() and ori.isascii() and len(ori) == 9 else ""
+
+
 def is_nlets_layout(text: str) -> bool:
     """Whether ``text`` is an Nlets message in the legacy layout (``KEY.ORIGINATOR``, two clock
     lines, maybe a control field, then ``TXT``): what may be written in XML for a terminal."""

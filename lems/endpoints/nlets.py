@@ -259,8 +259,9 @@ class Nlets(System):
         except RejectError as e:
             self.in_seq = self.in_seq % 99999 + 1
             rej = e.reject
+            sender = nlets_xml.sender_of(xml)
             return Answer([nlets_xml.encode_answer(self.er(rej.code, rej.reason, rej.field,
-                                                           "", ""))])
+                                                           xml, sender))])
         self._xml = True
         try:
             answer = self.handle(nlets_xml.to_legacy(msg), msg.ori, terminal)
@@ -366,15 +367,18 @@ class Nlets(System):
                      ) -> list[str]:
         """Nlets' multi-state query: every participating member is asked; one merged answer
         from Nlets lists each member that holds a record and those that did not answer in
-        time (slow beyond ``MSQ_WAIT_S`` or out of service)."""
+        time (slow beyond ``MSQ_WAIT_S`` or out of service). It comes when the slowest member
+        answered, or after ``MSQ_WAIT_S`` when one never will."""
         found: list[str] = []
         silent: list[str] = []
         checked = 0
+        waited = 0.0
         for member in DOMESTIC:
             if not self.in_service(member) or self.slow.get(member, 0) > MSQ_WAIT_S:
                 silent.append(member)
                 continue
             checked += 1
+            waited = max(waited, self.slow.get(member, 0.0))
             originator, lines = self._answer(member, msg)
             if lines[0] != "NOT ON FILE" and not (msg.get("ATN") and lines[1] == "NOT ON FILE"):
                 found += [f"** {member} - {originator} **", *lines]
@@ -382,7 +386,14 @@ class Nlets(System):
         body += found or ["NOT ON FILE IN ANY MEMBER SEARCHED"]
         if silent:
             body += responses.wrap("NO RESPONSE FROM: " + " ".join(silent))
-        return [self.out(rkey, NLETS_ORI, msg.ori, responses.page(body), msg.control)]
+            waited = MSQ_WAIT_S  # Nlets waits its full time for those that do not answer
+        merged = self.out(rkey, NLETS_ORI, msg.ori, responses.page(body), msg.control)
+        if waited:
+            # the merged answer leaves when the slowest member answered (or Nlets gave up)
+            self.call_later(waited, self._later, msg.ori, merged, terminal, sensitive,
+                            self._xml)
+            return []
+        return [merged]
 
     def _ensure_seeded(self, member: str) -> None:
         """Give a member its fictitious files the first time it is asked (deterministic from

@@ -176,14 +176,35 @@ def test_region_fans_out_to_each_member(fresh) -> None:
     assert [b.split("\n")[0] for b in bodies] == [f"DR.{c}OLN0000" for c in REGIONS["E1"]]
 
 
-def test_multi_state_query_answers_once_from_nlets(fresh) -> None:
+def test_multi_state_query_waits_for_the_slowest_member(fresh, clock) -> None:
+    bodies = fresh.handle(f"RQ.{ORI}.NL.TXT\nLIC/4KXR221.LIY/2026.LIT/PC", ORI, "T01").bodies
+    assert bodies == []  # UT answers in 30 lab seconds: Nlets waits for it
+    clock.advance(29)
+    assert fresh.emit.items == []
+    clock.advance(2)
+    (_, merged, terminal, _), = fresh.emit.items
+    assert merged.startswith("RR.NL0000000") and terminal == "T01"
+    assert f"{len(DOMESTIC)} MEMBERS SEARCHED" in merged
+
+
+def test_unreadable_xml_er_goes_back_to_its_sender(fresh) -> None:
+    (er,) = fresh.handle_xml("<n2:NLETS><nh2:OriginatingORIID>OR0240000</nh2:OriginatingORIID>",
+                             "").bodies
+    assert "<nh2:DestinationORIID>OR0240000</nh2:DestinationORIID>" in er
+    assert nlets_xml.answer_text(er)[3].startswith(".03. ")
+
+
+def test_multi_state_query_answers_once_from_nlets(fresh, clock) -> None:
+    fresh.slow.clear()
     fresh.set_state("TX", False)
     conn = open_db(fresh.conn.execute("PRAGMA database_list").fetchone()[2], "")
     fresh.handle(f"DQ.{ORI}.OH.TXT\nOLN/X", ORI, "")  # OH seeded: look a subject up
     nam, dob, sex = conn.execute("SELECT nam, dob, sex FROM driver WHERE state = 'OH'"
                                  ).fetchone()
     conn.close()
-    bodies = fresh.handle(f"DQ.{ORI}.NL.TXT\nNAM/{nam}.DOB/{dob}.SEX/{sex}", ORI, "").bodies
+    assert fresh.handle(f"DQ.{ORI}.NL.TXT\nNAM/{nam}.DOB/{dob}.SEX/{sex}", ORI, "").bodies == []
+    clock.advance(60)  # TX never answers: Nlets waits its 60 seconds
+    bodies = [body for _, body, _, _ in fresh.emit.items]
     assert len(bodies) == 1 and bodies[0].startswith("DR.NL0000000")
     assert "** OH - OHOLN0000 **" in bodies[0]
     assert f"{len(DOMESTIC) - 1} MEMBERS SEARCHED" in bodies[0]
