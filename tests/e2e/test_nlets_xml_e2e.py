@@ -109,3 +109,34 @@ def test_lems_endpoint_nlets_serves_xml_over_http_post(tmp_path):
         proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_lems_endpoint_nlets_serves_xml_over_https(tmp_path):
+    import ssl
+
+    from hardware.tls import write_lab_pki
+
+    demo_lab(tmp_path)
+    pki = write_lab_pki(tmp_path / "pki", [])
+    proc = subprocess.Popen([LEMS, "endpoint", "nlets", str(tmp_path), "--listen", "tcp:0",
+                             "--http", f"ssl:0:privateKey={pki / 'server.pem'}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = 0
+        while not port:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            m = re.search(r"HTTP LISTENING [\d.]+:(\d+)", line)
+            port = int(m.group(1)) if m else 0
+        xml = nlets_xml.encode_request(parse("KQ.OR0240000.AZ.*TLS1.TXT\nOLN/D11111111"))
+        ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+        req = urllib.request.Request(f"https://127.0.0.1:{port}/", xml.encode(),
+                                     {"content-type": "application/xml"})
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as resp:
+            body = resp.read().decode()
+        assert nlets_xml.answer_text(body)[:3] == ("KR", "AZOLN0000", "TLS1")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
