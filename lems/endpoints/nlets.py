@@ -93,6 +93,8 @@ CREATE TABLE IF NOT EXISTS orion (ori TEXT PRIMARY KEY, state TEXT, loc TEXT, ty
     name TEXT, auth TEXT, yr_delay REAL);
 CREATE TABLE IF NOT EXISTS state_status (state TEXT PRIMARY KEY, in_service INTEGER);
 CREATE TABLE IF NOT EXISTS member_seeded (state TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS chri_soc (state TEXT, soc TEXT, sid TEXT);
+CREATE INDEX IF NOT EXISTS chri_soc_soc ON chri_soc (state, soc);
 """
 
 
@@ -416,7 +418,7 @@ class Nlets(System):
             self._world = World(self.seed, [])
         world = self._world
         world.rng = r = random.Random(f"{self.seed}:{member}")
-        drivers, vehicles, chri = [], [], []
+        drivers, vehicles, chri, socs = [], [], [], []
         offs, dsps = world.codes["OFF"], world.codes["DSP"]
         for n in range(SEED_PEOPLE):
             s = world.subject(n)
@@ -431,11 +433,14 @@ class Nlets(System):
                 arrests = [("", f"{int(s.dob[:4]) + r.randint(18, 40)}{s.dob[4:]}",
                             f"{member}0010000", r.choice(offs), r.choice(dsps))
                            for _ in range(r.randint(1, 3))]
-                chri.append((member, f"{member}{r.randrange(10**6):06d}", s.fbi, s.nam,
-                             soundex(s.nam), s.dob, s.sex, s.rac, json.dumps(arrests)))
+                sid = f"{member}{r.randrange(10**6):06d}"
+                chri.append((member, sid, s.fbi, s.nam, soundex(s.nam), s.dob, s.sex, s.rac,
+                             json.dumps(arrests)))
+                socs.append((member, s.soc, sid))
         self.conn.executemany("INSERT INTO driver VALUES (?,?,?,?,?,?,?,?,?,?,?)", drivers)
         self.conn.executemany("INSERT INTO vehicle VALUES (?,?,?,?,?,?,?,?)", vehicles)
         self.conn.executemany("INSERT INTO chri VALUES (?,?,?,?,?,?,?,?,?)", chri)
+        self.conn.executemany("INSERT INTO chri_soc VALUES (?,?,?)", socs)
 
     def _drivers(self, state: str, msg: Message) -> list[str]:
         cols = "oln, nam, dob, sex, rac, hgt, wgt, eye, status"
@@ -475,21 +480,32 @@ class Nlets(System):
 
     def _chri(self, state: str, msg: Message) -> list[str]:
         cols = "sid, fbi, nam, dob, sex, rac, arrests"
+        searched = ""
         if msg.get("SID"):
             rows = self.conn.execute(f"SELECT {cols} FROM chri WHERE state = ? AND sid = ?",
                                      (state, msg.get("SID"))).fetchall()
         elif msg.get("FBI"):
             rows = self.conn.execute(f"SELECT {cols} FROM chri WHERE state = ? AND fbi = ?",
                                      (state, msg.get("FBI"))).fetchall()
-        elif msg.get("NAM"):
-            dobs = dob_values(msg.get("DOB") or "", False)
-            rows = [r for r in self.conn.execute(
-                f"SELECT {cols} FROM chri WHERE state = ? AND sdx = ? AND dob = ?",
-                (state, soundex(msg.get("NAM") or ""), dobs[0])).fetchall()
-                if r[4] == msg.get("SEX")]
         else:
-            rows = []  # SOC and MNU indices: no simulated state file is kept by them
+            rows = []
+            if msg.get("NAM"):
+                dobs = dob_values(msg.get("DOB") or "", False)
+                rows = [r for r in self.conn.execute(
+                    f"SELECT {cols} FROM chri WHERE state = ? AND sdx = ? AND dob = ?",
+                    (state, soundex(msg.get("NAM") or ""), dobs[0])).fetchall()
+                    if r[4] == msg.get("SEX")]
+                searched = "NAM/DOB/SEX"
+            if not rows and msg.get("SOC"):  # the guide: say which index produced the hit
+                rows = self.conn.execute(
+                    f"SELECT {cols} FROM chri WHERE state = ? AND sid IN (SELECT sid FROM "
+                    "chri_soc WHERE state = ? AND soc = ?)",
+                    (state, state, msg.get("SOC"))).fetchall()
+                searched = "SOC"
+            # MNU: no simulated state file is indexed by it (NOT ON FILE)
         out: list[str] = []
+        if rows and msg.has("NAM") and msg.has("SOC"):
+            out.append(f"SEARCHED BY NAM/DOB/SEX AND SOC - HIT ON {searched}")
         for sid, fbi, nam, dob, sex, rac, arrests in rows[:10]:
             out += responses.layout([("NAM", responses.print_name(nam)), ("SEX", sex),
                                      ("RAC", rac), ("DOB", dob), ("SID", sid), ("FBI", fbi)])

@@ -289,3 +289,13 @@ def test_nothing_sent_crashes_the_mock_nlets(fresh, key, dests, control, fields,
         assert body.split(".")[0] in ("DR", "KR", "RR", "IR", "FR", "AR", "TR", "ER", "SM")
         if control and not body.startswith("ER."):
             assert "\n*CTL9\nTXT\n" in body
+
+
+def test_iq_by_soc_finds_a_lazily_seeded_record(fresh) -> None:
+    fresh.handle(f"IQ.{ORI}.KS.TXT\nSOC/900000000.PUR/C.ATN/DET ROE", ORI, "")  # seeds KS
+    soc, sid = fresh.conn.execute("SELECT soc, sid FROM chri_soc WHERE state = 'KS'").fetchone()
+    ir = fresh.handle(f"IQ.{ORI}.KS.TXT\nSOC/{soc}.PUR/C.ATN/DET ROE", ORI, "").bodies[0]
+    assert ir.startswith("IR.KSSIR0000") and f"SID/{sid}" in ir
+    both = fresh.handle(f"IQ.{ORI}.KS.TXT\nNAM/NOBODY,NEVER.DOB/19000101.SEX/M.SOC/{soc}."
+                        "PUR/C.ATN/DET ROE", ORI, "").bodies[0]
+    assert "HIT ON SOC" in both and f"SID/{sid}" in both
