@@ -39,7 +39,7 @@ from formats import nlets_xml, responses
 from formats.errors import Reject, RejectError
 from formats.grammar import control_of
 from formats.message import Message
-from formats.nlets_members import DOMESTIC, MEMBERS, MULTI_STATE, expand
+from formats.nlets_members import DOMESTIC, MEMBERS, MULTI_STATE, REGION_KEYS, REGIONS, expand
 from formats.ori import NLETS_ORI
 from formats.responses import NletsClock
 from lems.endpoints.search import dob_values, soundex, vin8
@@ -282,6 +282,10 @@ class Nlets(System):
             return Answer([self.er(".01.", f"SENDING ORI/{msg.ori} IS NOT IN ORION", "ORI",
                                    text, msg.ori)])
         key = msg.key
+        region = next((d for d in msg.destinations if d in REGIONS), "")
+        if region and key not in REGION_KEYS:
+            return Answer([self.er(".02.", f"REGION CODE {region} NOT ALLOWED FOR {key}",
+                                   "DEST", text, msg.ori)])
         if key in QUERY_REPLY:
             return self.query(msg, terminal)
         if key == "TQ":
