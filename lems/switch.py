@@ -115,6 +115,12 @@ class Switch:
         self.ports: list[Any] = []
         self.stats: Counter[str] = Counter()
         self._nlets_out = 0
+        nlets = lab.endpoints.get("nlets")
+        default = nlets.format if nlets is not None else "legacy"
+        self._xml_terminals = frozenset(
+            t.id for t in lab.terminals.values() if (t.nlets_format or default) == "xml")
+        """Terminals that take their Nlets traffic in Nlets XML (lab.toml: the terminal's
+        ``nlets_format``, else the nlets endpoint's ``format``)."""
         self._stamp_second = -1
         self._stamp_text = ""
         self._poll: LoopingCall | None = None
@@ -383,10 +389,7 @@ class Switch:
             reason=f"{rej.code} {rej.field or ''} {rej.reason}".replace("  ", " "))
         pre = [in_row, *(extra or [])]
         if session.terminal is not None:
-            rows = [*pre]
-            osn = self._queue(rows, session.terminal, body, ref=seq, key=out_key, ori=receiver,
-                              sensitive="", xml=None if xml else False)
-            self.writer.commit(rows, self._sent, [(session.terminal, osn)])
+            self.deliver(session.terminal, body, ref=seq, key=out_key, ori=receiver, pre=pre)
         else:
             self.answer(session, body, ref=seq, key=out_key, pre=pre)
 
@@ -572,14 +575,13 @@ class Switch:
         self.writer.commit(rows, self._sent, [(terminal, osn)])
 
     def _queue(self, rows: list[Statement], terminal: str, body: str, *, ref: int, key: str,
-               ori: str, sensitive: str, stamp: str = "", xml: bool | None = False) -> int:
+               ori: str, sensitive: str, stamp: str = "", xml: bool = False) -> int:
         """Add the journal and mailbox rows of one message for ``terminal``; its OSN.
 
-        An Nlets message goes in Nlets XML when ``xml`` (it answers an XML request) or when the
-        terminal takes Nlets traffic in XML (lab.toml); ``xml=None``: already in its form."""
+        An Nlets message in the legacy layout goes in Nlets XML when ``xml`` (it answers an XML
+        request) or when the terminal takes Nlets traffic in XML (lab.toml)."""
         body, disposition = self._disseminate(terminal, body, sensitive)
-        if xml is not None and (xml or self._nlets_xml(terminal)) and \
-                nlets_xml.is_nlets_layout(body):
+        if (xml or terminal in self._xml_terminals) and nlets_xml.is_nlets_layout(body):
             body = nlets_xml.encode_answer(body)
         osn = self.mailboxes.next_osn(terminal)
         seq = self.journal.next_seq()
@@ -601,16 +603,6 @@ class Switch:
             session = online.get(terminal)
             if frame is not None and session is not None:
                 session.write(frame)
-
-    def _nlets_xml(self, terminal: str) -> bool:
-        """Whether ``terminal`` takes its Nlets traffic in XML (its own ``nlets_format``, else
-        the nlets endpoint's ``format``)."""
-        term = self.lab.terminals.get(terminal)
-        fmt = term.nlets_format if term is not None else ""
-        if not fmt:
-            nlets = self.lab.endpoints.get("nlets")
-            fmt = nlets.format if nlets is not None else "legacy"
-        return fmt == "xml"
 
     def deliver_to_ori(self, ori: str, body: str, **kw: Any) -> list[str]:
         """Deliver to every terminal bound to ``ori`` (a record owner's notice, a broadcast);

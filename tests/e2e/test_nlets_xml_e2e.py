@@ -140,3 +140,23 @@ def test_lems_endpoint_nlets_serves_xml_over_https(tmp_path):
         proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+async def test_terminal_set_to_xml_gets_its_nlets_traffic_in_xml(tmp_path, reactor):
+    def edit(text: str) -> str:
+        return fast(text).replace('description = "Cascade SO dispatch"',
+                                  'description = "Cascade SO dispatch"\nnlets_format = "xml"', 1)
+
+    async with running_switch(demo_lab(tmp_path, edit), reactor) as switch:
+        t1 = await signed_on(switch, reactor, "T01")
+        t4 = await signed_on(switch, reactor, "T04")
+        dr = await wait(t1.request("DQ.OR0240000.TX.*LEG1.TXT\nOLN/NOSUCH1"))
+        body = dr.body[dr.body.index("<"):]
+        assert nlets_xml.answer_text(body)[:3] == ("DR", "TXOLN0000", "LEG1")
+        # NCIC traffic stays as it is; another terminal still gets legacy Nlets text
+        qw = await wait(t1.request("QW.OR0240000.NAM/NOBODY,NEVER.DOB/19000101"))
+        assert "<" not in qw.body
+        dr4 = await wait(t4.request("DQ.OR0260000.TX.TXT\nOLN/NOSUCH1"))
+        assert dr4.key == "DR" and "<n2:NLETS" not in dr4.body
+        t1.close()
+        t4.close()
