@@ -315,3 +315,11 @@ def test_parse_reads_nlets_xml():
     assert (good["key"], good["destinations"], good["control"], good["fields"]) == (
         "DQ", ["TX"], "C1", [["OLN", "D1"], ["RSN", "N"]])
     assert bad["reject"]["code"] == ".03." and "NOT WELL-FORMED" in bad["reject"]["reason"]
+
+
+def test_version_names_the_installed_distribution():
+    from importlib.metadata import version
+
+    r = lems("--version")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"lems {version('lems-sim')}"
