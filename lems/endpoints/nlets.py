@@ -286,6 +286,10 @@ class Nlets(System):
         if region and key not in REGION_KEYS:
             return Answer([self.er(".02.", f"REGION CODE {region} NOT ALLOWED FOR {key}",
                                    "DEST", text, msg.ori)])
+        if region and key in ("DQ", "DQG") and msg.has("OLN"):
+            # the guide: a DQ to a region is handled as a DQG, and OLN is "not valid for DQG"
+            return Answer([self.er(".22.", f"OLN NOT VALID TO A REGION ({region}) - USE NAM, "
+                                   "DOB AND SEX", "OLN", text, msg.ori)])
         if key in QUERY_REPLY:
             return self.query(msg, terminal)
         if key == "TQ":
