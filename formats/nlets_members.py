@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+GENERIC_OFFICES: Final = ("OLN", "LIC", "VIN", "SIR")
+"""The offices of a member's generic ORIs (``xxOLN0000`` ...), as the guide's answers show."""
+
 
 @dataclass(frozen=True, slots=True)
 class Member:
@@ -45,10 +48,10 @@ class Member:
         return f"{self.code}{office}0000"
 
     @property
-    def control_ori(self) -> str:
-        """The member's control terminal ORI (where status and administrative traffic for the
-        member as a whole goes)."""
-        return f"{self.code}NLETS00"
+    def generic_oris(self) -> tuple[str, ...]:
+        """Every generic ORI the member answers from (driver licences, plates, VINs, criminal
+        history)."""
+        return tuple(self.generic_ori(office) for office in GENERIC_OFFICES)
 
 
 _STATES: Final = {

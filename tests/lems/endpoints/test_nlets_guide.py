@@ -140,6 +140,8 @@ def test_every_member_is_simulated() -> None:
     assert {"PR", "VI", "GM", "AM", "MK", "CN", "MX", "FB", "FA", "NA", "CG"} <= set(MEMBERS)
     regioned = sorted(c for codes in REGIONS.values() for c in codes)
     assert regioned == sorted(DOMESTIC)  # every domestic member in exactly one region
+    assert MEMBERS["TX"].generic_oris == ("TXOLN0000", "TXLIC0000", "TXVIN0000", "TXSIR0000")
+    assert (MEMBERS["NB"].name, MEMBERS["NB"].region) == ("NEBRASKA", "E1")
 
 
 def test_five_states_each_answer_from_their_own_files(fresh) -> None:
