@@ -300,7 +300,7 @@ class Nlets(System):
             why = yq_problem(msg)
             if why:
                 return Answer([self.er(".22.", why, "RTY", text, msg.ori)])
-        if key in ("AM", "AML", "YQ", "YR"):
+        if key in ("AM", "AML", "SM", "YQ", "YR"):
             return Answer(self.relay(msg, terminal))
         return Answer([self.er(".02.", f"MESSAGE TYPE {key} NOT HANDLED BY THIS SIMULATOR",
                                "MKE", text, msg.ori)])

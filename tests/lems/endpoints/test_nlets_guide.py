@@ -84,6 +84,8 @@ CORPUS = [
     (f"TD.{ORI}.OD.TXT\nORI/OR0980000", "ER.NL0000000", "NOT IN ORION"),
     # Administrative (AM/AML): free text, lines may end with a period; regions allowed
     (f"AM.{ORI}.A1.B1.TXT\nATTN ALL AGENCIES.\nBOLO GREEN PICKUP.", None, ""),
+    # Status (SM) from a member: same structure as AM (SM general, 21003096184)
+    (f"SM.{ORI}.WA.ID.TXT\nOREGON LEDS OUT OF SERVICE UNTIL 0200 PST", None, ""),
     # Errors and status: guide titles
     (f"DQ.{ORI}.AZ.TXT\nOLN/D1..SEX/M", "ER.NL0000000", ".00. MESSAGE FORMAT/STRUCTURE ERROR"),
     (f"DQ.{ORI}.AZ.TXT\nNAM/SMITH,JOHN.DOB/19501301.SEX/M", "ER.NL0000000",
