@@ -376,27 +376,34 @@ class Nlets(System):
     def _multi_state(self, msg: Message, rkey: str, terminal: str, sensitive: str
                      ) -> list[str]:
         """Nlets' multi-state query: every participating member is asked; one merged answer
-        from Nlets lists each member that holds a record and those that did not answer in
-        time (slow beyond ``MSQ_WAIT_S`` or out of service). It comes when the slowest member
+        from Nlets suppresses the NO HIT answers and sums up which members were sent the query,
+        which had a hit, which had none and which did not answer in time (slow beyond
+        ``MSQ_WAIT_S`` or out of service), then the hits. It comes when the slowest member
         answered, or after ``MSQ_WAIT_S`` when one never will."""
         found: list[str] = []
+        hits: list[str] = []
+        misses: list[str] = []
         silent: list[str] = []
-        checked = 0
         waited = 0.0
         for member in DOMESTIC:
             if not self.in_service(member) or self.slow.get(member, 0) > MSQ_WAIT_S:
                 silent.append(member)
                 continue
-            checked += 1
             waited = max(waited, self.slow.get(member, 0.0))
             originator, lines = self._answer(member, msg)
-            if lines[0] != "NOT ON FILE" and not (msg.get("ATN") and lines[1] == "NOT ON FILE"):
-                found += [f"** {member} - {originator} **", *lines]
-        body = [f"MULTI-STATE QUERY - {checked} MEMBERS SEARCHED"]
-        body += found or ["NOT ON FILE IN ANY MEMBER SEARCHED"]
+            if "NOT ON FILE" in lines[:2]:
+                misses.append(member)  # the guide: NO HIT answers are suppressed
+                continue
+            hits.append(member)
+            found += [f"** {member} - {originator} **", *lines]
+        body = [f"MULTI-STATE QUERY - {len(DOMESTIC)} MEMBERS SENT, {len(hits)} HIT, "
+                f"{len(misses)} NO HIT, {len(silent)} NO RESPONSE"]
+        body += responses.wrap("HIT: " + (" ".join(hits) or "NONE"))
+        body += responses.wrap("NO HIT: " + (" ".join(misses) or "NONE"))
         if silent:
             body += responses.wrap("NO RESPONSE FROM: " + " ".join(silent))
             waited = MSQ_WAIT_S  # Nlets waits its full time for those that do not answer
+        body += found
         merged = self.out(rkey, NLETS_ORI, msg.ori, responses.page(body), msg.control)
         if waited:
             # the merged answer leaves when the slowest member answered (or Nlets gave up)

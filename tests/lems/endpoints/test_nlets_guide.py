@@ -191,7 +191,7 @@ def test_multi_state_query_waits_for_the_slowest_member(fresh, clock) -> None:
     clock.advance(2)
     (_, merged, terminal, _), = fresh.emit.items
     assert merged.startswith("RR.NL0000000") and terminal == "T01"
-    assert f"{len(DOMESTIC)} MEMBERS SEARCHED" in merged
+    assert f"{len(DOMESTIC)} MEMBERS SENT, 0 HIT, {len(DOMESTIC)} NO HIT, 0 NO RESPONSE" in merged
 
 
 def test_unreadable_xml_er_goes_back_to_its_sender(fresh) -> None:
@@ -213,9 +213,10 @@ def test_multi_state_query_answers_once_from_nlets(fresh, clock) -> None:
     clock.advance(60)  # TX never answers: Nlets waits its 60 seconds
     bodies = [body for _, body, _, _ in fresh.emit.items]
     assert len(bodies) == 1 and bodies[0].startswith("DR.NL0000000")
-    assert "** OH - OHOLN0000 **" in bodies[0]
-    assert f"{len(DOMESTIC) - 1} MEMBERS SEARCHED" in bodies[0]
-    assert "NO RESPONSE FROM: TX" in bodies[0]
+    assert "** OH - OHOLN0000 **" in bodies[0] and "HIT: OH" in bodies[0]
+    assert f"{len(DOMESTIC)} MEMBERS SENT, 1 HIT, {len(DOMESTIC) - 2} NO HIT, 1 NO RESPONSE" \
+        in bodies[0]
+    assert "NO RESPONSE FROM: TX" in bodies[0] and "NOT ON FILE" not in bodies[0]
 
 
 def test_slow_and_out_of_service_members(fresh, clock) -> None:
