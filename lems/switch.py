@@ -25,7 +25,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from formats import responses
+from formats import outbound, responses
 from formats.codes import CodeBook
 from formats.dictionary import Dictionary
 from formats.errors import BAD_FORMAT, Reject
@@ -34,7 +34,7 @@ from formats.message import Message
 from formats.responses import NletsClock
 from hardware import endpoints
 from hardware.link import Link
-from lems import services, store
+from lems import mailbox, services, store
 from lems.clock import LabClock
 from lems.directory import Directory
 from lems.journal import Journal
@@ -49,6 +49,7 @@ log = Logger()
 NOT_SIGNED_ON = "NOT-SIGNED-ON"
 SIGN_ON = "SIGN-ON"
 BAD_FRAME = "BAD-FRAME"
+BAD_ACK = "BAD-ACK"
 
 MAX_OSN_DIGITS = 18
 """An ``ACK.<osn>`` with more digits than this is refused (OSNs are 7 digits on the wire)."""
@@ -62,13 +63,17 @@ OPERATOR_STATE = ("INSERT INTO operator_state (operator, failures, locked, chang
 class Session:
     """One link's conversation with the switch: which terminal and operator are signed on."""
 
-    __slots__ = ("link", "operator", "switch", "terminal")
+    __slots__ = ("draining", "link", "operator", "routing", "switch", "terminal")
 
     def __init__(self, switch: Switch) -> None:
         self.switch = switch
         self.link: Link | None = None
         self.terminal: str | None = None
         self.operator = ""
+        self.routing = 0
+        """Requests of this link routed to a service and not answered yet."""
+        self.draining = False
+        """The peer has shut its write side: close once every answer is written."""
 
     @property
     def peer(self) -> str:
@@ -87,10 +92,15 @@ class Session:
     def control_received(self, code: int) -> None:
         """ACK/NAK from a serial terminal: delivery is confirmed by ``ACK.<osn>`` instead."""
 
+    def input_ended(self) -> None:
+        """The peer shut its write side (``nc -N``, socat): answer what it sent, then close."""
+        self.switch.input_ended(self)
+
     def link_lost(self, reason: str) -> None:
         self.switch.link_lost(self)
 
     def write(self, frame: str) -> None:
+        """Send one frame; raises ``FormatError`` if this link cannot carry it."""
         if self.link is not None:
             self.link.send(frame.encode("latin-1", "replace"))
 
@@ -112,6 +122,9 @@ class Switch:
         self.policy = Policy(self.directory)
         self.router = Router(self)
         self.online: dict[str, Session] = {}
+        self.frame_limit = lab.switch.max_frame
+        """The longest frame every listening link carries: outbound messages are cut to it
+        (``formats.outbound``) before they are journaled."""
         self.ports: list[Any] = []
         self.stats: Counter[str] = Counter()
         self._nlets_out = 0
@@ -185,6 +198,9 @@ class Switch:
                        datetime.fromisoformat(row[0]), row[3])
 
     def listen(self, description: str) -> Deferred[Any]:
+        limit = endpoints.split(description)[2].get("max_frame", "")
+        if limit.isdigit():
+            self.frame_limit = max(outbound.MIN_LIMIT, min(self.frame_limit, int(limit)))
         d = endpoints.listen(self.reactor, description, lambda: Session(self),
                              self.lab.switch.max_frame)
         return d.addCallback(self._listening)
@@ -215,8 +231,27 @@ class Switch:
         try:
             if self.directory.load_state(self.reader):
                 self.stats["directory_reloads"] += 1
+                self._reload_dead_letters()
         except Exception:
             log.failure("directory reload failed")
+
+    def _reload_dead_letters(self) -> None:
+        """Journal and act on what an instructor did to dead letters (``lems mail``)."""
+        resent, dropped = self.mailboxes.reload_dead()
+        rows = [self.journal.row(self.journal.next_seq(), "sys",
+                                 f"DEAD LETTER {t} OSN/{osn:07d} {what} BY INSTRUCTOR",
+                                 terminal=t, key="DEAD", disposition=f"dead-{what.lower()}",
+                                 osn=osn)
+                for what, items in (("RESENT", resent), ("DROPPED", dropped))
+                for t, osn in items]
+        if rows:
+            self.writer.submit_nowait(rows)
+        for t, osn in resent:
+            session = self.online.get(t)
+            if session is not None:
+                for pending_osn, frame in self.mailboxes.pending(t):
+                    if pending_osn == osn:
+                        self._send(session, t, osn, frame)
 
     # ------------------------------------------------------------------ inbound
 
@@ -284,7 +319,14 @@ class Switch:
             return
         if session.link is not None:
             session.link.ack()
-        self.router.route(req).addCallback(self.send_replies, req)
+        session.routing += 1
+        d = self.router.route(req).addCallback(self.send_replies, req)
+        d.addBoth(self._routed, session)
+
+    def _routed(self, _: Any, session: Session) -> None:
+        session.routing -= 1
+        if session.draining and not session.routing:
+            self._close_when_written(session)
 
     def _answered(self, error: BaseException | None, session: Session, seq: int,
                   sends: list[tuple[str, int]]) -> None:
@@ -337,7 +379,8 @@ class Switch:
         self._refuse(session, seq, text, rej, "bad-frame")
 
     def _refuse(self, session: Session, seq: int, text: str, rej: Reject, disposition: str,
-                key: str = "", ori: str = "", extra: list[Statement] | None = None) -> None:
+                key: str = "", ori: str = "", extra: list[Statement] | None = None,
+                osn: int = 0) -> None:
         if not key:
             key = text.split(".", 1)[0].strip().upper()[:10]
         if not ori:
@@ -353,7 +396,7 @@ class Switch:
         in_row = self.journal.row(
             seq, "in", text, link=session.peer, terminal=session.terminal or "",
             operator=session.operator, ori=ori, key=key, disposition=disposition,
-            reason=f"{rej.code} {rej.field or ''} {rej.reason}".replace("  ", " "))
+            reason=f"{rej.code} {rej.field or ''} {rej.reason}".replace("  ", " "), osn=osn)
         pre = [in_row, *(extra or [])]
         if session.terminal is not None:
             self.deliver(session.terminal, body, ref=seq, key=out_key, ori=receiver, pre=pre)
@@ -441,8 +484,8 @@ class Switch:
                     responses.head("SOF", tid), f"TERMINAL {tid} SIGNED ON FROM ANOTHER LINK"])))
                 old.link.close()
         self.online[tid] = session
-        for _osn, frame in self.mailboxes.pending(tid):
-            session.write(frame)
+        for osn, frame in self.mailboxes.pending(tid):
+            self._send(session, tid, osn, frame)
 
     def _unbind(self, session: Session) -> None:
         tid = session.terminal
@@ -475,14 +518,38 @@ class Switch:
         self._ack(session, seq, text, int(token))
 
     def _ack(self, session: Session, seq: int, text: str, osn: int) -> None:
+        """``ACK.<osn>``: cumulative, every message up to ``osn`` is acknowledged. An OSN never
+        sent to this terminal is answered (the terminal has lost count); acknowledging again
+        what is already acknowledged is journaled and needs no answer."""
         tid = session.terminal or ""
-        take = self.mailboxes.ack(tid, osn)
+        last = self.mailboxes.last_osn(tid)
+        if not 0 < osn <= last:
+            self.stats["ack_unknown"] += 1
+            self._refuse(session, seq, text, Reject(
+                BAD_ACK, f"NO OUTPUT SEQUENCE NUMBER {osn} WAS SENT TO {tid} - "
+                f"LAST OSN SENT {last:07d}", "OSN", text[:100]), "ack-unknown", key="ACK",
+                osn=osn)
+            return
+        take, taken = self.mailboxes.ack(tid, osn)
         rows = [self.journal.row(seq, "in", text, link=session.peer, terminal=tid,
                                  operator=session.operator, key="ACK",
-                                 disposition="acked" if take else "ack-unknown", osn=osn)]
+                                 disposition="acked" if taken else "ack-again", osn=osn)]
         if take:
             rows.append(take)
         self.writer.submit_nowait(rows)
+
+    def input_ended(self, session: Session) -> None:
+        """The peer will send nothing more: close once every answer to what it sent is
+        written (a commit queued now fires after every commit queued before it)."""
+        session.draining = True
+        if not session.routing:
+            self._close_when_written(session)
+
+    def _close_when_written(self, session: Session) -> None:
+        def close(_: Any) -> None:
+            if session.link is not None and not session.routing:
+                session.link.close()
+        self.writer.submit([]).addCallback(close)
 
     def link_lost(self, session: Session) -> None:
         self.stats["links_closed"] += 1
@@ -519,13 +586,13 @@ class Switch:
                pre: list[Statement] | None = None, then: Any = None) -> Deferred[None]:
         """A session-level answer (OSN 0): journaled, then written to this link only."""
         seq = self.journal.next_seq()
-        frame = self._envelope(0, session.terminal or "", body)
+        frame = self._fit(0, session.terminal or "", body)
         rows = [*(pre or []), self.journal.row(
             seq, "out", frame, link=session.peer, terminal=session.terminal or "", key=key,
             disposition="sent", ref=ref)]
 
         def send(_: None) -> None:
-            session.write(frame)
+            self._send(session, session.terminal or "", 0, frame)
             if then is not None:
                 then()
 
@@ -547,7 +614,7 @@ class Switch:
         body, disposition = self._disseminate(terminal, body, sensitive)
         osn = self.mailboxes.next_osn(terminal)
         seq = self.journal.next_seq()
-        frame = self._envelope(osn, terminal, body)
+        frame = self._fit(osn, terminal, body)
         rows.append(self.journal.row(seq, "out", frame, terminal=terminal, ori=ori, key=key,
                                      disposition=disposition, osn=osn, ref=ref, time=stamp))
         rows.append(self.mailboxes.put(terminal, osn, seq, frame))
@@ -564,7 +631,31 @@ class Switch:
             frame = self.mailboxes.committed(terminal, osn)
             session = online.get(terminal)
             if frame is not None and session is not None:
-                session.write(frame)
+                self._send(session, terminal, osn, frame)
+
+    def _fit(self, osn: int, terminal: str, body: str) -> str:
+        """The frame of one message, made fit for every link (``formats.outbound``) before it
+        is journaled, so that what was accepted can always be sent."""
+        envelope = self._envelope(osn, terminal, "")
+        return envelope + outbound.fit(body, self.frame_limit - len(envelope))
+
+    def _send(self, session: Session, terminal: str, osn: int, frame: str) -> None:
+        """Write one frame; a failure costs this message only (dead-lettered after
+        ``mailbox.DEAD_AFTER`` failed attempts), never the others of the commit or mailbox."""
+        try:
+            session.write(frame)
+        except Exception as exc:
+            self.stats["send_failures"] += 1
+            log.warn("send of OSN {osn} to {t} failed: {exc}", osn=osn, t=terminal, exc=exc)
+            kill = self.mailboxes.failed(terminal, osn) if osn else None
+            if kill is None:
+                return
+            self.stats["dead_letters"] += 1
+            self.writer.submit_nowait([kill, self.journal.row(
+                self.journal.next_seq(), "sys",
+                f"DEAD LETTER {terminal} OSN/{osn:07d} NOT SENT AFTER {mailbox.DEAD_AFTER} "
+                f"ATTEMPTS - {str(exc)[:200]}", terminal=terminal, key="DEAD",
+                disposition="dead-letter", osn=osn, reason=str(exc)[:200])])
 
     def deliver_to_ori(self, ori: str, body: str, **kw: Any) -> list[str]:
         """Deliver to every terminal bound to ``ori`` (a record owner's notice, a broadcast);
