@@ -155,34 +155,87 @@ class Switch:
         self._recover()
 
     RECOVERY_WINDOW = 20_000
-    """How many journal rows back crash recovery looks for relayed traffic never routed."""
+    """How many journal rows back crash recovery looks for accepted requests never answered."""
+
+    CHANGE_VERBS = frozenset({"enter", "modify", "cancel", "clear", "locate"})
+    """Verbs that change a record: not run again after a crash (they may have been applied)."""
+
+    RECOVERY_WAIT_S = 10.0
+    """How long recovery waits for the services' links to come up before it routes anyway."""
 
     def _recover(self) -> None:
-        """Route again the relayed messages (AM, AML, YQ, YR) that were accepted just before a
-        crash but whose copies never committed: their inbound row is durable, so they were
-        acknowledged, and an acknowledged message must not be lost."""
+        """Answer every request accepted before a crash whose answer never committed: its
+        inbound row is durable, so its sender was acknowledged, and an acknowledged request must
+        not go unanswered (issue 14).
+
+        * Relayed traffic (AM, AML, YQ, YR) and queries are routed again: a query has no effect,
+          so running it again answers it exactly once (only requests with no answer row are
+          taken, and the answer's commit is atomic).
+        * A request that changes a record (an entry, modify, cancel, clear, locate, to NCIC or
+          a state file) may or may not have been applied before the crash; running it again
+          could apply it twice (or answer DUPLICATE RECORD to an entry that succeeded). It gets
+          a journaled, delivered notice instead, naming the message, saying it was not run again
+          and asking the operator to check the record before resending.
+
+        Requests queued for a national system that was down keep their own recovery (the
+        endpoint client queues them again: their queued notice is their answer row)."""
         floor = self.journal.last_seq - self.RECOVERY_WINDOW
-        relayed = tuple(k for k, spec in self.dictionary.keys.items()
-                        if spec.verb in self.router.routes)
-        if not relayed:
-            return
+        skip = ("LOGON", "LOGOFF", "ACK")
         answered = {ref for (ref,) in self.reader.execute(
             "SELECT ref FROM journal WHERE seq > ? AND ref > 0", (floor,))}
-        marks = ",".join("?" * len(relayed))
-        seqs = [seq for (seq,) in self.reader.execute(
-            f"SELECT seq FROM journal WHERE seq > ? AND direction = 'in' "
-            f"AND disposition = 'accepted' AND key IN ({marks}) ORDER BY seq",
-            (floor, *relayed))]
+        seqs = [seq for (seq, key) in self.reader.execute(
+            "SELECT seq, key FROM journal WHERE seq > ? AND direction = 'in' "
+            "AND disposition = 'accepted' ORDER BY seq", (floor,))
+            if key not in skip and seq not in answered]
+        rerun: list[Request] = []
         for seq in seqs:
-            req = None if seq in answered else self.journaled_request(seq)
+            req = self.journaled_request(seq)
             if req is None:
                 continue
+            changes = (req.spec.verb in self.CHANGE_VERBS
+                       and req.spec.verb not in self.router.routes)
             self.stats["recovered"] += 1
-            self.writer.submit_nowait([self.journal.row(
-                self.journal.next_seq(), "sys", f"RECOVERED {req.msg.full_key} SEQ/{seq}",
+            trace = self.journal.row(
+                self.journal.next_seq(), "sys",
+                f"RECOVERED {req.msg.full_key} SEQ/{seq}"
+                + (" - NOT RUN AGAIN, SENDER NOTIFIED" if changes else ""),
                 terminal=req.terminal, ori=req.msg.ori, key=req.msg.full_key,
-                disposition="recovered", ref=seq)])
+                disposition="recovered", ref=seq)
+            if changes:
+                self.stats["recovered_notified"] += 1
+                self.deliver(req.terminal, self._not_rerun_notice(req), ref=seq, key="NTC",
+                             ori=req.msg.ori, pre=[trace])
+            else:
+                self.writer.submit_nowait([trace])
+                rerun.append(req)
+        relayed = [r for r in rerun if r.spec.verb in self.router.routes]
+        for req in relayed:
             self.router.route(req).addCallback(self.send_replies, req)
+        routed = [r for r in rerun if r.spec.verb not in self.router.routes]
+        if routed:
+            self._recover_when_ready(routed, self.reactor.seconds() + self.RECOVERY_WAIT_S)
+
+    def _recover_when_ready(self, reqs: list[Request], deadline: float) -> None:
+        """Route recovered requests once the services they go to have their links up (a
+        service that is still connecting would answer NOT AVAILABLE), or at the deadline."""
+        if not self.started:
+            return
+        waiting = any(getattr(self.router.services.get(self.router.service_for(r.spec)),
+                              "link", True) is None for r in reqs)
+        if waiting and self.reactor.seconds() < deadline:
+            self.reactor.callLater(0.05, self._recover_when_ready, reqs, deadline)
+            return
+        for req in reqs:
+            self.router.route(req).addCallback(self.send_replies, req)
+
+    def _not_rerun_notice(self, req: Request) -> str:
+        return "\n".join([
+            responses.head("NTC", req.msg.ori),
+            *responses.page([
+                f"{req.msg.full_key} (SEQ/{req.seq}) WAS ACCEPTED BEFORE A SWITCH RESTART BUT ITS "
+                "RESULT WAS NOT RECORDED. IT WAS NOT RUN AGAIN, SO IT IS NOT APPLIED TWICE. "
+                "QUERY THE RECORD TO SEE WHETHER IT WAS APPLIED BEFORE SENDING IT AGAIN."]),
+            "ORIGINAL MESSAGE", *responses.cut(req.msg.raw[:100])])
 
     def journaled_request(self, seq: int) -> Request | None:
         """The accepted inbound message journaled as ``seq``, rebuilt as a ``Request`` (for work
@@ -348,9 +401,9 @@ class Switch:
                        stamp: str = "") -> list[tuple[str, int]]:
         """Add the journal and mailbox rows of ``replies`` to ``rows``; the (terminal, OSN) of
         each message to send once they are committed. ``stamp``: the journal time (now)."""
-        if not replies and req.spec.verb in self.router.routes:
-            # Relayed traffic that reached no local terminal (all out of state, or no terminal
-            # bound): leave a trace so crash recovery knows it was routed.
+        if not replies:
+            # Nothing to deliver (relayed traffic for no local terminal, a service that answers
+            # later by itself): leave a trace so crash recovery knows it was routed.
             rows.append(self.journal.row(
                 self.journal.next_seq(), "sys", "NO LOCAL DELIVERY", terminal=req.terminal,
                 ori=req.msg.ori, key=req.msg.full_key, disposition="routed", ref=req.seq))
