@@ -611,6 +611,10 @@ class Switch:
 
     # ------------------------------------------------------------------ outbound
 
+    def _terminal_ori(self, terminal: str) -> str:
+        term = self.directory.terminals.get(terminal)
+        return term.oris[0] if term else ""
+
     def _session_ori(self, session: Session) -> str:
         if session.terminal:
             return self.directory.terminals[session.terminal].oris[0]
@@ -708,6 +712,7 @@ class Switch:
                 self.journal.next_seq(), "sys",
                 f"DEAD LETTER {terminal} OSN/{osn:07d} NOT SENT AFTER {mailbox.DEAD_AFTER} "
                 f"ATTEMPTS - {str(exc)[:200]}", terminal=terminal, key="DEAD",
+                ori=self._terminal_ori(terminal),
                 disposition="dead-letter", osn=osn, reason=str(exc)[:200])])
 
     def deliver_to_ori(self, ori: str, body: str, **kw: Any) -> list[str]:

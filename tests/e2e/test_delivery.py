@@ -16,6 +16,7 @@ import sys
 from support import demo_lab, running_switch, until, wait
 
 from formats.framing import BadFrame, Frame, make_framer
+from lems.training.dashboard import snapshot
 from terminals.client import parse_output
 
 
@@ -213,6 +214,13 @@ async def test_unsendable_mail_is_dead_lettered_and_blocks_nothing(tmp_path, rea
         assert len(dead) == 1 and "DEAD LETTER T04 OSN/0000002 NOT SENT AFTER 3" in dead[0][0]
         listed = run_lems("mail", "dead", str(tmp_path))
         assert re.search(r"T04\s+0000002 ", listed.stdout) and "longer than 1024" in listed.stdout
+        watched = run_lems("watch", str(tmp_path), "--count", "1")
+        assert "DEAD-LETTERS T04:0000002" in watched.stdout, watched.stdout
+        audit = run_lems("audit", str(tmp_path), "--terminal", "T04")
+        assert "dead-letter" in audit.stdout and re.search(r"OR0260000\s.*\s1\s*$",
+                                                           audit.stdout, re.M), audit.stdout
+        snap = snapshot(switch.lab.database, switch=switch)
+        assert [(d["terminal"], d["osn"]) for d in snap.dead_letters] == [("T04", 2)]
         dropped = run_lems("mail", "drop", str(tmp_path), "T04")
         assert dropped.returncode == 0 and "T04 OSN/0000002 dropped" in dropped.stdout
         await until(lambda: rows(switch, "SELECT 1 FROM journal WHERE disposition = "
