@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections import OrderedDict, defaultdict
+from collections.abc import Callable
+from typing import Any
 
 from lems.store import Statement
 
@@ -26,6 +28,8 @@ PUT = "INSERT INTO mailbox (terminal, osn, seq, body) VALUES (?,?,?,?)"
 TAKE_UPTO = "DELETE FROM mailbox WHERE terminal = ? AND osn <= ? AND dead = 0"
 KILL = "UPDATE mailbox SET dead = 1 WHERE terminal = ? AND osn = ?"
 READ = "SELECT osn, body FROM mailbox WHERE terminal = ? AND dead = 0 ORDER BY osn"
+READ_AFTER = ("SELECT osn, body FROM mailbox WHERE terminal = ? AND dead = 0 AND osn > ? "
+              "ORDER BY osn LIMIT ?")
 
 DEAD_AFTER = 3
 """Failed sends in a row after which a message is dead-lettered."""
@@ -72,13 +76,25 @@ class Mailboxes:
             box[osn] = None
         return frame
 
-    def pending(self, terminal: str) -> list[tuple[int, str]]:
-        """Committed, unacknowledged, live frames in OSN order (read from the database)."""
+    def pending(self, terminal: str, after: int = 0,
+                limit: int = -1) -> list[tuple[int, str]]:
+        """Committed, unacknowledged, live frames in OSN order (read from the database): those
+        above OSN ``after``, at most ``limit`` of them (-1: all)."""
         box = self._pending.get(terminal)
         if not box:
             return []
-        return [(osn, body) for osn, body in self._conn.execute(READ, (terminal,))
-                if osn in box and box[osn] is None]
+        rows = (self._conn.execute(READ, (terminal,)) if not after and limit < 0 else
+                self._conn.execute(READ_AFTER, (terminal, after, limit)))
+        return [(osn, body) for osn, body in rows if osn in box and box[osn] is None]
+
+    def unacked_upto(self, terminal: str, osn: int) -> int:
+        """How many messages up to ``osn`` wait for an acknowledgement (O(that number))."""
+        n = 0
+        for first in self._pending.get(terminal, ()):
+            if first > osn:
+                break
+            n += 1
+        return n
 
     def count(self, terminal: str) -> int:
         """Messages waiting that will really be delivered (dead letters not counted)."""
@@ -148,3 +164,95 @@ class Mailboxes:
             if not osns:
                 del self._dead[terminal]
         return resent, dropped
+
+
+class Outflow:
+    """One session's delivery of its terminal's mailbox, like a session protocol's sender:
+    at most ``window`` unacknowledged messages on the link (0: no limit), and, when no
+    acknowledgement has moved for ``resend_s`` seconds (0: never), the unacknowledged messages
+    sent in this session are sent again (go-back-N), at most ``resend_limit`` times in a row;
+    after that they wait for the next sign-on (a terminal that never acknowledges, such as a
+    person on netcat, is not flooded).
+
+    ``write(osn, frame)`` puts one frame on the link. The timer runs on ``clock``
+    (``IReactorTime``: the reactor, or ``task.Clock`` in tests); it is armed once per period,
+    not per message, so the hot path pays nothing for it.
+    """
+
+    __slots__ = ("_armed", "_clock", "_progress", "_tries", "boxes", "resend_limit", "resend_s",
+                 "sent_upto", "terminal", "window", "write")
+
+    def __init__(self, boxes: Mailboxes, terminal: str, write: Callable[[int, str], None],
+                 clock: Any, *, window: int = 0, resend_s: float = 0.0,
+                 resend_limit: int = 3) -> None:
+        self.boxes = boxes
+        self.terminal = terminal
+        self.write = write
+        self._clock = clock
+        self.window = window
+        self.resend_s = resend_s
+        self.resend_limit = resend_limit
+        self.sent_upto = 0
+        """The highest OSN written on this link."""
+        self._armed: Any = None
+        self._progress = False
+        self._tries = 0
+
+    def start(self) -> None:
+        """The terminal is on line here: send what waits (the first ``window`` of it)."""
+        self._fill()
+
+    def stop(self) -> None:
+        if self._armed is not None and self._armed.active():
+            self._armed.cancel()
+        self._armed = None
+
+    def offer(self, osn: int, frame: str) -> None:
+        """A message just became durable: send it now unless the window is full (it is then
+        read back from the database when acknowledgements make room)."""
+        if self.window and self.boxes.unacked_upto(self.terminal, self.sent_upto) >= self.window:
+            return
+        if osn > self.sent_upto:
+            self.sent_upto = osn
+        self.write(osn, frame)
+        self._arm()
+
+    def acked(self) -> None:
+        """An acknowledgement moved: the timer starts over and the window has room again."""
+        self._progress = True
+        self._tries = 0
+        if self.window:
+            self._fill()
+        elif self._armed is None:
+            self._arm()
+
+    def _fill(self) -> None:
+        limit = -1
+        if self.window:
+            limit = self.window - self.boxes.unacked_upto(self.terminal, self.sent_upto)
+            if limit <= 0:
+                return
+        for osn, frame in self.boxes.pending(self.terminal, self.sent_upto, limit):
+            self.sent_upto = max(self.sent_upto, osn)
+            self.write(osn, frame)
+        self._arm()
+
+    def _arm(self) -> None:
+        if self.resend_s and self._armed is None and self.boxes.count(self.terminal):
+            self._armed = self._clock.callLater(self.resend_s, self._timeout)
+
+    def _timeout(self) -> None:
+        self._armed = None
+        if self._progress:  # acknowledgements came: wait a full period from now
+            self._progress = False
+            self._arm()
+            return
+        if not self.boxes.count(self.terminal) or self._tries >= self.resend_limit:
+            return
+        self._tries += 1
+        limit = self.window or -1
+        for osn, frame in self.boxes.pending(self.terminal, 0, limit):
+            if osn > self.sent_upto:
+                break
+            self.write(osn, frame)
+        self._arm()

@@ -39,7 +39,7 @@ from lems.clock import LabClock
 from lems.directory import Directory
 from lems.journal import Journal
 from lems.lab import LabConfig
-from lems.mailbox import Mailboxes
+from lems.mailbox import Mailboxes, Outflow
 from lems.policy import Policy
 from lems.router import Reply, Request, Router
 from lems.store import Statement, Writer
@@ -50,6 +50,7 @@ NOT_SIGNED_ON = "NOT-SIGNED-ON"
 SIGN_ON = "SIGN-ON"
 BAD_FRAME = "BAD-FRAME"
 BAD_ACK = "BAD-ACK"
+MAILBOX_FULL = "MAILBOX-FULL"
 
 MAX_OSN_DIGITS = 18
 """An ``ACK.<osn>`` with more digits than this is refused (OSNs are 7 digits on the wire)."""
@@ -63,10 +64,15 @@ OPERATOR_STATE = ("INSERT INTO operator_state (operator, failures, locked, chang
 class Session:
     """One link's conversation with the switch: which terminal and operator are signed on."""
 
-    __slots__ = ("draining", "link", "operator", "routing", "switch", "terminal")
+    __slots__ = ("draining", "link", "operator", "outflow", "resend_s", "routing", "switch",
+                 "terminal", "window")
 
-    def __init__(self, switch: Switch) -> None:
+    def __init__(self, switch: Switch, resend_s: float = 0.0, window: int = 0) -> None:
         self.switch = switch
+        self.resend_s = resend_s
+        self.window = window
+        self.outflow: Outflow | None = None
+        """Delivery of the terminal's mailbox on this link, while signed on."""
         self.link: Link | None = None
         self.terminal: str | None = None
         self.operator = ""
@@ -122,6 +128,10 @@ class Switch:
         self.policy = Policy(self.directory)
         self.router = Router(self)
         self.online: dict[str, Session] = {}
+        self._full_noticed: set[str] = set()
+        """Terminals whose full mailbox the control terminals have been told of."""
+        self._notices: list[tuple[str, int]] = []
+        """(terminal, OSN) of notices queued inside ``_queue``, for its caller to send."""
         self.frame_limit = lab.switch.max_frame
         """The longest frame every listening link carries: outbound messages are cut to it
         (``formats.outbound``) before they are journaled."""
@@ -204,7 +214,7 @@ class Switch:
             if changes:
                 self.stats["recovered_notified"] += 1
                 self.deliver(req.terminal, self._not_rerun_notice(req), ref=seq, key="NTC",
-                             ori=req.msg.ori, pre=[trace])
+                             ori=req.msg.ori, pre=[trace], to_sender=True)
             else:
                 self.writer.submit_nowait([trace])
                 rerun.append(req)
@@ -250,12 +260,35 @@ class Switch:
         return Request(seq, row[1], row[2], msg, self.dictionary.keys[msg.full_key],
                        datetime.fromisoformat(row[0]), row[3])
 
+    SESSION_OPTIONS = ("resend", "window")
+    """Options of a listener string the switch takes for itself: ``resend=SECONDS`` (0: no
+    in-session resend on this link) and ``window=N`` (unacknowledged messages at once)."""
+
     def listen(self, description: str) -> Deferred[Any]:
+        """Listen on ``description``; ``resend=`` and ``window=`` set the delivery of the
+        sessions on it (default: the lab's ``resend_after`` and ``window``)."""
         limit = endpoints.split(description)[2].get("max_frame", "")
         if limit.isdigit():
             self.frame_limit = max(outbound.MIN_LIMIT, min(self.frame_limit, int(limit)))
-        d = endpoints.listen(self.reactor, description, lambda: Session(self),
-                             self.lab.switch.max_frame)
+        kept, options = [], {}
+        for part in description.split(":"):
+            name, eq, value = part.partition("=")
+            if eq and name in self.SESSION_OPTIONS:
+                options[name] = value
+            else:
+                kept.append(part)
+        try:
+            resend_s = float(options.get("resend", self.lab.switch.resend_after))
+            window = int(options.get("window", self.lab.switch.window))
+        except ValueError:
+            raise endpoints.EndpointError(
+                f"bad endpoint {description!r}: resend= must be seconds and window= a whole "
+                "number") from None
+        if resend_s < 0 or window < 0:
+            raise endpoints.EndpointError(
+                f"bad endpoint {description!r}: resend= and window= must not be negative")
+        d = endpoints.listen(self.reactor, ":".join(kept),
+                             lambda: Session(self, resend_s, window), self.lab.switch.max_frame)
         return d.addCallback(self._listening)
 
     def _listening(self, port: Any) -> Any:
@@ -416,9 +449,18 @@ class Switch:
             else:
                 targets = [(req.terminal, req.msg.ori)]
             for terminal, ori in targets:
-                sends.append((terminal, self._queue(rows, terminal, r.body, ref=req.seq,
-                                                    key=r.key, ori=ori, sensitive=r.sensitive,
-                                                    stamp=stamp)))
+                osn = self._queue(rows, terminal, r.body, ref=req.seq, key=r.key, ori=ori,
+                                  sensitive=r.sensitive, stamp=stamp, sender=req.terminal)
+                if osn:
+                    sends.append((terminal, osn))
+                    continue
+                full = self._mailbox_full_reply(req, terminal)
+                sends.append((req.terminal, self._queue(
+                    rows, req.terminal, full.body, ref=req.seq, key=full.key, ori=req.msg.ori,
+                    sensitive="", stamp=stamp, sender=req.terminal)))
+        if self._notices:
+            sends += self._notices
+            self._notices = []
         return sends
 
     def receive_bad(self, session: Session, reason: str, raw: bytes) -> None:
@@ -452,7 +494,8 @@ class Switch:
             reason=f"{rej.code} {rej.field or ''} {rej.reason}".replace("  ", " "), osn=osn)
         pre = [in_row, *(extra or [])]
         if session.terminal is not None:
-            self.deliver(session.terminal, body, ref=seq, key=out_key, ori=receiver, pre=pre)
+            self.deliver(session.terminal, body, ref=seq, key=out_key, ori=receiver, pre=pre,
+                         to_sender=True)
         else:
             self.answer(session, body, ref=seq, key=out_key, pre=pre)
 
@@ -537,10 +580,15 @@ class Switch:
                     responses.head("SOF", tid), f"TERMINAL {tid} SIGNED ON FROM ANOTHER LINK"])))
                 old.link.close()
         self.online[tid] = session
-        for osn, frame in self.mailboxes.pending(tid):
-            self._send(session, tid, osn, frame)
+        session.outflow = Outflow(
+            self.mailboxes, tid, lambda osn, frame: self._send(session, tid, osn, frame),
+            self.reactor, window=session.window, resend_s=session.resend_s)
+        session.outflow.start()
 
     def _unbind(self, session: Session) -> None:
+        if session.outflow is not None:
+            session.outflow.stop()
+            session.outflow = None
         tid = session.terminal
         if tid is not None and self.online.get(tid) is session:
             del self.online[tid]
@@ -584,6 +632,11 @@ class Switch:
                 osn=osn)
             return
         take, taken = self.mailboxes.ack(tid, osn)
+        if taken and session.outflow is not None:
+            session.outflow.acked()
+        if self._full_noticed and tid in self._full_noticed and (
+                self.mailboxes.count(tid) < self.lab.switch.mailbox_limit):
+            self._full_noticed.discard(tid)
         rows = [self.journal.row(seq, "in", text, link=session.peer, terminal=tid,
                                  operator=session.operator, key="ACK",
                                  disposition="acked" if taken else "ack-again", osn=osn)]
@@ -659,15 +712,29 @@ class Switch:
         return d
 
     def deliver(self, terminal: str, body: str, *, ref: int = 0, key: str = "", ori: str = "",
-                sensitive: str = "", pre: list[Statement] | None = None) -> None:
-        """Queue ``body`` for ``terminal``: journal + mailbox in one commit, then send."""
+                sensitive: str = "", pre: list[Statement] | None = None,
+                to_sender: bool = False) -> None:
+        """Queue ``body`` for ``terminal``: journal + mailbox in one commit, then send.
+        ``to_sender``: the answer to the terminal's own request (queued even if its mailbox is
+        full)."""
         rows = [*(pre or [])]
-        osn = self._queue(rows, terminal, body, ref=ref, key=key, ori=ori, sensitive=sensitive)
-        self.writer.commit(rows, self._sent, [(terminal, osn)])
+        osn = self._queue(rows, terminal, body, ref=ref, key=key, ori=ori, sensitive=sensitive,
+                          sender=terminal if to_sender else "")
+        sends = [(terminal, osn)] if osn else []
+        if self._notices:
+            sends += self._notices
+            self._notices = []
+        self.writer.commit(rows, self._sent, sends)
 
     def _queue(self, rows: list[Statement], terminal: str, body: str, *, ref: int, key: str,
-               ori: str, sensitive: str, stamp: str = "") -> int:
-        """Add the journal and mailbox rows of one message for ``terminal``; its OSN."""
+               ori: str, sensitive: str, stamp: str = "", sender: str = "") -> int:
+        """Add the journal and mailbox rows of one message for ``terminal``; its OSN, or 0 if
+        the terminal's mailbox is full (``mailbox_limit``: journaled, the instructor told; a
+        terminal's answers to its own requests, ``sender``, are always queued)."""
+        if (self.mailboxes.count(terminal) >= self.lab.switch.mailbox_limit
+                and terminal != sender):
+            self._mailbox_full(rows, terminal, ref, key, stamp)
+            return 0
         body, disposition = self._disseminate(terminal, body, sensitive)
         osn = self.mailboxes.next_osn(terminal)
         seq = self.journal.next_seq()
@@ -678,6 +745,36 @@ class Switch:
         self.stats["messages_out"] += 1
         return osn
 
+    def _mailbox_full(self, rows: list[Statement], terminal: str, ref: int, key: str,
+                      stamp: str) -> None:
+        self.stats["mailbox_full"] += 1
+        limit = self.lab.switch.mailbox_limit
+        rows.append(self.journal.row(
+            self.journal.next_seq(), "sys",
+            f"MAILBOX FULL {terminal} - {key or 'MESSAGE'} FOR SEQ/{ref} NOT QUEUED "
+            f"({limit} MESSAGES WAITING)", terminal=terminal, ori=self._terminal_ori(terminal),
+            key=key, disposition="mailbox-full", ref=ref, time=stamp))
+        if terminal in self._full_noticed:
+            return
+        self._full_noticed.add(terminal)  # one notice per episode, until the box drains
+        body = "\n".join([
+            responses.head("NTC", self.lab.switch.ori),
+            *responses.page([f"MAILBOX OF TERMINAL {terminal} IS FULL ({limit} MESSAGES "
+                             "WAITING) - NEW MESSAGES FOR IT ARE REFUSED AND THEIR SENDERS TOLD "
+                             "UNTIL IT SIGNS ON AND ACKNOWLEDGES (LEMS MAIL LIST)"])])
+        for control in self.directory.control_terminals():
+            if control != terminal:
+                osn = self._queue(rows, control, body, ref=ref, key="NTC",
+                                  ori=self.lab.switch.ori, sensitive="", stamp=stamp)
+                if osn:
+                    self._notices.append((control, osn))
+
+    def _mailbox_full_reply(self, req: Request, terminal: str) -> Reply:
+        rej = Reject(MAILBOX_FULL, f"MESSAGE NOT DELIVERED TO TERMINAL {terminal} - ITS "
+                     f"MAILBOX IS FULL ({self.lab.switch.mailbox_limit} MESSAGES WAITING)",
+                     None, req.msg.raw[:100])
+        return Reply(responses.reject(rej, req.msg.ori), key="REJ")
+
     def _sent(self, error: BaseException | None, sends: list[tuple[str, int]]) -> None:
         """Messages are durable: send those whose terminal is on line."""
         if error is not None:
@@ -687,8 +784,8 @@ class Switch:
         for terminal, osn in sends:
             frame = self.mailboxes.committed(terminal, osn)
             session = online.get(terminal)
-            if frame is not None and session is not None:
-                self._send(session, terminal, osn, frame)
+            if frame is not None and session is not None and session.outflow is not None:
+                session.outflow.offer(osn, frame)
 
     def _fit(self, osn: int, terminal: str, body: str) -> str:
         """The frame of one message, made fit for every link (``formats.outbound``) before it

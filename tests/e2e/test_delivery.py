@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
 from support import demo_lab, running_switch, until, wait
 
 from formats.framing import BadFrame, Frame, make_framer
@@ -299,3 +300,65 @@ async def test_half_close_before_sign_on_still_answers(tmp_path, reactor):
             while chunk := await asyncio.get_running_loop().run_in_executor(None, s.recv, 65536):
                 data += chunk
         assert b"CODE/" in data and b"REJ" in data
+
+
+async def test_unacknowledged_output_is_resent_in_session_unless_the_link_turns_it_off(
+        tmp_path, reactor):
+    async with running_switch(demo_lab(tmp_path), reactor) as switch:
+        eager = await listen(switch, "resend=0.3:window=2")
+        quiet = await listen(switch, "resend=0")
+        t1 = await sign_on(switch, eager, "T01")
+        for i in range(3):
+            t1.send(f"AM.OR0240000.OR0260000.TXT\nMAIL {i}")
+        await until(lambda: switch.mailboxes.count("T04") == 3)
+        t4 = await sign_on(switch, eager, "T04")
+        first = [await t4.next(), await t4.next()]  # the window: two at a time
+        again = await t4.next()  # no ACK for 0.3 s: the same two again, same OSNs
+        assert again.osn == first[0].osn and again.lines[-1] == "MAIL 0"
+        t4.send(f"ACK.{first[1].osn}")
+        while (out := await t4.next()).lines[-1] != "MAIL 2":
+            pass
+        t4.send(f"ACK.{out.osn}")
+        await until(lambda: switch.mailboxes.count("T04") == 0)
+        t4.close()
+        t1.send("AM.OR0240000.OR0260000.TXT\nONCE")
+        await until(lambda: switch.mailboxes.count("T04") == 1)
+        t4 = await sign_on(switch, quiet, "T04")
+        assert (await t4.next()).lines[-1] == "ONCE"
+        with pytest.raises(asyncio.TimeoutError):
+            await t4.next(timeout=1.0)  # resend=0: nothing again in this session
+        t1.close()
+        t4.close()
+
+
+# ------------------------------------------------------------------ mailbox limit
+
+
+async def test_a_full_mailbox_refuses_new_mail_with_a_clear_answer(tmp_path, reactor):
+    lab = demo_lab(tmp_path, lambda t: t.replace("lockout_after = 5",
+                                                 "lockout_after = 5\nmailbox_limit = 3"))
+    async with running_switch(lab, reactor) as switch:
+        t1 = await sign_on(switch, port_of(switch), "T01")
+        for i in range(5):
+            t1.send(f"AM.OR0240000.OR0260000.TXT\nMAIL {i}")
+        full = [await t1.until_key("REJ"), await t1.until_key("REJ")]
+        for out in full:
+            assert "REJECT CODE/MAILBOX-FULL" in out.body
+            assert "NOT DELIVERED TO TERMINAL T04 - ITS MAILBOX IS FULL (3 MESSAGES" in out.body
+        assert switch.mailboxes.count("T04") == 3
+        await settle(switch)
+        assert len(rows(switch, "SELECT 1 FROM journal WHERE disposition = 'mailbox-full'")) == 2
+        # the instructor (control terminal T00) is told once
+        control = await sign_on(switch, port_of(switch), "T00")
+        notice = await control.until_key("NTC")
+        assert "MAILBOX OF TERMINAL T04 IS FULL (3 MESSAGES" in " ".join(notice.lines)
+        # the terminal signs on, acknowledges, and mail flows again
+        t4 = await sign_on(switch, port_of(switch), "T04")
+        got = [await t4.next() for _ in range(3)]
+        assert [o.lines[-1] for o in got] == ["MAIL 0", "MAIL 1", "MAIL 2"]
+        t4.send(f"ACK.{got[-1].osn}")
+        await until(lambda: switch.mailboxes.count("T04") == 0)
+        t1.send("AM.OR0240000.OR0260000.TXT\nAGAIN")
+        assert (await t4.until_key("AM")).lines[-1] == "AGAIN"
+        for raw in (t1, t4, control):
+            raw.close()
