@@ -17,7 +17,7 @@ from __future__ import annotations
 import hmac
 import math
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
@@ -51,6 +51,15 @@ SIGN_ON = "SIGN-ON"
 BAD_FRAME = "BAD-FRAME"
 BAD_ACK = "BAD-ACK"
 MAILBOX_FULL = "MAILBOX-FULL"
+
+ISN_DIGITS = 9
+"""Most digits of an input sequence number (``ISN/<n>`` first line of a numbered message)."""
+
+ISN_MEMORY = timedelta(days=1)
+"""How long (lab time) an ISN is remembered: a resend within it is a duplicate; after it the
+terminal may use the number again (a terminal that restarts its count each day)."""
+
+ISN_PUT = ("INSERT OR REPLACE INTO input_seq (terminal, isn, seq, time) VALUES (?,?,?,?)")
 
 MAX_OSN_DIGITS = 18
 """An ``ACK.<osn>`` with more digits than this is refused (OSNs are 7 digits on the wire)."""
@@ -128,6 +137,10 @@ class Switch:
         self.policy = Policy(self.directory)
         self.router = Router(self)
         self.online: dict[str, Session] = {}
+        self._disposition = ""
+        """What became of the last frame received (for its input acknowledgement)."""
+        self._isn_uncommitted: dict[tuple[str, int], int] = {}
+        """(terminal, ISN) -> journal seq of numbered messages whose ISN row is not durable."""
         self._full_noticed: set[str] = set()
         """Terminals whose full mailbox the control terminals have been told of."""
         self._notices: list[tuple[str, int]] = []
@@ -345,6 +358,12 @@ class Switch:
         """One frame from a link."""
         self.stats["frames_in"] += 1
         text = payload.decode("latin-1")
+        if text[:4] == "ISN/":
+            self._receive_numbered(session, text)
+            return
+        self._receive(session, text)
+
+    def _receive(self, session: Session, text: str) -> None:
         seq = self.journal.next_seq()
         terminal = session.terminal
         if terminal is not None and text[:4] == "ACK.":
@@ -398,6 +417,88 @@ class Switch:
         # nothing visible before it
         sends = self._queue_replies(replies, req, rows, stamp)
         self.writer.commit(rows, self._answered, session, seq, sends)
+
+    # ------------------------------------------------------------------ input sequence numbers
+
+    def _receive_numbered(self, session: Session, text: str) -> None:
+        """A message carrying an input sequence number: a first line ``ISN/<n>``, then the
+        message. Once its journal row is committed the sender gets an input acknowledgement
+        (``IAK``, a session answer: OSN 0) naming the ISN, the journal sequence number and
+        ACCEPTED or REJECTED. A message whose ISN this terminal already used (a resend after a
+        lost acknowledgement) is not processed again: it is journaled as a duplicate and
+        answered with ``IAK`` DUPLICATE and the original's answers, as they were sent (the
+        model: FIX's PossDupFlag, Kafka's idempotent producer)."""
+        first, newline, rest = text.partition("\n")
+        token = first[4:].strip()
+        if not (newline and rest and token.isdigit() and token.isascii()
+                and len(token) <= ISN_DIGITS and int(token) > 0):
+            self._refuse(session, self.journal.next_seq(), text, Reject(
+                BAD_FORMAT, f"ISN/ MUST BE 1 TO {ISN_DIGITS} DIGITS (NOT 0) ON A LINE OF ITS "
+                "OWN, FOLLOWED BY THE MESSAGE", "ISN", text[:100]), "rejected", key="ISN")
+            return
+        isn = int(token)
+        tid = session.terminal
+        if tid is not None:
+            original = self._isn_original(tid, isn)
+            if original:
+                self._duplicate(session, tid, rest, isn, original)
+                return
+        seq = self.journal.last_seq + 1  # the number _receive gives the message
+        self._disposition = "accepted"
+        self._receive(session, rest)
+        disposition = self._disposition
+        tid = session.terminal
+        rows: list[Statement] = []
+        if tid is not None and disposition != "bad-frame":
+            rows.append((ISN_PUT, (tid, isn, seq, self.clock.stamp())))
+            self._isn_uncommitted[(tid, isn)] = seq
+        word = "ACCEPTED" if disposition == "accepted" else "REJECTED"
+
+        def acknowledge(_: Any) -> None:
+            self._isn_uncommitted.pop((tid or "", isn), None)
+            self._iak(session, f"ISN/{isn:07d} SEQ/{seq:07d} {word}")
+
+        # commits fire in order: this one fires once the message's own row is durable
+        self.writer.submit(rows).addCallback(acknowledge).addErrback(
+            self._journal_failed, session, seq)
+
+    def _isn_original(self, terminal: str, isn: int) -> int:
+        """The journal seq of the message ``terminal`` sent under ``isn`` within the last
+        ``ISN_MEMORY`` (0 if none): one primary-key read, only for numbered messages."""
+        seq = self._isn_uncommitted.get((terminal, isn))
+        if seq:
+            return seq
+        since = (self.clock.now() - ISN_MEMORY).isoformat(timespec="microseconds")
+        row = self.reader.execute("SELECT seq FROM input_seq WHERE terminal = ? AND isn = ? "
+                                  "AND time >= ?", (terminal, isn, since)).fetchone()
+        return row[0] if row else 0
+
+    def _duplicate(self, session: Session, tid: str, text: str, isn: int, original: int) -> None:
+        self.stats["duplicates"] += 1
+        seq = self.journal.next_seq()
+        row = self.journal.row(seq, "in", text, link=session.peer, terminal=tid,
+                               operator=session.operator, key=text.split(".", 1)[0][:10],
+                               disposition="duplicate",
+                               reason=f"DUPLICATE ISN/{isn} OF SEQ/{original}")
+
+        def resend(_: Any) -> None:
+            self._iak(session, f"ISN/{isn:07d} SEQ/{seq:07d} DUPLICATE OF SEQ/{original:07d} - "
+                      "ORIGINAL RESULT FOLLOWS")
+            for (frame,) in self.reader.execute(
+                    "SELECT text FROM journal WHERE seq > ? AND seq <= ? AND ref = ? AND "
+                    "direction = 'out' AND terminal = ? ORDER BY seq",
+                    (original, original + self.RECOVERY_WINDOW, original, tid)):
+                self._send(session, tid, 0, frame)
+
+        self.writer.submit([row]).addCallback(resend).addErrback(
+            self._journal_failed, session, seq)
+
+    def _iak(self, session: Session, line: str) -> None:
+        """An input acknowledgement: a session answer (OSN 0), not journaled (the input's own
+        row is the record of what happened to it)."""
+        tid = session.terminal or ""
+        ori = self._session_ori(session)
+        self._send(session, tid, 0, self._envelope(0, tid, f"IAK.{ori}\n{line}"))
 
     def _accepted(self, error: BaseException | None, session: Session, req: Request) -> None:
         if error is not None:
@@ -476,6 +577,7 @@ class Switch:
     def _refuse(self, session: Session, seq: int, text: str, rej: Reject, disposition: str,
                 key: str = "", ori: str = "", extra: list[Statement] | None = None,
                 osn: int = 0) -> None:
+        self._disposition = disposition
         if not key:
             key = text.split(".", 1)[0].strip().upper()[:10]
         if not ori:

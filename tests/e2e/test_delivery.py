@@ -362,3 +362,47 @@ async def test_a_full_mailbox_refuses_new_mail_with_a_clear_answer(tmp_path, rea
         assert (await t4.until_key("AM")).lines[-1] == "AGAIN"
         for raw in (t1, t4, control):
             raw.close()
+
+
+# ------------------------------------------------------------------ input acknowledgement
+
+
+async def test_numbered_input_is_acknowledged_and_a_resend_is_a_duplicate(tmp_path, reactor):
+    """``ISN/<n>`` on the first line: an IAK names the ISN and the result, on line and length
+    links alike; the same ISN again (a resend after a lost IAK) is not processed twice but
+    answered with the original result, also after a restart."""
+    lab = demo_lab(tmp_path)
+    async with running_switch(lab, reactor) as switch:
+        port = await listen(switch, "framing=length")
+        for framing, p in (("line", port_of(switch)), ("length", port)):
+            t1 = await sign_on(switch, p, "T01", framing)
+            isn = 1 if framing == "line" else 2
+            t1.send(f"ISN/{isn}\nAM.OR0240000.OR0240000.TXT\nNUMBERED {framing}")
+            got = [await t1.next(), await t1.next()]
+            iak = next(o for o in got if o.key == "IAK")
+            copy = next(o for o in got if o.key == "AM")
+            assert iak.osn == 0 and iak.lines[1].startswith(f"ISN/{isn:07d} SEQ/")
+            assert iak.lines[1].endswith(" ACCEPTED")
+            t1.send(f"ISN/{isn}\nAM.OR0240000.OR0240000.TXT\nNUMBERED {framing}")
+            dup = await t1.next()
+            assert dup.key == "IAK" and f"DUPLICATE OF {iak.lines[1].split()[1]}" in dup.body
+            again = await t1.next()  # the original result, with its original OSN
+            assert again.osn == copy.osn and again.lines[-1] == f"NUMBERED {framing}"
+            t1.send(f"ACK.{copy.osn}")
+            t1.close()
+        await settle(switch)
+        assert len(rows(switch, "SELECT 1 FROM journal WHERE direction = 'in' AND key = 'AM' "
+                                "AND disposition = 'accepted'")) == 2
+        assert len(rows(switch, "SELECT 1 FROM journal WHERE disposition = 'duplicate'")) == 2
+        t1 = await sign_on(switch, port_of(switch), "T01")
+        t1.send("ISN/3\nQW.OR0240000.NAM/DOE,JOHN.DOB/19801345")
+        assert (await t1.until_key("IAK")).lines[1].endswith(" REJECTED")
+        t1.send("ISN/X\nQW.OR0240000.NAM/DOE,JOHN.DOB/19800101")
+        out = await t1.until_key("REJ")
+        assert "FLD/ISN" in out.body and "ISN/ MUST BE 1 TO 9 DIGITS" in out.body
+        t1.close()
+    async with running_switch(lab, reactor) as switch:  # remembered across a restart
+        t1 = await sign_on(switch, port_of(switch), "T01")
+        t1.send("ISN/1\nAM.OR0240000.OR0240000.TXT\nNUMBERED line")
+        assert "DUPLICATE OF" in (await t1.until_key("IAK")).body
+        t1.close()
