@@ -204,8 +204,11 @@ class Switch:
         endpoint client queues them again: their queued notice is their answer row)."""
         floor = self.journal.last_seq - self.RECOVERY_WINDOW
         skip = ("LOGON", "LOGOFF", "ACK")
+        # a "recovered" trace is no answer: a crash right after a restart leaves requests
+        # recovered but still unanswered, and the next start must take them up again
         answered = {ref for (ref,) in self.reader.execute(
-            "SELECT ref FROM journal WHERE seq > ? AND ref > 0", (floor,))}
+            "SELECT ref FROM journal WHERE seq > ? AND ref > 0 AND disposition != 'recovered'",
+            (floor,))}
         seqs = [seq for (seq, key) in self.reader.execute(
             "SELECT seq, key FROM journal WHERE seq > ? AND direction = 'in' "
             "AND disposition = 'accepted' ORDER BY seq", (floor,))
