@@ -61,6 +61,9 @@ terminal may use the number again (a terminal that restarts its count each day).
 
 ISN_PUT = ("INSERT OR REPLACE INTO input_seq (terminal, isn, seq, time) VALUES (?,?,?,?)")
 
+REASON_LIMIT = 400
+"""Longest reject reason sent: a reason quoting an input value is cut, visibly, here."""
+
 MAX_OSN_DIGITS = 18
 """An ``ACK.<osn>`` with more digits than this is refused (OSNs are 7 digits on the wire)."""
 
@@ -581,6 +584,9 @@ class Switch:
                 key: str = "", ori: str = "", extra: list[Statement] | None = None,
                 osn: int = 0) -> None:
         self._disposition = disposition
+        if len(rej.reason) > REASON_LIMIT:  # a reason that quotes a giant field value
+            rej = Reject(rej.code, rej.reason[:REASON_LIMIT] + f"... ({len(rej.reason)} "
+                         "CHARACTERS, CUT)", rej.field, rej.input)
         if not key:
             key = text.split(".", 1)[0].strip().upper()[:10]
         if not ori:

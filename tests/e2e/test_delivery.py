@@ -152,7 +152,7 @@ async def test_line_answers_never_carry_cr_backslash_or_oversize(tmp_path, react
         # a 16,000-character field: the reject fits the link's frame limit
         t1.send("QW.OR0240000.NAM/" + "A" * 16_000 + ".DOB/19800101")
         out = await t1.until_key("REJ")
-        assert len(out.frame) <= 16384
+        assert len(out.frame) <= 16384 and "CHARACTERS, CUT)" in out.body
         t1.send("AM.OR0240000.OR0240000.TXT\nSTILL FLOWING")
         assert (await t1.until_key("AM")).lines[-1] == "STILL FLOWING"
         t1.close()

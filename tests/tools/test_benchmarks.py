@@ -232,8 +232,8 @@ def test_soak_crash_kills_restarts_and_accounts_for_every_input():
     assert set(rows) == {"start", "kill 1", "kill 2", "total"}, out
     total = dict(zip(cols, rows["total"], strict=True))
     assert total["acknowledged"] > 0 and total["answered"] == total["acknowledged"]
-    assert line(rf"acknowledged inputs/s {NUM}\s+dead-lettered \d+\s+recovered at start \d+",
-                out)
+    assert line(rf"acknowledged inputs/s while up {NUM} \({NUM} s up, {NUM} s restarting\)\s+"
+                rf"dead-lettered \d+\s+recovered at start \d+", out)
     assert "goal (0 lost, 0 unanswered, 0 duplicated): met" in out
 
 
