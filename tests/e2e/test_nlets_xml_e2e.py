@@ -100,9 +100,10 @@ def test_lems_endpoint_nlets_serves_xml_over_http_post(tmp_path):
             key, _, _, text = nlets_xml.answer_text(resp.read().decode())
         assert key == "ER" and "NOT WELL-FORMED" in text
         try:
-            urllib.request.urlopen(url, timeout=10)
+            urllib.request.urlopen(url, timeout=10).close()
             raise AssertionError("GET answered")
         except urllib.error.HTTPError as e:
+            e.close()  # the error holds the response (and its socket) open
             assert e.code == 405
     finally:
         os.kill(proc.pid, signal.SIGKILL)
