@@ -21,7 +21,7 @@ from pathlib import Path
 
 from faker.providers.person.en_US import Provider as Person
 
-from formats.codes import CodeBook
+from formats.codes import COMMON_CODES, US_STATE_CODES, CodeBook
 from lems.endpoints import nics, nlets
 from lems.endpoints.ncic import NcicStore
 from lems.endpoints.search import VIN_ALPHABET, soundex, vin_check_digit
@@ -77,9 +77,16 @@ class World:
         self.male = _pool(Person.first_names_male)
         self.female = _pool(Person.first_names_female)
         self.rng = random.Random(seed)
-        codes = CodeBook.builtin()
-        self.codes = {t: sorted(codes.table(t)) for t in ("EYE", "HAI", "OFF", "VMA", "VST",
-                                                          "VCO", "MAK", "CAL", "DSP", "PCA")}
+        # the everyday codes of each table (real NCIC codes: tests/lems/test_codes_in_use.py)
+        self.codes = {t: list(COMMON_CODES[t]) for t in ("EYE", "HAI", "OFF", "VMA", "VST",
+                                                         "VCO", "MAK", "CAL", "DSP", "PCA")}
+        # boat registration states (RES) keep the pre-1995 codes of eleven states (the 5.0.1
+        # BOAT list: WN Washington, CF California ...): a seeded boat uses them
+        book = CodeBook.builtin()
+        names = {text.upper(): code for code, text in book.table("LIS").items()
+                 if code in US_STATE_CODES}
+        self.res = {names[text.upper()]: code for code, text in book.table("BOAT").items()
+                    if text.upper() in names}
         self.agencies = list(agencies) or ["OR0240000"]
         self.out_of_state = [a.ori for a in nlets.orion_agencies() if a.ori[2:].isdigit()]
 
@@ -190,14 +197,15 @@ def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int 
                 records.append(("gun", "EG", ori, f"G{s.n:08d}", [
                     ("SER", f"{r.choice('ABCDO')}{r.randrange(10**6):06d}"),
                     ("MAK", r.choice(world.codes["MAK"])), ("CAL", r.choice(world.codes["CAL"])),
-                    ("TYP", "PI"), ("DOT", "20250301"), ("OCA", f"G{s.n:08d}")], when))
+                    ("TYP", "P"), ("DOT", "20250301"), ("OCA", f"G{s.n:08d}")], when))
             if r.random() < 0.01:
                 records.append(("article", "EA", ori, f"A{s.n:08d}", [
-                    ("TYP", "TVSET"), ("SER", f"TV{r.randrange(10**8)}"), ("DOT", "20250301"),
+                    ("TYP", "RTELEVI"), ("SER", f"TV{r.randrange(10**8)}"), ("DOT", "20250301"),
                     ("OCA", f"A{s.n:08d}")], when))
             if r.random() < 0.005:
                 records.append(("boat", "EB", ori, f"B{s.n:08d}", [
-                    ("BTY", "OB"), ("REG", f"{s.state}{r.randrange(10**5)}"), ("RES", s.state),
+                    ("BTY", "RUN"), ("REG", f"{s.state}{r.randrange(10**5)}"),
+                    ("RES", world.res.get(s.state, s.state)),
                     ("DOT", "20250301"), ("OCA", f"B{s.n:08d}")], when))
             if s.holders:
                 identities.append((s.fbi, s.nam, soundex(s.nam), s.dob, s.sex, s.rac, s.soc,

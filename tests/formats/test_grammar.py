@@ -88,7 +88,7 @@ def valid_message(spec: KeySpec, *, full: bool = False, control: str = "") -> Me
             if code not in codes:
                 codes.append(code)
         codes += [c for c in sorted(spec.repeat)]
-    fields = [(c, value_for(D.fields[c])) for c in codes]
+    fields = [(c, value_for(D.defs_for(spec.key)[c])) for c in codes]
     if spec.style == "ncic":
         return Message(key=key, suffix=suffix, ori=ORI, fields=fields)
     dests = _destinations(spec)

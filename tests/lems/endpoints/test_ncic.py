@@ -51,14 +51,14 @@ FILES = [
     ("EV.{o}.VIN/1HGCM82633A004352.VYR/2020.VMA/HOND.VST/4D.VCO/BLK.DOT/20261101.OCA/V1"
      ".LIC/ABC123.LIS/OR", "QV.{o}.VIN/1HGCM82633A004352", "MV.{o}.NIC/{n}.VCO/WHI",
      "XV.{o}.NIC/{n}", "CV.{o}.NIC/{n}.DCL/20261123", "LV.{o}.NIC/{n}.DOL/20261123", "V"),
-    ("EG.{o}.SER/AB1234.MAK/GLC.CAL/9.TYP/PI.DOT/20261101.OCA/G1", "QG.{o}.SER/AB1234",
+    ("EG.{o}.SER/AB1234.MAK/GLC.CAL/9.TYP/P.DOT/20261101.OCA/G1", "QG.{o}.SER/AB1234",
      "MG.{o}.NIC/{n}.MOD/19", "XG.{o}.NIC/{n}", "CG.{o}.NIC/{n}.DCL/20261123",
      "LG.{o}.NIC/{n}.DOL/20261123", "G"),
-    ("EA.{o}.TYP/TVSET.SER/TV998.DOT/20261101.OCA/A1", "QA.{o}.SER/TV998",
+    ("EA.{o}.TYP/RTELEVI.SER/TV998.DOT/20261101.OCA/A1", "QA.{o}.SER/TV998",
      "MA.{o}.NIC/{n}.BRA/ACME", "XA.{o}.NIC/{n}", "CA.{o}.NIC/{n}.DCL/20261123",
      "LA.{o}.NIC/{n}.DOL/20261123", "A"),
-    ("EB.{o}.BTY/OB.REG/OR1234AB.RES/OR.DOT/20261101.OCA/B1", "QB.{o}.REG/OR1234AB",
-     "MB.{o}.NIC/{n}.BMA/BAYLINER", "XB.{o}.NIC/{n}", "CB.{o}.NIC/{n}.DCL/20261123",
+    ("EB.{o}.BTY/RUN.REG/OR1234AB.RES/OR.DOT/20261101.OCA/B1", "QB.{o}.REG/OR1234AB",
+     "MB.{o}.NIC/{n}.BMA/BLB", "XB.{o}.NIC/{n}", "CB.{o}.NIC/{n}.DCL/20261123",
      "LB.{o}.NIC/{n}.DOL/20261123", "B"),
     ("EPO.{o}.NAM/POE,ED.SEX/M.RAC/W.PNO/PO77.EXP/20271231.OCA/P1.DOB/19700101",
      "QPO.{o}.NAM/POE,ED.DOB/19700101", "MPO.{o}.NAM/POE,ED.NIC/{n}.PCO/05",
@@ -175,7 +175,7 @@ def test_vin_last_eight_and_linked_person(ncic) -> None:
 
 
 def test_serial_reads_letter_o_as_zero(ncic) -> None:
-    nic = nic_of(one(ncic, f"EG.{OWN}.SER/O0123O.MAK/GLC.CAL/9.TYP/PI.DOT/20261101.OCA/G5"))
+    nic = nic_of(one(ncic, f"EG.{OWN}.SER/O0123O.MAK/GLC.CAL/9.TYP/P.DOT/20261101.OCA/G5"))
     assert f"NIC/{nic}" in one(ncic, f"QG.{OTHER}.SER/001230", OTHER)
     assert f"NIC/{nic}" in one(ncic, f"QG.{OTHER}.SER/OO123O", OTHER)
 
