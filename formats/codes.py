@@ -300,7 +300,8 @@ _BUILTIN_TABLES: dict[str, dict[str, str]] = {
         "B": "SUBMACHINE GUN OR MACHINE PISTOL", "C": "RIFLE-SHOTGUN COMBINATION",
         "D": "DISGUISED GUN", "M": "MACHINE GUN", "P": "PISTOL", "Q": "SHOTGUN PISTOL",
         "R": "RIFLE", "S": "SHOTGUN", "V": "SILENCER (MUFFLER OR SOUND MODERATOR)",
-        "Z": "ALL OTHERS (INCLUDING GUNS THAT FIRE ELECTRICALLY-CHARGED DARTS)",
+        "Z": "ALL OTHERS (INCLUDING GUNS THAT FIRE ELECTRICALLY-CHARGED DARTS). WHEN THE Z "
+             "CODE IS USED, THE TYPE OF FIREARM MUST BE DESCRIBED IN THE MIS FIELD.",
     },
     # The MAK CSV describes each code by one brand or model it covers ("BodyguardModel of Smith
     # & Wesson" under SW); the maker's name is taken from that text.  COL is left out: its CSV

@@ -41,8 +41,9 @@ class KeySpec:
     max_dest: int = 5
     body: str = "fields"
     tables: tuple[tuple[str, str], ...] = ()
-    """(field code, code table) pairs: the key checks that field against its own table (an
-    article's TYP against the article types TYPA, a gun's against the gun types TYP)."""
+    """(field code, code table) pairs: the key checks that field as a code of its own table (an
+    article's TYP against the article types TYPA, a gun's against the gun types TYP; a part's
+    brand BRA against the part brands, where an article's brand is free text)."""
     allowed: frozenset[str] = field(init=False, repr=False, compare=False)
     """Every field code the key accepts (mandatory, identifier sets and optional)."""
     needs: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
@@ -83,7 +84,7 @@ class Dictionary:
         if defs is None:
             defs = dict(self.fields)
             for code, table in spec.tables:
-                fd = replace(defs[code], table=table, values=())
+                fd = replace(defs[code], type="code", table=table, values=())
                 defs[code] = replace(fd, check=compile_checker(fd, self.codes))
             self._per_key[key] = defs
         return defs
@@ -213,8 +214,9 @@ def _key(name: str, key: str, spec: dict[str, Any], groups: dict[str, list[str]]
     if not isinstance(tables, dict):
         raise ConfigError("tables must be a table of FIELD = \"TABLE\"", file=name, key=where)
     for code, table in tables.items():
-        if code not in fields or fields[code].type != "code":
-            raise ConfigError(f"tables: {code} is not a code field", file=name, key=where)
+        if code not in fields:
+            raise ConfigError(f"tables: field {code} is not defined in [fields]", file=name,
+                              key=where)
         if table not in codes:
             raise ConfigError(f"tables: code table {table!r} is not in the code book",
                               file=name, key=where)
