@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from formats.nic import FILE_LETTERS
+from formats.responses import FILE_WORDS
 
 __all__ = ["FILES", "PERSON_FILES", "QW_FILES", "NcicFile", "by_name"]
 
@@ -32,8 +33,6 @@ class NcicFile:
 
     name: str
     """Internal name (the ``file`` of its keys in keys.toml)."""
-    words: str
-    """What a hit's ``MKE/`` line says."""
     person: bool
     """A person file (searched by name and DOB) or a property file."""
     caveat: tuple[str, ...] = ()
@@ -53,6 +52,12 @@ class NcicFile:
     """Local agencies enter it (False: only a federal agency does; the seed fills it)."""
 
     @property
+    def words(self) -> str:
+        """What a hit's ``MKE/`` line says (``formats.responses.FILE_WORDS``, which the
+        acknowledgments use too)."""
+        return FILE_WORDS[self.name]
+
+    @property
     def letter(self) -> str:
         """First character of its NICs (``formats.nic.FILE_LETTERS``)."""
         return FILE_LETTERS[self.name]
@@ -66,38 +71,38 @@ chapter, section 1.10)."""
 
 FILES: tuple[NcicFile, ...] = (
     # ------------------------------------------------------------------ person files
-    NcicFile("wanted", "WANTED PERSON", True,
+    NcicFile("wanted", True,
              trailer=("IMMED CONFIRM WARRANT AND EXTRADITION WITH ORI",),
              none="NCIC WANT", duplicates=_PERSON_DUPLICATES, qw=True,
              retention="UNTIL CLEARED OR CANCELLED (TEMPORARY FELONY WANT: 48 HOURS)"),
-    NcicFile("missing", "MISSING PERSON", True,
+    NcicFile("missing", True,
              caveat=("MISSING PERSON RECORD - CONFIRM STATUS WITH THE ENTERING AGENCY BEFORE "
                      "TAKING ACTION.",),
              none="NCIC MISSING PERSON", duplicates=_PERSON_DUPLICATES, qw=True,
              retention="UNTIL LOCATED, CLEARED OR CANCELLED"),
-    NcicFile("unidentified", "UNIDENTIFIED PERSON", True,
+    NcicFile("unidentified", True,
              caveat=("UNIDENTIFIED PERSON RECORD - COMPARE DESCRIPTORS; CONTACT THE ENTERING "
                      "AGENCY.",), trailer=(),
              none="NCIC UNIDENTIFIED PERSON", duplicates=(("OCA", "ORI"),),
              retention="UNTIL CANCELLED OR CLEARED"),
-    NcicFile("order", "PROTECTION ORDER", True,
+    NcicFile("order", True,
              caveat=("WARNING - THE FOLLOWING IS AN NCIC PROTECTION ORDER RECORD. DO NOT SEARCH, "
                      "DETAIN, OR ARREST BASED SOLELY ON THIS RECORD. CONTACT ENTERING AGENCY TO "
                      "CONFIRM STATUS AND TERMS OF PROTECTION ORDER.",),
              none="NCIC PROTECTION ORDER",
              duplicates=(("PNO", "ORI"), *_PERSON_DUPLICATES), qw=True,
              retention="UNTIL THE EXPIRATION DATE (EXP), OR INDEFINITELY WITHOUT ONE"),
-    NcicFile("ndtf", "NICS DENIED TRANSACTION", True,
+    NcicFile("ndtf", True,
              caveat=("NICS DENIED TRANSACTION FILE - THE SUBJECT WAS DENIED A FIREARM TRANSFER. "
                      + DO_NOT_ACT,), trailer=(),
              none="NCIC NICS DENIED TRANSACTION", duplicates=(("NTN",),), qw=True,
              retention="180 DAYS FROM THE DATE OF DENIAL", local_entry=False),
-    NcicFile("gang", "GANG MEMBER", True,
+    NcicFile("gang", True,
              caveat=("WARNING - THE SUBJECT IN THIS RECORD HAS BEEN IDENTIFIED AS A MEMBER OF A "
                      "GANG. USE CAUTION. " + DO_NOT_ACT,),
              none="NCIC GANG MEMBER", duplicates=_PERSON_DUPLICATES, qw=True,
              retention="5 YEARS FROM ENTRY OR LAST UPDATE"),
-    NcicFile("kst", "KNOWN OR APPROPRIATELY SUSPECTED TERRORIST", True,
+    NcicFile("kst", True,
              caveat=("***LAW ENFORCEMENT SENSITIVE INFORMATION***",
                      "WARNING - APPROACH WITH CAUTION. CONTACT THE TERRORIST SCREENING CENTER "
                      "(TSC) IMMEDIATELY. DO NOT ADVISE THIS INDIVIDUAL THAT THEY MAY BE ON A "
@@ -106,67 +111,67 @@ FILES: tuple[NcicFile, ...] = (
              trailer=("CONTACT THE TERRORIST SCREENING CENTER DURING THIS ENCOUNTER",),
              none="NCIC KST", qw=True, retention="UNTIL CANCELLED BY THE TSC",
              local_entry=False),
-    NcicFile("sor", "SEXUAL OFFENDER", True,
+    NcicFile("sor", True,
              caveat=("***CAUTION - THE SUBJECT OF THIS RECORD IS A REGISTERED SEX OFFENDER. "
                      "REGISTRATION STATUS MUST BE CONFIRMED WITH THE REGISTERING AGENCY. "
                      + DO_NOT_ACT,),
              none="NCIC SEX OFFENDER", duplicates=_PERSON_DUPLICATES, qw=True,
              retention="UNTIL THE REGISTRATION PERIOD ENDS OR THE RECORD IS CANCELLED"),
-    NcicFile("supervised", "SUPERVISED RELEASE", True,
+    NcicFile("supervised", True,
              caveat=("CAUTION - THE SUBJECT OF THIS RECORD IS UNDER SUPERVISED RELEASE. "
                      "CONTACT THE SUPERVISING AGENCY. " + DO_NOT_ACT,),
              none="NCIC SUPERVISED RELEASE", duplicates=_PERSON_DUPLICATES, qw=True,
              retention="UNTIL THE SUPERVISION ENDS (EXPIRATION DATE)"),
-    NcicFile("immigration", "IMMIGRATION VIOLATOR", True,
+    NcicFile("immigration", True,
              caveat=("WARNING - THE SUBJECT OF THIS RECORD IS AN IMMIGRATION VIOLATOR. CONTACT "
                      "THE LAW ENFORCEMENT SUPPORT CENTER (LESC) TO CONFIRM STATUS.",),
              trailer=("IMMED CONFIRM WITH LESC",),
              none="NCIC IMMIGRATION VIOLATOR", qw=True,
              retention="UNTIL CANCELLED BY ICE", local_entry=False),
-    NcicFile("foreign", "FOREIGN FUGITIVE", True,
+    NcicFile("foreign", True,
              caveat=("WARNING - THE SUBJECT OF THIS RECORD IS WANTED OUTSIDE THE UNITED STATES. "
                      "CONTACT INTERPOL WASHINGTON (USNCB) OR THE RCMP BEFORE TAKING ACTION.",),
              trailer=("IMMED CONFIRM WITH INTERPOL WASHINGTON OR RCMP",),
              none="NCIC FOREIGN FUGITIVE", qw=True, retention="UNTIL CANCELLED",
              local_entry=False),
-    NcicFile("protective", "PROTECTIVE INTEREST", True,
+    NcicFile("protective", True,
              caveat=("WARNING - THE SUBJECT OF THIS RECORD MAY POSE A THREAT TO A PROTECTEE. "
                      "USE CAUTION. " + DO_NOT_ACT,),
              none="NCIC PROTECTIVE INTEREST", duplicates=_PERSON_DUPLICATES, qw=True,
              retention="UNTIL CANCELLED (OR THE EXPIRATION DATE)"),
-    NcicFile("identity", "IDENTITY THEFT", True,
+    NcicFile("identity", True,
              caveat=("WARNING - THE IDENTITY OF THE SUBJECT IN THIS RECORD HAS BEEN REPORTED "
                      "STOLEN. ASK THE PERSON FOR THE PASSWORD (PWD) BELOW TO CONFIRM THEIR "
                      "IDENTITY. A PERSON WHO DOES NOT KNOW IT MAY BE USING A STOLEN IDENTITY. "
                      + DO_NOT_ACT,),
              none="NCIC IDENTITY THEFT", duplicates=_PERSON_DUPLICATES, qw=True,
              retention="5 YEARS FROM ENTRY"),
-    NcicFile("violent", "VIOLENT PERSON", True,
+    NcicFile("violent", True,
              caveat=("WARNING - THE SUBJECT OF THIS RECORD HAS A HISTORY OF VIOLENCE TOWARD "
                      "LAW ENFORCEMENT OR A CREDIBLE THREAT OF VIOLENCE. APPROACH WITH CAUTION. "
                      + DO_NOT_ACT,),
              none="NCIC VIOLENT PERSON", duplicates=_PERSON_DUPLICATES, qw=True,
              retention="UNTIL CANCELLED"),
     # ------------------------------------------------------------------ property files
-    NcicFile("vehicle", "STOLEN VEHICLE", False, none="NCIC WANT",
+    NcicFile("vehicle", False, none="NCIC WANT",
              duplicates=(("VIN", "VMA"), ("LIC", "LIS", "LIY", "LIT"), ("OCA", "ORI")),
              retention="UNTIL RECOVERED; WITHOUT A VIN OR OAN: YEAR OF ENTRY PLUS 4"),
-    NcicFile("plate", "STOLEN LICENSE PLATE", False, none="NCIC WANT",
+    NcicFile("plate", False, none="NCIC WANT",
              duplicates=(("LIC", "LIS", "LIY", "LIT"), ("OCA", "ORI")),
              retention="YEAR OF ENTRY PLUS 4 (NON-EXPIRING PLATES: UNTIL CLEARED)"),
-    NcicFile("part", "STOLEN PART", False, none="NCIC WANT PART",
+    NcicFile("part", False, none="NCIC WANT PART",
              duplicates=(("SER", "BRA", "CAT"), ("OCA", "ORI")),
              retention="YEAR OF ENTRY PLUS 4"),
-    NcicFile("gun", "STOLEN GUN", False, none="NCIC WANT GUN",
+    NcicFile("gun", False, none="NCIC WANT GUN",
              duplicates=(("SER", "MAK", "CAL"), ("OCA", "ORI")),
              retention="UNTIL CLEARED OR CANCELLED"),
-    NcicFile("article", "STOLEN ARTICLE", False, none="NCIC WANT ARTICLE",
+    NcicFile("article", False, none="NCIC WANT ARTICLE",
              duplicates=(("SER", "TYP", "ORI"), ("OAN", "TYP", "ORI"), ("OCA", "ORI")),
              retention="YEAR OF ENTRY PLUS 1 (PUBLIC SAFETY IDENTIFICATION: PLUS 4)"),
-    NcicFile("boat", "STOLEN BOAT", False, none="NCIC WANT BOAT",
+    NcicFile("boat", False, none="NCIC WANT BOAT",
              duplicates=(("BHN", "BMA"), ("REG", "RES"), ("OCA", "ORI")),
              retention="UNTIL RECOVERED; WITHOUT A HULL NUMBER: YEAR OF ENTRY PLUS 4"),
-    NcicFile("security", "STOLEN SECURITIES", False, none="NCIC WANT SECURITY",
+    NcicFile("security", False, none="NCIC WANT SECURITY",
              duplicates=(("SER", "TYP", "DEN", "ORI"), ("OCA", "ORI")),
              retention="YEAR OF ENTRY PLUS 4 (SOME TYPES LONGER)"),
 )
