@@ -8,9 +8,9 @@ import re
 
 from ncic_cases import LOCAL
 from support import demo_lab, running_switch, signed_on, wait
+from test_endpoints import drain_until, fast
 
 from lems.endpoints.ncic_files import by_name
-from test_endpoints import drain_until, fast
 
 OWN, OTHER = "OR0240000", "OR0260000"
 

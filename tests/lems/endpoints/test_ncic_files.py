@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from ncic_cases import LOCAL
 
 from formats.nic import FILE_LETTERS
 from lems.endpoints.ncic import NcicStore
 from lems.endpoints.ncic_files import FILES, QW_FILES, by_name
-from ncic_cases import LOCAL
 
 OWN, OTHER = "OR0240000", "OR0260000"
 P = "SEX/M.RAC/W.HGT/510.WGT/175.HAI/BRO"
