@@ -246,8 +246,11 @@ class Ncic(System):
     name = "ncic"
     words = "NCIC"
 
-    def __init__(self, store: NcicStore, clock: Any, **kw: Any) -> None:
+    def __init__(self, store: NcicStore, clock: Any, tz: tzinfo | None = None,
+                 **kw: Any) -> None:
         super().__init__(clock, **kw)
+        self.tz = tz
+        """The zone NCIC prints times in (the lab's ``timezone``; None: the lab clock's)."""
         self.store = store
         self.iii = III(store.conn, self)
         self.needs_mis = {
@@ -257,8 +260,8 @@ class Ncic(System):
         """Field code -> its codes that need a MIS field (from the code tables' texts)."""
 
     @classmethod
-    def open(cls, path: Any, clock: Any, **kw: Any) -> Ncic:
-        return cls(NcicStore.open(path), clock, **kw)
+    def open(cls, path: Any, clock: Any, tz: tzinfo | None = None, **kw: Any) -> Ncic:
+        return cls(NcicStore.open(path), clock, tz, **kw)
 
     def close(self) -> None:
         self.store.conn.close()
@@ -451,8 +454,7 @@ class Ncic(System):
         when = datetime.fromisoformat(rec.entered)
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        tz: tzinfo | None = self.now().tzinfo
-        local = when.astimezone(tz)
+        local = when.astimezone(self.tz or self.now().tzinfo)
         return f"{local.strftime('%Y%m%d %H%M')} {local.strftime('%Z') or 'UTC'}"
 
     def record_lines(self, rec: Record) -> list[str]:

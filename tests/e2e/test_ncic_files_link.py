@@ -30,6 +30,8 @@ async def test_every_local_file_over_the_link(tmp_path, reactor):
             hit = await wait(t4.request(query.format(o=OTHER)))
             assert hit.key == "HIT" and f"MKE/{f.words}" in hit.body, (file, hit.body)
             assert f"NIC/{nic}" in hit.body
+            # DTE/ in the lab's time zone (the demo lab: America/Los_Angeles)
+            assert re.search(rf"NIC/{nic} DTE/\d{{8}} \d{{4}} P[SD]T", hit.body), hit.body
             if f.caveat:
                 assert f.caveat[0][:30] in hit.body.replace("\n", " ")
             rej = await wait(t4.request(modify.format(o=OTHER, n=nic)))
