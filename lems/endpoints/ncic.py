@@ -451,7 +451,10 @@ class Ncic(System):
     def dte(self, rec: Record) -> str:
         """The entry date and time as a hit prints it: ``20261123 1430 PST`` in the lab clock's
         time zone (records stored without a zone are UTC)."""
-        when = datetime.fromisoformat(rec.entered)
+        try:
+            when = datetime.fromisoformat(rec.entered)
+        except ValueError:  # a bulk-loaded row with a bare date: print what it has
+            return rec.entered[:10].replace("-", "")
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         local = when.astimezone(self.tz or self.now().tzinfo)
