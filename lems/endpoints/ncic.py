@@ -464,6 +464,9 @@ class Ncic(System):
         ``NIC/`` and ``DTE/`` last."""
         f = by_name(rec.file)
         caution = " - CAUTION" if rec.get("CMC") else ""
+        suffix = dict(f.suffixes).get(rec.mke.partition("-")[2])
+        if suffix:
+            caution += f" - {suffix}"
         pairs = [("ORI", rec.ori), *rec.fields]
         out: list[tuple[str, str]] = []
         for code, value in responses.display_pairs(pairs, self.codes):

@@ -50,6 +50,9 @@ class NcicFile:
     """How long a record stays (as the manual says it)."""
     local_entry: bool = True
     """Local agencies enter it (False: only a federal agency does; the seed fills it)."""
+    suffixes: tuple[tuple[str, str], ...] = ()
+    """MKE suffix -> what a hit adds to the ``MKE/`` line (the entry key with the suffix is in
+    keys.toml: ``EV-P`` enters a vehicle to be held for latent prints)."""
 
     @property
     def words(self) -> str:
@@ -153,7 +156,7 @@ FILES: tuple[NcicFile, ...] = (
              none="NCIC VIOLENT PERSON", duplicates=_PERSON_DUPLICATES, qw=True,
              retention="UNTIL CANCELLED"),
     # ------------------------------------------------------------------ property files
-    NcicFile("vehicle", False, none="NCIC WANT",
+    NcicFile("vehicle", False, none="NCIC WANT", suffixes=(("P", "HOLD FOR LATENT PRINTS"),),
              duplicates=(("VIN", "VMA"), ("LIC", "LIS", "LIY", "LIT"), ("OCA", "ORI")),
              retention="UNTIL RECOVERED; WITHOUT A VIN OR OAN: YEAR OF ENTRY PLUS 4"),
     NcicFile("plate", False, none="NCIC WANT",

@@ -152,3 +152,13 @@ def test_duplicate_by_other_criteria_than_oca(ncic) -> None:
           ".OCA/{c}")
     assert one(ncic, ev.format(o=OWN, c="V1")).startswith("ACC.")
     assert "REJECT ON FILE" in one(ncic, ev.format(o=OTHER, c="V9"), OTHER)
+
+
+def test_vehicle_suffix_p_is_hold_for_latent_prints(ncic) -> None:
+    acc = one(ncic, f"EV-P.{OWN}.VIN/1HGCM82633A004352.VYR/2020.VMA/HOND.VST/4D.VCO/BLK"
+                    ".DOT/20261101.OCA/V7")
+    assert acc.startswith("ACC.") and "STOLEN VEHICLE ENTERED" in acc
+    hit = one(ncic, f"QV.{OTHER}.VIN/1HGCM82633A004352", OTHER)
+    assert "MKE/STOLEN VEHICLE - HOLD FOR LATENT PRINTS" in hit
+    # an undocumented suffix is refused by the parser
+    assert "INVALID MESSAGE KEY SUFFIX" in one(ncic, f"EV-Q.{OWN}.VIN/1HGCM82633A004352")
