@@ -216,11 +216,13 @@ def sm(code: str, subject: str, clock: NletsClock, receiver: str, detail: str = 
 
 def accepted(verb: str, file: str, ori: str, identifiers: Sequence[tuple[str, str]],
              nic: str, when: datetime, codes: CodeBook) -> str:
-    """An NCIC acknowledgment (``ACC``) for enter/modify/cancel/clear/locate."""
+    """An NCIC acknowledgment (``ACC``) for enter/modify/cancel/clear/locate; ``DTE/`` is
+    ``when`` as given, with its zone's abbreviation when it has one (``20261123 0630 PST``)."""
     words = f"{FILE_WORDS.get(file, file.upper())} {VERB_WORDS.get(verb, verb.upper())}"
     pairs = [*display_pairs(identifiers, codes), ("NIC", nic)]
+    zone = when.strftime(" %Z") if when.tzinfo is not None else ""
     return "\n".join([head("ACC", ori), *wrap(words), *layout(pairs),
-                      f"DTE/{when.strftime('%Y%m%d %H%M')}"])
+                      f"DTE/{when.strftime('%Y%m%d %H%M')}{zone}"])
 
 
 def hit(file: str, ori: str, record: Sequence[tuple[str, str]], codes: CodeBook,

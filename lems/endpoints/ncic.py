@@ -372,7 +372,7 @@ class Ncic(System):
         nic = self.store.insert(file, msg.full_key, msg.ori, oca, fields,
                                 self.now().isoformat(timespec="seconds"))
         return responses.accepted("enter", file, msg.ori, self.identifiers(fields), nic,
-                                  self.now(), self.codes)
+                                  self.local_now(), self.codes)
 
     def change(self, msg: Message, file: str, verb: str) -> str:
         nic = msg.get("NIC")
@@ -413,7 +413,7 @@ class Ncic(System):
             rec.fields = rec.fields + extra
             self.store.update(rec, when, status="cleared" if verb == "clear" else "cancelled")
         return responses.accepted(verb, file, msg.ori, self.identifiers(rec.fields), rec.nic,
-                                  self.now(), self.codes)
+                                  self.local_now(), self.codes)
 
     def _locate(self, msg: Message, rec: Record, when: str) -> str:
         if rec.status == "located":
@@ -431,7 +431,7 @@ class Ncic(System):
             "CONFIRM AND CLEAR OR CANCEL YOUR RECORD AS APPROPRIATE"])
         self.emit(rec.ori, notice, "", "")
         return responses.accepted("locate", rec.file, msg.ori, self.identifiers(rec.fields),
-                                  rec.nic, self.now(), self.codes)
+                                  rec.nic, self.local_now(), self.codes)
 
     # ---------------------------------------------------------------- inquiries
 
@@ -446,6 +446,11 @@ class Ncic(System):
                                      f"{len(found) - MAX_HITS} MORE RECORDS NOT SHOWN - "
                                      "REFINE THE INQUIRY"]))
         return bodies
+
+    def local_now(self) -> datetime:
+        """The lab time in the zone NCIC prints times in."""
+        now = self.now()
+        return now.astimezone(self.tz) if self.tz is not None else now
 
     def dte(self, rec: Record) -> str:
         """The entry date and time as a hit prints it: ``20261123 1430 PST`` in the lab clock's

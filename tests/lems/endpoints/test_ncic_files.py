@@ -4,6 +4,7 @@ documented edits (dates not in the future, field dependencies, duplicates -> REJ
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from ncic_cases import LOCAL
@@ -162,3 +163,22 @@ def test_vehicle_suffix_p_is_hold_for_latent_prints(ncic) -> None:
     assert "MKE/STOLEN VEHICLE - HOLD FOR LATENT PRINTS" in hit
     # an undocumented suffix is refused by the parser
     assert "INVALID MESSAGE KEY SUFFIX" in one(ncic, f"EV-Q.{OWN}.VIN/1HGCM82633A004352")
+
+
+def test_times_print_in_the_lab_zone(tmp_path, clock) -> None:
+    from zoneinfo import ZoneInfo
+
+    from lems.clock import LabClock
+    from lems.endpoints.ncic import Ncic
+
+    start = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
+    ncic = Ncic.open(tmp_path / "z.db", LabClock(clock, 1.0, start),
+                     tz=ZoneInfo("America/Los_Angeles"))
+    ncic.emit = lambda *a: None
+    try:
+        acc = one(ncic, f"EW.{OWN}.NAM/DOE,JON.{P}.OFF/1299.DOW/20261101.OCA/Z1.DOB/19800101")
+        assert acc.split("\n")[-1] == "DTE/20261123 0630 PST"  # 14:30 UTC
+        hit = one(ncic, f"QW.{OTHER}.NAM/DOE,JON.DOB/19800101", OTHER)
+        assert re.search(r"DTE/20261123 0630 PST", hit)
+    finally:
+        ncic.close()
