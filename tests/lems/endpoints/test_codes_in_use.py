@@ -136,3 +136,29 @@ def test_coded_fields_check_the_real_table(field: str, good: str, bad: str) -> N
     check = DICT.fields[field].check
     assert check(good, False) is None
     assert check(bad, False) is not None
+
+
+def test_a_lab_may_add_codes_and_the_mock_ncic_uses_them(tmp_path: Path) -> None:
+    from twisted.internet.task import Clock
+
+    from lems.clock import LabClock
+    from lems.endpoints.install import make_system
+    from lems.lab import load_lab
+
+    init_lab(tmp_path / "lab")
+    codes = tmp_path / "lab" / "codes"
+    codes.mkdir()
+    (codes / "VMA.csv").write_text("code,description\nZZMK,LAB TRAINING MAKE\n", "utf-8")
+    toml = tmp_path / "lab" / "lab.toml"
+    toml.write_text(toml.read_text("utf-8").replace('seed = 1\n', 'seed = 1\ncodes = "codes"\n',
+                                                    1), "utf-8")
+    lab = load_lab(toml)
+    ncic = make_system("ncic", lab, LabClock(Clock(), 1.0))
+    try:
+        ev = ("EV.OR0240000.VIN/1HGCM82633A004352.VYR/2020.VMA/{}.VST/4D.VCO/BLK.DOT/20260101"
+              ".OCA/Z9")
+        assert ncic.handle(ev.format("ZZMK"), "OR0240000", "T01").bodies[0].startswith("ACC.")
+        # the packaged tables are still there under the lab's
+        assert ncic.codes.has("VMA", "TESL")
+    finally:
+        ncic.close()
