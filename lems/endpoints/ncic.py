@@ -1,8 +1,10 @@
-"""Mock NCIC: the hot files (wanted, missing, unidentified, vehicle/plate, gun, article, boat,
-protection order, NICS denied) in their own SQLite file, with NCIC's entry rules and search rules.
+"""Mock NCIC: NCIC's 21 files in their own SQLite file, with NCIC's entry rules, edits and
+search rules.
 
-Entry rules: every accepted entry gets a NIC (``formats.nic``, file letter + serial); one active
-record per ORI, OCA and file; only the entering ORI may modify, cancel or clear its record (found
+Entry rules: every accepted entry gets a NIC (``formats.nic``, file letter + serial); an entry
+that duplicates a live record by the file's rules is answered ``REJECT ON FILE`` with the record
+on file; dates of events may not be in the future and dependent fields come together
+(``edits``); only the entering ORI may modify, cancel or clear its record (found
 by NIC, or by OCA within the ORI's own records); a locate by any agency marks the record located
 and sends the owner a ``$.L.`` notice. Search rules (``search.py``) are columns computed at entry,
 each indexed, so a query is a handful of index lookups whatever the file size.
@@ -294,9 +296,6 @@ class Ncic(System):
 
     def _reject(self, msg: Message, code: str, reason: str, field: str | None) -> str:
         return responses.reject(Reject(code, reason, field, msg.raw[:100]), msg.ori)
-
-    def _stamp(self) -> str:
-        return self.now().strftime("%Y%m%d %H%M")
 
     @staticmethod
     def identifiers(fields: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
