@@ -440,11 +440,26 @@ class Ncic(System):
             what = by_name(file).none
             return [responses.no_record(msg.ori, self.identifiers(msg.fields), what)]
         bodies = [self.hit_body(rec, msg.ori) for rec in found[:MAX_HITS]]
+        for rec in found[:MAX_HITS]:
+            letter = by_name(rec.file).inquiry_notice
+            if letter and rec.ori != msg.ori:
+                self._inquiry_notice(letter, rec, msg)
         if len(found) > MAX_HITS:
             bodies.append("\n".join([responses.head("NTC", msg.ori),
                                      f"{len(found) - MAX_HITS} MORE RECORDS NOT SHOWN - "
                                      "REFINE THE INQUIRY"]))
         return bodies
+
+    def _inquiry_notice(self, letter: str, rec: Record, msg: Message) -> None:
+        """Tell the owner of a record that another agency's inquiry hit it (``$.H.`` for a
+        protective interest record: the protectee's agency learns where the subject was)."""
+        words = by_name(rec.file).words
+        self.emit(rec.ori, responses.notification(letter, rec.ori, [
+            f"INQUIRY ON YOUR {words} RECORD BY ORI/{msg.ori} AT "
+            f"{self.local_now().strftime('%H%M %Z')} ON {self.local_now().strftime('%Y%m%d')}",
+            *responses.layout([*responses.display_pairs(self.identifiers(rec.fields),
+                                                        self.codes), ("NIC", rec.nic)]),
+            f"INQUIRY: {msg.raw[:150]}"]), "", "")
 
     def local_now(self) -> datetime:
         """The lab time in the zone NCIC prints times in."""

@@ -50,6 +50,9 @@ class NcicFile:
     """How long a record stays (as the manual says it)."""
     local_entry: bool = True
     """Local agencies enter it (False: only a federal agency does; the seed fills it)."""
+    inquiry_notice: str = ""
+    """Letter of the ``$.`` notice NCIC sends the record's owner when another agency's inquiry
+    hits the record ("" for none)."""
     suffixes: tuple[tuple[str, str], ...] = ()
     """MKE suffix -> what a hit adds to the ``MKE/`` line (the entry key with the suffix is in
     keys.toml: ``EV-P`` enters a vehicle to be held for latent prints)."""
@@ -141,6 +144,7 @@ FILES: tuple[NcicFile, ...] = (
              caveat=("WARNING - THE SUBJECT OF THIS RECORD MAY POSE A THREAT TO A PROTECTEE. "
                      "USE CAUTION. " + DO_NOT_ACT,),
              none="NCIC PROTECTIVE INTEREST", duplicates=_PERSON_DUPLICATES, qw=True,
+             inquiry_notice="H",
              retention="UNTIL CANCELLED (OR THE EXPIRATION DATE)"),
     NcicFile("identity", True,
              caveat=("WARNING - THE IDENTITY OF THE SUBJECT IN THIS RECORD HAS BEEN REPORTED "

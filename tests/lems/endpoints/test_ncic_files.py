@@ -182,3 +182,13 @@ def test_times_print_in_the_lab_zone(tmp_path, clock) -> None:
         assert re.search(r"DTE/20261123 0630 PST", hit)
     finally:
         ncic.close()
+
+
+def test_hit_on_protective_interest_sends_the_owner_a_dollar_h(ncic) -> None:
+    one(ncic, LOCAL["protective"][0].format(o=OWN))
+    one(ncic, LOCAL["protective"][1].format(o=OWN))  # the owner's own inquiry: no notice
+    assert ncic.emit.items == []
+    one(ncic, LOCAL["protective"][1].format(o=OTHER), OTHER)
+    ori, notice, _, _ = ncic.emit.items[-1]
+    assert ori == OWN and notice.split("\n")[1] == "$.H."
+    assert f"INQUIRY ON YOUR PROTECTIVE INTEREST RECORD BY ORI/{OTHER}" in notice
