@@ -35,8 +35,8 @@ FILE_LETTERS: dict[str, str] = {
     "identity": "J",
     "violent": "N",
 }
-"""Letter per NCIC file, one per file so a NIC names its file. W, M, U, V, G, A, B, H are seen in
-public examples; the others are inferred (docs/FIDELITY.md says which)."""
+"""Letter per NCIC file, one per file so a NIC names its file. W, V and C are seen in public
+examples; the others are inferred (docs/FIDELITY.md)."""
 
 _NIC = re.compile(r"[A-Z][0-9]{9}")
 
