@@ -1,6 +1,7 @@
 """Every NCIC file local agencies enter, over a real link: two terminals on TCP through the
 switch to the in-process NCIC (enter, hit with the file's header and caveat, modify, locate with
-the owner's $.L. notice, clear or cancel, and the owner-only rule)."""
+the owner's $.L. notice, a protective interest hit's $.H. to the owner, clear or cancel, and the
+owner-only rule)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ async def test_every_local_file_over_the_link(tmp_path, reactor):
             assert re.search(rf"NIC/{nic} DTE/\d{{8}} \d{{4}} P[SD]T", hit.body), hit.body
             if f.caveat:
                 assert f.caveat[0][:30] in hit.body.replace("\n", " ")
+            if f.inquiry_notice:  # the owner hears of the other agency's hit ($.H.)
+                ntf = await drain_until(t1, "NTF")
+                assert f"$.{f.inquiry_notice}." in ntf.body and nic in ntf.body
             rej = await wait(t4.request(modify.format(o=OTHER, n=nic)))
             assert rej.key == "REJ" and "NOT-OWNER" in rej.body, (file, rej.body)
             acc = await wait(t1.request(modify.format(o=OWN, n=nic)))
