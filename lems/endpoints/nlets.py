@@ -169,6 +169,8 @@ YQ_SETS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 (Nlets User Guide, Legacy Text Examples - Hit Confirmation: "AND ONE OF THE SETS OF DATA ELEMENTS
 BELOW"; a set that does not pertain to the request type "will be rejected by Nlets")."""
 YQ_ANY_OF = {"SV": ("LIC", "VIN"), "SB": ("REG", "BHN"), "SA": ("SER", "OAN")}
+YQ_TYP_TABLE = {"SA": "TYPA", "SS": "TYPS", "SG": "TYP", "SP": "TYPA"}
+"""The NCIC code table a YQ's TYP is read in, by request type (article, security, gun types)."""
 YQ_COMMON = ("RTY", "RNO", "PRI", "OCA", "NIC", "RNA", "RAG", "PHO", "REM")
 
 ORION_TYPES = frozenset({"PD", "SO", "SA", "LE", "FE", "JA", "JC", "JG", "JJ", "JF", "CJ", "NJ"})
@@ -297,7 +299,7 @@ class Nlets(System):
         if key in ("TA", "TU", "TD"):
             return Answer(self.orion_update(msg))
         if key == "YQ":
-            why = yq_problem(msg)
+            why = yq_problem(msg, self.codes)
             if why:
                 return Answer([self.er(".22.", why, "RTY", text, msg.ori)])
         if key in ("AM", "AML", "SM", "YQ", "YR"):
@@ -637,12 +639,18 @@ class Nlets(System):
                                       msg.control), terminal, "", xml)
 
 
-def yq_problem(msg: Message) -> str:
+def yq_problem(msg: Message, codes: Any = None) -> str:
     """Why Nlets refuses a YQ for its request type's data elements ("" when it does not): the
-    set of the type must be there and no element of another type's set may be."""
+    set of the type must be there and no element of another type's set may be; a TYP must be a
+    code of the type's table (with ``codes``)."""
     rty = msg.get("RTY") or ""
     if rty not in YQ_SETS:
         return ""
+    typ = msg.get("TYP")
+    if typ and codes is not None and rty in YQ_TYP_TABLE and typ not in codes.table(
+            YQ_TYP_TABLE[rty]):
+        return (f"INVALID MESSAGE FORMAT - TYP/{typ} IS NOT A {YQ_TYP_TABLE[rty]} CODE "
+                f"FOR RTY/{rty}")
     need, allowed = YQ_SETS[rty]
     present = {c for c, _ in msg.fields}
     extra = sorted(present - set(allowed) - set(YQ_COMMON))

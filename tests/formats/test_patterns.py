@@ -27,7 +27,7 @@ D = Dictionary.default()
 FAST = Parser()
 EXACT = Parser(accept=False)
 KEYS = sorted(k for k, spec in D.keys.items() if spec.style != "positional")
-ACCEPT = {k: Accept(D.keys[k], D.fields, D.codes) for k in KEYS}
+ACCEPT = {k: Accept(D.keys[k], D.defs_for(k), D.codes) for k in KEYS}
 
 
 def plain_value(fd: FieldDef, nlets: bool = False) -> str:
@@ -38,7 +38,7 @@ def plain_value(fd: FieldDef, nlets: bool = False) -> str:
 def plain_text(key: str, *, full: bool) -> str:
     msg = valid_message(D.keys[key], full=full)
     nlets = D.keys[key].style == "nlets"
-    msg.fields = [(c, plain_value(D.fields[c], nlets)) for c, _ in msg.fields]
+    msg.fields = [(c, plain_value(D.defs_for(key)[c], nlets)) for c, _ in msg.fields]
     return build(msg)
 
 
