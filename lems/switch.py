@@ -58,6 +58,12 @@ OPERATOR_STATE = ("INSERT INTO operator_state (operator, failures, locked, chang
                   "failures = excluded.failures, locked = excluded.locked, "
                   "changed = excluded.changed")
 
+CITES = {
+    "oregon": {"noncj": "OAR 257-010-0025(3)", "radio": "OAR 257-010-0025(9)"},
+    "generic": {"noncj": "28 CFR 20.33", "radio": "CJIS SECURITY POLICY 5.10"},
+}
+"""What a dissemination notice cites, per lab rule set (docs/FEDERATION.md, Rule sets)."""
+
 
 class Session:
     """One link's conversation with the switch: which terminal and operator are signed on."""
@@ -584,10 +590,11 @@ class Switch:
             return "\n".join([
                 responses.head("NTC", ori),
                 "FBI CRIMINAL HISTORY NOT DELIVERED - RECEIVING TERMINAL IS NOT A CRIMINAL "
-                "JUSTICE AGENCY (OAR 257-010-0025(3))"]), "withheld-noncj"
+                f"JUSTICE AGENCY ({CITES[self.lab.rules]['noncj']})"]), "withheld-noncj"
         if term is not None and term.radio:
             return "\n".join([
                 responses.head("NTC", ori),
                 f"CRIMINAL HISTORY RECORD ({key}) ON FILE - NOT SENT OVER RADIO TO {terminal}",
-                "REQUEST IT AT A WIRED TERMINAL (OAR 257-010-0025(9))"]), "withheld-radio"
+                f"REQUEST IT AT A WIRED TERMINAL ({CITES[self.lab.rules]['radio']})"]), \
+                "withheld-radio"
         return body, "queued"

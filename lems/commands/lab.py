@@ -20,6 +20,9 @@ def register(sub: Any) -> None:
     s.add_argument("--exist-ok", action="store_true",
                    help="leave an existing lab as it is (for scripts that init then serve)")
     s.add_argument("--listen", help="endpoint the lab listens on (default tcp:5020 on loopback)")
+    s.add_argument("--state", default="OR", type=str.upper,
+                   help="the lab's state: any NCIC code of a state, DC or territory (default OR, "
+                   "Oregon's rules; others start from the generic rule set)")
     s.add_argument("--tls", action="store_true",
                    help="also write DIR/pki/: a lab CA, a server certificate and one client "
                    "certificate per terminal (CN = terminal id) for tls: links")
@@ -58,7 +61,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         lab = load_lab(args.dir)
         console.print(f"Lab exists: {lab.path} (left as it is)")
         return 0
-    lab = init_lab(args.dir, force=args.force, listen=args.listen)
+    lab = init_lab(args.dir, force=args.force, listen=args.listen, state=args.state)
     console.print(f"Lab written: {lab.path}  (database {lab.database.name})")
     table = Table(title=lab.name)
     for col in ("terminal", "ORIs", "agency", "operator", "password", "note"):
@@ -83,9 +86,10 @@ def cmd_init(args: argparse.Namespace) -> int:
                       markup=False)
     console.print(f"Start it:    lems serve {args.dir}")
     console.print(f"Sign on:     connect to {listen} (e.g. nc 127.0.0.1 5020) and type "
-                  "LOGON.T01.OP01.train-01")
+                  "LOGON.T01.OP01.train-01", markup=False)
+    t01 = lab.terminals["T01"].oris[0]
     console.print(f"Or send:     lems send {args.dir} --terminal T01 "
-                  "'QW.OR0240000.NAM/DOE,JOHN.DOB/19800101'")
+                  f"'QW.{t01}.NAM/DOE,JOHN.DOB/19800101'", markup=False)
     return 0
 
 
