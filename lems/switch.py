@@ -308,6 +308,17 @@ class Switch:
         if rows:
             self.writer.commit(rows, self._sent, sends)
 
+    def deliver_replies(self, replies: list[Reply], req: Request,
+                        pre: list[Statement]) -> Deferred[None]:
+        """Journal ``pre`` and queue ``replies`` in one commit, then send them; the Deferred
+        fires once that is durable. Traffic arriving from the Nlets network comes in here
+        (lems.federation): the broker is acknowledged only when this fires."""
+        rows = list(pre)
+        sends = self._queue_replies(replies, req, rows)
+        d = self.writer.submit(rows)
+        d.addCallback(lambda _: self._sent(None, sends))
+        return d
+
     def _queue_replies(self, replies: list[Reply], req: Request, rows: list[Statement],
                        stamp: str = "") -> list[tuple[str, int]]:
         """Add the journal and mailbox rows of ``replies`` to ``rows``; the (terminal, OSN) of
