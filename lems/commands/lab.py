@@ -34,6 +34,10 @@ def register(sub: Any) -> None:
                    help="listen here instead of the lab's [switch] listen (repeatable)")
     s.add_argument("--speed", type=float, help="lab clock speed (overrides clock_speed)")
     s.add_argument("--reactor", choices=["asyncio", "epoll"], default="asyncio")
+    s.add_argument("--clock-origin", type=float, metavar="POSIX_SECONDS",
+                   help="share one scenario clock with other switches (a federation): lab time "
+                   "is this instant plus (now - it) x the clock speed, the same on every node "
+                   "started with the same origin and speed")
     s.add_argument("--web", metavar="ENDPOINT",
                    help="serve the instructor's dashboard page here "
                         "(e.g. tcp:8020:interface=127.0.0.1)")
@@ -107,7 +111,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     reactor = install(args.reactor)
     from lems.switch import Switch
 
-    switch = Switch(lab, reactor)
+    clock = None
+    if args.clock_origin is not None:
+        import time
+        from datetime import UTC, datetime
+
+        from lems.clock import LabClock
+
+        origin = args.clock_origin
+        clock = LabClock(reactor, lab.clock_speed, datetime.fromtimestamp(
+            origin + (time.time() - origin) * lab.clock_speed, UTC))
+    switch = Switch(lab, reactor, clock=clock)
     switch.start()
     status = {"code": 0}
     listens = args.listen or list(lab.switch.listen)

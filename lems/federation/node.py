@@ -286,6 +286,7 @@ class Node:
         origin, text = str(env["from"]), str(env["text"])
         msg = self._parse(text)
         sensitive = ""
+        self.home.in_seq = self.home.in_seq % 99999 + 1  # Nlets' input sequence, as the mock
         if isinstance(msg, Reject):
             code = msg.code if msg.code.startswith(".") else ".00."
             bodies = [self.home.er(code, msg.reason, msg.field, text, origin + "0000000")]
@@ -323,7 +324,7 @@ class Node:
         for a in rows:
             lines += responses.layout([("ORI", a.ori), ("STA", a.ori[:2]), ("TYP", a.type)])
             lines.append(f"NAME/{a.name}")
-        return self.home.out("TR", f"{self.state}ORION00"[:9], msg.ori,
+        return self.home.out("TR", self.switch.lab.switch.ori, msg.ori,
                              lines or ["NOT ON FILE"])
 
     async def _relay_in(self, env: dict[str, Any], msg_id: str) -> None:

@@ -45,7 +45,32 @@ def render(snap: Snapshot) -> Group:
                        r["disposition"], r["text"], style=style)
     row = Table.grid(padding=(0, 2))
     row.add_row(rates, rejects, hits)
-    return Group(head, f"endpoints: {eps}", row, recent)
+    if not snap.network:
+        return Group(head, f"endpoints: {eps}", row, recent)
+    net = Table(title="Nlets network (nodes)")
+    for col in ("state", "node", "backlog", "sent", "received", "rtt p50 ms", "rtt p99 ms"):
+        net.add_column(col)
+    for n in snap.network:
+        net.add_row(n["state"], "up" if n["up"] else "[red]DOWN[/]", _num(n["backlog"]),
+                    str(n["sent"]), str(n["received"]), _ms(n["rtt_p50_ms"]),
+                    _ms(n["rtt_p99_ms"]))
+    return Group(head, f"endpoints: {eps}", net, row, recent)
+
+
+def _num(n: int) -> str:
+    return "?" if n is None or n < 0 else str(n)
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+def network_line(snap: Snapshot) -> str:
+    """``NETWORK WA=up,backlog=0,rtt=3.1/9.8ms,sent=5,received=5 …`` (plain output)."""
+    return "NETWORK " + " ".join(
+        f"{n['state']}={'up' if n['up'] else 'DOWN'},backlog={_num(n['backlog'])},"
+        f"rtt={_ms(n['rtt_p50_ms'])}/{_ms(n['rtt_p99_ms'])}ms,sent={n['sent']},"
+        f"received={n['received']}" for n in snap.network)
 
 
 def plain(snap: Snapshot) -> str:
@@ -56,6 +81,8 @@ def plain(snap: Snapshot) -> str:
              "ENDPOINTS " + (" ".join(f"{k}={v}" for k, v in snap.endpoints.items()) or "-"),
              "OPEN-HITS " + (" ".join(f"{h['from']}->{h['to']}:{h['id']}:{h['priority']}:"
                                       f"{h['left']}s" for h in snap.hits) or "-")]
+    if snap.network:
+        lines.append(network_line(snap))
     lines += [f"  {r['seq']} {r['time']} {r['dir']:<3} {r['terminal']:<4} {r['key']:<5} "
               f"{r['disposition']:<9} {r['text']}" for r in snap.recent]
     return "\n".join(lines)
