@@ -165,11 +165,14 @@ class Network:
                                       max_ack_pending=20_000, max_deliver=-1))
 
     async def _members(self) -> None:
+        """Add the registered states. The set only grows: a registration stays until removed
+        from the bucket by an operator, and a read during a broker failover may come back
+        short (a state's traffic must never fall back to the simulation because of that)."""
         try:
             keys = await self.kv.keys()
         except NoKeysError:
             keys = []
-        self.members = set(keys) | {self.state}
+        self.members |= set(keys) | {self.state}
 
     # ------------------------------------------------------------ heartbeats
 
