@@ -36,6 +36,9 @@ log = Logger()
 
 DUPLICATE_WINDOW_S = 600.0
 RETRY_S = 0.2
+BURST_S = 0.005
+"""How long a no-wait pull may take to bring what is already waiting (loopback: well under)."""
+PUBLISH_TIMEOUT_S = 1.0
 
 Handler = Callable[[bytes, str], Awaitable[None]]
 """``handler(payload, msg_id)``: returns once the message is durable in the switch."""
@@ -66,6 +69,7 @@ class Network:
         self.connected = False
         self.stopping = False
         self.tasks: list[asyncio.Task[Any]] = []
+        self.working: set[asyncio.Task[Any]] = set()
         self.published = 0
         self.consumed = 0
         self.retries = 0
@@ -201,7 +205,7 @@ class Network:
         """Put ``payload`` on ``state``'s subject; returns once the stream holds it (True if it
         was a duplicate the broker dropped). Retries until then."""
         async def once() -> bool:
-            ack = await self.js.publish(self.subject(state), payload, timeout=2,
+            ack = await self.js.publish(self.subject(state), payload, timeout=PUBLISH_TIMEOUT_S,
                                         stream=self.stream, headers={"Nats-Msg-Id": msg_id})
             return bool(ack.duplicate)
 
@@ -210,9 +214,19 @@ class Network:
         return duplicate
 
     async def _consume(self) -> None:
+        """Pull this state's messages: wait for the first (a lingering pull returns as soon as
+        one arrives), then take what is already waiting in batches without waiting (nats-py's
+        batch fetch would hold a lone message until its timeout). Each message is handled in
+        its own task, acknowledged when its handler returns."""
         while not self.stopping:
             try:
-                msgs = await self.sub.fetch(self.batch, timeout=1.0)
+                self._dispatch(await self.sub.fetch(1, timeout=1.0))
+                while True:
+                    try:
+                        more = await self.sub.fetch(self.batch, timeout=BURST_S)
+                    except (TimeoutError, NatsTimeout):
+                        break
+                    self._dispatch(more)
             except (TimeoutError, NatsTimeout):
                 continue
             except asyncio.CancelledError:
@@ -224,8 +238,12 @@ class Network:
                 self.retries += 1
                 log.debug("nlets network: fetch failed: {e!r}", e=e)
                 await asyncio.sleep(RETRY_S)
-                continue
-            await asyncio.gather(*(self._one(m) for m in msgs))
+
+    def _dispatch(self, msgs: list[Any]) -> None:
+        for m in msgs:
+            task = asyncio.ensure_future(self._one(m))
+            self.working.add(task)
+            task.add_done_callback(self.working.discard)
 
     async def _one(self, m: Any) -> None:
         msg_id = (m.headers or {}).get("Nats-Msg-Id", "")

@@ -307,10 +307,16 @@ class Node:
             rows += [sw.journal.row(sw.journal.next_seq(), "out", b, link=link, ori=ori,
                                     key=responses.first_line_key(b)[0],
                                     disposition="network", ref=seq) for b in bodies]
-            await self._commit(rows)
         rsp = {"t": "rsp", "from": self.state, "seq": env["seq"], "trm": env.get("trm", ""),
                "bodies": bodies, "sensitive": sensitive}
-        await self.net.publish(origin, orjson.dumps(rsp), f"{msg_id}-R")
+        # the answer leaves while the query is journaled; the broker is acknowledged after both
+        # (a crash between them: the query comes again, is journaled, and its answer, sent
+        # again under the same id, is dropped by the broker and by the requester)
+        sending = self.net.publish(origin, orjson.dumps(rsp), f"{msg_id}-R")
+        if journal:
+            await asyncio.gather(self._commit(rows), sending)
+        else:
+            await sending
 
     def _tq(self, msg: Message) -> str:
         """TQ: this state's agencies from the lab's directory (ORION's part for this state)."""
