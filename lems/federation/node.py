@@ -291,6 +291,10 @@ class Node:
             code = msg.code if msg.code.startswith(".") else ".00."
             bodies = [self.home.er(code, msg.reason, msg.field, text, origin + "0000000")]
             key, ori = "ER", ""
+        elif msg.ori[:2] != origin:  # a node speaks only for its own state's agencies
+            bodies = [self.home.er(".01.", f"SENDING ORI/{msg.ori} IS NOT AN ORI OF {origin}",
+                                   "ORI", text, msg.ori)]
+            key, ori = msg.full_key, msg.ori
         else:
             key, ori = msg.full_key, msg.ori
             if msg.key == "TQ":
@@ -348,6 +352,14 @@ class Node:
             await self._commit(rows)
             er = self.home.er(msg.code if msg.code.startswith(".") else ".00.", msg.reason,
                               msg.field, text, origin + "0000000")
+            await self._back(origin, env, [er], msg_id)
+            return
+        if msg.ori[:2] != origin:  # a node speaks only for its own state's agencies
+            await self._commit([(SEEN, (msg_id, seq, "rel")), sw.journal.row(
+                seq, "in", text, link=link, ori=msg.ori, key=msg.full_key,
+                disposition="network-rejected", reason=f".01. ORI NOT OF {origin}")])
+            er = self.home.er(".01.", f"SENDING ORI/{msg.ori} IS NOT AN ORI OF {origin}", "ORI",
+                              text, msg.ori)
             await self._back(origin, env, [er], msg_id)
             return
         mine = with_destinations(msg, [d for d in msg.destinations if d[:2] == self.state])

@@ -144,3 +144,35 @@ async def test_node_down_gets_sm_02_and_its_backlog_when_it_returns(tmp_path, cl
             dr = (await frames(t01, 1, timeout=20))[0].body
             assert dr.startswith("DR.WAOLN0000")
         t01.close()
+
+
+async def test_a_node_speaks_only_for_its_own_states_agencies(tmp_path, cluster,
+                                                               reactor) -> None:
+    """A message on the wire from 'ID' with an Oregon sender ORI is refused with ER .01.
+    (what Nlets does with a sending ORI a member may not use); a resend with the same message
+    id is dropped by the broker."""
+    import nats
+    import orjson
+
+    _oregon, washington = await two_nodes(tmp_path, cluster, "S1", reactor)
+    async with running_switch(washington, reactor) as w:
+        await until(lambda: w.federation.net.ready.is_set(), what="node ready")
+        nc = await nats.connect(cluster.urls)
+        try:
+            js = nc.jetstream()
+            sub = await js.pull_subscribe("S1.to.ID", durable="node-ID", stream="S1")
+            env = {"t": "req", "from": "ID", "seq": 7, "trm": "T01",
+                   "text": "DQ.OR0240000.WA.TXT\nOLN/WA1"}
+            first = await js.publish("S1.to.WA", orjson.dumps(env),
+                                     headers={"Nats-Msg-Id": "ID-x-7-WA"})
+            again = await js.publish("S1.to.WA", orjson.dumps(env),
+                                     headers={"Nats-Msg-Id": "ID-x-7-WA"})
+            assert not first.duplicate and again.duplicate
+            (answer,) = await sub.fetch(1, timeout=15)
+            await answer.ack()
+            got = orjson.loads(answer.data)
+            assert got["t"] == "rsp" and got["from"] == "WA" and got["seq"] == 7
+            (er,) = got["bodies"]
+            assert er.startswith("ER.") and ".01." in er and "OR0240000" in er
+        finally:
+            await nc.close()
