@@ -69,9 +69,12 @@ async def test_queries_go_to_the_other_states_node_and_the_rest_to_the_simulatio
         assert by_state["WA"].startswith("DR.WAOLN0000")
         assert "NOT ON FILE" in by_state["ID"]  # the simulated Idaho answered
         # the Washington node journaled the query and its answer, from Oregon
-        rows = w.reader.execute("SELECT direction, key, link FROM journal WHERE "
-                                "link = 'nlets:OR'").fetchall()
-        assert ("in", "DQ", "nlets:OR") in rows and ("out", "DR", "nlets:OR") in rows
+        def rows() -> set:
+            return set(w.reader.execute("SELECT direction, key, link FROM journal WHERE "
+                                        "link = 'nlets:OR'").fetchall())
+
+        await until(lambda: {("in", "DQ", "nlets:OR"), ("out", "DR", "nlets:OR")} <= rows(),
+                    what="the query and its answer journaled by the Washington node")
         # TQ is answered from the Washington lab's directory
         t01.send("TQ.OR0240000.WA.TXT\nORI/WA0010100")
         tr = (await frames(t01, 1))[0].body
