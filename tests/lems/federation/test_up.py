@@ -50,7 +50,7 @@ def test_federation_up_runs_an_exercise_and_stops_cleanly(tmp_path) -> None:
         assert f"127.0.0.1:{port}" in out and f"127.0.0.1:{port + 1}" in out
         assert "LOGON.T01.OP01.train-01" in out
         sent = lems("send", str(tmp_path / "WA"), "--terminal", "T01",
-                    "TQ.WA0010000.OR.TXT\nORI/OR0240000", "--wait", "10")
+                    "TQ.WA0010000.OR.TXT\nORI/OR0240000", "--wait", "6")
         assert sent.returncode == 0, sent.stderr
         assert "TR.ORLEDS000" in sent.stdout and "CASCADE COUNTY SHERIFF" in sent.stdout
         watch = lems("watch", str(tmp_path / "WA"), "--count", "1")
