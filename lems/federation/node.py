@@ -61,6 +61,10 @@ CREATE TABLE IF NOT EXISTS federation_status (state TEXT PRIMARY KEY, up INTEGER
 SEEN = "INSERT OR IGNORE INTO federation_seen (msg_id, seq, kind) VALUES (?, ?, ?)"
 QUERY_KEYS = frozenset({"DQ", "KQ", "RQ", "IQ", "FQ", "AQ", "TQ"})
 STATUS_EVERY_S = 1.0
+PRUNE_EVERY = 60
+"""Status beats between two prunes of ``federation_seen``."""
+MAX_TIMED = 100_000
+"""Requests whose round trip is being timed, at most."""
 
 
 def with_destinations(msg: Message, dests: list[str]) -> Message:
@@ -404,6 +408,18 @@ class Node:
 
     # ------------------------------------------------------------ status (lems watch)
 
+    def _prune(self) -> None:
+        """Keep ``federation_seen`` and the round-trip table bounded: an id matters while its
+        message can still come again (an ack lost within ``ack_wait``, a sender's recovery,
+        which looks back ``RECOVERY_WINDOW`` journal rows); keep ten times that."""
+        sw = self.switch
+        floor = sw.journal.last_seq - 10 * sw.RECOVERY_WINDOW
+        if floor > 0:
+            sw.writer.submit_nowait([("DELETE FROM federation_seen WHERE seq < ?", (floor,))])
+        if len(self.sent_at) > MAX_TIMED:  # answers that never came (a node gone for good)
+            for key in list(self.sent_at)[: len(self.sent_at) - MAX_TIMED]:
+                del self.sent_at[key]
+
     def announce(self, st: str, up: bool) -> None:
         """An Nlets-style SM to the control terminals when another state's node goes down or
         comes back."""
@@ -422,8 +438,12 @@ class Node:
         """Write the network as this node sees it to ``federation_status`` (``lems watch``) and
         announce nodes going down or coming back."""
         was: dict[str, bool] = {}
+        beats = 0
         while True:
             await asyncio.sleep(STATUS_EVERY_S)
+            beats += 1
+            if beats % PRUNE_EVERY == 0 and self.switch.started:
+                self._prune()
             try:
                 backlog = await self.net.backlog()
             except Exception:
