@@ -101,6 +101,8 @@ class NletsConfig:
     network: str = ""
     stream: str = "NLETS"
     node_timeout_s: float = 3.0
+    replicas: int = 3
+    """Copies of the stream the broker keeps (on that many servers); set by the first node."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +139,7 @@ class LabConfig:
 
 _ALLOWED = {
     "lab": {"name", "state", "database", "clock_speed", "seed", "dictionary", "codes", "rules"},
-    "nlets": {"network", "stream", "node_timeout_s"},
+    "nlets": {"network", "stream", "node_timeout_s", "replicas"},
     "switch": {"ori", "listen", "max_frame", "lockout_after"},
     "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
                "cch_entry", "criteria"},
@@ -251,7 +253,10 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
     nlets = NletsConfig(
         network=r.get(nl, "network", str, "nlets", default=""),
         stream=r.get(nl, "stream", str, "nlets", default="NLETS"),
-        node_timeout_s=r.get(nl, "node_timeout_s", float, "nlets", default=3.0))
+        node_timeout_s=r.get(nl, "node_timeout_s", float, "nlets", default=3.0),
+        replicas=r.get(nl, "replicas", int, "nlets", default=3))
+    if not 1 <= nlets.replicas <= 5:
+        raise r.fail("must be between 1 and 5", "nlets", None, "replicas")
     if nlets.network and not all(u.strip().startswith(("nats://", "tls://"))
                                  for u in nlets.network.split(",")):
         raise r.fail("must be nats://host:port (several separated by commas)", "nlets", None,

@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 STATES = ["OR", "WA", "ID", "UT"]
+REPLICAS = [3]
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -105,7 +106,8 @@ def lab(base: Path, st: str, port: int, network: str, stream: str) -> Path:
     text = path.read_text().replace("latency_ms = 200", "latency_ms = 0")
     text = re.sub(r"latency_ms = \d+", "latency_ms = 0", text)
     if network:
-        text += f'\n[nlets]\nnetwork = "{network}"\nstream = "{stream}"\n'
+        text += (f'\n[nlets]\nnetwork = "{network}"\nstream = "{stream}"\n'
+                 f"replicas = {REPLICAS[0]}\n")
     path.write_text(text)
     return d
 
@@ -234,7 +236,8 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
     cluster = NatsCluster(tmp / "nats").start()
     runs: list[Run] = []
     try:
-        print(f"NATS cluster of {len(cluster.nodes)} servers with JetStream (R3 stream); "
+        print(f"NATS cluster of {len(cluster.nodes)} servers with JetStream "
+              f"(R{args.replicas} stream); "
               f"offered {args.rate:g} tx/s from {args.terminals} terminals per node, "
               f"{args.duration:g} s measured after {args.warmup:g} s", flush=True)
         r = await scenario(reactor, "inside", tmp / "inside", ["OR"], ["WA"], "", args, cluster)
@@ -284,10 +287,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--nodes", default="1,2,4", help="node counts to run (subset of 1,2,4)")
     p.add_argument("--terminals", type=int, default=4, help="terminals per node (1-4)")
+    p.add_argument("--replicas", type=int, default=3,
+                   help="copies of the stream (1-3; 1 has no Raft commit per message)")
     p.add_argument("--no-kill", dest="kill", action="store_false",
                    help="skip the broker-kill run")
     args = p.parse_args()
     args.nodes = [int(x) for x in args.nodes.split(",") if x]
+    REPLICAS[0] = args.replicas
     if not 1 <= args.terminals <= 4 or any(k not in (1, 2, 3, 4) for k in args.nodes):
         p.error("--terminals 1-4, --nodes from 1 to 4")
     return args

@@ -96,7 +96,8 @@ class Node:
         lab = switch.lab
         self.state = lab.state
         self.net = Network(lab.nlets.network, self.state, self._received,
-                           stream=lab.nlets.stream, node_timeout_s=lab.nlets.node_timeout_s)
+                           stream=lab.nlets.stream, node_timeout_s=lab.nlets.node_timeout_s,
+                           replicas=lab.nlets.replicas)
         base = lab.database.parent
         conn = sqlite3.connect(lab.database)
         try:
