@@ -100,7 +100,15 @@ async def test_am_reaches_the_other_states_terminals_by_ori(tmp_path, cluster, r
         assert er.startswith("ER.") and ".19." in er and "WA0990000" in er
         with pytest.raises(TimeoutError):
             await wait(wa3.next(0.3))  # WA0010100 was not addressed
-        for c in (wa1, wa2, wa3, t01):
+        # AML to the whole state: every criminal-justice terminal, not the licensing board's
+        board = await signed_on(w, reactor, "T08")
+        t01.send("AML.OR0240000.WA.TXT\nOFFICER SAFETY: ARMED SUBJECT")
+        for c in (wa1, wa2, wa3):
+            f = (await frames(c, 1))[0]
+            assert f.body.startswith("AML.OR0240000") and "LAW ENFORCEMENT" in f.body
+        with pytest.raises(TimeoutError):
+            await wait(board.next(0.5))
+        for c in (wa1, wa2, wa3, t01, board):
             c.close()
 
 
