@@ -17,14 +17,17 @@ Nlets endpoint client it wraps):
   lab clock); an answer to one of this node's requests goes to the requesting terminal. Each is
   journaled, with its message id in ``federation_seen`` in the same commit, before the broker is
   acknowledged; an id seen before is dropped (an answer is sent again: the broker drops it too).
-* **recovery**: interstate requests journaled as accepted but never handed to the network (a
-  crash between the two) are published again at start.
+* **no broker**: a message the broker has not taken within ``node_timeout_s`` gets the terminal
+  an ``SM NLETS TEMPORARILY OUT OF SERVICE``; the node keeps trying and the answer follows;
+* **recovery**: messages journaled as accepted but never handed to the network (no trace row
+  for a destination state: a crash between the two) are published again at start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import secrets
 import sqlite3
 import time
@@ -59,7 +62,8 @@ CREATE TABLE IF NOT EXISTS federation_status (state TEXT PRIMARY KEY, up INTEGER
     rtt_p50_ms REAL, rtt_p99_ms REAL, sent INTEGER, received INTEGER, updated REAL);
 """
 SEEN = "INSERT OR IGNORE INTO federation_seen (msg_id, seq, kind) VALUES (?, ?, ?)"
-QUERY_KEYS = frozenset({"DQ", "KQ", "RQ", "IQ", "FQ", "AQ", "TQ"})
+TRACED = re.compile(r" TO ([A-Z]{2}) MSGID/")
+"""The destination state in the trace row of a message the broker holds."""
 STATUS_EVERY_S = 1.0
 PRUNE_EVERY = 60
 """Status beats between two prunes of ``federation_seen``."""
@@ -106,10 +110,17 @@ class Node:
             if row is None:
                 row = (secrets.token_hex(4),)
                 conn.execute("INSERT INTO federation_meta VALUES ('epoch', ?)", row)
+            since = conn.execute("SELECT value FROM federation_meta WHERE key = 'since'"
+                                 ).fetchone()
+            if since is None:
+                since = (str(switch.journal.last_seq),)
+                conn.execute("INSERT INTO federation_meta VALUES ('since', ?)", since)
+            known = {st for (st,) in conn.execute("SELECT state FROM federation_status")}
             conn.commit()
         finally:
             conn.close()
         self.epoch = row[0]
+        self.since = int(since[0])
         if not (base / HOME_DB).exists():
             from lems.endpoints.seed import DEFAULT_SUBJECTS, seed_lab
 
@@ -124,6 +135,9 @@ class Node:
         self.received: dict[str, int] = {}
         self.tasks: list[asyncio.Task[Any]] = []
         self._sm_seq = 0
+        # the states seen on the network before: known even if the broker cannot be reached at
+        # start (their traffic must wait for the network, never go to the simulation)
+        self.net.members |= known
 
     # ------------------------------------------------------------ life cycle
 
@@ -165,13 +179,7 @@ class Node:
         if not self.net.ready.is_set():
             await self._ready()
         msg = req.msg
-        by_state: dict[str, list[str]] = {}
-        rest: list[str] = []
-        for dest in msg.destinations:
-            if self._networked(dest):
-                by_state.setdefault(dest[:2], []).append(dest)
-            else:
-                rest.append(dest)
+        by_state, rest = self._split(msg)
         replies: list[Reply] = []
         relayed = req.spec.verb in self.switch.router.routes
         if rest and not (relayed and all(d[:2] == self.state for d in rest)):
@@ -186,6 +194,17 @@ class Node:
             replies += await self._send(req, st, dests, relayed)
         return replies
 
+    def _split(self, msg: Message) -> tuple[dict[str, list[str]], list[str]]:
+        """The destinations by networked state, and the rest."""
+        by_state: dict[str, list[str]] = {}
+        rest: list[str] = []
+        for dest in msg.destinations:
+            if self._networked(dest):
+                by_state.setdefault(dest[:2], []).append(dest)
+            else:
+                rest.append(dest)
+        return by_state, rest
+
     def msg_id(self, seq: int, st: str) -> str:
         return f"{self.state}-{self.epoch}-{seq}-{st}"
 
@@ -195,46 +214,66 @@ class Node:
                "trm": req.terminal, "text": msg.raw}
         mid = self.msg_id(req.seq, st)
         self.sent_at[(req.seq, st)] = time.monotonic()
-        await self.net.publish(st, orjson.dumps(env), mid)
-        self.sent[st] = self.sent.get(st, 0) + 1
-        self.switch.stats["network_sent"] += 1
         sw = self.switch
+        sending = asyncio.ensure_future(self.net.publish(st, orjson.dumps(env), mid))
+        try:
+            await asyncio.wait_for(asyncio.shield(sending), sw.lab.nlets.node_timeout_s)
+        except TimeoutError:  # no broker takes it: say so, as Nlets would, and keep trying
+            sw.stats["network_unavailable"] += 1
+            sw.send_replies([Reply(responses.sm("TEMPORARILY OUT OF SERVICE", "NLETS",
+                                                sw.nlets_clock(req), msg.ori), key="SM")], req)
+            await sending
+            slow = True
+        else:
+            slow = False
+        self.sent[st] = self.sent.get(st, 0) + 1
+        sw.stats["network_sent"] += 1
         sw.writer.submit_nowait([sw.journal.row(
             sw.journal.next_seq(), "sys", f"NLETS NETWORK {msg.full_key} TO {st} "
             f"MSGID/{mid}", terminal=req.terminal, ori=msg.ori, key=msg.full_key,
             disposition="network", ref=req.seq, link=f"nlets:{st}")])
         if relayed:
             self.sent_at.pop((req.seq, st), None)
-        if self.net.is_up(st):
+        if slow or self.net.is_up(st):  # (after an outage the heartbeats lag: no .02. then)
             return []
         body = responses.sm(".02.", st, sw.nlets_clock(req), msg.ori)
         return [Reply(body, key="SM")]
 
     async def _recover(self) -> None:
-        """Publish again the interstate requests accepted before a crash that never reached the
-        network: journaled as accepted, routed to ``nlets``, nothing journaled with their seq
-        as ``ref`` (no trace of sending, no answer). Relayed keys are the switch's own crash
-        recovery's business (it routes them again, through this node)."""
+        """Publish again what was accepted before a crash and never reached the broker: an
+        accepted request or relayed message with a destination state on the network and no
+        journaled trace (``disposition = 'network'``, written once the broker holds it) for that
+        state. Only the network part is sent again (the switch's own recovery routes relayed
+        messages that reached nobody; answers from the simulation are not asked twice); the
+        message id makes a copy the broker already holds harmless. Requests older than this
+        lab's first start as a node are left alone."""
         sw = self.switch
-        floor = sw.journal.last_seq - sw.RECOVERY_WINDOW
+        floor = max(self.since, sw.journal.last_seq - sw.RECOVERY_WINDOW)
+        routes = sw.router.routes
         keys = tuple(k for k, spec in sw.dictionary.keys.items()
-                     if spec.verb not in sw.router.routes
-                     and sw.router.service_for(spec) == "nlets")
-        if not keys:
-            return
-        referenced = {ref for (ref,) in sw.reader.execute(
-            "SELECT ref FROM journal WHERE seq > ? AND ref > 0", (floor,))}
+                     if spec.verb in routes or sw.router.service_for(spec) == "nlets")
+        traced: dict[int, set[str]] = {}
+        for ref, text in sw.reader.execute(
+                "SELECT ref, text FROM journal WHERE seq > ? AND direction = 'sys' AND "
+                "disposition = 'network'", (floor,)):
+            m = TRACED.search(text)
+            if m is not None:
+                traced.setdefault(ref, set()).add(m.group(1))
         marks = ",".join("?" * len(keys))
         for (seq,) in sw.reader.execute(
                 f"SELECT seq FROM journal WHERE seq > ? AND direction = 'in' AND disposition = "
                 f"'accepted' AND key IN ({marks}) ORDER BY seq", (floor, *keys)).fetchall():
-            if seq in referenced:
-                continue
             req = sw.journaled_request(seq)
-            if req is None or not any(self._networked(d) for d in req.msg.destinations):
+            if req is None:
+                continue
+            todo = {st: dests for st, dests in self._split(req.msg)[0].items()
+                    if st not in traced.get(seq, ())}
+            if not todo:
                 continue
             sw.stats["network_recovered"] += 1
-            replies = await self._handle(req)
+            replies: list[Reply] = []
+            for st, dests in todo.items():
+                replies += await self._send(req, st, dests, req.spec.verb in routes)
             if replies:
                 sw.send_replies(replies, req)
 

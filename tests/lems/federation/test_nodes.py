@@ -187,3 +187,29 @@ async def test_a_node_speaks_only_for_its_own_states_agencies(tmp_path, cluster,
             assert er.startswith("ER.") and ".01." in er and "OR0240000" in er
         finally:
             await nc.close()
+
+
+async def test_no_broker_gets_nlets_out_of_service_and_the_answer_when_it_returns(
+        tmp_path, reactor) -> None:
+    """Every broker server down: the query is journaled, the terminal hears NLETS TEMPORARILY
+    OUT OF SERVICE after node_timeout_s, the node keeps trying, and the answer comes once the
+    brokers are back."""
+    own = NatsCluster(tmp_path / "nats").start()
+    try:
+        oregon, washington = await two_nodes(tmp_path, own, "U1", reactor)
+        async with running_switch(oregon, reactor) as o, \
+                running_switch(washington, reactor) as w:
+            await joined(o, w)
+            t01 = await signed_on(o, reactor, "T01")
+            for i in range(len(own.nodes)):
+                own.kill(i)
+            t01.send("DQ.OR0240000.WA.TXT\nOLN/WA7654321")
+            sm = (await frames(t01, 1))[0].body
+            assert sm.startswith("SM.") and "NLETS" in sm and "OUT OF SERVICE" in sm
+            for i in range(len(own.nodes)):
+                own.restart(i)
+            dr = (await frames(t01, 1, timeout=40))[0].body
+            assert dr.startswith("DR.WAOLN0000") and "OLN/WA7654321" in dr
+            t01.close()
+    finally:
+        own.stop()
