@@ -213,3 +213,29 @@ async def test_no_broker_gets_nlets_out_of_service_and_the_answer_when_it_return
             t01.close()
     finally:
         own.stop()
+
+
+async def test_a_request_journaled_but_never_published_is_sent_at_restart(tmp_path, cluster,
+                                                                          reactor) -> None:
+    """The crash window between journaling a request and the broker taking it: the request
+    row is in the journal with no trace of sending; at restart the node publishes it and the
+    answer reaches the terminal's mailbox."""
+    oregon, washington = await two_nodes(tmp_path, cluster, "R1", reactor)
+    async with running_switch(washington, reactor) as w:
+        async with running_switch(oregon, reactor) as o:
+            await joined(o, w)
+        conn = sqlite3.connect(oregon.database)
+        seq = conn.execute("SELECT MAX(seq) FROM journal").fetchone()[0] + 1
+        conn.execute("INSERT INTO journal (seq, time, direction, link, terminal, operator, ori, "
+                     "key, disposition, reason, osn, ref, text) VALUES "
+                     "(?, '2026-12-07T10:00:00+00:00', 'in', 'tcp', 'T01', 'OP01', 'OR0240000', "
+                     "'DQ', 'accepted', '', 0, 0, ?)", (seq, "DQ.OR0240000.WA.TXT\nOLN/WA5550001"))
+        conn.commit()
+        conn.close()
+        async with running_switch(oregon, reactor) as o:
+            def answer() -> list:
+                return o.reader.execute("SELECT text FROM journal WHERE ref = ? AND key = 'DR' "
+                                        "AND terminal = 'T01'", (seq,)).fetchall()
+
+            got = await until(answer, 20, "the recovered request answered")
+            assert "OLN/WA5550001" in got[0][0] and o.stats["network_recovered"] == 1
