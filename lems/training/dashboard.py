@@ -34,6 +34,8 @@ class Snapshot:
     rejects: dict[str, int] = field(default_factory=dict)
     endpoints: dict[str, str] = field(default_factory=dict)
     hits: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    """Messages no link could carry (``lems mail dead``): terminal, OSN, first line."""
     totals: dict[str, int] = field(default_factory=dict)
     network: list[dict[str, Any]] = field(default_factory=list)
     """The Nlets network as this node sees it (lems.federation): per state up, backlog, round
@@ -68,6 +70,8 @@ def snapshot(database: str | Path, lab_name: str = "", *, recent: int = 15,
             "SELECT seq, time, direction, terminal, operator, ori, key, disposition, reason, "
             "text FROM journal WHERE time >= ? ORDER BY seq", (since,)).fetchall()
         network = _network(conn)
+        dead = conn.execute("SELECT terminal, osn, body FROM mailbox WHERE dead = 1 "
+                            "ORDER BY terminal, osn LIMIT 100").fetchall()
     finally:
         conn.close()
     snap = Snapshot(lab_name, now.isoformat(timespec="seconds"), network=network)
@@ -95,6 +99,8 @@ def snapshot(database: str | Path, lab_name: str = "", *, recent: int = 15,
                     "key": r[6] or r[9].split("\n", 2)[-1][:3], "disposition": r[7],
                     "text": _first_line(r[9], r[2])} for r in reversed(shown)]
     snap.hits = open_hits(rows, now)
+    snap.dead_letters = [{"terminal": t, "osn": osn, "text": _first_line(body, "out")}
+                         for t, osn, body in dead]
     if switch is not None:
         snap.online = sorted(switch.online)
         snap.totals = {k: v for k, v in switch.stats.items() if ":" not in k}

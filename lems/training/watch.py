@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -45,16 +46,25 @@ def render(snap: Snapshot) -> Group:
                        r["disposition"], r["text"], style=style)
     row = Table.grid(padding=(0, 2))
     row.add_row(rates, rejects, hits)
-    if not snap.network:
-        return Group(head, f"endpoints: {eps}", row, recent)
-    net = Table(title="Nlets network (nodes)")
-    for col in ("state", "node", "backlog", "sent", "received", "rtt p50 ms", "rtt p99 ms"):
-        net.add_column(col)
-    for n in snap.network:
-        net.add_row(n["state"], "up" if n["up"] else "[red]DOWN[/]", _num(n["backlog"]),
-                    str(n["sent"]), str(n["received"]), _ms(n["rtt_p50_ms"]),
-                    _ms(n["rtt_p99_ms"]))
-    return Group(head, f"endpoints: {eps}", net, row, recent)
+    parts: list[Any] = [head, f"endpoints: {eps}"]
+    if snap.network:
+        net = Table(title="Nlets network (nodes)")
+        for col in ("state", "node", "backlog", "sent", "received", "rtt p50 ms", "rtt p99 ms"):
+            net.add_column(col)
+        for n in snap.network:
+            net.add_row(n["state"], "up" if n["up"] else "[red]DOWN[/]", _num(n["backlog"]),
+                        str(n["sent"]), str(n["received"]), _ms(n["rtt_p50_ms"]),
+                        _ms(n["rtt_p99_ms"]))
+        parts.append(net)
+    parts.append(row)
+    if snap.dead_letters:
+        dead = Table(title="[red]dead letters[/] (lems mail dead | resend | drop)")
+        for col in ("term", "OSN", "text"):
+            dead.add_column(col)
+        for d in snap.dead_letters:
+            dead.add_row(d["terminal"], f"{d['osn']:07d}", d["text"], style="red")
+        parts.append(dead)
+    return Group(*parts, recent)
 
 
 def _num(n: int) -> str:
@@ -80,7 +90,9 @@ def plain(snap: Snapshot) -> str:
              "REJECTS " + (" ".join(f"{k}={n}" for k, n in snap.rejects.items()) or "-"),
              "ENDPOINTS " + (" ".join(f"{k}={v}" for k, v in snap.endpoints.items()) or "-"),
              "OPEN-HITS " + (" ".join(f"{h['from']}->{h['to']}:{h['id']}:{h['priority']}:"
-                                      f"{h['left']}s" for h in snap.hits) or "-")]
+                                      f"{h['left']}s" for h in snap.hits) or "-"),
+             "DEAD-LETTERS " + (" ".join(f"{d['terminal']}:{d['osn']:07d}"
+                                         for d in snap.dead_letters) or "-")]
     if snap.network:
         lines.append(network_line(snap))
     lines += [f"  {r['seq']} {r['time']} {r['dir']:<3} {r['terminal']:<4} {r['key']:<5} "
