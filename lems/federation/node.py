@@ -344,7 +344,8 @@ class Node:
             if msg.key == "TQ":
                 bodies = [self._tq(msg)]
             else:
-                answer = self.home.query(with_destinations(msg, [self.state]))
+                answer = self.home.query(with_destinations(msg, [self.state]),
+                                         str(env.get("trm", "")))
                 bodies, sensitive = answer.bodies, answer.sensitive
         if journal:
             link = f"nlets:{origin}"

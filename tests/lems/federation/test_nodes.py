@@ -119,7 +119,8 @@ async def test_yq_yr_across_states_with_each_nodes_deadlines(tmp_path, cluster, 
         await joined(o, w)
         owner = await signed_on(w, reactor, "T01")
         t01 = await signed_on(o, reactor, "T01")
-        t01.send("YQ.OR0240000.WA0010000.TXT\nRTY/WP.RNO/1.PRI/U.RNA/DISPATCH.OCA/W12345")
+        t01.send("YQ.OR0240000.WA0010000.TXT\nRTY/WP.RNO/1.PRI/U.NIC/W000000184.OCA/W12345."
+                 "RNA/DISPATCH.RAG/CASCADE CO SO")
         yq = (await frames(owner, 1))[0]
         assert yq.body.startswith("YQ.OR0240000") and "OCA/W12345" in yq.body
         # no answer: Washington's clock reminds the owner, Oregon's tells the requester
@@ -127,7 +128,8 @@ async def test_yq_yr_across_states_with_each_nodes_deadlines(tmp_path, cluster, 
         assert "HIT CONFIRMATION REMINDER" in reminder.body
         notice = (await frames(t01, 1))[0]
         assert "SEND SECOND REQUEST" in notice.body
-        owner.send("YR.WA0010000.OR0240000.TXT\nRTY/WP.RNO/1.CON/Y.RNA/RECORDS.OCA/W12345")
+        owner.send("YR.WA0010000.OR0240000.TXT\nRTY/WP.RNO/1.CON/Y.NIC/W000000184.OCA/W12345."
+                   "RNA/RECORDS.RAG/KING CO SO")
         while True:
             yr = (await frames(t01, 1))[0]
             if yr.body.startswith("YR."):
