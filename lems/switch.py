@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import hmac
 import math
+import sys
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
@@ -39,6 +41,7 @@ from lems.clock import LabClock
 from lems.directory import Directory
 from lems.journal import Journal
 from lems.lab import LabConfig
+from lems.lablock import LabLock
 from lems.mailbox import Mailboxes
 from lems.policy import Policy
 from lems.router import Reply, Request, Router
@@ -77,6 +80,7 @@ class Session:
     def link_made(self, link: Link) -> None:
         self.link = link
         self.switch.stats["links_opened"] += 1
+        self.switch.sessions.add(self)
 
     def frame_received(self, payload: bytes) -> None:
         self.switch.receive(self, payload)
@@ -88,6 +92,7 @@ class Session:
         """ACK/NAK from a serial terminal: delivery is confirmed by ``ACK.<osn>`` instead."""
 
     def link_lost(self, reason: str) -> None:
+        self.switch.sessions.discard(self)
         self.switch.link_lost(self)
 
     def write(self, frame: str) -> None:
@@ -112,6 +117,12 @@ class Switch:
         self.policy = Policy(self.directory)
         self.router = Router(self)
         self.online: dict[str, Session] = {}
+        self.sessions: set[Session] = set()
+        """Every connected link, signed on or not (a storage failure is told to all)."""
+        self.failed = ""
+        """Why storage failed (empty while it works): input is refused, the switch stops."""
+        self.on_fatal: list[Any] = []
+        """Callables ``fn(reason)`` run once when storage fails (``lems serve`` exits)."""
         self.ports: list[Any] = []
         self.stats: Counter[str] = Counter()
         self._nlets_out = 0
@@ -125,17 +136,29 @@ class Switch:
 
     # ------------------------------------------------------------------ life cycle
 
+    HEARTBEAT = 5.0
+    """Seconds between heartbeat commits; each touches the lab lock (``lems health``)."""
+
     def start(self) -> None:
-        """Open the database (migrating it), load state, start the writer."""
+        """Lock the lab, open the database (migrating it), load state, start the writer."""
         self.lab.database.parent.mkdir(parents=True, exist_ok=True)
-        self.reader = store.connect(self.lab.database)
+        self.lock = LabLock(self.lab.database, "command " + " ".join(
+            [Path(sys.argv[0]).name, *sys.argv[1:3]]))
+        try:
+            self.reader = store.open_for_writing(self.lab.database)
+        except BaseException:
+            self.lock.release()
+            raise
         self.directory.load_state(self.reader)
-        self.writer = Writer(self.lab.database, self.reactor)
+        self.writer = Writer(self.lab.database, self.reactor, on_failure=self.storage_failed)
         self.journal = Journal(self.writer, self.clock, self.reader)
         self.mailboxes = Mailboxes(self.reader)
         self._poll = LoopingCall(self._poll_directory)
         self._poll.clock = self.reactor
         self._poll.start(1.0, now=False)
+        self._heartbeat = LoopingCall(self._beat)
+        self._heartbeat.clock = self.reactor
+        self._heartbeat.start(self.HEARTBEAT, now=True)
         self.journal.append("sys", f"SWITCH STARTED {self.lab.name}", disposition="start")
         self.started = True
         services.install(self)
@@ -200,16 +223,62 @@ class Switch:
         self.started = False
         if self._poll is not None and self._poll.running:
             self._poll.stop()
+            self._heartbeat.stop()
         stops = [maybe for p in self.ports if (maybe := p.stopListening()) is not None]
         stops += [d for hook in self.stop_hooks if (d := hook()) is not None]
         for session in list(self.online.values()):
             if session.link:
                 session.link.close()
-        self.journal.append("sys", "SWITCH STOPPED", disposition="stop")
+        if not self.failed:
+            self.journal.append("sys", "SWITCH STOPPED", disposition="stop")
         d = DeferredList(stops) if stops else succeed(None)
         d.addCallback(lambda _: self.writer.stop())
         d.addCallback(lambda _: self.reader.close())
+        d.addBoth(lambda r: (self.lock.release(), r)[1])
         return d
+
+    def _beat(self) -> None:
+        """A commit through the writer; once durable, the lab lock's time moves."""
+        if self.failed:
+            return
+        self.writer.submit([("INSERT OR REPLACE INTO meta (key, value) VALUES ('alive', ?)",
+                             (self.clock.stamp(),))]).addCallbacks(
+            lambda _: self.lock.touch(), lambda f: None)
+
+    STORAGE_NOTICE = "SWITCH STORAGE FAILED - NO MESSAGE CAN BE ACCEPTED - SWITCH STOPPING"
+
+    def storage_failed(self, reason: str) -> None:
+        """Nothing more can be journaled (the writer died, the database cannot be written).
+
+        A switch that cannot journal must not pretend to work: every connected link is told
+        once (an ``NTC`` notice, OSN 0, on its own framing), every later frame is refused with a
+        reject, and the ``on_fatal`` hooks run (``lems serve`` exits non-zero so a supervisor
+        restarts it). The notice and the rejects are not journaled: nothing can be."""
+        if self.failed:
+            return
+        self.failed = reason or "storage failed"
+        self.stats["storage_failed"] += 1
+        log.critical("switch stopping after a storage failure: {n} links told, new input "
+                     "refused", n=len(self.sessions))
+        for session in list(self.sessions):
+            session.write(self._envelope(0, session.terminal or "", "\n".join([
+                responses.head("NTC", self._session_ori(session)), self.STORAGE_NOTICE,
+                "MESSAGES NOT ACKNOWLEDGED WERE NOT RECEIVED - SEND THEM AGAIN AFTER RESTART"])))
+        for hook in self.on_fatal:
+            try:
+                hook(self.failed)
+            except Exception:
+                log.failure("storage failure hook failed")
+
+    def _refuse_unjournaled(self, session: Session, text: str, reason: str) -> None:
+        """A reject that cannot be journaled (storage failed, disk full): straight to the
+        link, OSN 0, with a NAK on framings that have one."""
+        self.stats["refused:storage"] += 1
+        rej = Reject("NOT-AVAILABLE", reason, None, text[:100])
+        if session.link is not None:
+            session.link.nak()
+        session.write(self._envelope(0, session.terminal or "", responses.reject(
+            rej, self._session_ori(session))))
 
     def _poll_directory(self) -> None:
         try:
@@ -223,6 +292,9 @@ class Switch:
     def receive(self, session: Session, payload: bytes) -> None:
         """One frame from a link."""
         self.stats["frames_in"] += 1
+        if self.failed:
+            self._refuse_unjournaled(session, payload.decode("latin-1"), self.STORAGE_NOTICE)
+            return
         text = payload.decode("latin-1")
         seq = self.journal.next_seq()
         terminal = session.terminal
@@ -329,6 +401,9 @@ class Switch:
     def receive_bad(self, session: Session, reason: str, raw: bytes) -> None:
         """A frame the framer could not take (too long, bad block check): refuse, keep the link."""
         self.stats["bad_frames"] += 1
+        if self.failed:
+            self._refuse_unjournaled(session, raw.decode("latin-1"), self.STORAGE_NOTICE)
+            return
         seq = self.journal.next_seq()
         text = raw.decode("latin-1")
         rej = Reject(BAD_FRAME, f"FRAME REFUSED - {reason.upper()}", None, text[:100])
@@ -361,11 +436,21 @@ class Switch:
             self.answer(session, body, ref=seq, key=out_key, pre=pre)
 
     def _journal_failed(self, failure: Any, session: Session, seq: int) -> None:
+        """The frame's journal row did not commit: it was not received. The sender gets a
+        reject saying so (and a NAK on framings that have one) and may send it again."""
         if isinstance(failure, BaseException):
             failure = Failure(failure)
-        log.failure("journal write failed for seq {seq}", failure, seq=seq)
-        if session.link is not None:
-            session.link.nak()
+        error = failure.value
+        name = getattr(error, "sqlite_errorname", "")
+        if name:  # a known storage condition: one line, not a traceback per frame
+            log.error("journal write failed for seq {seq}: {why}", seq=seq,
+                      why=store.problem(name, str(error)))
+        elif not self.failed:
+            log.failure("journal write failed for seq {seq}", failure, seq=seq)
+        why = ("DISK FULL" if name.startswith("SQLITE_FULL") else
+               "SWITCH STORAGE FAILED" if self.failed or name else "JOURNAL WRITE FAILED")
+        self._refuse_unjournaled(
+            session, "", f"MESSAGE NOT ACCEPTED - {why} - NOT JOURNALED, SEND IT AGAIN LATER")
 
     # ------------------------------------------------------------------ sign-on
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,10 @@ from rich.table import Table
 
 from formats.errors import ConfigError, LemsError
 from lems.cli import console, errors, show
+from lems.store import StoreError, problem
+
+EXIT_STORAGE = 3
+"""``lems serve``'s exit status when storage failed while serving (docs/OPERATIONS.md)."""
 
 
 def register(sub: Any) -> None:
@@ -36,7 +42,20 @@ def register(sub: Any) -> None:
                         "(e.g. tcp:8020:interface=127.0.0.1)")
     s.add_argument("--dashboard", action="store_true",
                    help="serve the dashboard page on tcp:8020 on loopback (same as --web)")
+    s.add_argument("--log-file", type=Path, metavar="FILE",
+                   help="append log events as JSON lines here (stderr keeps warnings and "
+                        "errors, one line each)")
+    s.add_argument("--log-level", choices=["debug", "info", "warning", "error", "critical"],
+                   default=None, help="lowest level logged: to --log-file (default info), "
+                   "else to stderr (default warning)")
     s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("health", help="exit 0 when a switch serves the lab and commits (for "
+                       "container healthchecks and monitoring), else 1 with the reason")
+    s.add_argument("dir", type=Path, help="lab directory (or lab.toml)")
+    s.add_argument("--max-age", type=float, default=15.0, metavar="SECONDS",
+                   help="the switch's last heartbeat commit may be this old (default 15)")
+    s.set_defaults(func=cmd_health)
 
     s = sub.add_parser("send", help="sign on as a lab terminal, send messages, print answers")
     s.add_argument("dir", type=Path, help="lab directory (for the terminal's credentials)")
@@ -101,11 +120,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise ConfigError("--speed must be greater than 0")
         lab.clock_speed = args.speed
     reactor = install(args.reactor)
+    from lems import logs
     from lems.switch import Switch
 
+    logs.begin(args.log_level or ("info" if args.log_file else "warning"), args.log_file)
+
     switch = Switch(lab, reactor)
-    switch.start()
     status = {"code": 0}
+    try:
+        switch.start()
+    except (StoreError, sqlite3.Error) as e:
+        # one line naming the file and the problem (read-only, locked, corrupt, wrong schema)
+        why = (str(e) if isinstance(e, StoreError) else
+               f"{lab.database}: {problem(getattr(e, 'sqlite_errorname', ''), str(e))}")
+        errors.print(f"lems: cannot serve {lab.path.parent}: {why}", markup=False)
+        return 2
+
+    def fatal(reason: str) -> None:
+        """Storage failed: the links were told; exit non-zero so a supervisor restarts us."""
+        status["code"] = EXIT_STORAGE
+        reactor.callLater(1.0, reactor.stop)  # a second for the notices to reach the links
+        reactor.callLater(8.0, os._exit, EXIT_STORAGE)  # a shutdown that hangs must not linger
+
+    switch.on_fatal.append(fatal)
     listens = args.listen or list(lab.switch.listen)
 
     def listening(port: Any, desc: str) -> None:
@@ -142,8 +179,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     reactor.addSystemEventTrigger("before", "shutdown", switch.stop)
     reactor.callWhenRunning(go)
     reactor.run()
-    console.print("LEMS stopped; journal flushed", markup=False)
+    if status["code"] == EXIT_STORAGE:
+        errors.print(f"lems: stopped because storage failed: {switch.failed} (exit status "
+                     f"{EXIT_STORAGE}); messages not acknowledged were not journaled",
+                     markup=False)
+    else:
+        console.print("LEMS stopped; journal flushed", markup=False)
     return status["code"]
+
+
+# ---------------------------------------------------------------------- health
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """A switch whose storage failed exits; one that hangs stops touching its lock: either way
+    this says so (the lock file's time moves after each heartbeat commit, every 5 s)."""
+    from lems.lab import load_lab
+    from lems.lablock import holder
+
+    lab = load_lab(args.dir)
+    held = holder(lab.database)
+    if held is None:
+        errors.print(f"lems: unhealthy: no switch serves {lab.path.parent}", markup=False)
+        return 1
+    who, age = held
+    if age > args.max_age:
+        errors.print(f"lems: unhealthy: the switch ({who}) has committed nothing for "
+                     f"{age:.0f} s", markup=False)
+        return 1
+    console.print(f"healthy: {who}; last heartbeat commit {age:.1f} s ago", markup=False)
+    return 0
 
 
 # ---------------------------------------------------------------------- send
