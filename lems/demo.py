@@ -6,11 +6,14 @@ pattern (state code, county, agency; the 9th character hints at the type) but na
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
 from lems import store
 from lems.lab import LabConfig, load_lab
+from lems.signon import generate as generate_password
+from lems.signon import hash_password
 
 DEMO_LAB = """\
 # A LEMS training lab: a fictitious slice of Oregon. Everything here is invented.
@@ -166,6 +169,7 @@ id = "SUPER1"
 name = "MORROW, DANA"
 password = "super-pass"
 supervisor = true
+terminals = ["T00"]     # supervisors are limited to the terminals listed (here the control one)
 
 {operators}
 
@@ -218,8 +222,13 @@ def demo_text(directory: Path, today: date | None = None) -> str:
 
 
 def init_lab(directory: str | Path, *, force: bool = False, listen: str | None = None,
-             today: date | None = None) -> LabConfig:
-    """Write ``DIR/lab.toml`` and create its database; refuse to overwrite unless ``force``."""
+             today: date | None = None, generate: bool = False) -> LabConfig:
+    """Write ``DIR/lab.toml`` and create its database; refuse to overwrite unless ``force``.
+
+    ``generate``: every operator gets a new random password and ``lab.toml`` keeps only its
+    scrypt hash; the returned lab carries the clear passwords in memory (``operator.password``)
+    so the caller can show them once. Without it the operators keep the fixed training
+    passwords (``train-01``…) in clear, for classrooms and scripts."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     path = d / "lab.toml"
@@ -228,10 +237,22 @@ def init_lab(directory: str | Path, *, force: bool = False, listen: str | None =
     text = demo_text(d, today)
     if listen:
         text = text.replace('listen = ["tcp:5020:interface=127.0.0.1"]', f'listen = ["{listen}"]')
+    clear: dict[str, str] = {}
+    if generate:
+        lines, oid = text.split("\n"), ""
+        for i, line in enumerate(lines):
+            if line.startswith("id = "):
+                oid = line.split('"')[1]
+            elif line.startswith('password = "') and oid:
+                clear[oid] = generate_password()
+                lines[i] = f'password_hash = "{hash_password(clear[oid])}"'
+        text = "\n".join(lines)
     path.write_text(text, "utf-8")
     lab = load_lab(path)
     if force and lab.database.exists():
         for suffix in ("", "-wal", "-shm"):
             Path(str(lab.database) + suffix).unlink(missing_ok=True)
     store.connect(lab.database).close()
+    for oid, password in clear.items():
+        lab.operators[oid] = replace(lab.operators[oid], password=password)
     return lab

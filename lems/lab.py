@@ -16,6 +16,7 @@ from typing import Any
 
 from formats.errors import ConfigError
 from formats.ori import ori_problem
+from lems.signon import hash_problem
 
 CATEGORIES = {
     "cj": "criminal justice agency",
@@ -60,9 +61,12 @@ class OperatorConfig:
     id: str
     name: str
     password: str
+    """A clear password (labs written before hashes; ``""`` when ``password_hash`` is set)."""
     terminals: tuple[str, ...] = ()
     cleared: bool = True
     supervisor: bool = False
+    password_hash: str = ""
+    """``scrypt$…`` (``lems.signon``); checked instead of ``password`` when set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,9 @@ class SwitchConfig:
     listen: tuple[str, ...] = ("tcp:5020:interface=127.0.0.1",)
     max_frame: int = 16384
     lockout_after: int = 5
+    signon_delay: float = 0.5
+    """Seconds a failed sign-on's refusal is held back, doubled per failure (``lems.signon``)."""
+    signon_delay_max: float = 30.0
 
 
 @dataclass(slots=True)
@@ -115,11 +122,13 @@ class LabConfig:
 
 _ALLOWED = {
     "lab": {"name", "state", "database", "clock_speed", "seed", "dictionary", "codes"},
-    "switch": {"ori", "listen", "max_frame", "lockout_after"},
+    "switch": {"ori", "listen", "max_frame", "lockout_after", "signon_delay",
+               "signon_delay_max"},
     "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
                "cch_entry", "criteria"},
     "terminal": {"id", "oris", "radio", "control", "description"},
-    "operator": {"id", "name", "password", "terminals", "cleared", "supervisor"},
+    "operator": {"id", "name", "password", "password_hash", "terminals", "cleared",
+                 "supervisor"},
     "group": {"name", "members", "description"},
     "endpoint": {"name", "mode", "latency_ms", "jitter_ms", "drop_rate", "error_rate",
                  "timeout_s"},
@@ -224,7 +233,12 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         listen=_str_list(r, sw, "listen", "switch", None, ["tcp:5020:interface=127.0.0.1"]),
         max_frame=r.get(sw, "max_frame", int, "switch", default=16384),
         lockout_after=r.get(sw, "lockout_after", int, "switch", default=5),
+        signon_delay=r.get(sw, "signon_delay", float, "switch", default=0.5),
+        signon_delay_max=r.get(sw, "signon_delay_max", float, "switch", default=30.0),
     )
+    for attr in ("signon_delay", "signon_delay_max"):
+        if not 0 <= getattr(switch, attr) <= 3600:
+            raise r.fail("must be between 0 and 3600 seconds", "switch", None, attr)
     if ori_problem(switch.ori):
         raise r.fail(ori_problem(switch.ori) or "", "switch", None, "ori")
     if not 64 <= switch.max_frame <= 1 << 24:
@@ -288,13 +302,25 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
             if tid not in cfg.terminals:
                 raise r.fail(f"terminal {tid} is not a [[terminal]] of this lab", "operator", i,
                              "terminals")
-        password = r.get(o, "password", str, "operator", i)
-        if not password or "." in password:
-            raise r.fail("must be non-empty and contain no period", "operator", i, "password")
+        hashed = r.get(o, "password_hash", str, "operator", i, "")
+        if hashed:
+            if "password" in o:
+                raise r.fail("give password_hash or password, not both", "operator", i,
+                             "password")
+            why = hash_problem(hashed)
+            if why:
+                raise r.fail(why, "operator", i, "password_hash")
+            password = ""
+        else:
+            password = r.get(o, "password", str, "operator", i)
+            if not password or "." in password:
+                raise r.fail("must be non-empty and contain no period", "operator", i,
+                             "password")
         cfg.operators[oid] = OperatorConfig(
             id=oid, name=r.get(o, "name", str, "operator", i), password=password,
             terminals=terms, cleared=r.get(o, "cleared", bool, "operator", i, True),
-            supervisor=r.get(o, "supervisor", bool, "operator", i, False))
+            supervisor=r.get(o, "supervisor", bool, "operator", i, False),
+            password_hash=hashed)
     for i, g in enumerate(_tables(r, doc, "group")):
         r.section(g, "group", i)
         gname = r.get(g, "name", str, "group", i)

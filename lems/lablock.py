@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from formats.errors import LemsError
+from lems.store import StoreError, read_only
 
 
 class LabBusy(LemsError):
@@ -35,8 +36,12 @@ class LabLock:
 
     def __init__(self, database: Path, command: str) -> None:
         self.path = lock_path(database)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:  # the lab cannot be written at all: say why, as for the database
+            raise StoreError(f"{database}: {read_only(database) or e.strerror} "
+                             f"(cannot create {self.path})") from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -14,7 +14,6 @@ before sign-on) that is journaled but not queued and needs no acknowledgement.
 
 from __future__ import annotations
 
-import hmac
 import math
 import sys
 from collections import Counter
@@ -22,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from twisted.internet import threads
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -45,6 +45,16 @@ from lems.lablock import LabLock
 from lems.mailbox import Mailboxes
 from lems.policy import Policy
 from lems.router import Reply, Request, Router
+from lems.signon import (
+    BUSY,
+    MASK,
+    REFUSED,
+    SignOnGuard,
+    hash_password,
+    mask_logon,
+    same_clear,
+    verify,
+)
 from lems.store import Statement, Writer
 
 log = Logger()
@@ -65,13 +75,15 @@ OPERATOR_STATE = ("INSERT INTO operator_state (operator, failures, locked, chang
 class Session:
     """One link's conversation with the switch: which terminal and operator are signed on."""
 
-    __slots__ = ("link", "operator", "switch", "terminal")
+    __slots__ = ("held", "link", "operator", "switch", "terminal")
 
     def __init__(self, switch: Switch) -> None:
         self.switch = switch
         self.link: Link | None = None
         self.terminal: str | None = None
         self.operator = ""
+        self.held: list[bytes] | None = None
+        """Frames received while a sign-on is being checked (in order), else None."""
 
     @property
     def peer(self) -> str:
@@ -115,6 +127,8 @@ class Switch:
         self.parser = Parser(self.dictionary)
         self.directory = Directory(lab)
         self.policy = Policy(self.directory)
+        self.signon = SignOnGuard(lab.switch.signon_delay, lab.switch.signon_delay_max,
+                                  reactor.seconds)
         self.router = Router(self)
         self.online: dict[str, Session] = {}
         self.sessions: set[Session] = set()
@@ -291,11 +305,30 @@ class Switch:
 
     def receive(self, session: Session, payload: bytes) -> None:
         """One frame from a link."""
-        self.stats["frames_in"] += 1
-        if self.failed:
-            self._refuse_unjournaled(session, payload.decode("latin-1"), self.STORAGE_NOTICE)
+        if session.held is not None:  # a sign-on is being checked: keep the order
+            if len(session.held) < self.HOLD_MAX:
+                session.held.append(payload)
+            elif session.link is not None:  # not a terminal waiting for its SON: a flood
+                self.stats["links_closed_flood"] += 1
+                log.warn("link {peer} sent more than {n} frames while its sign-on was "
+                         "checked: closed", peer=session.peer, n=self.HOLD_MAX)
+                session.held = []
+                session.link.close()
             return
+        self.stats["frames_in"] += 1
         text = payload.decode("latin-1")
+        if text[:24].lstrip()[:5].upper() == "LOGON":
+            masked = mask_logon(text)
+            if masked != text:  # no password in the journal, an echo or a log, in any form
+                result = self.parser.check(text)
+                if isinstance(result, Reject):
+                    self._refuse(session, self.journal.next_seq(), masked, Reject(
+                        BAD_FORMAT, "SIGN ON AS LOGON.TERMINAL.OPERATOR.PASSWORD", None,
+                        masked[:100]), "rejected", key="LOGON")
+                    return
+        if self.failed:
+            self._refuse_unjournaled(session, text, self.STORAGE_NOTICE)
+            return
         seq = self.journal.next_seq()
         terminal = session.terminal
         if terminal is not None and text[:4] == "ACK.":
@@ -401,11 +434,11 @@ class Switch:
     def receive_bad(self, session: Session, reason: str, raw: bytes) -> None:
         """A frame the framer could not take (too long, bad block check): refuse, keep the link."""
         self.stats["bad_frames"] += 1
+        text = mask_logon(raw.decode("latin-1"))
         if self.failed:
-            self._refuse_unjournaled(session, raw.decode("latin-1"), self.STORAGE_NOTICE)
+            self._refuse_unjournaled(session, text, self.STORAGE_NOTICE)
             return
         seq = self.journal.next_seq()
-        text = raw.decode("latin-1")
         rej = Reject(BAD_FRAME, f"FRAME REFUSED - {reason.upper()}", None, text[:100])
         if session.link is not None:
             session.link.nak()
@@ -454,49 +487,92 @@ class Switch:
 
     # ------------------------------------------------------------------ sign-on
 
+    HOLD_MAX = 16
+    """Frames kept in order while a sign-on is checked; one more closes the link (a terminal
+    waits for its SON before it sends much; a peer that does not is flooding)."""
+
     def _logon(self, session: Session, seq: int, text: str, msg: Message) -> None:
+        """Check a sign-on (lems/signon.py): the password off the reactor, one refusal text,
+        refusals delayed per source and operator, lockout only from where the operator works."""
         tid, oid, password = msg.args
         d = self.directory
-        journal_text = ".".join(["LOGON", tid, oid, "*" * len(password)])
+        journal_text = ".".join(["LOGON", tid, oid, MASK])
         term = d.terminals.get(tid)
         op = d.operators.get(oid)
-        limit = self.lab.switch.lockout_after
-
-        def refuse(reason: str, field: str, extra: list[Statement] | None = None) -> None:
-            self.stats["logon_refused"] += 1
-            self._refuse(session, seq, journal_text,
-                         Reject(SIGN_ON, reason, field, journal_text), "refused", key="LOGON",
-                         ori=term.oris[0] if term else "", extra=extra)
-
-        if term is None:
-            return refuse(f"TERMINAL {tid} IS NOT REGISTERED", "TERMINAL")
+        source = _host(session.peer)
+        guard = self.signon
+        if source in guard.waiting:
+            self.stats["logon_busy"] += 1
+            self._logon_refuse(session, seq, journal_text, term, BUSY)
+            return
         identity = getattr(session.link, "identity", None)  # TLS client certificate CN
-        if identity is not None and identity != tid:
-            return refuse(f"CERTIFICATE IDENTIFIES TERMINAL {identity}, NOT {tid}", "TERMINAL")
-        if op is None:
-            return refuse(f"OPERATOR {oid} IS NOT REGISTERED", "OPERATOR")
-        if op.terminals and tid not in op.terminals:
-            return refuse(f"OPERATOR {oid} IS NOT AUTHORIZED ON TERMINAL {tid}", "OPERATOR")
-        if not op.cleared:
-            return refuse(f"OPERATOR {oid} HAS NO CLEARED FINGERPRINT BACKGROUND CHECK - "
-                          "SIGN-ON REFUSED", "OPERATOR")
-        state = d.operator_state[oid]
-        if state.locked:
-            return refuse(f"OPERATOR {oid} IS LOCKED OUT - A SUPERVISOR MUST UNLOCK", "OPERATOR")
+        if term is not None and identity is not None and identity != tid:
+            # the peer proved who it is with a certificate: it may know why
+            self._logon_refuse(session, seq, journal_text, term,
+                               f"CERTIFICATE IDENTIFIES TERMINAL {identity}, NOT {tid}")
+            return
+        known = term is not None and op is not None
+        if known and not op.password_hash:  # a clear password (a lab written before hashes)
+            checked: Deferred[bool] = succeed(same_clear(op.password, password))
+        else:  # unknown names cost the same time as a wrong password
+            checked = threads.deferToThreadPool(
+                self.reactor, self.reactor.getThreadPool(), verify,
+                op.password_hash if known else _dummy_hash(), password)
+        guard.waiting.add(source)
+        session.held = []
+        checked.addCallback(lambda ok: ok and known)
+        checked.addErrback(lambda f: (log.failure("password check failed", f), False)[1])
+        checked.addCallback(self._logon_checked, session, seq, journal_text, tid, oid, source,
+                            identity == tid)
+
+    def _logon_checked(self, ok: bool, session: Session, seq: int, journal_text: str, tid: str,
+                       oid: str, source: str, certified: bool) -> None:
+        d = self.directory
+        guard = self.signon
+        term = d.terminals.get(tid)
         now = self.clock.stamp()
-        if not hmac.compare_digest(password.encode(), op.password.encode()):
-            state.failures += 1
-            state.locked = state.failures >= limit
-            row = (OPERATOR_STATE, (oid, state.failures, int(state.locked), now))
-            if state.locked:
-                return refuse(f"INVALID PASSWORD - OPERATOR {oid} IS NOW LOCKED OUT "
-                              f"({state.failures} FAILED ATTEMPTS)", "PASSWORD", [row])
-            return refuse(f"INVALID PASSWORD ({state.failures} OF {limit} ATTEMPTS)",
-                          "PASSWORD", [row])
-        extra: list[Statement] = []
+        if not ok:
+            guard.failed(source, oid)
+            extra: list[Statement] = []
+            if oid in d.operators and guard.may_lock(source, oid, certified):
+                state = d.operator_state[oid]
+                state.failures += 1
+                state.locked = state.locked or state.failures >= self.lab.switch.lockout_after
+                extra.append((OPERATOR_STATE, (oid, state.failures, int(state.locked), now)))
+            delay = guard.delay(source, oid)
+            self.stats["logon_refused"] += 1
+
+            def refuse() -> None:
+                guard.waiting.discard(source)
+                self._logon_refuse(session, seq, journal_text, term, REFUSED, extra)
+                self._release(session)
+
+            self.reactor.callLater(delay, refuse)
+            return
+        guard.waiting.discard(source)
+        op = d.operators[oid]
+        state = d.operator_state[oid]
+        # the right password: the peer may now learn why it cannot sign on
+        why = ("" if not op.terminals or tid in op.terminals else
+               f"OPERATOR {oid} IS NOT AUTHORIZED ON TERMINAL {tid}")
+        why = why or ("" if op.cleared else f"OPERATOR {oid} HAS NO CLEARED FINGERPRINT "
+                      "BACKGROUND CHECK - SIGN-ON REFUSED")
+        why = why or (f"OPERATOR {oid} IS LOCKED OUT - A SUPERVISOR MUST UNLOCK"
+                      if state.locked else "")
+        if why or term is None:
+            self.stats["logon_refused"] += 1
+            self._logon_refuse(session, seq, journal_text, term, why or REFUSED)
+            self._release(session)
+            return
+        guard.succeeded(source, oid)
+        extra = []
         if state.failures:
             state.failures = 0
             extra.append((OPERATOR_STATE, (oid, 0, 0, now)))
+        if session.link is None:  # the link went while the password was checked
+            if extra:
+                self.writer.submit_nowait(extra)
+            return
         if session.terminal is not None and session.terminal != tid:
             self._unbind(session)
         session.terminal, session.operator = tid, oid
@@ -512,6 +588,28 @@ class Switch:
                                   disposition="accepted")
         self.answer(session, body, ref=seq, key="SON", pre=[in_row, *extra],
                     then=lambda: self._bind(session, tid))
+        self._release(session)
+
+    def _logon_refuse(self, session: Session, seq: int, journal_text: str,
+                      term: Any, reason: str, extra: list[Statement] | None = None) -> None:
+        if self.failed:
+            self._refuse_unjournaled(session, journal_text, reason)
+            return
+        if session.link is None:  # gone meanwhile: journal the attempt all the same
+            self.writer.submit_nowait([self.journal.row(
+                seq, "in", journal_text, link="", key="LOGON", disposition="refused",
+                reason=f"{SIGN_ON} {reason}"), *(extra or [])])
+            return
+        self._refuse(session, seq, journal_text, Reject(SIGN_ON, reason, None, journal_text),
+                     "refused", key="LOGON", ori=term.oris[0] if term else "", extra=extra)
+
+    def _release(self, session: Session) -> None:
+        """The sign-on is answered: take the frames that came meanwhile, in order."""
+        held, session.held = session.held, None
+        for payload in held or ():
+            if session.link is None:
+                break
+            self.receive(session, payload)
 
     def _bind(self, session: Session, tid: str) -> None:
         """The sign-on is durable: the session is now where the terminal's mail goes."""
@@ -676,3 +774,19 @@ class Switch:
                 f"CRIMINAL HISTORY RECORD ({key}) ON FILE - NOT SENT OVER RADIO TO {terminal}",
                 "REQUEST IT AT A WIRED TERMINAL (OAR 257-010-0025(9))"]), "withheld-radio"
         return body, "queued"
+
+
+def _host(peer: str) -> str:
+    """The source address of a link's peer (``tcp:127.0.0.1:50312`` -> ``tcp:127.0.0.1``)."""
+    head, _, port = peer.rpartition(":")
+    return head if port.isdigit() and head else peer
+
+
+_DUMMY: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """A hash to check unknown names against, so they cost what a wrong password costs."""
+    if not _DUMMY:
+        _DUMMY.append(hash_password("not-a-password"))
+    return _DUMMY[0]

@@ -29,6 +29,10 @@ def register(sub: Any) -> None:
     s.add_argument("--tls", action="store_true",
                    help="also write DIR/pki/: a lab CA, a server certificate and one client "
                    "certificate per terminal (CN = terminal id) for tls: links")
+    s.add_argument("--training-passwords", action="store_true",
+                   help="give the operators the fixed training passwords (train-01…) kept in "
+                   "clear in lab.toml, for classrooms and scripts; default: new random "
+                   "passwords shown once, lab.toml keeps only their hashes")
     s.set_defaults(func=cmd_init)
 
     s = sub.add_parser("serve", help="run a lab's switch until Ctrl-C or SIGTERM")
@@ -77,19 +81,30 @@ def cmd_init(args: argparse.Namespace) -> int:
         lab = load_lab(args.dir)
         console.print(f"Lab exists: {lab.path} (left as it is)")
         return 0
-    lab = init_lab(args.dir, force=args.force, listen=args.listen)
+    lab = init_lab(args.dir, force=args.force, listen=args.listen,
+                   generate=not args.training_passwords)
     console.print(f"Lab written: {lab.path}  (database {lab.database.name})")
+    if not args.training_passwords:
+        console.print("Passwords are shown this once: lab.toml keeps only their hashes "
+                      "(lems operator passwd sets a new one).", markup=False)
     table = Table(title=lab.name)
-    for col in ("terminal", "ORIs", "agency", "operator", "password", "note"):
+    for col in ("terminal", "ORIs", "agency", "note"):
         table.add_column(col)
     for t in lab.terminals.values():
-        ops = [o for o in lab.operators.values() if t.id in o.terminals and o.cleared]
         agency = lab.agencies[t.oris[0]]
         note = ", ".join(x for x in ("control" if t.control else "",
                                      "radio (mobile data)" if t.radio else "",
                                      agency.category if agency.category != "cj" else "") if x)
-        table.add_row(t.id, " ".join(t.oris), agency.name,
-                      ops[0].id if ops else "", ops[0].password if ops else "", note)
+        table.add_row(t.id, " ".join(t.oris), agency.name, note)
+    show(table)
+    table = Table(title="operators" + ("" if args.training_passwords else
+                                       " (passwords shown this once)"))
+    for col in ("operator", "name", "terminals", "password", "note"):
+        table.add_column(col)
+    for o in lab.operators.values():
+        note = ", ".join(x for x in ("supervisor" if o.supervisor else "",
+                                     "" if o.cleared else "not cleared: sign-on refused") if x)
+        table.add_row(o.id, o.name, " ".join(o.terminals) or "any", o.password, note)
     show(table)
     listen = lab.switch.listen[0]
     if args.tls:
@@ -100,11 +115,13 @@ def cmd_init(args: argparse.Namespace) -> int:
                       f"certKey={pki}/server.pem:caCerts={pki}/ca.pem  (terminal T01 uses "
                       f"certKey={pki}/T01.pem; the certificate's CN must match the LOGON)",
                       markup=False)
+    pw = lab.operators["OP01"].password
     console.print(f"Start it:    lems serve {args.dir}")
     console.print(f"Sign on:     connect to {listen} (e.g. nc 127.0.0.1 5020) and type "
-                  "LOGON.T01.OP01.train-01")
+                  f"LOGON.T01.OP01.{pw}", markup=False)
     console.print(f"Or send:     lems send {args.dir} --terminal T01 "
-                  "'QW.OR0240000.NAM/DOE,JOHN.DOB/19800101'")
+                  + ("" if args.training_passwords else f"--password {pw} ")
+                  + "'QW.OR0240000.NAM/DOE,JOHN.DOB/19800101'", markup=False)
     return 0
 
 
@@ -229,6 +246,9 @@ def cmd_send(args: argparse.Namespace) -> int:
     if op is None:
         raise ConfigError(f"no operator for terminal {args.terminal}; give --operator")
     password = args.password or op.password
+    if not password:
+        raise ConfigError(f"operator {op.id}'s password is kept in {lab.path} only as a hash: "
+                          "give --password")
     from hardware.endpoints import client_for
 
     to = args.to or client_for(lab.switch.listen[0])

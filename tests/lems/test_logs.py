@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from twisted.logger import LogLevel, Logger
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
 from lems.logs import JsonObserver, LineObserver
