@@ -96,6 +96,14 @@ class SwitchConfig:
     signon_delay: float = 0.5
     """Seconds a failed sign-on's refusal is held back, doubled per failure (``lems.signon``)."""
     signon_delay_max: float = 30.0
+    signon_timeout: float = 60.0
+    """Seconds a link may stay connected without signing on (0: no limit)."""
+    rate_frames: float = 1000.0
+    """Frames per second a signed-on terminal may send (0: no limit; ``lems.limits``)."""
+    rate_bytes: float = 1 << 20
+    source_frames: float = 20.0
+    """Frames per second the links of one source address may send before sign-on."""
+    source_bytes: float = 16384.0
 
 
 @dataclass(slots=True)
@@ -123,7 +131,8 @@ class LabConfig:
 _ALLOWED = {
     "lab": {"name", "state", "database", "clock_speed", "seed", "dictionary", "codes"},
     "switch": {"ori", "listen", "max_frame", "lockout_after", "signon_delay",
-               "signon_delay_max"},
+               "signon_delay_max", "signon_timeout", "rate_frames", "rate_bytes",
+               "source_frames", "source_bytes"},
     "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
                "cch_entry", "criteria"},
     "terminal": {"id", "oris", "radio", "control", "description"},
@@ -235,10 +244,18 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         lockout_after=r.get(sw, "lockout_after", int, "switch", default=5),
         signon_delay=r.get(sw, "signon_delay", float, "switch", default=0.5),
         signon_delay_max=r.get(sw, "signon_delay_max", float, "switch", default=30.0),
+        signon_timeout=r.get(sw, "signon_timeout", float, "switch", default=60.0),
+        rate_frames=r.get(sw, "rate_frames", float, "switch", default=1000.0),
+        rate_bytes=r.get(sw, "rate_bytes", float, "switch", default=float(1 << 20)),
+        source_frames=r.get(sw, "source_frames", float, "switch", default=20.0),
+        source_bytes=r.get(sw, "source_bytes", float, "switch", default=16384.0),
     )
-    for attr in ("signon_delay", "signon_delay_max"):
+    for attr in ("signon_delay", "signon_delay_max", "signon_timeout"):
         if not 0 <= getattr(switch, attr) <= 3600:
             raise r.fail("must be between 0 and 3600 seconds", "switch", None, attr)
+    for attr in ("rate_frames", "rate_bytes", "source_frames", "source_bytes"):
+        if getattr(switch, attr) < 0:
+            raise r.fail("must not be negative (0 turns the limit off)", "switch", None, attr)
     if ori_problem(switch.ori):
         raise r.fail(ori_problem(switch.ori) or "", "switch", None, "ori")
     if not 64 <= switch.max_frame <= 1 << 24:

@@ -14,6 +14,7 @@ before sign-on) that is journaled but not queued and needs no acknowledgement.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import sys
 from collections import Counter
@@ -42,6 +43,7 @@ from lems.directory import Directory
 from lems.journal import Journal
 from lems.lab import LabConfig
 from lems.lablock import LabLock
+from lems.limits import PRE_SIGNON_BYTES, PRE_SIGNON_FRAMES, RATE_LIMIT, Rates, shortened
 from lems.mailbox import Mailboxes
 from lems.policy import Policy
 from lems.router import Reply, Request, Router
@@ -75,7 +77,7 @@ OPERATOR_STATE = ("INSERT INTO operator_state (operator, failures, locked, chang
 class Session:
     """One link's conversation with the switch: which terminal and operator are signed on."""
 
-    __slots__ = ("held", "link", "operator", "switch", "terminal")
+    __slots__ = ("deadline", "held", "link", "operator", "pre", "switch", "terminal")
 
     def __init__(self, switch: Switch) -> None:
         self.switch = switch
@@ -84,6 +86,10 @@ class Session:
         self.operator = ""
         self.held: list[bytes] | None = None
         """Frames received while a sign-on is being checked (in order), else None."""
+        self.pre = 0
+        """Frames received while not signed on (``lems.limits``)."""
+        self.deadline: Any = None
+        """The call that closes the link if it has not signed on in time."""
 
     @property
     def peer(self) -> str:
@@ -93,6 +99,10 @@ class Session:
         self.link = link
         self.switch.stats["links_opened"] += 1
         self.switch.sessions.add(self)
+        timeout = self.switch.lab.switch.signon_timeout
+        if timeout > 0:
+            self.deadline = self.switch.reactor.callLater(timeout, self.switch.signon_timeout,
+                                                          self)
 
     def frame_received(self, payload: bytes) -> None:
         self.switch.receive(self, payload)
@@ -105,6 +115,8 @@ class Session:
 
     def link_lost(self, reason: str) -> None:
         self.switch.sessions.discard(self)
+        if self.deadline is not None and self.deadline.active():
+            self.deadline.cancel()
         self.switch.link_lost(self)
 
     def write(self, frame: str) -> None:
@@ -128,6 +140,10 @@ class Switch:
         self.directory = Directory(lab)
         self.policy = Policy(self.directory)
         self.signon = SignOnGuard(lab.switch.signon_delay, lab.switch.signon_delay_max,
+                                  reactor.seconds)
+        self.terminal_rates = Rates(lab.switch.rate_frames, lab.switch.rate_bytes,
+                                    reactor.seconds)
+        self.source_rates = Rates(lab.switch.source_frames, lab.switch.source_bytes,
                                   reactor.seconds)
         self.router = Router(self)
         self.online: dict[str, Session] = {}
@@ -294,6 +310,79 @@ class Switch:
         session.write(self._envelope(0, session.terminal or "", responses.reject(
             rej, self._session_ori(session))))
 
+    def _within_limits(self, session: Session, payload: bytes) -> bool:
+        """Per-link limits (``lems.limits``): False when the frame was refused or the link
+        closed."""
+        if session.terminal is None:
+            session.pre += 1
+            if session.pre > PRE_SIGNON_FRAMES:
+                self._close_unsigned(session, payload)
+                return False
+            over = self.source_rates.allow(_host(session.peer), len(payload))
+            rates = self.source_rates
+        elif payload[:4] == b"ACK.":
+            return True  # answers the switch's own output, whose pace the switch sets
+        else:
+            over = self.terminal_rates.allow(session.terminal, len(payload))
+            rates = self.terminal_rates
+        if over is None:
+            return True
+        self.stats["refused:rate"] += 1
+        who = "THIS TERMINAL" if session.terminal else "THIS ADDRESS BEFORE SIGN-ON"
+        text = shortened(mask_logon(payload.decode("latin-1")))
+        rej = Reject(RATE_LIMIT, f"TOO MUCH TRAFFIC FROM {who} - LIMIT {rates.describe()} - "
+                     "MESSAGE NOT ACCEPTED, SEND IT AGAIN LATER", None, text[:100])
+        now = self.reactor.seconds()
+        if now - over.refused_at >= 1.0 and not self.failed:  # one journaled per second
+            over.refused_at = now
+            self._refuse(session, self.journal.next_seq(), text, rej, "refused")
+        else:
+            if session.link is not None:
+                session.link.nak()
+            session.write(self._envelope(0, session.terminal or "", responses.reject(
+                rej, self._session_ori(session))))
+        return False
+
+    def _close_unsigned(self, session: Session, payload: bytes) -> None:
+        """Too many frames without a sign-on: one row with a count and a digest, then close."""
+        self.stats["links_closed_unsigned"] += 1
+        if session.link is None:
+            return
+        if session.pre > PRE_SIGNON_FRAMES + 1:
+            return  # closing already (the answers before are being committed)
+        digest = hashlib.sha256(payload).hexdigest()[:16]
+        log.info("link {peer} closed: {n} frames without a sign-on", peer=session.peer,
+                 n=PRE_SIGNON_FRAMES)
+
+        def close(_: Any) -> None:  # after the answers to the frames before (commit order)
+            if session.link is not None:
+                session.write(self._envelope(0, "", "\n".join([
+                    responses.head("NTC", "UNKNOWN"),
+                    f"LINK CLOSED - {PRE_SIGNON_FRAMES} FRAMES WITHOUT A SIGN-ON"])))
+                session.link.close()
+
+        if self.failed:
+            close(None)
+            return
+        self.writer.submit([self.journal.row(
+            self.journal.next_seq(), "sys",
+            f"LINK CLOSED: {PRE_SIGNON_FRAMES} FRAMES WITHOUT SIGN-ON, THEN 1 MORE "
+            f"({len(payload)} BYTES SHA256/{digest})", link=session.peer,
+            disposition="closed")]).addBoth(close)
+
+    def signon_timeout(self, session: Session) -> None:
+        """A link that has not signed on in time is closed (``[switch] signon_timeout``)."""
+        session.deadline = None
+        if session.terminal is not None or session.link is None or session.held is not None:
+            return
+        self.stats["links_closed_unsigned"] += 1
+        log.info("link {peer} closed: no sign-on in {s} s", peer=session.peer,
+                 s=self.lab.switch.signon_timeout)
+        session.write(self._envelope(0, "", "\n".join([
+            responses.head("NTC", "UNKNOWN"),
+            f"LINK CLOSED - NO SIGN-ON WITHIN {self.lab.switch.signon_timeout:g} SECONDS"])))
+        session.link.close()
+
     def _poll_directory(self) -> None:
         try:
             if self.directory.load_state(self.reader):
@@ -316,6 +405,8 @@ class Switch:
                 session.link.close()
             return
         self.stats["frames_in"] += 1
+        if not self._within_limits(session, payload):
+            return
         text = payload.decode("latin-1")
         if text[:24].lstrip()[:5].upper() == "LOGON":
             masked = mask_logon(text)
@@ -326,6 +417,8 @@ class Switch:
                         BAD_FORMAT, "SIGN ON AS LOGON.TERMINAL.OPERATOR.PASSWORD", None,
                         masked[:100]), "rejected", key="LOGON")
                     return
+        elif session.terminal is None and len(text) > PRE_SIGNON_BYTES:
+            text = shortened(text)  # a peer not signed on never writes much to the journal
         if self.failed:
             self._refuse_unjournaled(session, text, self.STORAGE_NOTICE)
             return
@@ -434,7 +527,11 @@ class Switch:
     def receive_bad(self, session: Session, reason: str, raw: bytes) -> None:
         """A frame the framer could not take (too long, bad block check): refuse, keep the link."""
         self.stats["bad_frames"] += 1
+        if not self._within_limits(session, raw):
+            return
         text = mask_logon(raw.decode("latin-1"))
+        if session.terminal is None:
+            text = shortened(text)
         if self.failed:
             self._refuse_unjournaled(session, text, self.STORAGE_NOTICE)
             return
@@ -565,6 +662,9 @@ class Switch:
             self._release(session)
             return
         guard.succeeded(source, oid)
+        session.pre = 0
+        if session.deadline is not None and session.deadline.active():
+            session.deadline.cancel()
         extra = []
         if state.failures:
             state.failures = 0
