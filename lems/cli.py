@@ -56,8 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-COMMANDS = ["parse", "lab", "admin", "terminal", "record", "links", "endpoint", "state",
-            "training"]
+COMMANDS = ["parse", "lab", "admin", "terminal", "record", "journal", "links", "endpoint",
+            "state", "training"]
 """Modules of ``lems.commands``, in help order; each has ``register(subparsers)``."""
 
 

@@ -38,6 +38,11 @@ HEADER = struct.Struct("!I")
 READ_SIZE = 1 << 20
 CHECKPOINT_EVERY = 0.25
 """Seconds between the checkpointer's passive checkpoints."""
+WAL_LIMIT = 32 << 20
+"""Bytes the WAL file is cut back to when the writer starts it again from the beginning
+(``journal_size_limit``). A reader holding an old snapshot (a long export) keeps checkpoints
+from catching up and the WAL grows meanwhile; without the limit it kept its largest size for
+ever (1.7 GB was seen). Steady traffic uses a few megabytes."""
 
 Group = list[tuple[str, Any]]
 
@@ -191,6 +196,7 @@ def main(argv: list[str]) -> int:
     sock = socket.socket(fileno=fd)
     conn = open_db(path)
     conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
+    conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
     stop = threading.Event()
     checkpointer = threading.Thread(target=checkpoints, args=(path, stop), daemon=True)
     checkpointer.start()

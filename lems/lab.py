@@ -106,6 +106,15 @@ class SwitchConfig:
     source_bytes: float = 16384.0
 
 
+@dataclass(frozen=True, slots=True)
+class JournalConfig:
+    """Retention (``lems.retention``): 0 keeps everything."""
+
+    keep_days: float = 0.0
+    keep_mb: float = 0.0
+    archive_every: float = 3600.0
+
+
 @dataclass(slots=True)
 class LabConfig:
     path: Path
@@ -115,6 +124,7 @@ class LabConfig:
     clock_speed: float = 1.0
     seed: int = 1
     switch: SwitchConfig = field(default_factory=SwitchConfig)
+    journal: JournalConfig = field(default_factory=JournalConfig)
     agencies: dict[str, AgencyConfig] = field(default_factory=dict)
     terminals: dict[str, TerminalConfig] = field(default_factory=dict)
     operators: dict[str, OperatorConfig] = field(default_factory=dict)
@@ -133,6 +143,7 @@ _ALLOWED = {
     "switch": {"ori", "listen", "max_frame", "lockout_after", "signon_delay",
                "signon_delay_max", "signon_timeout", "rate_frames", "rate_bytes",
                "source_frames", "source_bytes"},
+    "journal": {"keep_days", "keep_mb", "archive_every"},
     "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
                "cch_entry", "criteria"},
     "terminal": {"id", "oris", "radio", "control", "description"},
@@ -220,7 +231,8 @@ def load_lab(path: str | Path) -> LabConfig:
 
 def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
     r = _Reader(p, text)
-    top = set(doc) - {"lab", "switch", "agency", "terminal", "operator", "group", "endpoint"}
+    top = set(doc) - {"lab", "switch", "journal", "agency", "terminal", "operator", "group",
+                      "endpoint"}
     if top:
         first = sorted(top)[0]
         raise ConfigError(f"unknown section(s) {', '.join(sorted(top))}", file=str(p), key=first,
@@ -261,8 +273,19 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
     if not 64 <= switch.max_frame <= 1 << 24:
         raise r.fail("must be between 64 and 16777216", "switch", None, "max_frame")
 
+    jr = r.section(doc.get("journal", {}), "journal")
+    journal = JournalConfig(
+        keep_days=r.get(jr, "keep_days", float, "journal", default=0.0),
+        keep_mb=r.get(jr, "keep_mb", float, "journal", default=0.0),
+        archive_every=r.get(jr, "archive_every", float, "journal", default=3600.0))
+    for attr in ("keep_days", "keep_mb"):
+        if getattr(journal, attr) < 0:
+            raise r.fail("must not be negative (0 keeps everything)", "journal", None, attr)
+    if journal.archive_every < 1:
+        raise r.fail("must be at least 1 second", "journal", None, "archive_every")
+
     cfg = LabConfig(path=p, name=name, state=state, database=database, clock_speed=speed,
-                    seed=seed, switch=switch, dictionary=dictionary,
+                    seed=seed, switch=switch, journal=journal, dictionary=dictionary,
                     codes_dir=(p.parent / codes) if codes else None)
     for i, a in enumerate(_tables(r, doc, "agency")):
         r.section(a, "agency", i)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sqlite3
 import sys
 from collections import Counter
 from datetime import datetime
@@ -37,7 +38,7 @@ from formats.message import Message
 from formats.responses import NletsClock
 from hardware import endpoints
 from hardware.link import Link
-from lems import services, store
+from lems import retention, services, store
 from lems.clock import LabClock
 from lems.directory import Directory
 from lems.journal import Journal
@@ -189,6 +190,12 @@ class Switch:
         self._heartbeat = LoopingCall(self._beat)
         self._heartbeat.clock = self.reactor
         self._heartbeat.start(self.HEARTBEAT, now=True)
+        self._retain: LoopingCall | None = None
+        self._retaining = False
+        if self.lab.journal.keep_days > 0 or self.lab.journal.keep_mb > 0:
+            self._retain = LoopingCall(self._archive)
+            self._retain.clock = self.reactor
+            self._retain.start(self.lab.journal.archive_every, now=False)
         self.journal.append("sys", f"SWITCH STARTED {self.lab.name}", disposition="start")
         self.started = True
         services.install(self)
@@ -254,6 +261,8 @@ class Switch:
         if self._poll is not None and self._poll.running:
             self._poll.stop()
             self._heartbeat.stop()
+            if self._retain is not None and self._retain.running:
+                self._retain.stop()
         stops = [maybe for p in self.ports if (maybe := p.stopListening()) is not None]
         stops += [d for hook in self.stop_hooks if (d := hook()) is not None]
         for session in list(self.online.values()):
@@ -265,6 +274,43 @@ class Switch:
         d.addCallback(lambda _: self.writer.stop())
         d.addCallback(lambda _: self.reader.close())
         d.addBoth(lambda r: (self.lock.release(), r)[1])
+        return d
+
+    def _archive(self) -> Deferred[None] | None:
+        """Retention (``lems.retention``): export old rows in a thread, then delete them through
+        the writer, so the journal stays bounded while the switch serves."""
+        if self._retaining or self.failed:
+            return None
+        self._retaining = True
+        lab = self.lab
+
+        def export() -> retention.Archived:
+            conn = sqlite3.connect(f"file:{lab.database}?mode=ro", uri=True)
+            try:
+                upto = retention.cutoff(conn, lab.journal.keep_days, lab.journal.keep_mb)
+                return retention.export(conn, upto, retention.archive_directory(lab.database),
+                                        lab.name)
+            finally:
+                conn.close()
+
+        def exported(done: retention.Archived) -> Deferred[None] | None:
+            if not done.rows:
+                return None
+            log.info("journal: {n} rows (seq {a}-{b}) archived to {path}", n=done.rows,
+                     a=done.first, b=done.last, path=done.path)
+            self.stats["archived_rows"] += done.rows
+            return self.writer.submit([retention.delete_statement(done)])
+
+        def failed(f: Failure) -> None:
+            log.error("journal archive failed: {why}; nothing deleted", why=f.getErrorMessage())
+
+        def done(_: Any) -> None:
+            self._retaining = False
+
+        d = threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), export)
+        d.addCallback(exported)
+        d.addErrback(failed)
+        d.addBoth(done)
         return d
 
     def _beat(self) -> None:
