@@ -101,9 +101,9 @@ class SwitchConfig:
     rate_frames: float = 1000.0
     """Frames per second a signed-on terminal may send (0: no limit; ``lems.limits``)."""
     rate_bytes: float = 1 << 20
-    source_frames: float = 20.0
+    source_frames: float = 50.0
     """Frames per second the links of one source address may send before sign-on."""
-    source_bytes: float = 16384.0
+    source_bytes: float = 65536.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,8 +259,8 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         signon_timeout=r.get(sw, "signon_timeout", float, "switch", default=60.0),
         rate_frames=r.get(sw, "rate_frames", float, "switch", default=1000.0),
         rate_bytes=r.get(sw, "rate_bytes", float, "switch", default=float(1 << 20)),
-        source_frames=r.get(sw, "source_frames", float, "switch", default=20.0),
-        source_bytes=r.get(sw, "source_bytes", float, "switch", default=16384.0),
+        source_frames=r.get(sw, "source_frames", float, "switch", default=50.0),
+        source_bytes=r.get(sw, "source_bytes", float, "switch", default=65536.0),
     )
     for attr in ("signon_delay", "signon_delay_max", "signon_timeout"):
         if not 0 <= getattr(switch, attr) <= 3600:

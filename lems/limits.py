@@ -7,9 +7,12 @@
 * Rates (token buckets, like Kafka's client quotas): each signed-on terminal may send
   ``rate_frames`` frames and ``rate_bytes`` bytes per second, each source address of links not
   signed on ``source_frames`` / ``source_bytes``; a burst of one second's worth is allowed
-  (``ACK.<osn>`` frames are not counted: they answer the switch's own output). A
-  frame over the limit is refused with ``REJ … REJECT CODE/RATE-LIMIT`` (the first of each second
-  journaled, the others only counted), and the link stays up.
+  (``ACK.<osn>`` frames are not counted: they answer the switch's own output). The first frame
+  over the limit is refused with ``REJ … REJECT CODE/RATE-LIMIT`` (journaled at most once a
+  second per terminal or address); then the link is not read for
+  a second (TCP makes the sender wait, as Kafka throttles a client over its quota); frames read
+  meanwhile are counted and answered by one ``NTC`` (``RATE LIMIT - N MORE FRAMES NOT
+  ACCEPTED``). The link stays up.
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ class Bucket:
     at: float
     f_left: float = 0.0
     b_left: float = 0.0
-    refused_at: float = -1.0
-    """When the last journaled refusal was (one per second is journaled)."""
+    refused_at: float = -1e9
+    """When a refusal for this bucket was last journaled (at most one a second)."""
 
     def __post_init__(self) -> None:
         self.f_left, self.b_left = self.frames, self.bytes

@@ -78,7 +78,8 @@ OPERATOR_STATE = ("INSERT INTO operator_state (operator, failures, locked, chang
 class Session:
     """One link's conversation with the switch: which terminal and operator are signed on."""
 
-    __slots__ = ("deadline", "held", "link", "operator", "pre", "switch", "terminal")
+    __slots__ = ("deadline", "held", "link", "operator", "pre", "switch", "terminal",
+                 "throttled")
 
     def __init__(self, switch: Switch) -> None:
         self.switch = switch
@@ -91,6 +92,8 @@ class Session:
         """Frames received while not signed on (``lems.limits``)."""
         self.deadline: Any = None
         """The call that closes the link if it has not signed on in time."""
+        self.throttled: int | None = None
+        """Frames refused since the link was paused for its rate (None: not paused)."""
 
     @property
     def peer(self) -> str:
@@ -100,6 +103,7 @@ class Session:
         self.link = link
         self.switch.stats["links_opened"] += 1
         self.switch.sessions.add(self)
+        self.switch.link_opened(self)
         timeout = self.switch.lab.switch.signon_timeout
         if timeout > 0:
             self.deadline = self.switch.reactor.callLater(timeout, self.switch.signon_timeout,
@@ -146,6 +150,8 @@ class Switch:
                                     reactor.seconds)
         self.source_rates = Rates(lab.switch.source_frames, lab.switch.source_bytes,
                                   reactor.seconds)
+        self._closed_rows: dict[str, tuple[float, int]] = {}
+        """Address -> (when its last LINK CLOSED row was journaled, links closed since)."""
         self.router = Router(self)
         self.online: dict[str, Session] = {}
         self.sessions: set[Session] = set()
@@ -346,11 +352,12 @@ class Switch:
             except Exception:
                 log.failure("storage failure hook failed")
 
-    def _refuse_unjournaled(self, session: Session, text: str, reason: str) -> None:
-        """A reject that cannot be journaled (storage failed, disk full): straight to the
-        link, OSN 0, with a NAK on framings that have one."""
-        self.stats["refused:storage"] += 1
-        rej = Reject("NOT-AVAILABLE", reason, None, text[:100])
+    def _refuse_unjournaled(self, session: Session, text: str, reason: str,
+                            code: str = "NOT-AVAILABLE") -> None:
+        """A reject that is not journaled (storage failed, disk full, a flood's repeats):
+        straight to the link, OSN 0, with a NAK on framings that have one."""
+        self.stats[f"refused:unjournaled:{code}"] += 1
+        rej = Reject(code, reason, None, text[:100])
         if session.link is not None:
             session.link.nak()
         session.write(self._envelope(0, session.terminal or "", responses.reject(
@@ -374,20 +381,56 @@ class Switch:
         if over is None:
             return True
         self.stats["refused:rate"] += 1
+        if session.throttled is not None:  # told already: counted, answered when it resumes
+            session.throttled += 1
+            return False
         who = "THIS TERMINAL" if session.terminal else "THIS ADDRESS BEFORE SIGN-ON"
         text = shortened(mask_logon(payload.decode("latin-1")))
         rej = Reject(RATE_LIMIT, f"TOO MUCH TRAFFIC FROM {who} - LIMIT {rates.describe()} - "
                      "MESSAGE NOT ACCEPTED, SEND IT AGAIN LATER", None, text[:100])
         now = self.reactor.seconds()
-        if now - over.refused_at >= 1.0 and not self.failed:  # one journaled per second
+        if self.failed or now - over.refused_at < 1.0:
+            # journaled once a second per terminal or address: new links of a flooding address
+            # must not each write a row
+            self._refuse_unjournaled(session, text, rej.reason, RATE_LIMIT)
+        else:
             over.refused_at = now
             self._refuse(session, self.journal.next_seq(), text, rej, "refused")
-        else:
-            if session.link is not None:
-                session.link.nak()
-            session.write(self._envelope(0, session.terminal or "", responses.reject(
-                rej, self._session_ori(session))))
+        self._throttle(session, rates.describe())
         return False
+
+    RATE_PAUSE = 1.0
+    """Seconds a link over its rate is not read (TCP pushes back on the sender)."""
+
+    def _throttle(self, session: Session, limit: str) -> None:
+        """Stop reading the link for ``RATE_PAUSE``: the peer's own socket holds what it sends
+        meanwhile (as Kafka throttles a client over its quota), so a flood costs neither CPU
+        nor journal. Frames already read meanwhile are counted and answered by one notice."""
+        session.throttled = 0
+        transport = getattr(session.link, "transport", None)
+        pause = getattr(transport, "pauseProducing", None)
+        if pause is not None:
+            pause()
+        self.reactor.callLater(self.RATE_PAUSE, self._unthrottle, session, limit, transport)
+
+    def _unthrottle(self, session: Session, limit: str, transport: Any) -> None:
+        count, session.throttled = session.throttled or 0, None
+        if session.link is None:
+            return
+        resume = getattr(transport, "resumeProducing", None)
+        if resume is not None:
+            try:
+                resume()
+            except Exception:  # the connection is going: nothing to resume
+                return
+        if count:
+            body = "\n".join([responses.head("NTC", self._session_ori(session)),
+                              f"RATE LIMIT - {count} MORE FRAMES NOT ACCEPTED - LIMIT {limit}",
+                              "SEND THEM AGAIN"])
+            if self.failed or session.terminal is None:  # not journaled before sign-on
+                session.write(self._envelope(0, session.terminal or "", body))
+            else:
+                self.answer(session, body, ref=0, key="NTC")
 
     def _close_unsigned(self, session: Session, payload: bytes) -> None:
         """Too many frames without a sign-on: one row with a count and a digest, then close."""
@@ -407,14 +450,34 @@ class Switch:
                     f"LINK CLOSED - {PRE_SIGNON_FRAMES} FRAMES WITHOUT A SIGN-ON"])))
                 session.link.close()
 
+        host = _host(session.peer)
+        now = self.reactor.seconds()
+        last, quiet = self._closed_rows.get(host, (-1e9, 0))
         if self.failed:
             close(None)
             return
+        if now - last < 1.0:
+            # one row a second per address: the links closed meanwhile are counted in the next
+            self._closed_rows[host] = (last, quiet + 1)
+            self.writer.submit([]).addBoth(close)
+            return
+        if len(self._closed_rows) > 10_000:
+            self._closed_rows.clear()
+        self._closed_rows[host] = (now, 0)
+        more = f"; {quiet} MORE LINKS FROM {host} CLOSED ALIKE SINCE THE LAST ROW" if quiet else ""
         self.writer.submit([self.journal.row(
             self.journal.next_seq(), "sys",
             f"LINK CLOSED: {PRE_SIGNON_FRAMES} FRAMES WITHOUT SIGN-ON, THEN 1 MORE "
-            f"({len(payload)} BYTES SHA256/{digest})", link=session.peer,
+            f"({len(payload)} BYTES SHA256/{digest}){more}", link=session.peer,
             disposition="closed")]).addBoth(close)
+
+    def link_opened(self, session: Session) -> None:
+        """A new link. One not signed on costs its address one frame of its rate: an address
+        over its rate has new links closed at once, before anything is read from them."""
+        over = self.source_rates.allow(_host(session.peer), 0)
+        if over is not None and session.link is not None:
+            self.stats["links_refused_rate"] += 1
+            session.link.close()
 
     def signon_timeout(self, session: Session) -> None:
         """A link that has not signed on in time is closed (``[switch] signon_timeout``)."""
