@@ -4,7 +4,7 @@ read (issue 16's guardrails). Not a test: it prints figures, and says whether th
 Usage::
 
     .venv/bin/python tools/bench_guardrails.py [--honest 20] [--rate 20] [--duration 10]
-                                               [--flood 4] [--size 1000]
+                                               [--flood 4] [--size 1000] [--no-stuck]
 
 A fresh copy of the demo lab with ``--honest`` + 1 bench terminals (``tools/bench_switch.py``'s
 ``write_lab``: national endpoints off, so the switch alone is measured) is served by a real
@@ -238,6 +238,7 @@ async def run(args: argparse.Namespace, work: Path) -> int:
         attack = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--attack", str(server.port), "--flood", str(args.flood),
             "--size", str(args.size), "--stuck", str(stuck), "--duration", str(args.duration),
+            *(["--no-stuck"] if args.no_stuck else []),
             stdout=asyncio.subprocess.PIPE, cwd=ROOT)
         t1 = time.perf_counter()
         await phase(honest, args.rate, args.duration)
@@ -287,7 +288,8 @@ async def attack(args: argparse.Namespace) -> int:
     stats = {"flood_connections": 0, "flood_bytes": 0, "stuck_connections": 0}
     tasks = [asyncio.ensure_future(flood(args.attack, args.size, stop, stats))
              for _ in range(args.flood)]
-    tasks.append(asyncio.ensure_future(not_reading(args.attack, args.stuck, stop, stats)))
+    if not args.no_stuck:
+        tasks.append(asyncio.ensure_future(not_reading(args.attack, args.stuck, stop, stats)))
     await asyncio.sleep(args.duration)
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -304,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
     p.add_argument("--flood", type=int, default=4, help="flooding connections at once")
     p.add_argument("--size", type=int, default=1000, help="bytes per flooding line")
+    p.add_argument("--no-stuck", action="store_true", help="no not-reading terminal (the flood "
+                   "alone; --flood 0: the not-reading terminal alone)")
     args = p.parse_args(argv)
     if args.attack:
         return asyncio.run(attack(args))
