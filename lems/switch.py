@@ -809,8 +809,11 @@ class Switch:
                 seq, "in", journal_text, link="", key="LOGON", disposition="refused",
                 reason=f"{SIGN_ON} {reason}"), *(extra or [])])
             return
+        # the terminal's ORI only to a peer that gave the right password: a REJ headed with
+        # it would tell a stranger that the terminal exists
+        ori = term.oris[0] if term and reason not in (REFUSED, BUSY) else ""
         self._refuse(session, seq, journal_text, Reject(SIGN_ON, reason, None, journal_text),
-                     "refused", key="LOGON", ori=term.oris[0] if term else "", extra=extra)
+                     "refused", key="LOGON", ori=ori, extra=extra)
 
     def _release(self, session: Session) -> None:
         """The sign-on is answered: take the frames that came meanwhile, in order."""

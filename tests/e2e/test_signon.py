@@ -38,9 +38,9 @@ async def test_one_refusal_text_whatever_was_wrong(tmp_path, reactor):
                       ("T01", "NOCHECK", "wrong")):     # not cleared, wrong password
             out = await wait(c.logon(*logon))
             assert out.key == "REJ"
-            bodies.append(refusal_lines(out.body)[1:])
+            bodies.append(refusal_lines(out.body))
         assert all(b == bodies[0] for b in bodies), bodies
-        assert bodies[0] == ["REJECT CODE/SIGN-ON",
+        assert bodies[0] == ["REJ.UNKNOWN", "REJECT CODE/SIGN-ON",
                              "SIGN-ON REFUSED - TERMINAL, OPERATOR OR PASSWORD NOT VALID"]
         c.close()
         c = await client(switch, reactor)  # (a link may send 8 frames before it signs on)
