@@ -93,6 +93,13 @@ class SwitchConfig:
     listen: tuple[str, ...] = ("tcp:5020:interface=127.0.0.1",)
     max_frame: int = 16384
     lockout_after: int = 5
+    resend_after: float = 60.0
+    """Seconds without acknowledgement progress after which a session resends its unacknowledged
+    output (0: only at the next sign-on); a listener's ``resend=`` overrides it."""
+    window: int = 0
+    """Most unacknowledged messages on a link at once (0: no limit); ``window=`` per listener."""
+    mailbox_limit: int = 10000
+    """Most messages waiting in one terminal's mailbox; more are refused with MAILBOX FULL."""
     signon_delay: float = 0.5
     """Seconds a failed sign-on's refusal is held back, doubled per failure (``lems.signon``)."""
     signon_delay_max: float = 30.0
@@ -140,9 +147,9 @@ class LabConfig:
 
 _ALLOWED = {
     "lab": {"name", "state", "database", "clock_speed", "seed", "dictionary", "codes"},
-    "switch": {"ori", "listen", "max_frame", "lockout_after", "signon_delay",
-               "signon_delay_max", "signon_timeout", "rate_frames", "rate_bytes",
-               "source_frames", "source_bytes"},
+    "switch": {"ori", "listen", "max_frame", "lockout_after", "resend_after", "window",
+               "mailbox_limit", "signon_delay", "signon_delay_max", "signon_timeout",
+               "rate_frames", "rate_bytes", "source_frames", "source_bytes"},
     "journal": {"keep_days", "keep_mb", "archive_every"},
     "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
                "cch_entry", "criteria"},
@@ -254,6 +261,9 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         listen=_str_list(r, sw, "listen", "switch", None, ["tcp:5020:interface=127.0.0.1"]),
         max_frame=r.get(sw, "max_frame", int, "switch", default=16384),
         lockout_after=r.get(sw, "lockout_after", int, "switch", default=5),
+        resend_after=r.get(sw, "resend_after", float, "switch", default=60.0),
+        window=r.get(sw, "window", int, "switch", default=0),
+        mailbox_limit=r.get(sw, "mailbox_limit", int, "switch", default=10000),
         signon_delay=r.get(sw, "signon_delay", float, "switch", default=0.5),
         signon_delay_max=r.get(sw, "signon_delay_max", float, "switch", default=30.0),
         signon_timeout=r.get(sw, "signon_timeout", float, "switch", default=60.0),
@@ -262,6 +272,12 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         source_frames=r.get(sw, "source_frames", float, "switch", default=50.0),
         source_bytes=r.get(sw, "source_bytes", float, "switch", default=65536.0),
     )
+    if switch.resend_after < 0:
+        raise r.fail("must not be negative", "switch", None, "resend_after")
+    if switch.window < 0:
+        raise r.fail("must not be negative", "switch", None, "window")
+    if switch.mailbox_limit < 1:
+        raise r.fail("must be at least 1", "switch", None, "mailbox_limit")
     for attr in ("signon_delay", "signon_delay_max", "signon_timeout"):
         if not 0 <= getattr(switch, attr) <= 3600:
             raise r.fail("must be between 0 and 3600 seconds", "switch", None, attr)

@@ -9,9 +9,9 @@ seconds (the export in a thread, the delete through its writer); ``lems journal 
 it for a stopped switch, and ``lems journal vacuum`` gives the freed pages back to the file
 system.
 
-Kept whatever their age: the newest output row of each terminal (output sequence numbers
-continue from it after a restart) and the newest row of all (the journal's sequence numbers
-continue from it).
+Kept whatever their age: each terminal's output row with the highest output sequence number
+(OSNs continue from it after a restart) and the newest row of all (the journal's sequence
+numbers continue from it).
 """
 
 from __future__ import annotations
@@ -66,9 +66,12 @@ def cutoff(conn: sqlite3.Connection, keep_days: float = 0.0, keep_mb: float = 0.
 
 
 def protected(conn: sqlite3.Connection, upto: int) -> tuple[int, ...]:
-    """Rows at or below ``upto`` that must stay: each terminal's newest output."""
+    """Rows at or below ``upto`` that must stay: each terminal's output with the highest OSN
+    (the mailbox takes the next OSN from it at start; a newer session answer has OSN 0)."""
     return tuple(s for (s,) in conn.execute(
-        "SELECT MAX(seq) FROM journal WHERE direction = 'out' GROUP BY terminal") if s <= upto)
+        "SELECT MAX(j.seq) FROM journal j JOIN (SELECT terminal, MAX(osn) AS osn FROM journal "
+        "WHERE direction = 'out' GROUP BY terminal) t ON j.terminal = t.terminal "
+        "AND j.osn = t.osn WHERE j.direction = 'out' GROUP BY j.terminal") if s <= upto)
 
 
 def export(conn: sqlite3.Connection, upto: int, directory: Path, note: str = "") -> Archived:

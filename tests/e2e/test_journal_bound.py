@@ -33,6 +33,10 @@ def fill(database: Path, n: int, size: int = 1000, day: str = "2026-11-01") -> N
     conn.execute("INSERT INTO journal (seq, time, direction, terminal, key, disposition, osn, "
                  "text) VALUES (?, ?, 'out', 'T04', 'AM', 'queued', 7, 'OSN/0000007 AM')",
                  (top + n + 1, f"{day}T11:00:00.000000-08:00"))
+    # a later session answer (OSN 0): the OSN counter still continues from 7
+    conn.execute("INSERT INTO journal (seq, time, direction, terminal, key, disposition, osn, "
+                 "text) VALUES (?, ?, 'out', 'T04', 'SON', 'sent', 0, 'OSN/0000000 SON')",
+                 (top + n + 2, f"{day}T11:00:01.000000-08:00"))
     conn.commit()
     conn.close()
 
@@ -57,14 +61,14 @@ def test_journal_archive_writes_a_recording_then_deletes_and_vacuum_shrinks(tmp_
     assert r.returncode == 2 and "--keep-days" in r.stderr
     r = lems("journal", "archive", tmp_path, "--keep-days", "7")
     assert r.returncode == 0, r.stderr
-    assert "3000 rows" in r.stdout and "1 kept" in r.stdout
+    assert "3001 rows" in r.stdout and "1 kept" in r.stdout
     archives = list((tmp_path / "archive").glob("journal-*.jsonl.gz"))
     assert len(archives) == 1
     header, records = read_all(archives[0])
-    assert len(records) == 3000 and records[0].text.startswith("QW.OR0240000.NAM/XXX")
+    assert len(records) == 3001 and records[0].text.startswith("QW.OR0240000.NAM/XXX")
     assert "journal archive" in header.source
     # deleted but the newest output of T04 (its OSN continues from it) and the recent row
-    assert count(lab.database) == before - 3000
+    assert count(lab.database) == before - 3001
     assert count(lab.database, "terminal = 'T04' AND osn = 7") == 1
     size = lab.database.stat().st_size
     r = lems("journal", "vacuum", tmp_path)
@@ -96,7 +100,7 @@ async def test_a_serving_switch_archives_old_rows_and_is_refused_archive(tmp_pat
         t1 = await signed_on(switch, reactor, "T01")
         r = lems("journal", "archive", tmp_path)
         assert r.returncode == 1 and "is in use by" in r.stderr
-        await until(lambda: switch.stats["archived_rows"] == 2000, 20)
+        await until(lambda: switch.stats["archived_rows"] == 2001, 20)
         await wait(switch.writer.submit([]))
         assert count(lab.database, "time < '2026-11-10'") == 1  # T04's newest output
         out = await wait(t1.request("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101"))

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from support import demo_lab, wait
 
+from lems import store
 from terminals.client import TerminalClient
 
 FRAMINGS = ("line", "stx", "length")
@@ -165,7 +166,7 @@ def test_a_database_of_another_program_is_refused(tmp_path):
     lab.database.unlink()
     conn = sqlite3.connect(lab.database)
     conn.execute("CREATE TABLE journal (x)")
-    conn.execute("PRAGMA user_version = 3")
+    conn.execute(f"PRAGMA user_version = {store.SCHEMA_VERSION}")
     conn.close()
     one_line_refusal(lems("serve", tmp_path), lab.database, "wrong schema")
 
