@@ -105,6 +105,8 @@ class SwitchConfig:
     signon_delay_max: float = 30.0
     signon_timeout: float = 60.0
     """Seconds a link may stay connected without signing on (0: no limit)."""
+    presignon_frames: int = 8
+    """Frames a link may send before it signs on; one more closes it (0: no limit)."""
     rate_frames: float = 1000.0
     """Frames per second a signed-on terminal may send (0: no limit; ``lems.limits``)."""
     rate_bytes: float = 1 << 20
@@ -149,7 +151,7 @@ _ALLOWED = {
     "lab": {"name", "state", "database", "clock_speed", "seed", "dictionary", "codes"},
     "switch": {"ori", "listen", "max_frame", "lockout_after", "resend_after", "window",
                "mailbox_limit", "signon_delay", "signon_delay_max", "signon_timeout",
-               "rate_frames", "rate_bytes", "source_frames", "source_bytes"},
+               "presignon_frames", "rate_frames", "rate_bytes", "source_frames", "source_bytes"},
     "journal": {"keep_days", "keep_mb", "archive_every"},
     "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
                "cch_entry", "criteria"},
@@ -267,6 +269,7 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         signon_delay=r.get(sw, "signon_delay", float, "switch", default=0.5),
         signon_delay_max=r.get(sw, "signon_delay_max", float, "switch", default=30.0),
         signon_timeout=r.get(sw, "signon_timeout", float, "switch", default=60.0),
+        presignon_frames=r.get(sw, "presignon_frames", int, "switch", default=8),
         rate_frames=r.get(sw, "rate_frames", float, "switch", default=1000.0),
         rate_bytes=r.get(sw, "rate_bytes", float, "switch", default=float(1 << 20)),
         source_frames=r.get(sw, "source_frames", float, "switch", default=50.0),
@@ -281,7 +284,8 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
     for attr in ("signon_delay", "signon_delay_max", "signon_timeout"):
         if not 0 <= getattr(switch, attr) <= 3600:
             raise r.fail("must be between 0 and 3600 seconds", "switch", None, attr)
-    for attr in ("rate_frames", "rate_bytes", "source_frames", "source_bytes"):
+    for attr in ("presignon_frames", "rate_frames", "rate_bytes", "source_frames",
+                 "source_bytes"):
         if getattr(switch, attr) < 0:
             raise r.fail("must not be negative (0 turns the limit off)", "switch", None, attr)
     if ori_problem(switch.ori):

@@ -1,6 +1,6 @@
 """Per-link limits: what one peer may cost the switch before anyone else pays for it.
 
-* Before sign-on a link may send ``PRE_SIGNON_FRAMES`` frames; each is journaled with at most
+* Before sign-on a link may send ``presignon_frames`` (8) frames; each is journaled with at most
   ``PRE_SIGNON_BYTES`` of its text (a longer one as its head, its length and a SHA-256 digest).
   The next frame closes the link, and what it sent is journaled as one row: a count and a digest.
   A link that has not signed on ``signon_timeout`` seconds after it connected is closed.
@@ -21,7 +21,6 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-PRE_SIGNON_FRAMES = 8
 PRE_SIGNON_BYTES = 256
 RATE_LIMIT = "RATE-LIMIT"
 

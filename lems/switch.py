@@ -44,7 +44,7 @@ from lems.directory import Directory
 from lems.journal import Journal
 from lems.lab import LabConfig
 from lems.lablock import LabLock
-from lems.limits import PRE_SIGNON_BYTES, PRE_SIGNON_FRAMES, RATE_LIMIT, Rates, shortened
+from lems.limits import PRE_SIGNON_BYTES, RATE_LIMIT, Rates, shortened
 from lems.mailbox import Mailboxes, Outflow
 from lems.policy import Policy
 from lems.router import Reply, Request, Router
@@ -490,7 +490,8 @@ class Switch:
         closed."""
         if session.terminal is None:
             session.pre += 1
-            if session.pre > PRE_SIGNON_FRAMES:
+            cap = self.lab.switch.presignon_frames
+            if 0 < cap < session.pre:
                 self._close_unsigned(session, payload)
                 return False
             over = self.source_rates.allow(_host(session.peer), len(payload))
@@ -559,17 +560,17 @@ class Switch:
         self.stats["links_closed_unsigned"] += 1
         if session.link is None:
             return
-        if session.pre > PRE_SIGNON_FRAMES + 1:
+        cap = self.lab.switch.presignon_frames
+        if session.pre > cap + 1:
             return  # closing already (the answers before are being committed)
         digest = hashlib.sha256(payload).hexdigest()[:16]
-        log.info("link {peer} closed: {n} frames without a sign-on", peer=session.peer,
-                 n=PRE_SIGNON_FRAMES)
+        log.info("link {peer} closed: {n} frames without a sign-on", peer=session.peer, n=cap)
 
         def close(_: Any) -> None:  # after the answers to the frames before (commit order)
             if session.link is not None:
                 session.write(self._envelope(0, "", "\n".join([
                     responses.head("NTC", "UNKNOWN"),
-                    f"LINK CLOSED - {PRE_SIGNON_FRAMES} FRAMES WITHOUT A SIGN-ON"])))
+                    f"LINK CLOSED - {cap} FRAMES WITHOUT A SIGN-ON"])))
                 session.link.close()
 
         host = _host(session.peer)
@@ -589,7 +590,7 @@ class Switch:
         more = f"; {quiet} MORE LINKS FROM {host} CLOSED ALIKE SINCE THE LAST ROW" if quiet else ""
         self.writer.submit([self.journal.row(
             self.journal.next_seq(), "sys",
-            f"LINK CLOSED: {PRE_SIGNON_FRAMES} FRAMES WITHOUT SIGN-ON, THEN 1 MORE "
+            f"LINK CLOSED: {cap} FRAMES WITHOUT SIGN-ON, THEN 1 MORE "
             f"({len(payload)} BYTES SHA256/{digest}){more}", link=session.peer,
             disposition="closed")]).addBoth(close)
 
@@ -645,7 +646,8 @@ class Switch:
     def receive(self, session: Session, payload: bytes) -> None:
         """One frame from a link."""
         if session.held is not None:  # a sign-on is being checked: keep the order
-            if len(session.held) < self.HOLD_MAX:
+            if len(session.held) < (self.HOLD_MAX if session.terminal is None else
+                                    self.HOLD_MAX_SIGNED_ON):
                 session.held.append(payload)
             elif session.link is not None:  # not a terminal waiting for its SON: a flood
                 self.stats["links_closed_flood"] += 1
@@ -948,6 +950,8 @@ class Switch:
     HOLD_MAX = 16
     """Frames kept in order while a sign-on is checked; one more closes the link (a terminal
     waits for its SON before it sends much; a peer that does not is flooding)."""
+    HOLD_MAX_SIGNED_ON = 1024
+    """The same for a link already signed on that signs on again (it may be pipelining)."""
 
     def _logon(self, session: Session, seq: int, text: str, msg: Message) -> None:
         """Check a sign-on (lems/signon.py): the password off the reactor, one refusal text,
@@ -1007,7 +1011,10 @@ class Switch:
                 self._logon_refuse(session, seq, journal_text, term, REFUSED, extra)
                 self._release(session)
 
-            self.reactor.callLater(delay, refuse)
+            if delay > 0:
+                self.reactor.callLater(delay, refuse)
+            else:
+                refuse()
             return
         guard.waiting.discard(source)
         op = d.operators[oid]
