@@ -156,7 +156,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
         task = progress.add_task("seeding", total=args.subjects)
         try:
             counts = seed_lab(lab.database.parent, args.subjects, seed, agencies,
-                              lambda n: progress.advance(task, n), force=args.force)
+                              lambda n: progress.advance(task, n), force=args.force,
+                              home=lab.state)
         finally:
             lock.release()
     if not counts:
