@@ -57,8 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-COMMANDS = ["parse", "lab", "admin", "mail", "terminal", "record", "links", "endpoint", "state",
-            "training", "federation"]
+COMMANDS = ["parse", "lab", "admin", "mail", "terminal", "record", "journal", "links",
+            "endpoint", "state", "training", "federation"]
 """Modules of ``lems.commands``, in help order; each has ``register(subparsers)``."""
 
 

@@ -12,8 +12,9 @@ Wire (both ways): a 4-byte big-endian length, then a ``marshal`` payload.
 * switch -> writer: a batch, ``[group, ...]`` with ``group = [(sql, params), ...]``; or ``None``:
   commit what came before, answer, and exit.
 * writer -> switch: one answer per batch, in order: ``(commits, errors)`` where ``errors`` is None
-  when every group committed, else one entry per group (None, or the error class name and text of a
-  group that was rolled back), and ``commits`` counts the transactions so far.
+  when every group committed, else one entry per group (None, or the error class name, text and
+  SQLite error name of a group that was rolled back), and ``commits`` counts the transactions so
+  far.
 
 Everything already received is taken into one transaction (group commit); when it fails, each
 group is retried alone, so one bad statement fails only its own caller. The process ignores
@@ -30,12 +31,18 @@ import sqlite3
 import struct
 import sys
 import threading
+import time
 from typing import Any
 
 HEADER = struct.Struct("!I")
 READ_SIZE = 1 << 20
 CHECKPOINT_EVERY = 0.25
 """Seconds between the checkpointer's passive checkpoints."""
+WAL_LIMIT = 32 << 20
+"""Bytes the WAL file is cut back to when the writer starts it again from the beginning
+(``journal_size_limit``). A reader holding an old snapshot (a long export) keeps checkpoints
+from catching up and the WAL grows meanwhile; without the limit it kept its largest size for
+ever (1.7 GB was seen). Steady traffic uses a few megabytes."""
 
 Group = list[tuple[str, Any]]
 
@@ -48,19 +55,51 @@ def open_db(path: str) -> sqlite3.Connection:
     return conn
 
 
+def say(level: str, text: str) -> None:
+    """One line on stderr, in the form of ``lems serve``'s log lines (``lems/logs.py``)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    sys.stderr.write(f"{now} {level} lems.committer: {text}\n")
+    sys.stderr.flush()
+
+
 def checkpoints(path: str, stop: threading.Event) -> None:
     """Copy the WAL into the database from a connection of its own, off the commit path.
 
     SQLite's automatic checkpoint runs inside whichever commit crosses 1,000 WAL pages and
     syncs the files there (~10 ms here): every terminal waiting for that commit waited too. A
     passive checkpoint never blocks the writer; once it has caught up, the next commit starts
-    the WAL again from its beginning, so the file does not grow."""
-    conn = open_db(path)
+    the WAL again from its beginning, so the file does not grow.
+
+    A failed checkpoint (disk full, an I/O error) is said once and tried again: the thread must
+    outlive the failure, or the WAL grows without end once space returns."""
+    conn: sqlite3.Connection | None = None
+    failing = ""
     try:
         while not stop.wait(CHECKPOINT_EVERY):
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            try:
+                if conn is None:
+                    conn = open_db(path)
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            except sqlite3.Error as e:
+                why = describe(e)
+                if why != failing:
+                    say("ERROR", f"checkpoint of {path} failed: {why}; retrying")
+                failing = why
+                if conn is not None:
+                    conn.close()
+                    conn = None
+                continue
+            if failing:
+                say("WARNING", f"checkpoint of {path} works again")
+                failing = ""
     finally:
-        conn.close()
+        if conn is not None:
+            conn.close()
+
+
+def describe(e: sqlite3.Error) -> str:
+    name = getattr(e, "sqlite_errorname", "")
+    return f"disk full ({e})" if name.startswith("SQLITE_FULL") else f"{e} ({name})"
 
 
 def run_groups(conn: sqlite3.Connection, groups: list[Group]) -> None:
@@ -72,7 +111,10 @@ def run_groups(conn: sqlite3.Connection, groups: list[Group]) -> None:
                 conn.execute(sql, params)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite has already rolled back after some errors (disk full, I/O): a second
+        # ROLLBACK would hide the real error behind "no transaction is active"
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
 
 
@@ -92,7 +134,7 @@ def commit(conn: sqlite3.Connection, batches: list[list[Group]]) -> tuple[int, l
                 run_groups(conn, [group])
                 errors.append(None)
             except Exception as e:
-                errors.append((type(e).__name__, str(e)))
+                errors.append((type(e).__name__, str(e), getattr(e, "sqlite_errorname", "")))
         answers.append(None if not any(errors) else errors)
     return len(groups), answers
 
@@ -154,6 +196,7 @@ def main(argv: list[str]) -> int:
     sock = socket.socket(fileno=fd)
     conn = open_db(path)
     conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
+    conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
     stop = threading.Event()
     checkpointer = threading.Thread(target=checkpoints, args=(path, stop), daemon=True)
     checkpointer.start()

@@ -12,6 +12,7 @@ that state's 2-letter ORI prefix, and starts from the documented generic rule se
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from formats.codes import US_STATE_CODES, CodeBook
 from formats.errors import ConfigError
 from lems import store
 from lems.lab import LabConfig, load_lab
+from lems.signon import generate as generate_password
+from lems.signon import hash_password
 
 DEMO_LAB = """\
 # A LEMS training lab: a fictitious slice of Oregon. Everything here is invented.
@@ -176,6 +179,7 @@ id = "SUPER1"
 name = "MORROW, DANA"
 password = "super-pass"
 supervisor = true
+terminals = ["T00"]     # supervisors are limited to the terminals listed (here the control one)
 
 {operators}
 
@@ -432,9 +436,15 @@ def state_text(st: str, directory: Path) -> str:
 
 
 def init_lab(directory: str | Path, *, force: bool = False, listen: str | None = None,
-             today: date | None = None, state: str = "OR") -> LabConfig:
+             today: date | None = None, state: str = "OR", generate: bool = False
+             ) -> LabConfig:
     """Write ``DIR/lab.toml`` for ``state`` and create its database; refuse to overwrite unless
-    ``force``. ``state``: any NCIC code of a state, DC or territory (``US_STATE_CODES``)."""
+    ``force``. ``state``: any NCIC code of a state, DC or territory (``US_STATE_CODES``).
+
+    ``generate``: every operator gets a new random password and ``lab.toml`` keeps only its
+    scrypt hash; the returned lab carries the clear passwords in memory (``operator.password``)
+    so the caller can show them once. Without it the operators keep the fixed training
+    passwords (``train-01``…) in clear, for classrooms and scripts."""
     state = state.upper()
     if state not in US_STATE_CODES:
         raise ConfigError(f"--state {state}: not an NCIC code of a state, DC or territory "
@@ -447,10 +457,22 @@ def init_lab(directory: str | Path, *, force: bool = False, listen: str | None =
     text = demo_text(d, today) if state == "OR" else state_text(state, d)
     if listen:
         text = text.replace('listen = ["tcp:5020:interface=127.0.0.1"]', f'listen = ["{listen}"]')
+    clear: dict[str, str] = {}
+    if generate:
+        lines, oid = text.split("\n"), ""
+        for i, line in enumerate(lines):
+            if line.startswith("id = "):
+                oid = line.split('"')[1]
+            elif line.startswith('password = "') and oid:
+                clear[oid] = generate_password()
+                lines[i] = f'password_hash = "{hash_password(clear[oid])}"'
+        text = "\n".join(lines)
     path.write_text(text, "utf-8")
     lab = load_lab(path)
     if force and lab.database.exists():
         for suffix in ("", "-wal", "-shm"):
             Path(str(lab.database) + suffix).unlink(missing_ok=True)
     store.connect(lab.database).close()
+    for oid, password in clear.items():
+        lab.operators[oid] = replace(lab.operators[oid], password=password)
     return lab

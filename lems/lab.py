@@ -19,6 +19,7 @@ from formats.codes import US_STATE_CODES
 from formats.errors import ConfigError
 from formats.nlets_members import MEMBERS
 from formats.ori import ori_problem
+from lems.signon import hash_problem
 
 CATEGORIES = {
     "cj": "criminal justice agency",
@@ -66,9 +67,12 @@ class OperatorConfig:
     id: str
     name: str
     password: str
+    """A clear password (labs written before hashes; ``""`` when ``password_hash`` is set)."""
     terminals: tuple[str, ...] = ()
     cleared: bool = True
     supervisor: bool = False
+    password_hash: str = ""
+    """``scrypt$…`` (``lems.signon``); checked instead of ``password`` when set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +133,28 @@ class SwitchConfig:
     """Most unacknowledged messages on a link at once (0: no limit); ``window=`` per listener."""
     mailbox_limit: int = 10000
     """Most messages waiting in one terminal's mailbox; more are refused with MAILBOX FULL."""
+    signon_delay: float = 0.5
+    """Seconds a failed sign-on's refusal is held back, doubled per failure (``lems.signon``)."""
+    signon_delay_max: float = 30.0
+    signon_timeout: float = 60.0
+    """Seconds a link may stay connected without signing on (0: no limit)."""
+    presignon_frames: int = 8
+    """Frames a link may send before it signs on; one more closes it (0: no limit)."""
+    rate_frames: float = 1000.0
+    """Frames per second a signed-on terminal may send (0: no limit; ``lems.limits``)."""
+    rate_bytes: float = 1 << 20
+    source_frames: float = 50.0
+    """Frames per second the links of one source address may send before sign-on."""
+    source_bytes: float = 65536.0
+
+
+@dataclass(frozen=True, slots=True)
+class JournalConfig:
+    """Retention (``lems.retention``): 0 keeps everything."""
+
+    keep_days: float = 0.0
+    keep_mb: float = 0.0
+    archive_every: float = 3600.0
 
 
 @dataclass(slots=True)
@@ -140,6 +166,7 @@ class LabConfig:
     clock_speed: float = 1.0
     seed: int = 1
     switch: SwitchConfig = field(default_factory=SwitchConfig)
+    journal: JournalConfig = field(default_factory=JournalConfig)
     agencies: dict[str, AgencyConfig] = field(default_factory=dict)
     terminals: dict[str, TerminalConfig] = field(default_factory=dict)
     operators: dict[str, OperatorConfig] = field(default_factory=dict)
@@ -162,11 +189,14 @@ _ALLOWED = {
             "timezone", "rules"},
     "nlets": {"network", "stream", "node_timeout_s", "replicas"},
     "switch": {"ori", "listen", "max_frame", "lockout_after", "resend_after", "window",
-               "mailbox_limit"},
+               "mailbox_limit", "signon_delay", "signon_delay_max", "signon_timeout",
+               "presignon_frames", "rate_frames", "rate_bytes", "source_frames", "source_bytes"},
+    "journal": {"keep_days", "keep_mb", "archive_every"},
     "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
                "cch_entry", "criteria"},
     "terminal": {"id", "oris", "radio", "control", "description", "nlets_format"},
-    "operator": {"id", "name", "password", "terminals", "cleared", "supervisor"},
+    "operator": {"id", "name", "password", "password_hash", "terminals", "cleared",
+                 "supervisor"},
     "group": {"name", "members", "description"},
     "endpoint": {"name", "mode", "latency_ms", "jitter_ms", "drop_rate", "error_rate",
                  "timeout_s", "out_of_service", "slow", "format"},
@@ -249,8 +279,8 @@ def load_lab(path: str | Path) -> LabConfig:
 
 def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
     r = _Reader(p, text)
-    top = set(doc) - {"lab", "switch", "agency", "terminal", "operator", "group", "endpoint",
-                      "nlets"}
+    top = set(doc) - {"lab", "switch", "journal", "agency", "terminal", "operator", "group",
+                      "endpoint", "nlets"}
     if top:
         first = sorted(top)[0]
         raise ConfigError(f"unknown section(s) {', '.join(sorted(top))}", file=str(p), key=first,
@@ -303,6 +333,14 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         resend_after=r.get(sw, "resend_after", float, "switch", default=60.0),
         window=r.get(sw, "window", int, "switch", default=0),
         mailbox_limit=r.get(sw, "mailbox_limit", int, "switch", default=10000),
+        signon_delay=r.get(sw, "signon_delay", float, "switch", default=0.5),
+        signon_delay_max=r.get(sw, "signon_delay_max", float, "switch", default=30.0),
+        signon_timeout=r.get(sw, "signon_timeout", float, "switch", default=60.0),
+        presignon_frames=r.get(sw, "presignon_frames", int, "switch", default=8),
+        rate_frames=r.get(sw, "rate_frames", float, "switch", default=1000.0),
+        rate_bytes=r.get(sw, "rate_bytes", float, "switch", default=float(1 << 20)),
+        source_frames=r.get(sw, "source_frames", float, "switch", default=50.0),
+        source_bytes=r.get(sw, "source_bytes", float, "switch", default=65536.0),
     )
     if switch.resend_after < 0:
         raise r.fail("must not be negative", "switch", None, "resend_after")
@@ -310,13 +348,31 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         raise r.fail("must not be negative", "switch", None, "window")
     if switch.mailbox_limit < 1:
         raise r.fail("must be at least 1", "switch", None, "mailbox_limit")
+    for attr in ("signon_delay", "signon_delay_max", "signon_timeout"):
+        if not 0 <= getattr(switch, attr) <= 3600:
+            raise r.fail("must be between 0 and 3600 seconds", "switch", None, attr)
+    for attr in ("presignon_frames", "rate_frames", "rate_bytes", "source_frames",
+                 "source_bytes"):
+        if getattr(switch, attr) < 0:
+            raise r.fail("must not be negative (0 turns the limit off)", "switch", None, attr)
     if ori_problem(switch.ori):
         raise r.fail(ori_problem(switch.ori) or "", "switch", None, "ori")
     if not 64 <= switch.max_frame <= 1 << 24:
         raise r.fail("must be between 64 and 16777216", "switch", None, "max_frame")
 
+    jr = r.section(doc.get("journal", {}), "journal")
+    journal = JournalConfig(
+        keep_days=r.get(jr, "keep_days", float, "journal", default=0.0),
+        keep_mb=r.get(jr, "keep_mb", float, "journal", default=0.0),
+        archive_every=r.get(jr, "archive_every", float, "journal", default=3600.0))
+    for attr in ("keep_days", "keep_mb"):
+        if getattr(journal, attr) < 0:
+            raise r.fail("must not be negative (0 keeps everything)", "journal", None, attr)
+    if journal.archive_every < 1:
+        raise r.fail("must be at least 1 second", "journal", None, "archive_every")
+
     cfg = LabConfig(path=p, name=name, state=state, database=database, clock_speed=speed,
-                    seed=seed, switch=switch, dictionary=dictionary,
+                    seed=seed, switch=switch, journal=journal, dictionary=dictionary,
                     codes_dir=(p.parent / codes) if codes else None, timezone=timezone,
                     rules=rules, nlets=nlets)
     for i, a in enumerate(_tables(r, doc, "agency")):
@@ -377,13 +433,25 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
             if tid not in cfg.terminals:
                 raise r.fail(f"terminal {tid} is not a [[terminal]] of this lab", "operator", i,
                              "terminals")
-        password = r.get(o, "password", str, "operator", i)
-        if not password or "." in password:
-            raise r.fail("must be non-empty and contain no period", "operator", i, "password")
+        hashed = r.get(o, "password_hash", str, "operator", i, "")
+        if hashed:
+            if "password" in o:
+                raise r.fail("give password_hash or password, not both", "operator", i,
+                             "password")
+            why = hash_problem(hashed)
+            if why:
+                raise r.fail(why, "operator", i, "password_hash")
+            password = ""
+        else:
+            password = r.get(o, "password", str, "operator", i)
+            if not password or "." in password:
+                raise r.fail("must be non-empty and contain no period", "operator", i,
+                             "password")
         cfg.operators[oid] = OperatorConfig(
             id=oid, name=r.get(o, "name", str, "operator", i), password=password,
             terminals=terms, cleared=r.get(o, "cleared", bool, "operator", i, True),
-            supervisor=r.get(o, "supervisor", bool, "operator", i, False))
+            supervisor=r.get(o, "supervisor", bool, "operator", i, False),
+            password_hash=hashed)
     for i, g in enumerate(_tables(r, doc, "group")):
         r.section(g, "group", i)
         gname = r.get(g, "name", str, "group", i)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import marshal
+import os
 import socket
 import sqlite3
 import subprocess
@@ -115,6 +116,90 @@ class StoreError(LemsError):
     """The database could not be opened or migrated."""
 
 
+class StorageFailed(StoreError):
+    """The database can no longer be written (the writer process died, the file became
+    read-only, an I/O error, corruption): nothing more can be journaled."""
+
+
+TABLES = ("meta", "journal", "mailbox", "agency_state", "operator_state", "endpoint_state")
+"""Tables a lab database must hold once migrated (a file of another program is refused)."""
+
+FATAL_ERRORS = ("SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CORRUPT", "SQLITE_NOTADB",
+                "SQLITE_CANTOPEN")
+"""SQLite error names (prefixes) after which no later commit can succeed: the switch stops.
+``SQLITE_FULL`` is not one of them: when space returns the next commit succeeds."""
+
+
+def problem(name: str, text: str) -> str:
+    """A SQLite error in the words an operator needs (``name``: ``sqlite_errorname``)."""
+    if name.startswith("SQLITE_FULL"):
+        return f"disk full ({text})"
+    if name.startswith("SQLITE_READONLY"):
+        return f"read-only: the file or its directory cannot be written ({text})"
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return f"locked by another process ({text})"
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+        return f"corrupt or not a LEMS database ({text})"
+    if name.startswith("SQLITE_CANTOPEN"):
+        return f"cannot be opened ({text})"
+    if name.startswith("SQLITE_IOERR"):
+        return f"I/O error ({text})"
+    return text
+
+
+def read_only(path: Path) -> str:
+    """Why ``path`` (a database in WAL mode: the file and its directory) cannot be written, or
+    "" (SQLite says only "unable to open database file" when it cannot make the ``-shm``)."""
+    where = path if path.exists() else path.parent
+    try:
+        if os.statvfs(where).f_flag & os.ST_RDONLY:
+            return "read-only: the file system is mounted read-only"
+    except OSError:
+        return ""
+    for p in (path, path.parent):
+        if p.exists() and not os.access(p, os.W_OK):
+            return f"read-only: {p} cannot be written (permissions)"
+    return ""
+
+
+def is_fatal(name: str) -> bool:
+    return name.startswith(FATAL_ERRORS)
+
+
+def open_for_writing(path: str | Path, migrations: dict[int, str] | None = None,
+                     tables: tuple[str, ...] = TABLES) -> sqlite3.Connection:
+    """``connect`` for a process that will write: migrated, the expected tables present and one
+    write committed, so a read-only, locked, corrupt or foreign file is refused now, in one
+    ``StoreError`` naming the file and the problem, instead of a switch that serves silence."""
+    try:
+        conn = connect(path, migrations)
+    except StoreError as e:
+        raise StoreError(f"{path}: {e}") from e
+    except sqlite3.Error as e:
+        why = read_only(Path(path)) or problem(getattr(e, "sqlite_errorname", ""), str(e))
+        raise StoreError(f"{path}: {why}") from e
+    try:
+        have = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        missing = [t for t in tables if t not in have]
+        if missing:
+            raise StoreError(f"{path}: wrong schema: no table {', '.join(missing)} "
+                             "(not a database of this program)")
+        conn.execute("PRAGMA busy_timeout=2000")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('opened', "
+                     "datetime('now'))")
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA busy_timeout=5000")
+    except sqlite3.Error as e:
+        conn.close()
+        why = read_only(Path(path)) or problem(getattr(e, "sqlite_errorname", ""), str(e))
+        raise StoreError(f"{path}: {why}") from e
+    except StoreError:
+        conn.close()
+        raise
+    return conn
+
+
 def connect(path: str | Path, migrations: dict[int, str] | None = None) -> sqlite3.Connection:
     """A connection with the lab's pragmas; migrates the schema to the current version.
 
@@ -141,7 +226,8 @@ def migrate(conn: sqlite3.Connection, migrations: dict[int, str] | None = None) 
         except sqlite3.Error as e:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise StoreError(f"schema migration {v} failed: {e}") from e
+            why = problem(getattr(e, "sqlite_errorname", ""), str(e))
+            raise StoreError(f"schema migration {v} failed: {why}") from e
 
 
 def bump_directory_version(conn: sqlite3.Connection) -> None:
@@ -171,9 +257,17 @@ class Writer:
     """
 
     def __init__(self, path: str | Path, reactor: Any,
-                 migrations: dict[int, str] | None = None) -> None:
+                 migrations: dict[int, str] | None = None,
+                 on_failure: Callable[[str], None] | None = None) -> None:
         self.reactor = reactor
-        connect(path, migrations).close()  # migrated here: the process only writes
+        self.path = Path(path)
+        # migrated and proved writable here: the process only writes
+        open_for_writing(path, migrations, TABLES if migrations is None else ()).close()
+        self.on_failure = on_failure
+        """Called once, on the reactor, with the reason when nothing more can be written (the
+        process died, or a commit failed in a way no retry can mend): the owner stops."""
+        self.disk_full = False
+        """The last commit failed for want of space (cleared by the next one that succeeds)."""
         ours, theirs = socket.socketpair()
         try:
             self._process = subprocess.Popen(
@@ -260,15 +354,42 @@ class Writer:
         self.commits, errors = answer
         if errors is None:
             self.rows += sum(len(statements) for statements, _, _ in items)
+            if self.disk_full:
+                self.disk_full = False
+                log.warn("{path}: disk space is back, commits succeed again", path=self.path)
             _fire([(item, None) for item in items])
-        else:
-            _fire([(item, None if e is None else _error(*e))
-                   for item, e in zip(items, errors, strict=True)])
+            return
+        names = [e[2] for e in errors if e is not None and len(e) > 2]
+        if any(n.startswith("SQLITE_FULL") for n in names) and not self.disk_full:
+            self.disk_full = True
+            log.error("{path}: disk full - commits fail until space is freed", path=self.path)
+        fatal = next((e for e in errors if e is not None and is_fatal(e[2])), None)
+        _fire([(item, None if e is None else _error(*e))
+               for item, e in zip(items, errors, strict=True)])
+        if fatal is not None:
+            self._failed(f"{self.path}: {problem(fatal[2], fatal[1])}")
+
+    def _failed(self, reason: str) -> None:
+        """Nothing more can be written: say so once, to the log and to the owner."""
+        if self.error:
+            return
+        self.error = reason
+        log.critical("storage failed: {error}; nothing more can be journaled", error=reason)
+        if self.on_failure is not None:
+            try:
+                self.on_failure(reason)
+            except Exception:
+                log.failure("storage failure handler failed")
 
     def _lost(self, reason: str) -> None:
         if not self._stopped:
-            self.error = f"writer process ended: {reason}"
-            log.critical("{error}; nothing more can be journaled", error=self.error)
+            try:  # a killed process has closed its socket before it can be reaped: wait a bit
+                code = self._process.wait(0.5)
+            except subprocess.TimeoutExpired:
+                code = None
+            how = (f"killed by signal {-code}" if code is not None and code < 0 else
+                   f"exit status {code}" if code is not None else reason)
+            self._failed(f"writer process ended ({how}); database {self.path}")
         self._stopped = True
         pending = [*(i for batch in self._inflight for i in batch), *self._queued]
         self._inflight.clear()
@@ -395,12 +516,14 @@ def _fire(results: list[tuple[_Item, BaseException | None]]) -> None:
             log.failure("commit callback {fn} failed", fn=done)
 
 
-def _error(name: str, text: str) -> Exception:
+def _error(name: str, text: str, code: str = "") -> Exception:
     """The writer process's error as the sqlite3 exception it was (callers may test for
-    ``sqlite3.IntegrityError``), else a ``StoreError``."""
+    ``sqlite3.IntegrityError``; ``sqlite_errorname`` is kept), else a ``StoreError``."""
     cls = getattr(sqlite3, name, None)
     if isinstance(cls, type) and issubclass(cls, sqlite3.Error):
-        return cls(text)
+        e = cls(text)
+        e.sqlite_errorname = code  # type: ignore[attr-defined]
+        return e
     return StoreError(f"{name}: {text}")
 
 

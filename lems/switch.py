@@ -14,12 +14,16 @@ before sign-on) that is journaled but not queued and needs no acknowledgement.
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 import math
+import sqlite3
+import sys
 from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from twisted.internet import threads
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -34,14 +38,26 @@ from formats.message import Message
 from formats.responses import NletsClock
 from hardware import endpoints
 from hardware.link import Link
-from lems import mailbox, services, store
+from lems import mailbox, retention, services, store
 from lems.clock import LabClock
 from lems.directory import Directory
 from lems.journal import Journal
 from lems.lab import LabConfig
+from lems.lablock import LabLock
+from lems.limits import PRE_SIGNON_BYTES, RATE_LIMIT, Rates, shortened
 from lems.mailbox import Mailboxes, Outflow
 from lems.policy import Policy
 from lems.router import Reply, Request, Router
+from lems.signon import (
+    BUSY,
+    MASK,
+    REFUSED,
+    SignOnGuard,
+    hash_password,
+    mask_logon,
+    same_clear,
+    verify,
+)
 from lems.store import Statement, Writer
 
 log = Logger()
@@ -82,8 +98,8 @@ CITES = {
 class Session:
     """One link's conversation with the switch: which terminal and operator are signed on."""
 
-    __slots__ = ("draining", "link", "operator", "outflow", "resend_s", "routing", "switch",
-                 "terminal", "window")
+    __slots__ = ("deadline", "draining", "held", "link", "operator", "outflow", "pre",
+                 "resend_s", "routing", "switch", "terminal", "throttled", "window")
 
     def __init__(self, switch: Switch, resend_s: float = 0.0, window: int = 0) -> None:
         self.switch = switch
@@ -98,6 +114,14 @@ class Session:
         """Requests of this link routed to a service and not answered yet."""
         self.draining = False
         """The peer has shut its write side: close once every answer is written."""
+        self.held: list[bytes] | None = None
+        """Frames received while a sign-on is being checked (in order), else None."""
+        self.pre = 0
+        """Frames received while not signed on (``lems.limits``)."""
+        self.deadline: Any = None
+        """The call that closes the link if it has not signed on in time."""
+        self.throttled: int | None = None
+        """Frames refused since the link was paused for its rate (None: not paused)."""
 
     @property
     def peer(self) -> str:
@@ -106,6 +130,12 @@ class Session:
     def link_made(self, link: Link) -> None:
         self.link = link
         self.switch.stats["links_opened"] += 1
+        self.switch.sessions.add(self)
+        self.switch.link_opened(self)
+        timeout = self.switch.lab.switch.signon_timeout
+        if timeout > 0:
+            self.deadline = self.switch.reactor.callLater(timeout, self.switch.signon_timeout,
+                                                          self)
 
     def frame_received(self, payload: bytes) -> None:
         self.switch.receive(self, payload)
@@ -121,6 +151,9 @@ class Session:
         self.switch.input_ended(self)
 
     def link_lost(self, reason: str) -> None:
+        self.switch.sessions.discard(self)
+        if self.deadline is not None and self.deadline.active():
+            self.deadline.cancel()
         self.switch.link_lost(self)
 
     def write(self, frame: str) -> None:
@@ -144,8 +177,24 @@ class Switch:
         self.parser = Parser(self.dictionary)
         self.directory = Directory(lab)
         self.policy = Policy(self.directory)
+        self.signon = SignOnGuard(lab.switch.signon_delay, lab.switch.signon_delay_max,
+                                  reactor.seconds)
+        self.terminal_rates = Rates(lab.switch.rate_frames, lab.switch.rate_bytes,
+                                    reactor.seconds)
+        self.source_rates = Rates(lab.switch.source_frames, lab.switch.source_bytes,
+                                  reactor.seconds)
+        self._closed_rows: dict[str, tuple[float, int]] = {}
+        """Address -> (when its last LINK CLOSED row was journaled, links closed since)."""
+        self._hashed_lab = any(o.password_hash for o in lab.operators.values())
+        """Unknown names are checked as long as the lab's passwords take (no timing tell)."""
         self.router = Router(self)
         self.online: dict[str, Session] = {}
+        self.sessions: set[Session] = set()
+        """Every connected link, signed on or not (a storage failure is told to all)."""
+        self.failed = ""
+        """Why storage failed (empty while it works): input is refused, the switch stops."""
+        self.on_fatal: list[Any] = []
+        """Callables ``fn(reason)`` run once when storage fails (``lems serve`` exits)."""
         self._disposition = ""
         """What became of the last frame received (for its input acknowledgement)."""
         self._isn_uncommitted: dict[tuple[str, int], int] = {}
@@ -176,17 +225,35 @@ class Switch:
 
     # ------------------------------------------------------------------ life cycle
 
+    HEARTBEAT = 5.0
+    """Seconds between heartbeat commits; each touches the lab lock (``lems health``)."""
+
     def start(self) -> None:
-        """Open the database (migrating it), load state, start the writer."""
+        """Lock the lab, open the database (migrating it), load state, start the writer."""
         self.lab.database.parent.mkdir(parents=True, exist_ok=True)
-        self.reader = store.connect(self.lab.database)
+        self.lock = LabLock(self.lab.database, "command " + " ".join(
+            [Path(sys.argv[0]).name, *sys.argv[1:3]]))
+        try:
+            self.reader = store.open_for_writing(self.lab.database)
+        except BaseException:
+            self.lock.release()
+            raise
         self.directory.load_state(self.reader)
-        self.writer = Writer(self.lab.database, self.reactor)
+        self.writer = Writer(self.lab.database, self.reactor, on_failure=self.storage_failed)
         self.journal = Journal(self.writer, self.clock, self.reader)
         self.mailboxes = Mailboxes(self.reader)
         self._poll = LoopingCall(self._poll_directory)
         self._poll.clock = self.reactor
         self._poll.start(1.0, now=False)
+        self._heartbeat = LoopingCall(self._beat)
+        self._heartbeat.clock = self.reactor
+        self._heartbeat.start(self.HEARTBEAT, now=True)
+        self._retain: LoopingCall | None = None
+        self._retaining = False
+        if self.lab.journal.keep_days > 0 or self.lab.journal.keep_mb > 0:
+            self._retain = LoopingCall(self._archive)
+            self._retain.clock = self.reactor
+            self._retain.start(self.lab.journal.archive_every, now=False)
         self.journal.append("sys", f"SWITCH STARTED {self.lab.name}", disposition="start")
         self.started = True
         services.install(self)
@@ -340,16 +407,232 @@ class Switch:
         self.started = False
         if self._poll is not None and self._poll.running:
             self._poll.stop()
+            self._heartbeat.stop()
+            if self._retain is not None and self._retain.running:
+                self._retain.stop()
         stops = [maybe for p in self.ports if (maybe := p.stopListening()) is not None]
         stops += [d for hook in self.stop_hooks if (d := hook()) is not None]
         for session in list(self.online.values()):
             if session.link:
                 session.link.close()
-        self.journal.append("sys", "SWITCH STOPPED", disposition="stop")
+        if not self.failed:
+            self.journal.append("sys", "SWITCH STOPPED", disposition="stop")
         d = DeferredList(stops) if stops else succeed(None)
         d.addCallback(lambda _: self.writer.stop())
         d.addCallback(lambda _: self.reader.close())
+        d.addBoth(lambda r: (self.lock.release(), r)[1])
         return d
+
+    def _archive(self) -> Deferred[None] | None:
+        """Retention (``lems.retention``): export old rows in a thread, then delete them through
+        the writer, so the journal stays bounded while the switch serves."""
+        if self._retaining or self.failed:
+            return None
+        self._retaining = True
+        lab = self.lab
+
+        def export() -> retention.Archived:
+            conn = sqlite3.connect(f"file:{lab.database}?mode=ro", uri=True)
+            try:
+                upto = retention.cutoff(conn, lab.journal.keep_days, lab.journal.keep_mb)
+                return retention.export(conn, upto, retention.archive_directory(lab.database),
+                                        lab.name)
+            finally:
+                conn.close()
+
+        def exported(done: retention.Archived) -> Deferred[None] | None:
+            if not done.rows:
+                return None
+            log.info("journal: {n} rows (seq {a}-{b}) archived to {path}", n=done.rows,
+                     a=done.first, b=done.last, path=done.path)
+            self.stats["archived_rows"] += done.rows
+            return self.writer.submit([retention.delete_statement(done)])
+
+        def failed(f: Failure) -> None:
+            log.error("journal archive failed: {why}; nothing deleted", why=f.getErrorMessage())
+
+        def done(_: Any) -> None:
+            self._retaining = False
+
+        d = threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), export)
+        d.addCallback(exported)
+        d.addErrback(failed)
+        d.addBoth(done)
+        return d
+
+    def _beat(self) -> None:
+        """A commit through the writer; once durable, the lab lock's time moves."""
+        if self.failed:
+            return
+        self.writer.submit([("INSERT OR REPLACE INTO meta (key, value) VALUES ('alive', ?)",
+                             (self.clock.stamp(),))]).addCallbacks(
+            lambda _: self.lock.touch(), lambda f: None)
+
+    STORAGE_NOTICE = "SWITCH STORAGE FAILED - NO MESSAGE CAN BE ACCEPTED - SWITCH STOPPING"
+
+    def storage_failed(self, reason: str) -> None:
+        """Nothing more can be journaled (the writer died, the database cannot be written).
+
+        A switch that cannot journal must not pretend to work: every connected link is told
+        once (an ``NTC`` notice, OSN 0, on its own framing), every later frame is refused with a
+        reject, and the ``on_fatal`` hooks run (``lems serve`` exits non-zero so a supervisor
+        restarts it). The notice and the rejects are not journaled: nothing can be."""
+        if self.failed:
+            return
+        self.failed = reason or "storage failed"
+        self.stats["storage_failed"] += 1
+        log.critical("switch stopping after a storage failure: {n} links told, new input "
+                     "refused", n=len(self.sessions))
+        for session in list(self.sessions):
+            session.write(self._envelope(0, session.terminal or "", "\n".join([
+                responses.head("NTC", self._session_ori(session)), self.STORAGE_NOTICE,
+                "MESSAGES NOT ACKNOWLEDGED WERE NOT RECEIVED - SEND THEM AGAIN AFTER RESTART"])))
+        for hook in self.on_fatal:
+            try:
+                hook(self.failed)
+            except Exception:
+                log.failure("storage failure hook failed")
+
+    def _refuse_unjournaled(self, session: Session, text: str, reason: str,
+                            code: str = "NOT-AVAILABLE") -> None:
+        """A reject that is not journaled (storage failed, disk full, a flood's repeats):
+        straight to the link, OSN 0, with a NAK on framings that have one."""
+        self.stats[f"refused:unjournaled:{code}"] += 1
+        rej = Reject(code, reason, None, text[:100])
+        if session.link is not None:
+            session.link.nak()
+        session.write(self._envelope(0, session.terminal or "", responses.reject(
+            rej, self._session_ori(session))))
+
+    def _within_limits(self, session: Session, payload: bytes) -> bool:
+        """Per-link limits (``lems.limits``): False when the frame was refused or the link
+        closed."""
+        if session.terminal is None:
+            session.pre += 1
+            cap = self.lab.switch.presignon_frames
+            if 0 < cap < session.pre:
+                self._close_unsigned(session, payload)
+                return False
+            over = self.source_rates.allow(_host(session.peer), len(payload))
+            rates = self.source_rates
+        elif payload[:4] == b"ACK.":
+            return True  # answers the switch's own output, whose pace the switch sets
+        else:
+            over = self.terminal_rates.allow(session.terminal, len(payload))
+            rates = self.terminal_rates
+        if over is None:
+            return True
+        self.stats["refused:rate"] += 1
+        if session.throttled is not None:  # told already: counted, answered when it resumes
+            session.throttled += 1
+            return False
+        who = "THIS TERMINAL" if session.terminal else "THIS ADDRESS BEFORE SIGN-ON"
+        text = shortened(mask_logon(payload.decode("latin-1")))
+        rej = Reject(RATE_LIMIT, f"TOO MUCH TRAFFIC FROM {who} - LIMIT {rates.describe()} - "
+                     "MESSAGE NOT ACCEPTED, SEND IT AGAIN LATER", None, text[:100])
+        now = self.reactor.seconds()
+        if self.failed or now - over.refused_at < 1.0:
+            # journaled once a second per terminal or address: new links of a flooding address
+            # must not each write a row
+            self._refuse_unjournaled(session, text, rej.reason, RATE_LIMIT)
+        else:
+            over.refused_at = now
+            self._refuse(session, self.journal.next_seq(), text, rej, "refused")
+        self._throttle(session, rates.describe())
+        return False
+
+    RATE_PAUSE = 1.0
+    """Seconds a link over its rate is not read (TCP pushes back on the sender)."""
+
+    def _throttle(self, session: Session, limit: str) -> None:
+        """Stop reading the link for ``RATE_PAUSE``: the peer's own socket holds what it sends
+        meanwhile (as Kafka throttles a client over its quota), so a flood costs neither CPU
+        nor journal. Frames already read meanwhile are counted and answered by one notice."""
+        session.throttled = 0
+        transport = getattr(session.link, "transport", None)
+        pause = getattr(transport, "pauseProducing", None)
+        if pause is not None:
+            pause()
+        self.reactor.callLater(self.RATE_PAUSE, self._unthrottle, session, limit, transport)
+
+    def _unthrottle(self, session: Session, limit: str, transport: Any) -> None:
+        count, session.throttled = session.throttled or 0, None
+        if session.link is None:
+            return
+        resume = getattr(transport, "resumeProducing", None)
+        if resume is not None:
+            try:
+                resume()
+            except Exception:  # the connection is going: nothing to resume
+                return
+        if count:
+            body = "\n".join([responses.head("NTC", self._session_ori(session)),
+                              f"RATE LIMIT - {count} MORE FRAMES NOT ACCEPTED - LIMIT {limit}",
+                              "SEND THEM AGAIN"])
+            if self.failed or session.terminal is None:  # not journaled before sign-on
+                session.write(self._envelope(0, session.terminal or "", body))
+            else:
+                self.answer(session, body, ref=0, key="NTC")
+
+    def _close_unsigned(self, session: Session, payload: bytes) -> None:
+        """Too many frames without a sign-on: one row with a count and a digest, then close."""
+        self.stats["links_closed_unsigned"] += 1
+        if session.link is None:
+            return
+        cap = self.lab.switch.presignon_frames
+        if session.pre > cap + 1:
+            return  # closing already (the answers before are being committed)
+        digest = hashlib.sha256(payload).hexdigest()[:16]
+        log.info("link {peer} closed: {n} frames without a sign-on", peer=session.peer, n=cap)
+
+        def close(_: Any) -> None:  # after the answers to the frames before (commit order)
+            if session.link is not None:
+                session.write(self._envelope(0, "", "\n".join([
+                    responses.head("NTC", "UNKNOWN"),
+                    f"LINK CLOSED - {cap} FRAMES WITHOUT A SIGN-ON"])))
+                session.link.close()
+
+        host = _host(session.peer)
+        now = self.reactor.seconds()
+        last, quiet = self._closed_rows.get(host, (-1e9, 0))
+        if self.failed:
+            close(None)
+            return
+        if now - last < 1.0:
+            # one row a second per address: the links closed meanwhile are counted in the next
+            self._closed_rows[host] = (last, quiet + 1)
+            self.writer.submit([]).addBoth(close)
+            return
+        if len(self._closed_rows) > 10_000:
+            self._closed_rows.clear()
+        self._closed_rows[host] = (now, 0)
+        more = f"; {quiet} MORE LINKS FROM {host} CLOSED ALIKE SINCE THE LAST ROW" if quiet else ""
+        self.writer.submit([self.journal.row(
+            self.journal.next_seq(), "sys",
+            f"LINK CLOSED: {cap} FRAMES WITHOUT SIGN-ON, THEN 1 MORE "
+            f"({len(payload)} BYTES SHA256/{digest}){more}", link=session.peer,
+            disposition="closed")]).addBoth(close)
+
+    def link_opened(self, session: Session) -> None:
+        """A new link. One not signed on costs its address one frame of its rate: an address
+        over its rate has new links closed at once, before anything is read from them."""
+        over = self.source_rates.allow(_host(session.peer), 0)
+        if over is not None and session.link is not None:
+            self.stats["links_refused_rate"] += 1
+            session.link.close()
+
+    def signon_timeout(self, session: Session) -> None:
+        """A link that has not signed on in time is closed (``[switch] signon_timeout``)."""
+        session.deadline = None
+        if session.terminal is not None or session.link is None or session.held is not None:
+            return
+        self.stats["links_closed_unsigned"] += 1
+        log.info("link {peer} closed: no sign-on in {s} s", peer=session.peer,
+                 s=self.lab.switch.signon_timeout)
+        session.write(self._envelope(0, "", "\n".join([
+            responses.head("NTC", "UNKNOWN"),
+            f"LINK CLOSED - NO SIGN-ON WITHIN {self.lab.switch.signon_timeout:g} SECONDS"])))
+        session.link.close()
 
     def _poll_directory(self) -> None:
         try:
@@ -381,14 +664,42 @@ class Switch:
 
     def receive(self, session: Session, payload: bytes) -> None:
         """One frame from a link."""
+        if session.held is not None:  # a sign-on is being checked: keep the order
+            if len(session.held) < (self.HOLD_MAX if session.terminal is None else
+                                    self.HOLD_MAX_SIGNED_ON):
+                session.held.append(payload)
+            elif session.link is not None:  # not a terminal waiting for its SON: a flood
+                self.stats["links_closed_flood"] += 1
+                log.warn("link {peer} sent more than {n} frames while its sign-on was "
+                         "checked: closed", peer=session.peer, n=self.HOLD_MAX)
+                session.held = []
+                session.link.close()
+            return
         self.stats["frames_in"] += 1
+        if not self._within_limits(session, payload):
+            return
         text = payload.decode("latin-1")
+        if (session.terminal is None and len(text) > PRE_SIGNON_BYTES
+                and mask_logon(text) == text):
+            text = shortened(text)  # a peer not signed on never writes much to the journal
+        if self.failed:
+            self._refuse_unjournaled(session, mask_logon(text), self.STORAGE_NOTICE)
+            return
         if text[:4] == "ISN/":
             self._receive_numbered(session, text)
             return
         self._receive(session, text)
 
     def _receive(self, session: Session, text: str) -> None:
+        if text[:24].lstrip()[:5].upper() == "LOGON":
+            masked = mask_logon(text)
+            if masked != text:  # no password in the journal, an echo or a log, in any form
+                result = self.parser.check(text)
+                if isinstance(result, Reject):
+                    self._refuse(session, self.journal.next_seq(), masked, Reject(
+                        BAD_FORMAT, "SIGN ON AS LOGON.TERMINAL.OPERATOR.PASSWORD", None,
+                        masked[:100]), "rejected", key="LOGON")
+                    return
         seq = self.journal.next_seq()
         terminal = session.terminal
         if terminal is not None and text[:4] == "ACK.":
@@ -515,7 +826,7 @@ class Switch:
     def _duplicate(self, session: Session, tid: str, text: str, isn: int, original: int) -> None:
         self.stats["duplicates"] += 1
         seq = self.journal.next_seq()
-        row = self.journal.row(seq, "in", text, link=session.peer, terminal=tid,
+        row = self.journal.row(seq, "in", mask_logon(text), link=session.peer, terminal=tid,
                                operator=session.operator, key=text.split(".", 1)[0][:10],
                                disposition="duplicate",
                                reason=f"DUPLICATE ISN/{isn} OF SEQ/{original}")
@@ -618,8 +929,15 @@ class Switch:
     def receive_bad(self, session: Session, reason: str, raw: bytes) -> None:
         """A frame the framer could not take (too long, bad block check): refuse, keep the link."""
         self.stats["bad_frames"] += 1
+        if not self._within_limits(session, raw):
+            return
+        text = mask_logon(raw.decode("latin-1"))
+        if session.terminal is None:
+            text = shortened(text)
+        if self.failed:
+            self._refuse_unjournaled(session, text, self.STORAGE_NOTICE)
+            return
         seq = self.journal.next_seq()
-        text = raw.decode("latin-1")
         rej = Reject(BAD_FRAME, f"FRAME REFUSED - {reason.upper()}", None, text[:100])
         if session.link is not None:
             session.link.nak()
@@ -661,57 +979,120 @@ class Switch:
             self.answer(session, body, ref=seq, key=out_key, pre=pre)
 
     def _journal_failed(self, failure: Any, session: Session, seq: int) -> None:
+        """The frame's journal row did not commit: it was not received. The sender gets a
+        reject saying so (and a NAK on framings that have one) and may send it again."""
         if isinstance(failure, BaseException):
             failure = Failure(failure)
-        log.failure("journal write failed for seq {seq}", failure, seq=seq)
-        if session.link is not None:
-            session.link.nak()
+        error = failure.value
+        name = getattr(error, "sqlite_errorname", "")
+        if name:  # a known storage condition: one line, not a traceback per frame
+            log.error("journal write failed for seq {seq}: {why}", seq=seq,
+                      why=store.problem(name, str(error)))
+        elif not self.failed:
+            log.failure("journal write failed for seq {seq}", failure, seq=seq)
+        why = ("DISK FULL" if name.startswith("SQLITE_FULL") else
+               "SWITCH STORAGE FAILED" if self.failed or name else "JOURNAL WRITE FAILED")
+        self._refuse_unjournaled(
+            session, "", f"MESSAGE NOT ACCEPTED - {why} - NOT JOURNALED, SEND IT AGAIN LATER")
 
     # ------------------------------------------------------------------ sign-on
 
+    HOLD_MAX = 16
+    """Frames kept in order while a sign-on is checked; one more closes the link (a terminal
+    waits for its SON before it sends much; a peer that does not is flooding)."""
+    HOLD_MAX_SIGNED_ON = 1024
+    """The same for a link already signed on that signs on again (it may be pipelining)."""
+
     def _logon(self, session: Session, seq: int, text: str, msg: Message) -> None:
+        """Check a sign-on (lems/signon.py): the password off the reactor, one refusal text,
+        refusals delayed per source and operator, lockout only from where the operator works."""
         tid, oid, password = msg.args
         d = self.directory
-        journal_text = ".".join(["LOGON", tid, oid, "*" * len(password)])
+        journal_text = ".".join(["LOGON", tid, oid, MASK])
         term = d.terminals.get(tid)
         op = d.operators.get(oid)
-        limit = self.lab.switch.lockout_after
-
-        def refuse(reason: str, field: str, extra: list[Statement] | None = None) -> None:
-            self.stats["logon_refused"] += 1
-            self._refuse(session, seq, journal_text,
-                         Reject(SIGN_ON, reason, field, journal_text), "refused", key="LOGON",
-                         ori=term.oris[0] if term else "", extra=extra)
-
-        if term is None:
-            return refuse(f"TERMINAL {tid} IS NOT REGISTERED", "TERMINAL")
+        source = _host(session.peer)
+        guard = self.signon
+        if source in guard.waiting:
+            self.stats["logon_busy"] += 1
+            self._logon_refuse(session, seq, journal_text, term, BUSY)
+            return
         identity = getattr(session.link, "identity", None)  # TLS client certificate CN
-        if identity is not None and identity != tid:
-            return refuse(f"CERTIFICATE IDENTIFIES TERMINAL {identity}, NOT {tid}", "TERMINAL")
-        if op is None:
-            return refuse(f"OPERATOR {oid} IS NOT REGISTERED", "OPERATOR")
-        if op.terminals and tid not in op.terminals:
-            return refuse(f"OPERATOR {oid} IS NOT AUTHORIZED ON TERMINAL {tid}", "OPERATOR")
-        if not op.cleared:
-            return refuse(f"OPERATOR {oid} HAS NO CLEARED FINGERPRINT BACKGROUND CHECK - "
-                          "SIGN-ON REFUSED", "OPERATOR")
-        state = d.operator_state[oid]
-        if state.locked:
-            return refuse(f"OPERATOR {oid} IS LOCKED OUT - A SUPERVISOR MUST UNLOCK", "OPERATOR")
+        if term is not None and identity is not None and identity != tid:
+            # the peer proved who it is with a certificate: it may know why
+            self._logon_refuse(session, seq, journal_text, term,
+                               f"CERTIFICATE IDENTIFIES TERMINAL {identity}, NOT {tid}")
+            return
+        known = term is not None and op is not None
+        if known and not op.password_hash:  # a clear password (a lab written before hashes)
+            checked: Deferred[bool] = succeed(same_clear(op.password, password))
+        elif not known and not self._hashed_lab:  # as long as a clear check takes
+            checked = succeed(same_clear("\0" * 12, password) and False)
+        else:  # unknown names cost the same time as a wrong password
+            checked = threads.deferToThreadPool(
+                self.reactor, self.reactor.getThreadPool(), verify,
+                op.password_hash if known else _dummy_hash(), password)
+        guard.waiting.add(source)
+        session.held = []
+        checked.addCallback(lambda ok: ok and known)
+        checked.addErrback(lambda f: (log.failure("password check failed", f), False)[1])
+        checked.addCallback(self._logon_checked, session, seq, journal_text, tid, oid, source,
+                            identity == tid)
+
+    def _logon_checked(self, ok: bool, session: Session, seq: int, journal_text: str, tid: str,
+                       oid: str, source: str, certified: bool) -> None:
+        d = self.directory
+        guard = self.signon
+        term = d.terminals.get(tid)
         now = self.clock.stamp()
-        if not hmac.compare_digest(password.encode(), op.password.encode()):
-            state.failures += 1
-            state.locked = state.failures >= limit
-            row = (OPERATOR_STATE, (oid, state.failures, int(state.locked), now))
-            if state.locked:
-                return refuse(f"INVALID PASSWORD - OPERATOR {oid} IS NOW LOCKED OUT "
-                              f"({state.failures} FAILED ATTEMPTS)", "PASSWORD", [row])
-            return refuse(f"INVALID PASSWORD ({state.failures} OF {limit} ATTEMPTS)",
-                          "PASSWORD", [row])
-        extra: list[Statement] = []
+        if not ok:
+            guard.failed(source, oid)
+            extra: list[Statement] = []
+            if oid in d.operators and guard.may_lock(source, oid, certified):
+                state = d.operator_state[oid]
+                state.failures += 1
+                state.locked = state.locked or state.failures >= self.lab.switch.lockout_after
+                extra.append((OPERATOR_STATE, (oid, state.failures, int(state.locked), now)))
+            delay = guard.delay(source, oid)
+            self.stats["logon_refused"] += 1
+
+            def refuse() -> None:
+                guard.waiting.discard(source)
+                self._logon_refuse(session, seq, journal_text, term, REFUSED, extra)
+                self._release(session)
+
+            if delay > 0:
+                self.reactor.callLater(delay, refuse)
+            else:
+                refuse()
+            return
+        guard.waiting.discard(source)
+        op = d.operators[oid]
+        state = d.operator_state[oid]
+        # the right password: the peer may now learn why it cannot sign on
+        why = ("" if not op.terminals or tid in op.terminals else
+               f"OPERATOR {oid} IS NOT AUTHORIZED ON TERMINAL {tid}")
+        why = why or ("" if op.cleared else f"OPERATOR {oid} HAS NO CLEARED FINGERPRINT "
+                      "BACKGROUND CHECK - SIGN-ON REFUSED")
+        why = why or (f"OPERATOR {oid} IS LOCKED OUT - A SUPERVISOR MUST UNLOCK"
+                      if state.locked else "")
+        if why or term is None:
+            self.stats["logon_refused"] += 1
+            self._logon_refuse(session, seq, journal_text, term, why or REFUSED)
+            self._release(session)
+            return
+        guard.succeeded(source, oid)
+        session.pre = 0
+        if session.deadline is not None and session.deadline.active():
+            session.deadline.cancel()
+        extra = []
         if state.failures:
             state.failures = 0
             extra.append((OPERATOR_STATE, (oid, 0, 0, now)))
+        if session.link is None:  # the link went while the password was checked
+            if extra:
+                self.writer.submit_nowait(extra)
+            return
         if session.terminal is not None and session.terminal != tid:
             self._unbind(session)
         session.terminal, session.operator = tid, oid
@@ -727,6 +1108,31 @@ class Switch:
                                   disposition="accepted")
         self.answer(session, body, ref=seq, key="SON", pre=[in_row, *extra],
                     then=lambda: self._bind(session, tid))
+        self._release(session)
+
+    def _logon_refuse(self, session: Session, seq: int, journal_text: str,
+                      term: Any, reason: str, extra: list[Statement] | None = None) -> None:
+        if self.failed:
+            self._refuse_unjournaled(session, journal_text, reason)
+            return
+        if session.link is None:  # gone meanwhile: journal the attempt all the same
+            self.writer.submit_nowait([self.journal.row(
+                seq, "in", journal_text, link="", key="LOGON", disposition="refused",
+                reason=f"{SIGN_ON} {reason}"), *(extra or [])])
+            return
+        # the terminal's ORI only to a peer that gave the right password: a REJ headed with
+        # it would tell a stranger that the terminal exists
+        ori = term.oris[0] if term and reason not in (REFUSED, BUSY) else ""
+        self._refuse(session, seq, journal_text, Reject(SIGN_ON, reason, None, journal_text),
+                     "refused", key="LOGON", ori=ori, extra=extra)
+
+    def _release(self, session: Session) -> None:
+        """The sign-on is answered: take the frames that came meanwhile, in order."""
+        held, session.held = session.held, None
+        for payload in held or ():
+            if session.link is None:
+                break
+            self.receive(session, payload)
 
     def _bind(self, session: Session, tid: str) -> None:
         """The sign-on is durable: the session is now where the terminal's mail goes."""
@@ -1005,3 +1411,19 @@ class Switch:
                 f"REQUEST IT AT A WIRED TERMINAL ({CITES[self.lab.rules]['radio']})"]), \
                 "withheld-radio"
         return body, "queued"
+
+
+def _host(peer: str) -> str:
+    """The source address of a link's peer (``tcp:127.0.0.1:50312`` -> ``tcp:127.0.0.1``)."""
+    head, _, port = peer.rpartition(":")
+    return head if port.isdigit() and head else peer
+
+
+_DUMMY: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """A hash to check unknown names against, so they cost what a wrong password costs."""
+    if not _DUMMY:
+        _DUMMY.append(hash_password("not-a-password"))
+    return _DUMMY[0]

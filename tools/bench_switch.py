@@ -199,13 +199,16 @@ def _stat_cpu(path: str) -> float:
 
 # ---------------------------------------------------------------------- labs
 
-def write_lab(directory: Path, n: int, *, own_ori: bool, endpoints: str = "off") -> Path:
+def write_lab(directory: Path, n: int, *, own_ori: bool, endpoints: str = "off",
+              limits: bool = False) -> Path:
     """The demo lab plus ``n`` bench terminals ``B0001…`` and operators ``BOP0001…``.
 
     ``own_ori``: each terminal gets its own agency ``OR0241001…`` (throughput: an AM to it comes
     back to that terminal alone); otherwise all are bound to ``OR0240000`` (idle memory).
     ``endpoints``: the national endpoints' mode: ``off`` (the switch answers NCIC inquiries
     NOT AVAILABLE: the switch alone is measured) or ``inprocess`` (with no simulated latency).
+    ``limits``: keep the per-link rate limits of ``[switch]`` (``lems.limits``); off by default,
+    since a closed-loop benchmark terminal sends far more than any real one.
     """
     from datetime import date
 
@@ -213,7 +216,11 @@ def write_lab(directory: Path, n: int, *, own_ori: bool, endpoints: str = "off")
 
     init_lab(directory, today=date(2026, 11, 23), listen="tcp:0:interface=127.0.0.1")
     path = directory / "lab.toml"
-    parts = [drop_tables(path.read_text("utf-8"), "endpoint"),
+    text = path.read_text("utf-8")
+    if not limits:
+        text = text.replace("lockout_after = 5", "lockout_after = 5\nrate_frames = 0\n"
+                            "rate_bytes = 0\nsource_frames = 0\nsource_bytes = 0")
+    parts = [drop_tables(text, "endpoint"),
              "\n# ---------------------------------------- bench\n"]
     for name in ("ncic", "nlets", "nics"):
         parts.append(f'[[endpoint]]\nname = "{name}"\nmode = "{endpoints}"\nlatency_ms = 0\n\n')

@@ -199,6 +199,14 @@ def last_seq(database: Path) -> int:
 
 async def run(args: argparse.Namespace, lab_dir: Path) -> int:
     lab = init_lab(lab_dir, listen="tcp:0:interface=127.0.0.1")
+    # The fuzz wants every unit answered: turn off the guardrails that close, throttle or slow
+    # down a peer on purpose (lems/limits.py, lems/signon.py; tools/bench_guardrails.py measures
+    # them). What is left is the wire handling itself.
+    path = lab_dir / "lab.toml"
+    path.write_text(path.read_text().replace("lockout_after = 5", "lockout_after = 5" if
+                                             args.guardrails else (
+        "lockout_after = 1000000\nsignon_delay = 0\npresignon_frames = 0\nrate_frames = 0\n"
+        "rate_bytes = 0\nsource_frames = 0\nsource_bytes = 0\nsignon_timeout = 0")))
     framings = tuple(args.framings.split(","))
     server = Server(lab_dir, framings)
     server.start()
@@ -241,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--framings", default=",".join(FRAMINGS))
     p.add_argument("--window", type=int, default=400, help="units outstanding at most")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--guardrails", action="store_true",
+                   help="keep the per-link limits and sign-on delays on (then links are closed "
+                   "and units go unanswered on purpose; look for tracebacks)")
     p.add_argument("--keep", type=Path, help="keep the lab in this directory")
     a = p.parse_args(argv)
     if a.frames < 1 or any(f not in FRAMINGS for f in a.framings.split(",")):

@@ -26,6 +26,13 @@ def register(sub: Any) -> None:
     u = osub.add_parser("list", help="operators and their sign-on state")
     u.add_argument("dir", type=Path)
     u.set_defaults(func=cmd_operator_list)
+    u = osub.add_parser("passwd", help="set an operator's password (lab.toml keeps its scrypt "
+                        "hash; a running switch uses it from its next start)")
+    u.add_argument("dir", type=Path)
+    u.add_argument("operator")
+    u.add_argument("--password", help="the new password (default: a new random one, shown "
+                   "once); reads it from standard input when given as -")
+    u.set_defaults(func=cmd_operator_passwd)
 
     s = sub.add_parser("agency", help="agency administration (suspend / reinstate access)")
     asub = s.add_subparsers(title="actions", metavar="ACTION")
@@ -63,6 +70,52 @@ def cmd_operator_unlock(args: argparse.Namespace) -> int:
         store.bump_directory_version(conn)
         conn.execute("COMMIT")
     console.print(f"operator {args.operator} unlocked", markup=False)
+    return 0
+
+
+def cmd_operator_passwd(args: argparse.Namespace) -> int:
+    """Replace the operator's ``password``/``password_hash`` line in its ``[[operator]]`` table,
+    leaving the rest of the file (comments, order) as it was."""
+    import sys
+
+    from lems.lab import load_lab
+    from lems.signon import generate, hash_password
+
+    lab = load_lab(args.dir)
+    if args.operator not in lab.operators:
+        raise ConfigError(f"operator {args.operator} is not in {lab.path}")
+    password = args.password
+    if password == "-":
+        password = sys.stdin.readline().rstrip("\r\n")
+    shown = password is None
+    password = password if password is not None else generate()
+    if not password or "." in password or not password.isprintable() or " " in password:
+        raise ConfigError("a password must be non-empty, printable, without spaces or periods "
+                          "(LOGON.TERMINAL.OPERATOR.PASSWORD)")
+    lines = lab.path.read_text("utf-8").split("\n")
+    table, found = "", False
+    for i, line in enumerate(lines):
+        bare = line.strip()
+        if bare.startswith("["):
+            table, current = bare, ""
+        elif table == "[[operator]]" and bare.replace(" ", "").startswith("id="):
+            current = bare.split("=", 1)[1].split("#")[0].strip().strip('"\'')
+        elif (table == "[[operator]]" and current == args.operator
+              and bare.split("=")[0].strip() in ("password", "password_hash")):
+            lines[i] = f'password_hash = "{hash_password(password)}"'
+            found = True
+            break
+    if not found:
+        raise ConfigError(f"no password line for operator {args.operator} in {lab.path}")
+    text = "\n".join(lines)
+    tmp = lab.path.with_name(lab.path.name + ".tmp")
+    tmp.write_text(text, "utf-8")
+    load_lab(tmp)  # refuse to write a file that would not load
+    tmp.replace(lab.path)
+    console.print(f"operator {args.operator}: password set (lab.toml keeps its hash; a "
+                  "running switch uses it from its next start)", markup=False)
+    if shown:
+        console.print(f"new password (shown this once): {password}", markup=False)
     return 0
 
 

@@ -147,13 +147,19 @@ def cmd_seed(args: argparse.Namespace) -> int:
     if args.subjects < 1:
         raise ConfigError("--subjects must be at least 1")
     lab = load_lab(args.dir)
+    from lems.lablock import LabLock
+
+    lock = LabLock(lab.database, "command lems seed")  # the switch holds the endpoint databases
     seed = lab.seed if args.seed is None else args.seed
     agencies = [a.ori for a in lab.agencies.values() if a.category == "cj"]
     with Progress(console=console, disable=not console.is_terminal) as progress:
         task = progress.add_task("seeding", total=args.subjects)
-        counts = seed_lab(lab.database.parent, args.subjects, seed, agencies,
-                          lambda n: progress.advance(task, n), force=args.force,
-                          home=lab.state)
+        try:
+            counts = seed_lab(lab.database.parent, args.subjects, seed, agencies,
+                              lambda n: progress.advance(task, n), force=args.force,
+                              home=lab.state)
+        finally:
+            lock.release()
     if not counts:
         console.print("endpoint databases exist (use --force to replace them)", markup=False)
         return 1

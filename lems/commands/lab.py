@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,10 @@ from rich.table import Table
 
 from formats.errors import ConfigError, LemsError
 from lems.cli import console, errors, show
+from lems.store import StoreError, problem
+
+EXIT_STORAGE = 3
+"""``lems serve``'s exit status when storage failed while serving (docs/OPERATIONS.md)."""
 
 
 def register(sub: Any) -> None:
@@ -26,6 +32,10 @@ def register(sub: Any) -> None:
     s.add_argument("--tls", action="store_true",
                    help="also write DIR/pki/: a lab CA, a server certificate and one client "
                    "certificate per terminal (CN = terminal id) for tls: links")
+    s.add_argument("--training-passwords", action="store_true",
+                   help="give the operators the fixed training passwords (train-01…) kept in "
+                   "clear in lab.toml, for classrooms and scripts; default: new random "
+                   "passwords shown once, lab.toml keeps only their hashes")
     s.set_defaults(func=cmd_init)
 
     s = sub.add_parser("serve", help="run a lab's switch until Ctrl-C or SIGTERM")
@@ -43,7 +53,20 @@ def register(sub: Any) -> None:
                         "(e.g. tcp:8020:interface=127.0.0.1)")
     s.add_argument("--dashboard", action="store_true",
                    help="serve the dashboard page on tcp:8020 on loopback (same as --web)")
+    s.add_argument("--log-file", type=Path, metavar="FILE",
+                   help="append log events as JSON lines here (stderr keeps warnings and "
+                        "errors, one line each)")
+    s.add_argument("--log-level", choices=["debug", "info", "warning", "error", "critical"],
+                   default=None, help="lowest level logged: to --log-file (default info), "
+                   "else to stderr (default warning)")
     s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("health", help="exit 0 when a switch serves the lab and commits (for "
+                       "container healthchecks and monitoring), else 1 with the reason")
+    s.add_argument("dir", type=Path, help="lab directory (or lab.toml)")
+    s.add_argument("--max-age", type=float, default=15.0, metavar="SECONDS",
+                   help="the switch's last heartbeat commit may be this old (default 15)")
+    s.set_defaults(func=cmd_health)
 
     s = sub.add_parser("send", help="sign on as a lab terminal, send messages, print answers")
     s.add_argument("dir", type=Path, help="lab directory (for the terminal's credentials)")
@@ -65,19 +88,30 @@ def cmd_init(args: argparse.Namespace) -> int:
         lab = load_lab(args.dir)
         console.print(f"Lab exists: {lab.path} (left as it is)")
         return 0
-    lab = init_lab(args.dir, force=args.force, listen=args.listen, state=args.state)
+    lab = init_lab(args.dir, force=args.force, listen=args.listen, state=args.state,
+                   generate=not args.training_passwords)
     console.print(f"Lab written: {lab.path}  (database {lab.database.name})")
+    if not args.training_passwords:
+        console.print("Passwords are shown this once: lab.toml keeps only their hashes "
+                      "(lems operator passwd sets a new one).", markup=False)
     table = Table(title=lab.name)
-    for col in ("terminal", "ORIs", "agency", "operator", "password", "note"):
+    for col in ("terminal", "ORIs", "agency", "note"):
         table.add_column(col)
     for t in lab.terminals.values():
-        ops = [o for o in lab.operators.values() if t.id in o.terminals and o.cleared]
         agency = lab.agencies[t.oris[0]]
         note = ", ".join(x for x in ("control" if t.control else "",
                                      "radio (mobile data)" if t.radio else "",
                                      agency.category if agency.category != "cj" else "") if x)
-        table.add_row(t.id, " ".join(t.oris), agency.name,
-                      ops[0].id if ops else "", ops[0].password if ops else "", note)
+        table.add_row(t.id, " ".join(t.oris), agency.name, note)
+    show(table)
+    table = Table(title="operators" + ("" if args.training_passwords else
+                                       " (passwords shown this once)"))
+    for col in ("operator", "name", "terminals", "password", "note"):
+        table.add_column(col)
+    for o in lab.operators.values():
+        note = ", ".join(x for x in ("supervisor" if o.supervisor else "",
+                                     "" if o.cleared else "not cleared: sign-on refused") if x)
+        table.add_row(o.id, o.name, " ".join(o.terminals) or "any", o.password, note)
     show(table)
     listen = lab.switch.listen[0]
     if args.tls:
@@ -88,12 +122,14 @@ def cmd_init(args: argparse.Namespace) -> int:
                       f"certKey={pki}/server.pem:caCerts={pki}/ca.pem  (terminal T01 uses "
                       f"certKey={pki}/T01.pem; the certificate's CN must match the LOGON)",
                       markup=False)
+    pw = lab.operators["OP01"].password
     console.print(f"Start it:    lems serve {args.dir}")
     console.print(f"Sign on:     connect to {listen} (e.g. nc 127.0.0.1 5020) and type "
-                  "LOGON.T01.OP01.train-01", markup=False)
+                  f"LOGON.T01.OP01.{pw}", markup=False)
     t01 = lab.terminals["T01"].oris[0]
     console.print(f"Or send:     lems send {args.dir} --terminal T01 "
-                  f"'QW.{t01}.NAM/DOE,JOHN.DOB/19800101'", markup=False)
+                  + ("" if args.training_passwords else f"--password {pw} ")
+                  + f"'QW.{t01}.NAM/DOE,JOHN.DOB/19800101'", markup=False)
     return 0
 
 
@@ -109,7 +145,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise ConfigError("--speed must be greater than 0")
         lab.clock_speed = args.speed
     reactor = install(args.reactor)
+    from lems import logs
     from lems.switch import Switch
+
+    logs.begin(args.log_level or ("info" if args.log_file else "warning"), args.log_file)
 
     clock = None
     if args.clock_origin is not None:
@@ -122,8 +161,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
         clock = LabClock(reactor, lab.clock_speed, datetime.fromtimestamp(
             origin + (time.time() - origin) * lab.clock_speed, UTC))
     switch = Switch(lab, reactor, clock=clock)
-    switch.start()
     status = {"code": 0}
+    try:
+        switch.start()
+    except (StoreError, sqlite3.Error) as e:
+        # one line naming the file and the problem (read-only, locked, corrupt, wrong schema)
+        why = (str(e) if isinstance(e, StoreError) else
+               f"{lab.database}: {problem(getattr(e, 'sqlite_errorname', ''), str(e))}")
+        errors.print(f"lems: cannot serve {lab.path.parent}: {why}", markup=False)
+        return 2
+
+    def fatal(reason: str) -> None:
+        """Storage failed: the links were told; exit non-zero so a supervisor restarts us."""
+        status["code"] = EXIT_STORAGE
+        reactor.callLater(1.0, reactor.stop)  # a second for the notices to reach the links
+        reactor.callLater(8.0, os._exit, EXIT_STORAGE)  # a shutdown that hangs must not linger
+
+    switch.on_fatal.append(fatal)
     listens = args.listen or list(lab.switch.listen)
 
     def listening(port: Any, desc: str) -> None:
@@ -160,8 +214,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     reactor.addSystemEventTrigger("before", "shutdown", switch.stop)
     reactor.callWhenRunning(go)
     reactor.run()
-    console.print("LEMS stopped; journal flushed", markup=False)
+    if status["code"] == EXIT_STORAGE:
+        errors.print(f"lems: stopped because storage failed: {switch.failed} (exit status "
+                     f"{EXIT_STORAGE}); messages not acknowledged were not journaled",
+                     markup=False)
+    else:
+        console.print("LEMS stopped; journal flushed", markup=False)
     return status["code"]
+
+
+# ---------------------------------------------------------------------- health
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """A switch whose storage failed exits; one that hangs stops touching its lock: either way
+    this says so (the lock file's time moves after each heartbeat commit, every 5 s)."""
+    from lems.lab import load_lab
+    from lems.lablock import holder
+
+    lab = load_lab(args.dir)
+    held = holder(lab.database)
+    if held is None:
+        errors.print(f"lems: unhealthy: no switch serves {lab.path.parent}", markup=False)
+        return 1
+    who, age = held
+    if age > args.max_age:
+        errors.print(f"lems: unhealthy: the switch ({who}) has committed nothing for "
+                     f"{age:.0f} s", markup=False)
+        return 1
+    console.print(f"healthy: {who}; last heartbeat commit {age:.1f} s ago", markup=False)
+    return 0
 
 
 # ---------------------------------------------------------------------- send
@@ -183,6 +264,9 @@ def cmd_send(args: argparse.Namespace) -> int:
     if op is None:
         raise ConfigError(f"no operator for terminal {args.terminal}; give --operator")
     password = args.password or op.password
+    if not password:
+        raise ConfigError(f"operator {op.id}'s password is kept in {lab.path} only as a hash: "
+                          "give --password")
     from hardware.endpoints import client_for
 
     to = args.to or client_for(lab.switch.listen[0])

@@ -256,7 +256,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
         lab = load_lab(args.lab)
         for op in lab.operators.values():
-            creds.passwords[op.id] = op.password
+            if op.password:  # a hashed password is no use here: --password ID=PW gives it
+                creds.passwords[op.id] = op.password
             for t in op.terminals:
                 if op.cleared:
                     creds.operators.setdefault(t, op.id)

@@ -147,15 +147,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_cch_seed(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
+    from lems.lablock import LabLock
     from lems.state.db import connect
     from lems.state.seed import seed
 
-    _, path = _state(args.dir)
-    conn = connect(path)
-    with Progress(console=console, transient=not console.is_terminal) as bar:
-        task = bar.add_task("CCH subjects", total=args.subjects)
-        first = seed(conn, args.subjects, args.seed, lambda n: bar.advance(task, n))
-    conn.close()
+    lab, path = _state(args.dir)
+    # refused while a switch serves the lab: its CCH service numbers subjects from what it
+    # read at start, and rows written behind its back break later entries
+    lock = LabLock(lab.database, "command lems cch seed")
+    try:
+        conn = connect(path)
+        with Progress(console=console, transient=not console.is_terminal) as bar:
+            task = bar.add_task("CCH subjects", total=args.subjects)
+            first = seed(conn, args.subjects, args.seed, lambda n: bar.advance(task, n))
+        conn.close()
+    finally:
+        lock.release()
     console.print(f"seeded {args.subjects} fictitious subjects SID/OR{first:08d} onward "
                   f"into {path}")
     return 0

@@ -102,6 +102,9 @@ def credentials(args: argparse.Namespace) -> tuple[str, list[Any]]:
             if op is None:
                 raise ConfigError(f"no operator for terminal {tid}; give --operator")
             operator, password = op.id, password or op.password
+            if not password:
+                raise ConfigError(f"operator {op.id}'s password is kept in {lab.path} only as "
+                                  "a hash: give --password")
         if not operator or password is None:
             raise ConfigError("give --operator and --password (or --lab DIR)")
         creds.append(Credentials(tid, operator, password))

@@ -34,6 +34,7 @@ class StateServices:
 
 def install(switch: Switch) -> None:
     db = StateDB(path_for(switch.lab.database), switch.reactor)
+    db.writer.on_failure = switch.storage_failed
     clock = switch.clock
     db.writer.submit_nowait([
         ("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (k, v))

@@ -138,7 +138,7 @@ def test_parse_a_file(tmp_path):
 
 def test_init_writes_a_lab(tmp_path):
     d = tmp_path / "lab"
-    r = lems("init", d)
+    r = lems("init", d, "--training-passwords")
     assert r.returncode == 0, r.stderr
     assert "Lab written" in r.stdout
     for word in ("T00", "T05", "T11", "OP05", "train-05", "control", "radio", "ORSIR0000"):
@@ -151,8 +151,62 @@ def test_init_writes_a_lab(tmp_path):
     conn.close()
 
 
-def test_send_without_a_running_switch_says_so_plainly(tmp_path):
+def test_init_generates_passwords_shows_them_once_and_keeps_hashes(tmp_path):
+    from lems.signon import verify
+
+    d = tmp_path / "lab"
+    r = lems("init", d)
+    assert r.returncode == 0, r.stderr
+    assert "shown this once" in r.stdout
+    lab = load_lab(d)
+    text = (d / "lab.toml").read_text()
+    assert "train-" not in text and 'password = "' not in text
+    shown = {}
+    for line in r.stdout.splitlines():  # operator, name, terminals, password, note
+        cells = line.split()
+        op = lab.operators.get(cells[0]) if cells else None
+        if op is not None:
+            shown[op.id] = cells[cells.index(op.terminals[0]) + 1]
+    assert set(shown) == set(lab.operators)  # every operator's password, supervisor included
+    for oid, password in shown.items():
+        assert password not in text
+        assert verify(lab.operators[oid].password_hash, password)
+    assert len(set(shown.values())) == len(shown)
+
+
+def test_operator_passwd_sets_a_hash_and_keeps_the_file(tmp_path):
+    from lems.signon import verify
+
+    d = tmp_path / "lab"
+    assert lems("init", d, "--training-passwords").returncode == 0
+    before = (d / "lab.toml").read_text()
+    r = lems("operator", "passwd", d, "OP03", "--password", "-", stdin="n3w-Pass\n")
+    assert r.returncode == 0, r.stderr
+    assert "n3w-Pass" not in r.stdout + r.stderr
+    after = (d / "lab.toml").read_text()
+    assert 'password = "train-03"' in before and 'password = "train-03"' not in after
+    assert len(after.splitlines()) == len(before.splitlines())
+    assert after.count("password_hash") == 1 and "# failed passwords" in after
+    lab = load_lab(d)
+    assert verify(lab.operators["OP03"].password_hash, "n3w-Pass")
+    assert lab.operators["OP04"].password == "train-04"  # the others untouched
+    r = lems("operator", "passwd", d, "OP03")
+    new = r.stdout.split("shown this once): ")[1].strip()
+    assert verify(load_lab(d).operators["OP03"].password_hash, new)
+    r = lems("operator", "passwd", d, "OP03", "--password", "with.period")
+    assert r.returncode == 2 and "periods" in r.stderr
+    r = lems("operator", "passwd", d, "NOBODY", "--password", "x")
+    assert r.returncode == 2 and "NOBODY is not in" in r.stderr
+
+
+def test_send_asks_for_the_password_of_a_hashed_lab(tmp_path):
     assert lems("init", tmp_path / "lab").returncode == 0
+    r = lems("send", tmp_path / "lab", "--terminal", "T01", "QW.OR0240000.NAM/DOE,JOHN")
+    assert r.returncode == 2 and "only as a hash: give --password" in r.stderr
+
+
+def test_send_without_a_running_switch_says_so_plainly(tmp_path):
+    assert lems("init", tmp_path / "lab", "--training-passwords").returncode == 0
     # a port nobody listens on (the demo lab's 5020 may be taken by a lab someone runs)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -221,6 +221,23 @@ def test_diff_parse_against_head():
         assert differ == 0, proc.stdout
 
 
+def test_bench_guardrails_reports_both_phases_and_the_goals():
+    """bench_guardrails still runs honest terminals before and during a flood and a peer that
+    does not read, and prints latency, journal growth and memory for each phase."""
+    out = run("tools/bench_guardrails.py", "--honest", "2", "--duration", "1", "--flood",
+              "1").stdout
+    for phase in ("before", "during"):
+        line(rf"^{phase}\s+answers\s+\d+\s+p50\s+{NUM} ms\s+p99\s+{NUM} ms\s+journal\s+{NUM} "
+             rf"KB/s\s+rss\s+{NUM} MiB$", out)
+    line(rf"^journal growth from the attack {NUM} KB/s \(flooding address\) \+ {NUM} KB/s "
+         r"\(not-reading terminal\)$", out)
+    line(rf"^switch rss at start {NUM} MiB, after before {NUM} MiB, after during {NUM} MiB", out)
+    line(rf"^goal p99 during <= 2x before: {NUM}x (MET|NOT MET); goal journal growth from the "
+         rf"flood <= 100 KB/s: {NUM} KB/s (MET|NOT MET)$", out)
+    m = re.search(r"(\d+) closed for frames without sign-on", out)
+    assert m and int(m.group(1)) > 0, out  # the flood met the pre-sign-on limit
+
+
 @pytest.mark.timeout(400)
 def test_bench_federation_reports_each_run_the_ratio_and_the_goals():
     """bench_federation at a tiny size: the single-node run, 2 nodes over the broker and the

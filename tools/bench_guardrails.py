@@ -1,0 +1,319 @@
+"""Benchmark: honest terminals while an unauthenticated peer floods and a signed-on peer does not
+read (issue 16's guardrails). Not a test: it prints figures, and says whether the goals hold.
+
+Usage::
+
+    .venv/bin/python tools/bench_guardrails.py [--honest 20] [--rate 20] [--duration 10]
+                                               [--flood 4] [--size 1000] [--no-stuck]
+
+A fresh copy of the demo lab with ``--honest`` + 1 bench terminals (``tools/bench_switch.py``'s
+``write_lab``: national endpoints off, so the switch alone is measured) is served by a real
+``lems serve`` process. Each honest terminal signs on and sends one inquiry every
+``1/--rate`` seconds (a paced terminal, not a closed loop: latency is what an operator would
+see), acknowledging every answer. Two phases of ``--duration`` seconds each:
+
+* before: honest traffic only;
+* during: the same, plus ``--flood`` connections from 127.0.0.2 that never sign on and write
+  ``--size``-byte lines as fast as the socket takes them (reconnecting whenever the switch
+  closes them), plus one signed-on terminal that sends inquiries in bursts of 2,000 and never
+  reads (reconnecting whenever it is dropped).
+
+Printed: the honest terminals' answers, p50 and p99 latency in each phase; the journal's growth
+in each phase (bytes of message text journaled per second, and what the flooding address and the
+not-reading terminal account for); the switch's RSS (its process and writer processes) at the
+start, after each phase; link counts from the switch's log. Goals (issue 16): honest p99 during
+the flood at most 2x before; journal growth from the flood at most 100 KB/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_switch import (
+    ROOT,
+    Server,
+    bench_operator,
+    bench_ori,
+    bench_terminal,
+    children,
+    write_lab,
+)
+
+FLOOD_HOST = "127.0.0.2"
+
+
+class Honest(asyncio.Protocol):
+    """A paced terminal: sign on, then an inquiry every ``period`` seconds; ACK every answer."""
+
+    def __init__(self, index: int, latencies: list[float], errors: list[str]) -> None:
+        self.index = index
+        self.latencies = latencies
+        self.errors = errors
+        self.buf = b""
+        self.sent: float | None = None
+        self.transport: asyncio.Transport | None = None
+        self.signed_on = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.write(f"LOGON.{bench_terminal(self.index)}.{bench_operator(self.index)}"  # type: ignore[attr-defined]
+                        ".bench-pw\n".encode())
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while b"\n" in self.buf:
+            # frames end at a newline not preceded by a backslash
+            end = next((i for i in range(len(self.buf)) if self.buf[i] == 10 and
+                        (i == 0 or self.buf[i - 1] != 0x5C)), -1)
+            if end < 0:
+                return
+            frame, self.buf = self.buf[:end], self.buf[end + 1:]
+            self.frame(frame)
+
+    def frame(self, frame: bytes) -> None:
+        osn = int(frame[4:11]) if frame.startswith(b"OSN/") else -1
+        if osn <= 0:
+            if not self.signed_on.done():
+                if b"\nSON." in frame:
+                    self.signed_on.set_result(None)
+                else:
+                    self.signed_on.set_exception(RuntimeError(frame.decode("latin-1")[:200]))
+            else:
+                self.errors.append(frame.decode("latin-1")[:200])
+            return
+        self.transport.write(b"ACK.%d\n" % osn)  # type: ignore[union-attr]
+        if self.sent is not None:
+            self.latencies.append(time.perf_counter() - self.sent)
+            self.sent = None
+
+    def ask(self) -> None:
+        if self.sent is not None:  # the last one is still unanswered: count it as late
+            return
+        self.sent = time.perf_counter()
+        ori = bench_ori(self.index)
+        self.transport.write(f"QW.{ori}.NAM/DOE,JOHN.DOB/19800101\n".encode())  # type: ignore[union-attr]
+
+
+class Sink(asyncio.Protocol):
+    """A connection that never reads what it is sent (its receive buffer fills up)."""
+
+    def __init__(self) -> None:
+        self.lost = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.pause_reading()  # type: ignore[attr-defined]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+
+async def flood(port: int, size: int, stop: asyncio.Event, stats: dict[str, int]) -> None:
+    """Never signs on: junk lines as fast as the socket takes them; reconnect when closed."""
+    loop = asyncio.get_running_loop()
+    line = b"J" * (size - 1) + b"\n"
+    while not stop.is_set():
+        try:
+            transport, sink = await loop.create_connection(
+                Sink, "127.0.0.1", port, local_addr=(FLOOD_HOST, 0))
+        except OSError:
+            await asyncio.sleep(0.01)
+            continue
+        stats["flood_connections"] += 1
+        while not stop.is_set() and not sink.lost.done():
+            if transport.get_write_buffer_size() < 1 << 16:
+                transport.write(line * 16)
+                stats["flood_bytes"] += len(line) * 16
+            await asyncio.sleep(0)
+        transport.abort()
+
+
+async def not_reading(port: int, index: int, stop: asyncio.Event, stats: dict[str, int]) -> None:
+    """Signs on as ``STUCK``, sends inquiries in bursts, never reads; reconnects when dropped."""
+    loop = asyncio.get_running_loop()
+    ori = bench_ori(index)
+    burst = f"QW.{ori}.NAM/DOE,JOHN.DOB/19800101\n".encode() * 2000
+    while not stop.is_set():
+        transport, sink = await loop.create_connection(Sink, "127.0.0.1", port)
+        stats["stuck_connections"] += 1
+        transport.write(f"LOGON.STUCK.{bench_operator(index)}.bench-pw\n".encode())
+        while not stop.is_set() and not sink.lost.done():
+            if transport.get_write_buffer_size() < 1 << 16:
+                transport.write(burst)
+            await asyncio.sleep(0.05)
+        transport.abort()
+
+
+def journal_text(database: Path, since: int) -> tuple[int, int, int, int]:
+    """(last seq, text bytes of rows after ``since``, of them from the flooding address, of them
+    to or from the not-reading terminal)."""
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        top, total, flood, stuck = conn.execute(
+            "SELECT COALESCE(MAX(seq), 0), COALESCE(SUM(LENGTH(text)), 0), "
+            "COALESCE(SUM(CASE WHEN link LIKE ? THEN LENGTH(text) ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN terminal = ? THEN LENGTH(text) ELSE 0 END), 0) "
+            "FROM journal WHERE seq > ?", (f"tcp:{FLOOD_HOST}:%", "STUCK", since)).fetchone()
+        return top, total, flood, stuck
+    finally:
+        conn.close()
+
+
+def rss_mib(server: Server) -> float:
+    total = server.rss_kib()
+    for child in children(server.pid):
+        try:
+            for line in Path(f"/proc/{child}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))] * 1000
+
+
+async def phase(honest: list[Honest], rate: float, duration: float) -> None:
+    period = 1.0 / rate
+    end = time.perf_counter() + duration
+    tick = time.perf_counter()
+    while tick < end:
+        for h in honest:
+            h.ask()
+        tick += period
+        await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+
+
+async def run(args: argparse.Namespace, work: Path) -> int:
+    n = args.honest
+    path = write_lab(work / "lab", n + 1, own_ori=True, limits=True)
+    text = path.read_text()
+    # the not-reading peer is the last bench terminal
+    stuck = n + 1
+    text = text.replace(f'id = "{bench_terminal(stuck)}"', 'id = "STUCK"').replace(
+        f'terminals = ["{bench_terminal(stuck)}"]', 'terminals = ["STUCK"]')
+    path.write_text(text)
+    database = path.parent / "lab.db"
+    server = Server([sys.executable, "-m", "lems.cli", "serve", str(path.parent), "--listen",
+                     "tcp:0:interface=127.0.0.1", "--log-file", str(work / "serve.jsonl")],
+                    work / "serve.log")
+    loop = asyncio.get_running_loop()
+    try:
+        rss0 = rss_mib(server)
+        latencies: dict[str, list[float]] = {"before": [], "during": []}
+        errors: list[str] = []
+        honest = []
+        for i in range(1, n + 1):
+            _, h = await loop.create_connection(
+                lambda i=i: Honest(i, latencies["before"], errors), "127.0.0.1", server.port)
+            await asyncio.wait_for(h.signed_on, 30)
+            honest.append(h)
+        seq0, _, _, _ = journal_text(database, 0)
+        t0 = time.perf_counter()
+        await phase(honest, args.rate, args.duration)
+        seq1, before_bytes, _, _ = journal_text(database, seq0)
+        before_s = time.perf_counter() - t0
+        rss1 = rss_mib(server)
+
+        for h in honest:
+            h.latencies = latencies["during"]
+        # the attackers run in a process of their own: in this one their loops would slow the
+        # honest terminals' event loop and the figures would blame the switch
+        attack = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--attack", str(server.port), "--flood", str(args.flood),
+            "--size", str(args.size), "--stuck", str(stuck), "--duration", str(args.duration),
+            *(["--no-stuck"] if args.no_stuck else []),
+            stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+        t1 = time.perf_counter()
+        await phase(honest, args.rate, args.duration)
+        during_s = time.perf_counter() - t1
+        _, during_bytes, flood_bytes, stuck_bytes = journal_text(database, seq1)
+        rss2 = rss_mib(server)
+        out, _ = await asyncio.wait_for(attack.communicate(), 60)
+        stats = json.loads(out.decode().strip().splitlines()[-1])
+        for h in honest:
+            h.transport.close()  # type: ignore[union-attr]
+    finally:
+        server.stop()
+    log = (work / "serve.jsonl").read_text() if (work / "serve.jsonl").exists() else ""
+    b, d = latencies["before"], latencies["during"]
+    p99b, p99d = pct(b, 0.99), pct(d, 0.99)
+    growth = flood_bytes / during_s
+    print(f"honest terminals {n}, {args.rate:g} inquiries/s each; flood {args.flood} "
+          f"connections of {args.size}-byte lines from {FLOOD_HOST}; 1 not-reading terminal")
+    print(f"before  answers {len(b):6d}  p50 {pct(b, 0.5):7.2f} ms  p99 {p99b:7.2f} ms  "
+          f"journal {before_bytes / before_s / 1024:8.1f} KB/s  rss {rss1:6.1f} MiB")
+    print(f"during  answers {len(d):6d}  p50 {pct(d, 0.5):7.2f} ms  p99 {p99d:7.2f} ms  "
+          f"journal {during_bytes / during_s / 1024:8.1f} KB/s  rss {rss2:6.1f} MiB")
+    print(f"attack  flood sent {stats['flood_bytes'] / during_s / 1e6:.1f} MB/s over "
+          f"{stats['flood_connections']} connections; not-reading peer reconnected "
+          f"{stats['stuck_connections']} times")
+    print(f"journal growth from the attack {flood_bytes / during_s / 1024:.1f} KB/s (flooding "
+          f"address) + {stuck_bytes / during_s / 1024:.1f} KB/s (not-reading terminal)")
+    print(f"switch rss at start {rss0:.1f} MiB, after before {rss1:.1f} MiB, after during "
+          f"{rss2:.1f} MiB (process and writer processes)")
+    print(f"switch log: {log.count('does not read')} links dropped for not reading, "
+          f"{log.count('without a sign-on')} closed for frames without sign-on; honest "
+          f"errors {len(errors)}")
+    print("(the not-reading terminal is signed on: what it sends within its rate is accepted "
+          "and journaled like any terminal's; rate_frames in lab.toml bounds it)")
+    ratio = p99d / p99b if p99b else float("nan")
+    print(f"goal p99 during <= 2x before: {ratio:.2f}x {'MET' if ratio <= 2 else 'NOT MET'}; "
+          f"goal journal growth from the flood <= 100 KB/s: {growth / 1024:.1f} KB/s "
+          f"{'MET' if growth <= 100 * 1024 else 'NOT MET'}")
+    if errors:
+        print("first honest error:", errors[0].replace("\n", " / "))
+    return 0 if len(b) and len(d) else 1
+
+
+async def attack(args: argparse.Namespace) -> int:
+    """The attackers' process: flood and not-reading peer for ``--duration`` s; stats as JSON."""
+    stop = asyncio.Event()
+    stats = {"flood_connections": 0, "flood_bytes": 0, "stuck_connections": 0}
+    tasks = [asyncio.ensure_future(flood(args.attack, args.size, stop, stats))
+             for _ in range(args.flood)]
+    if not args.no_stuck:
+        tasks.append(asyncio.ensure_future(not_reading(args.attack, args.stuck, stop, stats)))
+    await asyncio.sleep(args.duration)
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    print(json.dumps(stats), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--attack", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    p.add_argument("--stuck", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--honest", type=int, default=20)
+    p.add_argument("--rate", type=float, default=20.0, help="inquiries per second per terminal")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
+    p.add_argument("--flood", type=int, default=4, help="flooding connections at once")
+    p.add_argument("--size", type=int, default=1000, help="bytes per flooding line")
+    p.add_argument("--no-stuck", action="store_true", help="no not-reading terminal (the flood "
+                   "alone; --flood 0: the not-reading terminal alone)")
+    args = p.parse_args(argv)
+    if args.attack:
+        return asyncio.run(attack(args))
+    with tempfile.TemporaryDirectory(prefix="bench-guardrails-") as tmp:
+        return asyncio.run(run(args, Path(tmp)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
