@@ -115,9 +115,10 @@ def _client(addr: MqttAddress, identifier: str, will: Any = None) -> Any:
 class _Session:
     """The broker connection shared by one end; reconnects with back-off until stopped."""
 
-    def __init__(self, addr: MqttAddress, identifier: str, subscriptions: list[str],
-                 on_message: Callable[[str, bytes], None], write_limit: int,
-                 will: Any = None) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, addr: MqttAddress, identifier: str,
+                 subscriptions: list[str], on_message: Callable[[str, bytes], None],
+                 write_limit: int, will: Any = None) -> None:
+        self.loop = loop
         self.addr = addr
         self.identifier = identifier
         self.subscriptions = subscriptions
@@ -125,7 +126,7 @@ class _Session:
         self.will = will
         self.write_limit = write_limit
         self.client: Any = None
-        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.ready: asyncio.Future[None] = loop.create_future()
         self.backoff = Backoff(initial=0.1, maximum=10.0)
         self.stopped = False
         self.connections = 0
@@ -134,7 +135,7 @@ class _Session:
         self.dropped = 0
         self._publishes: set[asyncio.Future[Any]] = set()
         self.closing: asyncio.Future[None] | None = None
-        self.task = asyncio.ensure_future(self._run())
+        self.task = loop.create_task(self._run())
 
     async def _run(self) -> None:
         import aiomqtt
@@ -172,7 +173,7 @@ class _Session:
             self.outbox.append((topic, payload))
             self.outbox_bytes += len(payload)
             return
-        fut = asyncio.ensure_future(self.client.publish(topic, payload, qos=1))
+        fut = self.loop.create_task(self.client.publish(topic, payload, qos=1))
         self._publishes.add(fut)
         fut.add_done_callback(self._published)
 
@@ -249,15 +250,27 @@ class MqttLink:
             log.failure("mqtt handler failed on {peer}; the link goes on", peer=self.peer)
 
 
+def loop_of(reactor: Any) -> asyncio.AbstractEventLoop:
+    """The asyncio loop under Twisted's asyncio reactor: aiomqtt runs on it.
+
+    Taken from the reactor, not from ``asyncio.get_running_loop()``: ``lems serve`` opens its
+    listen entries from ``callWhenRunning``, before the loop itself runs."""
+    loop = getattr(reactor, "_asyncioEventloop", None)
+    if loop is None:
+        raise EndpointError("mqtt links need the asyncio reactor (lems serve --reactor asyncio)")
+    return loop
+
+
 class MqttListener:
     """The switch's side: one broker session, one link per terminal client id."""
 
-    def __init__(self, addr: MqttAddress, handler_factory: Callable[[], LinkHandler],
-                 options: LinkOptions) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, addr: MqttAddress,
+                 handler_factory: Callable[[], LinkHandler], options: LinkOptions) -> None:
+        self.loop = loop
         self.addr = addr
         self.handler_factory = handler_factory
         self.links: dict[str, MqttLink] = {}
-        self.session = _Session(addr, f"lems-switch-{addr.prefix}",
+        self.session = _Session(loop, addr, f"lems-switch-{addr.prefix}",
                                 [addr.topic("+", "in"), addr.topic("+", "state")],
                                 self._message, options.write_limit)
 
@@ -295,7 +308,7 @@ class MqttListener:
     def stopListening(self) -> Deferred[None]:
         for link in list(self.links.values()):
             link.close()
-        return Deferred.fromFuture(asyncio.ensure_future(self.session.close()))
+        return Deferred.fromFuture(self.loop.create_task(self.session.close()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +325,8 @@ class MqttAdapter:
     def listen(self, reactor: Any, address: str, handler_factory: Callable[[], LinkHandler],
                options: LinkOptions) -> Deferred[MqttListener]:
         addr = parse_mqtt(address)
-        listener = MqttListener(addr, handler_factory, options)
+        loop = loop_of(reactor)
+        listener = MqttListener(loop, addr, handler_factory, options)
 
         async def ready() -> MqttListener:
             try:
@@ -322,13 +336,14 @@ class MqttAdapter:
                 raise
             return listener
 
-        return Deferred.fromFuture(asyncio.ensure_future(ready()))
+        return Deferred.fromFuture(loop.create_task(ready()))
 
     def connect(self, reactor: Any, address: str, handler: LinkHandler,
                 options: LinkOptions) -> Deferred[MqttLink]:
         import aiomqtt
 
         addr = parse_mqtt(address)
+        loop = loop_of(reactor)
         client = addr.client or f"anon-{uuid.uuid4().hex[:8]}"
         state = addr.topic(client, "state")
         link: list[MqttLink] = []
@@ -337,7 +352,7 @@ class MqttAdapter:
             if link:
                 link[0].received(payload)
 
-        session = _Session(addr, f"lems-{addr.prefix}-{client}", [addr.topic(client, "out")],
+        session = _Session(loop, addr, f"lems-{addr.prefix}-{client}", [addr.topic(client, "out")],
                            message, options.write_limit,
                            will=aiomqtt.Will(state, b"offline", qos=1))
 
@@ -346,7 +361,7 @@ class MqttAdapter:
                 await session.close(last=(state, b"offline"))
                 mine.lost("closed")
 
-            session.closing = asyncio.ensure_future(bye())
+            session.closing = loop.create_task(bye())
 
         async def up() -> MqttLink:
             try:
@@ -360,7 +375,7 @@ class MqttAdapter:
             handler.link_made(made)
             return made
 
-        return Deferred.fromFuture(asyncio.ensure_future(up()))
+        return Deferred.fromFuture(loop.create_task(up()))
 
 
 ADAPTER = MqttAdapter()

@@ -17,7 +17,8 @@ settings come from the endpoint string: ``baudrate``, ``bytesize`` (5-8), ``pari
     (a frame that is too long is, since sending it again cannot help). An STX/ETX link has no
     sequence bit: if an ACK is lost the frame arrives twice (terminals drop repeated OSNs).
 ``reopen=SECONDS`` (server side, default 0.5)
-    a listening serial link that loses its device (cable pulled, USB adapter gone) reopens it
+    a listening serial link whose device cannot be opened at start fails (``lems serve`` says so
+    and exits); one that loses its device later (cable pulled, USB adapter gone) reopens it
     with back-off from this delay, and each reopening is a new link for the switch.
 """
 
@@ -336,6 +337,19 @@ class SerialPortListener:
     def getHost(self) -> SerialAddress:
         return SerialAddress(self.settings.device)
 
+    def first_open(self) -> None:
+        """Open the device now; ``OSError`` naming it if it cannot be opened
+        (a listen entry that cannot open fails at start, it does not wait in silence)."""
+        proto = SerialLink(_Watch(self.handler_factory(), self), self.options, self.settings,
+                           self.reactor)
+        try:
+            self.port = open_port(self.reactor, proto, self.settings)
+        except Exception as e:
+            why = getattr(e, "strerror", None) or str(e)
+            raise OSError(f"cannot open {self.settings.device}: {why}") from e
+        self.link = proto
+        self.opened += 1
+
     def open(self) -> None:
         self._call = None
         if self.stopped:
@@ -344,7 +358,7 @@ class SerialPortListener:
                            self.reactor)
         try:
             self.port = open_port(self.reactor, proto, self.settings)
-        except Exception as e:  # device absent or busy: the cable is not plugged in yet
+        except Exception as e:  # device gone for now (cable pulled, adapter unplugged)
             log.debug("serial {dev} not open: {e}", dev=self.settings.device, e=e)
             self._retry()
             return
@@ -392,7 +406,10 @@ class SerialAdapter:
                options: LinkOptions) -> Deferred[SerialPortListener]:
         settings = _checked(address, options)
         listener = SerialPortListener(reactor, settings, options, handler_factory)
-        listener.open()
+        try:
+            listener.first_open()
+        except OSError as e:
+            return fail(e)
         return succeed(listener)
 
     def connect(self, reactor: Any, address: str, handler: LinkHandler,

@@ -125,7 +125,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             try:
                 d = switch.listen(desc)
             except LemsError as e:
-                errors.print(f"lems: {e}", markup=False)
+                errors.print(f"lems: cannot listen on {desc}: {e}", markup=False)
                 status["code"] = 2
                 reactor.stop()
                 return

@@ -1,0 +1,133 @@
+"""``lems serve`` as a process with each link kind's real peer: Mosquitto started here with
+mosquitto_pub/sub as the terminal; a listen entry that cannot open is one line and an exit."""
+
+from __future__ import annotations
+
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from mqtt_broker import Mosquitto, free_port
+from support import demo_lab
+
+
+class Served:
+    """``lems serve DIR --listen …`` running as its own process until ``stop``."""
+
+    def __init__(self, lab_dir: Path, *listens: str) -> None:
+        args = [a for desc in listens for a in ("--listen", desc)]
+        self.proc = subprocess.Popen([sys.executable, "-u", "-m", "lems.cli", "serve",
+                                      str(lab_dir), *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.listening: list[str] = []
+        deadline = time.monotonic() + 30
+        while len(self.listening) < len(listens):
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.stop()
+                raise AssertionError("lems serve did not listen in 30 s") from None
+            if not line:
+                code, _out, err = self.stop()
+                raise AssertionError(f"lems serve exited {code}: {err}")
+            if line.startswith("LISTENING"):
+                self.listening.append(line)
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put("")
+
+    def stop(self) -> tuple[int, str, str]:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(5)
+        out = "".join(iter(self.lines.get_nowait, ""))
+        err = self.proc.stderr.read()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return self.proc.returncode, out, err
+
+
+def sub(port: int, topic: str, count: int, client: str, *, extra: tuple[str, ...] = ()
+        ) -> subprocess.Popen[str]:
+    """mosquitto_sub as a terminal would run it: persistent session, QoS 1, ``count`` messages
+    then exit (at most 20 s). Called once with ``-E`` first so the session exists before the
+    switch publishes (a car's session outlives its connection)."""
+    base = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-q", "1", "-c",
+            "-i", client, *extra]
+    subprocess.run([*base, "-E"], check=True, timeout=10)
+    return subprocess.Popen([*base, "-C", str(count), "-W", "20", "-F", "%p\x1e"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def pub(port: int, topic: str, text: str, *, extra: tuple[str, ...] = ()) -> None:
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-q", "1",
+                    "-m", text, *extra], check=True, timeout=10)
+
+
+def test_serve_answers_a_terminal_on_mqtt_through_mosquitto(tmp_path):
+    demo_lab(tmp_path / "lab")
+    with Mosquitto(tmp_path) as broker:
+        served = Served(tmp_path / "lab", f"mqtt://127.0.0.1:{broker.port}/lems")
+        try:
+            assert f"127.0.0.1:{broker.port}" in served.listening[0]
+            out = sub(broker.port, "lems/T01/out", 2, "T01-car")
+            pub(broker.port, "lems/T01/in", "LOGON.T01.OP01.train-01")
+            pub(broker.port, "lems/T01/in", "QW.OR0240000.NAM/DOE,JOHN.DOB/19800101")
+            got, err = out.communicate(timeout=30)
+            assert out.returncode == 0, err
+            son, answer = got.split("\x1e")[:2]
+            assert "\nSON.T01\n" in son and "SIGN-ON ACCEPTED" in son
+            assert answer.strip().split("\n")[1].split(".")[0] in ("NRC", "HIT"), answer
+        finally:
+            code, _out, err = served.stop()
+        assert code == 0, err
+        assert "Traceback" not in err and "no running event loop" not in err
+
+
+def _port_in_use() -> tuple[socket.socket, int]:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    return s, s.getsockname()[1]
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix", "tls", "serial", "mqtt", "unknown", "framing"])
+def test_a_listen_entry_that_cannot_open_is_one_line_and_an_exit(tmp_path, kind):
+    demo_lab(tmp_path / "lab")
+    busy, port = _port_in_use()
+    try:
+        desc = {
+            "tcp": f"tcp:{port}:interface=127.0.0.1",
+            "unix": f"unix:{tmp_path}/no/such/dir/sock",
+            "tls": f"tls:0:interface=127.0.0.1:certKey={tmp_path}/none.pem:"
+                   f"caCerts={tmp_path}/none.pem",
+            "serial": f"serial:{tmp_path}/ttyNONE",
+            "mqtt": f"mqtt://127.0.0.1:{free_port()}/lems",
+            "unknown": "x25:1",
+            "framing": "tcp:0:interface=127.0.0.1:framing=morse",
+        }[kind]
+        # a good entry next to the bad one: the process still stops
+        r = subprocess.run([sys.executable, "-m", "lems.cli", "serve", str(tmp_path / "lab"),
+                            "--listen", "tcp:0:interface=127.0.0.1", "--listen", desc],
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        busy.close()
+    assert r.returncode == 2
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith(f"lems: cannot listen on {desc}: "), lines[0]
