@@ -71,6 +71,7 @@ __all__ = [
     "CONTROL_CODES",
     "DEFAULT_MAX_LENGTH",
     "ENQ",
+    "EOLS",
     "EOT",
     "ETX",
     "FRAMERS",
@@ -91,7 +92,9 @@ __all__ = [
     "LineFramer",
     "StxEtxFramer",
     "block_check",
+    "link_framer",
     "make_framer",
+    "messages_in",
 ]
 
 DEFAULT_MAX_LENGTH = 65536
@@ -211,42 +214,99 @@ def _as_bytes(data: bytes) -> bytes:
 
 _LF, _CR, _BACKSLASH = 0x0A, 0x0D, 0x5C
 
+EOLS: dict[str, bytes] = {"crlf": b"\r\n", "lf": b"\n", "cr": b"\r"}
+"""Output line endings by the name the ``eol=`` link option uses."""
+
+BLOCK_HEADER_END = b".TXT"
+"""A first line ending in this (trailing spaces ignored) opens a multi-line message: the Nlets
+header form ``MKE.ORI.DEST[.DEST…][.CTL].TXT`` followed by text lines."""
+
+_SINGLE, _CONTINUED, _BLOCK = range(3)
+ROLES = ("switch", "terminal")
+
+
+def is_block_header(line: bytes) -> bool:
+    """Does this first line open a multi-line message (Nlets ``….TXT`` header)?"""
+    return line.rstrip(b" \t").endswith(BLOCK_HEADER_END)
+
 
 class LineFramer(Framer):
-    """LF-terminated lines with backslash continuation (see the module docstring)."""
+    """Lines ended by CR, LF or CRLF; messages in the natural multi-line form (module docstring).
 
-    __slots__ = ("_line", "_parts", "_parts_len", "_skipping", "_tail")
+    ``role="switch"`` reads what terminals type (a single line is a message at its line end; a
+    ``.TXT`` header line, its text lines and an empty line are one message; a line ending in a
+    backslash continues) and writes each message as its lines plus an empty line.
+    ``role="terminal"`` reads the switch's output (every message runs to an empty line) and writes
+    input in the form the switch reads. ``eol`` is the line ending written.
+    """
+
+    __slots__ = ("_after_cr", "_line", "_mode", "_parts", "_parts_len", "_skip_block",
+                 "_skipping", "_tail", "eol", "role")
     name = "line"
 
-    def __init__(self, max_length: int = DEFAULT_MAX_LENGTH) -> None:
+    def __init__(self, max_length: int = DEFAULT_MAX_LENGTH, *, eol: bytes = b"\n",
+                 role: str = "switch") -> None:
         super().__init__(max_length)
+        if eol not in EOLS.values():
+            raise FormatError(f"line framer: eol must be CR LF, LF or CR, not {eol!r}")
+        if role not in ROLES:
+            raise FormatError(f"line framer: role must be switch or terminal, not {role!r}")
+        self.eol = eol
+        self.role = role
         self._line = bytearray()  # the current, unterminated line
-        self._parts: list[bytes] = []  # finished continuation lines of the current frame
+        self._after_cr = False  # the last byte fed was a CR: an LF right after it is its pair
+        self._parts: list[bytes] = []  # finished lines of the current message
         self._parts_len = 0  # their length in the payload, one joining "\n" each
-        self._skipping = False  # discarding the rest of a too-long frame
-        self._tail = b""  # last bytes skipped on the current line (is it a continuation?)
+        self._mode = _SINGLE  # how the current message ends
+        self._skipping = False  # discarding the rest of a too-long message
+        self._skip_block = False  # ... up to an empty line (else up to a line end)
+        self._tail = b""  # last bytes skipped on the current line (continuation? header?)
+
+    def __repr__(self) -> str:
+        return f"LineFramer(max_length={self.max_length}, eol={self.eol!r}, role={self.role!r})"
 
     def reset(self) -> None:
         self._line.clear()
+        self._after_cr = False
         self._parts.clear()
         self._parts_len = 0
+        self._mode = _SINGLE
         self._skipping = False
+        self._skip_block = False
         self._tail = b""
 
     @property
     def buffered(self) -> int:
         return len(self._line) + self._parts_len + len(self._tail)
 
+    # ---------------------------------------------------------------- encode
+
     def encode(self, payload: bytes) -> bytes:
         if type(payload) is not bytes or not payload or len(payload) > self.max_length:
             payload = self._payload(payload)  # converts, or raises with the reason
         if b"\r" in payload:
             raise FormatError("line framer: cannot carry CR in a payload")
+        eol = self.eol
+        if self.role == "switch":
+            # Output: the message's lines, then an empty line. An empty line inside the message
+            # would end it early, so it goes out as a line holding one space.
+            if b"\n\n" in payload or payload[0] == _LF or payload[-1] == _LF:
+                payload = b"\n".join(line or b" " for line in payload.split(b"\n"))
+            if eol != b"\n":
+                payload = payload.replace(b"\n", eol)
+            return payload + eol + eol
+        # Input, as a terminal types it.
         if b"\\" in payload and (b"\\\n" in payload or payload[-1] == _BACKSLASH):
-            # a line ending with a backslash
             raise FormatError("line framer: cannot carry a line ending with a backslash "
                               "(it would read as a continuation)")
-        return payload.replace(b"\n", b"\\\n") + b"\n"
+        if b"\n" not in payload:
+            return payload + eol
+        lines = payload.split(b"\n")
+        if is_block_header(lines[0]) and all(lines):
+            return eol.join(lines) + eol + eol  # the natural form
+        return (b"\\" + eol).join(lines) + eol  # backslash continuation carries the rest
+
+    # ---------------------------------------------------------------- decode
 
     def _raw(self, text: bytes) -> bytes:
         return text[: min(RAW_LIMIT, self.max_length + 1)]
@@ -254,23 +314,35 @@ class LineFramer(Framer):
     def _joined_parts(self) -> bytes:
         return b"".join(part + b"\n" for part in self._parts)
 
+    def _normalized(self, data: bytes) -> bytes:
+        """``data`` with every line end (CR LF, CR, LF) turned into LF; an LF that completes a CR
+        of the previous chunk is dropped, so the split points do not matter."""
+        if not data:
+            return data
+        if self._after_cr and data[0] == _LF:
+            data = data[1:]
+            if not data:
+                self._after_cr = False
+                return data
+        self._after_cr = data[-1] == _CR
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return data
+
     def feed(self, data: bytes) -> list[Event]:
-        data = _as_bytes(data)
+        data = self._normalized(_as_bytes(data))
         events: list[Event] = []
         n = len(data)
         pos = 0
         while pos < n:
             end = data.find(b"\n", pos)
-            if self._skipping:
+            if self._skipping and not self._line:
                 if end < 0:
-                    self._tail = (self._tail + data[max(pos, n - 2):])[-2:]
+                    self._tail = (self._tail + data[pos:])[-16:]
                     break
-                last = (self._tail + data[max(pos, end - 2):end])[-2:]
+                self._skipped_line((self._tail + data[max(pos, end - 16):end])[-16:])
                 self._tail = b""
                 pos = end + 1
-                if last.endswith(b"\r"):
-                    last = last[:-1]
-                self._skipping = last.endswith(b"\\")
                 continue
             if end < 0:
                 self._hold(data, pos, events)
@@ -282,53 +354,103 @@ class LineFramer(Framer):
             else:
                 line = data[pos:end]
             pos = end + 1
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if line.endswith(b"\\"):
-                self._parts.append(line[:-1])
-                self._parts_len += len(line)
-                if self._parts_len > self.max_length:
-                    events.append(BadFrame(self._too_long(), self._raw(self._joined_parts())))
-                    self._parts.clear()
-                    self._parts_len = 0
-                    self._skipping = True
-                continue
-            if self._parts:
-                length = self._parts_len + len(line)
-                self._parts.append(line)
-                payload = b"\n".join(self._parts)
-                self._parts.clear()
-                self._parts_len = 0
-            elif not line:
-                continue  # keepalive
-            else:
-                length = len(line)
-                payload = line
-            if length > self.max_length:
-                events.append(BadFrame(self._too_long(), self._raw(payload)))
-            else:
-                events.append(Frame(payload))
+            self._line_done(line, events)
         return events
 
-    def _hold(self, data: bytes, pos: int, events: list[Event]) -> None:
-        """Keep ``data[pos:]`` (no LF in it) as the partial line, unless the frame is now too long.
+    def finish(self) -> list[Event]:
+        """End of input (a file read to its end): the message in progress is complete."""
+        events: list[Event] = []
+        if self._line or self._tail:
+            events.extend(self.feed(b"\n"))
+        if self._parts and not self._skipping:
+            self._emit(b"\n".join(self._parts), self._parts_len - 1, events)
+        self.reset()
+        return events
 
-        The last two bytes do not count yet: a trailing CR may be dropped and a trailing backslash
-        may turn into ``\\n``; everything before them is surely part of the payload.  Deciding on
-        sure bytes only makes the outcome independent of how the stream was chunked, and bounds
-        the buffer at ``max_length + 2``.
+    def _skipped_line(self, tail: bytes) -> None:
+        """A line of a too-long message ended (``tail``: its last bytes); does skipping go on?"""
+        if self._skip_block:
+            if tail == b"":
+                self._skipping = self._skip_block = False
+                self._mode = _SINGLE
+            return
+        if tail.endswith(b"\\"):
+            self._mode = _CONTINUED  # a continued line: skip its continuation too
+            return
+        if self._mode == _SINGLE and is_block_header(tail):
+            self._skip_block = True  # a too-long .TXT header: its text lines go with it
+            return
+        self._skipping = False
+        self._mode = _SINGLE
+
+    def _emit(self, payload: bytes, length: int, events: list[Event]) -> None:
+        if length > self.max_length:
+            events.append(BadFrame(self._too_long(), self._raw(payload)))
+        else:
+            events.append(Frame(payload))
+
+    def _line_done(self, line: bytes, events: list[Event]) -> None:
+        if self._skipping:
+            self._skipped_line(line[-16:])
+            return
+        switch = self.role == "switch"
+        continued = switch and line.endswith(b"\\")
+        if continued:
+            line = line[:-1]
+        mode = self._mode
+        if mode == _SINGLE:
+            if not line and not continued:
+                return  # keepalive
+            if continued:
+                mode = _CONTINUED
+            elif switch and not is_block_header(line):
+                self._emit(line, len(line), events)
+                return
+            else:
+                mode = _BLOCK
+        elif mode == _BLOCK and not line and not continued:
+            self._emit(b"\n".join(self._parts), self._parts_len - 1, events)
+            self._parts.clear()
+            self._parts_len = 0
+            self._mode = _SINGLE
+            return
+        self._parts.append(line)
+        self._parts_len += len(line) + 1
+        if self._parts_len - 1 > self.max_length:
+            events.append(BadFrame(self._too_long(), self._raw(b"\n".join(self._parts))))
+            self._parts.clear()
+            self._parts_len = 0
+            self._skipping = mode == _BLOCK or continued
+            self._skip_block = mode == _BLOCK
+            self._mode = _CONTINUED if continued else _SINGLE
+            return
+        if mode == _CONTINUED and not continued:
+            self._emit(b"\n".join(self._parts), self._parts_len - 1, events)
+            self._parts.clear()
+            self._parts_len = 0
+            mode = _SINGLE
+        self._mode = mode
+
+    def _hold(self, data: bytes, pos: int, events: list[Event]) -> None:
+        """Keep ``data[pos:]`` (no LF in it) as the partial line, unless the message is now too
+        long.
+
+        The last byte does not count yet: a trailing backslash may turn into ``\\n``; everything
+        before it is surely part of the payload. Deciding on sure bytes only makes the outcome
+        independent of how the stream was chunked, and bounds the buffer at ``max_length + 1``.
         """
         held = len(self._line)
         total = self._parts_len + held + len(data) - pos
-        if total - 2 <= self.max_length:
+        if total - 1 <= self.max_length:
             self._line += data[pos:]
             return
         limit = min(RAW_LIMIT, self.max_length + 1)
         need = max(0, limit - self._parts_len - held)
         text = self._joined_parts() + bytes(self._line) + data[pos:pos + need]
         events.append(BadFrame(self._too_long(), text[:limit]))
-        self._tail = bytes((self._line[-2:] + data[max(pos, len(data) - 2):])[-2:])
+        self._tail = bytes((self._line[-16:] + data[max(pos, len(data) - 16):])[-16:])
         self._line.clear()
+        self._skip_block = self._mode == _BLOCK or self.role == "terminal"
         self._parts.clear()
         self._parts_len = 0
         self._skipping = True
@@ -617,6 +739,31 @@ FRAMERS: dict[str, type[Framer]] = {
     "length": LengthFramer,
 }
 """Framers by the name a lab configuration uses for a link."""
+
+
+def messages_in(text: str) -> list[str]:
+    """The messages in ``text`` as the switch reads a line link (the natural form: a single line
+    is a message, a ``.TXT`` header line takes its text lines up to an empty line or the end of
+    the text, a line ending in a backslash continues). ``lems parse``, ``lems send``, terminal
+    scripts and the console read typed text through this, so every surface has the one rule."""
+    framer = LineFramer(max_length=1 << 24)
+    data = text.encode("latin-1", "replace")
+    events = framer.feed(data) + framer.finish()
+    return [e.payload.decode("latin-1") for e in events if type(e) is Frame]
+
+
+def link_framer(name: str, max_length: int, *, eol: bytes = b"\n", role: str = "switch"
+                ) -> Framer:
+    """The framer for one end of a link: ``make_framer`` plus the line ending written and the
+    end's role, given to the framings that take them (``line``) and left out for the others."""
+    cls = FRAMERS.get(name) if isinstance(name, str) else None
+    params = inspect.signature(cls).parameters if cls is not None else {}
+    options: dict[str, Any] = {"max_length": max_length}
+    if "eol" in params:
+        options["eol"] = eol
+    if "role" in params:
+        options["role"] = role
+    return make_framer(name, **options)
 
 
 def make_framer(name: str, **options: Any) -> Framer:

@@ -14,7 +14,8 @@ are valid on every kind and taken out before the adapter sees the string:
 ========================================================  =========================================
 
 Project options: ``framing=line|stx|length``, ``max_frame=N``, ``idle=SECONDS``,
-``heartbeat=SECONDS``, ``write_limit=BYTES`` (see ``hardware.health``).
+``heartbeat=SECONDS``, ``write_limit=BYTES`` (see ``hardware.health``), ``eol=crlf|lf|cr`` (the
+line ending a line-framed link writes; CR LF by default on serial lines, LF elsewhere).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from twisted.internet import endpoints
 from twisted.internet.defer import Deferred
 
 from formats.errors import LemsError
-from formats.framing import FRAMERS
+from formats.framing import EOLS, FRAMERS
 from hardware import registry
 from hardware.link import FramedFactory, FramedProtocol, LinkHandler, framed
 from hardware.registry import EndpointError, LinkOptions
@@ -34,7 +35,7 @@ from hardware.registry import EndpointError, LinkOptions
 __all__ = ["PROJECT_OPTIONS", "EndpointError", "client_for", "connect", "kind_of", "listen",
            "options_of", "split"]
 
-PROJECT_OPTIONS = ("framing", "max_frame", "idle", "heartbeat", "write_limit")
+PROJECT_OPTIONS = ("framing", "max_frame", "idle", "heartbeat", "write_limit", "eol")
 
 
 def kind_of(description: str) -> str:
@@ -77,7 +78,10 @@ def options_of(options: dict[str, str], default_max: int) -> LinkOptions:
     max_frame = number("max_frame", int, default_max)
     if max_frame < 1:
         raise EndpointError("max_frame must be at least 1")
-    return LinkOptions(framing=framing, max_frame=max_frame,
+    eol = options.get("eol", "").lower()
+    if eol and eol not in EOLS:
+        raise EndpointError(f"eol must be crlf, lf or cr, not {options['eol']!r}")
+    return LinkOptions(framing=framing, max_frame=max_frame, eol=eol,
                        idle=number("idle", float, 0.0),
                        heartbeat=number("heartbeat", float, 0.0),
                        write_limit=number("write_limit", int, registry.DEFAULT_WRITE_LIMIT))
@@ -158,7 +162,7 @@ class StreamAdapter:
                 options: LinkOptions, kind: str) -> FramedFactory:
         return FramedFactory(handler_factory, options.framing, options.max_frame, kind,
                              clock=reactor, idle=options.idle, heartbeat=options.heartbeat,
-                             write_limit=options.write_limit)
+                             write_limit=options.write_limit, eol=options.eol_bytes())
 
     def connect(self, reactor: Any, address: str, handler: LinkHandler,
                 options: LinkOptions) -> Deferred[FramedProtocol]:
@@ -170,7 +174,7 @@ class StreamAdapter:
                  kind: str) -> FramedProtocol:
         return framed(handler, options.framing, options.max_frame, kind, clock=reactor,
                       idle=options.idle, heartbeat=options.heartbeat,
-                      write_limit=options.write_limit)
+                      write_limit=options.write_limit, eol=options.eol_bytes(), role="terminal")
 
 
 STREAM = StreamAdapter()
@@ -193,14 +197,14 @@ class LoopAdapter:
         from hardware.loopback import listen_loop
 
         return listen_loop(reactor, self._name(address), handler_factory, options.framing,
-                           options.max_frame)
+                           options.max_frame, options.eol_bytes())
 
     def connect(self, reactor: Any, address: str, handler: LinkHandler,
                 options: LinkOptions) -> Deferred[Any]:
         from hardware.loopback import connect_loop
 
         return connect_loop(reactor, self._name(address), handler, options.framing,
-                            options.max_frame)
+                            options.max_frame, options.eol_bytes())
 
 
 LOOP = LoopAdapter()

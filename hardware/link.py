@@ -18,7 +18,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from formats.framing import BadFrame, Control, Frame, Framer, make_framer
+from formats.framing import BadFrame, Control, Frame, Framer, link_framer
 from hardware.turns import at_turn_end
 
 log = Logger()
@@ -326,9 +326,11 @@ class Outbox:
 
 def framed(handler: LinkHandler, framing: str = "line", max_length: int = 16384,
            kind: str = "tcp", *, clock: Any = None, idle: float = 0.0, heartbeat: float = 0.0,
-           write_limit: int = DEFAULT_WRITE_LIMIT) -> FramedProtocol:
-    """A framed protocol for ``handler`` with the health settings applied."""
-    p = FramedProtocol(handler, make_framer(framing, max_length=max_length), kind)
+           write_limit: int = DEFAULT_WRITE_LIMIT, eol: bytes = b"\n",
+           role: str = "switch") -> FramedProtocol:
+    """A framed protocol for ``handler`` with the health settings applied; ``role`` says which
+    end it is (a line link reads a terminal's input on the switch's end, output on the other)."""
+    p = FramedProtocol(handler, link_framer(framing, max_length, eol=eol, role=role), kind)
     p.framing = framing
     p.write_limit = write_limit
     if clock is not None:
@@ -341,14 +343,15 @@ class FramedFactory(protocol.Factory):
 
     def __init__(self, handler_factory: object, framing: str = "line", max_length: int = 16384,
                  kind: str = "tcp", *, clock: Any = None, idle: float = 0.0,
-                 heartbeat: float = 0.0, write_limit: int = DEFAULT_WRITE_LIMIT) -> None:
+                 heartbeat: float = 0.0, write_limit: int = DEFAULT_WRITE_LIMIT,
+                 eol: bytes = b"\n") -> None:
         self.handler_factory = handler_factory
         self.framing = framing
         self.max_length = max_length
         self.kind = kind
         self.health = {"clock": clock, "idle": idle, "heartbeat": heartbeat,
-                       "write_limit": write_limit}
-        make_framer(framing, max_length=max_length)  # refuse a bad framing at start
+                       "write_limit": write_limit, "eol": eol}
+        link_framer(framing, max_length, eol=eol)  # refuse a bad framing at start
 
     def buildProtocol(self, addr: object) -> FramedProtocol:
         p = framed(self.handler_factory(),  # type: ignore[operator]

@@ -242,6 +242,9 @@ class MqttLink:
             log.failure("mqtt handler failed on link_lost")
 
     def received(self, payload: bytes) -> None:
+        if b"\r" in payload:  # CR LF or CR line ends, as a terminal may publish them, read as LF
+            payload = payload.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        payload = payload.strip(b"\n")
         if self.closed or not payload:
             return
         try:

@@ -64,7 +64,15 @@ class LinkOptions:
     """Seconds without any sent byte after which a keepalive unit is sent (0: never)."""
     write_limit: int = DEFAULT_WRITE_LIMIT
     """Bytes a link may owe a peer that does not read before it counts as stuck and is closed."""
+    eol: str = ""
+    """Line ending a line-framed link writes: ``crlf``, ``lf`` or ``cr``; empty: the link kind's
+    default (CR LF on serial lines, LF elsewhere)."""
     extra: dict[str, str] = field(default_factory=dict)
+
+    def eol_bytes(self, default: str = "lf") -> bytes:
+        from formats.framing import EOLS
+
+        return EOLS[self.eol or default]
 
 
 class LinkAdapter(Protocol):

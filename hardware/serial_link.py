@@ -33,7 +33,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionRefusedError
 from twisted.logger import Logger
 
-from formats.framing import ACK, ENQ, NAK, BadFrame, Control, Frame, make_framer
+from formats.framing import ACK, ENQ, NAK, BadFrame, Control, Frame, link_framer
 from hardware.health import Backoff
 from hardware.link import FramedProtocol, LinkHandler, RelayHandler
 from hardware.registry import EndpointError, LinkOptions
@@ -126,7 +126,7 @@ def _checked(address: str, options: LinkOptions) -> LineSettings:
     settings = parse_serial(address)
     if settings.arq and options.framing != "stx":
         raise EndpointError(f"arq=1 needs framing=stx in {address!r}")
-    make_framer(options.framing, max_length=options.max_frame)
+    link_framer(options.framing, options.max_frame, eol=options.eol_bytes("crlf"))
     return settings
 
 
@@ -134,8 +134,9 @@ class SerialLink(FramedProtocol):
     """A framed protocol for a serial line: optional throttle and, on STX/ETX, ACK/NAK ARQ."""
 
     def __init__(self, handler: LinkHandler, options: LinkOptions, settings: LineSettings,
-                 clock: Any) -> None:
-        super().__init__(handler, make_framer(options.framing, max_length=options.max_frame),
+                 clock: Any, role: str = "switch") -> None:
+        super().__init__(handler, link_framer(options.framing, options.max_frame,
+                                              eol=options.eol_bytes("crlf"), role=role),
                          "serial")
         self.framing = options.framing
         self.write_limit = options.write_limit
@@ -415,7 +416,7 @@ class SerialAdapter:
     def connect(self, reactor: Any, address: str, handler: LinkHandler,
                 options: LinkOptions) -> Deferred[SerialLink]:
         settings = _checked(address, options)
-        proto = SerialLink(handler, options, settings, reactor)
+        proto = SerialLink(handler, options, settings, reactor, role="terminal")
         try:
             open_port(reactor, proto, settings)
         except Exception as e:

@@ -40,7 +40,11 @@ def register(sub: Any) -> None:
 
     s = sub.add_parser("send", help="sign on as a lab terminal, send messages, print answers")
     s.add_argument("dir", type=Path, help="lab directory (for the terminal's credentials)")
-    s.add_argument("messages", nargs="+", metavar="MESSAGE")
+    s.add_argument("messages", nargs="+", metavar="MESSAGE",
+                   help="a message as a terminal types it (an Nlets message: its .TXT header "
+                        "line and text lines, with newlines or \\n between them); - reads "
+                        "messages from standard input, ended by an empty line where they have "
+                        "text lines (docs/WIRE.md)")
     s.add_argument("--terminal", required=True)
     s.add_argument("--operator", help="default: the operator assigned to the terminal")
     s.add_argument("--password", help="default: the operator's password from lab.toml")
@@ -190,8 +194,12 @@ def cmd_send(args: argparse.Namespace) -> int:
             result["code"] = 1
             client.close()
             return
-        for text in args.messages:
-            client.send(text.replace("\\n", "\n"))
+        from formats.framing import messages_in
+
+        for arg in args.messages:
+            text = sys.stdin.read() if arg == "-" else arg.replace("\\n", "\n")
+            for message in messages_in(text):
+                client.send(message)
         while True:
             try:
                 show(await client.next(args.wait))

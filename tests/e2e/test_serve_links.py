@@ -131,3 +131,87 @@ def test_a_listen_entry_that_cannot_open_is_one_line_and_an_exit(tmp_path, kind)
     lines = r.stderr.splitlines()
     assert len(lines) == 1, r.stderr
     assert lines[0].startswith(f"lems: cannot listen on {desc}: "), lines[0]
+
+
+# ---------------------------------------------------------------------- line links as typed
+
+
+def _port_of(listening: str) -> int:
+    return int(listening.rsplit(":", 1)[1])
+
+
+def read_messages(read, count: int, end: bytes, timeout: float = 20) -> list[bytes]:
+    """``count`` messages of the switch's output, each ended by an empty line (``end``)."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while data.count(end) < count:
+        assert time.monotonic() < deadline, f"only {data!r}"
+        data += read()
+    return data.split(end)[:count]
+
+
+def test_nc_user_types_cr_only_lines_and_a_txt_block_over_tcp(tmp_path):
+    """As a vendor with nc or a teletype emulator: CR-only line ends, an AM typed as its
+    .TXT header, text lines and an empty line; output with eol=crlf, each message ended by an
+    empty line, no backslashes."""
+    demo_lab(tmp_path / "lab")
+    served = Served(tmp_path / "lab", "tcp:0:interface=127.0.0.1:eol=crlf")
+    try:
+        sock = socket.create_connection(("127.0.0.1", _port_of(served.listening[0])), 10)
+        sock.settimeout(1)
+
+        def read() -> bytes:
+            try:
+                return sock.recv(65536)
+            except TimeoutError:
+                return b""
+
+        sock.sendall(b"LOGON.T01.OP01.train-01\r")
+        (son,) = read_messages(read, 1, b"\r\n\r\n")
+        assert b"\r\nSON.T01\r\n" in son
+        # a second terminal of the same ORI sees the AM
+        sock.sendall(b"AM.OR0240000.OR0240000.TXT\rMEET AT THE COUNTY LINE\r1400 HOURS\r\r"
+                     b"QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\r")
+        got = read_messages(read, 2, b"\r\n\r\n")
+        text = b"\r\n\r\n".join(got)
+        assert b"\\" not in text and b"\n\n" not in text.replace(b"\r\n", b"")
+        am = next(m for m in got if b"\r\nAM.OR0240000" in m)
+        assert am.endswith(b"\r\nMEET AT THE COUNTY LINE\r\n1400 HOURS")
+        assert any(m.split(b"\r\n")[1].startswith((b"NRC", b"HIT")) for m in got), got
+        assert not any(b"REJ" in m for m in got), got
+        sock.close()
+    finally:
+        code, _out, err = served.stop()
+    assert code == 0, err
+
+
+def test_serial_terminal_on_a_socat_pty_types_cr_only_and_reads_crlf(tmp_path):
+    """A teletype on a serial line (a socat pty pair, pyserial on the terminal's end): CR-only
+    input is answered, output ends lines with CR LF (the serial default), and a half-typed line
+    left by the terminal is not glued onto the next LOGON."""
+    import serial
+
+    demo_lab(tmp_path / "lab")
+    a, b = tmp_path / "ttyS-switch", tmp_path / "ttyS-terminal"
+    socat = subprocess.Popen(["socat", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not (a.exists() and b.exists()):
+            assert time.monotonic() < deadline, "socat made no ptys"
+            time.sleep(0.02)
+        served = Served(tmp_path / "lab", f"serial:{a}")
+        try:
+            with serial.Serial(str(b), 9600, timeout=0.5) as tty:
+                tty.write(b"GARBAGE WITHOUT A LINE END")
+                tty.write(b"\rLOGON.T01.OP01.train-01\r")
+                got = read_messages(lambda: tty.read(4096), 2, b"\r\n\r\n")
+                assert any(b"\r\nSON.T01\r\n" in m for m in got), got
+                rej = next(m for m in got if b"SON.T01" not in m)
+                assert b"GARBAGE WITHOUT A LINE END" in rej  # its own reject, not the LOGON's
+        finally:
+            code, _out, err = served.stop()
+        assert code == 0, err
+    finally:
+        socat.terminate()
+        socat.wait(10)

@@ -151,7 +151,7 @@ def test_feed_accepts_bytearray_and_memoryview(name: str) -> None:
 def test_reset_drops_partial_data(name: str) -> None:
     framer = make_framer(name)
     wire = framer.encode(b"HELLO")
-    assert framer.feed(wire[:-1]) == []
+    assert framer.feed(wire[:3]) == []
     assert framer.buffered > 0
     framer.reset()
     assert framer.buffered == 0
@@ -188,8 +188,17 @@ def test_line_empty_lines_are_keepalives() -> None:
     assert f.feed(b"X\n\n") == [Frame(b"X")]
 
 
-def test_line_cr_not_before_lf_is_kept() -> None:
-    assert LineFramer().feed(b"A\rB\r\r\n") == [Frame(b"A\rB\r")]
+def test_line_cr_alone_and_crlf_end_lines_too() -> None:
+    assert LineFramer().feed(b"A\rB\r\r\nC\n\rD\r") == [
+        Frame(b"A"), Frame(b"B"), Frame(b"C"), Frame(b"D")]
+
+
+def test_line_crlf_split_between_chunks_is_one_line_end() -> None:
+    f = LineFramer()
+    assert f.feed(b"AM.OR0240000.OR0260000.TXT\r") == []
+    assert f.feed(b"\nHELLO\r") == []
+    assert f.feed(b"\n") == []
+    assert f.feed(b"\r\n") == [Frame(b"AM.OR0240000.OR0260000.TXT\nHELLO")]
 
 
 def test_line_partial_line_waits() -> None:
@@ -197,21 +206,85 @@ def test_line_partial_line_waits() -> None:
     assert f.feed(b"QV.LIC/") == []
     assert f.feed(b"ABC\\") == []
     assert f.feed(b"\r") == []
-    assert f.feed(b"\nX\r") == []
-    assert f.feed(b"\n") == [Frame(b"QV.LIC/ABC\nX")]
+    assert f.feed(b"\nX\r") == [Frame(b"QV.LIC/ABC\nX")]
 
 
-def test_line_encode() -> None:
+def test_line_natural_form_single_lines_and_a_txt_block() -> None:
+    """What a vendor types into nc: an NCIC line is answered at its end, an Nlets header line
+    ending in .TXT takes the text lines after it up to an empty line."""
+    wire = (b"QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\r\n"
+            b"AM.OR0240000.OR0260000.TXT\r\nMEET AT THE COUNTY LINE\r\nAT 1400\r\n\r\n"
+            b"KQ.OR0240000.WA.TXT  \nOLN/WDL1234567.PUR/C\n\n"
+            b"QV.OR0240000.LIC/ABC123\n")
+    expected = [Frame(b"QW.OR0240000.NAM/DOE,JOHN.DOB/19800101"),
+                Frame(b"AM.OR0240000.OR0260000.TXT\nMEET AT THE COUNTY LINE\nAT 1400"),
+                Frame(b"KQ.OR0240000.WA.TXT  \nOLN/WDL1234567.PUR/C"),
+                Frame(b"QV.OR0240000.LIC/ABC123")]
+    assert LineFramer().feed(wire) == expected
+    assert bytewise(LineFramer(), wire) == expected
+    assert bytewise(LineFramer(), wire.replace(b"\r\n", b"\r")) == expected
+
+
+def test_line_txt_with_text_on_the_header_line_is_one_line() -> None:
+    assert LineFramer().feed(b"RQ.OR0240000.WA.TXTLIC/ABC123.LIT/PC\nX\n") == [
+        Frame(b"RQ.OR0240000.WA.TXTLIC/ABC123.LIT/PC"), Frame(b"X")]
+
+
+def test_line_backslash_continuation_still_accepted_also_inside_a_block() -> None:
+    assert LineFramer().feed(b"AM.A.B.TXT\\\nHELLO\nQW.X\n") == [
+        Frame(b"AM.A.B.TXT\nHELLO"), Frame(b"QW.X")]
+    assert LineFramer().feed(b"AM.A.B.TXT\nONE\\\n\\\nTWO\n\n") == [
+        Frame(b"AM.A.B.TXT\nONE\n\nTWO")]
+
+
+def test_line_finish_ends_a_block_at_the_end_of_a_file() -> None:
     f = LineFramer()
-    assert f.encode(b"A\nB") == b"A\\\nB\n"
-    assert f.encode(b"A\\B") == b"A\\B\n"
-    assert f.encode(b"\n") == b"\\\n\n"
+    assert f.feed(b"AM.A.B.TXT\nHELLO") == []
+    assert f.finish() == [Frame(b"AM.A.B.TXT\nHELLO")]
+    assert f.buffered == 0
+
+
+def test_line_output_ends_each_message_with_an_empty_line_and_no_backslashes() -> None:
+    out = LineFramer(eol=b"\r\n")
+    assert out.encode(b"OSN/0000001 TRM/T01\nSON.T01\nA\\B\\") == (
+        b"OSN/0000001 TRM/T01\r\nSON.T01\r\nA\\B\\\r\n\r\n")
+    assert LineFramer().encode(b"A\n\nB") == b"A\n \nB\n\n"  # an empty line inside: one space
+    assert LineFramer(eol=b"\r").encode(b"A\nB") == b"A\rB\r\r"
+    terminal = LineFramer(role="terminal")
+    assert terminal.feed(out.encode(b"OSN/1\nSON.T01") + out.encode(b"OSN/2\nNRC")) == [
+        Frame(b"OSN/1\nSON.T01"), Frame(b"OSN/2\nNRC")]
+    assert terminal.feed(b"\n\r\n") == []  # keepalives
+
+
+def test_line_terminal_writes_the_natural_form() -> None:
+    t = LineFramer(role="terminal", eol=b"\r\n")
+    assert t.encode(b"QW.A.NAM/X") == b"QW.A.NAM/X\r\n"
+    assert t.encode(b"AM.A.B.TXT\nHI\nTHERE") == b"AM.A.B.TXT\r\nHI\r\nTHERE\r\n\r\n"
+    # no .TXT header, or an empty text line: backslash continuation carries it
+    assert t.encode(b"QW.A\nB") == b"QW.A\\\r\nB\r\n"
+    assert t.encode(b"AM.A.B.TXT\n\nB") == b"AM.A.B.TXT\\\r\n\\\r\nB\r\n"
 
 
 @pytest.mark.parametrize("payload", [b"A\rB", b"A\\", b"A\\\nB", b"A\nB\\"])
-def test_line_encode_refuses_what_it_cannot_carry(payload: bytes) -> None:
+def test_line_terminal_encode_refuses_what_it_cannot_carry(payload: bytes) -> None:
     with pytest.raises(FormatError):
-        LineFramer().encode(payload)
+        LineFramer(role="terminal").encode(payload)
+
+
+def test_line_options_are_checked() -> None:
+    with pytest.raises(FormatError, match="eol"):
+        LineFramer(eol=b"\n\r")
+    with pytest.raises(FormatError, match="role"):
+        LineFramer(role="both")
+
+
+def test_line_too_long_block_skips_to_the_empty_line() -> None:
+    f = LineFramer(max_length=12)
+    assert bytewise(f, b"AM.A.B.TXT\nLONG TEXT LINE\nMORE\n\nOK\n") == [
+        BadFrame("frame longer than 12 bytes", b"AM.A.B.TXT\nLO"), Frame(b"OK")]
+    f = LineFramer(max_length=8)
+    assert bytewise(f, b"AM.OR0240000.TXT\nTEXT\n\nOK\n") == [
+        BadFrame("frame longer than 8 bytes", b"AM.OR0240"), Frame(b"OK")]
 
 
 def test_line_max_length_boundary() -> None:
@@ -224,6 +297,7 @@ def test_line_max_length_boundary() -> None:
 @pytest.mark.parametrize(("wire", "expected"), [
     (b"A" * 10 + b"\r\n", Frame(b"A" * 10)),
     (b"A" * 9 + b"\\\r\n\n", Frame(b"A" * 9 + b"\n")),
+    (b"A" * 9 + b"\\\r\r", Frame(b"A" * 9 + b"\n")),
     (b"A" * 11 + b"\r\n", BadFrame("frame longer than 10 bytes", b"A" * 11)),
     (b"A" * 10 + b"\\\n\n", BadFrame("frame longer than 10 bytes", b"A" * 10 + b"\n")),
 ])
@@ -264,7 +338,7 @@ def test_line_flood_without_newline_keeps_memory_bounded() -> None:
     events: list[Event] = []
     for _ in range(10 * 1024 * 1024 // len(chunk)):
         events.extend(f.feed(chunk))
-        assert f.buffered <= f.max_length + 4
+        assert f.buffered <= f.max_length + 16
     assert events == [BadFrame("frame longer than 1024 bytes", b"Z" * RAW_LIMIT)]
     assert f.feed(b"\nAFTER\n") == [Frame(b"AFTER")]
 
@@ -483,15 +557,58 @@ def _fix_line(payload: bytes) -> bytes:
     return b"\n".join(line + b"x" if line.endswith(b"\\") else line for line in lines)
 
 
+def _no_empty_line(payload: bytes) -> bytes:
+    return b"\n".join(line or b"x" for line in payload.split(b"\n"))
+
+
+_LINE = bytes_of(ANY_BYTE.filter(lambda b: b != 0x0D), min_size=1)
+_TXT_HEADERS = st.sampled_from([b"AM.OR0240000.OR0260000.TXT", b"KQ.OR0240000.WA.TXT  "])
+
+PEERS: dict[str, tuple[Callable[..., Framer], Callable[..., Framer]]] = {
+    "line": (LineFramer, functools.partial(LineFramer, role="terminal", eol=b"\r\n")),
+    "line-cr": (LineFramer, functools.partial(LineFramer, role="terminal", eol=b"\r")),
+    "line-out": (functools.partial(LineFramer, role="terminal"),
+                 functools.partial(LineFramer, eol=b"\r\n")),
+    "line-out-lf": (functools.partial(LineFramer, role="terminal"), LineFramer),
+    "stx": (StxEtxFramer, StxEtxFramer),
+    "length": (LengthFramer, LengthFramer),
+}
+"""Each case: (the framer that reads, the peer whose ``encode`` it reads). A line link is not
+symmetric: the switch reads what a terminal types and a terminal reads the switch's output."""
+
+CASES = sorted(PEERS)
+
+
+def decoder(name: str, **options: object) -> Framer:
+    return PEERS[name][0](**options)
+
+
+def encoder(name: str) -> Framer:
+    return PEERS[name][1]()
+
+
+_TERMINAL_INPUT = st.one_of(
+    _LINE.map(_fix_line),
+    st.tuples(_TXT_HEADERS, _LINE).map(lambda t: _fix_line(t[0] + b"\n" + t[1])))
+_SWITCH_OUTPUT = _LINE.filter(lambda p: p[:1] != b"\n" and p[-1:] != b"\n").map(_no_empty_line)
+
 PAYLOADS: dict[str, st.SearchStrategy[bytes]] = {
-    "line": bytes_of(ANY_BYTE.filter(lambda b: b != 0x0D), min_size=1).map(_fix_line),
+    "line": _TERMINAL_INPUT,
+    "line-cr": _TERMINAL_INPUT,
+    "line-out": _SWITCH_OUTPUT,
+    "line-out-lf": _SWITCH_OUTPUT,
     "stx": bytes_of(ANY_BYTE.filter(lambda b: b not in (0x02, 0x03)), min_size=1),
     "length": bytes_of(ANY_BYTE, min_size=1),
 }
 """Payloads each framer can carry (at most 40 bytes)."""
 
+_KEEPALIVES = st.sampled_from([b"", b"\n", b"\r\n", b"\n\n\r\n", b"\r"])
+
 GARBAGE: dict[str, st.SearchStrategy[bytes]] = {
-    "line": st.sampled_from([b"", b"\n", b"\r\n", b"\n\n\r\n"]),  # keepalives only
+    "line": _KEEPALIVES,  # keepalives only
+    "line-cr": _KEEPALIVES,
+    "line-out": _KEEPALIVES,
+    "line-out-lf": _KEEPALIVES,
     "stx": bytes_of(ANY_BYTE.filter(lambda b: b != 0x02), max_size=10),
     "length": bytes_of(ANY_BYTE.filter(lambda b: b != ord("L")), max_size=10),
 }
@@ -500,8 +617,7 @@ GARBAGE: dict[str, st.SearchStrategy[bytes]] = {
 
 def pieces(name: str) -> st.SearchStrategy[bytes]:
     """Valid frames, damaged frames and noise, to reach every state of a framer."""
-    framer = make_framer(name)
-    frame = PAYLOADS[name].map(framer.encode)
+    frame = PAYLOADS[name].map(encoder(name).encode)
     damaged = st.tuples(frame, st.integers(0, 10**6), st.integers(1, 255)).map(
         lambda t: t[0][:t[1] % len(t[0])] + bytes([t[0][t[1] % len(t[0])] ^ t[2]])
         + t[0][t[1] % len(t[0]) + 1:])
@@ -537,15 +653,15 @@ def comparable(name: str, events: Sequence[Event]) -> list[object]:
 
 
 @pytest.mark.parametrize("max_length", [6, 40, DEFAULT_MAX_LENGTH])
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CASES)
 @FAST
 @given(data=st.data())
 def test_any_bytes_any_chunks_never_raise_and_chunking_does_not_matter(
         name: str, max_length: int, data: st.DataObject) -> None:
     stream = data.draw(st.one_of(streams(name), st.binary(max_size=300)), label="stream")
     cuts = data.draw(st.lists(st.integers(0, 10**6), max_size=20), label="cuts")
-    whole = make_framer(name, max_length=max_length).feed(stream)
-    framer = make_framer(name, max_length=max_length)
+    whole = decoder(name, max_length=max_length).feed(stream)
+    framer = decoder(name, max_length=max_length)
     chunked: list[Event] = []
     for chunk in split(stream, cuts):
         chunked.extend(framer.feed(chunk))
@@ -561,16 +677,16 @@ def _expected_between(name: str, garbage: bytes) -> list[object]:
     return []
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CASES)
 @FAST
 @given(data=st.data())
 def test_round_trip_with_garbage_between_frames_and_any_chunks(
         name: str, data: st.DataObject) -> None:
-    framer = make_framer(name)
+    framer, peer = decoder(name), encoder(name)
     payloads = data.draw(st.lists(PAYLOADS[name], max_size=8), label="payloads")
     garbage = data.draw(st.lists(GARBAGE[name], min_size=len(payloads) + 1,
                                  max_size=len(payloads) + 1), label="garbage")
-    wire = b"".join(g + framer.encode(p) for g, p in zip(garbage, payloads, strict=False))
+    wire = b"".join(g + peer.encode(p) for g, p in zip(garbage, payloads, strict=False))
     wire += garbage[-1]
     cuts = data.draw(st.lists(st.integers(0, 10**6), max_size=30), label="cuts")
     expected: list[object] = []
@@ -586,8 +702,11 @@ def test_round_trip_with_garbage_between_frames_and_any_chunks(
 
 
 RESYNC: dict[str, Callable[[int], bytes]] = {
-    # Ends any line, then any continuation.
+    # Ends any line, then any continuation or block.
     "line": lambda max_length: b"\n\n",
+    "line-cr": lambda max_length: b"\n\n",
+    "line-out": lambda max_length: b"\n\n",
+    "line-out-lf": lambda max_length: b"\n\n",
     # One byte that is neither STX nor a control: consumed as a BCC, skipped, or ended by STX.
     "stx": lambda max_length: b"\x00",
     # Enough filler to complete the longest frame a corrupted header may still be waiting for.
@@ -595,18 +714,28 @@ RESYNC: dict[str, Callable[[int], bytes]] = {
 }
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CASES)
 @FAST
 @given(data=st.data())
 def test_single_byte_corruption_then_resync(name: str, data: st.DataObject) -> None:
-    framer = make_framer(name, max_length=64)
+    framer, peer = decoder(name, max_length=64), encoder(name)
     payloads = data.draw(st.lists(PAYLOADS[name], min_size=1, max_size=5), label="payloads")
-    wire = bytearray(b"".join(framer.encode(p) for p in payloads))
+    wire = bytearray(b"".join(peer.encode(p) for p in payloads))
     index = data.draw(st.integers(0, len(wire) - 1), label="index")
     wire[index] = data.draw(st.integers(0, 255).filter(lambda b: b != wire[index]), label="byte")
     last = data.draw(PAYLOADS[name], label="last")
-    stream = bytes(wire) + RESYNC[name](framer.max_length) + framer.encode(last)
+    stream = bytes(wire) + RESYNC[name](framer.max_length) + peer.encode(last)
     cuts = data.draw(st.lists(st.integers(0, 10**6), max_size=10), label="cuts")
     events = feed_all(framer, split(stream, cuts))
     comparable(name, events)
     assert events[-1] == Frame(last)
+
+
+def test_messages_in_reads_typed_text_by_the_one_rule() -> None:
+    from formats.framing import messages_in
+
+    assert messages_in("QW.OR0240000.NAM/DOE,JOHN\nAM.A.B.TXT\nHELLO\nTHERE\n\nQV.X.LIC/A") == [
+        "QW.OR0240000.NAM/DOE,JOHN", "AM.A.B.TXT\nHELLO\nTHERE", "QV.X.LIC/A"]
+    assert messages_in("AM.A.B.TXT\r\nAT THE END") == ["AM.A.B.TXT\nAT THE END"]
+    assert messages_in("EW.A.NAM/X\\\nRAC/W") == ["EW.A.NAM/X\nRAC/W"]
+    assert messages_in("\n\n") == []
