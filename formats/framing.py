@@ -8,30 +8,41 @@ keep partial data across calls, never raise on received bytes and never buffer m
 Decoding is plain byte scanning (a few microseconds per frame); construct describes the binary
 layouts (``STX_FRAME``, ``HEADER``) and builds outgoing frames.
 
-Three framings, chosen per link by name (``make_framer``):
+Framings are chosen per link by name (``make_framer``; the table ``FRAMINGS`` declares each name
+as a framer and its parameters; third-party framings come from the ``lems.framings`` entry-point
+group):
 
-``line`` — humans on netcat/telnet and simple CAD links.  The project's line-mode convention:
+``line`` — humans on netcat/telnet/picocom, teletypes and simple CAD links, in the natural form
+(docs/WIRE.md). A line ends at CR, LF or CR LF (a CR LF split between two reads counts once).
+The two ends of a line link read differently (``role``):
 
-* A frame is one line terminated by LF; a CR right before the LF is dropped (CRLF accepted).
-* A line that ends with a backslash continues on the next line: the backslash is removed and the
-  lines are joined with a single ``\\n``.  The frame ends at the first line that does not end with
-  a backslash.  ``AM.OR0240000.OR0260000.TXT\\`` LF ``HELLO`` LF is the one frame
-  ``AM.OR0240000.OR0260000.TXT\\nHELLO``.
-* An empty line outside a continuation is a keepalive: it produces no event.
-* Encoding turns each ``\\n`` of the payload into backslash + LF and ends the frame with LF.  A
-  payload that is empty, contains CR, or has a line ending with a backslash cannot be carried.
-* A frame longer than ``max_length`` (continuation lines included, the joining ``\\n`` counted)
-  gives one ``BadFrame``; the rest of that frame is skipped up to the LF that ends it.
+* The switch reads what a terminal types: a line is a message at its line end, unless its text
+  ends in ``.TXT`` (an Nlets header): then it, the text lines after it and an empty line are one
+  message. A line ending with a backslash continues on the next (the backslash is removed and
+  the lines joined with ``\n``; accepted, never needed). Empty lines between messages are
+  keepalives.
+* A terminal reads the switch's output: every message runs to an empty line.
+* The switch writes each message's lines and an empty line (an empty line inside a message as
+  one space), no escapes, with the line ending ``eol``; a terminal writes a single line, a
+  ``.TXT`` block and an empty line, or backslash continuation for anything else.
+* A message longer than ``max_length`` (the joining ``\n`` counted) gives one ``BadFrame``;
+  the rest of it is skipped (to its line end, its last continued line or its empty line).
 
 ``stx`` — serial teletypes: ``STX payload ETX BCC``, where BCC is the XOR of every payload byte and
 the ETX byte.  Between frames ACK, NAK, EOT and ENQ become ``Control`` events and any other byte is
 skipped.  An STX inside a frame abandons it (``BadFrame``) and starts a new one; a frame longer
 than ``max_length`` gives one ``BadFrame`` and everything up to the next STX is skipped.
 
-``length`` — CAD/RMS software links: a 12-byte ``HEADER`` (magic ``LM``, version 1, flags 0,
-payload length and zlib CRC-32 of the payload, big-endian) then the payload.  Bytes that do not
-start with the magic are skipped up to the next ``LM`` with one ``BadFrame`` per run; a header with
-an unknown version or a length above ``max_length`` is refused and the framer searches the next
+``dle`` — binary-synchronous transparent blocks, ``[DLE SOH heading] DLE STX text DLE ETX BCC``
+with every DLE inside doubled (``DleFramer``).
+
+``ascii4``…``ascii6``, ``bin2``, ``bin4`` (``-incl`` when the length counts itself) — a length
+prefix and the payload, no magic, no checksum (``PrefixFramer``).
+
+``length`` — the simulator's own endpoint links: a 12-byte ``HEADER`` (magic ``LM``, version 1,
+flags 0, payload length and zlib CRC-32 of the payload, big-endian) then the payload.  Bytes that
+do not start with the magic are skipped up to the next ``LM`` with one ``BadFrame`` per run; a
+header with an unknown version or a length above ``max_length`` is refused and the framer searches the next
 magic right after that header (the bytes it skips belong to that refusal: no second ``BadFrame``);
 a CRC mismatch is reported and decoding goes on after that frame.
 
@@ -46,11 +57,14 @@ text with continuation lines already joined.  For a too-long unit it holds at mo
 
 from __future__ import annotations
 
+import functools
 import inspect
 import struct
 import zlib
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 from construct import (
@@ -70,28 +84,36 @@ __all__ = [
     "ACK",
     "CONTROL_CODES",
     "DEFAULT_MAX_LENGTH",
+    "DLE",
     "ENQ",
     "EOLS",
     "EOT",
     "ETX",
     "FRAMERS",
+    "FRAMINGS",
+    "FRAMING_GROUP",
     "HEADER",
     "HEADER_SIZE",
     "LENGTH_MAGIC",
     "LENGTH_VERSION",
     "NAK",
     "RAW_LIMIT",
+    "SOH",
     "STX",
     "STX_FRAME",
     "BadFrame",
     "Control",
+    "DleFramer",
     "Event",
     "Frame",
     "Framer",
+    "Framing",
     "LengthFramer",
     "LineFramer",
+    "PrefixFramer",
     "StxEtxFramer",
     "block_check",
+    "framings",
     "link_framer",
     "make_framer",
     "messages_in",
@@ -182,6 +204,10 @@ class Framer(ABC):
 
     def ack(self) -> bytes:
         """The link-level positive reply to send after a good frame (``b""`` if none)."""
+        return b""
+
+    def keepalive(self) -> bytes:
+        """The empty unit of this framing, which the peer's framer takes as a keepalive."""
         return b""
 
     def nak(self) -> bytes:
@@ -278,6 +304,9 @@ class LineFramer(Framer):
     @property
     def buffered(self) -> int:
         return len(self._line) + self._parts_len + len(self._tail)
+
+    def keepalive(self) -> bytes:
+        return self.eol
 
     # ---------------------------------------------------------------- encode
 
@@ -514,6 +543,9 @@ class StxEtxFramer(Framer):
     def nak(self) -> bytes:
         return bytes([NAK])
 
+    def keepalive(self) -> bytes:
+        return bytes([STX, ETX, ETX])
+
     def encode(self, payload: bytes) -> bytes:
         payload = self._payload(payload)
         if STX in payload or ETX in payload:
@@ -659,6 +691,9 @@ class LengthFramer(Framer):
     def buffered(self) -> int:
         return len(self._buf)
 
+    def keepalive(self) -> bytes:
+        return LENGTH_MAGIC + bytes([LENGTH_VERSION, 0]) + bytes(8)
+
     def encode(self, payload: bytes) -> bytes:
         payload = self._payload(payload)
         header = _HEADER_FAST_BUILD.build({
@@ -731,14 +766,352 @@ class LengthFramer(Framer):
         return events
 
 
+# --- length prefix without magic ---------------------------------------------------------------
+
+_DIGITS = frozenset(b"0123456789")
+
+
+class PrefixFramer(Framer):
+    """A length prefix and the payload, nothing else: ASCII decimal digits (``width`` 4-6,
+    zero-padded) or a binary big-endian unsigned integer (``size`` 2 or 4 bytes); with
+    ``inclusive`` the length counts the prefix itself.
+
+    No magic and no checksum: the stream stays in step only while the lengths are right (TCP
+    keeps it so). A too-long length is reported once and its payload skipped without being
+    held. An ASCII prefix that is not all digits starts a run of damage, reported once, and the
+    framer moves one byte at a time until digits stand where a prefix should; a binary prefix
+    cannot be told from data, so after a wrong binary length only a new connection
+    (``reset``) puts the framer back in step.
+    """
+
+    __slots__ = ("_bad_run", "_buf", "_need", "_skip", "ascii", "inclusive", "name", "prefix")
+
+    def __init__(self, max_length: int = DEFAULT_MAX_LENGTH, *, width: int = 0, size: int = 0,
+                 inclusive: bool = False, name: str = "") -> None:
+        if (width == 0) == (size == 0):
+            raise FormatError("prefix framer: give width= (ASCII digits) or size= (binary bytes)")
+        if width and width not in (4, 5, 6):
+            raise FormatError(f"prefix framer: ASCII width must be 4, 5 or 6, not {width!r}")
+        if size and size not in (2, 4):
+            raise FormatError(f"prefix framer: binary size must be 2 or 4, not {size!r}")
+        self.ascii = bool(width)
+        self.prefix = width or size
+        self.inclusive = inclusive
+        self.name = name or (f"ascii{width}" if width else f"bin{size}") + (
+            "-incl" if inclusive else "")
+        super().__init__(max_length)
+        # the largest payload the prefix can state
+        capacity = (10 ** width - 1 if width else (1 << (8 * size)) - 1) - (
+            self.prefix if inclusive else 0)
+        self.max_length = min(self.max_length, capacity)
+        self._buf = bytearray()
+        self._need = 0
+        self._skip = 0  # payload bytes of a too-long frame still to pass over
+        self._bad_run = False
+
+    def __repr__(self) -> str:
+        return f"PrefixFramer({self.name!r}, max_length={self.max_length})"
+
+    def reset(self) -> None:
+        self._buf.clear()
+        self._need = 0
+        self._skip = 0
+        self._bad_run = False
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    def header(self, length: int) -> bytes:
+        """The prefix stating a payload of ``length`` bytes."""
+        stated = length + (self.prefix if self.inclusive else 0)
+        if self.ascii:
+            return b"%0*d" % (self.prefix, stated)
+        return stated.to_bytes(self.prefix, "big")
+
+    def keepalive(self) -> bytes:
+        return self.header(0)
+
+    def encode(self, payload: bytes) -> bytes:
+        payload = self._payload(payload)
+        return self.header(len(payload)) + payload
+
+    def feed(self, data: bytes) -> list[Event]:
+        data = _as_bytes(data)
+        events: list[Event] = []
+        pos = 0
+        if self._skip:
+            taken = min(self._skip, len(data))
+            self._skip -= taken
+            pos = taken
+            if self._skip:
+                return events
+        buf = self._buf
+        if buf:
+            buf += data[pos:]
+            if len(buf) < self._need:
+                return events
+            src, pos = bytes(buf), 0
+            buf.clear()
+        else:
+            src = data
+        n = len(src)
+        h = self.prefix
+        need = 0
+        while pos < n:
+            if n - pos < h:
+                need = h
+                break
+            head = src[pos:pos + h]
+            if self.ascii:
+                if not head.isdigit():
+                    if not self._bad_run:
+                        events.append(BadFrame("bad length prefix", src[pos:pos + RAW_LIMIT]))
+                        self._bad_run = True
+                    pos += 1
+                    continue
+                length = int(head)
+            else:
+                length = int.from_bytes(head, "big")
+            self._bad_run = False
+            if self.inclusive:
+                if length < h:
+                    events.append(BadFrame(f"length {length} is shorter than its prefix", head))
+                    pos += h
+                    continue
+                length -= h
+            if length > self.max_length:
+                events.append(BadFrame(self._too_long(), head))
+                pos += h
+                skip = min(length, n - pos)
+                pos += skip
+                self._skip = length - skip
+                continue
+            end = pos + h + length
+            if end > n:
+                need = h + length
+                break
+            if length:
+                events.append(Frame(src[pos + h:end]))
+            pos = end
+        self._need = need
+        if pos < n:
+            buf += src[pos:]
+        return events
+
+
+# --- DLE-transparent SOH/STX/ETX -------------------------------------------------------------
+
+DLE, SOH = 0x10, 0x01
+_DLE_STX, _DLE_ETX, _DLE_SOH = bytes([DLE, STX]), bytes([DLE, ETX]), bytes([DLE, SOH])
+(_D_IDLE, _D_IDLE_DLE, _D_HEAD, _D_HEAD_DLE, _D_TEXT, _D_TEXT_DLE, _D_BCC, _D_SKIP,
+ _D_SKIP_DLE) = range(9)
+
+
+class DleFramer(Framer):
+    """Binary-synchronous style transparent blocks:
+    ``[DLE SOH heading] DLE STX text DLE ETX BCC``, where every DLE inside the heading or the
+    text is sent twice (so any byte may be carried) and BCC is the XOR of the text and ETX, as
+    on ``stx``. The text is the message; a heading (station, sequence number) is read and checked
+    but not used, and output carries none. Between blocks ACK, NAK, EOT and ENQ are ``Control``
+    events and other bytes are skipped. A ``DLE STX`` or ``DLE SOH`` inside a block abandons it;
+    a DLE followed by anything but DLE, ETX, STX or SOH breaks the block; a too-long block is
+    reported once and skipped to the next block start.
+    """
+
+    __slots__ = ("_buf", "_head", "_state")
+    name = "dle"
+
+    def __init__(self, max_length: int = DEFAULT_MAX_LENGTH) -> None:
+        super().__init__(max_length)
+        self._state = _D_IDLE
+        self._buf = bytearray()  # the text (unstuffed) so far, then the text awaiting its BCC
+        self._head = 0  # heading bytes seen, bounded like the text
+
+    def reset(self) -> None:
+        self._state = _D_IDLE
+        self._buf.clear()
+        self._head = 0
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    def ack(self) -> bytes:
+        return bytes([ACK])
+
+    def nak(self) -> bytes:
+        return bytes([NAK])
+
+    def keepalive(self) -> bytes:
+        return _DLE_STX + _DLE_ETX + bytes([ETX])
+
+    def encode(self, payload: bytes) -> bytes:
+        payload = self._payload(payload)
+        return (_DLE_STX + payload.replace(b"\x10", b"\x10\x10") + _DLE_ETX
+                + bytes([block_check(payload)]))
+
+    def _broken(self, reason: str, events: list[Event]) -> None:
+        events.append(BadFrame(reason, (_DLE_STX + self._buf)[:RAW_LIMIT]))
+        self._buf.clear()
+
+    def feed(self, data: bytes) -> list[Event]:
+        data = _as_bytes(data)
+        events: list[Event] = []
+        n = len(data)
+        pos = 0
+        state = self._state
+        buf = self._buf
+        while pos < n:
+            if state == _D_TEXT:
+                stop = data.find(DLE, pos)
+                end = n if stop < 0 else stop
+                room = self.max_length - len(buf)
+                if end - pos > room:
+                    buf += data[pos:pos + room + 1]
+                    self._broken(self._too_long(), events)
+                    state = _D_SKIP
+                    pos += room + 1
+                    continue
+                buf += data[pos:end]
+                if stop < 0:
+                    break
+                pos = stop + 1
+                state = _D_TEXT_DLE
+                continue
+            byte = data[pos]
+            pos += 1
+            if state in (_D_IDLE, _D_SKIP):
+                if byte == DLE:
+                    state = _D_IDLE_DLE if state == _D_IDLE else _D_SKIP_DLE
+                elif state == _D_IDLE and byte in CONTROL_CODES:
+                    events.append(_CONTROL_EVENTS[byte])
+            elif state == _D_SKIP_DLE:  # DLE while skipping a too-long block
+                state = _D_TEXT if byte == STX else (_D_HEAD if byte == SOH else _D_SKIP)
+                self._head = 0
+            elif state == _D_IDLE_DLE:
+                if byte == STX:
+                    state = _D_TEXT
+                elif byte == SOH:
+                    state = _D_HEAD
+                    self._head = 0
+                else:
+                    state = _D_IDLE_DLE if byte == DLE else _D_IDLE
+            elif state == _D_HEAD:
+                if byte == DLE:
+                    state = _D_HEAD_DLE
+                else:
+                    self._head += 1
+                    if self._head > self.max_length:
+                        events.append(BadFrame("heading " + self._too_long(), b""))
+                        state = _D_SKIP
+            elif state == _D_HEAD_DLE:
+                if byte == STX:
+                    state = _D_TEXT
+                elif byte == DLE:
+                    self._head += 1
+                    state = _D_HEAD
+                elif byte == SOH:
+                    self._head = 0
+                    state = _D_HEAD
+                else:
+                    events.append(BadFrame(f"DLE then 0x{byte:02x} in a heading", b""))
+                    state = _D_IDLE
+            elif state == _D_TEXT_DLE:
+                if byte == DLE:
+                    if len(buf) >= self.max_length:
+                        buf.append(DLE)
+                        self._broken(self._too_long(), events)
+                        state = _D_SKIP
+                    else:
+                        buf.append(DLE)
+                        state = _D_TEXT
+                elif byte == ETX:
+                    state = _D_BCC
+                elif byte == STX:
+                    self._broken("DLE STX inside a block", events)
+                    state = _D_TEXT
+                elif byte == SOH:
+                    self._broken("DLE SOH inside a block", events)
+                    self._head = 0
+                    state = _D_HEAD
+                else:
+                    self._broken(f"DLE then 0x{byte:02x} inside a block", events)
+                    state = _D_IDLE
+            else:  # _D_BCC
+                payload = bytes(buf)
+                buf.clear()
+                expected = block_check(payload)
+                if byte != expected:
+                    raw = (_DLE_STX + payload.replace(b"\x10", b"\x10\x10") + _DLE_ETX
+                           + bytes([byte]))[:RAW_LIMIT]
+                    events.append(BadFrame(f"block check mismatch: expected 0x{expected:02x} "
+                                           f"got 0x{byte:02x}", raw))
+                elif payload:
+                    events.append(Frame(payload))
+                state = _D_IDLE
+        self._state = state
+        return events
+
+
 # --- registry ----------------------------------------------------------------------------------
 
-FRAMERS: dict[str, type[Framer]] = {
-    "line": LineFramer,
-    "stx": StxEtxFramer,
-    "length": LengthFramer,
+
+@dataclass(frozen=True, slots=True)
+class Framing:
+    """A framing name as a lab writes it (``framing=ascii4``): the framer and the parameters it
+    is declared with. New framings of a known shape are a line here, not code."""
+
+    factory: Callable[..., Framer]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    summary: str = ""
+
+
+def _prefix(width: int = 0, size: int = 0, inclusive: bool = False) -> tuple[str, Framing]:
+    name = (f"ascii{width}" if width else f"bin{size}") + ("-incl" if inclusive else "")
+    what = (f"{width} ASCII decimal digits" if width else f"{size}-byte big-endian length")
+    counted = ", counting itself" if inclusive else ""
+    return name, Framing(PrefixFramer, {"width": width, "size": size, "inclusive": inclusive,
+                                        "name": name}, f"{what}{counted}, then the payload")
+
+
+FRAMINGS: dict[str, Framing] = {
+    "line": Framing(LineFramer, {}, "text lines, natural multi-line form (CR, LF, CR LF)"),
+    "stx": Framing(StxEtxFramer, {}, "STX payload ETX BCC, ACK/NAK"),
+    "dle": Framing(DleFramer, {}, "[DLE SOH heading] DLE STX text DLE ETX BCC, DLE doubled"),
+    "length": Framing(LengthFramer, {}, "LM header with length and CRC-32 (simulator's own)"),
+    **dict(_prefix(width=w, inclusive=i) for w in (4, 5, 6) for i in (False, True)),
+    **dict(_prefix(size=b, inclusive=i) for b in (2, 4) for i in (False, True)),
 }
-"""Framers by the name a lab configuration uses for a link."""
+"""Built-in framings by the name a link's ``framing=`` option uses."""
+
+FRAMERS = FRAMINGS  # the name earlier code imported
+
+FRAMING_GROUP = "lems.framings"
+"""Entry-point group for third-party framings: ``name = "package.module:Framer"``, where the
+object is a ``Framer`` subclass (or any callable taking ``max_length=`` and returning one)."""
+
+
+@functools.cache
+def _plugins() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=FRAMING_GROUP)}
+
+
+def framings() -> dict[str, Framing]:
+    """Every known framing: third-party entry points (loaded when used), then the built-ins."""
+    found: dict[str, Framing] = {}
+    for name, ep in _plugins().items():
+        found[name] = Framing(functools.partial(_load_plugin, ep), {}, f"from {ep.value}")
+    found.update(FRAMINGS)
+    return found
+
+
+def _load_plugin(ep: Any, **options: Any) -> Framer:
+    factory = ep.load()
+    framer = factory(**options)
+    if not isinstance(framer, Framer):
+        raise FormatError(f"framing {ep.name!r} ({ep.value}) did not give a Framer")
+    return framer
 
 
 def messages_in(text: str) -> list[str]:
@@ -752,17 +1125,29 @@ def messages_in(text: str) -> list[str]:
     return [e.payload.decode("latin-1") for e in events if type(e) is Frame]
 
 
+def _spec(name: str) -> Framing:
+    spec = FRAMINGS.get(name) if isinstance(name, str) else None
+    if spec is None and isinstance(name, str):
+        spec = framings().get(name)
+    if spec is None:
+        raise FormatError(f"unknown framer {name!r}: known framers are "
+                          f"{', '.join(sorted(framings()))}")
+    return spec
+
+
 def link_framer(name: str, max_length: int, *, eol: bytes = b"\n", role: str = "switch"
                 ) -> Framer:
     """The framer for one end of a link: ``make_framer`` plus the line ending written and the
     end's role, given to the framings that take them (``line``) and left out for the others."""
-    cls = FRAMERS.get(name) if isinstance(name, str) else None
-    params = inspect.signature(cls).parameters if cls is not None else {}
+    spec = _spec(name)
     options: dict[str, Any] = {"max_length": max_length}
-    if "eol" in params:
-        options["eol"] = eol
-    if "role" in params:
-        options["role"] = role
+    factory = spec.factory
+    if isinstance(factory, type):
+        params = inspect.signature(factory).parameters
+        if "eol" in params:
+            options["eol"] = eol
+        if "role" in params:
+            options["role"] = role
     return make_framer(name, **options)
 
 
@@ -772,12 +1157,16 @@ def make_framer(name: str, **options: Any) -> Framer:
     Unknown names and unknown options raise ``FormatError`` naming what is known, so a lab
     with a typo is refused at start with a useful message.
     """
-    known = ", ".join(sorted(FRAMERS))
-    cls = FRAMERS.get(name) if isinstance(name, str) else None
-    if cls is None:
-        raise FormatError(f"unknown framer {name!r}: known framers are {known}")
+    spec = _spec(name)
+    merged = {**spec.params, **options}
+    if isinstance(spec.factory, type):
+        try:
+            inspect.signature(spec.factory).bind(**merged)
+        except TypeError as exc:
+            raise FormatError(f"{name} framer: bad options {sorted(options)}: {exc}") from None
     try:
-        inspect.signature(cls).bind(**options)
-    except TypeError as exc:
-        raise FormatError(f"{name} framer: bad options {sorted(options)}: {exc}") from None
-    return cls(**options)
+        return spec.factory(**merged)
+    except FormatError:
+        raise
+    except Exception as exc:  # a third-party framer that fails to build
+        raise FormatError(f"{name} framer: {exc}") from exc

@@ -13,7 +13,8 @@ are valid on every kind and taken out before the adapter sees the string:
 ``loop:NAME``                                             in-process loopback
 ========================================================  =========================================
 
-Project options: ``framing=line|stx|length``, ``max_frame=N``, ``idle=SECONDS``,
+Project options: ``framing=`` (a name from ``formats.framing.framings()``: ``line``, ``stx``,
+``dle``, ``ascii4``…, ``bin2``…, ``length``), ``max_frame=N``, ``idle=SECONDS``,
 ``heartbeat=SECONDS``, ``write_limit=BYTES`` (see ``hardware.health``), ``eol=crlf|lf|cr`` (the
 line ending a line-framed link writes; CR LF by default on serial lines, LF elsewhere).
 """
@@ -27,7 +28,7 @@ from twisted.internet import endpoints
 from twisted.internet.defer import Deferred
 
 from formats.errors import LemsError
-from formats.framing import EOLS, FRAMERS
+from formats.framing import EOLS, framings
 from hardware import registry
 from hardware.link import FramedFactory, FramedProtocol, LinkHandler, framed
 from hardware.registry import EndpointError, LinkOptions
@@ -73,8 +74,9 @@ def options_of(options: dict[str, str], default_max: int) -> LinkOptions:
         return value
 
     framing = options.get("framing", "line")
-    if framing not in FRAMERS:
-        raise EndpointError(f"unknown framing {framing!r}; known: {', '.join(sorted(FRAMERS))}")
+    known = framings()
+    if framing not in known:
+        raise EndpointError(f"unknown framing {framing!r}; known: {', '.join(sorted(known))}")
     max_frame = number("max_frame", int, default_max)
     if max_frame < 1:
         raise EndpointError("max_frame must be at least 1")

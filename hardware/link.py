@@ -133,9 +133,9 @@ class FramedProtocol(protocol.Protocol):
         """Close the link after ``idle`` silent seconds; send a keepalive after ``heartbeat``
         seconds without output (0 turns either off). Call before the connection is made."""
         if idle > 0 or heartbeat > 0:
-            from hardware.health import KEEPALIVE, Watchdog
+            from hardware.health import Watchdog
 
-            keepalive = KEEPALIVE.get(self.framing, b"")
+            keepalive = self.framer.keepalive()
             self.watchdog = Watchdog(clock, idle, heartbeat, self._idle,
                                      lambda: self._write(keepalive) if keepalive else None)
 

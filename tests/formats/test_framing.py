@@ -28,11 +28,13 @@ from formats.framing import (
     STX_FRAME,
     BadFrame,
     Control,
+    DleFramer,
     Event,
     Frame,
     Framer,
     LengthFramer,
     LineFramer,
+    PrefixFramer,
     StxEtxFramer,
     block_check,
     make_framer,
@@ -79,12 +81,18 @@ def reasons(events: Sequence[Event]) -> list[str]:
 
 
 def test_registry_names_match_classes() -> None:
-    assert dict(FRAMERS) == {"line": LineFramer, "stx": StxEtxFramer, "length": LengthFramer}
-    for name, cls in FRAMERS.items():
+    assert {n: f.factory for n, f in FRAMERS.items() if not f.params} == {
+        "line": LineFramer, "stx": StxEtxFramer, "length": LengthFramer, "dle": DleFramer}
+    assert {n for n, f in FRAMERS.items() if f.factory is PrefixFramer} == {
+        "ascii4", "ascii5", "ascii6", "ascii4-incl", "ascii5-incl", "ascii6-incl",
+        "bin2", "bin4", "bin2-incl", "bin4-incl"}
+    for name, spec in FRAMERS.items():
         framer = make_framer(name)
-        assert isinstance(framer, cls)
+        assert isinstance(framer, spec.factory)
         assert framer.name == name
-        assert framer.max_length == DEFAULT_MAX_LENGTH == 65536
+        assert framer.max_length == min(DEFAULT_MAX_LENGTH, {
+            "ascii4": 9999, "ascii4-incl": 9995, "ascii5-incl": 99995, "bin2": 65535,
+            "bin2-incl": 65533}.get(name, 65536))
 
 
 def test_make_framer_passes_options() -> None:
@@ -92,7 +100,7 @@ def test_make_framer_passes_options() -> None:
 
 
 def test_make_framer_unknown_name_lists_known_ones() -> None:
-    with pytest.raises(FormatError, match="known framers are length, line, stx"):
+    with pytest.raises(FormatError, match=r"known framers are ascii4, ascii4-incl, .*dle.*length"):
         make_framer("slip")
 
 
@@ -565,13 +573,16 @@ _LINE = bytes_of(ANY_BYTE.filter(lambda b: b != 0x0D), min_size=1)
 _TXT_HEADERS = st.sampled_from([b"AM.OR0240000.OR0260000.TXT", b"KQ.OR0240000.WA.TXT  "])
 
 PEERS: dict[str, tuple[Callable[..., Framer], Callable[..., Framer]]] = {
-    "line": (LineFramer, functools.partial(LineFramer, role="terminal", eol=b"\r\n")),
-    "line-cr": (LineFramer, functools.partial(LineFramer, role="terminal", eol=b"\r")),
+    # CR alone is the hardest line end (CR LF split between reads must count once): the
+    # terminal writes CR, the switch CR LF; LF is covered by the unit tests.
+    "line": (LineFramer, functools.partial(LineFramer, role="terminal", eol=b"\r")),
     "line-out": (functools.partial(LineFramer, role="terminal"),
                  functools.partial(LineFramer, eol=b"\r\n")),
-    "line-out-lf": (functools.partial(LineFramer, role="terminal"), LineFramer),
     "stx": (StxEtxFramer, StxEtxFramer),
     "length": (LengthFramer, LengthFramer),
+    "dle": (DleFramer, DleFramer),
+    **{n: (functools.partial(make_framer, n), functools.partial(make_framer, n))
+       for n in ("ascii4", "ascii6-incl", "bin2", "bin4-incl")},
 }
 """Each case: (the framer that reads, the peer whose ``encode`` it reads). A line link is not
 symmetric: the switch reads what a terminal types and a terminal reads the switch's output."""
@@ -594,11 +605,11 @@ _SWITCH_OUTPUT = _LINE.filter(lambda p: p[:1] != b"\n" and p[-1:] != b"\n").map(
 
 PAYLOADS: dict[str, st.SearchStrategy[bytes]] = {
     "line": _TERMINAL_INPUT,
-    "line-cr": _TERMINAL_INPUT,
     "line-out": _SWITCH_OUTPUT,
-    "line-out-lf": _SWITCH_OUTPUT,
     "stx": bytes_of(ANY_BYTE.filter(lambda b: b not in (0x02, 0x03)), min_size=1),
     "length": bytes_of(ANY_BYTE, min_size=1),
+    "dle": bytes_of(ANY_BYTE, min_size=1),
+    **{n: bytes_of(ANY_BYTE, min_size=1) for n in ("ascii4", "ascii6-incl", "bin2", "bin4-incl")},
 }
 """Payloads each framer can carry (at most 40 bytes)."""
 
@@ -606,11 +617,15 @@ _KEEPALIVES = st.sampled_from([b"", b"\n", b"\r\n", b"\n\n\r\n", b"\r"])
 
 GARBAGE: dict[str, st.SearchStrategy[bytes]] = {
     "line": _KEEPALIVES,  # keepalives only
-    "line-cr": _KEEPALIVES,
     "line-out": _KEEPALIVES,
-    "line-out-lf": _KEEPALIVES,
     "stx": bytes_of(ANY_BYTE.filter(lambda b: b != 0x02), max_size=10),
     "length": bytes_of(ANY_BYTE.filter(lambda b: b != ord("L")), max_size=10),
+    "dle": bytes_of(ANY_BYTE.filter(lambda b: b != 0x10), max_size=10),
+    # nothing may stand between length-prefixed frames but empty frames (keepalives)
+    "ascii4": st.sampled_from([b"", b"0000", b"00000000"]),
+    "ascii6-incl": st.sampled_from([b"", b"000006"]),
+    "bin2": st.sampled_from([b"", b"\x00\x00"]),
+    "bin4-incl": st.sampled_from([b"", b"\x00\x00\x00\x04"]),
 }
 """Bytes between frames that cannot look like the start of a frame."""
 
@@ -641,19 +656,21 @@ def comparable(name: str, events: Sequence[Event]) -> list[object]:
         if isinstance(e, BadFrame):
             assert len(e.raw) <= RAW_LIMIT
             assert e.reason
-            if name == "length" and e.reason == "bad header magic":
+            if (name == "length" and e.reason == "bad header magic") or (
+                    e.reason == "bad length prefix"):
                 out.append(e.reason)
                 continue
         if isinstance(e, Frame):
             assert e.payload
         if isinstance(e, Control):
-            assert name == "stx"
+            assert name in ("stx", "dle")
         out.append(e)
     return out
 
 
-@pytest.mark.parametrize("max_length", [6, 40, DEFAULT_MAX_LENGTH])
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize(("name", "max_length"), [
+    (name, max_length) for name in CASES for max_length in (
+        (6, 40, DEFAULT_MAX_LENGTH) if name in ("line", "stx", "length") else (6, 40))])
 @FAST
 @given(data=st.data())
 def test_any_bytes_any_chunks_never_raise_and_chunking_does_not_matter(
@@ -670,7 +687,7 @@ def test_any_bytes_any_chunks_never_raise_and_chunking_does_not_matter(
 
 
 def _expected_between(name: str, garbage: bytes) -> list[object]:
-    if name == "stx":
+    if name in ("stx", "dle"):
         return [Control(b) for b in garbage if b in (0x04, 0x05, 0x06, 0x15)]
     if name == "length" and garbage:
         return ["bad header magic"]
@@ -704,14 +721,16 @@ def test_round_trip_with_garbage_between_frames_and_any_chunks(
 RESYNC: dict[str, Callable[[int], bytes]] = {
     # Ends any line, then any continuation or block.
     "line": lambda max_length: b"\n\n",
-    "line-cr": lambda max_length: b"\n\n",
     "line-out": lambda max_length: b"\n\n",
-    "line-out-lf": lambda max_length: b"\n\n",
     # One byte that is neither STX nor a control: consumed as a BCC, skipped, or ended by STX.
     "stx": lambda max_length: b"\x00",
     # Enough filler to complete the longest frame a corrupted header may still be waiting for.
     "length": lambda max_length: b"\x00" * (max_length + HEADER_SIZE),
+    # Ends a pending escape or block check; a DLE STX after it starts the next block.
+    "dle": lambda max_length: b"\x00",
 }
+"""Bytes after which each framer is in step again. A length prefix without magic has none: a
+damaged length can only be left behind by a new connection (``reset``)."""
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -724,8 +743,15 @@ def test_single_byte_corruption_then_resync(name: str, data: st.DataObject) -> N
     index = data.draw(st.integers(0, len(wire) - 1), label="index")
     wire[index] = data.draw(st.integers(0, 255).filter(lambda b: b != wire[index]), label="byte")
     last = data.draw(PAYLOADS[name], label="last")
-    stream = bytes(wire) + RESYNC[name](framer.max_length) + peer.encode(last)
     cuts = data.draw(st.lists(st.integers(0, 10**6), max_size=10), label="cuts")
+    if name not in RESYNC:  # a length prefix without magic: in step again after a reconnect
+        events = feed_all(framer, split(bytes(wire), cuts))
+        comparable(name, events)
+        assert framer.buffered <= framer.max_length + HEADER_SIZE
+        framer.reset()
+        assert framer.feed(peer.encode(last)) == [Frame(last)]
+        return
+    stream = bytes(wire) + RESYNC[name](framer.max_length) + peer.encode(last)
     events = feed_all(framer, split(stream, cuts))
     comparable(name, events)
     assert events[-1] == Frame(last)
@@ -739,3 +765,112 @@ def test_messages_in_reads_typed_text_by_the_one_rule() -> None:
     assert messages_in("AM.A.B.TXT\r\nAT THE END") == ["AM.A.B.TXT\nAT THE END"]
     assert messages_in("EW.A.NAM/X\\\nRAC/W") == ["EW.A.NAM/X\nRAC/W"]
     assert messages_in("\n\n") == []
+
+
+# --- declared framings: ASCII / binary length prefixes, DLE-transparent blocks ----------------
+
+
+@pytest.mark.parametrize(("name", "wire"), [
+    ("ascii4", b"0005HELLO"),
+    ("ascii4-incl", b"0009HELLO"),
+    ("ascii5", b"00005HELLO"),
+    ("ascii6-incl", b"000011HELLO"),
+    ("bin2", b"\x00\x05HELLO"),
+    ("bin2-incl", b"\x00\x07HELLO"),
+    ("bin4", b"\x00\x00\x00\x05HELLO"),
+    ("bin4-incl", b"\x00\x00\x00\x09HELLO"),
+    ("dle", b"\x10\x02HELLO\x10\x03" + bytes([block_check(b"HELLO")])),
+])
+def test_declared_framings_byte_level_examples(name: str, wire: bytes) -> None:
+    """The examples docs/WIRE.md shows, both ways."""
+    assert make_framer(name).encode(b"HELLO") == wire
+    assert bytewise(make_framer(name), wire * 2) == [Frame(b"HELLO")] * 2
+
+
+def test_prefix_too_long_is_skipped_without_holding_it() -> None:
+    f = make_framer("ascii4", max_length=10)
+    events = feed_all(f, [b"0020", b"A" * 7, b"B" * 13 + b"0002OK"])
+    assert events == [BadFrame("frame longer than 10 bytes", b"0020"), Frame(b"OK")]
+    assert f.buffered == 0
+    f = make_framer("bin4", max_length=100)
+    assert f.feed(b"\xff\xff\xff\xff") == [BadFrame("frame longer than 100 bytes",
+                                                      b"\xff\xff\xff\xff")]
+    for _ in range(100):
+        assert f.feed(b"Z" * 65536) == []
+        assert f.buffered == 0
+
+
+def test_ascii_prefix_damage_is_one_report_then_the_next_digits() -> None:
+    f = make_framer("ascii4")
+    assert bytewise(f, b"XY-0002OK0003ABC") == [
+        BadFrame("bad length prefix", b"XY-0"), Frame(b"OK"), Frame(b"ABC")]
+    assert make_framer("ascii4-incl").feed(b"0002") == [
+        BadFrame("length 2 is shorter than its prefix", b"0002")]
+
+
+def test_prefix_capacity_bounds_max_length_and_encode() -> None:
+    assert make_framer("ascii4", max_length=16384).max_length == 9999
+    with pytest.raises(FormatError, match="longer than 9999"):
+        make_framer("ascii4").encode(b"A" * 10000)
+    with pytest.raises(FormatError, match="width"):
+        PrefixFramer(width=3)
+    with pytest.raises(FormatError, match="size"):
+        PrefixFramer(size=3)
+
+
+def test_dle_transparency_carries_every_byte_and_a_heading_is_read() -> None:
+    f = DleFramer()
+    payload = bytes(range(256))
+    wire = f.encode(payload)
+    assert wire.count(b"\x10\x10") == 1 and wire.startswith(b"\x10\x02")
+    assert bytewise(DleFramer(), b"\x06" + wire + b"\x15") == [
+        Control(0x06), Frame(payload), Control(0x15)]
+    heading = b"\x10\x01T01\x10\x10007\x10\x02"  # SOH heading with a doubled DLE
+    assert DleFramer().feed(heading + wire[2:]) == [Frame(payload)]
+
+
+def test_dle_damage() -> None:
+    good = DleFramer().encode(b"OK")
+    assert DleFramer().feed(b"\x10\x02AB\x10\x03\x01" + good) == [
+        BadFrame("block check mismatch: expected 0x00 got 0x01", b"\x10\x02AB\x10\x03\x01"),
+        Frame(b"OK")]
+    assert DleFramer().feed(b"\x10\x02AB\x10X" + good) == [
+        BadFrame("DLE then 0x58 inside a block", b"\x10\x02AB"), Frame(b"OK")]
+    assert DleFramer().feed(b"\x10\x02AB" + good) == [
+        BadFrame("DLE STX inside a block", b"\x10\x02AB"), Frame(b"OK")]
+    f = DleFramer(max_length=4)
+    assert bytewise(f, b"\x10\x02ABCDEFG\x10\x03\x00" + good) == [
+        BadFrame("frame longer than 4 bytes", b"\x10\x02ABCDE"), Frame(b"OK")]
+
+
+def test_third_party_framing_through_an_entry_point(tmp_path, monkeypatch) -> None:
+    """A package declaring ``[project.entry-points."lems.framings"]`` is found by name."""
+    from formats import framing
+
+    (tmp_path / "lems_rev.py").write_text(
+        "from formats.framing import LineFramer\n"
+        "class Reversed(LineFramer):\n"
+        "    def encode(self, payload):\n"
+        "        return super().encode(payload[::-1])\n")
+    dist = tmp_path / "lems_rev-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: lems-rev\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[lems.framings]\nrev = lems_rev:Reversed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    framing._plugins.cache_clear()
+    try:
+        assert "rev" in framing.framings()
+        f = make_framer("rev", max_length=100)
+        assert type(f).__name__ == "Reversed" and f.encode(b"AB") == b"BA\n\n"
+        from hardware.endpoints import options_of
+
+        assert options_of({"framing": "rev"}, 100).framing == "rev"
+    finally:
+        framing._plugins.cache_clear()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keepalive_is_taken_as_one_by_the_peer(name: str) -> None:
+    framer = make_framer(name)
+    assert framer.keepalive()
+    assert framer.feed(framer.keepalive() * 3 + framer.encode(b"X")) == [Frame(b"X")]
