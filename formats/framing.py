@@ -42,9 +42,9 @@ prefix and the payload, no magic, no checksum (``PrefixFramer``).
 ``length`` — the simulator's own endpoint links: a 12-byte ``HEADER`` (magic ``LM``, version 1,
 flags 0, payload length and zlib CRC-32 of the payload, big-endian) then the payload.  Bytes that
 do not start with the magic are skipped up to the next ``LM`` with one ``BadFrame`` per run; a
-header with an unknown version or a length above ``max_length`` is refused and the framer searches the next
-magic right after that header (the bytes it skips belong to that refusal: no second ``BadFrame``);
-a CRC mismatch is reported and decoding goes on after that frame.
+header with an unknown version or a length above ``max_length`` is refused and the framer searches
+the next magic right after that header (the bytes it skips belong to that refusal: no second
+``BadFrame``); a CRC mismatch is reported and decoding goes on after that frame.
 
 In every framing an empty unit (an empty line, ``STX ETX BCC``, a header with length 0 and CRC 0)
 is a keepalive and produces no event, so consumers never see an empty payload.
