@@ -64,6 +64,12 @@ class LinkOptions:
     """Seconds without any sent byte after which a keepalive unit is sent (0: never)."""
     write_limit: int = DEFAULT_WRITE_LIMIT
     """Bytes a link may owe a peer that does not read before it counts as stuck and is closed."""
+    arq: bool | None = None
+    """Stop-and-wait ACK/NAK on framings that have them (``stx``, ``dle``); None: on."""
+    ack_timeout: float | None = None
+    """Seconds to wait for the peer's ACK before sending a frame again (None: 1 s)."""
+    retries: int | None = None
+    """Repeats before a frame is given up (None: 5)."""
     eol: str = ""
     """Line ending a line-framed link writes: ``crlf``, ``lf`` or ``cr``; empty: the link kind's
     default (CR LF on serial lines, LF elsewhere)."""

@@ -64,6 +64,9 @@ class Session:
 
     __slots__ = ("link", "operator", "switch", "terminal")
 
+    acks_frames = True
+    """On links with link-level ACK (stx, dle) the session ACKs each frame once journaled."""
+
     def __init__(self, switch: Switch) -> None:
         self.switch = switch
         self.link: Link | None = None
@@ -79,7 +82,9 @@ class Session:
         self.switch.stats["links_opened"] += 1
 
     def frame_received(self, payload: bytes) -> None:
-        self.switch.receive(self, payload)
+        link = self.link
+        if not self.switch.receive(self, payload) and getattr(link, "arq", False):
+            self.switch.ack_when_journaled(link)
 
     def bad_frame(self, reason: str, raw: bytes) -> None:
         self.switch.receive_bad(self, reason, raw)
@@ -220,8 +225,9 @@ class Switch:
 
     # ------------------------------------------------------------------ inbound
 
-    def receive(self, session: Session, payload: bytes) -> None:
-        """One frame from a link."""
+    def receive(self, session: Session, payload: bytes) -> bool | None:
+        """One frame from a link; True when the frame's link-level ACK is already arranged
+        (it follows the commit of an accepted request)."""
         self.stats["frames_in"] += 1
         text = payload.decode("latin-1")
         seq = self.journal.next_seq()
@@ -272,11 +278,24 @@ class Switch:
             # the route acts outside the switch (a national system, a state file): only once
             # the request is durable
             self.writer.commit(rows, self._accepted, session, req)
-            return
+            return True
         # answered from what the switch holds: request and answers durable in one commit,
         # nothing visible before it
         sends = self._queue_replies(replies, req, rows, stamp)
         self.writer.commit(rows, self._answered, session, seq, sends)
+        return True
+
+    def ack_when_journaled(self, link: Any) -> None:
+        """ACK a frame on a link with link-level acknowledgement (stx, dle) once everything
+        queued for the journal so far, the frame's own row included, is committed."""
+        self.writer.commit([], self._journaled, link)
+
+    @staticmethod
+    def _journaled(error: BaseException | None, link: Any) -> None:
+        if error is None:
+            link.ack()
+        else:
+            link.nak()
 
     def _accepted(self, error: BaseException | None, session: Session, req: Request) -> None:
         if error is not None:
@@ -331,10 +350,17 @@ class Switch:
         self.stats["bad_frames"] += 1
         seq = self.journal.next_seq()
         text = raw.decode("latin-1")
-        rej = Reject(BAD_FRAME, f"FRAME REFUSED - {reason.upper()}", None, text[:100])
-        if session.link is not None:
-            session.link.nak()
+        # the echo shows the frame's control bytes (STX, DLE...) as spaces: the REJ must be
+        # carried by the same framing
+        echo = "".join(c if c >= " " or c == "\n" else " " for c in text[:100])
+        rej = Reject(BAD_FRAME, f"FRAME REFUSED - {reason.upper()}", None, echo)
+        link = session.link
+        damaged = "longer than" not in reason  # resending may cure it; a too-long block not
+        if link is not None and damaged:
+            link.nak()
         self._refuse(session, seq, text, rej, "bad-frame")
+        if link is not None and not damaged and getattr(link, "arq", False):
+            self.ack_when_journaled(link)
 
     def _refuse(self, session: Session, seq: int, text: str, rej: Reject, disposition: str,
                 key: str = "", ori: str = "", extra: list[Statement] | None = None) -> None:
