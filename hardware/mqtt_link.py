@@ -35,6 +35,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
+from formats.framing import RAW_LIMIT
 from hardware.health import Backoff
 from hardware.link import LinkHandler
 from hardware.registry import EndpointError, LinkOptions
@@ -44,6 +45,9 @@ log = Logger()
 __all__ = ["ADAPTER", "MqttAdapter", "MqttAddress", "parse_mqtt"]
 
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+PUBACK_TIMEOUT = 10.0
+"""Seconds a QoS 1 publish may wait for the broker's PUBACK before it is queued again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +137,8 @@ class _Session:
         self.outbox: list[tuple[str, bytes]] = []
         self.outbox_bytes = 0
         self.dropped = 0
+        self.resent = 0
+        """Publishes the broker did not acknowledge (it went away), queued to go again."""
         self._publishes: set[asyncio.Future[Any]] = set()
         self.closing: asyncio.Future[None] | None = None
         self.task = loop.create_task(self._run())
@@ -173,14 +179,41 @@ class _Session:
             self.outbox.append((topic, payload))
             self.outbox_bytes += len(payload)
             return
-        fut = self.loop.create_task(self.client.publish(topic, payload, qos=1))
+        fut = self.loop.create_task(self.client.publish(topic, payload, qos=1,
+                                                        timeout=PUBACK_TIMEOUT))
         self._publishes.add(fut)
-        fut.add_done_callback(self._published)
+        fut.add_done_callback(lambda done: self._published(done, topic, payload))
 
-    def _published(self, fut: asyncio.Future[Any]) -> None:
+    def _published(self, fut: asyncio.Future[Any], topic: str, payload: bytes) -> None:
+        """A QoS 1 publish ends when the broker acknowledges it (PUBACK). One that fails (the
+        broker went away, or did not answer in time) is queued to go again after the
+        reconnect: a message may then arrive twice, and the terminal drops a repeated OSN."""
         self._publishes.discard(fut)
-        if not fut.cancelled() and fut.exception() is not None:
-            log.debug("mqtt publish failed: {e}", e=fut.exception())
+        if fut.cancelled() or fut.exception() is not None:
+            if self.stopped:
+                return
+            log.debug("mqtt publish not acknowledged ({e}); sent again after reconnect",
+                      e=None if fut.cancelled() else fut.exception())
+            self.resent += 1
+            self._requeue(topic, payload)
+
+    def _requeue(self, topic: str, payload: bytes) -> None:
+        if self.client_alive():
+            self.publish(topic, payload)
+            return
+        if self.outbox_bytes + len(payload) > self.write_limit:
+            self.dropped += 1
+            return
+        self.outbox.append((topic, payload))
+        self.outbox_bytes += len(payload)
+
+    def client_alive(self) -> bool:
+        """Connected now: aiomqtt resolves ``_disconnected`` as soon as paho loses the broker,
+        before our receive loop hears of it (a publish retried on a dead client would fail at
+        once, again and again)."""
+        client = self.client
+        gone = getattr(client, "_disconnected", None)
+        return client is not None and not (gone is not None and gone.done())
 
     def _flush(self) -> None:
         waiting, self.outbox, self.outbox_bytes = self.outbox, [], 0
@@ -206,8 +239,9 @@ class MqttLink:
     identity = None
 
     def __init__(self, session: _Session, handler: LinkHandler, client: str, out_topic: str,
-                 on_close: Callable[[MqttLink], None]) -> None:
+                 on_close: Callable[[MqttLink], None], max_frame: int = 1 << 22) -> None:
         self.session = session
+        self.max_frame = max_frame
         self.handler = handler
         self.client = client
         self.peer = f"mqtt:{client}"
@@ -247,6 +281,13 @@ class MqttLink:
         payload = payload.strip(b"\n")
         if self.closed or not payload:
             return
+        if len(payload) > self.max_frame:
+            try:
+                self.handler.bad_frame(f"frame longer than {self.max_frame} bytes",
+                                       payload[:RAW_LIMIT])
+            except Exception:
+                log.failure("mqtt handler failed on {peer}; the link goes on", peer=self.peer)
+            return
         try:
             self.handler.frame_received(payload)
         except Exception:
@@ -271,6 +312,7 @@ class MqttListener:
                  handler_factory: Callable[[], LinkHandler], options: LinkOptions) -> None:
         self.loop = loop
         self.addr = addr
+        self.max_frame = options.max_frame
         self.handler_factory = handler_factory
         self.links: dict[str, MqttLink] = {}
         self.session = _Session(loop, addr, f"lems-switch-{addr.prefix}",
@@ -295,7 +337,10 @@ class MqttListener:
             return
         if link is None:
             link = MqttLink(self.session, self.handler_factory(), client,
-                            self.addr.topic(client, "out"), self._closed)
+                            self.addr.topic(client, "out"), self._closed, self.max_frame)
+            # the broker lets only this terminal's user publish on its topic (lems init --mqtt
+            # writes the ACL): the topic names who sent it, as a TLS certificate does
+            link.identity = client
             self.links[client] = link
             try:
                 link.handler.link_made(link)
@@ -372,7 +417,8 @@ class MqttAdapter:
             except Exception:
                 await session.close()
                 raise
-            made = MqttLink(session, handler, client, addr.topic(client, "in"), closed)
+            made = MqttLink(session, handler, client, addr.topic(client, "in"), closed,
+                            options.max_frame)
             made.peer = f"mqtt:{addr.host}:{addr.port}/{addr.prefix}/{client}"
             link.append(made)
             handler.link_made(made)
@@ -382,3 +428,63 @@ class MqttAdapter:
 
 
 ADAPTER = MqttAdapter()
+
+
+# ---------------------------------------------------------------------- the lab's broker
+
+SWITCH_USER = "lems-switch"
+
+
+def _mosquitto_hash(password: str) -> str:
+    """Mosquitto 2's password file hash (``$7$``: PBKDF2-SHA512, 101 rounds, 12-byte salt), as
+    ``mosquitto_passwd`` writes it, so the lab needs no broker tools to make its files."""
+    import base64
+    import hashlib
+    import os
+
+    salt = os.urandom(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, 101)
+    return f"$7$101${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def write_broker_config(directory: Any, terminals: list[str], *, port: int = 1883,
+                        prefix: str = "lems") -> dict[str, str]:
+    """Write a Mosquitto configuration that binds each terminal's topics to its identity:
+    ``mosquitto.conf``, ``passwd`` (one user per terminal and one for the switch), ``acl`` and
+    ``credentials.txt`` (the passwords, for the lab's vendors). Returns user -> password.
+
+    The broker checks the identity, not the switch: user ``T05`` may publish only on
+    ``PREFIX/T05/in`` and ``…/state`` and read only ``PREFIX/T05/out``; anonymous clients are
+    refused. The switch then takes the topic as the terminal's identity (a LOGON of another
+    terminal on it is refused). The client id is not bound: a terminal often publishes and
+    subscribes from two clients (``mosquitto_pub``/``_sub``), which one shared id would make
+    throw each other off. Sessions persist across a broker restart.
+    """
+    import getpass
+    import secrets
+    from pathlib import Path
+
+    d = Path(directory).resolve()
+    d.mkdir(parents=True, exist_ok=True)
+    users = {SWITCH_USER: secrets.token_urlsafe(12)}
+    users.update({t: secrets.token_urlsafe(9) for t in terminals})
+    passwd = d / "passwd"
+    passwd.write_text("".join(f"{u}:{_mosquitto_hash(p)}\n" for u, p in users.items()))
+    passwd.chmod(0o600)
+    (d / "acl").write_text(
+        "# LEMS lab: each terminal reaches only its own topics (user name = terminal id)\n"
+        f"user {SWITCH_USER}\ntopic readwrite {prefix}/#\n\n"
+        f"pattern write {prefix}/%u/in\npattern write {prefix}/%u/state\n"
+        f"pattern read {prefix}/%u/out\n")
+    (d / "mosquitto.conf").write_text(
+        f"# Mosquitto for the LEMS lab: mosquitto -c {d / 'mosquitto.conf'}\n"
+        # started as root, Mosquitto drops to this user: the lab's owner, who can read passwd
+        f"user {getpass.getuser()}\n"
+        f"listener {port} 127.0.0.1\nallow_anonymous false\n"
+        f"password_file {passwd}\nacl_file {d / 'acl'}\n"
+        f"persistence true\npersistence_location {d}/\nmax_queued_messages 10000\n")
+    creds = d / "credentials.txt"
+    creds.write_text("# MQTT user and password of each terminal (user name = client id)\n"
+                     + "".join(f"{u} {p}\n" for u, p in users.items()))
+    creds.chmod(0o600)
+    return users

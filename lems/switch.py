@@ -413,7 +413,8 @@ class Switch:
             return refuse(f"TERMINAL {tid} IS NOT REGISTERED", "TERMINAL")
         identity = getattr(session.link, "identity", None)  # TLS client certificate CN
         if identity is not None and identity != tid:
-            return refuse(f"CERTIFICATE IDENTIFIES TERMINAL {identity}, NOT {tid}", "TERMINAL")
+            what = "MQTT TOPIC" if getattr(session.link, "kind", "") == "mqtt" else "CERTIFICATE"
+            return refuse(f"{what} IDENTIFIES TERMINAL {identity}, NOT {tid}", "TERMINAL")
         if op is None:
             return refuse(f"OPERATOR {oid} IS NOT REGISTERED", "OPERATOR")
         if op.terminals and tid not in op.terminals:

@@ -112,15 +112,18 @@ class Mosquitto:
     port for restart tests. A sync object, for tests that drive ``lems`` as a process."""
 
     def __init__(self, workdir: Path, conf: str = "allow_anonymous true\n",
-                 port: int | None = None) -> None:
+                 port: int | None = None, conf_file: Path | None = None) -> None:
         binary = mosquitto_binary()
         if binary is None:
             raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
         self.binary = binary
         self.port = port or free_port()
         self.workdir = workdir
-        self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\n{conf}")
+        if conf_file is not None:  # a configuration made elsewhere (lems init --mqtt)
+            self.conf = conf_file
+        else:
+            self.conf = workdir / "mosquitto.conf"
+            self.conf.write_text(f"listener {self.port} 127.0.0.1\n{conf}")
         self.log = workdir / "mosquitto.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

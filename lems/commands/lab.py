@@ -23,6 +23,11 @@ def register(sub: Any) -> None:
     s.add_argument("--tls", action="store_true",
                    help="also write DIR/pki/: a lab CA, a server certificate and one client "
                    "certificate per terminal (CN = terminal id) for tls: links")
+    s.add_argument("--mqtt", action="store_true",
+                   help="also write DIR/mqtt/: a Mosquitto configuration, password file and ACL "
+                   "binding each terminal's topics to its own user (docs/WIRE.md)")
+    s.add_argument("--mqtt-port", type=int, default=1883, metavar="PORT",
+                   help="the port the lab's Mosquitto listens on (default 1883)")
     s.set_defaults(func=cmd_init)
 
     s = sub.add_parser("serve", help="run a lab's switch until Ctrl-C or SIGTERM")
@@ -85,6 +90,15 @@ def cmd_init(args: argparse.Namespace) -> int:
                       f"certKey={pki}/server.pem:caCerts={pki}/ca.pem  (terminal T01 uses "
                       f"certKey={pki}/T01.pem; the certificate's CN must match the LOGON)",
                       markup=False)
+    if args.mqtt:
+        from hardware.mqtt_link import SWITCH_USER, write_broker_config
+
+        users = write_broker_config(args.dir / "mqtt", list(lab.terminals), port=args.mqtt_port)
+        mq = (args.dir / "mqtt").resolve()
+        console.print(f"MQTT:        mosquitto -c {mq}/mosquitto.conf  then  lems serve {args.dir} "
+                      f"--listen mqtt://127.0.0.1:{args.mqtt_port}/lems:username={SWITCH_USER}:"
+                      f"password={users[SWITCH_USER]}  (terminal passwords in "
+                      f"{mq}/credentials.txt; user name = terminal)", markup=False)
     console.print(f"Start it:    lems serve {args.dir}")
     console.print(f"Sign on:     connect to {listen} (e.g. nc 127.0.0.1 5020) and type "
                   "LOGON.T01.OP01.train-01")

@@ -215,3 +215,56 @@ def test_serial_terminal_on_a_socat_pty_types_cr_only_and_reads_crlf(tmp_path):
     finally:
         socat.terminate()
         socat.wait(10)
+
+
+# ---------------------------------------------------------------------- MQTT identity
+
+
+def test_mqtt_topics_are_bound_to_each_terminal_by_the_broker(tmp_path):
+    """lems init --mqtt writes a Mosquitto configuration; with it the broker refuses anonymous
+    clients and another terminal's topic, and the switch refuses a LOGON of another terminal
+    on a terminal's topic; a message over max_frame is rejected, not relayed."""
+    port = free_port()
+    lab = tmp_path / "lab"
+    r = subprocess.run([sys.executable, "-m", "lems.cli", "init", str(lab), "--mqtt",
+                        "--mqtt-port", str(port)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    creds = dict(line.split() for line in (lab / "mqtt" / "credentials.txt").read_text()
+                 .splitlines() if not line.startswith("#"))
+    switch_url = (f"mqtt://127.0.0.1:{port}/lems:username=lems-switch:"
+                  f"password={creds['lems-switch']}")
+    assert switch_url in r.stdout.replace("\n", "")
+    with Mosquitto(tmp_path, port=port, conf_file=lab / "mqtt" / "mosquitto.conf") as broker:
+        served = Served(lab, switch_url + ":max_frame=2000")
+        try:
+            as_t01 = ("-u", "T01", "-P", creds["T01"])
+            as_t02 = ("-u", "T02", "-P", creds["T02"])
+            # anonymous: refused by the broker
+            anon = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t",
+                                   "lems/T01/in", "-q", "1", "-m", "LOGON.T01.OP01.train-01"],
+                                  capture_output=True, text=True, timeout=10)
+            assert anon.returncode != 0 and "not authorised" in anon.stderr.lower()
+            out = sub(broker.port, "lems/T01/out", 3, "T01-car", extra=as_t01)
+            # T02 publishing on T01's topic: dropped by the broker, never seen by the switch
+            pub(broker.port, "lems/T01/in", "LOGON.T01.OP01.train-01", extra=as_t02)
+            # T01 signing on as another terminal on its own topic: refused by the switch
+            pub(broker.port, "lems/T01/in", "LOGON.T02.OP02.train-02", extra=as_t01)
+            pub(broker.port, "lems/T01/in", "LOGON.T01.OP01.train-01", extra=as_t01)
+            pub(broker.port, "lems/T01/in", "AM.OR0240000.OR0240000.TXT\n" + "X" * 3000,
+                extra=as_t01)
+            got, err = out.communicate(timeout=30)
+            assert out.returncode == 0, err
+            refused, son, too_long = [m.strip() for m in got.split("\x1e")[:3]]
+            assert "MQTT TOPIC IDENTIFIES TERMINAL T01, NOT T02" in refused, refused
+            assert "\nSON.T01\n" in son
+            assert "BAD-FRAME" in too_long and "LONGER THAN 2000" in too_long, too_long
+        finally:
+            code, _out, err = served.stop()
+        assert code == 0, err
+    import sqlite3
+
+    conn = sqlite3.connect(lab / "lab.db")
+    logons = conn.execute("SELECT text FROM journal WHERE direction = 'in' AND "
+                          "text LIKE 'LOGON.%'").fetchall()
+    conn.close()
+    assert len(logons) == 2  # T02's publish on T01's topic never reached the switch
