@@ -157,8 +157,11 @@ class _Session:
                     self._flush()
                     if not self.ready.done():
                         self.ready.set_result(None)
-                    async for message in client.messages:
-                        self.on_message(str(message.topic), bytes(message.payload or b""))
+                    try:
+                        async for message in client.messages:
+                            self.on_message(str(message.topic), bytes(message.payload or b""))
+                    finally:
+                        self._drain(client)
             except aiomqtt.MqttError as e:
                 self.client = None
                 if not self.ready.done() and self.connections == 0 and self.backoff.attempts > 3:
@@ -170,6 +173,18 @@ class _Session:
                 await asyncio.sleep(self.backoff.next())
             finally:
                 self.client = None
+
+    def _drain(self, client: Any) -> None:
+        """Hand on what the broker delivered before the connection broke. aiomqtt has already
+        acknowledged those messages (PUBACK on receipt), so the broker will not send them again;
+        its iterator stops at the disconnect and would leave them in its queue, lost."""
+        queue = getattr(client, "_queue", None)
+        while queue is not None and not queue.empty():
+            message = queue.get_nowait()
+            try:
+                self.on_message(str(message.topic), bytes(message.payload or b""))
+            except Exception:
+                log.failure("mqtt message handler failed")
 
     def publish(self, topic: str, payload: bytes) -> None:
         if self.client is None:
