@@ -61,6 +61,11 @@ class MqttAddress:
     keepalive: int = 30
     username: str | None = None
     password: str | None = None
+    tls: bool = False
+    """``mqtts://``: TLS to the broker, checked against ``cafile`` (the lab CA)."""
+    cafile: str | None = None
+    cert_key: str | None = None
+    """A PEM file with this end's client certificate and key, where the broker asks for one."""
 
     def topic(self, client: str, leg: str) -> str:
         return f"{self.prefix}/{client}/{leg}"
@@ -72,13 +77,16 @@ class MqttAddress:
 
 
 def parse_mqtt(address: str) -> MqttAddress:
-    """``mqtt://HOST[:PORT]/PREFIX[:client=ID][:keepalive=S][:username=U][:password=P]``."""
-    if not address.lower().startswith("mqtt://"):
-        raise EndpointError(f"mqtt endpoint must start with mqtt://, not {address!r}")
-    parts = address[len("mqtt://"):].split(":")
+    """``mqtt[s]://HOST[:PORT]/PREFIX[:client=ID][:keepalive=S][:username=U][:password=P]``
+    ``[:cafile=CA.pem][:certKey=CLIENT.pem]`` (``mqtts``: TLS, port 8883 by default)."""
+    scheme = address.split("://", 1)[0].lower()
+    if scheme not in ("mqtt", "mqtts") or "://" not in address:
+        raise EndpointError(f"mqtt endpoint must start with mqtt:// or mqtts://, not {address!r}")
+    tls = scheme == "mqtts"
+    parts = address[len(scheme) + 3:].split(":")
     hostpart = parts.pop(0)
     host, slash, prefix = hostpart.partition("/")
-    port = 1883
+    port = 8883 if tls else 1883
     if not slash and parts and not parts[0].count("="):
         portpart = parts.pop(0)
         portnum, _, prefix = portpart.partition("/")
@@ -92,7 +100,8 @@ def parse_mqtt(address: str) -> MqttAddress:
     named = {}
     for part in parts:
         name, eq, value = part.partition("=")
-        if not eq or name not in ("client", "keepalive", "username", "password"):
+        if not eq or name not in ("client", "keepalive", "username", "password", "cafile",
+                                  "certKey"):
             raise EndpointError(f"unknown mqtt option {part!r} in {address!r}")
         named[name] = value
     client = named.get("client", "")
@@ -102,16 +111,23 @@ def parse_mqtt(address: str) -> MqttAddress:
         keepalive = int(named.get("keepalive", 30))
     except ValueError:
         raise EndpointError(f"mqtt keepalive must be a number in {address!r}") from None
+    if not tls and ("cafile" in named or "certKey" in named):
+        raise EndpointError(f"cafile= and certKey= need mqtts://, not {address!r}")
     return MqttAddress(host, port, prefix, client, keepalive, named.get("username"),
-                       named.get("password"))
+                       named.get("password"), tls, named.get("cafile"), named.get("certKey"))
 
 
 def _client(addr: MqttAddress, identifier: str, will: Any = None) -> Any:
     import aiomqtt
 
+    tls = None
+    if addr.tls:
+        tls = aiomqtt.TLSParameters(ca_certs=addr.cafile, certfile=addr.cert_key,
+                                    keyfile=addr.cert_key)
     client = aiomqtt.Client(addr.host, addr.port, identifier=identifier, clean_session=False,
                             keepalive=addr.keepalive, username=addr.username,
-                            password=addr.password, socket_options=NODELAY, will=will)
+                            password=addr.password, socket_options=NODELAY, will=will,
+                            tls_params=tls)
     client.pending_calls_threshold = 1000  # QoS 1 publishes in flight are normal here
     return client
 

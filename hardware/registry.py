@@ -117,6 +117,8 @@ BUILTIN: dict[str, AdapterSpec] = {s.name: s for s in (
                 "serial line (pyserial), STX/ETX with ACK/NAK and retransmission"),
     AdapterSpec("mqtt", "hardware.mqtt_link:ADAPTER", (("aiomqtt", "aiomqtt"),),
                 "MQTT broker, one topic pair per terminal, QoS 1, persistent sessions"),
+    AdapterSpec("mqtts", "hardware.mqtt_link:ADAPTER", (("aiomqtt", "aiomqtt"),),
+                "MQTT over TLS, the broker checked against the lab CA (cafile=)"),
     AdapterSpec("loop", "hardware.endpoints:LOOP", (), "in-process loopback (demos, tests)"),
 )}
 """The built-in link kinds."""

@@ -343,3 +343,37 @@ def test_mqtt_broker_restarted_under_load_loses_nothing(tmp_path):
         if served is not None:
             served.stop()
         broker.stop()
+
+
+def test_mqtts_with_the_lab_ca(tmp_path):
+    """mqtts:// to a Mosquitto TLS listener whose certificate the lab CA signed; a terminal
+    with mosquitto_pub/sub --cafile signs on."""
+    import getpass
+
+    from hardware.tls import write_lab_pki
+
+    demo_lab(tmp_path / "lab")
+    pki = write_lab_pki(tmp_path / "pki", ["T01"])
+    port = free_port()
+    conf = (f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous true\n"
+            f"cafile {pki}/ca.pem\ncertfile {pki}/server.pem\nkeyfile {pki}/server.pem\n"
+            "tls_version tlsv1.2\n")
+    (tmp_path / "tls.conf").write_text(conf)
+    with Mosquitto(tmp_path, port=port, conf_file=tmp_path / "tls.conf") as broker:
+        served = Served(tmp_path / "lab",
+                        f"mqtts://localhost:{broker.port}/lems:cafile={pki}/ca.pem")
+        try:
+            tls = ("--cafile", str(pki / "ca.pem"), "-h", "localhost")
+            out = sub(broker.port, "lems/T01/out", 1, "T01-car", extra=tls)
+            pub(broker.port, "lems/T01/in", "LOGON.T01.OP01.train-01", extra=tls)
+            got, err = out.communicate(timeout=30)
+            assert out.returncode == 0, err
+            assert "\nSON.T01\n" in got
+        finally:
+            code, _out, err = served.stop()
+        assert code == 0, err
+    # no broker there: one line and exit 2, as for every link kind
+    r = subprocess.run([sys.executable, "-m", "lems.cli", "serve", str(tmp_path / "lab"),
+                        "--listen", f"mqtts://localhost:{free_port()}/lems:"
+                        f"cafile={pki}/ca.pem"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "cannot listen on mqtts://" in r.stderr
