@@ -11,6 +11,9 @@ Endpoint strings::
     tls:5021:interface=127.0.0.1:certKey=lab/pki/server.pem:caCerts=lab/pki/ca.pem
     tls:host=127.0.0.1:port=5021:certKey=lab/pki/T01.pem:caCerts=lab/pki/ca.pem
 
+``tls_profile=fips|modern|legacy`` (``fips`` by default) sets the protocol versions and suites
+(``PROFILES``): ``fips`` is TLS 1.2+ with AES-GCM suites only, as the CJIS Security Policy asks
+(FIPS 140-2 approved encryption: ChaCha20 is refused); ``legacy`` warns.
 ``certKey`` is one PEM file holding the private key and the certificate; ``caCerts`` a PEM file
 of the CA certificates to trust; a client may add ``hostname=`` (default: ``host``) to check
 the server's name. ``write_lab_pki`` makes a lab CA, a server certificate (``localhost``,
@@ -30,12 +33,16 @@ from twisted.internet.interfaces import (
     IOpenSSLClientConnectionCreator,
     IOpenSSLServerConnectionCreator,
 )
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from hardware.link import FramedProtocol, LinkHandler
 from hardware.registry import EndpointError, LinkOptions
 
-__all__ = ["ADAPTER", "TlsAdapter", "make_ca", "make_certificate", "write_lab_pki"]
+__all__ = ["ADAPTER", "PROFILES", "TlsAdapter", "apply_profile", "make_ca", "make_certificate",
+           "write_lab_pki"]
+
+log = Logger()
 
 
 def _parts(address: str) -> tuple[list[str], dict[str, str]]:
@@ -62,13 +69,46 @@ def _exists(path: str, what: str) -> str:
     return path
 
 
-def _context(cert_key: str | None, ca_certs: str, *, server: bool) -> Any:
+FIPS_TLS12_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384")
+FIPS_TLS13_SUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"
+
+PROFILES = {
+    "fips": "TLS 1.2 and 1.3, AES-GCM only (FIPS 140-2 approved; CJIS Security Policy 5.10.1.2)",
+    "modern": "TLS 1.2 and 1.3, OpenSSL's default suites (ChaCha20-Poly1305 included)",
+    "legacy": "TLS 1.0 and up, OpenSSL's default suites: for old terminals only",
+}
+"""``tls_profile=`` values; ``fips`` is the default."""
+
+
+def apply_profile(ctx: Any, profile: str) -> None:
+    """Set the protocol versions and suites of a ``tls_profile`` on a pyOpenSSL context."""
+    from OpenSSL import SSL
+
+    if profile not in PROFILES:
+        raise EndpointError(f"tls: tls_profile must be one of {', '.join(PROFILES)}, "
+                            f"not {profile!r}")
+    if profile == "legacy":
+        log.warn("tls_profile=legacy accepts TLS 1.0/1.1 and suites CJIS does not approve: "
+                 "for old terminals in a lab only")
+        ctx.set_min_proto_version(SSL.TLS1_VERSION)
+        ctx.set_cipher_list(b"DEFAULT:@SECLEVEL=0")
+        return
+    ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    if profile == "fips":
+        ctx.set_cipher_list(FIPS_TLS12_CIPHERS.encode())
+        ctx.set_tls13_ciphersuites(FIPS_TLS13_SUITES.encode())
+
+
+def _context(cert_key: str | None, ca_certs: str, *, server: bool,
+             profile: str = "fips") -> Any:
     """A pyOpenSSL context from PEM files (pyOpenSSL >= 24 warns on Twisted's X509 objects, and
     the tests treat warnings as errors, so the context is built here from paths)."""
     from OpenSSL import SSL
 
     ctx = SSL.Context(SSL.TLS_METHOD)
-    ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    apply_profile(ctx, profile)
     try:
         if cert_key is not None:
             ctx.use_certificate_chain_file(_exists(cert_key, "certKey"))
@@ -168,7 +208,8 @@ class TlsAdapter:
             raise EndpointError("tls: a listening TLS link needs certKey= (server key and "
                                 "certificate) and caCerts= (the CA that signs terminals)")
         context = _ServerContext(_context(named.pop("certKey"), named.pop("caCerts"),
-                                          server=True))
+                                          server=True,
+                                          profile=named.pop("tls_profile", "fips")))
         ep = endpoints.SSL4ServerEndpoint(reactor, int(port), context,
                                           backlog=int(named.pop("backlog", 50)),
                                           interface=named.pop("interface", ""))
@@ -189,7 +230,8 @@ class TlsAdapter:
             raise EndpointError(f"tls: needs host= and port=, not {address!r}")
         if "caCerts" not in named:
             raise EndpointError("tls: a TLS client needs caCerts= (the CA of the switch)")
-        ctx = _context(named.pop("certKey", None), named.pop("caCerts"), server=False)
+        ctx = _context(named.pop("certKey", None), named.pop("caCerts"), server=False,
+                       profile=named.pop("tls_profile", "fips"))
         hostname = named.pop("hostname", host)
         if named:
             raise EndpointError(f"tls: unknown option(s) {', '.join(sorted(named))}")

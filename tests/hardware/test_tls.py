@@ -5,7 +5,9 @@ for another terminal is refused."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
+import warnings
 
 import pytest
 from support import demo_lab, wait
@@ -107,3 +109,63 @@ def test_lems_init_tls_writes_a_lab_pki(tmp_path):
     t01 = x509.load_pem_x509_certificates((pki / "T01.pem").read_bytes())[0]
     assert t01.subject.rfc4514_string() == "CN=T01" and t01.issuer == ca.subject
     assert (pki / "T01.pem").stat().st_mode & 0o077 == 0  # private keys: owner only
+
+
+async def handshake(port: int, ctx: ssl.SSLContext) -> tuple[str, str]:
+    """(protocol version, cipher) the switch agreed to with this client."""
+    _reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx,
+                                                   server_hostname="localhost")
+    try:
+        obj = writer.get_extra_info("ssl_object")
+        return obj.version(), obj.cipher()[0]
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+@pytest.mark.parametrize("profile", ["fips", "modern", "legacy", None])
+async def test_tls_profiles(tmp_path, reactor, pki, profile):
+    """fips (the default): AES-GCM only, a ChaCha20-only client is refused; modern takes
+    ChaCha20; TLS 1.1 only under legacy."""
+    from lems.switch import Switch
+
+    switch = Switch(demo_lab(tmp_path / "lab"), reactor)
+    switch.start()
+    extra = f":tls_profile={profile}" if profile else ""
+    port = (await wait(switch.listen(
+        f"tls:0:interface=127.0.0.1:certKey={pki / 'server.pem'}:caCerts={pki / 'ca.pem'}"
+        + extra))).getHost().port
+    try:
+        _version, cipher = await handshake(port, context(pki, pki / "T01.pem"))
+        if profile in ("fips", None):
+            assert "GCM" in cipher, cipher
+        chacha = context(pki, pki / "T01.pem")
+        chacha.maximum_version = ssl.TLSVersion.TLSv1_2
+        chacha.set_ciphers("ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
+        if profile in ("fips", None):
+            with pytest.raises((ssl.SSLError, ConnectionError)):
+                await handshake(port, chacha)
+        else:
+            assert "CHACHA20" in (await handshake(port, chacha))[1]
+        old = context(pki, pki / "T01.pem")
+        with warnings.catch_warnings():  # a deprecated version is what this client is for
+            warnings.simplefilter("ignore", DeprecationWarning)
+            old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
+        with contextlib.suppress(ssl.SSLError):
+            old.set_ciphers("DEFAULT:@SECLEVEL=0")
+        if profile == "legacy":
+            with contextlib.suppress(ssl.SSLError, ConnectionError):
+                # the client's own OpenSSL may refuse TLS 1.1 before the switch is asked
+                assert (await handshake(port, old))[0] == "TLSv1.1"
+        else:
+            with pytest.raises((ssl.SSLError, ConnectionError)):
+                await handshake(port, old)
+    finally:
+        await wait(switch.stop())
+
+
+async def test_unknown_tls_profile_is_refused(reactor, pki):
+    with pytest.raises(EndpointError, match="tls_profile must be one of fips, modern, legacy"):
+        endpoints.listen(reactor, f"tls:0:certKey={pki}/server.pem:caCerts={pki}/ca.pem:"
+                         "tls_profile=weak", lambda: None)
