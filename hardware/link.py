@@ -113,7 +113,8 @@ class FramedProtocol(protocol.Protocol):
 
     @property
     def identity(self) -> str | None:
-        """The common name of the peer's verified certificate (TLS links), else None."""
+        """Who the peer's verified certificate names (TLS links): its first subjectAltName DNS
+        name, else its common name; None without a certificate."""
         handle = getattr(self.transport, "getHandle", lambda: None)()
         get = getattr(handle, "get_peer_certificate", None)
         if get is None:
@@ -124,8 +125,16 @@ class FramedProtocol(protocol.Protocol):
             return None
         if cert is None:
             return None
+        from cryptography import x509
         from cryptography.x509.oid import NameOID
 
+        try:  # the subjectAltName first (RFC 6125), then the common name
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            dns = san.get_values_for_type(x509.DNSName)
+            if dns:
+                return str(dns[0])
+        except x509.ExtensionNotFound:
+            pass
         names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         return str(names[0].value) if names else None
 

@@ -23,12 +23,22 @@ def register(sub: Any) -> None:
     s.add_argument("--tls", action="store_true",
                    help="also write DIR/pki/: a lab CA, a server certificate and one client "
                    "certificate per terminal (CN = terminal id) for tls: links")
+    s.add_argument("--key", choices=["ec", "rsa"], default="ec",
+                   help="with --tls: ECDSA P-256 (default) or RSA 2048 keys")
     s.add_argument("--mqtt", action="store_true",
                    help="also write DIR/mqtt/: a Mosquitto configuration, password file and ACL "
                    "binding each terminal's topics to its own user (docs/WIRE.md)")
     s.add_argument("--mqtt-port", type=int, default=1883, metavar="PORT",
                    help="the port the lab's Mosquitto listens on (default 1883)")
     s.set_defaults(func=cmd_init)
+
+    s = sub.add_parser("pki", help="the lab's TLS certificates (lems init --tls)")
+    psub = s.add_subparsers(dest="pki_command", required=True)
+    r = psub.add_parser("revoke", help="revoke a terminal's certificate: the lab CRL "
+                        "(DIR/pki/crl.pem) refuses it from the next TLS handshake on")
+    r.add_argument("dir", type=Path, help="lab directory")
+    r.add_argument("terminal")
+    r.set_defaults(func=cmd_pki_revoke)
 
     s = sub.add_parser("serve", help="run a lab's switch until Ctrl-C or SIGTERM")
     s.add_argument("dir", type=Path, help="lab directory (or lab.toml)")
@@ -85,7 +95,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     if args.tls:
         from hardware.tls import write_lab_pki
 
-        pki = write_lab_pki(args.dir / "pki", list(lab.terminals))
+        pki = write_lab_pki(args.dir / "pki", list(lab.terminals), key_type=args.key)
         console.print(f"TLS:         lems serve {args.dir} --listen tls:5021:interface=127.0.0.1:"
                       f"certKey={pki}/server.pem:caCerts={pki}/ca.pem  (terminal T01 uses "
                       f"certKey={pki}/T01.pem; the certificate's CN must match the LOGON)",
@@ -104,6 +114,15 @@ def cmd_init(args: argparse.Namespace) -> int:
                   "LOGON.T01.OP01.train-01")
     console.print(f"Or send:     lems send {args.dir} --terminal T01 "
                   "'QW.OR0240000.NAM/DOE,JOHN.DOB/19800101'")
+    return 0
+
+
+def cmd_pki_revoke(args: argparse.Namespace) -> int:
+    from hardware.tls import revoke
+
+    crl = revoke(args.dir / "pki", args.terminal)
+    console.print(f"certificate of {args.terminal} revoked: {crl} (tls: listeners whose caCerts "
+                  "is beside it refuse it from the next handshake)", markup=False)
     return 0
 
 

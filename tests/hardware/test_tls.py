@@ -169,3 +169,46 @@ async def test_unknown_tls_profile_is_refused(reactor, pki):
     with pytest.raises(EndpointError, match="tls_profile must be one of fips, modern, legacy"):
         endpoints.listen(reactor, f"tls:0:certKey={pki}/server.pem:caCerts={pki}/ca.pem:"
                          "tls_profile=weak", lambda: None)
+
+
+async def test_rsa_certificates_san_identity_and_a_revoked_terminal(tmp_path, reactor):
+    """lems init --tls --key rsa; the terminal named by the certificate's subjectAltName signs
+    on; after lems pki revoke T01 (while the switch runs) T01's handshake fails, T04's not."""
+    import subprocess
+    import sys
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    r = subprocess.run([sys.executable, "-m", "lems.cli", "init", str(tmp_path / "lab"),
+                        "--tls", "--key", "rsa"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    pki = tmp_path / "lab" / "pki"
+    cert = x509.load_pem_x509_certificate((pki / "T01.pem").read_bytes())
+    assert isinstance(cert.public_key(), rsa.RSAPublicKey)
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["T01"]
+
+    from lems.lab import load_lab
+    from lems.switch import Switch
+
+    switch = Switch(load_lab(tmp_path / "lab"), reactor)
+    switch.start()
+    port = (await wait(switch.listen(f"tls:0:interface=127.0.0.1:certKey={pki}/server.pem:"
+                                     f"caCerts={pki}/ca.pem"))).getHost().port
+    try:
+        out = await exchange(port, context(pki, pki / "T01.pem"), b"LOGON.T01.OP01.train-01\n")
+        assert b"SIGN-ON ACCEPTED TERMINAL/T01" in out
+        r = subprocess.run([sys.executable, "-m", "lems.cli", "pki", "revoke",
+                            str(tmp_path / "lab"), "T01"], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr
+        with pytest.raises((ssl.SSLError, ConnectionError, asyncio.IncompleteReadError)):
+            out = await exchange(port, context(pki, pki / "T01.pem"),
+                                 b"LOGON.T01.OP01.train-01\n")
+            assert not out  # TLS 1.3: the refusal comes after the client's handshake ends
+            raise ConnectionError("closed without an answer")
+        out = await exchange(port, context(pki, pki / "T04.pem"), b"LOGON.T04.OP04.train-04\n")
+        assert b"SIGN-ON ACCEPTED TERMINAL/T04" in out or b"CODE/SIGN-ON" in out
+    finally:
+        await wait(switch.stop())
