@@ -53,6 +53,8 @@ class TerminalConfig:
     radio: bool = False
     control: bool = False
     description: str = ""
+    require_tls: bool = False
+    """Sign-on only over a TLS link whose client certificate names this terminal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,7 @@ _ALLOWED = {
     "switch": {"ori", "listen", "max_frame", "lockout_after"},
     "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
                "cch_entry", "criteria"},
-    "terminal": {"id", "oris", "radio", "control", "description"},
+    "terminal": {"id", "oris", "radio", "control", "description", "require_tls"},
     "operator": {"id", "name", "password", "terminals", "cleared", "supervisor"},
     "group": {"name", "members", "description"},
     "endpoint": {"name", "mode", "latency_ms", "jitter_ms", "drop_rate", "error_rate",
@@ -279,7 +281,8 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         cfg.terminals[tid] = TerminalConfig(
             id=tid, oris=oris, radio=r.get(t, "radio", bool, "terminal", i, False),
             control=r.get(t, "control", bool, "terminal", i, False),
-            description=r.get(t, "description", str, "terminal", i, ""))
+            description=r.get(t, "description", str, "terminal", i, ""),
+            require_tls=r.get(t, "require_tls", bool, "terminal", i, False))
     for i, o in enumerate(_tables(r, doc, "operator")):
         r.section(o, "operator", i)
         oid = _ident(r, o, "operator", i, cfg.operators)

@@ -415,6 +415,9 @@ class Switch:
         if identity is not None and identity != tid:
             what = "MQTT TOPIC" if getattr(session.link, "kind", "") == "mqtt" else "CERTIFICATE"
             return refuse(f"{what} IDENTIFIES TERMINAL {identity}, NOT {tid}", "TERMINAL")
+        if term.require_tls and (identity is None or getattr(session.link, "kind", "") != "tls"):
+            return refuse(f"TERMINAL {tid} SIGNS ON ONLY OVER TLS WITH ITS CERTIFICATE",
+                          "TERMINAL")
         if op is None:
             return refuse(f"OPERATOR {oid} IS NOT REGISTERED", "OPERATOR")
         if op.terminals and tid not in op.terminals:

@@ -212,3 +212,28 @@ async def test_rsa_certificates_san_identity_and_a_revoked_terminal(tmp_path, re
         assert b"SIGN-ON ACCEPTED TERMINAL/T04" in out or b"CODE/SIGN-ON" in out
     finally:
         await wait(switch.stop())
+
+
+async def test_require_tls_refuses_the_terminal_on_any_other_link(tmp_path, reactor, pki):
+    from lems.switch import Switch
+    from terminals.client import TerminalClient
+
+    lab = demo_lab(tmp_path / "lab", edit=lambda text: text.replace(
+        'id = "T01"', 'id = "T01"\nrequire_tls = true', 1))
+    assert lab.terminals["T01"].require_tls
+    switch = Switch(lab, reactor)
+    switch.start()
+    try:
+        tls = (await wait(switch.listen(
+            f"tls:0:interface=127.0.0.1:certKey={pki / 'server.pem'}:"
+            f"caCerts={pki / 'ca.pem'}"))).getHost().port
+        tcp = (await wait(switch.listen("tcp:0:interface=127.0.0.1"))).getHost().port
+        plain = TerminalClient(reactor)
+        await wait(plain.connect(f"tcp:host=127.0.0.1:port={tcp}"))
+        refused = await wait(plain.logon("T01", "OP01", "train-01"))
+        assert refused.key == "REJ" and "ONLY OVER TLS" in refused.body
+        plain.close()
+        out = await exchange(tls, context(pki, pki / "T01.pem"), b"LOGON.T01.OP01.train-01\n")
+        assert b"SIGN-ON ACCEPTED TERMINAL/T01" in out
+    finally:
+        await wait(switch.stop())
