@@ -256,6 +256,12 @@ def is_block_header(line: bytes) -> bool:
     return line.rstrip(b" \t").endswith(BLOCK_HEADER_END)
 
 
+def is_isn_line(line: bytes) -> bool:
+    """An input sequence number line, ``ISN/<digits>`` (docs/WIRE.md): it belongs to the message
+    on the lines after it, which then follows the rule as if it came first."""
+    return line[:4] == b"ISN/" and line[4:].rstrip(b" \t").isdigit()
+
+
 class LineFramer(Framer):
     """Lines ended by CR, LF or CRLF; messages in the natural multi-line form (module docstring).
 
@@ -331,7 +337,10 @@ class LineFramer(Framer):
         if b"\n" not in payload:
             return payload + eol
         lines = payload.split(b"\n")
-        if is_block_header(lines[0]) and all(lines):
+        first = 1 if is_isn_line(lines[0]) else 0  # an ISN line, then the message
+        if first and len(lines) == 2 and lines[1] and not is_block_header(lines[1]):
+            return eol.join(lines) + eol
+        if is_block_header(lines[first]) and all(lines):
             return eol.join(lines) + eol + eol  # the natural form
         return (b"\\" + eol).join(lines) + eol  # backslash continuation carries the rest
 
@@ -429,10 +438,22 @@ class LineFramer(Framer):
         mode = self._mode
         if mode == _SINGLE:
             if not line and not continued:
-                return  # keepalive
+                if not self._parts:
+                    return  # keepalive
+            elif switch and not continued and not self._parts and is_isn_line(line):
+                self._parts.append(line)  # the message follows on the next line
+                self._parts_len += len(line) + 1
+                return
             if continued:
                 mode = _CONTINUED
             elif switch and not is_block_header(line):
+                if self._parts:  # after an ISN line
+                    self._parts.append(line)
+                    self._parts_len += len(line) + 1
+                    self._emit(b"\n".join(self._parts), self._parts_len - 1, events)
+                    self._parts.clear()
+                    self._parts_len = 0
+                    return
                 self._emit(line, len(line), events)
                 return
             else:

@@ -45,10 +45,12 @@ class OriSummary:
     keys: Counter[str] = field(default_factory=Counter)
     rejects: Counter[str] = field(default_factory=Counter)
     cch: Counter[str] = field(default_factory=Counter)
+    dead_letters: int = 0
+    """Messages for the ORI's terminals that no link could carry (``lems mail dead``)."""
 
-    def as_dict(self) -> dict[str, dict[str, int]]:
+    def as_dict(self) -> dict[str, Any]:
         return {"keys": dict(self.keys), "rejects": dict(self.rejects),
-                "cch_disseminations": dict(self.cch)}
+                "cch_disseminations": dict(self.cch), "dead_letters": self.dead_letters}
 
 
 def transactions(lab_db: Path, f: Filter) -> list[dict[str, Any]]:
@@ -81,6 +83,9 @@ def summarize(rows: list[dict[str, Any]], cch: list[tuple[str, str, int]]
               ) -> dict[str, OriSummary]:
     out: dict[str, OriSummary] = defaultdict(OriSummary)
     for r in rows:
+        if r["disposition"] == "dead-letter" and r["ori"]:
+            out[r["ori"]].dead_letters += 1
+            continue
         if r["direction"] != "in" or not r["ori"]:
             continue
         s = out[r["ori"]]

@@ -874,3 +874,15 @@ def test_keepalive_is_taken_as_one_by_the_peer(name: str) -> None:
     framer = make_framer(name)
     assert framer.keepalive()
     assert framer.feed(framer.keepalive() * 3 + framer.encode(b"X")) == [Frame(b"X")]
+
+
+def test_line_an_isn_line_carries_the_message_after_it() -> None:
+    """Input sequence numbers (docs/WIRE.md): the ISN line and the message after it are one
+    message, the message following the one rule."""
+    assert LineFramer().feed(b"ISN/0000012\r\nQW.OR0240000.NAM/DOE,JOHN\r\n"
+                             b"ISN/13\nAM.A.B.TXT\nHI\n\nQV.X\n") == [
+        Frame(b"ISN/0000012\nQW.OR0240000.NAM/DOE,JOHN"), Frame(b"ISN/13\nAM.A.B.TXT\nHI"),
+        Frame(b"QV.X")]
+    t = LineFramer(role="terminal")
+    for payload in (b"ISN/1\nQW.A", b"ISN/2\nAM.A.B.TXT\nHI", b"ISN/3\nQW.A\nB"):
+        assert LineFramer().feed(t.encode(payload)) == [Frame(payload)]
