@@ -6,10 +6,11 @@ The rules (docs/WIRE.md, "Acknowledgement"):
 * **Receiving.** The switch's end answers every intact frame with ACK once the switch has
   journaled it (a handler with ``acks_frames = True`` calls ``ack()``: for a request, a LOGON,
   an ``ACK.<osn>``, a reject alike), and a damaged block (bad block check, broken DLE
-  sequence, STX inside a frame) with NAK at once; a damaged block is not shown to the handler,
-  the terminal sends it again. A block that is too long is not damaged: resending cannot help,
-  so it reaches the handler (which rejects it and then ACKs). Other ends ACK intact frames as
-  they arrive. ENQ asks for the last answer again.
+  sequence, STX inside a frame) with NAK at once (the switch also journals it and answers a
+  ``REJ`` echoing it; the terminal sends it again). A block that is too long is not damaged:
+  resending cannot help, so the switch rejects it and then ACKs. Other ends ACK intact frames
+  as they arrive and NAK damaged ones without reporting them. ENQ asks for the last answer
+  again.
 * **Sending.** One frame outstanding; the next goes when the peer ACKs it. A NAK, or no answer
   within ``ack_timeout`` (plus the time the frame takes on a throttled line), sends it again; after
   ``retries`` repeats it is given up (the switch's mailbox still holds it, and sends it again at
@@ -83,12 +84,13 @@ class ArqLink(FramedProtocol):
                 self._call(self.handler.frame_received, event.payload)
             elif type(event) is BadFrame:
                 self.stats["bad_frames"] += 1
-                if is_damage(event.reason):
+                if self.handler_acks or not is_damage(event.reason):
+                    # the switch journals it, rejects it and answers NAK (damaged) or ACK
+                    self._call(self.handler.bad_frame, event.reason, event.raw)
+                else:
                     self._answer(bytes([NAK]))
                     self.stats["naks_sent"] += 1
                     log.debug("{peer}: {reason}, NAK sent", peer=self.peer, reason=event.reason)
-                else:
-                    self._call(self.handler.bad_frame, event.reason, event.raw)
             elif type(event) is Control:
                 self._control(event.code)
 

@@ -594,10 +594,7 @@ class Switch:
         self.stats["bad_frames"] += 1
         seq = self.journal.next_seq()
         text = raw.decode("latin-1")
-        # the echo shows the frame's control bytes (STX, DLE...) as spaces: the REJ must be
-        # carried by the same framing
-        echo = "".join(c if c >= " " or c == "\n" else " " for c in text[:100])
-        rej = Reject(BAD_FRAME, f"FRAME REFUSED - {reason.upper()}", None, echo)
+        rej = Reject(BAD_FRAME, f"FRAME REFUSED - {reason.upper()}", None, text[:100])
         link = session.link
         damaged = "longer than" not in reason  # resending may cure it; a too-long block not
         if link is not None and damaged:

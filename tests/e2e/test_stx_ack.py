@@ -86,10 +86,12 @@ async def test_stx_on_tcp_every_frame_acked_after_journaling_and_stop_and_wait(t
         assert controls(got) == [ACK] and b"REJ" in frames(got)[0]
         await t.ack(frames(got)[0])
 
-        # a damaged block: NAK only, no REJ (the terminal sends it again)
+        # a damaged block: NAK (send it again), never ACK; journaled and echoed in a REJ
         await t.send(b"\x02QW.OR0240000\x03" + bytes([block_check(b"QW.OR0240000") ^ 0xFF]))
-        (nak,) = await t.read(1)
-        assert getattr(nak, "code", None) == NAK, nak
+        got = await t.read(2)
+        assert controls(got) == [NAK], got
+        assert b"BAD-FRAME" in frames(got)[0] and b"BLOCK CHECK" in frames(got)[0]
+        await t.ack(frames(got)[0])
         # ENQ: the last answer again
         await t.send(bytes([ENQ]))
         (repeat,) = await t.read(1)
