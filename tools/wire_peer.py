@@ -140,8 +140,11 @@ class Peer(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         acked = self.max_osn
+        link_ack = self.framer.ack()  # stx/dle: each frame ACKed, the switch waits for it
         for event in self.framer.feed(data):
             if isinstance(event, Frame):
+                if link_ack:
+                    self.send_raw(link_ack)
                 out = parse_output(event.payload.decode("latin-1"))
                 self.outputs += 1
                 if out.osn > self.max_osn:
