@@ -22,6 +22,7 @@ state = "OR"
 database = "lab.db"
 clock_speed = 1.0       # lab seconds per real second; 60 runs a 1-hour deadline in a minute
 seed = 1
+timezone = "America/Los_Angeles"   # local time of NCIC's DTE/ and other printed times
 
 [switch]
 ori = "ORLEDS000"       # the state control terminal agency

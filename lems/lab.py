@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from formats.errors import ConfigError
 from formats.ori import ori_problem
@@ -116,6 +117,8 @@ class LabConfig:
     endpoints: dict[str, EndpointConfig] = field(default_factory=dict)
     dictionary: tuple[Path, ...] = ()
     codes_dir: Path | None = None
+    timezone: str = "UTC"
+    """IANA zone the national systems print local times in (NCIC's ``DTE/``)."""
 
     @property
     def directory(self) -> Path:
@@ -123,7 +126,8 @@ class LabConfig:
 
 
 _ALLOWED = {
-    "lab": {"name", "state", "database", "clock_speed", "seed", "dictionary", "codes"},
+    "lab": {"name", "state", "database", "clock_speed", "seed", "dictionary", "codes",
+            "timezone"},
     "switch": {"ori", "listen", "max_frame", "lockout_after", "resend_after", "window",
                "mailbox_limit"},
     "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
@@ -227,6 +231,12 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
     seed = r.get(lab, "seed", int, "lab", default=1)
     dictionary = tuple(p.parent / f for f in _str_list(r, lab, "dictionary", "lab", None, []))
     codes = r.get(lab, "codes", str, "lab", default="")
+    timezone = r.get(lab, "timezone", str, "lab", default="UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise r.fail(f"unknown time zone {timezone!r} (an IANA name such as "
+                     "America/Los_Angeles)", "lab", None, "timezone") from e
 
     sw = r.section(doc.get("switch", {}), "switch")
     switch = SwitchConfig(
@@ -251,7 +261,7 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
 
     cfg = LabConfig(path=p, name=name, state=state, database=database, clock_speed=speed,
                     seed=seed, switch=switch, dictionary=dictionary,
-                    codes_dir=(p.parent / codes) if codes else None)
+                    codes_dir=(p.parent / codes) if codes else None, timezone=timezone)
     for i, a in enumerate(_tables(r, doc, "agency")):
         r.section(a, "agency", i)
         ori = r.get(a, "ori", str, "agency", i)
