@@ -176,7 +176,8 @@ class HitTracker:
             body = responses.notification("H", r.requester, [
                 "NO HIT CONFIRMATION RESPONSE FROM RECORD OWNER", what, since,
                 "SEND SECOND REQUEST: YQ WITH RNO/2"])
-            sw.deliver(r.terminal, body, key="NTF", ori=r.requester)
+            if r.terminal in sw.directory.terminals:  # a YQ from another state's node: its
+                sw.deliver(r.terminal, body, key="NTF", ori=r.requester)  # node tells it
         else:
             body = responses.notification("H", sw.lab.switch.ori, [
                 "HIT CONFIRMATION ESCALATED TO CONTROL TERMINAL", what, since,
