@@ -331,10 +331,10 @@ def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int 
                 vehicles.append((s.state, world.plate(), "2026", "PC", (v := world.vin()),
                                  v[-8:], s.nam, r.choice(world.codes["VMA"])))
             if hm is not None and home not in nlets.STATES:
-                more = home_rows(s, home, home_rng, world)
-                home_drivers += more[0]
-                home_vehicles += more[1]
-                home_chri += more[2]
+                hd, hv, hc = home_rows(s, home, home_rng, world)
+                home_drivers += hd
+                home_vehicles += hv
+                home_chri += hc
             if r.random() < 0.02:
                 indices.append((s.nam, soundex(s.nam), s.dob, s.sex, world.ori(),
                                 r.choice(world.codes["PCA"]), when))
