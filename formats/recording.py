@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from formats.errors import FormatError
+from formats.framing import Frame, LineFramer
 
 FORMAT = "lems-recording"
 VERSION = 1
@@ -215,10 +216,12 @@ def mask_password(text: str) -> str:
 
 def parse_plain(text: str, *, terminal: str = "", start: datetime | None = None,
                 gap: float = 1.0) -> Iterator[Record]:
-    """Records from a plain-text log: one message per block, blocks separated by empty lines.
+    """Records from a plain-text log, messages in the natural form (docs/WIRE.md).
 
-    A block starting with the envelope line ``OSN/…`` is an output (terminal and OSN from the
-    envelope), anything else an input. A block may be preceded by a line
+    A message starting with the envelope line ``OSN/…`` is an output (terminal and OSN from the
+    envelope) and runs to an empty line, as the switch writes it; anything else is an input, read
+    as the switch reads a line link: one line, or a ``.TXT`` header line with its text lines up to
+    an empty line, or lines continued by a trailing backslash. A block may be preceded by a line
     ``#@ dir=in terminal=T01 time=2026-11-23T14:32:11Z link=L1`` that sets those members; other
     lines starting with ``#`` are comments. Without times, records are spaced ``gap`` seconds
     from ``start``. Passwords of LOGON lines are masked, as in the journal. Outputs refer
@@ -278,19 +281,37 @@ def parse_plain(text: str, *, terminal: str = "", start: datetime | None = None,
         meta = {}
         return rec
 
-    for line in text.replace("\r\n", "\n").split("\n"):
-        m = _META.match(line)
-        if m and not block:
-            meta = dict(item.partition("=")[::2] for item in m.group(1).split())
+    reader = LineFramer(max_length=1 << 24)  # inputs: the switch's reading of a line link
+
+    def inputs(events: list[Any]) -> Iterator[Record]:
+        for event in events:
+            if type(event) is Frame:
+                block.append(event.payload.decode("latin-1"))
+                rec = flush()
+                if rec is not None:
+                    yield rec
+
+    for line in re.split(r"\r\n|\r|\n", text):
+        if block:  # an output: up to the empty line that ends it
+            if line.strip():
+                block.append(line)
+                continue
+            rec = flush()
+            if rec is not None:
+                yield rec
             continue
-        if line.startswith("#") and not block:
-            continue
-        if line.strip():
-            block.append(line)
-            continue
-        rec = flush()
-        if rec is not None:
-            yield rec
+        if not reader.buffered:  # between messages
+            m = _META.match(line)
+            if m:
+                meta = dict(item.partition("=")[::2] for item in m.group(1).split())
+                continue
+            if line.startswith("#") or not line.strip():
+                continue
+            if line.startswith("OSN/") or meta.get("dir") == "out":
+                block.append(line)
+                continue
+        yield from inputs(reader.feed(line.encode("latin-1", "replace") + b"\n"))
+    yield from inputs(reader.finish())
     rec = flush()
     if rec is not None:
         yield rec

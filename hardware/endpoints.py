@@ -13,8 +13,10 @@ are valid on every kind and taken out before the adapter sees the string:
 ``loop:NAME``                                             in-process loopback
 ========================================================  =========================================
 
-Project options: ``framing=line|stx|length``, ``max_frame=N``, ``idle=SECONDS``,
-``heartbeat=SECONDS``, ``write_limit=BYTES`` (see ``hardware.health``).
+Project options: ``framing=`` (a name from ``formats.framing.framings()``: ``line``, ``stx``,
+``dle``, ``ascii4``…, ``bin2``…, ``length``), ``max_frame=N``, ``idle=SECONDS``,
+``heartbeat=SECONDS``, ``write_limit=BYTES`` (see ``hardware.health``), ``eol=crlf|lf|cr`` (the
+line ending a line-framed link writes; CR LF by default on serial lines, LF elsewhere).
 """
 
 from __future__ import annotations
@@ -22,19 +24,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from twisted.internet import endpoints
+from twisted.internet import endpoints, protocol
 from twisted.internet.defer import Deferred
 
 from formats.errors import LemsError
-from formats.framing import FRAMERS
+from formats.framing import EOLS, framings, link_framer
 from hardware import registry
+from hardware.arq import ArqLink, uses_arq
 from hardware.link import FramedFactory, FramedProtocol, LinkHandler, framed
 from hardware.registry import EndpointError, LinkOptions
 
 __all__ = ["PROJECT_OPTIONS", "EndpointError", "client_for", "connect", "kind_of", "listen",
            "options_of", "split"]
 
-PROJECT_OPTIONS = ("framing", "max_frame", "idle", "heartbeat", "write_limit")
+PROJECT_OPTIONS = ("framing", "max_frame", "idle", "heartbeat", "write_limit", "eol", "arq",
+                   "ack_timeout", "retries")
 
 
 def kind_of(description: str) -> str:
@@ -72,12 +76,24 @@ def options_of(options: dict[str, str], default_max: int) -> LinkOptions:
         return value
 
     framing = options.get("framing", "line")
-    if framing not in FRAMERS:
-        raise EndpointError(f"unknown framing {framing!r}; known: {', '.join(sorted(FRAMERS))}")
+    known = framings()
+    if framing not in known:
+        raise EndpointError(f"unknown framing {framing!r}; known: {', '.join(sorted(known))}")
     max_frame = number("max_frame", int, default_max)
     if max_frame < 1:
         raise EndpointError("max_frame must be at least 1")
-    return LinkOptions(framing=framing, max_frame=max_frame,
+    eol = options.get("eol", "").lower()
+    if eol and eol not in EOLS:
+        raise EndpointError(f"eol must be crlf, lf or cr, not {options['eol']!r}")
+    arq = options.get("arq")
+    if arq is not None and arq.lower() not in ("0", "1", "on", "off", "true", "false"):
+        raise EndpointError(f"arq must be 0 or 1, not {arq!r}")
+    timeout = number("ack_timeout", float, None)
+    if timeout is not None and timeout <= 0:
+        raise EndpointError("ack_timeout must be greater than 0")
+    return LinkOptions(framing=framing, max_frame=max_frame, eol=eol,
+                       arq=None if arq is None else arq.lower() in ("1", "on", "true"),
+                       ack_timeout=timeout, retries=number("retries", int, None),
                        idle=number("idle", float, 0.0),
                        heartbeat=number("heartbeat", float, 0.0),
                        write_limit=number("write_limit", int, registry.DEFAULT_WRITE_LIMIT))
@@ -156,9 +172,11 @@ class StreamAdapter:
 
     def factory(self, reactor: Any, handler_factory: Callable[[], LinkHandler],
                 options: LinkOptions, kind: str) -> FramedFactory:
+        if uses_arq(link_framer(options.framing, options.max_frame)) and options.arq is not False:
+            return ArqFactory(reactor, handler_factory, options, kind)
         return FramedFactory(handler_factory, options.framing, options.max_frame, kind,
                              clock=reactor, idle=options.idle, heartbeat=options.heartbeat,
-                             write_limit=options.write_limit)
+                             write_limit=options.write_limit, eol=options.eol_bytes())
 
     def connect(self, reactor: Any, address: str, handler: LinkHandler,
                 options: LinkOptions) -> Deferred[FramedProtocol]:
@@ -168,9 +186,39 @@ class StreamAdapter:
 
     def protocol(self, reactor: Any, handler: LinkHandler, options: LinkOptions,
                  kind: str) -> FramedProtocol:
+        if uses_arq(link_framer(options.framing, options.max_frame)) and options.arq is not False:
+            return arq_link(reactor, handler, options, kind, "terminal")
         return framed(handler, options.framing, options.max_frame, kind, clock=reactor,
                       idle=options.idle, heartbeat=options.heartbeat,
-                      write_limit=options.write_limit)
+                      write_limit=options.write_limit, eol=options.eol_bytes(), role="terminal")
+
+
+def arq_link(reactor: Any, handler: LinkHandler, options: LinkOptions, kind: str,
+             role: str) -> ArqLink:
+    """A stream link with stop-and-wait ARQ (``hardware.arq``), as a serial line has."""
+    link = ArqLink(handler, link_framer(options.framing, options.max_frame, role=role), kind,
+                   reactor, ack_timeout=options.ack_timeout or 1.0,
+                   retries=5 if options.retries is None else options.retries, role=role)
+    link.framing = options.framing
+    link.write_limit = options.write_limit
+    link.watch(reactor, options.idle, options.heartbeat)
+    return link
+
+
+class ArqFactory(protocol.Factory):
+    """One ARQ link and one handler per accepted connection (``stx``/``dle`` over TCP, TLS)."""
+
+    def __init__(self, reactor: Any, handler_factory: Callable[[], LinkHandler],
+                 options: LinkOptions, kind: str) -> None:
+        self.reactor = reactor
+        self.handler_factory = handler_factory
+        self.options = options
+        self.kind = kind
+
+    def buildProtocol(self, addr: object) -> ArqLink:
+        link = arq_link(self.reactor, self.handler_factory(), self.options, self.kind, "switch")
+        link.factory = self
+        return link
 
 
 STREAM = StreamAdapter()
@@ -193,14 +241,14 @@ class LoopAdapter:
         from hardware.loopback import listen_loop
 
         return listen_loop(reactor, self._name(address), handler_factory, options.framing,
-                           options.max_frame)
+                           options.max_frame, options.eol_bytes())
 
     def connect(self, reactor: Any, address: str, handler: LinkHandler,
                 options: LinkOptions) -> Deferred[Any]:
         from hardware.loopback import connect_loop
 
         return connect_loop(reactor, self._name(address), handler, options.framing,
-                            options.max_frame)
+                            options.max_frame, options.eol_bytes())
 
 
 LOOP = LoopAdapter()

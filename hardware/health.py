@@ -27,14 +27,6 @@ from hardware.link import RelayHandler
 
 log = Logger()
 
-KEEPALIVE: dict[str, bytes] = {
-    "line": b"\n",
-    "stx": b"\x02\x03\x03",
-    "length": b"LM\x01\x00" + bytes(8),
-}
-"""The empty unit of each framing; framers take it as a keepalive and report nothing."""
-
-
 @dataclass(slots=True)
 class Backoff:
     """Exponential back-off with jitter: ``initial`` doubled per failure up to ``maximum``."""

@@ -23,7 +23,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from formats.framing import BadFrame, Control, Frame, Framer, make_framer
+from formats.framing import BadFrame, Control, Frame, Framer, link_framer
 from hardware.turns import at_turn_end
 
 log = Logger()
@@ -134,7 +134,8 @@ class FramedProtocol(protocol.Protocol):
 
     @property
     def identity(self) -> str | None:
-        """The common name of the peer's verified certificate (TLS links), else None."""
+        """Who the peer's verified certificate names (TLS links): its first subjectAltName DNS
+        name, else its common name; None without a certificate."""
         handle = getattr(self.transport, "getHandle", lambda: None)()
         get = getattr(handle, "get_peer_certificate", None)
         if get is None:
@@ -145,8 +146,16 @@ class FramedProtocol(protocol.Protocol):
             return None
         if cert is None:
             return None
+        from cryptography import x509
         from cryptography.x509.oid import NameOID
 
+        try:  # the subjectAltName first (RFC 6125), then the common name
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            dns = san.get_values_for_type(x509.DNSName)
+            if dns:
+                return str(dns[0])
+        except x509.ExtensionNotFound:
+            pass
         names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         return str(names[0].value) if names else None
 
@@ -154,9 +163,9 @@ class FramedProtocol(protocol.Protocol):
         """Close the link after ``idle`` silent seconds; send a keepalive after ``heartbeat``
         seconds without output (0 turns either off). Call before the connection is made."""
         if idle > 0 or heartbeat > 0:
-            from hardware.health import KEEPALIVE, Watchdog
+            from hardware.health import Watchdog
 
-            keepalive = KEEPALIVE.get(self.framing, b"")
+            keepalive = self.framer.keepalive()
             self.watchdog = Watchdog(clock, idle, heartbeat, self._idle,
                                      lambda: self._write(keepalive) if keepalive else None)
 
@@ -358,9 +367,11 @@ class Outbox:
 
 def framed(handler: LinkHandler, framing: str = "line", max_length: int = 16384,
            kind: str = "tcp", *, clock: Any = None, idle: float = 0.0, heartbeat: float = 0.0,
-           write_limit: int = DEFAULT_WRITE_LIMIT) -> FramedProtocol:
-    """A framed protocol for ``handler`` with the health settings applied."""
-    p = FramedProtocol(handler, make_framer(framing, max_length=max_length), kind)
+           write_limit: int = DEFAULT_WRITE_LIMIT, eol: bytes = b"\n",
+           role: str = "switch") -> FramedProtocol:
+    """A framed protocol for ``handler`` with the health settings applied; ``role`` says which
+    end it is (a line link reads a terminal's input on the switch's end, output on the other)."""
+    p = FramedProtocol(handler, link_framer(framing, max_length, eol=eol, role=role), kind)
     p.framing = framing
     p.write_limit = write_limit
     if clock is not None:
@@ -373,14 +384,15 @@ class FramedFactory(protocol.Factory):
 
     def __init__(self, handler_factory: object, framing: str = "line", max_length: int = 16384,
                  kind: str = "tcp", *, clock: Any = None, idle: float = 0.0,
-                 heartbeat: float = 0.0, write_limit: int = DEFAULT_WRITE_LIMIT) -> None:
+                 heartbeat: float = 0.0, write_limit: int = DEFAULT_WRITE_LIMIT,
+                 eol: bytes = b"\n") -> None:
         self.handler_factory = handler_factory
         self.framing = framing
         self.max_length = max_length
         self.kind = kind
         self.health = {"clock": clock, "idle": idle, "heartbeat": heartbeat,
-                       "write_limit": write_limit}
-        make_framer(framing, max_length=max_length)  # refuse a bad framing at start
+                       "write_limit": write_limit, "eol": eol}
+        link_framer(framing, max_length, eol=eol)  # refuse a bad framing at start
 
     def buildProtocol(self, addr: object) -> FramedProtocol:
         p = framed(self.handler_factory(),  # type: ignore[operator]

@@ -18,7 +18,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionDone, ConnectionRefusedError
 from twisted.python.failure import Failure
 
-from formats.framing import make_framer
+from formats.framing import link_framer
 from hardware.link import FramedProtocol, LinkHandler
 
 _LISTENERS: dict[str, LoopPort] = {}
@@ -91,6 +91,7 @@ class LoopPort:
         self.handler_factory = handler_factory
         self.framing = framing
         self.max_length = max_length
+        self.eol = b"\n"
         self.links: list[_LoopTransport] = []
         self.count = 0
 
@@ -107,20 +108,22 @@ class LoopPort:
 
 
 def listen_loop(reactor: Any, name: str, handler_factory: Callable[[], LinkHandler],
-                framing: str = "line", max_length: int = 16384) -> Deferred[LoopPort]:
+                framing: str = "line", max_length: int = 16384, eol: bytes = b"\n"
+                ) -> Deferred[LoopPort]:
     """Listen on ``loop:NAME``; each connection gets a new handler from ``handler_factory``."""
     if name in _LISTENERS:
         from twisted.internet.error import CannotListenError
 
         return fail(CannotListenError("loop", name, "loop name already in use"))
-    make_framer(framing, max_length=max_length)  # refuse a bad framing at once
+    link_framer(framing, max_length, eol=eol)  # refuse a bad framing at once
     port = LoopPort(reactor, name, handler_factory, framing, max_length)
+    port.eol = eol
     _LISTENERS[name] = port
     return succeed(port)
 
 
 def connect_loop(reactor: Any, name: str, handler: LinkHandler, framing: str = "line",
-                 max_length: int = 1 << 22) -> Deferred[FramedProtocol]:
+                 max_length: int = 1 << 22, eol: bytes = b"\n") -> Deferred[FramedProtocol]:
     """Connect to ``loop:NAME``; fires with the client end once both ends are made."""
     port = _LISTENERS.get(name)
     if port is None:
@@ -130,8 +133,9 @@ def connect_loop(reactor: Any, name: str, handler: LinkHandler, framing: str = "
     client_t = _LoopTransport(reactor, f"{name}-client", port.count)
     server_t.peer, client_t.peer = client_t, server_t
     server = FramedProtocol(port.handler_factory(),
-                            make_framer(port.framing, max_length=port.max_length), "loop")
-    client = FramedProtocol(handler, make_framer(framing, max_length=max_length), "loop")
+                            link_framer(port.framing, port.max_length, eol=port.eol), "loop")
+    client = FramedProtocol(handler, link_framer(framing, max_length, eol=eol, role="terminal"),
+                            "loop")
     server_t.protocol, client_t.protocol = server, client
     port.links.append(server_t)
     server.makeConnection(server_t)  # type: ignore[arg-type]

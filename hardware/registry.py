@@ -64,7 +64,21 @@ class LinkOptions:
     """Seconds without any sent byte after which a keepalive unit is sent (0: never)."""
     write_limit: int = DEFAULT_WRITE_LIMIT
     """Bytes a link may owe a peer that does not read before it counts as stuck and is closed."""
+    arq: bool | None = None
+    """Stop-and-wait ACK/NAK on framings that have them (``stx``, ``dle``); None: on."""
+    ack_timeout: float | None = None
+    """Seconds to wait for the peer's ACK before sending a frame again (None: 1 s)."""
+    retries: int | None = None
+    """Repeats before a frame is given up (None: 5)."""
+    eol: str = ""
+    """Line ending a line-framed link writes: ``crlf``, ``lf`` or ``cr``; empty: the link kind's
+    default (CR LF on serial lines, LF elsewhere)."""
     extra: dict[str, str] = field(default_factory=dict)
+
+    def eol_bytes(self, default: str = "lf") -> bytes:
+        from formats.framing import EOLS
+
+        return EOLS[self.eol or default]
 
 
 class LinkAdapter(Protocol):
@@ -103,6 +117,8 @@ BUILTIN: dict[str, AdapterSpec] = {s.name: s for s in (
                 "serial line (pyserial), STX/ETX with ACK/NAK and retransmission"),
     AdapterSpec("mqtt", "hardware.mqtt_link:ADAPTER", (("aiomqtt", "aiomqtt"),),
                 "MQTT broker, one topic pair per terminal, QoS 1, persistent sessions"),
+    AdapterSpec("mqtts", "hardware.mqtt_link:ADAPTER", (("aiomqtt", "aiomqtt"),),
+                "MQTT over TLS, the broker checked against the lab CA (cafile=)"),
     AdapterSpec("loop", "hardware.endpoints:LOOP", (), "in-process loopback (demos, tests)"),
 )}
 """The built-in link kinds."""

@@ -8,33 +8,35 @@ settings come from the endpoint string: ``baudrate``, ``bytesize`` (5-8), ``pari
     pace output at the line speed (bits per character = start + data + parity + stop bits), so
     a 9600-baud teletype on a pseudo-terminal, which ignores the baud rate, feels like one.
 ``ack_timeout=SECONDS`` (default 1), ``retries=N`` (default 5), ``arq=0|1``
-    With ``framing=stx`` the link runs stop-and-wait ARQ (on by default): one frame outstanding;
-    the receiver answers each intact frame with ACK and a broken one with NAK; the sender sends
-    the frame again after a NAK or when no answer came within ``ack_timeout`` (plus the time the
-    frame takes on the line), and gives it up after ``retries`` repeats (the switch's mailbox
-    still holds it). ENQ asks the receiver to repeat its last answer. Noise between frames is
-    skipped by the framer; broken frames are retried at link level and not shown to the handler
-    (a frame that is too long is, since sending it again cannot help). An STX/ETX link has no
-    sequence bit: if an ACK is lost the frame arrives twice (terminals drop repeated OSNs).
+    With ``framing=stx`` (or ``dle``) the link runs stop-and-wait ARQ (on by default), by the
+    rules of ``hardware.arq`` that TCP links with those framings follow too: the switch ACKs a
+    frame once it is journaled, NAKs only a damaged one, answers ENQ; one frame outstanding,
+    sent again after a NAK or when no answer came within ``ack_timeout`` (plus the time the
+    frame takes on the line), given up after ``retries`` repeats (the mailbox still holds it).
+Terminal loss: DSR (the terminal is on) and DCD (a modem holds the call) are polled every
+``LINE_POLL`` seconds where the device has modem lines; a line seen high that drops closes the
+link, and the listener reopens the device for the next terminal with nothing buffered. A device
+without modem lines (a pseudo-terminal) relies on ``idle=SECONDS``.
 ``reopen=SECONDS`` (server side, default 0.5)
-    a listening serial link that loses its device (cable pulled, USB adapter gone) reopens it
+    a listening serial link whose device cannot be opened at start fails (``lems serve`` says so
+    and exits); one that loses its device later (cable pulled, USB adapter gone) reopens it
     with back-off from this delay, and each reopening is a new link for the switch.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionRefusedError
 from twisted.logger import Logger
 
-from formats.framing import ACK, ENQ, NAK, BadFrame, Control, Frame, make_framer
+from formats.framing import link_framer
+from hardware.arq import ArqLink, uses_arq
 from hardware.health import Backoff
-from hardware.link import FramedProtocol, LinkHandler, RelayHandler
+from hardware.link import LinkHandler, RelayHandler
 from hardware.registry import EndpointError, LinkOptions
 
 log = Logger()
@@ -123,142 +125,97 @@ def parse_serial(address: str) -> LineSettings:
 
 def _checked(address: str, options: LinkOptions) -> LineSettings:
     settings = parse_serial(address)
-    if settings.arq and options.framing != "stx":
-        raise EndpointError(f"arq=1 needs framing=stx in {address!r}")
-    make_framer(options.framing, max_length=options.max_frame)
+    if options.arq is not None:
+        settings = replace(settings, arq=options.arq)
+    if options.ack_timeout is not None:
+        settings = replace(settings, ack_timeout=options.ack_timeout)
+    if options.retries is not None:
+        settings = replace(settings, retries=options.retries)
+    framer = link_framer(options.framing, options.max_frame, eol=options.eol_bytes("crlf"))
+    if settings.arq and not uses_arq(framer):
+        raise EndpointError(f"arq=1 needs framing=stx or dle in {address!r}")
     return settings
 
 
-class SerialLink(FramedProtocol):
-    """A framed protocol for a serial line: optional throttle and, on STX/ETX, ACK/NAK ARQ."""
+LINE_POLL = 0.5
+"""Seconds between two looks at a serial line's DSR and DCD."""
+
+
+def modem_lines(port: Any) -> dict[str, bool]:
+    """DSR and DCD of a pyserial port; raises where the device has none (a pty: ENOTTY)."""
+    return {"DSR": bool(port.dsr), "DCD": bool(port.cd)}
+
+
+def lines_dropped(seen_high: set[str], now: dict[str, bool]) -> list[str]:
+    """The lines once seen high that are low now: the terminal (or its modem) is gone."""
+    return sorted(name for name in seen_high if not now.get(name, False))
+
+
+class SerialLink(ArqLink):
+    """A framed protocol for a serial line: optional throttle and, on STX/ETX, ACK/NAK ARQ
+    (``hardware.arq``)."""
 
     def __init__(self, handler: LinkHandler, options: LinkOptions, settings: LineSettings,
-                 clock: Any) -> None:
-        super().__init__(handler, make_framer(options.framing, max_length=options.max_frame),
-                         "serial")
+                 clock: Any, role: str = "switch") -> None:
+        arq = settings.arq if settings.arq is not None else options.framing in ("stx", "dle")
+        super().__init__(handler, link_framer(options.framing, options.max_frame,
+                                              eol=options.eol_bytes("crlf"), role=role),
+                         "serial", clock, arq=arq, ack_timeout=settings.ack_timeout,
+                         retries=settings.retries, role=role)
         self.framing = options.framing
         self.write_limit = options.write_limit
         self.settings = settings
-        self.clock = clock
-        self.arq = settings.arq if settings.arq is not None else options.framing == "stx"
-        self.outbox: deque[bytes] = deque()
-        self.outstanding: bytes | None = None
-        self.tries = 0
-        self._timer: Any = None
-        self._last_answer = b""
-        self.stats = {"sent": 0, "retransmitted": 0, "given_up": 0, "naks_sent": 0,
-                      "acks_sent": 0, "bad_frames": 0}
         # throttle: bytes waiting for the line, released at the line's character rate
         self._line = bytearray()
         self._line_call: Any = None
+        self._line_loop: Any = None
+        self._seen_high: set[str] = set()
+        self.line_watch = ""
+        """How the terminal's leaving is noticed: ``DSR/DCD`` or why only the idle timer."""
         self.watch(clock, options.idle, options.heartbeat)
 
     def connectionMade(self) -> None:
         super().connectionMade()
         self.peer = f"serial:{self.settings.device}"
+        self._watch_lines()
 
-    # ---------------------------------------------------------------- receive
+    # ---------------------------------------------------------------- terminal loss
 
-    def dataReceived(self, data: bytes) -> None:
-        if not self.arq:
-            super().dataReceived(data)
+    def _watch_lines(self) -> None:
+        """Notice the terminal leaving from its modem lines: DSR (the terminal is powered on)
+        and DCD (a modem holds the call), polled every ``LINE_POLL`` seconds. A line counts once
+        it has been seen high, so an adapter that wires neither never drops a link. Where the
+        device has no modem lines (a pseudo-terminal, some adapters) only ``idle=`` notices."""
+        port = getattr(self.transport, "_serial", None)
+        try:
+            self._seen_high = {name for name, high in modem_lines(port).items() if high}
+        except Exception as e:
+            self.line_watch = f"no modem lines ({e.__class__.__name__}): idle timer only"
             return
-        if self.watchdog is not None:
-            self.watchdog.received()
-        for event in self.framer.feed(data):
-            if self.closed:
-                return
-            if type(event) is Frame:
-                self._answer(bytes([ACK]))
-                self.stats["acks_sent"] += 1
-                self._call(self.handler.frame_received, event.payload)
-            elif type(event) is BadFrame:
-                self.stats["bad_frames"] += 1
-                self._answer(bytes([NAK]))
-                self.stats["naks_sent"] += 1
-                if "too long" in event.reason or "longer" in event.reason:
-                    self._call(self.handler.bad_frame, event.reason, event.raw)
-                else:
-                    log.debug("serial {peer}: {reason}, NAK sent", peer=self.peer,
-                              reason=event.reason)
-            elif type(event) is Control:
-                self._control(event.code)
+        from twisted.internet.task import LoopingCall
 
-    def _answer(self, byte: bytes) -> None:
-        self._last_answer = byte
-        self._write(byte)
+        self.line_watch = "DSR/DCD"
+        self._line_loop = LoopingCall(self._check_lines)
+        self._line_loop.clock = self.clock
+        self._line_loop.start(LINE_POLL, now=False)
 
-    def _control(self, code: int) -> None:
-        if code == ACK and self.outstanding is not None:
-            self._cancel_timer()
-            self.outstanding = None
-            self._next()
-        elif code == NAK and self.outstanding is not None:
-            self._retransmit()
-        elif code == ENQ and self._last_answer:
-            self._write(self._last_answer)
-        self._call(self.handler.control_received, code)
-
-    # ---------------------------------------------------------------- send
-
-    def send(self, payload: bytes) -> None:
-        if self.closed:
+    def _check_lines(self) -> None:
+        try:
+            now = modem_lines(getattr(self.transport, "_serial", None))
+        except Exception:
             return
-        if not self.arq:
-            super().send(payload)
-            return
-        self.outbox.append(self.framer.encode(payload))
-        if self.outstanding is None:
-            self._next()
+        gone = lines_dropped(self._seen_high, now)
+        self._seen_high |= {name for name, high in now.items() if high}
+        if gone and not self.closed:
+            log.info("serial {peer}: {lines} dropped, terminal gone", peer=self.peer,
+                     lines="/".join(gone))
+            self.lost_reason = f"terminal left ({'/'.join(gone)} dropped)"
+            self.abort()
 
-    def ack(self) -> None:
-        """On an ARQ link the link answers each frame itself; the handler's ACK is not sent."""
-        if not self.arq:
-            super().ack()
-
-    def nak(self) -> None:
-        if not self.arq:
-            super().nak()
-
-    def _next(self) -> None:
-        if self.closed or not self.outbox:
-            return
-        self.outstanding = self.outbox.popleft()
-        self.tries = 0
-        self._transmit()
-
-    def _transmit(self) -> None:
-        assert self.outstanding is not None
-        self.stats["sent"] += 1
-        self._write(self.outstanding)
-        wait = self.settings.ack_timeout
-        if self.settings.throttle:
-            wait += (len(self._line) + 1) / self.settings.chars_per_second
-        self._cancel_timer()
-        self._timer = self.clock.callLater(wait, self._timed_out)
-
-    def _timed_out(self) -> None:
-        self._timer = None
-        if self.outstanding is not None:
-            self._retransmit()
-
-    def _retransmit(self) -> None:
-        self._cancel_timer()
-        if self.tries >= self.settings.retries:
-            self.stats["given_up"] += 1
-            log.warn("serial {peer}: frame given up after {n} retries", peer=self.peer,
-                     n=self.tries)
-            self.outstanding = None
-            self._next()
-            return
-        self.tries += 1
-        self.stats["retransmitted"] += 1
-        self._transmit()
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
+    def extra_wait(self) -> float:
+        if not self.settings.throttle:
+            return 0.0
+        return (len(self._line) + 1) / self.settings.chars_per_second
 
     # ---------------------------------------------------------------- line speed
 
@@ -288,14 +245,11 @@ class SerialLink(FramedProtocol):
                                                    self._pace)
 
     def connectionLost(self, reason: Any = None) -> None:
-        self._cancel_timer()
+        if self._line_loop is not None and self._line_loop.running:
+            self._line_loop.stop()
         if self._line_call is not None and self._line_call.active():
             self._line_call.cancel()
         self._line_call = None
-        if reason is None:
-            from twisted.internet.protocol import connectionDone
-
-            reason = connectionDone
         super().connectionLost(reason)
 
 
@@ -336,6 +290,19 @@ class SerialPortListener:
     def getHost(self) -> SerialAddress:
         return SerialAddress(self.settings.device)
 
+    def first_open(self) -> None:
+        """Open the device now; ``OSError`` naming it if it cannot be opened
+        (a listen entry that cannot open fails at start, it does not wait in silence)."""
+        proto = SerialLink(_Watch(self.handler_factory(), self), self.options, self.settings,
+                           self.reactor)
+        try:
+            self.port = open_port(self.reactor, proto, self.settings)
+        except Exception as e:
+            why = getattr(e, "strerror", None) or str(e)
+            raise OSError(f"cannot open {self.settings.device}: {why}") from e
+        self.link = proto
+        self.opened += 1
+
     def open(self) -> None:
         self._call = None
         if self.stopped:
@@ -344,7 +311,7 @@ class SerialPortListener:
                            self.reactor)
         try:
             self.port = open_port(self.reactor, proto, self.settings)
-        except Exception as e:  # device absent or busy: the cable is not plugged in yet
+        except Exception as e:  # device gone for now (cable pulled, adapter unplugged)
             log.debug("serial {dev} not open: {e}", dev=self.settings.device, e=e)
             self._retry()
             return
@@ -392,13 +359,16 @@ class SerialAdapter:
                options: LinkOptions) -> Deferred[SerialPortListener]:
         settings = _checked(address, options)
         listener = SerialPortListener(reactor, settings, options, handler_factory)
-        listener.open()
+        try:
+            listener.first_open()
+        except OSError as e:
+            return fail(e)
         return succeed(listener)
 
     def connect(self, reactor: Any, address: str, handler: LinkHandler,
                 options: LinkOptions) -> Deferred[SerialLink]:
         settings = _checked(address, options)
-        proto = SerialLink(handler, options, settings, reactor)
+        proto = SerialLink(handler, options, settings, reactor, role="terminal")
         try:
             open_port(reactor, proto, settings)
         except Exception as e:

@@ -11,6 +11,9 @@ Endpoint strings::
     tls:5021:interface=127.0.0.1:certKey=lab/pki/server.pem:caCerts=lab/pki/ca.pem
     tls:host=127.0.0.1:port=5021:certKey=lab/pki/T01.pem:caCerts=lab/pki/ca.pem
 
+``tls_profile=fips|modern|legacy`` (``fips`` by default) sets the protocol versions and suites
+(``PROFILES``): ``fips`` is TLS 1.2+ with AES-GCM suites only, as the CJIS Security Policy asks
+(FIPS 140-2 approved encryption: ChaCha20 is refused); ``legacy`` warns.
 ``certKey`` is one PEM file holding the private key and the certificate; ``caCerts`` a PEM file
 of the CA certificates to trust; a client may add ``hostname=`` (default: ``host``) to check
 the server's name. ``write_lab_pki`` makes a lab CA, a server certificate (``localhost``,
@@ -30,12 +33,16 @@ from twisted.internet.interfaces import (
     IOpenSSLClientConnectionCreator,
     IOpenSSLServerConnectionCreator,
 )
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from hardware.link import FramedProtocol, LinkHandler
 from hardware.registry import EndpointError, LinkOptions
 
-__all__ = ["ADAPTER", "TlsAdapter", "make_ca", "make_certificate", "write_lab_pki"]
+__all__ = ["ADAPTER", "PROFILES", "TlsAdapter", "apply_profile", "make_ca", "make_certificate",
+           "write_lab_pki"]
+
+log = Logger()
 
 
 def _parts(address: str) -> tuple[list[str], dict[str, str]]:
@@ -62,13 +69,46 @@ def _exists(path: str, what: str) -> str:
     return path
 
 
-def _context(cert_key: str | None, ca_certs: str, *, server: bool) -> Any:
+FIPS_TLS12_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384")
+FIPS_TLS13_SUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"
+
+PROFILES = {
+    "fips": "TLS 1.2 and 1.3, AES-GCM only (FIPS 140-2 approved; CJIS Security Policy 5.10.1.2)",
+    "modern": "TLS 1.2 and 1.3, OpenSSL's default suites (ChaCha20-Poly1305 included)",
+    "legacy": "TLS 1.0 and up, OpenSSL's default suites: for old terminals only",
+}
+"""``tls_profile=`` values; ``fips`` is the default."""
+
+
+def apply_profile(ctx: Any, profile: str) -> None:
+    """Set the protocol versions and suites of a ``tls_profile`` on a pyOpenSSL context."""
+    from OpenSSL import SSL
+
+    if profile not in PROFILES:
+        raise EndpointError(f"tls: tls_profile must be one of {', '.join(PROFILES)}, "
+                            f"not {profile!r}")
+    if profile == "legacy":
+        log.warn("tls_profile=legacy accepts TLS 1.0/1.1 and suites CJIS does not approve: "
+                 "for old terminals in a lab only")
+        ctx.set_min_proto_version(SSL.TLS1_VERSION)
+        ctx.set_cipher_list(b"DEFAULT:@SECLEVEL=0")
+        return
+    ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    if profile == "fips":
+        ctx.set_cipher_list(FIPS_TLS12_CIPHERS.encode())
+        ctx.set_tls13_ciphersuites(FIPS_TLS13_SUITES.encode())
+
+
+def _context(cert_key: str | None, ca_certs: str, *, server: bool,
+             profile: str = "fips") -> Any:
     """A pyOpenSSL context from PEM files (pyOpenSSL >= 24 warns on Twisted's X509 objects, and
     the tests treat warnings as errors, so the context is built here from paths)."""
     from OpenSSL import SSL
 
     ctx = SSL.Context(SSL.TLS_METHOD)
-    ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    apply_profile(ctx, profile)
     try:
         if cert_key is not None:
             ctx.use_certificate_chain_file(_exists(cert_key, "certKey"))
@@ -86,16 +126,52 @@ def _context(cert_key: str | None, ca_certs: str, *, server: bool) -> Any:
     return ctx
 
 
+class _Crl:
+    """The lab's CRL (``crl.pem`` beside ``caCerts``), added to the context's store when it
+    changes, so a revocation applies from the next handshake without a restart."""
+
+    def __init__(self, ctx: Any, ca_certs: str) -> None:
+        self.ctx = ctx
+        self.path = Path(ca_certs).with_name("crl.pem")
+        self.seen: float = -1.0
+
+    def refresh(self) -> None:
+        from OpenSSL import crypto
+
+        try:
+            mtime = self.path.stat().st_mtime
+        except OSError:
+            return
+        if mtime == self.seen:
+            return
+        from cryptography import x509
+
+        try:
+            crl = x509.load_pem_x509_crl(self.path.read_bytes())
+        except (OSError, ValueError) as e:
+            log.error("tls: cannot read the CRL {path}: {e}", path=str(self.path), e=e)
+            return
+        store = self.ctx.get_cert_store()
+        store.add_crl(crl)
+        store.set_flags(crypto.X509StoreFlags.CRL_CHECK)
+        self.seen = mtime
+
+
 @implementer(IOpenSSLServerConnectionCreator)
 class _ServerContext:
     """Server connections for the listening side."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, ca_certs: str = "") -> None:
         self.ctx = ctx
+        self.crl = _Crl(ctx, ca_certs) if ca_certs else None
+        if self.crl is not None:
+            self.crl.refresh()
 
     def serverConnectionForTLS(self, tlsProtocol: Any) -> Any:
         from OpenSSL import SSL
 
+        if self.crl is not None:
+            self.crl.refresh()
         conn = SSL.Connection(self.ctx, None)
         conn.set_app_data(tlsProtocol)
         return conn
@@ -167,8 +243,9 @@ class TlsAdapter:
         if "certKey" not in named or "caCerts" not in named:
             raise EndpointError("tls: a listening TLS link needs certKey= (server key and "
                                 "certificate) and caCerts= (the CA that signs terminals)")
-        context = _ServerContext(_context(named.pop("certKey"), named.pop("caCerts"),
-                                          server=True))
+        ca_certs = named.pop("caCerts")
+        context = _ServerContext(_context(named.pop("certKey"), ca_certs, server=True,
+                                          profile=named.pop("tls_profile", "fips")), ca_certs)
         ep = endpoints.SSL4ServerEndpoint(reactor, int(port), context,
                                           backlog=int(named.pop("backlog", 50)),
                                           interface=named.pop("interface", ""))
@@ -189,7 +266,8 @@ class TlsAdapter:
             raise EndpointError(f"tls: needs host= and port=, not {address!r}")
         if "caCerts" not in named:
             raise EndpointError("tls: a TLS client needs caCerts= (the CA of the switch)")
-        ctx = _context(named.pop("certKey", None), named.pop("caCerts"), server=False)
+        ctx = _context(named.pop("certKey", None), named.pop("caCerts"), server=False,
+                       profile=named.pop("tls_profile", "fips"))
         hostname = named.pop("hostname", host)
         if named:
             raise EndpointError(f"tls: unknown option(s) {', '.join(sorted(named))}")
@@ -203,14 +281,28 @@ ADAPTER = TlsAdapter()
 
 # ---------------------------------------------------------------------- certificates
 
-def make_ca(name: str = "LEMS TRAINING LAB CA", days: int = 3650) -> tuple[Any, Any]:
+KEY_TYPES = ("ec", "rsa")
+"""Certificate keys ``lems init --tls --key`` makes: ECDSA P-256 or RSA 2048 (both FIPS 186)."""
+
+
+def new_key(kind: str = "ec") -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if kind == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if kind == "ec":
+        return ec.generate_private_key(ec.SECP256R1())
+    raise EndpointError(f"key type must be ec or rsa, not {kind!r}")
+
+
+def make_ca(name: str = "LEMS TRAINING LAB CA", days: int = 3650, key_type: str = "ec"
+            ) -> tuple[Any, Any]:
     """A new CA: (private key, certificate), both ``cryptography`` objects."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = new_key(key_type)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name),
                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "LEMS simulator")])
     now = datetime.datetime.now(datetime.UTC)
@@ -229,15 +321,18 @@ def make_ca(name: str = "LEMS TRAINING LAB CA", days: int = 3650) -> tuple[Any, 
 
 
 def make_certificate(ca_key: Any, ca_cert: Any, common_name: str, *, server: bool = False,
-                     names: Iterable[str] = (), days: int = 825) -> tuple[Any, Any]:
-    """A key and certificate signed by the CA: for a terminal (client, CN = terminal id) or the
-    switch (server; ``names`` are DNS names or IP addresses for the subjectAltName)."""
+                     names: Iterable[str] = (), days: int = 825, key_type: str = "ec"
+                     ) -> tuple[Any, Any]:
+    """A key and certificate signed by the CA: for a terminal (client, CN = terminal id, and the
+    id as its subjectAltName DNS name too) or the switch (server; ``names`` are DNS names or IP
+    addresses for the subjectAltName)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = new_key(key_type)
+    if not server and not names:
+        names = (common_name,)
     now = datetime.datetime.now(datetime.UTC)
     builder = (x509.CertificateBuilder()
                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
@@ -272,12 +367,13 @@ def _pem(key: Any, cert: Any) -> bytes:
 
 
 def write_lab_pki(directory: Path | str, terminals: Iterable[str],
-                  server_names: Iterable[str] = ("localhost", "127.0.0.1", "::1")) -> Path:
+                  server_names: Iterable[str] = ("localhost", "127.0.0.1", "::1"),
+                  key_type: str = "ec") -> Path:
     """Write ``ca.pem`` (certificate), ``ca-key.pem``, ``server.pem`` and ``<terminal>.pem``
     (key + certificate each) into ``directory``; private keys are readable by the owner only."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    ca_key, ca_cert = make_ca()
+    ca_key, ca_cert = make_ca(key_type=key_type)
 
     def write(name: str, data: bytes, private: bool = True) -> None:
         path = directory / name
@@ -288,7 +384,39 @@ def write_lab_pki(directory: Path | str, terminals: Iterable[str],
     write("ca.pem", _pem(None, ca_cert), private=False)
     write("ca-key.pem", _pem(ca_key, ca_cert))
     write("server.pem", _pem(*make_certificate(ca_key, ca_cert, "lems-switch", server=True,
-                                                 names=server_names)))
+                                                 names=server_names, key_type=key_type)))
     for t in terminals:
-        write(f"{t}.pem", _pem(*make_certificate(ca_key, ca_cert, t)))
+        write(f"{t}.pem", _pem(*make_certificate(ca_key, ca_cert, t, key_type=key_type)))
     return directory
+
+
+def revoke(directory: Path | str, terminal: str) -> Path:
+    """Add the certificate ``<terminal>.pem`` of the lab PKI in ``directory`` to the lab's CRL
+    (``crl.pem``, signed by the lab CA); a ``tls:`` listener whose ``caCerts`` sits beside it
+    refuses that certificate from its next handshake on."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    directory = Path(directory)
+    pem = _read(str(directory / f"{terminal}.pem"), "certificate")
+    cert = x509.load_pem_x509_certificate(pem)
+    ca_pem = _read(str(directory / "ca-key.pem"), "CA key")
+    ca_key = serialization.load_pem_private_key(ca_pem, None)
+    ca_cert = x509.load_pem_x509_certificate(_read(str(directory / "ca.pem"), "CA certificate"))
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)
+               .last_update(now - datetime.timedelta(minutes=5))
+               .next_update(now + datetime.timedelta(days=30)))
+    crl_path = directory / "crl.pem"
+    serials = {cert.serial_number}
+    if crl_path.exists():
+        old = x509.load_pem_x509_crl(crl_path.read_bytes())
+        serials |= {r.serial_number for r in old}
+    for serial in sorted(serials):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build())
+    crl = builder.sign(ca_key, hashes.SHA256())
+    tmp = crl_path.with_suffix(".tmp")
+    tmp.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    tmp.replace(crl_path)
+    return crl_path

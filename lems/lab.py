@@ -57,6 +57,8 @@ class TerminalConfig:
     radio: bool = False
     control: bool = False
     description: str = ""
+    require_tls: bool = False
+    """Sign-on only over a TLS link whose client certificate names this terminal."""
     nlets_format: str = ""
     """``legacy`` or ``xml``: the form of the Nlets traffic this terminal receives ("" = the
     nlets endpoint's ``format``). A terminal may send either form whatever this says."""
@@ -194,7 +196,8 @@ _ALLOWED = {
     "journal": {"keep_days", "keep_mb", "archive_every"},
     "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
                "cch_entry", "criteria"},
-    "terminal": {"id", "oris", "radio", "control", "description", "nlets_format"},
+    "terminal": {"id", "oris", "radio", "control", "description", "require_tls",
+                 "nlets_format"},
     "operator": {"id", "name", "password", "password_hash", "terminals", "cleared",
                  "supervisor"},
     "group": {"name", "members", "description"},
@@ -422,6 +425,7 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
             id=tid, oris=oris, radio=r.get(t, "radio", bool, "terminal", i, False),
             control=r.get(t, "control", bool, "terminal", i, False),
             description=r.get(t, "description", str, "terminal", i, ""),
+            require_tls=r.get(t, "require_tls", bool, "terminal", i, False),
             nlets_format=r.get(t, "nlets_format", str, "terminal", i, ""))
         if cfg.terminals[tid].nlets_format not in ("", "legacy", "xml"):
             raise r.fail("must be legacy or xml", "terminal", i, "nlets_format")

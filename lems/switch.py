@@ -101,6 +101,9 @@ class Session:
     __slots__ = ("deadline", "draining", "held", "link", "operator", "outflow", "pre",
                  "resend_s", "routing", "switch", "terminal", "throttled", "window")
 
+    acks_frames = True
+    """On links with link-level ACK (stx, dle) the session ACKs each frame once journaled."""
+
     def __init__(self, switch: Switch, resend_s: float = 0.0, window: int = 0) -> None:
         self.switch = switch
         self.resend_s = resend_s
@@ -138,7 +141,9 @@ class Session:
                                                           self)
 
     def frame_received(self, payload: bytes) -> None:
-        self.switch.receive(self, payload)
+        link = self.link
+        if not self.switch.receive(self, payload) and getattr(link, "arq", False):
+            self.switch.ack_when_journaled(link)
 
     def bad_frame(self, reason: str, raw: bytes) -> None:
         self.switch.receive_bad(self, reason, raw)
@@ -662,8 +667,9 @@ class Switch:
 
     # ------------------------------------------------------------------ inbound
 
-    def receive(self, session: Session, payload: bytes) -> None:
-        """One frame from a link."""
+    def receive(self, session: Session, payload: bytes) -> bool | None:
+        """One frame from a link; True when the frame's link-level ACK is already arranged
+        (it follows the commit of an accepted request)."""
         if session.held is not None:  # a sign-on is being checked: keep the order
             if len(session.held) < (self.HOLD_MAX if session.terminal is None else
                                     self.HOLD_MAX_SIGNED_ON):
@@ -686,11 +692,10 @@ class Switch:
             self._refuse_unjournaled(session, mask_logon(text), self.STORAGE_NOTICE)
             return
         if text[:4] == "ISN/":
-            self._receive_numbered(session, text)
-            return
-        self._receive(session, text)
+            return self._receive_numbered(session, text)
+        return self._receive(session, text)
 
-    def _receive(self, session: Session, text: str) -> None:
+    def _receive(self, session: Session, text: str) -> bool | None:
         if text[:24].lstrip()[:5].upper() == "LOGON":
             masked = mask_logon(text)
             if masked != text:  # no password in the journal, an echo or a log, in any form
@@ -762,15 +767,28 @@ class Switch:
             # the route acts outside the switch (a national system, a state file): only once
             # the request is durable
             self.writer.commit(rows, self._accepted, session, req)
-            return
+            return True
         # answered from what the switch holds: request and answers durable in one commit,
         # nothing visible before it
         sends = self._queue_replies(replies, req, rows, stamp)
         self.writer.commit(rows, self._answered, session, seq, sends)
+        return True
+
+    def ack_when_journaled(self, link: Any) -> None:
+        """ACK a frame on a link with link-level acknowledgement (stx, dle) once everything
+        queued for the journal so far, the frame's own row included, is committed."""
+        self.writer.commit([], self._journaled, link)
+
+    @staticmethod
+    def _journaled(error: BaseException | None, link: Any) -> None:
+        if error is None:
+            link.ack()
+        else:
+            link.nak()
 
     # ------------------------------------------------------------------ input sequence numbers
 
-    def _receive_numbered(self, session: Session, text: str) -> None:
+    def _receive_numbered(self, session: Session, text: str) -> bool | None:
         """A message carrying an input sequence number: a first line ``ISN/<n>``, then the
         message. Once its journal row is committed the sender gets an input acknowledgement
         (``IAK``, a session answer: OSN 0) naming the ISN, the journal sequence number and
@@ -795,7 +813,7 @@ class Switch:
                 return
         seq = self.journal.last_seq + 1  # the number _receive gives the message
         self._disposition = "accepted"
-        self._receive(session, rest)
+        arranged = self._receive(session, rest)
         disposition = self._disposition
         tid = session.terminal
         rows: list[Statement] = []
@@ -811,6 +829,7 @@ class Switch:
         # commits fire in order: this one fires once the message's own row is durable
         self.writer.submit(rows).addCallback(acknowledge).addErrback(
             self._journal_failed, session, seq)
+        return arranged
 
     def _isn_original(self, terminal: str, isn: int) -> int:
         """The journal seq of the message ``terminal`` sent under ``isn`` within the last
@@ -939,9 +958,13 @@ class Switch:
             return
         seq = self.journal.next_seq()
         rej = Reject(BAD_FRAME, f"FRAME REFUSED - {reason.upper()}", None, text[:100])
-        if session.link is not None:
-            session.link.nak()
+        link = session.link
+        damaged = "longer than" not in reason  # resending may cure it; a too-long block not
+        if link is not None and damaged:
+            link.nak()
         self._refuse(session, seq, text, rej, "bad-frame")
+        if link is not None and not damaged and getattr(link, "arq", False):
+            self.ack_when_journaled(link)
 
     def _refuse(self, session: Session, seq: int, text: str, rej: Reject, disposition: str,
                 key: str = "", ori: str = "", extra: list[Statement] | None = None,
@@ -1020,8 +1043,9 @@ class Switch:
         identity = getattr(session.link, "identity", None)  # TLS client certificate CN
         if term is not None and identity is not None and identity != tid:
             # the peer proved who it is with a certificate: it may know why
+            what = "MQTT TOPIC" if getattr(session.link, "kind", "") == "mqtt" else "CERTIFICATE"
             self._logon_refuse(session, seq, journal_text, term,
-                               f"CERTIFICATE IDENTIFIES TERMINAL {identity}, NOT {tid}")
+                               f"{what} IDENTIFIES TERMINAL {identity}, NOT {tid}")
             return
         known = term is not None and op is not None
         if known and not op.password_hash:  # a clear password (a lab written before hashes)
@@ -1076,6 +1100,9 @@ class Switch:
                       "BACKGROUND CHECK - SIGN-ON REFUSED")
         why = why or (f"OPERATOR {oid} IS LOCKED OUT - A SUPERVISOR MUST UNLOCK"
                       if state.locked else "")
+        if not why and term is not None and term.require_tls and not (
+                certified and getattr(session.link, "kind", "") == "tls"):
+            why = f"TERMINAL {tid} SIGNS ON ONLY OVER TLS WITH ITS CERTIFICATE"
         if why or term is None:
             self.stats["logon_refused"] += 1
             self._logon_refuse(session, seq, journal_text, term, why or REFUSED)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from formats.dictionary import Dictionary
+from formats.framing import Frame, LineFramer
 from terminals.client import Output, TerminalClient, TimeoutError
 from terminals.forms import Form, help_lines, key_list
 from terminals.script import Credentials, aw, reject_code, sign_on, son_variables
@@ -181,7 +182,8 @@ class Console:
             return False
         if command in ("HELP", "?"):
             lines = help_lines(self.dictionary, rest.strip()) if rest.strip() else [
-                "TYPE A MESSAGE AND PRESS ENTER; END A LINE WITH \\ TO CONTINUE IT",
+                "TYPE A MESSAGE AND PRESS ENTER; AFTER A HEADER ENDING IN .TXT TYPE THE TEXT "
+                "LINES AND AN EMPTY LINE",
                 "HELP KEY shows a key's fields; FORM KEY builds a message field by field; "
                 "QUIT leaves", *key_list(self.dictionary)]
             self.say("\n".join(lines), "class:body")
@@ -189,14 +191,19 @@ class Console:
         if command == "FORM":
             await self.form(rest.strip())
             return True
-        text = line
-        while text.endswith("\\"):
+        # The switch's own reading of a line link: an NCIC line goes at Enter; a .TXT header
+        # line (or a line ending in \\) asks for more lines, an empty line ends them.
+        reader = LineFramer(max_length=1 << 20)
+        events = reader.feed(line.strip().encode("latin-1", "replace") + b"\n")
+        while not events and reader.buffered:
             more = await self._ask("... ")
             if more is None:
-                return False
-            text = f"{text[:-1]}\n{more}"
-        if text.strip():
-            self.send(text.strip())
+                events = reader.finish()
+                break
+            events = reader.feed(more.rstrip().encode("latin-1", "replace") + b"\n")
+        for event in events:
+            if type(event) is Frame:
+                self.send(event.payload.decode("latin-1"))
         return True
 
     def send(self, text: str) -> None:

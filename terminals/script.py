@@ -4,12 +4,17 @@ A script is a text file, one step a line (``#`` starts a comment)::
 
     send QW.${ORI}.NAM/DOE,JOHN.DOB/19800101
     expect NRC contains "NO NCIC WANT" within 5
-    send EW.${ORI}.NAM/DOE,JOHN.SEX/M             # a line ending in \\ continues
+    send EW.${ORI}.NAM/DOE,JOHN.SEX/M
     expect REJ code MISSING-FIELD field FLD=RAC
     expect YQ save NIC=nic save ORIGIN=ori          # ORIGIN is the sender of relayed traffic
-    send YR.${ORI}.${ori}.TXT\\
+    send YR.${ORI}.${ori}.TXT
     RTY/WP.RNO/1.CON/Y.NIC/${nic}.RNA/DISPATCH
+
     wait 2
+
+A ``send`` takes its message as a terminal types it (docs/WIRE.md): an NCIC transaction is one
+line; an Nlets header ending in ``.TXT`` takes the text lines after it up to an empty line; a
+line ending in ``\\`` continues on the next (still accepted, never needed).
 
 ``expect KEY`` (``*`` for any key) waits for the next message with that key that satisfies the
 options; other messages that arrive meanwhile are passed over (a lab has background traffic, and
@@ -37,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from formats.errors import LemsError
+from formats.framing import Frame, LineFramer
 from terminals.client import Output, TerminalClient, TimeoutError
 
 __all__ = ["Credentials", "Pacer", "Result", "Script", "ScriptError", "Step", "load_script",
@@ -110,14 +116,20 @@ def parse_script(text: str, name: str = "<script>") -> Script:
         verb, _, rest = stripped.partition(" ")
         verb = verb.lower()
         if verb == "send":
-            parts = [rest.strip()]
-            while parts[-1].endswith("\\") and i < len(lines):
-                parts[-1] = parts[-1][:-1]
-                parts.append(lines[i].strip())
-                i += 1
-            if not parts[0]:
+            # The message as a terminal types it (the switch's rule, docs/WIRE.md): a .TXT
+            # header takes the text lines after it up to an empty line; \\ continues a line.
+            if not rest.strip():
                 raise ScriptError(f"{name} line {number}: send needs a message")
-            steps.append(Step(number, "send", text="\n".join(parts)))
+            reader = LineFramer(max_length=1 << 20)
+            events = reader.feed(rest.strip().encode("latin-1", "replace") + b"\n")
+            while not events and reader.buffered and i < len(lines):
+                events = reader.feed(lines[i].strip().encode("latin-1", "replace") + b"\n")
+                i += 1
+            if not events:
+                events = reader.finish()
+            for event in events:
+                if type(event) is Frame:
+                    steps.append(Step(number, "send", text=event.payload.decode("latin-1")))
         elif verb == "expect":
             steps.append(_expect(rest, name, number))
         elif verb == "wait":

@@ -104,3 +104,61 @@ async def any_broker() -> AsyncIterator[Broker]:
         return
     async with started_amqtt() as b:
         yield b
+
+
+class Mosquitto:
+    """A ``mosquitto`` process this test owns: started on a free port (or the port given) with
+    the configuration lines given, stopped (``kill -9`` or SIGTERM) and started again on the same
+    port for restart tests. A sync object, for tests that drive ``lems`` as a process."""
+
+    def __init__(self, workdir: Path, conf: str = "allow_anonymous true\n",
+                 port: int | None = None, conf_file: Path | None = None) -> None:
+        binary = mosquitto_binary()
+        if binary is None:
+            raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
+        self.binary = binary
+        self.port = port or free_port()
+        self.workdir = workdir
+        if conf_file is not None:  # a configuration made elsewhere (lems init --mqtt)
+            self.conf = conf_file
+        else:
+            self.conf = workdir / "mosquitto.conf"
+            self.conf.write_text(f"listener {self.port} 127.0.0.1\n{conf}")
+        self.log = workdir / "mosquitto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Mosquitto:
+        import time
+
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)],
+                                         stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while not answers(self.port):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mosquitto exited with {self.proc.returncode}: "
+                                   f"{self.log.read_text()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"mosquitto on port {self.port} did not come up")
+            time.sleep(0.02)
+        return self
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is None:
+            return
+        if kill:
+            self.proc.kill()
+        else:
+            self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def __enter__(self) -> Mosquitto:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

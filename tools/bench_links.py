@@ -1,6 +1,14 @@
-"""Throughput per link kind: frames echoed through a link on this machine, on the asyncio reactor.
+"""Throughput per link kind and per framing: frames echoed through a link on this machine, on the
+asyncio reactor.
 
     .venv/bin/python tools/bench_links.py [-n 5000] [--window 50] [--kinds tcp,loop,tls,serial,mqtt]
+        [--framings line,stx,dle,ascii4,bin2,bin4,length]
+
+The second table runs each framing over TCP twice in the same run: echoed by a LEMS link, and by
+a plain asyncio socket server that frames the same way (the framer's feed and encode, with the
+framing's ACK where it has one, nothing else); ``ratio`` is LEMS over plain, so the cost of the
+link layer shows apart from the framing's own. ``stx`` and ``dle`` run stop-and-wait (one frame
+in flight) as the acknowledgement rules require, on both sides.
 
 Each kind listens with an echo handler and one client sends ``n`` 60-byte frames keeping
 ``window`` in flight, counting echoes. This measures the links (framing, TLS, the serial
@@ -108,6 +116,57 @@ async def one(reactor, kind: str, n: int, window: int, tmp: Path, mqtt: str) -> 
     return rate
 
 
+class PlainEcho(asyncio.Protocol):
+    """The baseline: a bare asyncio server with the same framer, echoing each frame."""
+
+    def __init__(self, framing: str) -> None:
+        from formats.framing import Frame, link_framer
+
+        self.framer = link_framer(framing, 1 << 16)
+        self.frame = Frame
+        self.ack = self.framer.ack()
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        out = []
+        for event in self.framer.feed(data):
+            if type(event) is self.frame:
+                out.append(self.ack + self.framer.encode(event.payload))
+        if out:
+            self.transport.write(b"".join(out))
+
+
+async def framing_rate(reactor, framing: str, n: int, window: int, plain: bool) -> float:
+    from hardware import endpoints
+
+    loop = asyncio.get_running_loop()
+    if plain:
+        server = await loop.create_server(lambda: PlainEcho(framing), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+    else:
+        listener = await endpoints.listen(reactor, f"tcp:0:interface=127.0.0.1:framing={framing}",
+                                          Echo).asFuture(loop)
+        port = listener.getHost().port
+    done = asyncio.Event()
+    counter = Counter(done, n, window)
+    link = await endpoints.connect(reactor, f"tcp:host=127.0.0.1:port={port}:framing={framing}",
+                                   counter).asFuture(loop)
+    start = time.perf_counter()
+    for _ in range(min(window, n)):
+        counter.push()
+    await asyncio.wait_for(done.wait(), 600)
+    rate = n / (time.perf_counter() - start)
+    link.close()
+    await asyncio.sleep(0.1)
+    if plain:
+        server.close()
+    else:
+        await listener.stopListening().asFuture(loop)
+    return rate
+
+
 async def main(args) -> None:
     from twisted.internet import reactor
 
@@ -120,6 +179,16 @@ async def main(args) -> None:
             window = 1 if kind == "serial" else args.window
             shown = "no broker" if rate is None else f"{rate:10.0f}"
             print(f"{kind:8} {n:7d} {window:6d} {shown:>10}", flush=True)
+    if not args.framings:
+        return
+    print(f"\n{'framing':8} {'frames':>7} {'lems/s':>10} {'plain/s':>10} {'ratio':>6}")
+    for framing in args.framings.split(","):
+        arq = framing in ("stx", "dle")
+        n = min(args.n, 2000) if arq else args.n
+        window = 1 if arq else args.window
+        lems = await framing_rate(reactor, framing, n, window, plain=False)
+        plain = await framing_rate(reactor, framing, n, window, plain=True)
+        print(f"{framing:8} {n:7d} {lems:10.0f} {plain:10.0f} {lems / plain:6.2f}", flush=True)
 
 
 if __name__ == "__main__":
@@ -128,6 +197,8 @@ if __name__ == "__main__":
     p.add_argument("--window", type=int, default=50)
     p.add_argument("--kinds", default="tcp,loop,tls,serial,mqtt")
     p.add_argument("--mqtt", default="mqtt://127.0.0.1:1883")
+    p.add_argument("--framings", default="line,stx,dle,ascii4,bin2,bin4,length",
+                   help="framings to time over TCP against a plain socket echo ('' for none)")
     args = p.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from twisted.internet import asyncioreactor

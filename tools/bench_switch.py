@@ -311,18 +311,16 @@ class Client(asyncio.Protocol):
             self.closed.set_result(None)
 
     def data_received(self, data: bytes) -> None:
+        # the switch ends each message with an empty line (docs/WIRE.md); the echo each line
+        delim = b"\n\n" if self.kind == SWITCH else b"\n"
         buf = self.buf + data if self.buf else data
         start = 0
-        scan = 0
         while True:
-            end = buf.find(b"\n", scan)
+            end = buf.find(delim, start)
             if end < 0:
                 break
-            if end > start and buf[end - 1] == 0x5C:  # backslash: the frame goes on
-                scan = end + 1
-                continue
             self.frame(buf[start:end])
-            start = scan = end + 1
+            start = end + len(delim)
         self.buf = buf[start:]
 
     def frame(self, frame: bytes) -> None:
@@ -472,7 +470,7 @@ class Idle(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
-        if self.buf.endswith(b"\n") and not self.buf.endswith(b"\\\n"):
+        if self.buf.endswith(b"\n\n"):  # a message ends with an empty line
             if not self.signed_on.done():
                 if b"\nSON." in self.buf:
                     self.signed_on.set_result(None)

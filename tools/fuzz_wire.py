@@ -36,7 +36,7 @@ from pathlib import Path
 from wire_peer import FRAMINGS, Peer, Server, operators_by_terminal
 
 from formats.errors import FormatError
-from formats.framing import ETX, STX, BadFrame, Frame, block_check, make_framer
+from formats.framing import ETX, STX, BadFrame, Frame, block_check, link_framer, make_framer
 from lems.demo import init_lab
 
 TEMPLATES = [
@@ -122,8 +122,8 @@ async def fuzz_framing(server: Server, lab, framing: str, terminal: str, frames:
     while signed.outputs < 1 and time.monotonic() < end:
         await asyncio.sleep(0.01)
     peers = [signed, anon]
-    mirrors = [make_framer(framing, max_length=max_frame) for _ in peers]
-    encoder = make_framer(framing, max_length=max_frame)
+    mirrors = [make_framer(framing, max_length=max_frame) for _ in peers]  # the switch's reading
+    encoder = link_framer(framing, max_frame, role="terminal")  # a terminal's writing
     base = [p.outputs for p in peers]
     rss_before = server.rss_kib()
     want = 0

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from formats.framing import BadFrame, Frame, make_framer  # noqa: E402
+from formats.framing import BadFrame, Frame, link_framer  # noqa: E402
 from terminals.client import Output, parse_output  # noqa: E402
 
 FRAMINGS = ("line", "stx", "length")
@@ -119,8 +119,9 @@ class Peer(asyncio.Protocol):
     def __init__(self, framing: str, on_output: Callable[[Peer, Output], None] | None = None,
                  max_frame: int = 1 << 20) -> None:
         self.framing = framing
-        self.framer = make_framer(framing, max_length=max_frame)
-        self.encoder = make_framer(framing, max_length=max_frame)
+        # a terminal's end of the link: reads output, writes input (docs/WIRE.md)
+        self.framer = link_framer(framing, max_frame, role="terminal")
+        self.encoder = link_framer(framing, max_frame, role="terminal")
         self.on_output = on_output
         self.transport: Any = None
         self.outputs = 0
@@ -139,8 +140,11 @@ class Peer(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         acked = self.max_osn
+        link_ack = self.framer.ack()  # stx/dle: each frame ACKed, the switch waits for it
         for event in self.framer.feed(data):
             if isinstance(event, Frame):
+                if link_ack:
+                    self.send_raw(link_ack)
                 out = parse_output(event.payload.decode("latin-1"))
                 self.outputs += 1
                 if out.osn > self.max_osn:

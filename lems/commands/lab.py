@@ -36,7 +36,22 @@ def register(sub: Any) -> None:
                    help="give the operators the fixed training passwords (train-01…) kept in "
                    "clear in lab.toml, for classrooms and scripts; default: new random "
                    "passwords shown once, lab.toml keeps only their hashes")
+    s.add_argument("--key", choices=["ec", "rsa"], default="ec",
+                   help="with --tls: ECDSA P-256 (default) or RSA 2048 keys")
+    s.add_argument("--mqtt", action="store_true",
+                   help="also write DIR/mqtt/: a Mosquitto configuration, password file and ACL "
+                   "binding each terminal's topics to its own user (docs/WIRE.md)")
+    s.add_argument("--mqtt-port", type=int, default=1883, metavar="PORT",
+                   help="the port the lab's Mosquitto listens on (default 1883)")
     s.set_defaults(func=cmd_init)
+
+    s = sub.add_parser("pki", help="the lab's TLS certificates (lems init --tls)")
+    psub = s.add_subparsers(dest="pki_command", required=True)
+    r = psub.add_parser("revoke", help="revoke a terminal's certificate: the lab CRL "
+                        "(DIR/pki/crl.pem) refuses it from the next TLS handshake on")
+    r.add_argument("dir", type=Path, help="lab directory")
+    r.add_argument("terminal")
+    r.set_defaults(func=cmd_pki_revoke)
 
     s = sub.add_parser("serve", help="run a lab's switch until Ctrl-C or SIGTERM")
     s.add_argument("dir", type=Path, help="lab directory (or lab.toml)")
@@ -70,7 +85,11 @@ def register(sub: Any) -> None:
 
     s = sub.add_parser("send", help="sign on as a lab terminal, send messages, print answers")
     s.add_argument("dir", type=Path, help="lab directory (for the terminal's credentials)")
-    s.add_argument("messages", nargs="+", metavar="MESSAGE")
+    s.add_argument("messages", nargs="+", metavar="MESSAGE",
+                   help="a message as a terminal types it (an Nlets message: its .TXT header "
+                        "line and text lines, with newlines or \\n between them); - reads "
+                        "messages from standard input, ended by an empty line where they have "
+                        "text lines (docs/WIRE.md)")
     s.add_argument("--terminal", required=True)
     s.add_argument("--operator", help="default: the operator assigned to the terminal")
     s.add_argument("--password", help="default: the operator's password from lab.toml")
@@ -117,11 +136,20 @@ def cmd_init(args: argparse.Namespace) -> int:
     if args.tls:
         from hardware.tls import write_lab_pki
 
-        pki = write_lab_pki(args.dir / "pki", list(lab.terminals))
+        pki = write_lab_pki(args.dir / "pki", list(lab.terminals), key_type=args.key)
         console.print(f"TLS:         lems serve {args.dir} --listen tls:5021:interface=127.0.0.1:"
                       f"certKey={pki}/server.pem:caCerts={pki}/ca.pem  (terminal T01 uses "
                       f"certKey={pki}/T01.pem; the certificate's CN must match the LOGON)",
                       markup=False)
+    if args.mqtt:
+        from hardware.mqtt_link import SWITCH_USER, write_broker_config
+
+        users = write_broker_config(args.dir / "mqtt", list(lab.terminals), port=args.mqtt_port)
+        mq = (args.dir / "mqtt").resolve()
+        console.print(f"MQTT:        mosquitto -c {mq}/mosquitto.conf  then  lems serve {args.dir} "
+                      f"--listen mqtt://127.0.0.1:{args.mqtt_port}/lems:username={SWITCH_USER}:"
+                      f"password={users[SWITCH_USER]}  (terminal passwords in "
+                      f"{mq}/credentials.txt; user name = terminal)", markup=False)
     pw = lab.operators["OP01"].password
     console.print(f"Start it:    lems serve {args.dir}")
     console.print(f"Sign on:     connect to {listen} (e.g. nc 127.0.0.1 5020) and type "
@@ -130,6 +158,15 @@ def cmd_init(args: argparse.Namespace) -> int:
     console.print(f"Or send:     lems send {args.dir} --terminal T01 "
                   + ("" if args.training_passwords else f"--password {pw} ")
                   + f"'QW.{t01}.NAM/DOE,JOHN.DOB/19800101'", markup=False)
+    return 0
+
+
+def cmd_pki_revoke(args: argparse.Namespace) -> int:
+    from hardware.tls import revoke
+
+    crl = revoke(args.dir / "pki", args.terminal)
+    console.print(f"certificate of {args.terminal} revoked: {crl} (tls: listeners whose caCerts "
+                  "is beside it refuse it from the next handshake)", markup=False)
     return 0
 
 
@@ -197,7 +234,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             try:
                 d = switch.listen(desc)
             except LemsError as e:
-                errors.print(f"lems: {e}", markup=False)
+                errors.print(f"lems: cannot listen on {desc}: {e}", markup=False)
                 status["code"] = 2
                 reactor.stop()
                 return
@@ -292,8 +329,12 @@ def cmd_send(args: argparse.Namespace) -> int:
             result["code"] = 1
             client.close()
             return
-        for text in args.messages:
-            client.send(text.replace("\\n", "\n"))
+        from formats.framing import messages_in
+
+        for arg in args.messages:
+            text = sys.stdin.read() if arg == "-" else arg.replace("\\n", "\n")
+            for message in messages_in(text):
+                client.send(message)
         while True:
             try:
                 show(await client.next(args.wait))

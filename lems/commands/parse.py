@@ -11,8 +11,10 @@ from typing import Any
 
 def register(sub: Any) -> None:
     s = sub.add_parser("parse", help="parse and validate messages, print JSON per message",
-                       description="Read messages (one per line; a line ending in \\ continues "
-                       "on the next) and print one JSON object per message; a line starting "
+                       description="Read messages as a terminal types them (an NCIC transaction "
+                       "is one line; an Nlets header line ending in .TXT, its text lines and an "
+                       "empty line are one message; a line ending in \\ continues; see "
+                       "docs/WIRE.md) and print one JSON object per message; a line starting "
                        "with < is read as Nlets XML (n2:NLETS). Exit 1 if any is rejected.")
     s.add_argument("file", nargs="?", default="-", help="file to read, or - for stdin")
     s.set_defaults(func=cmd_parse)
@@ -25,12 +27,10 @@ def cmd_parse(args: argparse.Namespace) -> int:
     from formats.responses import reject
 
     data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
-    if data and not data.endswith(b"\n"):
-        data += b"\n"
     framer = LineFramer(max_length=1 << 20)
     parser = Parser()
     ok = True
-    for event in framer.feed(data):
+    for event in framer.feed(data) + framer.finish():
         if not isinstance(event, Frame):
             ok = False
             print(json.dumps({"ok": False, "reject": {"code": "BAD-FRAME", "field": None,

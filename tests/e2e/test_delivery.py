@@ -16,7 +16,7 @@ import sys
 import pytest
 from support import demo_lab, running_switch, until, wait
 
-from formats.framing import BadFrame, Frame, make_framer
+from formats.framing import BadFrame, Frame, link_framer
 from lems.training.dashboard import snapshot
 from terminals.client import parse_output
 
@@ -26,7 +26,8 @@ class Raw:
 
     def __init__(self, reader, writer, framing: str, max_frame: int = 16384) -> None:
         self.reader, self.writer = reader, writer
-        self.framer = make_framer(framing, max_length=max_frame)
+        # a terminal's end: writes input, reads the switch's output (docs/WIRE.md)
+        self.framer = link_framer(framing, max_frame, role="terminal")
         self.frames: list = []
         self.controls: list[int] = []
         self.bad: list = []
@@ -51,6 +52,8 @@ class Raw:
                     raise EOFError("connection closed")
                 for event in self.framer.feed(data):
                     if isinstance(event, Frame):
+                        # a compliant terminal ACKs each frame on stx/dle (stop-and-wait)
+                        self.writer.write(self.framer.ack())
                         self.frames.append(parse_output(event.payload.decode("latin-1")))
                     elif isinstance(event, BadFrame):
                         self.bad.append(event)
@@ -145,10 +148,11 @@ async def test_stx_reject_echoing_framing_bytes_is_sent_and_mail_keeps_flowing(t
 async def test_line_answers_never_carry_cr_backslash_or_oversize(tmp_path, reactor):
     async with running_switch(demo_lab(tmp_path), reactor) as switch:
         t1 = await sign_on(switch, port_of(switch), "T01")
-        # a CR inside the ORI is copied into the reject's first line
-        t1.send_raw(b"QW.OR02\r4000.NAM/DOE,JOHN.DOB/19800101\n")
+        # a control character inside the ORI is copied into the reject's first line (a CR
+        # would end the line: CR, LF and CR LF all end lines on input)
+        t1.send_raw(b"QW.OR02\x0b4000.NAM/DOE,JOHN.DOB/19800101\n")
         out = await t1.next()
-        assert out.lines[0] == "REJ.OR02<CR>4000" and "\r" not in out.frame
+        assert out.lines[0] == "REJ.OR02<VT>4000" and "\x0b" not in out.frame
         # a 16,000-character field: the reject fits the link's frame limit
         t1.send("QW.OR0240000.NAM/" + "A" * 16_000 + ".DOB/19800101")
         out = await t1.until_key("REJ")

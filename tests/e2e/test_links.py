@@ -178,3 +178,52 @@ async def test_conversation_over_each_link_kind(kind, tmp_path, reactor, mqtt_br
     finally:
         await wait(switch.stop())
         rig.stop()
+
+
+@pytest.mark.parametrize("framing", ["ascii4", "ascii6-incl", "bin2", "bin4-incl", "dle",
+                                     "stx", "length"])
+async def test_conversation_over_tcp_in_each_declared_framing(framing, tmp_path, reactor):
+    """Sign-on, an inquiry and an AM between terminals over TCP in each framing a real
+    switch interface uses; the raw bytes of one frame are checked by hand too."""
+    import socket
+
+    from formats.framing import make_framer
+    from lems.switch import Switch
+
+    lab = demo_lab(tmp_path)
+    switch = Switch(lab, reactor)
+    switch.start()
+    switch.router.register(FakeNcic())
+    try:
+        port = await wait(switch.listen(f"tcp:0:interface=127.0.0.1:framing={framing}"))
+        to = f"tcp:host=127.0.0.1:port={port.getHost().port}:framing={framing}"
+        rig = Rig("tcp", tmp_path, reactor, None)
+        rig.clients = {"T01": to, "T04": to}
+        t1 = await sign_on(rig, "T01", "OP01", lab.operators["OP01"].password)
+        op4 = next(o for o in lab.operators.values() if "T04" in o.terminals and o.cleared)
+        t4 = await sign_on(rig, "T04", op4.id, op4.password)
+        t1.send("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101")
+        hit, _ = await until(t1, "HIT")
+        assert "NAM/DOE,JOHN" in hit.body
+        t1.send("AM.OR0240000.OR0260000.TXT\nMEET AT THE COUNTY LINE")
+        am, _ = await until(t4, "AM")
+        assert am.lines[-1] == "MEET AT THE COUNTY LINE"
+        t1.close()
+        t4.close()
+
+        # a vendor's own code: the frame built by hand, the answer read by hand
+        framer = make_framer(framing)
+        loop = asyncio.get_running_loop()
+        sock = socket.create_connection(("127.0.0.1", port.getHost().port))
+        sock.setblocking(False)
+        await loop.sock_sendall(sock, framer.encode(b"LOGON.T01.OP01." +
+                                                    lab.operators["OP01"].password.encode()))
+        frames = []
+        while not frames:
+            data = await asyncio.wait_for(loop.sock_recv(sock, 65536), 10)
+            assert data
+            frames = [e for e in framer.feed(data) if hasattr(e, "payload")]
+        assert b"\nSON.T01\n" in frames[0].payload
+        sock.close()
+    finally:
+        await wait(switch.stop())

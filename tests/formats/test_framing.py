@@ -28,11 +28,13 @@ from formats.framing import (
     STX_FRAME,
     BadFrame,
     Control,
+    DleFramer,
     Event,
     Frame,
     Framer,
     LengthFramer,
     LineFramer,
+    PrefixFramer,
     StxEtxFramer,
     block_check,
     make_framer,
@@ -79,12 +81,18 @@ def reasons(events: Sequence[Event]) -> list[str]:
 
 
 def test_registry_names_match_classes() -> None:
-    assert dict(FRAMERS) == {"line": LineFramer, "stx": StxEtxFramer, "length": LengthFramer}
-    for name, cls in FRAMERS.items():
+    assert {n: f.factory for n, f in FRAMERS.items() if not f.params} == {
+        "line": LineFramer, "stx": StxEtxFramer, "length": LengthFramer, "dle": DleFramer}
+    assert {n for n, f in FRAMERS.items() if f.factory is PrefixFramer} == {
+        "ascii4", "ascii5", "ascii6", "ascii4-incl", "ascii5-incl", "ascii6-incl",
+        "bin2", "bin4", "bin2-incl", "bin4-incl"}
+    for name, spec in FRAMERS.items():
         framer = make_framer(name)
-        assert isinstance(framer, cls)
+        assert isinstance(framer, spec.factory)
         assert framer.name == name
-        assert framer.max_length == DEFAULT_MAX_LENGTH == 65536
+        assert framer.max_length == min(DEFAULT_MAX_LENGTH, {
+            "ascii4": 9999, "ascii4-incl": 9995, "ascii5-incl": 99995, "bin2": 65535,
+            "bin2-incl": 65533}.get(name, 65536))
 
 
 def test_make_framer_passes_options() -> None:
@@ -92,7 +100,7 @@ def test_make_framer_passes_options() -> None:
 
 
 def test_make_framer_unknown_name_lists_known_ones() -> None:
-    with pytest.raises(FormatError, match="known framers are length, line, stx"):
+    with pytest.raises(FormatError, match=r"known framers are ascii4, ascii4-incl, .*dle.*length"):
         make_framer("slip")
 
 
@@ -151,7 +159,7 @@ def test_feed_accepts_bytearray_and_memoryview(name: str) -> None:
 def test_reset_drops_partial_data(name: str) -> None:
     framer = make_framer(name)
     wire = framer.encode(b"HELLO")
-    assert framer.feed(wire[:-1]) == []
+    assert framer.feed(wire[:3]) == []
     assert framer.buffered > 0
     framer.reset()
     assert framer.buffered == 0
@@ -188,8 +196,17 @@ def test_line_empty_lines_are_keepalives() -> None:
     assert f.feed(b"X\n\n") == [Frame(b"X")]
 
 
-def test_line_cr_not_before_lf_is_kept() -> None:
-    assert LineFramer().feed(b"A\rB\r\r\n") == [Frame(b"A\rB\r")]
+def test_line_cr_alone_and_crlf_end_lines_too() -> None:
+    assert LineFramer().feed(b"A\rB\r\r\nC\n\rD\r") == [
+        Frame(b"A"), Frame(b"B"), Frame(b"C"), Frame(b"D")]
+
+
+def test_line_crlf_split_between_chunks_is_one_line_end() -> None:
+    f = LineFramer()
+    assert f.feed(b"AM.OR0240000.OR0260000.TXT\r") == []
+    assert f.feed(b"\nHELLO\r") == []
+    assert f.feed(b"\n") == []
+    assert f.feed(b"\r\n") == [Frame(b"AM.OR0240000.OR0260000.TXT\nHELLO")]
 
 
 def test_line_partial_line_waits() -> None:
@@ -197,21 +214,85 @@ def test_line_partial_line_waits() -> None:
     assert f.feed(b"QV.LIC/") == []
     assert f.feed(b"ABC\\") == []
     assert f.feed(b"\r") == []
-    assert f.feed(b"\nX\r") == []
-    assert f.feed(b"\n") == [Frame(b"QV.LIC/ABC\nX")]
+    assert f.feed(b"\nX\r") == [Frame(b"QV.LIC/ABC\nX")]
 
 
-def test_line_encode() -> None:
+def test_line_natural_form_single_lines_and_a_txt_block() -> None:
+    """What a vendor types into nc: an NCIC line is answered at its end, an Nlets header line
+    ending in .TXT takes the text lines after it up to an empty line."""
+    wire = (b"QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\r\n"
+            b"AM.OR0240000.OR0260000.TXT\r\nMEET AT THE COUNTY LINE\r\nAT 1400\r\n\r\n"
+            b"KQ.OR0240000.WA.TXT  \nOLN/WDL1234567.PUR/C\n\n"
+            b"QV.OR0240000.LIC/ABC123\n")
+    expected = [Frame(b"QW.OR0240000.NAM/DOE,JOHN.DOB/19800101"),
+                Frame(b"AM.OR0240000.OR0260000.TXT\nMEET AT THE COUNTY LINE\nAT 1400"),
+                Frame(b"KQ.OR0240000.WA.TXT  \nOLN/WDL1234567.PUR/C"),
+                Frame(b"QV.OR0240000.LIC/ABC123")]
+    assert LineFramer().feed(wire) == expected
+    assert bytewise(LineFramer(), wire) == expected
+    assert bytewise(LineFramer(), wire.replace(b"\r\n", b"\r")) == expected
+
+
+def test_line_txt_with_text_on_the_header_line_is_one_line() -> None:
+    assert LineFramer().feed(b"RQ.OR0240000.WA.TXTLIC/ABC123.LIT/PC\nX\n") == [
+        Frame(b"RQ.OR0240000.WA.TXTLIC/ABC123.LIT/PC"), Frame(b"X")]
+
+
+def test_line_backslash_continuation_still_accepted_also_inside_a_block() -> None:
+    assert LineFramer().feed(b"AM.A.B.TXT\\\nHELLO\nQW.X\n") == [
+        Frame(b"AM.A.B.TXT\nHELLO"), Frame(b"QW.X")]
+    assert LineFramer().feed(b"AM.A.B.TXT\nONE\\\n\\\nTWO\n\n") == [
+        Frame(b"AM.A.B.TXT\nONE\n\nTWO")]
+
+
+def test_line_finish_ends_a_block_at_the_end_of_a_file() -> None:
     f = LineFramer()
-    assert f.encode(b"A\nB") == b"A\\\nB\n"
-    assert f.encode(b"A\\B") == b"A\\B\n"
-    assert f.encode(b"\n") == b"\\\n\n"
+    assert f.feed(b"AM.A.B.TXT\nHELLO") == []
+    assert f.finish() == [Frame(b"AM.A.B.TXT\nHELLO")]
+    assert f.buffered == 0
+
+
+def test_line_output_ends_each_message_with_an_empty_line_and_no_backslashes() -> None:
+    out = LineFramer(eol=b"\r\n")
+    assert out.encode(b"OSN/0000001 TRM/T01\nSON.T01\nA\\B\\") == (
+        b"OSN/0000001 TRM/T01\r\nSON.T01\r\nA\\B\\\r\n\r\n")
+    assert LineFramer().encode(b"A\n\nB") == b"A\n \nB\n\n"  # an empty line inside: one space
+    assert LineFramer(eol=b"\r").encode(b"A\nB") == b"A\rB\r\r"
+    terminal = LineFramer(role="terminal")
+    assert terminal.feed(out.encode(b"OSN/1\nSON.T01") + out.encode(b"OSN/2\nNRC")) == [
+        Frame(b"OSN/1\nSON.T01"), Frame(b"OSN/2\nNRC")]
+    assert terminal.feed(b"\n\r\n") == []  # keepalives
+
+
+def test_line_terminal_writes_the_natural_form() -> None:
+    t = LineFramer(role="terminal", eol=b"\r\n")
+    assert t.encode(b"QW.A.NAM/X") == b"QW.A.NAM/X\r\n"
+    assert t.encode(b"AM.A.B.TXT\nHI\nTHERE") == b"AM.A.B.TXT\r\nHI\r\nTHERE\r\n\r\n"
+    # no .TXT header, or an empty text line: backslash continuation carries it
+    assert t.encode(b"QW.A\nB") == b"QW.A\\\r\nB\r\n"
+    assert t.encode(b"AM.A.B.TXT\n\nB") == b"AM.A.B.TXT\\\r\n\\\r\nB\r\n"
 
 
 @pytest.mark.parametrize("payload", [b"A\rB", b"A\\", b"A\\\nB", b"A\nB\\"])
-def test_line_encode_refuses_what_it_cannot_carry(payload: bytes) -> None:
+def test_line_terminal_encode_refuses_what_it_cannot_carry(payload: bytes) -> None:
     with pytest.raises(FormatError):
-        LineFramer().encode(payload)
+        LineFramer(role="terminal").encode(payload)
+
+
+def test_line_options_are_checked() -> None:
+    with pytest.raises(FormatError, match="eol"):
+        LineFramer(eol=b"\n\r")
+    with pytest.raises(FormatError, match="role"):
+        LineFramer(role="both")
+
+
+def test_line_too_long_block_skips_to_the_empty_line() -> None:
+    f = LineFramer(max_length=12)
+    assert bytewise(f, b"AM.A.B.TXT\nLONG TEXT LINE\nMORE\n\nOK\n") == [
+        BadFrame("frame longer than 12 bytes", b"AM.A.B.TXT\nLO"), Frame(b"OK")]
+    f = LineFramer(max_length=8)
+    assert bytewise(f, b"AM.OR0240000.TXT\nTEXT\n\nOK\n") == [
+        BadFrame("frame longer than 8 bytes", b"AM.OR0240"), Frame(b"OK")]
 
 
 def test_line_max_length_boundary() -> None:
@@ -224,6 +305,7 @@ def test_line_max_length_boundary() -> None:
 @pytest.mark.parametrize(("wire", "expected"), [
     (b"A" * 10 + b"\r\n", Frame(b"A" * 10)),
     (b"A" * 9 + b"\\\r\n\n", Frame(b"A" * 9 + b"\n")),
+    (b"A" * 9 + b"\\\r\r", Frame(b"A" * 9 + b"\n")),
     (b"A" * 11 + b"\r\n", BadFrame("frame longer than 10 bytes", b"A" * 11)),
     (b"A" * 10 + b"\\\n\n", BadFrame("frame longer than 10 bytes", b"A" * 10 + b"\n")),
 ])
@@ -264,7 +346,7 @@ def test_line_flood_without_newline_keeps_memory_bounded() -> None:
     events: list[Event] = []
     for _ in range(10 * 1024 * 1024 // len(chunk)):
         events.extend(f.feed(chunk))
-        assert f.buffered <= f.max_length + 4
+        assert f.buffered <= f.max_length + 16
     assert events == [BadFrame("frame longer than 1024 bytes", b"Z" * RAW_LIMIT)]
     assert f.feed(b"\nAFTER\n") == [Frame(b"AFTER")]
 
@@ -483,25 +565,74 @@ def _fix_line(payload: bytes) -> bytes:
     return b"\n".join(line + b"x" if line.endswith(b"\\") else line for line in lines)
 
 
+def _no_empty_line(payload: bytes) -> bytes:
+    return b"\n".join(line or b"x" for line in payload.split(b"\n"))
+
+
+_LINE = bytes_of(ANY_BYTE.filter(lambda b: b != 0x0D), min_size=1)
+_TXT_HEADERS = st.sampled_from([b"AM.OR0240000.OR0260000.TXT", b"KQ.OR0240000.WA.TXT  "])
+
+PEERS: dict[str, tuple[Callable[..., Framer], Callable[..., Framer]]] = {
+    # CR alone is the hardest line end (CR LF split between reads must count once): the
+    # terminal writes CR, the switch CR LF; LF is covered by the unit tests.
+    "line": (LineFramer, functools.partial(LineFramer, role="terminal", eol=b"\r")),
+    "line-out": (functools.partial(LineFramer, role="terminal"),
+                 functools.partial(LineFramer, eol=b"\r\n")),
+    "stx": (StxEtxFramer, StxEtxFramer),
+    "length": (LengthFramer, LengthFramer),
+    "dle": (DleFramer, DleFramer),
+    **{n: (functools.partial(make_framer, n), functools.partial(make_framer, n))
+       for n in ("ascii4", "ascii6-incl", "bin2", "bin4-incl")},
+}
+"""Each case: (the framer that reads, the peer whose ``encode`` it reads). A line link is not
+symmetric: the switch reads what a terminal types and a terminal reads the switch's output."""
+
+CASES = sorted(PEERS)
+
+
+def decoder(name: str, **options: object) -> Framer:
+    return PEERS[name][0](**options)
+
+
+def encoder(name: str) -> Framer:
+    return PEERS[name][1]()
+
+
+_TERMINAL_INPUT = st.one_of(
+    _LINE.map(_fix_line),
+    st.tuples(_TXT_HEADERS, _LINE).map(lambda t: _fix_line(t[0] + b"\n" + t[1])))
+_SWITCH_OUTPUT = _LINE.filter(lambda p: p[:1] != b"\n" and p[-1:] != b"\n").map(_no_empty_line)
+
 PAYLOADS: dict[str, st.SearchStrategy[bytes]] = {
-    "line": bytes_of(ANY_BYTE.filter(lambda b: b != 0x0D), min_size=1).map(_fix_line),
+    "line": _TERMINAL_INPUT,
+    "line-out": _SWITCH_OUTPUT,
     "stx": bytes_of(ANY_BYTE.filter(lambda b: b not in (0x02, 0x03)), min_size=1),
     "length": bytes_of(ANY_BYTE, min_size=1),
+    "dle": bytes_of(ANY_BYTE, min_size=1),
+    **{n: bytes_of(ANY_BYTE, min_size=1) for n in ("ascii4", "ascii6-incl", "bin2", "bin4-incl")},
 }
 """Payloads each framer can carry (at most 40 bytes)."""
 
+_KEEPALIVES = st.sampled_from([b"", b"\n", b"\r\n", b"\n\n\r\n", b"\r"])
+
 GARBAGE: dict[str, st.SearchStrategy[bytes]] = {
-    "line": st.sampled_from([b"", b"\n", b"\r\n", b"\n\n\r\n"]),  # keepalives only
+    "line": _KEEPALIVES,  # keepalives only
+    "line-out": _KEEPALIVES,
     "stx": bytes_of(ANY_BYTE.filter(lambda b: b != 0x02), max_size=10),
     "length": bytes_of(ANY_BYTE.filter(lambda b: b != ord("L")), max_size=10),
+    "dle": bytes_of(ANY_BYTE.filter(lambda b: b != 0x10), max_size=10),
+    # nothing may stand between length-prefixed frames but empty frames (keepalives)
+    "ascii4": st.sampled_from([b"", b"0000", b"00000000"]),
+    "ascii6-incl": st.sampled_from([b"", b"000006"]),
+    "bin2": st.sampled_from([b"", b"\x00\x00"]),
+    "bin4-incl": st.sampled_from([b"", b"\x00\x00\x00\x04"]),
 }
 """Bytes between frames that cannot look like the start of a frame."""
 
 
 def pieces(name: str) -> st.SearchStrategy[bytes]:
     """Valid frames, damaged frames and noise, to reach every state of a framer."""
-    framer = make_framer(name)
-    frame = PAYLOADS[name].map(framer.encode)
+    frame = PAYLOADS[name].map(encoder(name).encode)
     damaged = st.tuples(frame, st.integers(0, 10**6), st.integers(1, 255)).map(
         lambda t: t[0][:t[1] % len(t[0])] + bytes([t[0][t[1] % len(t[0])] ^ t[2]])
         + t[0][t[1] % len(t[0]) + 1:])
@@ -525,27 +656,29 @@ def comparable(name: str, events: Sequence[Event]) -> list[object]:
         if isinstance(e, BadFrame):
             assert len(e.raw) <= RAW_LIMIT
             assert e.reason
-            if name == "length" and e.reason == "bad header magic":
+            if (name == "length" and e.reason == "bad header magic") or (
+                    e.reason == "bad length prefix"):
                 out.append(e.reason)
                 continue
         if isinstance(e, Frame):
             assert e.payload
         if isinstance(e, Control):
-            assert name == "stx"
+            assert name in ("stx", "dle")
         out.append(e)
     return out
 
 
-@pytest.mark.parametrize("max_length", [6, 40, DEFAULT_MAX_LENGTH])
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize(("name", "max_length"), [
+    (name, max_length) for name in CASES for max_length in (
+        (6, 40, DEFAULT_MAX_LENGTH) if name in ("line", "stx", "length") else (6, 40))])
 @FAST
 @given(data=st.data())
 def test_any_bytes_any_chunks_never_raise_and_chunking_does_not_matter(
         name: str, max_length: int, data: st.DataObject) -> None:
     stream = data.draw(st.one_of(streams(name), st.binary(max_size=300)), label="stream")
     cuts = data.draw(st.lists(st.integers(0, 10**6), max_size=20), label="cuts")
-    whole = make_framer(name, max_length=max_length).feed(stream)
-    framer = make_framer(name, max_length=max_length)
+    whole = decoder(name, max_length=max_length).feed(stream)
+    framer = decoder(name, max_length=max_length)
     chunked: list[Event] = []
     for chunk in split(stream, cuts):
         chunked.extend(framer.feed(chunk))
@@ -554,23 +687,23 @@ def test_any_bytes_any_chunks_never_raise_and_chunking_does_not_matter(
 
 
 def _expected_between(name: str, garbage: bytes) -> list[object]:
-    if name == "stx":
+    if name in ("stx", "dle"):
         return [Control(b) for b in garbage if b in (0x04, 0x05, 0x06, 0x15)]
     if name == "length" and garbage:
         return ["bad header magic"]
     return []
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CASES)
 @FAST
 @given(data=st.data())
 def test_round_trip_with_garbage_between_frames_and_any_chunks(
         name: str, data: st.DataObject) -> None:
-    framer = make_framer(name)
+    framer, peer = decoder(name), encoder(name)
     payloads = data.draw(st.lists(PAYLOADS[name], max_size=8), label="payloads")
     garbage = data.draw(st.lists(GARBAGE[name], min_size=len(payloads) + 1,
                                  max_size=len(payloads) + 1), label="garbage")
-    wire = b"".join(g + framer.encode(p) for g, p in zip(garbage, payloads, strict=False))
+    wire = b"".join(g + peer.encode(p) for g, p in zip(garbage, payloads, strict=False))
     wire += garbage[-1]
     cuts = data.draw(st.lists(st.integers(0, 10**6), max_size=30), label="cuts")
     expected: list[object] = []
@@ -586,27 +719,170 @@ def test_round_trip_with_garbage_between_frames_and_any_chunks(
 
 
 RESYNC: dict[str, Callable[[int], bytes]] = {
-    # Ends any line, then any continuation.
+    # Ends any line, then any continuation or block.
     "line": lambda max_length: b"\n\n",
+    "line-out": lambda max_length: b"\n\n",
     # One byte that is neither STX nor a control: consumed as a BCC, skipped, or ended by STX.
     "stx": lambda max_length: b"\x00",
     # Enough filler to complete the longest frame a corrupted header may still be waiting for.
     "length": lambda max_length: b"\x00" * (max_length + HEADER_SIZE),
+    # Ends a pending escape or block check; a DLE STX after it starts the next block.
+    "dle": lambda max_length: b"\x00",
 }
+"""Bytes after which each framer is in step again. A length prefix without magic has none: a
+damaged length can only be left behind by a new connection (``reset``)."""
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CASES)
 @FAST
 @given(data=st.data())
 def test_single_byte_corruption_then_resync(name: str, data: st.DataObject) -> None:
-    framer = make_framer(name, max_length=64)
+    framer, peer = decoder(name, max_length=64), encoder(name)
     payloads = data.draw(st.lists(PAYLOADS[name], min_size=1, max_size=5), label="payloads")
-    wire = bytearray(b"".join(framer.encode(p) for p in payloads))
+    wire = bytearray(b"".join(peer.encode(p) for p in payloads))
     index = data.draw(st.integers(0, len(wire) - 1), label="index")
     wire[index] = data.draw(st.integers(0, 255).filter(lambda b: b != wire[index]), label="byte")
     last = data.draw(PAYLOADS[name], label="last")
-    stream = bytes(wire) + RESYNC[name](framer.max_length) + framer.encode(last)
     cuts = data.draw(st.lists(st.integers(0, 10**6), max_size=10), label="cuts")
+    if name not in RESYNC:  # a length prefix without magic: in step again after a reconnect
+        events = feed_all(framer, split(bytes(wire), cuts))
+        comparable(name, events)
+        assert framer.buffered <= framer.max_length + HEADER_SIZE
+        framer.reset()
+        assert framer.feed(peer.encode(last)) == [Frame(last)]
+        return
+    stream = bytes(wire) + RESYNC[name](framer.max_length) + peer.encode(last)
     events = feed_all(framer, split(stream, cuts))
     comparable(name, events)
     assert events[-1] == Frame(last)
+
+
+def test_messages_in_reads_typed_text_by_the_one_rule() -> None:
+    from formats.framing import messages_in
+
+    assert messages_in("QW.OR0240000.NAM/DOE,JOHN\nAM.A.B.TXT\nHELLO\nTHERE\n\nQV.X.LIC/A") == [
+        "QW.OR0240000.NAM/DOE,JOHN", "AM.A.B.TXT\nHELLO\nTHERE", "QV.X.LIC/A"]
+    assert messages_in("AM.A.B.TXT\r\nAT THE END") == ["AM.A.B.TXT\nAT THE END"]
+    assert messages_in("EW.A.NAM/X\\\nRAC/W") == ["EW.A.NAM/X\nRAC/W"]
+    assert messages_in("\n\n") == []
+
+
+# --- declared framings: ASCII / binary length prefixes, DLE-transparent blocks ----------------
+
+
+@pytest.mark.parametrize(("name", "wire"), [
+    ("ascii4", b"0005HELLO"),
+    ("ascii4-incl", b"0009HELLO"),
+    ("ascii5", b"00005HELLO"),
+    ("ascii6-incl", b"000011HELLO"),
+    ("bin2", b"\x00\x05HELLO"),
+    ("bin2-incl", b"\x00\x07HELLO"),
+    ("bin4", b"\x00\x00\x00\x05HELLO"),
+    ("bin4-incl", b"\x00\x00\x00\x09HELLO"),
+    ("dle", b"\x10\x02HELLO\x10\x03" + bytes([block_check(b"HELLO")])),
+])
+def test_declared_framings_byte_level_examples(name: str, wire: bytes) -> None:
+    """The examples docs/WIRE.md shows, both ways."""
+    assert make_framer(name).encode(b"HELLO") == wire
+    assert bytewise(make_framer(name), wire * 2) == [Frame(b"HELLO")] * 2
+
+
+def test_prefix_too_long_is_skipped_without_holding_it() -> None:
+    f = make_framer("ascii4", max_length=10)
+    events = feed_all(f, [b"0020", b"A" * 7, b"B" * 13 + b"0002OK"])
+    assert events == [BadFrame("frame longer than 10 bytes", b"0020"), Frame(b"OK")]
+    assert f.buffered == 0
+    f = make_framer("bin4", max_length=100)
+    assert f.feed(b"\xff\xff\xff\xff") == [BadFrame("frame longer than 100 bytes",
+                                                      b"\xff\xff\xff\xff")]
+    for _ in range(100):
+        assert f.feed(b"Z" * 65536) == []
+        assert f.buffered == 0
+
+
+def test_ascii_prefix_damage_is_one_report_then_the_next_digits() -> None:
+    f = make_framer("ascii4")
+    assert bytewise(f, b"XY-0002OK0003ABC") == [
+        BadFrame("bad length prefix", b"XY-0"), Frame(b"OK"), Frame(b"ABC")]
+    assert make_framer("ascii4-incl").feed(b"0002") == [
+        BadFrame("length 2 is shorter than its prefix", b"0002")]
+
+
+def test_prefix_capacity_bounds_max_length_and_encode() -> None:
+    assert make_framer("ascii4", max_length=16384).max_length == 9999
+    with pytest.raises(FormatError, match="longer than 9999"):
+        make_framer("ascii4").encode(b"A" * 10000)
+    with pytest.raises(FormatError, match="width"):
+        PrefixFramer(width=3)
+    with pytest.raises(FormatError, match="size"):
+        PrefixFramer(size=3)
+
+
+def test_dle_transparency_carries_every_byte_and_a_heading_is_read() -> None:
+    f = DleFramer()
+    payload = bytes(range(256))
+    wire = f.encode(payload)
+    assert wire.count(b"\x10\x10") == 1 and wire.startswith(b"\x10\x02")
+    assert bytewise(DleFramer(), b"\x06" + wire + b"\x15") == [
+        Control(0x06), Frame(payload), Control(0x15)]
+    heading = b"\x10\x01T01\x10\x10007\x10\x02"  # SOH heading with a doubled DLE
+    assert DleFramer().feed(heading + wire[2:]) == [Frame(payload)]
+
+
+def test_dle_damage() -> None:
+    good = DleFramer().encode(b"OK")
+    assert DleFramer().feed(b"\x10\x02AB\x10\x03\x01" + good) == [
+        BadFrame("block check mismatch: expected 0x00 got 0x01", b"\x10\x02AB\x10\x03\x01"),
+        Frame(b"OK")]
+    assert DleFramer().feed(b"\x10\x02AB\x10X" + good) == [
+        BadFrame("DLE then 0x58 inside a block", b"\x10\x02AB"), Frame(b"OK")]
+    assert DleFramer().feed(b"\x10\x02AB" + good) == [
+        BadFrame("DLE STX inside a block", b"\x10\x02AB"), Frame(b"OK")]
+    f = DleFramer(max_length=4)
+    assert bytewise(f, b"\x10\x02ABCDEFG\x10\x03\x00" + good) == [
+        BadFrame("frame longer than 4 bytes", b"\x10\x02ABCDE"), Frame(b"OK")]
+
+
+def test_third_party_framing_through_an_entry_point(tmp_path, monkeypatch) -> None:
+    """A package declaring ``[project.entry-points."lems.framings"]`` is found by name."""
+    from formats import framing
+
+    (tmp_path / "lems_rev.py").write_text(
+        "from formats.framing import LineFramer\n"
+        "class Reversed(LineFramer):\n"
+        "    def encode(self, payload):\n"
+        "        return super().encode(payload[::-1])\n")
+    dist = tmp_path / "lems_rev-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: lems-rev\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[lems.framings]\nrev = lems_rev:Reversed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    framing._plugins.cache_clear()
+    try:
+        assert "rev" in framing.framings()
+        f = make_framer("rev", max_length=100)
+        assert type(f).__name__ == "Reversed" and f.encode(b"AB") == b"BA\n\n"
+        from hardware.endpoints import options_of
+
+        assert options_of({"framing": "rev"}, 100).framing == "rev"
+    finally:
+        framing._plugins.cache_clear()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keepalive_is_taken_as_one_by_the_peer(name: str) -> None:
+    framer = make_framer(name)
+    assert framer.keepalive()
+    assert framer.feed(framer.keepalive() * 3 + framer.encode(b"X")) == [Frame(b"X")]
+
+
+def test_line_an_isn_line_carries_the_message_after_it() -> None:
+    """Input sequence numbers (docs/WIRE.md): the ISN line and the message after it are one
+    message, the message following the one rule."""
+    assert LineFramer().feed(b"ISN/0000012\r\nQW.OR0240000.NAM/DOE,JOHN\r\n"
+                             b"ISN/13\nAM.A.B.TXT\nHI\n\nQV.X\n") == [
+        Frame(b"ISN/0000012\nQW.OR0240000.NAM/DOE,JOHN"), Frame(b"ISN/13\nAM.A.B.TXT\nHI"),
+        Frame(b"QV.X")]
+    t = LineFramer(role="terminal")
+    for payload in (b"ISN/1\nQW.A", b"ISN/2\nAM.A.B.TXT\nHI", b"ISN/3\nQW.A\nB"):
+        assert LineFramer().feed(t.encode(payload)) == [Frame(payload)]

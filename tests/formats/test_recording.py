@@ -182,6 +182,20 @@ REJECT CODE/NOT-AVAILABLE FLD/MKE
 """
 
 
+def test_plain_text_import_reads_the_natural_form():
+    """What a terminal emulator's log holds with CR line ends: an NCIC line with its answer
+    right after it, an AM typed as a .TXT block, outputs ended by an empty line."""
+    log = ("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\r"
+           "OSN/0000001 TRM/T01 DTE/20261123 TIM/143300\rNRC.OR0240000\rNO NCIC WANT\r\r"
+           "AM.OR0240000.OR0260000.TXT\rMEET AT\rTHE LINE\r\r"
+           "QV.OR0240000.LIC/ABC123\r")
+    recs = list(parse_plain(log, terminal="T01"))
+    assert [(r.direction, r.key) for r in recs] == [
+        ("in", "QW"), ("out", "NRC"), ("in", "AM"), ("in", "QV")]
+    assert recs[2].text == "AM.OR0240000.OR0260000.TXT\nMEET AT\nTHE LINE"
+    assert recs[1].text.endswith("NO NCIC WANT") and recs[1].ref == recs[0].seq
+
+
 def test_plain_text_import():
     recs = list(parse_plain(PLAIN))
     assert [(r.direction, r.key, r.terminal, r.osn) for r in recs] == [

@@ -33,7 +33,7 @@ async def test_frames_arrive_whole_and_in_order_when_the_socket_fills(reactor):
         assert not transport.dataBuffer and not transport._tempDataBuffer  # not yet
         await until(lambda: transport.dataBuffer or transport._tempDataBuffer)
         received = bytearray()
-        expected = b"".join(f + b"\n" for f in frames)
+        expected = b"".join(f + b"\n\n" for f in frames)  # each message ends with an empty line
         while len(received) < len(expected):
             try:
                 chunk = sock.recv(8192)
@@ -73,7 +73,7 @@ async def test_frames_of_one_turn_leave_in_one_write_in_order(reactor):
             if not chunk:
                 break
             received += chunk
-        assert bytes(received) == b"".join(f"FRAME {i}\n".encode() for i in range(500))
+        assert bytes(received) == b"".join(f"FRAME {i}\n\n".encode() for i in range(500))
         sock.close()
     finally:
         await wait(port.stopListening())

@@ -153,3 +153,27 @@ async def test_a_terminal_program_in_another_process_signs_on_over_serial(reacto
     finally:
         await wait(switch.stop())
         modem.close()
+
+
+def test_terminal_loss_is_a_modem_line_seen_high_that_drops():
+    from hardware.serial_link import lines_dropped
+
+    assert lines_dropped(set(), {"DSR": False, "DCD": False}) == []  # never wired: no loss
+    assert lines_dropped({"DSR"}, {"DSR": True, "DCD": False}) == []
+    assert lines_dropped({"DSR", "DCD"}, {"DSR": False, "DCD": True}) == ["DSR"]
+    assert lines_dropped({"DSR", "DCD"}, {"DSR": False, "DCD": False}) == ["DCD", "DSR"]
+
+
+async def test_a_pty_has_no_modem_lines_and_the_idle_timer_notices_the_terminal(reactor,
+                                                                             tmp_path):
+    modem = NullModem(reactor, tmp_path).plug()
+    server = Recorder()
+    port = await wait(endpoints.listen(reactor, f"serial:{modem.a}:idle=0.3:reopen=0.05",
+                                       lambda: server))
+    try:
+        assert port.link.line_watch.startswith("no modem lines")
+        await until(lambda: server.lost, 10)  # nothing heard for idle= seconds: link closed
+        assert "idle" in server.lost[0]
+    finally:
+        await wait(port.stopListening())
+        modem.close()

@@ -124,6 +124,21 @@ def test_parse_multi_line_message_with_backslash():
     assert qv["key"] == "QV"
 
 
+def test_parse_reads_the_natural_form_as_copied_from_a_manual():
+    """A .TXT header, its text lines and an empty line are one message; an NCIC line is one
+    message at its line end; CR-only and CRLF files read alike; a block ends at the file's end."""
+    text = ("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\n"
+            "AM.OR0240000.OR0260000.TXT\nMEET AT THE COUNTY LINE\n1400 HOURS\n\n"
+            "QV.OR0260000.LIC/ABC123\n"
+            "KQ.OR0240000.WA.TXT\nOLN/WDL1234567.PUR/C")
+    for eol in ("\n", "\r\n", "\r"):
+        r = lems("parse", "-", stdin=text.replace("\n", eol))
+        out = parsed(r)
+        assert [o.get("key") for o in out] == ["QW", "AM", "QV", "KQ"], (eol, r.stdout)
+        assert out[1]["text"] == "MEET AT THE COUNTY LINE\n1400 HOURS"
+        assert all(o["ok"] for o in out), r.stdout
+
+
 def test_parse_a_file(tmp_path):
     f = tmp_path / "msgs.txt"
     f.write_text("QV.OR0260000.LIC/ABC123\nXX.OR0240000\n")

@@ -33,6 +33,16 @@ expect REJ code MISSING-FIELD field FLD=DOB save FLD=missing
 """
 
 
+def test_script_send_takes_the_natural_form():
+    script = parse_script("send AM.${ORI}.${ORI}.TXT\nHELLO\nSECOND LINE\n\n"
+                          "send QW.${ORI}.NAM/DOE,JOHN\nwait 1\n"
+                          "send AM.${ORI}.${ORI}.TXT\nAT THE END\n")
+    assert [(s.verb, s.text) for s in script.steps] == [
+        ("send", "AM.${ORI}.${ORI}.TXT\nHELLO\nSECOND LINE"),
+        ("send", "QW.${ORI}.NAM/DOE,JOHN"), ("wait", ""),
+        ("send", "AM.${ORI}.${ORI}.TXT\nAT THE END")]
+
+
 def test_script_language_reads_steps_and_refuses_bad_lines():
     script = parse_script(ADMIN_SCRIPT)
     verbs = [s.verb for s in script.steps]

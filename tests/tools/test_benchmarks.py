@@ -158,6 +158,9 @@ async def test_bench_links_reports_every_kind():
         assert frames == "50", out
         assert window == ("1" if kind == "serial" else "5"), out
         num(rate)  # a number, not "no broker"
+    line(r"^framing\s+frames\s+lems/s\s+plain/s\s+ratio$", out)
+    rows = re.findall(rf"^([\w-]+)\s+(\d+)\s+({NUM})\s+({NUM})\s+({NUM})$", out, re.MULTILINE)
+    assert [r[0] for r in rows] == ["line", "stx", "dle", "ascii4", "bin2", "bin4", "length"]
 
 
 def test_bench_ncic_reports_a_row_per_size():
