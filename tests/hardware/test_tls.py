@@ -181,7 +181,8 @@ async def test_rsa_certificates_san_identity_and_a_revoked_terminal(tmp_path, re
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     r = subprocess.run([sys.executable, "-m", "lems.cli", "init", str(tmp_path / "lab"),
-                        "--tls", "--key", "rsa"], capture_output=True, text=True, timeout=120)
+                        "--tls", "--key", "rsa", "--training-passwords"], capture_output=True,
+                       text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     pki = tmp_path / "lab" / "pki"
     cert = x509.load_pem_x509_certificate((pki / "T01.pem").read_bytes())
