@@ -227,7 +227,8 @@ def test_mqtt_topics_are_bound_to_each_terminal_by_the_broker(tmp_path):
     port = free_port()
     lab = tmp_path / "lab"
     r = subprocess.run([sys.executable, "-m", "lems.cli", "init", str(lab), "--mqtt",
-                        "--mqtt-port", str(port)], capture_output=True, text=True, timeout=60)
+                        "--mqtt-port", str(port), "--training-passwords"], capture_output=True,
+                       text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     creds = dict(line.split() for line in (lab / "mqtt" / "credentials.txt").read_text()
                  .splitlines() if not line.startswith("#"))
