@@ -498,7 +498,7 @@ async def test_fics_approved_denied_and_stolen_gun(tmp_path, reactor):
         assert out.key == "FCR" and "STATUS/APPROVED" in out.body and "FTN/F261123" in out.body
         ncic.hits.add("SER/K123456")
         out = await wait(dealer.request(FCK))
-        assert "STATUS/DENIED" in out.body and "NCIC STOLEN GUN" in out.body
+        assert "STATUS/DENIED" in out.body and "SER/K123456 REPORTED STOLEN" in out.body
         out = await wait(dealer.request("FSG.OR024905Z.SER/K123456"))
         assert out.key == "FCR" and "FIREARM REPORTED STOLEN" in out.body
         out = await wait(dealer.request("FSG.OR024905Z.SER/Q999"))
@@ -506,7 +506,7 @@ async def test_fics_approved_denied_and_stolen_gun(tmp_path, reactor):
         ncic.hits.clear()
         await wait((await sw.term("T08")).request(EPP))
         out = await wait(dealer.request(FCK))
-        assert "STATUS/DENIED" in out.body and "PROHIBITED PERSON PPN/P0000001" in out.body
+        assert "STATUS/DENIED" in out.body and "PPN/" not in out.body  # never the reason
         out = await wait(dealer.request(FCK.replace(".IDN/", ".ADR/N.IDN/")))
         assert out.key == "REJ" and "ID-REQUIRED" in out.body
 
@@ -524,7 +524,7 @@ async def test_fics_identity_in_question_asks_for_thumbprint(tmp_path, reactor):
         out = await wait(dealer.request(FCK + ".THB/TV778"))
         assert "STATUS/APPROVED" in out.body
         out = await wait(dealer.request(FCK.replace("SEX/F", "SEX/M")))
-        assert "STATUS/DENIED" in out.body and "FELONY CONVICTION" in out.body
+        assert "STATUS/DENIED" in out.body and "CONVICTION" not in out.body
 
 
 async def test_fics_pending_resolves_by_unsolicited_message(tmp_path, reactor):
@@ -533,7 +533,7 @@ async def test_fics_pending_resolves_by_unsolicited_message(tmp_path, reactor):
         nics.down = True
         dealer = await sw.term("T13")
         out = await wait(dealer.request(FCK))
-        assert "STATUS/PENDING" in out.body and "NICS NOT AVAILABLE" in out.body
+        assert "STATUS/PENDING" in out.body and "NICS" not in out.body
         ftn = out.body.split("FTN/")[1].split()[0]
         nics.down = False
         sw.fake.advance(1800)
