@@ -580,6 +580,8 @@ class Switch:
             return body, "queued"
         term = self.directory.terminals.get(terminal)
         key, ori = responses.first_line_key(body)
+        if key == "NRC":  # "no record" holds no record: it goes anywhere, radio included
+            return body, "queued"
         if sensitive == "iii" and not self.directory.terminal_is_cj(terminal):
             return "\n".join([
                 responses.head("NTC", ori),

@@ -143,7 +143,7 @@ async def test_cj_query_gets_rap_sheet_with_notice_and_open_arrest(tmp_path, rea
         assert out.key == "ACC", out.body
         out = await wait(t01.request(f"QCH.OR0240000.SID/{sid}.PUR/C"))
         assert "DSP/CONVICTED DOD/20260601" in out.body and "OPEN" not in out.body
-        out = await wait(t01.request("QCH.OR0240000.NAM/DOE,JANE.DOB/19800101.PUR/C"))
+        out = await wait(t01.request("QCH.OR0240000.NAM/DOE,MARY.DOB/19800101.PUR/C"))
         assert out.key == "NRC" and D1 in flat(out.body)
 
 
