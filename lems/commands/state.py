@@ -82,7 +82,7 @@ def cmd_hits(args: argparse.Namespace) -> int:
     for col in ("ID", "REQUESTER", "OWNER", "RECORD", "RTY", "PRI", "RNO", "OPENED", "STAGE",
                 "TIME LEFT"):
         table.add_column(col)
-    stages = {0: "open", 1: "owner reminded", 2: "requester told", 3: "escalated"}
+    from lems.state.hits import STAGES as stages
     for (rid, req, term, owner, nic, oca, rty, pri, rno, opened, deadline, stage, closed,
          outcome) in rows:
         if closed:

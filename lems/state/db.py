@@ -141,6 +141,13 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE fics_check ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE fics_check ADD COLUMN recheck INTEGER NOT NULL DEFAULT 0;
     """,
+    3: """
+    -- Hit confirmation is a state machine (lems/state/hits.py): stage 0 open, 1 overdue (owner
+    -- reminded, requester told to send a second request), 2 escalated; next_at is when its next
+    -- step is due ('' when none is).
+    ALTER TABLE hit_request ADD COLUMN next_at TEXT NOT NULL DEFAULT '';
+    UPDATE hit_request SET stage = 2 WHERE stage > 2;
+    """,
 }
 
 

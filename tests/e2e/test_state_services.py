@@ -355,8 +355,8 @@ YQ = "YQ.OR0240000.OR0260000.TXT RTY/WP.RNO/1.PRI/U.OCA/24-0017.RNA/ABERNATHY,LE
 YR = "YR.OR0260000.OR0240000.TXT RTY/WP.RNO/1.CON/Y.OCA/24-0017.RNA/HOLLIS,AVERY"
 
 
-async def test_unanswered_urgent_yq_reminds_owner_then_requester_then_control(tmp_path,
-                                                                              reactor):
+async def test_unanswered_urgent_yq_reminds_owner_and_requester_then_control(tmp_path,
+                                                                             reactor):
     async with lab_switch(tmp_path, reactor) as sw:
         t01, t04, t00 = await sw.term("T01"), await sw.term("T04"), await sw.term("T00")
         t01.send(YQ)
@@ -365,19 +365,52 @@ async def test_unanswered_urgent_yq_reminds_owner_then_requester_then_control(tm
         [r] = sw.state.hits.open.values()
         assert sw.state.hits.time_left(r) == 600
         sw.fake.advance(599)
-        assert not t04.drain()
-        sw.fake.advance(1)
+        assert not t04.drain() and not t01.drain()
+        sw.fake.advance(1)  # +10 min: the owner is reminded, the requester told to ask again
         out = await wait(t04.next())
         assert out.key == "NTF" and "HIT CONFIRMATION REMINDER" in out.body
-        sw.fake.advance(600)
         out = await wait(t01.next())
         assert out.key == "NTF" and "SEND SECOND REQUEST" in out.body and "RNO/2" in out.body
-        sw.fake.advance(600)
+        assert sw.state.hits.time_left(r) == 0  # TIME LEFT counts to the deadline, not a stage
+        sw.fake.advance(300)
+        assert sw.state.hits.time_left(r) == -300
+        sw.fake.advance(300)  # +20 min, no second request: the control terminal is told
         out = await wait(t00.next())
         assert out.key == "NTF" and "ESCALATED TO CONTROL TERMINAL" in out.body
         await settle(sw)
         stages = [r[4] for r in journal(sw, "direction = 'sys' AND key = 'YQ'")]
-        assert stages == ["owner-reminded", "requester-notified", "escalated"]
+        assert stages == ["hit-requested", "hit-overdue", "hit-escalated"]
+
+
+async def test_unanswered_second_request_goes_to_control(tmp_path, reactor):
+    async with lab_switch(tmp_path, reactor) as sw:
+        t01, t04, t00 = await sw.term("T01"), await sw.term("T04"), await sw.term("T00")
+        t01.send(YQ)
+        await wait(t04.next())
+        sw.fake.advance(600)
+        await wait(t01.next())
+        t01.send(YQ.replace("RNO/1", "RNO/2"))
+        out = await wait(t04.next())
+        while out.key != "YQ":
+            out = await wait(t04.next())
+        [r] = sw.state.hits.open.values()
+        assert r.rno == "2" and sw.state.hits.time_left(r) == 600
+        sw.fake.advance(600)
+        out = await wait(t00.next())
+        assert "ESCALATED TO CONTROL TERMINAL" in out.body and "SECOND REQUEST" in out.body
+        # an extension on an escalated request moves the deadline and never crashes
+        t04.send(YR.replace("CON/Y", "CON/E.TIM/30"))
+        await wait(t01.next())
+        assert sw.state.hits.time_left(r) == 1800
+        sw.fake.advance(1800)
+        out = await wait(t00.next())
+        assert "ESCALATED TO CONTROL TERMINAL AGAIN" in out.body
+        t04.send(YR)
+        await wait(t01.next())
+        assert not sw.state.hits.open
+        await settle(sw)
+        assert sw.state.db.one("SELECT outcome FROM hit_request WHERE id = ?",
+                               (r.id,))[0] == "confirmed-late"
 
 
 async def test_yr_in_time_closes_the_request(tmp_path, reactor):
