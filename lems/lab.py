@@ -16,6 +16,7 @@ from typing import Any
 
 from formats.errors import ConfigError
 from formats.ori import ori_problem
+from lems.clock import lab_zone
 
 CATEGORIES = {
     "cj": "criminal justice agency",
@@ -99,6 +100,10 @@ class LabConfig:
     database: Path
     clock_speed: float = 1.0
     seed: int = 1
+    start: datetime | None = None
+    """``[lab] start``: the scenario's first moment, lab-local (None: wall time)."""
+    timezone: str = "UTC"
+    """``[lab] timezone``: the IANA zone every lab time is shown in."""
     switch: SwitchConfig = field(default_factory=SwitchConfig)
     agencies: dict[str, AgencyConfig] = field(default_factory=dict)
     terminals: dict[str, TerminalConfig] = field(default_factory=dict)
@@ -114,7 +119,8 @@ class LabConfig:
 
 
 _ALLOWED = {
-    "lab": {"name", "state", "database", "clock_speed", "seed", "dictionary", "codes"},
+    "lab": {"name", "state", "database", "clock_speed", "seed", "dictionary", "codes", "start",
+            "timezone"},
     "switch": {"ori", "listen", "max_frame", "lockout_after"},
     "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
                "cch_entry", "criteria"},
@@ -183,6 +189,26 @@ def _str_list(r: _Reader, doc: dict[str, Any], attr: str, table: str, index: int
     return tuple(value)
 
 
+def _start(r: _Reader, lab: dict[str, Any]) -> datetime | None:
+    """``[lab] start``: a TOML local date-time (``2026-03-14T08:00:00``), a date, or the same as
+    a string (``"2026-03-14T08:00"``, minutes allowed); lab-local, so no offset."""
+    value = r.get(lab, "start", (str, datetime, date), "lab", default=None)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise r.fail(f"{value!r} is not a date and time like 2026-03-14T08:00", "lab",
+                         None, "start") from None
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if value.tzinfo is not None:
+        raise r.fail("give the lab-local time without an offset; the zone is [lab] timezone",
+                     "lab", None, "start")
+    return value
+
+
 def load_lab(path: str | Path) -> LabConfig:
     """Read and check ``lab.toml`` (or a directory holding one)."""
     p = Path(path)
@@ -215,6 +241,13 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
     if speed <= 0:
         raise r.fail("must be greater than 0", "lab", None, "clock_speed")
     seed = r.get(lab, "seed", int, "lab", default=1)
+    start = _start(r, lab)
+    timezone = r.get(lab, "timezone", str, "lab", default="UTC")
+    try:
+        lab_zone(timezone)
+    except (ValueError, KeyError, OSError):
+        raise r.fail(f"unknown time zone {timezone!r} (an IANA name such as "
+                     "America/Los_Angeles)", "lab", None, "timezone") from None
     dictionary = tuple(p.parent / f for f in _str_list(r, lab, "dictionary", "lab", None, []))
     codes = r.get(lab, "codes", str, "lab", default="")
 
@@ -231,7 +264,7 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         raise r.fail("must be between 64 and 16777216", "switch", None, "max_frame")
 
     cfg = LabConfig(path=p, name=name, state=state, database=database, clock_speed=speed,
-                    seed=seed, switch=switch, dictionary=dictionary,
+                    seed=seed, start=start, timezone=timezone, switch=switch, dictionary=dictionary,
                     codes_dir=(p.parent / codes) if codes else None)
     for i, a in enumerate(_tables(r, doc, "agency")):
         r.section(a, "agency", i)

@@ -35,7 +35,8 @@ from formats.responses import NletsClock
 from hardware import endpoints
 from hardware.link import Link
 from lems import services, store
-from lems.clock import LabClock
+from lems.clock import SAVE as SAVE_LAB_TIME
+from lems.clock import LabClock, lab_zone, resume_at
 from lems.directory import Directory
 from lems.journal import Journal
 from lems.lab import LabConfig
@@ -101,6 +102,7 @@ class Switch:
     def __init__(self, lab: LabConfig, reactor: Any, *, clock: LabClock | None = None) -> None:
         self.lab = lab
         self.reactor = reactor
+        self._own_clock = clock is None
         self.clock = clock or LabClock(reactor, lab.clock_speed)
         if lab.codes_dir or lab.dictionary:
             codes = (CodeBook.load_dir(lab.codes_dir) if lab.codes_dir else CodeBook.builtin())
@@ -118,6 +120,7 @@ class Switch:
         self._stamp_second = -1
         self._stamp_text = ""
         self._poll: LoopingCall | None = None
+        self._save_time: LoopingCall | None = None
         self.started = False
         self.stop_hooks: list[Any] = []
         """Callables run at stop (services closing links, cancelling timers); may return
@@ -131,6 +134,12 @@ class Switch:
         self.reader = store.connect(self.lab.database)
         self.directory.load_state(self.reader)
         self.writer = Writer(self.lab.database, self.reactor)
+        if self._own_clock:  # resume the scenario where it was; never back (lems/clock.py)
+            self.clock.rebase(resume_at(self.reader, self.lab.start,
+                                        lab_zone(self.lab.timezone)))
+        self._save_time = LoopingCall(self.save_lab_time)
+        self._save_time.clock = self.reactor
+        self._save_time.start(1.0, now=True)
         self.journal = Journal(self.writer, self.clock, self.reader)
         self.mailboxes = Mailboxes(self.reader)
         self._poll = LoopingCall(self._poll_directory)
@@ -200,16 +209,23 @@ class Switch:
         self.started = False
         if self._poll is not None and self._poll.running:
             self._poll.stop()
+        if self._save_time is not None and self._save_time.running:
+            self._save_time.stop()
         stops = [maybe for p in self.ports if (maybe := p.stopListening()) is not None]
         stops += [d for hook in self.stop_hooks if (d := hook()) is not None]
         for session in list(self.online.values()):
             if session.link:
                 session.link.close()
         self.journal.append("sys", "SWITCH STOPPED", disposition="stop")
+        self.save_lab_time()
         d = DeferredList(stops) if stops else succeed(None)
         d.addCallback(lambda _: self.writer.stop())
         d.addCallback(lambda _: self.reader.close())
         return d
+
+    def save_lab_time(self) -> None:
+        """Persist lab time, so a restart never sends the lab back (``lems.clock``)."""
+        self.writer.submit_nowait([(SAVE_LAB_TIME, (self.clock.now().isoformat(),))])
 
     def _poll_directory(self) -> None:
         try:

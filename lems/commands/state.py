@@ -20,6 +20,7 @@ from typing import Any
 from rich.table import Table
 
 from lems.cli import console, show
+from lems.clock import show as show_time
 
 
 def register(sub: Any) -> None:
@@ -93,7 +94,7 @@ def cmd_hits(args: argparse.Namespace) -> int:
             secs = int((datetime.fromisoformat(deadline) - now).total_seconds())
             left = f"{secs // 60}m{secs % 60:02d}s" if secs >= 0 else f"OVERDUE {-secs // 60}m"
         table.add_row(str(rid), f"{req} {term}", owner, f"NIC/{nic}" if nic else f"OCA/{oca}",
-                      rty, pri, rno, opened[:19], stages.get(stage, str(stage)), left)
+                      rty, pri, rno, show_time(opened), stages.get(stage, str(stage)), left)
     show(table)
     return 0
 
@@ -126,7 +127,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 "REASON"):
         table.add_column(col)
     for r in rows[:args.limit]:
-        table.add_row(str(r["seq"]), r["time"][:19], r["direction"], r["terminal"],
+        table.add_row(str(r["seq"]), show_time(r["time"]), r["direction"], r["terminal"],
                       r["operator"], r["ori"], r["key"], r["disposition"], r["reason"][:40])
     show(table)
     if len(rows) > args.limit:
