@@ -31,6 +31,7 @@ from formats.dictionary import Dictionary
 from formats.errors import BAD_FORMAT, Reject
 from formats.grammar import Parser
 from formats.message import Message
+from formats.ori import ori_problem
 from formats.responses import NletsClock
 from hardware import endpoints
 from hardware.link import Link
@@ -353,13 +354,25 @@ class Switch:
         self._refuse(session, seq, text, rej, "bad-frame")
 
     def _refuse(self, session: Session, seq: int, text: str, rej: Reject, disposition: str,
-                key: str = "", ori: str = "", extra: list[Statement] | None = None) -> None:
+                key: str = "", ori: str = "", extra: list[Statement] | None = None,
+                terminal: str = "", operator: str = "") -> None:
+        """Refuse a frame: journaled under the sending terminal and its own ORI (an audit files
+        a spoof attempt under the agency that made it, naming the ORI it claimed), answered."""
         if not key:
             key = text.split(".", 1)[0].strip().upper()[:10]
         if not ori:
             parts = text.split(".", 2)
             ori = parts[1].strip().upper()[:9] if len(parts) > 1 else ""
-        receiver = ori if len(ori) == 9 else self._session_ori(session)
+        if ori and ori_problem(ori):
+            ori = ""  # not an ORI at all (ACK.1, LOGOFF.T01): nothing was claimed
+        terminal = terminal or session.terminal or ""
+        own = self.directory.terminals[terminal].oris if terminal in self.directory.terminals \
+            else ()
+        journal_ori = ori if ori in own or not own else own[0]
+        reason = f"{rej.code} {rej.field or ''} {rej.reason}".replace("  ", " ")
+        if ori and ori != journal_ori:
+            reason += f" CLAIMED ORI/{ori}"
+        receiver = ori or self._session_ori(session)
         if rej.code.startswith("."):
             body = responses.er(rej, self.nlets_clock_for(seq), receiver)
             out_key = "ER"
@@ -367,9 +380,9 @@ class Switch:
             body = responses.reject(rej, receiver)
             out_key = "REJ"
         in_row = self.journal.row(
-            seq, "in", text, link=session.peer, terminal=session.terminal or "",
-            operator=session.operator, ori=ori, key=key, disposition=disposition,
-            reason=f"{rej.code} {rej.field or ''} {rej.reason}".replace("  ", " "))
+            seq, "in", text, link=session.peer, terminal=terminal,
+            operator=operator or session.operator, ori=journal_ori, key=key,
+            disposition=disposition, reason=reason)
         pre = [in_row, *(extra or [])]
         if session.terminal is not None:
             self.deliver(session.terminal, body, ref=seq, key=out_key, ori=receiver, pre=pre)
@@ -397,7 +410,8 @@ class Switch:
             self.stats["logon_refused"] += 1
             self._refuse(session, seq, journal_text,
                          Reject(SIGN_ON, reason, field, journal_text), "refused", key="LOGON",
-                         ori=term.oris[0] if term else "", extra=extra)
+                         ori=term.oris[0] if term else "", extra=extra, terminal=tid,
+                         operator=oid)
 
         if term is None:
             return refuse(f"TERMINAL {tid} IS NOT REGISTERED", "TERMINAL")

@@ -108,6 +108,9 @@ def cmd_state(args: argparse.Namespace) -> int:
         store.bump_directory_version(conn)
     finally:
         conn.close()
+    from lems.state import adminlog
+
+    adminlog.record(lab, "endpoint-down" if args.down else "endpoint-up", args.name)
     console.print(f"{args.name.upper()} marked {'DOWN' if args.down else 'UP'} in {lab.database}"
                   " (a running switch applies it within a second)", markup=False)
     return 0

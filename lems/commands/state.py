@@ -19,7 +19,9 @@ from typing import Any
 
 from rich.table import Table
 
+from formats.errors import LemsError
 from lems.cli import console, show
+from lems.clock import lab_zone
 from lems.clock import show as show_time
 
 
@@ -34,9 +36,12 @@ def register(sub: Any) -> None:
     s.add_argument("--ori", default="")
     s.add_argument("--terminal", default="")
     s.add_argument("--operator", default="")
-    s.add_argument("--from", dest="start", default="", help="lab time, e.g. 2026-11-23 or "
-                   "2026-11-23T08:00")
-    s.add_argument("--to", dest="end", default="", help="lab time (exclusive)")
+    s.add_argument("--from", dest="start", default="", help="lab-local time, e.g. 2026-11-23 "
+                   "or 2026-11-23T08:00 (inclusive)")
+    s.add_argument("--to", dest="end", default="", help="lab-local time (exclusive); a date "
+                   "alone includes that whole day")
+    s.add_argument("--html", type=Path, help="write the printable per-agency audit report "
+                   "(HTML, print-ready CSS) to this file")
     s.add_argument("--json", type=Path, help="write the log and summary as JSON to this file")
     s.add_argument("--csv", type=Path, help="write the log as CSV to this file")
     s.add_argument("--limit", type=int, default=200, help="rows shown on screen (default 200)")
@@ -99,21 +104,46 @@ def cmd_hits(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bound(text: str) -> str:
-    """A --from/--to value as the journal's ISO text (dates and times are lab UTC)."""
+def _bound(text: str, option: str, zone: Any, end: bool = False) -> str:
+    """A --from/--to value as the journal's ISO text in the lab's zone; anything that is not a
+    date or a date and time is refused, naming the option."""
     if not text:
         return ""
-    return datetime.fromisoformat(text).isoformat() if "T" in text or " " in text else text
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise LemsError(f"{option} {text!r} refused: not a date or date and time such as "
+                        "2026-03-14 or 2026-03-14T08:00") from None
+    if end and len(text) == 10:  # a date alone: through the end of that day
+        when += timedelta(days=1)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=zone)
+    return when.astimezone(zone).isoformat()
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from lems.state.audit import Filter, disseminations, summarize, transactions
 
     lab, state_path = _state(args.dir)
-    f = Filter(args.ori, args.terminal, args.operator, _bound(args.start), _bound(args.end))
+    zone = lab_zone(lab.timezone)
+    start, end = _bound(args.start, "--from", zone), _bound(args.end, "--to", zone, end=True)
+    if start and end and end <= start:
+        raise LemsError(f"--to {args.end} refused: not after --from {args.start}")
+    f = Filter(args.ori, args.terminal, args.operator, start, end)
+    if args.ori and args.ori not in lab.agencies:
+        raise LemsError(f"--ori {args.ori} refused: not an agency of {lab.path}")
     rows = transactions(lab.database, f)
     summary = summarize(rows, disseminations(state_path, Filter(
         args.ori, args.terminal, args.operator, f.start, f.end)))
+    if args.html:
+        from lems.state.adminlog import lab_time
+        from lems.state.audit import agency_findings
+        from lems.state.report import render
+
+        period = f"{show_time(start) or 'the beginning'} to {show_time(end) or 'now'}"
+        args.html.write_text(render(lab.name, period, show_time(lab_time(lab)),
+                                    agency_findings(lab, state_path, f)))
+        console.print(f"audit report written to {args.html}", markup=False)
     if args.json:
         args.json.write_text(json.dumps({"transactions": rows, "summary": {
             ori: s.as_dict() for ori, s in summary.items()}}, indent=1))
@@ -133,11 +163,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if len(rows) > args.limit:
         console.print(f"... {len(rows) - args.limit} more (use --json or --csv for all)")
     s = Table(title="Summary per ORI")
-    for col in ("ORI", "MESSAGES BY KEY", "REJECTS BY REASON", "CCH DISSEMINATIONS"):
+    for col in ("ORI", "MESSAGES BY KEY", "REJECTS BY REASON", "REJECTED BY SYSTEMS",
+                "CCH DISSEMINATIONS"):
         s.add_column(col)
     for ori, o in summary.items():
         s.add_row(ori, " ".join(f"{k}:{n}" for k, n in sorted(o.keys.items())),
                   " ".join(f"{k}:{n}" for k, n in sorted(o.rejects.items())),
+                  " ".join(f"{k}:{n}" for k, n in sorted(o.answered_rejects.items())),
                   " ".join(f"{k}:{n}" for k, n in sorted(o.cch.items())))
     show(s)
     return 0

@@ -148,6 +148,19 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE hit_request ADD COLUMN next_at TEXT NOT NULL DEFAULT '';
     UPDATE hit_request SET stage = 2 WHERE stage > 2;
     """,
+    4: """
+    -- Administrative actions (lems/state/adminlog.py): written by the admin commands, copied
+    -- into the running switch's journal, read by the audit.
+    CREATE TABLE admin_action (
+        id INTEGER PRIMARY KEY,
+        time TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        by TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX admin_action_time ON admin_action (time);
+    """,
 }
 
 

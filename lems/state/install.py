@@ -11,6 +11,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.task import LoopingCall
+
+from lems.state.adminlog import AdminFeed
 from lems.state.cch import CchService
 from lems.state.db import StateDB, path_for
 from lems.state.fics import FicsService
@@ -51,7 +54,15 @@ def install(switch: Switch) -> None:
     jobs.start()
     switch.state = StateServices(db, cch, fics, ppf, hits, jobs)  # type: ignore[attr-defined]
 
+    feed = AdminFeed(switch, db)
+    poll = LoopingCall(feed.poll)
+    poll.clock = switch.reactor
+    poll.start(1.0, now=True)
+
     def stop() -> Any:
+        if poll.running:
+            poll.stop()
+        feed.poll()
         jobs.stop()
         hits.cancel_timers()
         fics.cancel_timers()

@@ -245,8 +245,12 @@ async def test_challenged_record_carries_notice_and_journal_names_receiver(tmp_p
         summary = summarize(transactions(sw.lab.database, f),
                             disseminations(sw.state.db.path, f))["OR0240000"]
         assert summary.keys["QCH"] == 2 and summary.cch == {"full": 2, "challenge-notice": 1}
-        assert summarize(transactions(sw.lab.database, Filter(terminal="T01")),
-                         [])["OR0240001"].rejects == {"SPOOF": 1}
+        # the spoof attempt is filed under the terminal's own ORI, naming the one it claimed
+        rows = transactions(sw.lab.database, Filter(terminal="T01"))
+        assert summarize(rows, [])["OR0240000"].rejects == {"SPOOF": 1}
+        assert "OR0240001" not in summarize(rows, [])
+        [spoof] = [r for r in rows if r["reason"].startswith("SPOOF")]
+        assert spoof["ori"] == "OR0240000" and "CLAIMED ORI/OR0240001" in spoof["reason"]
 
 
 async def test_removal_rules(tmp_path, reactor):

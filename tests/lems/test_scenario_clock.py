@@ -7,7 +7,7 @@ import sqlite3
 from datetime import datetime
 
 import pytest
-from support import demo_lab, running_switch, wait
+from support import demo_lab, running_switch, until, wait
 
 from formats.errors import ConfigError
 from lems.clock import show
@@ -28,16 +28,6 @@ def journal_times(lab):
                 conn.execute("SELECT time FROM journal ORDER BY seq")]
     finally:
         conn.close()
-
-
-async def until(cond, timeout=10.0):
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        assert loop.time() < end, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_lab_starts_at_the_scenario_and_never_goes_back(tmp_path, reactor):
