@@ -80,13 +80,16 @@ class LabClock:
         return self.reactor.callLater(lab_seconds / self.speed, fn, *args)
 
 
-def show(when: datetime | str) -> str:
+def show(when: datetime | str, zone: tzinfo | None = None) -> str:
     """``2026-03-14 08:00:00 PDT`` from a datetime or a journal's ISO text (which carries its
-    offset; a zone name is shown when the datetime has one, else the offset)."""
+    offset), in ``zone`` when given (the lab's: its name is shown), else as it is (a zone name
+    when the datetime has one, else the offset)."""
     if isinstance(when, str):
         if not when:
             return ""
         when = datetime.fromisoformat(when)
+    if zone is not None and when.tzinfo is not None:
+        when = when.astimezone(zone)
     zone = when.tzname() or ""
     if zone.startswith("UTC") and zone != "UTC":
         zone = when.strftime("%z")

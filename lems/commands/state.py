@@ -76,7 +76,8 @@ def lab_now(conn: sqlite3.Connection) -> datetime | None:
 def cmd_hits(args: argparse.Namespace) -> int:
     from lems.state.db import connect
 
-    _, path = _state(args.dir)
+    lab, path = _state(args.dir)
+    zone = lab_zone(lab.timezone)
     conn = connect(path)
     now = lab_now(conn)
     where = "1" if args.all else "closed = ''"
@@ -99,7 +100,8 @@ def cmd_hits(args: argparse.Namespace) -> int:
             secs = int((datetime.fromisoformat(deadline) - now).total_seconds())
             left = f"{secs // 60}m{secs % 60:02d}s" if secs >= 0 else f"OVERDUE {-secs // 60}m"
         table.add_row(str(rid), f"{req} {term}", owner, f"NIC/{nic}" if nic else f"OCA/{oca}",
-                      rty, pri, rno, show_time(opened), stages.get(stage, str(stage)), left)
+                      rty, pri, rno, show_time(opened, zone), stages.get(stage, str(stage)),
+                      left)
     show(table)
     return 0
 
@@ -140,9 +142,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
         from lems.state.audit import agency_findings
         from lems.state.report import render
 
-        period = f"{show_time(start) or 'the beginning'} to {show_time(end) or 'now'}"
-        args.html.write_text(render(lab.name, period, show_time(lab_time(lab)),
-                                    agency_findings(lab, state_path, f)))
+        period = (f"{show_time(start, zone) or 'the beginning'} to "
+                  f"{show_time(end, zone) or 'now'}")
+        args.html.write_text(render(lab.name, period, show_time(lab_time(lab), zone),
+                                    agency_findings(lab, state_path, f), zone))
         console.print(f"audit report written to {args.html}", markup=False)
     if args.json:
         args.json.write_text(json.dumps({"transactions": rows, "summary": {
@@ -157,7 +160,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 "REASON"):
         table.add_column(col)
     for r in rows[:args.limit]:
-        table.add_row(str(r["seq"]), show_time(r["time"]), r["direction"], r["terminal"],
+        table.add_row(str(r["seq"]), show_time(r["time"], zone), r["direction"], r["terminal"],
                       r["operator"], r["ori"], r["key"], r["disposition"], r["reason"][:40])
     show(table)
     if len(rows) > args.limit:

@@ -8,10 +8,11 @@ paper an auditor files. No template engine: the page is a handful of tables, esc
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import tzinfo
 from html import escape
 from typing import Any
 
-from lems.clock import show
+from lems.clock import show as show_time
 from lems.state.audit import AgencyFindings
 
 CSS = """
@@ -43,7 +44,10 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], klass: str,
     return f'<table class="{klass}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _agency(a: AgencyFindings) -> str:
+def _agency(a: AgencyFindings, zone: tzinfo | None) -> str:
+    def show(when: str) -> str:
+        return show_time(when, zone)
+
     s = a.summary
     parts = [f'<section class="agency" id="ori-{escape(a.ori)}">',
              f"<h2>{escape(a.ori)} {escape(a.name)}</h2>",
@@ -85,9 +89,11 @@ def _agency(a: AgencyFindings) -> str:
     return "\n".join(parts)
 
 
-def render(lab_name: str, period: str, generated: str, agencies: list[AgencyFindings]) -> str:
-    """The whole report as one HTML document."""
-    body = "\n".join(_agency(a) for a in agencies) or "<p>No agency had activity in the period.</p>"
+def render(lab_name: str, period: str, generated: str, agencies: list[AgencyFindings],
+           zone: tzinfo | None = None) -> str:
+    """The whole report as one HTML document (times shown in ``zone``, the lab's)."""
+    body = ("\n".join(_agency(a, zone) for a in agencies)
+            or "<p>No agency had activity in the period.</p>")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>LEDS audit report - {escape(lab_name)}</title>
