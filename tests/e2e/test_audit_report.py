@@ -111,7 +111,7 @@ async def test_audit_attributes_counts_and_prints_per_agency(tmp_path, reactor):
     dis = agency["disseminations"]
     assert dis[0][:5] == ["Time", "SID", "Subject", "Purpose", "Attention"]
     assert dis[1][2] == "DOE,JOHN" and dis[1][3] == "C" and dis[1][4] == "DET HALVERSEN"
-    assert dis[1][0].endswith(" UTC")  # lab times carry the zone (this lab's clock is UTC)
+    assert dis[1][0] == "2026-11-23 00:00:00 PST"  # 08:00 UTC, shown in the lab's zone
     actions = [r[1] for r in agency["admin"][1:]]
     assert actions == ["unlock", "endpoint-down", "endpoint-up"]  # OP02 is T02's operator
     signons = agency["signons"][1:]
