@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import math
+import time
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -95,6 +96,10 @@ class Session:
     def write(self, frame: str) -> None:
         if self.link is not None:
             self.link.send(frame.encode("latin-1", "replace"))
+
+
+ONLINE = "INSERT OR REPLACE INTO meta (key, value) VALUES ('online', ?)"
+"""Terminals signed on, saved every second: ``<wall seconds> T01,T04``."""
 
 
 class Switch:
@@ -225,8 +230,13 @@ class Switch:
         return d
 
     def save_lab_time(self) -> None:
-        """Persist lab time, so a restart never sends the lab back (``lems.clock``)."""
-        self.writer.submit_nowait([(SAVE_LAB_TIME, (self.clock.now().isoformat(),))])
+        """Persist lab time, so a restart never sends the lab back (``lems.clock``), and which
+        terminals are signed on (with the wall time of this save), so ``lems send`` can refuse
+        to sign a trainee's console off (``ONLINE``)."""
+        online = ",".join(sorted(self.online)) if self.started else ""
+        self.writer.submit_nowait([
+            (SAVE_LAB_TIME, (self.clock.now().isoformat(),)),
+            (ONLINE, (f"{time.time():.3f} {online}",))])
 
     def _poll_directory(self) -> None:
         try:

@@ -47,6 +47,9 @@ def register(sub: Any) -> None:
     s.add_argument("--to", metavar="ENDPOINT", help="default: the lab's first listen endpoint")
     s.add_argument("--wait", type=float, default=2.0,
                    help="seconds to wait for answers after the last message (default 2)")
+    s.add_argument("--take-over", action="store_true",
+                   help="sign on even if the terminal is signed on elsewhere (that session is "
+                   "signed off); without it lems send refuses rather than disturb a trainee")
     s.set_defaults(func=cmd_send)
 
 
@@ -168,6 +171,11 @@ def cmd_send(args: argparse.Namespace) -> int:
     from hardware.endpoints import client_for
 
     to = args.to or client_for(lab.switch.listen[0])
+    if not args.take_over and signed_on_elsewhere(lab.database, args.terminal):
+        errors.print(f"lems: terminal {args.terminal} is signed on from another link (a "
+                     "trainee's console?); lems send would sign it off. Use --take-over to do "
+                     "that, or send from a free terminal.", markup=False)
+        return 1
     install()
     from twisted.internet import defer, task
     from twisted.internet.error import ConnectError
@@ -184,11 +192,22 @@ def cmd_send(args: argparse.Namespace) -> int:
             result["code"] = 1
             errors.print(f"lems: cannot reach the switch at {to} ({e})", markup=False)
             return
+        try:
+            await converse(client)
+        except TimeoutError:
+            result["code"] = 1
+            errors.print("lems: the switch did not answer the sign-on", markup=False)
+        except Exception as e:  # the link dropped mid-way: say what happened
+            result["code"] = 1
+            errors.print(f"lems: stopped: {e}", markup=False)
+        finally:
+            client.close()
+
+    async def converse(client: Any) -> None:
         son = await client.logon(args.terminal, op.id, password)
         show(son)
         if son.key != "SON":
             result["code"] = 1
-            client.close()
             return
         for text in args.messages:
             client.send(text.replace("\\n", "\n"))
@@ -197,7 +216,17 @@ def cmd_send(args: argparse.Namespace) -> int:
                 show(await client.next(args.wait))
             except TimeoutError:
                 break
-        client.close()
+        if client.connected and not client.signed_off:
+            # leave the terminal as found: signed off, so a console can sign on again
+            client.send(f"LOGOFF.{args.terminal}")
+            while True:
+                try:
+                    out = await client.next(args.wait)
+                except TimeoutError:
+                    break
+                show(out)
+                if out.key in ("SOF", "REJ"):
+                    break
 
     def show(out: Any) -> None:
         console.print(out.frame, markup=False)
@@ -207,8 +236,33 @@ def cmd_send(args: argparse.Namespace) -> int:
         task.react(lambda r: defer.ensureDeferred(run(r)))
     except SystemExit as e:
         if e.code not in (0, None):
-            errors.print(f"lems: cannot reach the switch at {to}", markup=False)
             return 1
     return result["code"]
+
+
+def signed_on_elsewhere(database: Path, terminal: str, fresh_s: float = 5.0) -> bool:
+    """Whether a running switch of this lab reports ``terminal`` signed on (it saves the list
+    every second, ``lems.switch.ONLINE``); a list older than ``fresh_s`` is a stopped switch's."""
+    import sqlite3
+    import time
+
+    if not database.exists():
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'online'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    if not row:
+        return False
+    stamp, _, names = row[0].partition(" ")
+    try:
+        age = time.time() - float(stamp)
+    except ValueError:
+        return False
+    return age < fresh_s and terminal in names.split(",")
 
 
