@@ -23,6 +23,7 @@ from formats.errors import LemsError
 from lems.cli import console, show
 from lems.clock import lab_zone
 from lems.clock import show as show_time
+from lems.population import FILES
 
 
 def register(sub: Any) -> None:
@@ -46,6 +47,15 @@ def register(sub: Any) -> None:
     s.add_argument("--csv", type=Path, help="write the log as CSV to this file")
     s.add_argument("--limit", type=int, default=200, help="rows shown on screen (default 200)")
     s.set_defaults(func=cmd_audit)
+
+    s = sub.add_parser("population", help="who and what is in the lab's world (people, "
+                       "records, vehicles), to build scenarios from")
+    s.add_argument("dir", type=Path)
+    s.add_argument("--file", choices=FILES, help="list this file's rows (default: counts of "
+                   "every file)")
+    s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    s.add_argument("--limit", type=int, default=50, help="rows listed (0: all; default 50)")
+    s.set_defaults(func=cmd_population)
 
     s = sub.add_parser("cch", help="state CCH maintenance")
     csub = s.add_subparsers(title="actions", metavar="ACTION")
@@ -192,4 +202,38 @@ def cmd_cch_seed(args: argparse.Namespace) -> int:
     conn.close()
     console.print(f"seeded {args.subjects} fictitious subjects SID/OR{first:08d} onward "
                   f"into {path}")
+    return 0
+
+
+def cmd_population(args: argparse.Namespace) -> int:
+    from lems.lab import load_lab
+    from lems.population import counts, listing
+
+    lab = load_lab(args.dir)
+    base = lab.database.parent
+    if args.file is None:
+        found = counts(base)
+        if args.json:
+            print(json.dumps(found, indent=1))
+            return 0
+        table = Table(title=f"Population of {lab.name}")
+        table.add_column("FILE")
+        table.add_column("ROWS", justify="right")
+        for file, n in found.items():
+            table.add_row(file, str(n))
+        show(table)
+        if not any(found.values()):
+            console.print("the world is empty: run lems seed DIR (or start the lab once)",
+                          markup=False)
+        return 0
+    rows = listing(base, args.file, args.limit or None)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    table = Table(title=f"{args.file} ({len(rows)} shown)")
+    for col in (rows[0] if rows else {"(none)": ""}):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*(str(v) for v in r.values()))
+    show(table)
     return 0

@@ -194,6 +194,10 @@ class CchStore:
         self._last_sid = int(row[0][2:]) if row and row[0] and row[0][2:].isdigit() else 0
         self._pending_cycles: dict[str, int] = {}
 
+    def reserve(self, last: int) -> None:
+        """SIDs up to ``OR{last}`` are taken (rows still on their way to the database)."""
+        self._last_sid = max(self._last_sid, last)
+
     def new_sid(self) -> str:
         self._last_sid += 1
         return f"OR{self._last_sid:08d}"
