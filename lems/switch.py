@@ -99,7 +99,8 @@ class Session:
 
 
 ONLINE = "INSERT OR REPLACE INTO meta (key, value) VALUES ('online', ?)"
-"""Terminals signed on, saved every second: ``<wall seconds> T01,T04``."""
+"""Terminals signed on, saved every second: ``<wall seconds> T01,T04`` (``0`` once stopped:
+a fresh time means the switch runs)."""
 
 
 class Switch:
@@ -234,9 +235,10 @@ class Switch:
         terminals are signed on (with the wall time of this save), so ``lems send`` can refuse
         to sign a trainee's console off (``ONLINE``)."""
         online = ",".join(sorted(self.online)) if self.started else ""
+        stamp = time.time() if self.started else 0.0  # stopped: no longer fresh
         self.writer.submit_nowait([
             (SAVE_LAB_TIME, (self.clock.now().isoformat(),)),
-            (ONLINE, (f"{time.time():.3f} {online}",))])
+            (ONLINE, (f"{stamp:.3f} {online}",))])
 
     def _poll_directory(self) -> None:
         try:

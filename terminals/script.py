@@ -347,8 +347,10 @@ class Pacer:
 
 async def run_terminal(reactor: Any, endpoint: str, cred: Credentials, script: Script, *,
                        repeat: int = 1, pace: Callable[[], Any] | None = None,
-                       on_output: Callable[[Output], None] | None = None) -> Result:
-    """Sign on, run ``script`` ``repeat`` times (0: until cancelled), sign off."""
+                       on_output: Callable[[Output], None] | None = None,
+                       variables: dict[str, str] | None = None) -> Result:
+    """Sign on, run ``script`` ``repeat`` times (0: until cancelled), sign off; ``variables``
+    are set for ``${NAME}`` besides the sign-on's (an exercise's ``${CASE}``)."""
     try:
         client, son = await sign_on(reactor, endpoint, cred)
     except Exception as e:
@@ -357,7 +359,7 @@ async def run_terminal(reactor: Any, endpoint: str, cred: Credentials, script: S
         client.close()
         reason = next((x for x in son.lines[2:3]), son.body)
         return Result(cred.terminal, False, 0, f"sign-on refused: {reason}")
-    variables = son_variables(cred, son)
+    variables = {**(variables or {}), **son_variables(cred, son)}
     total = Result(cred.terminal, variables=variables)
     n = 0
     try:

@@ -38,6 +38,22 @@ def register(sub: Any) -> None:
                    help="serve the dashboard page on tcp:8020 on loopback (same as --web)")
     s.set_defaults(func=cmd_serve)
 
+    s = sub.add_parser("lab", help="lab snapshots: save the stopped lab, put it back")
+    lsub = s.add_subparsers(title="actions", metavar="ACTION")
+    u = lsub.add_parser("snapshot", help="save the stopped lab's databases under NAME")
+    u.add_argument("dir", type=Path)
+    u.add_argument("name")
+    u.add_argument("--replace", action="store_true", help="overwrite a snapshot of that name")
+    u.set_defaults(func=cmd_snapshot)
+    u = lsub.add_parser("reset", help="put the stopped lab back to snapshot NAME (no NAME: a "
+                        "fresh lab, rebuilt from lab.toml at the next start)")
+    u.add_argument("dir", type=Path)
+    u.add_argument("name", nargs="?", default="")
+    u.set_defaults(func=cmd_reset)
+    u = lsub.add_parser("snapshots", help="list the lab's snapshots")
+    u.add_argument("dir", type=Path)
+    u.set_defaults(func=cmd_snapshots)
+
     s = sub.add_parser("send", help="sign on as a lab terminal, send messages, print answers")
     s.add_argument("dir", type=Path, help="lab directory (for the terminal's credentials)")
     s.add_argument("messages", nargs="+", metavar="MESSAGE")
@@ -266,3 +282,31 @@ def signed_on_elsewhere(database: Path, terminal: str, fresh_s: float = 5.0) -> 
     return age < fresh_s and terminal in names.split(",")
 
 
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from lems.lab import load_lab
+    from lems.snapshot import snapshot
+
+    saved = snapshot(load_lab(args.dir), args.name, replace=args.replace)
+    console.print(f"snapshot {args.name}: {' '.join(saved)}", markup=False)
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    from lems.lab import load_lab
+    from lems.snapshot import reset
+
+    reset(load_lab(args.dir), args.name)
+    console.print(f"lab reset to {'snapshot ' + args.name if args.name else 'a fresh lab'}",
+                  markup=False)
+    return 0
+
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    from lems.lab import load_lab
+    from lems.snapshot import snapshots
+
+    for name in snapshots(load_lab(args.dir)):
+        console.print(name, markup=False)
+    return 0

@@ -66,6 +66,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     exercise = load_exercise(args.file)
     script = load_script(args.script) if args.script else None
     lab.clock_speed = exercise.clock_speed
+    from lems.training.grading import last_seq
+    from lems.training.run import case_number
+
+    terminal = (args.terminal or exercise.trainee).upper()
+    case = case_number(lab, last_seq(lab.database) if lab.database.exists() else 0, terminal)
+    exercise = exercise.with_vars({"CASE": case})
     console.print(f"EXERCISE {exercise.id}: {exercise.title}", markup=False)
     console.print(exercise.text, markup=False)
     for t in exercise.tasks:
@@ -97,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             grade = await run_exercise(reactor, endpoint, lab, exercise, trainee=args.trainee,
                                        terminal=args.terminal or "", script=script,
-                                       until=until, settle=settle)
+                                       until=until, settle=settle, case=case)
         finally:
             if switch is not None:
                 await switch.stop().asFuture(asyncio.get_running_loop())

@@ -208,7 +208,7 @@ class Grader:
             return f"{c.key} lacks {', '.join(missing)}"
         for code, want in c.values.items():
             got = msg.get(code)
-            if got != want:
+            if not same(code, got, want):
                 return f"{c.key} {code}/{got or '(none)'} should be {code}/{want}"
         if c.dest and c.dest not in msg.destinations:
             return (f"{c.key} went to {' '.join(msg.destinations) or 'no destination'}, "
@@ -280,7 +280,8 @@ class Grader:
                                 f"{origin} (who sent the {c.after})")
                 continue
             wrong = [f"{code}/{msg.get(code) or '(none)'} (the {c.after} has {code}/"
-                     f"{pairs.get(code)})" for code in c.match if msg.get(code) != pairs.get(code)]
+                     f"{pairs.get(code)})" for code in c.match
+                     if not same(code, msg.get(code), pairs.get(code))]
             if wrong:
                 problems.append(f"{c.key} does not match: {', '.join(wrong)}")
                 continue
@@ -290,6 +291,20 @@ class Grader:
                 continue
             return ""
         return problems[-1] if problems else f"no readable {c.key} answer"
+
+
+def normal(code: str, value: str | None) -> str:
+    """A field value as NCIC compares it: upper case, runs of spaces as one, and in a name no
+    space after the comma (``HARTWELL, VERNON LEE`` is ``HARTWELL,VERNON LEE``)."""
+    v = " ".join((value or "").upper().split())
+    if code in ("NAM", "AKA", "RNA"):
+        v = v.replace(", ", ",")
+    return v
+
+
+def same(code: str, got: str | None, want: str | None) -> bool:
+    """Whether a trainee's field value is the expected one, compared as parsed values."""
+    return normal(code, got) == normal(code, want)
 
 
 def grade(exercise: Exercise, database: str | Path, start_seq: int, terminal: str, ori: str,

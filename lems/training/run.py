@@ -37,11 +37,11 @@ def lab_credentials(lab: LabConfig, terminal: str) -> Credentials:
 async def setup(reactor: Any, endpoint: str, lab: LabConfig, exercise: Exercise,
                 trainee: str) -> None:
     """Run the exercise's setup scripts, in order; a failing step stops the exercise."""
-    trainee_ori = lab.terminals[trainee].oris[0]
+    exercise = exercise.with_vars({"TRAINEE_ORI": lab.terminals[trainee].oris[0],
+                                   "TRAINEE": trainee})
     for step in exercise.setup:
         cred = lab_credentials(lab, step.terminal)
-        text = step.script.replace("${TRAINEE_ORI}", trainee_ori).replace("${TRAINEE}",
-                                                                           trainee)
+        text = step.script
         result = await run_terminal(reactor, endpoint, cred,
                                     parse_script(text, f"{exercise.id} setup {step.terminal}"))
         if not result.passed:
@@ -51,16 +51,18 @@ async def setup(reactor: Any, endpoint: str, lab: LabConfig, exercise: Exercise,
 
 async def run_exercise(reactor: Any, endpoint: str, lab: LabConfig, exercise: Exercise, *,
                        trainee: str = "", terminal: str = "", script: Script | None = None,
-                       until: Any = None, settle: Any = None) -> Grade:
+                       until: Any = None, settle: Any = None, case: str = "") -> Grade:
     """Set up, let the trainee work, grade. With ``script`` the trainee is scripted; otherwise
     ``until`` (a coroutine function) returns when the person is done. ``settle`` (a coroutine
     function) waits until the switch has committed everything (in-process switches)."""
     terminal = (terminal or exercise.trainee).upper()
     cred = lab_credentials(lab, terminal)
     start = last_seq(lab.database)
+    case = case or case_number(lab, start, terminal)
+    exercise = exercise.with_vars({"CASE": case})
     await setup(reactor, endpoint, lab, exercise, terminal)
     if script is not None:
-        await run_terminal(reactor, endpoint, cred, script)
+        await run_terminal(reactor, endpoint, cred, script, variables={"CASE": case})
     elif until is not None:
         await until()
     await asyncio.sleep(0.3)  # answers in flight reach the journal
@@ -70,6 +72,15 @@ async def run_exercise(reactor: Any, endpoint: str, lab: LabConfig, exercise: Ex
               trainee or cred.operator)
     save_grade(lab, g)
     return g
+
+
+def case_number(lab: LabConfig, start_seq: int, terminal: str) -> str:
+    """A case number no earlier run on this lab used: ``YY-TTNNNNN`` from the lab year, the
+    trainee terminal's number and the journal position (which only grows, also across
+    ``lems lab reset`` to a later snapshot; a reset to an earlier one restores its entries too)."""
+    digits = "".join(c for c in terminal if c.isdigit())[-2:].rjust(2, "0")
+    year = lab.start.year if lab.start else 2026
+    return f"{year % 100:02d}-{digits}{start_seq % 100000:05d}"
 
 
 def results_path(lab: LabConfig) -> Path:
