@@ -179,12 +179,14 @@ def load_script(path: str | Path) -> Script:
 
 
 def pairs_of(out: Output) -> dict[str, str]:
-    """``CODE/value`` pairs of a body (first value of each code), plus ORIGIN for Nlets traffic
-    (the sender on the first line) and KEY."""
+    """``CODE/value`` pairs of a body (first non-empty value of each code: a caveat's ``USE QR
+    WITH FBI/ OR SID/`` names codes, it gives no value), plus ORIGIN for Nlets traffic (the
+    sender on the first line) and KEY."""
     found: dict[str, str] = {"KEY": out.key, "ORIGIN": out.ori}
     for line in out.lines[1:]:
         for code, value in PAIR.findall(line):
-            found.setdefault(code, value)
+            if not found.get(code):
+                found[code] = value
     return found
 
 

@@ -36,7 +36,8 @@ from typing import Any
 
 from formats.errors import ConfigError
 
-CHECK_TYPES = ("sent", "answered", "received", "no_unfixed_rejects", "not_sent")
+CHECK_TYPES = ("sent", "answered", "received", "no_unfixed_rejects", "not_sent",
+               "not_refused")
 CHECK_ATTRS = {"type", "key", "after", "fields", "values", "dest", "within", "match",
                "to_origin", "priority_deadline", "contains", "scope", "accepted", "why"}
 

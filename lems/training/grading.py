@@ -21,6 +21,9 @@ window (``seq > start_seq``) from the lab database. Check types:
     of the trainee's ORI) was followed by an accepted one of the same key.
 ``not_sent``
     the trainee sent no accepted ``key``.
+``not_refused``
+    no ``key`` message (``*``: any) of the trainee was refused with a reason starting with
+    ``contains`` (a reject code such as ``SPOOF``; empty: any refusal) - misuse the audit flags.
 """
 
 from __future__ import annotations
@@ -232,6 +235,12 @@ class Grader:
     def _not_sent(self, c: Check) -> str:
         sent = [e for e in self._sent_by(c.key, c.scope) if e.accepted]
         return f"{c.key} was sent (seq {sent[0].seq})" if sent else ""
+
+    def _not_refused(self, c: Check) -> str:
+        for e in self._sent_by(c.key, c.scope):
+            if e.refused and (e.reason or "").startswith(c.contains):
+                return f"{e.key} refused ({e.reason})"
+        return ""
 
     def _received(self, c: Check) -> str:
         got = [e for e in self._delivered(c.key) if not c.contains or c.contains in e.text]

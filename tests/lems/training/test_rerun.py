@@ -79,3 +79,15 @@ def test_reset_without_a_snapshot_name_gives_a_fresh_lab(tmp_path):
         snapshot(lab, "../escape")
     reset(lab)
     assert not lab.database.exists()
+
+
+async def test_the_audit_catches_the_misuse_exercise(tmp_path, reactor):
+    from lems.state.audit import Filter, agency_findings
+    from lems.state.db import path_for
+
+    lab = demo_lab(tmp_path)
+    g = await run_once(lab, reactor, "misuse-spoof", TRAINEES / "misuse-spoof.bad")
+    assert not g.passed
+    [found] = agency_findings(lab, path_for(lab.database), Filter(ori="OR0240000"))
+    [flag] = found.misuse
+    assert flag["terminal"] == "T01" and "CLAIMED ORI/OR0260000" in flag["reason"]
