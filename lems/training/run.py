@@ -51,7 +51,8 @@ async def setup(reactor: Any, endpoint: str, lab: LabConfig, exercise: Exercise,
 
 async def run_exercise(reactor: Any, endpoint: str, lab: LabConfig, exercise: Exercise, *,
                        trainee: str = "", terminal: str = "", script: Script | None = None,
-                       until: Any = None, settle: Any = None, case: str = "") -> Grade:
+                       until: Any = None, settle: Any = None, case: str = "",
+                       klass: str = "", setup_lock: asyncio.Lock | None = None) -> Grade:
     """Set up, let the trainee work, grade. With ``script`` the trainee is scripted; otherwise
     ``until`` (a coroutine function) returns when the person is done. ``settle`` (a coroutine
     function) waits until the switch has committed everything (in-process switches)."""
@@ -60,7 +61,11 @@ async def run_exercise(reactor: Any, endpoint: str, lab: LabConfig, exercise: Ex
     start = last_seq(lab.database)
     case = case or case_number(lab, start, terminal)
     exercise = exercise.with_vars({"CASE": case})
-    await setup(reactor, endpoint, lab, exercise, terminal)
+    if setup_lock is not None:  # a class: one setup at a time (they share setup terminals)
+        async with setup_lock:
+            await setup(reactor, endpoint, lab, exercise, terminal)
+    else:
+        await setup(reactor, endpoint, lab, exercise, terminal)
     if script is not None:
         await run_terminal(reactor, endpoint, cred, script, variables={"CASE": case})
     elif until is not None:
@@ -70,7 +75,7 @@ async def run_exercise(reactor: Any, endpoint: str, lab: LabConfig, exercise: Ex
         await settle()
     g = grade(exercise, lab.database, start, terminal, lab.terminals[terminal].oris[0],
               trainee or cred.operator)
-    save_grade(lab, g)
+    save_grade(lab, g, klass)
     return g
 
 
@@ -92,28 +97,38 @@ def _connect(lab: LabConfig) -> sqlite3.Connection:
     conn.execute("CREATE TABLE IF NOT EXISTS grade (id INTEGER PRIMARY KEY, exercise TEXT, "
                  "trainee TEXT, terminal TEXT, started TEXT, passed INTEGER, score REAL, "
                  "body TEXT NOT NULL)")
+    conn.execute("CREATE TABLE IF NOT EXISTS class_grade (class TEXT NOT NULL, grade INTEGER "
+                 "NOT NULL)")
     return conn
 
 
-def save_grade(lab: LabConfig, g: Grade) -> None:
+def save_grade(lab: LabConfig, g: Grade, klass: str = "") -> int:
+    """Keep a grade (``klass``: the class it was part of); its id."""
     conn = _connect(lab)
     try:
         with conn:
-            conn.execute("INSERT INTO grade (exercise, trainee, terminal, started, passed, score,"
-                         " body) VALUES (?,?,?,?,?,?,?)",
-                         (g.exercise, g.trainee, g.terminal, g.started, int(g.passed), g.score,
-                          json.dumps(g.to_dict())))
+            cur = conn.execute(
+                "INSERT INTO grade (exercise, trainee, terminal, started, passed, score, body) "
+                "VALUES (?,?,?,?,?,?,?)", (g.exercise, g.trainee, g.terminal, g.started,
+                                           int(g.passed), g.score, json.dumps(g.to_dict())))
+            gid = int(cur.lastrowid or 0)
+            if klass:
+                conn.execute("INSERT INTO class_grade (class, grade) VALUES (?, ?)",
+                             (klass, gid))
+        return gid
     finally:
         conn.close()
 
 
-def load_grades(lab: LabConfig, trainee: str = "") -> list[Grade]:
+def load_grades(lab: LabConfig, trainee: str = "", klass: str = "") -> list[Grade]:
     if not results_path(lab).exists():
         return []
     conn = _connect(lab)
     try:
-        rows = conn.execute("SELECT body FROM grade WHERE ? = '' OR trainee = ? ORDER BY id",
-                            (trainee, trainee)).fetchall()
+        rows = conn.execute(
+            "SELECT body FROM grade WHERE (? = '' OR trainee = ?) AND (? = '' OR id IN "
+            "(SELECT grade FROM class_grade WHERE class = ?)) ORDER BY id",
+            (trainee, trainee, klass, klass)).fetchall()
     finally:
         conn.close()
     return [Grade.from_dict(json.loads(body)) for (body,) in rows]
