@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from formats.errors import ConfigError, LemsError
+from lems import __version__
 
 console = Console(highlight=False, soft_wrap=True)  # piped output: lines are not folded
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="lems", description="LEMS message-switch simulator (Oregon LEDS, NCIC, Nlets, NICS) "
         "for training labs and terminal integration testing. All data is fictitious.")
+    p.add_argument("--version", action="version", version=f"lems {__version__}")
     sub = p.add_subparsers(title="commands", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"lems.commands.{name}").register(sub)

@@ -302,3 +302,11 @@ def test_admin_refuses_a_broken_lab(tmp_path):
     assert r.returncode == 2
     assert "agency[2].type" in r.stderr and str(tmp_path / "lab.toml") in r.stderr
 
+
+
+def test_version_names_the_installed_distribution():
+    from importlib.metadata import version
+
+    r = lems("--version")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"lems {version('lems-sim')}"
