@@ -62,16 +62,18 @@ class LabClock:
         return self._start_ts + (self.reactor.seconds() - self._t0) * self.speed
 
     def stamp(self) -> str:
-        """ISO-8601 time for journal rows (microseconds, the start's time zone), the same text as
-        ``now().isoformat(timespec="microseconds")`` with the part up to the second formatted
-        once per lab second (isoformat costs ~1.5 µs and every message writes several rows)."""
+        """ISO-8601 time for journal rows: always UTC, so stored times compare as strings in
+        every lab zone and across DST (shown in the lab's zone by ``show``); the same text as
+        ``now().astimezone(UTC).isoformat(timespec="microseconds")`` with the part up to the
+        second formatted once per lab second (isoformat costs ~1.5 µs and every message writes
+        several rows)."""
         t = self.timestamp()
         second = math.floor(t)
         micro = round((t - second) * 1e6)  # rounded as datetime.fromtimestamp rounds
         if micro == 1_000_000:
             second, micro = second + 1, 0
         if second != self._second:
-            iso = datetime.fromtimestamp(second, self.tz).isoformat(timespec="microseconds")
+            iso = datetime.fromtimestamp(second, UTC).isoformat(timespec="microseconds")
             self._second, self._head, self._tail = second, iso[:20], iso[26:]
         return f"{self._head}{str(micro + 1_000_000)[1:]}{self._tail}"  # 6 digits, no spec
 

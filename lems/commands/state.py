@@ -13,7 +13,7 @@ import csv
 import json
 import sqlite3
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +117,8 @@ def cmd_hits(args: argparse.Namespace) -> int:
 
 
 def _bound(text: str, option: str, zone: Any, end: bool = False) -> str:
-    """A --from/--to value as the journal's ISO text in the lab's zone; anything that is not a
-    date or a date and time is refused, naming the option."""
+    """A --from/--to value (lab-local unless it carries an offset) as the journal's UTC ISO
+    text; anything that is not a date or a date and time is refused, naming the option."""
     if not text:
         return ""
     try:
@@ -130,7 +130,7 @@ def _bound(text: str, option: str, zone: Any, end: bool = False) -> str:
         when += timedelta(days=1)
     if when.tzinfo is None:
         when = when.replace(tzinfo=zone)
-    return when.astimezone(zone).isoformat()
+    return when.astimezone(UTC).isoformat()  # stored times are UTC (LabClock.stamp)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

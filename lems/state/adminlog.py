@@ -57,7 +57,8 @@ def record(lab: LabConfig, action: str, target: str, detail: str = "") -> None:
         with conn:
             conn.execute("INSERT INTO admin_action (time, action, target, detail, by) "
                          "VALUES (?,?,?,?,?)",
-                         (lab_time(lab).isoformat(), action, target, detail, by))
+                         (lab_time(lab).astimezone(UTC).isoformat(), action, target, detail,
+                          by))
     finally:
         conn.close()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +49,14 @@ def snapshot(database: str | Path, lab_name: str = "", *, recent: int = 15,
         if now is None:  # out of process: the lab time the switch saves every second
             now = switch.clock.now() if switch is not None else (
                 saved_time(conn) or datetime.now().astimezone())
-        since = (now - timedelta(hours=1)).isoformat()
+        since = (now - timedelta(hours=1)).astimezone(UTC).isoformat()  # journal is UTC
         rows = conn.execute(
             "SELECT seq, time, direction, terminal, operator, ori, key, disposition, reason, "
             "text FROM journal WHERE time >= ? ORDER BY seq", (since,)).fetchall()
     finally:
         conn.close()
     snap = Snapshot(lab_name, show(now))
-    window = (now - timedelta(seconds=WINDOW)).isoformat()
+    window = (now - timedelta(seconds=WINDOW)).astimezone(UTC).isoformat()
     rates: Counter[str] = Counter()
     rejects: Counter[str] = Counter()
     online: dict[str, bool] = {}
