@@ -167,7 +167,7 @@ def cmd_class_start(args: argparse.Namespace) -> int:
     from hardware.endpoints import client_for
     from lems.commands.terminal import run_on_reactor
     from lems.lab import load_lab
-    from lems.training.classroom import read_roster, run_class
+    from lems.training.classroom import case_numbers, read_roster, run_class
     from lems.training.exercise import load_exercise
     from lems.training.report import print_report
 
@@ -176,9 +176,14 @@ def cmd_class_start(args: argparse.Namespace) -> int:
     seats = read_roster(args.roster, lab)
     lab.clock_speed = exercise.clock_speed
     klass = args.klass or f"{exercise.id}-{len(seats)}"
+    cases = case_numbers(lab, seats)
     console.print(f"CLASS {klass}: EXERCISE {exercise.id}: {exercise.title}", markup=False)
+    console.print(exercise.text, markup=False)
+    for t in exercise.tasks:
+        console.print(f"  TASK {t.id}: {t.text}", markup=False)
     for seat in seats:
-        console.print(f"  {seat.trainee} at {seat.terminal}", markup=False)
+        console.print(f"  {seat.trainee} at {seat.terminal}: your case number (${{CASE}}) is "
+                      f"{cases[seat.terminal]}", markup=False)
 
     async def main(reactor: Any) -> int:
         switch = None
@@ -205,7 +210,7 @@ def cmd_class_start(args: argparse.Namespace) -> int:
                     await switch.writer.submit([]).asFuture(asyncio.get_running_loop())
 
             grades = await run_class(reactor, endpoint, lab, exercise, seats, klass,
-                                     until=until, settle=settle)
+                                     until=until, settle=settle, cases=cases)
         finally:
             if switch is not None:
                 await switch.stop().asFuture(asyncio.get_running_loop())

@@ -23,8 +23,8 @@ from typing import Any
 from formats.errors import ConfigError
 from lems.lab import LabConfig
 from lems.training.exercise import Exercise
-from lems.training.grading import Grade
-from lems.training.run import run_exercise
+from lems.training.grading import Grade, last_seq
+from lems.training.run import case_number, run_exercise
 from terminals.script import Script
 
 
@@ -64,7 +64,8 @@ def read_roster(path: Path, lab: LabConfig) -> list[Seat]:
 
 async def run_class(reactor: Any, endpoint: str, lab: LabConfig, exercise: Exercise,
                     seats: list[Seat], klass: str, *, scripts: dict[str, Script] | None = None,
-                    until: Any = None, settle: Any = None) -> list[Grade]:
+                    until: Any = None, settle: Any = None,
+                    cases: dict[str, str] | None = None) -> list[Grade]:
     """Every seat does ``exercise`` at once; ``scripts`` (by terminal) are scripted trainees,
     the others are people, and ``until`` returns when the instructor ends the exercise."""
     busy = {s.terminal for s in exercise.setup} & {s.terminal for s in seats}
@@ -80,12 +81,20 @@ async def run_class(reactor: Any, endpoint: str, lab: LabConfig, exercise: Exerc
             done = asyncio.ensure_future(until() if until else asyncio.sleep(0))
         await asyncio.shield(done)
 
+    cases = cases or case_numbers(lab, seats)
     runs = [run_exercise(reactor, endpoint, lab, exercise, trainee=s.trainee,
                          terminal=s.terminal, script=(scripts or {}).get(s.terminal),
                          until=wait_for_people, settle=settle, klass=klass,
-                         setup_lock=lock)
+                         setup_lock=lock, case=cases[s.terminal])
             for s in seats]
     return list(await asyncio.gather(*runs))
+
+
+def case_numbers(lab: LabConfig, seats: list[Seat]) -> dict[str, str]:
+    """Each seat's case number for this run (by terminal): told to the trainee, used by the
+    setup and the checks."""
+    start = last_seq(lab.database) if lab.database.exists() else 0
+    return {s.terminal: case_number(lab, start, s.terminal) for s in seats}
 
 
 @dataclass(slots=True)
