@@ -13,7 +13,12 @@ import weakref
 from typing import Any, Protocol
 
 from twisted.internet import protocol, tcp
-from twisted.internet.interfaces import IPushProducer, ISSLTransport, ITransport
+from twisted.internet.interfaces import (
+    IHalfCloseableProtocol,
+    IPushProducer,
+    ISSLTransport,
+    ITransport,
+)
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -50,6 +55,14 @@ class LinkHandler(Protocol):
     def link_lost(self, reason: str) -> None: ...
 
 
+class DrainingHandler(LinkHandler, Protocol):
+    """A handler that wants to hear that the peer shut its write side (a half-close, as
+    ``nc -N`` and socat do): it answers what it got, then closes the link itself. A handler
+    without ``input_ended`` has the link closed once what was written is sent."""
+
+    def input_ended(self) -> None: ...
+
+
 @implementer(IPushProducer)
 class RelayHandler:
     """A handler in front of another: passes every event on, then ``after_lost`` when the link
@@ -72,6 +85,13 @@ class RelayHandler:
     def control_received(self, code: int) -> None:
         self.inner.control_received(code)
 
+    def input_ended(self) -> None:
+        ended = getattr(self.inner, "input_ended", None)
+        if ended is not None:
+            ended()
+        elif self.link is not None:
+            self.link.close()
+
     def link_lost(self, reason: str) -> None:
         try:
             self.inner.link_lost(reason)
@@ -82,6 +102,7 @@ class RelayHandler:
         """Called once the inner handler has heard of the loss."""
 
 
+@implementer(IHalfCloseableProtocol)
 class FramedProtocol(protocol.Protocol):
     """A byte stream with a framer in front of a handler; works on any Twisted transport.
 
@@ -237,6 +258,17 @@ class FramedProtocol(protocol.Protocol):
                     handler.control_received(event.code)
             except Exception:
                 log.failure("link handler failed on {peer}; the link goes on", peer=self.peer)
+
+    # IHalfCloseableProtocol: a peer that shuts its write side still reads the answers.
+    def readConnectionLost(self) -> None:
+        ended = getattr(self.handler, "input_ended", None)
+        if ended is None:
+            self.close()
+        else:
+            self._call(ended)
+
+    def writeConnectionLost(self) -> None:
+        self.abort()
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         self.closed = True

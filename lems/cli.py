@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-COMMANDS = ["parse", "lab", "admin", "terminal", "record", "links", "endpoint", "state",
+COMMANDS = ["parse", "lab", "admin", "mail", "terminal", "record", "links", "endpoint", "state",
             "training"]
 """Modules of ``lems.commands``, in help order; each has ``register(subparsers)``."""
 

@@ -90,6 +90,13 @@ class SwitchConfig:
     listen: tuple[str, ...] = ("tcp:5020:interface=127.0.0.1",)
     max_frame: int = 16384
     lockout_after: int = 5
+    resend_after: float = 60.0
+    """Seconds without acknowledgement progress after which a session resends its unacknowledged
+    output (0: only at the next sign-on); a listener's ``resend=`` overrides it."""
+    window: int = 0
+    """Most unacknowledged messages on a link at once (0: no limit); ``window=`` per listener."""
+    mailbox_limit: int = 10000
+    """Most messages waiting in one terminal's mailbox; more are refused with MAILBOX FULL."""
 
 
 @dataclass(slots=True)
@@ -121,7 +128,8 @@ class LabConfig:
 _ALLOWED = {
     "lab": {"name", "state", "database", "clock_speed", "seed", "dictionary", "codes", "start",
             "timezone"},
-    "switch": {"ori", "listen", "max_frame", "lockout_after"},
+    "switch": {"ori", "listen", "max_frame", "lockout_after", "resend_after", "window",
+               "mailbox_limit"},
     "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
                "cch_entry", "criteria"},
     "terminal": {"id", "oris", "radio", "control", "description"},
@@ -257,7 +265,16 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         listen=_str_list(r, sw, "listen", "switch", None, ["tcp:5020:interface=127.0.0.1"]),
         max_frame=r.get(sw, "max_frame", int, "switch", default=16384),
         lockout_after=r.get(sw, "lockout_after", int, "switch", default=5),
+        resend_after=r.get(sw, "resend_after", float, "switch", default=60.0),
+        window=r.get(sw, "window", int, "switch", default=0),
+        mailbox_limit=r.get(sw, "mailbox_limit", int, "switch", default=10000),
     )
+    if switch.resend_after < 0:
+        raise r.fail("must not be negative", "switch", None, "resend_after")
+    if switch.window < 0:
+        raise r.fail("must not be negative", "switch", None, "window")
+    if switch.mailbox_limit < 1:
+        raise r.fail("must be at least 1", "switch", None, "mailbox_limit")
     if ori_problem(switch.ori):
         raise r.fail(ori_problem(switch.ori) or "", "switch", None, "ori")
     if not 64 <= switch.max_frame <= 1 << 24:

@@ -2,63 +2,257 @@
 
 Every message for a terminal gets the next output sequence number (OSN) of that terminal and a
 mailbox row in the same commit as its journal row. It is sent once committed (if the terminal is
-on line) and again after each sign-on until the terminal answers ``ACK.<osn>``; the OSN lets the
-terminal drop a duplicate. Memory holds a copy of what is pending so delivery never reads the
-database on the reactor thread.
+on line) and again after each sign-on until the terminal acknowledges it; the OSN lets the
+terminal drop a duplicate. ``ACK.<osn>`` is cumulative, as in a session protocol: it
+acknowledges every message up to and including that OSN.
+
+The mailbox lives on disk: memory holds one small entry per queued message (its OSN, and its
+frame only until the commit that makes it durable, when it is sent); redelivery at sign-on reads
+the frames back from the database.
+
+A message whose sends fail ``DEAD_AFTER`` times in a row (a link that cannot carry it) becomes a
+*dead letter*: it leaves the queue, so it blocks nothing, is never counted as waiting and is not
+redelivered, but stays on disk until an instructor resends or drops it (``lems mail``).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable
+from typing import Any
 
 from lems.store import Statement
 
 PUT = "INSERT INTO mailbox (terminal, osn, seq, body) VALUES (?,?,?,?)"
-TAKE = "DELETE FROM mailbox WHERE terminal = ? AND osn = ?"
+TAKE_UPTO = "DELETE FROM mailbox WHERE terminal = ? AND osn <= ? AND dead = 0"
+KILL = "UPDATE mailbox SET dead = 1 WHERE terminal = ? AND osn = ?"
+READ = "SELECT osn, body FROM mailbox WHERE terminal = ? AND dead = 0 ORDER BY osn"
+READ_AFTER = ("SELECT osn, body FROM mailbox WHERE terminal = ? AND dead = 0 AND osn > ? "
+              "ORDER BY osn LIMIT ?")
+
+DEAD_AFTER = 3
+"""Failed sends in a row after which a message is dead-lettered."""
 
 
 class Mailboxes:
     def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
         self._osn: dict[str, int] = dict(conn.execute(
             "SELECT terminal, MAX(osn) FROM journal WHERE direction = 'out' GROUP BY terminal"))
-        # terminal -> {osn: [frame, committed]} in OSN order (dicts keep insertion order)
-        self._pending: dict[str, dict[int, list]] = defaultdict(dict)
-        for terminal, osn, body in conn.execute(
-                "SELECT terminal, osn, body FROM mailbox ORDER BY terminal, osn"):
-            self._pending[terminal][osn] = [body, True]
+        # terminal -> {osn: frame until committed, then None}, in OSN order
+        self._pending: dict[str, OrderedDict[int, str | None]] = defaultdict(OrderedDict)
+        self._dead: dict[str, set[int]] = defaultdict(set)
+        self._failures: dict[tuple[str, int], int] = {}
+        for terminal, osn, dead in conn.execute(
+                "SELECT terminal, osn, dead FROM mailbox ORDER BY terminal, osn"):
+            if dead:
+                self._dead[terminal].add(osn)
+            else:
+                self._pending[terminal][osn] = None
 
     def next_osn(self, terminal: str) -> int:
         osn = self._osn.get(terminal, 0) + 1
         self._osn[terminal] = osn
         return osn
 
+    def last_osn(self, terminal: str) -> int:
+        """The last OSN handed out for ``terminal`` (0 if none)."""
+        return self._osn.get(terminal, 0)
+
     def put(self, terminal: str, osn: int, seq: int, frame: str) -> Statement:
         """Hold ``frame`` (uncommitted until ``committed``) and return the row to write."""
-        self._pending[terminal][osn] = [frame, False]
+        self._pending[terminal][osn] = frame
         return (PUT, (terminal, osn, seq, frame))
 
     def committed(self, terminal: str, osn: int) -> str | None:
-        """Mark durable; the frame to send, or None if it was acknowledged meanwhile."""
-        entry = self._pending.get(terminal, {}).get(osn)
-        if entry is None:
+        """Mark durable; the frame to send, or None if it was acknowledged meanwhile. From now
+        on the frame is read from the database when it must be sent again."""
+        box = self._pending.get(terminal)
+        if not box:
             return None
-        entry[1] = True
-        return entry[0]
+        frame = box.get(osn)
+        if frame is not None:
+            box[osn] = None
+        return frame
 
-    def pending(self, terminal: str) -> list[tuple[int, str]]:
-        """Committed, unacknowledged frames in OSN order."""
-        return [(osn, e[0]) for osn, e in self._pending.get(terminal, {}).items() if e[1]]
+    def pending(self, terminal: str, after: int = 0,
+                limit: int = -1) -> list[tuple[int, str]]:
+        """Committed, unacknowledged, live frames in OSN order (read from the database): those
+        above OSN ``after``, at most ``limit`` of them (-1: all)."""
+        box = self._pending.get(terminal)
+        if not box:
+            return []
+        rows = (self._conn.execute(READ, (terminal,)) if not after and limit < 0 else
+                self._conn.execute(READ_AFTER, (terminal, after, limit)))
+        return [(osn, body) for osn, body in rows if osn in box and box[osn] is None]
+
+    def unacked_upto(self, terminal: str, osn: int) -> int:
+        """How many messages up to ``osn`` wait for an acknowledgement (O(that number))."""
+        n = 0
+        for first in self._pending.get(terminal, ()):
+            if first > osn:
+                break
+            n += 1
+        return n
 
     def count(self, terminal: str) -> int:
+        """Messages waiting that will really be delivered (dead letters not counted)."""
         return len(self._pending.get(terminal, ()))
 
-    def ack(self, terminal: str, osn: int) -> Statement | None:
-        """Remove an acknowledged frame; the row delete to write, or None if unknown."""
+    def dead(self, terminal: str) -> int:
+        return len(self._dead.get(terminal, ()))
+
+    def ack(self, terminal: str, osn: int) -> tuple[Statement | None, int]:
+        """Acknowledge every committed message up to ``osn``: the row delete to write (None if
+        nothing was waiting) and how many messages it took."""
         box = self._pending.get(terminal)
-        if not box or osn not in box:
+        if not box:
+            return None, 0
+        taken = 0
+        last = 0
+        while box:
+            first, frame = next(iter(box.items()))
+            if first > osn or frame is not None:  # later, or not durable yet
+                break
+            box.popitem(last=False)
+            self._failures.pop((terminal, first), None)
+            last = first
+            taken += 1
+        if not box:
+            del self._pending[terminal]
+        return ((TAKE_UPTO, (terminal, last)) if taken else None), taken
+
+    def failed(self, terminal: str, osn: int) -> Statement | None:
+        """A send of ``osn`` failed: the row update that dead-letters it once it has failed
+        ``DEAD_AFTER`` times, else None."""
+        key = (terminal, osn)
+        n = self._failures.get(key, 0) + 1
+        if n < DEAD_AFTER:
+            self._failures[key] = n
+            return None
+        self._failures.pop(key, None)
+        box = self._pending.get(terminal)
+        if box is None or osn not in box:
             return None
         del box[osn]
         if not box:
             del self._pending[terminal]
-        return (TAKE, (terminal, osn))
+        self._dead[terminal].add(osn)
+        return (KILL, (terminal, osn))
+
+    def reload_dead(self) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """Take in what an instructor did to dead letters (``lems mail resend|drop`` write the
+        database): the (terminal, OSN) resent (back in the queue, in OSN order) and dropped."""
+        resent, dropped = [], []
+        for terminal, osns in list(self._dead.items()):
+            marks = ",".join("?" * len(osns))
+            rows = dict(self._conn.execute(
+                f"SELECT osn, dead FROM mailbox WHERE terminal = ? AND osn IN ({marks})",
+                (terminal, *osns)))
+            for osn in sorted(osns):
+                if osn not in rows:
+                    dropped.append((terminal, osn))
+                    osns.discard(osn)
+                elif not rows[osn]:
+                    resent.append((terminal, osn))
+                    osns.discard(osn)
+                    box = self._pending[terminal]
+                    box[osn] = None
+                    for later in [k for k in box if k > osn]:
+                        box.move_to_end(later)
+            if not osns:
+                del self._dead[terminal]
+        return resent, dropped
+
+
+class Outflow:
+    """One session's delivery of its terminal's mailbox, like a session protocol's sender:
+    at most ``window`` unacknowledged messages on the link (0: no limit), and, when no
+    acknowledgement has moved for ``resend_s`` seconds (0: never), the unacknowledged messages
+    sent in this session are sent again (go-back-N), at most ``resend_limit`` times in a row;
+    after that they wait for the next sign-on (a terminal that never acknowledges, such as a
+    person on netcat, is not flooded).
+
+    ``write(osn, frame)`` puts one frame on the link. The timer runs on ``clock``
+    (``IReactorTime``: the reactor, or ``task.Clock`` in tests); it is armed once per period,
+    not per message, so the hot path pays nothing for it.
+    """
+
+    __slots__ = ("_armed", "_clock", "_progress", "_tries", "boxes", "resend_limit", "resend_s",
+                 "sent_upto", "terminal", "window", "write")
+
+    def __init__(self, boxes: Mailboxes, terminal: str, write: Callable[[int, str], None],
+                 clock: Any, *, window: int = 0, resend_s: float = 0.0,
+                 resend_limit: int = 3) -> None:
+        self.boxes = boxes
+        self.terminal = terminal
+        self.write = write
+        self._clock = clock
+        self.window = window
+        self.resend_s = resend_s
+        self.resend_limit = resend_limit
+        self.sent_upto = 0
+        """The highest OSN written on this link."""
+        self._armed: Any = None
+        self._progress = False
+        self._tries = 0
+
+    def start(self) -> None:
+        """The terminal is on line here: send what waits (the first ``window`` of it)."""
+        self._fill()
+
+    def stop(self) -> None:
+        if self._armed is not None and self._armed.active():
+            self._armed.cancel()
+        self._armed = None
+
+    def offer(self, osn: int, frame: str) -> None:
+        """A message just became durable: send it now unless the window is full (it is then
+        read back from the database when acknowledgements make room)."""
+        if self.window and self.boxes.unacked_upto(self.terminal, self.sent_upto) >= self.window:
+            return
+        if osn > self.sent_upto:
+            self.sent_upto = osn
+        self.write(osn, frame)
+        self._arm()
+
+    def acked(self) -> None:
+        """An acknowledgement moved: the timer starts over and the window has room again."""
+        self._progress = True
+        self._tries = 0
+        if self.window:
+            self._fill()
+        elif self._armed is None:
+            self._arm()
+
+    def _fill(self) -> None:
+        limit = -1
+        if self.window:
+            limit = self.window - self.boxes.unacked_upto(self.terminal, self.sent_upto)
+            if limit <= 0:
+                return
+        for osn, frame in self.boxes.pending(self.terminal, self.sent_upto, limit):
+            self.sent_upto = max(self.sent_upto, osn)
+            self.write(osn, frame)
+        self._arm()
+
+    def _arm(self) -> None:
+        if self.resend_s and self._armed is None and self.boxes.count(self.terminal):
+            self._armed = self._clock.callLater(self.resend_s, self._timeout)
+
+    def _timeout(self) -> None:
+        self._armed = None
+        if self._progress:  # acknowledgements came: wait a full period from now
+            self._progress = False
+            self._arm()
+            return
+        if not self.boxes.count(self.terminal) or self._tries >= self.resend_limit:
+            return
+        self._tries += 1
+        limit = self.window or -1
+        for osn, frame in self.boxes.pending(self.terminal, 0, limit):
+            if osn > self.sent_upto:
+                break
+            self.write(osn, frame)
+        self._arm()

@@ -34,7 +34,7 @@ from lems.committer import HEADER, frames
 
 log = Logger()
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -91,6 +91,22 @@ MIGRATIONS: dict[int, str] = {
     -- throughput (docs/BENCHMARKS.md). Readers scan by seq instead.
     DROP INDEX IF EXISTS journal_ori;
     DROP INDEX IF EXISTS journal_terminal;
+    """,
+    4: """
+    -- a message no link could carry after mailbox.DEAD_AFTER attempts: kept, not redelivered,
+    -- until an instructor resends or drops it (`lems mail`)
+    ALTER TABLE mailbox ADD COLUMN dead INTEGER NOT NULL DEFAULT 0;
+    """,
+    5: """
+    -- input sequence numbers a terminal put on its messages (ISN/<n>): a resend of the same
+    -- number is recognised as a duplicate and answered with the original result
+    CREATE TABLE input_seq (
+        terminal TEXT NOT NULL,
+        isn INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        time TEXT NOT NULL,
+        PRIMARY KEY (terminal, isn)
+    ) WITHOUT ROWID;
     """,
 }
 

@@ -18,7 +18,7 @@ import hmac
 import math
 import time
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
@@ -26,7 +26,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from formats import responses
+from formats import outbound, responses
 from formats.codes import CodeBook
 from formats.dictionary import Dictionary
 from formats.errors import BAD_FORMAT, Reject
@@ -36,13 +36,13 @@ from formats.ori import ori_problem
 from formats.responses import NletsClock
 from hardware import endpoints
 from hardware.link import Link
-from lems import services, store
+from lems import mailbox, services, store
 from lems.clock import SAVE as SAVE_LAB_TIME
 from lems.clock import LabClock, lab_zone, resume_at
 from lems.directory import Directory
 from lems.journal import Journal
 from lems.lab import LabConfig
-from lems.mailbox import Mailboxes
+from lems.mailbox import Mailboxes, Outflow
 from lems.policy import Policy
 from lems.router import Reply, Request, Router
 from lems.store import Statement, Writer
@@ -52,6 +52,20 @@ log = Logger()
 NOT_SIGNED_ON = "NOT-SIGNED-ON"
 SIGN_ON = "SIGN-ON"
 BAD_FRAME = "BAD-FRAME"
+BAD_ACK = "BAD-ACK"
+MAILBOX_FULL = "MAILBOX-FULL"
+
+ISN_DIGITS = 9
+"""Most digits of an input sequence number (``ISN/<n>`` first line of a numbered message)."""
+
+ISN_MEMORY = timedelta(days=1)
+"""How long (lab time) an ISN is remembered: a resend within it is a duplicate; after it the
+terminal may use the number again (a terminal that restarts its count each day)."""
+
+ISN_PUT = ("INSERT OR REPLACE INTO input_seq (terminal, isn, seq, time) VALUES (?,?,?,?)")
+
+REASON_LIMIT = 400
+"""Longest reject reason sent: a reason quoting an input value is cut, visibly, here."""
 
 MAX_OSN_DIGITS = 18
 """An ``ACK.<osn>`` with more digits than this is refused (OSNs are 7 digits on the wire)."""
@@ -65,13 +79,22 @@ OPERATOR_STATE = ("INSERT INTO operator_state (operator, failures, locked, chang
 class Session:
     """One link's conversation with the switch: which terminal and operator are signed on."""
 
-    __slots__ = ("link", "operator", "switch", "terminal")
+    __slots__ = ("draining", "link", "operator", "outflow", "resend_s", "routing", "switch",
+                 "terminal", "window")
 
-    def __init__(self, switch: Switch) -> None:
+    def __init__(self, switch: Switch, resend_s: float = 0.0, window: int = 0) -> None:
         self.switch = switch
+        self.resend_s = resend_s
+        self.window = window
+        self.outflow: Outflow | None = None
+        """Delivery of the terminal's mailbox on this link, while signed on."""
         self.link: Link | None = None
         self.terminal: str | None = None
         self.operator = ""
+        self.routing = 0
+        """Requests of this link routed to a service and not answered yet."""
+        self.draining = False
+        """The peer has shut its write side: close once every answer is written."""
 
     @property
     def peer(self) -> str:
@@ -90,10 +113,15 @@ class Session:
     def control_received(self, code: int) -> None:
         """ACK/NAK from a serial terminal: delivery is confirmed by ``ACK.<osn>`` instead."""
 
+    def input_ended(self) -> None:
+        """The peer shut its write side (``nc -N``, socat): answer what it sent, then close."""
+        self.switch.input_ended(self)
+
     def link_lost(self, reason: str) -> None:
         self.switch.link_lost(self)
 
     def write(self, frame: str) -> None:
+        """Send one frame; raises ``FormatError`` if this link cannot carry it."""
         if self.link is not None:
             self.link.send(frame.encode("latin-1", "replace"))
 
@@ -121,6 +149,17 @@ class Switch:
         self.policy = Policy(self.directory)
         self.router = Router(self)
         self.online: dict[str, Session] = {}
+        self._disposition = ""
+        """What became of the last frame received (for its input acknowledgement)."""
+        self._isn_uncommitted: dict[tuple[str, int], int] = {}
+        """(terminal, ISN) -> journal seq of numbered messages whose ISN row is not durable."""
+        self._full_noticed: set[str] = set()
+        """Terminals whose full mailbox the control terminals have been told of."""
+        self._notices: list[tuple[str, int]] = []
+        """(terminal, OSN) of notices queued inside ``_queue``, for its caller to send."""
+        self.frame_limit = lab.switch.max_frame
+        """The longest frame every listening link carries: outbound messages are cut to it
+        (``formats.outbound``) before they are journaled."""
         self.ports: list[Any] = []
         self.stats: Counter[str] = Counter()
         self._nlets_out = 0
@@ -158,34 +197,90 @@ class Switch:
         self._recover()
 
     RECOVERY_WINDOW = 20_000
-    """How many journal rows back crash recovery looks for relayed traffic never routed."""
+    """How many journal rows back crash recovery looks for accepted requests never answered."""
+
+    CHANGE_VERBS = frozenset({"enter", "modify", "cancel", "clear", "locate"})
+    """Verbs that change a record: not run again after a crash (they may have been applied)."""
+
+    RECOVERY_WAIT_S = 10.0
+    """How long recovery waits for the services' links to come up before it routes anyway."""
 
     def _recover(self) -> None:
-        """Route again the relayed messages (AM, AML, YQ, YR) that were accepted just before a
-        crash but whose copies never committed: their inbound row is durable, so they were
-        acknowledged, and an acknowledged message must not be lost."""
+        """Answer every request accepted before a crash whose answer never committed: its
+        inbound row is durable, so its sender was acknowledged, and an acknowledged request must
+        not go unanswered (issue 14).
+
+        * Relayed traffic (AM, AML, YQ, YR) and queries are routed again: a query has no effect,
+          so running it again answers it exactly once (only requests with no answer row are
+          taken, and the answer's commit is atomic).
+        * A request that changes a record (an entry, modify, cancel, clear, locate, to NCIC or
+          a state file) may or may not have been applied before the crash; running it again
+          could apply it twice (or answer DUPLICATE RECORD to an entry that succeeded). It gets
+          a journaled, delivered notice instead, naming the message, saying it was not run again
+          and asking the operator to check the record before resending.
+
+        Requests queued for a national system that was down keep their own recovery (the
+        endpoint client queues them again: their queued notice is their answer row)."""
         floor = self.journal.last_seq - self.RECOVERY_WINDOW
-        relayed = tuple(k for k, spec in self.dictionary.keys.items()
-                        if spec.verb in self.router.routes)
-        if not relayed:
-            return
+        skip = ("LOGON", "LOGOFF", "ACK")
+        # a "recovered" trace is no answer: a crash right after a restart leaves requests
+        # recovered but still unanswered, and the next start must take them up again
         answered = {ref for (ref,) in self.reader.execute(
-            "SELECT ref FROM journal WHERE seq > ? AND ref > 0", (floor,))}
-        marks = ",".join("?" * len(relayed))
-        seqs = [seq for (seq,) in self.reader.execute(
-            f"SELECT seq FROM journal WHERE seq > ? AND direction = 'in' "
-            f"AND disposition = 'accepted' AND key IN ({marks}) ORDER BY seq",
-            (floor, *relayed))]
+            "SELECT ref FROM journal WHERE seq > ? AND ref > 0 AND disposition != 'recovered'",
+            (floor,))}
+        seqs = [seq for (seq, key) in self.reader.execute(
+            "SELECT seq, key FROM journal WHERE seq > ? AND direction = 'in' "
+            "AND disposition = 'accepted' ORDER BY seq", (floor,))
+            if key not in skip and seq not in answered]
+        rerun: list[Request] = []
         for seq in seqs:
-            req = None if seq in answered else self.journaled_request(seq)
+            req = self.journaled_request(seq)
             if req is None:
                 continue
+            changes = (req.spec.verb in self.CHANGE_VERBS
+                       and req.spec.verb not in self.router.routes)
             self.stats["recovered"] += 1
-            self.writer.submit_nowait([self.journal.row(
-                self.journal.next_seq(), "sys", f"RECOVERED {req.msg.full_key} SEQ/{seq}",
+            trace = self.journal.row(
+                self.journal.next_seq(), "sys",
+                f"RECOVERED {req.msg.full_key} SEQ/{seq}"
+                + (" - NOT RUN AGAIN, SENDER NOTIFIED" if changes else ""),
                 terminal=req.terminal, ori=req.msg.ori, key=req.msg.full_key,
-                disposition="recovered", ref=seq)])
+                disposition="recovered", ref=seq)
+            if changes:
+                self.stats["recovered_notified"] += 1
+                self.deliver(req.terminal, self._not_rerun_notice(req), ref=seq, key="NTC",
+                             ori=req.msg.ori, pre=[trace], to_sender=True)
+            else:
+                self.writer.submit_nowait([trace])
+                rerun.append(req)
+        relayed = [r for r in rerun if r.spec.verb in self.router.routes]
+        for req in relayed:
             self.router.route(req).addCallback(self.send_replies, req)
+        routed = [r for r in rerun if r.spec.verb not in self.router.routes]
+        if routed:
+            self._recover_when_ready(routed, self.reactor.seconds() + self.RECOVERY_WAIT_S)
+
+    def _recover_when_ready(self, reqs: list[Request], deadline: float) -> None:
+        """Route recovered requests once the services they go to have their links up (a
+        service that is still connecting would answer NOT AVAILABLE), or at the deadline."""
+        if not self.started:
+            return
+        waiting = any(getattr(self.router.services.get(self.router.service_for(r.spec)),
+                              "link", True) is None for r in reqs)
+        if waiting and self.reactor.seconds() < deadline:
+            self.reactor.callLater(0.05, self._recover_when_ready, reqs, deadline)
+            return
+        for req in reqs:
+            self.router.route(req).addCallback(self.send_replies, req)
+
+    def _not_rerun_notice(self, req: Request) -> str:
+        return "\n".join([
+            responses.head("NTC", req.msg.ori),
+            *responses.page([
+                f"{req.msg.full_key} (SEQ/{req.seq}) WAS ACCEPTED BEFORE A SWITCH RESTART BUT ITS "
+                "RESULT WAS NOT RECORDED. IT WAS NOT RUN AGAIN, SO IT IS NOT APPLIED TWICE. "
+                "QUERY THE RECORD TO SEE WHETHER IT WAS APPLIED BEFORE SENDING IT AGAIN."]),
+            "ORIGINAL MESSAGE", *responses.cut(req.msg.raw[:100])])
 
     def journaled_request(self, seq: int) -> Request | None:
         """The accepted inbound message journaled as ``seq``, rebuilt as a ``Request`` (for work
@@ -200,9 +295,35 @@ class Switch:
         return Request(seq, row[1], row[2], msg, self.dictionary.keys[msg.full_key],
                        datetime.fromisoformat(row[0]), row[3])
 
+    SESSION_OPTIONS = ("resend", "window")
+    """Options of a listener string the switch takes for itself: ``resend=SECONDS`` (0: no
+    in-session resend on this link) and ``window=N`` (unacknowledged messages at once)."""
+
     def listen(self, description: str) -> Deferred[Any]:
-        d = endpoints.listen(self.reactor, description, lambda: Session(self),
-                             self.lab.switch.max_frame)
+        """Listen on ``description``; ``resend=`` and ``window=`` set the delivery of the
+        sessions on it (default: the lab's ``resend_after`` and ``window``)."""
+        limit = endpoints.split(description)[2].get("max_frame", "")
+        if limit.isdigit():
+            self.frame_limit = max(outbound.MIN_LIMIT, min(self.frame_limit, int(limit)))
+        kept, options = [], {}
+        for part in description.split(":"):
+            name, eq, value = part.partition("=")
+            if eq and name in self.SESSION_OPTIONS:
+                options[name] = value
+            else:
+                kept.append(part)
+        try:
+            resend_s = float(options.get("resend", self.lab.switch.resend_after))
+            window = int(options.get("window", self.lab.switch.window))
+        except ValueError:
+            raise endpoints.EndpointError(
+                f"bad endpoint {description!r}: resend= must be seconds and window= a whole "
+                "number") from None
+        if resend_s < 0 or window < 0:
+            raise endpoints.EndpointError(
+                f"bad endpoint {description!r}: resend= and window= must not be negative")
+        d = endpoints.listen(self.reactor, ":".join(kept),
+                             lambda: Session(self, resend_s, window), self.lab.switch.max_frame)
         return d.addCallback(self._listening)
 
     def _listening(self, port: Any) -> Any:
@@ -244,8 +365,27 @@ class Switch:
         try:
             if self.directory.load_state(self.reader):
                 self.stats["directory_reloads"] += 1
+                self._reload_dead_letters()
         except Exception:
             log.failure("directory reload failed")
+
+    def _reload_dead_letters(self) -> None:
+        """Journal and act on what an instructor did to dead letters (``lems mail``)."""
+        resent, dropped = self.mailboxes.reload_dead()
+        rows = [self.journal.row(self.journal.next_seq(), "sys",
+                                 f"DEAD LETTER {t} OSN/{osn:07d} {what} BY INSTRUCTOR",
+                                 terminal=t, key="DEAD", disposition=f"dead-{what.lower()}",
+                                 osn=osn)
+                for what, items in (("RESENT", resent), ("DROPPED", dropped))
+                for t, osn in items]
+        if rows:
+            self.writer.submit_nowait(rows)
+        for t, osn in resent:
+            session = self.online.get(t)
+            if session is not None:
+                for pending_osn, frame in self.mailboxes.pending(t):
+                    if pending_osn == osn:
+                        self._send(session, t, osn, frame)
 
     # ------------------------------------------------------------------ inbound
 
@@ -253,6 +393,12 @@ class Switch:
         """One frame from a link."""
         self.stats["frames_in"] += 1
         text = payload.decode("latin-1")
+        if text[:4] == "ISN/":
+            self._receive_numbered(session, text)
+            return
+        self._receive(session, text)
+
+    def _receive(self, session: Session, text: str) -> None:
         seq = self.journal.next_seq()
         terminal = session.terminal
         if terminal is not None and text[:4] == "ACK.":
@@ -307,13 +453,102 @@ class Switch:
         sends = self._queue_replies(replies, req, rows, stamp)
         self.writer.commit(rows, self._answered, session, seq, sends)
 
+    # ------------------------------------------------------------------ input sequence numbers
+
+    def _receive_numbered(self, session: Session, text: str) -> None:
+        """A message carrying an input sequence number: a first line ``ISN/<n>``, then the
+        message. Once its journal row is committed the sender gets an input acknowledgement
+        (``IAK``, a session answer: OSN 0) naming the ISN, the journal sequence number and
+        ACCEPTED or REJECTED. A message whose ISN this terminal already used (a resend after a
+        lost acknowledgement) is not processed again: it is journaled as a duplicate and
+        answered with ``IAK`` DUPLICATE and the original's answers, as they were sent (the
+        model: FIX's PossDupFlag, Kafka's idempotent producer)."""
+        first, newline, rest = text.partition("\n")
+        token = first[4:].strip()
+        if not (newline and rest and token.isdigit() and token.isascii()
+                and len(token) <= ISN_DIGITS and int(token) > 0):
+            self._refuse(session, self.journal.next_seq(), text, Reject(
+                BAD_FORMAT, f"ISN/ MUST BE 1 TO {ISN_DIGITS} DIGITS (NOT 0) ON A LINE OF ITS "
+                "OWN, FOLLOWED BY THE MESSAGE", "ISN", text[:100]), "rejected", key="ISN")
+            return
+        isn = int(token)
+        tid = session.terminal
+        if tid is not None:
+            original = self._isn_original(tid, isn)
+            if original:
+                self._duplicate(session, tid, rest, isn, original)
+                return
+        seq = self.journal.last_seq + 1  # the number _receive gives the message
+        self._disposition = "accepted"
+        self._receive(session, rest)
+        disposition = self._disposition
+        tid = session.terminal
+        rows: list[Statement] = []
+        if tid is not None and disposition != "bad-frame":
+            rows.append((ISN_PUT, (tid, isn, seq, self.clock.stamp())))
+            self._isn_uncommitted[(tid, isn)] = seq
+        word = "ACCEPTED" if disposition == "accepted" else "REJECTED"
+
+        def acknowledge(_: Any) -> None:
+            self._isn_uncommitted.pop((tid or "", isn), None)
+            self._iak(session, f"ISN/{isn:07d} SEQ/{seq:07d} {word}")
+
+        # commits fire in order: this one fires once the message's own row is durable
+        self.writer.submit(rows).addCallback(acknowledge).addErrback(
+            self._journal_failed, session, seq)
+
+    def _isn_original(self, terminal: str, isn: int) -> int:
+        """The journal seq of the message ``terminal`` sent under ``isn`` within the last
+        ``ISN_MEMORY`` (0 if none): one primary-key read, only for numbered messages."""
+        seq = self._isn_uncommitted.get((terminal, isn))
+        if seq:
+            return seq
+        since = (self.clock.now() - ISN_MEMORY).isoformat(timespec="microseconds")
+        row = self.reader.execute("SELECT seq FROM input_seq WHERE terminal = ? AND isn = ? "
+                                  "AND time >= ?", (terminal, isn, since)).fetchone()
+        return row[0] if row else 0
+
+    def _duplicate(self, session: Session, tid: str, text: str, isn: int, original: int) -> None:
+        self.stats["duplicates"] += 1
+        seq = self.journal.next_seq()
+        row = self.journal.row(seq, "in", text, link=session.peer, terminal=tid,
+                               operator=session.operator, key=text.split(".", 1)[0][:10],
+                               disposition="duplicate",
+                               reason=f"DUPLICATE ISN/{isn} OF SEQ/{original}")
+
+        def resend(_: Any) -> None:
+            self._iak(session, f"ISN/{isn:07d} SEQ/{seq:07d} DUPLICATE OF SEQ/{original:07d} - "
+                      "ORIGINAL RESULT FOLLOWS")
+            for (frame,) in self.reader.execute(
+                    "SELECT text FROM journal WHERE seq > ? AND seq <= ? AND ref = ? AND "
+                    "direction = 'out' AND terminal = ? ORDER BY seq",
+                    (original, original + self.RECOVERY_WINDOW, original, tid)):
+                self._send(session, tid, 0, frame)
+
+        self.writer.submit([row]).addCallback(resend).addErrback(
+            self._journal_failed, session, seq)
+
+    def _iak(self, session: Session, line: str) -> None:
+        """An input acknowledgement: a session answer (OSN 0), not journaled (the input's own
+        row is the record of what happened to it)."""
+        tid = session.terminal or ""
+        ori = self._session_ori(session)
+        self._send(session, tid, 0, self._envelope(0, tid, f"IAK.{ori}\n{line}"))
+
     def _accepted(self, error: BaseException | None, session: Session, req: Request) -> None:
         if error is not None:
             self._journal_failed(error, session, req.seq)
             return
         if session.link is not None:
             session.link.ack()
-        self.router.route(req).addCallback(self.send_replies, req)
+        session.routing += 1
+        d = self.router.route(req).addCallback(self.send_replies, req)
+        d.addBoth(self._routed, session)
+
+    def _routed(self, _: Any, session: Session) -> None:
+        session.routing -= 1
+        if session.draining and not session.routing:
+            self._close_when_written(session)
 
     def _answered(self, error: BaseException | None, session: Session, seq: int,
                   sends: list[tuple[str, int]]) -> None:
@@ -335,9 +570,9 @@ class Switch:
                        stamp: str = "") -> list[tuple[str, int]]:
         """Add the journal and mailbox rows of ``replies`` to ``rows``; the (terminal, OSN) of
         each message to send once they are committed. ``stamp``: the journal time (now)."""
-        if not replies and req.spec.verb in self.router.routes:
-            # Relayed traffic that reached no local terminal (all out of state, or no terminal
-            # bound): leave a trace so crash recovery knows it was routed.
+        if not replies:
+            # Nothing to deliver (relayed traffic for no local terminal, a service that answers
+            # later by itself): leave a trace so crash recovery knows it was routed.
             rows.append(self.journal.row(
                 self.journal.next_seq(), "sys", "NO LOCAL DELIVERY", terminal=req.terminal,
                 ori=req.msg.ori, key=req.msg.full_key, disposition="routed", ref=req.seq))
@@ -350,9 +585,18 @@ class Switch:
             else:
                 targets = [(req.terminal, req.msg.ori)]
             for terminal, ori in targets:
-                sends.append((terminal, self._queue(rows, terminal, r.body, ref=req.seq,
-                                                    key=r.key, ori=ori, sensitive=r.sensitive,
-                                                    stamp=stamp)))
+                osn = self._queue(rows, terminal, r.body, ref=req.seq, key=r.key, ori=ori,
+                                  sensitive=r.sensitive, stamp=stamp, sender=req.terminal)
+                if osn:
+                    sends.append((terminal, osn))
+                    continue
+                full = self._mailbox_full_reply(req, terminal)
+                sends.append((req.terminal, self._queue(
+                    rows, req.terminal, full.body, ref=req.seq, key=full.key, ori=req.msg.ori,
+                    sensitive="", stamp=stamp, sender=req.terminal)))
+        if self._notices:
+            sends += self._notices
+            self._notices = []
         return sends
 
     def receive_bad(self, session: Session, reason: str, raw: bytes) -> None:
@@ -367,9 +611,13 @@ class Switch:
 
     def _refuse(self, session: Session, seq: int, text: str, rej: Reject, disposition: str,
                 key: str = "", ori: str = "", extra: list[Statement] | None = None,
-                terminal: str = "", operator: str = "") -> None:
+                osn: int = 0, terminal: str = "", operator: str = "") -> None:
         """Refuse a frame: journaled under the sending terminal and its own ORI (an audit files
         a spoof attempt under the agency that made it, naming the ORI it claimed), answered."""
+        self._disposition = disposition
+        if len(rej.reason) > REASON_LIMIT:  # a reason that quotes a giant field value
+            rej = Reject(rej.code, rej.reason[:REASON_LIMIT] + f"... ({len(rej.reason)} "
+                         "CHARACTERS, CUT)", rej.field, rej.input)
         if not key:
             key = text.split(".", 1)[0].strip().upper()[:10]
         if not ori:
@@ -394,10 +642,11 @@ class Switch:
         in_row = self.journal.row(
             seq, "in", text, link=session.peer, terminal=terminal,
             operator=operator or session.operator, ori=journal_ori, key=key,
-            disposition=disposition, reason=reason)
+            disposition=disposition, reason=reason, osn=osn)
         pre = [in_row, *(extra or [])]
         if session.terminal is not None:
-            self.deliver(session.terminal, body, ref=seq, key=out_key, ori=receiver, pre=pre)
+            self.deliver(session.terminal, body, ref=seq, key=out_key, ori=receiver, pre=pre,
+                         to_sender=True)
         else:
             self.answer(session, body, ref=seq, key=out_key, pre=pre)
 
@@ -483,10 +732,15 @@ class Switch:
                     responses.head("SOF", tid), f"TERMINAL {tid} SIGNED ON FROM ANOTHER LINK"])))
                 old.link.close()
         self.online[tid] = session
-        for _osn, frame in self.mailboxes.pending(tid):
-            session.write(frame)
+        session.outflow = Outflow(
+            self.mailboxes, tid, lambda osn, frame: self._send(session, tid, osn, frame),
+            self.reactor, window=session.window, resend_s=session.resend_s)
+        session.outflow.start()
 
     def _unbind(self, session: Session) -> None:
+        if session.outflow is not None:
+            session.outflow.stop()
+            session.outflow = None
         tid = session.terminal
         if tid is not None and self.online.get(tid) is session:
             del self.online[tid]
@@ -517,14 +771,43 @@ class Switch:
         self._ack(session, seq, text, int(token))
 
     def _ack(self, session: Session, seq: int, text: str, osn: int) -> None:
+        """``ACK.<osn>``: cumulative, every message up to ``osn`` is acknowledged. An OSN never
+        sent to this terminal is answered (the terminal has lost count); acknowledging again
+        what is already acknowledged is journaled and needs no answer."""
         tid = session.terminal or ""
-        take = self.mailboxes.ack(tid, osn)
+        last = self.mailboxes.last_osn(tid)
+        if not 0 < osn <= last:
+            self.stats["ack_unknown"] += 1
+            self._refuse(session, seq, text, Reject(
+                BAD_ACK, f"NO OUTPUT SEQUENCE NUMBER {osn} WAS SENT TO {tid} - "
+                f"LAST OSN SENT {last:07d}", "OSN", text[:100]), "ack-unknown", key="ACK",
+                osn=osn)
+            return
+        take, taken = self.mailboxes.ack(tid, osn)
+        if taken and session.outflow is not None:
+            session.outflow.acked()
+        if self._full_noticed and tid in self._full_noticed and (
+                self.mailboxes.count(tid) < self.lab.switch.mailbox_limit):
+            self._full_noticed.discard(tid)
         rows = [self.journal.row(seq, "in", text, link=session.peer, terminal=tid,
                                  operator=session.operator, key="ACK",
-                                 disposition="acked" if take else "ack-unknown", osn=osn)]
+                                 disposition="acked" if taken else "ack-again", osn=osn)]
         if take:
             rows.append(take)
         self.writer.submit_nowait(rows)
+
+    def input_ended(self, session: Session) -> None:
+        """The peer will send nothing more: close once every answer to what it sent is
+        written (a commit queued now fires after every commit queued before it)."""
+        session.draining = True
+        if not session.routing:
+            self._close_when_written(session)
+
+    def _close_when_written(self, session: Session) -> None:
+        def close(_: Any) -> None:
+            if session.link is not None and not session.routing:
+                session.link.close()
+        self.writer.submit([]).addCallback(close)
 
     def link_lost(self, session: Session) -> None:
         self.stats["links_closed"] += 1
@@ -532,6 +815,10 @@ class Switch:
         session.link = None
 
     # ------------------------------------------------------------------ outbound
+
+    def _terminal_ori(self, terminal: str) -> str:
+        term = self.directory.terminals.get(terminal)
+        return term.oris[0] if term else ""
 
     def _session_ori(self, session: Session) -> str:
         if session.terminal:
@@ -561,13 +848,13 @@ class Switch:
                pre: list[Statement] | None = None, then: Any = None) -> Deferred[None]:
         """A session-level answer (OSN 0): journaled, then written to this link only."""
         seq = self.journal.next_seq()
-        frame = self._envelope(0, session.terminal or "", body)
+        frame = self._fit(0, session.terminal or "", body)
         rows = [*(pre or []), self.journal.row(
             seq, "out", frame, link=session.peer, terminal=session.terminal or "", key=key,
             disposition="sent", ref=ref)]
 
         def send(_: None) -> None:
-            session.write(frame)
+            self._send(session, session.terminal or "", 0, frame)
             if then is not None:
                 then()
 
@@ -577,24 +864,68 @@ class Switch:
         return d
 
     def deliver(self, terminal: str, body: str, *, ref: int = 0, key: str = "", ori: str = "",
-                sensitive: str = "", pre: list[Statement] | None = None) -> None:
-        """Queue ``body`` for ``terminal``: journal + mailbox in one commit, then send."""
+                sensitive: str = "", pre: list[Statement] | None = None,
+                to_sender: bool = False) -> None:
+        """Queue ``body`` for ``terminal``: journal + mailbox in one commit, then send.
+        ``to_sender``: the answer to the terminal's own request (queued even if its mailbox is
+        full)."""
         rows = [*(pre or [])]
-        osn = self._queue(rows, terminal, body, ref=ref, key=key, ori=ori, sensitive=sensitive)
-        self.writer.commit(rows, self._sent, [(terminal, osn)])
+        osn = self._queue(rows, terminal, body, ref=ref, key=key, ori=ori, sensitive=sensitive,
+                          sender=terminal if to_sender else "")
+        sends = [(terminal, osn)] if osn else []
+        if self._notices:
+            sends += self._notices
+            self._notices = []
+        self.writer.commit(rows, self._sent, sends)
 
     def _queue(self, rows: list[Statement], terminal: str, body: str, *, ref: int, key: str,
-               ori: str, sensitive: str, stamp: str = "") -> int:
-        """Add the journal and mailbox rows of one message for ``terminal``; its OSN."""
+               ori: str, sensitive: str, stamp: str = "", sender: str = "") -> int:
+        """Add the journal and mailbox rows of one message for ``terminal``; its OSN, or 0 if
+        the terminal's mailbox is full (``mailbox_limit``: journaled, the instructor told; a
+        terminal's answers to its own requests, ``sender``, are always queued)."""
+        if (self.mailboxes.count(terminal) >= self.lab.switch.mailbox_limit
+                and terminal != sender):
+            self._mailbox_full(rows, terminal, ref, key, stamp)
+            return 0
         body, disposition = self._disseminate(terminal, body, sensitive)
         osn = self.mailboxes.next_osn(terminal)
         seq = self.journal.next_seq()
-        frame = self._envelope(osn, terminal, body)
+        frame = self._fit(osn, terminal, body)
         rows.append(self.journal.row(seq, "out", frame, terminal=terminal, ori=ori, key=key,
                                      disposition=disposition, osn=osn, ref=ref, time=stamp))
         rows.append(self.mailboxes.put(terminal, osn, seq, frame))
         self.stats["messages_out"] += 1
         return osn
+
+    def _mailbox_full(self, rows: list[Statement], terminal: str, ref: int, key: str,
+                      stamp: str) -> None:
+        self.stats["mailbox_full"] += 1
+        limit = self.lab.switch.mailbox_limit
+        rows.append(self.journal.row(
+            self.journal.next_seq(), "sys",
+            f"MAILBOX FULL {terminal} - {key or 'MESSAGE'} FOR SEQ/{ref} NOT QUEUED "
+            f"({limit} MESSAGES WAITING)", terminal=terminal, ori=self._terminal_ori(terminal),
+            key=key, disposition="mailbox-full", ref=ref, time=stamp))
+        if terminal in self._full_noticed:
+            return
+        self._full_noticed.add(terminal)  # one notice per episode, until the box drains
+        body = "\n".join([
+            responses.head("NTC", self.lab.switch.ori),
+            *responses.page([f"MAILBOX OF TERMINAL {terminal} IS FULL ({limit} MESSAGES "
+                             "WAITING) - NEW MESSAGES FOR IT ARE REFUSED AND THEIR SENDERS TOLD "
+                             "UNTIL IT SIGNS ON AND ACKNOWLEDGES (LEMS MAIL LIST)"])])
+        for control in self.directory.control_terminals():
+            if control != terminal:
+                osn = self._queue(rows, control, body, ref=ref, key="NTC",
+                                  ori=self.lab.switch.ori, sensitive="", stamp=stamp)
+                if osn:
+                    self._notices.append((control, osn))
+
+    def _mailbox_full_reply(self, req: Request, terminal: str) -> Reply:
+        rej = Reject(MAILBOX_FULL, f"MESSAGE NOT DELIVERED TO TERMINAL {terminal} - ITS "
+                     f"MAILBOX IS FULL ({self.lab.switch.mailbox_limit} MESSAGES WAITING)",
+                     None, req.msg.raw[:100])
+        return Reply(responses.reject(rej, req.msg.ori), key="REJ")
 
     def _sent(self, error: BaseException | None, sends: list[tuple[str, int]]) -> None:
         """Messages are durable: send those whose terminal is on line."""
@@ -605,8 +936,33 @@ class Switch:
         for terminal, osn in sends:
             frame = self.mailboxes.committed(terminal, osn)
             session = online.get(terminal)
-            if frame is not None and session is not None:
-                session.write(frame)
+            if frame is not None and session is not None and session.outflow is not None:
+                session.outflow.offer(osn, frame)
+
+    def _fit(self, osn: int, terminal: str, body: str) -> str:
+        """The frame of one message, made fit for every link (``formats.outbound``) before it
+        is journaled, so that what was accepted can always be sent."""
+        envelope = self._envelope(osn, terminal, "")
+        return envelope + outbound.fit(body, self.frame_limit - len(envelope))
+
+    def _send(self, session: Session, terminal: str, osn: int, frame: str) -> None:
+        """Write one frame; a failure costs this message only (dead-lettered after
+        ``mailbox.DEAD_AFTER`` failed attempts), never the others of the commit or mailbox."""
+        try:
+            session.write(frame)
+        except Exception as exc:
+            self.stats["send_failures"] += 1
+            log.warn("send of OSN {osn} to {t} failed: {exc}", osn=osn, t=terminal, exc=exc)
+            kill = self.mailboxes.failed(terminal, osn) if osn else None
+            if kill is None:
+                return
+            self.stats["dead_letters"] += 1
+            self.writer.submit_nowait([kill, self.journal.row(
+                self.journal.next_seq(), "sys",
+                f"DEAD LETTER {terminal} OSN/{osn:07d} NOT SENT AFTER {mailbox.DEAD_AFTER} "
+                f"ATTEMPTS - {str(exc)[:200]}", terminal=terminal, key="DEAD",
+                ori=self._terminal_ori(terminal),
+                disposition="dead-letter", osn=osn, reason=str(exc)[:200])])
 
     def deliver_to_ori(self, ori: str, body: str, **kw: Any) -> list[str]:
         """Deliver to every terminal bound to ``ori`` (a record owner's notice, a broadcast);

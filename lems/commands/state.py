@@ -177,13 +177,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
         console.print(f"... {len(rows) - args.limit} more (use --json or --csv for all)")
     s = Table(title="Summary per ORI")
     for col in ("ORI", "MESSAGES BY KEY", "REJECTS BY REASON", "REJECTED BY SYSTEMS",
-                "CCH DISSEMINATIONS"):
+                "CCH DISSEMINATIONS", "DEAD LETTERS"):
         s.add_column(col)
     for ori, o in summary.items():
         s.add_row(ori, " ".join(f"{k}:{n}" for k, n in sorted(o.keys.items())),
                   " ".join(f"{k}:{n}" for k, n in sorted(o.rejects.items())),
                   " ".join(f"{k}:{n}" for k, n in sorted(o.answered_rejects.items())),
-                  " ".join(f"{k}:{n}" for k, n in sorted(o.cch.items())))
+                  " ".join(f"{k}:{n}" for k, n in sorted(o.cch.items())),
+                  str(o.dead_letters or ""))
     show(s)
     return 0
 

@@ -55,11 +55,13 @@ class OriSummary:
     """Accepted by the switch, then rejected by the system that answered (NCIC, Nlets, a state
     file), by key and reason code: ``QW:MISSING-FIELD``."""
     cch: Counter[str] = field(default_factory=Counter)
+    dead_letters: int = 0
+    """Messages for the ORI's terminals that no link could carry (``lems mail dead``)."""
 
-    def as_dict(self) -> dict[str, dict[str, int]]:
+    def as_dict(self) -> dict[str, Any]:
         return {"keys": dict(self.keys), "rejects": dict(self.rejects),
                 "answered_rejects": dict(self.answered_rejects),
-                "cch_disseminations": dict(self.cch)}
+                "cch_disseminations": dict(self.cch), "dead_letters": self.dead_letters}
 
 
 def transactions(lab_db: Path, f: Filter) -> list[dict[str, Any]]:
@@ -93,6 +95,9 @@ def summarize(rows: list[dict[str, Any]], cch: list[tuple[str, str, int]]
     out: dict[str, OriSummary] = defaultdict(OriSummary)
     accepted: dict[int, tuple[str, str]] = {}
     for r in rows:
+        if r["disposition"] == "dead-letter" and r["ori"]:
+            out[r["ori"]].dead_letters += 1
+            continue
         if r["direction"] != "in" or not r["ori"]:
             continue
         s = out[r["ori"]]

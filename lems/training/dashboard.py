@@ -35,6 +35,8 @@ class Snapshot:
     rejects: dict[str, int] = field(default_factory=dict)
     endpoints: dict[str, str] = field(default_factory=dict)
     hits: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    """Messages no link could carry (``lems mail dead``): terminal, OSN, first line."""
     totals: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -53,6 +55,8 @@ def snapshot(database: str | Path, lab_name: str = "", *, recent: int = 15,
         rows = conn.execute(
             "SELECT seq, time, direction, terminal, operator, ori, key, disposition, reason, "
             "text FROM journal WHERE time >= ? ORDER BY seq", (since,)).fetchall()
+        dead = conn.execute("SELECT terminal, osn, body FROM mailbox WHERE dead = 1 "
+                            "ORDER BY terminal, osn LIMIT 100").fetchall()
     finally:
         conn.close()
     snap = Snapshot(lab_name, show(now))
@@ -80,6 +84,8 @@ def snapshot(database: str | Path, lab_name: str = "", *, recent: int = 15,
                     "key": r[6] or r[9].split("\n", 2)[-1][:3], "disposition": r[7],
                     "text": _first_line(r[9], r[2])} for r in reversed(shown)]
     snap.hits = open_hits(rows, now)
+    snap.dead_letters = [{"terminal": t, "osn": osn, "text": _first_line(body, "out")}
+                         for t, osn, body in dead]
     if switch is not None:
         snap.online = sorted(switch.online)
         snap.totals = {k: v for k, v in switch.stats.items() if ":" not in k}

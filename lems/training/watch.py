@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -45,7 +46,15 @@ def render(snap: Snapshot) -> Group:
                        r["disposition"], r["text"], style=style)
     row = Table.grid(padding=(0, 2))
     row.add_row(rates, rejects, hits)
-    return Group(head, f"endpoints: {eps}", row, recent)
+    parts: list[Any] = [head, f"endpoints: {eps}", row]
+    if snap.dead_letters:
+        dead = Table(title="[red]dead letters[/] (lems mail dead | resend | drop)")
+        for col in ("term", "OSN", "text"):
+            dead.add_column(col)
+        for d in snap.dead_letters:
+            dead.add_row(d["terminal"], f"{d['osn']:07d}", d["text"], style="red")
+        parts.append(dead)
+    return Group(*parts, recent)
 
 
 def plain(snap: Snapshot) -> str:
@@ -55,7 +64,9 @@ def plain(snap: Snapshot) -> str:
              "REJECTS " + (" ".join(f"{k}={n}" for k, n in snap.rejects.items()) or "-"),
              "ENDPOINTS " + (" ".join(f"{k}={v}" for k, v in snap.endpoints.items()) or "-"),
              "OPEN-HITS " + (" ".join(f"{h['from']}->{h['to']}:{h['id']}:{h['priority']}:"
-                                      f"{h['left']}s" for h in snap.hits) or "-")]
+                                      f"{h['left']}s" for h in snap.hits) or "-"),
+             "DEAD-LETTERS " + (" ".join(f"{d['terminal']}:{d['osn']:07d}"
+                                         for d in snap.dead_letters) or "-")]
     lines += [f"  {r['seq']} {r['time']} {r['dir']:<3} {r['terminal']:<4} {r['key']:<5} "
               f"{r['disposition']:<9} {r['text']}" for r in snap.recent]
     return "\n".join(lines)

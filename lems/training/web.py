@@ -28,6 +28,8 @@ text-align:left}.grid{display:flex;gap:2em;flex-wrap:wrap}.bad{color:#f66}.hit{c
 <div><h2>rejects by reason</h2><table id="rejects"></table></div>
 <div><h2>open hit confirmations</h2><table id="hits"></table></div>
 </div>
+<div id="deadbox" hidden><h2 class="bad">dead letters (lems mail dead | resend | drop)</h2>
+<table id="dead"></table></div>
 <h2>recent traffic</h2><table id="recent"></table>
 <script>
 function esc(s){return String(s).replace(/[&<>]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;'}[c]));}
@@ -45,6 +47,9 @@ function show(s){
   rows('hits',s.hits.map(h=>[[h.from+' → '+h.to,h.id,'PRI/'+h.priority,
     h.left>=0?Math.floor(h.left/60)+':'+String(h.left%60).padStart(2,'0'):'OVERDUE'],
     h.left<0?'bad':'hit']));
+  rows('dead',s.dead_letters.map(d=>[[d.terminal,'OSN/'+String(d.osn).padStart(7,'0'),d.text],
+    'bad']));
+  document.getElementById('deadbox').hidden=!s.dead_letters.length;
   rows('recent',s.recent.map(r=>[[r.seq,r.time,r.dir,r.terminal,r.key,r.disposition,r.text],
     r.disposition==='rejected'||r.disposition==='refused'?'bad':(r.key==='HIT'?'hit':'')]));
   document.body.dataset.loaded='yes';

@@ -104,3 +104,63 @@ async def test_kill_9_loses_nothing_acknowledged(tmp_path, reactor):
         out, _ = proc.communicate(timeout=20)
         assert proc.returncode == 0, out
         assert "journal flushed" in out
+
+
+async def test_kill_9_leaves_no_accepted_query_or_entry_unanswered(tmp_path, reactor):
+    """Queries to NCIC and entries, killed mid-stream: after the restart every request whose
+    inbound row committed has exactly one answer, or (an entry whose result was not recorded)
+    one notice that it was not run again; nothing is answered twice."""
+    lab = demo_lab(tmp_path)
+    proc, endpoint = await start_server(tmp_path)
+    try:
+        t1 = TerminalClient(reactor)
+        await wait(t1.connect(endpoint))
+        assert (await wait(t1.logon("T01", "OP01", "train-01"))).key == "SON"
+        n = 300
+        for i in range(n):
+            t1.send("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101")
+            t1.send(f"EW.OR0240000.NAM/SMITH,JOHN.SEX/M.RAC/W.HGT/510.WGT/180.HAI/BRO"
+                    f".OFF/1313.DOW/20250101.OCA/25-{i:05d}.DOB/19800101")
+        answers = 0
+        while answers < n // 4:
+            out = await wait(t1.next())
+            answers += out.key != "SON"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        await wait(t1.lost)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+
+    proc, endpoint = await start_server(tmp_path)
+    try:
+        conn = sqlite3.connect(lab.database)
+
+        def unanswered() -> list[int]:
+            return [seq for (seq,) in conn.execute(
+                "SELECT seq FROM journal i WHERE direction = 'in' AND disposition = 'accepted' "
+                "AND key IN ('QW', 'EW') AND NOT EXISTS (SELECT 1 FROM journal o WHERE "
+                "o.ref = i.seq AND o.direction = 'out')")]
+
+        end = asyncio.get_running_loop().time() + 30
+        while unanswered() and asyncio.get_running_loop().time() < end:
+            await asyncio.sleep(0.1)
+        assert unanswered() == []
+        twice = conn.execute(
+            "SELECT ref, COUNT(*) FROM journal WHERE direction = 'out' AND ref IN (SELECT seq "
+            "FROM journal WHERE direction = 'in' AND key IN ('QW', 'EW')) GROUP BY ref "
+            "HAVING COUNT(*) > 1").fetchall()
+        assert twice == []
+        recovered = conn.execute("SELECT text FROM journal WHERE disposition = 'recovered'"
+                                 ).fetchall()
+        notices = conn.execute("SELECT COUNT(*) FROM journal WHERE direction = 'out' AND key = "
+                               "'NTC' AND text LIKE '%WAS NOT RUN AGAIN%'").fetchone()[0]
+        conn.close()
+        print(f"recovered {len(recovered)}, of which notified {notices}")
+        assert recovered, "the kill should have caught requests in flight"
+        assert notices == sum("NOT RUN AGAIN" in t for (t,) in recovered)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+        assert proc.returncode == 0, out

@@ -236,15 +236,19 @@ async def test_offline_mail_waits_in_order_and_leaves_only_when_acknowledged(tmp
 
 async def test_odd_acknowledgements_are_answered_and_journaled(tmp_path, reactor):
     """``ACK.<osn>`` is read without the grammar; what that short path does not take still gets
-    the grammar's answer (a superscript two is a digit to Python but no OSN)."""
+    the grammar's answer (a superscript two is a digit to Python but no OSN; the answer shows it
+    in the outbound notation, ``<xB2>``). An OSN never sent is answered too."""
     async with running_switch(demo_lab(tmp_path), reactor) as switch:
         c = await signed_on(switch, reactor, "T01")
-        for token, reason in [("\u00b2", "NOT \u00b2"), ("9" * 5000, "NOT 9999999999"),
+        for token, reason in [("\u00b2", "NOT <xB2>"), ("9" * 5000, "NOT 9999999999"),
                               ("12X", "NOT 12X"), ("", "MUST NOT END WITH A PERIOD")]:
             c.link.send_raw(f"ACK.{token}\n".encode("latin-1"))
             out = await wait(c.next())
             assert out.key == "REJ" and reason in out.body, out.body
-        c.link.send_raw(b"ACK.4242\n")  # a number never sent: journaled, nothing to answer
+        c.link.send_raw(b"ACK.4242\n")  # a number never sent
+        out = await wait(c.next())
+        assert out.key == "REJ" and "CODE/BAD-ACK FLD/OSN" in out.body, out.body
+        assert "NO OUTPUT SEQUENCE NUMBER 4242 WAS SENT TO T01 - LAST OSN SENT 0000004" in out.body
         out = await wait(c.request("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101"))
         assert out.key in ("REJ", "HIT", "NRC")
         await settle(switch)
@@ -350,3 +354,29 @@ async def test_accepted_relay_without_copies_is_routed_again_at_start(tmp_path, 
         rows = journal(switch, "disposition = 'recovered'")
         assert len(rows) == 1 and f"SEQ/{seq}" in rows[0][6]
     assert got == [["LOST IN THE CRASH"], []]
+
+
+async def test_a_query_recovered_but_killed_again_before_its_answer_is_recovered_again(
+        tmp_path, reactor):
+    """Crash, restart (the query is recovered and waits for NCIC), crash again before the
+    answer commits: the third start must still answer it (a "recovered" trace is no answer).
+    Found by tools/soak_crash.py."""
+    lab = demo_lab(tmp_path)
+    async with running_switch(lab, reactor):
+        pass
+    conn = store.connect(lab.database)
+    seq = conn.execute("SELECT MAX(seq) FROM journal").fetchone()[0] + 1
+    conn.executemany(
+        "INSERT INTO journal (seq, time, direction, terminal, operator, ori, key, disposition, "
+        "ref, text) VALUES (?, '2026-11-23T04:00:00+00:00', ?, 'T01', 'OP01', 'OR0240000', "
+        "'QW', ?, ?, ?)",
+        [(seq, "in", "accepted", 0, "QW.OR0240000.NAM/DOE,JOHN.DOB/19800101"),
+         (seq + 1, "sys", "recovered", seq, f"RECOVERED QW SEQ/{seq}")])
+    conn.close()
+    async with running_switch(lab, reactor) as switch:
+        t1 = await signed_on(switch, reactor, "T01")
+        out = await wait(t1.next(), 20)
+        assert out.key in ("HIT", "NRC") and "DOE" in out.body
+        t1.close()
+        await settle(switch)
+        assert journal(switch, "direction = 'out' AND key IN ('HIT', 'NRC')")

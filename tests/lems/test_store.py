@@ -12,7 +12,7 @@ from twisted.internet.defer import DeferredList, gatherResults
 
 from lems import store
 from lems.directory import Directory
-from lems.mailbox import Mailboxes
+from lems.mailbox import DEAD_AFTER, Mailboxes
 from lems.store import StoreError, Writer
 
 CREATE = ("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)", ())
@@ -235,28 +235,52 @@ def test_mailbox_put_commit_pending_ack(conn):
     row = mb.put("T01", 1, 10, "one")
     assert row == ("INSERT INTO mailbox (terminal, osn, seq, body) VALUES (?,?,?,?)",
                    ("T01", 1, 10, "one"))
-    mb.put("T01", 2, 11, "two")
-    mb.put("T01", 3, 12, "three")
+    conn.execute(*row)
+    conn.execute(*mb.put("T01", 2, 11, "two"))
+    conn.execute(*mb.put("T01", 3, 12, "three"))
     assert mb.pending("T01") == []  # nothing is sent before it is durable
     assert mb.count("T01") == 3
     assert mb.committed("T01", 3) == "three"
+    assert mb.committed("T01", 3) is None  # the frame is sent once, then read from disk
     assert mb.committed("T01", 1) == "one"
     assert mb.pending("T01") == [(1, "one"), (3, "three")]  # OSN order, committed only
+    # a cumulative acknowledgement stops at a message that is not durable yet
+    assert mb.ack("T01", 3) == (("DELETE FROM mailbox WHERE terminal = ? AND osn <= ? "
+                                 "AND dead = 0", ("T01", 1)), 1)
+    conn.execute("DELETE FROM mailbox WHERE terminal = 'T01' AND osn = 1")
     assert mb.committed("T01", 2) == "two"
-    assert mb.pending("T01") == [(1, "one"), (2, "two"), (3, "three")]
-    assert mb.ack("T01", 2) == ("DELETE FROM mailbox WHERE terminal = ? AND osn = ?", ("T01", 2))
-    assert mb.ack("T01", 2) is None  # twice
-    assert mb.ack("T01", 99) is None and mb.ack("T09", 1) is None
-    assert mb.pending("T01") == [(1, "one"), (3, "three")] and mb.count("T01") == 2
+    assert mb.pending("T01") == [(2, "two"), (3, "three")]
+    assert mb.ack("T01", 2)[1] == 1
+    assert mb.ack("T01", 2) == (None, 0)  # twice
+    assert mb.ack("T09", 1) == (None, 0)
+    assert mb.count("T01") == 1 and mb.last_osn("T01") == 3
+    assert mb.ack("T01", 99)[1] == 1  # everything up to 99
+    assert mb.count("T01") == 0
     assert mb.pending("T02") == [] and mb.count("T02") == 0
 
 
-def test_mailbox_ack_before_commit(conn):
+def test_mailbox_dead_letters_leave_the_queue_until_resent(conn):
     mb = Mailboxes(conn)
-    mb.put("T01", 1, 1, "one")
-    assert mb.ack("T01", 1) is not None
-    assert mb.committed("T01", 1) is None  # acknowledged meanwhile: nothing to send
-    assert mb.count("T01") == 0
+    for osn in (1, 2, 3):
+        assert mb.next_osn("T01") == osn
+        conn.execute(*mb.put("T01", osn, osn, f"m{osn}"))
+        mb.committed("T01", osn)
+    for _ in range(DEAD_AFTER - 1):
+        assert mb.failed("T01", 2) is None
+    kill = mb.failed("T01", 2)
+    assert kill == ("UPDATE mailbox SET dead = 1 WHERE terminal = ? AND osn = ?", ("T01", 2))
+    conn.execute(*kill)
+    assert mb.count("T01") == 2 and mb.dead("T01") == 1
+    assert mb.pending("T01") == [(1, "m1"), (3, "m3")]
+    # a cumulative ACK past a dead letter leaves it for the instructor
+    conn.execute(*mb.ack("T01", 3)[0])
+    assert conn.execute("SELECT osn, dead FROM mailbox").fetchall() == [(2, 1)]
+    again = Mailboxes(conn)
+    assert again.count("T01") == 0 and again.dead("T01") == 1
+    assert again.reload_dead() == ([], [])
+    conn.execute("UPDATE mailbox SET dead = 0")  # `lems mail resend`
+    assert again.reload_dead() == ([("T01", 2)], [])
+    assert again.pending("T01") == [(2, "m2")] and again.dead("T01") == 0
 
 
 def test_mailbox_reloads_from_the_database(conn):
@@ -269,17 +293,17 @@ def test_mailbox_reloads_from_the_database(conn):
         conn.execute(*mb.put(terminal, osn, seq, body))
         conn.execute(journal, (seq, terminal, osn, body))
         mb.committed(terminal, osn)
-    conn.execute(*mb.ack("T01", 2))
+    conn.execute(*mb.ack("T01", 2)[0])
 
     again = Mailboxes(conn)
-    assert again.pending("T01") == [(1, "a"), (3, "c")]
+    assert again.pending("T01") == [(3, "c")]
     assert again.pending("T04") == [(1, "d")]
-    assert again.count("T01") == 2
+    assert again.count("T01") == 1
     assert again.next_osn("T01") == 4  # OSNs continue after a restart
     assert again.next_osn("T04") == 2
     assert again.next_osn("T02") == 1
-    conn.execute(*again.ack("T01", 1))
-    assert Mailboxes(conn).pending("T01") == [(3, "c")]
+    conn.execute(*again.ack("T01", 3)[0])
+    assert Mailboxes(conn).pending("T01") == []
 
 
 async def test_mailbox_rows_through_the_writer(tmp_path, reactor):
@@ -291,7 +315,7 @@ async def test_mailbox_rows_through_the_writer(tmp_path, reactor):
         await wait(gatherResults(ds))
         for osn in (1, 2, 3):
             assert mb.committed("T01", osn) == f"frame {osn}"
-        await wait(w.submit([mb.ack("T01", 1)]))
+        await wait(w.submit([mb.ack("T01", 1)[0]]))
         assert Mailboxes(conn).pending("T01") == [(2, "frame 2"), (3, "frame 3")]
         conn.close()
     finally:

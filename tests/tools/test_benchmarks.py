@@ -216,3 +216,36 @@ def test_diff_parse_against_head():
     assert messages > 0 and rejects > 0
     if clean:
         assert differ == 0, proc.stdout
+
+
+def test_soak_crash_kills_restarts_and_accounts_for_every_input():
+    """soak_crash at a tiny size: two kill -9 of the switch's process group, then its table per
+    kill and in total, with the goal's verdict (it exits 1 if anything was lost)."""
+    out = run("tools/soak_crash.py", "--terminals", "3", "--rate", "60", "--kills", "2",
+              "--duration", "4").stdout
+    assert len(re.findall(r"^kill \d: at [\d.]+ s, back in [\d.]+ s$", out, re.MULTILINE)) == 2
+    cols = ["sent", "acknowledged", "answered", "unanswered", "lost", "duplicated"]
+    header = line(r"period\s+" + r"\s+".join(cols) + r"$", out)
+    assert header
+    rows = {m.group(1): [num(x) for x in m.group(2).split()] for m in re.finditer(
+        rf"^(start|kill \d|total)\s+((?:{NUM}\s+){{5}}{NUM})$", out, re.MULTILINE)}
+    assert set(rows) == {"start", "kill 1", "kill 2", "total"}, out
+    total = dict(zip(cols, rows["total"], strict=True))
+    assert total["acknowledged"] > 0 and total["answered"] == total["acknowledged"]
+    assert line(rf"acknowledged inputs/s while up {NUM} \({NUM} s up, {NUM} s restarting\)\s+"
+                rf"dead-lettered \d+\s+recovered at start \d+", out)
+    assert "goal (0 lost, 0 unanswered, 0 duplicated): met" in out
+
+
+def test_fuzz_wire_reports_every_framing():
+    """fuzz_wire at a tiny size: one row per framing with the counts and RSS, and the verdict
+    on tracebacks, stuck mail and unanswered units."""
+    out = run("tools/fuzz_wire.py", "--frames", "120").stdout
+    for framing in ("line", "stx", "length"):
+        m = line(rf"{framing}\s+((?:{NUM}\s+){{8}}{NUM})$", out)
+        sent, units, journaled, answers, unanswered, stuck, *_ = (
+            num(x) for x in m.group(1).split())
+        assert sent > 100 and units >= 1 and journaled >= units and answers >= 1
+        assert unanswered == 0 and stuck == 0
+    assert line(r"tracebacks in the switch log: 0\s+switch exit status: 0$", out)
+    assert "goal (0 tracebacks, 0 stuck, every unit answered): met" in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -74,6 +75,12 @@ async def test_web_dashboard_in_headless_chromium(tmp_path, reactor):
     assert chromium, "Debian's chromium is needed (apt-get install chromium; .ci/run does it)"
     async with running_switch(demo_lab(tmp_path), reactor) as switch:
         t1, t4 = await busy_lab(switch, reactor)
+        # a dead letter (a message no link could carry, lems mail dead) is shown in red
+        conn = sqlite3.connect(switch.lab.database)
+        conn.execute("INSERT INTO mailbox (terminal, osn, seq, body, dead) VALUES "
+                     "('T06', 9, 1, 'OSN/0000009 TRM/T06\nAM.OR0240000\nTOO LONG', 1)")
+        conn.commit()
+        conn.close()
         port = await wait(serve(switch, "tcp:0:interface=127.0.0.1"))
         url = f"http://127.0.0.1:{port.getHost().port}/"
         with tempfile.TemporaryDirectory() as profile:
@@ -90,5 +97,8 @@ async def test_web_dashboard_in_headless_chromium(tmp_path, reactor):
         assert "<td>MISSING-FIELD</td><td>1</td>" in dom
         assert "<td>W000018426</td><td>PRI/U</td>" in dom
         assert "endpoints" in dom and switch.lab.name in dom
+        assert '<div id="deadbox"><h2 class="bad">dead letters' in dom  # shown, not hidden
+        assert ('<tr class="bad"><td>T06</td><td>OSN/0000009</td><td>AM.OR0240000 | TOO LONG'
+                '</td></tr>') in dom, dom[dom.find("deadbox") - 100:dom.find("deadbox") + 600]
         t1.close()
         t4.close()

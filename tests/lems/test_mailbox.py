@@ -1,0 +1,135 @@
+"""The mailbox's session-protocol sender (``Outflow``) on a real SQLite mailbox and Twisted's
+fake clock: window, cumulative acknowledgement, in-session resend after a timeout, its limit."""
+
+from __future__ import annotations
+
+import pytest
+from twisted.internet.task import Clock
+
+from lems import store
+from lems.mailbox import Mailboxes, Outflow
+
+
+@pytest.fixture
+def boxes(tmp_path):
+    conn = store.connect(tmp_path / "lab.db")
+    yield Mailboxes(conn)
+    conn.close()
+
+
+def queue(boxes: Mailboxes, n: int, terminal: str = "T01") -> list[tuple[int, str]]:
+    """``n`` messages made durable (as the switch does: row written, then ``committed``)."""
+    out = []
+    for _ in range(n):
+        osn = boxes.next_osn(terminal)
+        boxes._conn.execute(*boxes.put(terminal, osn, osn, f"M{osn}"))
+        out.append((osn, boxes.committed(terminal, osn)))
+    return out
+
+
+def ack(boxes: Mailboxes, flow: Outflow, osn: int) -> int:
+    take, taken = boxes.ack(flow.terminal, osn)
+    if take:
+        boxes._conn.execute(*take)
+    if taken:
+        flow.acked()
+    return taken
+
+
+class Wire:
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    def __call__(self, osn: int, frame: str) -> None:
+        assert frame == f"M{osn}"
+        self.sent.append(osn)
+
+
+def test_window_holds_messages_until_acknowledgements_make_room(boxes):
+    clock, wire = Clock(), Wire()
+    flow = Outflow(boxes, "T01", wire, clock, window=3)
+    queue(boxes, 5)  # waiting before sign-on
+    flow.start()
+    assert wire.sent == [1, 2, 3]
+    for osn, frame in queue(boxes, 2):  # new mail while the window is full: held on disk
+        flow.offer(osn, frame)
+    assert wire.sent == [1, 2, 3]
+    assert ack(boxes, flow, 2) == 2  # cumulative: 1 and 2
+    assert wire.sent == [1, 2, 3, 4, 5]
+    assert ack(boxes, flow, 5) == 3
+    assert wire.sent == [1, 2, 3, 4, 5, 6, 7]
+    assert ack(boxes, flow, 7) == 2 and boxes.count("T01") == 0
+
+
+def test_no_window_sends_everything_at_once(boxes):
+    wire = Wire()
+    flow = Outflow(boxes, "T01", wire, Clock())
+    queue(boxes, 4)
+    flow.start()
+    for osn, frame in queue(boxes, 3):
+        flow.offer(osn, frame)
+    assert wire.sent == list(range(1, 8))
+
+
+def test_unacknowledged_output_is_resent_after_the_timeout_a_limited_number_of_times(boxes):
+    clock, wire = Clock(), Wire()
+    flow = Outflow(boxes, "T01", wire, clock, resend_s=30, resend_limit=2)
+    for osn, frame in queue(boxes, 3):
+        flow.offer(osn, frame)
+    assert wire.sent == [1, 2, 3]
+    clock.advance(29)
+    assert wire.sent == [1, 2, 3]
+    clock.advance(1)  # 30 s without any acknowledgement: go back and send them again
+    assert wire.sent == [1, 2, 3] * 2
+    clock.advance(30)
+    assert wire.sent == [1, 2, 3] * 3
+    clock.advance(300)  # the limit: a terminal that never acknowledges is not flooded
+    assert wire.sent == [1, 2, 3] * 3
+    assert not clock.getDelayedCalls()
+    # an acknowledgement starts the cycle again for what is left
+    ack(boxes, flow, 1)
+    clock.advance(30)
+    assert wire.sent[-2:] == [2, 3]
+
+
+def test_acknowledgement_progress_postpones_the_resend(boxes):
+    clock, wire = Clock(), Wire()
+    flow = Outflow(boxes, "T01", wire, clock, resend_s=30)
+    for osn, frame in queue(boxes, 3):
+        flow.offer(osn, frame)
+    clock.advance(20)
+    ack(boxes, flow, 1)
+    clock.advance(10)  # 30 s since the first send, but an ACK came 10 s ago
+    assert wire.sent == [1, 2, 3]
+    clock.advance(30)  # a full period without progress
+    assert wire.sent == [1, 2, 3, 2, 3]
+    ack(boxes, flow, 3)
+    clock.advance(120)
+    assert wire.sent == [1, 2, 3, 2, 3]
+    assert not clock.getDelayedCalls()
+
+
+def test_resend_off_and_stop_leave_no_timer(boxes):
+    clock, wire = Clock(), Wire()
+    off = Outflow(boxes, "T01", wire, clock, resend_s=0)
+    for osn, frame in queue(boxes, 2):
+        off.offer(osn, frame)
+    assert not clock.getDelayedCalls()
+    on = Outflow(boxes, "T01", wire, clock, resend_s=5)
+    on.start()
+    assert len(clock.getDelayedCalls()) == 1
+    on.stop()
+    assert not clock.getDelayedCalls()
+
+
+def test_resend_respects_the_window_and_skips_dead_letters(boxes):
+    clock, wire = Clock(), Wire()
+    flow = Outflow(boxes, "T01", wire, clock, window=2, resend_s=10)
+    queue(boxes, 4)
+    flow.start()
+    assert wire.sent == [1, 2]
+    for _ in range(3):
+        kill = boxes.failed("T01", 1)
+    boxes._conn.execute(*kill)
+    clock.advance(10)
+    assert wire.sent == [1, 2, 2]  # OSN 1 is a dead letter; 3 was never sent on this link
