@@ -623,6 +623,7 @@ class Switch:
         if not ori:
             parts = text.split(".", 2)
             ori = parts[1].strip().upper()[:9] if len(parts) > 1 else ""
+        addressed = ori  # the answer is addressed as the frame was (made safe on the link)
         if ori and ori_problem(ori):
             ori = ""  # not an ORI at all (ACK.1, LOGOFF.T01): nothing was claimed
         terminal = terminal or session.terminal or ""
@@ -632,7 +633,7 @@ class Switch:
         reason = f"{rej.code} {rej.field or ''} {rej.reason}".replace("  ", " ")
         if ori and ori != journal_ori:
             reason += f" CLAIMED ORI/{ori}"
-        receiver = ori or self._session_ori(session)
+        receiver = addressed if len(addressed) == 9 else self._session_ori(session)
         if rej.code.startswith("."):
             body = responses.er(rej, self.nlets_clock_for(seq), receiver)
             out_key = "ER"
