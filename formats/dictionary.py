@@ -40,6 +40,10 @@ class KeySpec:
     dest: str = "any"
     max_dest: int = 5
     body: str = "fields"
+    tables: tuple[tuple[str, str], ...] = ()
+    """(field code, code table) pairs: the key checks that field as a code of its own table (an
+    article's TYP against the article types TYPA, a gun's against the gun types TYP; a part's
+    brand BRA against the part brands, where an article's brand is free text)."""
     allowed: frozenset[str] = field(init=False, repr=False, compare=False)
     """Every field code the key accepts (mandatory, identifier sets and optional)."""
     needs: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
@@ -68,6 +72,22 @@ class Dictionary:
         self.codes = codes
         self.fields = {c: replace(fd, check=compile_checker(fd, codes)) for c, fd in fields.items()}
         self.keys = keys
+        self._per_key: dict[str, dict[str, FieldDef]] = {}
+
+    def defs_for(self, key: str) -> dict[str, FieldDef]:
+        """The field definitions as key ``key`` reads them: the shared ones, with the key's own
+        code tables (``tables``) in place of the shared field's table."""
+        spec = self.keys.get(key)
+        if spec is None or not spec.tables:
+            return self.fields
+        defs = self._per_key.get(key)
+        if defs is None:
+            defs = dict(self.fields)
+            for code, table in spec.tables:
+                fd = replace(defs[code], type="code", table=table, values=())
+                defs[code] = replace(fd, check=compile_checker(fd, self.codes))
+            self._per_key[key] = defs
+        return defs
 
     def spec(self, key: str) -> KeySpec | None:
         return self.keys.get(key)
@@ -122,13 +142,14 @@ def _build(docs: list[tuple[str, dict[str, Any]]], codes: CodeBook) -> Dictionar
             fields[code] = _field(name, code, spec, codes)
         for key, spec in doc.get("keys", {}).items():
             key_tables[key] = (name, spec)
-    keys = {key: _key(name, key, spec, groups, fields) for key, (name, spec) in key_tables.items()}
+    keys = {key: _key(name, key, spec, groups, fields, codes)
+            for key, (name, spec) in key_tables.items()}
     return Dictionary(fields, keys, codes)
 
 
 _FIELD_ATTRS = {"type", "label", "min", "max", "table", "values", "er"}
 _KEY_ATTRS = {"label", "style", "verb", "file", "mandatory", "one_of", "optional", "repeat",
-              "args", "dest", "max_dest", "body"}
+              "args", "dest", "max_dest", "body", "tables"}
 
 
 def _field(name: str, code: str, spec: dict[str, Any], codes: CodeBook) -> FieldDef:
@@ -154,7 +175,7 @@ def _field(name: str, code: str, spec: dict[str, Any], codes: CodeBook) -> Field
 
 
 def _key(name: str, key: str, spec: dict[str, Any], groups: dict[str, list[str]],
-         fields: dict[str, FieldDef]) -> KeySpec:
+         fields: dict[str, FieldDef], codes: CodeBook) -> KeySpec:
     where = f"keys.{key}"
 
     def expand(items: list[str]) -> tuple[str, ...]:
@@ -189,8 +210,19 @@ def _key(name: str, key: str, spec: dict[str, Any], groups: dict[str, list[str]]
         raise ConfigError(f"dest must be one of {', '.join(DEST_KINDS)}", file=name, key=where)
     if body not in BODIES:
         raise ConfigError(f"body must be one of {', '.join(BODIES)}", file=name, key=where)
+    tables = spec.get("tables", {})
+    if not isinstance(tables, dict):
+        raise ConfigError("tables must be a table of FIELD = \"TABLE\"", file=name, key=where)
+    for code, table in tables.items():
+        if code not in fields:
+            raise ConfigError(f"tables: field {code} is not defined in [fields]", file=name,
+                              key=where)
+        if table not in codes:
+            raise ConfigError(f"tables: code table {table!r} is not in the code book",
+                              file=name, key=where)
     return KeySpec(
-        key=key, label=spec.get("label", key), style=style, verb=spec.get("verb", ""),
+        key=key, label=spec.get("label", key), tables=tuple(sorted(tables.items())),
+        style=style, verb=spec.get("verb", ""),
         file=spec.get("file", ""), mandatory=expand(spec.get("mandatory", [])),
         one_of=tuple(expand(g) for g in spec.get("one_of", [])),
         optional=expand(spec.get("optional", [])), repeat=frozenset(expand(spec.get("repeat", []))),

@@ -111,7 +111,8 @@ class Parser:
         self.dictionary = dictionary or Dictionary.default()
         self._keys = self.dictionary.keys
         self._fields = self.dictionary.fields
-        self._plans = {key: _Plan(spec, self._fields) for key, spec in self._keys.items()}
+        self._plans = {key: _Plan(spec, self.dictionary.defs_for(key))
+                       for key, spec in self._keys.items()}
         self._accept: dict[str, Accept | None] = {
             key: None for key, spec in self._keys.items()
             if not accept or spec.style == "positional"}
@@ -145,7 +146,8 @@ class Parser:
         spec = self._keys.get(head)
         if spec is None:
             return None  # not a key as typed: the walk answers (nothing kept for it)
-        accept = self._accept[head] = Accept(spec, self._fields, self.dictionary.codes)
+        accept = self._accept[head] = Accept(spec, self.dictionary.defs_for(head),
+                                             self.dictionary.codes)
         return accept
 
     def _parse(self, raw: str) -> Message:

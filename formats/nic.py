@@ -24,8 +24,19 @@ FILE_LETTERS: dict[str, str] = {
     "order": "H",
     "ndtf": "E",
     "supervised": "C",
+    "plate": "L",
+    "part": "P",
+    "gang": "T",
+    "kst": "Y",
+    "sor": "X",
+    "immigration": "I",
+    "foreign": "F",
+    "protective": "K",
+    "identity": "J",
+    "violent": "N",
 }
-"""Letter per NCIC file (inferred from public examples: W wanted, V vehicle, C supervised …)."""
+"""Letter per NCIC file, one per file so a NIC names its file. W, V and C are seen in public
+examples; the others are inferred (docs/FIDELITY.md)."""
 
 _NIC = re.compile(r"[A-Z][0-9]{9}")
 

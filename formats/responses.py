@@ -47,6 +47,18 @@ FILE_WORDS = {
     "boat": "STOLEN BOAT",
     "order": "PROTECTION ORDER",
     "ndtf": "NICS DENIED TRANSACTION FILE",
+    "gang": "GANG MEMBER",
+    "kst": "KNOWN OR APPROPRIATELY SUSPECTED TERRORIST",
+    "sor": "SEXUAL OFFENDER",
+    "supervised": "SUPERVISED RELEASE",
+    "immigration": "IMMIGRATION VIOLATOR",
+    "foreign": "FOREIGN FUGITIVE",
+    "protective": "PROTECTIVE INTEREST",
+    "identity": "IDENTITY THEFT",
+    "violent": "VIOLENT PERSON",
+    "plate": "STOLEN LICENSE PLATE",
+    "part": "STOLEN PART",
+    "security": "STOLEN SECURITIES",
     "iii": "INTERSTATE IDENTIFICATION INDEX",
     "cch": "OREGON COMPUTERIZED CRIMINAL HISTORY",
     "ppf": "PROHIBITED PERSONS FILE",
@@ -204,11 +216,13 @@ def sm(code: str, subject: str, clock: NletsClock, receiver: str, detail: str = 
 
 def accepted(verb: str, file: str, ori: str, identifiers: Sequence[tuple[str, str]],
              nic: str, when: datetime, codes: CodeBook) -> str:
-    """An NCIC acknowledgment (``ACC``) for enter/modify/cancel/clear/locate."""
+    """An NCIC acknowledgment (``ACC``) for enter/modify/cancel/clear/locate; ``DTE/`` is
+    ``when`` as given, with its zone's abbreviation when it has one (``20261123 0630 PST``)."""
     words = f"{FILE_WORDS.get(file, file.upper())} {VERB_WORDS.get(verb, verb.upper())}"
     pairs = [*display_pairs(identifiers, codes), ("NIC", nic)]
+    zone = when.strftime(" %Z") if when.tzinfo is not None else ""
     return "\n".join([head("ACC", ori), *wrap(words), *layout(pairs),
-                      f"DTE/{when.strftime('%Y%m%d %H%M')}"])
+                      f"DTE/{when.strftime('%Y%m%d %H%M')}{zone}"])
 
 
 def hit(file: str, ori: str, record: Sequence[tuple[str, str]], codes: CodeBook,

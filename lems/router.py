@@ -21,6 +21,7 @@ from formats import responses
 from formats.dictionary import KeySpec
 from formats.errors import Reject
 from formats.message import Message
+from formats.nic import FILE_LETTERS
 
 if TYPE_CHECKING:
     from lems.switch import Switch
@@ -28,8 +29,7 @@ if TYPE_CHECKING:
 log = Logger()
 
 FILE_SERVICE: dict[str, str] = {
-    "wanted": "ncic", "missing": "ncic", "unidentified": "ncic", "vehicle": "ncic",
-    "gun": "ncic", "article": "ncic", "boat": "ncic", "order": "ncic", "ndtf": "ncic",
+    **dict.fromkeys(FILE_LETTERS, "ncic"),  # NCIC's 21 files (each has its NIC letter)
     "iii": "ncic",
     "dmv": "nlets", "chri": "nlets", "orion": "nlets",
     "cch": "cch", "fics": "fics", "ppf": "ppf",

@@ -58,12 +58,13 @@ def help_lines(dictionary: Dictionary, key: str) -> list[str]:
                    f"(up to {spec.max_dest} destinations: {dest})")
     elif spec.style == "ncic":
         out.append(f"FORMAT: {spec.key}.ORI.CODE/value.CODE/value…")
+    defs = dictionary.defs_for(spec.key)  # the key's own code tables (an article's TYP ...)
     sections = [("MANDATORY", spec.mandatory)]
     for title, codes in sections:
         if codes:
             out.append(f"{title}:")
             for code in codes:
-                fd = dictionary.fields.get(code)
+                fd = defs.get(code)
                 out.append(_field_line(fd, code, code in spec.repeat))
                 if fd is not None and (extra := _codes_of(dictionary, fd)):
                     out.append(extra)
@@ -72,12 +73,12 @@ def help_lines(dictionary: Dictionary, key: str) -> list[str]:
         out.extend(f"  {line}" for line in spec.options_text())
         for code in dict.fromkeys(c for g in spec.one_of for c in g):
             if code not in spec.mandatory:
-                out.append(_field_line(dictionary.fields.get(code), code, code in spec.repeat))
+                out.append(_field_line(defs.get(code), code, code in spec.repeat))
     optional = [c for c in spec.optional if c not in spec.mandatory
                 and not any(c in g for g in spec.one_of)]
     if optional:
         out.append("OPTIONAL:")
-        out.extend(_field_line(dictionary.fields.get(c), c, c in spec.repeat) for c in optional)
+        out.extend(_field_line(defs.get(c), c, c in spec.repeat) for c in optional)
     return out
 
 
@@ -129,7 +130,7 @@ class Form:
         return form
 
     def _prompt(self, code: str, required: bool) -> Prompt:
-        fd = self.dictionary.fields[code]
+        fd = self.dictionary.defs_for(self.spec.key)[code]
         return Prompt(code, fd.label, fd.describe(), required)
 
     @property
@@ -172,7 +173,7 @@ class Form:
         return ""
 
     def _check(self, code: str, value: str) -> str:
-        fd = self.dictionary.fields.get(code)
+        fd = self.dictionary.defs_for(self.spec.key).get(code)
         if fd is None:
             return f"UNKNOWN FIELD {code}"
         if code in dict(self.values) and code not in self.spec.repeat:

@@ -18,10 +18,13 @@ reads it every second.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from formats.codes import CodeBook
+from formats.dictionary import Dictionary
 from hardware import endpoints
 from hardware.loopback import connect_loop, listen_loop
 from lems.endpoints import protocol
@@ -44,13 +47,22 @@ NAMES = ("ncic", "nlets", "nics")
 POLL_S = 1.0
 
 
+def lab_codes(lab: LabConfig) -> CodeBook:
+    """The code tables the lab validates with: the packaged NCIC tables, with the lab's own
+    CSV tables laid over them when it has a ``codes`` directory."""
+    return CodeBook.load_dir(lab.codes_dir) if lab.codes_dir else CodeBook.builtin()
+
+
 def make_system(name: str, lab: LabConfig, clock: Any) -> System:
     """Open (seeding if needed) the system ``name`` of ``lab``."""
     base = lab.database.parent
     seed_lab(base, DEFAULT_SUBJECTS, lab.seed, [a.ori for a in lab.agencies.values()
                                                 if a.category == "cj"])
     if name == "ncic":
-        return Ncic.open(base / "ncic.db", clock)
+        codes = lab_codes(lab)
+        return Ncic.open(base / "ncic.db", clock, tz=ZoneInfo(lab.timezone), codes=codes,
+                         dictionary=Dictionary.load(lab.dictionary, codes)
+                         if lab.codes_dir or lab.dictionary else None)
     if name == "nlets":
         return Nlets.open(base / "nlets.db", clock,
                           [(a.ori, a.name, a.type) for a in lab.agencies.values()],

@@ -1,23 +1,29 @@
-"""Mock NCIC: the hot files (wanted, missing, unidentified, vehicle/plate, gun, article, boat,
-protection order, NICS denied) in their own SQLite file, with NCIC's entry rules and search rules.
+"""Mock NCIC: NCIC's 21 files in their own SQLite file, with NCIC's entry rules, edits and
+search rules.
 
-Entry rules: every accepted entry gets a NIC (``formats.nic``, file letter + serial); one active
-record per ORI, OCA and file; only the entering ORI may modify, cancel or clear its record (found
+Entry rules: every accepted entry gets a NIC (``formats.nic``, file letter + serial); an entry
+that duplicates a live record by the file's rules is answered ``REJECT ON FILE`` with the record
+on file; dates of events may not be in the future and dependent fields come together
+(``edits``); only the entering ORI may modify, cancel or clear its record (found
 by NIC, or by OCA within the ORI's own records); a locate by any agency marks the record located
 and sends the owner a ``$.L.`` notice. Search rules (``search.py``) are columns computed at entry,
 each indexed, so a query is a handful of index lookups whatever the file size.
 
-Person queries (QW) search the person files together (wanted, missing, protection order, NDTF);
-a vehicle query also returns the persons linked to the vehicle (NCIC links records by ORI and
-OCA: a wanted person and the vehicle entered under the same case). III keys (QH, QR) go to
-``iii.py``.
+What differs between NCIC's 21 files (hit header, caveat, duplicate rules, NIC letter) is a
+table in ``ncic_files.py``; this module has one code path for all of them. Person queries (QW,
+QWI) search every person file NCIC returns on a name/DOB inquiry, each hit with its own caveat;
+a vehicle query searches the vehicle, license plate and part files and also returns the persons
+linked to the vehicle (NCIC links records by ORI and OCA: a wanted person and the vehicle entered
+under the same case). III keys (QH, QR) go to ``iii.py``; a QWI gets both answers.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Sequence
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from formats import responses
@@ -25,6 +31,7 @@ from formats.errors import Reject
 from formats.message import Message
 from formats.nic import FILE_LETTERS, make_nic
 from lems.endpoints.iii import III
+from lems.endpoints.ncic_files import QW_FILES, NcicFile, by_name
 from lems.endpoints.search import dob_values, race_matches, serial_key, soundex, vin8
 from lems.endpoints.system import Answer, System, open_db
 
@@ -61,39 +68,38 @@ CREATE INDEX IF NOT EXISTS record_pno ON record (pno) WHERE pno IS NOT NULL;
 CREATE INDEX IF NOT EXISTS record_ntn ON record (ntn) WHERE ntn IS NOT NULL;
 """ + III.SCHEMA
 
-PERSON_FILES = ("wanted", "missing", "order", "ndtf")
 LIVE = ("active", "located")
 MAX_HITS = 20
 """NCIC caps the records returned for one inquiry; the rest are counted."""
 
 NOT_OWNER = "NOT-OWNER"
 NOT_FOUND = "NOT-FOUND"
-DUPLICATE = "DUPLICATE-RECORD"
 BAD_STATUS = "RECORD-STATUS"
+FUTURE = "DATE-IN-FUTURE"
+DEPENDENT = "DEPENDENT-FIELD"
 
-CAVEATS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "wanted": ((responses.ARREST_CAVEAT,), ("IMMED CONFIRM WARRANT AND EXTRADITION WITH ORI",)),
-    "missing": (("MISSING PERSON RECORD - CONFIRM STATUS WITH THE ENTERING AGENCY BEFORE "
-                 "TAKING ACTION.",), (responses.CONFIRM_TRAILER,)),
-    "unidentified": (("UNIDENTIFIED PERSON RECORD - COMPARE DESCRIPTORS; CONTACT THE ENTERING "
-                      "AGENCY.",), ()),
-    "order": (("WARNING - THE FOLLOWING IS AN NCIC PROTECTION ORDER RECORD. DO NOT SEARCH, "
-               "DETAIN, OR ARREST BASED SOLELY ON THIS RECORD. CONTACT ENTERING AGENCY TO "
-               "CONFIRM STATUS AND TERMS OF PROTECTION ORDER.",), (responses.CONFIRM_TRAILER,)),
-    "ndtf": (("NICS DENIED TRANSACTION FILE - FOR INFORMATION ONLY. THE SUBJECT WAS DENIED A "
-              "FIREARM TRANSFER. DO NOT DETAIN OR ARREST BASED ON THIS RECORD.",), ()),
-}
-DEFAULT_CAVEATS = ((responses.ARREST_CAVEAT,), (responses.CONFIRM_TRAILER,))
+NOT_FUTURE = ("DOB", "DOW", "DOT", "DLC", "DBF", "DOL", "DCL", "DOE")
+"""Dates of events that NCIC refuses when later than the current date (each file chapter's
+"message field edits"); EXP (an order's expiry) is a future date by nature."""
 
-NO_RECORD_WORDS = {
-    "wanted": "NCIC WANT", "missing": "NCIC MISSING PERSON", "unidentified":
-    "NCIC UNIDENTIFIED PERSON", "vehicle": "NCIC WANT", "gun": "NCIC WANT GUN",
-    "article": "NCIC WANT ARTICLE", "boat": "NCIC WANT BOAT", "order": "NCIC PROTECTION ORDER",
-    "ndtf": "NCIC NICS DENIED TRANSACTION",
-}
+NEEDS = (("OLN", ("OLS", "OLY")), ("LIC", ("LIS", "LIY", "LIT")))
+"""Field dependencies: a field that needs others with it (Wanted Person File, "message field
+code edits": OLN with OLS and OLY; the vehicular data LIC with LIS, LIY and LIT)."""
 
-IDENT_CODES = ("NAM", "DOB", "SOC", "FBI", "MNU", "OLN", "SID", "LIC", "LIS", "VIN", "SER",
-               "OAN", "REG", "RES", "BHN", "PNO", "NTN", "SEX", "RAC", "OCA")
+NEEDS_MIS = re.compile(r"SEE MIS|REQUIRES DATA IN THE MIS|MUST BE DESCRIBED IN THE MIS")
+"""A code whose NCIC table text says so needs a MIS field (EXL 2/5/B/E, gun TYP Z, OFF codes
+"... SEE MIS"): the dependency is read from the tables, not listed by hand."""
+
+TRANSLATED = ("OFF", "CMC", "EXL", "PCO", "ECR", "VPC")
+"""Coded fields a hit prints with their meaning (``CMC/05 - VIOLENT TENDENCIES``)."""
+
+COLUMN_OF = {"SOC": "soc", "FBI": "fbi", "MNU": "mnu", "OLN": "oln", "LIC": "lic",
+             "VIN": "vin8", "SER": "ser", "OAN": "oan", "REG": "reg", "BHN": "bhn",
+             "PNO": "pno", "NTN": "ntn"}
+"""Indexed search column of an identifier (duplicate checks and number inquiries)."""
+
+IDENT_CODES = ("NIC", "NAM", "DOB", "SOC", "FBI", "MNU", "OLN", "SID", "LIC", "LIS", "VIN",
+               "SER", "OAN", "REG", "RES", "BHN", "PNO", "NTN", "SEX", "RAC", "OCA")
 """Identifiers an acknowledgment or a no-record answer echoes, in this order."""
 
 
@@ -239,19 +245,27 @@ class NcicStore:
 
 
 class Ncic(System):
-    """The NCIC endpoint: hot files and III."""
+    """The NCIC endpoint: the 21 files and III."""
 
     name = "ncic"
     words = "NCIC"
 
-    def __init__(self, store: NcicStore, clock: Any, **kw: Any) -> None:
+    def __init__(self, store: NcicStore, clock: Any, tz: tzinfo | None = None,
+                 **kw: Any) -> None:
         super().__init__(clock, **kw)
+        self.tz = tz
+        """The zone NCIC prints times in (the lab's ``timezone``; None: the lab clock's)."""
         self.store = store
         self.iii = III(store.conn, self)
+        self.needs_mis = {
+            code: frozenset(c for c, text in self.codes.table(fd.table).items()
+                            if NEEDS_MIS.search(text.upper()))
+            for code, fd in self.dictionary.fields.items() if fd.type == "code" and fd.table}
+        """Field code -> its codes that need a MIS field (from the code tables' texts)."""
 
     @classmethod
-    def open(cls, path: Any, clock: Any, **kw: Any) -> Ncic:
-        return cls(NcicStore.open(path), clock, **kw)
+    def open(cls, path: Any, clock: Any, tz: tzinfo | None = None, **kw: Any) -> Ncic:
+        return cls(NcicStore.open(path), clock, tz, **kw)
 
     def close(self) -> None:
         self.store.conn.close()
@@ -265,14 +279,19 @@ class Ncic(System):
         spec = self.dictionary.keys[msg.full_key]
         if spec.file == "iii":
             return self.iii.handle(msg, terminal)
-        if spec.file not in FILE_LETTERS or spec.file not in NO_RECORD_WORDS:
+        if spec.file not in FILE_LETTERS:
             return Answer([self._reject(msg, "BAD-KEY", f"{msg.full_key} IS NOT AN NCIC "
                                         "TRANSACTION", "MKE")])
         verb = spec.verb
         if verb == "enter":
             return Answer([self.enter(msg, spec.file)])
         if verb == "query":
-            return Answer(self.query(msg, spec.file))
+            bodies = self.query(msg, spec.file)
+            if msg.key == "QWI":  # the combined inquiry: the III answer follows the hot files
+                iii = self.iii.handle(Message("QH", msg.ori, [], "", msg.fields, "", "", [],
+                                              msg.raw), terminal)
+                return Answer(bodies + iii.bodies, iii.sensitive)
+            return Answer(bodies)
         if verb in ("modify", "cancel", "clear", "locate"):
             return Answer([self.change(msg, spec.file, verb)])
         return Answer([self._reject(msg, "BAD-KEY", f"{msg.full_key} IS NOT AN NCIC "
@@ -281,9 +300,6 @@ class Ncic(System):
     def _reject(self, msg: Message, code: str, reason: str, field: str | None) -> str:
         return responses.reject(Reject(code, reason, field, msg.raw[:100]), msg.ori)
 
-    def _stamp(self) -> str:
-        return self.now().strftime("%Y%m%d %H%M")
-
     @staticmethod
     def identifiers(fields: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         have: dict[str, str] = {}
@@ -291,29 +307,84 @@ class Ncic(System):
             have.setdefault(c, v)
         return [(c, have[c]) for c in IDENT_CODES if c in have]
 
+    # ---------------------------------------------------------------- edits
+
+    def edits(self, msg: Message, fields: Sequence[tuple[str, str]]) -> str | None:
+        """The first NCIC field edit ``fields`` fail (dates of events not in the future, field
+        dependencies), as a reject body; None when they pass."""
+        today = self.now().strftime("%Y%m%d")
+        have = {c for c, _ in fields}
+        for code, value in fields:
+            if code in NOT_FUTURE and len(value) == 8 and value > today:
+                return self._reject(msg, FUTURE, f"{code}/{value} CANNOT BE LATER THAN THE "
+                                    f"CURRENT DATE {today}", code)
+            if value in self.needs_mis.get(code, ()) and "MIS" not in have:
+                text = self.codes.describe(self.dictionary.fields[code].table, value) or ""
+                return self._reject(msg, DEPENDENT, f"{code}/{value} REQUIRES THE MIS FIELD - "
+                                    f"{text.upper()}", "MIS")
+        for code, needed in NEEDS:
+            if code in have:
+                missing = [c for c in needed if c not in have]
+                if missing:
+                    return self._reject(msg, DEPENDENT, f"{code} ENTERED WITHOUT "
+                                        f"{' AND '.join(missing)} - {code} REQUIRES "
+                                        f"{', '.join(needed)}", missing[0])
+        return None
+
+    def on_file(self, msg: Message, file: NcicFile) -> Record | None:
+        """A live record of ``file`` the entry duplicates by the file's rules, or None."""
+        values: dict[str, str] = {}
+        for c, v in msg.fields:
+            values.setdefault(c, v)
+        values["ORI"] = msg.ori
+        s = self.store
+        for rule in file.duplicates:
+            if not all(c in values for c in rule):
+                continue
+            column = next((COLUMN_OF[c] for c in rule if c in COLUMN_OF), None)
+            if column is not None:
+                code = next(c for c in rule if c in COLUMN_OF)
+                key = (vin8(values[code]) if column == "vin8" else
+                       serial_key(values[code]) if column == "ser" else values[code])
+                found = s.where((file.name,), column, [key])
+            elif "OCA" in rule:
+                rec = s.by_oca(msg.ori, values["OCA"], file.name)
+                found = [rec] if rec else []
+            elif "DOB" in rule and "NAM" in rule:
+                found = s.by_name((file.name,), values["NAM"], [values["DOB"]])
+            else:
+                continue
+            for rec in found:
+                if all((rec.ori if c == "ORI" else rec.get(c)) == values[c] for c in rule):
+                    return rec
+        return None
+
     # ---------------------------------------------------------------- entries
 
     def enter(self, msg: Message, file: str) -> str:
-        oca = msg.get("OCA") or ""
-        old = self.store.by_oca(msg.ori, oca, file) if oca else None
-        if old is not None:
-            return self._reject(msg, DUPLICATE, f"DUPLICATE RECORD - {responses.FILE_WORDS[file]}"
-                                f" ALREADY ON FILE FOR ORI/{msg.ori} OCA/{oca} NIC/{old.nic}",
-                                "OCA")
         fields = [(c, v) for c, v in msg.fields if c not in ("NIC",)]
+        bad = self.edits(msg, fields)
+        if bad is not None:
+            return bad
+        old = self.on_file(msg, by_name(file))
+        if old is not None:  # NCIC answers REJECT ON FILE followed by the record on file
+            return "\n".join([responses.head("REJ", msg.ori), "REJECT ON FILE",
+                              *self.record_lines(old)])
+        oca = msg.get("OCA") or ""
         nic = self.store.insert(file, msg.full_key, msg.ori, oca, fields,
                                 self.now().isoformat(timespec="seconds"))
         return responses.accepted("enter", file, msg.ori, self.identifiers(fields), nic,
-                                  self.now(), self.codes)
+                                  self.local_now(), self.codes)
 
     def change(self, msg: Message, file: str, verb: str) -> str:
         nic = msg.get("NIC")
         rec = (self.store.by_nic(nic) if nic
                else self.store.by_oca(msg.ori, msg.get("OCA") or "", file))
+        words = by_name(file).words
         if rec is None or rec.file != file or rec.status not in LIVE:
             ident = f"NIC/{nic}" if nic else f"OCA/{msg.get('OCA')}"
-            return self._reject(msg, NOT_FOUND, f"NO ACTIVE {responses.FILE_WORDS[file]} RECORD "
-                                f"{ident}", "NIC" if nic else "OCA")
+            return self._reject(msg, NOT_FOUND, f"NO ACTIVE {words} RECORD {ident}",
+                                "NIC" if nic else "OCA")
         name = msg.get("NAM")
         have = rec.get("NAM")
         if name and have and name.replace(" ", "") != have.replace(" ", ""):
@@ -321,7 +392,8 @@ class Ncic(System):
                                 f"RECORD NIC/{rec.nic}", "NAM")
         when = self.now().isoformat(timespec="seconds")
         if verb == "locate":
-            return self._locate(msg, rec, when)
+            bad = self.edits(msg, msg.fields)
+            return bad if bad is not None else self._locate(msg, rec, when)
         if rec.ori != msg.ori:
             return self._reject(msg, NOT_OWNER, f"ONLY THE ENTERING AGENCY ORI/{rec.ori} MAY "
                                 f"{verb.upper()} RECORD NIC/{rec.nic}", "ORI")
@@ -329,14 +401,21 @@ class Ncic(System):
             keep = {"NIC", "OCA", "NAM"} if file != "unidentified" else {"NIC", "OCA"}
             new = [(c, v) for c, v in msg.fields if c not in keep]
             codes = {c for c, _ in new}
-            rec.fields = [(c, v) for c, v in rec.fields if c not in codes] + new
+            fields = [(c, v) for c, v in rec.fields if c not in codes] + new
+            bad = self.edits(msg, fields)
+            if bad is not None:
+                return bad
+            rec.fields = fields
             self.store.update(rec, when)
         else:
+            bad = self.edits(msg, msg.fields)
+            if bad is not None:
+                return bad
             extra = [(c, v) for c, v in msg.fields if c in ("DCL", "RSN", "MIS")]
             rec.fields = rec.fields + extra
             self.store.update(rec, when, status="cleared" if verb == "clear" else "cancelled")
         return responses.accepted(verb, file, msg.ori, self.identifiers(rec.fields), rec.nic,
-                                  self.now(), self.codes)
+                                  self.local_now(), self.codes)
 
     def _locate(self, msg: Message, rec: Record, when: str) -> str:
         if rec.status == "located":
@@ -345,7 +424,7 @@ class Ncic(System):
         dol = msg.get("DOL") or ""
         rec.fields = [*rec.fields, ("DOL", dol)]
         self.store.update(rec, when, status="located", located_by=msg.ori)
-        words = responses.FILE_WORDS[rec.file]
+        words = by_name(rec.file).words
         notice = responses.notification("L", rec.ori, [
             f"LOCATE PLACED ON YOUR RECORD BY ORI/{msg.ori}",
             *responses.layout([("MKE", words), *responses.display_pairs(
@@ -354,29 +433,81 @@ class Ncic(System):
             "CONFIRM AND CLEAR OR CANCEL YOUR RECORD AS APPROPRIATE"])
         self.emit(rec.ori, notice, "", "")
         return responses.accepted("locate", rec.file, msg.ori, self.identifiers(rec.fields),
-                                  rec.nic, self.now(), self.codes)
+                                  rec.nic, self.local_now(), self.codes)
 
     # ---------------------------------------------------------------- inquiries
 
     def query(self, msg: Message, file: str) -> list[str]:
         found = self.search(msg, file)
         if not found:
-            what = NO_RECORD_WORDS[file]
+            what = by_name(file).none
             return [responses.no_record(msg.ori, self.identifiers(msg.fields), what)]
         bodies = [self.hit_body(rec, msg.ori) for rec in found[:MAX_HITS]]
+        for rec in found[:MAX_HITS]:
+            letter = by_name(rec.file).inquiry_notice
+            if letter and rec.ori != msg.ori:
+                self._inquiry_notice(letter, rec, msg)
         if len(found) > MAX_HITS:
             bodies.append("\n".join([responses.head("NTC", msg.ori),
                                      f"{len(found) - MAX_HITS} MORE RECORDS NOT SHOWN - "
                                      "REFINE THE INQUIRY"]))
         return bodies
 
+    def _inquiry_notice(self, letter: str, rec: Record, msg: Message) -> None:
+        """Tell the owner of a record that another agency's inquiry hit it (``$.H.`` for a
+        protective interest record: the protectee's agency learns where the subject was)."""
+        words = by_name(rec.file).words
+        self.emit(rec.ori, responses.notification(letter, rec.ori, [
+            f"INQUIRY ON YOUR {words} RECORD BY ORI/{msg.ori} AT "
+            f"{self.local_now().strftime('%H%M %Z')} ON {self.local_now().strftime('%Y%m%d')}",
+            *responses.layout([*responses.display_pairs(self.identifiers(rec.fields),
+                                                        self.codes), ("NIC", rec.nic)]),
+            f"INQUIRY: {msg.raw[:150]}"]), "", "")
+
+    def local_now(self) -> datetime:
+        """The lab time in the zone NCIC prints times in."""
+        now = self.now()
+        return now.astimezone(self.tz) if self.tz is not None else now
+
+    def dte(self, rec: Record) -> str:
+        """The entry date and time as a hit prints it: ``20261123 1430 PST`` in the lab clock's
+        time zone (records stored without a zone are UTC)."""
+        try:
+            when = datetime.fromisoformat(rec.entered)
+        except ValueError:  # a bulk-loaded row with a bare date: print what it has
+            return rec.entered[:10].replace("-", "")
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        local = when.astimezone(self.tz or self.now().tzinfo)
+        return f"{local.strftime('%Y%m%d %H%M')} {local.strftime('%Z') or 'UTC'}"
+
+    def record_lines(self, rec: Record) -> list[str]:
+        """``MKE/…`` in words and the record as NCIC prints it: coded fields with their meaning,
+        ``NIC/`` and ``DTE/`` last."""
+        f = by_name(rec.file)
+        caution = " - CAUTION" if rec.get("CMC") else ""
+        suffix = dict(f.suffixes).get(rec.mke.partition("-")[2])
+        if suffix:
+            caution += f" - {suffix}"
+        pairs = [("ORI", rec.ori), *rec.fields]
+        out: list[tuple[str, str]] = []
+        for code, value in responses.display_pairs(pairs, self.codes):
+            if code in TRANSLATED and code != "OFF":
+                table = self.dictionary.fields[code].table if code in self.dictionary.fields \
+                    else ""
+                meaning = self.codes.describe(table, value) if table else None
+                value = f"{value} - {meaning.upper()}" if meaning else value
+            out.append((code, value))
+        return [f"MKE/{f.words}{caution}", *responses.layout(out),
+                f"NIC/{rec.nic} DTE/{self.dte(rec)}"]
+
     def hit_body(self, rec: Record, ori: str) -> str:
-        caveats, trailer = CAVEATS.get(rec.file, DEFAULT_CAVEATS)
-        pairs = [("ORI", rec.ori), *rec.fields, ("NIC", rec.nic),
-                 ("DTE", rec.entered[:10].replace("-", ""))]
+        f = by_name(rec.file)
+        trailer: tuple[str, ...] = f.trailer
         if rec.status == "located":
             trailer = (f"LOCATED BY ORI/{rec.located_by} - RECORD NOT YET CLEARED", *trailer)
-        return responses.hit(rec.file, ori, pairs, self.codes, caveats, trailer)
+        return "\n".join([responses.head("HIT", ori), *responses.page(f.caveat),
+                          *self.record_lines(rec), *responses.page(trailer)])
 
     def search(self, msg: Message, file: str) -> list[Record]:
         """The records an inquiry finds, by NCIC's rules."""
@@ -385,8 +516,9 @@ class Ncic(System):
         if nic:
             rec = s.by_nic(nic)
             return [rec] if rec is not None and rec.status in LIVE else []
-        if file in PERSON_FILES:
-            files = PERSON_FILES if msg.key == "QW" else (file,)
+        this = by_name(file)
+        if this.person and file != "unidentified":
+            files = QW_FILES if msg.key in ("QW", "QWI") else (file,)
             found = self._person(msg, files)
             if msg.key == "QW" and (msg.get("LIC") or msg.get("VIN")):
                 found += self._vehicle(msg)
@@ -403,6 +535,8 @@ class Ncic(System):
             return [r for r in recs if not mak or r.get("MAK") == mak]
         if file == "article":
             return self._numbers(msg, ("article",), (("SER", "ser"), ("OAN", "oan")))
+        if file == "security":
+            return self._numbers(msg, ("security",), (("SER", "ser"), ("SOC", "soc")))
         if file == "boat":
             recs = self._numbers(msg, ("boat",), (("REG", "reg"), ("BHN", "bhn")))
             res = msg.get("RES")
@@ -440,14 +574,17 @@ class Ncic(System):
                 and (not sex or (r.get("SEX") or "U") in (sex, "U"))]
 
     def _vehicle(self, msg: Message) -> list[Record]:
+        """A vehicle inquiry searches the vehicle and license plate files by plate, the vehicle
+        file by VIN (last 8) and the part file by the same number as a serial."""
         s = self.store
         lic, vin, oan = msg.get("LIC"), msg.get("VIN"), msg.get("OAN")
         found: list[Record] = []
         if vin:
             found += s.where(("vehicle",), "vin8", [vin8(vin)])
+            found += s.where(("part",), "ser", [serial_key(vin)])
         if lic:
             lis = msg.get("LIS")
-            found += [r for r in s.where(("vehicle",), "lic", [lic])
+            found += [r for r in s.where(("vehicle", "plate"), "lic", [lic])
                       if not lis or r.get("LIS") in (lis, None)]
         if oan:
             found += s.where(("vehicle",), "oan", [oan])

@@ -15,7 +15,11 @@ protection order        ``BRD/N`` (the entering agency says the order does not m
 NICS denied (NDTF)      RESEARCH: a prior denial is not itself a prohibitor; FICS finds why
 missing person          none (being reported missing disqualifies no one)
 unidentified person     none
-anything else           RESEARCH (a file this table does not know is never silently cleared)
+gang, sex offender,     none (not themselves prohibitors; a disqualifying conviction behind
+protective, violent     them is found in III / CCH)
+anything else           RESEARCH (KST, supervised release, immigration violator, foreign
+                        fugitive, identity theft, or a file this table does not know: never
+                        silently cleared)
 ======================  ==========================================================================
 
 The prohibitor is never told to the dealer: only the check's outcome is (OAR 257-010-0055;
@@ -50,5 +54,8 @@ def verdict(file: str, get: Callable[[str], str | None]) -> tuple[str, str]:
         return RESEARCH, "NCIC NICS DENIED TRANSACTION FILE - PRIOR DENIAL TO BE RESEARCHED"
     if file in ("missing", "unidentified"):
         return NONE, f"NCIC {file.upper()} PERSON RECORD - NOT A FIREARM PROHIBITOR"
+    if file in ("gang", "sor", "protective", "violent"):
+        # the underlying conviction, if any, is found in III / CCH; the file itself bars no one
+        return NONE, f"NCIC {file.upper()} FILE RECORD - NOT ITSELF A FIREARM PROHIBITOR"
     return RESEARCH, f"NCIC {file.upper()} RECORD - TO BE RESEARCHED"
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from formats.codes import CodeBook
+from formats.codes import COMMON_CODES, US_STATE_CODES, CodeBook
 from lems import people
 from lems.endpoints import nics, nlets
 from lems.endpoints.ncic import NcicStore
@@ -60,9 +60,16 @@ class World:
     def __init__(self, seed: int, agencies: Sequence[str]) -> None:
         self.rng = random.Random(seed)
         self.seed = seed
-        codes = CodeBook.builtin()
-        self.codes = {t: sorted(codes.table(t)) for t in ("EYE", "HAI", "OFF", "VMA", "VST",
-                                                          "VCO", "MAK", "CAL", "DSP", "PCA")}
+        # the everyday codes of each table (real NCIC codes: tests/lems/test_codes_in_use.py)
+        self.codes = {t: list(COMMON_CODES[t]) for t in ("EYE", "HAI", "OFF", "VMA", "VST",
+                                                         "VCO", "MAK", "CAL", "DSP", "PCA")}
+        # boat registration states (RES) keep the pre-1995 codes of eleven states (the 5.0.1
+        # BOAT list: WN Washington, CF California ...): a seeded boat uses them
+        book = CodeBook.builtin()
+        names = {text.upper(): code for code, text in book.table("LIS").items()
+                 if code in US_STATE_CODES}
+        self.res = {names[text.upper()]: code for code, text in book.table("BOAT").items()
+                    if text.upper() in names}
         self.agencies = list(agencies) or ["OR0240000"]
         self.out_of_state = [a.ori for a in nlets.orion_agencies() if a.ori[2:].isdigit()]
 
@@ -99,6 +106,62 @@ class World:
         return f"{r.randrange(10)}{letters}{r.randrange(1000):03d}"
 
 
+FEDERAL_ORIS = {"kst": "DCFBIWA3Y", "immigration": "VTICE0900", "foreign": "DCINTER00"}
+"""Entering agencies of the files only federal agencies enter (fictitious ORIs of the right
+shape: TSC, ICE's Law Enforcement Support Center, INTERPOL Washington)."""
+
+MORE_RATES = (("gang", 0.01), ("kst", 0.002), ("sor", 0.01), ("supervised", 0.015),
+              ("immigration", 0.004), ("foreign", 0.002), ("protective", 0.003),
+              ("identity", 0.006), ("violent", 0.004), ("unidentified", 0.003),
+              ("plate", 0.01), ("part", 0.004), ("security", 0.003))
+"""Share of subjects with a record in each file the first seed did not fill."""
+
+
+def more_records(world: World, r: random.Random, s: Subject, ori: str, when: str
+                 ) -> list[tuple[str, str, str, str, list[tuple[str, str]], str]]:
+    """Records of the other NCIC files for subject ``s`` (each file at its ``MORE_RATES``; the
+    first subjects get one file each, so even a small lab has a record in every file)."""
+    out: list[tuple[str, str, str, str, list[tuple[str, str]], str]] = []
+    ids = [("SOC", s.soc), ("FBI", s.fbi)]
+    for i, (file, rate) in enumerate(MORE_RATES):
+        if r.random() >= rate and s.n != i + 1:
+            continue
+        who = FEDERAL_ORIS.get(file, ori)
+        oca = f"{file[:2].upper()}{s.n:08d}"
+        person = [*s.person(), *ids]
+        if file == "gang":
+            row = ("EGM", [*person, ("GNG", r.choice(("EASTSIDE LOCOS", "RIVER ROAD CREW",
+                                                     "NORTH YARD BOYS"))),
+                           ("ECR", r.choice("ABCD"))])
+        elif file == "sor":
+            row = ("EXS", [*person, ("OFF", r.choice(("1103", "1198", "3601")))])
+        elif file == "supervised":
+            row = ("ESR", [*person, ("OFF", r.choice(world.codes["OFF"])),
+                           ("EXP", f"{r.randint(2027, 2031)}1231")])
+        elif file == "protective":
+            row = ("EPI", person)
+        elif file == "identity":
+            row = ("EID", [*person, ("PWD", f"BLUE{r.randrange(1000)}"), ("DOT", "20250815")])
+        elif file == "violent":
+            row = ("EVP", [*person, ("VPC", r.choice("1234"))])
+        elif file in FEDERAL_ORIS:
+            row = (file.upper(), person)
+        elif file == "unidentified":
+            row = ("EU", [("SEX", s.sex), ("RAC", s.rac), ("HGT", s.hgt), ("WGT", s.wgt),
+                          ("DBF", "20250910")])
+        elif file == "plate":
+            row = ("EL", [("LIC", world.plate()), ("LIS", s.state), ("LIY", "2027"),
+                          ("LIT", "PC"), ("DOT", "20250301")])
+        elif file == "part":
+            row = ("EP", [("SER", world.vin()), ("CAT", "TN"), ("DOT", "20250301")])
+        else:  # security
+            row = ("ES", [("TYP", "BD"), ("SER", f"SB{r.randrange(10**8):08d}"),
+                          ("DEN", "100"), ("DOT", "20250301")])
+        mke, fields = row
+        out.append((file, mke, who, oca, [*fields, ("OCA", oca)], when))
+    return out
+
+
 def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int = 1,
              agencies: Sequence[str] = (), progress: Callable[[int], None] | None = None,
              force: bool = False) -> dict[str, int]:
@@ -123,6 +186,9 @@ def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int 
         nlets.load_orion(nl)
     when = "2026-01-01T00:00:00"
     r = world.rng
+    # the files added later draw from their own stream, so the worlds of older seeds (and every
+    # test written against them) are unchanged
+    more = random.Random(seed * 7919 + 17)
     for start in range(0, subjects, CHUNK):
         batch = [world.subject(n) for n in range(start + 1, min(start + CHUNK, subjects) + 1)]
         records: list[tuple[str, str, str, str, list[tuple[str, str]], str]] = []
@@ -152,6 +218,7 @@ def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int 
                     ("VIN", vin), ("VYR", str(r.randint(1998, 2026))),
                     ("VMA", r.choice(world.codes["VMA"])), ("VST", r.choice(world.codes["VST"])),
                     ("VCO", r.choice(world.codes["VCO"])), ("LIC", plate), ("LIS", state),
+                    ("LIY", "2027"), ("LIT", "PC"),
                     ("DOT", "20250301"), ("OCA", oca)], when))
                 if state in nlets.STATES:
                     vehicles.append((state, plate, "2026", "PC", vin, vin[-8:], s.nam,
@@ -160,15 +227,17 @@ def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int 
                 records.append(("gun", "EG", ori, f"G{s.n:08d}", [
                     ("SER", f"{r.choice('ABCDO')}{r.randrange(10**6):06d}"),
                     ("MAK", r.choice(world.codes["MAK"])), ("CAL", r.choice(world.codes["CAL"])),
-                    ("TYP", "PI"), ("DOT", "20250301"), ("OCA", f"G{s.n:08d}")], when))
+                    ("TYP", "P"), ("DOT", "20250301"), ("OCA", f"G{s.n:08d}")], when))
             if r.random() < 0.01:
                 records.append(("article", "EA", ori, f"A{s.n:08d}", [
-                    ("TYP", "TVSET"), ("SER", f"TV{r.randrange(10**8)}"), ("DOT", "20250301"),
+                    ("TYP", "RTELEVI"), ("SER", f"TV{r.randrange(10**8)}"), ("DOT", "20250301"),
                     ("OCA", f"A{s.n:08d}")], when))
             if r.random() < 0.005:
                 records.append(("boat", "EB", ori, f"B{s.n:08d}", [
-                    ("BTY", "OB"), ("REG", f"{s.state}{r.randrange(10**5)}"), ("RES", s.state),
+                    ("BTY", "RUN"), ("REG", f"{s.state}{r.randrange(10**5)}"),
+                    ("RES", world.res.get(s.state, s.state)),
                     ("DOT", "20250301"), ("OCA", f"B{s.n:08d}")], when))
+            records += more_records(world, more, s, ori, when)
             if s.holders:
                 identities.append((s.fbi, s.nam, soundex(s.nam), s.dob, s.sex, s.rac, s.soc,
                                    " ".join(s.holders)))

@@ -306,7 +306,7 @@ def classify(bodies: list[str] | None) -> str:
 def judge_person(body: str, f: Findings, seen: set[str]) -> None:
     """One NCIC person-file HIT into ``f``, by the file its ``MKE/`` line names."""
     mke = re.search(r"^MKE/(.+)$", body, re.M)
-    words = mke.group(1).strip() if mke else ""
+    words = mke.group(1).strip().removesuffix(" - CAUTION") if mke else ""
     nic = _field(body, "NIC")
     if nic and nic in seen:
         return

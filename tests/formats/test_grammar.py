@@ -88,7 +88,7 @@ def valid_message(spec: KeySpec, *, full: bool = False, control: str = "") -> Me
             if code not in codes:
                 codes.append(code)
         codes += [c for c in sorted(spec.repeat)]
-    fields = [(c, value_for(D.fields[c])) for c in codes]
+    fields = [(c, value_for(D.defs_for(spec.key)[c])) for c in codes]
     if spec.style == "ncic":
         return Message(key=key, suffix=suffix, ori=ORI, fields=fields)
     dests = _destinations(spec)
@@ -164,7 +164,9 @@ def test_parse_examples_from_the_reference() -> None:
     m = parse("RQ.OR0240000.WA.ID.*CTL01.TXT\nLIC/9ABC123.LIY/2025.LIT/PC")
     assert (m.destinations, m.control, m.get("LIC"), m.get("LIT")) == (
         ["WA", "ID"], "CTL01", "9ABC123", "PC")
-    m = parse("EV-P.OR0240000.LIC/ABC123.LIS/OR.LIY/2025.LIT/PC.DOT/20250101.OCA/1")
+    # -P: the vehicle is to be held for latent prints (NCIC Vehicle File, MKE codes)
+    m = parse("EV-P.OR0240000.VIN/1HGCM82633A004352.VYR/2020.VMA/HOND.VST/4D.VCO/BLK"
+              ".DOT/20250101.OCA/1")
     assert (m.key, m.suffix, m.full_key) == ("EV", "P", "EV-P")
 
 
@@ -472,7 +474,8 @@ def test_lowercase_upper_cased() -> None:
     m = parse("rq.or0240000.wa.*ab1.txt\nlic/abc123.liy/nx.lit/pc")
     assert (m.destinations, m.control, m.fields) == (
         ["WA"], "AB1", [("LIC", "ABC123"), ("LIY", "NX"), ("LIT", "PC")])
-    assert parse("ev-p.or0240000.lic/a.lis/or.liy/2025.lit/pc.dot/20250101.oca/1").suffix == "P"
+    assert parse("ev-p.or0240000.vin/1hgcm82633a004352.vyr/2020.vma/hond.vst/4d.vco/blk"
+                 ".dot/20250101.oca/1").suffix == "P"
 
 
 def test_positional_keeps_case() -> None:

@@ -27,7 +27,7 @@ D = Dictionary.default()
 FAST = Parser()
 EXACT = Parser(accept=False)
 KEYS = sorted(k for k, spec in D.keys.items() if spec.style != "positional")
-ACCEPT = {k: Accept(D.keys[k], D.fields, D.codes) for k in KEYS}
+ACCEPT = {k: Accept(D.keys[k], D.defs_for(k), D.codes) for k in KEYS}
 
 
 def plain_value(fd: FieldDef) -> str:
@@ -37,7 +37,7 @@ def plain_value(fd: FieldDef) -> str:
 
 def plain_text(key: str, *, full: bool) -> str:
     msg = valid_message(D.keys[key], full=full)
-    msg.fields = [(c, plain_value(D.fields[c])) for c, _ in msg.fields]
+    msg.fields = [(c, plain_value(D.defs_for(key)[c])) for c, _ in msg.fields]
     return build(msg)
 
 

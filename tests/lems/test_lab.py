@@ -257,3 +257,14 @@ def test_minimal_lab_without_switch_agency(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_lab(path)
     assert e.value.key == "switch.ori" and e.value.line is None
+
+
+def test_timezone_is_an_iana_zone(tmp_path):
+    err, _ = refused(tmp_path, sub('timezone = "America/Los_Angeles"', 'timezone = "Mars/Base"'))
+    assert err.key == "lab.timezone" and "unknown time zone" in err.reason
+
+
+def test_demo_lab_prints_ncic_times_in_pacific_time(tmp_path):
+    path = tmp_path / "lab.toml"
+    path.write_text(demo_text(tmp_path, TODAY), "utf-8")
+    assert load_lab(path).timezone == "America/Los_Angeles"

@@ -49,16 +49,16 @@ FILES = [
      "XM.{o}.NAM/ROE,AMY.NIC/{n}", "CM.{o}.NAM/ROE,AMY.NIC/{n}.DCL/20261123",
      "LM.{o}.NAM/ROE,AMY.NIC/{n}.DOL/20261123", "M"),
     ("EV.{o}.VIN/1HGCM82633A004352.VYR/2020.VMA/HOND.VST/4D.VCO/BLK.DOT/20261101.OCA/V1"
-     ".LIC/ABC123.LIS/OR", "QV.{o}.VIN/1HGCM82633A004352", "MV.{o}.NIC/{n}.VCO/WHI",
+     ".LIC/ABC123.LIS/OR.LIY/2027.LIT/PC", "QV.{o}.VIN/1HGCM82633A004352", "MV.{o}.NIC/{n}.VCO/WHI",
      "XV.{o}.NIC/{n}", "CV.{o}.NIC/{n}.DCL/20261123", "LV.{o}.NIC/{n}.DOL/20261123", "V"),
-    ("EG.{o}.SER/AB1234.MAK/GLC.CAL/9.TYP/PI.DOT/20261101.OCA/G1", "QG.{o}.SER/AB1234",
+    ("EG.{o}.SER/AB1234.MAK/GLC.CAL/9.TYP/P.DOT/20261101.OCA/G1", "QG.{o}.SER/AB1234",
      "MG.{o}.NIC/{n}.MOD/19", "XG.{o}.NIC/{n}", "CG.{o}.NIC/{n}.DCL/20261123",
      "LG.{o}.NIC/{n}.DOL/20261123", "G"),
-    ("EA.{o}.TYP/TVSET.SER/TV998.DOT/20261101.OCA/A1", "QA.{o}.SER/TV998",
+    ("EA.{o}.TYP/RTELEVI.SER/TV998.DOT/20261101.OCA/A1", "QA.{o}.SER/TV998",
      "MA.{o}.NIC/{n}.BRA/ACME", "XA.{o}.NIC/{n}", "CA.{o}.NIC/{n}.DCL/20261123",
      "LA.{o}.NIC/{n}.DOL/20261123", "A"),
-    ("EB.{o}.BTY/OB.REG/OR1234AB.RES/OR.DOT/20261101.OCA/B1", "QB.{o}.REG/OR1234AB",
-     "MB.{o}.NIC/{n}.BMA/BAYLINER", "XB.{o}.NIC/{n}", "CB.{o}.NIC/{n}.DCL/20261123",
+    ("EB.{o}.BTY/RUN.REG/OR1234AB.RES/OR.DOT/20261101.OCA/B1", "QB.{o}.REG/OR1234AB",
+     "MB.{o}.NIC/{n}.BMA/BLB", "XB.{o}.NIC/{n}", "CB.{o}.NIC/{n}.DCL/20261123",
      "LB.{o}.NIC/{n}.DOL/20261123", "B"),
     ("EPO.{o}.NAM/POE,ED.SEX/M.RAC/W.PNO/PO77.EXP/20271231.OCA/P1.DOB/19700101",
      "QPO.{o}.NAM/POE,ED.DOB/19700101", "MPO.{o}.NAM/POE,ED.NIC/{n}.PCO/05",
@@ -74,7 +74,7 @@ def test_file_transactions(ncic, row) -> None:
     nic = nic_of(acc)
     assert nic[0] == letter
     # a second entry of the same ORI/OCA is a duplicate
-    assert "DUPLICATE-RECORD" in one(ncic, enter.format(o=OWN))
+    assert "REJECT ON FILE" in one(ncic, enter.format(o=OWN))
     hit = one(ncic, query.format(o=OTHER), OTHER)
     assert hit.startswith(f"HIT.{OTHER}") and f"NIC/{nic}" in hit and f"ORI/{OWN}" in hit
     assert "MKE/" in hit
@@ -165,7 +165,7 @@ def test_person_query_searches_all_person_files(ncic) -> None:
 
 def test_vin_last_eight_and_linked_person(ncic) -> None:
     one(ncic, f"EV.{OWN}.VIN/1HGCM82633A004352.VYR/2020.VMA/HOND.VST/4D.VCO/BLK.DOT/20261101"
-              ".OCA/26-77.LIC/ABC123")
+              ".OCA/26-77.LIC/ABC123.LIS/OR.LIY/2027.LIT/PC")
     nic = enter_wanted(ncic, oca="26-77")
     bodies = ask(ncic, f"QV.{OTHER}.VIN/XXXXXXXXX3A004352", OTHER)
     assert any("MKE/STOLEN VEHICLE" in b for b in bodies)
@@ -175,7 +175,7 @@ def test_vin_last_eight_and_linked_person(ncic) -> None:
 
 
 def test_serial_reads_letter_o_as_zero(ncic) -> None:
-    nic = nic_of(one(ncic, f"EG.{OWN}.SER/O0123O.MAK/GLC.CAL/9.TYP/PI.DOT/20261101.OCA/G5"))
+    nic = nic_of(one(ncic, f"EG.{OWN}.SER/O0123O.MAK/GLC.CAL/9.TYP/P.DOT/20261101.OCA/G5"))
     assert f"NIC/{nic}" in one(ncic, f"QG.{OTHER}.SER/001230", OTHER)
     assert f"NIC/{nic}" in one(ncic, f"QG.{OTHER}.SER/OO123O", OTHER)
 
@@ -185,12 +185,27 @@ def test_no_record_echoes_identifiers(ncic) -> None:
     assert body.split("\n", 1)[1].startswith("NO NCIC WANT NAM/NOBODY,NEVER DOB/19990909")
 
 
-def test_hit_layout_has_caveat_and_words(ncic) -> None:
-    enter_wanted(ncic)
+def test_hit_layout_has_words_codes_translated_and_entry_time(ncic) -> None:
+    enter_wanted(ncic, extra=".CMC/05.EXL/2.MIS/EXTRADITION WESTERN STATES ONLY")
     body = one(ncic, f"QW.{OTHER}.NAM/SMITH,JOHN.DOB/19800101", OTHER)
-    assert "DO NOT ARREST OR DETAIN BASED SOLELY" in body
-    assert "NAM/SMITH, JOHN J" in body and "IMMED CONFIRM WARRANT" in body
-    assert "NIC/W" in body and "DTE/" in body
+    lines = body.split("\n")
+    # a wanted person hit has no blanket "do not arrest" caveat: it is a warrant
+    assert "DO NOT ARREST" not in body
+    assert lines[1] == "MKE/WANTED PERSON - CAUTION"  # CMC present
+    assert "CMC/05 - VIOLENT TENDENCIES" in body
+    assert "EXL/2 - LIMITED EXTRADITION SEE MIS FIELD" in body
+    assert "OFF/ROBBERY" in body
+    assert "NAM/SMITH, JOHN J" in body and lines[-1].startswith("IMMED CONFIRM WARRANT")
+    # DTE/ with the entry time in the lab clock's zone (the fixture's clock runs in UTC)
+    assert re.search(r"NIC/W\d{9} DTE/20261123 1430 UTC", body)
+
+
+def test_each_person_file_hit_carries_its_own_caveat(ncic) -> None:
+    one(ncic, f"EPO.{OWN}.NAM/SMITH,JOHN.SEX/M.RAC/W.PNO/PO1.EXP/20271231.OCA/P9"
+              ".DOB/19800101")
+    body = one(ncic, f"QPO.{OTHER}.NAM/SMITH,JOHN.DOB/19800101", OTHER)
+    assert "THE FOLLOWING IS AN NCIC PROTECTION ORDER RECORD" in body
+    assert "MKE/PROTECTION ORDER" in body
 
 
 def test_query_by_nic(ncic) -> None:
