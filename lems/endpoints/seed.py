@@ -122,7 +122,7 @@ def more_records(world: World, r: random.Random, s: Subject, ori: str, when: str
     """Records of the other NCIC files for subject ``s`` (each file at its ``MORE_RATES``; the
     first subjects get one file each, so even a small lab has a record in every file)."""
     out: list[tuple[str, str, str, str, list[tuple[str, str]], str]] = []
-    ids = [("SOC", s.soc), ("FBI", s.fbi)]
+    ids = [("SOC", s.soc), *([("FBI", s.fbi)] if s.fbi else [])]  # FBI: fingerprinted only
     for i, (file, rate) in enumerate(MORE_RATES):
         if r.random() >= rate and s.n != i + 1:
             continue
