@@ -147,7 +147,8 @@ def _build(docs: list[tuple[str, dict[str, Any]]], codes: CodeBook) -> Dictionar
     return Dictionary(fields, keys, codes)
 
 
-_FIELD_ATTRS = {"type", "label", "min", "max", "table", "values", "er"}
+_FIELD_ATTRS = {"type", "label", "min", "max", "table", "values", "er", "nlets_values",
+                "nlets_tables"}
 _KEY_ATTRS = {"label", "style", "verb", "file", "mandatory", "one_of", "optional", "repeat",
               "args", "dest", "max_dest", "body", "tables"}
 
@@ -163,6 +164,10 @@ def _field(name: str, code: str, spec: dict[str, Any], codes: CodeBook) -> Field
                           file=name, key=where)
     if not (2 <= len(code) <= 4 and code.isalpha() and code.isupper()):
         raise ConfigError("a field code is 2 to 4 capital letters", file=name, key=where)
+    for table in spec.get("nlets_tables", ()):
+        if table not in codes:
+            raise ConfigError(f"code table {table!r} is not in the code book", file=name,
+                              key=where)
     if ftype == "code" and not spec.get("values"):
         table = spec.get("table", "")
         if table not in codes:
@@ -171,7 +176,9 @@ def _field(name: str, code: str, spec: dict[str, Any], codes: CodeBook) -> Field
     return FieldDef(code=code, type=ftype, label=spec.get("label", code),
                     min=int(spec.get("min", 1)), max=int(spec.get("max", 0)),
                     table=spec.get("table", ""), values=tuple(spec.get("values", ())),
-                    er=spec.get("er", ".22."))
+                    er=spec.get("er", ".22."),
+                    nlets_values=tuple(spec.get("nlets_values", ())),
+                    nlets_tables=tuple(spec.get("nlets_tables", ())))
 
 
 def _key(name: str, key: str, spec: dict[str, Any], groups: dict[str, list[str]],

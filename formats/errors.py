@@ -76,16 +76,20 @@ FIELD_NOT_ALLOWED = "FIELD-NOT-ALLOWED"
 DUPLICATE_FIELD = "DUPLICATE-FIELD"
 
 NLETS_ERRORS: dict[str, str] = {
-    ".00.": "FORMAT ERROR",
-    ".01.": "INVALID HEADER",
+    ".00.": "MESSAGE FORMAT/STRUCTURE ERROR",
+    ".01.": "INVALID HEADER INFORMATION",
     ".02.": "MESSAGE TYPE NOT ALLOWED TO DESTINATION",
-    ".03.": "TXT NOT FOUND",
+    ".03.": "TXT NOT FOUND OR IMPROPERLY FORMED XML",
+    ".04.": "MEXICAN CDL ERROR",
     ".05.": "DOB INVALID OR MISSING",
-    ".06.": "INVALID FORMAT FOR CN",
-    ".10.": "YEAR FIELD INVALID",
+    ".06.": "INVALID MESSAGE FORMAT FOR CN",
+    ".10.": "A YEAR FIELD IS INVALID OR MISSING",
     ".14.": "FIELDS MISSING",
-    ".16.": "ATN INVALID",
+    ".16.": "ATN FIELD INVALID",
     ".19.": "INVALID DESTINATION ORIS",
     ".22.": "INVALID MESSAGE FORMAT",
 }
-"""Nlets error numbers (ER messages) and their standard titles; .00. is Nlets' error 0."""
+"""Nlets error numbers (ER messages) and their titles, as the Nlets User Guide lists them
+(General Information - Error Messages (ER), service.nlets.org article 21003096177). The guide
+numbers the first one plain ``0``; ``.00.`` is its wire form here, in the pattern of the others
+(the guide shows no ER with error 0)."""

@@ -7,13 +7,14 @@ Positional::   LOGON.T01.JDOE.secret
 
 The message key comes first; the dictionary (formats/keys.toml) says which style it has. Fields
 are ``CODE/value`` separated by periods (a line break between fields counts as a period); the
-message must not end with a period; control characters other than line breaks are ignored; keys,
-ORIs, destinations and field values are read in upper case (free text and positional tokens are
-kept as typed). An Nlets header names up to ``max_dest`` destinations and an optional control
-field written ``*CTL`` (up to 10 letters or digits), then ``TXT``; everything after ``TXT`` is the
-body. Parsing and validation happen in one pass: the first problem found becomes a ``Reject``
-naming the field and the reason, in NCIC words for NCIC and state keys and with an Nlets error
-number for Nlets keys.
+message must not end with a period (an Nlets-style one may: the Nlets User Guide's examples
+end every line, the last included, with one); control characters other than line breaks are
+ignored; keys, ORIs, destinations and field values are read in upper case (free text and
+positional tokens are kept as typed). An Nlets header names up to ``max_dest`` destinations
+and an optional control field written ``*CTL`` (up to 10 letters or digits), then ``TXT``;
+everything after ``TXT`` is the body. Parsing and validation happen in one pass: the first
+problem found becomes a ``Reject`` naming the field and the reason, in NCIC words for NCIC and
+state keys and with an Nlets error number for Nlets keys.
 
 Speed (every message of the switch comes through here; ``tools/bench_parse.py`` measures it):
 a message that is plainly valid (upper case, no stray blanks or control characters) is read by
@@ -154,12 +155,19 @@ class Parser:
         text = clean(raw)
         if not text:
             _reject(BAD_FORMAT, "EMPTY MESSAGE")
-        if text[-1] == ".":
-            _reject(BAD_FORMAT, "MESSAGE MUST NOT END WITH A PERIOD")
         head, sep, rest = text.partition(".")
         plan = self._plans.get(head)
         if plan is None:
             plan = self._plan_for(head.strip().upper())
+        if text[-1] == ".":
+            if plan.spec.style != "nlets":
+                _reject(BAD_FORMAT, "MESSAGE MUST NOT END WITH A PERIOD")
+            # The Nlets User Guide's examples end every line of the text with a period, the
+            # last one included (YQ: "REM/PLS CONFIRM STILL STOLEN."): Nlets takes it. In a
+            # free-text body (AM) the period is the sender's text and stays.
+            if not plan.body_text:
+                text = text.rstrip(".").rstrip()
+                head, sep, rest = text.partition(".")
         if plan.ncic:
             if not sep:
                 _reject(BAD_FORMAT, "MESSAGE KEY MUST BE FOLLOWED BY A PERIOD AND THE ORI")
@@ -222,7 +230,7 @@ class Parser:
                 len(dest) == 9 and spec.dest == "state")
             _reject(".02." if wrong_kind else ".19.", f"{why} - {spec.key}", "DEST")
         if plan.body_text:
-            if not body:
+            if not body.strip(". \n"):
                 _reject(".14.", "MESSAGE TEXT MISSING")
             return Message(plan.key, ori, dests, control, [], body, plan.suffix, [], raw)
         fields, seen = self._read_fields(body.upper(), plan, True) if body else ([], set())
@@ -315,6 +323,19 @@ def _nlets_header(rest: str) -> tuple[list[str], str]:
         pos = dot + 1
 
 
+def control_of(text: str) -> str:
+    """The control field (``*CTL``) of an Nlets-style header, without the asterisk, or "".
+
+    Read from the raw text, so that an ER answering a message the parser refused still carries
+    it back (a control field that is not 1-10 letters or digits is not returned)."""
+    header = text.partition("TXT")[0] if "TXT" in text else text[:120]
+    for tok in header.split("."):
+        tok = tok.strip()
+        if tok.startswith("*") and 1 < len(tok) <= 11 and tok[1:].isalnum() and tok.isascii():
+            return tok[1:].upper()
+    return ""
+
+
 def build(msg: Message, dictionary: Dictionary | None = None) -> str:
     """The canonical text of ``msg``: what ``Parser.parse`` reads back to the same message."""
     spec = (dictionary or Dictionary.default()).spec(msg.full_key)
@@ -341,4 +362,4 @@ def parse(text: str) -> Message:
     return _default_parser.parse(text)
 
 
-__all__ = ["Parser", "build", "clean", "echo", "parse"]
+__all__ = ["Parser", "build", "clean", "control_of", "echo", "parse"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from formats.codes import NLETS_SPECIAL_DESTINATIONS, US_STATE_CODES
+from formats.nlets_members import DESTINATION_CODES
 
 _ORI = re.compile(r"[A-Z]{2}[A-Z0-9]{7}")
 
@@ -28,8 +29,10 @@ VALID_ORI = re.compile(
 """A whole valid ORI, state prefix included, in one ``fullmatch`` (the parser checks one or more
 on every message)."""
 
-STATE_DESTINATIONS: frozenset[str] = US_STATE_CODES | frozenset(NLETS_SPECIAL_DESTINATIONS)
-"""Every 2-character Nlets destination: NCIC state codes and the Nlets special codes."""
+STATE_DESTINATIONS: frozenset[str] = (US_STATE_CODES | frozenset(NLETS_SPECIAL_DESTINATIONS)
+                                      | DESTINATION_CODES)
+"""Every 2-character Nlets destination: NCIC state codes, the Nlets special codes, the Nlets
+members and region codes (formats/nlets_members.py)."""
 
 
 def is_valid_ori(ori: str) -> bool:

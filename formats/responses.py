@@ -171,31 +171,43 @@ def _minute_text(year: int, month: int, day: int, hour: int, minute: int) -> str
     return f"{hour:02d}:{minute:02d} {month:02d}/{day:02d}/{year:04d}"
 
 
-def nlets_header(key: str, originator: str, clock: NletsClock, receiver: str) -> list[str]:
-    """The four header lines: key and originator; input clock; output clock and receiver; TXT."""
-    return [
+def nlets_header(key: str, originator: str, clock: NletsClock, receiver: str,
+                 control: str = "") -> list[str]:
+    """The header lines: key and originator; input clock; output clock and receiver; the
+    control field of the request (``*CTL``) when it had one; TXT.
+
+    The guide's output header "may include control field" (ER: "Standard output message
+    header, may include control field"); where in the header it stands is not shown in any
+    public example, so it has a line of its own before TXT, written as it was sent (see
+    docs/FIDELITY.md)."""
+    lines = [
         head(key, originator),
         f"{clock.stamp(clock.in_time)} {clock.in_seq:05d}",
         f"{clock.stamp(clock.out_time)} {clock.out_seq:05d} {receiver}",
-        "TXT",
     ]
+    if control:
+        lines.append(f"*{control}")
+    lines.append("TXT")
+    return lines
 
 
 def nlets_message(key: str, originator: str, clock: NletsClock, receiver: str,
-                  body: Sequence[str]) -> str:
-    return "\n".join([*nlets_header(key, originator, clock, receiver), *body])
+                  body: Sequence[str], control: str = "") -> str:
+    return "\n".join([*nlets_header(key, originator, clock, receiver, control), *body])
 
 
-def er(rej: Reject, clock: NletsClock, receiver: str) -> str:
+def er(rej: Reject, clock: NletsClock, receiver: str, control: str = "") -> str:
     """An Nlets ER: the error number and title (or reason), options, and the input echoed."""
     reason_lines = rej.reason.splitlines() or [NLETS_ERRORS.get(rej.code, "ERROR")]
     first = reason_lines[0]
     title = NLETS_ERRORS.get(rej.code, "")
-    if title and not first.startswith(title):
+    if title.startswith(first):  # the reason says no more than the guide's title
+        reason_lines = [title, *reason_lines[1:]]
+    elif title and not first.startswith(title):
         reason_lines = [f"{title} - {first}", *reason_lines[1:]]
     body = [*page([f"{rej.code} {reason_lines[0]}", *reason_lines[1:]]), "ORIGINAL MESSAGE",
             *_echo(rej.input)]
-    return nlets_message("ER", NLETS_ORI, clock, receiver, body)
+    return nlets_message("ER", NLETS_ORI, clock, receiver, body, control)
 
 
 SM_TEXTS = {
@@ -205,13 +217,14 @@ SM_TEXTS = {
 }
 
 
-def sm(code: str, subject: str, clock: NletsClock, receiver: str, detail: str = "") -> str:
+def sm(code: str, subject: str, clock: NletsClock, receiver: str, detail: str = "",
+       control: str = "") -> str:
     """An Nlets status message about ``subject`` (a destination or a system)."""
     text = SM_TEXTS.get(code, code)
     body = [f"{code} {subject} {text}" if code in SM_TEXTS else f"{subject} {text}"]
     if detail:
         body.append(detail)
-    return nlets_message("SM", NLETS_ORI, clock, receiver, page(body))
+    return nlets_message("SM", NLETS_ORI, clock, receiver, page(body), control)
 
 
 def accepted(verb: str, file: str, ori: str, identifiers: Sequence[tuple[str, str]],

@@ -198,6 +198,10 @@ latency_ms = 60
 name = "nlets"
 mode = "inprocess"
 latency_ms = 200
+# out_of_service = ["TX"]      # members answered SM .04. (Nlets member codes)
+# slow = {{ UT = 30 }}         # members that answer after this many lab seconds
+# format = "xml"               # Nlets traffic to terminals in Nlets XML (a [[terminal]] may
+#                              # say nlets_format = "legacy" or "xml" for itself)
 
 [[endpoint]]
 name = "nics"

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from formats.errors import ConfigError
+from formats.nlets_members import MEMBERS
 from formats.ori import ori_problem
 
 CATEGORIES = {
@@ -54,6 +55,9 @@ class TerminalConfig:
     radio: bool = False
     control: bool = False
     description: str = ""
+    nlets_format: str = ""
+    """``legacy`` or ``xml``: the form of the Nlets traffic this terminal receives ("" = the
+    nlets endpoint's ``format``). A terminal may send either form whatever this says."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,12 @@ class EndpointConfig:
     drop_rate: float = 0.0
     error_rate: float = 0.0
     timeout_s: float = 10.0
+    out_of_service: tuple[str, ...] = ()
+    """Nlets only: member codes out of service (answered ``SM .04.``)."""
+    slow: tuple[tuple[str, float], ...] = ()
+    """Nlets only: (member code, lab seconds it takes to answer)."""
+    format: str = "legacy"
+    """Nlets only: ``legacy`` text or ``xml`` (Nlets NIEM XML) answers by default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +143,11 @@ _ALLOWED = {
                "mailbox_limit"},
     "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
                "cch_entry", "criteria"},
-    "terminal": {"id", "oris", "radio", "control", "description"},
+    "terminal": {"id", "oris", "radio", "control", "description", "nlets_format"},
     "operator": {"id", "name", "password", "terminals", "cleared", "supervisor"},
     "group": {"name", "members", "description"},
     "endpoint": {"name", "mode", "latency_ms", "jitter_ms", "drop_rate", "error_rate",
-                 "timeout_s"},
+                 "timeout_s", "out_of_service", "slow", "format"},
 }
 
 
@@ -330,7 +340,10 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         cfg.terminals[tid] = TerminalConfig(
             id=tid, oris=oris, radio=r.get(t, "radio", bool, "terminal", i, False),
             control=r.get(t, "control", bool, "terminal", i, False),
-            description=r.get(t, "description", str, "terminal", i, ""))
+            description=r.get(t, "description", str, "terminal", i, ""),
+            nlets_format=r.get(t, "nlets_format", str, "terminal", i, ""))
+        if cfg.terminals[tid].nlets_format not in ("", "legacy", "xml"):
+            raise r.fail("must be legacy or xml", "terminal", i, "nlets_format")
     for i, o in enumerate(_tables(r, doc, "operator")):
         r.section(o, "operator", i)
         oid = _ident(r, o, "operator", i, cfg.operators)
@@ -376,8 +389,35 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         for attr in ("drop_rate", "error_rate"):
             if not 0.0 <= getattr(ep, attr) <= 1.0:
                 raise r.fail("must be between 0 and 1", "endpoint", i, attr)
+        ep = _nlets_settings(r, e, i, ep)
         cfg.endpoints[ename] = ep
     return cfg
+
+
+def _nlets_settings(r: _Reader, e: dict[str, Any], i: int, ep: EndpointConfig
+                    ) -> EndpointConfig:
+    """``out_of_service``, ``slow`` and ``format`` of the Nlets endpoint (members by their
+    two-character Nlets code)."""
+    given = {"out_of_service", "slow", "format"} & set(e)
+    if not given:
+        return ep
+    if ep.name != "nlets":
+        raise r.fail("only the nlets endpoint takes this", "endpoint", i, sorted(given)[0])
+    down = _str_list(r, e, "out_of_service", "endpoint", i, [])
+    slow = r.get(e, "slow", dict, "endpoint", i, {})
+    for code in (*down, *slow):
+        if code not in MEMBERS:
+            raise r.fail(f"{code} is not an Nlets member code", "endpoint", i,
+                         "out_of_service" if code in down else "slow")
+    pairs: list[tuple[str, float]] = []
+    for code, seconds in slow.items():
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise r.fail(f"{code}: must be a number of lab seconds >= 0", "endpoint", i, "slow")
+        pairs.append((code, float(seconds)))
+    fmt = r.get(e, "format", str, "endpoint", i, "legacy")
+    if fmt not in ("legacy", "xml"):
+        raise r.fail("must be legacy or xml", "endpoint", i, "format")
+    return replace(ep, out_of_service=down, slow=tuple(pairs), format=fmt)
 
 
 def _ident(r: _Reader, doc: dict[str, Any], table: str, index: int, taken: Any) -> str:

@@ -54,6 +54,8 @@ class Request:
     spec: KeySpec
     received: datetime
     link: str = ""
+    xml: bool = False
+    """The request came as Nlets XML: its Nlets answers go back in XML."""
 
 
 @dataclass(slots=True)
@@ -129,7 +131,8 @@ class Router:
         words = SERVICE_WORDS.get(name, name.upper())
         if name == "nlets":
             body = responses.sm("TEMPORARILY OUT OF SERVICE", "NLETS",
-                                self.switch.nlets_clock(req), req.msg.ori)
+                                self.switch.nlets_clock(req), req.msg.ori,
+                                control=req.msg.control)
             return Reply(body, key="SM")
         rej = Reject(NOT_AVAILABLE, f"{words} NOT AVAILABLE - TRY AGAIN LATER", "MKE",
                      req.msg.raw[:100])
@@ -178,8 +181,8 @@ class Router:
             if problem:
                 rej = Reject(".19.", f"INVALID DESTINATION ORIS - {problem}", "DEST",
                              msg.raw[:100])
-                replies.append(Reply(responses.er(rej, self.switch.nlets_clock(req), msg.ori),
-                                     key="ER"))
+                replies.append(Reply(responses.er(rej, self.switch.nlets_clock(req), msg.ori,
+                                                  msg.control), key="ER"))
                 continue
             for terminal, ori in targets:
                 if terminal in seen:
@@ -192,6 +195,7 @@ class Router:
                     if le_only:
                         body = ["FOR LAW ENFORCEMENT DISSEMINATION ONLY", *body]
                 text = responses.nlets_message(msg.full_key, msg.ori,
-                                               self.switch.nlets_clock(req), ori, body)
+                                               self.switch.nlets_clock(req), ori, body,
+                                               msg.control)
                 replies.append(Reply(text, terminal=terminal, key=msg.full_key))
         return replies

@@ -26,11 +26,11 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from formats import outbound, responses
+from formats import nlets_xml, outbound, responses
 from formats.codes import CodeBook
 from formats.dictionary import Dictionary
-from formats.errors import BAD_FORMAT, Reject
-from formats.grammar import Parser
+from formats.errors import BAD_FORMAT, Reject, RejectError
+from formats.grammar import Parser, control_of
 from formats.message import Message
 from formats.ori import ori_problem
 from formats.responses import NletsClock
@@ -163,6 +163,12 @@ class Switch:
         self.ports: list[Any] = []
         self.stats: Counter[str] = Counter()
         self._nlets_out = 0
+        nlets = lab.endpoints.get("nlets")
+        default = nlets.format if nlets is not None else "legacy"
+        self._xml_terminals = frozenset(
+            t.id for t in lab.terminals.values() if (t.nlets_format or default) == "xml")
+        """Terminals that take their Nlets traffic in Nlets XML (lab.toml: the terminal's
+        ``nlets_format``, else the nlets endpoint's ``format``)."""
         self._stamp_second = -1
         self._stamp_text = ""
         self._poll: LoopingCall | None = None
@@ -289,11 +295,18 @@ class Switch:
                                   "WHERE seq = ? AND direction = 'in'", (seq,)).fetchone()
         if row is None or row[1] not in self.directory.terminals:
             return None
-        msg = self.parser.check(row[4])
+        text = row[4]
+        xml = nlets_xml.is_xml(text)
+        if xml:
+            try:
+                text = nlets_xml.to_legacy(nlets_xml.decode(text))
+            except RejectError:
+                return None
+        msg = self.parser.check(text)
         if isinstance(msg, Reject):
             return None
         return Request(seq, row[1], row[2], msg, self.dictionary.keys[msg.full_key],
-                       datetime.fromisoformat(row[0]), row[3])
+                       datetime.fromisoformat(row[0]), row[3], xml)
 
     SESSION_OPTIONS = ("resend", "window")
     """Options of a listener string the switch takes for itself: ``resend=SECONDS`` (0: no
@@ -407,10 +420,24 @@ class Switch:
             if osn.isdigit() and osn.isascii() and len(osn) <= MAX_OSN_DIGITS:
                 self._ack(session, seq, text, int(osn))
                 return
-        result = self.parser.check(text)
-        if isinstance(result, Reject):
-            self._refuse(session, seq, text, result, "rejected")
-            return
+        xml = text[:1] == "<" or (text[:1].isspace() and nlets_xml.is_xml(text))
+        if xml:  # Nlets XML, over whatever framing: read into the one message model
+            try:
+                read = nlets_xml.decode(text)
+            except RejectError as e:
+                self._refuse(session, seq, text, e.reject.with_input(text), "rejected",
+                             key="XML", xml=True)
+                return
+            result = self.parser.check(nlets_xml.to_legacy(read))
+            if isinstance(result, Reject):
+                self._refuse(session, seq, text, result, "rejected", key=read.key,
+                             ori=read.ori, xml=True)
+                return
+        else:
+            result = self.parser.check(text)
+            if isinstance(result, Reject):
+                self._refuse(session, seq, text, result, "rejected")
+                return
         msg = result
         key = msg.full_key
         if key == "LOGON":
@@ -433,11 +460,11 @@ class Switch:
         if rej is not None:
             self.stats[f"refused:{rej.code}"] += 1
             self._refuse(session, seq, text, rej.with_input(text), "refused", key=key,
-                         ori=msg.ori)
+                         ori=msg.ori, xml=xml)
             return
         self.stats["accepted"] += 1
         self.stats[f"key:{key}"] += 1
-        req = Request(seq, terminal, session.operator, msg, spec, now, session.peer)
+        req = Request(seq, terminal, session.operator, msg, spec, now, session.peer, xml)
         stamp = self.clock.stamp()
         rows = [self.journal.row(seq, "in", text, link=session.peer, terminal=terminal,
                                  operator=session.operator, ori=msg.ori, key=key,
@@ -586,7 +613,8 @@ class Switch:
                 targets = [(req.terminal, req.msg.ori)]
             for terminal, ori in targets:
                 osn = self._queue(rows, terminal, r.body, ref=req.seq, key=r.key, ori=ori,
-                                  sensitive=r.sensitive, stamp=stamp, sender=req.terminal)
+                                  sensitive=r.sensitive, stamp=stamp, sender=req.terminal,
+                                  xml=req.xml)
                 if osn:
                     sends.append((terminal, osn))
                     continue
@@ -611,7 +639,8 @@ class Switch:
 
     def _refuse(self, session: Session, seq: int, text: str, rej: Reject, disposition: str,
                 key: str = "", ori: str = "", extra: list[Statement] | None = None,
-                osn: int = 0, terminal: str = "", operator: str = "") -> None:
+                osn: int = 0, xml: bool = False, terminal: str = "",
+                operator: str = "") -> None:
         """Refuse a frame: journaled under the sending terminal and its own ORI (an audit files
         a spoof attempt under the agency that made it, naming the ORI it claimed), answered."""
         self._disposition = disposition
@@ -634,8 +663,13 @@ class Switch:
         if ori and ori != journal_ori:
             reason += f" CLAIMED ORI/{ori}"
         receiver = addressed if len(addressed) == 9 else self._session_ori(session)
-        if rej.code.startswith("."):
-            body = responses.er(rej, self.nlets_clock_for(seq), receiver)
+        if rej.code.startswith(".") or xml:
+            if not rej.code.startswith("."):  # an XML message is Nlets traffic: an ER answers
+                rej = Reject(".00.", rej.reason, rej.field, rej.input)
+            body = responses.er(rej, self.nlets_clock_for(seq), receiver,
+                                "" if xml else control_of(text))
+            if xml:
+                body = nlets_xml.encode_answer(body)
             out_key = "ER"
         else:
             body = responses.reject(rej, receiver)
@@ -880,15 +914,21 @@ class Switch:
         self.writer.commit(rows, self._sent, sends)
 
     def _queue(self, rows: list[Statement], terminal: str, body: str, *, ref: int, key: str,
-               ori: str, sensitive: str, stamp: str = "", sender: str = "") -> int:
+               ori: str, sensitive: str, stamp: str = "", sender: str = "",
+               xml: bool = False) -> int:
         """Add the journal and mailbox rows of one message for ``terminal``; its OSN, or 0 if
         the terminal's mailbox is full (``mailbox_limit``: journaled, the instructor told; a
-        terminal's answers to its own requests, ``sender``, are always queued)."""
+        terminal's answers to its own requests, ``sender``, are always queued).
+
+        An Nlets message in the legacy layout goes in Nlets XML when ``xml`` (it answers an XML
+        request) or when the terminal takes Nlets traffic in XML (lab.toml)."""
         if (self.mailboxes.count(terminal) >= self.lab.switch.mailbox_limit
                 and terminal != sender):
             self._mailbox_full(rows, terminal, ref, key, stamp)
             return 0
         body, disposition = self._disseminate(terminal, body, sensitive)
+        if (xml or terminal in self._xml_terminals) and nlets_xml.is_nlets_layout(body):
+            body = nlets_xml.encode_answer(body)
         osn = self.mailboxes.next_osn(terminal)
         seq = self.journal.next_seq()
         frame = self._fit(osn, terminal, body)

@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from formats.codes import ALIASES, PACKAGED, read_table  # noqa: E402
 
-DEFAULT_SRC = ROOT.parent.parent / "shared" / "data" / "ncic-codes"
-"""``/work/shared/data/ncic-codes`` seen from a worktree ``/work/wt/iNN``."""
+DEFAULT_SRC = ROOT.parent / "shared" / "data" / "ncic-codes"
+"""``../shared/data/ncic-codes``: shared/ stands beside the checkout (as on CI)."""
 
 SOURCES = (
     ("niem-2.0", "NIEM 2.0 fbi.xsd (NCIC 2000 code tables), NIEM/NIEM-Releases tag niem-2.0, "

@@ -4,7 +4,8 @@ or up under a running switch, and generate a lab's fictitious national populatio
 ``lems endpoint ncic DIR --listen tcp:5101`` serves the lab's NCIC (its ``ncic.db``) on TCP with
 the endpoint link framing; point the lab at it with ``[[endpoint]] name = "ncic"`` and
 ``mode = "tcp:host=127.0.0.1:port=5101"``. ``lems endpoint down ncic DIR`` writes the lab
-database; the running switch applies it within a second.
+database; the running switch applies it within a second. ``lems endpoint nlets DIR --listen
+tcp:5102 --http tcp:8480`` also serves Nlets XML over HTTP POST.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ def register(sub: Any) -> None:
         e.add_argument("--listen", required=True, metavar="ENDPOINT",
                        help="e.g. tcp:5101 (loopback unless interface= says otherwise)")
         e.add_argument("--reactor", choices=["asyncio", "epoll"], default="asyncio")
+        if name == "nlets":
+            e.add_argument("--http", metavar="ENDPOINT",
+                           help="also serve Nlets XML over HTTP POST, e.g. tcp:8480 (loopback "
+                           "unless interface= says otherwise); ssl:PORT:privateKey=...:"
+                           "certKey=... for HTTPS")
         e.set_defaults(func=cmd_serve, endpoint=name)
     for action in ("down", "up"):
         e = esub.add_parser(action, help=f"take an endpoint {action} under a running switch")
@@ -88,11 +94,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
             reactor.stop()
             return
         d.addCallbacks(listening, failed)
+        if getattr(args, "http", None):
+            serve_http(reactor, system, args.http, failed)
 
     reactor.addSystemEventTrigger("before", "shutdown", system.close)
     reactor.callWhenRunning(go)
     reactor.run()
     return status["code"]
+
+
+def serve_http(reactor: Any, system: Any, description: str, failed: Any) -> None:
+    """Serve ``system`` (the mock Nlets) as Nlets XML over HTTP(S) POST."""
+    from twisted.internet.endpoints import serverFromString
+
+    from lems.endpoints.nlets_http import site
+
+    if description.split(":")[0] in ("tcp", "ssl") and "interface=" not in description:
+        description += ":interface=127.0.0.1"
+
+    def listening(port: Any) -> None:
+        host = port.getHost()
+        console.print(f"ENDPOINT nlets HTTP LISTENING {host.host}:{host.port}", markup=False)
+        sys.stdout.flush()
+
+    serverFromString(reactor, description).listen(site(system)).addCallbacks(listening, failed)
 
 
 def cmd_state(args: argparse.Namespace) -> int:

@@ -12,13 +12,14 @@ from typing import Any
 def register(sub: Any) -> None:
     s = sub.add_parser("parse", help="parse and validate messages, print JSON per message",
                        description="Read messages (one per line; a line ending in \\ continues "
-                       "on the next) and print one JSON object per message. Exit 1 if any is "
-                       "rejected.")
+                       "on the next) and print one JSON object per message; a line starting "
+                       "with < is read as Nlets XML (n2:NLETS). Exit 1 if any is rejected.")
     s.add_argument("file", nargs="?", default="-", help="file to read, or - for stdin")
     s.set_defaults(func=cmd_parse)
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
+    from formats import nlets_xml
     from formats.framing import Frame, LineFramer
     from formats.grammar import Parser
     from formats.responses import reject
@@ -36,7 +37,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
                                                       "reason": getattr(event, "reason", "")}}))
             continue
         text = event.payload.decode("latin-1")
-        result = parser.check(text)
+        result = _check_xml(parser, text) if nlets_xml.is_xml(text) else parser.check(text)
         if hasattr(result, "reason"):
             ok = False
             ori = text.split(".")[1][:9] if text.count(".") else ""
@@ -51,3 +52,14 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+
+
+def _check_xml(parser: Any, text: str) -> Any:
+    """An Nlets XML message, read by the XML codec and checked as its legacy form."""
+    from formats import nlets_xml
+    from formats.errors import RejectError
+
+    try:
+        return parser.check(nlets_xml.to_legacy(nlets_xml.decode(text)))
+    except RejectError as e:
+        return e.reject.with_input(text)

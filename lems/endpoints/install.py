@@ -64,9 +64,11 @@ def make_system(name: str, lab: LabConfig, clock: Any) -> System:
                          dictionary=Dictionary.load(lab.dictionary, codes)
                          if lab.codes_dir or lab.dictionary else None)
     if name == "nlets":
+        config = lab.endpoints.get("nlets", EndpointConfig("nlets"))
         return Nlets.open(base / "nlets.db", clock,
                           [(a.ori, a.name, a.type) for a in lab.agencies.values()],
-                          home_state=lab.state)
+                          home_state=lab.state, seed=lab.seed,
+                          out_of_service=config.out_of_service, slow=dict(config.slow))
     return Nics.open(base / "nics.db", base / "ncic.db", clock)
 
 

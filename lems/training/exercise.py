@@ -13,7 +13,7 @@ time_limit = 900         # lab seconds the trainee has
 terminal = "T04"
 script = '''
 send YQ.${ORI}.${TRAINEE_ORI}.TXT\\
-RTY/WP.RNO/1.PRI/U.NIC/W000018426.RNA/DISPATCH OLSEN
+RTY/WP.RNO/1.PRI/U.OCA/26-00211.NIC/W000018426.NAM/PRUITT,DALE.RNA/DISPATCH OLSEN.RAG/JUNIPER CO SO
 '''
 
 [[task]]

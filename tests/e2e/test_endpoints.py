@@ -139,12 +139,13 @@ async def test_nlets_queries_relay_and_auto_hit_confirmation(tmp_path, reactor):
         t1 = await signed_on(switch, reactor, "T01")
         out = await wait(t1.request("DQ.OR0240000.WA.TXT\nOLN/NOSUCH1"))
         assert out.key == "DR" and "NOT ON FILE" in out.body
-        out = await wait(t1.request("DQ.OR0240000.TX.TXT\nOLN/NOSUCH1"))
-        assert out.key == "SM" and "TX USER DOES NOT RESPOND" in out.body
+        out = await wait(t1.request("DQ.OR0240000.FA.TXT\nOLN/NOSUCH1"))
+        assert out.key == "SM" and "FA USER DOES NOT RESPOND" in out.body
         out = await wait(t1.request("AM.OR0240000.WA9990000.TXT\nHELLO"))
         assert out.key == "ER" and ".19." in out.body
         # an out-of-state sheriff answers the hit confirmation after 5 lab seconds (0.25 s)
-        t1.send("YQ.OR0240000.WA0010000.TXT\nRTY/WP.RNO/1.PRI/U.RNA/SGT ROE.NIC/W000000184")
+        t1.send("YQ.OR0240000.WA0010000.TXT\nRTY/WP.RNO/1.PRI/U.OCA/24-1187.NIC/W000000184."
+                "NAM/DOE,JOHN.RNA/SGT ROE.RAG/CASCADE CO SO")
         yr = await drain_until(t1, "YR", 5)
         assert yr.ori == "WA0010000" and "CON/Y" in yr.body
         t1.close()

@@ -67,7 +67,7 @@ def test_every_field_is_checkable() -> None:
 
 def test_keyspec_allowed_and_options() -> None:
     rq = D.keys["RQ"]
-    assert rq.allowed == {"LIC", "LIY", "LIT", "VIN", "VYR", "VMA"}
+    assert rq.allowed == {"LIC", "LIY", "LIT", "VIN", "VYR", "VMA", "RSN"}
     assert rq.options_text() == ["1. LIC, LIY, LIT", "2. VIN"]
     spec = KeySpec(key="ZZ", label="Z", mandatory=("NAM",), one_of=(("DOB",), ("SOC",)),
                    optional=("SEX",))

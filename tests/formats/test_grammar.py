@@ -38,8 +38,10 @@ _ALNUM = "A1B2C3D4E5F6G7H8J9K0L1M2N3"
 _ARGS = {"TERMINAL": "T01", "OPERATOR": "JDOE", "PASSWORD": "Secret9", "OSN": "00042"}
 
 
-def value_for(fd: FieldDef) -> str:
-    """A valid value for field ``fd``, whatever its type."""
+def value_for(fd: FieldDef, nlets: bool = False) -> str:
+    """A valid value for field ``fd``, whatever its type (in an Nlets-style key if ``nlets``)."""
+    if nlets and fd.nlets_values:
+        return fd.nlets_values[0]
     t = fd.type
     if t == "code":
         return fd.values[0] if fd.values else next(iter(D.codes.table(fd.table)))
@@ -88,7 +90,7 @@ def valid_message(spec: KeySpec, *, full: bool = False, control: str = "") -> Me
             if code not in codes:
                 codes.append(code)
         codes += [c for c in sorted(spec.repeat)]
-    fields = [(c, value_for(D.defs_for(spec.key)[c])) for c in codes]
+    fields = [(c, value_for(D.defs_for(spec.key)[c], spec.style == "nlets")) for c in codes]
     if spec.style == "ncic":
         return Message(key=key, suffix=suffix, ori=ORI, fields=fields)
     dests = _destinations(spec)
@@ -398,7 +400,8 @@ def test_nlets_options_listed() -> None:
 
 
 def test_nlets_missing_mandatory() -> None:
-    assert_reject("KQ.OR0240000.WA.TXT\nOLN/123", ".14.", "PUR", "MISSING MANDATORY FIELD PUR")
+    assert_reject("IQ.OR0240000.WA.TXT\nSOC/123456789.ATN/DET ROE", ".14.", "PUR",
+                  "MISSING MANDATORY FIELD PUR")
 
 
 def test_nlets_field_errors_use_nlets_numbers() -> None:
@@ -437,7 +440,8 @@ def test_txt_forms() -> None:
         m = parse(text)
         assert (m.destinations, m.fields) == (["WA"], [("VIN", "1HGCM")]), text
     # an ORI that starts with TXT is an ORI, not the TXT marker
-    m = parse("YQ.OR0240000.TXT000000.TXT\nRTY/WP.RNO/1.PRI/U.RNA/JONES.NIC/" + make_nic("W", 1))
+    m = parse("YQ.OR0240000.TXT000000.TXT\nRTY/WP.RNO/1.PRI/U.RNA/JONES.RAG/SO.OCA/1.NIC/"
+              + make_nic("W", 1))
     assert m.destinations == ["TXT000000"]
 
 

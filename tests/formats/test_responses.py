@@ -101,7 +101,7 @@ def test_er_adds_the_title() -> None:
     out = r.er(Reject(".14.", "MISSING MANDATORY FIELD PUR", "PUR", "KQ.X"), CLOCK, ORI)
     assert out.split("\n")[4] == ".14. FIELDS MISSING - MISSING MANDATORY FIELD PUR"
     out = r.er(Reject(".03.", "TXT NOT FOUND", None, "RQ.X"), CLOCK, ORI)
-    assert out.split("\n")[4] == ".03. TXT NOT FOUND"
+    assert out.split("\n")[4] == ".03. TXT NOT FOUND OR IMPROPERLY FORMED XML"
     out = r.er(Reject(".19.", "", None, "RQ.X"), CLOCK, ORI)
     assert out.split("\n")[4] == ".19. INVALID DESTINATION ORIS"
     out = r.er(Reject(".99.", "ODD", None, "X" * 100), CLOCK, ORI)

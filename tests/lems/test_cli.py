@@ -107,7 +107,7 @@ def test_parse_rejects():
 
 
 def test_parse_nlets_reject_uses_error_number():
-    r = lems("parse", "-", stdin="KQ.OR0240000.WA.TXT\\\nOLN/123\n")
+    r = lems("parse", "-", stdin="IQ.OR0240000.WA.TXT\\\nSOC/912345678.ATN/DET ROE\n")
     assert r.returncode == 1
     (out,) = parsed(r)
     assert out["reject"] == {"code": ".14.", "field": "PUR",
@@ -302,6 +302,19 @@ def test_admin_refuses_a_broken_lab(tmp_path):
     assert r.returncode == 2
     assert "agency[2].type" in r.stderr and str(tmp_path / "lab.toml") in r.stderr
 
+
+
+def test_parse_reads_nlets_xml():
+    from formats import nlets_xml
+    from formats.grammar import parse
+
+    xml = nlets_xml.encode_request(parse("DQ.OR0240000.TX.*C1.TXT\nOLN/D1.RSN/N"))
+    r = lems("parse", "-", stdin=xml + "\n<n2:NLETS\n")
+    assert r.returncode == 1
+    good, bad = parsed(r)
+    assert (good["key"], good["destinations"], good["control"], good["fields"]) == (
+        "DQ", ["TX"], "C1", [["OLN", "D1"], ["RSN", "N"]])
+    assert bad["reject"]["code"] == ".03." and "NOT WELL-FORMED" in bad["reject"]["reason"]
 
 
 def test_version_names_the_installed_distribution():

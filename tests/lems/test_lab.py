@@ -43,6 +43,18 @@ def test_demo_lab_loads(tmp_path):
     assert lab.endpoints["nlets"].latency_ms == 200.0
 
 
+def test_nlets_member_settings(tmp_path):
+    demo_lab(tmp_path)
+    path = tmp_path / "lab.toml"
+    text = path.read_text("utf-8").replace(
+        'name = "nlets"', 'name = "nlets"\nout_of_service = ["TX", "CN"]\n'
+        'slow = { UT = 30, NY = 90.5 }\nformat = "xml"', 1)
+    path.write_text(text, "utf-8")
+    nlets = load_lab(path).endpoints["nlets"]
+    assert nlets.out_of_service == ("TX", "CN") and nlets.format == "xml"
+    assert dict(nlets.slow) == {"UT": 30.0, "NY": 90.5}
+
+
 def test_load_lab_accepts_the_directory(tmp_path):
     demo_lab(tmp_path)
     assert load_lab(tmp_path).path == tmp_path / "lab.toml"
@@ -172,6 +184,15 @@ CASES = {
                              "endpoint[0].drop_rate", "drop_rate = 2", "between 0 and 1"),
     "endpoint-unknown-name": (sub('name = "nics"', 'name = "fbi"'), "endpoint[2].name",
                               'name = "fbi"', "ncic, nlets or nics"),
+    "nlets-member-unknown": (sub('name = "nlets"', 'name = "nlets"\nout_of_service = ["TX", "ZZ"]'),
+                             "endpoint[1].out_of_service", 'name = "nlets"',
+                             "ZZ is not an Nlets member code"),
+    "nlets-slow-negative": (sub('name = "nlets"', 'name = "nlets"\nslow = { UT = -1 }'),
+                            "endpoint[1].slow", 'name = "nlets"', "UT: must be a number"),
+    "nlets-format-odd": (sub('name = "nlets"', 'name = "nlets"\nformat = "json"'),
+                         "endpoint[1].format", 'name = "nlets"', "legacy or xml"),
+    "nlets-setting-on-ncic": (sub('name = "ncic"', 'name = "ncic"\nslow = { UT = 1 }'),
+                              "endpoint[0].slow", 'name = "ncic"', "only the nlets endpoint"),
     "switch-ori-not-agency": (sub('ori = "ORLEDS000"       #', 'ori = "OR0990000"       #'),
                               "switch.ori", "[switch]", "must also be an [[agency]]"),
     "switch-ori-invalid": (sub('ori = "ORLEDS000"       #', 'ori = "LEDS"       #'),

@@ -87,6 +87,9 @@ def test_bench_parse_reports_its_figures():
     m = line(rf"^ratio check/baseline\s+({NUM})\s+\(median of the pairs; ({NUM})-({NUM})\)", out)
     low, median, high = num(m[2]), num(m[1]), num(m[3])
     assert low <= median <= high
+    for label in (r"Nlets legacy Parser\.check", r"Nlets XML decode\+check"):
+        line(rf"^{label}\s+{NUM} us/message\s+{NUM} messages/s", out)
+    line(rf"^ratio xml/legacy\s+({NUM})\s+\(median of the pairs; ({NUM})-({NUM})\)", out)
 
 
 def test_bench_switch_throughput_reports_rounds_and_median():

@@ -46,16 +46,18 @@ def test_rq_by_plate_and_vin_multi_state(nlets, seeded) -> None:
 def test_iq_fq_criminal_history(nlets, seeded) -> None:
     state, sid = first(seeded, "SELECT state, sid FROM chri "
                                         "WHERE arrests != '[]' LIMIT 1")
-    ans = nlets.handle(f"IQ.{ORI}.{state}.TXT\nSID/{sid}.PUR/C.ATN/DET ROE", ORI, "")
+    nam, dob, sex = first(seeded, f"SELECT nam, dob, sex FROM chri WHERE sid = '{sid}'")
+    ans = nlets.handle(f"IQ.{ORI}.{state}.TXT\nNAM/{nam}.DOB/{dob}.SEX/{sex}.PUR/C.ATN/DET ROE",
+                       ORI, "")
     assert ans.sensitive == "iii" and ans.bodies[0].startswith(f"IR.{state}SIR0000")
     assert "ATN/DET ROE" in ans.bodies[0] and "USE FQ" in ans.bodies[0]
     full = nlets.handle(f"FQ.{ORI}.{state}.TXT\nSID/{sid}.PUR/C.ATN/DET ROE", ORI, "").bodies[0]
     assert full.startswith(f"FR.{state}SIR0000") and "CYCLE 001" in full
 
 
-def test_unknown_state_and_out_of_service(nlets) -> None:
-    out = nlets.handle(f"DQ.{ORI}.TX.TXT\nOLN/X1", ORI, "").bodies[0]
-    assert out.startswith("SM.NL0000000") and ".01. TX USER DOES NOT RESPOND" in out
+def test_member_that_does_not_take_the_key_and_out_of_service(nlets) -> None:
+    out = nlets.handle(f"DQ.{ORI}.FA.TXT\nOLN/X1", ORI, "").bodies[0]
+    assert out.startswith("SM.NL0000000") and ".01. FA USER DOES NOT RESPOND" in out
     nlets.set_state("WA", False)
     out = nlets.handle(f"DQ.{ORI}.WA.TXT\nOLN/X1", ORI, "").bodies[0]
     assert ".04. WA USER OUT OF SERVICE" in out
@@ -78,7 +80,8 @@ def test_bad_format_is_er_with_options(nlets) -> None:
 
 
 def test_yq_answered_by_agency_after_delay_or_never(nlets, clock) -> None:
-    yq = "YQ.{o}.{d}.TXT\nRTY/WP.RNO/1.PRI/U.RNA/SGT ROE.NIC/W000000184.NAM/DOE,JOHN"
+    yq = ("YQ.{o}.{d}.TXT\nRTY/WP.RNO/1.PRI/U.OCA/24-1187.NIC/W000000184.NAM/DOE,JOHN.\n"
+          "RNA/SGT ROE.RAG/CASCADE CO SO")
     assert nlets.handle(yq.format(o=ORI, d="WA0010000"), ORI, "T01").bodies == []
     assert nlets.handle(yq.format(o=ORI, d="WA0020000"), ORI, "T01").bodies == []
     clock.advance(4)
