@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 COMMANDS = ["parse", "lab", "admin", "mail", "terminal", "record", "links", "endpoint", "state",
-            "training"]
+            "training", "federation"]
 """Modules of ``lems.commands``, in help order; each has ``register(subparsers)``."""
 
 

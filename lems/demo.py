@@ -1,7 +1,13 @@
-"""The embedded default lab that ``lems init`` writes: a small fictitious Oregon.
+"""The labs ``lems init`` writes: a small fictitious Oregon, or any other state's (``--state``).
 
 Every agency name, operator name and password here is invented for training. ORIs follow the NCIC
 pattern (state code, county, agency; the 9th character hints at the type) but name no real agency.
+
+Oregon's lab keeps Oregon's rule set (``rules = "oregon"``: OAR 257-010, docs/RULES.md). A lab for
+any other state or territory (``state_text``) gets the same shape of world (control terminal,
+sheriffs, police, a court, the identification bureau, a licensing board, a qualified entity) with
+that state's 2-letter ORI prefix, and starts from the documented generic rule set
+(``rules = "generic"``, docs/FEDERATION.md "Rule sets").
 """
 
 from __future__ import annotations
@@ -9,6 +15,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
+from formats.codes import US_STATE_CODES, CodeBook
+from formats.errors import ConfigError
 from lems import store
 from lems.lab import LabConfig, load_lab
 
@@ -19,6 +27,7 @@ DEMO_LAB = """\
 [lab]
 name = "Oregon LEDS training lab (fictitious)"
 state = "OR"
+rules = "oregon"        # Oregon's rule set (OAR 257-010, docs/RULES.md)
 database = "lab.db"
 clock_speed = 1.0       # lab seconds per real second; 60 runs a 1-hour deadline in a minute
 seed = 1
@@ -224,15 +233,220 @@ def demo_text(directory: Path, today: date | None = None) -> str:
                            operators="\n".join(ops).rstrip())
 
 
+STATE_LAB = """\
+# A LEMS training lab: a fictitious slice of {words}. Everything here is invented.
+# Edit freely; `lems serve {dir}` refuses a bad file with the file, key and line.
+
+[lab]
+name = "{words} message switch training lab (fictitious)"
+state = "{st}"
+rules = "generic"       # the generic rule set (docs/FEDERATION.md, "Rule sets")
+database = "lab.db"
+clock_speed = 1.0       # lab seconds per real second
+seed = 1
+
+[switch]
+ori = "{st}CTL0000"       # the state control terminal agency
+listen = ["tcp:5020:interface=127.0.0.1"]
+max_frame = 16384
+lockout_after = 5
+
+# ---------------------------------------------------------------- agencies
+
+[[agency]]
+ori = "{st}CTL0000"
+name = "{words} CONTROL TERMINAL (TRAINING)"
+type = "SA"
+
+[[agency]]
+ori = "{st}0010000"
+name = "{county1} COUNTY SHERIFF'S OFFICE"
+type = "SO"
+
+[[agency]]
+ori = "{st}0010100"
+name = "{city1} POLICE DEPARTMENT"
+type = "PD"
+
+[[agency]]
+ori = "{st}0020000"
+name = "{county2} COUNTY SHERIFF'S OFFICE"
+type = "SO"
+
+[[agency]]
+ori = "{st}0020200"
+name = "{city2} POLICE DEPARTMENT"
+type = "PD"
+
+[[agency]]
+ori = "{st}001015J"
+name = "{county1} COUNTY DISTRICT COURT"
+type = "JJ"
+
+[[agency]]
+ori = "{st}SIR0000"
+name = "{words} STATE IDENTIFICATION BUREAU"
+type = "SA"
+cch_entry = true
+
+[[agency]]
+ori = "{st}001901Z"
+name = "{words} BOARD OF PRIVATE SECURITY LICENSING"
+category = "designated"
+type = "NJ"
+
+[[agency]]
+ori = "{st}001902Z"
+name = "{city1} YOUTH MENTORING ALLIANCE"
+category = "qe"
+type = "NJ"
+criteria = ["0901", "1101", "1301", "3501"]
+
+# ---------------------------------------------------------------- terminals
+
+[[terminal]]
+id = "T00"
+oris = ["{st}CTL0000"]
+control = true
+description = "control terminal"
+
+[[terminal]]
+id = "T01"
+oris = ["{st}0010000"]
+description = "{county1} SO dispatch"
+
+[[terminal]]
+id = "T02"
+oris = ["{st}0010000"]
+description = "{county1} SO records"
+
+[[terminal]]
+id = "T03"
+oris = ["{st}0010100"]
+description = "{city1} PD front desk"
+
+[[terminal]]
+id = "T04"
+oris = ["{st}0020000"]
+description = "{county2} SO dispatch"
+
+[[terminal]]
+id = "T05"
+oris = ["{st}0020200"]
+radio = true
+description = "{city2} PD patrol car (mobile data terminal over radio)"
+
+[[terminal]]
+id = "T06"
+oris = ["{st}001015J"]
+description = "{county1} County District Court clerk"
+
+[[terminal]]
+id = "T07"
+oris = ["{st}SIR0000"]
+description = "identification bureau, criminal history entry"
+
+[[terminal]]
+id = "T08"
+oris = ["{st}001901Z"]
+description = "private security licensing desk"
+
+[[terminal]]
+id = "T09"
+oris = ["{st}001902Z"]
+description = "volunteer screening (qualified entity)"
+
+# ---------------------------------------------------------------- operators (fictitious)
+
+[[operator]]
+id = "SUPER1"
+name = "MORROW, DANA"
+password = "super-pass"
+supervisor = true
+
+{operators}
+
+# ---------------------------------------------------------------- groups
+
+[[group]]
+name = "{st}ALLSO00"
+members = ["{st}0010000", "{st}0020000"]
+description = "all sheriff's offices"
+
+# ---------------------------------------------------------------- national endpoints
+
+[[endpoint]]
+name = "ncic"
+mode = "inprocess"
+latency_ms = 60
+
+[[endpoint]]
+name = "nlets"
+mode = "inprocess"
+latency_ms = 200
+
+[[endpoint]]
+name = "nics"
+mode = "inprocess"
+latency_ms = 500
+"""
+
+_PLACE_WORDS = ("ALDER", "BASALT", "BIRCHWOOD", "BLUE HERON", "BRAMBLE", "CEDAR FORK", "CINDER",
+                "COPPER BUTTE", "COTTONWOOD", "CRANE LAKE", "DEER HOLLOW", "DOVETAIL", "EAGLE RUN",
+                "ELKHORN", "FALCON RIDGE", "FERNDALE HILLS", "FOXGLOVE", "GRANITE PASS",
+                "HARROW", "HAWTHORN", "HEMLOCK", "IRONWOOD", "JUNCO", "KESTREL", "LARKSPUR",
+                "LOON POINT", "MAPLE BEND", "MARSH HAWK", "MILLSTONE", "NETTLE CREEK",
+                "OSPREY", "OTTER FALLS", "PAINTBRUSH", "PEREGRINE", "QUAIL HOLLOW", "RAVEN",
+                "REDSTONE", "SAGEBRUSH", "SANDPIPER", "SHALE", "SORREL", "SPRUCE GAP",
+                "STONECROP", "SUMAC", "TANAGER", "THISTLE", "TIMBERLINE", "TRILLIUM",
+                "VERDANT", "WAGTAIL", "WHITE BIRCH", "WILLET", "WINDFALL", "WREN", "YARROW")
+"""Invented place words; a state's county and city names are picked from them by its code."""
+
+
+def state_places(st: str) -> tuple[str, str, str, str]:
+    """Two invented county and two city names for state ``st`` (stable for a code). The states
+    the mock Nlets already simulates keep their ORION places, so both worlds agree."""
+    from lems.endpoints.nlets import _PLACES
+
+    n = len(_PLACE_WORDS)
+    k = (ord(st[0]) * 31 + ord(st[1])) % n
+    words = [_PLACE_WORDS[(k + i * 7) % n] for i in range(4)]
+    if st in _PLACES:
+        words[0], words[1] = _PLACES[st]
+    return words[0], words[1], words[2], words[3]
+
+
+def state_name(st: str) -> str:
+    """The NCIC state table's name of ``st`` (a state, DC or a territory)."""
+    return CodeBook.builtin().table("LIS")[st]
+
+
+def state_text(st: str, directory: Path) -> str:
+    """``lab.toml`` of a fictitious lab for state ``st`` (any NCIC state code but Oregon's)."""
+    county1, city1, county2, city2 = state_places(st)
+    ops = []
+    for i in range(10):
+        ops.append(f'[[operator]]\nid = "OP{i:02d}"\nname = "{OPERATOR_NAMES[i]}"\n'
+                   f'password = "train-{i:02d}"\nterminals = ["T{i:02d}"]\n')
+    return STATE_LAB.format(st=st, words=state_name(st), dir=directory, county1=county1,
+                            city1=city1, county2=county2, city2=city2,
+                            operators="\n".join(ops).rstrip())
+
+
 def init_lab(directory: str | Path, *, force: bool = False, listen: str | None = None,
-             today: date | None = None) -> LabConfig:
-    """Write ``DIR/lab.toml`` and create its database; refuse to overwrite unless ``force``."""
+             today: date | None = None, state: str = "OR") -> LabConfig:
+    """Write ``DIR/lab.toml`` for ``state`` and create its database; refuse to overwrite unless
+    ``force``. ``state``: any NCIC code of a state, DC or territory (``US_STATE_CODES``)."""
+    state = state.upper()
+    if state not in US_STATE_CODES:
+        raise ConfigError(f"--state {state}: not an NCIC code of a state, DC or territory "
+                         f"(one of {' '.join(sorted(US_STATE_CODES))})")
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     path = d / "lab.toml"
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists (use --force to overwrite)")
-    text = demo_text(d, today)
+    text = demo_text(d, today) if state == "OR" else state_text(state, d)
     if listen:
         text = text.replace('listen = ["tcp:5020:interface=127.0.0.1"]', f'listen = ["{listen}"]')
     path.write_text(text, "utf-8")

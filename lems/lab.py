@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from formats.codes import US_STATE_CODES
 from formats.errors import ConfigError
 from formats.nlets_members import MEMBERS
 from formats.ori import ori_problem
@@ -94,6 +95,27 @@ class EndpointConfig:
     """Nlets only: ``legacy`` text or ``xml`` (Nlets NIEM XML) answers by default."""
 
 
+RULE_SETS = {
+    "oregon": "Oregon LEDS rules (OAR 257-010, docs/RULES.md)",
+    "generic": "generic rule set for any other state (docs/FEDERATION.md, Rule sets)",
+}
+"""The rule sets a lab may name in ``[lab] rules``; a state's rule set is part of its lab."""
+
+
+@dataclass(frozen=True, slots=True)
+class NletsConfig:
+    """``[nlets]``: how the switch reaches other states. ``network`` empty: every other state is
+    a simulated member (the mock Nlets). ``network = "nats://host:port[,nats://…]"``: the switch
+    is a node of a federation over NATS JetStream (lems.federation): traffic for a state with a
+    node there goes to that node; the rest still to the simulated members."""
+
+    network: str = ""
+    stream: str = "NLETS"
+    node_timeout_s: float = 3.0
+    replicas: int = 3
+    """Copies of the stream the broker keeps (on that many servers); set by the first node."""
+
+
 @dataclass(frozen=True, slots=True)
 class SwitchConfig:
     ori: str = "ORLEDS000"
@@ -130,6 +152,8 @@ class LabConfig:
     endpoints: dict[str, EndpointConfig] = field(default_factory=dict)
     dictionary: tuple[Path, ...] = ()
     codes_dir: Path | None = None
+    rules: str = "oregon"
+    nlets: NletsConfig = field(default_factory=NletsConfig)
 
     @property
     def directory(self) -> Path:
@@ -138,7 +162,8 @@ class LabConfig:
 
 _ALLOWED = {
     "lab": {"name", "state", "database", "clock_speed", "seed", "dictionary", "codes", "start",
-            "timezone"},
+            "timezone", "rules"},
+    "nlets": {"network", "stream", "node_timeout_s", "replicas"},
     "switch": {"ori", "listen", "max_frame", "lockout_after", "resend_after", "window",
                "mailbox_limit"},
     "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
@@ -247,7 +272,8 @@ def load_lab(path: str | Path) -> LabConfig:
 
 def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
     r = _Reader(p, text)
-    top = set(doc) - {"lab", "switch", "agency", "terminal", "operator", "group", "endpoint"}
+    top = set(doc) - {"lab", "switch", "agency", "terminal", "operator", "group", "endpoint",
+                      "nlets"}
     if top:
         first = sorted(top)[0]
         raise ConfigError(f"unknown section(s) {', '.join(sorted(top))}", file=str(p), key=first,
@@ -269,6 +295,28 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
     except (ZoneInfoNotFoundError, ValueError) as e:
         raise r.fail(f"unknown time zone {timezone!r} (an IANA name such as "
                      "America/Los_Angeles)", "lab", None, "timezone") from e
+    rules = r.get(lab, "rules", str, "lab", default="oregon" if state == "OR" else "generic")
+    if rules not in RULE_SETS:
+        raise r.fail(f"must be one of {', '.join(RULE_SETS)}", "lab", None, "rules")
+    if state not in US_STATE_CODES:
+        raise r.fail(f"{state} is not an NCIC code of a state, DC or territory", "lab", None,
+                     "state")
+    nl = r.section(doc.get("nlets", {}), "nlets")
+    nlets = NletsConfig(
+        network=r.get(nl, "network", str, "nlets", default=""),
+        stream=r.get(nl, "stream", str, "nlets", default="NLETS"),
+        node_timeout_s=r.get(nl, "node_timeout_s", float, "nlets", default=3.0),
+        replicas=r.get(nl, "replicas", int, "nlets", default=3))
+    if not 1 <= nlets.replicas <= 5:
+        raise r.fail("must be between 1 and 5", "nlets", None, "replicas")
+    if nlets.network and not all(u.strip().startswith(("nats://", "tls://"))
+                                 for u in nlets.network.split(",")):
+        raise r.fail("must be nats://host:port (several separated by commas)", "nlets", None,
+                     "network")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", nlets.stream):
+        raise r.fail("must be 1-32 letters, digits, - or _", "nlets", None, "stream")
+    if nlets.node_timeout_s <= 0:
+        raise r.fail("must be greater than 0", "nlets", None, "node_timeout_s")
 
     sw = r.section(doc.get("switch", {}), "switch")
     switch = SwitchConfig(
@@ -293,7 +341,8 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
 
     cfg = LabConfig(path=p, name=name, state=state, database=database, clock_speed=speed,
                     seed=seed, start=start, switch=switch, dictionary=dictionary,
-                    codes_dir=(p.parent / codes) if codes else None, timezone=timezone)
+                    codes_dir=(p.parent / codes) if codes else None, timezone=timezone,
+                    rules=rules, nlets=nlets)
     for i, a in enumerate(_tables(r, doc, "agency")):
         r.section(a, "agency", i)
         ori = r.get(a, "ori", str, "agency", i)

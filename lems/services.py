@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lems.switch import Switch
 
-INSTALLERS: list[str] = ["lems.state.install:install", "lems.endpoints.install:install"]
+INSTALLERS: list[str] = ["lems.state.install:install", "lems.endpoints.install:install",
+                         "lems.federation.install:install"]
 """``module:function`` strings, installed in order."""
 
 

@@ -75,6 +75,12 @@ OPERATOR_STATE = ("INSERT INTO operator_state (operator, failures, locked, chang
                   "failures = excluded.failures, locked = excluded.locked, "
                   "changed = excluded.changed")
 
+CITES = {
+    "oregon": {"noncj": "OAR 257-010-0025(3)", "radio": "OAR 257-010-0025(9)"},
+    "generic": {"noncj": "28 CFR 20.33", "radio": "CJIS SECURITY POLICY 5.10"},
+}
+"""What a dissemination notice cites, per lab rule set (docs/FEDERATION.md, Rule sets)."""
+
 
 class Session:
     """One link's conversation with the switch: which terminal and operator are signed on."""
@@ -593,6 +599,17 @@ class Switch:
         if rows:
             self.writer.commit(rows, self._sent, sends)
 
+    def deliver_replies(self, replies: list[Reply], req: Request,
+                        pre: list[Statement]) -> Deferred[None]:
+        """Journal ``pre`` and queue ``replies`` in one commit, then send them; the Deferred
+        fires once that is durable. Traffic arriving from the Nlets network comes in here
+        (lems.federation): the broker is acknowledged only when this fires."""
+        rows = list(pre)
+        sends = self._queue_replies(replies, req, rows)
+        d = self.writer.submit(rows)
+        d.addCallback(lambda _: self._sent(None, sends))
+        return d
+
     def _queue_replies(self, replies: list[Reply], req: Request, rows: list[Statement],
                        stamp: str = "") -> list[tuple[str, int]]:
         """Add the journal and mailbox rows of ``replies`` to ``rows``; the (terminal, OSN) of
@@ -1025,10 +1042,11 @@ class Switch:
             return "\n".join([
                 responses.head("NTC", ori),
                 "FBI CRIMINAL HISTORY NOT DELIVERED - RECEIVING TERMINAL IS NOT A CRIMINAL "
-                "JUSTICE AGENCY (OAR 257-010-0025(3))"]), "withheld-noncj"
+                f"JUSTICE AGENCY ({CITES[self.lab.rules]['noncj']})"]), "withheld-noncj"
         if term is not None and term.radio:
             return "\n".join([
                 responses.head("NTC", ori),
                 f"CRIMINAL HISTORY RECORD ({key}) ON FILE - NOT SENT OVER RADIO TO {terminal}",
-                "REQUEST IT AT A WIRED TERMINAL (OAR 257-010-0025(9))"]), "withheld-radio"
+                f"REQUEST IT AT A WIRED TERMINAL ({CITES[self.lab.rules]['radio']})"]), \
+                "withheld-radio"
         return body, "queued"

@@ -155,7 +155,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
     with Progress(console=console, disable=not console.is_terminal) as progress:
         task = progress.add_task("seeding", total=args.subjects)
         counts = seed_lab(lab.database.parent, args.subjects, seed, agencies,
-                          lambda n: progress.advance(task, n), force=args.force)
+                          lambda n: progress.advance(task, n), force=args.force,
+                          home=lab.state)
     if not counts:
         console.print("endpoint databases exist (use --force to replace them)", markup=False)
         return 1

@@ -20,6 +20,9 @@ def register(sub: Any) -> None:
     s.add_argument("--exist-ok", action="store_true",
                    help="leave an existing lab as it is (for scripts that init then serve)")
     s.add_argument("--listen", help="endpoint the lab listens on (default tcp:5020 on loopback)")
+    s.add_argument("--state", default="OR", type=str.upper,
+                   help="the lab's state: any NCIC code of a state, DC or territory (default OR, "
+                   "Oregon's rules; others start from the generic rule set)")
     s.add_argument("--tls", action="store_true",
                    help="also write DIR/pki/: a lab CA, a server certificate and one client "
                    "certificate per terminal (CN = terminal id) for tls: links")
@@ -31,6 +34,10 @@ def register(sub: Any) -> None:
                    help="listen here instead of the lab's [switch] listen (repeatable)")
     s.add_argument("--speed", type=float, help="lab clock speed (overrides clock_speed)")
     s.add_argument("--reactor", choices=["asyncio", "epoll"], default="asyncio")
+    s.add_argument("--clock-origin", type=float, metavar="POSIX_SECONDS",
+                   help="share one scenario clock with other switches (a federation): lab time "
+                   "is this instant plus (now - it) x the clock speed, the same on every node "
+                   "started with the same origin and speed")
     s.add_argument("--web", metavar="ENDPOINT",
                    help="serve the instructor's dashboard page here "
                         "(e.g. tcp:8020:interface=127.0.0.1)")
@@ -77,7 +84,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         lab = load_lab(args.dir)
         console.print(f"Lab exists: {lab.path} (left as it is)")
         return 0
-    lab = init_lab(args.dir, force=args.force, listen=args.listen)
+    lab = init_lab(args.dir, force=args.force, listen=args.listen, state=args.state)
     console.print(f"Lab written: {lab.path}  (database {lab.database.name})")
     table = Table(title=lab.name)
     for col in ("terminal", "ORIs", "agency", "operator", "password", "note"):
@@ -102,9 +109,10 @@ def cmd_init(args: argparse.Namespace) -> int:
                       markup=False)
     console.print(f"Start it:    lems serve {args.dir}")
     console.print(f"Sign on:     connect to {listen} (e.g. nc 127.0.0.1 5020) and type "
-                  "LOGON.T01.OP01.train-01")
+                  "LOGON.T01.OP01.train-01", markup=False)
+    t01 = lab.terminals["T01"].oris[0]
     console.print(f"Or send:     lems send {args.dir} --terminal T01 "
-                  "'QW.OR0240000.NAM/DOE,JOHN.DOB/19800101'")
+                  f"'QW.{t01}.NAM/DOE,JOHN.DOB/19800101'", markup=False)
     return 0
 
 
@@ -122,7 +130,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     reactor = install(args.reactor)
     from lems.switch import Switch
 
-    switch = Switch(lab, reactor)
+    clock = None
+    if args.clock_origin is not None:
+        import time
+        from datetime import UTC, datetime
+
+        from lems.clock import LabClock
+
+        origin = args.clock_origin
+        clock = LabClock(reactor, lab.clock_speed, datetime.fromtimestamp(
+            origin + (time.time() - origin) * lab.clock_speed, UTC))
+    switch = Switch(lab, reactor, clock=clock)
     switch.start()
     status = {"code": 0}
     listens = args.listen or list(lab.switch.listen)

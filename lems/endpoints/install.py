@@ -57,7 +57,7 @@ def make_system(name: str, lab: LabConfig, clock: Any) -> System:
     """Open (seeding if needed) the system ``name`` of ``lab``."""
     base = lab.database.parent
     seed_lab(base, DEFAULT_SUBJECTS, lab.seed, [a.ori for a in lab.agencies.values()
-                                                if a.category == "cj"])
+                                                if a.category == "cj"], home=lab.state)
     if name == "ncic":
         codes = lab_codes(lab)
         return Ncic.open(base / "ncic.db", clock, tz=ZoneInfo(lab.timezone), codes=codes,

@@ -17,6 +17,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from formats.codes import COMMON_CODES, US_STATE_CODES, CodeBook
 from lems import people
@@ -29,6 +30,8 @@ DEFAULT_SUBJECTS = 300
 """Size seeded on a lab's first start (fast enough for every test that starts a switch)."""
 
 CHUNK = 5000
+HOME_STATES = people.HOME_STATES
+"""The states people live in (``lems.people``)."""
 
 
 @dataclass(slots=True)
@@ -162,14 +165,53 @@ def more_records(world: World, r: random.Random, s: Subject, ori: str, when: str
     return out
 
 
+HOME_DB = "home.db"
+"""The lab's own state's DMV and criminal-history files (``nlets.SCHEMA`` tables ``driver``,
+``vehicle``, ``chri`` for the home state only): what its switch answers other states from when
+it is a node of a federation (lems.federation)."""
+
+
+def home_rows(s: Subject, home: str, rng: random.Random, world: World
+              ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The home state's driver, vehicle and chri rows for subject ``s``, for a state the mock
+    Nlets does not simulate (a simulated state's home rows are its Nlets rows). ``rng`` is a
+    stream of its own so the rest of the world stays the same whatever the home state."""
+    if home in HOME_STATES:
+        if s.state != home:
+            return [], [], []
+    elif rng.random() >= 0.3:  # a state the world does not draw: a share of everyone lives there
+        return [], [], []
+    oln = f"{home}{s.oln[2:]}"
+    drivers = [(home, oln, s.nam, soundex(s.nam), s.dob, s.sex, s.rac, s.hgt, s.wgt, s.eye,
+                rng.choice(("VALID", "VALID", "VALID", "SUSPENDED", "EXPIRED")))]
+    vehicles: list[tuple[Any, ...]] = []
+    if rng.random() < 0.5:
+        letters = "".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(3))
+        plate = f"{rng.randrange(10)}{letters}{rng.randrange(1000):03d}"
+        body = [rng.choice(VIN_ALPHABET) for _ in range(17)]
+        body[8] = "0"
+        vin = "".join(body)
+        vin = vin[:8] + vin_check_digit(vin) + vin[9:]
+        vehicles.append((home, plate, "2026", "PC", vin, vin[-8:], s.nam,
+                         rng.choice(world.codes["VMA"])))
+    chri: list[tuple[Any, ...]] = []
+    if s.arrests:
+        chri.append((home, f"{home}{s.n:08d}", s.fbi, s.nam, soundex(s.nam), s.dob, s.sex, s.rac,
+                     json.dumps([(home, *a[1:]) for a in s.arrests])))
+    return drivers, vehicles, chri
+
+
 def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int = 1,
              agencies: Sequence[str] = (), progress: Callable[[int], None] | None = None,
-             force: bool = False) -> dict[str, int]:
+             force: bool = False, home: str = "OR") -> dict[str, int]:
     """Create and fill ``ncic.db``, ``nlets.db`` and ``nics.db`` in ``directory`` (only those
-    missing, unless ``force``); returns rows written per database."""
+    missing, unless ``force``); returns rows written per database. ``home``: the lab's state,
+    whose own DMV and criminal-history files are written to ``home.db`` (``HOME_DB``) with
+    ``nlets.db``."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     paths = {name: d / f"{name}.db" for name in ("ncic", "nlets", "nics")}
+    paths["home"] = d / HOME_DB
     if force:
         for p in paths.values():
             for suffix in ("", "-wal", "-shm"):
@@ -179,8 +221,10 @@ def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int 
     if not todo:
         return counts
     world = World(seed, agencies)
+    home_rng = random.Random(f"{seed}-{home}")
     ncic = NcicStore.open(paths["ncic"]) if "ncic" in todo else None
     nl = open_db(paths["nlets"], nlets.SCHEMA) if "nlets" in todo else None
+    hm = open_db(paths["home"], nlets.SCHEMA) if "home" in todo else None
     ni = open_db(paths["nics"], nics.SCHEMA) if "nics" in todo else None
     if nl is not None:
         nlets.load_orion(nl)
@@ -193,6 +237,9 @@ def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int 
         batch = [world.subject(n) for n in range(start + 1, min(start + CHUNK, subjects) + 1)]
         records: list[tuple[str, str, str, str, list[tuple[str, str]], str]] = []
         identities, sids, arrests, drivers, vehicles, chri, indices = [], [], [], [], [], [], []
+        home_drivers: list[tuple[Any, ...]] = []
+        home_vehicles: list[tuple[Any, ...]] = []
+        home_chri: list[tuple[Any, ...]] = []
         for s in batch:
             ori = world.ori()
             oca = f"S{s.n:08d}"
@@ -257,6 +304,11 @@ def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int 
             if s.state in nlets.STATES and r.random() < 0.5:
                 vehicles.append((s.state, world.plate(), "2026", "PC", (v := world.vin()),
                                  v[-8:], s.nam, r.choice(world.codes["VMA"])))
+            if hm is not None and home not in nlets.STATES:
+                hd, hv, hc = home_rows(s, home, home_rng, world)
+                home_drivers += hd
+                home_vehicles += hv
+                home_chri += hc
             if r.random() < 0.02:
                 indices.append((s.nam, soundex(s.nam), s.dob, s.sex, world.ori(),
                                 r.choice(world.codes["PCA"]), when))
@@ -275,6 +327,16 @@ def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int 
             nl.executemany("INSERT INTO chri VALUES (?,?,?,?,?,?,?,?,?)", chri)
             nl.commit()
             counts["nlets"] += len(drivers) + len(vehicles) + len(chri)
+        if hm is not None:
+            if home in nlets.STATES:  # a simulated state's own files are its Nlets rows
+                home_drivers = [x for x in drivers if x[0] == home]
+                home_vehicles = [x for x in vehicles if x[0] == home]
+                home_chri = [x for x in chri if x[0] == home]
+            hm.executemany("INSERT INTO driver VALUES (?,?,?,?,?,?,?,?,?,?,?)", home_drivers)
+            hm.executemany("INSERT INTO vehicle VALUES (?,?,?,?,?,?,?,?)", home_vehicles)
+            hm.executemany("INSERT INTO chri VALUES (?,?,?,?,?,?,?,?,?)", home_chri)
+            hm.commit()
+            counts["home"] += len(home_drivers) + len(home_vehicles) + len(home_chri)
         if ni is not None:
             ni.executemany("INSERT INTO indices (nam, sdx, dob, sex, ori, pca, entered) "
                            "VALUES (?,?,?,?,?,?,?)", indices)
@@ -282,7 +344,7 @@ def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int 
             counts["nics"] += len(indices)
         if progress is not None:
             progress(len(batch))
-    for conn in (ncic.conn if ncic else None, nl, ni):
+    for conn in (ncic.conn if ncic else None, nl, ni, hm):
         if conn is not None:
             conn.close()
     return counts

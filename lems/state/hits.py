@@ -230,9 +230,11 @@ class HitTracker:
             sw.deliver_to_ori(r.owner, responses.notification("H", r.owner, [
                 "HIT CONFIRMATION REMINDER - YOUR RESPONSE IS OVERDUE", what, since,
                 f"RESPOND WITH YR NOW - {words} DEADLINE PASSED"]), key="NTF")
-            sw.deliver(r.terminal, responses.notification("H", r.requester, [
+            body = responses.notification("H", r.requester, [
                 "NO HIT CONFIRMATION RESPONSE FROM RECORD OWNER", what, since,
-                "SEND SECOND REQUEST: YQ WITH RNO/2"]), key="NTF", ori=r.requester)
+                "SEND SECOND REQUEST: YQ WITH RNO/2"])
+            if r.terminal in sw.directory.terminals:  # a YQ from another state's node: its
+                sw.deliver(r.terminal, body, key="NTF", ori=r.requester)  # node tells it
         else:
             again = r.stage == ESCALATED
             r.stage = ESCALATED

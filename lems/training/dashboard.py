@@ -38,9 +38,23 @@ class Snapshot:
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     """Messages no link could carry (``lems mail dead``): terminal, OSN, first line."""
     totals: dict[str, int] = field(default_factory=dict)
+    network: list[dict[str, Any]] = field(default_factory=list)
+    """The Nlets network as this node sees it (lems.federation): per state up, backlog, round
+    trips; empty when the lab is not a node."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _network(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """``federation_status`` rows (written every second by a federation node), if any."""
+    try:
+        rows = conn.execute("SELECT state, up, backlog, rtt_p50_ms, rtt_p99_ms, sent, received "
+                            "FROM federation_status ORDER BY state").fetchall()
+    except sqlite3.OperationalError:  # not a node of a federation
+        return []
+    return [{"state": r[0], "up": bool(r[1]), "backlog": r[2], "rtt_p50_ms": r[3],
+             "rtt_p99_ms": r[4], "sent": r[5], "received": r[6]} for r in rows]
 
 
 def snapshot(database: str | Path, lab_name: str = "", *, recent: int = 15,
@@ -55,11 +69,12 @@ def snapshot(database: str | Path, lab_name: str = "", *, recent: int = 15,
         rows = conn.execute(
             "SELECT seq, time, direction, terminal, operator, ori, key, disposition, reason, "
             "text FROM journal WHERE time >= ? ORDER BY seq", (since,)).fetchall()
+        network = _network(conn)
         dead = conn.execute("SELECT terminal, osn, body FROM mailbox WHERE dead = 1 "
                             "ORDER BY terminal, osn LIMIT 100").fetchall()
     finally:
         conn.close()
-    snap = Snapshot(lab_name, show(now))
+    snap = Snapshot(lab_name, show(now), network=network)
     window = (now - timedelta(seconds=WINDOW)).astimezone(UTC).isoformat()
     rates: Counter[str] = Counter()
     rejects: Counter[str] = Counter()

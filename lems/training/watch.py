@@ -46,7 +46,17 @@ def render(snap: Snapshot) -> Group:
                        r["disposition"], r["text"], style=style)
     row = Table.grid(padding=(0, 2))
     row.add_row(rates, rejects, hits)
-    parts: list[Any] = [head, f"endpoints: {eps}", row]
+    parts: list[Any] = [head, f"endpoints: {eps}"]
+    if snap.network:
+        net = Table(title="Nlets network (nodes)")
+        for col in ("state", "node", "backlog", "sent", "received", "rtt p50 ms", "rtt p99 ms"):
+            net.add_column(col)
+        for n in snap.network:
+            net.add_row(n["state"], "up" if n["up"] else "[red]DOWN[/]", _num(n["backlog"]),
+                        str(n["sent"]), str(n["received"]), _ms(n["rtt_p50_ms"]),
+                        _ms(n["rtt_p99_ms"]))
+        parts.append(net)
+    parts.append(row)
     if snap.dead_letters:
         dead = Table(title="[red]dead letters[/] (lems mail dead | resend | drop)")
         for col in ("term", "OSN", "text"):
@@ -55,6 +65,22 @@ def render(snap: Snapshot) -> Group:
             dead.add_row(d["terminal"], f"{d['osn']:07d}", d["text"], style="red")
         parts.append(dead)
     return Group(*parts, recent)
+
+
+def _num(n: int) -> str:
+    return "?" if n is None or n < 0 else str(n)
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+def network_line(snap: Snapshot) -> str:
+    """``NETWORK WA=up,backlog=0,rtt=3.1/9.8ms,sent=5,received=5 …`` (plain output)."""
+    return "NETWORK " + " ".join(
+        f"{n['state']}={'up' if n['up'] else 'DOWN'},backlog={_num(n['backlog'])},"
+        f"rtt={_ms(n['rtt_p50_ms'])}/{_ms(n['rtt_p99_ms'])}ms,sent={n['sent']},"
+        f"received={n['received']}" for n in snap.network)
 
 
 def plain(snap: Snapshot) -> str:
@@ -67,6 +93,8 @@ def plain(snap: Snapshot) -> str:
                                       f"{h['left']}s" for h in snap.hits) or "-"),
              "DEAD-LETTERS " + (" ".join(f"{d['terminal']}:{d['osn']:07d}"
                                          for d in snap.dead_letters) or "-")]
+    if snap.network:
+        lines.append(network_line(snap))
     lines += [f"  {r['seq']} {r['time']} {r['dir']:<3} {r['terminal']:<4} {r['key']:<5} "
               f"{r['disposition']:<9} {r['text']}" for r in snap.recent]
     return "\n".join(lines)

@@ -221,6 +221,29 @@ def test_diff_parse_against_head():
         assert differ == 0, proc.stdout
 
 
+@pytest.mark.timeout(400)
+def test_bench_federation_reports_each_run_the_ratio_and_the_goals():
+    """bench_federation at a tiny size: the single-node run, 2 nodes over the broker and the
+    broker kill, each with its figures; the ratio, the broker's share and both goal lines."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    proc = subprocess.run([sys.executable, "tools/bench_federation.py", "--rate", "20",
+                           "--duration", "2", "--warmup", "0.5", "--nodes", "2",
+                           "--terminals", "1"], cwd=ROOT, env=env, capture_output=True,
+                          encoding="utf-8", errors="replace", timeout=360)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    out = proc.stdout
+    for name in ("inside", "2 nodes", "kill"):
+        m = line(rf"^{name} +offered +({NUM}) tx/s +answered +({NUM}) tx/s +p50 +({NUM}) ms +"
+                 rf"p99 +({NUM}) ms +max +({NUM}) ms +lost (\d+) +cpu switches +({NUM}) % +"
+                 rf"brokers +({NUM}) %", out)
+        assert num(m.group(1)) == 20 and num(m.group(2)) > 0
+    line(rf"^kill .* stall {NUM} s$", out)
+    line(rf"^ratio 2 nodes / inside: tx/s {NUM} +p50 {NUM} +p99 {NUM}$", out)
+    line(rf"^broker share: {NUM} % of server CPU; network adds {NUM} ms of the {NUM} ms p50", out)
+    line(r"^goal p99 <= 20 ms at 20 tx/s between two nodes: (met|NOT met)", out)
+    line(r"^goal 0 lost and flowing within 5 s after a broker kill: (met|NOT met) \(lost 0,", out)
+
+
 def test_soak_crash_kills_restarts_and_accounts_for_every_input():
     """soak_crash at a tiny size: two kill -9 of the switch's process group, then its table per
     kill and in total, with the goal's verdict (it exits 1 if anything was lost)."""
