@@ -63,7 +63,8 @@ class FakeSwitch:
         self.journal = SimpleNamespace(append=lambda d, text, **kw: self.journaled.append(
             (kw.get("disposition"), text)))
         self.router = SimpleNamespace(routes={}, relay=lambda req: None)
-        self.directory = SimpleNamespace(control_terminals=lambda: ["T00"])
+        self.directory = SimpleNamespace(control_terminals=lambda: ["T00"],
+                                         terminals={"T00": None, "T01": None})
         self.lab = SimpleNamespace(switch=SimpleNamespace(ori=CONTROL))
         self.stop_hooks = []
 
