@@ -34,7 +34,9 @@ rules = "oregon"        # Oregon's rule set (OAR 257-010, docs/RULES.md)
 database = "lab.db"
 clock_speed = 1.0       # lab seconds per real second; 60 runs a 1-hour deadline in a minute
 seed = 1
-timezone = "America/Los_Angeles"   # local time of NCIC's DTE/ and other printed times
+timezone = "America/Los_Angeles"   # every lab time is shown in this zone (NCIC's DTE/ too)
+# start = "2026-03-14T08:00"       # the scenario's first moment (lab-local); without it the lab
+                                   # runs on wall time. Lab time is saved and never goes back.
 
 [switch]
 ori = "ORLEDS000"       # the state control terminal agency

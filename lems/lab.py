@@ -167,6 +167,11 @@ class LabConfig:
     database: Path
     clock_speed: float = 1.0
     seed: int = 1
+    start: datetime | None = None
+    """``[lab] start``: the scenario's first moment, lab-local (None: wall time)."""
+    timezone: str = "UTC"
+    """``[lab] timezone``: the IANA zone every lab time is shown in (NCIC's ``DTE/``, the
+    terminals' envelopes, lems hits and audit)."""
     switch: SwitchConfig = field(default_factory=SwitchConfig)
     journal: JournalConfig = field(default_factory=JournalConfig)
     agencies: dict[str, AgencyConfig] = field(default_factory=dict)
@@ -176,8 +181,6 @@ class LabConfig:
     endpoints: dict[str, EndpointConfig] = field(default_factory=dict)
     dictionary: tuple[Path, ...] = ()
     codes_dir: Path | None = None
-    timezone: str = "UTC"
-    """IANA zone the national systems print local times in (NCIC's ``DTE/``)."""
     rules: str = "oregon"
     nlets: NletsConfig = field(default_factory=NletsConfig)
 
@@ -187,7 +190,7 @@ class LabConfig:
 
 
 _ALLOWED = {
-    "lab": {"name", "state", "database", "clock_speed", "seed", "dictionary", "codes",
+    "lab": {"name", "state", "database", "clock_speed", "seed", "dictionary", "codes", "start",
             "timezone", "rules"},
     "nlets": {"network", "stream", "node_timeout_s", "replicas"},
     "switch": {"ori", "listen", "max_frame", "lockout_after", "resend_after", "window",
@@ -263,6 +266,26 @@ def _str_list(r: _Reader, doc: dict[str, Any], attr: str, table: str, index: int
     return tuple(value)
 
 
+def _start(r: _Reader, lab: dict[str, Any]) -> datetime | None:
+    """``[lab] start``: a TOML local date-time (``2026-03-14T08:00:00``), a date, or the same as
+    a string (``"2026-03-14T08:00"``, minutes allowed); lab-local, so no offset."""
+    value = r.get(lab, "start", (str, datetime, date), "lab", default=None)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise r.fail(f"{value!r} is not a date and time like 2026-03-14T08:00", "lab",
+                         None, "start") from None
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if value.tzinfo is not None:
+        raise r.fail("give the lab-local time without an offset; the zone is [lab] timezone",
+                     "lab", None, "start")
+    return value
+
+
 def load_lab(path: str | Path) -> LabConfig:
     """Read and check ``lab.toml`` (or a directory holding one)."""
     p = Path(path)
@@ -296,6 +319,7 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
     if speed <= 0:
         raise r.fail("must be greater than 0", "lab", None, "clock_speed")
     seed = r.get(lab, "seed", int, "lab", default=1)
+    start = _start(r, lab)
     dictionary = tuple(p.parent / f for f in _str_list(r, lab, "dictionary", "lab", None, []))
     codes = r.get(lab, "codes", str, "lab", default="")
     timezone = r.get(lab, "timezone", str, "lab", default="UTC")
@@ -375,7 +399,8 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         raise r.fail("must be at least 1 second", "journal", None, "archive_every")
 
     cfg = LabConfig(path=p, name=name, state=state, database=database, clock_speed=speed,
-                    seed=seed, switch=switch, journal=journal, dictionary=dictionary,
+                    seed=seed, start=start, switch=switch, journal=journal,
+                    dictionary=dictionary,
                     codes_dir=(p.parent / codes) if codes else None, timezone=timezone,
                     rules=rules, nlets=nlets)
     for i, a in enumerate(_tables(r, doc, "agency")):

@@ -18,6 +18,7 @@ import hashlib
 import math
 import sqlite3
 import sys
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,11 +36,13 @@ from formats.dictionary import Dictionary
 from formats.errors import BAD_FORMAT, Reject, RejectError
 from formats.grammar import Parser, control_of
 from formats.message import Message
+from formats.ori import ori_problem
 from formats.responses import NletsClock
 from hardware import endpoints
 from hardware.link import Link
 from lems import mailbox, retention, services, store
-from lems.clock import LabClock
+from lems.clock import SAVE as SAVE_LAB_TIME
+from lems.clock import LabClock, lab_zone, resume_at
 from lems.directory import Directory
 from lems.journal import Journal
 from lems.lab import LabConfig
@@ -167,12 +170,18 @@ class Session:
             self.link.send(frame.encode("latin-1", "replace"))
 
 
+ONLINE = "INSERT OR REPLACE INTO meta (key, value) VALUES ('online', ?)"
+"""Terminals signed on, saved every second: ``<wall seconds> T01,T04`` (``0`` once stopped:
+a fresh time means the switch runs)."""
+
+
 class Switch:
     """One running lab."""
 
     def __init__(self, lab: LabConfig, reactor: Any, *, clock: LabClock | None = None) -> None:
         self.lab = lab
         self.reactor = reactor
+        self._own_clock = clock is None
         self.clock = clock or LabClock(reactor, lab.clock_speed)
         if lab.codes_dir or lab.dictionary:
             codes = (CodeBook.load_dir(lab.codes_dir) if lab.codes_dir else CodeBook.builtin())
@@ -223,6 +232,7 @@ class Switch:
         self._stamp_second = -1
         self._stamp_text = ""
         self._poll: LoopingCall | None = None
+        self._save_time: LoopingCall | None = None
         self.started = False
         self.stop_hooks: list[Any] = []
         """Callables run at stop (services closing links, cancelling timers); may return
@@ -245,6 +255,12 @@ class Switch:
             raise
         self.directory.load_state(self.reader)
         self.writer = Writer(self.lab.database, self.reactor, on_failure=self.storage_failed)
+        if self._own_clock:  # resume the scenario where it was; never back (lems/clock.py)
+            self.clock.rebase(resume_at(self.reader, self.lab.start,
+                                        lab_zone(self.lab.timezone)))
+        self._save_time = LoopingCall(self.save_lab_time)
+        self._save_time.clock = self.reactor
+        self._save_time.start(1.0, now=True)
         self.journal = Journal(self.writer, self.clock, self.reader)
         self.mailboxes = Mailboxes(self.reader)
         self._poll = LoopingCall(self._poll_directory)
@@ -415,6 +431,8 @@ class Switch:
             self._heartbeat.stop()
             if self._retain is not None and self._retain.running:
                 self._retain.stop()
+        if self._save_time is not None and self._save_time.running:
+            self._save_time.stop()
         stops = [maybe for p in self.ports if (maybe := p.stopListening()) is not None]
         stops += [d for hook in self.stop_hooks if (d := hook()) is not None]
         for session in list(self.online.values()):
@@ -422,6 +440,7 @@ class Switch:
                 session.link.close()
         if not self.failed:
             self.journal.append("sys", "SWITCH STOPPED", disposition="stop")
+            self.save_lab_time()
         d = DeferredList(stops) if stops else succeed(None)
         d.addCallback(lambda _: self.writer.stop())
         d.addCallback(lambda _: self.reader.close())
@@ -638,6 +657,18 @@ class Switch:
             responses.head("NTC", "UNKNOWN"),
             f"LINK CLOSED - NO SIGN-ON WITHIN {self.lab.switch.signon_timeout:g} SECONDS"])))
         session.link.close()
+
+    def save_lab_time(self) -> None:
+        """Persist lab time, so a restart never sends the lab back (``lems.clock``), and which
+        terminals are signed on (with the wall time of this save), so ``lems send`` can refuse
+        to sign a trainee's console off (``ONLINE``)."""
+        if self.failed:  # nothing can be written any more
+            return
+        online = ",".join(sorted(self.online)) if self.started else ""
+        stamp = time.time() if self.started else 0.0  # stopped: no longer fresh
+        self.writer.submit_nowait([
+            (SAVE_LAB_TIME, (self.clock.now().isoformat(),)),
+            (ONLINE, (f"{stamp:.3f} {online}",))])
 
     def _poll_directory(self) -> None:
         try:
@@ -968,7 +999,10 @@ class Switch:
 
     def _refuse(self, session: Session, seq: int, text: str, rej: Reject, disposition: str,
                 key: str = "", ori: str = "", extra: list[Statement] | None = None,
-                osn: int = 0, xml: bool = False) -> None:
+                osn: int = 0, xml: bool = False, terminal: str = "",
+                operator: str = "") -> None:
+        """Refuse a frame: journaled under the sending terminal and its own ORI (an audit files
+        a spoof attempt under the agency that made it, naming the ORI it claimed), answered."""
         self._disposition = disposition
         if len(rej.reason) > REASON_LIMIT:  # a reason that quotes a giant field value
             rej = Reject(rej.code, rej.reason[:REASON_LIMIT] + f"... ({len(rej.reason)} "
@@ -978,7 +1012,17 @@ class Switch:
         if not ori:
             parts = text.split(".", 2)
             ori = parts[1].strip().upper()[:9] if len(parts) > 1 else ""
-        receiver = ori if len(ori) == 9 else self._session_ori(session)
+        addressed = ori  # the answer is addressed as the frame was (made safe on the link)
+        if ori and ori_problem(ori):
+            ori = ""  # not an ORI at all (ACK.1, LOGOFF.T01): nothing was claimed
+        terminal = terminal or session.terminal or ""
+        own = self.directory.terminals[terminal].oris if terminal in self.directory.terminals \
+            else ()
+        journal_ori = ori if ori in own or not own else own[0]
+        reason = f"{rej.code} {rej.field or ''} {rej.reason}".replace("  ", " ")
+        if ori and ori != journal_ori:
+            reason += f" CLAIMED ORI/{ori}"
+        receiver = addressed if len(addressed) == 9 else self._session_ori(session)
         if rej.code.startswith(".") or xml:
             if not rej.code.startswith("."):  # an XML message is Nlets traffic: an ER answers
                 rej = Reject(".00.", rej.reason, rej.field, rej.input)
@@ -991,9 +1035,9 @@ class Switch:
             body = responses.reject(rej, receiver)
             out_key = "REJ"
         in_row = self.journal.row(
-            seq, "in", text, link=session.peer, terminal=session.terminal or "",
-            operator=session.operator, ori=ori, key=key, disposition=disposition,
-            reason=f"{rej.code} {rej.field or ''} {rej.reason}".replace("  ", " "), osn=osn)
+            seq, "in", text, link=session.peer, terminal=terminal,
+            operator=operator or session.operator, ori=journal_ori, key=key,
+            disposition=disposition, reason=reason, osn=osn)
         pre = [in_row, *(extra or [])]
         if session.terminal is not None:
             self.deliver(session.terminal, body, ref=seq, key=out_key, ori=receiver, pre=pre,
@@ -1150,8 +1194,9 @@ class Switch:
         # the terminal's ORI only to a peer that gave the right password: a REJ headed with
         # it would tell a stranger that the terminal exists
         ori = term.oris[0] if term and reason not in (REFUSED, BUSY) else ""
+        _, tid, oid, _ = journal_text.split(".", 3)
         self._refuse(session, seq, journal_text, Reject(SIGN_ON, reason, None, journal_text),
-                     "refused", key="LOGON", ori=ori, extra=extra)
+                     "refused", key="LOGON", ori=ori, extra=extra, terminal=tid, operator=oid)
 
     def _release(self, session: Session) -> None:
         """The sign-on is answered: take the frames that came meanwhile, in order."""
@@ -1426,6 +1471,8 @@ class Switch:
             return body, "queued"
         term = self.directory.terminals.get(terminal)
         key, ori = responses.first_line_key(body)
+        if key == "NRC":  # "no record" holds no record: it goes anywhere, radio included
+            return body, "queued"
         if sensitive == "iii" and not self.directory.terminal_is_cj(terminal):
             return "\n".join([
                 responses.head("NTC", ori),

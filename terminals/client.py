@@ -67,6 +67,10 @@ class TerminalClient:
         self.bad_frames: list[str] = []
         self.lost: Deferred[str] = Deferred()
         self.connected = False
+        self.signed_off = False
+        """True from the moment this client sends LOGOFF (until a new sign-on): nothing is
+        acknowledged then, since an ACK from a signed-off link only draws NOT-SIGNED-ON; what
+        it did not acknowledge waits in the mailbox for the next sign-on."""
 
     # LinkHandler
     def link_made(self, link: Link) -> None:
@@ -82,6 +86,8 @@ class TerminalClient:
                     self.ack(out.osn)
                 return
             self.seen.add(out.osn)
+        if out.key == "SON":
+            self.signed_off = False
         self.inbox.put(out)
         if out.osn and self.auto_ack:
             self.ack(out.osn)
@@ -105,10 +111,12 @@ class TerminalClient:
     def send(self, text: str) -> None:
         if self.link is None or not self.connected:
             raise ConnectionDone("terminal link is not connected")
+        if text[:7].upper() == "LOGOFF.":
+            self.signed_off = True
         self.link.send(text.encode("latin-1", "replace"))
 
     def ack(self, osn: int) -> None:
-        if self.connected:
+        if self.connected and not self.signed_off:
             self.send(f"ACK.{osn}")
 
     def next(self, timeout: float = 5.0) -> Deferred[Output]:

@@ -191,12 +191,14 @@ def load_script(path: str | Path) -> Script:
 
 
 def pairs_of(out: Output) -> dict[str, str]:
-    """``CODE/value`` pairs of a body (first value of each code), plus ORIGIN for Nlets traffic
-    (the sender on the first line) and KEY."""
+    """``CODE/value`` pairs of a body (first non-empty value of each code: a caveat's ``USE QR
+    WITH FBI/ OR SID/`` names codes, it gives no value), plus ORIGIN for Nlets traffic (the
+    sender on the first line) and KEY."""
     found: dict[str, str] = {"KEY": out.key, "ORIGIN": out.ori}
     for line in out.lines[1:]:
         for code, value in PAIR.findall(line):
-            found.setdefault(code, value)
+            if not found.get(code):
+                found[code] = value
     return found
 
 
@@ -359,8 +361,10 @@ class Pacer:
 
 async def run_terminal(reactor: Any, endpoint: str, cred: Credentials, script: Script, *,
                        repeat: int = 1, pace: Callable[[], Any] | None = None,
-                       on_output: Callable[[Output], None] | None = None) -> Result:
-    """Sign on, run ``script`` ``repeat`` times (0: until cancelled), sign off."""
+                       on_output: Callable[[Output], None] | None = None,
+                       variables: dict[str, str] | None = None) -> Result:
+    """Sign on, run ``script`` ``repeat`` times (0: until cancelled), sign off; ``variables``
+    are set for ``${NAME}`` besides the sign-on's (an exercise's ``${CASE}``)."""
     try:
         client, son = await sign_on(reactor, endpoint, cred)
     except Exception as e:
@@ -369,7 +373,7 @@ async def run_terminal(reactor: Any, endpoint: str, cred: Credentials, script: S
         client.close()
         reason = next((x for x in son.lines[2:3]), son.body)
         return Result(cred.terminal, False, 0, f"sign-on refused: {reason}")
-    variables = son_variables(cred, son)
+    variables = {**(variables or {}), **son_variables(cred, son)}
     total = Result(cred.terminal, variables=variables)
     n = 0
     try:

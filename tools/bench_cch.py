@@ -46,9 +46,9 @@ def main() -> None:
     codes = CodeBook.builtin()
     n = db.one("SELECT COUNT(*) FROM subject")[0]
     rnd = random.Random(a.seed)
-    top = store._last_sid
+    sids = [r[0] for r in db.reader.execute("SELECT sid FROM subject")]  # sparse (lems.people)
     sample = [db.one("SELECT sid, name, dob, fbi FROM subject WHERE sid = ?",
-                     (f"OR{rnd.randint(1, top):08d}",)) for _ in range(a.lookups)]
+                     (rnd.choice(sids),)) for _ in range(a.lookups)]
     today = date(2026, 11, 23)
     results: dict[str, list[float]] = {"name+dob": [], "sid": [], "fbi": [], "miss": []}
     for i, (sid, name, dob, fbi) in enumerate(sample):

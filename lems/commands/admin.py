@@ -69,6 +69,9 @@ def cmd_operator_unlock(args: argparse.Namespace) -> int:
                      (args.operator,))
         store.bump_directory_version(conn)
         conn.execute("COMMIT")
+    from lems.state import adminlog
+
+    adminlog.record(lab, "unlock", args.operator)
     console.print(f"operator {args.operator} unlocked", markup=False)
     return 0
 
@@ -147,6 +150,9 @@ def cmd_agency_state(args: argparse.Namespace) -> int:
                  "changed = excluded.changed", (args.ori, int(args.suspend), args.reason))
     store.bump_directory_version(conn)
     conn.execute("COMMIT")
+    from lems.state import adminlog
+
+    adminlog.record(lab, "suspend" if args.suspend else "reinstate", args.ori, args.reason)
     console.print(f"agency {args.ori} {'suspended' if args.suspend else 'reinstated'}",
                   markup=False)
     return 0

@@ -133,6 +133,9 @@ def cmd_state(args: argparse.Namespace) -> int:
         store.bump_directory_version(conn)
     finally:
         conn.close()
+    from lems.state import adminlog
+
+    adminlog.record(lab, "endpoint-down" if args.down else "endpoint-up", args.name)
     console.print(f"{args.name.upper()} marked {'DOWN' if args.down else 'UP'} in {lab.database}"
                   " (a running switch applies it within a second)", markup=False)
     return 0
@@ -163,6 +166,17 @@ def cmd_seed(args: argparse.Namespace) -> int:
     if not counts:
         console.print("endpoint databases exist (use --force to replace them)", markup=False)
         return 1
+    from lems.state import db as state_db
+    from lems.state import seed as cch_seed
+
+    conn = state_db.connect(state_db.path_for(lab.database))
+    try:
+        counts["state"] = cch_seed.seed_world(conn, args.subjects, seed)  # CCH subjects
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('cch_seeded', ?)",
+                     (str(args.subjects),))
+        conn.commit()
+    finally:
+        conn.close()
     for name, n in counts.items():
         console.print(f"{name}.db: {n} rows", markup=False)
     return 0

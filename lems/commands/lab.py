@@ -83,6 +83,22 @@ def register(sub: Any) -> None:
                    help="the switch's last heartbeat commit may be this old (default 15)")
     s.set_defaults(func=cmd_health)
 
+    s = sub.add_parser("lab", help="lab snapshots: save the stopped lab, put it back")
+    lsub = s.add_subparsers(title="actions", metavar="ACTION")
+    u = lsub.add_parser("snapshot", help="save the stopped lab's databases under NAME")
+    u.add_argument("dir", type=Path)
+    u.add_argument("name")
+    u.add_argument("--replace", action="store_true", help="overwrite a snapshot of that name")
+    u.set_defaults(func=cmd_snapshot)
+    u = lsub.add_parser("reset", help="put the stopped lab back to snapshot NAME (no NAME: a "
+                        "fresh lab, rebuilt from lab.toml at the next start)")
+    u.add_argument("dir", type=Path)
+    u.add_argument("name", nargs="?", default="")
+    u.set_defaults(func=cmd_reset)
+    u = lsub.add_parser("snapshots", help="list the lab's snapshots")
+    u.add_argument("dir", type=Path)
+    u.set_defaults(func=cmd_snapshots)
+
     s = sub.add_parser("send", help="sign on as a lab terminal, send messages, print answers")
     s.add_argument("dir", type=Path, help="lab directory (for the terminal's credentials)")
     s.add_argument("messages", nargs="+", metavar="MESSAGE",
@@ -96,6 +112,9 @@ def register(sub: Any) -> None:
     s.add_argument("--to", metavar="ENDPOINT", help="default: the lab's first listen endpoint")
     s.add_argument("--wait", type=float, default=2.0,
                    help="seconds to wait for answers after the last message (default 2)")
+    s.add_argument("--take-over", action="store_true",
+                   help="sign on even if the terminal is signed on elsewhere (that session is "
+                   "signed off); without it lems send refuses rather than disturb a trainee")
     s.set_defaults(func=cmd_send)
 
 
@@ -307,6 +326,11 @@ def cmd_send(args: argparse.Namespace) -> int:
     from hardware.endpoints import client_for
 
     to = args.to or client_for(lab.switch.listen[0])
+    if not args.take_over and signed_on_elsewhere(lab.database, args.terminal):
+        errors.print(f"lems: terminal {args.terminal} is signed on from another link (a "
+                     "trainee's console?); lems send would sign it off. Use --take-over to do "
+                     "that, or send from a free terminal.", markup=False)
+        return 1
     install()
     from twisted.internet import defer, task
     from twisted.internet.error import ConnectError
@@ -323,11 +347,22 @@ def cmd_send(args: argparse.Namespace) -> int:
             result["code"] = 1
             errors.print(f"lems: cannot reach the switch at {to} ({e})", markup=False)
             return
+        try:
+            await converse(client)
+        except TimeoutError:
+            result["code"] = 1
+            errors.print("lems: the switch did not answer the sign-on", markup=False)
+        except Exception as e:  # the link dropped mid-way: say what happened
+            result["code"] = 1
+            errors.print(f"lems: stopped: {e}", markup=False)
+        finally:
+            client.close()
+
+    async def converse(client: Any) -> None:
         son = await client.logon(args.terminal, op.id, password)
         show(son)
         if son.key != "SON":
             result["code"] = 1
-            client.close()
             return
         from formats.framing import messages_in
 
@@ -340,7 +375,17 @@ def cmd_send(args: argparse.Namespace) -> int:
                 show(await client.next(args.wait))
             except TimeoutError:
                 break
-        client.close()
+        if client.connected and not client.signed_off:
+            # leave the terminal as found: signed off, so a console can sign on again
+            client.send(f"LOGOFF.{args.terminal}")
+            while True:
+                try:
+                    out = await client.next(args.wait)
+                except TimeoutError:
+                    break
+                show(out)
+                if out.key in ("SOF", "REJ"):
+                    break
 
     def show(out: Any) -> None:
         console.print(out.frame, markup=False)
@@ -350,8 +395,61 @@ def cmd_send(args: argparse.Namespace) -> int:
         task.react(lambda r: defer.ensureDeferred(run(r)))
     except SystemExit as e:
         if e.code not in (0, None):
-            errors.print(f"lems: cannot reach the switch at {to}", markup=False)
             return 1
     return result["code"]
 
 
+def signed_on_elsewhere(database: Path, terminal: str, fresh_s: float = 5.0) -> bool:
+    """Whether a running switch of this lab reports ``terminal`` signed on (it saves the list
+    every second, ``lems.switch.ONLINE``); a list older than ``fresh_s`` is a stopped switch's."""
+    import sqlite3
+    import time
+
+    if not database.exists():
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'online'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    if not row:
+        return False
+    stamp, _, names = row[0].partition(" ")
+    try:
+        age = time.time() - float(stamp)
+    except ValueError:
+        return False
+    return age < fresh_s and terminal in names.split(",")
+
+
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from lems.lab import load_lab
+    from lems.snapshot import snapshot
+
+    saved = snapshot(load_lab(args.dir), args.name, replace=args.replace)
+    console.print(f"snapshot {args.name}: {' '.join(saved)}", markup=False)
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    from lems.lab import load_lab
+    from lems.snapshot import reset
+
+    reset(load_lab(args.dir), args.name)
+    console.print(f"lab reset to {'snapshot ' + args.name if args.name else 'a fresh lab'}",
+                  markup=False)
+    return 0
+
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    from lems.lab import load_lab
+    from lems.snapshot import snapshots
+
+    for name in snapshots(load_lab(args.dir)):
+        console.print(name, markup=False)
+    return 0

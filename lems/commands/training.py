@@ -38,6 +38,27 @@ def register(sub: Any) -> None:
     s.add_argument("--html", type=Path, metavar="FILE", help="also write a printable HTML page")
     s.set_defaults(func=cmd_report)
 
+    c = sub.add_parser("class", help="run an exercise for a class (a roster of trainees at "
+                       "their own terminals) and report the class")
+    csub = c.add_subparsers(title="class commands", metavar="COMMAND")
+    s = csub.add_parser("start", help="every trainee of the roster does the exercise at once")
+    s.add_argument("file", help="exercise TOML file, or a shipped exercise id")
+    s.add_argument("--lab", type=Path, required=True)
+    s.add_argument("--roster", type=Path, required=True,
+                   help="CSV with a header: trainee,terminal")
+    s.add_argument("--id", dest="klass", default="", help="class id (default: the exercise "
+                   "and the lab time)")
+    s.add_argument("--switch", metavar="ENDPOINT", help="use this running switch of the lab")
+    s.set_defaults(func=cmd_class_start)
+    s = csub.add_parser("report", help="per trainee: exercises, attempts, rejects drawn, "
+                        "time to each task (table, --csv, --html)")
+    s.add_argument("--lab", type=Path, required=True)
+    s.add_argument("--id", dest="klass", default="", help="only this class (default: all "
+                   "grades of the lab)")
+    s.add_argument("--csv", type=Path, metavar="FILE")
+    s.add_argument("--html", type=Path, metavar="FILE")
+    s.set_defaults(func=cmd_class_report)
+
     s = sub.add_parser("watch", help="the instructor's live dashboard of a running lab")
     s.add_argument("dir", type=Path, help="lab directory")
     s.add_argument("--interval", type=float, default=1.0)
@@ -66,6 +87,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     exercise = load_exercise(args.file)
     script = load_script(args.script) if args.script else None
     lab.clock_speed = exercise.clock_speed
+    from lems.training.grading import last_seq
+    from lems.training.run import case_number
+
+    terminal = (args.terminal or exercise.trainee).upper()
+    case = case_number(lab, last_seq(lab.database) if lab.database.exists() else 0, terminal)
+    exercise = exercise.with_vars({"CASE": case})
     console.print(f"EXERCISE {exercise.id}: {exercise.title}", markup=False)
     console.print(exercise.text, markup=False)
     for t in exercise.tasks:
@@ -97,7 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             grade = await run_exercise(reactor, endpoint, lab, exercise, trainee=args.trainee,
                                        terminal=args.terminal or "", script=script,
-                                       until=until, settle=settle)
+                                       until=until, settle=settle, case=case)
         finally:
             if switch is not None:
                 await switch.stop().asFuture(asyncio.get_running_loop())
@@ -133,4 +160,79 @@ def cmd_watch(args: argparse.Namespace) -> int:
     if not lab.database.exists():
         raise ConfigError(f"{lab.database} does not exist: lems init / serve the lab first")
     watch(lab.database, lab.name, console, interval=args.interval, count=args.count)
+    return 0
+
+
+def cmd_class_start(args: argparse.Namespace) -> int:
+    from hardware.endpoints import client_for
+    from lems.commands.terminal import run_on_reactor
+    from lems.lab import load_lab
+    from lems.training.classroom import case_numbers, read_roster, run_class
+    from lems.training.exercise import load_exercise
+    from lems.training.report import print_report
+
+    lab = load_lab(args.lab)
+    exercise = load_exercise(args.file)
+    seats = read_roster(args.roster, lab)
+    lab.clock_speed = exercise.clock_speed
+    klass = args.klass or f"{exercise.id}-{len(seats)}"
+    cases = case_numbers(lab, seats)
+    console.print(f"CLASS {klass}: EXERCISE {exercise.id}: {exercise.title}", markup=False)
+    console.print(exercise.text, markup=False)
+    for t in exercise.tasks:
+        console.print(f"  TASK {t.id}: {t.text}", markup=False)
+    for seat in seats:
+        console.print(f"  {seat.trainee} at {seat.terminal}: your case number (${{CASE}}) is "
+                      f"{cases[seat.terminal]}", markup=False)
+
+    async def main(reactor: Any) -> int:
+        switch = None
+        endpoint = args.switch
+        if endpoint is None:
+            from lems.switch import Switch
+
+            switch = Switch(lab, reactor)
+            switch.start()
+            for desc in lab.switch.listen:
+                await switch.listen(desc).asFuture(asyncio.get_running_loop())
+            endpoint = client_for(lab.switch.listen[0])
+        try:
+            async def until() -> None:
+                console.print(f"Trainees: sign on at your terminals (lems terminal {endpoint} "
+                              f"--lab {args.lab} --terminal T..). Press Enter here to end the "
+                              f"exercise (time limit {exercise.time_limit:g} lab s).",
+                              markup=False)
+                read = asyncio.ensure_future(asyncio.to_thread(sys.stdin.readline))
+                await asyncio.wait([read], timeout=exercise.time_limit / lab.clock_speed)
+
+            async def settle() -> None:
+                if switch is not None:
+                    await switch.writer.submit([]).asFuture(asyncio.get_running_loop())
+
+            grades = await run_class(reactor, endpoint, lab, exercise, seats, klass,
+                                     until=until, settle=settle, cases=cases)
+        finally:
+            if switch is not None:
+                await switch.stop().asFuture(asyncio.get_running_loop())
+        print_report(grades, console)
+        return 0 if all(g.passed for g in grades) else 1
+
+    return run_on_reactor(main)
+
+
+def cmd_class_report(args: argparse.Namespace) -> int:
+    from lems.lab import load_lab
+    from lems.training.classroom import report_csv, report_html
+    from lems.training.run import load_grades
+
+    lab = load_lab(args.lab)
+    grades = load_grades(lab, klass=args.klass)
+    text = report_csv(grades)
+    if args.csv:
+        args.csv.write_text(text, "utf-8")
+    if args.html:
+        args.html.write_text(report_html(grades, f"Class report {args.klass or lab.name}"),
+                             "utf-8")
+    if not args.csv and not args.html:
+        print(text, end="")
     return 0

@@ -156,8 +156,11 @@ class NcicStore:
 
     def insert(self, file: str, mke: str, ori: str, oca: str, fields: list[tuple[str, str]],
                when: str, commit: bool = True) -> str:
-        rid = self.next_id
-        self.next_id += 1
+        # NICS writes NDTF records into this file through a store of its own: read the last id
+        # again so the two never hand out the same one (a clash lost NICS's answer).
+        last = self.conn.execute("SELECT max(id) FROM record").fetchone()[0] or 0
+        rid = max(self.next_id, last + 1)
+        self.next_id = rid + 1
         nic = make_nic(FILE_LETTERS[file], rid)
         idx = index_values(fields)
         self.conn.execute(

@@ -13,7 +13,8 @@ like NCIC text (``KEY.ORI.CODE/value…``):
 ========================================================  =======================================
 
 A check searches the NICS Indices (a match denies), NCIC wanted persons and protection orders
-(a match denies) and III (a conviction for a prohibiting offence denies; an open arrest without
+(judged by ``prohibitors.verdict``: a felony warrant or a qualifying order denies, a record to
+research delays) and III (a conviction for a prohibiting offence denies; an open arrest without
 disposition delays). A delayed check resolves later by an unsolicited ``NCR`` to the asking ORI
 (``delay_resolve_s`` lab seconds). A denial is entered in the NCIC NICS Denied Transaction File.
 Records of proceeded checks keep only the NTN and the date.
@@ -26,6 +27,7 @@ from typing import Any
 
 from formats import responses
 from formats.errors import Reject
+from lems.endpoints import prohibitors
 from lems.endpoints.ncic import NcicStore
 from lems.endpoints.search import soundex
 from lems.endpoints.system import Answer, System, open_db
@@ -147,9 +149,14 @@ class Nics(System):
                                 "AND removed IS NULL", (sdx, dob, sex)).fetchone()
         if hit:
             return "DENIED", f"NICS INDICES PROHIBITOR CATEGORY {hit[0]}"
+        research = ""
         for rec in self.ncic.by_name(("wanted", "order"), f["NAM"], [dob]):
             if (rec.get("SEX") or sex) == sex:
-                return "DENIED", f"NCIC {responses.FILE_WORDS[rec.file]} NIC/{rec.nic}"
+                verdict, why = prohibitors.verdict(rec.file, rec.get)
+                if verdict == prohibitors.DENY:
+                    return "DENIED", f"{why} NIC/{rec.nic}"
+                if verdict == prohibitors.RESEARCH:
+                    research = f"{why} NIC/{rec.nic}"
         rows = self.ncic.conn.execute(
             "SELECT a.off, a.dsp FROM iii_identity i JOIN iii_arrest a ON a.fbi = i.fbi "
             "WHERE i.sdx = ? AND i.dob = ? AND i.sex = ?", (sdx, dob, sex)).fetchall()
@@ -157,6 +164,8 @@ class Nics(System):
             return "DENIED", "III CONVICTION FOR A PROHIBITING OFFENSE"
         if any(dsp == "PEND" for _, dsp in rows):
             return "DELAYED", "III ARREST WITHOUT FINAL DISPOSITION"
+        if research:
+            return "DELAYED", research
         return "PROCEED", ""
 
     def check(self, f: dict[str, str], ori: str, terminal: str) -> str:

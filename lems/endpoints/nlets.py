@@ -437,8 +437,11 @@ class Nlets(System):
         world.rng = r = random.Random(f"{self.seed}:{member}")
         drivers, vehicles, chri, socs = [], [], [], []
         offs, dsps = world.codes["OFF"], world.codes["DSP"]
+        # people of their own for each member (lems.people: person n is the same everywhere),
+        # numbered far above the national world's
+        base = 50_000_000 + sum(ord(c) * 256 ** i for i, c in enumerate(member)) * 1000
         for n in range(SEED_PEOPLE):
-            s = world.subject(n)
+            s = world.subject(base + n)
             oln = f"{member}{r.randrange(10**7):07d}"
             status = r.choice(("VALID",) * 8 + ("SUSPENDED", "EXPIRED"))
             drivers.append((member, oln, s.nam, soundex(s.nam), s.dob, s.sex, s.rac, s.hgt,

@@ -3,11 +3,11 @@
 One stream of subjects (a person with descriptors, maybe a criminal history, a licence, vehicles)
 feeds all three databases, so the worlds agree: a subject's III record names the states that hold
 parts of it, and those states' Nlets criminal-history files hold the same SID; a stolen vehicle
-in NCIC is registered in its state's DMV. Faker supplies the name pools (its en_US name lists,
-weighted by frequency, read once: calling Faker per subject would dominate a million subjects);
-``random.Random(seed)`` composes them, so the same seed and size give the same world on every
-machine. Numbers are visibly fictitious: SOCs start with 9 (never issued as a Social Security
-number), VINs carry a valid check digit but random content.
+in NCIC is registered in its state's DMV. The people themselves come from ``lems.people`` (the
+same people the state CCH holds, Oregon's SIDs included); ``random.Random(seed)`` composes the
+rest, so the same seed and size give the same world on every machine. Numbers are visibly
+fictitious: SOCs start with 9 (never issued as a Social Security number), VINs carry a valid
+check digit but random content.
 """
 
 from __future__ import annotations
@@ -16,13 +16,11 @@ import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from faker.providers.person.en_US import Provider as Person
-
 from formats.codes import COMMON_CODES, US_STATE_CODES, CodeBook
+from lems import people
 from lems.endpoints import nics, nlets
 from lems.endpoints.ncic import NcicStore
 from lems.endpoints.search import VIN_ALPHABET, soundex, vin_check_digit
@@ -32,8 +30,8 @@ DEFAULT_SUBJECTS = 300
 """Size seeded on a lab's first start (fast enough for every test that starts a switch)."""
 
 CHUNK = 5000
-HOME_STATES = ("OR", "OR", "WA", "ID", "CA", "NV")
-RACES = ("W",) * 12 + ("B",) * 3 + ("H",) * 2 + ("A", "I", "U")
+HOME_STATES = people.HOME_STATES
+"""The states people live in (``lems.people``)."""
 
 
 @dataclass(slots=True)
@@ -59,25 +57,12 @@ class Subject:
                 ("HGT", self.hgt), ("WGT", self.wgt), ("EYE", self.eye), ("HAI", self.hai)]
 
 
-def _pool(names: dict[str, float]) -> list[str]:
-    """Names repeated by their frequency weight, so common names come up often."""
-    out: list[str] = []
-    for name, weight in sorted(names.items()):
-        clean = name.upper().replace("'", "").replace(" ", "")
-        out += [clean] * max(1, round(weight * 1000))
-    return out
-
-
 class World:
     """Name pools and code lists for one seed."""
 
     def __init__(self, seed: int, agencies: Sequence[str]) -> None:
-        # Faker's own en_US name lists (weighted by frequency), read once: calling
-        # fake.last_name() per subject would cost more than everything else put together.
-        self.last = _pool(Person.last_names)
-        self.male = _pool(Person.first_names_male)
-        self.female = _pool(Person.first_names_female)
         self.rng = random.Random(seed)
+        self.seed = seed
         # the everyday codes of each table (real NCIC codes: tests/lems/test_codes_in_use.py)
         self.codes = {t: list(COMMON_CODES[t]) for t in ("EYE", "HAI", "OFF", "VMA", "VST",
                                                          "VCO", "MAK", "CAL", "DSP", "PCA")}
@@ -96,32 +81,19 @@ class World:
         return r.choice(self.agencies) if r.random() < 0.3 else r.choice(self.out_of_state)
 
     def subject(self, n: int) -> Subject:
-        r = self.rng
-        sex = "M" if r.random() < 0.62 else "F"
-        first = r.choice(self.male if sex == "M" else self.female)
-        middle = chr(65 + r.randrange(26))
-        born = date(1945, 1, 1) + timedelta(days=r.randrange(60 * 365))
-        state = r.choice(HOME_STATES)
-        s = Subject(
-            n=n, nam=f"{r.choice(self.last)},{first} {middle}", sex=sex, rac=r.choice(RACES),
-            dob=born.strftime("%Y%m%d"), hgt=f"{r.randint(5, 6)}{r.randint(0, 11):02d}",
-            wgt=str(r.randint(110, 260)), eye=r.choice(self.codes["EYE"][:6]),
-            hai=r.choice(self.codes["HAI"][:6]), soc=f"9{r.randrange(10**8):08d}",
-            fbi=f"{n:07d}{chr(65 + r.randrange(26))}{r.randrange(10)}", state=state,
-            oln=f"{state}{r.randrange(10**7):07d}")
-        if r.random() < 0.5:
-            holders = [state if state in nlets.STATES else "FBI"]
-            if r.random() < 0.3:
-                holders.append(r.choice([h for h in (*nlets.STATES, "FBI")
-                                         if h not in holders]))
-            s.holders = holders
-            for _ in range(r.randint(1, 4)):
-                holder = r.choice(holders)
-                doa = (born + timedelta(days=r.randrange(18 * 365, 19 * 365 + 6000)))
-                ori = (r.choice([a for a in self.out_of_state if a.startswith(holder)])
-                       if holder in nlets.STATES else self.ori())
-                s.arrests.append((holder, doa.strftime("%Y%m%d"), ori, r.choice(
-                    self.codes["OFF"]), r.choice(self.codes["DSP"])))
+        """Person ``n`` of the lab's world (``lems.people``: the same person the state CCH
+        holds), with the agencies that arrested them."""
+        p = people.person(self.seed, n)
+        s = Subject(n=n, nam=p.nam, sex=p.sex, rac=p.rac, dob=p.dob, hgt=p.hgt, wgt=p.wgt,
+                    eye=p.eye, hai=p.hai, soc=p.soc, fbi=p.fbi, state=p.state, oln=p.oln)
+        holder = {st: st if st in nlets.STATES or st == people.HOME else "FBI"
+                  for st in p.holders}
+        s.holders = list(dict.fromkeys(holder.values()))
+        for a in p.arrests:
+            h = holder[a.state]
+            ori = (self.rng.choice([o for o in self.out_of_state if o.startswith(h)])
+                   if h in nlets.STATES else self.ori())
+            s.arrests.append((h, a.doa, ori, a.off, a.dsp or "PEND"))
         return s
 
     def vin(self) -> str:
@@ -153,7 +125,7 @@ def more_records(world: World, r: random.Random, s: Subject, ori: str, when: str
     """Records of the other NCIC files for subject ``s`` (each file at its ``MORE_RATES``; the
     first subjects get one file each, so even a small lab has a record in every file)."""
     out: list[tuple[str, str, str, str, list[tuple[str, str]], str]] = []
-    ids = [("SOC", s.soc), ("FBI", s.fbi)]
+    ids = [("SOC", s.soc), *([("FBI", s.fbi)] if s.fbi else [])]  # FBI: fingerprinted only
     for i, (file, rate) in enumerate(MORE_RATES):
         if r.random() >= rate and s.n != i + 1:
             continue
@@ -273,9 +245,9 @@ def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int 
             oca = f"S{s.n:08d}"
             x = r.random()
             if x < 0.08:
-                records.append(("wanted", "EW", ori, oca, [*s.person(), ("SOC", s.soc), (
-                    "FBI", s.fbi), ("OFF", r.choice(world.codes["OFF"])), ("DOW", "20250101"),
-                    ("OCA", oca)], when))
+                records.append(("wanted", "EW", ori, oca, [*s.person(), ("SOC", s.soc), *(
+                    [("FBI", s.fbi)] if s.fbi else []), ("OFF", r.choice(world.codes["OFF"])),
+                    ("DOW", "20250101"), ("OCA", oca)], when))
             elif x < 0.09:
                 records.append(("missing", "EMO", ori, oca, [*s.person(), ("DLC", "20250601"),
                                                              ("OCA", oca)], when))
@@ -317,7 +289,9 @@ def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int 
                 identities.append((s.fbi, s.nam, soundex(s.nam), s.dob, s.sex, s.rac, s.soc,
                                    " ".join(s.holders)))
                 for h in s.holders:
-                    if h in nlets.STATES:
+                    if h == people.HOME:  # the state CCH holds it (lems.state.seed)
+                        sids.append((f"{h}{s.n:08d}", h, s.fbi))
+                    elif h in nlets.STATES:
                         sid = f"{h}{s.n:08d}"
                         sids.append((sid, h, s.fbi))
                         chri.append((h, sid, s.fbi, s.nam, soundex(s.nam), s.dob, s.sex, s.rac,

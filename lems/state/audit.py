@@ -1,11 +1,17 @@
 """The audit report (D3): the transaction log of a period, per ORI, terminal and operator, with a
-summary per ORI of counts by key, rejects by reason and CCH disseminations.
+summary per ORI of counts by key, rejects by reason (the switch's own and those the systems
+answered, NCIC's included) and CCH disseminations; and what a triennial LEDS audit reads per
+agency (``agency_findings``: disseminations with subject, purpose and attention line,
+administrative actions, failed sign-ons, misuse flags), printed by ``lems.state.report``.
 
-Reads the lab database's journal and ``state.db``'s dissemination log; nothing here writes.
+A refused message is filed under the sending terminal's own ORI; the ORI it claimed is named in
+its reason (``CLAIMED ORI/…``). Reads the lab database's journal and ``state.db``; nothing here
+writes.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -13,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = ("seq", "time", "direction", "terminal", "operator", "ori", "key", "disposition",
-           "reason", "text")
+           "reason", "ref", "text")
 
 
 @dataclass(slots=True)
@@ -44,12 +50,17 @@ class Filter:
 class OriSummary:
     keys: Counter[str] = field(default_factory=Counter)
     rejects: Counter[str] = field(default_factory=Counter)
+    """Refused by the switch (policy, format), by reason code."""
+    answered_rejects: Counter[str] = field(default_factory=Counter)
+    """Accepted by the switch, then rejected by the system that answered (NCIC, Nlets, a state
+    file), by key and reason code: ``QW:MISSING-FIELD``."""
     cch: Counter[str] = field(default_factory=Counter)
     dead_letters: int = 0
     """Messages for the ORI's terminals that no link could carry (``lems mail dead``)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"keys": dict(self.keys), "rejects": dict(self.rejects),
+                "answered_rejects": dict(self.answered_rejects),
                 "cch_disseminations": dict(self.cch), "dead_letters": self.dead_letters}
 
 
@@ -82,6 +93,7 @@ def disseminations(state_db: Path, f: Filter) -> list[tuple[str, str, int]]:
 def summarize(rows: list[dict[str, Any]], cch: list[tuple[str, str, int]]
               ) -> dict[str, OriSummary]:
     out: dict[str, OriSummary] = defaultdict(OriSummary)
+    accepted: dict[int, tuple[str, str]] = {}
     for r in rows:
         if r["disposition"] == "dead-letter" and r["ori"]:
             out[r["ori"]].dead_letters += 1
@@ -92,8 +104,122 @@ def summarize(rows: list[dict[str, Any]], cch: list[tuple[str, str, int]]
         s.keys[r["key"]] += 1
         if r["disposition"] in ("rejected", "refused", "bad-frame"):
             s.rejects[(r["reason"] or r["disposition"]).split(" ", 1)[0]] += 1
+        elif r["disposition"] == "accepted":
+            accepted[r["seq"]] = (r["ori"], r["key"])
+    for r in rows:
+        if r["direction"] == "out" and r["key"] in ("REJ", "ER") and r.get("ref") in accepted:
+            ori, key = accepted[r["ref"]]
+            out[ori].answered_rejects[f"{key}:{reject_code(r['text'])}"] += 1
     for ori, form, challenged in cch:
         out[ori].cch[form] += 1
         if challenged:
             out[ori].cch["challenge-notice"] += 1
     return dict(sorted(out.items()))
+
+
+def reject_code(text: str) -> str:
+    """The reject code of a ``REJ`` (``REJECT CODE/…``) or Nlets ``ER`` answer."""
+    m = re.search(r"(?:REJECT CODE|ERR|CODE)/(\S+)", text)
+    return m.group(1) if m else "REJECT"
+
+
+# ---------------------------------------------------------------- per-agency findings
+
+MISUSE = ("SPOOF", "KEY-NOT-ALLOWED", "CJ-ONLY", "CONSENT-REQUIRED", "NOT-DESIGNATED",
+          "SUSPENDED", "UNKNOWN-ORI", "NO-AGREEMENT", "EXPIRED-AGREEMENT")
+"""Refusal codes an auditor reads as possible misuse (someone tried what they may not)."""
+
+
+@dataclass(slots=True)
+class AgencyFindings:
+    ori: str
+    name: str
+    summary: OriSummary
+    disseminations: list[dict[str, Any]] = field(default_factory=list)
+    admin: list[dict[str, Any]] = field(default_factory=list)
+    failed_signons: list[dict[str, Any]] = field(default_factory=list)
+    misuse: list[dict[str, Any]] = field(default_factory=list)
+    fics: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _field(text: str, code: str) -> str:
+    m = re.search(rf"(?:^|[.\s]){code}/([^.\n]*)", text)
+    return m.group(1).strip() if m else ""
+
+
+def agency_findings(lab: Any, state_path: Path, f: Filter) -> list[AgencyFindings]:
+    """What an audit of each agency (``f.ori`` or every agency with activity) looks at."""
+    from lems.state import adminlog
+
+    everything = transactions(lab.database, Filter(start=f.start, end=f.end))
+    by_seq = {r["seq"]: r for r in everything}
+    summary = summarize(everything, disseminations(state_path, Filter(start=f.start,
+                                                                      end=f.end)))
+    oris = [f.ori] if f.ori else sorted(set(summary) & set(lab.agencies))
+    admin = adminlog.actions(state_path, f.start, f.end)
+    dis = _dissemination_rows(state_path, f)
+    checks = _fics_rows(state_path, f)
+    out = []
+    for ori in oris:
+        agency = lab.agencies.get(ori)
+        terminals = {t.id for t in lab.terminals.values() if ori in t.oris}
+        operators = {o.id for o in lab.operators.values()
+                     if not o.terminals or terminals & set(o.terminals)}
+        af = AgencyFindings(ori, agency.name if agency else "", summary.get(ori, OriSummary()))
+        for d in dis:
+            if d["ori"] != ori:
+                continue
+            asked = by_seq.get(d["ref"], {}).get("text", "")
+            d = {**d, "attention": _field(asked, "ATN")}
+            af.disseminations.append(d)
+        af.admin = [a for a in admin if a["target"] in ({ori} | operators)
+                    or a["action"] in ("endpoint-down", "endpoint-up", "snapshot", "reset")]
+        for r in everything:
+            if r["direction"] != "in":
+                continue
+            mine = r["ori"] == ori or (not r["ori"] and r["terminal"] in terminals)
+            if not mine:
+                continue
+            if r["key"] == "LOGON" and r["disposition"] == "refused":
+                af.failed_signons.append(r)
+            elif (r["disposition"] in ("refused", "rejected")
+                  and (r["reason"] or "").split(" ", 1)[0] in MISUSE):
+                af.misuse.append(r)
+        af.fics = [c for c in checks if c["dealer_ori"] == ori]
+        out.append(af)
+    return out
+
+
+def _dissemination_rows(state_path: Path, f: Filter) -> list[dict[str, Any]]:
+    if not state_path.exists():
+        return []
+    where, args = Filter(start=f.start, end=f.end).where("d.time")
+    conn = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True)
+    cols = ("time", "sid", "name", "ori", "terminal", "operator", "purpose", "form",
+            "challenged", "ref")
+    try:
+        rows = conn.execute(
+            "SELECT d.time, d.sid, COALESCE(s.name, ''), d.ori, d.terminal, d.operator, "
+            "d.purpose, d.form, d.challenged, d.ref FROM dissemination d LEFT JOIN subject s "
+            f"ON s.sid = d.sid WHERE {where} ORDER BY d.time", args).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        conn.close()
+    return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+def _fics_rows(state_path: Path, f: Filter) -> list[dict[str, Any]]:
+    if not state_path.exists():
+        return []
+    where, args = Filter(start=f.start, end=f.end).where()
+    conn = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True)
+    cols = ("ftn", "time", "dealer_ori", "terminal", "name", "dob", "result", "reason")
+    try:
+        rows = conn.execute(f"SELECT {', '.join(cols)} FROM fics_check WHERE {where} "
+                            "ORDER BY time", args).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        conn.close()
+    return [dict(zip(cols, r, strict=True)) for r in rows]

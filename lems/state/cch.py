@@ -29,6 +29,7 @@ from formats import responses
 from formats.codes import CodeBook
 from formats.errors import Reject
 from formats.message import Message
+from lems.endpoints.search import dob_values, first_name, race_matches, soundex
 from lems.router import Reply, Request
 from lems.state.db import StateDB
 from lems.store import Statement
@@ -193,27 +194,47 @@ class CchStore:
         self._last_sid = int(row[0][2:]) if row and row[0] and row[0][2:].isdigit() else 0
         self._pending_cycles: dict[str, int] = {}
 
+    def reserve(self, last: int) -> None:
+        """SIDs up to ``OR{last}`` are taken (rows still on their way to the database)."""
+        self._last_sid = max(self._last_sid, last)
+
     def new_sid(self) -> str:
         self._last_sid += 1
         return f"OR{self._last_sid:08d}"
 
     def find(self, name: str | None = None, dob: str | None = None, sid: str | None = None,
              fbi: str | None = None, sex: str | None = None,
-             rac: str | None = None) -> list[str]:
-        """SIDs matching the identifiers (name + DOB also searches aliases)."""
+             rac: str | None = None, exd: bool = False) -> list[str]:
+        """SIDs matching the identifiers; a name search also searches aliases."""
         q = self.db.query
         if sid:
             sids = [r[0] for r in q("SELECT sid FROM subject WHERE sid = ?", (sid,))]
         elif fbi:
             sids = [r[0] for r in q("SELECT sid FROM subject WHERE fbi = ?", (fbi,))]
         elif name and dob:
-            rows = q("SELECT sid, sex, rac FROM subject WHERE name = ? AND dob = ? UNION "
-                     "SELECT s.sid, s.sex, s.rac FROM alias a JOIN subject s ON s.sid = a.sid "
-                     "WHERE a.name = ? AND s.dob = ?", (name, dob, name, dob))
-            sids = [r[0] for r in rows if (not sex or r[1] == sex) and (not rac or r[2] == rac)]
+            sids = self.by_name(name, dob, sex, rac, exd)
         else:
             return []
         return sorted(set(sids))[:MAX_CANDIDATES]
+
+    def by_name(self, name: str, dob: str, sex: str | None = None, rac: str | None = None,
+                exd: bool = False) -> list[str]:
+        """NCIC's name search rules (MESSAGES.md §3, ``lems.endpoints.search``), so a state
+        search finds what a national one would: the surname by its phonetic key, the given name
+        by its first letter (``QUINTERO,L`` and ``QUINTERO,LUIS`` find ``QUINTERO, LUIS
+        ALBERTO``), the DOB exact or a year either side with ``EXD/Y``, sex U matching either,
+        race by NCIC's race rule. Rows are read by DOB (indexed), the rest compared here."""
+        dobs = dob_values(dob, exd)
+        marks = ",".join("?" * len(dobs))
+        rows = self.db.query(
+            f"SELECT sid, name, sex, rac FROM subject WHERE dob IN ({marks}) UNION ALL "
+            f"SELECT s.sid, a.name, s.sex, s.rac FROM subject s JOIN alias a ON a.sid = s.sid "
+            f"WHERE s.dob IN ({marks})", (*dobs, *dobs))
+        key, initial = soundex(name), first_name(name)[:1]
+        return [sid for sid, nam, rsex, rrac in rows
+                if soundex(nam) == key and (not initial or first_name(nam)[:1] == initial)
+                and (not sex or sex == "U" or rsex in (sex, "U"))
+                and race_matches(rac, rrac or "")]
 
     def load(self, sid: str) -> Record | None:
         q = self.db.query
@@ -427,7 +448,8 @@ class CchService:
         purpose = msg.get("PUR") or ""
         form = form_for(agency.category, purpose)
         sids = self.store.find(name=msg.get("NAM"), dob=msg.get("DOB"), sid=msg.get("SID"),
-                               fbi=msg.get("FBI"), sex=msg.get("SEX"), rac=msg.get("RAC"))
+                               fbi=msg.get("FBI"), sex=msg.get("SEX"), rac=msg.get("RAC"),
+                               exd=msg.get("EXD") == "Y")
         today = self._today()
         replies: list[Reply] = []
         logs: list[Statement] = []
@@ -459,7 +481,7 @@ class CchService:
     def _no_record(self, req: Request, form: str) -> str:
         msg = req.msg
         ident = [(c, v) for c, v in msg.fields if c in ("NAM", "DOB", "SEX", "RAC", "SID", "FBI")]
-        what = (NO_CRIMINAL_RECORD if form == FILTERED else "OREGON CCH RECORD")
+        what = (NO_CRIMINAL_RECORD if form == FILTERED else "NO OREGON CCH RECORD")
         text = f"{what} " + " ".join(f"{c}/{v}" for c, v in ident)
         return "\n".join([responses.head("NRC", msg.ori), *responses.page([D1_NOTICE]),
                           *responses.wrap(text)])
@@ -469,7 +491,7 @@ class CchService:
         msg = req.msg
         agency = self.switch.directory.agencies[msg.ori]
         sids = self.store.find(name=msg.get("NAM"), dob=msg.get("DOB"), sex=msg.get("SEX"),
-                               rac=msg.get("RAC"))
+                               rac=msg.get("RAC"), exd=msg.get("EXD") == "Y")
         today = self._today()
         found = False
         logs: list[Statement] = []

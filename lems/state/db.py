@@ -141,6 +141,26 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE fics_check ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE fics_check ADD COLUMN recheck INTEGER NOT NULL DEFAULT 0;
     """,
+    3: """
+    -- Hit confirmation is a state machine (lems/state/hits.py): stage 0 open, 1 overdue (owner
+    -- reminded, requester told to send a second request), 2 escalated; next_at is when its next
+    -- step is due ('' when none is).
+    ALTER TABLE hit_request ADD COLUMN next_at TEXT NOT NULL DEFAULT '';
+    UPDATE hit_request SET stage = 2 WHERE stage > 2;
+    """,
+    4: """
+    -- Administrative actions (lems/state/adminlog.py): written by the admin commands, copied
+    -- into the running switch's journal, read by the audit.
+    CREATE TABLE admin_action (
+        id INTEGER PRIMARY KEY,
+        time TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        by TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX admin_action_time ON admin_action (time);
+    """,
 }
 
 

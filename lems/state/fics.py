@@ -4,13 +4,17 @@ A dealer check (FCK: purchaser identifiers, ID document, optionally the firearm 
 the state CCH, the Prohibited Persons File, NCIC wanted persons and protection orders, the NCIC
 gun file (is the firearm stolen?) and NICS, and answers ``FCR`` with a FICS transaction number:
 
-* DENIED — a disqualifying record (felony conviction, PPF entry, warrant, protection order, NICS
-  denial) or a stolen firearm;
+* DENIED — a disqualifying record (felony conviction, PPF entry, felony warrant, qualifying
+  protection order, NICS denial; NCIC person records judged by ``lems.endpoints.prohibitors``) or
+  a stolen firearm;
 * PENDING — something needs research (an open felony arrest) or a system did not answer; FICS
   checks again on the lab clock and sends the dealer the result as an unsolicited FCR;
 * PENDING with THUMBPRINT VERIFICATION REQUIRED — a record matches name and DOB but not the
   purchaser's sex or race (identity in question): the dealer resubmits with ``THB/``;
 * APPROVED.
+
+The dealer is told the outcome and transaction number only, never the prohibitor; every reason
+is journaled (``fics-approved|pending|denied`` rows) and kept with the check for the audit.
 
 FSG answers whether a firearm is stolen, by serial alone. A record of each check is kept five
 years (the purge is a scheduled job, ``lems.state.jobs``).
@@ -18,6 +22,7 @@ years (the purge is a scheduled job, ``lems.state.jobs``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +30,7 @@ from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succee
 
 from formats import responses
 from formats.errors import Reject
+from lems.endpoints import prohibitors
 from lems.router import Reply, Request
 from lems.state.cch import CchService
 from lems.state.db import StateDB
@@ -48,6 +54,9 @@ class Findings:
     deny: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     doubt: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Records found that do not bar the transfer (journal only)."""
+    stolen_gun: bool = False
 
     @property
     def result(self) -> str:
@@ -111,11 +120,12 @@ class FicsService:
         return d.addErrback(lambda _: None)
 
     def _remote(self, req: Request) -> Deferred[Findings]:
-        """NCIC wanted persons, protection orders and gun file, and NICS."""
+        """NCIC person files (each record judged by ``prohibitors.verdict``), the gun file
+        and NICS."""
         msg = req.msg
         ori = msg.ori
         person = f"NAM/{msg.get('NAM')}.DOB/{msg.get('DOB')}.SEX/{msg.get('SEX')}"
-        asks = [("WANTED PERSON", "ncic", f"QW.{ori}.{person}"),
+        asks = [("PERSON", "ncic", f"QW.{ori}.{person}"),
                 ("PROTECTION ORDER", "ncic", f"QPO.{ori}.{person}"),
                 ("NICS", "nics", f"NCK.{ori}.{person}" + (f".RAC/{msg.get('RAC')}"
                                                            if msg.get("RAC") else ""))]
@@ -125,15 +135,23 @@ class FicsService:
 
         def judge(results: list[tuple[bool, Any]]) -> Findings:
             f = Findings()
+            seen: set[str] = set()
             for (what, system, _), (_ok, bodies) in zip(asks, results, strict=True):
                 verdict = classify(bodies)
-                if verdict == "hit":
-                    f.deny.append(f"NCIC {what} RECORD" if system == "ncic"
-                                  else "NICS DENIAL")
-                elif verdict == "delayed":
-                    f.pending.append("NICS DELAYED")
-                elif verdict == "unavailable":
+                if verdict == "unavailable":
                     f.pending.append(f"{system.upper()} NOT AVAILABLE ({what})")
+                elif system == "nics":
+                    if verdict == "hit":
+                        f.deny.append("NICS DENIAL " + _ntn(bodies))
+                    elif verdict == "delayed":
+                        f.pending.append("NICS DELAYED " + _ntn(bodies))
+                elif what == "STOLEN GUN":
+                    if verdict == "hit":
+                        f.deny.append(f"NCIC STOLEN GUN SER/{msg.get('SER')}")
+                        f.stolen_gun = True
+                elif verdict == "hit":
+                    for body in bodies or []:
+                        judge_person(body, f, seen)
             return f
 
         return DeferredList(ds).addCallback(judge)
@@ -174,7 +192,7 @@ class FicsService:
 
         def merge(remote: Findings) -> Findings:
             return Findings(local.deny + remote.deny, local.pending + remote.pending,
-                            local.doubt)
+                            local.doubt, remote.notes, remote.stolen_gun)
 
         return self._remote(req).addCallback(merge)
 
@@ -197,13 +215,22 @@ class FicsService:
                     "result, reason, seq, recheck) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (ftn, self.switch.clock.stamp(), msg.ori, req.terminal, msg.get("DLR"),
                      msg.get("NAM"), msg.get("DOB"), msg.get("SER") or "", result,
-                     "; ".join(f.deny + f.pending + f.doubt)[:200], req.seq, int(recheck)))
+                     reasons(f)[:200], req.seq, int(recheck)))
             if recheck:
                 self._schedule(Pending(ftn, req))
+            self._journal(req, ftn, result, f)
             body = fcr(msg.ori, ftn, result, msg, f, self.switch.clock.now())
             return self.db.submit([stmt]).addCallback(lambda _: [Reply(body, key="FCR")])
 
         return d.addCallback(answer)
+
+    def _journal(self, req: Request, ftn: str, result: str, f: Findings) -> None:
+        """The outcome and its reasons, for the audit: the dealer is never told why."""
+        self.switch.journal.append(
+            "sys", f"FICS FTN/{ftn} STATUS/{result} NAM/{req.msg.get('NAM')} "
+            f"DOB/{req.msg.get('DOB')}" + (f" REASON/{reasons(f)}" if reasons(f) else ""),
+            terminal=req.terminal, operator=req.operator, ori=req.msg.ori, key="FCK",
+            disposition="fics-" + result.lower(), reason=reasons(f)[:200], ref=req.seq)
 
     def _schedule(self, p: Pending) -> None:
         self.pending[p.ftn] = p
@@ -230,8 +257,9 @@ class FicsService:
             msg = p.req.msg
             body = fcr(msg.ori, ftn, result, msg, f, self.switch.clock.now(), resolved=True)
             self.db.writer.submit_nowait([("UPDATE fics_check SET result = ?, reason = ?, "
-                                           "recheck = 0 WHERE ftn = ?", (result, "; ".join(
-                                               f.deny + f.pending)[:200], ftn))])
+                                           "recheck = 0 WHERE ftn = ?",
+                                           (result, reasons(f)[:200], ftn))])
+            self._journal(p.req, ftn, result, f)
             self.switch.deliver(p.req.terminal, body, key="FCR", ori=msg.ori, ref=p.req.seq)
 
         return self._check(p.req).addCallback(resolved)
@@ -275,20 +303,75 @@ def classify(bodies: list[str] | None) -> str:
     return "unavailable"
 
 
+def judge_person(body: str, f: Findings, seen: set[str]) -> None:
+    """One NCIC person-file HIT into ``f``, by the file its ``MKE/`` line names."""
+    mke = re.search(r"^MKE/(.+)$", body, re.M)
+    words = mke.group(1).strip().removesuffix(" - CAUTION") if mke else ""
+    nic = _field(body, "NIC")
+    if nic and nic in seen:
+        return
+    seen.add(nic)
+    file = _FILES.get(words, words.lower() or "unknown")
+    verdict, why = prohibitors.verdict(file, lambda code: _field(body, code) or None)
+    why += f" NIC/{nic}" if nic else ""
+    if verdict == prohibitors.DENY:
+        f.deny.append(why)
+    elif verdict == prohibitors.RESEARCH:
+        f.pending.append(why)
+    else:
+        f.notes.append(why)
+
+
+_FILES = {words: file for file, words in responses.FILE_WORDS.items()}
+
+
+def _field(body: str, code: str) -> str:
+    m = re.search(rf"(?:^|\s){code}/(\S+)", body)
+    return m.group(1) if m else ""
+
+
+def _ntn(bodies: list[str] | None) -> str:
+    ntn = _field("\n".join(bodies or []), "NTN")
+    return f"NTN/{ntn}" if ntn else ""
+
+
+def reasons(f: Findings) -> str:
+    """Every reason found, for the journal and the audit (never for the dealer)."""
+    return "; ".join(f.deny + f.pending + f.doubt + f.notes)
+
+
 def fcr(ori: str, ftn: str, result: str, msg: Any, f: Findings, when: Any,
         resolved: bool = False) -> str:
-    """The FICS answer (``FCR``): transaction number, status and why."""
+    """The FICS answer (``FCR``): transaction number and status, never the prohibitor.
+
+    A dealer learns only the outcome (ORS 166.412(3)): approved with the transaction number as
+    the approval number, pending (FICS will answer on this terminal), or denied with where the
+    purchaser may ask why and appeal. The reasons go to the journal (``fics-*`` rows) and the
+    audit. Two things are the dealer's own business and are said: a thumbprint is needed (the
+    dealer must take it) and the firearm itself is reported stolen (anyone may ask, FSG)."""
     lines = [responses.head("FCR", ori),
              "FICS TRANSACTION RESOLVED" if resolved else "FIREARMS INSTANT CHECK",
              *responses.layout([("FTN", ftn), ("STATUS", result),
                                 ("NAM", responses.print_name(msg.get("NAM") or "")),
                                 ("DOB", msg.get("DOB") or ""), ("DLR", msg.get("DLR") or "")]),
              f"DTE/{when:%Y%m%d %H%M}"]
-    if f.doubt and not f.deny:
+    if result == APPROVED:
+        lines += responses.page([f"TRANSFER MAY PROCEED - RECORD FTN/{ftn} AS THE APPROVAL "
+                                 "NUMBER - VALID 24 HOURS (ORS 166.412)"])
+    elif result == PENDING and f.doubt and not f.deny:
         lines += responses.page(["IDENTITY IN QUESTION - THUMBPRINT VERIFICATION REQUIRED - "
                                  "RESUBMIT WITH THB/ (OAR 257-010-0055)"])
+    elif result == PENDING and resolved:
+        lines += responses.page(["NO RESOLUTION - TRANSFER MAY PROCEED AFTER 3 BUSINESS DAYS "
+                                 "UNLESS FICS ADVISES OTHERWISE"])
+    elif result == PENDING:
+        lines += responses.page(["DO NOT TRANSFER YET - FICS IS RESEARCHING THIS TRANSACTION - "
+                                 "THE RESULT WILL BE SENT TO THIS TERMINAL UNDER THE SAME FTN"])
     if result == DENIED:
-        lines.append("DO NOT TRANSFER THE FIREARM")
-    for why in f.deny + f.pending:
-        lines += responses.page([f"REASON/{why}"])
+        lines += responses.page(["DO NOT TRANSFER THE FIREARM - THE PURCHASER MAY ASK THE "
+                                 "OREGON STATE POLICE FICS UNIT FOR THE REASON AND APPEAL "
+                                 f"(QUOTE FTN/{ftn})"])
+    if f.stolen_gun:
+        lines += responses.page([f"FIREARM SER/{msg.get('SER')} REPORTED STOLEN - CONTACT LAW "
+                                 "ENFORCEMENT"])
     return "\n".join(lines)

@@ -1,12 +1,28 @@
 """Hit-confirmation tracking: every YQ has a deadline on the lab clock (MESSAGES.md section 6).
 
 The record owner must answer a YQ with a YR within 10 minutes for PRI/U (urgent) and 1 hour for
-PRI/R (routine). When a deadline passes without an answer the switch acts, one step per missed
-period: (1) a reminder to the record owner, (2) a notice to the requester to send the second
-request (YQ RNO/2), (3) escalation to the control terminal. A YR from the owner closes the request
-(``CON/E`` with ``TIM/minutes`` moves the deadline instead); a new YQ for the same record from the
-same requester replaces the open one. Open requests live in ``state.db`` so ``lems hits`` can list
-them and a restarted switch re-arms their timers.
+PRI/R (routine) (NCIC Operating Manual, hit confirmation procedures). If no answer comes in time
+the requester sends a second request (YQ RNO/2); if that goes unanswered too, the requester
+tells the control terminal (the CSA). The tracker is a small state machine over each request:
+
+==========  =======================  ==========================================================
+stage       event                    what happens
+==========  =======================  ==========================================================
+open        expire (deadline)        RNO/1: the owner is reminded and the requester told to send
+                                     a second request -> overdue; RNO/2 or more: -> escalated
+overdue     expire (+ one period)    no second request came: the control terminal is told
+                                     -> escalated
+escalated   expire (after extend)    the control terminal is told again; stays escalated
+any         answer (YR CON/Y|N|...)  closed (``confirmed``, ``denied``, ``answered``; ``-late``
+                                     once the deadline has passed)
+any         extend (YR CON/E TIM/n)  the deadline moves to now + n minutes; same stage
+any         request (same record,    the old request is closed ``superseded``; the new one
+            same requester)          starts open (RNO/2 keeps the clock of a second request)
+==========  =======================  ==========================================================
+
+TIME LEFT is always the time to the answer deadline (negative once overdue). Every transition is
+journaled. Open requests live in ``state.db`` so ``lems hits`` can list them and a restarted
+switch re-arms their timers.
 
 The tracker installs itself in front of the router's relay: it records or closes, then relays.
 """
@@ -28,7 +44,8 @@ if TYPE_CHECKING:
 
 DEADLINES = {"U": 600.0, "R": 3600.0}
 """Lab seconds an owner has to answer, by priority."""
-STAGES = {1: "owner-reminded", 2: "requester-notified", 3: "escalated"}
+OPEN, OVERDUE, ESCALATED = 0, 1, 2
+STAGES = {OPEN: "open", OVERDUE: "overdue", ESCALATED: "escalated"}
 
 
 @dataclass(slots=True)
@@ -44,11 +61,23 @@ class OpenRequest:
     rno: str
     opened: datetime
     deadline: datetime
-    stage: int = 0
+    """When the owner's answer is due (moved only by CON/E)."""
+    stage: int = OPEN
+    next_at: datetime | None = None
+    """When the next step is taken (None: nothing more is scheduled)."""
 
     @property
     def record(self) -> str:
         return f"NIC/{self.nic}" if self.nic else f"OCA/{self.oca}"
+
+    @property
+    def period(self) -> float:
+        return DEADLINES.get(self.pri, DEADLINES["R"])
+
+    @property
+    def second(self) -> bool:
+        """A second (or later) request: its expiry goes to the control terminal."""
+        return self.rno.isdigit() and int(self.rno) >= 2
 
     def matches(self, nic: str, oca: str) -> bool:
         return bool((nic and nic == self.nic) or (oca and oca == self.oca))
@@ -71,15 +100,19 @@ class HitTracker:
         self._reload()
 
     def _reload(self) -> None:
-        """Re-arm the open requests of a previous run."""
+        """Re-arm the open requests of a previous run (a step missed while stopped is taken
+        at once)."""
         now = self.switch.clock.now()
         for row in self.db.query(
                 "SELECT id, requester, terminal, owner, nic, oca, rty, pri, rno, opened, "
-                "deadline, stage FROM hit_request WHERE closed = '' AND stage < 3"):
+                "deadline, stage, next_at FROM hit_request WHERE closed = ''"):
+            stage = min(int(row[11]), ESCALATED)
             r = OpenRequest(*row[:9], datetime.fromisoformat(row[9]),  # type: ignore[arg-type]
-                            datetime.fromisoformat(row[10]), row[11])
+                            datetime.fromisoformat(row[10]), stage,
+                            datetime.fromisoformat(row[12]) if row[12] else None)
             self.open[r.id] = r
-            self._arm(r, max(0.0, (r.deadline - now).total_seconds()))
+            if r.next_at is not None:
+                self._arm(r, max(0.0, (r.next_at - now).total_seconds()))
 
     def cancel_timers(self) -> None:
         for t in self.timers.values():
@@ -99,18 +132,19 @@ class HitTracker:
         for owner in msg.destinations:
             for old in [r for r in self.open.values() if r.requester == msg.ori
                         and r.owner == owner and r.matches(nic, oca)]:
-                statements.append(self._close_stmt(old, now, "superseded"))
-                self._forget(old.id)
+                statements.append(self.close(old, "superseded"))
             self._last_id += 1
+            deadline = now + timedelta(seconds=period)
             r = OpenRequest(self._last_id, msg.ori, req.terminal, owner, nic, oca,
-                            msg.get("RTY") or "", pri, msg.get("RNO") or "1", now,
-                            now + timedelta(seconds=period))
+                            msg.get("RTY") or "", pri, msg.get("RNO") or "1", now, deadline,
+                            OPEN, deadline)
             self.open[r.id] = r
             statements.append((
                 "INSERT INTO hit_request (id, requester, terminal, owner, nic, oca, rty, pri, "
-                "rno, opened, deadline) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "rno, opened, deadline, next_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (r.id, r.requester, r.terminal, r.owner, nic, oca, r.rty, pri, r.rno,
-                 now.isoformat(), r.deadline.isoformat())))
+                 now.isoformat(), deadline.isoformat(), deadline.isoformat())))
+            self._journal(r, "requested", f"DEADLINE {self._show(deadline)}")
             self._arm(r, period)
         self.db.writer.submit_nowait(statements)
         return self.switch.router.relay(req)
@@ -118,34 +152,56 @@ class HitTracker:
     def on_reply(self, req: Request) -> Any:
         msg = req.msg
         nic, oca = msg.get("NIC") or "", msg.get("OCA") or ""
-        now = self.switch.clock.now()
         statements = []
         for r in [r for r in self.open.values() if r.owner == msg.ori
                   and r.requester in msg.destinations and r.matches(nic, oca)]:
             con = msg.get("CON") or ""
             if con == "E" and (msg.get("TIM") or "").isdigit():
-                r.deadline = now + timedelta(minutes=int(msg.get("TIM") or 0))
-                statements.append(("UPDATE hit_request SET deadline = ? WHERE id = ?",
-                                   (r.deadline.isoformat(), r.id)))
-                self._cancel(r.id)
-                self._arm(r, (r.deadline - now).total_seconds())
+                statements.append(self.extend(r, int(msg.get("TIM") or 0)))
                 continue
-            late = now > r.deadline or r.stage > 0
             outcome = {"Y": "confirmed", "N": "denied"}.get(con, "answered")
-            statements.append(self._close_stmt(r, now, outcome + ("-late" if late else "")))
-            self._forget(r.id)
+            statements.append(self.close(r, outcome))
         if statements:
             self.db.writer.submit_nowait(statements)
         return self.switch.router.relay(req)
 
+    # ------------------------------------------------------------ transitions
+
+    def extend(self, r: OpenRequest, minutes: int) -> tuple[str, tuple]:
+        """CON/E TIM/n: the owner needs n more minutes; the deadline moves, the stage stays."""
+        now = self.switch.clock.now()
+        r.deadline = r.next_at = now + timedelta(minutes=minutes)
+        self._cancel(r.id)
+        self._arm(r, minutes * 60.0)
+        self._journal(r, "extended", f"TIM/{minutes} NEW DEADLINE {self._show(r.deadline)}")
+        return ("UPDATE hit_request SET deadline = ?, next_at = ? WHERE id = ?",
+                (r.deadline.isoformat(), r.next_at.isoformat(), r.id))
+
+    def close(self, r: OpenRequest, outcome: str) -> tuple[str, tuple]:
+        now = self.switch.clock.now()
+        if outcome != "superseded" and (now > r.deadline or r.stage > OPEN):
+            outcome += "-late"
+        self._forget(r.id)
+        self._journal(r, outcome, "")
+        return self._close_stmt(r, now, outcome)
+
     def _close_stmt(self, r: OpenRequest, now: datetime, outcome: str) -> tuple[str, tuple]:
-        return ("UPDATE hit_request SET closed = ?, outcome = ? WHERE id = ?",
+        return ("UPDATE hit_request SET closed = ?, outcome = ?, next_at = '' WHERE id = ?",
                 (now.isoformat(), outcome, r.id))
+
+    def _journal(self, r: OpenRequest, disposition: str, detail: str) -> None:
+        what = f"YQ FROM {r.requester} TO {r.owner} {r.record} RTY/{r.rty} PRI/{r.pri} RNO/{r.rno}"
+        self.switch.journal.append(
+            "sys", f"HIT CONFIRMATION {disposition.upper()} {what} {detail}".rstrip(),
+            terminal=r.terminal, ori=r.requester, key="YQ", disposition=f"hit-{disposition}")
+
+    def _show(self, when: datetime) -> str:
+        return f"{when:%Y%m%d %H%M%S}"
 
     # ------------------------------------------------------------ deadlines
 
     def _arm(self, r: OpenRequest, lab_seconds: float) -> None:
-        self.timers[r.id] = self.switch.clock.call_later(lab_seconds, self._overdue, r.id)
+        self.timers[r.id] = self.switch.clock.call_later(lab_seconds, self.expire, r.id)
 
     def _cancel(self, rid: int) -> None:
         t = self.timers.pop(rid, None)
@@ -156,43 +212,48 @@ class HitTracker:
         self._cancel(rid)
         self.open.pop(rid, None)
 
-    def _overdue(self, rid: int) -> None:
+    def expire(self, rid: int) -> None:
+        """The request's next step is due (see the table in the module docstring)."""
         self.timers.pop(rid, None)
         r = self.open.get(rid)
         if r is None or not self.switch.started:
             return
-        r.stage += 1
         sw = self.switch
-        period = DEADLINES.get(r.pri, DEADLINES["R"])
+        now = sw.clock.now()
         words = "URGENT (10 MINUTES)" if r.pri == "U" else "ROUTINE (1 HOUR)"
         what = f"YQ FROM {r.requester} TO {r.owner} {r.record} RTY/{r.rty} PRI/{r.pri}"
-        since = f"OPENED {r.opened:%Y%m%d %H%M%S} - NO YR RECEIVED"
-        if r.stage == 1:
-            body = responses.notification("H", r.owner, [
+        since = f"OPENED {self._show(r.opened)} - NO YR RECEIVED"
+        due = r.next_at or now  # steps keep the documented times even if a timer fires late
+        if r.stage == OPEN and not r.second:
+            r.stage = OVERDUE
+            r.next_at = due + timedelta(seconds=r.period)
+            sw.deliver_to_ori(r.owner, responses.notification("H", r.owner, [
                 "HIT CONFIRMATION REMINDER - YOUR RESPONSE IS OVERDUE", what, since,
-                f"RESPOND WITH YR NOW - {words} DEADLINE PASSED"])
-            sw.deliver_to_ori(r.owner, body, key="NTF")
-        elif r.stage == 2:
+                f"RESPOND WITH YR NOW - {words} DEADLINE PASSED"]), key="NTF")
             body = responses.notification("H", r.requester, [
                 "NO HIT CONFIRMATION RESPONSE FROM RECORD OWNER", what, since,
                 "SEND SECOND REQUEST: YQ WITH RNO/2"])
             if r.terminal in sw.directory.terminals:  # a YQ from another state's node: its
                 sw.deliver(r.terminal, body, key="NTF", ori=r.requester)  # node tells it
         else:
+            again = r.stage == ESCALATED
+            r.stage = ESCALATED
+            r.next_at = None
             body = responses.notification("H", sw.lab.switch.ori, [
-                "HIT CONFIRMATION ESCALATED TO CONTROL TERMINAL", what, since,
-                f"OWNER {r.owner} HAS NOT ANSWERED A REMINDER AND A SECOND REQUEST NOTICE"])
+                "HIT CONFIRMATION ESCALATED TO CONTROL TERMINAL" + (" AGAIN" if again else ""),
+                what, since,
+                f"OWNER {r.owner} HAS NOT ANSWERED " + (
+                    "BY THE EXTENDED DEADLINE" if again else
+                    "A SECOND REQUEST" if r.second else "WITHIN TWO PERIODS")])
             for t in sw.directory.control_terminals():
                 sw.deliver(t, body, key="NTF", ori=sw.lab.switch.ori)
-        now = sw.clock.now()
-        r.deadline = now + timedelta(seconds=period)
         self.db.writer.submit_nowait([
-            ("UPDATE hit_request SET stage = ?, deadline = ? WHERE id = ?",
-             (r.stage, r.deadline.isoformat(), r.id))])
-        sw.journal.append("sys", f"HIT CONFIRMATION {STAGES[r.stage].upper()} {what}",
-                          ori=r.requester, key="YQ", disposition=STAGES[r.stage])
-        if r.stage < 3:
-            self._arm(r, period)
+            ("UPDATE hit_request SET stage = ?, next_at = ? WHERE id = ?",
+             (r.stage, r.next_at.isoformat() if r.next_at else "", r.id))])
+        self._journal(r, STAGES[r.stage], since)
+        if r.next_at is not None:
+            self._arm(r, max(0.0, (r.next_at - now).total_seconds()))
 
     def time_left(self, r: OpenRequest) -> float:
+        """Seconds to the answer deadline (negative once it has passed)."""
         return (r.deadline - self.switch.clock.now()).total_seconds()

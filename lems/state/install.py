@@ -11,6 +11,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.task import LoopingCall
+
+from lems.endpoints.seed import DEFAULT_SUBJECTS
+from lems.state import seed
+from lems.state.adminlog import AdminFeed
 from lems.state.cch import CchService
 from lems.state.db import StateDB, path_for
 from lems.state.fics import FicsService
@@ -40,7 +45,16 @@ def install(switch: Switch) -> None:
         ("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (k, v))
         for k, v in (("clock_wall", repr(time.time())), ("clock_lab", clock.now().isoformat()),
                      ("clock_speed", repr(clock.speed)))])
+    seeded: list = []
+    if db.one("SELECT value FROM meta WHERE key = 'cch_seeded'") is None:
+        # the lab's first start: the CCH of the same people the national files are seeded with
+        seeded = seed.statements(switch.lab.seed, DEFAULT_SUBJECTS)
+        db.writer.submit_nowait([*seeded, (
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('cch_seeded', ?)",
+            (str(DEFAULT_SUBJECTS),))])
     cch = CchService(switch, db)
+    if seeded:
+        cch.store.reserve(max(int(p[0][2:]) for sql, p in seeded if sql == seed.SUBJECT))
     ppf = PpfService(switch, db)
     fics = FicsService(switch, db, cch, ppf)
     fics.resume()
@@ -52,7 +66,15 @@ def install(switch: Switch) -> None:
     jobs.start()
     switch.state = StateServices(db, cch, fics, ppf, hits, jobs)  # type: ignore[attr-defined]
 
+    feed = AdminFeed(switch, db)
+    poll = LoopingCall(feed.poll)
+    poll.clock = switch.reactor
+    poll.start(1.0, now=True)
+
     def stop() -> Any:
+        if poll.running:
+            poll.stop()
+        feed.poll()
         jobs.stop()
         hits.cancel_timers()
         fics.cancel_timers()

@@ -12,7 +12,7 @@ Each run is journaled (``sys`` rows), so the audit shows what the jobs did.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import maybeDeferred, succeed
@@ -98,7 +98,8 @@ class Jobs:
 
     def purge_fics(self) -> Any:
         """FICS check records are kept no longer than five years."""
-        cutoff = (self.switch.clock.now() - timedelta(days=FICS_KEEP_DAYS)).isoformat()
+        cutoff = (self.switch.clock.now() - timedelta(days=FICS_KEEP_DAYS)).astimezone(
+            UTC).isoformat()  # stored times are UTC (LabClock.stamp)
         row = self.db.one("SELECT COUNT(*) FROM fics_check WHERE time < ?", (cutoff,))
         n = row[0] if row else 0
         if not n:

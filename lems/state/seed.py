@@ -1,78 +1,94 @@
-"""Fictitious CCH subjects in bulk for labs and the lookup benchmark (``lems cch seed``).
+"""The state CCH's share of the lab's world (``lems cch seed``, ``lems seed``, a lab's first start).
 
-Names come from pools Faker generates once (so a million subjects take seconds, not minutes);
-dates, offences and dispositions are drawn from a seeded generator. No real person is described.
-Rows are written straight to ``state.db`` in large transactions: seeding is an offline job, run
-while the lab's switch is stopped.
+The subjects are the people of ``lems.people`` whose record Oregon holds, under the SID and FBI
+number III lists for them (``OR`` + the person's number), with their Oregon arrests as cycles and
+the dispositions as charges: the same person everywhere. Rows are written straight to
+``state.db`` in large transactions (an offline job, run while the lab's switch is stopped), or
+returned as statements for a starting switch's writer.
 """
 
 from __future__ import annotations
 
-import random
 import sqlite3
-from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from collections.abc import Callable, Iterable, Iterator
 
-OFFENCES = [("2202", "FB"), ("2303", "MA"), ("1313", "MA"), ("2404", "FC"), ("3562", "MB"),
-            ("5404", "MA"), ("1204", "FA"), ("2589", "FC"), ("4801", "MA"), ("0901", "FA")]
-DISPOSITIONS = ["CONV", "CONV", "CONV", "DISM", "ACQ", "DIVD", ""]
+from lems import people
+from lems.store import Statement
+
+OFFENCES = people.OFFENCES
 CHUNK = 20_000
+ARRESTING_ORIS = ("OR0240000", "OR0240100", "OR0260000", "OR0260200")
+
+SUBJECT = ("INSERT OR IGNORE INTO subject (sid, fbi, name, sex, rac, dob, hgt, wgt, eye, hai, "
+           "soc, fpi, last_arrest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
+CYCLE = "INSERT OR IGNORE INTO cycle (sid, cyc, doa, ori, oca, manual) VALUES (?,?,?,?,?,?)"
+CHARGE = ("INSERT OR IGNORE INTO charge (sid, cyc, n, chg, ocl, dsp, dod) "
+          "VALUES (?,?,?,?,?,?,?)")
 
 
-def name_pools(seed: int) -> tuple[list[str], list[str]]:
-    from faker import Faker
+def oregon_people(seed: int, first: int = 1, last: int | None = None) -> Iterator[people.Person]:
+    """People ``first``..``last`` (or on without end) whose record Oregon holds."""
+    n = first
+    while last is None or n <= last:
+        p = people.person(seed, n)
+        if people.HOME in p.holders:
+            yield p
+        n += 1
 
-    fake = Faker("en_US")
-    fake.seed_instance(seed)
-    last = sorted({fake.last_name().upper().replace("'", "").replace(" ", "")
-                   for _ in range(4000)})
-    first = sorted({fake.first_name().upper().replace("'", "") for _ in range(2000)})
-    return last, first
+
+def rows(batch: Iterable[people.Person]) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """(subject, cycle, charge) rows of a batch of people."""
+    subs, cycs, chgs = [], [], []
+    for p in batch:
+        sid = p.sid(people.HOME)
+        mine = [a for a in p.arrests if a.state == people.HOME]
+        for cyc, a in enumerate(mine, 1):
+            cycs.append((sid, cyc, a.doa, ARRESTING_ORIS[p.n % len(ARRESTING_ORIS)],
+                         f"{a.doa[2:4]}-{p.n % 100000:05d}", int(a.doa < "19750101")))
+            chgs.append((sid, cyc, 1, a.off, a.ocl, a.dsp, a.dod))
+        subs.append((sid, p.fbi, p.nam, p.sex, p.rac, p.dob, p.hgt, p.wgt, p.eye, p.hai, p.soc,
+                     1, max(a.doa for a in mine)))
+    return subs, cycs, chgs
 
 
-def subjects(n: int, seed: int = 1, start: int = 1) -> Iterator[tuple[list[tuple], list[tuple],
-                                                                     list[tuple]]]:
-    """Chunks of (subject rows, cycle rows, charge rows)."""
-    rnd = random.Random(seed)
-    last, first = name_pools(seed)
-    epoch = date(1925, 1, 1)
-    for base in range(start, start + n, CHUNK):
-        subs, cycs, chgs = [], [], []
-        for i in range(base, min(base + CHUNK, start + n)):
-            sid = f"OR{i:08d}"
-            dob = epoch + timedelta(days=rnd.randrange(0, 365 * 82))
-            name = f"{rnd.choice(last)},{rnd.choice(first)}"
-            last_arrest = ""
-            for cyc in range(1, rnd.choice((1, 1, 1, 2, 2, 3)) + 1):
-                doa = dob + timedelta(days=rnd.randrange(18 * 365, 18 * 365 + 40 * 365))
-                doa_s = doa.strftime("%Y%m%d")
-                last_arrest = max(last_arrest, doa_s)
-                cycs.append((sid, cyc, doa_s, "OR0240000", f"{doa:%y}-{i % 100000:05d}",
-                             int(doa.year < 1975)))
-                for n_ in range(1, rnd.choice((1, 1, 2)) + 1):
-                    off, ocl = rnd.choice(OFFENCES)
-                    dsp = rnd.choice(DISPOSITIONS)
-                    dod = (doa + timedelta(days=90)).strftime("%Y%m%d") if dsp else ""
-                    chgs.append((sid, cyc, n_, off, ocl, dsp, dod))
-            subs.append((sid, f"{i:07d}AB{i % 10}", name, rnd.choice("MF"), rnd.choice("WBAIU"),
-                         dob.strftime("%Y%m%d"), int(rnd.random() < 0.95), last_arrest))
-        yield subs, cycs, chgs
+def statements(seed: int, persons: int) -> list[Statement]:
+    """The CCH of the first ``persons`` people, as statements for a writer."""
+    subs, cycs, chgs = rows(oregon_people(seed, 1, persons))
+    return ([(SUBJECT, r) for r in subs] + [(CYCLE, r) for r in cycs]
+            + [(CHARGE, r) for r in chgs])
+
+
+def seed_world(conn: sqlite3.Connection, persons: int, seed_value: int = 1) -> int:
+    """Write the CCH of the lab's first ``persons`` people (as ``lems seed`` sizes the national
+    world); returns the subjects written."""
+    conn.execute("BEGIN")
+    subs, cycs, chgs = rows(oregon_people(seed_value, 1, persons))
+    conn.executemany(SUBJECT, subs)
+    conn.executemany(CYCLE, cycs)
+    conn.executemany(CHARGE, chgs)
+    conn.execute("COMMIT")
+    return len(subs)
 
 
 def seed(conn: sqlite3.Connection, n: int, seed_value: int = 1,
          progress: Callable[[int], None] | None = None) -> int:
-    """Add ``n`` subjects after the highest SID already there; returns the first new number."""
+    """Add ``n`` subjects: the next people Oregon holds a record of after the highest SID
+    already there; returns the first new SID's number."""
     row = conn.execute("SELECT MAX(sid) FROM subject WHERE sid LIKE 'OR%'").fetchone()
-    start = int(row[0][2:]) + 1 if row and row[0] else 1
-    for subs, cycs, chgs in subjects(n, seed_value, start):
+    start = int(row[0][2:]) + 1 if row and row[0] and row[0][2:].isdigit() else 1
+    stream = oregon_people(seed_value, start)
+    first = 0
+    left = n
+    while left:
+        batch = [next(stream) for _ in range(min(CHUNK, left))]
+        first = first or batch[0].n
+        subs, cycs, chgs = rows(batch)
         conn.execute("BEGIN")
-        conn.executemany("INSERT INTO subject (sid, fbi, name, sex, rac, dob, fpi, last_arrest) "
-                         "VALUES (?,?,?,?,?,?,?,?)", subs)
-        conn.executemany("INSERT INTO cycle (sid, cyc, doa, ori, oca, manual) "
-                         "VALUES (?,?,?,?,?,?)", cycs)
-        conn.executemany("INSERT INTO charge (sid, cyc, n, chg, ocl, dsp, dod) "
-                         "VALUES (?,?,?,?,?,?,?)", chgs)
+        conn.executemany(SUBJECT, subs)
+        conn.executemany(CYCLE, cycs)
+        conn.executemany(CHARGE, chgs)
         conn.execute("COMMIT")
+        left -= len(batch)
         if progress:
-            progress(len(subs))
-    return start
+            progress(len(batch))
+    return first

@@ -12,12 +12,13 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from formats.errors import Reject
 from formats.grammar import Parser
+from lems.clock import saved_time, show
 
 PRIORITY_SECONDS = {"U": 600, "R": 3600}
 WINDOW = 10.0
@@ -61,11 +62,10 @@ def snapshot(database: str | Path, lab_name: str = "", *, recent: int = 15,
     """The live view of a lab from its journal (and from ``switch`` when in its process)."""
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
-        last = conn.execute("SELECT MAX(time) FROM journal").fetchone()[0]
-        if now is None:
+        if now is None:  # out of process: the lab time the switch saves every second
             now = switch.clock.now() if switch is not None else (
-                datetime.fromisoformat(last) if last else datetime.now())
-        since = (now - timedelta(hours=1)).isoformat()
+                saved_time(conn) or datetime.now().astimezone())
+        since = (now - timedelta(hours=1)).astimezone(UTC).isoformat()  # journal is UTC
         rows = conn.execute(
             "SELECT seq, time, direction, terminal, operator, ori, key, disposition, reason, "
             "text FROM journal WHERE time >= ? ORDER BY seq", (since,)).fetchall()
@@ -74,8 +74,8 @@ def snapshot(database: str | Path, lab_name: str = "", *, recent: int = 15,
                             "ORDER BY terminal, osn LIMIT 100").fetchall()
     finally:
         conn.close()
-    snap = Snapshot(lab_name, now.isoformat(timespec="seconds"), network=network)
-    window = (now - timedelta(seconds=WINDOW)).isoformat()
+    snap = Snapshot(lab_name, show(now), network=network)
+    window = (now - timedelta(seconds=WINDOW)).astimezone(UTC).isoformat()
     rates: Counter[str] = Counter()
     rejects: Counter[str] = Counter()
     online: dict[str, bool] = {}

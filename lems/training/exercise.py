@@ -29,14 +29,15 @@ key = "YR"
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from formats.errors import ConfigError
 
-CHECK_TYPES = ("sent", "answered", "received", "no_unfixed_rejects", "not_sent")
+CHECK_TYPES = ("sent", "answered", "received", "no_unfixed_rejects", "not_sent",
+               "not_refused")
 CHECK_ATTRS = {"type", "key", "after", "fields", "values", "dest", "within", "match",
                "to_origin", "priority_deadline", "contains", "scope", "accepted", "why"}
 
@@ -88,6 +89,21 @@ class Exercise:
     path: str = ""
     needs: tuple[str, ...] = ()
     """Services the exercise needs besides the switch (``ncic``, ``cch``…)."""
+
+    def with_vars(self, variables: dict[str, str]) -> Exercise:
+        """This exercise with ``${NAME}`` replaced in its text, setup scripts and check values
+        (``${CASE}``: this run's fresh case number, so an exercise runs again on the same lab
+        without its entries colliding with the last run's)."""
+        def sub(text: str) -> str:
+            for name, value in variables.items():
+                text = text.replace("${" + name + "}", value)
+            return text
+
+        tasks = tuple(Task(t.id, sub(t.text), tuple(
+            replace(c, values={k: sub(v) for k, v in c.values.items()}, contains=sub(c.contains))
+            for c in t.checks)) for t in self.tasks)
+        return replace(self, text=sub(self.text), tasks=tasks,
+                       setup=tuple(Setup(s.terminal, sub(s.script)) for s in self.setup))
 
 
 def _fail(path: str, where: str, reason: str) -> ConfigError:

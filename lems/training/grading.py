@@ -21,6 +21,9 @@ window (``seq > start_seq``) from the lab database. Check types:
     of the trainee's ORI) was followed by an accepted one of the same key.
 ``not_sent``
     the trainee sent no accepted ``key``.
+``not_refused``
+    no ``key`` message (``*``: any) of the trainee was refused with a reason starting with
+    ``contains`` (a reject code such as ``SPOOF``; empty: any refusal) - misuse the audit flags.
 """
 
 from __future__ import annotations
@@ -116,6 +119,9 @@ class TaskResult:
     text: str
     passed: bool
     checks: list[CheckResult] = field(default_factory=list)
+    seconds: float | None = None
+    """Lab seconds from the start of the run to the message that did the task (None: not
+    done, or a task about what was not sent)."""
 
     @property
     def reasons(self) -> list[str]:
@@ -133,6 +139,8 @@ class Grade:
     operator: str
     started: str
     tasks: list[TaskResult]
+    rejects: int = 0
+    """Messages of the trainee's terminal the switch refused during the run."""
 
     @property
     def passed(self) -> bool:
@@ -153,9 +161,10 @@ class Grade:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Grade:
         tasks = [TaskResult(t["id"], t["text"], t["passed"],
-                            [CheckResult(**c) for c in t["checks"]]) for t in d["tasks"]]
+                            [CheckResult(**c) for c in t["checks"]], t.get("seconds"))
+                 for t in d["tasks"]]
         return cls(d["exercise"], d["title"], d["trainee"], d["terminal"], d["operator"],
-                   d["started"], tasks)
+                   d["started"], tasks, d.get("rejects", 0))
 
 
 class Grader:
@@ -166,16 +175,28 @@ class Grader:
         self.terminal = terminal
         self.ori = ori
         self.start = entries[0].time if entries else datetime.now()
+        self._when: float | None = None
+        """Set by a check that passes on a message: lab seconds from the start to it."""
 
     def grade(self, exercise: Exercise, trainee: str = "") -> Grade:
         operator = next((e.operator for e in self.entries if e.terminal == self.terminal
                          and e.direction == "in" and e.operator), "")
         tasks = []
         for task in exercise.tasks:
-            results = [self.check(c) for c in task.checks]
-            tasks.append(TaskResult(task.id, task.text, all(r.passed for r in results), results))
+            results, times = [], []
+            for c in task.checks:
+                self._when = None
+                results.append(self.check(c))
+                if self._when is not None:
+                    times.append(self._when)
+            done = all(r.passed for r in results)
+            tasks.append(TaskResult(task.id, task.text, done, results,
+                                    round(max(times), 1) if done and times else None))
+        rejects = sum(1 for e in self.entries if e.direction == "in" and e.refused
+                      and e.terminal == self.terminal)
         return Grade(exercise.id, exercise.title, trainee or operator or self.terminal,
-                     self.terminal, operator, self.start.isoformat(timespec="seconds"), tasks)
+                     self.terminal, operator, self.start.isoformat(timespec="seconds"), tasks,
+                     rejects)
 
     def check(self, c: Check) -> CheckResult:
         detail = getattr(self, f"_{c.type}")(c)
@@ -208,7 +229,7 @@ class Grader:
             return f"{c.key} lacks {', '.join(missing)}"
         for code, want in c.values.items():
             got = msg.get(code)
-            if got != want:
+            if not same(code, got, want):
                 return f"{c.key} {code}/{got or '(none)'} should be {code}/{want}"
         if c.dest and c.dest not in msg.destinations:
             return (f"{c.key} went to {' '.join(msg.destinations) or 'no destination'}, "
@@ -227,15 +248,25 @@ class Grader:
         if not accepted:
             return f"every {c.key} was refused (last: {sent[-1].reason})"
         problems = [self._problem(c, e) for e in accepted]
-        return "" if "" in problems else problems[-1]
+        if "" in problems:
+            self._when = self._seconds(accepted[problems.index("")])
+            return ""
+        return problems[-1]
 
     def _not_sent(self, c: Check) -> str:
         sent = [e for e in self._sent_by(c.key, c.scope) if e.accepted]
         return f"{c.key} was sent (seq {sent[0].seq})" if sent else ""
 
+    def _not_refused(self, c: Check) -> str:
+        for e in self._sent_by(c.key, c.scope):
+            if e.refused and (e.reason or "").startswith(c.contains):
+                return f"{e.key} refused ({e.reason})"
+        return ""
+
     def _received(self, c: Check) -> str:
         got = [e for e in self._delivered(c.key) if not c.contains or c.contains in e.text]
         if got:
+            self._when = self._seconds(got[0])
             return ""
         what = f" containing {c.contains!r}" if c.contains else ""
         return f"no {c.key}{what} was received"
@@ -280,7 +311,8 @@ class Grader:
                                 f"{origin} (who sent the {c.after})")
                 continue
             wrong = [f"{code}/{msg.get(code) or '(none)'} (the {c.after} has {code}/"
-                     f"{pairs.get(code)})" for code in c.match if msg.get(code) != pairs.get(code)]
+                     f"{pairs.get(code)})" for code in c.match
+                     if not same(code, msg.get(code), pairs.get(code))]
             if wrong:
                 problems.append(f"{c.key} does not match: {', '.join(wrong)}")
                 continue
@@ -288,8 +320,23 @@ class Grader:
             if limit and took > limit:
                 problems.append(f"{c.key} sent {took:.0f} s after the {c.after}; {why}")
                 continue
+            self._when = max(self._when or 0.0, self._seconds(a))
             return ""
         return problems[-1] if problems else f"no readable {c.key} answer"
+
+
+def normal(code: str, value: str | None) -> str:
+    """A field value as NCIC compares it: upper case, runs of spaces as one, and in a name no
+    space after the comma (``HARTWELL, VERNON LEE`` is ``HARTWELL,VERNON LEE``)."""
+    v = " ".join((value or "").upper().split())
+    if code in ("NAM", "AKA", "RNA"):
+        v = v.replace(", ", ",")
+    return v
+
+
+def same(code: str, got: str | None, want: str | None) -> bool:
+    """Whether a trainee's field value is the expected one, compared as parsed values."""
+    return normal(code, got) == normal(code, want)
 
 
 def grade(exercise: Exercise, database: str | Path, start_seq: int, terminal: str, ori: str,

@@ -37,11 +37,11 @@ def lab_credentials(lab: LabConfig, terminal: str) -> Credentials:
 async def setup(reactor: Any, endpoint: str, lab: LabConfig, exercise: Exercise,
                 trainee: str) -> None:
     """Run the exercise's setup scripts, in order; a failing step stops the exercise."""
-    trainee_ori = lab.terminals[trainee].oris[0]
+    exercise = exercise.with_vars({"TRAINEE_ORI": lab.terminals[trainee].oris[0],
+                                   "TRAINEE": trainee})
     for step in exercise.setup:
         cred = lab_credentials(lab, step.terminal)
-        text = step.script.replace("${TRAINEE_ORI}", trainee_ori).replace("${TRAINEE}",
-                                                                           trainee)
+        text = step.script
         result = await run_terminal(reactor, endpoint, cred,
                                     parse_script(text, f"{exercise.id} setup {step.terminal}"))
         if not result.passed:
@@ -51,16 +51,23 @@ async def setup(reactor: Any, endpoint: str, lab: LabConfig, exercise: Exercise,
 
 async def run_exercise(reactor: Any, endpoint: str, lab: LabConfig, exercise: Exercise, *,
                        trainee: str = "", terminal: str = "", script: Script | None = None,
-                       until: Any = None, settle: Any = None) -> Grade:
+                       until: Any = None, settle: Any = None, case: str = "",
+                       klass: str = "", setup_lock: asyncio.Lock | None = None) -> Grade:
     """Set up, let the trainee work, grade. With ``script`` the trainee is scripted; otherwise
     ``until`` (a coroutine function) returns when the person is done. ``settle`` (a coroutine
     function) waits until the switch has committed everything (in-process switches)."""
     terminal = (terminal or exercise.trainee).upper()
     cred = lab_credentials(lab, terminal)
     start = last_seq(lab.database)
-    await setup(reactor, endpoint, lab, exercise, terminal)
+    case = case or case_number(lab, start, terminal)
+    exercise = exercise.with_vars({"CASE": case})
+    if setup_lock is not None:  # a class: one setup at a time (they share setup terminals)
+        async with setup_lock:
+            await setup(reactor, endpoint, lab, exercise, terminal)
+    else:
+        await setup(reactor, endpoint, lab, exercise, terminal)
     if script is not None:
-        await run_terminal(reactor, endpoint, cred, script)
+        await run_terminal(reactor, endpoint, cred, script, variables={"CASE": case})
     elif until is not None:
         await until()
     await asyncio.sleep(0.3)  # answers in flight reach the journal
@@ -68,8 +75,17 @@ async def run_exercise(reactor: Any, endpoint: str, lab: LabConfig, exercise: Ex
         await settle()
     g = grade(exercise, lab.database, start, terminal, lab.terminals[terminal].oris[0],
               trainee or cred.operator)
-    save_grade(lab, g)
+    save_grade(lab, g, klass)
     return g
+
+
+def case_number(lab: LabConfig, start_seq: int, terminal: str) -> str:
+    """A case number no earlier run on this lab used: ``YY-TTNNNNN`` from the lab year, the
+    trainee terminal's number and the journal position (which only grows, also across
+    ``lems lab reset`` to a later snapshot; a reset to an earlier one restores its entries too)."""
+    digits = "".join(c for c in terminal if c.isdigit())[-2:].rjust(2, "0")
+    year = lab.start.year if lab.start else 2026
+    return f"{year % 100:02d}-{digits}{start_seq % 100000:05d}"
 
 
 def results_path(lab: LabConfig) -> Path:
@@ -81,28 +97,38 @@ def _connect(lab: LabConfig) -> sqlite3.Connection:
     conn.execute("CREATE TABLE IF NOT EXISTS grade (id INTEGER PRIMARY KEY, exercise TEXT, "
                  "trainee TEXT, terminal TEXT, started TEXT, passed INTEGER, score REAL, "
                  "body TEXT NOT NULL)")
+    conn.execute("CREATE TABLE IF NOT EXISTS class_grade (class TEXT NOT NULL, grade INTEGER "
+                 "NOT NULL)")
     return conn
 
 
-def save_grade(lab: LabConfig, g: Grade) -> None:
+def save_grade(lab: LabConfig, g: Grade, klass: str = "") -> int:
+    """Keep a grade (``klass``: the class it was part of); its id."""
     conn = _connect(lab)
     try:
         with conn:
-            conn.execute("INSERT INTO grade (exercise, trainee, terminal, started, passed, score,"
-                         " body) VALUES (?,?,?,?,?,?,?)",
-                         (g.exercise, g.trainee, g.terminal, g.started, int(g.passed), g.score,
-                          json.dumps(g.to_dict())))
+            cur = conn.execute(
+                "INSERT INTO grade (exercise, trainee, terminal, started, passed, score, body) "
+                "VALUES (?,?,?,?,?,?,?)", (g.exercise, g.trainee, g.terminal, g.started,
+                                           int(g.passed), g.score, json.dumps(g.to_dict())))
+            gid = int(cur.lastrowid or 0)
+            if klass:
+                conn.execute("INSERT INTO class_grade (class, grade) VALUES (?, ?)",
+                             (klass, gid))
+        return gid
     finally:
         conn.close()
 
 
-def load_grades(lab: LabConfig, trainee: str = "") -> list[Grade]:
+def load_grades(lab: LabConfig, trainee: str = "", klass: str = "") -> list[Grade]:
     if not results_path(lab).exists():
         return []
     conn = _connect(lab)
     try:
-        rows = conn.execute("SELECT body FROM grade WHERE ? = '' OR trainee = ? ORDER BY id",
-                            (trainee, trainee)).fetchall()
+        rows = conn.execute(
+            "SELECT body FROM grade WHERE (? = '' OR trainee = ?) AND (? = '' OR id IN "
+            "(SELECT grade FROM class_grade WHERE class = ?)) ORDER BY id",
+            (trainee, trainee, klass, klass)).fetchall()
     finally:
         conn.close()
     return [Grade.from_dict(json.loads(body)) for (body,) in rows]

@@ -143,7 +143,7 @@ async def test_cj_query_gets_rap_sheet_with_notice_and_open_arrest(tmp_path, rea
         assert out.key == "ACC", out.body
         out = await wait(t01.request(f"QCH.OR0240000.SID/{sid}.PUR/C"))
         assert "DSP/CONVICTED DOD/20260601" in out.body and "OPEN" not in out.body
-        out = await wait(t01.request("QCH.OR0240000.NAM/DOE,JANE.DOB/19800101.PUR/C"))
+        out = await wait(t01.request("QCH.OR0240000.NAM/DOE,MARY.DOB/19800101.PUR/C"))
         assert out.key == "NRC" and D1 in flat(out.body)
 
 
@@ -245,8 +245,12 @@ async def test_challenged_record_carries_notice_and_journal_names_receiver(tmp_p
         summary = summarize(transactions(sw.lab.database, f),
                             disseminations(sw.state.db.path, f))["OR0240000"]
         assert summary.keys["QCH"] == 2 and summary.cch == {"full": 2, "challenge-notice": 1}
-        assert summarize(transactions(sw.lab.database, Filter(terminal="T01")),
-                         [])["OR0240001"].rejects == {"SPOOF": 1}
+        # the spoof attempt is filed under the terminal's own ORI, naming the one it claimed
+        rows = transactions(sw.lab.database, Filter(terminal="T01"))
+        assert summarize(rows, [])["OR0240000"].rejects == {"SPOOF": 1}
+        assert "OR0240001" not in summarize(rows, [])
+        [spoof] = [r for r in rows if r["reason"].startswith("SPOOF")]
+        assert spoof["ori"] == "OR0240000" and "CLAIMED ORI/OR0240001" in spoof["reason"]
 
 
 async def test_removal_rules(tmp_path, reactor):
@@ -356,8 +360,8 @@ YQ = ("YQ.OR0240000.OR0260000.TXT RTY/WP.RNO/1.PRI/U.OCA/24-0017.NIC/W000018426.
 YR = "YR.OR0260000.OR0240000.TXT RTY/WP.RNO/1.CON/Y.OCA/24-0017.RNA/HOLLIS,AVERY"
 
 
-async def test_unanswered_urgent_yq_reminds_owner_then_requester_then_control(tmp_path,
-                                                                              reactor):
+async def test_unanswered_urgent_yq_reminds_owner_and_requester_then_control(tmp_path,
+                                                                             reactor):
     async with lab_switch(tmp_path, reactor) as sw:
         t01, t04, t00 = await sw.term("T01"), await sw.term("T04"), await sw.term("T00")
         t01.send(YQ)
@@ -366,19 +370,52 @@ async def test_unanswered_urgent_yq_reminds_owner_then_requester_then_control(tm
         [r] = sw.state.hits.open.values()
         assert sw.state.hits.time_left(r) == 600
         sw.fake.advance(599)
-        assert not t04.drain()
-        sw.fake.advance(1)
+        assert not t04.drain() and not t01.drain()
+        sw.fake.advance(1)  # +10 min: the owner is reminded, the requester told to ask again
         out = await wait(t04.next())
         assert out.key == "NTF" and "HIT CONFIRMATION REMINDER" in out.body
-        sw.fake.advance(600)
         out = await wait(t01.next())
         assert out.key == "NTF" and "SEND SECOND REQUEST" in out.body and "RNO/2" in out.body
-        sw.fake.advance(600)
+        assert sw.state.hits.time_left(r) == 0  # TIME LEFT counts to the deadline, not a stage
+        sw.fake.advance(300)
+        assert sw.state.hits.time_left(r) == -300
+        sw.fake.advance(300)  # +20 min, no second request: the control terminal is told
         out = await wait(t00.next())
         assert out.key == "NTF" and "ESCALATED TO CONTROL TERMINAL" in out.body
         await settle(sw)
         stages = [r[4] for r in journal(sw, "direction = 'sys' AND key = 'YQ'")]
-        assert stages == ["owner-reminded", "requester-notified", "escalated"]
+        assert stages == ["hit-requested", "hit-overdue", "hit-escalated"]
+
+
+async def test_unanswered_second_request_goes_to_control(tmp_path, reactor):
+    async with lab_switch(tmp_path, reactor) as sw:
+        t01, t04, t00 = await sw.term("T01"), await sw.term("T04"), await sw.term("T00")
+        t01.send(YQ)
+        await wait(t04.next())
+        sw.fake.advance(600)
+        await wait(t01.next())
+        t01.send(YQ.replace("RNO/1", "RNO/2"))
+        out = await wait(t04.next())
+        while out.key != "YQ":
+            out = await wait(t04.next())
+        [r] = sw.state.hits.open.values()
+        assert r.rno == "2" and sw.state.hits.time_left(r) == 600
+        sw.fake.advance(600)
+        out = await wait(t00.next())
+        assert "ESCALATED TO CONTROL TERMINAL" in out.body and "SECOND REQUEST" in out.body
+        # an extension on an escalated request moves the deadline and never crashes
+        t04.send(YR.replace("CON/Y", "CON/E.TIM/30"))
+        await wait(t01.next())
+        assert sw.state.hits.time_left(r) == 1800
+        sw.fake.advance(1800)
+        out = await wait(t00.next())
+        assert "ESCALATED TO CONTROL TERMINAL AGAIN" in out.body
+        t04.send(YR)
+        await wait(t01.next())
+        assert not sw.state.hits.open
+        await settle(sw)
+        assert sw.state.db.one("SELECT outcome FROM hit_request WHERE id = ?",
+                               (r.id,))[0] == "confirmed-late"
 
 
 async def test_yr_in_time_closes_the_request(tmp_path, reactor):
@@ -499,7 +536,7 @@ async def test_fics_approved_denied_and_stolen_gun(tmp_path, reactor):
         assert out.key == "FCR" and "STATUS/APPROVED" in out.body and "FTN/F261123" in out.body
         ncic.hits.add("SER/K123456")
         out = await wait(dealer.request(FCK))
-        assert "STATUS/DENIED" in out.body and "NCIC STOLEN GUN" in out.body
+        assert "STATUS/DENIED" in out.body and "SER/K123456 REPORTED STOLEN" in out.body
         out = await wait(dealer.request("FSG.OR024905Z.SER/K123456"))
         assert out.key == "FCR" and "FIREARM REPORTED STOLEN" in out.body
         out = await wait(dealer.request("FSG.OR024905Z.SER/Q999"))
@@ -507,7 +544,7 @@ async def test_fics_approved_denied_and_stolen_gun(tmp_path, reactor):
         ncic.hits.clear()
         await wait((await sw.term("T08")).request(EPP))
         out = await wait(dealer.request(FCK))
-        assert "STATUS/DENIED" in out.body and "PROHIBITED PERSON PPN/P0000001" in out.body
+        assert "STATUS/DENIED" in out.body and "PPN/" not in out.body  # never the reason
         out = await wait(dealer.request(FCK.replace(".IDN/", ".ADR/N.IDN/")))
         assert out.key == "REJ" and "ID-REQUIRED" in out.body
 
@@ -525,7 +562,7 @@ async def test_fics_identity_in_question_asks_for_thumbprint(tmp_path, reactor):
         out = await wait(dealer.request(FCK + ".THB/TV778"))
         assert "STATUS/APPROVED" in out.body
         out = await wait(dealer.request(FCK.replace("SEX/F", "SEX/M")))
-        assert "STATUS/DENIED" in out.body and "FELONY CONVICTION" in out.body
+        assert "STATUS/DENIED" in out.body and "CONVICTION" not in out.body
 
 
 async def test_fics_pending_resolves_by_unsolicited_message(tmp_path, reactor):
@@ -534,7 +571,7 @@ async def test_fics_pending_resolves_by_unsolicited_message(tmp_path, reactor):
         nics.down = True
         dealer = await sw.term("T13")
         out = await wait(dealer.request(FCK))
-        assert "STATUS/PENDING" in out.body and "NICS NOT AVAILABLE" in out.body
+        assert "STATUS/PENDING" in out.body and "NICS" not in out.body
         ftn = out.body.split("FTN/")[1].split()[0]
         nics.down = False
         sw.fake.advance(1800)

@@ -4,6 +4,8 @@ cutoffs, PPF reconciliation, FICS answers, and the state CLI commands."""
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 from datetime import date
 
 from lems.cli import main
@@ -103,7 +105,11 @@ def test_state_commands(tmp_path, capsys):
     init_lab(tmp_path, listen="tcp:0:interface=127.0.0.1")
     assert main(["cch", "seed", str(tmp_path), "--subjects", "300"]) == 0
     assert main(["cch", "seed", str(tmp_path), "--subjects", "10"]) == 0
-    assert "SID/OR00000301" in capsys.readouterr().out
+    out = capsys.readouterr().out  # SIDs are the people's numbers: sparse, in order
+    assert re.search(r"seeded 10 fictitious subjects SID/OR\d{8} onward", out)
+    conn = sqlite3.connect(tmp_path / "state.db")
+    assert conn.execute("SELECT COUNT(*) FROM subject").fetchone()[0] == 310
+    conn.close()
     assert main(["hits", str(tmp_path)]) == 0
     assert "Hit confirmations (0)" in capsys.readouterr().out
     out = tmp_path / "a.json"

@@ -14,7 +14,7 @@ from support import demo_lab, running_switch, wait
 from formats.errors import ConfigError
 from lems.training.exercise import load_exercise, parse_exercise, shipped_ids
 from lems.training.report import report_html, report_json
-from lems.training.run import load_grades, run_exercise
+from lems.training.run import run_exercise
 from terminals.script import load_script
 
 TRAINEES = Path(__file__).with_name("trainees")
@@ -27,12 +27,21 @@ WRONG = {
     "designated-consent": "every QCH was refused (last: CONSENT-REQUIRED PUR",
     "broadcast-aml": "no AML was sent",
     "plate-hit-confirm": "the HIT received at",
+    "modify-wanted": "XW was sent",
+    "locate-wanted": "no LW was sent",
+    "clear-wanted": "XW was sent",
+    "cancel-wanted": "CW was sent",
+    "gun-hit": "no HIT containing 'TX4471902' was received",
+    "iii-record": "QR refused (",
+    "ppf-minimum": "EPP refused (",
+    "radio-rules": "QCH was sent",
+    "misuse-spoof": "QV refused (SPOOF",
 }
 
 
-def test_at_least_five_exercises_ship_each_with_trainees():
+def test_at_least_fifteen_exercises_ship_each_with_trainees():
     ids = shipped_ids()
-    assert len(ids) >= 5
+    assert len(ids) >= 15
     for i in ids:
         ex = load_exercise(i)
         assert ex.tasks and ex.rules
@@ -53,19 +62,7 @@ async def _run(tmp_path, reactor, exercise_id, trainee_script, speed=None):
         return lab, await asyncio.wait_for(coro, 30)
 
 
-@pytest.mark.parametrize("exercise_id", sorted(WRONG))
-async def test_exercise_passes_when_done_right(exercise_id, tmp_path, reactor):
-    _, grade = await _run(tmp_path, reactor, exercise_id, f"{exercise_id}.good")
-    assert grade.passed, grade.reasons()
-    assert grade.score == 1.0
-
-
-@pytest.mark.parametrize("exercise_id", sorted(WRONG))
-async def test_exercise_fails_with_a_reason_when_done_wrong(exercise_id, tmp_path, reactor):
-    lab, grade = await _run(tmp_path, reactor, exercise_id, f"{exercise_id}.bad")
-    assert not grade.passed
-    assert any(WRONG[exercise_id] in r for r in grade.reasons()), grade.reasons()
-    assert load_grades(lab)[-1].reasons() == grade.reasons()
+# Every shipped exercise done right and done wrong, with a reset between: test_rerun.py.
 
 
 async def test_late_answer_misses_the_urgent_deadline(tmp_path, reactor):
