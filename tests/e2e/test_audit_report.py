@@ -89,7 +89,7 @@ async def test_audit_attributes_counts_and_prints_per_agency(tmp_path, reactor):
         assert spoof and spoof[0][1:3] == ("T01", "OR0240000")
         assert "CLAIMED ORI/OR0260000" in spoof[0][5]
         logon = [r for r in rows if r[3] == "LOGON" and r[4] == "refused"]
-        assert logon and logon[0][1] == "T02" and "INVALID PASSWORD" in logon[0][5]
+        assert logon and logon[0][1] == "T02" and "PASSWORD NOT VALID" in logon[0][5]
         assert not [r for r in rows if r[2] == "1"]  # no bogus ORI "1" from ACK.1
         admin = [r[4] for r in journal(sw, "key = 'ADMIN'")]
         assert admin == ["admin-suspend", "admin-reinstate", "admin-unlock",
