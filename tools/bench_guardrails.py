@@ -70,14 +70,10 @@ class Honest(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
-        while b"\n" in self.buf:
-            # frames end at a newline not preceded by a backslash
-            end = next((i for i in range(len(self.buf)) if self.buf[i] == 10 and
-                        (i == 0 or self.buf[i - 1] != 0x5C)), -1)
-            if end < 0:
-                return
-            frame, self.buf = self.buf[:end], self.buf[end + 1:]
-            self.frame(frame)
+        while b"\n\n" in self.buf:
+            # the natural form (docs/WIRE.md): each message ends with an empty line
+            frame, _, self.buf = self.buf.partition(b"\n\n")
+            self.frame(frame.lstrip(b"\n"))
 
     def frame(self, frame: bytes) -> None:
         osn = int(frame[4:11]) if frame.startswith(b"OSN/") else -1
