@@ -110,6 +110,13 @@ category = "designated"
 type = "NJ"
 agreement_expires = {expired}   # research access lasts at most 30 days (OAR 257-010-0030(4))
 
+[[agency]]
+ori = "OR024905Z"
+name = "CASCADE SPORTING GOODS (FIREARMS DEALER)"
+category = "noncj"
+type = "NJ"
+keys = ["FCK", "FSG"]   # a dealer asks FICS only: a purchase check and a stolen-gun check
+
 # ---------------------------------------------------------------- terminals
 
 [[terminal]]
@@ -174,6 +181,11 @@ id = "T11"
 oris = ["OR024903Z"]
 description = "Research project workstation"
 
+[[terminal]]
+id = "T13"
+oris = ["OR024905Z"]
+description = "Firearms dealer counter (FICS)"
+
 # ---------------------------------------------------------------- operators (fictitious)
 
 [[operator]]
@@ -184,6 +196,12 @@ supervisor = true
 terminals = ["T00"]     # supervisors are limited to the terminals listed (here the control one)
 
 {operators}
+
+[[operator]]
+id = "OP13"
+name = "TENNANT, BLAIR"
+password = "train-13"
+terminals = ["T13"]
 
 [[operator]]
 id = "NOCHECK"

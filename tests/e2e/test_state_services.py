@@ -33,24 +33,6 @@ id = "OP12"
 name = "MARLOWE, KIT"
 password = "train-12"
 terminals = ["T12"]
-
-[[agency]]
-ori = "OR024905Z"
-name = "CASCADE SPORTING GOODS (FIREARMS DEALER)"
-category = "noncj"
-type = "NJ"
-keys = ["FCK", "FSG"]
-
-[[terminal]]
-id = "T13"
-oris = ["OR024905Z"]
-description = "Dealer counter"
-
-[[operator]]
-id = "OP13"
-name = "TENNANT, BLAIR"
-password = "train-13"
-terminals = ["T13"]
 """
 
 

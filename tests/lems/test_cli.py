@@ -160,7 +160,7 @@ def test_init_writes_a_lab(tmp_path):
         assert word in r.stdout, word
     assert (d / "lab.toml").is_file() and (d / "lab.db").is_file()
     lab = load_lab(d)
-    assert len(lab.terminals) == 12
+    assert len(lab.terminals) == 13 and "T13" in r.stdout  # T13: the firearms dealer
     conn = store.connect(lab.database)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
     conn.close()

@@ -22,8 +22,9 @@ def test_demo_lab_loads(tmp_path):
     assert lab.switch.listen == ("tcp:0:interface=127.0.0.1",)
     assert lab.switch.lockout_after == 5
 
-    assert list(lab.terminals) == [f"T{i:02d}" for i in range(12)]
-    assert {a.category for a in lab.agencies.values()} == {"cj", "designated", "riss", "qe"}
+    assert list(lab.terminals) == [*(f"T{i:02d}" for i in range(12)), "T13"]
+    assert {a.category for a in lab.agencies.values()} == {"cj", "designated", "riss", "qe",
+                                                           "noncj"}
     assert set(CATEGORIES) >= {a.category for a in lab.agencies.values()}
     assert [t.id for t in lab.terminals.values() if t.radio] == ["T05"]
     assert [t.id for t in lab.terminals.values() if t.control] == ["T00"]
@@ -33,8 +34,10 @@ def test_demo_lab_loads(tmp_path):
     assert lab.agencies["OR024902Z"].criteria == ("0901", "1101", "1301", "3501")
     assert lab.agencies["OR024903Z"].agreement_expires == TODAY - timedelta(days=1)
     assert lab.agencies["OR0240000"].keys is None and lab.agencies["OR0240000"].agreement
+    assert lab.agencies["OR024905Z"].keys == frozenset({"FCK", "FSG"})  # the firearms dealer
+    assert lab.terminals["T13"].oris == ("OR024905Z",)
 
-    assert len(lab.operators) == 14
+    assert len(lab.operators) == 15
     assert lab.operators["OP05"].terminals == ("T05",)
     assert lab.operators["OP05"].password == "train-05"
     assert not lab.operators["NOCHECK"].cleared and lab.operators["SUPER1"].supervisor

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,7 @@ WRONG = {
     "ppf-minimum": "EPP refused (",
     "radio-rules": "QCH was sent",
     "misuse-spoof": "QV refused (SPOOF",
+    "fics-dealer-check": "no FCR containing 'STATUS/DENIED' was received",
 }
 
 
@@ -90,6 +92,23 @@ async def test_reports_json_and_html(tmp_path, reactor):
     assert [g["passed"] for g in data["OP01"]] == [True, False]
     page = report_html([good, bad])
     assert "Trainee OP01" in page and "1 of 2 passed" in page and "no AML was sent" in page
+
+
+async def test_fics_dealer_is_told_the_outcome_never_the_prohibitor(tmp_path, reactor):
+    lab, good = await _run(tmp_path, reactor, "fics-dealer-check", "fics-dealer-check.good")
+    assert good.passed, good.reasons()
+    conn = sqlite3.connect(lab.database)
+    try:
+        told = conn.execute("SELECT text FROM journal WHERE direction = 'out' AND terminal = 'T13' "
+                            "AND key = 'FCR'").fetchall()
+        kept = conn.execute("SELECT reason FROM journal WHERE key = 'FCK' "
+                            "AND disposition = 'fics-denied'").fetchall()
+    finally:
+        conn.close()
+    assert len(told) == 1 and "STATUS/DENIED" in told[0][0] and "FTN/F" in told[0][0]
+    for word in ("WANTED", "NIC/", "NICS DENIAL", "REASON/", "WARRANT"):
+        assert word not in told[0][0], (word, told[0][0])
+    assert len(kept) == 1 and "WANTED PERSON" in kept[0][0], kept
 
 
 def test_bad_exercise_files_are_refused_with_the_place():
