@@ -103,7 +103,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         endpoint = args.switch
         if endpoint is None:
             from lems.switch import Switch
+            from lems.training.run import session_passwords
 
+            session_passwords(lab, [s.terminal for s in exercise.setup]
+                              + ([terminal] if script is not None else []))
             switch = Switch(lab, reactor)
             switch.start()
             for desc in lab.switch.listen:
@@ -190,7 +193,9 @@ def cmd_class_start(args: argparse.Namespace) -> int:
         endpoint = args.switch
         if endpoint is None:
             from lems.switch import Switch
+            from lems.training.run import session_passwords
 
+            session_passwords(lab, [s.terminal for s in exercise.setup])
             switch = Switch(lab, reactor)
             switch.start()
             for desc in lab.switch.listen:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import sqlite3
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +37,41 @@ def lab_credentials(lab: LabConfig, terminal: str) -> Credentials:
     return Credentials(terminal, op.id, op.password)
 
 
+def scripted_credentials(lab: LabConfig, terminal: str) -> Credentials:
+    """Credentials a scripted terminal signs on with: it needs a password in clear."""
+    cred = lab_credentials(lab, terminal)
+    if not cred.password:
+        raise ExerciseError(
+            f"operator {cred.operator} of terminal {terminal} has only a password hash in "
+            f"{lab.path}: a scripted terminal cannot sign on to a switch running elsewhere; run "
+            "the exercise without --switch (it then runs its own switch), or write the lab "
+            "with lems init --training-passwords")
+    return cred
+
+
+def session_passwords(lab: LabConfig, terminals: Iterable[str]) -> None:
+    """Give the operators of ``terminals`` whose lab.toml keeps only a hash a random password
+    for this run.
+
+    Only for a switch the exercise runs itself (``lems exercise run`` / ``lems class start``
+    without ``--switch``) and only for the scripted terminals (the setup terminals, a scripted
+    trainee): that switch and those terminals share this process, so a password made up here
+    and never written anywhere signs them on, while people sign on with their own passwords and
+    lab.toml's hashes stay the only record of them (issue 16)."""
+    wanted = {t.upper() for t in terminals}
+    for oid, op in list(lab.operators.items()):
+        if op.password_hash and not op.password and wanted & set(op.terminals):
+            lab.operators[oid] = replace(op, password=secrets.token_urlsafe(12),
+                                         password_hash="")
+
+
 async def setup(reactor: Any, endpoint: str, lab: LabConfig, exercise: Exercise,
                 trainee: str) -> None:
     """Run the exercise's setup scripts, in order; a failing step stops the exercise."""
     exercise = exercise.with_vars({"TRAINEE_ORI": lab.terminals[trainee].oris[0],
                                    "TRAINEE": trainee})
     for step in exercise.setup:
-        cred = lab_credentials(lab, step.terminal)
+        cred = scripted_credentials(lab, step.terminal)
         text = step.script
         result = await run_terminal(reactor, endpoint, cred,
                                     parse_script(text, f"{exercise.id} setup {step.terminal}"))
@@ -67,7 +98,8 @@ async def run_exercise(reactor: Any, endpoint: str, lab: LabConfig, exercise: Ex
     else:
         await setup(reactor, endpoint, lab, exercise, terminal)
     if script is not None:
-        await run_terminal(reactor, endpoint, cred, script, variables={"CASE": case})
+        await run_terminal(reactor, endpoint, scripted_credentials(lab, terminal), script,
+                           variables={"CASE": case})
     elif until is not None:
         await until()
     await asyncio.sleep(0.3)  # answers in flight reach the journal

@@ -70,3 +70,23 @@ def test_serve_with_web_dashboard(tmp_path):
         out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, out
     assert "LISTENING web" in out
+
+
+def test_exercise_runs_on_a_lab_that_keeps_only_password_hashes(tmp_path):
+    """`lems init` keeps only scrypt hashes: an exercise with its own switch still signs its
+    scripted setup terminal and trainee on (passwords made up for the run, written nowhere);
+    against a switch elsewhere it says why it cannot, naming the operator."""
+    port = free_port()
+    init = lems("init", str(tmp_path), "--listen", f"tcp:{port}:interface=127.0.0.1")
+    assert init.returncode == 0, init.stderr
+    before = (tmp_path / "lab.toml").read_text()
+    assert "password_hash" in before and "train-04" not in before
+    good = lems("exercise", "run", "answer-yq", "--lab", str(tmp_path), "--trainee", "KIM",
+                "--script", str(TRAINEES / "answer-yq.good"))
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert (tmp_path / "lab.toml").read_text() == before
+    elsewhere = lems("exercise", "run", "answer-yq", "--lab", str(tmp_path), "--switch",
+                     f"tcp:127.0.0.1:{port}", "--script", str(TRAINEES / "answer-yq.good"))
+    assert elsewhere.returncode == 1
+    assert "has only a password hash" in elsewhere.stderr and "--training-passwords" in (
+        elsewhere.stderr)
