@@ -43,6 +43,7 @@ ori = "ORLEDS000"       # the state control terminal agency
 listen = ["tcp:5020:interface=127.0.0.1"]
 max_frame = 16384       # bytes; a longer frame is refused, the link stays up
 lockout_after = 5       # failed passwords before an operator is locked out
+# iak = "all"          # an IAK for every message, not only ISN/-numbered ones (WIRE.md)
 
 # ---------------------------------------------------------------- agencies
 # category: cj (criminal justice), designated, riss, qe (qualified entity), noncj

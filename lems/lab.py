@@ -101,6 +101,9 @@ class EndpointConfig:
     """Nlets only: ``legacy`` text or ``xml`` (Nlets NIEM XML) answers by default."""
 
 
+IAK_MODES = ("numbered", "all")
+"""Values of ``[switch] iak`` and of a listener's ``iak=`` (docs/WIRE.md)."""
+
 RULE_SETS = {
     "oregon": "Oregon LEDS rules (OAR 257-010, docs/RULES.md)",
     "generic": "generic rule set for any other state (docs/FEDERATION.md, Rule sets)",
@@ -133,6 +136,10 @@ class SwitchConfig:
     output (0: only at the next sign-on); a listener's ``resend=`` overrides it."""
     window: int = 0
     """Most unacknowledged messages on a link at once (0: no limit); ``window=`` per listener."""
+    iak: str = "numbered"
+    """Which input gets an input acknowledgement (docs/WIRE.md): ``numbered`` (only messages
+    with an ``ISN/`` first line) or ``all`` (every message of a signed-on terminal but ACK,
+    LOGON and LOGOFF); ``iak=`` per listener."""
     mailbox_limit: int = 10000
     """Most messages waiting in one terminal's mailbox; more are refused with MAILBOX FULL."""
     signon_delay: float = 0.5
@@ -193,7 +200,7 @@ _ALLOWED = {
     "lab": {"name", "state", "database", "clock_speed", "seed", "dictionary", "codes", "start",
             "timezone", "rules"},
     "nlets": {"network", "stream", "node_timeout_s", "replicas"},
-    "switch": {"ori", "listen", "max_frame", "lockout_after", "resend_after", "window",
+    "switch": {"ori", "listen", "max_frame", "lockout_after", "resend_after", "window", "iak",
                "mailbox_limit", "signon_delay", "signon_delay_max", "signon_timeout",
                "presignon_frames", "rate_frames", "rate_bytes", "source_frames", "source_bytes"},
     "journal": {"keep_days", "keep_mb", "archive_every"},
@@ -359,6 +366,7 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         lockout_after=r.get(sw, "lockout_after", int, "switch", default=5),
         resend_after=r.get(sw, "resend_after", float, "switch", default=60.0),
         window=r.get(sw, "window", int, "switch", default=0),
+        iak=r.get(sw, "iak", str, "switch", default="numbered"),
         mailbox_limit=r.get(sw, "mailbox_limit", int, "switch", default=10000),
         signon_delay=r.get(sw, "signon_delay", float, "switch", default=0.5),
         signon_delay_max=r.get(sw, "signon_delay_max", float, "switch", default=30.0),
@@ -373,6 +381,8 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         raise r.fail("must not be negative", "switch", None, "resend_after")
     if switch.window < 0:
         raise r.fail("must not be negative", "switch", None, "window")
+    if switch.iak not in IAK_MODES:
+        raise r.fail(f"must be one of {', '.join(IAK_MODES)}", "switch", None, "iak")
     if switch.mailbox_limit < 1:
         raise r.fail("must be at least 1", "switch", None, "mailbox_limit")
     for attr in ("signon_delay", "signon_delay_max", "signon_timeout"):

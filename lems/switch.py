@@ -45,7 +45,7 @@ from lems.clock import SAVE as SAVE_LAB_TIME
 from lems.clock import LabClock, lab_zone, resume_at
 from lems.directory import Directory
 from lems.journal import Journal
-from lems.lab import LabConfig
+from lems.lab import IAK_MODES, LabConfig
 from lems.lablock import LabLock
 from lems.limits import PRE_SIGNON_BYTES, RATE_LIMIT, Rates, shortened
 from lems.mailbox import Mailboxes, Outflow
@@ -78,6 +78,10 @@ ISN_MEMORY = timedelta(days=1)
 """How long (lab time) an ISN is remembered: a resend within it is a duplicate; after it the
 terminal may use the number again (a terminal that restarts its count each day)."""
 
+SESSION_CONTROL = frozenset({"ACK", "LOGON", "LOGOFF"})
+"""Keys that run the session rather than ask anything: never answered with an IAK on an
+``iak=all`` link (an ACK answered would want an ACK of its own)."""
+
 ISN_PUT = ("INSERT OR REPLACE INTO input_seq (terminal, isn, seq, time) VALUES (?,?,?,?)")
 
 REASON_LIMIT = 400
@@ -101,16 +105,19 @@ CITES = {
 class Session:
     """One link's conversation with the switch: which terminal and operator are signed on."""
 
-    __slots__ = ("deadline", "draining", "held", "link", "operator", "outflow", "pre",
+    __slots__ = ("deadline", "draining", "held", "iak_all", "link", "operator", "outflow", "pre",
                  "resend_s", "routing", "switch", "terminal", "throttled", "window")
 
     acks_frames = True
     """On links with link-level ACK (stx, dle) the session ACKs each frame once journaled."""
 
-    def __init__(self, switch: Switch, resend_s: float = 0.0, window: int = 0) -> None:
+    def __init__(self, switch: Switch, resend_s: float = 0.0, window: int = 0,
+                 iak_all: bool = False) -> None:
         self.switch = switch
         self.resend_s = resend_s
         self.window = window
+        self.iak_all = iak_all
+        """Every message of the signed-on terminal gets an IAK, numbered or not (``iak=all``)."""
         self.outflow: Outflow | None = None
         """Delivery of the terminal's mailbox on this link, while signed on."""
         self.link: Link | None = None
@@ -386,13 +393,14 @@ class Switch:
         return Request(seq, row[1], row[2], msg, self.dictionary.keys[msg.full_key],
                        datetime.fromisoformat(row[0]), row[3], xml)
 
-    SESSION_OPTIONS = ("resend", "window")
+    SESSION_OPTIONS = ("resend", "window", "iak")
     """Options of a listener string the switch takes for itself: ``resend=SECONDS`` (0: no
-    in-session resend on this link) and ``window=N`` (unacknowledged messages at once)."""
+    in-session resend on this link), ``window=N`` (unacknowledged messages at once) and
+    ``iak=numbered|all`` (which input gets an input acknowledgement)."""
 
     def listen(self, description: str) -> Deferred[Any]:
-        """Listen on ``description``; ``resend=`` and ``window=`` set the delivery of the
-        sessions on it (default: the lab's ``resend_after`` and ``window``)."""
+        """Listen on ``description``; ``resend=``, ``window=`` and ``iak=`` set the delivery of
+        the sessions on it (default: the lab's ``resend_after``, ``window`` and ``iak``)."""
         limit = endpoints.split(description)[2].get("max_frame", "")
         if limit.isdigit():
             self.frame_limit = max(outbound.MIN_LIMIT, min(self.frame_limit, int(limit)))
@@ -413,8 +421,14 @@ class Switch:
         if resend_s < 0 or window < 0:
             raise endpoints.EndpointError(
                 f"bad endpoint {description!r}: resend= and window= must not be negative")
+        iak = options.get("iak", self.lab.switch.iak)
+        if iak not in IAK_MODES:
+            raise endpoints.EndpointError(
+                f"bad endpoint {description!r}: iak= must be numbered or all, not {iak!r}")
+        iak_all = iak == "all"
         d = endpoints.listen(self.reactor, ":".join(kept),
-                             lambda: Session(self, resend_s, window), self.lab.switch.max_frame)
+                             lambda: Session(self, resend_s, window, iak_all),
+                             self.lab.switch.max_frame)
         return d.addCallback(self._listening)
 
     def _listening(self, port: Any) -> Any:
@@ -724,6 +738,9 @@ class Switch:
             return
         if text[:4] == "ISN/":
             return self._receive_numbered(session, text)
+        if (session.iak_all and session.terminal is not None
+                and text.lstrip()[:7].split(".", 1)[0].upper() not in SESSION_CONTROL):
+            return self._receive_acknowledged(session, text, None)
         return self._receive(session, text)
 
     def _receive(self, session: Session, text: str) -> bool | None:
@@ -842,20 +859,29 @@ class Switch:
             if original:
                 self._duplicate(session, tid, rest, isn, original)
                 return
+        return self._receive_acknowledged(session, rest, isn)
+
+    def _receive_acknowledged(self, session: Session, text: str, isn: int | None) -> bool | None:
+        """Process ``text`` and, once its journal row is committed, send the IAK: ``ISN/<n>``
+        first for a numbered message (remembered for duplicates), then ``SEQ/<seq>`` and
+        ACCEPTED or REJECTED. The one path for numbered input and for every message on an
+        ``iak=all`` link."""
         seq = self.journal.last_seq + 1  # the number _receive gives the message
         self._disposition = "accepted"
-        arranged = self._receive(session, rest)
+        arranged = self._receive(session, text)
         disposition = self._disposition
         tid = session.terminal
         rows: list[Statement] = []
-        if tid is not None and disposition != "bad-frame":
+        if isn is not None and tid is not None and disposition != "bad-frame":
             rows.append((ISN_PUT, (tid, isn, seq, self.clock.stamp())))
             self._isn_uncommitted[(tid, isn)] = seq
         word = "ACCEPTED" if disposition == "accepted" else "REJECTED"
+        numbered = f"ISN/{isn:07d} " if isn is not None else ""
 
         def acknowledge(_: Any) -> None:
-            self._isn_uncommitted.pop((tid or "", isn), None)
-            self._iak(session, f"ISN/{isn:07d} SEQ/{seq:07d} {word}")
+            if isn is not None:
+                self._isn_uncommitted.pop((tid or "", isn), None)
+            self._iak(session, f"{numbered}SEQ/{seq:07d} {word}")
 
         # commits fire in order: this one fires once the message's own row is durable
         self.writer.submit(rows).addCallback(acknowledge).addErrback(

@@ -410,3 +410,73 @@ async def test_numbered_input_is_acknowledged_and_a_resend_is_a_duplicate(tmp_pa
         t1.send("ISN/1\nAM.OR0240000.OR0240000.TXT\nNUMBERED line")
         assert "DUPLICATE OF" in (await t1.until_key("IAK")).body
         t1.close()
+
+
+async def test_iak_all_acknowledges_every_message_on_line_and_length_links(tmp_path, reactor):
+    """``iak=all`` on a listener: an unnumbered message of a signed-on terminal draws an IAK
+    (``SEQ/<seq>`` and the result) once journaled, after its answers; an ACK, LOGON or LOGOFF
+    draws none. A message sent behind the LOGON (held while the password is checked) gets
+    its IAK too; a numbered one keeps its ISN in front."""
+    lab = demo_lab(tmp_path)
+    async with running_switch(lab, reactor) as switch:
+        for framing in ("line", "length", "stx"):  # stx: its frame ACKs still come
+            port = await listen(switch, f"framing={framing}:iak=all")
+            t1 = await Raw.open(port, framing)
+            op, pw = password(lab, "T01")
+            t1.send(f"LOGON.T01.{op}.{pw}")
+            t1.send(f"AM.OR0240000.OR0240000.TXT\nHELD {framing}")  # before the SON comes
+            assert (await t1.next()).key == "SON"  # no IAK for the LOGON
+            copy = await t1.next()
+            assert copy.key == "AM" and copy.lines[-1] == f"HELD {framing}"
+            iak = await t1.next()
+            (seq,) = rows(switch, "SELECT seq FROM journal WHERE direction = 'in' AND "
+                                  "text LIKE ?", f"%HELD {framing}")[0]
+            assert iak.key == "IAK" and iak.osn == 0
+            assert iak.lines[1] == f"SEQ/{seq:07d} ACCEPTED"
+            t1.send(f"ACK.{copy.osn}")  # acknowledged silently
+            t1.send("QW.OR0240000.NAM/DOE,JOHN.DOB/19801345")
+            rej = await t1.next()  # the REJ first: had the ACK drawn an IAK, it would be here
+            assert rej.key == "REJ" and "DOB" in rej.body
+            iak = await t1.next()
+            assert iak.key == "IAK" and re.fullmatch(r"SEQ/\d{7} REJECTED", iak.lines[1])
+            t1.send(f"ISN/{len(framing)}\nQW.OR0240000.NAM/DOE,JOHN.DOB/19801345")
+            rej = await t1.next()
+            assert rej.key == "REJ"
+            assert re.fullmatch(rf"ISN/{len(framing):07d} SEQ/\d{{7}} REJECTED",
+                                (await t1.next()).lines[1])
+            t1.send(f"ACK.{rej.osn}")  # both REJs: nothing left for the next link
+            t1.send("LOGOFF.T01")
+            assert (await t1.next()).key == "SOF"
+            t1.send("AM.OR0240000.OR0240000.TXT\nSIGNED OFF")  # not signed on: no IAK
+            assert (await t1.next()).key == "REJ"
+            t1.send("ACK.1")
+            assert (await t1.next()).key == "REJ"  # and the ACK before it drew nothing
+            assert framing != "stx" or t1.controls.count(0x06) >= 7  # each frame ACKed
+            t1.close()
+
+
+async def test_iak_numbered_by_default_leaves_unnumbered_input_unacknowledged(tmp_path, reactor):
+    """Without ``iak=all`` (the lab default ``numbered``) a message without ``ISN/`` gets its
+    answers and nothing more, as existing clients expect."""
+    lab = demo_lab(tmp_path)
+    async with running_switch(lab, reactor) as switch:
+        assert switch.lab.switch.iak == "numbered"
+        t1 = await sign_on(switch, port_of(switch), "T01")
+        t1.send("AM.OR0240000.OR0240000.TXT\nQUIET")
+        copy = await t1.next()
+        assert copy.key == "AM"
+        t1.send(f"ACK.{copy.osn}")
+        t1.send("QW.OR0240000.NAM/DOE,JOHN.DOB/19801345")
+        assert (await t1.next()).key == "REJ"
+        t1.send("QW.OR0240000.NAM/DOE,JANE.DOB/19801346")
+        second = await t1.next()  # an IAK of the first REJ or the AM would come first
+        assert second.key == "REJ" and "DOE,JANE" in second.body
+        t1.close()
+
+
+async def test_listener_iak_option_is_checked(tmp_path, reactor):
+    lab = demo_lab(tmp_path)
+    async with running_switch(lab, reactor) as switch:
+        with pytest.raises(Exception) as e:
+            await listen(switch, "iak=some")
+        assert "iak= must be numbered or all" in str(e.value)

@@ -200,6 +200,8 @@ CASES = {
                          "endpoint[1].format", 'name = "nlets"', "legacy or xml"),
     "nlets-setting-on-ncic": (sub('name = "ncic"', 'name = "ncic"\nslow = { UT = 1 }'),
                               "endpoint[0].slow", 'name = "ncic"', "only the nlets endpoint"),
+    "switch-iak-unknown": (sub("lockout_after = 5 ", 'iak = "some"\nlockout_after = 5 '),
+                           "switch.iak", 'iak = "some"', "must be one of numbered, all"),
     "switch-ori-not-agency": (sub('ori = "ORLEDS000"       #', 'ori = "OR0990000"       #'),
                               "switch.ori", "[switch]", "must also be an [[agency]]"),
     "switch-ori-invalid": (sub('ori = "ORLEDS000"       #', 'ori = "LEDS"       #'),
@@ -266,8 +268,17 @@ def test_minimal_lab_uses_defaults(tmp_path):
     lab = load_lab(path)
     assert lab.name == "LEMS training lab" and lab.database == tmp_path / "lab.db"
     assert lab.switch.max_frame == 16384 and lab.clock_speed == 1.0
+    assert lab.switch.iak == "numbered"  # only ISN/-numbered input is acknowledged
     assert lab.agencies["ORLEDS000"].category == "cj" and lab.agencies["ORLEDS000"].type == "LE"
     assert lab.operators == {} and lab.groups == {} and lab.endpoints == {}
+
+
+def test_switch_iak_all_is_read(tmp_path):
+    demo_lab(tmp_path)
+    path = tmp_path / "lab.toml"
+    path.write_text(path.read_text("utf-8").replace("lockout_after = 5 ",
+                                                    'iak = "all"\nlockout_after = 5 '), "utf-8")
+    assert load_lab(path).switch.iak == "all"
 
 
 def test_agency_written_as_a_single_table(tmp_path):
