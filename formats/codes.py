@@ -82,6 +82,11 @@ _US_TERRITORIES: dict[str, str] = {
 """Territories that hold FBI-assigned ORIs (the minor outlying islands of ``USTerritories`` do
 not: nobody is there to run a terminal)."""
 
+STATE_NAMES: Mapping[str, str] = MappingProxyType(_US_STATES)
+"""NCIC code -> name of the 50 states and DC (the one copy; Nlets members read it too)."""
+TERRITORY_NAMES: Mapping[str, str] = MappingProxyType(_US_TERRITORIES)
+"""NCIC code -> name of the territories that hold ORIs."""
+
 _CANADA: dict[str, str] = {
     "AB": "ALBERTA",
     "BC": "BRITISH COLUMBIA",

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from formats.codes import STATE_NAMES, TERRITORY_NAMES
+
 GENERIC_OFFICES: Final = ("OLN", "LIC", "VIN", "SIR")
 """The offices of a member's generic ORIs (``xxOLN0000`` ...), as the guide's answers show."""
 
@@ -54,22 +56,6 @@ class Member:
         return tuple(self.generic_ori(office) for office in GENERIC_OFFICES)
 
 
-_STATES: Final = {
-    "AK": "ALASKA", "AL": "ALABAMA", "AR": "ARKANSAS", "AZ": "ARIZONA", "CA": "CALIFORNIA",
-    "CO": "COLORADO", "CT": "CONNECTICUT", "DC": "DISTRICT OF COLUMBIA", "DE": "DELAWARE",
-    "FL": "FLORIDA", "GA": "GEORGIA", "HI": "HAWAII", "IA": "IOWA", "ID": "IDAHO",
-    "IL": "ILLINOIS", "IN": "INDIANA", "KS": "KANSAS", "KY": "KENTUCKY", "LA": "LOUISIANA",
-    "MA": "MASSACHUSETTS", "MD": "MARYLAND", "ME": "MAINE", "MI": "MICHIGAN", "MN": "MINNESOTA",
-    "MO": "MISSOURI", "MS": "MISSISSIPPI", "MT": "MONTANA", "NB": "NEBRASKA",
-    "NC": "NORTH CAROLINA", "ND": "NORTH DAKOTA", "NH": "NEW HAMPSHIRE", "NJ": "NEW JERSEY",
-    "NM": "NEW MEXICO", "NV": "NEVADA", "NY": "NEW YORK", "OH": "OHIO", "OK": "OKLAHOMA",
-    "OR": "OREGON", "PA": "PENNSYLVANIA", "RI": "RHODE ISLAND", "SC": "SOUTH CAROLINA",
-    "SD": "SOUTH DAKOTA", "TN": "TENNESSEE", "TX": "TEXAS", "UT": "UTAH", "VA": "VIRGINIA",
-    "VT": "VERMONT", "WA": "WASHINGTON", "WI": "WISCONSIN", "WV": "WEST VIRGINIA",
-    "WY": "WYOMING",
-}
-_TERRITORIES: Final = {"PR": "PUERTO RICO", "VI": "U.S. VIRGIN ISLANDS", "GM": "GUAM",
-                       "AM": "AMERICAN SAMOA", "MK": "NORTHERN MARIANA ISLANDS"}
 _OTHERS: Final = (
     Member("CN", "CANADA (CPIC)", "canada"),
     Member("MX", "MEXICO (ELICENCIA)", "mexico"),
@@ -103,9 +89,9 @@ REGION_KEYS: Final = frozenset({"DQ", "DQG", "RQ", "RQG", "AM", "AML"})
 
 def _build() -> dict[str, Member]:
     region_of = {code: region for region, codes in REGIONS.items() for code in codes}
-    out = {code: Member(code, name, "state", region_of[code]) for code, name in _STATES.items()}
+    out = {code: Member(code, name, "state", region_of[code]) for code, name in STATE_NAMES.items()}
     out.update({code: Member(code, name, "territory", region_of[code])
-                for code, name in _TERRITORIES.items()})
+                for code, name in TERRITORY_NAMES.items()})
     out.update({m.code: m for m in _OTHERS})
     return out
 
