@@ -75,7 +75,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from hardware.endpoints import client_for
     from lems.commands.terminal import run_on_reactor
     from lems.lab import load_lab
     from lems.training.exercise import load_exercise
@@ -102,16 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         switch = None
         endpoint = args.switch
         if endpoint is None:
-            from lems.switch import Switch
-            from lems.training.run import session_passwords
-
-            session_passwords(lab, [s.terminal for s in exercise.setup]
-                              + ([terminal] if script is not None else []))
-            switch = Switch(lab, reactor)
-            switch.start()
-            for desc in lab.switch.listen:
-                await switch.listen(desc).asFuture(asyncio.get_running_loop())
-            endpoint = client_for(lab.switch.listen[0])
+            scripted = [s.terminal for s in exercise.setup] + ([terminal] if script else [])
+            switch, endpoint = await _own_switch(lab, reactor, scripted)
         try:
             async def until() -> None:
                 console.print(f"Trainee: sign on at {args.terminal or exercise.trainee} "
@@ -167,7 +158,6 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_class_start(args: argparse.Namespace) -> int:
-    from hardware.endpoints import client_for
     from lems.commands.terminal import run_on_reactor
     from lems.lab import load_lab
     from lems.training.classroom import case_numbers, read_roster, run_class
@@ -192,15 +182,8 @@ def cmd_class_start(args: argparse.Namespace) -> int:
         switch = None
         endpoint = args.switch
         if endpoint is None:
-            from lems.switch import Switch
-            from lems.training.run import session_passwords
-
-            session_passwords(lab, [s.terminal for s in exercise.setup])
-            switch = Switch(lab, reactor)
-            switch.start()
-            for desc in lab.switch.listen:
-                await switch.listen(desc).asFuture(asyncio.get_running_loop())
-            endpoint = client_for(lab.switch.listen[0])
+            switch, endpoint = await _own_switch(lab, reactor,
+                                                 [s.terminal for s in exercise.setup])
         try:
             async def until() -> None:
                 console.print(f"Trainees: sign on at your terminals (lems terminal {endpoint} "
@@ -241,3 +224,19 @@ def cmd_class_report(args: argparse.Namespace) -> int:
     if not args.csv and not args.html:
         print(text, end="")
     return 0
+
+
+async def _own_switch(lab: Any, reactor: Any, scripted: list[str]) -> tuple[Any, str]:
+    """Start the lab's switch in this process for an exercise or a class (no ``--switch``):
+    the scripted terminals get passwords for this run (``session_passwords``); returns the
+    switch and the endpoint its terminals connect to."""
+    from hardware.endpoints import client_for
+    from lems.switch import Switch
+    from lems.training.run import session_passwords
+
+    session_passwords(lab, scripted)
+    switch = Switch(lab, reactor)
+    switch.start()
+    for desc in lab.switch.listen:
+        await switch.listen(desc).asFuture(asyncio.get_running_loop())
+    return switch, client_for(lab.switch.listen[0])
