@@ -155,6 +155,9 @@ class SwitchConfig:
     source_frames: float = 50.0
     """Frames per second the links of one source address may send before sign-on."""
     source_bytes: float = 65536.0
+    source_links: int = 16
+    """Links from one source address not signed on at once; more are closed as they are
+    accepted (0: no limit; ``lems.accept``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +205,8 @@ _ALLOWED = {
     "nlets": {"network", "stream", "node_timeout_s", "replicas"},
     "switch": {"ori", "listen", "max_frame", "lockout_after", "resend_after", "window", "iak",
                "mailbox_limit", "signon_delay", "signon_delay_max", "signon_timeout",
-               "presignon_frames", "rate_frames", "rate_bytes", "source_frames", "source_bytes"},
+               "presignon_frames", "rate_frames", "rate_bytes", "source_frames", "source_bytes",
+               "source_links"},
     "journal": {"keep_days", "keep_mb", "archive_every"},
     "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
                "cch_entry", "criteria"},
@@ -376,6 +380,7 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         rate_bytes=r.get(sw, "rate_bytes", float, "switch", default=float(1 << 20)),
         source_frames=r.get(sw, "source_frames", float, "switch", default=50.0),
         source_bytes=r.get(sw, "source_bytes", float, "switch", default=65536.0),
+        source_links=r.get(sw, "source_links", int, "switch", default=16),
     )
     if switch.resend_after < 0:
         raise r.fail("must not be negative", "switch", None, "resend_after")
@@ -389,7 +394,7 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         if not 0 <= getattr(switch, attr) <= 3600:
             raise r.fail("must be between 0 and 3600 seconds", "switch", None, attr)
     for attr in ("presignon_frames", "rate_frames", "rate_bytes", "source_frames",
-                 "source_bytes"):
+                 "source_bytes", "source_links"):
         if getattr(switch, attr) < 0:
             raise r.fail("must not be negative (0 turns the limit off)", "switch", None, attr)
     if ori_problem(switch.ori):

@@ -41,6 +41,7 @@ from formats.responses import NletsClock
 from hardware import endpoints
 from hardware.link import Link
 from lems import mailbox, retention, services, store
+from lems.accept import AcceptGate
 from lems.clock import SAVE as SAVE_LAB_TIME
 from lems.clock import LabClock, lab_zone, resume_at
 from lems.directory import Directory
@@ -229,6 +230,9 @@ class Switch:
         (``formats.outbound``) before they are journaled."""
         self.ports: list[Any] = []
         self.stats: Counter[str] = Counter()
+        self.accept_gate = AcceptGate(self.source_rates, lab.switch.source_links, reactor,
+                                      _signed_on, self._refused_at_accept, self.stats)
+        """Connections from an address over its limits are closed as accepted (lems.accept)."""
         self._nlets_out = 0
         nlets = lab.endpoints.get("nlets")
         default = nlets.format if nlets is not None else "legacy"
@@ -433,6 +437,7 @@ class Switch:
 
     def _listening(self, port: Any) -> Any:
         self.ports.append(port)
+        self.accept_gate.guard(port)
         return port
 
     def stop(self) -> Deferred[None]:
@@ -448,6 +453,7 @@ class Switch:
         if self._save_time is not None and self._save_time.running:
             self._save_time.stop()
         stops = [maybe for p in self.ports if (maybe := p.stopListening()) is not None]
+        self.accept_gate.stop()
         stops += [d for hook in self.stop_hooks if (d := hook()) is not None]
         for session in list(self.online.values()):
             if session.link:
@@ -622,6 +628,9 @@ class Switch:
             return  # closing already (the answers before are being committed)
         digest = hashlib.sha256(payload).hexdigest()[:16]
         log.info("link {peer} closed: {n} frames without a sign-on", peer=session.peer, n=cap)
+        pause = getattr(getattr(session.link, "transport", None), "pauseProducing", None)
+        if pause is not None:  # read nothing more while the answers before are committed
+            pause()
 
         def close(_: Any) -> None:  # after the answers to the frames before (commit order)
             if session.link is not None:
@@ -653,11 +662,20 @@ class Switch:
 
     def link_opened(self, session: Session) -> None:
         """A new link. One not signed on costs its address one frame of its rate: an address
-        over its rate has new links closed at once, before anything is read from them."""
+        over its rate has new links closed at once, before anything is read from them (on
+        listening ports, ``lems.accept`` has done so already as it accepted the connection)."""
+        if getattr(session.link, "gated", False):
+            return
         over = self.source_rates.allow(_host(session.peer), 0)
         if over is not None and session.link is not None:
             self.stats["links_refused_rate"] += 1
             session.link.close()
+
+    def _refused_at_accept(self, host: str, text: str) -> None:
+        """The accept gate's summary of the connections it refused from ``host``."""
+        if not self.failed:
+            self.writer.submit_nowait([self.journal.row(
+                self.journal.next_seq(), "sys", text, link=host, disposition="refused")])
 
     def signon_timeout(self, session: Session) -> None:
         """A link that has not signed on in time is closed (``[switch] signon_timeout``)."""
@@ -1511,6 +1529,11 @@ class Switch:
                 f"REQUEST IT AT A WIRED TERMINAL ({CITES[self.lab.rules]['radio']})"]), \
                 "withheld-radio"
         return body, "queued"
+
+
+def _signed_on(link: Any) -> bool:
+    """Whether a link's session has signed on (for ``lems.accept``)."""
+    return getattr(getattr(link, "handler", None), "terminal", None) is not None
 
 
 def _host(peer: str) -> str:
