@@ -44,6 +44,7 @@ from lems import mailbox, retention, services, store
 from lems.accept import AcceptGate
 from lems.clock import SAVE as SAVE_LAB_TIME
 from lems.clock import LabClock, lab_zone, resume_at
+from lems.credentials import Credentials
 from lems.directory import Directory
 from lems.journal import Journal
 from lems.lab import IAK_MODES, LabConfig
@@ -208,6 +209,8 @@ class Switch:
         self._closed_rows: dict[str, tuple[float, int]] = {}
         """Address -> (when its last LINK CLOSED row was journaled, links closed since)."""
         self._hashed_lab = any(o.password_hash for o in lab.operators.values())
+        self.credentials = Credentials(lab.path, self.directory.operators)
+        """``lems operator passwd`` takes effect at the next sign-on (lems.credentials)."""
         """Unknown names are checked as long as the lab's passwords take (no timing tell)."""
         self.router = Router(self)
         self.online: dict[str, Session] = {}
@@ -1119,6 +1122,8 @@ class Switch:
         refusals delayed per source and operator, lockout only from where the operator works."""
         tid, oid, password = msg.args
         d = self.directory
+        if self.credentials.refresh():
+            self._hashed_lab = any(o.password_hash for o in d.operators.values())
         journal_text = ".".join(["LOGON", tid, oid, MASK])
         term = d.terminals.get(tid)
         op = d.operators.get(oid)

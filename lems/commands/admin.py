@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
     u.add_argument("dir", type=Path)
     u.set_defaults(func=cmd_operator_list)
     u = osub.add_parser("passwd", help="set an operator's password (lab.toml keeps its scrypt "
-                        "hash; a running switch uses it from its next start)")
+                        "hash; a running switch uses it from the next sign-on)")
     u.add_argument("dir", type=Path)
     u.add_argument("operator")
     u.add_argument("--password", help="the new password (default: a new random one, shown "
@@ -116,7 +116,7 @@ def cmd_operator_passwd(args: argparse.Namespace) -> int:
     load_lab(tmp)  # refuse to write a file that would not load
     tmp.replace(lab.path)
     console.print(f"operator {args.operator}: password set (lab.toml keeps its hash; a "
-                  "running switch uses it from its next start)", markup=False)
+                  "running switch uses it from the next sign-on)", markup=False)
     if shown:
         console.print(f"new password (shown this once): {password}", markup=False)
     return 0
