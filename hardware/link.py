@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from formats.framing import BadFrame, Control, Frame, Framer, link_framer
+from hardware import fair
 from hardware.turns import at_turn_end
 
 log = Logger()
@@ -131,6 +132,12 @@ class FramedProtocol(protocol.Protocol):
         reactor turn (see ``Outbox``) instead of through the transport's queue."""
         self._pending: list[bytes] | None = None
         """Frames written this reactor turn, not yet sent (direct links only)."""
+        self.holds: set[str] = set()
+        """Why the link is not read now (``hardware.fair``); read again when empty."""
+        self.backlog: fair.Backlog | None = None
+        """Frames past this turn's share, handled in the next turns (``hardware.fair``)."""
+        self.stall: Any = None
+        """The call that drops the link if its peer reads nothing for a while."""
 
     @property
     def identity(self) -> str | None:
@@ -186,11 +193,17 @@ class FramedProtocol(protocol.Protocol):
 
     # IPushProducer: the transport tells us when the peer stops and starts reading again.
     def pauseProducing(self) -> None:
+        """The peer does not read: read nothing more from it meanwhile, so it cannot make the
+        switch produce answers it will not take (``hardware.fair``). Plain sockets only: TLS
+        pauses its producer during a handshake, which needs reading to finish."""
         self.paused = True
+        if self.direct:
+            fair.hold(self, fair.NOT_READING)
 
     def resumeProducing(self) -> None:
         self.paused = False
         self.owed = 0
+        fair.release(self, fair.NOT_READING)
 
     def stopProducing(self) -> None:
         self.paused = False
@@ -203,7 +216,7 @@ class FramedProtocol(protocol.Protocol):
             if self.owed > self.write_limit:
                 log.warn("peer {peer} does not read: {owed} bytes owed, link dropped",
                          peer=self.peer, owed=self.owed)
-                self.lost_reason = "peer does not read"
+                self.lost_reason = fair.NOT_READING
                 self.abort()
                 return
         if not self.direct:
@@ -254,8 +267,12 @@ class FramedProtocol(protocol.Protocol):
     def dataReceived(self, data: bytes) -> None:
         if self.watchdog is not None:
             self.watchdog.received()
+        fair.Backlog.feed(self, self.framer.feed(data))
+
+    def handle(self, events: list[Any]) -> None:
+        """Pass framer events to the handler (``hardware.fair`` decides when)."""
         handler = self.handler
-        for event in self.framer.feed(data):
+        for event in events:
             if self.closed:
                 return
             try:  # (free in CPython 3.11 until something raises)
@@ -282,6 +299,7 @@ class FramedProtocol(protocol.Protocol):
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         self.closed = True
         self._pending = None
+        fair.release(self, fair.NOT_READING)  # (its timer)
         if self.watchdog is not None:
             self.watchdog.stop()
         self._call(self.handler.link_lost, self.lost_reason or reason.getErrorMessage())

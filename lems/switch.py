@@ -38,7 +38,8 @@ from formats.grammar import Parser, control_of
 from formats.message import Message
 from formats.ori import ori_problem
 from formats.responses import NletsClock
-from hardware import endpoints
+from hardware import endpoints, fair
+from hardware.fair import NOT_READING, bound_send_buffer
 from hardware.link import Link
 from lems import mailbox, retention, services, store
 from lems.accept import AcceptGate
@@ -144,6 +145,7 @@ class Session:
 
     def link_made(self, link: Link) -> None:
         self.link = link
+        bound_send_buffer(link)
         self.switch.stats["links_opened"] += 1
         self.switch.sessions.add(self)
         self.switch.link_opened(self)
@@ -171,6 +173,10 @@ class Session:
         self.switch.sessions.discard(self)
         if self.deadline is not None and self.deadline.active():
             self.deadline.cancel()
+        if reason == NOT_READING and self.terminal and not self.switch.failed:
+            self.switch.journal.append("sys", f"LINK OF TERMINAL {self.terminal} DROPPED: PEER "
+                                       "DOES NOT READ", link=self.peer, terminal=self.terminal,
+                                       disposition="dropped")
         self.switch.link_lost(self)
 
     def write(self, frame: str) -> None:
@@ -596,22 +602,17 @@ class Switch:
         meanwhile (as Kafka throttles a client over its quota), so a flood costs neither CPU
         nor journal. Frames already read meanwhile are counted and answered by one notice."""
         session.throttled = 0
-        transport = getattr(session.link, "transport", None)
-        pause = getattr(transport, "pauseProducing", None)
-        if pause is not None:
-            pause()
-        self.reactor.callLater(self.RATE_PAUSE, self._unthrottle, session, limit, transport)
+        link = session.link
+        if hasattr(link, "holds"):  # a framed link (hardware.fair): others may hold it too
+            fair.hold(link, "rate")
+        self.reactor.callLater(self.RATE_PAUSE, self._unthrottle, session, limit, link)
 
-    def _unthrottle(self, session: Session, limit: str, transport: Any) -> None:
+    def _unthrottle(self, session: Session, limit: str, link: Any) -> None:
         count, session.throttled = session.throttled or 0, None
         if session.link is None:
             return
-        resume = getattr(transport, "resumeProducing", None)
-        if resume is not None:
-            try:
-                resume()
-            except Exception:  # the connection is going: nothing to resume
-                return
+        if hasattr(link, "holds"):
+            fair.release(link, "rate")
         if count:
             body = "\n".join([responses.head("NTC", self._session_ori(session)),
                               f"RATE LIMIT - {count} MORE FRAMES NOT ACCEPTED - LIMIT {limit}",
@@ -631,9 +632,8 @@ class Switch:
             return  # closing already (the answers before are being committed)
         digest = hashlib.sha256(payload).hexdigest()[:16]
         log.info("link {peer} closed: {n} frames without a sign-on", peer=session.peer, n=cap)
-        pause = getattr(getattr(session.link, "transport", None), "pauseProducing", None)
-        if pause is not None:  # read nothing more while the answers before are committed
-            pause()
+        if hasattr(session.link, "holds"):  # read nothing more while the answers are committed
+            fair.hold(session.link, "closing")
 
         def close(_: Any) -> None:  # after the answers to the frames before (commit order)
             if session.link is not None:

@@ -119,3 +119,53 @@ async def test_a_link_that_never_signs_on_is_closed_by_default(tmp_path, reactor
         out = await wait(honest.request("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101"))
         assert out.key in ("HIT", "NRC") and honest.connected
         honest.close()
+
+
+async def test_a_terminal_that_does_not_read_is_not_read_either_then_dropped(tmp_path, reactor,
+                                                                             monkeypatch):
+    """It cannot make the switch work for answers it does not take: once its socket is full the
+    switch stops reading it, and drops it (journaled) when it still reads nothing."""
+    import contextlib
+    import socket
+
+    from hardware import fair
+
+    monkeypatch.setattr(fair, "STALL_DROP", 1.5)
+    lab = demo_lab(tmp_path)
+    async with running_switch(lab, reactor) as switch:
+        host, port = switch.endpoint.split("host=")[1].split(":port=")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((host, int(port)))
+        try:
+            sock.sendall(b"LOGON.T04.OP04.train-04\n")
+            await until(lambda: "T04" in switch.online)
+            link = switch.online["T04"].link
+            sock.setblocking(False)
+            ori = switch.directory.terminals["T04"].oris[0]
+            burst = f"QW.{ori}.NAM/DOE,JOHN.DOB/19800101\n".encode() * 20000
+            sent = 0
+
+            def push() -> bool:  # as much as the socket takes, until the switch holds the link
+                nonlocal sent
+                with contextlib.suppress(BlockingIOError):
+                    sent += sock.send(burst[sent:sent + 65536])
+                return fair.NOT_READING in link.holds
+
+            await until(push, 30)
+            await wait(switch.writer.submit([]))
+            taken = len(rows(switch, "direction = 'in' AND terminal = 'T04' AND key = 'QW'"))
+            assert 0 < taken < 20000
+            # others are served meanwhile; the stuck one makes no more work
+            t1 = await signed_on(switch, reactor, "T01")
+            out = await wait(t1.request("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101"))
+            assert out.key in ("HIT", "NRC")
+            await until(lambda: "T04" not in switch.online, 10)
+            await wait(switch.writer.submit([]))
+            assert len(rows(switch, "direction = 'in' AND terminal = 'T04' AND key = 'QW'")) \
+                == taken
+            dropped = rows(switch, "disposition = 'dropped'")
+            assert [r[1] for r in dropped] == ["LINK OF TERMINAL T04 DROPPED: PEER DOES NOT READ"]
+            t1.close()
+        finally:
+            sock.close()
