@@ -4,10 +4,12 @@ fake clock: window, cumulative acknowledgement, in-session resend after a timeou
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
 from lems import store
-from lems.mailbox import Mailboxes, Outflow
+from lems.mailbox import Mailboxes, Outflow, Queue
 
 
 @pytest.fixture
@@ -133,3 +135,42 @@ def test_resend_respects_the_window_and_skips_dead_letters(boxes):
     boxes._conn.execute(*kill)
     clock.advance(10)
     assert wire.sent == [1, 2, 2]  # OSN 1 is a dead letter; 3 was never sent on this link
+
+
+@given(st.lists(st.tuples(st.sampled_from(["put", "commit", "dead", "resend", "ack"]),
+                          st.integers(1, 40)), max_size=120))
+def test_the_queue_of_runs_holds_what_a_set_of_osns_would(ops):
+    """``Queue`` (OSNs as runs, O(1) memory per message) against the obvious model: a dict of
+    OSN -> committed, for every order of puts, commits, dead letters, resends and acks."""
+    q, model, dead, nxt = Queue(), {}, set(), 0
+    for op, n in ops:
+        if op == "put":
+            nxt += 1
+            q.add(nxt)
+            q.frames[nxt] = f"M{nxt}"
+            model[nxt] = False
+        elif op == "commit" and n in model and not model[n]:
+            assert q.frames.pop(n) == f"M{n}"
+            model[n] = True
+        elif op == "dead" and n in model:
+            q.remove(n)
+            del model[n]
+            dead.add(n)
+        elif op == "resend" and n in dead:
+            q.add(n)
+            model[n] = True
+            dead.discard(n)
+        elif op == "ack":
+            expect = []
+            for osn in sorted(model):
+                if osn > n or not model[osn]:
+                    break
+                expect.append(osn)
+            taken, last = q.take_upto(n)
+            assert taken == len(expect) and last == (expect[-1] if expect else 0)
+            for osn in expect:
+                del model[osn]
+        assert list(q) == sorted(model) and len(q) == len(model)
+        assert all(osn in q for osn in model) and not any(osn in q for osn in dead)
+        assert q.upto(n) == sum(1 for osn in model if osn <= n)
+        assert all(b[0] > a[1] + 1 for a, b in zip(q.runs, q.runs[1:], strict=False))  # disjoint
