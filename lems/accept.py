@@ -10,7 +10,8 @@ sign-on deadline and a journal row were made, each cost the honest terminals lat
 Two limits per source address, both from ``lab.toml``:
 
 * its rate (``source_frames``): every new link costs its address one frame of the rate the
-  address has before sign-on (``lems.limits``), taken here, at accept;
+  address has before sign-on (``lems.limits``), taken here, at accept; and an address whose
+  links had a frame refused for that rate (frames or bytes) in the last second gets no new link;
 * ``source_links``: links from one address not signed on at once (IBM MQ's ``MAXINST`` per
   channel is the same idea); a link that signs on no longer counts.
 
@@ -91,6 +92,9 @@ class AcceptGate:
                 del self.unsigned[host]
             elif 0 < self.max_unsigned <= len(links):
                 return "unsigned"
+        bucket = self.rates.buckets.get(host)
+        if bucket is not None and self.rates.now() - bucket.refused_at < 1.0:
+            return "rate"  # its links were refused a frame for its rate within the second
         if self.rates.allow(host, 0) is not None:
             return "rate"
         return ""

@@ -82,3 +82,17 @@ async def test_an_address_over_its_rate_has_new_connections_closed_at_accept(tmp
     rows = summaries(lab.database)
     assert len(rows) == 1 and rows[0][0] == "tcp:127.0.0.8"
     assert "OVER ITS RATE (2 FRAMES/S" in rows[0][1]
+
+
+async def test_an_address_whose_links_are_refused_for_its_rate_gets_no_new_link(tmp_path,
+                                                                               reactor):
+    lab = demo_lab(tmp_path, settings(source_frames=100, source_bytes=2000))
+    async with running_switch(lab, reactor) as switch:
+        first = await client(switch, reactor, "127.0.0.9")
+        first.send("X" * 1500)
+        first.send("Y" * 1500)  # over 2000 bytes/s: refused for the address's rate
+        await until(lambda: any("CODE/RATE-LIMIT" in o.body for o in first.inbox.pending))
+        c = await client(switch, reactor, "127.0.0.9")
+        await wait(c.lost, 10)  # frames are still plentiful, but the address is over its rate
+        assert switch.stats["links_refused_rate"] == 1
+        first.close()
