@@ -8,6 +8,7 @@ import sqlite3
 
 from support import demo_lab, running_switch, signed_on, until, wait
 
+from lems import accept
 from terminals.client import TerminalClient
 
 
@@ -33,7 +34,9 @@ def summaries(database) -> list[tuple[str, str]]:
         conn.close()
 
 
-async def test_links_not_signed_on_from_one_address_are_capped_at_accept(tmp_path, reactor):
+async def test_links_not_signed_on_from_one_address_are_capped_at_accept(tmp_path, reactor,
+                                                                         monkeypatch):
+    monkeypatch.setattr(accept, "HOLD", 0.05)
     lab = demo_lab(tmp_path, settings(source_links=3, source_frames=0, source_bytes=0))
     async with running_switch(lab, reactor) as switch:
         opened = switch.stats["links_opened"]
@@ -66,18 +69,17 @@ async def test_links_not_signed_on_from_one_address_are_capped_at_accept(tmp_pat
     assert "5 OVER 3 LINKS NOT SIGNED ON AT ONCE" in rows[0][1]
 
 
-async def test_an_address_over_its_rate_has_new_connections_closed_at_accept(tmp_path, reactor):
+async def test_an_address_over_its_rate_has_new_connections_closed_at_accept(tmp_path, reactor,
+                                                                             monkeypatch):
+    monkeypatch.setattr(accept, "HOLD", 0.05)
     lab = demo_lab(tmp_path, settings(source_frames=2))
     async with running_switch(lab, reactor) as switch:
         first = [await client(switch, reactor, "127.0.0.8") for _ in range(2)]
-        lost = []
-        for _ in range(20):
-            c = await client(switch, reactor, "127.0.0.8")
-            lost.append(await wait(c.lost, 10))
-        assert switch.stats["links_refused_rate"] >= 18
+        more = [await client(switch, reactor, "127.0.0.8") for _ in range(20)]
+        await until(lambda: switch.stats["links_refused_rate"] >= 16)
         t1 = await signed_on(switch, reactor, "T01")  # another address
         t1.close()
-        for c in first:
+        for c in first + more:
             c.close()
     rows = summaries(lab.database)
     assert len(rows) == 1 and rows[0][0] == "tcp:127.0.0.8"
@@ -96,3 +98,32 @@ async def test_an_address_whose_links_are_refused_for_its_rate_gets_no_new_link(
         await wait(c.lost, 10)  # frames are still plentiful, but the address is over its rate
         assert switch.stats["links_refused_rate"] == 1
         first.close()
+
+
+async def test_refused_connections_are_held_unread_a_while_then_dropped(tmp_path, reactor,
+                                                                        monkeypatch):
+    """A tarpit: a peer that reconnects whenever it is closed waits out its refusal; past
+    ``HELD_PER_ADDRESS`` refused connections are closed at once; stopping drops those held."""
+    monkeypatch.setattr(accept, "HOLD", 0.5)
+    monkeypatch.setattr(accept, "HELD_PER_ADDRESS", 2)
+    lab = demo_lab(tmp_path, settings(source_links=1, source_frames=0, source_bytes=0))
+    async with running_switch(lab, reactor) as switch:
+        admitted = await client(switch, reactor, "127.0.0.10")
+        await until(lambda: switch.stats["links_opened"] >= 1)
+        held = [await client(switch, reactor, "127.0.0.10") for _ in range(2)]
+        await until(lambda: switch.stats["links_held"] == 2)
+        for c in held:
+            c.send("HELLO")  # not read: no answer, no journal row
+        closed = await client(switch, reactor, "127.0.0.10")  # the third: closed at once
+        await wait(closed.lost, 10)
+        assert not any(c.lost.called for c in held)
+        assert switch.accept_gate.held["tcp:127.0.0.10"] == 2
+        for c in held:
+            await wait(c.lost, 10)  # dropped after HOLD
+            assert c.drain() == []
+        assert switch.stats["links_refused_unsigned"] == 3
+        assert not switch.accept_gate.held and not switch.accept_gate.tarpits
+        again = await client(switch, reactor, "127.0.0.10")  # held until the switch stops
+        await until(lambda: len(switch.accept_gate.tarpits) == 1)
+        admitted.close()
+    await wait(again.lost, 10)
