@@ -219,7 +219,7 @@ def write_lab(directory: Path, n: int, *, own_ori: bool, endpoints: str = "off",
     text = path.read_text("utf-8")
     if not limits:
         text = text.replace("lockout_after = 5", "lockout_after = 5\nrate_frames = 0\n"
-                            "rate_bytes = 0\nsource_frames = 0\nsource_bytes = 0")
+                            "rate_bytes = 0\nsource_frames = 0\nsource_bytes = 0\nsource_links = 0")
     parts = [drop_tables(text, "endpoint"),
              "\n# ---------------------------------------- bench\n"]
     for name in ("ncic", "nlets", "nics"):

@@ -206,7 +206,8 @@ async def run(args: argparse.Namespace, lab_dir: Path) -> int:
     path.write_text(path.read_text().replace("lockout_after = 5", "lockout_after = 5" if
                                              args.guardrails else (
         "lockout_after = 1000000\nsignon_delay = 0\npresignon_frames = 0\nrate_frames = 0\n"
-        "rate_bytes = 0\nsource_frames = 0\nsource_bytes = 0\nsignon_timeout = 0")))
+        "rate_bytes = 0\nsource_frames = 0\nsource_bytes = 0\nsource_links = 0\n"
+        "signon_timeout = 0")))
     framings = tuple(args.framings.split(","))
     server = Server(lab_dir, framings)
     server.start()
