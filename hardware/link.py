@@ -321,6 +321,8 @@ class FramedProtocol(protocol.Protocol):
         self.send_raw(self.framer.nak())
 
     def close(self) -> None:
+        if fair.NOT_READING in self.holds:  # what is buffered would never go: do not wait on it
+            self.abort()
         if not self.closed:
             self._send_pending()  # what was written before the close still goes
             self.closed = True

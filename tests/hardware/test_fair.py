@@ -60,3 +60,29 @@ def test_a_hold_for_another_reason_outlasts_the_backlog():
     assert t.producerState == "paused"  # the backlog is done, the rate hold is not
     fair.release(p, "rate")
     assert t.producerState == "producing"
+
+
+def test_closing_a_link_whose_peer_does_not_read_aborts_it():
+    """What is buffered for such a peer would never go: a graceful close would wait on it (and
+    keep the socket) for ever."""
+    clock = Clock()
+    p, t, _ = link(clock)
+    fair.hold(p, fair.NOT_READING)
+    assert len(clock.getDelayedCalls()) == 1  # the drop after STALL_DROP
+    p.close()
+    assert t.disconnected  # aborted, not a graceful close
+    p.connectionLost()
+    assert clock.getDelayedCalls() == []
+
+
+def test_a_peer_that_reads_nothing_for_a_while_is_dropped():
+    clock = Clock()
+    p, t, handler = link(clock)
+    fair.hold(p, fair.NOT_READING)
+    clock.advance(fair.STALL_DROP - 1)
+    fair.release(p, fair.NOT_READING)  # it read: no drop
+    clock.advance(10)
+    assert not t.disconnecting
+    fair.hold(p, fair.NOT_READING)
+    clock.advance(fair.STALL_DROP)
+    assert t.disconnected and p.lost_reason == fair.NOT_READING
