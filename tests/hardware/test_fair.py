@@ -77,7 +77,7 @@ def test_closing_a_link_whose_peer_does_not_read_aborts_it():
 
 def test_a_peer_that_reads_nothing_for_a_while_is_dropped():
     clock = Clock()
-    p, t, handler = link(clock)
+    p, t, _ = link(clock)
     fair.hold(p, fair.NOT_READING)
     clock.advance(fair.STALL_DROP - 1)
     fair.release(p, fair.NOT_READING)  # it read: no drop
