@@ -272,13 +272,24 @@ class SerialLink(ArqLink):
         super().connectionLost(reason)
 
 
+def register_url_handlers() -> None:
+    """Let pyserial's ``serial_for_url`` open ``nullmodem://`` (``hardware.protocol_nullmodem``)
+    in this process: done when this module is imported, for the switch and for a terminal
+    program opening the cable's other end."""
+    import serial
+
+    if "hardware" not in serial.protocol_handler_packages:
+        serial.protocol_handler_packages.append("hardware")
+
+
+register_url_handlers()
+
+
 def _url_port(url: str, **settings: Any) -> Any:
     """A pyserial URL port for Twisted's ``SerialPort``, which watches its ``fd``: URLs whose port
     has none (``loop://``, ``rfc2217://``) are refused with the reason."""
     import serial
 
-    if "hardware" not in serial.protocol_handler_packages:
-        serial.protocol_handler_packages.append("hardware")  # nullmodem://
     port = serial.serial_for_url(url, **settings)
     if not isinstance(getattr(port, "fd", None), int):
         port.close()
