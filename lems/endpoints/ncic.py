@@ -6,8 +6,10 @@ that duplicates a live record by the file's rules is answered ``REJECT ON FILE``
 on file; dates of events may not be in the future and dependent fields come together
 (``edits``); only the entering ORI may modify, cancel or clear its record (found
 by NIC, or by OCA within the ORI's own records); a locate by any agency marks the record located
-and sends the owner a ``$.L.`` notice. Search rules (``search.py``) are columns computed at entry,
-each indexed, so a query is a handful of index lookups whatever the file size.
+and sends the owner a ``$.L.`` notice; a record whose file's retention ends (an order's ``EXP``,
+the NDTF's 180 days ...) is retired on the lab clock and its owner sent ``$.P.``. Search rules
+(``search.py``) are columns computed at entry, each indexed, so a query is a handful of index
+lookups whatever the file size.
 
 What differs between NCIC's 21 files (hit header, caveat, duplicate rules, NIC letter) is a
 table in ``ncic_files.py``; this module has one code path for all of them. Person queries (QW,
