@@ -128,7 +128,9 @@ async def scenario(reactor: Any, name: str, base: Path, states: list[str], targe
     for st, port in zip(states, ports, strict=True):
         d = lab(base, st, port, network, f"B{name.replace(' ', '')}")
         log = (d / "serve.log").open("ab")
-        procs.append(subprocess.Popen([sys.executable, "-m", "lems.cli", "serve", str(d)],
+        cmd = ([str(Path(__file__).resolve()), "--serve-profiled", str(d / "serve.prof")]
+               if args.profile else ["-m", "lems.cli"])
+        procs.append(subprocess.Popen([sys.executable, *cmd, "serve", str(d)],
                                       stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
         log.close()
     clients: list[tuple[Any, str, str]] = []
@@ -232,7 +234,7 @@ async def scenario(reactor: Any, name: str, base: Path, states: list[str], targe
 async def main(reactor: Any, args: argparse.Namespace) -> None:
     from lems.federation.cluster import NatsCluster
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-federation-"))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-federation-", dir=args.keep or None))
     cluster = NatsCluster(tmp / "nats").start()
     runs: list[Run] = []
     try:
@@ -257,7 +259,10 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
             runs.append(r)
     finally:
         cluster.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep:
+            print(f"labs kept in {tmp}", flush=True)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     inside = runs[0]
     two = next((r for r in runs if r.name == "2 nodes"), None)
     if two is not None and two.latencies and inside.latencies:
@@ -289,6 +294,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--terminals", type=int, default=4, help="terminals per node (1-4)")
     p.add_argument("--replicas", type=int, default=3,
                    help="copies of the stream (1-3; 1 has no Raft commit per message)")
+    p.add_argument("--keep", metavar="DIR", default="",
+                   help="keep the labs (journals, serve.log) in a new directory under DIR")
+    p.add_argument("--profile", action="store_true",
+                   help="run each node under cProfile counting CPU time, not wall time (a "
+                   "loaded machine preempts); DIR/<run>/<ST>/serve.prof, with --keep")
     p.add_argument("--no-kill", dest="kill", action="store_false",
                    help="skip the broker-kill run")
     args = p.parse_args()
@@ -299,7 +309,25 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def serve_profiled(out: str, argv: list[str]) -> None:
+    """``lems serve`` under cProfile with a CPU-time clock, the profile written at exit."""
+    import cProfile
+
+    from lems.cli import main as lems_main
+
+    prof = cProfile.Profile(time.process_time)
+    try:
+        prof.runcall(lems_main, argv)
+    except SystemExit:
+        pass
+    finally:
+        prof.dump_stats(out)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve-profiled"]:
+        serve_profiled(sys.argv[2], sys.argv[3:])
+        sys.exit(0)
     args = parse_args()
     from lems.reactor import install
 
