@@ -37,6 +37,10 @@ log = Logger()
 DUPLICATE_WINDOW_S = 600.0
 RETRY_S = 0.2
 PUBLISH_TIMEOUT_S = 1.0
+PING_S = 1.0
+"""Client pings: a server that stops answering (a host gone without closing its sockets) is
+left after two unanswered, 2-3 s. A killed server process closes its sockets: nats-py moves to
+another server at once (``reconnect_time_wait`` only spaces attempts at the same server)."""
 ACK_WAIT_S = 10.0
 PULL_EXPIRES_S = 1.0
 """How long one pull request waits on the server for messages (then a new one is asked)."""
@@ -102,7 +106,7 @@ class Network:
                 self.nc = await nats.connect(
                     servers=self.servers, name=f"lems-node-{self.state}",
                     max_reconnect_attempts=-1, reconnect_time_wait=RETRY_S, connect_timeout=2,
-                    ping_interval=2, max_outstanding_pings=2, allow_reconnect=True,
+                    ping_interval=PING_S, max_outstanding_pings=2, allow_reconnect=True,
                     disconnected_cb=self._disconnected, reconnected_cb=self._reconnected,
                     error_cb=self._error)
                 break
@@ -229,8 +233,10 @@ class Network:
         """Put ``payload`` on ``state``'s subject; returns once the stream holds it (True if it
         was a duplicate the broker dropped). Retries until then."""
         async def once() -> bool:
+            # (no Nats-Expected-Stream header: the subject names the stream, and every header
+            # is parsed again, in Python, on each delivery)
             ack = await self.js.publish(self.subject(state), payload, timeout=PUBLISH_TIMEOUT_S,
-                                        stream=self.stream, headers={"Nats-Msg-Id": msg_id})
+                                        headers={"Nats-Msg-Id": msg_id})
             return bool(ack.duplicate)
 
         duplicate = await self._retry(once)
