@@ -37,6 +37,12 @@ log = Logger()
 DUPLICATE_WINDOW_S = 600.0
 RETRY_S = 0.2
 PUBLISH_TIMEOUT_S = 1.0
+REGISTRY_EVERY = 60
+"""Heartbeats between two reads of the registry (30 s). A node that is up says so by its
+heartbeats; the read is for states registered while this node could not hear them (down ones,
+whose traffic must wait in the stream). Each read is a new ephemeral consumer on the replicated
+key-value stream, a Raft group the cluster creates and removes: every 2 s, as it was, that was
+one or two per second for a few nodes."""
 PING_S = 1.0
 """Client pings: a server that stops answering (a host gone without closing its sockets) is
 left after two unanswered, 2-3 s. A killed server process closes its sockets: nats-py moves to
@@ -213,7 +219,7 @@ class Network:
         while not self.stopping:
             with contextlib.suppress(Exception):
                 await self.nc.publish(f"{self.stream}.beat.{self.state}", b"up")
-            if n % 4 == 0:
+            if n % REGISTRY_EVERY == 0:
                 with contextlib.suppress(Exception):
                     await self._members()
             n += 1
