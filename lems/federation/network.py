@@ -275,7 +275,7 @@ class Network:
             await asyncio.sleep(PULL_TICK_S)
 
     def _wanted(self) -> int:
-        return sum(n for _, n in self.asked)
+        return int(sum(n for _, n in self.asked))
 
     async def _top_up(self) -> None:
         """Ask for another batch if less than half a batch is asked for."""
