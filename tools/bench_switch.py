@@ -668,7 +668,7 @@ def fill_store(db: Path, n: int, journal_rows: int, mailbox_depth: int) -> None:
     import sqlite3
 
     from lems.journal import INSERT
-    from lems.mailbox import PUT
+    from lems.mailbox import PUT, osn_mark
 
     con = sqlite3.connect(db)
     con.execute("PRAGMA journal_mode=WAL")
@@ -702,6 +702,12 @@ def fill_store(db: Path, n: int, journal_rows: int, mailbox_depth: int) -> None:
         con.executemany(INSERT, rows_j)
         con.executemany(PUT, rows_m)
         con.commit()
+    # as a switch that served these rows and stopped cleanly leaves it (lems.mailbox.OSN_MARK)
+    marks = {bench_terminal(i): osn[i] for i in range(1, n + 1) if osn[i]}
+    if mailbox_depth:
+        marks["T99"] = mailbox_depth
+    con.execute(*osn_mark(seq, marks))
+    con.commit()
     con.close()
 
 
