@@ -713,7 +713,8 @@ def fill_store(db: Path, n: int, journal_rows: int, mailbox_depth: int) -> None:
 
 def run_one(kind: str, reactor_kind: str, n: int, warmup: float, duration: float,
             work: Path, profile: Path | None = None, endpoints: str = "inprocess",
-            rate: float = 0.0, journal_rows: int = 0, mailbox_depth: int = 0) -> Result:
+            rate: float = 0.0, journal_rows: int = 0, mailbox_depth: int = 0,
+            tree: Path | None = None) -> Result:
     log = work / f"{kind}-{reactor_kind}.log"
     if kind == ECHO:
         argv = [sys.executable, str(Path(__file__).resolve()), "--echo-server",
@@ -724,7 +725,7 @@ def run_one(kind: str, reactor_kind: str, n: int, warmup: float, duration: float
         prof = (["-m", "cProfile", "-o", f"{profile}.{reactor_kind}.prof"] if profile else [])
         argv = [sys.executable, *prof, "-m", "lems.cli", "serve", str(lab),
                 "--listen", "tcp:0:interface=127.0.0.1", "--reactor", reactor_kind]
-    server = Server(argv, log, timeout=600.0)
+    server = Server(argv, log, timeout=600.0, cwd=tree if kind == SWITCH else None)
     try:
         return asyncio.run(drive(server, kind, reactor_kind, n, warmup, duration, hits, rate,
                                  endpoints))
@@ -970,9 +971,9 @@ def run_curve(args: argparse.Namespace, work: Path, kind: str) -> int:
     is the median of ``--repeat`` runs. CSV on stdout and in ``--out``, a plot next to it."""
     import csv
 
-    series = [("terminals", [int(x) for x in args.curve_terminals.split(",")]),
-              ("journal_rows", [int(float(x)) for x in args.curve_journal.split(",")]),
-              ("mailbox_depth", [int(float(x)) for x in args.curve_mailbox.split(",")])]
+    series = [("terminals", [int(x) for x in args.curve_terminals.split(",") if x]),
+              ("journal_rows", [int(float(x)) for x in args.curve_journal.split(",") if x]),
+              ("mailbox_depth", [int(float(x)) for x in args.curve_mailbox.split(",") if x])]
     rows: list[dict[str, Any]] = []
     out = Path(args.out)
     for name, xs in series:
@@ -1006,7 +1007,9 @@ def run_curve(args: argparse.Namespace, work: Path, kind: str) -> int:
 
 
 def plot_curve(rows: list[dict[str, Any]], png: Path) -> None:
-    """The curve as a PNG: one column per series, tx/s above and p99 below. matplotlib is an
+    """The curve as a PNG: one column per series, tx/s, p99 and the reactor's CPU per
+    transaction (the steadiest of the three on a shared machine) one above the other; the
+    points of a value measured more than once are joined in the order run. matplotlib is an
     optional dependency of the benchmarks (``pip install -e '.[bench]'``); without it the CSV
     is the result."""
     try:
@@ -1019,11 +1022,13 @@ def plot_curve(rows: list[dict[str, Any]], png: Path) -> None:
               "above is the result", file=sys.stderr)
         return
     names = list(dict.fromkeys(r["series"] for r in rows))
-    fig, axes = plt.subplots(2, len(names), figsize=(5 * len(names), 7), squeeze=False)
+    metrics = (("tx_s", "tx/s"), ("p99_ms", "p99 ms"), ("reactor_us_tx", "reactor µs/tx"))
+    fig, axes = plt.subplots(len(metrics), len(names), figsize=(5 * len(names), 10),
+                             squeeze=False)
     for col, name in enumerate(names):
         pts = [r for r in rows if r["series"] == name]
         xs = [max(r["x"], 1) for r in pts]
-        for row, (metric, label) in enumerate((("tx_s", "tx/s"), ("p99_ms", "p99 ms"))):
+        for row, (metric, label) in enumerate(metrics):
             ax = axes[row][col]
             ax.plot(xs, [r[metric] for r in pts], marker="o")
             ax.set_xscale("log")
@@ -1081,6 +1086,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", type=Path, metavar="PREFIX",
                    help="run the switch under cProfile (reactor thread), writing "
                    "PREFIX.<reactor>.prof; figures are then slower than normal")
+    p.add_argument("--tree", type=Path, metavar="DIR",
+                   help="serve with the switch of another source tree (e.g. a `git archive` of "
+                   "an earlier revision) for a before/after comparison with the same load")
     p.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
@@ -1111,7 +1119,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.quiet_wait:
                     wait_quiet(args.quiet_wait)
                 r = run_one(server, k, args.terminals, args.warmup, args.duration, work,
-                            args.profile, mode, rate)
+                            args.profile, mode, rate, tree=args.tree)
                 print(line(r), flush=True)
                 if r.other_cpu < QUIET_OTHERS:
                     break
