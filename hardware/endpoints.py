@@ -26,6 +26,7 @@ from typing import Any
 
 from twisted.internet import endpoints, protocol
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IStreamClientEndpoint
 
 from formats.errors import LemsError
 from formats.framing import EOLS, framings, link_framer
@@ -180,9 +181,15 @@ class StreamAdapter:
 
     def connect(self, reactor: Any, address: str, handler: LinkHandler,
                 options: LinkOptions) -> Deferred[FramedProtocol]:
-        ep = endpoints.clientFromString(reactor, address)
-        return endpoints.connectProtocol(ep, self.protocol(reactor, handler, options,
-                                                           kind_of(address)))
+        return endpoints.connectProtocol(self.client_endpoint(reactor, address),
+                                         self.protocol(reactor, handler, options,
+                                                       kind_of(address)))
+
+    def client_endpoint(self, reactor: Any, address: str) -> IStreamClientEndpoint:
+        """The Twisted endpoint ``connect`` uses (``hardware.reconnect`` connects it again
+        and again)."""
+        ep: IStreamClientEndpoint = endpoints.clientFromString(reactor, address)
+        return ep
 
     def protocol(self, reactor: Any, handler: LinkHandler, options: LinkOptions,
                  kind: str) -> FramedProtocol:

@@ -12,18 +12,15 @@ import contextlib
 import weakref
 from typing import Any, Protocol
 
-from twisted.internet import protocol, tcp
-from twisted.internet.interfaces import (
-    IHalfCloseableProtocol,
-    IPushProducer,
-    ISSLTransport,
-    ITransport,
-)
+from twisted.internet import protocol
+from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer, ITransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from formats.framing import BadFrame, Control, Frame, Framer, link_framer
+from hardware import direct
+from hardware.health import Watchdog
 from hardware.turns import at_turn_end
 
 log = Logger()
@@ -63,7 +60,6 @@ class DrainingHandler(LinkHandler, Protocol):
     def input_ended(self) -> None: ...
 
 
-@implementer(IPushProducer)
 class RelayHandler:
     """A handler in front of another: passes every event on, then ``after_lost`` when the link
     is gone (reconnectors and listeners that reopen a device hook in there)."""
@@ -102,7 +98,7 @@ class RelayHandler:
         """Called once the inner handler has heard of the loss."""
 
 
-@implementer(IHalfCloseableProtocol)
+@implementer(IHalfCloseableProtocol, IPushProducer)
 class FramedProtocol(protocol.Protocol):
     """A byte stream with a framer in front of a handler; works on any Twisted transport.
 
@@ -163,8 +159,6 @@ class FramedProtocol(protocol.Protocol):
         """Close the link after ``idle`` silent seconds; send a keepalive after ``heartbeat``
         seconds without output (0 turns either off). Call before the connection is made."""
         if idle > 0 or heartbeat > 0:
-            from hardware.health import Watchdog
-
             keepalive = self.framer.keepalive()
             self.watchdog = Watchdog(clock, idle, heartbeat, self._idle,
                                      lambda: self._write(keepalive) if keepalive else None)
@@ -179,7 +173,7 @@ class FramedProtocol(protocol.Protocol):
         # a transport that takes no producer has no back-pressure to watch
         with contextlib.suppress(Exception):
             self.transport.registerProducer(self, True)
-        self.direct = can_send_directly(self.transport)
+        self.direct = direct.usable(self.transport)
         if self.watchdog is not None:
             self.watchdog.start()
         self._call(self.handler.link_made, self)
@@ -217,23 +211,13 @@ class FramedProtocol(protocol.Protocol):
             self.watchdog.sent()
 
     def _send_pending(self) -> None:
-        """Send this turn's frames in one write: straight to the socket when the transport
-        holds nothing (what the socket does not take goes to the transport's queue, so order,
-        back-pressure and error handling stay the transport's), else through the queue."""
+        """Send this turn's frames in one write (``hardware.direct``: straight to the socket
+        when the transport holds nothing, so order, back-pressure and error handling stay the
+        transport's)."""
         frames, self._pending = self._pending, None
         if not frames or not self.connected:
             return
-        data = frames[0] if len(frames) == 1 else b"".join(frames)
-        t = self.transport
-        if not t.dataBuffer and not t._tempDataBuffer and t.connected and not (
-                t.disconnecting or t._writeDisconnected):
-            sent = t.writeSomeData(data)
-            if type(sent) is not int:  # an error: let the transport find it again and close
-                sent = 0
-            if sent == len(data):
-                return
-            data = data[sent:]
-        t.write(data)
+        direct.send(self.transport, frames[0] if len(frames) == 1 else b"".join(frames))
 
     def _idle(self) -> None:
         log.info("link {peer} idle too long, closed", peer=self.peer)
@@ -316,14 +300,6 @@ class FramedProtocol(protocol.Protocol):
             fn(*args)  # type: ignore[operator]
         except Exception:
             log.failure("link handler failed on {peer}; the link goes on", peer=self.peer)
-
-
-def can_send_directly(transport: Any) -> bool:
-    """A Twisted socket connection (TCP, UNIX), not TLS: ``FramedProtocol._send_pending`` may
-    try its socket before queueing."""
-    return (isinstance(transport, tcp.Connection) and not ISSLTransport.providedBy(transport)
-            and not getattr(transport, "TLS", False) and hasattr(transport, "_tempDataBuffer")
-            and hasattr(transport, "_writeDisconnected"))
 
 
 class Outbox:

@@ -32,6 +32,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
     IOpenSSLClientConnectionCreator,
     IOpenSSLServerConnectionCreator,
+    IStreamClientEndpoint,
 )
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -259,6 +260,14 @@ class TlsAdapter:
 
         from hardware.endpoints import STREAM
 
+        return endpoints.connectProtocol(self.client_endpoint(reactor, address),
+                                         STREAM.protocol(reactor, handler, options, "tls"))
+
+    def client_endpoint(self, reactor: Any, address: str) -> IStreamClientEndpoint:
+        """The Twisted endpoint ``connect`` uses (``hardware.reconnect`` connects it again
+        and again): TCP wrapped in TLS with the lab CA and the client's certificate."""
+        from twisted.internet import endpoints
+
         positional, named = _parts(address)
         host = named.pop("host", positional[0] if positional else "127.0.0.1")
         port = named.pop("port", positional[1] if len(positional) > 1 else "")
@@ -271,9 +280,9 @@ class TlsAdapter:
         hostname = named.pop("hostname", host)
         if named:
             raise EndpointError(f"tls: unknown option(s) {', '.join(sorted(named))}")
-        ep = endpoints.wrapClientTLS(_ClientCreator(ctx, hostname),
-                                     endpoints.TCP4ClientEndpoint(reactor, host, int(port)))
-        return endpoints.connectProtocol(ep, STREAM.protocol(reactor, handler, options, "tls"))
+        ep: IStreamClientEndpoint = endpoints.wrapClientTLS(
+            _ClientCreator(ctx, hostname), endpoints.TCP4ClientEndpoint(reactor, host, int(port)))
+        return ep
 
 
 ADAPTER = TlsAdapter()

@@ -10,7 +10,8 @@ import time
 from support import Recorder, demo_lab, signed_on, until, wait
 
 from hardware import endpoints
-from hardware.health import Backoff, keep_connected
+from hardware.health import Backoff
+from hardware.reconnect import keep_connected
 
 
 async def test_a_terminal_that_never_reads_is_dropped_and_others_go_on(tmp_path, reactor):
@@ -81,7 +82,7 @@ async def test_outbound_links_reconnect_with_backoff(reactor):
         await until(lambda: client.made == 2)
         assert client.lost and keeper.connections == 2
     finally:
-        keeper.stop()
+        await wait(keeper.stop())
         await wait(port.stopListening())
 
 
