@@ -19,7 +19,7 @@ is a plain TCP or UNIX connection, not TLS); where they are not, links use the p
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from twisted.internet import tcp
 from twisted.internet.interfaces import ISSLTransport, ITransport
@@ -29,7 +29,7 @@ REQUIRED = ("dataBuffer", "_tempDataBuffer", "_writeDisconnected", "disconnectin
 """The transport attributes the direct write reads or calls."""
 
 
-def usable(transport: ITransport) -> bool:
+def usable(transport: ITransport) -> TypeGuard[tcp.Connection]:
     """True if ``send`` may try ``transport``'s socket before its queue: a Twisted socket
     connection (TCP, UNIX), not TLS, with every attribute in ``REQUIRED``."""
     return (isinstance(transport, tcp.Connection) and not ISSLTransport.providedBy(transport)

@@ -30,14 +30,14 @@ from hardware.registry import EndpointError, LinkOptions
 class _LinkFactory(protocol.Factory):
     """A new framed link for the same handler on every connection."""
 
-    def __init__(self, reactor: Any, handler: LinkHandler, options: LinkOptions,
+    def __init__(self, reactor: IReactorTime, handler: LinkHandler, options: LinkOptions,
                  kind: str) -> None:
         self.reactor = reactor
         self.handler = handler
         self.options = options
         self.kind = kind
 
-    def buildProtocol(self, addr: IAddress) -> FramedProtocol:
+    def buildProtocol(self, addr: IAddress | None) -> FramedProtocol:
         link = STREAM.protocol(self.reactor, self.handler, self.options, self.kind)
         link.factory = self
         return link

@@ -27,6 +27,7 @@ from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 
 from formats.errors import LemsError
 from hardware.link import LinkHandler
@@ -85,10 +86,11 @@ class LinkAdapter(Protocol):
     """What a link kind provides. ``listen`` returns a Deferred of a port (``stopListening()``,
     ``getHost()``); ``connect`` a Deferred of the link (a ``FramedProtocol`` or alike)."""
 
-    def listen(self, reactor: Any, address: str, handler_factory: Callable[[], LinkHandler],
+    def listen(self, reactor: IReactorTime, address: str,
+               handler_factory: Callable[[], LinkHandler],
                options: LinkOptions) -> Deferred[Any]: ...
 
-    def connect(self, reactor: Any, address: str, handler: LinkHandler,
+    def connect(self, reactor: IReactorTime, address: str, handler: LinkHandler,
                 options: LinkOptions) -> Deferred[Any]: ...
 
 
