@@ -165,7 +165,9 @@ def client_for(server: str) -> str:
 class StreamAdapter:
     """``tcp:``, ``unix:``, ``ssl:``: Twisted's endpoint strings, framed."""
 
-    requires = ()
+    def __init__(self, summary: str, requires: tuple[tuple[str, str], ...] = ()) -> None:
+        self.summary = summary
+        self.requires = requires
 
     def listen(self, reactor: IReactorTime, address: str,
                handler_factory: Callable[[], LinkHandler],
@@ -233,13 +235,19 @@ class ArqFactory(protocol.Factory):
         return link
 
 
-STREAM = StreamAdapter()
+TCP = StreamAdapter("TCP (Twisted endpoints)")
+UNIX = StreamAdapter("Unix domain socket (Twisted endpoints)")
+SSL = StreamAdapter("TLS, Twisted's own ssl: syntax, no client certificates",
+                    (("OpenSSL", "pyOpenSSL"),))
+STREAM = TCP
+"""The stream adapter other modules build on (``hardware.tls``, ``hardware.reconnect``)."""
 
 
 class LoopAdapter:
     """``loop:NAME``: in-process links (``hardware.loopback``), imported when first used."""
 
     requires = ()
+    summary = "in-process loopback (demos, tests)"
 
     @staticmethod
     def _name(address: str) -> str:

@@ -402,6 +402,8 @@ class MqttAdapter:
     """The ``mqtt://`` link kind."""
 
     requires = (("aiomqtt", "aiomqtt"),)
+    summary = ("MQTT broker, one topic pair per terminal, QoS 1, persistent sessions; mqtts: "
+               "over TLS, the broker checked against the lab CA (cafile=)")
 
     def listen(self, reactor: IReactorTime, address: str,
                handler_factory: Callable[[], LinkHandler],

@@ -355,6 +355,7 @@ class SerialAdapter:
     """The ``serial:`` link kind."""
 
     requires = (("serial", "pyserial"),)
+    summary = "serial line (pyserial), STX/ETX with ACK/NAK and retransmission"
 
     def listen(self, reactor: IReactorTime, address: str,
                handler_factory: Callable[[], LinkHandler],

@@ -231,6 +231,7 @@ class TlsAdapter:
     """The ``tls:`` link kind (mutual TLS over TCP)."""
 
     requires = (("OpenSSL", "pyOpenSSL"), ("service_identity", "service-identity"))
+    summary = "TLS with client certificates: the certificate names the terminal"
 
     def listen(self, reactor: IReactorTime, address: str,
                handler_factory: Callable[[], LinkHandler],
