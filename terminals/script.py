@@ -227,12 +227,12 @@ def check(step: Step, out: Output, variables: dict[str, str]) -> str:
     if step.code and reject_code(out) != step.code:
         return f"reject code is {reject_code(out) or 'none'!r}, expected {step.code!r}"
     pairs = pairs_of(out)
-    for code, want in step.fields:
-        got = pairs.get(code)
-        if got is None:
+    for code, wanted in step.fields:
+        value = pairs.get(code)
+        if value is None:
             return f"{out.key} has no field {code}"
-        if want is not None and got != substitute(want, variables):
-            return f"field {code} is {got!r}, expected {substitute(want, variables)!r}"
+        if wanted is not None and value != substitute(wanted, variables):
+            return f"field {code} is {value!r}, expected {substitute(wanted, variables)!r}"
     for code, _var in step.saves:
         if code not in pairs:
             return f"{out.key} has no field {code} to save"

@@ -17,6 +17,7 @@ reads it every second.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -97,14 +98,16 @@ def install(switch: Switch) -> None:
             listen_loop(reactor, loop_name, server.handler, protocol.FRAMING,
                         protocol.MAX_FRAME).addCallback(ports.append)
 
-            def connector(handler: Any, loop_name: str = loop_name) -> Any:
+            def loop_connector(handler: Any, loop_name: str = loop_name) -> Any:
                 return connect_loop(reactor, loop_name, handler, protocol.FRAMING,
                                     protocol.MAX_FRAME)
+            connector: Callable[[Any], Any] = loop_connector
         else:
             remote = client_string(config.mode)
 
-            def connector(handler: Any, remote: str = remote) -> Any:
+            def remote_connector(handler: Any, remote: str = remote) -> Any:
                 return endpoints.connect(reactor, remote, handler, protocol.MAX_FRAME)
+            connector = remote_connector
 
         client = EndpointClient(switch, config, connector)
         client.server = server  # type: ignore[attr-defined]

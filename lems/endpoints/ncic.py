@@ -241,7 +241,8 @@ class NcicStore:
         return [Record(r) for r in rows]
 
     def count(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM record").fetchone()[0]
+        n: int = self.conn.execute("SELECT count(*) FROM record").fetchone()[0]
+        return n
 
 
 class Ncic(System):
@@ -472,10 +473,11 @@ class Ncic(System):
     def dte(self, rec: Record) -> str:
         """The entry date and time as a hit prints it: ``20261123 1430 PST`` in the lab clock's
         time zone (records stored without a zone are UTC)."""
+        entered: str = rec.entered
         try:
-            when = datetime.fromisoformat(rec.entered)
+            when = datetime.fromisoformat(entered)
         except ValueError:  # a bulk-loaded row with a bare date: print what it has
-            return rec.entered[:10].replace("-", "")
+            return entered[:10].replace("-", "")
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         local = when.astimezone(self.tz or self.now().tzinfo)

@@ -187,6 +187,7 @@ class Nics(System):
     def _record(self, ntn: str, status: str, ori: str, terminal: str, f: dict[str, str],
                 reason: str) -> None:
         date = self.now().date().isoformat()
+        row: tuple[str | None, ...]
         if status == "PROCEED":
             row = (ntn, date, None, None, None, None, None, None, None, None)
         else:

@@ -224,8 +224,10 @@ class Nlets(System):
         return row is None or bool(row[0])
 
     def orion(self, ori: str) -> tuple[Any, ...] | None:
-        return self.conn.execute("SELECT ori, state, loc, type, name, auth, yr_delay FROM orion "
-                                 "WHERE ori = ?", (ori,)).fetchone()
+        row: tuple[Any, ...] | None = self.conn.execute(
+            "SELECT ori, state, loc, type, name, auth, yr_delay FROM orion WHERE ori = ?",
+            (ori,)).fetchone()
+        return row
 
     def clock_for(self) -> NletsClock:
         self.out_seq = self.out_seq % 99999 + 1

@@ -57,7 +57,8 @@ class System:
         self.emit: Emit = lambda ori, body, terminal, sensitive: None
 
     def now(self) -> datetime:
-        return self.clock.now()
+        now: datetime = self.clock.now()
+        return now
 
     def call_later(self, lab_seconds: float, fn: Callable[..., Any], *args: Any) -> Any:
         return self.clock.call_later(lab_seconds, fn, *args)

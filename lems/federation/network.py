@@ -209,7 +209,7 @@ class Network:
                                         stream=self.stream, headers={"Nats-Msg-Id": msg_id})
             return bool(ack.duplicate)
 
-        duplicate = await self._retry(once)
+        duplicate: bool = await self._retry(once)
         self.published += 1
         return duplicate
 
