@@ -28,6 +28,7 @@ from formats.codes import CodeBook
 from formats.dictionary import Dictionary
 from hardware import endpoints
 from hardware.loopback import connect_loop, listen_loop
+from lems.clock import LabClock
 from lems.endpoints import protocol
 from lems.endpoints.client import EndpointClient
 from lems.endpoints.faults import Faults
@@ -54,7 +55,7 @@ def lab_codes(lab: LabConfig) -> CodeBook:
     return CodeBook.load_dir(lab.codes_dir) if lab.codes_dir else CodeBook.builtin()
 
 
-def make_system(name: str, lab: LabConfig, clock: Any) -> System:
+def make_system(name: str, lab: LabConfig, clock: LabClock) -> System:
     """Open (seeding if needed) the system ``name`` of ``lab``."""
     base = lab.database.parent
     seed_lab(base, DEFAULT_SUBJECTS, lab.seed, [a.ori for a in lab.agencies.values()

@@ -30,6 +30,7 @@ from formats import responses
 from formats.errors import Reject
 from formats.message import Message
 from formats.nic import FILE_LETTERS, make_nic
+from lems.clock import LabClock
 from lems.endpoints.iii import III
 from lems.endpoints.ncic_files import QW_FILES, NcicFile, by_name
 from lems.endpoints.search import dob_values, race_matches, serial_key, soundex, vin8
@@ -251,7 +252,7 @@ class Ncic(System):
     name = "ncic"
     words = "NCIC"
 
-    def __init__(self, store: NcicStore, clock: Any, tz: tzinfo | None = None,
+    def __init__(self, store: NcicStore, clock: LabClock, tz: tzinfo | None = None,
                  **kw: Any) -> None:
         super().__init__(clock, **kw)
         self.tz = tz
@@ -265,7 +266,7 @@ class Ncic(System):
         """Field code -> its codes that need a MIS field (from the code tables' texts)."""
 
     @classmethod
-    def open(cls, path: Any, clock: Any, tz: tzinfo | None = None, **kw: Any) -> Ncic:
+    def open(cls, path: Any, clock: LabClock, tz: tzinfo | None = None, **kw: Any) -> Ncic:
         return cls(NcicStore.open(path), clock, tz, **kw)
 
     def close(self) -> None:

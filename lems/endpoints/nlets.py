@@ -42,6 +42,7 @@ from formats.message import Message
 from formats.nlets_members import DOMESTIC, MEMBERS, MULTI_STATE, REGION_KEYS, REGIONS, expand
 from formats.ori import NLETS_ORI
 from formats.responses import NletsClock
+from lems.clock import LabClock
 from lems.endpoints.search import dob_values, soundex, vin8
 from lems.endpoints.system import Answer, System, open_db
 
@@ -183,7 +184,7 @@ class Nlets(System):
     name = "nlets"
     words = "NLETS"
 
-    def __init__(self, conn: sqlite3.Connection, clock: Any, home_state: str = "OR",
+    def __init__(self, conn: sqlite3.Connection, clock: LabClock, home_state: str = "OR",
                  seed: int = 1, out_of_service: Iterable[str] = (),
                  slow: Mapping[str, float] | None = None, **kw: Any) -> None:
         super().__init__(clock, **kw)
@@ -204,7 +205,7 @@ class Nlets(System):
         self.conn.commit()
 
     @classmethod
-    def open(cls, path: Any, clock: Any, agencies: Iterable[tuple[str, str, str]] = (),
+    def open(cls, path: Any, clock: LabClock, agencies: Iterable[tuple[str, str, str]] = (),
              **kw: Any) -> Nlets:
         conn = open_db(path, SCHEMA)
         load_orion(conn, agencies)

@@ -19,6 +19,7 @@ from formats.codes import CodeBook
 from formats.dictionary import Dictionary
 from formats.errors import Reject
 from formats.grammar import Parser
+from lems.clock import LabClock
 
 Emit = Callable[[str, str, str, str], None]
 """``emit(ori, body, terminal, sensitive)``: send unsolicited traffic to an ORI."""
@@ -48,7 +49,7 @@ class System:
     name = "system"
     words = "SYSTEM"
 
-    def __init__(self, clock: Any, dictionary: Dictionary | None = None,
+    def __init__(self, clock: LabClock, dictionary: Dictionary | None = None,
                  codes: CodeBook | None = None) -> None:
         self.clock = clock
         self.dictionary = dictionary or Dictionary.default()
