@@ -65,7 +65,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, ClassVar
+from typing import Any
 
 from construct import (
     Checksum,
@@ -173,7 +173,8 @@ class Framer(ABC):
 
     __slots__ = ("max_length",)
 
-    name: ClassVar[str]
+    name: str
+    """The framing's name in an endpoint string (``line``, ``stx``, ``ascii4``…)."""
     max_length: int
 
     def __init__(self, max_length: int = DEFAULT_MAX_LENGTH) -> None:
@@ -532,7 +533,8 @@ STX_FRAME = Struct(
 )
 """The STX/ETX frame layout; builds outgoing frames (received ones are scanned by hand, faster)."""
 
-_STX_FRAME_FAST = STX_FRAME.compile()  # same layout, ~3x faster to build
+_build_stx_frame: Callable[[dict[str, bytes]], bytes] = STX_FRAME.compile().build
+"""Builds an STX frame: the same layout compiled, ~3x faster to build."""
 
 _IDLE, _FRAME, _BCC, _SKIP = range(4)
 
@@ -571,7 +573,7 @@ class StxEtxFramer(Framer):
         payload = self._payload(payload)
         if STX in payload or ETX in payload:
             raise FormatError("stx framer: cannot carry STX (0x02) or ETX (0x03) in a payload")
-        return _STX_FRAME_FAST.build({"payload": payload})
+        return _build_stx_frame({"payload": payload})
 
     def _end_frame(self, payload: bytes, bcc: int, events: list[Event]) -> None:
         expected = block_check(payload)
@@ -681,7 +683,8 @@ HEADER = Struct(
 
 HEADER_SIZE: int = HEADER.sizeof()
 
-_HEADER_FAST_BUILD = HEADER.compile()  # same layout, ~3x faster to build
+_build_header: Callable[[dict[str, int]], bytes] = HEADER.compile().build
+"""Builds a length header: the same layout compiled, ~3x faster to build."""
 # Received headers are unpacked with struct (0.1 µs against 13 µs for HEADER.parse); a test
 # checks that both read every header alike.
 _HEADER_UNPACK = struct.Struct(">2sBBII").unpack_from
@@ -717,7 +720,7 @@ class LengthFramer(Framer):
 
     def encode(self, payload: bytes) -> bytes:
         payload = self._payload(payload)
-        header = _HEADER_FAST_BUILD.build({
+        header = _build_header({
             "version": LENGTH_VERSION, "flags": 0,
             "length": len(payload), "crc32": zlib.crc32(payload),
         })

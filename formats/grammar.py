@@ -43,7 +43,7 @@ from formats.message import Message
 from formats.ori import STATE_DESTINATIONS, VALID_ORI, destination_problem, ori_problem
 from formats.patterns import Accept
 
-_CONTROL = {c: None for c in range(32) if c != 10}
+_CONTROL: dict[int, int | None] = {c: None for c in range(32) if c != 10}
 _CONTROL[9] = 32  # a tab reads as a space
 _CONTROL[127] = None
 _CONTROL[13] = None

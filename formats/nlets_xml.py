@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from typing import NoReturn
 
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
@@ -123,7 +124,7 @@ def _local(tag: str) -> tuple[str, str]:
     return prefix, local
 
 
-def _reject(reason: str, field: str | None = None) -> None:
+def _reject(reason: str, field: str | None = None) -> NoReturn:
     raise RejectError(Reject(".03.", f"TXT NOT FOUND OR IMPROPERLY FORMED XML - {reason}",
                              field))
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from formats.framing import ACK, ENQ, NAK, BadFrame, Control, Frame, Framer
@@ -46,7 +47,7 @@ def is_damage(reason: str) -> bool:
 class ArqLink(FramedProtocol):
     """A framed protocol that runs stop-and-wait ARQ when ``arq`` is on (see the module)."""
 
-    def __init__(self, handler: LinkHandler, framer: Framer, kind: str, clock: Any, *,
+    def __init__(self, handler: LinkHandler, framer: Framer, kind: str, clock: IReactorTime, *,
                  arq: bool = True, ack_timeout: float = 1.0, retries: int = 5,
                  role: str = "switch") -> None:
         super().__init__(handler, framer, kind)

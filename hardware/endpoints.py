@@ -26,6 +26,7 @@ from typing import Any
 
 from twisted.internet import endpoints, protocol
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 
 from formats.errors import LemsError
 from formats.framing import EOLS, framings, link_framer
@@ -99,7 +100,7 @@ def options_of(options: dict[str, str], default_max: int) -> LinkOptions:
                        write_limit=number("write_limit", int, registry.DEFAULT_WRITE_LIMIT))
 
 
-def listen(reactor: Any, description: str, handler_factory: Callable[[], LinkHandler],
+def listen(reactor: IReactorTime, description: str, handler_factory: Callable[[], LinkHandler],
            max_frame: int = 16384) -> Deferred[Any]:
     """Listen on ``description``; each connection gets a new handler from ``handler_factory``.
 
@@ -107,7 +108,7 @@ def listen(reactor: Any, description: str, handler_factory: Callable[[], LinkHan
     return _through_adapter("listen", reactor, description, handler_factory, max_frame)
 
 
-def connect(reactor: Any, description: str, handler: LinkHandler,
+def connect(reactor: IReactorTime, description: str, handler: LinkHandler,
             max_frame: int = 1 << 22) -> Deferred[FramedProtocol]:
     """Connect ``handler`` to ``description`` (client syntax: ``tcp:host=127.0.0.1:port=5020``).
 
@@ -115,15 +116,16 @@ def connect(reactor: Any, description: str, handler: LinkHandler,
     return _through_adapter("connect", reactor, description, handler, max_frame)
 
 
-def _through_adapter(action: str, reactor: Any, description: str, handler: Any,
-                     max_frame: int) -> Any:
+def _through_adapter(action: str, reactor: IReactorTime, description: str, handler: Any,
+                     max_frame: int) -> Deferred[Any]:
     """Find the adapter for the string's kind and call its ``listen`` or ``connect``; a bad
     string becomes an ``EndpointError`` that names it."""
     kind, rest, options = split(description)
     adapter = registry.load(kind)
     opts = options_of(options, max_frame)
     try:
-        return getattr(adapter, action)(reactor, rest, handler, opts)
+        d: Deferred[Any] = getattr(adapter, action)(reactor, rest, handler, opts)
+        return d
     except EndpointError:
         raise
     except (ValueError, TypeError, LemsError) as e:
@@ -163,28 +165,40 @@ def client_for(server: str) -> str:
 class StreamAdapter:
     """``tcp:``, ``unix:``, ``ssl:``: Twisted's endpoint strings, framed."""
 
-    requires = ()
+    def __init__(self, summary: str, requires: tuple[tuple[str, str], ...] = ()) -> None:
+        self.summary = summary
+        self.requires = requires
 
-    def listen(self, reactor: Any, address: str, handler_factory: Callable[[], LinkHandler],
+    def listen(self, reactor: IReactorTime, address: str,
+               handler_factory: Callable[[], LinkHandler],
                options: LinkOptions) -> Deferred[Any]:
         ep = endpoints.serverFromString(reactor, address)
-        return ep.listen(self.factory(reactor, handler_factory, options, kind_of(address)))
+        listening: Deferred[Any] = ep.listen(self.factory(reactor, handler_factory, options,
+                                                          kind_of(address)))
+        return listening
 
-    def factory(self, reactor: Any, handler_factory: Callable[[], LinkHandler],
-                options: LinkOptions, kind: str) -> FramedFactory:
+    def factory(self, reactor: IReactorTime, handler_factory: Callable[[], LinkHandler],
+                options: LinkOptions, kind: str) -> FramedFactory | ArqFactory:
         if uses_arq(link_framer(options.framing, options.max_frame)) and options.arq is not False:
             return ArqFactory(reactor, handler_factory, options, kind)
         return FramedFactory(handler_factory, options.framing, options.max_frame, kind,
                              clock=reactor, idle=options.idle, heartbeat=options.heartbeat,
                              write_limit=options.write_limit, eol=options.eol_bytes())
 
-    def connect(self, reactor: Any, address: str, handler: LinkHandler,
+    def connect(self, reactor: IReactorTime, address: str, handler: LinkHandler,
                 options: LinkOptions) -> Deferred[FramedProtocol]:
-        ep = endpoints.clientFromString(reactor, address)
-        return endpoints.connectProtocol(ep, self.protocol(reactor, handler, options,
-                                                           kind_of(address)))
+        connected: Deferred[FramedProtocol] = endpoints.connectProtocol(
+            self.client_endpoint(reactor, address),
+            self.protocol(reactor, handler, options, kind_of(address)))
+        return connected
 
-    def protocol(self, reactor: Any, handler: LinkHandler, options: LinkOptions,
+    def client_endpoint(self, reactor: IReactorTime, address: str) -> IStreamClientEndpoint:
+        """The Twisted endpoint ``connect`` uses (``hardware.reconnect`` connects it again
+        and again)."""
+        ep: IStreamClientEndpoint = endpoints.clientFromString(reactor, address)
+        return ep
+
+    def protocol(self, reactor: IReactorTime, handler: LinkHandler, options: LinkOptions,
                  kind: str) -> FramedProtocol:
         if uses_arq(link_framer(options.framing, options.max_frame)) and options.arq is not False:
             return arq_link(reactor, handler, options, kind, "terminal")
@@ -193,7 +207,7 @@ class StreamAdapter:
                       write_limit=options.write_limit, eol=options.eol_bytes(), role="terminal")
 
 
-def arq_link(reactor: Any, handler: LinkHandler, options: LinkOptions, kind: str,
+def arq_link(reactor: IReactorTime, handler: LinkHandler, options: LinkOptions, kind: str,
              role: str) -> ArqLink:
     """A stream link with stop-and-wait ARQ (``hardware.arq``), as a serial line has."""
     link = ArqLink(handler, link_framer(options.framing, options.max_frame, role=role), kind,
@@ -208,7 +222,7 @@ def arq_link(reactor: Any, handler: LinkHandler, options: LinkOptions, kind: str
 class ArqFactory(protocol.Factory):
     """One ARQ link and one handler per accepted connection (``stx``/``dle`` over TCP, TLS)."""
 
-    def __init__(self, reactor: Any, handler_factory: Callable[[], LinkHandler],
+    def __init__(self, reactor: IReactorTime, handler_factory: Callable[[], LinkHandler],
                  options: LinkOptions, kind: str) -> None:
         self.reactor = reactor
         self.handler_factory = handler_factory
@@ -221,13 +235,19 @@ class ArqFactory(protocol.Factory):
         return link
 
 
-STREAM = StreamAdapter()
+TCP = StreamAdapter("TCP (Twisted endpoints)")
+UNIX = StreamAdapter("Unix domain socket (Twisted endpoints)")
+SSL = StreamAdapter("TLS, Twisted's own ssl: syntax, no client certificates",
+                    (("OpenSSL", "pyOpenSSL"),))
+STREAM = TCP
+"""The stream adapter other modules build on (``hardware.tls``, ``hardware.reconnect``)."""
 
 
 class LoopAdapter:
     """``loop:NAME``: in-process links (``hardware.loopback``), imported when first used."""
 
     requires = ()
+    summary = "in-process loopback (demos, tests)"
 
     @staticmethod
     def _name(address: str) -> str:
@@ -236,14 +256,15 @@ class LoopAdapter:
             raise EndpointError(f"loop endpoint needs a name: loop:NAME, not {address!r}")
         return name
 
-    def listen(self, reactor: Any, address: str, handler_factory: Callable[[], LinkHandler],
+    def listen(self, reactor: IReactorTime, address: str,
+               handler_factory: Callable[[], LinkHandler],
                options: LinkOptions) -> Deferred[Any]:
         from hardware.loopback import listen_loop
 
         return listen_loop(reactor, self._name(address), handler_factory, options.framing,
                            options.max_frame, options.eol_bytes())
 
-    def connect(self, reactor: Any, address: str, handler: LinkHandler,
+    def connect(self, reactor: IReactorTime, address: str, handler: LinkHandler,
                 options: LinkOptions) -> Deferred[Any]:
         from hardware.loopback import connect_loop
 

@@ -10,7 +10,11 @@ stopped with SIGSTOP). The switch must notice, and must never let one such peer 
   pauses it when the socket buffer is full; what is written while paused is counted and a peer
   that owes more than ``write_limit`` bytes is dropped (its mail stays in the switch's mailbox).
 * ``Backoff`` spaces the attempts of outbound links (serial ports reopened, MQTT brokers
-  reconnected, ``keep_connected`` for stream endpoints).
+  reconnected; ``hardware.reconnect`` turns it into Twisted's ``backoffPolicy`` for stream
+  endpoints).
+
+This module sits below ``hardware.link`` (which uses the watchdog) and imports nothing of the
+project's.
 """
 
 from __future__ import annotations
@@ -18,14 +22,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from twisted.internet.defer import Deferred
-from twisted.logger import Logger
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
-from hardware.link import RelayHandler
-
-log = Logger()
 
 @dataclass(slots=True)
 class Backoff:
@@ -49,15 +48,15 @@ class Backoff:
 class Watchdog:
     """Idle timeout and heartbeat for one link, on the reactor's clock."""
 
-    def __init__(self, clock: Any, idle: float, heartbeat: float, on_idle: Callable[[], None],
-                 beat: Callable[[], None]) -> None:
+    def __init__(self, clock: IReactorTime, idle: float, heartbeat: float,
+                 on_idle: Callable[[], None], beat: Callable[[], None]) -> None:
         self.clock = clock
         self.idle = idle
         self.heartbeat = heartbeat
         self.on_idle = on_idle
         self.beat = beat
-        self._idle_call: Any = None
-        self._beat_call: Any = None
+        self._idle_call: IDelayedCall | None = None
+        self._beat_call: IDelayedCall | None = None
 
     def start(self) -> None:
         self.received()
@@ -92,96 +91,3 @@ class Watchdog:
         self._beat_call = None
         self.beat()
         self.sent()
-
-
-class KeepConnected:
-    """Reconnect an outbound stream link with back-off until ``stop()``.
-
-    ``open()`` returns a Deferred firing with the link when connected; the link's handler must
-    call ``lost()`` (``keep_connected`` wires that) so the next attempt is scheduled.
-    """
-
-    def __init__(self, clock: Any, open: Callable[[], Deferred[Any]],
-                 backoff: Backoff | None = None) -> None:
-        self.clock = clock
-        self.open = open
-        self.backoff = backoff or Backoff()
-        self.link: Any = None
-        self.attempts = 0
-        self.connections = 0
-        self.stopped = False
-        self._call: Any = None
-        self._pending: Deferred[Any] | None = None
-
-    def start(self) -> KeepConnected:
-        self._try()
-        return self
-
-    def _try(self) -> None:
-        self._call = None
-        if self.stopped:
-            return
-        self.attempts += 1
-        try:
-            d = self.open()
-        except Exception:
-            log.failure("link open failed")
-            self._retry()
-            return
-        self._pending = d
-        d.addCallbacks(self._up, self._failed)
-
-    def _up(self, link: Any) -> None:
-        self._pending = None
-        self.connections += 1
-        self.backoff.reset()
-        self.link = link
-        if self.stopped:
-            link.close()
-
-    def _failed(self, failure: Any) -> None:
-        self._pending = None
-        log.debug("link open failed: {e}", e=failure.getErrorMessage())
-        self._retry()
-
-    def lost(self) -> None:
-        self.link = None
-        self._retry()
-
-    def _retry(self) -> None:
-        if not self.stopped and self._call is None:
-            self._call = self.clock.callLater(self.backoff.next(), self._try)
-
-    def stop(self) -> None:
-        self.stopped = True
-        if self._call is not None and self._call.active():
-            self._call.cancel()
-        self._call = None
-        if self.link is not None:
-            self.link.close()
-
-
-class _Relay(RelayHandler):
-    """Tells a ``KeepConnected`` when the link is lost."""
-
-    def __init__(self, inner: Any, keeper: Callable[[], KeepConnected]) -> None:
-        super().__init__(inner)
-        self.keeper = keeper
-
-    def after_lost(self) -> None:
-        self.keeper().lost()
-
-
-def keep_connected(reactor: Any, description: str, handler: Any,
-                   backoff: Backoff | None = None) -> KeepConnected:
-    """Connect ``handler`` to ``description`` and reconnect with back-off whenever it is lost.
-
-    The same handler sees ``link_made``/``link_lost`` once per connection."""
-    from hardware import endpoints
-
-    holder: list[KeepConnected] = []
-    relay = _Relay(handler, lambda: holder[0])
-    keeper = KeepConnected(reactor, lambda: endpoints.connect(reactor, description, relay),
-                           backoff)
-    holder.append(keeper)
-    return keeper.start()

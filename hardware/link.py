@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import weakref
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from twisted.internet import protocol, tcp
+from twisted.internet import protocol
 from twisted.internet.interfaces import (
+    IAddress,
     IHalfCloseableProtocol,
     IPushProducer,
-    ISSLTransport,
+    IReactorTime,
     ITransport,
 )
 from twisted.logger import Logger
@@ -24,7 +26,8 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from formats.framing import BadFrame, Control, Frame, Framer, link_framer
-from hardware import fair
+from hardware import direct, fair
+from hardware.health import Watchdog
 from hardware.turns import at_turn_end
 
 log = Logger()
@@ -64,7 +67,6 @@ class DrainingHandler(LinkHandler, Protocol):
     def input_ended(self) -> None: ...
 
 
-@implementer(IPushProducer)
 class RelayHandler:
     """A handler in front of another: passes every event on, then ``after_lost`` when the link
     is gone (reconnectors and listeners that reopen a device hook in there)."""
@@ -103,7 +105,7 @@ class RelayHandler:
         """Called once the inner handler has heard of the loss."""
 
 
-@implementer(IHalfCloseableProtocol)
+@implementer(IHalfCloseableProtocol, IPushProducer)
 class FramedProtocol(protocol.Protocol):
     """A byte stream with a framer in front of a handler; works on any Twisted transport.
 
@@ -115,6 +117,8 @@ class FramedProtocol(protocol.Protocol):
 
     framing = "line"
     write_limit = DEFAULT_WRITE_LIMIT
+    transport: ITransport
+    """Set by ``makeConnection`` before any event reaches the protocol (never None here)."""
 
     def __init__(self, handler: LinkHandler, framer: Framer, kind: str = "tcp") -> None:
         self.handler = handler
@@ -125,11 +129,13 @@ class FramedProtocol(protocol.Protocol):
         self.paused = False
         self.owed = 0
         """Bytes written since the transport last asked us to pause (0 while not paused)."""
-        self.watchdog: Any = None
+        self.watchdog: Watchdog | None = None
         self.lost_reason = ""
         self.direct = False
         """A plain TCP or UNIX socket: frames are sent by ``_send_pending`` at the end of the
         reactor turn (see ``Outbox``) instead of through the transport's queue."""
+        self._outbox: Outbox | None = None
+        """The reactor's outbox (direct links only)."""
         self._pending: list[bytes] | None = None
         """Frames written this reactor turn, not yet sent (direct links only)."""
         self.holds: set[str] = set()
@@ -166,27 +172,28 @@ class FramedProtocol(protocol.Protocol):
         names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         return str(names[0].value) if names else None
 
-    def watch(self, clock: Any, idle: float = 0.0, heartbeat: float = 0.0) -> None:
+    def watch(self, clock: IReactorTime, idle: float = 0.0, heartbeat: float = 0.0) -> None:
         """Close the link after ``idle`` silent seconds; send a keepalive after ``heartbeat``
         seconds without output (0 turns either off). Call before the connection is made."""
         if idle > 0 or heartbeat > 0:
-            from hardware.health import Watchdog
-
             keepalive = self.framer.keepalive()
             self.watchdog = Watchdog(clock, idle, heartbeat, self._idle,
                                      lambda: self._write(keepalive) if keepalive else None)
 
     def connectionMade(self) -> None:
-        t: ITransport = self.transport
+        t = self.transport
         try:
             p = t.getPeer()
             self.peer = f"{self.kind}:{getattr(p, 'host', '')}:{getattr(p, 'port', '')}".rstrip(":")
         except Exception:
             self.peer = self.kind
-        # a transport that takes no producer has no back-pressure to watch
+        # a transport that takes no producer has no back-pressure to watch. registerProducer is
+        # IConsumer's; TLS has it without declaring IConsumer, so it is looked up, not adapted
         with contextlib.suppress(Exception):
-            self.transport.registerProducer(self, True)
-        self.direct = can_send_directly(self.transport)
+            self.transport.registerProducer(self, True)  # type: ignore[attr-defined]
+        if direct.usable(t) and IReactorTime.providedBy(t.reactor):
+            self.direct = True
+            self._outbox = Outbox.of(t.reactor)
         if self.watchdog is not None:
             self.watchdog.start()
         self._call(self.handler.link_made, self)
@@ -219,34 +226,24 @@ class FramedProtocol(protocol.Protocol):
                 self.lost_reason = fair.NOT_READING
                 self.abort()
                 return
-        if not self.direct:
+        if self._outbox is None:
             self.transport.write(data)
         elif self._pending is None:
             self._pending = [data]
-            Outbox.of(self.transport.reactor).add(self)
+            self._outbox.add(self)
         else:
             self._pending.append(data)
         if self.watchdog is not None:
             self.watchdog.sent()
 
     def _send_pending(self) -> None:
-        """Send this turn's frames in one write: straight to the socket when the transport
-        holds nothing (what the socket does not take goes to the transport's queue, so order,
-        back-pressure and error handling stay the transport's), else through the queue."""
+        """Send this turn's frames in one write (``hardware.direct``: straight to the socket
+        when the transport holds nothing, so order, back-pressure and error handling stay the
+        transport's)."""
         frames, self._pending = self._pending, None
         if not frames or not self.connected:
             return
-        data = frames[0] if len(frames) == 1 else b"".join(frames)
-        t = self.transport
-        if not t.dataBuffer and not t._tempDataBuffer and t.connected and not (
-                t.disconnecting or t._writeDisconnected):
-            sent = t.writeSomeData(data)
-            if type(sent) is not int:  # an error: let the transport find it again and close
-                sent = 0
-            if sent == len(data):
-                return
-            data = data[sent:]
-        t.write(data)
+        direct.send(self.transport, frames[0] if len(frames) == 1 else b"".join(frames))
 
     def _idle(self) -> None:
         log.info("link {peer} idle too long, closed", peer=self.peer)
@@ -328,7 +325,7 @@ class FramedProtocol(protocol.Protocol):
             self.closed = True
             # TLS waits for a registered producer before it shuts down: unregister first
             with contextlib.suppress(Exception):
-                self.transport.unregisterProducer()
+                self.transport.unregisterProducer()  # type: ignore[attr-defined]
             self.transport.loseConnection()
 
     def _call(self, fn: object, *args: object) -> None:
@@ -336,14 +333,6 @@ class FramedProtocol(protocol.Protocol):
             fn(*args)  # type: ignore[operator]
         except Exception:
             log.failure("link handler failed on {peer}; the link goes on", peer=self.peer)
-
-
-def can_send_directly(transport: Any) -> bool:
-    """A Twisted socket connection (TCP, UNIX), not TLS: ``FramedProtocol._send_pending`` may
-    try its socket before queueing."""
-    return (isinstance(transport, tcp.Connection) and not ISSLTransport.providedBy(transport)
-            and not getattr(transport, "TLS", False) and hasattr(transport, "_tempDataBuffer")
-            and hasattr(transport, "_writeDisconnected"))
 
 
 class Outbox:
@@ -360,12 +349,12 @@ class Outbox:
 
     _by_reactor: weakref.WeakKeyDictionary[Any, Outbox] = weakref.WeakKeyDictionary()
 
-    def __init__(self, reactor: Any) -> None:
+    def __init__(self, reactor: IReactorTime) -> None:
         self.reactor = reactor
         self.links: list[FramedProtocol] = []
 
     @classmethod
-    def of(cls, reactor: Any) -> Outbox:
+    def of(cls, reactor: IReactorTime) -> Outbox:
         outbox = cls._by_reactor.get(reactor)
         if outbox is None:
             outbox = cls._by_reactor[reactor] = cls(reactor)
@@ -386,8 +375,8 @@ class Outbox:
 
 
 def framed(handler: LinkHandler, framing: str = "line", max_length: int = 16384,
-           kind: str = "tcp", *, clock: Any = None, idle: float = 0.0, heartbeat: float = 0.0,
-           write_limit: int = DEFAULT_WRITE_LIMIT, eol: bytes = b"\n",
+           kind: str = "tcp", *, clock: IReactorTime | None = None, idle: float = 0.0,
+           heartbeat: float = 0.0, write_limit: int = DEFAULT_WRITE_LIMIT, eol: bytes = b"\n",
            role: str = "switch") -> FramedProtocol:
     """A framed protocol for ``handler`` with the health settings applied; ``role`` says which
     end it is (a line link reads a terminal's input on the switch's end, output on the other)."""
@@ -402,20 +391,25 @@ def framed(handler: LinkHandler, framing: str = "line", max_length: int = 16384,
 class FramedFactory(protocol.Factory):
     """Makes one framed protocol and one handler per accepted connection."""
 
-    def __init__(self, handler_factory: object, framing: str = "line", max_length: int = 16384,
-                 kind: str = "tcp", *, clock: Any = None, idle: float = 0.0,
+    def __init__(self, handler_factory: Callable[[], LinkHandler], framing: str = "line",
+                 max_length: int = 16384,
+                 kind: str = "tcp", *, clock: IReactorTime | None = None, idle: float = 0.0,
                  heartbeat: float = 0.0, write_limit: int = DEFAULT_WRITE_LIMIT,
                  eol: bytes = b"\n") -> None:
         self.handler_factory = handler_factory
         self.framing = framing
         self.max_length = max_length
         self.kind = kind
-        self.health = {"clock": clock, "idle": idle, "heartbeat": heartbeat,
-                       "write_limit": write_limit, "eol": eol}
+        self.clock = clock
+        self.idle = idle
+        self.heartbeat = heartbeat
+        self.write_limit = write_limit
+        self.eol = eol
         link_framer(framing, max_length, eol=eol)  # refuse a bad framing at start
 
-    def buildProtocol(self, addr: object) -> FramedProtocol:
-        p = framed(self.handler_factory(),  # type: ignore[operator]
-                   self.framing, self.max_length, self.kind, **self.health)
+    def buildProtocol(self, addr: IAddress | None) -> FramedProtocol:
+        p = framed(self.handler_factory(), self.framing, self.max_length, self.kind,
+                   clock=self.clock, idle=self.idle, heartbeat=self.heartbeat,
+                   write_limit=self.write_limit, eol=self.eol)
         p.factory = self
         return p

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from formats.framing import RAW_LIMIT
@@ -279,7 +280,8 @@ class MqttLink:
     """One terminal's conversation over the broker, as a link (``send``, ``close``…)."""
 
     kind = "mqtt"
-    identity = None
+    identity: str | None = None
+    """The terminal the broker let publish on this topic (its MQTT user), once known."""
 
     def __init__(self, session: _Session, handler: LinkHandler, client: str, out_topic: str,
                  on_close: Callable[[MqttLink], None], max_frame: int = 1 << 22) -> None:
@@ -343,12 +345,12 @@ def switch_client_id(prefix: str) -> str:
     return f"lems-switch-{prefix}"
 
 
-def loop_of(reactor: Any) -> asyncio.AbstractEventLoop:
+def loop_of(reactor: IReactorTime) -> asyncio.AbstractEventLoop:
     """The asyncio loop under Twisted's asyncio reactor: aiomqtt runs on it.
 
     Taken from the reactor, not from ``asyncio.get_running_loop()``: ``lems serve`` opens its
     listen entries from ``callWhenRunning``, before the loop itself runs."""
-    loop = getattr(reactor, "_asyncioEventloop", None)
+    loop: asyncio.AbstractEventLoop | None = getattr(reactor, "_asyncioEventloop", None)
     if loop is None:
         raise EndpointError("mqtt links need the asyncio reactor (lems serve --reactor asyncio)")
     return loop
@@ -419,8 +421,11 @@ class MqttAdapter:
     """The ``mqtt://`` link kind."""
 
     requires = (("aiomqtt", "aiomqtt"),)
+    summary = ("MQTT broker, one topic pair per terminal, QoS 1, persistent sessions; mqtts: "
+               "over TLS, the broker checked against the lab CA (cafile=)")
 
-    def listen(self, reactor: Any, address: str, handler_factory: Callable[[], LinkHandler],
+    def listen(self, reactor: IReactorTime, address: str,
+               handler_factory: Callable[[], LinkHandler],
                options: LinkOptions) -> Deferred[MqttListener]:
         addr = parse_mqtt(address)
         loop = loop_of(reactor)
@@ -436,7 +441,7 @@ class MqttAdapter:
 
         return Deferred.fromFuture(loop.create_task(ready()))
 
-    def connect(self, reactor: Any, address: str, handler: LinkHandler,
+    def connect(self, reactor: IReactorTime, address: str, handler: LinkHandler,
                 options: LinkOptions) -> Deferred[MqttLink]:
         import aiomqtt
 

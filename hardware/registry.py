@@ -13,9 +13,10 @@ A third party adds a link kind in its own package with an entry point::
 
 where ``ADAPTER`` has ``listen(reactor, address, handler_factory, options)`` and
 ``connect(reactor, address, handler, options)`` (see ``LinkAdapter``) and optionally
-``requires`` (a tuple of ``(import name, package name)``). The built-in kinds are in ``BUILTIN``
-and are also declared in the project's own entry points; the table wins, so a stale install
-cannot hide a built-in.
+``requires`` (a tuple of ``(import name, package name)``, checked before the adapter is used)
+and ``summary`` (one line for ``lems links``). The built-in kinds are declared the same way, once,
+in the project's own entry points (``pyproject.toml``); this module keeps no second table of
+them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 
 from formats.errors import LemsError
 from hardware.link import LinkHandler
@@ -85,43 +87,28 @@ class LinkAdapter(Protocol):
     """What a link kind provides. ``listen`` returns a Deferred of a port (``stopListening()``,
     ``getHost()``); ``connect`` a Deferred of the link (a ``FramedProtocol`` or alike)."""
 
-    def listen(self, reactor: Any, address: str, handler_factory: Callable[[], LinkHandler],
+    def listen(self, reactor: IReactorTime, address: str,
+               handler_factory: Callable[[], LinkHandler],
                options: LinkOptions) -> Deferred[Any]: ...
 
-    def connect(self, reactor: Any, address: str, handler: LinkHandler,
+    def connect(self, reactor: IReactorTime, address: str, handler: LinkHandler,
                 options: LinkOptions) -> Deferred[Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
 class AdapterSpec:
-    """Where a link kind's adapter lives and what it needs, known without importing it."""
+    """Where a link kind's adapter lives, known without importing it."""
 
     name: str
     target: str
-    """``module:attribute`` of the adapter object."""
+    """``module:attribute`` of the adapter object (the entry point's value)."""
     requires: tuple[tuple[str, str], ...] = ()
-    """``(import name, package name)`` pairs checked before the import."""
+    """``(import name, package name)`` pairs checked before the adapter is used; read from the
+    adapter's own ``requires`` once it is imported (``needs``)."""
     summary: str = ""
     source: str = "built-in"
+    """The distribution that declares the entry point (``lems-sim`` for the built-in kinds)."""
 
-
-BUILTIN: dict[str, AdapterSpec] = {s.name: s for s in (
-    AdapterSpec("tcp", "hardware.endpoints:STREAM", (), "TCP (Twisted endpoints)"),
-    AdapterSpec("unix", "hardware.endpoints:STREAM", (), "Unix domain socket (Twisted)"),
-    AdapterSpec("ssl", "hardware.endpoints:STREAM", (("OpenSSL", "pyOpenSSL"),),
-                "TLS, Twisted's own ssl: syntax, no client certificates"),
-    AdapterSpec("tls", "hardware.tls:ADAPTER",
-                (("OpenSSL", "pyOpenSSL"), ("service_identity", "service-identity")),
-                "TLS with client certificates: the certificate names the terminal"),
-    AdapterSpec("serial", "hardware.serial_link:ADAPTER", (("serial", "pyserial"),),
-                "serial line (pyserial), STX/ETX with ACK/NAK and retransmission"),
-    AdapterSpec("mqtt", "hardware.mqtt_link:ADAPTER", (("aiomqtt", "aiomqtt"),),
-                "MQTT broker, one topic pair per terminal, QoS 1, persistent sessions"),
-    AdapterSpec("mqtts", "hardware.mqtt_link:ADAPTER", (("aiomqtt", "aiomqtt"),),
-                "MQTT over TLS, the broker checked against the lab CA (cafile=)"),
-    AdapterSpec("loop", "hardware.endpoints:LOOP", (), "in-process loopback (demos, tests)"),
-)}
-"""The built-in link kinds."""
 
 _registered: dict[str, AdapterSpec] = {}
 _objects: dict[str, Any] = {}
@@ -141,13 +128,12 @@ def unregister(name: str) -> None:
 
 
 def specs() -> dict[str, AdapterSpec]:
-    """Every known link kind: entry points, then the built-in table, then ``register``."""
+    """Every known link kind: the ``lems.links`` entry points (the project's own among them),
+    then ``register``."""
     found: dict[str, AdapterSpec] = {}
     for ep in entry_points(group=GROUP):
         dist = ep.dist.name if ep.dist is not None else "?"
         found[ep.name.lower()] = AdapterSpec(ep.name.lower(), ep.value, (), "", dist)
-    for name, spec in BUILTIN.items():
-        found[name] = spec
     found.update(_registered)
     return found
 
@@ -165,25 +151,39 @@ def missing_package(spec: AdapterSpec) -> str | None:
     return None
 
 
+def needs(adapter: Any) -> str | None:
+    """The first package ``adapter`` names in its ``requires`` that cannot be imported, or
+    None (adapter modules import their dependency inside their methods, so they can be
+    imported to ask)."""
+    return missing_package(AdapterSpec("", "", tuple(getattr(adapter, "requires", ()))))
+
+
+def summary(adapter: Any) -> str:
+    """What the adapter says it is (its ``summary``, else the first line of its docstring)."""
+    text = getattr(adapter, "summary", "") or (type(adapter).__doc__ or "").strip()
+    return str(text).split("\n", 1)[0]
+
+
 def load(kind: str) -> Any:
     """The adapter for ``kind``, imported now; ``EndpointError`` naming what is wrong."""
     kind = kind.lower()
-    if kind in _objects:
-        return _objects[kind]
-    known = specs()
-    spec = known.get(kind)
-    if spec is None:
-        raise EndpointError(f"unknown link kind {kind!r}; known: {', '.join(sorted(known))}")
-    package = missing_package(spec)
+    obj = _objects.get(kind)
+    if obj is None:
+        known = specs()
+        spec = known.get(kind)
+        if spec is None:
+            raise EndpointError(f"unknown link kind {kind!r}; known: "
+                                f"{', '.join(sorted(known)) or 'none (is lems-sim installed?)'}")
+        module, _, attr = spec.target.partition(":")
+        try:
+            obj = getattr(importlib.import_module(module), attr) if attr else (
+                importlib.import_module(module))
+        except ModuleNotFoundError as e:
+            raise AdapterMissing(kind, (e.name or module).split(".")[0], str(e)) from e
+        except AttributeError as e:
+            raise EndpointError(f"link kind {kind!r}: {spec.target} does not exist ({e})") from e
+    package = needs(obj)
     if package is not None:
         raise AdapterMissing(kind, package)
-    module, _, attr = spec.target.partition(":")
-    try:
-        obj = getattr(importlib.import_module(module), attr) if attr else (
-            importlib.import_module(module))
-    except ModuleNotFoundError as e:
-        raise AdapterMissing(kind, (e.name or module).split(".")[0], str(e)) from e
-    except AttributeError as e:
-        raise EndpointError(f"link kind {kind!r}: {spec.target} does not exist ({e})") from e
     _objects[kind] = obj
     return obj

@@ -36,6 +36,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from formats.framing import link_framer
@@ -166,7 +167,7 @@ class SerialLink(ArqLink):
     (``hardware.arq``)."""
 
     def __init__(self, handler: LinkHandler, options: LinkOptions, settings: LineSettings,
-                 clock: Any, role: str = "switch") -> None:
+                 clock: IReactorTime, role: str = "switch") -> None:
         arq = settings.arq if settings.arq is not None else options.framing in ("stx", "dle")
         super().__init__(handler, link_framer(options.framing, options.max_frame,
                                               eol=options.eol_bytes("crlf"), role=role),
@@ -298,7 +299,7 @@ def _url_port(url: str, **settings: Any) -> Any:
     return port
 
 
-def open_port(reactor: Any, proto: SerialLink, s: LineSettings) -> Any:
+def open_port(reactor: IReactorTime, proto: SerialLink, s: LineSettings) -> Any:
     """Open the device with Twisted's ``SerialPort``; OSError / SerialException if it cannot."""
     from twisted.internet.serialport import SerialPort
 
@@ -322,7 +323,7 @@ class SerialPortListener:
     """A serial line the switch serves: open the device, make a link, and when the device goes
     away (peer closed, cable pulled) reopen it with back-off until ``stopListening``."""
 
-    def __init__(self, reactor: Any, settings: LineSettings, options: LinkOptions,
+    def __init__(self, reactor: IReactorTime, settings: LineSettings, options: LinkOptions,
                  handler_factory: Callable[[], LinkHandler]) -> None:
         self.reactor = reactor
         self.settings = settings
@@ -402,8 +403,10 @@ class SerialAdapter:
     """The ``serial:`` link kind."""
 
     requires = (("serial", "pyserial"),)
+    summary = "serial line (pyserial), STX/ETX with ACK/NAK and retransmission"
 
-    def listen(self, reactor: Any, address: str, handler_factory: Callable[[], LinkHandler],
+    def listen(self, reactor: IReactorTime, address: str,
+               handler_factory: Callable[[], LinkHandler],
                options: LinkOptions) -> Deferred[SerialPortListener]:
         settings = _checked(address, options)
         listener = SerialPortListener(reactor, settings, options, handler_factory)
@@ -413,7 +416,7 @@ class SerialAdapter:
             return fail(e)
         return succeed(listener)
 
-    def connect(self, reactor: Any, address: str, handler: LinkHandler,
+    def connect(self, reactor: IReactorTime, address: str, handler: LinkHandler,
                 options: LinkOptions) -> Deferred[SerialLink]:
         settings = _checked(address, options)
         proto = SerialLink(handler, options, settings, reactor, role="terminal")

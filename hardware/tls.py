@@ -32,6 +32,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
     IOpenSSLClientConnectionCreator,
     IOpenSSLServerConnectionCreator,
+    IReactorTime,
+    IStreamClientEndpoint,
 )
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -199,7 +201,7 @@ class _ClientCreator:
         if where & self._start and not self.is_ip:
             connection.set_tlsext_host_name(self.hostname.encode("idna"))
         elif where & self._done:
-            from service_identity import VerificationError
+            from service_identity import CertificateError, VerificationError
             from service_identity.cryptography import (
                 verify_certificate_hostname,
                 verify_certificate_ip_address,
@@ -209,12 +211,12 @@ class _ClientCreator:
             try:
                 cert = connection.get_peer_certificate(as_cryptography=True)
                 if cert is None:
-                    raise VerificationError(errors=["no server certificate"])
+                    raise CertificateError("no server certificate")
                 if self.is_ip:
                     verify_certificate_ip_address(cert, self.hostname)
                 else:
                     verify_certificate_hostname(cert, self.hostname)
-            except VerificationError:
+            except (VerificationError, CertificateError):
                 connection.get_app_data().failVerification(Failure())
 
     def clientConnectionForTLS(self, tlsProtocol: Any) -> Any:
@@ -229,8 +231,10 @@ class TlsAdapter:
     """The ``tls:`` link kind (mutual TLS over TCP)."""
 
     requires = (("OpenSSL", "pyOpenSSL"), ("service_identity", "service-identity"))
+    summary = "TLS with client certificates: the certificate names the terminal"
 
-    def listen(self, reactor: Any, address: str, handler_factory: Callable[[], LinkHandler],
+    def listen(self, reactor: IReactorTime, address: str,
+               handler_factory: Callable[[], LinkHandler],
                options: LinkOptions) -> Deferred[Any]:
         from twisted.internet import endpoints
 
@@ -251,13 +255,25 @@ class TlsAdapter:
                                           interface=named.pop("interface", ""))
         if named:
             raise EndpointError(f"tls: unknown option(s) {', '.join(sorted(named))}")
-        return ep.listen(STREAM.factory(reactor, handler_factory, options, "tls"))
+        listening: Deferred[Any] = ep.listen(STREAM.factory(reactor, handler_factory, options,
+                                                            "tls"))
+        return listening
 
-    def connect(self, reactor: Any, address: str, handler: LinkHandler,
+    def connect(self, reactor: IReactorTime, address: str, handler: LinkHandler,
                 options: LinkOptions) -> Deferred[FramedProtocol]:
         from twisted.internet import endpoints
 
         from hardware.endpoints import STREAM
+
+        connected: Deferred[FramedProtocol] = endpoints.connectProtocol(
+            self.client_endpoint(reactor, address),
+            STREAM.protocol(reactor, handler, options, "tls"))
+        return connected
+
+    def client_endpoint(self, reactor: IReactorTime, address: str) -> IStreamClientEndpoint:
+        """The Twisted endpoint ``connect`` uses (``hardware.reconnect`` connects it again
+        and again): TCP wrapped in TLS with the lab CA and the client's certificate."""
+        from twisted.internet import endpoints
 
         positional, named = _parts(address)
         host = named.pop("host", positional[0] if positional else "127.0.0.1")
@@ -271,9 +287,9 @@ class TlsAdapter:
         hostname = named.pop("hostname", host)
         if named:
             raise EndpointError(f"tls: unknown option(s) {', '.join(sorted(named))}")
-        ep = endpoints.wrapClientTLS(_ClientCreator(ctx, hostname),
-                                     endpoints.TCP4ClientEndpoint(reactor, host, int(port)))
-        return endpoints.connectProtocol(ep, STREAM.protocol(reactor, handler, options, "tls"))
+        ep: IStreamClientEndpoint = endpoints.wrapClientTLS(
+            _ClientCreator(ctx, hostname), endpoints.TCP4ClientEndpoint(reactor, host, int(port)))
+        return ep
 
 
 ADAPTER = TlsAdapter()
@@ -363,7 +379,8 @@ def _pem(key: Any, cert: Any) -> bytes:
         out += key.private_bytes(serialization.Encoding.PEM,
                                  serialization.PrivateFormat.PKCS8,
                                  serialization.NoEncryption())
-    return out + cert.public_bytes(serialization.Encoding.PEM)
+    pem: bytes = cert.public_bytes(serialization.Encoding.PEM)
+    return out + pem
 
 
 def write_lab_pki(directory: Path | str, terminals: Iterable[str],
@@ -396,12 +413,16 @@ def revoke(directory: Path | str, terminal: str) -> Path:
     refuses that certificate from its next handshake on."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
     directory = Path(directory)
     pem = _read(str(directory / f"{terminal}.pem"), "certificate")
     cert = x509.load_pem_x509_certificate(pem)
     ca_pem = _read(str(directory / "ca-key.pem"), "CA key")
     ca_key = serialization.load_pem_private_key(ca_pem, None)
+    if not isinstance(ca_key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
+        raise EndpointError(f"tls: the CA key in {directory} is neither EC nor RSA "
+                            f"({type(ca_key).__name__}); lems init makes one of those")
     ca_cert = x509.load_pem_x509_certificate(_read(str(directory / "ca.pem"), "CA certificate"))
     now = datetime.datetime.now(datetime.UTC)
     builder = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)

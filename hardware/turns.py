@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
 from twisted.internet.asyncioreactor import AsyncioSelectorReactor
+from twisted.internet.interfaces import IReactorTime
 
 
-def at_turn_end(reactor: Any, fn: Callable[[], object]) -> None:
+def at_turn_end(reactor: IReactorTime, fn: Callable[[], object]) -> None:
     """Call ``fn`` once the events of this reactor turn are handled, before the next turn's.
 
     On the asyncio reactor (from its thread, with its loop running) that is the loop's

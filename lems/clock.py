@@ -37,8 +37,8 @@ class LabClock:
         if self._start.tzinfo is None:
             raise ValueError("the lab clock's start needs a time zone")
         self._start_ts = self._start.timestamp()
-        self.tz = self._start.tzinfo
-        self._second = None  # the lab second whose ISO text is cached below
+        self.tz: tzinfo | None = self._start.tzinfo
+        self._second: int | None = None  # the lab second whose ISO text is cached below
         self._head = self._tail = ""
 
     def rebase(self, start: datetime) -> None:
@@ -92,10 +92,10 @@ def show(when: datetime | str, zone: tzinfo | None = None) -> str:
         when = datetime.fromisoformat(when)
     if zone is not None and when.tzinfo is not None:
         when = when.astimezone(zone)
-    zone = when.tzname() or ""
-    if zone.startswith("UTC") and zone != "UTC":
-        zone = when.strftime("%z")
-    return f"{when:%Y-%m-%d %H:%M:%S} {zone}".rstrip()
+    name = when.tzname() or ""
+    if name.startswith("UTC") and name != "UTC":
+        name = when.strftime("%z")
+    return f"{when:%Y-%m-%d %H:%M:%S} {name}".rstrip()
 
 
 def lab_zone(name: str) -> tzinfo:

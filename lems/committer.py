@@ -128,7 +128,7 @@ def commit(conn: sqlite3.Connection, batches: list[list[Group]]) -> tuple[int, l
         pass
     answers = []
     for batch in batches:
-        errors: list[tuple[str, str] | None] = []
+        errors: list[tuple[str, str, str] | None] = []
         for group in batch:
             try:
                 run_groups(conn, [group])

@@ -22,7 +22,7 @@ class Journal:
     def __init__(self, writer: Writer, clock: LabClock, conn: sqlite3.Connection) -> None:
         self.writer = writer
         self.clock = clock
-        self._seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
+        self._seq: int = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
 
     @property
     def last_seq(self) -> int:

@@ -534,22 +534,22 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
                              "members")
         cfg.groups[gname] = GroupConfig(gname, members, r.get(g, "description", str, "group",
                                                              i, ""))
-    for i, e in enumerate(_tables(r, doc, "endpoint")):
-        r.section(e, "endpoint", i)
-        ename = r.get(e, "name", str, "endpoint", i)
+    for i, end in enumerate(_tables(r, doc, "endpoint")):
+        r.section(end, "endpoint", i)
+        ename = r.get(end, "name", str, "endpoint", i)
         if ename not in ("ncic", "nlets", "nics"):
             raise r.fail("must be ncic, nlets or nics", "endpoint", i, "name")
         ep = EndpointConfig(
-            name=ename, mode=r.get(e, "mode", str, "endpoint", i, "inprocess"),
-            latency_ms=r.get(e, "latency_ms", float, "endpoint", i, 0.0),
-            jitter_ms=r.get(e, "jitter_ms", float, "endpoint", i, 0.0),
-            drop_rate=r.get(e, "drop_rate", float, "endpoint", i, 0.0),
-            error_rate=r.get(e, "error_rate", float, "endpoint", i, 0.0),
-            timeout_s=r.get(e, "timeout_s", float, "endpoint", i, 10.0))
+            name=ename, mode=r.get(end, "mode", str, "endpoint", i, "inprocess"),
+            latency_ms=r.get(end, "latency_ms", float, "endpoint", i, 0.0),
+            jitter_ms=r.get(end, "jitter_ms", float, "endpoint", i, 0.0),
+            drop_rate=r.get(end, "drop_rate", float, "endpoint", i, 0.0),
+            error_rate=r.get(end, "error_rate", float, "endpoint", i, 0.0),
+            timeout_s=r.get(end, "timeout_s", float, "endpoint", i, 10.0))
         for attr in ("drop_rate", "error_rate"):
             if not 0.0 <= getattr(ep, attr) <= 1.0:
                 raise r.fail("must be between 0 and 1", "endpoint", i, attr)
-        ep = _nlets_settings(r, e, i, ep)
+        ep = _nlets_settings(r, end, i, ep)
         cfg.endpoints[ename] = ep
     return cfg
 
@@ -582,7 +582,7 @@ def _nlets_settings(r: _Reader, e: dict[str, Any], i: int, ep: EndpointConfig
 
 def _ident(r: _Reader, doc: dict[str, Any], table: str, index: int, taken: Any) -> str:
     """The ``id`` of a terminal or operator: 1-16 letters, digits, - or _, not used before."""
-    ident = r.get(doc, "id", str, table, index)
+    ident: str = r.get(doc, "id", str, table, index)
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", ident):
         raise r.fail("must be 1-16 letters, digits, - or _", table, index, "id")
     if ident in taken:

@@ -75,7 +75,7 @@ def listing(directory: Path, file: str, limit: int | None = None) -> list[dict[s
             if c is None:
                 return []
             if file == "dmv":
-                cols = ("STATE", "OLN", "NAM", "DOB", "SEX", "STATUS")
+                cols: tuple[str, ...] = ("STATE", "OLN", "NAM", "DOB", "SEX", "STATUS")
                 sql = "SELECT state, oln, nam, dob, sex, status FROM driver"
             else:
                 cols = ("STATE", "LIC", "VIN", "OWNER", "VMA")

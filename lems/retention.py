@@ -62,7 +62,8 @@ def cutoff(conn: sqlite3.Connection, keep_days: float = 0.0, keep_mb: float = 0.
                 seq = s
                 break
         limits.append(seq)
-    return min(max(limits, default=0), top[0] - 1)
+    top_seq: int = top[0]
+    return min(max(limits, default=0), top_seq - 1)
 
 
 def protected(conn: sqlite3.Connection, upto: int) -> tuple[int, ...]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
@@ -83,6 +83,17 @@ class Service(Protocol):
     def handle(self, req: Request) -> list[Reply] | Deferred[list[Reply]]: ...
 
 
+Handler = Callable[[Request], "list[Reply] | Deferred[list[Reply]]"]
+"""A route or a service's ``handle``: replies now, or a Deferred of them."""
+
+
+def call(handler: Handler, req: Request) -> Deferred[list[Reply]]:
+    """``handler(req)`` as a Deferred, whether it answered at once, later, or raised.
+    (``maybeDeferred`` flattens a returned Deferred; its overloads cannot say so for a handler
+    typed to return either, hence the cast.)"""
+    return cast("Deferred[list[Reply]]", maybeDeferred(handler, req))
+
+
 class Router:
     def __init__(self, switch: Switch) -> None:
         self.switch = switch
@@ -108,7 +119,7 @@ class Router:
             if service is None:
                 return maybeDeferred(lambda: [self.unavailable(req, name)])
             handler = service.handle
-        d = maybeDeferred(handler, req)
+        d = call(handler, req)
 
         def failed(f: Any) -> list[Reply]:
             log.failure("route of seq {seq} failed", f, seq=req.seq)
@@ -168,7 +179,7 @@ class Router:
             if nlets is None:
                 replies.append(self.unavailable(req, "nlets"))
             else:
-                return maybeDeferred(nlets.handle, req).addCallback(lambda r: replies + r)
+                return call(nlets.handle, req).addCallback(lambda r: replies + r)
         return replies
 
     def _relay_local(self, req: Request,

@@ -522,7 +522,7 @@ def _error(name: str, text: str, code: str = "") -> Exception:
     cls = getattr(sqlite3, name, None)
     if isinstance(cls, type) and issubclass(cls, sqlite3.Error):
         e = cls(text)
-        e.sqlite_errorname = code  # type: ignore[attr-defined]
+        e.sqlite_errorname = code
         return e
     return StoreError(f"{name}: {text}")
 

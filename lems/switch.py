@@ -491,11 +491,17 @@ class Switch:
             self.save_lab_time()
             # the next start reads the journal after this point only (lems.mailbox.OSN_MARK)
             self.writer.submit_nowait([self.mailboxes.mark(self.journal.last_seq)])
-        d = DeferredList(stops) if stops else succeed(None)
-        d.addCallback(lambda _: self.writer.stop())
-        d.addCallback(lambda _: self.reader.close())
-        d.addBoth(lambda r: (self.lock.release(), r)[1])
-        return d
+
+        def release(result: object) -> object:  # the lock goes whatever happened
+            self.lock.release()
+            return result
+
+        chain: Deferred[Any] = DeferredList(stops) if stops else succeed(None)
+        chain.addCallback(lambda _: self.writer.stop())
+        chain.addCallback(lambda _: self.reader.close())
+        chain.addBoth(release)
+        stopped: Deferred[None] = chain.addCallback(lambda _: None)
+        return stopped
 
     def _archive(self) -> Deferred[None] | None:
         """Retention (``lems.retention``): export old rows in a thread, then delete them through
@@ -528,11 +534,8 @@ class Switch:
         def done(_: Any) -> None:
             self._retaining = False
 
-        d = threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), export)
-        d.addCallback(exported)
-        d.addErrback(failed)
-        d.addBoth(done)
-        return d
+        return (threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), export)
+                .addCallback(exported).addErrback(failed).addBoth(done))
 
     def _beat(self) -> None:
         """A commit through the writer; once durable, the lab lock's time moves."""
@@ -767,17 +770,17 @@ class Switch:
                          "checked: closed", peer=session.peer, n=self.HOLD_MAX)
                 session.held = []
                 session.link.close()
-            return
+            return None
         self.stats["frames_in"] += 1
         if not self._within_limits(session, payload):
-            return
+            return None
         text = payload.decode("latin-1")
         if (session.terminal is None and len(text) > PRE_SIGNON_BYTES
                 and mask_logon(text) == text):
             text = shortened(text)  # a peer not signed on never writes much to the journal
         if self.failed:
             self._refuse_unjournaled(session, mask_logon(text), self.STORAGE_NOTICE)
-            return
+            return None
         if text[:4] == "ISN/":
             return self._receive_numbered(session, text)
         if (session.iak_all and session.terminal is not None
@@ -794,7 +797,7 @@ class Switch:
                     self._refuse(session, self.journal.next_seq(), masked, Reject(
                         BAD_FORMAT, "SIGN ON AS LOGON.TERMINAL.OPERATOR.PASSWORD", None,
                         masked[:100]), "rejected", key="LOGON")
-                    return
+                    return None
         seq = self.journal.next_seq()
         terminal = session.terminal
         if terminal is not None and text[:4] == "ACK.":
@@ -802,7 +805,7 @@ class Switch:
             osn = text[4:]
             if osn.isdigit() and osn.isascii() and len(osn) <= MAX_OSN_DIGITS:
                 self._ack(session, seq, text, int(osn))
-                return
+                return None
         xml = text[:1] == "<" or (text[:1].isspace() and nlets_xml.is_xml(text))
         if xml:  # Nlets XML, over whatever framing: read into the one message model
             try:
@@ -810,33 +813,33 @@ class Switch:
             except RejectError as e:
                 self._refuse(session, seq, text, e.reject.with_input(text), "rejected",
                              key="XML", xml=True)
-                return
+                return None
             result = self.parser.check(nlets_xml.to_legacy(read))
             if isinstance(result, Reject):
                 self._refuse(session, seq, text, result, "rejected", key=read.key,
                              ori=read.ori, xml=True)
-                return
+                return None
         else:
             result = self.read(text)
             if isinstance(result, Reject):
                 self._refuse(session, seq, text, result.with_input(text), "rejected")
-                return
+                return None
         msg = result
         key = msg.full_key
         if key == "LOGON":
             self._logon(session, seq, text, msg)
-            return
+            return None
         if terminal is None:
             self._refuse(session, seq, text, Reject(
                 NOT_SIGNED_ON, "NOT SIGNED ON - SEND LOGON.TERMINAL.OPERATOR.PASSWORD FIRST",
                 "MKE", text[:100]), "rejected", key=key)
-            return
+            return None
         if key == "ACK":
             self._ack_message(session, seq, text, msg)
-            return
+            return None
         if key == "LOGOFF":
             self._logoff(session, seq, text, msg)
-            return
+            return None
         spec = self.dictionary.keys[key]
         now = self.clock.now()
         rej = self.policy.check(terminal, msg, spec, now.date())
@@ -844,7 +847,7 @@ class Switch:
             self.stats[f"refused:{rej.code}"] += 1
             self._refuse(session, seq, text, rej.with_input(text), "refused", key=key,
                          ori=msg.ori, xml=xml)
-            return
+            return None
         self.stats["accepted"] += 1
         self.stats[f"key:{key}"] += 1
         req = Request(seq, terminal, session.operator, msg, spec, now, session.peer, xml)
@@ -893,14 +896,14 @@ class Switch:
             self._refuse(session, self.journal.next_seq(), text, Reject(
                 BAD_FORMAT, f"ISN/ MUST BE 1 TO {ISN_DIGITS} DIGITS (NOT 0) ON A LINE OF ITS "
                 "OWN, FOLLOWED BY THE MESSAGE", "ISN", text[:100]), "rejected", key="ISN")
-            return
+            return None
         isn = int(token)
         tid = session.terminal
         if tid is not None:
             original = self._isn_original(tid, isn)
             if original:
                 self._duplicate(session, tid, rest, isn, original)
-                return
+                return None
         return self._receive_acknowledged(session, rest, isn)
 
     def _receive_acknowledged(self, session: Session, text: str, isn: int | None) -> bool | None:
@@ -1162,18 +1165,23 @@ class Switch:
                                f"{what} IDENTIFIES TERMINAL {identity}, NOT {tid}")
             return
         known = term is not None and op is not None
-        if known and not op.password_hash:  # a clear password (a lab written before hashes)
+        if known and op is not None and not op.password_hash:  # a clear password (a lab
+            # written before hashes)
             checked: Deferred[bool] = succeed(same_clear(op.password, password))
         elif not known and not self._hashed_lab:  # as long as a clear check takes
             checked = succeed(same_clear("\0" * 12, password) and False)
         else:  # unknown names cost the same time as a wrong password
             checked = threads.deferToThreadPool(
                 self.reactor, self.reactor.getThreadPool(), verify,
-                op.password_hash if known else _dummy_hash(), password)
+                op.password_hash if known and op is not None else _dummy_hash(), password)
         guard.waiting.add(source)
         session.held = []
+        def check_failed(f: Failure) -> bool:
+            log.failure("password check failed", f)
+            return False
+
         checked.addCallback(lambda ok: ok and known)
-        checked.addErrback(lambda f: (log.failure("password check failed", f), False)[1])
+        checked.addErrback(check_failed)
         checked.addCallback(self._logon_checked, session, seq, journal_text, tid, oid, source,
                             identity == tid)
 

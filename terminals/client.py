@@ -13,6 +13,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredQueue, TimeoutError
 from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IReactorTime
 
 from formats.responses import first_line_key
 from hardware import endpoints
@@ -57,7 +58,7 @@ def parse_output(frame: str) -> Output:
 class TerminalClient:
     """One terminal link to a switch (a ``LinkHandler``)."""
 
-    def __init__(self, reactor: Any, *, auto_ack: bool = True) -> None:
+    def __init__(self, reactor: IReactorTime, *, auto_ack: bool = True) -> None:
         self.reactor = reactor
         self.auto_ack = auto_ack
         self.link: Link | None = None

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from twisted.internet.interfaces import IReactorTime
+
 from formats.dictionary import Dictionary
 from formats.framing import Frame, LineFramer
 from terminals.client import Output, TerminalClient, TimeoutError
@@ -76,7 +78,7 @@ def _reject_reason(out: Output) -> str:
 class Console:
     """One interactive terminal session."""
 
-    def __init__(self, reactor: Any, endpoint: str, cred: Credentials, *,
+    def __init__(self, reactor: IReactorTime, endpoint: str, cred: Credentials, *,
                  dictionary: Dictionary | None = None, history: Path | None = None,
                  interactive: bool | None = None) -> None:
         self.reactor = reactor

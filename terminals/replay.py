@@ -31,6 +31,7 @@ from typing import Any
 
 from twisted.internet import task
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 
 from formats.errors import LemsError
 from formats.recording import Comparison, Record, Report, channel
@@ -161,7 +162,7 @@ class ReplayLink(TerminalClient):
 class Replayer:
     """Sends a recording's inbound messages to ``endpoint`` and compares what comes back."""
 
-    def __init__(self, reactor: Any, endpoint: str,
+    def __init__(self, reactor: IReactorTime, endpoint: str,
                  records: Callable[[], Iterable[Record]], *,
                  options: ReplayOptions | None = None, credentials: Credentials | None = None,
                  comparison: Comparison | None = None) -> None:

@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twisted.internet.interfaces import IReactorTime
+
 from formats.errors import LemsError
 from formats.framing import Frame, LineFramer
 from terminals.client import Output, TerminalClient, TimeoutError
@@ -227,12 +229,12 @@ def check(step: Step, out: Output, variables: dict[str, str]) -> str:
     if step.code and reject_code(out) != step.code:
         return f"reject code is {reject_code(out) or 'none'!r}, expected {step.code!r}"
     pairs = pairs_of(out)
-    for code, want in step.fields:
-        got = pairs.get(code)
-        if got is None:
+    for code, wanted in step.fields:
+        value = pairs.get(code)
+        if value is None:
             return f"{out.key} has no field {code}"
-        if want is not None and got != substitute(want, variables):
-            return f"field {code} is {got!r}, expected {substitute(want, variables)!r}"
+        if wanted is not None and value != substitute(wanted, variables):
+            return f"field {code} is {value!r}, expected {substitute(wanted, variables)!r}"
     for code, _var in step.saves:
         if code not in pairs:
             return f"{out.key} has no field {code} to save"
@@ -327,7 +329,7 @@ class Credentials:
     password: str
 
 
-async def sign_on(reactor: Any, endpoint: str, cred: Credentials,
+async def sign_on(reactor: IReactorTime, endpoint: str, cred: Credentials,
                   client: TerminalClient | None = None) -> tuple[TerminalClient, Output]:
     """Connect and sign on; the answer is SON or a REJ (the caller decides what to do)."""
     client = client or TerminalClient(reactor)
@@ -359,7 +361,7 @@ class Pacer:
             await asyncio.sleep(slot - now)
 
 
-async def run_terminal(reactor: Any, endpoint: str, cred: Credentials, script: Script, *,
+async def run_terminal(reactor: IReactorTime, endpoint: str, cred: Credentials, script: Script, *,
                        repeat: int = 1, pace: Callable[[], Any] | None = None,
                        on_output: Callable[[Output], None] | None = None,
                        variables: dict[str, str] | None = None) -> Result:
@@ -391,8 +393,8 @@ async def run_terminal(reactor: Any, endpoint: str, cred: Credentials, script: S
     return total
 
 
-async def run_many(reactor: Any, endpoint: str, creds: list[Credentials], script: Script, *,
-                   rate: float = 0.0, repeat: int = 1,
+async def run_many(reactor: IReactorTime, endpoint: str, creds: list[Credentials],
+                   script: Script, *, rate: float = 0.0, repeat: int = 1,
                    on_output: Callable[[Output], None] | None = None) -> list[Result]:
     """Many scripted terminals at once (lab background traffic); ``rate`` caps the total sends
     a second across all of them."""

@@ -22,6 +22,7 @@ def register(sub: Any) -> None:
 
 def cmd_parse(args: argparse.Namespace) -> int:
     from formats import nlets_xml
+    from formats.errors import Reject
     from formats.framing import Frame, LineFramer
     from formats.grammar import Parser
     from formats.responses import reject
@@ -38,17 +39,17 @@ def cmd_parse(args: argparse.Namespace) -> int:
             continue
         text = event.payload.decode("latin-1")
         result = _check_xml(parser, text) if nlets_xml.is_xml(text) else parser.check(text)
-        if hasattr(result, "reason"):
+        if isinstance(result, Reject):
             ok = False
             ori = text.split(".")[1][:9] if text.count(".") else ""
-            print(json.dumps({"ok": False, "reject": result.as_dict(),  # type: ignore[union-attr]
-                              "text": reject(result, ori)}))  # type: ignore[arg-type]
+            print(json.dumps({"ok": False, "reject": result.as_dict(),
+                              "text": reject(result, ori)}))
         else:
             m = result
-            print(json.dumps({"ok": True, "key": m.full_key, "ori": m.ori,  # type: ignore[union-attr]
-                              "destinations": m.destinations, "control": m.control,  # type: ignore[union-attr]
-                              "fields": [list(f) for f in m.fields],  # type: ignore[union-attr]
-                              "text": m.text}))  # type: ignore[union-attr]
+            print(json.dumps({"ok": True, "key": m.full_key, "ori": m.ori,
+                              "destinations": m.destinations, "control": m.control,
+                              "fields": [list(f) for f in m.fields],
+                              "text": m.text}))
     return 0 if ok else 1
 
 

@@ -308,8 +308,10 @@ class EndpointClient:
     def _retry(self) -> None:
         queue, self.queue = self.queue, []
         for req in queue:
-            d = self._send(lambda corr, r=req: protocol.request(corr, r.msg.ori, r.terminal,
-                                                                r.msg.raw))
+            def frame_for(corr: int, r: Request = req) -> bytes:
+                return protocol.request(corr, r.msg.ori, r.terminal, r.msg.raw)
+
+            d = self._send(frame_for)
 
             def answered(result: tuple[list[str], str], req: Request = req) -> None:
                 bodies, sensitive = result

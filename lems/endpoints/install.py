@@ -17,6 +17,7 @@ reads it every second.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,7 @@ from formats.codes import CodeBook
 from formats.dictionary import Dictionary
 from hardware import endpoints
 from hardware.loopback import connect_loop, listen_loop
+from lems.clock import LabClock
 from lems.endpoints import protocol
 from lems.endpoints.client import EndpointClient
 from lems.endpoints.faults import Faults
@@ -53,7 +55,7 @@ def lab_codes(lab: LabConfig) -> CodeBook:
     return CodeBook.load_dir(lab.codes_dir) if lab.codes_dir else CodeBook.builtin()
 
 
-def make_system(name: str, lab: LabConfig, clock: Any) -> System:
+def make_system(name: str, lab: LabConfig, clock: LabClock) -> System:
     """Open (seeding if needed) the system ``name`` of ``lab``."""
     base = lab.database.parent
     seed_lab(base, DEFAULT_SUBJECTS, lab.seed, [a.ori for a in lab.agencies.values()
@@ -97,14 +99,16 @@ def install(switch: Switch) -> None:
             listen_loop(reactor, loop_name, server.handler, protocol.FRAMING,
                         protocol.MAX_FRAME).addCallback(ports.append)
 
-            def connector(handler: Any, loop_name: str = loop_name) -> Any:
+            def loop_connector(handler: Any, loop_name: str = loop_name) -> Any:
                 return connect_loop(reactor, loop_name, handler, protocol.FRAMING,
                                     protocol.MAX_FRAME)
+            connector: Callable[[Any], Any] = loop_connector
         else:
             remote = client_string(config.mode)
 
-            def connector(handler: Any, remote: str = remote) -> Any:
+            def remote_connector(handler: Any, remote: str = remote) -> Any:
                 return endpoints.connect(reactor, remote, handler, protocol.MAX_FRAME)
+            connector = remote_connector
 
         client = EndpointClient(switch, config, connector)
         client.server = server  # type: ignore[attr-defined]

@@ -32,6 +32,7 @@ from formats import responses
 from formats.errors import Reject
 from formats.message import Message
 from formats.nic import FILE_LETTERS, make_nic
+from lems.clock import LabClock
 from lems.endpoints.iii import III
 from lems.endpoints.ncic_files import QW_FILES, NcicFile, by_name
 from lems.endpoints.search import dob_values, race_matches, serial_key, soundex, vin8
@@ -294,7 +295,8 @@ class NcicStore:
         return [Record(r) for r in rows]
 
     def count(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM record").fetchone()[0]
+        n: int = self.conn.execute("SELECT count(*) FROM record").fetchone()[0]
+        return n
 
 
 class Ncic(System):
@@ -303,7 +305,7 @@ class Ncic(System):
     name = "ncic"
     words = "NCIC"
 
-    def __init__(self, store: NcicStore, clock: Any, tz: tzinfo | None = None,
+    def __init__(self, store: NcicStore, clock: LabClock, tz: tzinfo | None = None,
                  **kw: Any) -> None:
         super().__init__(clock, **kw)
         self.tz = tz
@@ -319,7 +321,7 @@ class Ncic(System):
         """The next look for records whose retention has ended (on the lab clock)."""
 
     @classmethod
-    def open(cls, path: Any, clock: Any, tz: tzinfo | None = None, **kw: Any) -> Ncic:
+    def open(cls, path: Any, clock: LabClock, tz: tzinfo | None = None, **kw: Any) -> Ncic:
         return cls(NcicStore.open(path), clock, tz, **kw)
 
     def close(self) -> None:
@@ -558,10 +560,11 @@ class Ncic(System):
     def dte(self, rec: Record) -> str:
         """The entry date and time as a hit prints it: ``20261123 1430 PST`` in the lab clock's
         time zone (records stored without a zone are UTC)."""
+        entered: str = rec.entered
         try:
-            when = datetime.fromisoformat(rec.entered)
+            when = datetime.fromisoformat(entered)
         except ValueError:  # a bulk-loaded row with a bare date: print what it has
-            return rec.entered[:10].replace("-", "")
+            return entered[:10].replace("-", "")
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         local = when.astimezone(self.tz or self.now().tzinfo)

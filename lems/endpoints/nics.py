@@ -27,6 +27,7 @@ from typing import Any
 
 from formats import responses
 from formats.errors import Reject
+from lems.clock import LabClock
 from lems.endpoints import prohibitors
 from lems.endpoints.ncic import NcicStore
 from lems.endpoints.search import soundex
@@ -67,14 +68,15 @@ class Nics(System):
     words = "NICS"
     delay_resolve_s = 300.0
 
-    def __init__(self, conn: sqlite3.Connection, ncic: NcicStore, clock: Any, **kw: Any) -> None:
+    def __init__(self, conn: sqlite3.Connection, ncic: NcicStore, clock: LabClock,
+                 **kw: Any) -> None:
         super().__init__(clock, **kw)
         self.conn = conn
         self.ncic = ncic
         self.seq = conn.execute("SELECT count(*) FROM checks").fetchone()[0]
 
     @classmethod
-    def open(cls, path: Any, ncic_path: Any, clock: Any, **kw: Any) -> Nics:
+    def open(cls, path: Any, ncic_path: Any, clock: LabClock, **kw: Any) -> Nics:
         return cls(open_db(path, SCHEMA), NcicStore.open(ncic_path), clock, **kw)
 
     def close(self) -> None:
@@ -187,6 +189,7 @@ class Nics(System):
     def _record(self, ntn: str, status: str, ori: str, terminal: str, f: dict[str, str],
                 reason: str) -> None:
         date = self.now().date().isoformat()
+        row: tuple[str | None, ...]
         if status == "PROCEED":
             row = (ntn, date, None, None, None, None, None, None, None, None)
         else:

@@ -50,6 +50,7 @@ from formats.nlets_members import (
 )
 from formats.ori import NLETS_ORI
 from formats.responses import NletsClock
+from lems.clock import LabClock
 from lems.endpoints.search import dob_values, soundex, vin8
 from lems.endpoints.system import Answer, System, open_db
 
@@ -177,7 +178,7 @@ class Nlets(System):
     name = "nlets"
     words = "NLETS"
 
-    def __init__(self, conn: sqlite3.Connection, clock: Any, home_state: str = "OR",
+    def __init__(self, conn: sqlite3.Connection, clock: LabClock, home_state: str = "OR",
                  seed: int = 1, out_of_service: Iterable[str] = (),
                  slow: Mapping[str, float] | None = None, **kw: Any) -> None:
         super().__init__(clock, **kw)
@@ -198,7 +199,7 @@ class Nlets(System):
         self.conn.commit()
 
     @classmethod
-    def open(cls, path: Any, clock: Any, agencies: Iterable[tuple[str, str, str]] = (),
+    def open(cls, path: Any, clock: LabClock, agencies: Iterable[tuple[str, str, str]] = (),
              **kw: Any) -> Nlets:
         conn = open_db(path, SCHEMA)
         load_orion(conn, agencies)
@@ -218,8 +219,10 @@ class Nlets(System):
         return row is None or bool(row[0])
 
     def orion(self, ori: str) -> tuple[Any, ...] | None:
-        return self.conn.execute("SELECT ori, state, loc, type, name, auth, yr_delay FROM orion "
-                                 "WHERE ori = ?", (ori,)).fetchone()
+        row: tuple[Any, ...] | None = self.conn.execute(
+            "SELECT ori, state, loc, type, name, auth, yr_delay FROM orion WHERE ori = ?",
+            (ori,)).fetchone()
+        return row
 
     def clock_for(self) -> NletsClock:
         self.out_seq = self.out_seq % 99999 + 1

@@ -27,7 +27,7 @@ class NletsXmlResource(resource.Resource):
     isLeaf = True
 
     def __init__(self, system: Nlets) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # twisted.web: no annotations
         self.system = system
         self.stats = {"requests": 0, "refused": 0}
 

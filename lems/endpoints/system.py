@@ -20,6 +20,7 @@ from formats.codes import CodeBook
 from formats.dictionary import Dictionary
 from formats.errors import Reject
 from formats.grammar import Parser
+from lems.clock import LabClock
 
 Emit = Callable[[str, str, str, str], None]
 """``emit(ori, body, terminal, sensitive)``: send unsolicited traffic to an ORI."""
@@ -127,7 +128,7 @@ class System:
     name = "system"
     words = "SYSTEM"
 
-    def __init__(self, clock: Any, dictionary: Dictionary | None = None,
+    def __init__(self, clock: LabClock, dictionary: Dictionary | None = None,
                  codes: CodeBook | None = None) -> None:
         self.clock = clock
         self.dictionary = dictionary or Dictionary.default()
@@ -136,7 +137,8 @@ class System:
         self.emit: Emit = lambda ori, body, terminal, sensitive: None
 
     def now(self) -> datetime:
-        return self.clock.now()
+        now: datetime = self.clock.now()
+        return now
 
     def call_later(self, lab_seconds: float, fn: Callable[..., Any], *args: Any) -> Any:
         return self.clock.call_later(lab_seconds, fn, *args)

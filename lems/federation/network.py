@@ -245,7 +245,7 @@ class Network:
                                         headers={"Nats-Msg-Id": msg_id})
             return bool(ack.duplicate)
 
-        duplicate = await self._retry(once)
+        duplicate: bool = await self._retry(once)
         self.published += 1
         return duplicate
 

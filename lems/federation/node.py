@@ -48,7 +48,8 @@ from lems.endpoints.nlets import Nlets
 from lems.endpoints.seed import HOME_DB
 from lems.endpoints.system import open_db
 from lems.federation.network import Network
-from lems.router import Reply, Request
+from lems.router import Reply, Request, call
+from lems.store import Statement
 
 if TYPE_CHECKING:
     from lems.switch import Switch
@@ -415,7 +416,7 @@ class Node:
         spec = sw.dictionary.keys[mine.full_key]
         req = Request(seq, "", "", mine, spec, sw.clock.now(), link)
         handler = sw.router.routes.get(spec.verb, sw.router.relay)
-        replies = await maybeDeferred(handler, req).asFuture(asyncio.get_running_loop())
+        replies = await call(handler, req).asFuture(asyncio.get_running_loop())
         local = [r for r in replies if r.terminal is not None or r.ori is not None]
         back = [r.body for r in replies if r.terminal is None and r.ori is None]
         pre = [(SEEN, (msg_id, seq, "rel")),
@@ -495,7 +496,7 @@ class Node:
                 backlog = await self.net.backlog()
             except Exception:
                 backlog = {}
-            rows = []
+            rows: list[Statement] = []
             for st in sorted(self.net.members):
                 up = st == self.state or self.net.is_up(st)
                 if st != self.state and st in was and was[st] != up:

@@ -259,7 +259,7 @@ class CchStore:
             if cyc in cycles:
                 cycles[cyc].charges.append(Charge(n, chg, ocl, dsp, dod, crt))
         rec.cycles = list(cycles.values())
-        rec.custody = [tuple(r) for r in q(  # type: ignore[misc]
+        rec.custody = [tuple(r) for r in q(
             "SELECT cyc, dcs, cst, ori FROM custody WHERE sid = ? ORDER BY n", (sid,))]
         return rec
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from formats import responses
 from lems.router import Request
 from lems.state.db import StateDB
+from lems.store import Statement
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall
@@ -107,7 +108,8 @@ class HitTracker:
                 "SELECT id, requester, terminal, owner, nic, oca, rty, pri, rno, opened, "
                 "deadline, stage, next_at FROM hit_request WHERE closed = ''"):
             stage = min(int(row[11]), ESCALATED)
-            r = OpenRequest(*row[:9], datetime.fromisoformat(row[9]),  # type: ignore[arg-type]
+            r = OpenRequest(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+                            row[8], datetime.fromisoformat(row[9]),
                             datetime.fromisoformat(row[10]), stage,
                             datetime.fromisoformat(row[12]) if row[12] else None)
             self.open[r.id] = r
@@ -128,7 +130,7 @@ class HitTracker:
         pri = msg.get("PRI") or "R"
         now = self.switch.clock.now()
         period = DEADLINES.get(pri, DEADLINES["R"])
-        statements = []
+        statements: list[Statement] = []
         for owner in msg.destinations:
             for old in [r for r in self.open.values() if r.requester == msg.ori
                         and r.owner == owner and r.matches(nic, oca)]:
@@ -152,7 +154,7 @@ class HitTracker:
     def on_reply(self, req: Request) -> Any:
         msg = req.msg
         nic, oca = msg.get("NIC") or "", msg.get("OCA") or ""
-        statements = []
+        statements: list[Statement] = []
         for r in [r for r in self.open.values() if r.owner == msg.ori
                   and r.requester in msg.destinations and r.matches(nic, oca)]:
             con = msg.get("CON") or ""
@@ -167,7 +169,7 @@ class HitTracker:
 
     # ------------------------------------------------------------ transitions
 
-    def extend(self, r: OpenRequest, minutes: int) -> tuple[str, tuple]:
+    def extend(self, r: OpenRequest, minutes: int) -> Statement:
         """CON/E TIM/n: the owner needs n more minutes; the deadline moves, the stage stays."""
         now = self.switch.clock.now()
         r.deadline = r.next_at = now + timedelta(minutes=minutes)
@@ -177,7 +179,7 @@ class HitTracker:
         return ("UPDATE hit_request SET deadline = ?, next_at = ? WHERE id = ?",
                 (r.deadline.isoformat(), r.next_at.isoformat(), r.id))
 
-    def close(self, r: OpenRequest, outcome: str) -> tuple[str, tuple]:
+    def close(self, r: OpenRequest, outcome: str) -> Statement:
         now = self.switch.clock.now()
         if outcome != "superseded" and (now > r.deadline or r.stage > OPEN):
             outcome += "-late"
@@ -185,7 +187,7 @@ class HitTracker:
         self._journal(r, outcome, "")
         return self._close_stmt(r, now, outcome)
 
-    def _close_stmt(self, r: OpenRequest, now: datetime, outcome: str) -> tuple[str, tuple]:
+    def _close_stmt(self, r: OpenRequest, now: datetime, outcome: str) -> Statement:
         return ("UPDATE hit_request SET closed = ?, outcome = ?, next_at = '' WHERE id = ?",
                 (now.isoformat(), outcome, r.id))
 

@@ -22,6 +22,7 @@ from lems.state.fics import FicsService
 from lems.state.hits import HitTracker
 from lems.state.jobs import Jobs
 from lems.state.ppf import PpfService
+from lems.store import Statement
 
 if TYPE_CHECKING:
     from lems.switch import Switch
@@ -45,7 +46,7 @@ def install(switch: Switch) -> None:
         ("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (k, v))
         for k, v in (("clock_wall", repr(time.time())), ("clock_lab", clock.now().isoformat()),
                      ("clock_speed", repr(clock.speed)))])
-    seeded: list = []
+    seeded: list[Statement] = []
     if db.one("SELECT value FROM meta WHERE key = 'cch_seeded'") is None:
         # the lab's first start: the CCH of the same people the national files are seeded with
         seeded = seed.statements(switch.lab.seed, DEFAULT_SUBJECTS)

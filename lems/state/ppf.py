@@ -180,7 +180,7 @@ class PpfService:
 
     def matches(self, name: str, dob: str) -> list[tuple[str, str, str, str]]:
         """Active entries for a FICS check: (ppn, sex, pca, ori)."""
-        return [tuple(r) for r in self.db.query(  # type: ignore[misc]
+        return [tuple(r) for r in self.db.query(
             "SELECT ppn, sex, pca, ori FROM ppf WHERE name = ? AND dob = ? AND relieved = ''",
             (name, dob))]
 

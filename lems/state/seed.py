@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from lems import people
 from lems.store import Statement
@@ -36,7 +37,8 @@ def oregon_people(seed: int, first: int = 1, last: int | None = None) -> Iterato
         n += 1
 
 
-def rows(batch: Iterable[people.Person]) -> tuple[list[tuple], list[tuple], list[tuple]]:
+def rows(batch: Iterable[people.Person]
+         ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """(subject, cycle, charge) rows of a batch of people."""
     subs, cycs, chgs = [], [], []
     for p in batch:

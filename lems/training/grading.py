@@ -183,7 +183,8 @@ class Grader:
                          and e.direction == "in" and e.operator), "")
         tasks = []
         for task in exercise.tasks:
-            results, times = [], []
+            results: list[CheckResult] = []
+            times: list[float] = []
             for c in task.checks:
                 self._when = None
                 results.append(self.check(c))

@@ -51,10 +51,10 @@ def render(snap: Snapshot) -> Group:
         net = Table(title="Nlets network (nodes)")
         for col in ("state", "node", "backlog", "sent", "received", "rtt p50 ms", "rtt p99 ms"):
             net.add_column(col)
-        for n in snap.network:
-            net.add_row(n["state"], "up" if n["up"] else "[red]DOWN[/]", _num(n["backlog"]),
-                        str(n["sent"]), str(n["received"]), _ms(n["rtt_p50_ms"]),
-                        _ms(n["rtt_p99_ms"]))
+        for node in snap.network:
+            net.add_row(node["state"], "up" if node["up"] else "[red]DOWN[/]",
+                        _num(node["backlog"]), str(node["sent"]), str(node["received"]),
+                        _ms(node["rtt_p50_ms"]), _ms(node["rtt_p99_ms"]))
         parts.append(net)
     parts.append(row)
     if snap.dead_letters:

@@ -4,10 +4,9 @@ Each test starts a fresh demo lab in its own directory and a switch on a free po
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 
-from support import demo_lab, running_switch, signed_on, wait
+from support import demo_lab, running_switch, signed_on, until, wait
 
 from lems import store
 from lems.router import Reply
@@ -77,10 +76,7 @@ async def test_wrong_passwords_lock_out_until_a_supervisor_unlocks(tmp_path, rea
         conn.execute("UPDATE operator_state SET failures = 0, locked = 0 WHERE operator = 'OP01'")
         store.bump_directory_version(conn)
         conn.close()
-        for _ in range(40):
-            await asyncio.sleep(0.1)
-            if not switch.directory.operator_state["OP01"].locked:
-                break
+        await until(lambda: not switch.directory.operator_state["OP01"].locked, 4)
         out = await wait(c.logon("T01", "OP01", "train-01"))
         assert out.key == "SON"
         c.close()
@@ -161,19 +157,13 @@ async def test_suspended_agency_is_refused_then_reinstated(tmp_path, reactor):
         conn.execute("INSERT INTO agency_state (ori, suspended, reason) "
                      "VALUES ('OR0240100', 1, 'MISUSE UNDER REVIEW')")
         store.bump_directory_version(conn)
-        for _ in range(40):
-            await asyncio.sleep(0.1)
-            if "OR0240100" in switch.directory.suspended:
-                break
+        await until(lambda: "OR0240100" in switch.directory.suspended, 4)
         out = await wait(c.request("QW.OR0240100.NAM/DOE,JOHN.DOB/19800101"))
         assert "CODE/SUSPENDED" in out.body and "MISUSE UNDER REVIEW" in out.body
         conn.execute("UPDATE agency_state SET suspended = 0 WHERE ori = 'OR0240100'")
         store.bump_directory_version(conn)
         conn.close()
-        for _ in range(40):
-            await asyncio.sleep(0.1)
-            if "OR0240100" not in switch.directory.suspended:
-                break
+        await until(lambda: "OR0240100" not in switch.directory.suspended, 4)
         out = await wait(c.request("QW.OR0240100.NAM/DOE,JOHN.DOB/19800101"))
         assert "CODE/SUSPENDED" not in out.body
         c.close()
@@ -197,7 +187,10 @@ async def test_admin_message_to_an_ori_a_group_and_law_enforcement_only(tmp_path
         # AML goes to criminal-justice terminals only.
         t4.send("AML.OR0260000.OR0240000.OR024901Z.TXT\nLE ONLY")
         assert "FOR LAW ENFORCEMENT DISSEMINATION ONLY" in (await wait(t1.next())).body
-        await asyncio.sleep(0.3)
+        # T08 (non-CJ) did not get it: the next message it gets is the one sent after the AML
+        # (one sender's messages are delivered in the order they were sent)
+        t4.send("AM.OR0260000.OR024901Z.TXT\nAFTER THE AML")
+        assert (await wait(t8.next())).lines[-1] == "AFTER THE AML"
         assert t8.drain() == []
         # An in-state ORI that does not exist gets an Nlets .19.
         out = await wait(t1.request("AM.OR0240000.OR0999999.TXT\nHELLO"))
@@ -211,7 +204,7 @@ async def test_offline_mail_waits_in_order_and_leaves_only_when_acknowledged(tmp
         t1 = await signed_on(switch, reactor, "T01")
         for i in range(5):
             t1.send(f"AM.OR0240000.OR0260000.TXT\nMESSAGE {i}")
-        await asyncio.sleep(0.3)
+        await until(lambda: switch.mailboxes.count("T04") == 5)
         await settle(switch)
         # T04 signs on without acknowledging: all five arrive in order.
         t4 = TerminalClient(reactor, auto_ack=False)
@@ -225,14 +218,14 @@ async def test_offline_mail_waits_in_order_and_leaves_only_when_acknowledged(tmp
         t4.ack(osns[0])
         t4.ack(osns[1])
         t4.close()
-        await asyncio.sleep(0.2)
+        await until(lambda: "T04" not in switch.online)  # after the two ACKs, in order
         # Signing on again: the unacknowledged three come again, with the same numbers.
         t4 = TerminalClient(reactor, auto_ack=True)
         await wait(t4.connect(switch.endpoint))
         await wait(t4.logon("T04", "OP04", "train-04"))
         again = [await wait(t4.next()) for _ in range(3)]
         assert [o.osn for o in again] == osns[2:]
-        await asyncio.sleep(0.3)
+        await until(lambda: switch.mailboxes.count("T04") == 0)
         await settle(switch)
         assert switch.mailboxes.count("T04") == 0
         conn = sqlite3.connect(switch.lab.database)
@@ -355,8 +348,16 @@ async def test_accepted_relay_without_copies_is_routed_again_at_start(tmp_path, 
     for _ in range(2):  # the second start must not route it again
         async with running_switch(lab, reactor) as switch:
             t4 = await signed_on(switch, reactor, "T04")
-            await asyncio.sleep(0.3)
-            got.append([o.lines[-1] for o in t4.drain() if o.key == "AM"])
+            # a message sent now comes after anything recovered at start: wait for it
+            t1 = await signed_on(switch, reactor, "T01")
+            t1.send("AM.OR0240000.OR0260000.TXT\nSENT AFTER THE START")
+            seen: list[str] = []
+            while "SENT AFTER THE START" not in seen:
+                out = await wait(t4.next())
+                if out.key == "AM":
+                    seen.append(out.lines[-1])
+            got.append(seen[:-1])
+            t1.close()
             t4.close()
             await settle(switch)
         rows = journal(switch, "disposition = 'recovered'")

@@ -7,10 +7,15 @@ import asyncio
 import socket
 import time
 
+import pytest
 from support import Recorder, demo_lab, signed_on, until, wait
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 
 from hardware import endpoints
-from hardware.health import Backoff, keep_connected
+from hardware.health import Backoff
+from hardware.link import FramedProtocol, framed
+from hardware.reconnect import keep_connected
 
 
 async def test_a_terminal_that_never_reads_is_dropped_and_others_go_on(tmp_path, reactor):
@@ -49,7 +54,7 @@ async def test_a_terminal_that_never_reads_is_dropped_and_others_go_on(tmp_path,
         await wait(switch.stop())
 
 
-async def test_idle_links_are_closed_unless_heartbeats_keep_them(reactor):
+async def test_idle_links_are_closed(reactor):
     server = Recorder()
     port = await wait(endpoints.listen(reactor, "tcp:0:interface=127.0.0.1:idle=0.3",
                                        lambda: server))
@@ -59,14 +64,44 @@ async def test_idle_links_are_closed_unless_heartbeats_keep_them(reactor):
         await wait(endpoints.connect(reactor, to, quiet))
         await until(lambda: quiet.lost, 3)
         assert server.lost == ["idle timeout"]
-        server.lost.clear()
-        beating = Recorder()
-        link = await wait(endpoints.connect(reactor, to + ":heartbeat=0.1", beating))
-        await asyncio.sleep(1.0)
-        assert not beating.lost and not server.lost and server.frames == []
-        link.close()
     finally:
         await wait(port.stopListening())
+
+
+@pytest.mark.parametrize("framing", ["line", "stx", "length"])
+def test_heartbeats_keep_an_idle_link_open_on_the_lab_clock(framing):
+    """A switch link closes after 0.3 s of silence; a terminal that sends the framing's
+    keepalive every 0.1 s keeps it open for as long as it beats (here 10 s of clock time),
+    and the keepalives are no frames for the handler. The same link without heartbeats is
+    closed at 0.3 s. Both ends run on one ``task.Clock``, their bytes pumped across."""
+    clock = Clock()
+
+    def pair(heartbeat: float) -> tuple[Recorder, FramedProtocol, StringTransport]:
+        inner = Recorder()
+        server = framed(inner, framing, clock=clock, idle=0.3)
+        client = framed(Recorder(), framing, clock=clock, heartbeat=heartbeat, role="terminal")
+        st, ct = StringTransport(), StringTransport()
+        server.makeConnection(st)
+        client.makeConnection(ct)
+
+        def pump() -> None:
+            if ct.value():
+                server.dataReceived(ct.value())
+                ct.clear()
+
+        pumps.append(pump)
+        return inner, server, st
+
+    pumps: list = []
+    beating, beating_link, beating_t = pair(0.1)
+    _, quiet_link, quiet_t = pair(0.0)
+    for _ in range(200):
+        clock.advance(0.05)
+        for pump in pumps:
+            pump()
+    assert quiet_link.lost_reason == "idle timeout" and quiet_t.disconnecting
+    assert beating_link.lost_reason == "" and not beating_t.disconnecting
+    assert beating.frames == [] and beating.bad == []
 
 
 async def test_outbound_links_reconnect_with_backoff(reactor):
@@ -81,7 +116,7 @@ async def test_outbound_links_reconnect_with_backoff(reactor):
         await until(lambda: client.made == 2)
         assert client.lost and keeper.connections == 2
     finally:
-        keeper.stop()
+        await wait(keeper.stop())
         await wait(port.stopListening())
 
 

@@ -39,21 +39,39 @@ def test_unknown_kind_names_the_known_ones():
         registry.load("x25")
 
 
-def test_every_builtin_is_also_an_entry_point():
+def test_the_builtin_kinds_are_declared_once_in_the_entry_points():
+    """The project's own entry points are the only declaration of its link kinds: the registry
+    finds each there, with its target, and holds no second table."""
     from importlib.metadata import entry_points
 
-    declared = {ep.name: ep.value for ep in entry_points(group=registry.GROUP)}
-    for name, spec in registry.BUILTIN.items():
-        assert declared.get(name) == spec.target, name
+    ours = {ep.name: ep.value for ep in entry_points(group=registry.GROUP)
+            if ep.dist is not None and ep.dist.name == "lems-sim"}
+    assert set(ours) == {"tcp", "unix", "ssl", "tls", "serial", "mqtt", "mqtts", "loop"}
+    found = registry.specs()
+    for name, target in ours.items():
+        assert found[name].target == target and found[name].source == "lems-sim"
         assert registry.load(name) is not None
+    assert not hasattr(registry, "BUILTIN")
+    assert registry.load("ssl").requires == (("OpenSSL", "pyOpenSSL"),)
 
 
-def test_missing_dependency_names_the_package(monkeypatch):
+def test_missing_dependency_names_the_package():
+    from twisted.internet.defer import succeed
+
+    class NeedsADriver:
+        requires = (("lems_x25_driver", "lems-x25-driver"),)
+
+        def listen(self, reactor, address, handler_factory, options):
+            return succeed("port")
+
+    registry.register("x25", NeedsADriver())
+    try:
+        with pytest.raises(AdapterMissing, match="pip install lems-x25-driver") as e:
+            registry.load("x25")
+        assert e.value.package == "lems-x25-driver"
+    finally:
+        registry.unregister("x25")
     spec = AdapterSpec("x25", "lems_x25:ADAPTER", (("lems_x25_driver", "lems-x25-driver"),))
-    monkeypatch.setitem(registry.BUILTIN, "x25", spec)
-    with pytest.raises(AdapterMissing, match="pip install lems-x25-driver") as e:
-        registry.load("x25")
-    assert e.value.package == "lems-x25-driver"
     assert registry.missing_package(spec) == "lems-x25-driver"
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import sqlite3
+import sys
 
 import pytest
-from support import demo_lab, wait
+from support import demo_lab, until, wait
 from twisted.internet.defer import DeferredList, gatherResults
 
 from lems import store
@@ -141,10 +141,20 @@ async def test_the_wal_is_checkpointed_and_reused_not_grown(tmp_path, reactor):
     wal = tmp_path / "lab.db-wal"
     text = "x" * 4000  # about one page a row
 
+    shm = tmp_path / "lab.db-shm"
+
+    def backfilled() -> bool:
+        """The checkpointer has copied every frame of the WAL back into the database: the
+        WAL index's ``nBackfill`` (offset 96) has reached its ``mxFrame`` (offset 16), both in
+        the machine's byte order (sqlite.org/walformat.html, "The WAL-Index Header")."""
+        head = shm.read_bytes()[:100]
+        frames = int.from_bytes(head[16:20], sys.byteorder)
+        return frames > 0 and int.from_bytes(head[96:100], sys.byteorder) == frames
+
     async def burst(first: int) -> int:
         await wait(gatherResults([w.submit([(INSERT, (i, text))])
                                   for i in range(first, first + 1500)]))
-        await asyncio.sleep(1.0)  # a few checkpointer rounds
+        await until(backfilled, 30)
         return wal.stat().st_size
 
     size = await burst(0)
