@@ -294,6 +294,13 @@ class FramedProtocol(protocol.Protocol):
         self.abort()
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
+        backlog = self.backlog
+        if backlog is not None and backlog.events and not self.closed:
+            # frames read before the peer closed are handled, not dropped with the backlog (a
+            # transport that cannot stop reading, as loopback, reports the close at once)
+            events = list(backlog.events)
+            backlog.events.clear()
+            self.handle(events)
         self.closed = True
         self._pending = None
         fair.release(self, fair.NOT_READING)  # (its timer)
