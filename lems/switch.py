@@ -30,7 +30,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from formats import nlets_xml, outbound, responses
+from formats import envelope, nlets_xml, outbound, responses
 from formats.codes import CodeBook
 from formats.dictionary import Dictionary
 from formats.errors import BAD_FORMAT, Reject, RejectError
@@ -1344,8 +1344,8 @@ class Switch:
         if second != self._stamp_second:
             now = datetime.fromtimestamp(second, self.clock.tz)
             self._stamp_second = second
-            self._stamp_text = f"DTE/{now:%Y%m%d} TIM/{now:%H%M%S}"
-        return f"OSN/{osn:07d} TRM/{terminal or 'NONE'} {self._stamp_text}\n{body}"
+            self._stamp_text = envelope.stamp(now)
+        return envelope.build(osn, terminal, self._stamp_text, body)
 
     def nlets_clock(self, req: Request) -> NletsClock:
         return self.nlets_clock_for(req.seq, req.received)
