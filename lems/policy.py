@@ -11,18 +11,9 @@ from datetime import date
 from formats.dictionary import KeySpec
 from formats.errors import Reject
 from formats.message import Message
+from formats.rejects import RejectCode
 from lems.directory import Directory
 from lems.lab import AgencyConfig
-
-SPOOF = "SPOOF"
-UNKNOWN_ORI = "UNKNOWN-ORI"
-SUSPENDED = "SUSPENDED"
-NO_AGREEMENT = "NO-AGREEMENT"
-EXPIRED = "EXPIRED-AGREEMENT"
-KEY_NOT_ALLOWED = "KEY-NOT-ALLOWED"
-NOT_DESIGNATED = "NOT-DESIGNATED"
-CJ_ONLY = "CJ-ONLY"
-CONSENT_REQUIRED = "CONSENT-REQUIRED"
 
 ALWAYS = frozenset({"LOGON", "LOGOFF", "ACK"})
 
@@ -56,32 +47,37 @@ class Policy:
         ori = msg.ori
         term = d.terminals[terminal]
         if ori not in term.oris:
-            return Reject(SPOOF, f"ORI {ori} IS NOT AUTHORIZED FOR TERMINAL {terminal} - "
+            return Reject(RejectCode.SPOOF,
+                          f"ORI {ori} IS NOT AUTHORIZED FOR TERMINAL {terminal} - "
                           "ATTEMPT LOGGED", "ORI")
         agency = d.agencies.get(ori)
         if agency is None:
-            return Reject(UNKNOWN_ORI, f"ORI {ori} IS NOT IN THE DIRECTORY", "ORI")
+            return Reject(RejectCode.UNKNOWN_ORI, f"ORI {ori} IS NOT IN THE DIRECTORY", "ORI")
         if ori in d.suspended:
             why = d.suspended[ori]
-            return Reject(SUSPENDED, f"ACCESS FOR ORI {ori} IS SUSPENDED"
+            return Reject(RejectCode.SUSPENDED, f"ACCESS FOR ORI {ori} IS SUSPENDED"
                           + (f" - {why}" if why else "") + " - CONTACT LEDS", "ORI")
         if not agency.agreement:
-            return Reject(NO_AGREEMENT, f"NO AGENCY AGREEMENT ON FILE FOR ORI {ori}", "ORI")
+            return Reject(RejectCode.NO_AGREEMENT,
+                          f"NO AGENCY AGREEMENT ON FILE FOR ORI {ori}", "ORI")
         if agency.agreement_expires is not None and agency.agreement_expires < today:
-            return Reject(EXPIRED, f"AGENCY AGREEMENT FOR ORI {ori} EXPIRED "
+            return Reject(RejectCode.EXPIRED_AGREEMENT, f"AGENCY AGREEMENT FOR ORI {ori} EXPIRED "
                           f"{agency.agreement_expires.isoformat()}", "ORI")
         allowed = self.allowed_keys(agency)
         if allowed is not None and key not in allowed and msg.key not in allowed:
-            return Reject(KEY_NOT_ALLOWED, f"MKE {key} NOT AUTHORIZED FOR "
+            return Reject(RejectCode.KEY_NOT_ALLOWED, f"MKE {key} NOT AUTHORIZED FOR "
                           f"{agency.category.upper()} ORI {ori}", "MKE")
         if spec.file == "cch" and spec.verb in CCH_UPDATE_VERBS and not agency.cch_entry:
-            return Reject(NOT_DESIGNATED, f"ORI {ori} IS NOT DESIGNATED TO ENTER OR UPDATE CCH",
+            return Reject(RejectCode.NOT_DESIGNATED,
+                          f"ORI {ori} IS NOT DESIGNATED TO ENTER OR UPDATE CCH",
                           "MKE")
         if spec.file in CHRI_FILES and agency.category != "cj":
-            return Reject(CJ_ONLY, f"{spec.label} IS FOR CRIMINAL JUSTICE AGENCIES ONLY - "
+            return Reject(RejectCode.CJ_ONLY,
+                          f"{spec.label} IS FOR CRIMINAL JUSTICE AGENCIES ONLY - "
                           f"ORI {ori} IS {agency.category.upper()}", "MKE")
         if agency.category == "designated" and spec.file == "cch" and spec.verb == "query" and (
                 msg.get("PUR") not in CONSENT_PURPOSES or not msg.get("ATN")):
-            return Reject(CONSENT_REQUIRED, "DESIGNATED AGENCY REQUESTS NEED PUR/I OR PUR/J AND "
+            return Reject(RejectCode.CONSENT_REQUIRED,
+                          "DESIGNATED AGENCY REQUESTS NEED PUR/I OR PUR/J AND "
                           "ATN/ (SUBJECT CONSENT OR NOTICE)", "PUR")
         return None

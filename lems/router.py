@@ -22,6 +22,7 @@ from formats.dictionary import KeySpec
 from formats.errors import Reject
 from formats.message import Message
 from formats.nic import FILE_LETTERS
+from formats.rejects import RejectCode
 
 if TYPE_CHECKING:
     from lems.switch import Switch
@@ -39,8 +40,6 @@ FILE_SERVICE: dict[str, str] = {
 SERVICE_WORDS = {"ncic": "NCIC", "nlets": "NLETS", "nics": "NICS", "cch": "CCH",
                  "fics": "FICS", "ppf": "PPF"}
 
-NOT_AVAILABLE = "NOT-AVAILABLE"
-NOT_DELIVERABLE = "NOT-DELIVERABLE"
 
 
 @dataclass(slots=True)
@@ -134,7 +133,7 @@ class Router:
                                 self.switch.nlets_clock(req), req.msg.ori,
                                 control=req.msg.control)
             return Reply(body, key="SM")
-        rej = Reject(NOT_AVAILABLE, f"{words} NOT AVAILABLE - TRY AGAIN LATER", "MKE",
+        rej = Reject(RejectCode.NOT_AVAILABLE, f"{words} NOT AVAILABLE - TRY AGAIN LATER", "MKE",
                      req.msg.raw[:100])
         return Reply(responses.reject(rej, req.msg.ori), key="REJ")
 

@@ -33,10 +33,11 @@ from twisted.python.failure import Failure
 from formats import envelope, nlets_xml, outbound, responses
 from formats.codes import CodeBook
 from formats.dictionary import Dictionary
-from formats.errors import BAD_FORMAT, Reject, RejectError
+from formats.errors import Reject, RejectError
 from formats.grammar import Parser, control_of
 from formats.message import Message
 from formats.ori import ori_problem
+from formats.rejects import RejectCode
 from formats.responses import NletsClock
 from hardware import endpoints
 from hardware.link import Link
@@ -47,7 +48,7 @@ from lems.directory import Directory
 from lems.journal import Journal
 from lems.lab import IAK_MODES, LabConfig
 from lems.lablock import LabLock
-from lems.limits import PRE_SIGNON_BYTES, RATE_LIMIT, Rates, shortened
+from lems.limits import PRE_SIGNON_BYTES, Rates, shortened
 from lems.mailbox import Mailboxes, Outflow
 from lems.policy import Policy
 from lems.router import Reply, Request, Router
@@ -65,11 +66,6 @@ from lems.store import Statement, Writer
 
 log = Logger()
 
-NOT_SIGNED_ON = "NOT-SIGNED-ON"
-SIGN_ON = "SIGN-ON"
-BAD_FRAME = "BAD-FRAME"
-BAD_ACK = "BAD-ACK"
-MAILBOX_FULL = "MAILBOX-FULL"
 
 ISN_DIGITS = 9
 """Most digits of an input sequence number (``ISN/<n>`` first line of a numbered message)."""
@@ -532,7 +528,7 @@ class Switch:
                 log.failure("storage failure hook failed")
 
     def _refuse_unjournaled(self, session: Session, text: str, reason: str,
-                            code: str = "NOT-AVAILABLE") -> None:
+                            code: str = RejectCode.NOT_AVAILABLE) -> None:
         """A reject that is not journaled (storage failed, disk full, a flood's repeats):
         straight to the link, OSN 0, with a NAK on framings that have one."""
         self.stats[f"refused:unjournaled:{code}"] += 1
@@ -566,13 +562,14 @@ class Switch:
             return False
         who = "THIS TERMINAL" if session.terminal else "THIS ADDRESS BEFORE SIGN-ON"
         text = shortened(mask_logon(payload.decode("latin-1")))
-        rej = Reject(RATE_LIMIT, f"TOO MUCH TRAFFIC FROM {who} - LIMIT {rates.describe()} - "
+        rej = Reject(RejectCode.RATE_LIMIT,
+                     f"TOO MUCH TRAFFIC FROM {who} - LIMIT {rates.describe()} - "
                      "MESSAGE NOT ACCEPTED, SEND IT AGAIN LATER", None, text[:100])
         now = self.reactor.seconds()
         if self.failed or now - over.refused_at < 1.0:
             # journaled once a second per terminal or address: new links of a flooding address
             # must not each write a row
-            self._refuse_unjournaled(session, text, rej.reason, RATE_LIMIT)
+            self._refuse_unjournaled(session, text, rej.reason, RejectCode.RATE_LIMIT)
         else:
             over.refused_at = now
             self._refuse(session, self.journal.next_seq(), text, rej, "refused")
@@ -750,7 +747,7 @@ class Switch:
                 result = self.parser.check(text)
                 if isinstance(result, Reject):
                     self._refuse(session, self.journal.next_seq(), masked, Reject(
-                        BAD_FORMAT, "SIGN ON AS LOGON.TERMINAL.OPERATOR.PASSWORD", None,
+                        RejectCode.BAD_FORMAT, "SIGN ON AS LOGON.TERMINAL.OPERATOR.PASSWORD", None,
                         masked[:100]), "rejected", key="LOGON")
                     return
         seq = self.journal.next_seq()
@@ -786,7 +783,8 @@ class Switch:
             return
         if terminal is None:
             self._refuse(session, seq, text, Reject(
-                NOT_SIGNED_ON, "NOT SIGNED ON - SEND LOGON.TERMINAL.OPERATOR.PASSWORD FIRST",
+                RejectCode.NOT_SIGNED_ON,
+                "NOT SIGNED ON - SEND LOGON.TERMINAL.OPERATOR.PASSWORD FIRST",
                 "MKE", text[:100]), "rejected", key=key)
             return
         if key == "ACK":
@@ -849,7 +847,8 @@ class Switch:
         if not (newline and rest and token.isdigit() and token.isascii()
                 and len(token) <= ISN_DIGITS and int(token) > 0):
             self._refuse(session, self.journal.next_seq(), text, Reject(
-                BAD_FORMAT, f"ISN/ MUST BE 1 TO {ISN_DIGITS} DIGITS (NOT 0) ON A LINE OF ITS "
+                RejectCode.BAD_FORMAT,
+                f"ISN/ MUST BE 1 TO {ISN_DIGITS} DIGITS (NOT 0) ON A LINE OF ITS "
                 "OWN, FOLLOWED BY THE MESSAGE", "ISN", text[:100]), "rejected", key="ISN")
             return
         isn = int(token)
@@ -1014,7 +1013,7 @@ class Switch:
             self._refuse_unjournaled(session, text, self.STORAGE_NOTICE)
             return
         seq = self.journal.next_seq()
-        rej = Reject(BAD_FRAME, f"FRAME REFUSED - {reason.upper()}", None, text[:100])
+        rej = Reject(RejectCode.BAD_FRAME, f"FRAME REFUSED - {reason.upper()}", None, text[:100])
         link = session.link
         damaged = "longer than" not in reason  # resending may cure it; a too-long block not
         if link is not None and damaged:
@@ -1215,13 +1214,14 @@ class Switch:
         if session.link is None:  # gone meanwhile: journal the attempt all the same
             self.writer.submit_nowait([self.journal.row(
                 seq, "in", journal_text, link="", key="LOGON", disposition="refused",
-                reason=f"{SIGN_ON} {reason}"), *(extra or [])])
+                reason=f"{RejectCode.SIGN_ON} {reason}"), *(extra or [])])
             return
         # the terminal's ORI only to a peer that gave the right password: a REJ headed with
         # it would tell a stranger that the terminal exists
         ori = term.oris[0] if term and reason not in (REFUSED, BUSY) else ""
         _, tid, oid, _ = journal_text.split(".", 3)
-        self._refuse(session, seq, journal_text, Reject(SIGN_ON, reason, None, journal_text),
+        self._refuse(session, seq, journal_text, Reject(RejectCode.SIGN_ON,
+                                                        reason, None, journal_text),
                      "refused", key="LOGON", ori=ori, extra=extra, terminal=tid, operator=oid)
 
     def _release(self, session: Session) -> None:
@@ -1264,7 +1264,8 @@ class Switch:
         tid = session.terminal or ""
         if msg.args[0] != tid:
             self._refuse(session, seq, text, Reject(
-                SIGN_ON, f"SIGN OFF NAMES {msg.args[0]} BUT THIS LINK IS SIGNED ON AS {tid}",
+                RejectCode.SIGN_ON,
+                f"SIGN OFF NAMES {msg.args[0]} BUT THIS LINK IS SIGNED ON AS {tid}",
                 "TERMINAL", text[:100]), "rejected", key="LOGOFF")
             return
         in_row = self.journal.row(seq, "in", text, link=session.peer, terminal=tid,
@@ -1278,7 +1279,8 @@ class Switch:
         token = msg.args[0]
         if not (token.isdigit() and token.isascii() and len(token) <= MAX_OSN_DIGITS):
             self._refuse(session, seq, text, Reject(
-                BAD_FORMAT, f"ACK NEEDS AN OUTPUT SEQUENCE NUMBER, NOT {token[:10]}", "OSN",
+                RejectCode.BAD_FORMAT,
+                f"ACK NEEDS AN OUTPUT SEQUENCE NUMBER, NOT {token[:10]}", "OSN",
                 text[:100]), "rejected", key="ACK")
             return
         self._ack(session, seq, text, int(token))
@@ -1292,7 +1294,7 @@ class Switch:
         if not 0 < osn <= last:
             self.stats["ack_unknown"] += 1
             self._refuse(session, seq, text, Reject(
-                BAD_ACK, f"NO OUTPUT SEQUENCE NUMBER {osn} WAS SENT TO {tid} - "
+                RejectCode.BAD_ACK, f"NO OUTPUT SEQUENCE NUMBER {osn} WAS SENT TO {tid} - "
                 f"LAST OSN SENT {last:07d}", "OSN", text[:100]), "ack-unknown", key="ACK",
                 osn=osn)
             return
@@ -1441,7 +1443,7 @@ class Switch:
                     self._notices.append((control, osn))
 
     def _mailbox_full_reply(self, req: Request, terminal: str) -> Reply:
-        rej = Reject(MAILBOX_FULL, f"MESSAGE NOT DELIVERED TO TERMINAL {terminal} - ITS "
+        rej = Reject(RejectCode.MAILBOX_FULL, f"MESSAGE NOT DELIVERED TO TERMINAL {terminal} - ITS "
                      f"MAILBOX IS FULL ({self.lab.switch.mailbox_limit} MESSAGES WAITING)",
                      None, req.msg.raw[:100])
         return Reply(responses.reject(rej, req.msg.ori), key="REJ")
