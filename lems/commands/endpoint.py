@@ -58,9 +58,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     lab = load_lab(args.dir)
     reactor = install(args.reactor)
+    from formats import endpoint_protocol as protocol
     from hardware import endpoints
     from lems.clock import LabClock
-    from lems.endpoints import protocol
     from lems.endpoints.install import make_system
     from lems.endpoints.server import EndpointServer
 

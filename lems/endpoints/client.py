@@ -31,11 +31,11 @@ from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from formats import endpoint_protocol as protocol
 from formats import responses
 from formats.errors import FormatError, LemsError
 from formats.responses import NletsClock
 from hardware.link import Link
-from lems.endpoints import protocol
 from lems.lab import EndpointConfig
 from lems.router import SERVICE_WORDS, Reply, Request
 

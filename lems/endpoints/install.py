@@ -23,11 +23,11 @@ from zoneinfo import ZoneInfo
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from formats import endpoint_protocol as protocol
 from formats.codes import CodeBook
 from formats.dictionary import Dictionary
 from hardware import endpoints
 from hardware.loopback import connect_loop, listen_loop
-from lems.endpoints import protocol
 from lems.endpoints.client import EndpointClient
 from lems.endpoints.faults import Faults
 from lems.endpoints.ncic import Ncic

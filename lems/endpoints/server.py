@@ -13,9 +13,9 @@ from typing import Any
 
 from twisted.logger import Logger
 
+from formats import endpoint_protocol as protocol
 from formats.errors import FormatError
 from hardware.link import Link
-from lems.endpoints import protocol
 from lems.endpoints.faults import DROP, ERROR, Faults
 from lems.endpoints.system import System
 
