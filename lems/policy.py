@@ -1,13 +1,17 @@
-"""Who may do what (OAR 257-010-0025 and -0045, RULES.md R1-R4, R11, R12, and spoofed ORIs).
+"""Who may do what (OAR 257-010-0025 and -0045, RULES.md R1-R4, R8, R9, R11, R12, spoofed ORIs).
 
 ``Policy.check`` is pure: it reads the directory and the lab date and returns a ``Reject`` naming
 the rule, or None. The switch journals the decision and answers with the reject.
+``Policy.disseminate`` applies the rules of delivery (R8: no FBI criminal history to a terminal
+that is not criminal justice; R9: no criminal history over radio) to each message the switch
+queues: the record, or a notice in its place, and the disposition journaled.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
+from formats import responses
 from formats.dictionary import KeySpec
 from formats.errors import Reject
 from formats.message import Message
@@ -29,6 +33,12 @@ DEFAULT_KEYS: dict[str, frozenset[str] | None] = {
 CCH_UPDATE_VERBS = frozenset({"enter", "modify", "cancel", "clear"})
 CHRI_FILES = frozenset({"iii", "chri"})
 CONSENT_PURPOSES = frozenset({"I", "J"})
+
+CITES = {
+    "oregon": {"noncj": "OAR 257-010-0025(3)", "radio": "OAR 257-010-0025(9)"},
+    "generic": {"noncj": "28 CFR 20.33", "radio": "CJIS SECURITY POLICY 5.10"},
+}
+"""What a dissemination notice cites, per lab rule set (docs/FEDERATION.md, Rule sets)."""
 
 
 class Policy:
@@ -81,3 +91,26 @@ class Policy:
                           "DESIGNATED AGENCY REQUESTS NEED PUR/I OR PUR/J AND "
                           "ATN/ (SUBJECT CONSENT OR NOTICE)", "PUR")
         return None
+
+    def disseminate(self, terminal: str, body: str, sensitive: str) -> tuple[str, str]:
+        """Rules applied at delivery: R8 (no FBI record to non-CJ) and R9 (no record by radio).
+        The body to queue for ``terminal`` (the record, or a notice in its place) and the
+        journal disposition (``queued``, ``withheld-noncj``, ``withheld-radio``)."""
+        if not sensitive:
+            return body, "queued"
+        term = self.directory.terminals.get(terminal)
+        key, ori = responses.first_line_key(body)
+        if key == "NRC":  # "no record" holds no record: it goes anywhere, radio included
+            return body, "queued"
+        if sensitive == "iii" and not self.directory.terminal_is_cj(terminal):
+            return "\n".join([
+                responses.head("NTC", ori),
+                "FBI CRIMINAL HISTORY NOT DELIVERED - RECEIVING TERMINAL IS NOT A CRIMINAL "
+                f"JUSTICE AGENCY ({CITES[self.directory.lab.rules]['noncj']})"]), "withheld-noncj"
+        if term is not None and term.radio:
+            return "\n".join([
+                responses.head("NTC", ori),
+                f"CRIMINAL HISTORY RECORD ({key}) ON FILE - NOT SENT OVER RADIO TO {terminal}",
+                f"REQUEST IT AT A WIRED TERMINAL ({CITES[self.directory.lab.rules]['radio']})"]), \
+                "withheld-radio"
+        return body, "queued"

@@ -91,11 +91,6 @@ OPERATOR_STATE = ("INSERT INTO operator_state (operator, failures, locked, chang
                   "failures = excluded.failures, locked = excluded.locked, "
                   "changed = excluded.changed")
 
-CITES = {
-    "oregon": {"noncj": "OAR 257-010-0025(3)", "radio": "OAR 257-010-0025(9)"},
-    "generic": {"noncj": "28 CFR 20.33", "radio": "CJIS SECURITY POLICY 5.10"},
-}
-"""What a dissemination notice cites, per lab rule set (docs/FEDERATION.md, Rule sets)."""
 
 
 class Session:
@@ -1406,7 +1401,7 @@ class Switch:
                 and terminal != sender):
             self._mailbox_full(rows, terminal, ref, key, stamp)
             return 0
-        body, disposition = self._disseminate(terminal, body, sensitive)
+        body, disposition = self.policy.disseminate(terminal, body, sensitive)
         if (xml or terminal in self._xml_terminals) and nlets_xml.is_nlets_layout(body):
             body = nlets_xml.encode_answer(body)
         osn = self.mailboxes.next_osn(terminal)
@@ -1492,27 +1487,6 @@ class Switch:
         for t in terminals:
             self.deliver(t, body, ori=ori, **kw)
         return list(terminals)
-
-    def _disseminate(self, terminal: str, body: str, sensitive: str) -> tuple[str, str]:
-        """Rules applied at delivery: R8 (no FBI record to non-CJ) and R9 (no record by radio)."""
-        if not sensitive:
-            return body, "queued"
-        term = self.directory.terminals.get(terminal)
-        key, ori = responses.first_line_key(body)
-        if key == "NRC":  # "no record" holds no record: it goes anywhere, radio included
-            return body, "queued"
-        if sensitive == "iii" and not self.directory.terminal_is_cj(terminal):
-            return "\n".join([
-                responses.head("NTC", ori),
-                "FBI CRIMINAL HISTORY NOT DELIVERED - RECEIVING TERMINAL IS NOT A CRIMINAL "
-                f"JUSTICE AGENCY ({CITES[self.lab.rules]['noncj']})"]), "withheld-noncj"
-        if term is not None and term.radio:
-            return "\n".join([
-                responses.head("NTC", ori),
-                f"CRIMINAL HISTORY RECORD ({key}) ON FILE - NOT SENT OVER RADIO TO {terminal}",
-                f"REQUEST IT AT A WIRED TERMINAL ({CITES[self.lab.rules]['radio']})"]), \
-                "withheld-radio"
-        return body, "queued"
 
 
 def _host(peer: str) -> str:

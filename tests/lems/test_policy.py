@@ -249,3 +249,32 @@ def test_policy_does_not_touch_the_lab(lab):
     directory(lab, OR0240000={"agreement": False})
     assert lab.agencies == before
     assert Path(lab.path).exists()
+
+
+# ---------------------------------------------------------------------- R8, R9 at delivery
+
+RECORD = "QR.OR0240000\nCRIMINAL HISTORY RECORD OF DOE,JOHN"
+
+
+def test_criminal_history_is_not_sent_over_radio(lab):
+    policy = Policy(directory(lab))
+    body, disposition = policy.disseminate("T05", RECORD, "cch")
+    assert disposition == "withheld-radio"
+    assert body.split("\n")[0].startswith("NTC.")
+    assert "NOT SENT OVER RADIO TO T05" in body and "OAR 257-010-0025(9)" in body
+    assert policy.disseminate("T01", RECORD, "cch") == (RECORD, "queued")  # a wired CJ desk
+    assert policy.disseminate("T05", RECORD, "") == (RECORD, "queued")  # not criminal history
+
+
+def test_fbi_history_is_not_sent_to_a_non_cj_terminal(lab):
+    d = directory(lab)
+    assert not d.terminal_is_cj("T08")
+    body, disposition = Policy(d).disseminate("T08", RECORD, "iii")
+    assert disposition == "withheld-noncj" and "OAR 257-010-0025(3)" in body
+    generic = Policy(Directory(dataclasses.replace(lab, rules="generic")))
+    assert "28 CFR 20.33" in generic.disseminate("T08", RECORD, "iii")[0]
+
+
+def test_no_record_goes_anywhere(lab):
+    nrc = "NRC.OR0260200\nNO RECORD"
+    assert Policy(directory(lab)).disseminate("T05", nrc, "cch") == (nrc, "queued")
