@@ -199,7 +199,7 @@ class Switch:
         """Address -> (when its last LINK CLOSED row was journaled, links closed since)."""
         self._hashed_lab = any(o.password_hash for o in lab.operators.values())
         """Unknown names are checked as long as the lab's passwords take (no timing tell)."""
-        self.router = Router(self)
+        self.router = Router(self.directory, self.nlets_clock)
         self.online: dict[str, Session] = {}
         self.sessions: set[Session] = set()
         """Every connected link, signed on or not (a storage failure is told to all)."""
@@ -235,6 +235,10 @@ class Switch:
         self.stop_hooks: list[Any] = []
         """Callables run at stop (services closing links, cancelling timers); may return
         Deferreds, which stop waits for."""
+        self.state: Any = None
+        """The state services (``lems.state.install.StateServices``) once installed."""
+        self.federation: Any = None
+        """The Nlets network node (``lems.federation.node.Node``) once installed."""
 
     # ------------------------------------------------------------------ life cycle
 

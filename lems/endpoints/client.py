@@ -43,7 +43,7 @@ QUEUED_MARK = "QUEUED FOR RETRY"
 """Words of the notice that tells a terminal its entry waits; the journal is searched for them."""
 
 if TYPE_CHECKING:
-    from lems.switch import Switch
+    from lems.ports import SwitchPort
 
 log = Logger()
 
@@ -59,7 +59,7 @@ class EndpointUnavailable(LemsError):
 class EndpointClient:
     """A router service forwarding to one national endpoint."""
 
-    def __init__(self, switch: Switch, config: EndpointConfig,
+    def __init__(self, switch: SwitchPort, config: EndpointConfig,
                  connector: Callable[[Any], Deferred[Any]], *, ping_s: float = 1.0) -> None:
         self.switch = switch
         self.name = config.name

@@ -39,7 +39,7 @@ from lems.endpoints.system import System
 from lems.lab import EndpointConfig, LabConfig
 
 if TYPE_CHECKING:
-    from lems.switch import Switch
+    from lems.ports import SwitchPort
 
 log = Logger()
 
@@ -81,7 +81,7 @@ def client_string(mode: str) -> str:
     return mode
 
 
-def install(switch: Switch) -> None:
+def install(switch: SwitchPort) -> None:
     reactor = switch.reactor
     clients: dict[str, EndpointClient] = {}
     for name in NAMES:
@@ -130,7 +130,7 @@ def _stopper(client: EndpointClient, server: EndpointServer | None, ports: list[
     return stop
 
 
-def _poll_state(switch: Switch, clients: dict[str, EndpointClient]) -> None:
+def _poll_state(switch: SwitchPort, clients: dict[str, EndpointClient]) -> None:
     """Apply ``lems endpoint down|up`` written to the lab database."""
     try:
         rows = switch.reader.execute("SELECT name, down FROM endpoint_state").fetchall()

@@ -51,7 +51,7 @@ from lems.federation.network import Network
 from lems.router import Reply, Request
 
 if TYPE_CHECKING:
-    from lems.switch import Switch
+    from lems.ports import SwitchPort
 
 log = Logger()
 
@@ -94,7 +94,7 @@ class Node:
 
     name = "nlets"
 
-    def __init__(self, switch: Switch, inner: Any) -> None:
+    def __init__(self, switch: SwitchPort, inner: Any) -> None:
         self.switch = switch
         self.inner = inner
         lab = switch.lab

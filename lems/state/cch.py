@@ -36,7 +36,7 @@ from lems.state.db import StateDB
 from lems.store import Statement
 
 if TYPE_CHECKING:
-    from lems.switch import Switch
+    from lems.ports import SwitchPort
 
 D1_NOTICE = ("THIS RECORD MAY CHANGE AT ANY TIME - REQUEST A NEW RECORD EACH TIME IT IS NEEDED "
              "(OAR 257-010-0020(8))")
@@ -311,7 +311,7 @@ class CchService:
 
     name = "cch"
 
-    def __init__(self, switch: Switch, db: StateDB) -> None:
+    def __init__(self, switch: SwitchPort, db: StateDB) -> None:
         self.switch = switch
         self.db = db
         self.store = CchStore(db)

@@ -40,7 +40,7 @@ from lems.state.ppf import PpfService
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall
 
-    from lems.switch import Switch
+    from lems.ports import SwitchPort
 
 APPROVED, PENDING, DENIED = "APPROVED", "PENDING", "DENIED"
 RECHECK_SECONDS = 1800.0
@@ -74,7 +74,7 @@ class Pending:
 class FicsService:
     name = "fics"
 
-    def __init__(self, switch: Switch, db: StateDB, cch: CchService, ppf: PpfService) -> None:
+    def __init__(self, switch: SwitchPort, db: StateDB, cch: CchService, ppf: PpfService) -> None:
         self.switch = switch
         self.db = db
         self.cch = cch

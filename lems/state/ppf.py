@@ -28,7 +28,7 @@ from lems.state.db import StateDB
 from lems.store import Statement
 
 if TYPE_CHECKING:
-    from lems.switch import Switch
+    from lems.ports import SwitchPort
 
 log = Logger()
 
@@ -86,7 +86,7 @@ class PpfService:
 
     name = "ppf"
 
-    def __init__(self, switch: Switch, db: StateDB) -> None:
+    def __init__(self, switch: SwitchPort, db: StateDB) -> None:
         self.switch = switch
         self.db = db
         row = db.one("SELECT MAX(ppn) FROM ppf")
