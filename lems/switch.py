@@ -45,7 +45,7 @@ from lems import mailbox, retention, services, store
 from lems.clock import SAVE as SAVE_LAB_TIME
 from lems.clock import LabClock, lab_zone, resume_at
 from lems.directory import Directory
-from lems.journal import Journal
+from lems.journal import ISN_PUT, Journal
 from lems.lab import IAK_MODES, LabConfig
 from lems.lablock import LabLock
 from lems.limits import PRE_SIGNON_BYTES, Rates, shortened
@@ -77,8 +77,6 @@ terminal may use the number again (a terminal that restarts its count each day).
 SESSION_CONTROL = frozenset({"ACK", "LOGON", "LOGOFF"})
 """Keys that run the session rather than ask anything: never answered with an IAK on an
 ``iak=all`` link (an ACK answered would want an ACK of its own)."""
-
-ISN_PUT = ("INSERT OR REPLACE INTO input_seq (terminal, isn, seq, time) VALUES (?,?,?,?)")
 
 REASON_LIMIT = 400
 """Longest reject reason sent: a reason quoting an input value is cut, visibly, here."""
@@ -309,15 +307,9 @@ class Switch:
         endpoint client queues them again: their queued notice is their answer row)."""
         floor = self.journal.last_seq - self.RECOVERY_WINDOW
         skip = ("LOGON", "LOGOFF", "ACK")
-        # a "recovered" trace is no answer: a crash right after a restart leaves requests
-        # recovered but still unanswered, and the next start must take them up again
-        answered = {ref for (ref,) in self.reader.execute(
-            "SELECT ref FROM journal WHERE seq > ? AND ref > 0 AND disposition != 'recovered'",
-            (floor,))}
-        seqs = [seq for (seq, key) in self.reader.execute(
-            "SELECT seq, key FROM journal WHERE seq > ? AND direction = 'in' "
-            "AND disposition = 'accepted' ORDER BY seq", (floor,))
-            if key not in skip and seq not in answered]
+        answered = self.journal.answered_since(floor)
+        seqs = [seq for (seq, key) in self.journal.accepted_since(floor)
+                if key not in skip and seq not in answered]
         rerun: list[Request] = []
         for seq in seqs:
             req = self.journaled_request(seq)
@@ -371,8 +363,7 @@ class Switch:
     def journaled_request(self, seq: int) -> Request | None:
         """The accepted inbound message journaled as ``seq``, rebuilt as a ``Request`` (for work
         that must go on after a restart); None if it is gone or no longer makes sense."""
-        row = self.reader.execute("SELECT time, terminal, operator, link, text FROM journal "
-                                  "WHERE seq = ? AND direction = 'in'", (seq,)).fetchone()
+        row = self.journal.inbound(seq)
         if row is None or row[1] not in self.directory.terminals:
             return None
         text = row[4]
@@ -893,9 +884,7 @@ class Switch:
         if seq:
             return seq
         since = (self.clock.now() - ISN_MEMORY).isoformat(timespec="microseconds")
-        row = self.reader.execute("SELECT seq FROM input_seq WHERE terminal = ? AND isn = ? "
-                                  "AND time >= ?", (terminal, isn, since)).fetchone()
-        return row[0] if row else 0
+        return self.journal.isn_seq(terminal, isn, since)
 
     def _duplicate(self, session: Session, tid: str, text: str, isn: int, original: int) -> None:
         self.stats["duplicates"] += 1
@@ -908,10 +897,7 @@ class Switch:
         def resend(_: Any) -> None:
             self._iak(session, f"ISN/{isn:07d} SEQ/{seq:07d} DUPLICATE OF SEQ/{original:07d} - "
                       "ORIGINAL RESULT FOLLOWS")
-            for (frame,) in self.reader.execute(
-                    "SELECT text FROM journal WHERE seq > ? AND seq <= ? AND ref = ? AND "
-                    "direction = 'out' AND terminal = ? ORDER BY seq",
-                    (original, original + self.RECOVERY_WINDOW, original, tid)):
+            for frame in self.journal.answers_to(original, tid, self.RECOVERY_WINDOW):
                 self._send(session, tid, 0, frame)
 
         self.writer.submit([row]).addCallback(resend).addErrback(
