@@ -8,11 +8,14 @@ only when that commit has fired.
 from __future__ import annotations
 
 import sqlite3
+from typing import TYPE_CHECKING
 
 from twisted.internet.defer import Deferred
 
-from lems.clock import LabClock
 from lems.store import Statement, Writer
+
+if TYPE_CHECKING:
+    from lems.clock import LabClock
 
 INSERT = ("INSERT INTO journal (seq, time, direction, link, terminal, operator, ori, key, "
           "disposition, reason, osn, ref, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
@@ -20,6 +23,12 @@ INSERT = ("INSERT INTO journal (seq, time, direction, link, terminal, operator, 
 
 ISN_PUT = "INSERT OR REPLACE INTO input_seq (terminal, isn, seq, time) VALUES (?,?,?,?)"
 """Remember the input sequence number of a numbered message (``Switch._receive_numbered``)."""
+
+
+def last_time(conn: sqlite3.Connection) -> str | None:
+    """The time of the last journal row, or None for an empty journal."""
+    row = conn.execute("SELECT time FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
+    return None if row is None else row[0]
 
 
 class Journal:

@@ -42,7 +42,6 @@ from formats.responses import NletsClock
 from hardware import endpoints
 from hardware.link import Link
 from lems import mailbox, retention, services, store
-from lems.clock import SAVE as SAVE_LAB_TIME
 from lems.clock import LabClock, lab_zone, resume_at
 from lems.directory import Directory
 from lems.journal import ISN_PUT, Journal
@@ -51,6 +50,7 @@ from lems.lablock import LabLock
 from lems.limits import PRE_SIGNON_BYTES, Rates, shortened
 from lems.mailbox import Mailboxes, Outflow
 from lems.policy import Policy
+from lems.repositories import directory_state, meta
 from lems.router import Reply, Request, Router
 from lems.signon import (
     BUSY,
@@ -83,11 +83,6 @@ REASON_LIMIT = 400
 
 MAX_OSN_DIGITS = 18
 """An ``ACK.<osn>`` with more digits than this is refused (OSNs are 7 digits on the wire)."""
-
-OPERATOR_STATE = ("INSERT INTO operator_state (operator, failures, locked, changed) "
-                  "VALUES (?,?,?,?) ON CONFLICT(operator) DO UPDATE SET "
-                  "failures = excluded.failures, locked = excluded.locked, "
-                  "changed = excluded.changed")
 
 
 
@@ -164,11 +159,6 @@ class Session:
         """Send one frame; raises ``FormatError`` if this link cannot carry it."""
         if self.link is not None:
             self.link.send(frame.encode("latin-1", "replace"))
-
-
-ONLINE = "INSERT OR REPLACE INTO meta (key, value) VALUES ('online', ?)"
-"""Terminals signed on, saved every second: ``<wall seconds> T01,T04`` (``0`` once stopped:
-a fresh time means the switch runs)."""
 
 
 class Switch:
@@ -488,8 +478,7 @@ class Switch:
         """A commit through the writer; once durable, the lab lock's time moves."""
         if self.failed:
             return
-        self.writer.submit([("INSERT OR REPLACE INTO meta (key, value) VALUES ('alive', ?)",
-                             (self.clock.stamp(),))]).addCallbacks(
+        self.writer.submit([meta.alive(self.clock.stamp())]).addCallbacks(
             lambda _: self.lock.touch(), lambda f: None)
 
     STORAGE_NOTICE = "SWITCH STORAGE FAILED - NO MESSAGE CAN BE ACCEPTED - SWITCH STOPPING"
@@ -662,14 +651,13 @@ class Switch:
     def save_lab_time(self) -> None:
         """Persist lab time, so a restart never sends the lab back (``lems.clock``), and which
         terminals are signed on (with the wall time of this save), so ``lems send`` can refuse
-        to sign a trainee's console off (``ONLINE``)."""
+        to sign a trainee's console off (``lems.repositories.meta``)."""
         if self.failed:  # nothing can be written any more
             return
         online = ",".join(sorted(self.online)) if self.started else ""
         stamp = time.time() if self.started else 0.0  # stopped: no longer fresh
-        self.writer.submit_nowait([
-            (SAVE_LAB_TIME, (self.clock.now().isoformat(),)),
-            (ONLINE, (f"{stamp:.3f} {online}",))])
+        self.writer.submit_nowait([meta.lab_time(self.clock.now().isoformat()),
+                                   meta.online(stamp, online)])
 
     def _poll_directory(self) -> None:
         try:
@@ -1130,7 +1118,8 @@ class Switch:
                 state = d.operator_state[oid]
                 state.failures += 1
                 state.locked = state.locked or state.failures >= self.lab.switch.lockout_after
-                extra.append((OPERATOR_STATE, (oid, state.failures, int(state.locked), now)))
+                extra.append(directory_state.operator_state(oid, state.failures, state.locked,
+                                                            now))
             delay = guard.delay(source, oid)
             self.stats["logon_refused"] += 1
 
@@ -1169,7 +1158,7 @@ class Switch:
         extra = []
         if state.failures:
             state.failures = 0
-            extra.append((OPERATOR_STATE, (oid, 0, 0, now)))
+            extra.append(directory_state.operator_state(oid, 0, False, now))
         if session.link is None:  # the link went while the password was checked
             if extra:
                 self.writer.submit_nowait(extra)
