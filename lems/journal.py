@@ -31,6 +31,34 @@ def last_time(conn: sqlite3.Connection) -> str | None:
     return None if row is None else row[0]
 
 
+COLUMNS = ("seq, time, direction, link, terminal, operator, ori, key, disposition, reason, "
+           "osn, ref, text")
+"""Every column of a journal row, in the order of ``INSERT`` (and of ``rows``)."""
+
+
+def top_seq(conn: sqlite3.Connection) -> int:
+    """The highest seq journaled (0 for an empty journal)."""
+    return int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0])
+
+
+def rows(conn: sqlite3.Connection, after: int = 0, upto: int | None = None, since: str = "",
+         until: str = "") -> sqlite3.Cursor:
+    """Journal rows (all ``COLUMNS``) with ``after < seq <= upto`` and a time between ``since``
+    and ``until`` (ISO, either may be empty), in order."""
+    sql = f"SELECT {COLUMNS} FROM journal WHERE seq > ?"
+    params: list[object] = [after]
+    if upto is not None:
+        sql += " AND seq <= ?"
+        params.append(upto)
+    if since:
+        sql += " AND time >= ?"
+        params.append(since)
+    if until:
+        sql += " AND time <= ?"
+        params.append(until)
+    return conn.execute(sql + " ORDER BY seq", params)
+
+
 class Journal:
     """Numbers and writes rows (through the writer); reads back what recovery and resends need
     (through ``conn``, the switch's reader connection)."""

@@ -25,7 +25,7 @@ REPOSITORIES = {"lems/store.py", "lems/journal.py", "lems/mailbox.py", "lems/sta
 NOT_MOVED_YET = {
     # command line tools reading and changing the database
     "lems/commands/admin.py", "lems/commands/endpoint.py", "lems/commands/federation.py",
-    "lems/commands/record.py", "lems/commands/state.py",
+    "lems/commands/state.py",
     # the simulated national systems, each over its own database
     "lems/endpoints/client.py", "lems/endpoints/iii.py", "lems/endpoints/install.py",
     "lems/endpoints/ncic.py", "lems/endpoints/nics.py", "lems/endpoints/nlets.py",
