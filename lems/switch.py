@@ -425,7 +425,9 @@ class Switch:
             self._save_time.stop()
         stops = [maybe for p in self.ports if (maybe := p.stopListening()) is not None]
         stops += [d for hook in self.stop_hooks if (d := hook()) is not None]
-        for session in list(self.online.values()):
+        # every link, signed on or not: one paused for its rate is in no reactor list, and
+        # left open it would hold its socket until the garbage collector found it
+        for session in {*self.sessions, *self.online.values()}:
             if session.link:
                 session.link.close()
         if not self.failed:
