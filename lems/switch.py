@@ -1,12 +1,13 @@
-"""The switch: sessions on links, parse, policy, journal, route, mailboxes and delivery.
+"""The switch: parse, policy, journal, route, mailboxes and delivery for the sessions on links.
 
-A frame's way through (DESIGN.md): the link's framer hands the frame to the ``Session``; the
-switch numbers it, parses and validates it, applies policy, and journals it with its disposition;
-only when that row is committed does anything visible happen (an answer, a forward). Every output
-for a terminal goes through its mailbox: journaled and queued in one commit, sent when committed
-and the terminal is on line, removed when the terminal sends ``ACK.<osn>``.
+A frame's way through (DESIGN.md): the link's framer hands the frame to its ``Session``
+(``lems.session``); the switch numbers it, parses and validates it, applies policy
+(``lems.policy``), and journals it with its disposition; only when that row is committed does
+anything visible happen (an answer, a forward). Every output for a terminal goes through its
+mailbox: journaled and queued in one commit, sent when committed and the terminal is on line,
+removed when the terminal sends ``ACK.<osn>``.
 
-Wire envelope (line mode and every other framing): each output frame starts with the line
+Wire envelope (``formats.envelope``, on every framing): each output frame starts with the line
 ``OSN/0000042 TRM/T01 DTE/20261123 TIM/143211`` — the terminal's output sequence number, terminal,
 lab date and time — then the body. OSN 0 marks a session answer (sign-on, sign-off, a reject
 before sign-on) that is journaled but not queued and needs no acknowledgement.
@@ -40,7 +41,6 @@ from formats.ori import ori_problem
 from formats.rejects import RejectCode
 from formats.responses import NletsClock
 from hardware import endpoints
-from hardware.link import Link
 from lems import mailbox, retention, services, store
 from lems.clock import LabClock, lab_zone, resume_at
 from lems.directory import Directory
@@ -52,6 +52,7 @@ from lems.mailbox import Mailboxes, Outflow
 from lems.policy import Policy
 from lems.repositories import directory_state, meta
 from lems.router import Reply, Request, Router
+from lems.session import Session
 from lems.signon import (
     BUSY,
     MASK,
@@ -83,82 +84,6 @@ REASON_LIMIT = 400
 
 MAX_OSN_DIGITS = 18
 """An ``ACK.<osn>`` with more digits than this is refused (OSNs are 7 digits on the wire)."""
-
-
-
-class Session:
-    """One link's conversation with the switch: which terminal and operator are signed on."""
-
-    __slots__ = ("deadline", "draining", "held", "iak_all", "link", "operator", "outflow", "pre",
-                 "resend_s", "routing", "switch", "terminal", "throttled", "window")
-
-    acks_frames = True
-    """On links with link-level ACK (stx, dle) the session ACKs each frame once journaled."""
-
-    def __init__(self, switch: Switch, resend_s: float = 0.0, window: int = 0,
-                 iak_all: bool = False) -> None:
-        self.switch = switch
-        self.resend_s = resend_s
-        self.window = window
-        self.iak_all = iak_all
-        """Every message of the signed-on terminal gets an IAK, numbered or not (``iak=all``)."""
-        self.outflow: Outflow | None = None
-        """Delivery of the terminal's mailbox on this link, while signed on."""
-        self.link: Link | None = None
-        self.terminal: str | None = None
-        self.operator = ""
-        self.routing = 0
-        """Requests of this link routed to a service and not answered yet."""
-        self.draining = False
-        """The peer has shut its write side: close once every answer is written."""
-        self.held: list[bytes] | None = None
-        """Frames received while a sign-on is being checked (in order), else None."""
-        self.pre = 0
-        """Frames received while not signed on (``lems.limits``)."""
-        self.deadline: Any = None
-        """The call that closes the link if it has not signed on in time."""
-        self.throttled: int | None = None
-        """Frames refused since the link was paused for its rate (None: not paused)."""
-
-    @property
-    def peer(self) -> str:
-        return self.link.peer if self.link else ""
-
-    def link_made(self, link: Link) -> None:
-        self.link = link
-        self.switch.stats["links_opened"] += 1
-        self.switch.sessions.add(self)
-        self.switch.link_opened(self)
-        timeout = self.switch.lab.switch.signon_timeout
-        if timeout > 0:
-            self.deadline = self.switch.reactor.callLater(timeout, self.switch.signon_timeout,
-                                                          self)
-
-    def frame_received(self, payload: bytes) -> None:
-        link = self.link
-        if not self.switch.receive(self, payload) and getattr(link, "arq", False):
-            self.switch.ack_when_journaled(link)
-
-    def bad_frame(self, reason: str, raw: bytes) -> None:
-        self.switch.receive_bad(self, reason, raw)
-
-    def control_received(self, code: int) -> None:
-        """ACK/NAK from a serial terminal: delivery is confirmed by ``ACK.<osn>`` instead."""
-
-    def input_ended(self) -> None:
-        """The peer shut its write side (``nc -N``, socat): answer what it sent, then close."""
-        self.switch.input_ended(self)
-
-    def link_lost(self, reason: str) -> None:
-        self.switch.sessions.discard(self)
-        if self.deadline is not None and self.deadline.active():
-            self.deadline.cancel()
-        self.switch.link_lost(self)
-
-    def write(self, frame: str) -> None:
-        """Send one frame; raises ``FormatError`` if this link cannot carry it."""
-        if self.link is not None:
-            self.link.send(frame.encode("latin-1", "replace"))
 
 
 class Switch:
