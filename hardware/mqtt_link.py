@@ -18,8 +18,11 @@ single messages wait ~40 ms for Nagle (DESIGN.md).
 
 The switch side (``listen``) is one broker connection subscribed to ``PREFIX/+/in`` and
 ``PREFIX/+/state``; each client id seen becomes a link with its own handler (a switch session).
-A terminal (``connect``) adds ``client=T07`` (default: a random id). Both ends reconnect to the
-broker with back-off; aiomqtt runs on the asyncio loop under Twisted's asyncio reactor.
+A terminal (``connect``) adds ``client=T07`` (default: a random id); its MQTT client id is the
+terminal id too (``clientid=`` overrides it), because the lab's broker binds each terminal's
+user name to that one client id (``write_broker_config``). The switch's client id is
+``lems-switch-PREFIX``. Both ends reconnect to the broker with back-off; aiomqtt runs on the
+asyncio loop under Twisted's asyncio reactor.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ from hardware.registry import EndpointError, LinkOptions
 
 log = Logger()
 
-__all__ = ["ADAPTER", "MqttAdapter", "MqttAddress", "parse_mqtt"]
+__all__ = ["ADAPTER", "MqttAdapter", "MqttAddress", "find_dynsec_plugin", "parse_mqtt",
+           "switch_client_id", "write_broker_config"]
 
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
@@ -66,6 +70,9 @@ class MqttAddress:
     cafile: str | None = None
     cert_key: str | None = None
     """A PEM file with this end's client certificate and key, where the broker asks for one."""
+    clientid: str = ""
+    """The MQTT client id, where it must differ from the default (the terminal id; the
+    switch's ``lems-switch-PREFIX``)."""
 
     def topic(self, client: str, leg: str) -> str:
         return f"{self.prefix}/{client}/{leg}"
@@ -77,8 +84,9 @@ class MqttAddress:
 
 
 def parse_mqtt(address: str) -> MqttAddress:
-    """``mqtt[s]://HOST[:PORT]/PREFIX[:client=ID][:keepalive=S][:username=U][:password=P]``
-    ``[:cafile=CA.pem][:certKey=CLIENT.pem]`` (``mqtts``: TLS, port 8883 by default)."""
+    """``mqtt[s]://HOST[:PORT]/PREFIX[:client=ID][:clientid=ID][:keepalive=S][:username=U]``
+    ``[:password=P][:cafile=CA.pem][:certKey=CLIENT.pem]`` (``mqtts``: TLS, port 8883 by
+    default)."""
     scheme = address.split("://", 1)[0].lower()
     if scheme not in ("mqtt", "mqtts") or "://" not in address:
         raise EndpointError(f"mqtt endpoint must start with mqtt:// or mqtts://, not {address!r}")
@@ -100,13 +108,16 @@ def parse_mqtt(address: str) -> MqttAddress:
     named = {}
     for part in parts:
         name, eq, value = part.partition("=")
-        if not eq or name not in ("client", "keepalive", "username", "password", "cafile",
-                                  "certKey"):
+        if not eq or name not in ("client", "clientid", "keepalive", "username", "password",
+                                  "cafile", "certKey"):
             raise EndpointError(f"unknown mqtt option {part!r} in {address!r}")
         named[name] = value
     client = named.get("client", "")
     if any(c in client for c in "/+#"):
-        raise EndpointError(f"mqtt client id must not contain / + #: {client!r}")
+        raise EndpointError(f"mqtt client (the terminal in the topic) must not contain / + #: "
+                            f"{client!r}")
+    if "clientid" in named and not named["clientid"]:
+        raise EndpointError(f"mqtt clientid= must not be empty in {address!r}")
     try:
         keepalive = int(named.get("keepalive", 30))
     except ValueError:
@@ -114,7 +125,8 @@ def parse_mqtt(address: str) -> MqttAddress:
     if not tls and ("cafile" in named or "certKey" in named):
         raise EndpointError(f"cafile= and certKey= need mqtts://, not {address!r}")
     return MqttAddress(host, port, prefix, client, keepalive, named.get("username"),
-                       named.get("password"), tls, named.get("cafile"), named.get("certKey"))
+                       named.get("password"), tls, named.get("cafile"), named.get("certKey"),
+                       named.get("clientid", ""))
 
 
 def _client(addr: MqttAddress, identifier: str, will: Any = None) -> Any:
@@ -325,6 +337,12 @@ class MqttLink:
             log.failure("mqtt handler failed on {peer}; the link goes on", peer=self.peer)
 
 
+def switch_client_id(prefix: str) -> str:
+    """The switch's MQTT client id for a topic prefix: fixed, so its session persists, and
+    distinct per prefix, so two labs on one broker do not throw each other off."""
+    return f"lems-switch-{prefix}"
+
+
 def loop_of(reactor: Any) -> asyncio.AbstractEventLoop:
     """The asyncio loop under Twisted's asyncio reactor: aiomqtt runs on it.
 
@@ -346,7 +364,7 @@ class MqttListener:
         self.max_frame = options.max_frame
         self.handler_factory = handler_factory
         self.links: dict[str, MqttLink] = {}
-        self.session = _Session(loop, addr, f"lems-switch-{addr.prefix}",
+        self.session = _Session(loop, addr, addr.clientid or switch_client_id(addr.prefix),
                                 [addr.topic("+", "in"), addr.topic("+", "state")],
                                 self._message, options.write_limit)
 
@@ -369,8 +387,9 @@ class MqttListener:
         if link is None:
             link = MqttLink(self.session, self.handler_factory(), client,
                             self.addr.topic(client, "out"), self._closed, self.max_frame)
-            # the broker lets only this terminal's user publish on its topic (lems init --mqtt
-            # writes the ACL): the topic names who sent it, as a TLS certificate does
+            # the broker lets only this terminal's user, connected with this terminal's client
+            # id, publish on its topic (lems init --mqtt writes the broker's configuration):
+            # the topic names who sent it, as a TLS certificate does
             link.identity = client
             self.links[client] = link
             try:
@@ -431,7 +450,7 @@ class MqttAdapter:
             if link:
                 link[0].received(payload)
 
-        session = _Session(loop, addr, f"lems-{addr.prefix}-{client}", [addr.topic(client, "out")],
+        session = _Session(loop, addr, addr.clientid or client, [addr.topic(client, "out")],
                            message, options.write_limit,
                            will=aiomqtt.Will(state, b"offline", qos=1))
 
@@ -464,58 +483,141 @@ ADAPTER = MqttAdapter()
 # ---------------------------------------------------------------------- the lab's broker
 
 SWITCH_USER = "lems-switch"
+WATCH_SUFFIX = "-sub"
+"""``T05-sub``: a second, read-only identity per terminal, for a vendor who watches the output
+with ``mosquitto_sub`` while ``mosquitto_pub`` sends as ``T05``: two connections cannot share
+one client id (the broker drops the older), and the one that may send stays bound to one."""
+
+DYNSEC_PLUGIN = "mosquitto_dynamic_security.so"
+_PLUGIN_DIRS = ("/usr/lib/*-linux-gnu", "/usr/lib", "/usr/lib64", "/usr/lib/mosquitto",
+                "/usr/local/lib", "/usr/local/lib/*-linux-gnu", "/usr/local/lib64",
+                "/opt/homebrew/lib", "/usr/local/opt/mosquitto/lib")
 
 
-def _mosquitto_hash(password: str) -> str:
-    """Mosquitto 2's password file hash (``$7$``: PBKDF2-SHA512, 101 rounds, 12-byte salt), as
-    ``mosquitto_passwd`` writes it, so the lab needs no broker tools to make its files."""
-    import base64
+def find_dynsec_plugin() -> str | None:
+    """Mosquitto's dynamic-security plugin where the distribution installs it (Debian, Fedora,
+    Homebrew, a source build), or None."""
+    import glob
+
+    for d in _PLUGIN_DIRS:
+        found = sorted(glob.glob(f"{d}/{DYNSEC_PLUGIN}"))
+        if found:
+            return found[0]
+    return None
+
+
+def _mosquitto_salted(password: str) -> tuple[bytes, bytes]:
+    """Mosquitto 2's password hash: PBKDF2-SHA512, 101 rounds, 12-byte salt (the password
+    file's ``$7$`` and the dynamic-security file use the same), as ``mosquitto_passwd`` and
+    ``mosquitto_ctrl`` make it, so the lab needs no broker tools to make its files."""
     import hashlib
     import os
 
     salt = os.urandom(12)
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, 101)
+    return salt, hashlib.pbkdf2_hmac("sha512", password.encode(), salt, 101)
+
+
+def _mosquitto_hash(password: str) -> str:
+    import base64
+
+    salt, digest = _mosquitto_salted(password)
     return f"$7$101${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
+def broker_identities(terminals: list[str], prefix: str = "lems"
+                      ) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """Who may connect to the lab's broker: (user name = client id, role, [(acl type, topic)])
+    in Mosquitto dynamic-security terms. Each terminal ``T`` publishes only on ``PREFIX/T/in``
+    and ``…/state`` and reads only ``PREFIX/T/out``; ``T-sub`` only reads ``PREFIX/T/out``;
+    the switch reads every ``in``/``state`` and publishes every ``out``."""
+    rows = [(SWITCH_USER, "lems-switch",
+             [("subscribeLiteral", f"{prefix}/+/in"), ("subscribeLiteral", f"{prefix}/+/state"),
+              ("publishClientSend", f"{prefix}/+/out")])]
+    for t in terminals:
+        rows.append((t, f"terminal-{t}",
+                     [("publishClientSend", f"{prefix}/{t}/in"),
+                      ("publishClientSend", f"{prefix}/{t}/state"),
+                      ("subscribeLiteral", f"{prefix}/{t}/out")]))
+        rows.append((t + WATCH_SUFFIX, f"terminal-{t}{WATCH_SUFFIX}",
+                     [("subscribeLiteral", f"{prefix}/{t}/out")]))
+    return rows
+
+
 def write_broker_config(directory: Any, terminals: list[str], *, port: int = 1883,
-                        prefix: str = "lems") -> dict[str, str]:
+                        prefix: str = "lems", plugin: str | None = None) -> dict[str, str]:
     """Write a Mosquitto configuration that binds each terminal's topics to its identity:
-    ``mosquitto.conf``, ``passwd`` (one user per terminal and one for the switch), ``acl`` and
-    ``credentials.txt`` (the passwords, for the lab's vendors). Returns user -> password.
+    ``mosquitto.conf``, the users and their rights, and ``credentials.txt`` (user, password and
+    client id of each, for the lab's vendors). Returns user -> password.
 
     The broker checks the identity, not the switch: user ``T05`` may publish only on
     ``PREFIX/T05/in`` and ``…/state`` and read only ``PREFIX/T05/out``; anonymous clients are
-    refused. The switch then takes the topic as the terminal's identity (a LOGON of another
-    terminal on it is refused). The client id is not bound: a terminal often publishes and
-    subscribes from two clients (``mosquitto_pub``/``_sub``), which one shared id would make
-    throw each other off. Sessions persist across a broker restart.
+    refused. With ``plugin`` (Mosquitto's dynamic-security plugin, ``find_dynsec_plugin``) the
+    rights go in ``dynamic-security.json`` and each user may connect only with its own client id
+    (``T05`` as ``T05``; the switch as ``lems-switch-PREFIX``): the right password with another
+    client id is refused. ``T05-sub`` (read-only) lets a vendor watch ``…/out`` with
+    ``mosquitto_sub`` while ``mosquitto_pub`` sends as ``T05``. Without the plugin (Mosquitto
+    1.x, a build without it) a ``passwd`` file and an ``acl`` bind the topics to the user name
+    only and ``mosquitto.conf`` says so. The switch then takes the topic as the terminal's
+    identity (a LOGON of another terminal on it is refused). Sessions persist across a broker
+    restart.
     """
+    import base64
     import getpass
+    import json
     import secrets
     from pathlib import Path
 
     d = Path(directory).resolve()
     d.mkdir(parents=True, exist_ok=True)
-    users = {SWITCH_USER: secrets.token_urlsafe(12)}
-    users.update({t: secrets.token_urlsafe(9) for t in terminals})
-    passwd = d / "passwd"
-    passwd.write_text("".join(f"{u}:{_mosquitto_hash(p)}\n" for u, p in users.items()))
-    passwd.chmod(0o600)
-    (d / "acl").write_text(
-        "# LEMS lab: each terminal reaches only its own topics (user name = terminal id)\n"
-        f"user {SWITCH_USER}\ntopic readwrite {prefix}/#\n\n"
-        f"pattern write {prefix}/%u/in\npattern write {prefix}/%u/state\n"
-        f"pattern read {prefix}/%u/out\n")
-    (d / "mosquitto.conf").write_text(
-        f"# Mosquitto for the LEMS lab: mosquitto -c {d / 'mosquitto.conf'}\n"
-        # started as root, Mosquitto drops to this user: the lab's owner, who can read passwd
-        f"user {getpass.getuser()}\n"
-        f"listener {port} 127.0.0.1\nallow_anonymous false\n"
-        f"password_file {passwd}\nacl_file {d / 'acl'}\n"
-        f"persistence true\npersistence_location {d}/\nmax_queued_messages 10000\n")
+    identities = broker_identities(terminals, prefix)
+    users = {user: secrets.token_urlsafe(12 if user == SWITCH_USER else 9)
+             for user, _role, _acls in identities}
+    client_ids = {user: switch_client_id(prefix) if user == SWITCH_USER else user
+                  for user in users}
+    conf = [f"# Mosquitto for the LEMS lab: mosquitto -c {d / 'mosquitto.conf'}",
+            # started as root, Mosquitto drops to this user: the lab's owner, who can read it
+            f"user {getpass.getuser()}",
+            f"listener {port} 127.0.0.1", "allow_anonymous false"]
+    if plugin is not None:
+        clients, roles = [], []
+        for user, role, acls in identities:
+            salt, digest = _mosquitto_salted(users[user])
+            clients.append({"username": user, "clientid": client_ids[user],
+                            "password": base64.b64encode(digest).decode(),
+                            "salt": base64.b64encode(salt).decode(), "iterations": 101,
+                            "roles": [{"rolename": role}]})
+            roles.append({"rolename": role, "acls": [{"acltype": kind, "topic": topic,
+                                                      "priority": 0, "allow": True}
+                                                     for kind, topic in acls]})
+        dynsec = d / "dynamic-security.json"
+        dynsec.write_text(json.dumps({
+            "clients": clients, "groups": [], "roles": roles,
+            "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": True,
+                                 "subscribe": False, "unsubscribe": True}}, indent=1) + "\n")
+        dynsec.chmod(0o600)
+        conf += ["# users, client ids and topics: dynamic-security.json (each user may connect "
+                 "only with its client id)", f"plugin {plugin}",
+                 f"plugin_opt_config_file {dynsec}"]
+    else:
+        passwd = d / "passwd"
+        passwd.write_text("".join(f"{u}:{_mosquitto_hash(p)}\n" for u, p in users.items()))
+        passwd.chmod(0o600)
+        lines = ["# LEMS lab: each terminal reaches only its own topics (user name = terminal "
+                 "id); client ids are NOT bound (no dynamic-security plugin)"]
+        for user, _role, acls in identities:
+            lines.append(f"user {user}")
+            lines += [f"topic {'write' if kind.startswith('publish') else 'read'} {topic}"
+                      for kind, topic in acls]
+            lines.append("")
+        (d / "acl").write_text("\n".join(lines))
+        conf += [f"# {DYNSEC_PLUGIN} was not found: topics are bound to the user name, "
+                 "client ids are not", f"password_file {passwd}", f"acl_file {d / 'acl'}"]
+    conf += ["persistence true", f"persistence_location {d}/", "max_queued_messages 10000"]
+    (d / "mosquitto.conf").write_text("\n".join(conf) + "\n")
     creds = d / "credentials.txt"
-    creds.write_text("# MQTT user and password of each terminal (user name = client id)\n"
-                     + "".join(f"{u} {p}\n" for u, p in users.items()))
+    creds.write_text("# MQTT user, password and client id of each terminal (T05-sub: read-only, "
+                     "to watch T05's output\n# alongside a T05 connection)"
+                     + ("" if plugin else "; client ids are not checked by this broker")
+                     + "\n" + "".join(f"{u} {p} {client_ids[u]}\n" for u, p in users.items()))
     creds.chmod(0o600)
     return users

@@ -17,6 +17,9 @@ Terminal loss: DSR (the terminal is on) and DCD (a modem holds the call) are pol
 ``LINE_POLL`` seconds where the device has modem lines; a line seen high that drops closes the
 link, and the listener reopens the device for the next terminal with nothing buffered. A device
 without modem lines (a pseudo-terminal) relies on ``idle=SECONDS``.
+The device may also be a pyserial URL whose port has a file descriptor, such as
+``serial:nullmodem://NAME/a`` (``hardware.protocol_nullmodem``: a null-modem cable in this
+process, modem lines wired, whose other end ``nullmodem://NAME/b`` a pyserial program opens).
 ``reopen=SECONDS`` (server side, default 0.5)
     a listening serial link whose device cannot be opened at start fails (``lems serve`` says so
     and exits); one that loses its device later (cable pulled, USB adapter gone) reopens it
@@ -25,6 +28,8 @@ without modem lines (a pseudo-terminal) relies on ``idle=SECONDS``.
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -45,6 +50,7 @@ __all__ = ["ADAPTER", "LineSettings", "SerialAdapter", "SerialLink", "SerialPort
            "parse_serial"]
 
 _PARITY = {"N": "N", "E": "E", "O": "O", "M": "M", "S": "S"}
+_OPTION = re.compile(r"[A-Za-z_]+=")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,10 @@ def parse_serial(address: str) -> LineSettings:
     parts = address.split(":")
     if len(parts) < 2 or not parts[1]:
         raise EndpointError(f"serial endpoint needs a device: serial:/dev/ttyUSB0, not {address!r}")
+    if len(parts) > 2 and parts[2].startswith("//"):  # a pyserial URL: nullmodem://NAME/a
+        parts[1:3] = [f"{parts[1]}:{parts[2]}"]
+        while len(parts) > 2 and not _OPTION.match(parts[2]):  # its port: rfc2217://h:7000
+            parts[1:3] = [f"{parts[1]}:{parts[2]}"]
     device, values = parts[1], {}
     for part in parts[2:]:
         name, eq, value = part.partition("=")
@@ -199,6 +209,15 @@ class SerialLink(ArqLink):
         self._line_loop.clock = self.clock
         self._line_loop.start(LINE_POLL, now=False)
 
+    def dataReceived(self, data: bytes) -> None:
+        # a terminal that talks has its lines up: note them now, so one that signs on and
+        # leaves between two polls is still noticed
+        if self._line_loop is not None and len(self._seen_high) < 2:
+            with contextlib.suppress(Exception):
+                port = getattr(self.transport, "_serial", None)
+                self._seen_high |= {name for name, high in modem_lines(port).items() if high}
+        super().dataReceived(data)
+
     def _check_lines(self) -> None:
         try:
             now = modem_lines(getattr(self.transport, "_serial", None))
@@ -253,13 +272,42 @@ class SerialLink(ArqLink):
         super().connectionLost(reason)
 
 
+def register_url_handlers() -> None:
+    """Let pyserial's ``serial_for_url`` open ``nullmodem://`` (``hardware.protocol_nullmodem``)
+    in this process: done when this module is imported, for the switch and for a terminal
+    program opening the cable's other end."""
+    import serial
+
+    if "hardware" not in serial.protocol_handler_packages:
+        serial.protocol_handler_packages.append("hardware")
+
+
+register_url_handlers()
+
+
+def _url_port(url: str, **settings: Any) -> Any:
+    """A pyserial URL port for Twisted's ``SerialPort``, which watches its ``fd``: URLs whose port
+    has none (``loop://``, ``rfc2217://``) are refused with the reason."""
+    import serial
+
+    port = serial.serial_for_url(url, **settings)
+    if not isinstance(getattr(port, "fd", None), int):
+        port.close()
+        raise OSError(f"pyserial URL {url} has no file descriptor to watch "
+                      "(a device path or nullmodem://NAME/a)")
+    return port
+
+
 def open_port(reactor: Any, proto: SerialLink, s: LineSettings) -> Any:
     """Open the device with Twisted's ``SerialPort``; OSError / SerialException if it cannot."""
     from twisted.internet.serialport import SerialPort
 
-    return SerialPort(proto, s.device, reactor, baudrate=s.baudrate, bytesize=s.bytesize,
-                      parity=s.parity, stopbits=s.stopbits, xonxoff=int(s.xonxoff),
-                      rtscts=int(s.rtscts))
+    factory: Any = SerialPort
+    if "://" in s.device:
+        factory = type("UrlSerialPort", (SerialPort,), {"_serialFactory": staticmethod(_url_port)})
+    return factory(proto, s.device, reactor, baudrate=s.baudrate, bytesize=s.bytesize,
+                   parity=s.parity, stopbits=s.stopbits, xonxoff=int(s.xonxoff),
+                   rtscts=int(s.rtscts))
 
 
 @dataclass(frozen=True, slots=True)

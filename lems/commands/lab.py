@@ -39,8 +39,9 @@ def register(sub: Any) -> None:
     s.add_argument("--key", choices=["ec", "rsa"], default="ec",
                    help="with --tls: ECDSA P-256 (default) or RSA 2048 keys")
     s.add_argument("--mqtt", action="store_true",
-                   help="also write DIR/mqtt/: a Mosquitto configuration, password file and ACL "
-                   "binding each terminal's topics to its own user (docs/WIRE.md)")
+                   help="also write DIR/mqtt/: a Mosquitto configuration binding each "
+                   "terminal's topics to its own user and client id (Mosquitto's "
+                   "dynamic-security plugin; docs/WIRE.md)")
     s.add_argument("--mqtt-port", type=int, default=1883, metavar="PORT",
                    help="the port the lab's Mosquitto listens on (default 1883)")
     s.set_defaults(func=cmd_init)
@@ -161,14 +162,26 @@ def cmd_init(args: argparse.Namespace) -> int:
                       f"certKey={pki}/T01.pem; the certificate's CN must match the LOGON)",
                       markup=False)
     if args.mqtt:
-        from hardware.mqtt_link import SWITCH_USER, write_broker_config
+        from hardware.mqtt_link import (
+            DYNSEC_PLUGIN,
+            SWITCH_USER,
+            find_dynsec_plugin,
+            write_broker_config,
+        )
 
-        users = write_broker_config(args.dir / "mqtt", list(lab.terminals), port=args.mqtt_port)
+        plugin = find_dynsec_plugin()
+        users = write_broker_config(args.dir / "mqtt", list(lab.terminals), port=args.mqtt_port,
+                                    plugin=plugin)
         mq = (args.dir / "mqtt").resolve()
+        if plugin is None:
+            print(f"lems: warning: {DYNSEC_PLUGIN} not found: the broker binds each terminal's "
+                  "topics to its user name but not to a client id (docs/WIRE.md)",
+                  file=sys.stderr)
         console.print(f"MQTT:        mosquitto -c {mq}/mosquitto.conf  then  lems serve {args.dir} "
                       f"--listen mqtt://127.0.0.1:{args.mqtt_port}/lems:username={SWITCH_USER}:"
                       f"password={users[SWITCH_USER]}  (terminal passwords in "
-                      f"{mq}/credentials.txt; user name = terminal)", markup=False)
+                      f"{mq}/credentials.txt; user name = client id = terminal, "
+                      f"T01-sub to watch T01's output alongside)", markup=False)
     pw = lab.operators["OP01"].password
     console.print(f"Start it:    lems serve {args.dir}")
     console.print(f"Sign on:     connect to {listen} (e.g. nc 127.0.0.1 5020) and type "

@@ -221,32 +221,51 @@ def test_serial_terminal_on_a_socat_pty_types_cr_only_and_reads_crlf(tmp_path):
 
 
 def test_mqtt_topics_are_bound_to_each_terminal_by_the_broker(tmp_path):
-    """lems init --mqtt writes a Mosquitto configuration; with it the broker refuses anonymous
-    clients and another terminal's topic, and the switch refuses a LOGON of another terminal
-    on a terminal's topic; a message over max_frame is rejected, not relayed."""
+    """lems init --mqtt writes a Mosquitto configuration (the dynamic-security plugin); with it
+    the broker refuses anonymous clients, a terminal's password with another client id, and
+    another terminal's topic; the read-only T01-sub watches T01's output while mosquitto_pub
+    sends as T01; the switch refuses a LOGON of another terminal on a terminal's topic; a
+    message over max_frame is rejected, not relayed; the switch with another client id cannot
+    open its listen entry."""
     port = free_port()
     lab = tmp_path / "lab"
     r = subprocess.run([sys.executable, "-m", "lems.cli", "init", str(lab), "--mqtt",
                         "--mqtt-port", str(port), "--training-passwords"], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    creds = dict(line.split() for line in (lab / "mqtt" / "credentials.txt").read_text()
-                 .splitlines() if not line.startswith("#"))
+    assert "plugin_opt_config_file" in (lab / "mqtt" / "mosquitto.conf").read_text()
+    rows = [line.split() for line in (lab / "mqtt" / "credentials.txt").read_text()
+            .splitlines() if not line.startswith("#")]
+    creds = {user: password for user, password, _id in rows}
+    assert {user: cid for user, _pw, cid in rows if user in ("T01", "T01-sub", "lems-switch")} \
+        == {"T01": "T01", "T01-sub": "T01-sub", "lems-switch": "lems-switch-lems"}
     switch_url = (f"mqtt://127.0.0.1:{port}/lems:username=lems-switch:"
                   f"password={creds['lems-switch']}")
     assert switch_url in r.stdout.replace("\n", "")
     with Mosquitto(tmp_path, port=port, conf_file=lab / "mqtt" / "mosquitto.conf") as broker:
         served = Served(lab, switch_url + ":max_frame=2000")
         try:
-            as_t01 = ("-u", "T01", "-P", creds["T01"])
-            as_t02 = ("-u", "T02", "-P", creds["T02"])
-            # anonymous: refused by the broker
-            anon = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t",
-                                   "lems/T01/in", "-q", "1", "-m", "LOGON.T01.OP01.train-01"],
-                                  capture_output=True, text=True, timeout=10)
-            assert anon.returncode != 0 and "not authorised" in anon.stderr.lower()
-            out = sub(broker.port, "lems/T01/out", 3, "T01-car", extra=as_t01)
-            # T02 publishing on T01's topic: dropped by the broker, never seen by the switch
+            as_t01 = ("-u", "T01", "-P", creds["T01"], "-i", "T01")
+            as_t02 = ("-u", "T02", "-P", creds["T02"], "-i", "T02")
+            refused = {
+                "anonymous": (),
+                "T01's password, another client id": ("-u", "T01", "-P", creds["T01"], "-i",
+                                                     "T01-car"),
+                "T01's password, no client id": ("-u", "T01", "-P", creds["T01"]),
+                "T01 with T02's client id": ("-u", "T01", "-P", creds["T01"], "-i", "T02"),
+            }
+            for what, extra in refused.items():
+                got = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t",
+                                      "lems/T01/in", "-q", "1", "-m", "LOGON.T01.OP01.train-01",
+                                      *extra], capture_output=True, text=True, timeout=10)
+                assert got.returncode != 0 and "not authorised" in got.stderr.lower(), what
+            # T01-sub publishing at all, T02 publishing on T01's topic: dropped by the broker,
+            # never seen by the switch (T01-sub first: a second T01-sub connection would
+            # throw the watching one off)
+            pub(broker.port, "lems/T01/in", "LOGON.T01.OP01.train-01",
+                extra=("-u", "T01-sub", "-P", creds["T01-sub"], "-i", "T01-sub"))
+            out = sub(broker.port, "lems/T01/out", 3, "T01-sub",
+                      extra=("-u", "T01-sub", "-P", creds["T01-sub"]))
             pub(broker.port, "lems/T01/in", "LOGON.T01.OP01.train-01", extra=as_t02)
             # T01 signing on as another terminal on its own topic: refused by the switch
             pub(broker.port, "lems/T01/in", "LOGON.T02.OP02.train-02", extra=as_t01)
@@ -255,20 +274,27 @@ def test_mqtt_topics_are_bound_to_each_terminal_by_the_broker(tmp_path):
                 extra=as_t01)
             got, err = out.communicate(timeout=30)
             assert out.returncode == 0, err
-            refused, son, too_long = [m.strip() for m in got.split("\x1e")[:3]]
-            assert "MQTT TOPIC IDENTIFIES TERMINAL T01, NOT T02" in refused, refused
+            refused_logon, son, too_long = [m.strip() for m in got.split("\x1e")[:3]]
+            assert "MQTT TOPIC IDENTIFIES TERMINAL T01, NOT T02" in refused_logon, refused_logon
             assert "\nSON.T01\n" in son
             assert "BAD-FRAME" in too_long and "LONGER THAN 2000" in too_long, too_long
         finally:
             code, _out, err = served.stop()
         assert code == 0, err
+        # the switch's password with another client id: the broker refuses it, lems serve
+        # says so in one line and exits 2
+        r = subprocess.run([sys.executable, "-m", "lems.cli", "serve", str(lab), "--listen",
+                            switch_url + ":clientid=intruder"], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 2 and "cannot listen on mqtt://" in r.stderr, r.stderr
+        assert "not authori" in r.stderr.lower(), r.stderr
     import sqlite3
 
     conn = sqlite3.connect(lab / "lab.db")
     logons = conn.execute("SELECT text FROM journal WHERE direction = 'in' AND "
                           "text LIKE 'LOGON.%'").fetchall()
     conn.close()
-    assert len(logons) == 2  # T02's publish on T01's topic never reached the switch
+    assert len(logons) == 2  # T02's and T01-sub's publishes on T01's topic never reached it
 
 
 def test_mqtt_broker_restarted_under_load_loses_nothing(tmp_path):

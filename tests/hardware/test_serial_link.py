@@ -177,3 +177,65 @@ async def test_a_pty_has_no_modem_lines_and_the_idle_timer_notices_the_terminal(
     finally:
         await wait(port.stopListening())
         modem.close()
+
+
+def test_a_pyserial_url_is_a_device():
+    assert parse_serial("serial:nullmodem://t1/a:baudrate=1200").device \
+        == "nullmodem://t1/a"
+    assert parse_serial("serial:rfc2217://localhost:7000:baudrate=1200").device \
+        == "rfc2217://localhost:7000"
+    assert parse_serial("serial:/dev/ttyS0:baudrate=1200").device == "/dev/ttyS0"
+
+
+async def test_a_url_port_without_a_file_descriptor_is_refused(reactor):
+    """loop:// has no file descriptor for the reactor: the listen entry fails, naming why."""
+    with pytest.raises(Exception, match="no file descriptor"):
+        await wait(endpoints.listen(reactor, "serial:loop://", Recorder))
+
+
+async def test_the_terminal_dropping_dtr_ends_its_session_and_keeps_its_mail(reactor, tmp_path):
+    """A terminal on a null-modem cable with modem lines (nullmodem://, driven by a real
+    pyserial Serial object as a vendor's program would) signs on, gets an answer it does not
+    acknowledge, then drops DTR: the switch sees DSR and DCD fall, ends the session, keeps the
+    answer in the mailbox, reopens the line, and the terminal's next sign-on finds it there."""
+    import serial
+
+    from hardware import serial_link  # registers nullmodem:// with pyserial
+    from lems.switch import Switch
+
+    assert serial_link
+    lab = demo_lab(tmp_path / "lab")
+    switch = Switch(lab, reactor)
+    switch.start()
+    term = None
+    got = bytearray()
+
+    def heard(text: bytes) -> bool:
+        got.extend(term.read(term.in_waiting or 1))
+        return text in got
+
+    try:
+        port = await wait(switch.listen("serial:nullmodem://dtr-test/a:reopen=0.05"))
+        assert port.link.line_watch == "DSR/DCD"
+        term = serial.serial_for_url("nullmodem://dtr-test/b", timeout=0)
+        term.write(b"LOGON.T01.OP01.train-01\r")  # CR only, as a teletype ends a line
+        await until(lambda: heard(b"SIGN-ON ACCEPTED TERMINAL/T01"), 10)
+        assert b"\r\n" in got  # CRLF on serial by default
+        term.write(b"QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\r")
+        await until(lambda: heard(b"NO NCIC WANT"), 10)
+        assert switch.mailboxes.count("T01") == 1  # answered, not acknowledged
+        first = port.link
+        term.dtr = False  # the terminal leaves: powered off, cable pulled at its end
+        await until(lambda: not any(s.terminal == "T01" for s in switch.sessions), 10)
+        assert "DSR" in first.lost_reason and "DCD" in first.lost_reason, first.lost_reason
+        assert switch.mailboxes.count("T01") == 1  # the answer waits for the next sign-on
+        await until(lambda: port.link is not None and port.link is not first, 10)
+        got.clear()
+        term.dtr = True
+        term.write(b"LOGON.T01.OP01.train-01\r")
+        await until(lambda: heard(b"MESSAGES WAITING") and heard(b"NO NCIC WANT"), 10)
+        assert b"MAILBOX/1 MESSAGES WAITING" in got, bytes(got)
+    finally:
+        if term is not None:
+            term.close()
+        await wait(switch.stop())
