@@ -27,9 +27,9 @@ NOT_MOVED_YET = {
     "lems/commands/admin.py", "lems/commands/endpoint.py", "lems/commands/federation.py",
     "lems/commands/state.py",
     # the simulated national systems, each over its own database
-    "lems/endpoints/client.py", "lems/endpoints/iii.py", "lems/endpoints/install.py",
-    "lems/endpoints/ncic.py", "lems/endpoints/nics.py", "lems/endpoints/nlets.py",
-    "lems/endpoints/seed.py", "lems/population.py",
+    "lems/endpoints/client.py", "lems/endpoints/iii.py", "lems/endpoints/ncic.py",
+    "lems/endpoints/nics.py", "lems/endpoints/nlets.py", "lems/endpoints/seed.py",
+    "lems/population.py",
     # the state files (state.db) and their jobs
     "lems/state/adminlog.py", "lems/state/audit.py", "lems/state/cch.py", "lems/state/fics.py",
     "lems/state/hits.py", "lems/state/install.py", "lems/state/jobs.py", "lems/state/ppf.py",

@@ -37,6 +37,7 @@ from lems.endpoints.seed import DEFAULT_SUBJECTS, seed_lab
 from lems.endpoints.server import EndpointServer
 from lems.endpoints.system import System
 from lems.lab import EndpointConfig, LabConfig
+from lems.repositories import endpoint_state
 
 if TYPE_CHECKING:
     from lems.ports import SwitchPort
@@ -133,7 +134,7 @@ def _stopper(client: EndpointClient, server: EndpointServer | None, ports: list[
 def _poll_state(switch: SwitchPort, clients: dict[str, EndpointClient]) -> None:
     """Apply ``lems endpoint down|up`` written to the lab database."""
     try:
-        rows = switch.reader.execute("SELECT name, down FROM endpoint_state").fetchall()
+        rows = endpoint_state.marks(switch.reader)
     except Exception:
         log.failure("endpoint state poll failed")
         return
