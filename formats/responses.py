@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 from formats.codes import CodeBook
 from formats.errors import NLETS_ERRORS, Reject
+from formats.ncic_header import OUT_MARK
 from formats.ori import NLETS_ORI
 
 WIDTH = 72
@@ -259,7 +260,10 @@ def notification(letter: str, ori: str, lines: Sequence[str]) -> str:
 
 
 def first_line_key(text: str) -> tuple[str, str]:
-    """(key, ori) from the first line of an output body; ("", "") when there is none."""
-    first = text.split("\n", 1)[0]
+    """(key, ori) from the first line of an output body; ("", "") when there is none. An NCIC
+    interface header line (``1L01…``, ``formats.ncic_header``) on top is passed over."""
+    first, _, rest = text.partition("\n")
+    if first[:4] == OUT_MARK:
+        first = rest.partition("\n")[0]
     key, _, ori = first.partition(".")
     return key.strip(), ori.strip()

@@ -44,6 +44,8 @@ listen = ["tcp:5020:interface=127.0.0.1"]
 max_frame = 16384       # bytes; a longer frame is refused, the link stays up
 lockout_after = 5       # failed passwords before an operator is locked out
 # iak = "all"          # an IAK for every message, not only ISN/-numbered ones (WIRE.md)
+# ncic_header = "ORLEDS"  # NCIC's messages under a line 1L01ORLEDS (a [[terminal]] may say
+#                         # ncic_header = "" or its own); input 1N01<header>. is always taken
 
 # ---------------------------------------------------------------- agencies
 # category: cj (criminal justice), designated, riss, qe (qualified entity), noncj

@@ -62,6 +62,9 @@ class TerminalConfig:
     nlets_format: str = ""
     """``legacy`` or ``xml``: the form of the Nlets traffic this terminal receives ("" = the
     nlets endpoint's ``format``). A terminal may send either form whatever this says."""
+    ncic_header: str | None = None
+    """The NCIC interface header text above NCIC's answers to this terminal (``1L01<text>``;
+    "" for none); None: the lab's ``[switch] ncic_header``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +158,11 @@ class SwitchConfig:
     source_frames: float = 50.0
     """Frames per second the links of one source address may send before sign-on."""
     source_bytes: float = 65536.0
+    ncic_header: str = ""
+    """Text of the NCIC computer-interface header line ``1L01<text>`` the switch puts above every
+    message from NCIC ("" for none; ``formats.ncic_header``, docs/FIDELITY.md); a terminal's
+    ``ncic_header`` overrides it. An input header ``1N01<text>.`` is always accepted and
+    stripped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,12 +210,13 @@ _ALLOWED = {
     "nlets": {"network", "stream", "node_timeout_s", "replicas"},
     "switch": {"ori", "listen", "max_frame", "lockout_after", "resend_after", "window", "iak",
                "mailbox_limit", "signon_delay", "signon_delay_max", "signon_timeout",
-               "presignon_frames", "rate_frames", "rate_bytes", "source_frames", "source_bytes"},
+               "presignon_frames", "rate_frames", "rate_bytes", "source_frames", "source_bytes",
+               "ncic_header"},
     "journal": {"keep_days", "keep_mb", "archive_every"},
     "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
                "cch_entry", "criteria"},
     "terminal": {"id", "oris", "radio", "control", "description", "require_tls",
-                 "nlets_format"},
+                 "nlets_format", "ncic_header"},
     "operator": {"id", "name", "password", "password_hash", "terminals", "cleared",
                  "supervisor"},
     "group": {"name", "members", "description"},
@@ -263,6 +272,14 @@ class _Reader:
             want = " or ".join(k.__name__ for k in kinds)
             raise self.fail(f"must be a {want}, not {type(value).__name__}", table, index, attr)
         return value
+
+
+def _header_problem(text: str) -> str:
+    """Why ``text`` cannot be an NCIC interface header text ("" when it can): the line
+    ``1L01<text>`` must fit a 72-column line and be printable."""
+    if len(text) > 68 or not text.isprintable():
+        return "must be at most 68 printable characters (the line 1L01<text> fits 72 columns)"
+    return ""
 
 
 def _str_list(r: _Reader, doc: dict[str, Any], attr: str, table: str, index: int | None,
@@ -376,7 +393,10 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         rate_bytes=r.get(sw, "rate_bytes", float, "switch", default=float(1 << 20)),
         source_frames=r.get(sw, "source_frames", float, "switch", default=50.0),
         source_bytes=r.get(sw, "source_bytes", float, "switch", default=65536.0),
+        ncic_header=r.get(sw, "ncic_header", str, "switch", default=""),
     )
+    if _header_problem(switch.ncic_header):
+        raise r.fail(_header_problem(switch.ncic_header), "switch", None, "ncic_header")
     if switch.resend_after < 0:
         raise r.fail("must not be negative", "switch", None, "resend_after")
     if switch.window < 0:
@@ -461,7 +481,11 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
             control=r.get(t, "control", bool, "terminal", i, False),
             description=r.get(t, "description", str, "terminal", i, ""),
             require_tls=r.get(t, "require_tls", bool, "terminal", i, False),
-            nlets_format=r.get(t, "nlets_format", str, "terminal", i, ""))
+            nlets_format=r.get(t, "nlets_format", str, "terminal", i, ""),
+            ncic_header=r.get(t, "ncic_header", str, "terminal", i, None))
+        header = cfg.terminals[tid].ncic_header
+        if header is not None and _header_problem(header):
+            raise r.fail(_header_problem(header), "terminal", i, "ncic_header")
         if cfg.terminals[tid].nlets_format not in ("", "legacy", "xml"):
             raise r.fail("must be legacy or xml", "terminal", i, "nlets_format")
     for i, o in enumerate(_tables(r, doc, "operator")):

@@ -67,6 +67,9 @@ class Reply:
     ori: str | None = None
     sensitive: str = ""
     key: str = ""
+    origin: str = ""
+    """The national system the body comes from (``ncic``: the terminal's NCIC interface header
+    goes on top, lab.toml ``ncic_header``)."""
 
 
 class Service(Protocol):

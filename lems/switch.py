@@ -31,7 +31,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from formats import envelope, nlets_xml, outbound, responses
+from formats import envelope, ncic_header, nlets_xml, outbound, responses
 from formats.codes import CodeBook
 from formats.dictionary import Dictionary
 from formats.errors import Reject, RejectError
@@ -140,6 +140,11 @@ class Switch:
             t.id for t in lab.terminals.values() if (t.nlets_format or default) == "xml")
         """Terminals that take their Nlets traffic in Nlets XML (lab.toml: the terminal's
         ``nlets_format``, else the nlets endpoint's ``format``)."""
+        self._ncic_headers = {
+            t.id: ncic_header.line(h) for t in lab.terminals.values()
+            if (h := lab.switch.ncic_header if t.ncic_header is None else t.ncic_header)}
+        """Terminal -> the NCIC interface header line above NCIC's messages to it (lab.toml:
+        the terminal's ``ncic_header``, else ``[switch] ncic_header``)."""
         self._stamp_second = -1
         self._stamp_text = ""
         self._poll: LoopingCall | None = None
@@ -288,11 +293,23 @@ class Switch:
                 text = nlets_xml.to_legacy(nlets_xml.decode(text))
             except RejectError:
                 return None
-        msg = self.parser.check(text)
+        msg = self.read(text)
         if isinstance(msg, Reject):
             return None
         return Request(seq, row[1], row[2], msg, self.dictionary.keys[msg.full_key],
                        datetime.fromisoformat(row[0]), row[3], xml)
+
+    def read(self, text: str) -> Message | Reject:
+        """Parse and validate a terminal's legacy-text message. An NCIC interface header in
+        front (``1N01<header>.``, ``formats.ncic_header``) is taken off first: the journal
+        keeps the input as received, the message after the header is what is checked, routed
+        and sent on."""
+        if text[:4] == ncic_header.IN_MARK:
+            split = ncic_header.split(text)
+            if isinstance(split, Reject):
+                return split
+            text = split[1]
+        return self.parser.check(text)
 
     SESSION_OPTIONS = ("resend", "window", "iak")
     """Options of a listener string the switch takes for itself: ``resend=SECONDS`` (0: no
@@ -677,9 +694,9 @@ class Switch:
                              ori=read.ori, xml=True)
                 return
         else:
-            result = self.parser.check(text)
+            result = self.read(text)
             if isinstance(result, Reject):
-                self._refuse(session, seq, text, result, "rejected")
+                self._refuse(session, seq, text, result.with_input(text), "rejected")
                 return
         msg = result
         key = msg.full_key
@@ -888,7 +905,7 @@ class Switch:
             for terminal, ori in targets:
                 osn = self._queue(rows, terminal, r.body, ref=req.seq, key=r.key, ori=ori,
                                   sensitive=r.sensitive, stamp=stamp, sender=req.terminal,
-                                  xml=req.xml)
+                                  xml=req.xml, origin=r.origin)
                 if osn:
                     sends.append((terminal, osn))
                     continue
@@ -1281,13 +1298,13 @@ class Switch:
 
     def deliver(self, terminal: str, body: str, *, ref: int = 0, key: str = "", ori: str = "",
                 sensitive: str = "", pre: list[Statement] | None = None,
-                to_sender: bool = False) -> None:
+                to_sender: bool = False, origin: str = "") -> None:
         """Queue ``body`` for ``terminal``: journal + mailbox in one commit, then send.
         ``to_sender``: the answer to the terminal's own request (queued even if its mailbox is
-        full)."""
+        full); ``origin``: the national system the body comes from (``Reply.origin``)."""
         rows = [*(pre or [])]
         osn = self._queue(rows, terminal, body, ref=ref, key=key, ori=ori, sensitive=sensitive,
-                          sender=terminal if to_sender else "")
+                          sender=terminal if to_sender else "", origin=origin)
         sends = [(terminal, osn)] if osn else []
         if self._notices:
             sends += self._notices
@@ -1296,18 +1313,21 @@ class Switch:
 
     def _queue(self, rows: list[Statement], terminal: str, body: str, *, ref: int, key: str,
                ori: str, sensitive: str, stamp: str = "", sender: str = "",
-               xml: bool = False) -> int:
+               xml: bool = False, origin: str = "") -> int:
         """Add the journal and mailbox rows of one message for ``terminal``; its OSN, or 0 if
         the terminal's mailbox is full (``mailbox_limit``: journaled, the instructor told; a
         terminal's answers to its own requests, ``sender``, are always queued).
 
         An Nlets message in the legacy layout goes in Nlets XML when ``xml`` (it answers an XML
-        request) or when the terminal takes Nlets traffic in XML (lab.toml)."""
+        request) or when the terminal takes Nlets traffic in XML (lab.toml). A message from NCIC
+        (``origin``) gets the terminal's NCIC interface header line on top, if it has one."""
         if (self.mailboxes.count(terminal) >= self.lab.switch.mailbox_limit
                 and terminal != sender):
             self._mailbox_full(rows, terminal, ref, key, stamp)
             return 0
         body, disposition = self.policy.disseminate(terminal, body, sensitive)
+        if origin == "ncic" and disposition == "queued" and terminal in self._ncic_headers:
+            body = f"{self._ncic_headers[terminal]}\n{body}"
         if (xml or terminal in self._xml_terminals) and nlets_xml.is_nlets_layout(body):
             body = nlets_xml.encode_answer(body)
         osn = self.mailboxes.next_osn(terminal)

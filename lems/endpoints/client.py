@@ -242,8 +242,8 @@ class EndpointClient:
 
         def answered(result: tuple[list[str], str]) -> list[Reply]:
             bodies, sensitive = result
-            return [Reply(b, sensitive=sensitive, key=responses.first_line_key(b)[0])
-                    for b in bodies]
+            return [Reply(b, sensitive=sensitive, key=responses.first_line_key(b)[0],
+                          origin=self.name) for b in bodies]
 
         def failed(f: Any) -> list[Reply]:
             f.trap(EndpointUnavailable)
@@ -282,7 +282,8 @@ class EndpointClient:
             def answered(result: tuple[list[str], str], req: Request = req) -> None:
                 bodies, sensitive = result
                 self.switch.send_replies([Reply(b, sensitive=sensitive,
-                                                key=responses.first_line_key(b)[0])
+                                                key=responses.first_line_key(b)[0],
+                                                origin=self.name)
                                           for b in bodies], req)
 
             def failed(f: Any, req: Request = req) -> None:
@@ -326,8 +327,8 @@ class EndpointClient:
         sw.stats[f"{self.name}_unsolicited"] += 1
         t = sw.directory.terminals.get(terminal)
         if t is not None and ori in t.oris:
-            sw.deliver(terminal, body, key=key, ori=ori, sensitive=sensitive)
-        elif not sw.deliver_to_ori(ori, body, key=key, sensitive=sensitive):
+            sw.deliver(terminal, body, key=key, ori=ori, sensitive=sensitive, origin=self.name)
+        elif not sw.deliver_to_ori(ori, body, key=key, sensitive=sensitive, origin=self.name):
             log.warn("{name}: unsolicited {key} for {ori}, which has no terminal",
                      name=self.name, key=key, ori=ori)
 

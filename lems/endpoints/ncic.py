@@ -6,8 +6,10 @@ that duplicates a live record by the file's rules is answered ``REJECT ON FILE``
 on file; dates of events may not be in the future and dependent fields come together
 (``edits``); only the entering ORI may modify, cancel or clear its record (found
 by NIC, or by OCA within the ORI's own records); a locate by any agency marks the record located
-and sends the owner a ``$.L.`` notice. Search rules (``search.py``) are columns computed at entry,
-each indexed, so a query is a handful of index lookups whatever the file size.
+and sends the owner a ``$.L.`` notice; a record whose file's retention ends (an order's ``EXP``,
+the NDTF's 180 days ...) is retired on the lab clock and its owner sent ``$.P.``. Search rules
+(``search.py``) are columns computed at entry, each indexed, so a query is a handful of index
+lookups whatever the file size.
 
 What differs between NCIC's 21 files (hit header, caveat, duplicate rules, NIC letter) is a
 table in ``ncic_files.py``; this module has one code path for all of them. Person queries (QW,
@@ -23,7 +25,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from formats import responses
@@ -67,9 +69,18 @@ CREATE INDEX IF NOT EXISTS record_reg ON record (reg) WHERE reg IS NOT NULL;
 CREATE INDEX IF NOT EXISTS record_bhn ON record (bhn) WHERE bhn IS NOT NULL;
 CREATE INDEX IF NOT EXISTS record_pno ON record (pno) WHERE pno IS NOT NULL;
 CREATE INDEX IF NOT EXISTS record_ntn ON record (ntn) WHERE ntn IS NOT NULL;
+CREATE TABLE IF NOT EXISTS retire (
+    id INTEGER PRIMARY KEY,                  -- record.id
+    day TEXT NOT NULL                        -- CCYYMMDD: the first day it is no longer kept
+);
+CREATE INDEX IF NOT EXISTS retire_day ON retire (day);
 """ + III.SCHEMA
 
 LIVE = ("active", "located")
+RETIRED = "retired"
+"""Status of a record its retention period removed (``$.P.`` to the owner)."""
+PURGE_EVERY = 3600.0
+"""Lab seconds between two looks for records whose retention has ended."""
 MAX_HITS = 20
 """NCIC caps the records returned for one inquiry; the rest are counted."""
 
@@ -139,6 +150,25 @@ def index_values(fields: Sequence[tuple[str, str]]) -> dict[str, Any]:
 INDEX_COLUMNS = tuple(index_values([]).keys())
 
 
+def retire_day(file: str, fields: Sequence[tuple[str, str]], entered: str) -> str | None:
+    """The first day (``CCYYMMDD``) a record of ``file`` is no longer kept, by the file's
+    retention (``ncic_files``: the day after its ``EXP``, or ``keep_days`` after ``entered``,
+    an ISO date); None when it is kept until cleared or cancelled."""
+    f = by_name(file)
+    if f.retire_on:
+        value = next((v for c, v in fields if c == f.retire_on), "")
+        if len(value) == 8 and value.isdigit():
+            try:
+                return (datetime.strptime(value, "%Y%m%d") + timedelta(days=1)).strftime(
+                    "%Y%m%d")
+            except ValueError:
+                return None
+    if f.keep_days:
+        start = datetime.fromisoformat(entered[:10])
+        return (start + timedelta(days=f.keep_days)).strftime("%Y%m%d")
+    return None
+
+
 class NcicStore:
     """The hot-file database: insert, find, update, search. No message text here."""
 
@@ -163,6 +193,7 @@ class NcicStore:
             f"INSERT INTO record (id, nic, file, mke, ori, oca, entered, updated, fields, "
             f"{', '.join(INDEX_COLUMNS)}) VALUES ({', '.join('?' * (9 + len(INDEX_COLUMNS)))})",
             (rid, nic, file, mke, ori, oca, when, when, json.dumps(fields), *idx.values()))
+        self.schedule(rid, file, fields, when)
         if commit:
             self.conn.commit()
         return nic
@@ -181,6 +212,28 @@ class NcicStore:
             f"{', '.join(INDEX_COLUMNS)}) VALUES ({', '.join('?' * (9 + len(INDEX_COLUMNS)))})",
             out)
         self.conn.commit()
+
+    def schedule(self, rid: int, file: str, fields: Sequence[tuple[str, str]], entered: str
+                 ) -> None:
+        """Note the day record ``rid`` is to be retired, if its file's retention has one (the
+        seed's bulk load does not: seeded records stay until cancelled)."""
+        day = retire_day(file, fields, entered)
+        if day is None:
+            self.conn.execute("DELETE FROM retire WHERE id = ?", (rid,))
+        else:
+            self.conn.execute("INSERT OR REPLACE INTO retire (id, day) VALUES (?, ?)",
+                              (rid, day))
+
+    def due(self, today: str) -> list[Record]:
+        """Live records whose retirement day has come (``today``: ``CCYYMMDD``); their
+        retirement notes are removed, with those of records no longer live."""
+        rows = self.conn.execute(
+            f"SELECT {', '.join('r.' + c.strip() for c in COLUMNS.split(','))} FROM retire t "
+            "JOIN record r ON r.id = t.id WHERE t.day <= ? ORDER BY t.day, r.id",
+            (today,)).fetchall()
+        self.conn.execute("DELETE FROM retire WHERE day <= ?", (today,))
+        self.conn.commit()
+        return [rec for rec in map(Record, rows) if rec.status in LIVE]
 
     def by_nic(self, nic: str) -> Record | None:
         row = self.conn.execute(f"SELECT {COLUMNS} FROM record WHERE nic = ?", (nic,)).fetchone()
@@ -258,13 +311,45 @@ class Ncic(System):
                             if NEEDS_MIS.search(text.upper()))
             for code, fd in self.dictionary.fields.items() if fd.type == "code" and fd.table}
         """Field code -> its codes that need a MIS field (from the code tables' texts)."""
+        self._purge_call = self.call_later(0, self._purge_tick)
+        """The next look for records whose retention has ended (on the lab clock)."""
 
     @classmethod
     def open(cls, path: Any, clock: Any, tz: tzinfo | None = None, **kw: Any) -> Ncic:
         return cls(NcicStore.open(path), clock, tz, **kw)
 
     def close(self) -> None:
+        call = self._purge_call
+        if call is not None and call.active():
+            call.cancel()
         self.store.conn.close()
+
+    # ---------------------------------------------------------------- retention
+
+    def _purge_tick(self) -> None:
+        try:
+            self.purge()
+        finally:
+            self._purge_call = self.call_later(PURGE_EVERY, self._purge_tick)
+
+    def purge(self) -> list[str]:
+        """Retire the records whose retention period has ended by the lab date (the file's
+        ``retire_on`` date passed, or ``keep_days`` since entry) and send each owner a ``$.P.``
+        purge notification; the NICs retired."""
+        today = self.local_now().strftime("%Y%m%d")
+        retired = []
+        for rec in self.store.due(today):
+            f = by_name(rec.file)
+            self.store.update(rec, self.now().isoformat(timespec="seconds"), status=RETIRED)
+            value = rec.get(f.retire_on) if f.retire_on else None
+            why = (f"{f.retire_on}/{value} HAS PASSED" if value else
+                   f"RETENTION PERIOD OF {f.keep_days} DAYS FROM ENTRY HAS ENDED")
+            self.emit(rec.ori, responses.notification("P", rec.ori, [
+                f"PURGE NOTIFICATION - YOUR {f.words} RECORD WAS RETIRED ON {today}: {why}",
+                *responses.layout([("MKE", f.words), *responses.display_pairs(
+                    self.identifiers(rec.fields), self.codes), ("NIC", rec.nic)])]), "", "")
+            retired.append(rec.nic)
+        return retired
 
     # ---------------------------------------------------------------- dispatch
 
@@ -406,6 +491,7 @@ class Ncic(System):
             if bad is not None:
                 return bad
             rec.fields = fields
+            self.store.schedule(rec.id, file, fields, rec.entered)  # a new EXP moves it
             self.store.update(rec, when)
         else:
             bad = self.edits(msg, msg.fields)

@@ -53,6 +53,11 @@ class NcicFile:
     inquiry_notice: str = ""
     """Letter of the ``$.`` notice NCIC sends the record's owner when another agency's inquiry
     hits the record ("" for none)."""
+    retire_on: str = ""
+    """A date field whose day, once past, retires the record (``EXP``: "until the expiration
+    date"); "" for none."""
+    keep_days: int = 0
+    """Days after entry or last update after which the record is retired (0: no such limit)."""
     suffixes: tuple[tuple[str, str], ...] = ()
     """MKE suffix -> what a hit adds to the ``MKE/`` line (the entry key with the suffix is in
     keys.toml: ``EV-P`` enters a vehicle to be held for latent prints)."""
@@ -95,18 +100,18 @@ FILES: tuple[NcicFile, ...] = (
              caveat=("WARNING - THE FOLLOWING IS AN NCIC PROTECTION ORDER RECORD. DO NOT SEARCH, "
                      "DETAIN, OR ARREST BASED SOLELY ON THIS RECORD. CONTACT ENTERING AGENCY TO "
                      "CONFIRM STATUS AND TERMS OF PROTECTION ORDER.",),
-             none="NCIC PROTECTION ORDER",
+             none="NCIC PROTECTION ORDER", retire_on="EXP",
              duplicates=(("PNO", "ORI"), *_PERSON_DUPLICATES), qw=True,
              retention="UNTIL THE EXPIRATION DATE (EXP), OR INDEFINITELY WITHOUT ONE"),
     NcicFile("ndtf", True,
              caveat=("NICS DENIED TRANSACTION FILE - THE SUBJECT WAS DENIED A FIREARM TRANSFER. "
                      + DO_NOT_ACT,), trailer=(),
-             none="NCIC NICS DENIED TRANSACTION", duplicates=(("NTN",),), qw=True,
+             none="NCIC NICS DENIED TRANSACTION", duplicates=(("NTN",),), qw=True, keep_days=180,
              retention="180 DAYS FROM THE DATE OF DENIAL", local_entry=False),
     NcicFile("gang", True,
              caveat=("WARNING - THE SUBJECT IN THIS RECORD HAS BEEN IDENTIFIED AS A MEMBER OF A "
                      "GANG. USE CAUTION. " + DO_NOT_ACT,),
-             none="NCIC GANG MEMBER", duplicates=_PERSON_DUPLICATES, qw=True,
+             none="NCIC GANG MEMBER", duplicates=_PERSON_DUPLICATES, qw=True, keep_days=1826,
              retention="5 YEARS FROM ENTRY OR LAST UPDATE"),
     NcicFile("kst", True,
              caveat=("***LAW ENFORCEMENT SENSITIVE INFORMATION***",
@@ -127,6 +132,7 @@ FILES: tuple[NcicFile, ...] = (
              caveat=("CAUTION - THE SUBJECT OF THIS RECORD IS UNDER SUPERVISED RELEASE. "
                      "CONTACT THE SUPERVISING AGENCY. " + DO_NOT_ACT,),
              none="NCIC SUPERVISED RELEASE", duplicates=_PERSON_DUPLICATES, qw=True,
+             retire_on="EXP",
              retention="UNTIL THE SUPERVISION ENDS (EXPIRATION DATE)"),
     NcicFile("immigration", True,
              caveat=("WARNING - THE SUBJECT OF THIS RECORD IS AN IMMIGRATION VIOLATOR. CONTACT "
@@ -144,14 +150,14 @@ FILES: tuple[NcicFile, ...] = (
              caveat=("WARNING - THE SUBJECT OF THIS RECORD MAY POSE A THREAT TO A PROTECTEE. "
                      "USE CAUTION. " + DO_NOT_ACT,),
              none="NCIC PROTECTIVE INTEREST", duplicates=_PERSON_DUPLICATES, qw=True,
-             inquiry_notice="H",
+             inquiry_notice="H", retire_on="EXP",
              retention="UNTIL CANCELLED (OR THE EXPIRATION DATE)"),
     NcicFile("identity", True,
              caveat=("WARNING - THE IDENTITY OF THE SUBJECT IN THIS RECORD HAS BEEN REPORTED "
                      "STOLEN. ASK THE PERSON FOR THE PASSWORD (PWD) BELOW TO CONFIRM THEIR "
                      "IDENTITY. A PERSON WHO DOES NOT KNOW IT MAY BE USING A STOLEN IDENTITY. "
                      + DO_NOT_ACT,),
-             none="NCIC IDENTITY THEFT", duplicates=_PERSON_DUPLICATES, qw=True,
+             none="NCIC IDENTITY THEFT", duplicates=_PERSON_DUPLICATES, qw=True, keep_days=1826,
              retention="5 YEARS FROM ENTRY"),
     NcicFile("violent", True,
              caveat=("WARNING - THE SUBJECT OF THIS RECORD HAS A HISTORY OF VIOLENCE TOWARD "

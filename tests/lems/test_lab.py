@@ -307,3 +307,22 @@ def test_demo_lab_prints_ncic_times_in_pacific_time(tmp_path):
     path = tmp_path / "lab.toml"
     path.write_text(demo_text(tmp_path, TODAY), "utf-8")
     assert load_lab(path).timezone == "America/Los_Angeles"
+
+
+def test_ncic_header_lab_wide_and_per_terminal(tmp_path):
+    demo_lab(tmp_path)
+    path = tmp_path / "lab.toml"
+    text = path.read_text("utf-8").replace('ori = "ORLEDS000"',
+                                           'ori = "ORLEDS000"\nncic_header = "ORLEDS"', 1)
+    path.write_text(text.replace('id = "T04"', 'id = "T04"\nncic_header = ""', 1), "utf-8")
+    lab = load_lab(path)
+    assert lab.switch.ncic_header == "ORLEDS"
+    assert lab.terminals["T04"].ncic_header == "" and lab.terminals["T01"].ncic_header is None
+
+
+def test_ncic_header_must_fit_a_line(tmp_path):
+    err, _ = refused(tmp_path, sub('ori = "ORLEDS000"', f'ori = "ORLEDS000"\nncic_header = '
+                                   f'"{"H" * 69}"'))
+    assert err.key == "switch.ncic_header" and "68 printable" in err.reason
+    err, _ = refused(tmp_path, sub('id = "T04"', 'id = "T04"\nncic_header = "A\\tB"'))
+    assert err.key.endswith("ncic_header") and "printable" in err.reason

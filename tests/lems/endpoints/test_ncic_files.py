@@ -192,3 +192,33 @@ def test_hit_on_protective_interest_sends_the_owner_a_dollar_h(ncic) -> None:
     ori, notice, _, _ = ncic.emit.items[-1]
     assert ori == OWN and notice.split("\n")[1] == "$.H."
     assert f"INQUIRY ON YOUR PROTECTIVE INTEREST RECORD BY ORI/{OTHER}" in notice
+
+
+def test_retention_retires_the_record_and_tells_the_owner(ncic, clock) -> None:
+    """A protection order is kept until its expiration date: the day after it, on the lab
+    clock, it is retired (no longer found) and the owner gets a $.P. purge notification; a
+    modified EXP moves the day; a record with a keep_days retention (NDTF: 180 days) goes the
+    same way."""
+    order = (f"EPO.{OWN}.NAM/LOWE,MIRA.SEX/F.RAC/W.OCA/P9.DOB/19900606.PNO/PO-9.PCO/05"
+             ".EXP/{exp}")
+    nic = nic_of(one(ncic, order.format(exp="20261124")))
+    assert "MODIFIED" in one(ncic, f"MPO.{OWN}.NAM/LOWE,MIRA.NIC/{nic}.EXP/20261126")
+    q = f"QW.{OTHER}.NAM/LOWE,MIRA.DOB/19900606"
+    clock.advance(2 * 86400)  # 2026-11-25: past the first EXP, not the modified one
+    assert ncic.emit.items == [] and "HIT" in one(ncic, q, OTHER)
+    ndtf = ncic.store.insert("ndtf", "NDTF", "OR0000001", "", [
+        ("NAM", "MOSS,NED"), ("DOB", "19850707"), ("SEX", "M"), ("NTN", "T9")],
+        ncic.now().isoformat(timespec="seconds"))
+    clock.advance(2 * 86400)  # 2026-11-27: the order's last day (26th) is over
+    ori, notice, _, _ = ncic.emit.items[-1]
+    lines = notice.split("\n")
+    assert ori == OWN and lines[:2] == [f"NTF.{OWN}", "$.P."], notice
+    assert "PURGE NOTIFICATION - YOUR PROTECTION ORDER RECORD WAS RETIRED" in notice
+    assert "EXP/20261126 HAS PASSED" in notice and f"NIC/{nic}" in notice
+    assert one(ncic, q, OTHER).startswith(f"NRC.{OTHER}")
+    assert "NO ACTIVE" in one(ncic, f"MPO.{OWN}.NAM/LOWE,MIRA.NIC/{nic}.EXP/20271231")
+    count = len(ncic.emit.items)
+    clock.advance(180 * 86400)
+    assert len(ncic.emit.items) == count + 1 and ndtf in ncic.emit.items[-1][1]
+    assert "RETENTION PERIOD OF 180 DAYS FROM ENTRY HAS ENDED" in ncic.emit.items[-1][1]
+    assert ncic.store.by_nic(ndtf).status == "retired"
