@@ -13,13 +13,17 @@ Frames (``formats.framing`` ``length`` framing carries them, CRC-checked):
 * ``{"t": "ctl", "faults": {...}}`` the switch's operator console: fault settings and down/up.
   Control frames bypass the faults, as the real systems' consoles are not on the data line.
 
-JSON keeps the bodies' line breaks and any character intact; the codec is pure.
+JSON keeps the bodies' line breaks and any character intact; the codec is pure. It is orjson
+(already the recordings' codec): a frame crosses the codec four times per national transaction,
+and orjson encodes and decodes one in a fraction of the standard library's time. Its output is
+standard JSON (UTF-8, no ASCII escapes), so either end may be an older release.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from formats.errors import FormatError
 
@@ -29,14 +33,14 @@ KINDS = ("req", "rsp", "uns", "ping", "pong", "ctl")
 
 
 def encode(frame: dict[str, Any]) -> bytes:
-    return json.dumps(frame, separators=(",", ":")).encode("utf-8")
+    return orjson.dumps(frame)
 
 
 def decode(payload: bytes) -> dict[str, Any]:
     """One frame; ``FormatError`` when it is not a JSON object of a known kind."""
     try:
-        frame = json.loads(payload)
-    except ValueError as e:
+        frame = orjson.loads(payload)
+    except (ValueError, TypeError) as e:
         raise FormatError(f"endpoint frame is not JSON: {e}") from e
     if not isinstance(frame, dict) or frame.get("t") not in KINDS:
         raise FormatError(f"endpoint frame of unknown kind: {str(frame)[:60]}")

@@ -3,7 +3,8 @@
 One table for everything that needs to know who is on Nlets: the mock Nlets (which members
 answer which keys, where a region or ``NL`` fans out to), the parser (which two-character
 destinations exist) and, later, the federation of state switches (a state code -> its name, its
-ORIs, its region). Nothing here holds data of a member: that is the mock Nlets' business.
+ORIs, its region, its local agencies). Nothing here holds data of a member (drivers, vehicles,
+records): that is the mock Nlets' business, or the business of that state's own node.
 
 Sources (docs/FIDELITY.md, section Nlets, says which rows are guesses):
 
@@ -17,6 +18,9 @@ Sources (docs/FIDELITY.md, section Nlets, says which rows are guesses):
   code (Wisconsin DOJ TIME manual, "NLETS Regional Broadcasts", names region ``E1``). The codes
   ``A1``..``H1`` follow that pattern; which states each region holds is not public, so the
   membership below is this project's geographic guess (a lab may learn the real one);
+* local agencies (``local_agencies``): every member's two sheriff's offices and two police
+  departments with invented county and city names, the one table both the mock Nlets' ORION
+  and a lab made for that state (``lems init --state``) read, so the two worlds agree;
 * ``NL``: the multi-state query (MSQ) for DQ, RQ and IQ (Nlets User Guide, Driver's License and
   CHRI articles: "sent in its typical format to the destination NL").
 """
@@ -104,6 +108,67 @@ DOMESTIC: Final = tuple(code for code, m in MEMBERS.items() if m.kind in ("state
 
 DESTINATION_CODES: Final = frozenset(MEMBERS) | frozenset(REGIONS) | {MULTI_STATE}
 """Every two-character destination Nlets routes on (members, regions, NL)."""
+
+
+_FIXED_PLACES: Final = MappingProxyType({
+    "WA": ("TAMARACK", "BLUE HERON"), "ID": ("SAWTOOTH RIDGE", "CAMAS VALLEY"),
+    "CA": ("MANZANITA", "CONDOR PEAK"), "NV": ("SILVER SAGE", "PINYON FLATS")})
+"""The first county and city of the members the mock Nlets seeds with the lab's own subjects
+(names chosen by hand, kept as they were)."""
+
+_PLACE_WORDS: Final = (
+    "ALDER", "BASALT", "BIRCHWOOD", "BLUE HERON", "BRAMBLE", "CEDAR FORK", "CINDER",
+    "COPPER BUTTE", "COTTONWOOD", "CRANE LAKE", "DEER HOLLOW", "DOVETAIL", "EAGLE RUN",
+    "ELKHORN", "FALCON RIDGE", "FERNDALE HILLS", "FOXGLOVE", "GRANITE PASS", "HARROW",
+    "HAWTHORN", "HEMLOCK", "IRONWOOD", "JUNCO", "KESTREL", "LARKSPUR", "LOON POINT",
+    "MAPLE BEND", "MARSH HAWK", "MILLSTONE", "NETTLE CREEK", "OSPREY", "OTTER FALLS",
+    "PAINTBRUSH", "PEREGRINE", "QUAIL HOLLOW", "RAVEN", "REDSTONE", "SAGEBRUSH", "SANDPIPER",
+    "SHALE", "SORREL", "SPRUCE GAP", "STONECROP", "SUMAC", "TANAGER", "THISTLE", "TIMBERLINE",
+    "TRILLIUM", "VERDANT", "WAGTAIL", "WHITE BIRCH", "WILLET", "WINDFALL", "WREN", "YARROW")
+"""Invented place words; a member's county and city names are picked from them by its code."""
+
+
+@dataclass(frozen=True, slots=True)
+class Places:
+    """A member's invented places: two counties and a city in each."""
+
+    county1: str
+    city1: str
+    county2: str
+    city2: str
+
+
+def places(code: str) -> Places:
+    """The invented county and city names of member ``code`` (stable for a code)."""
+    n = len(_PLACE_WORDS)
+    k = (ord(code[0]) * 31 + ord(code[1])) % n
+    words = [_PLACE_WORDS[(k + i * 7) % n] for i in range(4)]
+    if code in _FIXED_PLACES:
+        words[0], words[1] = _FIXED_PLACES[code]
+    return Places(*words)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAgency:
+    """One of a member's invented local agencies (an NCIC-style ORI of that state)."""
+
+    ori: str
+    type: str
+    """ORION type: ``SO`` sheriff's office, ``PD`` police department."""
+    name: str
+    loc: str
+    """ORION location (the county or city)."""
+
+
+def local_agencies(code: str) -> tuple[LocalAgency, ...]:
+    """Member ``code``'s two sheriff's offices and two police departments (fictitious):
+    ``<code>0010000`` and ``<code>0020000`` the counties', ``<code>0010100`` and
+    ``<code>0020200`` a city's in each."""
+    p = places(code)
+    return (LocalAgency(f"{code}0010000", "SO", f"{p.county1} COUNTY SHERIFF'S OFFICE", p.county1),
+            LocalAgency(f"{code}0010100", "PD", f"{p.city1} POLICE DEPARTMENT", p.city1),
+            LocalAgency(f"{code}0020000", "SO", f"{p.county2} COUNTY SHERIFF'S OFFICE", p.county2),
+            LocalAgency(f"{code}0020200", "PD", f"{p.city2} POLICE DEPARTMENT", p.city2))
 
 
 def member(code: str) -> Member | None:

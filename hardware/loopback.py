@@ -3,9 +3,9 @@
 The national endpoints run in the switch's own process by default, yet the switch must be able to
 lose them, time out and queue exactly as against a TCP peer. So the loopback is a real link: both
 ends are ``FramedProtocol`` objects with a framer, bytes pass through ``Framer.encode``/``feed``,
-and writes arrive on the next reactor turn (never re-entrantly), like python-can's virtual bus or
-pymodbus' NULLMODEM. ``listen_loop`` names a listener in a per-process table; ``connect_loop``
-finds it by name, or fails like a refused TCP connection.
+and writes arrive at the end of the reactor turn (never re-entrantly), like python-can's virtual
+bus or pymodbus' NULLMODEM. ``listen_loop`` names a listener in a per-process table;
+``connect_loop`` finds it by name, or fails like a refused TCP connection.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from twisted.python.failure import Failure
 
 from formats.framing import link_framer
 from hardware.link import FramedProtocol, LinkHandler
+from hardware.turns import at_turn_end
 
 _LISTENERS: dict[str, LoopPort] = {}
 """Listening loop names in this process."""
@@ -43,14 +44,28 @@ class _LoopTransport:
         self.peer: _LoopTransport | None = None
         self.disconnecting = False
         self.lost = False
+        self._outgoing: list[bytes] | None = None
 
     def write(self, data: bytes) -> None:
+        """Queue ``data`` for the peer. The writes of one reactor turn reach it together at the
+        turn's end (``hardware.turns``), as one read, the way TCP coalesces a burst: one call
+        per turn, not a timer per frame (a switch under load sends the simulated NCIC
+        thousands of frames a second)."""
         if self.disconnecting or self.peer is None or not data:
             return
-        self.reactor.callLater(0, self.peer._receive, bytes(data))
+        if self._outgoing is None:
+            self._outgoing = [bytes(data)]
+            at_turn_end(self.reactor, self._flush)
+        else:
+            self._outgoing.append(bytes(data))
 
     def writeSequence(self, seq: list[bytes]) -> None:
         self.write(b"".join(seq))
+
+    def _flush(self) -> None:
+        chunks, self._outgoing = self._outgoing, None
+        if chunks and self.peer is not None:
+            self.peer._receive(chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
     def _receive(self, data: bytes) -> None:
         if not self.lost and self.protocol is not None:

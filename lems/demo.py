@@ -16,8 +16,9 @@ from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
-from formats.codes import US_STATE_CODES, CodeBook
+from formats.codes import US_STATE_CODES
 from formats.errors import ConfigError
+from formats.nlets_members import MEMBERS, local_agencies, places
 from lems import store
 from lems.lab import LabConfig, load_lab
 from lems.signon import generate as generate_password
@@ -283,26 +284,7 @@ ori = "{st}CTL0000"
 name = "{words} CONTROL TERMINAL (TRAINING)"
 type = "SA"
 
-[[agency]]
-ori = "{st}0010000"
-name = "{county1} COUNTY SHERIFF'S OFFICE"
-type = "SO"
-
-[[agency]]
-ori = "{st}0010100"
-name = "{city1} POLICE DEPARTMENT"
-type = "PD"
-
-[[agency]]
-ori = "{st}0020000"
-name = "{county2} COUNTY SHERIFF'S OFFICE"
-type = "SO"
-
-[[agency]]
-ori = "{st}0020200"
-name = "{city2} POLICE DEPARTMENT"
-type = "PD"
-
+{local}
 [[agency]]
 ori = "{st}001015J"
 name = "{county1} COUNTY DISTRICT COURT"
@@ -416,46 +398,23 @@ mode = "inprocess"
 latency_ms = 500
 """
 
-_PLACE_WORDS = ("ALDER", "BASALT", "BIRCHWOOD", "BLUE HERON", "BRAMBLE", "CEDAR FORK", "CINDER",
-                "COPPER BUTTE", "COTTONWOOD", "CRANE LAKE", "DEER HOLLOW", "DOVETAIL", "EAGLE RUN",
-                "ELKHORN", "FALCON RIDGE", "FERNDALE HILLS", "FOXGLOVE", "GRANITE PASS",
-                "HARROW", "HAWTHORN", "HEMLOCK", "IRONWOOD", "JUNCO", "KESTREL", "LARKSPUR",
-                "LOON POINT", "MAPLE BEND", "MARSH HAWK", "MILLSTONE", "NETTLE CREEK",
-                "OSPREY", "OTTER FALLS", "PAINTBRUSH", "PEREGRINE", "QUAIL HOLLOW", "RAVEN",
-                "REDSTONE", "SAGEBRUSH", "SANDPIPER", "SHALE", "SORREL", "SPRUCE GAP",
-                "STONECROP", "SUMAC", "TANAGER", "THISTLE", "TIMBERLINE", "TRILLIUM",
-                "VERDANT", "WAGTAIL", "WHITE BIRCH", "WILLET", "WINDFALL", "WREN", "YARROW")
-"""Invented place words; a state's county and city names are picked from them by its code."""
-
-
-def state_places(st: str) -> tuple[str, str, str, str]:
-    """Two invented county and two city names for state ``st`` (stable for a code). The states
-    the mock Nlets already simulates keep their ORION places, so both worlds agree."""
-    from lems.endpoints.nlets import _PLACES
-
-    n = len(_PLACE_WORDS)
-    k = (ord(st[0]) * 31 + ord(st[1])) % n
-    words = [_PLACE_WORDS[(k + i * 7) % n] for i in range(4)]
-    if st in _PLACES:
-        words[0], words[1] = _PLACES[st]
-    return words[0], words[1], words[2], words[3]
-
-
 def state_name(st: str) -> str:
-    """The NCIC state table's name of ``st`` (a state, DC or a territory)."""
-    return CodeBook.builtin().table("LIS")[st]
+    """The Nlets member name of ``st`` (a state, DC or a territory)."""
+    return MEMBERS[st].name
 
 
 def state_text(st: str, directory: Path) -> str:
     """``lab.toml`` of a fictitious lab for state ``st`` (any NCIC state code but Oregon's)."""
-    county1, city1, county2, city2 = state_places(st)
+    p = places(st)
+    local = "\n".join(f'[[agency]]\nori = "{a.ori}"\nname = "{a.name}"\ntype = "{a.type}"\n'
+                      for a in local_agencies(st))
     ops = []
     for i in range(10):
         ops.append(f'[[operator]]\nid = "OP{i:02d}"\nname = "{OPERATOR_NAMES[i]}"\n'
                    f'password = "train-{i:02d}"\nterminals = ["T{i:02d}"]\n')
-    return STATE_LAB.format(st=st, words=state_name(st), dir=directory, county1=county1,
-                            city1=city1, county2=county2, city2=city2,
-                            operators="\n".join(ops).rstrip())
+    return STATE_LAB.format(st=st, words=state_name(st), dir=directory, local=local,
+                            county1=p.county1, city1=p.city1, county2=p.county2,
+                            city2=p.city2, operators="\n".join(ops).rstrip())
 
 
 def init_lab(directory: str | Path, *, force: bool = False, listen: str | None = None,

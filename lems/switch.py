@@ -375,6 +375,8 @@ class Switch:
         if not self.failed:
             self.journal.append("sys", "SWITCH STOPPED", disposition="stop")
             self.save_lab_time()
+            # the next start reads the journal after this point only (lems.mailbox.OSN_MARK)
+            self.writer.submit_nowait([self.mailboxes.mark(self.journal.last_seq)])
         d = DeferredList(stops) if stops else succeed(None)
         d.addCallback(lambda _: self.writer.stop())
         d.addCallback(lambda _: self.reader.close())

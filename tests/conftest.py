@@ -5,6 +5,7 @@ module level: use the ``reactor`` fixture."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from pathlib import Path
 
@@ -33,6 +34,20 @@ async def reactor():
     # its worker threads are not daemons and would keep the process alive after the run.
     if reactor.threadpool is not None:
         reactor.threadpool.stop()
+
+
+@pytest.fixture(autouse=True)
+def _collect_after_e2e(request: pytest.FixtureRequest):
+    """A socket, file or process an end-to-end test leaves open is reported at that test.
+
+    Python reports an unclosed socket only when the garbage collector reaches it, which may be
+    many tests later (pytest turns the ResourceWarning into an error wherever it surfaces).
+    Collecting after each end-to-end test, where real links are opened and closed, pins the
+    report on the test that leaked. (A fixture here, not a conftest.py in tests/e2e: test
+    modules import this one as ``conftest``.)"""
+    yield
+    if "e2e" in request.node.path.parts:
+        gc.collect()
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ the terminal (which acknowledges it). Runs, in one process, one after the other:
 * ``N nodes`` for each ``--nodes``: N nodes on the network (states OR WA ID UT); each node's
   terminals ask the next node's state, so every query crosses the broker twice (request, answer).
   With 1 node, the node is on the network but asks a simulated state (the cost of being a node);
-* ``kill``: 2 nodes at ``--rate``, one broker server killed with ``kill -9`` half-way: queries
+* ``kill``: 2 nodes at ``--rate``, the broker server leading the stream (``--kill-any``: the
+  second server, whatever it leads) killed with ``kill -9`` half-way: queries
   sent, answered, lost (no answer 15 s after the run), and the longest time without any answer
   after the kill ("stall": how long before traffic flows again).
 
@@ -32,6 +33,7 @@ with a broker server killed: 0 lost and a stall under 5 s.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import itertools
 import os
@@ -112,10 +114,25 @@ def lab(base: Path, st: str, port: int, network: str, stream: str) -> Path:
     return d
 
 
+async def stream_leader(url: str, stream: str) -> str:
+    """The name of the server leading ``stream`` (its Raft group), "" if none answers."""
+    import nats
+
+    nc = await nats.connect(url.split(","), connect_timeout=2)
+    try:
+        info = await nc.jetstream(timeout=2).stream_info(stream)
+        return str(info.cluster.leader) if info.cluster else ""
+    except Exception:
+        return ""
+    finally:
+        await nc.close()
+
+
 async def scenario(reactor: Any, name: str, base: Path, states: list[str], targets: list[str],
                    network: str, args: argparse.Namespace, cluster: Any,
                    kill: bool = False) -> Run:
     """Start one node per state of ``states``; terminals of node i ask ``targets[i]``."""
+    from twisted.internet.defer import Deferred
     from twisted.internet.task import deferLater
 
     from lems.commands.federation import sees_all
@@ -124,11 +141,15 @@ async def scenario(reactor: Any, name: str, base: Path, states: list[str], targe
 
     base.mkdir(parents=True)
     ports = free_ports(len(states))
+    stream = f"B{name.replace(' ', '')}"
+    killed_index = 1
     procs = []
     for st, port in zip(states, ports, strict=True):
-        d = lab(base, st, port, network, f"B{name.replace(' ', '')}")
+        d = lab(base, st, port, network, stream)
         log = (d / "serve.log").open("ab")
-        procs.append(subprocess.Popen([sys.executable, "-m", "lems.cli", "serve", str(d)],
+        cmd = ([str(Path(__file__).resolve()), "--serve-profiled", str(d / "serve.prof")]
+               if args.profile else ["-m", "lems.cli"])
+        procs.append(subprocess.Popen([sys.executable, *cmd, "serve", str(d)],
                                       stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
         log.close()
     clients: list[tuple[Any, str, str]] = []
@@ -183,11 +204,18 @@ async def scenario(reactor: Any, name: str, base: Path, states: list[str], targe
                 cpu0 = (sum(cpu_seconds(p.pid) for p in procs),
                         sum(cpu_seconds(p) for p in nats_pids), now)
             if kill and killed_at is None and now >= measuring[0] + args.duration / 2:
-                victim = cluster.nodes[1].proc
+                index = 1
+                if args.kill_leader:  # the worst case: the server leading the stream
+                    leader = await Deferred.fromFuture(asyncio.ensure_future(
+                        stream_leader(cluster.url, stream)))
+                    index = next((i for i, s in enumerate(cluster.nodes) if s.name == leader),
+                                 1)
+                victim = cluster.nodes[index].proc
                 cpu0 = (cpu0[0], cpu0[1] - (cpu_seconds(victim.pid) if victim else 0.0),
                         cpu0[2]) if cpu0 else None
-                cluster.kill(1)
+                cluster.kill(index)
                 killed_at = time.monotonic()
+                killed_index = index
             if now < t:
                 await deferLater(reactor, t - now)
                 continue
@@ -223,8 +251,8 @@ async def scenario(reactor: Any, name: str, base: Path, states: list[str], targe
                 p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
-        if kill:
-            cluster.restart(1)
+        if kill and killed_at is not None:
+            cluster.restart(killed_index)
             cluster.wait_up()
     return run
 
@@ -232,7 +260,7 @@ async def scenario(reactor: Any, name: str, base: Path, states: list[str], targe
 async def main(reactor: Any, args: argparse.Namespace) -> None:
     from lems.federation.cluster import NatsCluster
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-federation-"))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-federation-", dir=args.keep or None))
     cluster = NatsCluster(tmp / "nats").start()
     runs: list[Run] = []
     try:
@@ -257,7 +285,10 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
             runs.append(r)
     finally:
         cluster.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep:
+            print(f"labs kept in {tmp}", flush=True)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     inside = runs[0]
     two = next((r for r in runs if r.name == "2 nodes"), None)
     if two is not None and two.latencies and inside.latencies:
@@ -289,6 +320,14 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--terminals", type=int, default=4, help="terminals per node (1-4)")
     p.add_argument("--replicas", type=int, default=3,
                    help="copies of the stream (1-3; 1 has no Raft commit per message)")
+    p.add_argument("--keep", metavar="DIR", default="",
+                   help="keep the labs (journals, serve.log) in a new directory under DIR")
+    p.add_argument("--profile", action="store_true",
+                   help="run each node under cProfile counting CPU time, not wall time (a "
+                   "loaded machine preempts); DIR/<run>/<ST>/serve.prof, with --keep")
+    p.add_argument("--kill-any", dest="kill_leader", action="store_false",
+                   help="kill the second broker server, whatever it leads (default: the server "
+                   "leading the stream, the worst case)")
     p.add_argument("--no-kill", dest="kill", action="store_false",
                    help="skip the broker-kill run")
     args = p.parse_args()
@@ -299,7 +338,25 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def serve_profiled(out: str, argv: list[str]) -> None:
+    """``lems serve`` under cProfile with a CPU-time clock, the profile written at exit."""
+    import cProfile
+
+    from lems.cli import main as lems_main
+
+    prof = cProfile.Profile(time.process_time)
+    try:
+        prof.runcall(lems_main, argv)
+    except SystemExit:
+        pass
+    finally:
+        prof.dump_stats(out)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve-profiled"]:
+        serve_profiled(sys.argv[2], sys.argv[3:])
+        sys.exit(0)
     args = parse_args()
     from lems.reactor import install
 

@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python tools/bench_replay.py [--messages 1000000] [--links 10] [--gzip]
+    .venv/bin/python tools/bench_replay.py --switch [--terminals 10] [--cycles 100]
 
 The benchmark writes a recording of N inbound messages (NCIC-style inquiries spread round-robin
 over ``--links`` recorded links, without sign-on) and, for each, the recorded answer: the
@@ -14,6 +15,15 @@ the frame) and replays the file against it with ``terminals.replay.Replayer`` at
 sync, on the asyncio reactor — the same code path as ``lems replay``: read and decode the file,
 send, receive, mask both sides, match. The rate is N / wall time from the first read to the
 report; the peer is not the switch (the switch's own rate is tools/bench_switch.py's business).
+
+``--switch``: record and replay with the national systems on. A lab of ``tools/bench_switch.py``
+(its national files seeded, NCIC, Nlets and NICS in the switch's process) serves ``--terminals``
+terminals, each sending ``--cycles`` times the benchmark's mix (NCIC inquiries that hit and
+miss, an Nlets RQ, AM, entries cancelled again; closed loop, every answer acknowledged);
+``lems record`` then exports its journal (timed: records/s), and ``lems replay --speed 0`` sends
+the recording to a second switch on a pristine copy of the same lab and compares every answer
+(timed: inbound messages sent and compared per second, the switch and the simulated systems
+answering them in the path). Both are the real CLI, run as processes.
 """
 
 from __future__ import annotations
@@ -84,6 +94,64 @@ def write_recording(path: Path, n: int, links: int) -> None:
                            text=f"OSN/0000000 TRM/NONE DTE/20261123 TIM/080000\nECHO.X\n{text}"))
 
 
+def switch_round_trip(n: int, cycles: int) -> int:
+    """``--switch``: record the mix on one switch, replay it against another (see above)."""
+    import asyncio
+    import shutil
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_switch as bench
+    from diff_switch import transcript
+
+    root = Path(__file__).resolve().parents[1]
+    lems = [sys.executable, "-m", "lems.cli"]
+    work = Path(tempfile.mkdtemp(prefix="bench-replay-switch-"))
+    try:
+        lab, hits = bench.prepare_lab(work, n, "inprocess")
+        pristine = work / "pristine"
+        shutil.copytree(lab, pristine)
+        served = bench.Server([*lems, "serve", str(lab), "--listen",
+                               "tcp:0:interface=127.0.0.1"], work / "record.log")
+        t = time.perf_counter()
+        try:
+            answers = asyncio.run(transcript(served.port, n, cycles, hits))
+        finally:
+            served.stop()
+        drive = time.perf_counter() - t
+        print(f"driven: {len(answers):,} answers to {n} terminals x {cycles} cycles of the mix "
+              f"in {drive:.1f} s ({len(answers) / drive:,.0f} tx/s closed loop, incl. sign-on)")
+        rec = work / "mix.jsonl"
+        t = time.perf_counter()
+        subprocess.run([*lems, "record", str(lab), "--out", str(rec)], cwd=root, check=True,
+                       capture_output=True)
+        took = time.perf_counter() - t
+        records = sum(1 for _ in rec.open("rb")) - 1
+        print(f"record: {records:,} journal rows -> {rec.stat().st_size / 1e6:.1f} MB in "
+              f"{took:.1f} s ({records / took:,.0f} records/s, process start included)")
+        replayed = bench.Server([*lems, "serve", str(pristine), "--listen",
+                                 "tcp:0:interface=127.0.0.1"], work / "replay.log")
+        try:
+            t = time.perf_counter()
+            out = subprocess.run([*lems, "replay", str(rec), "--lab", str(pristine), "--to",
+                                  f"tcp:host=127.0.0.1:port={replayed.port}", "--speed", "0",
+                                  "--quiet", "--wait", "5"], cwd=root, capture_output=True,
+                                 text=True)
+            took = time.perf_counter() - t
+        finally:
+            replayed.stop()
+        inbound = sum(1 for line in rec.open() if '"direction":"in"' in line.replace(" ", ""))
+        summary = next((line for line in out.stdout.splitlines() if "matched" in line),
+                       out.stdout[-500:] + out.stderr[-500:])
+        print(f"replay: {inbound:,} inbound messages in {took:.1f} s "
+              f"({inbound / took:,.0f} messages/s sent and compared, process start included); "
+              f"{summary.strip()}")
+        print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+              f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return out.returncode
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--messages", type=int, default=1_000_000)
@@ -91,10 +159,18 @@ def main() -> int:
     p.add_argument("--gzip", action="store_true", help="replay from a .jsonl.gz recording")
     p.add_argument("--window", type=int, default=10000)
     p.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--switch", action="store_true",
+                   help="record a switch with the national systems on and replay it against "
+                   "another (see above)")
+    p.add_argument("--terminals", type=int, default=10, help="--switch: terminals")
+    p.add_argument("--cycles", type=int, default=100,
+                   help="--switch: times each terminal sends the mix (10 messages)")
     args = p.parse_args()
     if args.echo_server:
         echo_server()
         return 0
+    if args.switch:
+        return switch_round_trip(args.terminals, args.cycles)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-replay-"))
     path = tmp / ("bench.jsonl.gz" if args.gzip else "bench.jsonl")

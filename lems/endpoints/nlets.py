@@ -39,7 +39,15 @@ from formats import nlets_xml, responses
 from formats.errors import Reject, RejectError
 from formats.grammar import control_of
 from formats.message import Message
-from formats.nlets_members import DOMESTIC, MEMBERS, MULTI_STATE, REGION_KEYS, REGIONS, expand
+from formats.nlets_members import (
+    DOMESTIC,
+    MEMBERS,
+    MULTI_STATE,
+    REGION_KEYS,
+    REGIONS,
+    expand,
+    local_agencies,
+)
 from formats.ori import NLETS_ORI
 from formats.responses import NletsClock
 from lems.endpoints.search import dob_values, soundex, vin8
@@ -47,16 +55,6 @@ from lems.endpoints.system import Answer, System, open_db
 
 STATES = {"WA": "WASHINGTON", "ID": "IDAHO", "CA": "CALIFORNIA", "NV": "NEVADA"}
 """Members seeded with the lab's own subjects (seed.py), sharing SIDs with NCIC's III."""
-
-_PLACES = {"WA": ("TAMARACK", "BLUE HERON"), "ID": ("SAWTOOTH RIDGE", "CAMAS VALLEY"),
-           "CA": ("MANZANITA", "CONDOR PEAK"), "NV": ("SILVER SAGE", "PINYON FLATS")}
-"""Invented county and city names for the simulated agencies of the seeded states."""
-
-_WORDS = ("CEDAR", "IRON", "MAPLE", "RED", "STONE", "WILLOW", "FALCON", "BIRCH", "COPPER",
-          "ELK", "HERON", "JUNIPER", "LARK", "OTTER", "QUARRY", "SPRUCE")
-_ENDS = ("HOLLOW", "BLUFF", "FORK", "MESA", "CREEK", "RIDGE", "VALLEY", "FLATS", "GAP",
-         "SPRINGS", "PRAIRIE", "CROSSING")
-"""Invented place words for the other members' agencies (fictitious, deterministic by code)."""
 
 KEYS_BY_KIND: Mapping[str, frozenset[str]] = {
     "state": frozenset({"DQ", "DQG", "KQ", "RQ", "RQG", "IQ", "FQ", "AQ"}),
@@ -109,25 +107,21 @@ class OrionAgency:
     yr_delay: float | None = None
 
 
-def _places(code: str) -> tuple[str, str]:
-    if code in _PLACES:
-        return _PLACES[code]
-    n = sum(ord(c) * (i + 7) for i, c in enumerate(code))
-    return (f"{_WORDS[n % 16]} {_ENDS[n % 12]}", f"{_WORDS[(n // 7) % 16]} {_ENDS[(n // 5) % 12]}")
+YR_DELAYS = {"0010000": 5.0, "0010100": 60.0}
+"""Lab seconds a simulated agency takes to answer a hit confirmation (YQ), by ORI suffix;
+the others never answer (the requester's deadlines then run out)."""
 
 
 def orion_agencies() -> list[OrionAgency]:
-    """The simulated out-of-state agencies (fictitious), per domestic member."""
+    """The simulated out-of-state agencies (fictitious), per domestic member: its local
+    agencies (formats/nlets_members.py, the same a lab made for that state holds) and the
+    offices behind its generic ORIs."""
     out = [OrionAgency(NLETS_ORI, "NL", "PHOENIX", "SA", "NLETS")]
     for st in DOMESTIC:
         words = MEMBERS[st].name
-        county, city = _places(st)
+        out += [OrionAgency(a.ori, st, a.loc, a.type, a.name, yr_delay=YR_DELAYS.get(a.ori[2:]))
+                for a in local_agencies(st)]
         out += [
-            OrionAgency(f"{st}0010000", st, county, "SO", f"{county} COUNTY SHERIFF'S OFFICE",
-                        yr_delay=5.0),
-            OrionAgency(f"{st}0010100", st, city, "PD", f"{city} POLICE DEPARTMENT",
-                        yr_delay=60.0),
-            OrionAgency(f"{st}0020000", st, city, "SO", f"{city} COUNTY SHERIFF'S OFFICE"),
             OrionAgency(f"{st}SIR0000", st, "CAPITAL", "SA", f"{words} STATE IDENTIFICATION "
                         "BUREAU", "AC"),
             OrionAgency(f"{st}OLN0000", st, "CAPITAL", "NJ", f"{words} DRIVER LICENSES", "AD"),

@@ -74,7 +74,10 @@ class World:
         self.res = {names[text.upper()]: code for code, text in book.table("BOAT").items()
                     if text.upper() in names}
         self.agencies = list(agencies) or ["OR0240000"]
-        self.out_of_state = [a.ori for a in nlets.orion_agencies() if a.ori[2:].isdigit()]
+        # the arresting agencies of other states: a fixed three per member, so the seeded
+        # population stays the same when ORION learns another agency
+        self.out_of_state = [a.ori for a in nlets.orion_agencies()
+                             if a.ori[2:] in ("0010000", "0010100", "0020000")]
 
     def ori(self) -> str:
         r = self.rng

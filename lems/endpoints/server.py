@@ -16,8 +16,9 @@ from twisted.logger import Logger
 from formats import endpoint_protocol as protocol
 from formats.errors import FormatError
 from hardware.link import Link
+from hardware.turns import at_turn_end
 from lems.endpoints.faults import DROP, ERROR, Faults
-from lems.endpoints.system import System
+from lems.endpoints.system import System, commit_group, group_commit, grouping
 
 log = Logger()
 
@@ -32,6 +33,9 @@ class EndpointServer:
         self.links: list[Link] = []
         self.held: list[bytes] = []
         self.stats: dict[str, int] = {"requests": 0, "dropped": 0, "errors": 0, "answered": 0}
+        self.outgoing: list[tuple[Link | None, bytes, int, str, str]] = []
+        """This turn's frames, sent once the turn's commits are done: (link or None for
+        unsolicited traffic, frame, correlation id, request text, ORI)."""
         system.emit = self._emit
 
     def handler(self) -> _Connection:
@@ -41,6 +45,9 @@ class EndpointServer:
         self._send_unsolicited(protocol.unsolicited(ori, body, terminal, sensitive))
 
     def _send_unsolicited(self, frame: bytes) -> None:
+        if self.outgoing or grouping():  # in order with this turn's answers, after their commit
+            self._hold(None, frame, 0, "", "")
+            return
         if self.faults.down or not self.links:
             self.held.append(frame)
             return
@@ -81,13 +88,51 @@ class EndpointServer:
             out = protocol.response(corr, [self.system.error_body(text, ori)])
         else:
             try:
-                answer = self.system.handle(text, ori, str(frame.get("trm", "")))
+                with group_commit():
+                    answer = self.system.handle(text, ori, str(frame.get("trm", "")))
                 out = protocol.response(corr, answer.bodies, answer.sensitive)
             except Exception:
                 log.failure("endpoint {name} failed on a request", name=self.system.name)
                 self.stats["errors"] += 1
                 out = protocol.response(corr, [self.system.error_body(text, ori)])
-        self.reactor.callLater(self.faults.delay(), self._reply, link, out)
+        delay = self.faults.delay()
+        if delay > 0:
+            if not self._commit():
+                out = self._failed(corr, text, ori)
+            self.reactor.callLater(delay, self._reply, link, out)
+            return
+        # no latency: with the other answers of this turn, after one commit for them all
+        self._hold(link, out, corr, text, ori)
+
+    def _hold(self, link: Link | None, out: bytes, corr: int, text: str, ori: str) -> None:
+        if not self.outgoing:
+            at_turn_end(self.reactor, self._send_outgoing)
+        self.outgoing.append((link, out, corr, text, ori))
+
+    def _commit(self) -> bool:
+        try:
+            commit_group()
+        except Exception:
+            log.failure("endpoint {name} could not commit", name=self.system.name)
+            return False
+        return True
+
+    def _failed(self, corr: int, text: str, ori: str) -> bytes:
+        self.stats["errors"] += 1
+        return protocol.response(corr, [self.system.error_body(text, ori)])
+
+    def _send_outgoing(self) -> None:
+        """The turn's answers, once what they report is committed (a failed commit turns each
+        into the system's error message: the request was not processed)."""
+        outgoing, self.outgoing = self.outgoing, []
+        ok = self._commit()
+        for link, out, corr, text, ori in outgoing:
+            if link is None:
+                self._send_unsolicited(out)
+            elif ok:
+                self._reply(link, out)
+            else:
+                self._reply(link, self._failed(corr, text, ori))
 
     def _reply(self, link: Link, out: bytes) -> None:
         if link in self.links:

@@ -22,12 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import nats
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeout
+import orjson
 from nats.js import api
 from nats.js.errors import BucketNotFoundError, NoKeysError, NotFoundError
 from twisted.logger import Logger
@@ -36,9 +36,23 @@ log = Logger()
 
 DUPLICATE_WINDOW_S = 600.0
 RETRY_S = 0.2
-BURST_S = 0.005
-"""How long a no-wait pull may take to bring what is already waiting (loopback: well under)."""
 PUBLISH_TIMEOUT_S = 1.0
+REGISTRY_EVERY = 60
+"""Heartbeats between two reads of the registry (30 s). A node that is up says so by its
+heartbeats; the read is for states registered while this node could not hear them (down ones,
+whose traffic must wait in the stream). Each read is a new ephemeral consumer on the replicated
+key-value stream, a Raft group the cluster creates and removes: every 2 s, as it was, that was
+one or two per second for a few nodes."""
+PING_S = 1.0
+"""Client pings: a server that stops answering (a host gone without closing its sockets) is
+left after two unanswered, 2-3 s. A killed server process closes its sockets: nats-py moves to
+another server at once (``reconnect_time_wait`` only spaces attempts at the same server)."""
+ACK_WAIT_S = 10.0
+PULL_EXPIRES_S = 1.0
+"""How long one pull request waits on the server for messages (then a new one is asked)."""
+PULL_TICK_S = 0.1
+MAX_WORKING = 2048
+"""Messages asked for or being handled, at most."""
 
 Handler = Callable[[bytes, str], Awaitable[None]]
 """``handler(payload, msg_id)``: returns once the message is durable in the switch."""
@@ -70,6 +84,13 @@ class Network:
         self.stopping = False
         self.tasks: list[asyncio.Task[Any]] = []
         self.working: set[asyncio.Task[Any]] = set()
+        self.pull_sub: Any = None
+        self.inbox = ""
+        self.next_subject = ""
+        self.pull_request = b""
+        self.asked: deque[list[float]] = deque()
+        """Outstanding pull requests: [when it has expired (monotonic), messages still asked]."""
+        self.pulling = False
         self.published = 0
         self.consumed = 0
         self.retries = 0
@@ -91,7 +112,7 @@ class Network:
                 self.nc = await nats.connect(
                     servers=self.servers, name=f"lems-node-{self.state}",
                     max_reconnect_attempts=-1, reconnect_time_wait=RETRY_S, connect_timeout=2,
-                    ping_interval=2, max_outstanding_pings=2, allow_reconnect=True,
+                    ping_interval=PING_S, max_outstanding_pings=2, allow_reconnect=True,
                     disconnected_cb=self._disconnected, reconnected_cb=self._reconnected,
                     error_cb=self._error)
                 break
@@ -129,6 +150,9 @@ class Network:
 
     async def _reconnected(self) -> None:
         self.connected = True
+        self.asked.clear()  # the server that held them may be gone: ask again
+        with contextlib.suppress(Exception):
+            await self._top_up()
 
     async def _error(self, e: Exception) -> None:
         log.debug("nlets network: {e}", e=e)
@@ -163,10 +187,20 @@ class Network:
                 bucket=f"{self.stream}_nodes", history=1, replicas=self.replicas))
         await self.kv.put(self.state, f"{time.time():.3f}".encode())
         await self._members()
-        self.sub = await js.pull_subscribe(
-            self.subject(self.state), durable=f"node-{self.state}", stream=self.stream,
-            config=api.ConsumerConfig(ack_policy=api.AckPolicy.EXPLICIT, ack_wait=10.0,
-                                      max_ack_pending=20_000, max_deliver=-1))
+        durable = f"node-{self.state}"
+        try:
+            await js.consumer_info(self.stream, durable)
+        except NotFoundError:
+            await js.add_consumer(self.stream, api.ConsumerConfig(
+                durable_name=durable, filter_subject=self.subject(self.state),
+                ack_policy=api.AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S, max_ack_pending=20_000,
+                max_deliver=-1, max_waiting=512))
+        self.next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{durable}"
+        self.pull_request = orjson.dumps({"batch": self.batch,
+                                          "expires": int(PULL_EXPIRES_S * 1e9)})
+        if self.pull_sub is None:
+            self.inbox = self.nc.new_inbox()
+            self.pull_sub = await self.nc.subscribe(self.inbox, cb=self._delivered)
 
     async def _members(self) -> None:
         """Add the registered states. The set only grows: a registration stays until removed
@@ -185,7 +219,7 @@ class Network:
         while not self.stopping:
             with contextlib.suppress(Exception):
                 await self.nc.publish(f"{self.stream}.beat.{self.state}", b"up")
-            if n % 4 == 0:
+            if n % REGISTRY_EVERY == 0:
                 with contextlib.suppress(Exception):
                     await self._members()
             n += 1
@@ -205,39 +239,78 @@ class Network:
         """Put ``payload`` on ``state``'s subject; returns once the stream holds it (True if it
         was a duplicate the broker dropped). Retries until then."""
         async def once() -> bool:
+            # (no Nats-Expected-Stream header: the subject names the stream, and every header
+            # is parsed again, in Python, on each delivery)
             ack = await self.js.publish(self.subject(state), payload, timeout=PUBLISH_TIMEOUT_S,
-                                        stream=self.stream, headers={"Nats-Msg-Id": msg_id})
+                                        headers={"Nats-Msg-Id": msg_id})
             return bool(ack.duplicate)
 
         duplicate = await self._retry(once)
         self.published += 1
         return duplicate
 
+    # The consumer is pulled the way the NATS Go client's ``Consume`` pulls (nats-py has only
+    # ``fetch``, one request and its round trip per batch, whose lingering wait for the rest of
+    # a batch held messages up to its timeout): pull requests stay outstanding on an inbox of
+    # this node, each asking for up to ``batch`` messages for ``PULL_EXPIRES_S``; the server
+    # delivers each message to one of them the moment it is in the stream, and a new request
+    # goes out whenever less than half a batch is still asked for. Asked-for messages plus those
+    # being journaled stay under ``MAX_WORKING`` (a backlog after an outage comes in slices).
+
     async def _consume(self) -> None:
-        """Pull this state's messages: wait for the first (a lingering pull returns as soon as
-        one arrives), then take what is already waiting in batches without waiting (nats-py's
-        batch fetch would hold a lone message until its timeout). Each message is handled in
-        its own task, acknowledged when its handler returns."""
+        """Keep pull requests outstanding (topped up by deliveries, here every
+        ``PULL_TICK_S`` for expired requests, and at once after a reconnection)."""
         while not self.stopping:
             try:
-                self._dispatch(await self.sub.fetch(1, timeout=1.0))
-                while True:
-                    try:
-                        more = await self.sub.fetch(self.batch, timeout=BURST_S)
-                    except (TimeoutError, NatsTimeout):
-                        break
-                    self._dispatch(more)
-            except (TimeoutError, NatsTimeout):
-                continue
+                now = time.monotonic()
+                # a request the server forgot (its server died) or that expired asks no more
+                while self.asked and self.asked[0][0] <= now:
+                    self.asked.popleft()
+                await self._top_up()
             except asyncio.CancelledError:
                 raise
-            except NoRespondersError:
-                await asyncio.sleep(RETRY_S)
-                continue
             except Exception as e:
                 self.retries += 1
-                log.debug("nlets network: fetch failed: {e!r}", e=e)
-                await asyncio.sleep(RETRY_S)
+                log.debug("nlets network: pull request failed: {e!r}", e=e)
+            await asyncio.sleep(PULL_TICK_S)
+
+    def _wanted(self) -> int:
+        return int(sum(n for _, n in self.asked))
+
+    async def _top_up(self) -> None:
+        """Ask for another batch if less than half a batch is asked for."""
+        if not self.connected or self.pulling:
+            return
+        if self._wanted() >= self.batch // 2 or len(self.working) + self._wanted() >= MAX_WORKING:
+            return
+        self.pulling = True
+        try:
+            self.asked.append([time.monotonic() + PULL_EXPIRES_S - 0.05, self.batch])
+            await self.nc.publish(self.next_subject, self.pull_request, reply=self.inbox)
+        finally:
+            self.pulling = False
+
+    async def _delivered(self, m: Any) -> None:
+        """A message (or a status) on this node's pull inbox."""
+        status = (m.headers or {}).get("Status") if m.headers else None
+        if status is not None:
+            if status == "100":  # idle heartbeat
+                return
+            # 404/408: a request ended with messages still asked for; 409: the consumer's
+            # leader changed or too many requests wait: forget what it still asked for
+            left = (m.headers or {}).get("Nats-Pending-Messages")
+            if left is not None and self.asked:
+                self.asked.popleft()
+            elif left is None:
+                self.asked.clear()
+            await self._top_up()
+            return
+        if self.asked:
+            self.asked[0][1] -= 1
+            if self.asked[0][1] <= 0:
+                self.asked.popleft()
+        self._dispatch([m])
+        await self._top_up()
 
     def _dispatch(self, msgs: list[Any]) -> None:
         for m in msgs:
@@ -258,6 +331,7 @@ class Network:
         self.consumed += 1
         with contextlib.suppress(Exception):
             await m.ack()
+        await self._top_up()
 
     async def backlog(self) -> dict[str, int]:
         """Messages waiting (not yet acknowledged) per registered state."""

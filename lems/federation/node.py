@@ -129,7 +129,9 @@ class Node:
         self.home = HomeFiles(open_db(base / HOME_DB, ""), switch.clock, home_state=self.state,
                               dictionary=switch.dictionary)
         self.inflight: dict[str, asyncio.Future[None]] = {}
-        self.sent_at: dict[tuple[int, str], float] = {}
+        self.sent_at: dict[tuple[int, str], tuple[float, Request]] = {}
+        """(request seq, destination state) -> when it left and the request, until the answer
+        comes (its round trip, and no journal read nor parse to deliver the answer)."""
         self.rtt: dict[str, deque[float]] = {}
         self.sent: dict[str, int] = {}
         self.received: dict[str, int] = {}
@@ -213,27 +215,29 @@ class Node:
         env = {"t": "rel" if relayed else "req", "from": self.state, "seq": req.seq,
                "trm": req.terminal, "text": msg.raw}
         mid = self.msg_id(req.seq, st)
-        self.sent_at[(req.seq, st)] = time.monotonic()
+        if not relayed:
+            self.sent_at[(req.seq, st)] = (time.monotonic(), req)
         sw = self.switch
-        sending = asyncio.ensure_future(self.net.publish(st, orjson.dumps(env), mid))
-        try:
-            await asyncio.wait_for(asyncio.shield(sending), sw.lab.nlets.node_timeout_s)
-        except TimeoutError:  # no broker takes it: say so, as Nlets would, and keep trying
+        slow = False
+
+        def no_broker() -> None:  # no broker takes it: say so, as Nlets would, and keep trying
+            nonlocal slow
+            slow = True
             sw.stats["network_unavailable"] += 1
             sw.send_replies([Reply(responses.sm("TEMPORARILY OUT OF SERVICE", "NLETS",
                                                 sw.nlets_clock(req), msg.ori), key="SM")], req)
-            await sending
-            slow = True
-        else:
-            slow = False
+
+        timer = asyncio.get_running_loop().call_later(sw.lab.nlets.node_timeout_s, no_broker)
+        try:
+            await self.net.publish(st, orjson.dumps(env), mid)
+        finally:
+            timer.cancel()
         self.sent[st] = self.sent.get(st, 0) + 1
         sw.stats["network_sent"] += 1
         sw.writer.submit_nowait([sw.journal.row(
             sw.journal.next_seq(), "sys", f"NLETS NETWORK {msg.full_key} TO {st} "
             f"MSGID/{mid}", terminal=req.terminal, ori=msg.ori, key=msg.full_key,
             disposition="network", ref=req.seq, link=f"nlets:{st}")])
-        if relayed:
-            self.sent_at.pop((req.seq, st), None)
         if slow or self.net.is_up(st):  # (after an outage the heartbeats lag: no .02. then)
             return []
         body = responses.sm(".02.", st, sw.nlets_clock(req), msg.ori)
@@ -433,8 +437,10 @@ class Node:
         origin, seq = str(env["from"]), int(env["seq"])
         sent = self.sent_at.pop((seq, origin), None)
         if sent is not None:
-            self.rtt.setdefault(origin, deque(maxlen=1000)).append(time.monotonic() - sent)
-        req = sw.journaled_request(seq)
+            self.rtt.setdefault(origin, deque(maxlen=1000)).append(time.monotonic() - sent[0])
+            req: Request | None = sent[1]
+        else:  # sent before a restart
+            req = sw.journaled_request(seq)
         if req is None:
             log.warn("nlets network: answer from {o} to seq {s}, which is not a request here",
                      o=origin, s=seq)

@@ -111,8 +111,18 @@ async def test_kill_9_loses_nothing_acknowledged(tmp_path, reactor):
 async def test_kill_9_leaves_no_accepted_query_or_entry_unanswered(tmp_path, reactor):
     """Queries to NCIC and entries, killed mid-stream: after the restart every request whose
     inbound row committed has exactly one answer, or (an entry whose result was not recorded)
-    one notice that it was not run again; nothing is answered twice."""
+    one notice that it was not run again; nothing is answered twice. A kill that happens to
+    catch nothing in flight proves nothing, so the run is repeated (on the same journal, where
+    every earlier round must still hold) until one does, at most three times."""
     lab = demo_lab(tmp_path)
+    for attempt in range(3):
+        recovered = await _kill_mid_stream_and_check(tmp_path, lab, reactor, attempt)
+        if recovered:
+            break
+    assert recovered, "three kills caught no request in flight"
+
+
+async def _kill_mid_stream_and_check(tmp_path, lab, reactor, attempt: int) -> int:
     proc, endpoint = await start_server(tmp_path)
     try:
         t1 = TerminalClient(reactor)
@@ -122,7 +132,7 @@ async def test_kill_9_leaves_no_accepted_query_or_entry_unanswered(tmp_path, rea
         for i in range(n):
             t1.send("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101")
             t1.send(f"EW.OR0240000.NAM/SMITH,JOHN.SEX/M.RAC/W.HGT/510.WGT/180.HAI/BRO"
-                    f".OFF/1313.DOW/20250101.OCA/25-{i:05d}.DOB/19800101")
+                    f".OFF/1313.DOW/20250101.OCA/25-{attempt}{i:04d}.DOB/19800101")
         answers = 0
         while answers < n // 4:
             out = await wait(t1.next(30), 60)
@@ -159,10 +169,10 @@ async def test_kill_9_leaves_no_accepted_query_or_entry_unanswered(tmp_path, rea
         notices = conn.execute("SELECT COUNT(*) FROM journal WHERE direction = 'out' AND key = "
                                "'NTC' AND text LIKE '%WAS NOT RUN AGAIN%'").fetchone()[0]
         conn.close()
-        print(f"recovered {len(recovered)}, of which notified {notices}")
-        assert recovered, "the kill should have caught requests in flight"
+        print(f"round {attempt}: recovered {len(recovered)}, of which notified {notices}")
         assert notices == sum("NOT RUN AGAIN" in t for (t,) in recovered)
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
         assert proc.returncode == 0, out
+    return len(recovered)

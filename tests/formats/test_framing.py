@@ -600,7 +600,9 @@ def encoder(name: str) -> Framer:
 
 _TERMINAL_INPUT = st.one_of(
     _LINE.map(_fix_line),
-    st.tuples(_TXT_HEADERS, _LINE).map(lambda t: _fix_line(t[0] + b"\n" + t[1])))
+    # a header line and its text, kept within the 64 bytes the framers are given
+    st.tuples(_TXT_HEADERS, _LINE.map(lambda b: b[:30]))
+    .map(lambda t: _fix_line(t[0] + b"\n" + t[1])).filter(lambda p: len(p) <= 64))
 _SWITCH_OUTPUT = _LINE.filter(lambda p: p[:1] != b"\n" and p[-1:] != b"\n").map(_no_empty_line)
 
 PAYLOADS: dict[str, st.SearchStrategy[bytes]] = {

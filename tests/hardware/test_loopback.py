@@ -71,3 +71,35 @@ def _later(reactor):
     from twisted.internet.task import deferLater
 
     return deferLater(reactor, 0.01, lambda: None)
+
+
+async def test_a_burst_arrives_whole_and_in_order_before_the_close(reactor) -> None:
+    """The writes of one turn reach the peer together (one read, as TCP coalesces them), in
+    the order written, and before a close written after them."""
+    servers: list[Recorder] = []
+
+    def factory() -> Recorder:
+        servers.append(Recorder())
+        return servers[-1]
+
+    port = await wait(listen_loop(reactor, "t-burst", factory, "length"))
+    client = Recorder()
+    link = await wait(connect_loop(reactor, "t-burst", client, "length"))
+    reads: list[bytes] = []
+    protocol = link.transport.peer.protocol
+    original = protocol.dataReceived
+
+    def counted(data: bytes) -> None:
+        reads.append(data)
+        original(data)
+
+    protocol.dataReceived = counted
+    frames = [b"FRAME %d" % i for i in range(100)]
+    for f in frames:
+        link.send(f)
+    link.close()
+    await wait(_later(reactor))
+    assert servers[0].frames == frames
+    assert len(reads) == 1
+    assert servers[0].lost
+    await wait(port.stopListening())

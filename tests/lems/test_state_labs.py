@@ -34,6 +34,20 @@ def test_every_state_gets_its_own_lab(tmp_path, st) -> None:
     assert any("SHERIFF" in n for n in names) and any("POLICE" in n for n in names)
 
 
+@pytest.mark.parametrize("st", ["WA", "UT", "PR"])
+def test_a_states_lab_and_the_mock_nlets_name_the_same_agencies(tmp_path, st) -> None:
+    """One table (formats.nlets_members.local_agencies): the sheriffs and police departments a
+    lab made for a state holds are the ones the mock Nlets' ORION lists for that state, so a
+    message to one of them finds it whether that state runs a node or is simulated."""
+    from lems.endpoints.nlets import orion_agencies
+
+    lab = init_lab(tmp_path, state=st, today=TODAY)
+    orion = {a.ori: a.name for a in orion_agencies() if a.state == st}
+    local = {o: a.name for o, a in lab.agencies.items() if a.type in ("SO", "PD")}
+    assert len(local) == 4 and all(orion.get(o) == name for o, name in local.items()), (local,
+                                                                                      orion)
+
+
 def test_oregon_lab_keeps_oregon_rules_and_agencies(tmp_path) -> None:
     lab = init_lab(tmp_path, today=TODAY)
     assert lab.rules == "oregon" and "OR0240000" in lab.agencies and lab.switch.ori == "ORLEDS000"

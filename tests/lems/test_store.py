@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sqlite3
 
@@ -12,7 +13,7 @@ from twisted.internet.defer import DeferredList, gatherResults
 
 from lems import store
 from lems.directory import Directory
-from lems.mailbox import DEAD_AFTER, Mailboxes
+from lems.mailbox import DEAD_AFTER, OSN_MARK, Mailboxes, last_osns, osn_mark
 from lems.store import StoreError, Writer
 
 CREATE = ("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)", ())
@@ -281,6 +282,28 @@ def test_mailbox_dead_letters_leave_the_queue_until_resent(conn):
     conn.execute("UPDATE mailbox SET dead = 0")  # `lems mail resend`
     assert again.reload_dead() == ([("T01", 2)], [])
     assert again.pending("T01") == [(2, "m2")] and again.dead("T01") == 0
+
+
+def test_last_osns_read_the_mark_and_the_rows_after_it(conn):
+    """A clean stop's OSN mark spares the next start a scan of the whole journal: the rows up
+    to its seq are not read (here one such row claims OSN 99 and is not seen), the rows after
+    it raise what it says, and without a readable mark the whole journal counts."""
+    journal = ("INSERT INTO journal (seq, time, direction, terminal, osn, text) "
+               "VALUES (?, '', ?, ?, ?, '')")
+    conn.execute(journal, (1, "out", "T01", 5))
+    conn.execute(journal, (2, "out", "T02", 99))  # covered by the mark below
+    conn.execute(journal, (3, "in", "T01", 0))
+    assert last_osns(conn) == {"T01": 5, "T02": 99}
+    conn.execute(*osn_mark(3, {"T01": 5, "T02": 7, "T03": 2}))
+    conn.execute(journal, (4, "out", "T01", 6))
+    conn.execute(journal, (5, "out", "T03", 1))  # lower than the mark: the mark stands
+    assert last_osns(conn) == {"T01": 6, "T02": 7, "T03": 2}
+    mb = Mailboxes(conn)
+    assert mb.next_osn("T02") == 8 and mb.next_osn("T04") == 1
+    assert json.loads(mb.mark(5)[1][1]) == {"seq": 5, "osn": {"T01": 6, "T02": 8, "T03": 2,
+                                                              "T04": 1}}
+    conn.execute("UPDATE meta SET value = 'not json' WHERE key = ?", (OSN_MARK,))
+    assert last_osns(conn) == {"T01": 6, "T02": 99, "T03": 1}
 
 
 def test_mailbox_reloads_from_the_database(conn):

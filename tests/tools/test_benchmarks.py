@@ -92,39 +92,100 @@ def test_bench_parse_reports_its_figures():
     line(rf"^ratio xml/legacy\s+({NUM})\s+\(median of the pairs; ({NUM})-({NUM})\)", out)
 
 
+MIX_LABELS = ["QW hit", "QW miss", "QV hit", "QV miss", "RQ", "AM", "EW", "XW", "EV", "XV"]
+EXPECTED = {"QW hit": "HIT", "QW miss": "NRC", "QV hit": "HIT", "QV miss": "NRC", "RQ": "RR",
+            "AM": "AM", "EW": "ACC", "XW": "ACC", "EV": "ACC", "XV": "ACC"}
+"""What the simulated systems answer each request of bench_switch's mix."""
+
+
 def test_bench_switch_throughput_reports_rounds_and_median():
-    """bench_switch (throughput) still runs two rounds and prints each run, each round's ratio
-    and their median."""
+    """bench_switch (throughput) runs each round as echo, the switch with the national systems
+    on and with them off; prints the mix, each run, each round's ratio and their median, and the
+    latency of each request of the mix, each answered as the simulated system does."""
     out = run("tools/bench_switch.py", "--terminals", "2", "--duration", "1", "--warmup", "0.3",
               "--reactor", "asyncio", "--repeat", "2").stdout
-    runs = re.findall(rf"^(echo|switch)\s+asyncio\s+({NUM}) tx/s\s+p50\s+{NUM} ms\s+"
-                      rf"p99\s+{NUM} ms\s+server\s+\d+% \(reactor\s+\d+%\).*answers: (.*)$",
-                      out, re.MULTILINE)
-    assert [r[0] for r in runs] == ["echo", "switch"] * 2, out
+    line(r"^mix \(each terminal's cycle\): QW hit 10%, QW miss 10%, QV hit 10%, QV miss 10%, "
+         r"RQ 10%, AM 10%, EW 10%, XW 10%, EV 10%, XV 10%$", out)
+    runs = re.findall(rf"^(echo|switch/inprocess|switch/off)\s+asyncio\s+2t\s+({NUM}) tx/s\s+"
+                      rf"p50\s+{NUM}\s+p99\s+{NUM}\s+p99\.9\s+{NUM} ms\s+server\s+\d+% "
+                      rf"\(reactor\s+\d+%\).*errors 0  answers: (.*)$", out, re.MULTILINE)
+    assert [r[0] for r in runs] == ["echo", "switch/inprocess", "switch/off"] * 2, out
     for server, _, answers in runs:
-        if server == "switch":  # the AM comes back relayed, the QW as REJ (endpoints off)
-            assert "AM" in answers.split() and "REJ" in answers.split(), answers
+        words = answers.split()
+        if server == "switch/inprocess":  # answered by NCIC, Nlets, or relayed
+            assert {"HIT", "NRC", "ACC", "RR", "AM"} <= set(words), answers
+        elif server == "switch/off":  # NOT AVAILABLE from the switch itself
+            assert "REJ" in words and "AM" in words and "HIT" not in words, answers
 
-    per_run, summary = rich_tables(out)
-    assert [r["server"] for r in per_run] == ["echo", "switch"] * 2, out
+    tables = rich_tables(out)
+    per_run, summary, *per_request = tables
+    assert [r["server"] for r in per_run] == ["echo", "switch/inpro…", "switch/off"] * 2 or \
+        [r["server"][:8] for r in per_run] == ["echo", "switch/i", "switch/o"] * 2, per_run
     for r in per_run:
         assert (r["reactor"], r["terms"], r["errors"]) == ("asyncio", "2", "0"), r
-        for col in ("tx/s", "p50 ms", "p99 ms", "server CPU %", "reactor thr %",
-                    "reactor \u00b5s/tx", "generator CPU %", "other load %"):
+        for col in ("tx/s", "p50 ms", "p99 ms", "p99.9 ms", "reactor \u00b5s/tx"):
             num(r[col])
 
-    assert len(summary) == 1 and "median" in summary[0], out
-    row = summary[0]
-    assert row["reactor"] == "asyncio"
-    for col in ("echo tx/s best (min-max)", "switch tx/s best (min-max)"):
-        assert re.fullmatch(rf"{NUM} \({NUM}-{NUM}\)", row[col]), row[col]
-    rounds = [num(x) for x in row["ratio per round"].split()]
-    assert len(rounds) == 2, row
-    median = num(row["median"])
-    assert min(rounds) - 0.01 <= median <= max(rounds) + 0.01, row  # shown rounded to 0.01
-    assert abs(median - statistics.median(rounds)) <= 0.01, row
-    num(row["best / best"])
-    assert row["goal"] in ("met", "NOT met")
+    assert [row["switch"] for row in summary] == ["switch/inprocess", "switch/off"], summary
+    for row in summary:
+        rounds = [num(x) for x in row["ratio per round"].split()]
+        assert len(rounds) == 2, row
+        median = num(row["median"])
+        assert abs(median - statistics.median(rounds)) <= 0.01, row
+    assert summary[0]["goal"] in ("met", "NOT met")
+    assert summary[1]["goal"] == "(not the goal's path)"
+
+    inprocess = per_request[0]  # the median run of the national systems' path
+    assert [r["request"] for r in inprocess] == [*MIX_LABELS, "all"], inprocess
+    for r in inprocess[:-1]:
+        assert r["answered"].split()[0] == EXPECTED[r["request"]], r
+        for col in ("p50 ms", "p99 ms", "p99.9 ms"):
+            num(r[col])
+    line(r"^load average \d", out)
+
+
+def test_bench_switch_open_loop_reports_latency_per_request():
+    """--rate sends on a schedule: a closed-loop maximum first for a share, then one run per
+    rate, each with p50/p99/p99.9 per request of the mix."""
+    out = run("tools/bench_switch.py", "--terminals", "2", "--duration", "1", "--warmup", "0.3",
+              "--endpoints", "inprocess", "--rate", "40,50%").stdout
+    top = num(line(rf"^maximum \(closed loop\): ({NUM}) tx/s$", out).group(1))
+    offered = [num(x) for x in re.findall(rf"offered ({NUM})/s\s+{NUM} tx/s", out)]
+    assert offered[0] == 40 and abs(offered[1] - top / 2) <= 1, (offered, top)
+    tables = rich_tables(out)
+    assert len(tables) == 2, out
+    for table in tables:
+        assert [r["request"] for r in table] == [*MIX_LABELS, "all"], table
+        for r in table[:-1]:
+            assert r["answered"].split()[0] == EXPECTED[r["request"]], r
+        assert table[-1]["answered"].startswith("late sends"), table[-1]
+
+
+def test_bench_switch_curve_writes_its_csv_with_or_without_a_plot(tmp_path):
+    """--curve prints and writes one CSV row per point (terminals, journal rows, mailbox depth,
+    each filled straight into the lab's schema), and a PNG when matplotlib is there."""
+    csv_path = tmp_path / "curve.csv"
+    proc = run("tools/bench_switch.py", "--curve", "--terminals", "2", "--duration", "0.5",
+               "--warmup", "0.2", "--curve-terminals", "1", "--curve-journal", "0,300",
+               "--curve-mailbox", "20", "--out", csv_path)
+    import csv
+
+    rows = list(csv.DictReader(proc.stdout.splitlines()[2:]))  # after the machine and the mix
+    assert [(r["series"], r["x"]) for r in rows] == [
+        ("terminals", "1"), ("journal_rows", "0"), ("journal_rows", "300"),
+        ("mailbox_depth", "20")], proc.stdout
+    assert [(r["terminals"], r["journal_rows"], r["mailbox_depth"]) for r in rows] == [
+        ("1", "0", "0"), ("2", "0", "0"), ("2", "300", "0"), ("2", "0", "20")]
+    for r in rows:
+        assert r["errors"] == "0" and num(r["tx_s"]) > 0, r
+        num(r["p99_ms"])
+    assert list(csv.DictReader(csv_path.read_text().splitlines())) == rows
+    try:
+        import matplotlib  # noqa: F401  (the optional 'bench' extra)
+    except ImportError:
+        assert "matplotlib is not installed" in proc.stderr, proc.stderr
+    else:
+        assert csv_path.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_bench_switch_idle_memory_reports_its_table():
@@ -199,6 +260,23 @@ def test_bench_replay_reports_the_replay(gzip):
     line(rf"^replay: {NUM} s wall, {NUM} s CPU, {NUM} messages/s sent and compared, "
          rf"max RSS {NUM} MB; echo peer {NUM} s CPU$", out)
     line(r"^machine: \d+ CPUs, Python ", out)
+
+
+def test_bench_replay_records_and_replays_a_switch_with_the_national_systems():
+    """bench_replay --switch records the mix on one switch with NCIC, Nlets and NICS in it and
+    replays it against another: every answer matches."""
+    out = run("tools/bench_replay.py", "--switch", "--terminals", "1", "--cycles", "2").stdout
+    line(rf"^driven: 20 answers to 1 terminals x 2 cycles of the mix in {NUM} s", out)
+    line(rf"^record: {NUM} journal rows -> {NUM} MB in {NUM} s", out)
+    line(rf"^replay: {NUM} inbound messages in {NUM} s \({NUM} messages/s sent and compared, "
+         rf"process start included\); 21 matched, 0 different, 0 missing, 0 unexpected", out)
+
+
+def test_diff_switch_against_head():
+    """diff_switch serves the mix with this tree's switch and HEAD's and compares every
+    answer (the working tree may differ from HEAD only in ways that keep the answers)."""
+    out = run("tools/diff_switch.py", "--ref", "HEAD", "--cycles", "2").stdout
+    line(r"^20 answers here, 20 from HEAD; 0 differ$", out)
 
 
 def git(*args: str) -> subprocess.CompletedProcess[str]:
