@@ -66,15 +66,6 @@ def echo(text: str) -> str:
     return text[:ECHO_LENGTH]
 
 
-# Reject codes of NCIC-style and state keys (Nlets-style keys use Nlets error numbers instead).
-BAD_FORMAT = "BAD-FORMAT"
-BAD_KEY = "BAD-KEY"
-BAD_ORI = "BAD-ORI"
-MISSING_FIELD = "MISSING-FIELD"
-BAD_VALUE = "BAD-VALUE"
-FIELD_NOT_ALLOWED = "FIELD-NOT-ALLOWED"
-DUPLICATE_FIELD = "DUPLICATE-FIELD"
-
 NLETS_ERRORS: dict[str, str] = {
     ".00.": "MESSAGE FORMAT/STRUCTURE ERROR",
     ".01.": "INVALID HEADER INFORMATION",

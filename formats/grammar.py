@@ -27,13 +27,6 @@ from __future__ import annotations
 
 from formats.dictionary import Dictionary, KeySpec
 from formats.errors import (
-    BAD_FORMAT,
-    BAD_KEY,
-    BAD_ORI,
-    BAD_VALUE,
-    DUPLICATE_FIELD,
-    FIELD_NOT_ALLOWED,
-    MISSING_FIELD,
     Reject,
     RejectError,
     echo,
@@ -42,6 +35,7 @@ from formats.fields import FieldDef
 from formats.message import Message
 from formats.ori import STATE_DESTINATIONS, VALID_ORI, destination_problem, ori_problem
 from formats.patterns import Accept
+from formats.rejects import RejectCode
 
 _CONTROL: dict[int, int | None] = {c: None for c in range(32) if c != 10}
 _CONTROL[9] = 32  # a tab reads as a space
@@ -51,13 +45,13 @@ _CONTROL_BYTES = bytes(_CONTROL)
 
 # Nlets error number to use for each NCIC-style reject code when the key is Nlets-style.
 _NLETS_CODE = {
-    BAD_FORMAT: ".00.",
-    BAD_KEY: ".00.",
-    BAD_ORI: ".01.",
-    MISSING_FIELD: ".14.",
-    BAD_VALUE: ".22.",
-    FIELD_NOT_ALLOWED: ".22.",
-    DUPLICATE_FIELD: ".22.",
+    RejectCode.BAD_FORMAT: ".00.",
+    RejectCode.BAD_KEY: ".00.",
+    RejectCode.BAD_ORI: ".01.",
+    RejectCode.MISSING_FIELD: ".14.",
+    RejectCode.BAD_VALUE: ".22.",
+    RejectCode.FIELD_NOT_ALLOWED: ".22.",
+    RejectCode.DUPLICATE_FIELD: ".22.",
 }
 
 _valid_ori = VALID_ORI.fullmatch
@@ -154,14 +148,14 @@ class Parser:
     def _parse(self, raw: str) -> Message:
         text = clean(raw)
         if not text:
-            _reject(BAD_FORMAT, "EMPTY MESSAGE")
+            _reject(RejectCode.BAD_FORMAT, "EMPTY MESSAGE")
         head, sep, rest = text.partition(".")
         plan = self._plans.get(head)
         if plan is None:
             plan = self._plan_for(head.strip().upper())
         if text[-1] == ".":
             if plan.spec.style != "nlets":
-                _reject(BAD_FORMAT, "MESSAGE MUST NOT END WITH A PERIOD")
+                _reject(RejectCode.BAD_FORMAT, "MESSAGE MUST NOT END WITH A PERIOD")
             # The Nlets User Guide's examples end every line of the text with a period, the
             # last one included (YQ: "REM/PLS CONFIRM STILL STOLEN."): Nlets takes it. In a
             # free-text body (AM) the period is the sender's text and stays.
@@ -170,13 +164,14 @@ class Parser:
                 head, sep, rest = text.partition(".")
         if plan.ncic:
             if not sep:
-                _reject(BAD_FORMAT, "MESSAGE KEY MUST BE FOLLOWED BY A PERIOD AND THE ORI")
+                _reject(RejectCode.BAD_FORMAT,
+                        "MESSAGE KEY MUST BE FOLLOWED BY A PERIOD AND THE ORI")
             ori, _, body = rest.partition(".")
             if _valid_ori(ori) is None:
                 ori = ori.strip().upper()
                 why = ori_problem(ori)
                 if why:
-                    _reject(BAD_ORI, why, "ORI")
+                    _reject(RejectCode.BAD_ORI, why, "ORI")
             fields, seen = self._read_fields(body.upper(), plan, False) if body else ([], set())
             for need in plan.needs:
                 if need <= seen:
@@ -189,7 +184,8 @@ class Parser:
         if spec.style == "positional":
             args = rest.split(".") if sep else []
             if len(args) != len(spec.args) or not all(args):
-                _reject(BAD_FORMAT, f"{spec.key} TAKES {'.'.join(spec.args) or 'NOTHING'}")
+                _reject(RejectCode.BAD_FORMAT,
+                        f"{spec.key} TAKES {'.'.join(spec.args) or 'NOTHING'}")
             return Message(plan.key, args[0] if args else "", [], "", [], "", plan.suffix, args,
                            raw)
         if not sep:
@@ -201,8 +197,8 @@ class Parser:
         if plan is None:
             base = key_token.partition("-")[0]
             if base in self._keys and base != key_token:
-                _reject(BAD_KEY, f"INVALID MESSAGE KEY SUFFIX {key_token}")
-            _reject(BAD_KEY, f"INVALID MESSAGE KEY {key_token[:10]}")
+                _reject(RejectCode.BAD_KEY, f"INVALID MESSAGE KEY SUFFIX {key_token}")
+            _reject(RejectCode.BAD_KEY, f"INVALID MESSAGE KEY {key_token[:10]}")
         return plan  # type: ignore[return-value]  # _reject never returns
 
     def _parse_nlets(self, raw: str, rest: str, plan: _Plan) -> Message:
@@ -256,14 +252,16 @@ class Parser:
             if fd is None or not slash:
                 code, fd = self._odd_field(tok, code, slash, plan, nlets)
             if code in seen and code not in repeat:
-                _reject_n(nlets, DUPLICATE_FIELD, f"FIELD {code} ENTERED MORE THAN ONCE", code)
+                _reject_n(nlets, RejectCode.DUPLICATE_FIELD,
+                          f"FIELD {code} ENTERED MORE THAN ONCE", code)
             seen.add(code)
             value = value.strip()
             if not value:
-                _reject(fd.er if nlets else MISSING_FIELD, f"FIELD {code} HAS NO VALUE", code)
+                _reject(fd.er if nlets else RejectCode.MISSING_FIELD,
+                        f"FIELD {code} HAS NO VALUE", code)
             why = fd.check(value, nlets)
             if why is not None:
-                _reject(fd.er if nlets else BAD_VALUE, why, code)
+                _reject(fd.er if nlets else RejectCode.BAD_VALUE, why, code)
             out.append((code, value))
         return out, seen
 
@@ -273,15 +271,16 @@ class Parser:
         code are forgiven, anything else is refused."""
         if not slash:
             if not tok.strip():
-                _reject_n(nlets, BAD_FORMAT, "EMPTY FIELD BETWEEN PERIODS")
-            _reject_n(nlets, BAD_FORMAT, f"{tok[:20]} IS NOT A CODE/VALUE FIELD")
+                _reject_n(nlets, RejectCode.BAD_FORMAT, "EMPTY FIELD BETWEEN PERIODS")
+            _reject_n(nlets, RejectCode.BAD_FORMAT, f"{tok[:20]} IS NOT A CODE/VALUE FIELD")
         code = code.strip()
         fd = plan.fields.get(code)
         if fd is None:
             if code in self._fields:
-                _reject_n(nlets, FIELD_NOT_ALLOWED,
+                _reject_n(nlets, RejectCode.FIELD_NOT_ALLOWED,
                           f"FIELD {code} NOT VALID FOR MKE {plan.spec.key}", code)
-            _reject_n(nlets, FIELD_NOT_ALLOWED, f"UNKNOWN FIELD CODE {code[:10]}", code[:10])
+            _reject_n(nlets, RejectCode.FIELD_NOT_ALLOWED,
+                      f"UNKNOWN FIELD CODE {code[:10]}", code[:10])
         return code, fd  # type: ignore[return-value]  # _reject never returns
 
     def _missing(self, seen: set[str], plan: _Plan, nlets: bool) -> None:
@@ -289,7 +288,7 @@ class Parser:
         spec = plan.spec
         for code in spec.mandatory:
             if code not in seen:
-                er = self._fields[code].er if nlets else MISSING_FIELD
+                er = self._fields[code].er if nlets else RejectCode.MISSING_FIELD
                 _reject(".14." if er == ".22." else er, f"MISSING MANDATORY FIELD {code}", code)
         if spec.one_of and not any(all(c in seen for c in group) for group in spec.one_of):
             first = next(c for c in spec.one_of[0] if c not in seen)
@@ -297,14 +296,14 @@ class Parser:
             if nlets:
                 _reject(".22.", f"INVALID MESSAGE FORMAT - REFER TO {spec.key} MKE OPTIONS BELOW\n"
                         + "\n".join(spec.options_text()), first)
-            _reject(MISSING_FIELD, f"MISSING IDENTIFIERS - ENTER ONE OF {sets}", first)
+            _reject(RejectCode.MISSING_FIELD, f"MISSING IDENTIFIERS - ENTER ONE OF {sets}", first)
 
 
 def _reject(code: str, reason: str, field: str | None = None) -> None:
     raise RejectError(Reject(code, reason, field))
 
 
-def _reject_n(nlets: bool, code: str, reason: str, field: str | None = None) -> None:
+def _reject_n(nlets: bool, code: RejectCode, reason: str, field: str | None = None) -> None:
     _reject(_NLETS_CODE[code] if nlets else code, reason, field)
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from formats import envelope
 from formats.errors import FormatError
 from formats.framing import Frame, LineFramer
 
@@ -242,17 +243,14 @@ def parse_plain(text: str, *, terminal: str = "", start: datetime | None = None,
         block.clear()
         seq += 1
         first = body.split("\n", 1)[0]
-        is_out = first.startswith("OSN/")
+        head, _ = envelope.parse(body)
+        is_out = head is not None
         direction = meta.get("dir", "out" if is_out else "in")
         osn = 0
         term = meta.get("terminal", "")
-        if is_out:
-            for item in first.split():
-                code, _, value = item.partition("/")
-                if code == "OSN" and value.isdigit():
-                    osn = int(value)
-                elif code == "TRM" and not term:
-                    term = value
+        if head is not None:
+            osn = head.osn
+            term = term or head.terminal
             body_first = body.split("\n", 2)[1] if "\n" in body else ""
         else:
             body_first = first
@@ -307,7 +305,7 @@ def parse_plain(text: str, *, terminal: str = "", start: datetime | None = None,
                 continue
             if line.startswith("#") or not line.strip():
                 continue
-            if line.startswith("OSN/") or meta.get("dir") == "out":
+            if envelope.is_enveloped(line) or meta.get("dir") == "out":
                 block.append(line)
                 continue
         yield from inputs(reader.feed(line.encode("latin-1", "replace") + b"\n"))
@@ -396,10 +394,8 @@ class Masker:
 
 def body_key(text: str) -> str:
     """The key of an output: first line of the body after the envelope (``REJ``, ``AM``…)."""
-    first, _, rest = text.partition("\n")
-    if first.startswith("OSN/"):
-        first = rest.partition("\n")[0]
-    return first.partition(".")[0].strip()
+    _, body = envelope.parse(text)
+    return body.partition("\n")[0].partition(".")[0].strip()
 
 
 # ---------------------------------------------------------------------- comparison

@@ -22,6 +22,8 @@ from typing import Any
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
+from lems.repositories import meta
+
 
 class LabClock:
     """Lab time = ``start`` + (reactor seconds since creation) x ``speed``."""
@@ -111,12 +113,12 @@ def saved_time(conn: sqlite3.Connection) -> datetime | None:
     """The latest lab time this lab has seen: the saved ``meta.lab_time`` or the last journal
     row's time, whichever is later (a crash may lose the last save, never a journal row)."""
     times = []
-    row = conn.execute("SELECT value FROM meta WHERE key = 'lab_time'").fetchone()
-    if row and row[0]:
-        times.append(datetime.fromisoformat(row[0]))
-    row = conn.execute("SELECT time FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
-    if row and row[0]:
-        times.append(datetime.fromisoformat(row[0]))
+    saved = meta.get(conn, "lab_time")
+    if saved:
+        times.append(datetime.fromisoformat(saved))
+    last = meta.last_journal_time(conn)
+    if last:
+        times.append(datetime.fromisoformat(last))
     return max(times) if times else None
 
 
@@ -130,5 +132,5 @@ def resume_at(conn: sqlite3.Connection, start: datetime | None, zone: tzinfo,
     return max(first, last).astimezone(zone) if last else first.astimezone(zone)
 
 
-SAVE = ("INSERT OR REPLACE INTO meta (key, value) VALUES ('lab_time', ?)")
+SAVE = meta.LAB_TIME
 """The statement that persists lab time (argument: ``clock.now().isoformat()``)."""

@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from lems.lab import AgencyConfig, LabConfig, OperatorConfig, TerminalConfig
+from lems.repositories import directory_state, meta
 
 
 @dataclass(slots=True)
@@ -40,15 +41,12 @@ class Directory:
 
     def load_state(self, conn: sqlite3.Connection) -> bool:
         """Re-read suspensions and operator state if they changed; True when they did."""
-        version = int(conn.execute(
-            "SELECT value FROM meta WHERE key = 'directory_version'").fetchone()[0])
+        version = int(meta.get(conn, "directory_version"))  # type: ignore[arg-type]
         if version == self.version:
             return False
-        self.suspended = {ori: reason for ori, reason in conn.execute(
-            "SELECT ori, reason FROM agency_state WHERE suspended = 1")}
+        self.suspended = directory_state.suspended(conn)
         state: dict[str, OperatorState] = defaultdict(OperatorState)
-        for op, failures, locked in conn.execute(
-                "SELECT operator, failures, locked FROM operator_state"):
+        for op, failures, locked in directory_state.operators(conn):
             state[op] = OperatorState(failures, bool(locked))
         self.operator_state = state
         self.version = version

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 PRE_SIGNON_BYTES = 256
-RATE_LIMIT = "RATE-LIMIT"
 
 
 def shortened(text: str, limit: int = PRE_SIGNON_BYTES) -> str:

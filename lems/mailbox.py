@@ -159,6 +159,40 @@ class Queue:
             last = end
         self.count -= taken
         return taken, last
+# ---------------------------------------------------------------- the instructor's (lems mail)
+
+def summary(conn: sqlite3.Connection) -> list[tuple[str, int, int, int]]:
+    """(terminal, waiting, dead letters, oldest OSN) of every terminal with a mailbox row."""
+    return conn.execute(
+        "SELECT terminal, SUM(dead = 0), SUM(dead = 1), MIN(osn) FROM mailbox "
+        "GROUP BY terminal ORDER BY terminal").fetchall()
+
+
+def dead_letters(conn: sqlite3.Connection,
+                 terminal: str | None = None) -> list[tuple[str, int, str | None, str, str]]:
+    """(terminal, OSN, time queued, why it died, frame) of each dead letter (of ``terminal``
+    only when given), by terminal and OSN."""
+    where, params = ("AND m.terminal = ?", (terminal,)) if terminal else ("", ())
+    return conn.execute(
+        "SELECT m.terminal, m.osn, j.time, COALESCE(d.reason, ''), m.body FROM mailbox m "
+        "LEFT JOIN journal j ON j.seq = m.seq "
+        "LEFT JOIN journal d ON d.seq = (SELECT MAX(seq) FROM journal WHERE direction = "
+        "'sys' AND disposition = 'dead-letter' AND terminal = m.terminal AND osn = m.osn) "
+        f"WHERE m.dead = 1 {where} ORDER BY m.terminal, m.osn", params).fetchall()
+
+
+def dead_osns(conn: sqlite3.Connection, terminal: str) -> list[int]:
+    """The OSNs of ``terminal``'s dead letters."""
+    return [osn for (osn,) in conn.execute(
+        "SELECT osn FROM mailbox WHERE terminal = ? AND dead = 1", (terminal,))]
+
+
+def revive(conn: sqlite3.Connection, terminal: str, osn: int, resend: bool) -> bool:
+    """Put a dead letter back in the queue (``resend``) or delete it; False if ``osn`` is not
+    a dead letter of ``terminal``. The caller holds the transaction."""
+    sql = ("UPDATE mailbox SET dead = 0" if resend
+           else "DELETE FROM mailbox") + " WHERE terminal = ? AND osn = ? AND dead = 1"
+    return bool(conn.execute(sql, (terminal, osn)).rowcount)
 
 
 class Mailboxes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
@@ -22,9 +22,9 @@ from formats.dictionary import KeySpec
 from formats.errors import Reject
 from formats.message import Message
 from formats.nic import FILE_LETTERS
-
-if TYPE_CHECKING:
-    from lems.switch import Switch
+from formats.rejects import RejectCode
+from formats.responses import NletsClock
+from lems.directory import Directory
 
 log = Logger()
 
@@ -39,8 +39,6 @@ FILE_SERVICE: dict[str, str] = {
 SERVICE_WORDS = {"ncic": "NCIC", "nlets": "NLETS", "nics": "NICS", "cch": "CCH",
                  "fics": "FICS", "ppf": "PPF"}
 
-NOT_AVAILABLE = "NOT-AVAILABLE"
-NOT_DELIVERABLE = "NOT-DELIVERABLE"
 
 
 @dataclass(slots=True)
@@ -95,18 +93,28 @@ def call(handler: Handler, req: Request) -> Deferred[list[Reply]]:
 
 
 class Router:
-    def __init__(self, switch: Switch) -> None:
-        self.switch = switch
+    """Routes by verb (``routes``) or by the service holding the file (``services``). It knows
+    the directory (to relay by ORI) and the Nlets clock (to head what it answers), not the
+    switch."""
+
+    def __init__(self, directory: Directory, nlets_clock: Callable[[Request], NletsClock]) -> None:
+        self.directory = directory
+        self.nlets_clock = nlets_clock
         self.services: dict[str, Service] = {}
-        self._relay = self.relay  # one bound method, so answer_now can tell it by identity
-        self.routes: dict[str, Callable[[Request], list[Reply] | Deferred[list[Reply]]]] = {
-            "admin": self._relay,
-            "hitconfirm": self._relay,
-            "hitreply": self._relay,
-        }
+        self.routes: dict[str, Handler] = dict.fromkeys(("admin", "hitconfirm", "hitreply"),
+                                                         self.relay)
+        self._plain_relay = set(self.routes)
+        """Verbs still routed by ``relay`` itself: ``answer_now`` may relay them between local
+        terminals at once (a route put in front with ``intercept`` acts elsewhere too)."""
 
     def register(self, service: Service) -> None:
         self.services[service.name] = service
+
+    def intercept(self, verb: str, handler: Handler) -> None:
+        """Route ``verb`` to ``handler`` instead (the hit-confirmation tracker in front of the
+        YQ/YR relay: it records, then calls ``relay`` itself)."""
+        self.routes[verb] = handler
+        self._plain_relay.discard(verb)
 
     def service_for(self, spec: KeySpec) -> str:
         return FILE_SERVICE.get(spec.file, spec.file or spec.key.lower())
@@ -135,7 +143,7 @@ class Router:
         if handler is None:
             name = self.service_for(req.spec)
             return [self.unavailable(req, name)] if name not in self.services else None
-        if handler is self._relay:
+        if req.spec.verb in self._plain_relay:
             resolved = [self.resolve(dest) for dest in req.msg.destinations]
             if all(problem != "" for _, problem in resolved):  # nothing leaves the state
                 return self._relay_local(req, resolved)
@@ -145,10 +153,10 @@ class Router:
         words = SERVICE_WORDS.get(name, name.upper())
         if name == "nlets":
             body = responses.sm("TEMPORARILY OUT OF SERVICE", "NLETS",
-                                self.switch.nlets_clock(req), req.msg.ori,
+                                self.nlets_clock(req), req.msg.ori,
                                 control=req.msg.control)
             return Reply(body, key="SM")
-        rej = Reject(NOT_AVAILABLE, f"{words} NOT AVAILABLE - TRY AGAIN LATER", "MKE",
+        rej = Reject(RejectCode.NOT_AVAILABLE, f"{words} NOT AVAILABLE - TRY AGAIN LATER", "MKE",
                      req.msg.raw[:100])
         return Reply(responses.reject(rej, req.msg.ori), key="REJ")
 
@@ -158,7 +166,7 @@ class Router:
         """Terminals (terminal, receiving ORI) for one destination, or the reason there are none.
 
         A reason of "" means the destination lies outside this state (Nlets' business)."""
-        d = self.switch.directory
+        d = self.directory
         state = d.lab.state
         if dest in d.groups:
             out = [(t, ori) for ori in d.groups[dest].members for t in d.terminals_by_ori[ori]]
@@ -195,13 +203,13 @@ class Router:
             if problem:
                 rej = Reject(".19.", f"INVALID DESTINATION ORIS - {problem}", "DEST",
                              msg.raw[:100])
-                replies.append(Reply(responses.er(rej, self.switch.nlets_clock(req), msg.ori,
+                replies.append(Reply(responses.er(rej, self.nlets_clock(req), msg.ori,
                                                   msg.control), key="ER"))
                 continue
             for terminal, ori in targets:
                 if terminal in seen:
                     continue
-                if le_only and not self.switch.directory.terminal_is_cj(terminal):
+                if le_only and not self.directory.terminal_is_cj(terminal):
                     continue
                 seen.add(terminal)
                 if body is None:
@@ -209,7 +217,7 @@ class Router:
                     if le_only:
                         body = ["FOR LAW ENFORCEMENT DISSEMINATION ONLY", *body]
                 text = responses.nlets_message(msg.full_key, msg.ori,
-                                               self.switch.nlets_clock(req), ori, body,
+                                               self.nlets_clock(req), ori, body,
                                                msg.control)
                 replies.append(Reply(text, terminal=terminal, key=msg.full_key))
         return replies

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from formats.errors import LemsError
 from lems.lab import LabConfig
+from lems.repositories import meta
 
 DATABASES = ("lab.db", "state.db", "ncic.db", "nlets.db", "nics.db")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
@@ -50,10 +51,10 @@ def running(lab: LabConfig, fresh_s: float = 5.0) -> bool:
     try:
         conn = sqlite3.connect(f"file:{lab.database}?mode=ro", uri=True)
         try:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'online'").fetchone()
+            value = meta.get(conn, "online")
         finally:
             conn.close()
-        return bool(row) and time.time() - float(row[0].split(" ", 1)[0]) < fresh_s
+        return value is not None and time.time() - float(value.split(" ", 1)[0]) < fresh_s
     except (sqlite3.Error, ValueError):
         return False
 

@@ -1,12 +1,13 @@
-"""The switch: sessions on links, parse, policy, journal, route, mailboxes and delivery.
+"""The switch: parse, policy, journal, route, mailboxes and delivery for the sessions on links.
 
-A frame's way through (DESIGN.md): the link's framer hands the frame to the ``Session``; the
-switch numbers it, parses and validates it, applies policy, and journals it with its disposition;
-only when that row is committed does anything visible happen (an answer, a forward). Every output
-for a terminal goes through its mailbox: journaled and queued in one commit, sent when committed
-and the terminal is on line, removed when the terminal sends ``ACK.<osn>``.
+A frame's way through (DESIGN.md): the link's framer hands the frame to its ``Session``
+(``lems.session``); the switch numbers it, parses and validates it, applies policy
+(``lems.policy``), and journals it with its disposition; only when that row is committed does
+anything visible happen (an answer, a forward). Every output for a terminal goes through its
+mailbox: journaled and queued in one commit, sent when committed and the terminal is on line,
+removed when the terminal sends ``ACK.<osn>``.
 
-Wire envelope (line mode and every other framing): each output frame starts with the line
+Wire envelope (``formats.envelope``, on every framing): each output frame starts with the line
 ``OSN/0000042 TRM/T01 DTE/20261123 TIM/143211`` — the terminal's output sequence number, terminal,
 lab date and time — then the body. OSN 0 marks a session answer (sign-on, sign-off, a reject
 before sign-on) that is journaled but not queued and needs no acknowledgement.
@@ -30,30 +31,30 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from formats import ncic_header, nlets_xml, outbound, responses
+from formats import envelope, ncic_header, nlets_xml, outbound, responses
 from formats.codes import CodeBook
 from formats.dictionary import Dictionary
-from formats.errors import BAD_FORMAT, Reject, RejectError
+from formats.errors import Reject, RejectError
 from formats.grammar import Parser, control_of
 from formats.message import Message
 from formats.ori import ori_problem
+from formats.rejects import RejectCode
 from formats.responses import NletsClock
 from hardware import endpoints, fair
-from hardware.fair import NOT_READING, bound_send_buffer
-from hardware.link import Link
 from lems import mailbox, retention, services, store
 from lems.accept import AcceptGate
-from lems.clock import SAVE as SAVE_LAB_TIME
 from lems.clock import LabClock, lab_zone, resume_at
 from lems.credentials import Credentials
 from lems.directory import Directory
-from lems.journal import Journal
+from lems.journal import ISN_PUT, Journal
 from lems.lab import IAK_MODES, LabConfig
 from lems.lablock import LabLock
-from lems.limits import PRE_SIGNON_BYTES, RATE_LIMIT, Rates, shortened
+from lems.limits import PRE_SIGNON_BYTES, Rates, shortened
 from lems.mailbox import Mailboxes, Outflow
 from lems.policy import Policy
+from lems.repositories import directory_state, meta
 from lems.router import Reply, Request, Router
+from lems.session import Session
 from lems.signon import (
     BUSY,
     MASK,
@@ -68,11 +69,6 @@ from lems.store import Statement, Writer
 
 log = Logger()
 
-NOT_SIGNED_ON = "NOT-SIGNED-ON"
-SIGN_ON = "SIGN-ON"
-BAD_FRAME = "BAD-FRAME"
-BAD_ACK = "BAD-ACK"
-MAILBOX_FULL = "MAILBOX-FULL"
 
 ISN_DIGITS = 9
 """Most digits of an input sequence number (``ISN/<n>`` first line of a numbered message)."""
@@ -85,109 +81,11 @@ SESSION_CONTROL = frozenset({"ACK", "LOGON", "LOGOFF"})
 """Keys that run the session rather than ask anything: never answered with an IAK on an
 ``iak=all`` link (an ACK answered would want an ACK of its own)."""
 
-ISN_PUT = ("INSERT OR REPLACE INTO input_seq (terminal, isn, seq, time) VALUES (?,?,?,?)")
-
 REASON_LIMIT = 400
 """Longest reject reason sent: a reason quoting an input value is cut, visibly, here."""
 
 MAX_OSN_DIGITS = 18
 """An ``ACK.<osn>`` with more digits than this is refused (OSNs are 7 digits on the wire)."""
-
-OPERATOR_STATE = ("INSERT INTO operator_state (operator, failures, locked, changed) "
-                  "VALUES (?,?,?,?) ON CONFLICT(operator) DO UPDATE SET "
-                  "failures = excluded.failures, locked = excluded.locked, "
-                  "changed = excluded.changed")
-
-CITES = {
-    "oregon": {"noncj": "OAR 257-010-0025(3)", "radio": "OAR 257-010-0025(9)"},
-    "generic": {"noncj": "28 CFR 20.33", "radio": "CJIS SECURITY POLICY 5.10"},
-}
-"""What a dissemination notice cites, per lab rule set (docs/FEDERATION.md, Rule sets)."""
-
-
-class Session:
-    """One link's conversation with the switch: which terminal and operator are signed on."""
-
-    __slots__ = ("deadline", "draining", "held", "iak_all", "link", "operator", "outflow", "pre",
-                 "resend_s", "routing", "switch", "terminal", "throttled", "window")
-
-    acks_frames = True
-    """On links with link-level ACK (stx, dle) the session ACKs each frame once journaled."""
-
-    def __init__(self, switch: Switch, resend_s: float = 0.0, window: int = 0,
-                 iak_all: bool = False) -> None:
-        self.switch = switch
-        self.resend_s = resend_s
-        self.window = window
-        self.iak_all = iak_all
-        """Every message of the signed-on terminal gets an IAK, numbered or not (``iak=all``)."""
-        self.outflow: Outflow | None = None
-        """Delivery of the terminal's mailbox on this link, while signed on."""
-        self.link: Link | None = None
-        self.terminal: str | None = None
-        self.operator = ""
-        self.routing = 0
-        """Requests of this link routed to a service and not answered yet."""
-        self.draining = False
-        """The peer has shut its write side: close once every answer is written."""
-        self.held: list[bytes] | None = None
-        """Frames received while a sign-on is being checked (in order), else None."""
-        self.pre = 0
-        """Frames received while not signed on (``lems.limits``)."""
-        self.deadline: Any = None
-        """The call that closes the link if it has not signed on in time."""
-        self.throttled: int | None = None
-        """Frames refused since the link was paused for its rate (None: not paused)."""
-
-    @property
-    def peer(self) -> str:
-        return self.link.peer if self.link else ""
-
-    def link_made(self, link: Link) -> None:
-        self.link = link
-        bound_send_buffer(link)
-        self.switch.stats["links_opened"] += 1
-        self.switch.sessions.add(self)
-        self.switch.link_opened(self)
-        timeout = self.switch.lab.switch.signon_timeout
-        if timeout > 0:
-            self.deadline = self.switch.reactor.callLater(timeout, self.switch.signon_timeout,
-                                                          self)
-
-    def frame_received(self, payload: bytes) -> None:
-        link = self.link
-        if not self.switch.receive(self, payload) and getattr(link, "arq", False):
-            self.switch.ack_when_journaled(link)
-
-    def bad_frame(self, reason: str, raw: bytes) -> None:
-        self.switch.receive_bad(self, reason, raw)
-
-    def control_received(self, code: int) -> None:
-        """ACK/NAK from a serial terminal: delivery is confirmed by ``ACK.<osn>`` instead."""
-
-    def input_ended(self) -> None:
-        """The peer shut its write side (``nc -N``, socat): answer what it sent, then close."""
-        self.switch.input_ended(self)
-
-    def link_lost(self, reason: str) -> None:
-        self.switch.sessions.discard(self)
-        if self.deadline is not None and self.deadline.active():
-            self.deadline.cancel()
-        if reason == NOT_READING and self.terminal and not self.switch.failed:
-            self.switch.journal.append("sys", f"LINK OF TERMINAL {self.terminal} DROPPED: PEER "
-                                       "DOES NOT READ", link=self.peer, terminal=self.terminal,
-                                       disposition="dropped")
-        self.switch.link_lost(self)
-
-    def write(self, frame: str) -> None:
-        """Send one frame; raises ``FormatError`` if this link cannot carry it."""
-        if self.link is not None:
-            self.link.send(frame.encode("latin-1", "replace"))
-
-
-ONLINE = "INSERT OR REPLACE INTO meta (key, value) VALUES ('online', ?)"
-"""Terminals signed on, saved every second: ``<wall seconds> T01,T04`` (``0`` once stopped:
-a fresh time means the switch runs)."""
 
 
 class Switch:
@@ -218,7 +116,7 @@ class Switch:
         self.credentials = Credentials(lab.path, self.directory.operators)
         """``lems operator passwd`` takes effect at the next sign-on (lems.credentials)."""
         """Unknown names are checked as long as the lab's passwords take (no timing tell)."""
-        self.router = Router(self)
+        self.router = Router(self.directory, self.nlets_clock)
         self.online: dict[str, Session] = {}
         self.sessions: set[Session] = set()
         """Every connected link, signed on or not (a storage failure is told to all)."""
@@ -262,6 +160,10 @@ class Switch:
         self.stop_hooks: list[Any] = []
         """Callables run at stop (services closing links, cancelling timers); may return
         Deferreds, which stop waits for."""
+        self.state: Any = None
+        """The state services (``lems.state.install.StateServices``) once installed."""
+        self.federation: Any = None
+        """The Nlets network node (``lems.federation.node.Node``) once installed."""
 
     # ------------------------------------------------------------------ life cycle
 
@@ -332,15 +234,9 @@ class Switch:
         endpoint client queues them again: their queued notice is their answer row)."""
         floor = self.journal.last_seq - self.RECOVERY_WINDOW
         skip = ("LOGON", "LOGOFF", "ACK")
-        # a "recovered" trace is no answer: a crash right after a restart leaves requests
-        # recovered but still unanswered, and the next start must take them up again
-        answered = {ref for (ref,) in self.reader.execute(
-            "SELECT ref FROM journal WHERE seq > ? AND ref > 0 AND disposition != 'recovered'",
-            (floor,))}
-        seqs = [seq for (seq, key) in self.reader.execute(
-            "SELECT seq, key FROM journal WHERE seq > ? AND direction = 'in' "
-            "AND disposition = 'accepted' ORDER BY seq", (floor,))
-            if key not in skip and seq not in answered]
+        answered = self.journal.answered_since(floor)
+        seqs = [seq for (seq, key) in self.journal.accepted_since(floor)
+                if key not in skip and seq not in answered]
         rerun: list[Request] = []
         for seq in seqs:
             req = self.journaled_request(seq)
@@ -394,8 +290,7 @@ class Switch:
     def journaled_request(self, seq: int) -> Request | None:
         """The accepted inbound message journaled as ``seq``, rebuilt as a ``Request`` (for work
         that must go on after a restart); None if it is gone or no longer makes sense."""
-        row = self.reader.execute("SELECT time, terminal, operator, link, text FROM journal "
-                                  "WHERE seq = ? AND direction = 'in'", (seq,)).fetchone()
+        row = self.journal.inbound(seq)
         if row is None or row[1] not in self.directory.terminals:
             return None
         text = row[4]
@@ -541,8 +436,7 @@ class Switch:
         """A commit through the writer; once durable, the lab lock's time moves."""
         if self.failed:
             return
-        self.writer.submit([("INSERT OR REPLACE INTO meta (key, value) VALUES ('alive', ?)",
-                             (self.clock.stamp(),))]).addCallbacks(
+        self.writer.submit([meta.alive(self.clock.stamp())]).addCallbacks(
             lambda _: self.lock.touch(), lambda f: None)
 
     STORAGE_NOTICE = "SWITCH STORAGE FAILED - NO MESSAGE CAN BE ACCEPTED - SWITCH STOPPING"
@@ -571,7 +465,7 @@ class Switch:
                 log.failure("storage failure hook failed")
 
     def _refuse_unjournaled(self, session: Session, text: str, reason: str,
-                            code: str = "NOT-AVAILABLE") -> None:
+                            code: str = RejectCode.NOT_AVAILABLE) -> None:
         """A reject that is not journaled (storage failed, disk full, a flood's repeats):
         straight to the link, OSN 0, with a NAK on framings that have one."""
         self.stats[f"refused:unjournaled:{code}"] += 1
@@ -605,13 +499,14 @@ class Switch:
             return False
         who = "THIS TERMINAL" if session.terminal else "THIS ADDRESS BEFORE SIGN-ON"
         text = shortened(mask_logon(payload.decode("latin-1")))
-        rej = Reject(RATE_LIMIT, f"TOO MUCH TRAFFIC FROM {who} - LIMIT {rates.describe()} - "
+        rej = Reject(RejectCode.RATE_LIMIT,
+                     f"TOO MUCH TRAFFIC FROM {who} - LIMIT {rates.describe()} - "
                      "MESSAGE NOT ACCEPTED, SEND IT AGAIN LATER", None, text[:100])
         now = self.reactor.seconds()
         if self.failed or now - over.refused_at < 1.0:
             # journaled once a second per terminal or address: new links of a flooding address
             # must not each write a row
-            self._refuse_unjournaled(session, text, rej.reason, RATE_LIMIT)
+            self._refuse_unjournaled(session, text, rej.reason, RejectCode.RATE_LIMIT)
         else:
             over.refused_at = now
             self._refuse(session, self.journal.next_seq(), text, rej, "refused")
@@ -720,14 +615,13 @@ class Switch:
     def save_lab_time(self) -> None:
         """Persist lab time, so a restart never sends the lab back (``lems.clock``), and which
         terminals are signed on (with the wall time of this save), so ``lems send`` can refuse
-        to sign a trainee's console off (``ONLINE``)."""
+        to sign a trainee's console off (``lems.repositories.meta``)."""
         if self.failed:  # nothing can be written any more
             return
         online = ",".join(sorted(self.online)) if self.started else ""
         stamp = time.time() if self.started else 0.0  # stopped: no longer fresh
-        self.writer.submit_nowait([
-            (SAVE_LAB_TIME, (self.clock.now().isoformat(),)),
-            (ONLINE, (f"{stamp:.3f} {online}",))])
+        self.writer.submit_nowait([meta.lab_time(self.clock.now().isoformat()),
+                                   meta.online(stamp, online)])
 
     def _poll_directory(self) -> None:
         try:
@@ -795,7 +689,7 @@ class Switch:
                 result = self.parser.check(text)
                 if isinstance(result, Reject):
                     self._refuse(session, self.journal.next_seq(), masked, Reject(
-                        BAD_FORMAT, "SIGN ON AS LOGON.TERMINAL.OPERATOR.PASSWORD", None,
+                        RejectCode.BAD_FORMAT, "SIGN ON AS LOGON.TERMINAL.OPERATOR.PASSWORD", None,
                         masked[:100]), "rejected", key="LOGON")
                     return None
         seq = self.journal.next_seq()
@@ -831,7 +725,8 @@ class Switch:
             return None
         if terminal is None:
             self._refuse(session, seq, text, Reject(
-                NOT_SIGNED_ON, "NOT SIGNED ON - SEND LOGON.TERMINAL.OPERATOR.PASSWORD FIRST",
+                RejectCode.NOT_SIGNED_ON,
+                "NOT SIGNED ON - SEND LOGON.TERMINAL.OPERATOR.PASSWORD FIRST",
                 "MKE", text[:100]), "rejected", key=key)
             return None
         if key == "ACK":
@@ -894,7 +789,8 @@ class Switch:
         if not (newline and rest and token.isdigit() and token.isascii()
                 and len(token) <= ISN_DIGITS and int(token) > 0):
             self._refuse(session, self.journal.next_seq(), text, Reject(
-                BAD_FORMAT, f"ISN/ MUST BE 1 TO {ISN_DIGITS} DIGITS (NOT 0) ON A LINE OF ITS "
+                RejectCode.BAD_FORMAT,
+                f"ISN/ MUST BE 1 TO {ISN_DIGITS} DIGITS (NOT 0) ON A LINE OF ITS "
                 "OWN, FOLLOWED BY THE MESSAGE", "ISN", text[:100]), "rejected", key="ISN")
             return None
         isn = int(token)
@@ -940,9 +836,7 @@ class Switch:
         if seq:
             return seq
         since = (self.clock.now() - ISN_MEMORY).isoformat(timespec="microseconds")
-        row = self.reader.execute("SELECT seq FROM input_seq WHERE terminal = ? AND isn = ? "
-                                  "AND time >= ?", (terminal, isn, since)).fetchone()
-        return row[0] if row else 0
+        return self.journal.isn_seq(terminal, isn, since)
 
     def _duplicate(self, session: Session, tid: str, text: str, isn: int, original: int) -> None:
         self.stats["duplicates"] += 1
@@ -955,10 +849,7 @@ class Switch:
         def resend(_: Any) -> None:
             self._iak(session, f"ISN/{isn:07d} SEQ/{seq:07d} DUPLICATE OF SEQ/{original:07d} - "
                       "ORIGINAL RESULT FOLLOWS")
-            for (frame,) in self.reader.execute(
-                    "SELECT text FROM journal WHERE seq > ? AND seq <= ? AND ref = ? AND "
-                    "direction = 'out' AND terminal = ? ORDER BY seq",
-                    (original, original + self.RECOVERY_WINDOW, original, tid)):
+            for frame in self.journal.answers_to(original, tid, self.RECOVERY_WINDOW):
                 self._send(session, tid, 0, frame)
 
         self.writer.submit([row]).addCallback(resend).addErrback(
@@ -1059,7 +950,7 @@ class Switch:
             self._refuse_unjournaled(session, text, self.STORAGE_NOTICE)
             return
         seq = self.journal.next_seq()
-        rej = Reject(BAD_FRAME, f"FRAME REFUSED - {reason.upper()}", None, text[:100])
+        rej = Reject(RejectCode.BAD_FRAME, f"FRAME REFUSED - {reason.upper()}", None, text[:100])
         link = session.link
         damaged = "longer than" not in reason  # resending may cure it; a too-long block not
         if link is not None and damaged:
@@ -1198,7 +1089,8 @@ class Switch:
                 state = d.operator_state[oid]
                 state.failures += 1
                 state.locked = state.locked or state.failures >= self.lab.switch.lockout_after
-                extra.append((OPERATOR_STATE, (oid, state.failures, int(state.locked), now)))
+                extra.append(directory_state.operator_state(oid, state.failures, state.locked,
+                                                            now))
             delay = guard.delay(source, oid)
             self.stats["logon_refused"] += 1
 
@@ -1237,7 +1129,7 @@ class Switch:
         extra = []
         if state.failures:
             state.failures = 0
-            extra.append((OPERATOR_STATE, (oid, 0, 0, now)))
+            extra.append(directory_state.operator_state(oid, 0, False, now))
         if session.link is None:  # the link went while the password was checked
             if extra:
                 self.writer.submit_nowait(extra)
@@ -1267,13 +1159,14 @@ class Switch:
         if session.link is None:  # gone meanwhile: journal the attempt all the same
             self.writer.submit_nowait([self.journal.row(
                 seq, "in", journal_text, link="", key="LOGON", disposition="refused",
-                reason=f"{SIGN_ON} {reason}"), *(extra or [])])
+                reason=f"{RejectCode.SIGN_ON} {reason}"), *(extra or [])])
             return
         # the terminal's ORI only to a peer that gave the right password: a REJ headed with
         # it would tell a stranger that the terminal exists
         ori = term.oris[0] if term and reason not in (REFUSED, BUSY) else ""
         _, tid, oid, _ = journal_text.split(".", 3)
-        self._refuse(session, seq, journal_text, Reject(SIGN_ON, reason, None, journal_text),
+        self._refuse(session, seq, journal_text, Reject(RejectCode.SIGN_ON,
+                                                        reason, None, journal_text),
                      "refused", key="LOGON", ori=ori, extra=extra, terminal=tid, operator=oid)
 
     def _release(self, session: Session) -> None:
@@ -1316,7 +1209,8 @@ class Switch:
         tid = session.terminal or ""
         if msg.args[0] != tid:
             self._refuse(session, seq, text, Reject(
-                SIGN_ON, f"SIGN OFF NAMES {msg.args[0]} BUT THIS LINK IS SIGNED ON AS {tid}",
+                RejectCode.SIGN_ON,
+                f"SIGN OFF NAMES {msg.args[0]} BUT THIS LINK IS SIGNED ON AS {tid}",
                 "TERMINAL", text[:100]), "rejected", key="LOGOFF")
             return
         in_row = self.journal.row(seq, "in", text, link=session.peer, terminal=tid,
@@ -1330,7 +1224,8 @@ class Switch:
         token = msg.args[0]
         if not (token.isdigit() and token.isascii() and len(token) <= MAX_OSN_DIGITS):
             self._refuse(session, seq, text, Reject(
-                BAD_FORMAT, f"ACK NEEDS AN OUTPUT SEQUENCE NUMBER, NOT {token[:10]}", "OSN",
+                RejectCode.BAD_FORMAT,
+                f"ACK NEEDS AN OUTPUT SEQUENCE NUMBER, NOT {token[:10]}", "OSN",
                 text[:100]), "rejected", key="ACK")
             return
         self._ack(session, seq, text, int(token))
@@ -1344,7 +1239,7 @@ class Switch:
         if not 0 < osn <= last:
             self.stats["ack_unknown"] += 1
             self._refuse(session, seq, text, Reject(
-                BAD_ACK, f"NO OUTPUT SEQUENCE NUMBER {osn} WAS SENT TO {tid} - "
+                RejectCode.BAD_ACK, f"NO OUTPUT SEQUENCE NUMBER {osn} WAS SENT TO {tid} - "
                 f"LAST OSN SENT {last:07d}", "OSN", text[:100]), "ack-unknown", key="ACK",
                 osn=osn)
             return
@@ -1396,8 +1291,8 @@ class Switch:
         if second != self._stamp_second:
             now = datetime.fromtimestamp(second, self.clock.tz)
             self._stamp_second = second
-            self._stamp_text = f"DTE/{now:%Y%m%d} TIM/{now:%H%M%S}"
-        return f"OSN/{osn:07d} TRM/{terminal or 'NONE'} {self._stamp_text}\n{body}"
+            self._stamp_text = envelope.stamp(now)
+        return envelope.build(osn, terminal, self._stamp_text, body)
 
     def nlets_clock(self, req: Request) -> NletsClock:
         return self.nlets_clock_for(req.seq, req.received)
@@ -1457,7 +1352,7 @@ class Switch:
                 and terminal != sender):
             self._mailbox_full(rows, terminal, ref, key, stamp)
             return 0
-        body, disposition = self._disseminate(terminal, body, sensitive)
+        body, disposition = self.policy.disseminate(terminal, body, sensitive)
         if origin == "ncic" and disposition == "queued" and terminal in self._ncic_headers:
             body = f"{self._ncic_headers[terminal]}\n{body}"
         if (xml or terminal in self._xml_terminals) and nlets_xml.is_nlets_layout(body):
@@ -1496,7 +1391,7 @@ class Switch:
                     self._notices.append((control, osn))
 
     def _mailbox_full_reply(self, req: Request, terminal: str) -> Reply:
-        rej = Reject(MAILBOX_FULL, f"MESSAGE NOT DELIVERED TO TERMINAL {terminal} - ITS "
+        rej = Reject(RejectCode.MAILBOX_FULL, f"MESSAGE NOT DELIVERED TO TERMINAL {terminal} - ITS "
                      f"MAILBOX IS FULL ({self.lab.switch.mailbox_limit} MESSAGES WAITING)",
                      None, req.msg.raw[:100])
         return Reply(responses.reject(rej, req.msg.ori), key="REJ")
@@ -1545,27 +1440,6 @@ class Switch:
         for t in terminals:
             self.deliver(t, body, ori=ori, **kw)
         return list(terminals)
-
-    def _disseminate(self, terminal: str, body: str, sensitive: str) -> tuple[str, str]:
-        """Rules applied at delivery: R8 (no FBI record to non-CJ) and R9 (no record by radio)."""
-        if not sensitive:
-            return body, "queued"
-        term = self.directory.terminals.get(terminal)
-        key, ori = responses.first_line_key(body)
-        if key == "NRC":  # "no record" holds no record: it goes anywhere, radio included
-            return body, "queued"
-        if sensitive == "iii" and not self.directory.terminal_is_cj(terminal):
-            return "\n".join([
-                responses.head("NTC", ori),
-                "FBI CRIMINAL HISTORY NOT DELIVERED - RECEIVING TERMINAL IS NOT A CRIMINAL "
-                f"JUSTICE AGENCY ({CITES[self.lab.rules]['noncj']})"]), "withheld-noncj"
-        if term is not None and term.radio:
-            return "\n".join([
-                responses.head("NTC", ori),
-                f"CRIMINAL HISTORY RECORD ({key}) ON FILE - NOT SENT OVER RADIO TO {terminal}",
-                f"REQUEST IT AT A WIRED TERMINAL ({CITES[self.lab.rules]['radio']})"]), \
-                "withheld-radio"
-        return body, "queued"
 
 
 def _signed_on(link: Any) -> bool:

@@ -15,6 +15,7 @@ from twisted.internet.defer import Deferred, DeferredQueue, TimeoutError
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IReactorTime
 
+from formats import envelope
 from formats.responses import first_line_key
 from hardware import endpoints
 from hardware.link import Link
@@ -40,19 +41,11 @@ class Output:
 
 def parse_output(frame: str) -> Output:
     """Split the envelope line from the body; tolerate a frame without an envelope."""
-    first, _, body = frame.partition("\n")
-    osn, terminal = 0, ""
-    if first.startswith("OSN/"):
-        for item in first.split():
-            code, _, value = item.partition("/")
-            if code == "OSN" and value.isdigit():
-                osn = int(value)
-            elif code == "TRM":
-                terminal = value
-    else:
-        body = frame
+    head, body = envelope.parse(frame)
     key, ori = first_line_key(body)
-    return Output(osn, terminal, key, ori, body, frame)
+    if head is None:
+        return Output(0, "", key, ori, body, frame)
+    return Output(head.osn, head.terminal, key, ori, body, frame)
 
 
 class TerminalClient:

@@ -58,9 +58,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     lab = load_lab(args.dir)
     reactor = install(args.reactor)
+    from formats import endpoint_protocol as protocol
     from hardware import endpoints
     from lems.clock import LabClock
-    from lems.endpoints import protocol
     from lems.endpoints.install import make_system
     from lems.endpoints.server import EndpointServer
 
@@ -123,13 +123,12 @@ def serve_http(reactor: Any, system: Any, description: str, failed: Any) -> None
 def cmd_state(args: argparse.Namespace) -> int:
     from lems import store
     from lems.lab import load_lab
+    from lems.repositories import endpoint_state
 
     lab = load_lab(args.dir)
     conn = store.connect(lab.database)
     try:
-        conn.execute("INSERT INTO endpoint_state (name, down, changed) VALUES (?, ?, "
-                     "datetime('now')) ON CONFLICT(name) DO UPDATE SET down = excluded.down, "
-                     "changed = excluded.changed", (args.name, int(args.down)))
+        endpoint_state.mark(conn, args.name, args.down)
         store.bump_directory_version(conn)
     finally:
         conn.close()

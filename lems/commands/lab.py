@@ -414,23 +414,26 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 def signed_on_elsewhere(database: Path, terminal: str, fresh_s: float = 5.0) -> bool:
     """Whether a running switch of this lab reports ``terminal`` signed on (it saves the list
-    every second, ``lems.switch.ONLINE``); a list older than ``fresh_s`` is a stopped switch's."""
+    every second, ``lems.repositories.meta``); a list older than ``fresh_s`` is a stopped
+    switch's."""
     import sqlite3
     import time
+
+    from lems.repositories import meta
 
     if not database.exists():
         return False
     try:
         conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
         try:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'online'").fetchone()
+            value = meta.get(conn, "online")
         finally:
             conn.close()
     except sqlite3.Error:
         return False
-    if not row:
+    if not value:
         return False
-    stamp, _, names = row[0].partition(" ")
+    stamp, _, names = value.partition(" ")
     try:
         age = time.time() - float(stamp)
     except ValueError:

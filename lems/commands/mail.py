@@ -46,30 +46,26 @@ def _db(dir: Path) -> Any:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from lems import mailbox
+
     conn = _db(args.dir)
     table = Table(title="mailboxes")
     for col in ("terminal", "waiting", "dead letters", "oldest OSN"):
         table.add_column(col)
-    for terminal, waiting, dead, oldest in conn.execute(
-            "SELECT terminal, SUM(dead = 0), SUM(dead = 1), MIN(osn) FROM mailbox "
-            "GROUP BY terminal ORDER BY terminal"):
+    for terminal, waiting, dead, oldest in mailbox.summary(conn):
         table.add_row(terminal, str(waiting), str(dead), f"{oldest:07d}")
     show(table)
     return 0
 
 
 def cmd_dead(args: argparse.Namespace) -> int:
+    from lems import mailbox
+
     conn = _db(args.dir)
     table = Table(title="dead letters")
     for col in ("terminal", "OSN", "queued", "why", "first line"):
         table.add_column(col)
-    where, params = ("AND m.terminal = ?", (args.terminal,)) if args.terminal else ("", ())
-    for terminal, osn, time, reason, body in conn.execute(
-            "SELECT m.terminal, m.osn, j.time, COALESCE(d.reason, ''), m.body FROM mailbox m "
-            "LEFT JOIN journal j ON j.seq = m.seq "
-            "LEFT JOIN journal d ON d.seq = (SELECT MAX(seq) FROM journal WHERE direction = "
-            "'sys' AND disposition = 'dead-letter' AND terminal = m.terminal AND osn = m.osn) "
-            f"WHERE m.dead = 1 {where} ORDER BY m.terminal, m.osn", params):
+    for terminal, osn, time, reason, body in mailbox.dead_letters(conn, args.terminal):
         lines = body.split("\n")
         table.add_row(terminal, f"{osn:07d}", time or "", reason,
                       lines[1][:60] if len(lines) > 1 else lines[0][:60])
@@ -78,19 +74,16 @@ def cmd_dead(args: argparse.Namespace) -> int:
 
 
 def cmd_change(args: argparse.Namespace) -> int:
-    from lems import store
+    from lems import mailbox, store
 
     conn = _db(args.dir)
-    osns = args.osn or [osn for (osn,) in conn.execute(
-        "SELECT osn FROM mailbox WHERE terminal = ? AND dead = 1", (args.terminal,))]
+    osns = args.osn or mailbox.dead_osns(conn, args.terminal)
     if not osns:
         raise LemsError(f"terminal {args.terminal} has no dead letters")
     conn.execute("BEGIN IMMEDIATE")
     done = []
     for osn in osns:
-        sql = ("UPDATE mailbox SET dead = 0" if args.action == "resend"
-               else "DELETE FROM mailbox") + " WHERE terminal = ? AND osn = ? AND dead = 1"
-        if conn.execute(sql, (args.terminal, osn)).rowcount:
+        if mailbox.revive(conn, args.terminal, osn, args.action == "resend"):
             done.append(osn)
     store.bump_directory_version(conn)
     conn.execute("COMMIT")

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from formats.rejects import RejectCode
+
 
 def register(sub: Any) -> None:
     s = sub.add_parser("parse", help="parse and validate messages, print JSON per message",
@@ -34,7 +36,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
     for event in framer.feed(data) + framer.finish():
         if not isinstance(event, Frame):
             ok = False
-            print(json.dumps({"ok": False, "reject": {"code": "BAD-FRAME", "field": None,
+            print(json.dumps({"ok": False, "reject": {"code": RejectCode.BAD_FRAME, "field": None,
                                                       "reason": getattr(event, "reason", "")}}))
             continue
         text = event.payload.decode("latin-1")

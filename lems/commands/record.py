@@ -25,9 +25,6 @@ from formats.errors import ConfigError, LemsError
 from formats.recording import Header, Record
 from lems.cli import console, errors
 
-COLUMNS = ("seq, time, direction, link, terminal, operator, ori, key, disposition, reason, "
-           "osn, ref, text")
-
 
 def register(sub: Any) -> None:
     s = sub.add_parser(
@@ -135,19 +132,10 @@ def journal_records(conn: sqlite3.Connection, after: int = 0,
                     filt: JournalFilter | None = None,
                     upto: int | None = None) -> Iterator[Record]:
     """Journal rows with ``after < seq <= upto`` as records, in order."""
+    from lems import journal
+
     filt = filt or JournalFilter()
-    sql = f"SELECT {COLUMNS} FROM journal WHERE seq > ?"
-    params: list[Any] = [after]
-    if upto is not None:
-        sql += " AND seq <= ?"
-        params.append(upto)
-    if filt.since:
-        sql += " AND time >= ?"
-        params.append(filt.since)
-    if filt.until:
-        sql += " AND time <= ?"
-        params.append(filt.until)
-    for row in conn.execute(sql + " ORDER BY seq", params):
+    for row in journal.rows(conn, after, upto, filt.since or "", filt.until or ""):
         (seq, t, direction, link, terminal, operator, ori, key, disposition, reason, osn, ref,
          text) = row
         r = Record(seq=seq, time=t, direction=direction, text=text, link=link,
@@ -203,13 +191,14 @@ def cmd_record(args: argparse.Namespace) -> int:
 def _follow(conn: sqlite3.Connection, lab: Any, args: argparse.Namespace, filt: JournalFilter,
             header: Header) -> int:
     """Tail the journal: poll for rows above the last seq seen, write each at once."""
+    from lems import journal
     from terminals.recording_io import RecordingWriter
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
+    last = journal.top_seq(conn)
     if filt.since:
         last = 0
     deadline = time.monotonic() + args.duration if args.duration else None
@@ -218,7 +207,7 @@ def _follow(conn: sqlite3.Connection, lab: Any, args: argparse.Namespace, filt: 
         sys.stdout.flush()
         try:
             while deadline is None or time.monotonic() < deadline:
-                top = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
+                top = journal.top_seq(conn)
                 for r in journal_records(conn, last, filt, top):
                     w.write(r)
                 last = max(last, top)

@@ -32,11 +32,11 @@ from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from formats import endpoint_protocol as protocol
 from formats import responses
 from formats.errors import FormatError, LemsError
 from formats.responses import NletsClock
 from hardware.link import Link
-from lems.endpoints import protocol
 from lems.lab import EndpointConfig
 from lems.router import SERVICE_WORDS, Reply, Request
 
@@ -44,7 +44,7 @@ QUEUED_MARK = "QUEUED FOR RETRY"
 """Words of the notice that tells a terminal its entry waits; the journal is searched for them."""
 
 if TYPE_CHECKING:
-    from lems.switch import Switch
+    from lems.ports import SwitchPort
 
 log = Logger()
 
@@ -60,7 +60,7 @@ class EndpointUnavailable(LemsError):
 class EndpointClient:
     """A router service forwarding to one national endpoint."""
 
-    def __init__(self, switch: Switch, config: EndpointConfig,
+    def __init__(self, switch: SwitchPort, config: EndpointConfig,
                  connector: Callable[[Any], Deferred[Any]], *, ping_s: float = 1.0) -> None:
         self.switch = switch
         self.name = config.name

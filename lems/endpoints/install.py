@@ -24,12 +24,12 @@ from zoneinfo import ZoneInfo
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from formats import endpoint_protocol as protocol
 from formats.codes import CodeBook
 from formats.dictionary import Dictionary
 from hardware import endpoints
 from hardware.loopback import connect_loop, listen_loop
 from lems.clock import LabClock
-from lems.endpoints import protocol
 from lems.endpoints.client import EndpointClient
 from lems.endpoints.faults import Faults
 from lems.endpoints.ncic import Ncic
@@ -39,9 +39,10 @@ from lems.endpoints.seed import DEFAULT_SUBJECTS, seed_lab
 from lems.endpoints.server import EndpointServer
 from lems.endpoints.system import System
 from lems.lab import EndpointConfig, LabConfig
+from lems.repositories import endpoint_state
 
 if TYPE_CHECKING:
-    from lems.switch import Switch
+    from lems.ports import SwitchPort
 
 log = Logger()
 
@@ -83,7 +84,7 @@ def client_string(mode: str) -> str:
     return mode
 
 
-def install(switch: Switch) -> None:
+def install(switch: SwitchPort) -> None:
     reactor = switch.reactor
     clients: dict[str, EndpointClient] = {}
     for name in NAMES:
@@ -134,10 +135,10 @@ def _stopper(client: EndpointClient, server: EndpointServer | None, ports: list[
     return stop
 
 
-def _poll_state(switch: Switch, clients: dict[str, EndpointClient]) -> None:
+def _poll_state(switch: SwitchPort, clients: dict[str, EndpointClient]) -> None:
     """Apply ``lems endpoint down|up`` written to the lab database."""
     try:
-        rows = switch.reader.execute("SELECT name, down FROM endpoint_state").fetchall()
+        rows = endpoint_state.marks(switch.reader)
     except Exception:
         log.failure("endpoint state poll failed")
         return

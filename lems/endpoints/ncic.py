@@ -32,6 +32,7 @@ from formats import responses
 from formats.errors import Reject
 from formats.message import Message
 from formats.nic import FILE_LETTERS, make_nic
+from formats.rejects import RejectCode
 from lems.clock import LabClock
 from lems.endpoints.iii import III
 from lems.endpoints.ncic_files import QW_FILES, NcicFile, by_name
@@ -84,11 +85,6 @@ PURGE_EVERY = 3600.0
 MAX_HITS = 20
 """NCIC caps the records returned for one inquiry; the rest are counted."""
 
-NOT_OWNER = "NOT-OWNER"
-NOT_FOUND = "NOT-FOUND"
-BAD_STATUS = "RECORD-STATUS"
-FUTURE = "DATE-IN-FUTURE"
-DEPENDENT = "DEPENDENT-FIELD"
 
 NOT_FUTURE = ("DOB", "DOW", "DOT", "DLC", "DBF", "DOL", "DCL", "DOE")
 """Dates of events that NCIC refuses when later than the current date (each file chapter's
@@ -367,7 +363,7 @@ class Ncic(System):
         if spec.file == "iii":
             return self.iii.handle(msg, terminal)
         if spec.file not in FILE_LETTERS:
-            return Answer([self._reject(msg, "BAD-KEY", f"{msg.full_key} IS NOT AN NCIC "
+            return Answer([self._reject(msg, RejectCode.BAD_KEY, f"{msg.full_key} IS NOT AN NCIC "
                                         "TRANSACTION", "MKE")])
         verb = spec.verb
         if verb == "enter":
@@ -381,7 +377,7 @@ class Ncic(System):
             return Answer(bodies)
         if verb in ("modify", "cancel", "clear", "locate"):
             return Answer([self.change(msg, spec.file, verb)])
-        return Answer([self._reject(msg, "BAD-KEY", f"{msg.full_key} IS NOT AN NCIC "
+        return Answer([self._reject(msg, RejectCode.BAD_KEY, f"{msg.full_key} IS NOT AN NCIC "
                                     "TRANSACTION", "MKE")])
 
     def _reject(self, msg: Message, code: str, reason: str, field: str | None) -> str:
@@ -403,17 +399,19 @@ class Ncic(System):
         have = {c for c, _ in fields}
         for code, value in fields:
             if code in NOT_FUTURE and len(value) == 8 and value > today:
-                return self._reject(msg, FUTURE, f"{code}/{value} CANNOT BE LATER THAN THE "
+                return self._reject(msg, RejectCode.DATE_IN_FUTURE,
+                                    f"{code}/{value} CANNOT BE LATER THAN THE "
                                     f"CURRENT DATE {today}", code)
             if value in self.needs_mis.get(code, ()) and "MIS" not in have:
                 text = self.codes.describe(self.dictionary.fields[code].table, value) or ""
-                return self._reject(msg, DEPENDENT, f"{code}/{value} REQUIRES THE MIS FIELD - "
+                return self._reject(msg, RejectCode.DEPENDENT_FIELD,
+                                    f"{code}/{value} REQUIRES THE MIS FIELD - "
                                     f"{text.upper()}", "MIS")
         for code, needed in NEEDS:
             if code in have:
                 missing = [c for c in needed if c not in have]
                 if missing:
-                    return self._reject(msg, DEPENDENT, f"{code} ENTERED WITHOUT "
+                    return self._reject(msg, RejectCode.DEPENDENT_FIELD, f"{code} ENTERED WITHOUT "
                                         f"{' AND '.join(missing)} - {code} REQUIRES "
                                         f"{', '.join(needed)}", missing[0])
         return None
@@ -470,19 +468,21 @@ class Ncic(System):
         words = by_name(file).words
         if rec is None or rec.file != file or rec.status not in LIVE:
             ident = f"NIC/{nic}" if nic else f"OCA/{msg.get('OCA')}"
-            return self._reject(msg, NOT_FOUND, f"NO ACTIVE {words} RECORD {ident}",
+            return self._reject(msg, RejectCode.NOT_FOUND, f"NO ACTIVE {words} RECORD {ident}",
                                 "NIC" if nic else "OCA")
         name = msg.get("NAM")
         have = rec.get("NAM")
         if name and have and name.replace(" ", "") != have.replace(" ", ""):
-            return self._reject(msg, "NAME-MISMATCH", f"NAM/{name} DOES NOT MATCH THE NAME ON "
+            return self._reject(msg, RejectCode.NAME_MISMATCH,
+                                f"NAM/{name} DOES NOT MATCH THE NAME ON "
                                 f"RECORD NIC/{rec.nic}", "NAM")
         when = self.now().isoformat(timespec="seconds")
         if verb == "locate":
             bad = self.edits(msg, msg.fields)
             return bad if bad is not None else self._locate(msg, rec, when)
         if rec.ori != msg.ori:
-            return self._reject(msg, NOT_OWNER, f"ONLY THE ENTERING AGENCY ORI/{rec.ori} MAY "
+            return self._reject(msg, RejectCode.NOT_OWNER,
+                                f"ONLY THE ENTERING AGENCY ORI/{rec.ori} MAY "
                                 f"{verb.upper()} RECORD NIC/{rec.nic}", "ORI")
         if verb == "modify":
             keep = {"NIC", "OCA", "NAM"} if file != "unidentified" else {"NIC", "OCA"}
@@ -507,7 +507,8 @@ class Ncic(System):
 
     def _locate(self, msg: Message, rec: Record, when: str) -> str:
         if rec.status == "located":
-            return self._reject(msg, BAD_STATUS, f"RECORD NIC/{rec.nic} IS ALREADY LOCATED "
+            return self._reject(msg, RejectCode.RECORD_STATUS,
+                                f"RECORD NIC/{rec.nic} IS ALREADY LOCATED "
                                 f"BY ORI/{rec.located_by}", "NIC")
         dol = msg.get("DOL") or ""
         rec.fields = [*rec.fields, ("DOL", dol)]

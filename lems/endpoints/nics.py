@@ -27,6 +27,7 @@ from typing import Any
 
 from formats import responses
 from formats.errors import Reject
+from formats.rejects import RejectCode
 from lems.clock import LabClock
 from lems.endpoints import prohibitors
 from lems.endpoints.ncic import NcicStore
@@ -91,11 +92,11 @@ class Nics(System):
         need = {"NCK": ("NAM", "DOB", "SEX"), "NEN": ("NAM", "DOB", "SEX", "PCA"),
                 "NRM": ("NRI",), "NRP": ("STA",)}.get(key)
         if need is None:
-            return self._reject("BAD-KEY", f"{key} IS NOT A NICS TRANSACTION "
+            return self._reject(RejectCode.BAD_KEY, f"{key} IS NOT A NICS TRANSACTION "
                                 "(NCK NEN NRM NRP)", "MKE", text, ori)
         missing = [c for c in need if not f.get(c)]
         if missing:
-            return self._reject("MISSING-FIELD", f"MISSING MANDATORY FIELD {missing[0]}",
+            return self._reject(RejectCode.MISSING_FIELD, f"MISSING MANDATORY FIELD {missing[0]}",
                                 missing[0], text, ori)
         if key == "NCK":
             return Answer([self.check(f, ori, terminal)])
@@ -121,10 +122,12 @@ class Nics(System):
         row = self.conn.execute("SELECT ori, nam FROM indices WHERE nri = ? AND removed IS NULL",
                                 (f["NRI"],)).fetchone()
         if row is None:
-            return self._reject("NOT-FOUND", f"NO NICS INDEX ENTRY NRI/{f['NRI']}", "NRI", text,
+            return self._reject(RejectCode.NOT_FOUND,
+                                f"NO NICS INDEX ENTRY NRI/{f['NRI']}", "NRI", text,
                                 ori).bodies[0]
         if row[0] != ori:
-            return self._reject("NOT-OWNER", f"ONLY THE SUBMITTING AGENCY ORI/{row[0]} MAY "
+            return self._reject(RejectCode.NOT_OWNER,
+                                f"ONLY THE SUBMITTING AGENCY ORI/{row[0]} MAY "
                                 "REMOVE THIS ENTRY", "ORI", text, ori).bodies[0]
         self.conn.execute("UPDATE indices SET removed = ? WHERE nri = ?",
                           (self.now().date().isoformat(), f["NRI"]))

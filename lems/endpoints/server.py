@@ -13,10 +13,10 @@ from typing import Any
 
 from twisted.logger import Logger
 
+from formats import endpoint_protocol as protocol
 from formats.errors import FormatError
 from hardware.link import Link
 from hardware.turns import at_turn_end
-from lems.endpoints import protocol
 from lems.endpoints.faults import DROP, ERROR, Faults
 from lems.endpoints.system import System, commit_group, group_commit, grouping
 

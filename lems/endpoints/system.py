@@ -20,6 +20,7 @@ from formats.codes import CodeBook
 from formats.dictionary import Dictionary
 from formats.errors import Reject
 from formats.grammar import Parser
+from formats.rejects import RejectCode
 from lems.clock import LabClock
 
 Emit = Callable[[str, str, str, str], None]
@@ -148,7 +149,8 @@ class System:
 
     def error_body(self, text: str, ori: str) -> str:
         """The system error a terminal sees when the system fails a request (error faults)."""
-        rej = Reject("SYSTEM-ERROR", f"{self.words} SYSTEM ERROR - MESSAGE NOT PROCESSED - "
+        rej = Reject(RejectCode.SYSTEM_ERROR,
+                     f"{self.words} SYSTEM ERROR - MESSAGE NOT PROCESSED - "
                      "RESUBMIT", None, text[:100])
         return responses.reject(rej, ori)
 

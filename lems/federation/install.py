@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from formats.errors import ConfigError
 
 if TYPE_CHECKING:
-    from lems.switch import Switch
+    from lems.ports import SwitchPort
 
 
-def install(switch: Switch) -> None:
+def install(switch: SwitchPort) -> None:
     if not switch.lab.nlets.network:
         return
     from twisted.internet import asyncioreactor
@@ -23,6 +23,6 @@ def install(switch: Switch) -> None:
 
     node = Node(switch, switch.router.services.get("nlets"))
     switch.router.register(node)
-    switch.federation = node  # type: ignore[attr-defined]
+    switch.federation = node
     node.start()
     switch.stop_hooks.append(node.stop)

@@ -52,7 +52,7 @@ from lems.router import Reply, Request, call
 from lems.store import Statement
 
 if TYPE_CHECKING:
-    from lems.switch import Switch
+    from lems.ports import SwitchPort
 
 log = Logger()
 
@@ -95,7 +95,7 @@ class Node:
 
     name = "nlets"
 
-    def __init__(self, switch: Switch, inner: Any) -> None:
+    def __init__(self, switch: SwitchPort, inner: Any) -> None:
         self.switch = switch
         self.inner = inner
         lab = switch.lab

@@ -21,7 +21,7 @@ from lems.state import db as state_db
 
 if TYPE_CHECKING:
     from lems.lab import LabConfig
-    from lems.switch import Switch
+    from lems.ports import SwitchPort
 
 ACTIONS = ("suspend", "reinstate", "unlock", "endpoint-down", "endpoint-up", "snapshot",
            "reset")
@@ -93,7 +93,7 @@ def actions(state_path: Path, start: str = "", end: str = "",
 class AdminFeed:
     """Copies new ``admin_action`` rows into the running switch's journal (every second)."""
 
-    def __init__(self, switch: Switch, db: state_db.StateDB) -> None:
+    def __init__(self, switch: SwitchPort, db: state_db.StateDB) -> None:
         self.switch = switch
         self.db = db
         row = db.one("SELECT COALESCE(MAX(id), 0) FROM admin_action")

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from formats import rejects
+
 COLUMNS = ("seq", "time", "direction", "terminal", "operator", "ori", "key", "disposition",
            "reason", "ref", "text")
 
@@ -125,8 +127,7 @@ def reject_code(text: str) -> str:
 
 # ---------------------------------------------------------------- per-agency findings
 
-MISUSE = ("SPOOF", "KEY-NOT-ALLOWED", "CJ-ONLY", "CONSENT-REQUIRED", "NOT-DESIGNATED",
-          "SUSPENDED", "UNKNOWN-ORI", "NO-AGREEMENT", "EXPIRED-AGREEMENT")
+MISUSE = rejects.MISUSE
 """Refusal codes an auditor reads as possible misuse (someone tried what they may not)."""
 
 

@@ -29,13 +29,14 @@ from formats import responses
 from formats.codes import CodeBook
 from formats.errors import Reject
 from formats.message import Message
+from formats.rejects import RejectCode
 from lems.endpoints.search import dob_values, first_name, race_matches, soundex
 from lems.router import Reply, Request
 from lems.state.db import StateDB
 from lems.store import Statement
 
 if TYPE_CHECKING:
-    from lems.switch import Switch
+    from lems.ports import SwitchPort
 
 D1_NOTICE = ("THIS RECORD MAY CHANGE AT ANY TIME - REQUEST A NEW RECORD EACH TIME IT IS NEEDED "
              "(OAR 257-010-0020(8))")
@@ -46,8 +47,6 @@ CJ_FULL_PURPOSES = frozenset({"A", "C", "D", "F", "J", "S", "X"})
 """Purposes for which a criminal justice agency gets the whole record."""
 DISMISSALS = frozenset({"ACQ", "DISM", "DIVD", "NOPR", "SETA", "EXPG"})
 MAX_CANDIDATES = 5
-BAD_RECORD = "BAD-RECORD"
-NOT_ON_FILE = "NOT-ON-FILE"
 
 FULL, COMPUTERIZED, FILTERED, NONE = "full", "computerized", "filtered", "none"
 
@@ -312,7 +311,7 @@ class CchService:
 
     name = "cch"
 
-    def __init__(self, switch: Switch, db: StateDB) -> None:
+    def __init__(self, switch: SwitchPort, db: StateDB) -> None:
         self.switch = switch
         self.db = db
         self.store = CchStore(db)
@@ -321,7 +320,8 @@ class CchService:
     def handle(self, req: Request) -> Any:
         handler = getattr(self, f"_{req.spec.key.lower()}", None)
         if handler is None:
-            return [self._reject(req, BAD_RECORD, f"MKE {req.spec.key} NOT HANDLED BY CCH")]
+            return [self._reject(req, RejectCode.BAD_RECORD,
+                                 f"MKE {req.spec.key} NOT HANDLED BY CCH")]
         return handler(req)
 
     # ------------------------------------------------------------ helpers
@@ -358,7 +358,7 @@ class CchService:
         statements: list[Statement] = []
         if sid:
             if st.load(sid) is None:
-                return [self._reject(req, NOT_ON_FILE, f"SID/{sid} NOT ON FILE", "SID")]
+                return [self._reject(req, RejectCode.NOT_ON_FILE, f"SID/{sid} NOT ON FILE", "SID")]
         else:
             found = (st.find(fbi=msg.get("FBI")) if msg.get("FBI") else
                      st.find(name=msg.get("NAM"), dob=msg.get("DOB"), sex=msg.get("SEX")))
@@ -382,7 +382,8 @@ class CchService:
         row = self.db.one("SELECT n FROM charge WHERE sid = ? AND cyc = ? AND chg = ? "
                           "ORDER BY (dsp = '') DESC, n LIMIT 1", (sid, cyc, chg))
         if row is None:
-            return [self._reject(req, NOT_ON_FILE, f"NO CHARGE {chg} IN CYCLE {cyc:03d} OF "
+            return [self._reject(req, RejectCode.NOT_ON_FILE,
+                                 f"NO CHARGE {chg} IN CYCLE {cyc:03d} OF "
                                  f"SID/{sid}", "CHG")]
         stmt = ("UPDATE charge SET dsp = ?, dod = ?, crt = ? WHERE sid = ? AND cyc = ? AND n = ?",
                 (msg.get("DSP"), msg.get("DOD"), msg.get("CRT") or "", sid, cyc, row[0]))
@@ -395,7 +396,7 @@ class CchService:
         msg = req.msg
         sid = msg.get("SID") or ""
         if self.db.one("SELECT 1 FROM subject WHERE sid = ?", (sid,)) is None:
-            return [self._reject(req, NOT_ON_FILE, f"SID/{sid} NOT ON FILE", "SID")]
+            return [self._reject(req, RejectCode.NOT_ON_FILE, f"SID/{sid} NOT ON FILE", "SID")]
         row = self.db.one("SELECT COALESCE(MAX(n), 0) FROM custody WHERE sid = ?", (sid,))
         n = (row[0] if row else 0) + 1
         stmt = ("INSERT INTO custody (sid, n, cyc, dcs, cst, ori) VALUES (?,?,?,?,?,?)",
@@ -412,7 +413,7 @@ class CchService:
         msg = req.msg
         sid = msg.get("SID") or ""
         if self.db.one("SELECT 1 FROM subject WHERE sid = ?", (sid,)) is None:
-            return [self._reject(req, NOT_ON_FILE, f"SID/{sid} NOT ON FILE", "SID")]
+            return [self._reject(req, RejectCode.NOT_ON_FILE, f"SID/{sid} NOT ON FILE", "SID")]
         statements: list[Statement] = []
         changed: list[tuple[str, str]] = [("SID", sid)]
         for code, value in msg.fields:

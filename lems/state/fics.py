@@ -30,6 +30,7 @@ from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succee
 
 from formats import responses
 from formats.errors import Reject
+from formats.rejects import RejectCode
 from lems.endpoints import prohibitors
 from lems.router import Reply, Request
 from lems.state.cch import CchService
@@ -39,13 +40,12 @@ from lems.state.ppf import PpfService
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall
 
-    from lems.switch import Switch
+    from lems.ports import SwitchPort
 
 APPROVED, PENDING, DENIED = "APPROVED", "PENDING", "DENIED"
 RECHECK_SECONDS = 1800.0
 """Lab seconds between checks of a PENDING transaction."""
 RECHECKS = 3
-ID_REQUIRED = "ID-REQUIRED"
 FELONY = ("FA", "FB", "FC", "FU")
 
 
@@ -74,7 +74,7 @@ class Pending:
 class FicsService:
     name = "fics"
 
-    def __init__(self, switch: Switch, db: StateDB, cch: CchService, ppf: PpfService) -> None:
+    def __init__(self, switch: SwitchPort, db: StateDB, cch: CchService, ppf: PpfService) -> None:
         self.switch = switch
         self.db = db
         self.cch = cch
@@ -201,7 +201,8 @@ class FicsService:
     def _fck(self, req: Request) -> Any:
         msg = req.msg
         if msg.get("ADR") == "N" and msg.get("IDS") != "Y":
-            rej = Reject(ID_REQUIRED, "PURCHASER ID DOES NOT SHOW AN ADDRESS - A SECOND ID "
+            rej = Reject(RejectCode.ID_REQUIRED,
+                         "PURCHASER ID DOES NOT SHOW AN ADDRESS - A SECOND ID "
                          "PROVING ADDRESS IS REQUIRED (IDS/Y) (OAR 257-010-0055)", "IDS",
                          msg.raw[:100])
             return [Reply(responses.reject(rej, msg.ori), key="REJ")]
@@ -273,7 +274,8 @@ class FicsService:
         def answer(bodies: list[str] | None) -> list[Reply]:
             verdict = classify(bodies)
             if verdict == "unavailable":
-                rej = Reject("NOT-AVAILABLE", "NCIC NOT AVAILABLE - STOLEN GUN CHECK NOT MADE - "
+                rej = Reject(RejectCode.NOT_AVAILABLE,
+                             "NCIC NOT AVAILABLE - STOLEN GUN CHECK NOT MADE - "
                              "TRY AGAIN LATER", "SER", msg.raw[:100])
                 return [Reply(responses.reject(rej, msg.ori), key="REJ")]
             stolen = verdict == "hit"

@@ -41,7 +41,7 @@ from lems.store import Statement
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall
 
-    from lems.switch import Switch
+    from lems.ports import SwitchPort
 
 DEADLINES = {"U": 600.0, "R": 3600.0}
 """Lab seconds an owner has to answer, by priority."""
@@ -85,7 +85,7 @@ class OpenRequest:
 
 
 class HitTracker:
-    def __init__(self, switch: Switch, db: StateDB) -> None:
+    def __init__(self, switch: SwitchPort, db: StateDB) -> None:
         self.switch = switch
         self.db = db
         self.open: dict[int, OpenRequest] = {}
@@ -94,9 +94,9 @@ class HitTracker:
         self._last_id = row[0] if row else 0
 
     def install(self) -> None:
-        routes = self.switch.router.routes
-        routes["hitconfirm"] = self.on_request
-        routes["hitreply"] = self.on_reply
+        router = self.switch.router
+        router.intercept("hitconfirm", self.on_request)
+        router.intercept("hitreply", self.on_reply)
         self.switch.stop_hooks.append(self.cancel_timers)
         self._reload()
 

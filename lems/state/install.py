@@ -25,7 +25,7 @@ from lems.state.ppf import PpfService
 from lems.store import Statement
 
 if TYPE_CHECKING:
-    from lems.switch import Switch
+    from lems.ports import SwitchPort
 
 
 @dataclass(slots=True)
@@ -38,7 +38,7 @@ class StateServices:
     jobs: Jobs
 
 
-def install(switch: Switch) -> None:
+def install(switch: SwitchPort) -> None:
     db = StateDB(path_for(switch.lab.database), switch.reactor)
     db.writer.on_failure = switch.storage_failed
     clock = switch.clock
@@ -65,7 +65,7 @@ def install(switch: Switch) -> None:
     hits.install()
     jobs = Jobs(switch, db, cch, fics, ppf)
     jobs.start()
-    switch.state = StateServices(db, cch, fics, ppf, hits, jobs)  # type: ignore[attr-defined]
+    switch.state = StateServices(db, cch, fics, ppf, hits, jobs)
 
     feed = AdminFeed(switch, db)
     poll = LoopingCall(feed.poll)

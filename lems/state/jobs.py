@@ -27,7 +27,7 @@ from lems.store import Statement
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall
 
-    from lems.switch import Switch
+    from lems.ports import SwitchPort
 
 log = Logger()
 
@@ -38,7 +38,7 @@ PURGE_BATCH = 5000
 
 
 class Jobs:
-    def __init__(self, switch: Switch, db: StateDB, cch: CchService, fics: FicsService,
+    def __init__(self, switch: SwitchPort, db: StateDB, cch: CchService, fics: FicsService,
                  ppf: PpfService) -> None:
         self.switch = switch
         self.db = db

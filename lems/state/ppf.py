@@ -22,18 +22,16 @@ from twisted.logger import Logger
 
 from formats import responses
 from formats.errors import Reject
+from formats.rejects import RejectCode
 from lems.router import Reply, Request
 from lems.state.db import StateDB
 from lems.store import Statement
 
 if TYPE_CHECKING:
-    from lems.switch import Switch
+    from lems.ports import SwitchPort
 
 log = Logger()
 
-NOT_DESIGNATED = "NOT-DESIGNATED"
-PPF_USE = "PPF-USE"
-NOT_ON_FILE = "NOT-ON-FILE"
 MAINTENANCE_PURPOSE = "A"
 FIELDS = ("PPN", "NAM", "DOB", "SEX", "PCA", "ORI", "NRI")
 
@@ -88,7 +86,7 @@ class PpfService:
 
     name = "ppf"
 
-    def __init__(self, switch: Switch, db: StateDB) -> None:
+    def __init__(self, switch: SwitchPort, db: StateDB) -> None:
         self.switch = switch
         self.db = db
         row = db.one("SELECT MAX(ppn) FROM ppf")
@@ -113,7 +111,8 @@ class PpfService:
         msg = req.msg
         agency = self.switch.directory.agencies[msg.ori]
         if not may_submit(agency.category, agency.type, msg.ori):
-            return self._reject(req, NOT_DESIGNATED, f"ORI {msg.ori} MAY NOT SUBMIT PROHIBITED "
+            return self._reject(req, RejectCode.NOT_DESIGNATED,
+                                f"ORI {msg.ori} MAY NOT SUBMIT PROHIBITED "
                                 "PERSONS - DESIGNATED AGENCIES AND COURTS ONLY "
                                 "(OAR 257-010-0060)", "ORI")
         self._last += 1
@@ -132,10 +131,12 @@ class PpfService:
         ppn = msg.get("PPN") or ""
         row = self.db.one("SELECT name, dob, ori, relieved FROM ppf WHERE ppn = ?", (ppn,))
         if row is None or row[3]:
-            return self._reject(req, NOT_ON_FILE, f"PPN/{ppn} IS NOT AN ACTIVE PPF ENTRY", "PPN")
+            return self._reject(req, RejectCode.NOT_ON_FILE,
+                                f"PPN/{ppn} IS NOT AN ACTIVE PPF ENTRY", "PPN")
         agency = self.switch.directory.agencies[msg.ori]
         if msg.ori != row[2] and not may_submit(agency.category, agency.type, msg.ori):
-            return self._reject(req, NOT_DESIGNATED, f"RELIEF FOR PPN/{ppn} ONLY FROM THE "
+            return self._reject(req, RejectCode.NOT_DESIGNATED,
+                                f"RELIEF FOR PPN/{ppn} ONLY FROM THE "
                                 "SUBMITTING AGENCY, A COURT OR PSRB", "ORI")
         stmt = ("UPDATE ppf SET relieved = ?, reason = ? WHERE ppn = ?",
                 (self.switch.clock.stamp(), msg.get("RSN") or "", ppn))
@@ -151,7 +152,8 @@ class PpfService:
     def _qpp(self, req: Request) -> Any:
         msg = req.msg
         if msg.get("PUR") != MAINTENANCE_PURPOSE:
-            return self._reject(req, PPF_USE, "PPF DATA MAY BE USED ONLY FOR FILE MAINTENANCE "
+            return self._reject(req, RejectCode.PPF_USE,
+                                "PPF DATA MAY BE USED ONLY FOR FILE MAINTENANCE "
                                 "(PUR/A), NICS REPORTING AND FIREARM CHECKS (OAR 257-010-0060)",
                                 "PUR")
         if msg.get("PPN"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from formats.rejects import RejectCode
 from lems.router import Request
 from lems.state.cch import Cycle, remove_subject
 from lems.store import Statement
@@ -20,9 +21,6 @@ from lems.store import Statement
 if TYPE_CHECKING:
     from lems.state.cch import CchService
 
-SET_ASIDE_REFUSED = "SET-ASIDE-REFUSED"
-FINGERPRINTS_REQUIRED = "FPI-REQUIRED"
-BAD_REASON = "BAD-VALUE"
 DUII = frozenset({"5403", "5404"})
 CLASS_A_B = frozenset({"FA", "FB"})
 
@@ -49,21 +47,23 @@ def removal(svc: CchService, req: Request) -> Any:
     sid = msg.get("SID") or ""
     what = action(msg.get("RSN") or "")
     if not what:
-        return [svc._reject(req, BAD_REASON, "RSN MUST BE EXPUNGEMENT, SET-ASIDE OR DECEASED",
+        return [svc._reject(req, RejectCode.BAD_VALUE,
+                            "RSN MUST BE EXPUNGEMENT, SET-ASIDE OR DECEASED",
                             "RSN")]
     rec = svc.store.load(sid)
     if rec is None:
-        return [svc._reject(req, "NOT-ON-FILE", f"SID/{sid} NOT ON FILE", "SID")]
+        return [svc._reject(req, RejectCode.NOT_ON_FILE, f"SID/{sid} NOT ON FILE", "SID")]
     cyc = int(msg.get("CYC") or 0)
     cycle = next((c for c in rec.cycles if c.cyc == cyc), None)
     if cyc and cycle is None:
-        return [svc._reject(req, "NOT-ON-FILE", f"CYCLE {cyc:03d} NOT ON FILE FOR SID/{sid}",
+        return [svc._reject(req, RejectCode.NOT_ON_FILE,
+                            f"CYCLE {cyc:03d} NOT ON FILE FOR SID/{sid}",
                             "CYC")]
     order = [("SID", sid), ("ORD", msg.get("ORD") or ""), ("DOC", msg.get("DOC") or "")]
     statements: list[Statement]
     if what == "death":
         if msg.get("FPI") != "Y" or not msg.get("DOE"):
-            return [svc._reject(req, FINGERPRINTS_REQUIRED, "DEATH REMOVES A RECORD ONLY WHEN "
+            return [svc._reject(req, RejectCode.FPI_REQUIRED, "DEATH REMOVES A RECORD ONLY WHEN "
                                 "CONFIRMED BY FINGERPRINTS - SEND FPI/Y AND DOE/", "FPI")]
         statements = remove_subject(sid)
         words = "OREGON CCH RECORD REMOVED - SUBJECT DECEASED (FINGERPRINT CONFIRMED)"
@@ -78,14 +78,15 @@ def removal(svc: CchService, req: Request) -> Any:
             words = f"OREGON CCH CYCLE {cyc:03d} EXPUNGED BY COURT ORDER"
     else:
         if cycle is None:
-            return [svc._reject(req, "MISSING-FIELD", "SET-ASIDE NAMES THE ARREST CYCLE - "
+            return [svc._reject(req, RejectCode.MISSING_FIELD, "SET-ASIDE NAMES THE ARREST CYCLE - "
                                 "SEND CYC/", "CYC")]
         if msg.get("FPI") != "Y":
-            return [svc._reject(req, FINGERPRINTS_REQUIRED, "SET-ASIDE NEEDS A FINGERPRINT "
+            return [svc._reject(req, RejectCode.FPI_REQUIRED, "SET-ASIDE NEEDS A FINGERPRINT "
                                 "COMPARISON - SEND FPI/Y", "FPI")]
         bar = set_aside_bar(cycle)
         if bar:
-            return [svc._reject(req, SET_ASIDE_REFUSED, f"SET-ASIDE REFUSED - {bar} (NOT FOR "
+            return [svc._reject(req, RejectCode.SET_ASIDE_REFUSED,
+                                f"SET-ASIDE REFUSED - {bar} (NOT FOR "
                                 "TRAFFIC OFFENSES, CLASS A OR B FELONIES, OR DUII DISMISSED "
                                 "AFTER DIVERSION)", "CYC")]
         statements = [("UPDATE cycle SET sealed = 1 WHERE sid = ? AND cyc = ?", (sid, cyc)),

@@ -20,6 +20,7 @@ from formats.fields import FieldDef
 from formats.grammar import Parser, build, clean, parse
 from formats.message import Message
 from formats.nic import make_nic
+from formats.rejects import RejectCode
 
 D = Dictionary.default()
 P = Parser()
@@ -27,8 +28,8 @@ ORI = "OR0240000"
 ALL_KEYS = sorted(D.keys)
 
 FORMAT_CODES = frozenset({
-    errors.BAD_FORMAT, errors.BAD_KEY, errors.BAD_ORI, errors.MISSING_FIELD, errors.BAD_VALUE,
-    errors.FIELD_NOT_ALLOWED, errors.DUPLICATE_FIELD,
+    RejectCode.BAD_FORMAT, RejectCode.BAD_KEY, RejectCode.BAD_ORI, RejectCode.MISSING_FIELD,
+    RejectCode.BAD_VALUE, RejectCode.FIELD_NOT_ALLOWED, RejectCode.DUPLICATE_FIELD,
 })
 
 # ------------------------------------------------------------------------- message generator
@@ -178,16 +179,16 @@ QW = "QW.OR0240000.NAM/SMITH,JOHN.DOB/19800101"
 
 
 def test_missing_mandatory_field() -> None:
-    assert_reject("EW.OR0240000.SEX/M", errors.MISSING_FIELD, "NAM",
+    assert_reject("EW.OR0240000.SEX/M", RejectCode.MISSING_FIELD, "NAM",
                   "MISSING MANDATORY FIELD NAM")
 
 
 def test_invalid_code() -> None:
-    assert_reject(QW + ".SEX/X", errors.BAD_VALUE, "SEX", "INVALID SEX CODE X")
+    assert_reject(QW + ".SEX/X", RejectCode.BAD_VALUE, "SEX", "INVALID SEX CODE X")
 
 
 def test_bad_date() -> None:
-    assert_reject("QW.OR0240000.NAM/SMITH,JOHN.DOB/19801345", errors.BAD_VALUE, "DOB",
+    assert_reject("QW.OR0240000.NAM/SMITH,JOHN.DOB/19801345", RejectCode.BAD_VALUE, "DOB",
                   "DOB/19801345 NOT A VALID DATE")
     for bad in ("19810229", "19800431", "18000000", "2000010", "1980O101"):
         assert rejected(f"QW.OR0240000.NAM/SMITH,JOHN.DOB/{bad}").field == "DOB"
@@ -195,18 +196,18 @@ def test_bad_date() -> None:
 
 
 def test_field_not_allowed_for_key() -> None:
-    assert_reject("QV.OR0240000.LIC/ABC123.NAM/SMITH,JOHN", errors.FIELD_NOT_ALLOWED, "NAM",
+    assert_reject("QV.OR0240000.LIC/ABC123.NAM/SMITH,JOHN", RejectCode.FIELD_NOT_ALLOWED, "NAM",
                   "FIELD NAM NOT VALID FOR MKE QV")
 
 
 def test_unknown_field() -> None:
-    assert_reject(QW + ".ZZZ/1", errors.FIELD_NOT_ALLOWED, "ZZZ", "UNKNOWN FIELD CODE ZZZ")
+    assert_reject(QW + ".ZZZ/1", RejectCode.FIELD_NOT_ALLOWED, "ZZZ", "UNKNOWN FIELD CODE ZZZ")
     rej = rejected(QW + ".ABCDEFGHIJKLMN/1")
     assert rej.field == "ABCDEFGHIJ" and rej.reason == "UNKNOWN FIELD CODE ABCDEFGHIJ"
 
 
 def test_duplicate_field() -> None:
-    assert_reject(QW + ".NAM/JONES,MARY", errors.DUPLICATE_FIELD, "NAM",
+    assert_reject(QW + ".NAM/JONES,MARY", RejectCode.DUPLICATE_FIELD, "NAM",
                   "FIELD NAM ENTERED MORE THAN ONCE")
 
 
@@ -219,22 +220,22 @@ def test_repeatable_field_allowed_twice() -> None:
 
 
 def test_trailing_period() -> None:
-    assert_reject(QW + ".", errors.BAD_FORMAT, None, "MESSAGE MUST NOT END WITH A PERIOD")
+    assert_reject(QW + ".", RejectCode.BAD_FORMAT, None, "MESSAGE MUST NOT END WITH A PERIOD")
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\r\n\x00\x07", "\t"])
 def test_empty_message(text: str) -> None:
-    assert_reject(text, errors.BAD_FORMAT, None, "EMPTY MESSAGE")
+    assert_reject(text, RejectCode.BAD_FORMAT, None, "EMPTY MESSAGE")
 
 
 def test_unknown_key() -> None:
-    assert_reject("ZZ.OR0240000.NAM/SMITH,JOHN", errors.BAD_KEY, None,
+    assert_reject("ZZ.OR0240000.NAM/SMITH,JOHN", RejectCode.BAD_KEY, None,
                   "INVALID MESSAGE KEY ZZ")
     assert rejected("ABCDEFGHIJKLMNOP.OR0240000").reason == "INVALID MESSAGE KEY ABCDEFGHIJ"
 
 
 def test_bad_key_suffix() -> None:
-    assert_reject("EV-X.OR0240000.LIC/ABC", errors.BAD_KEY, None,
+    assert_reject("EV-X.OR0240000.LIC/ABC", RejectCode.BAD_KEY, None,
                   "INVALID MESSAGE KEY SUFFIX EV-X")
 
 
@@ -247,36 +248,37 @@ def test_bad_key_suffix() -> None:
     ("NE0240000", "ORI/NE0240000 NE IS NOT AN NCIC STATE CODE"),
 ])
 def test_bad_ori(ori: str, reason: str) -> None:
-    assert_reject(f"QW.{ori}.NAM/SMITH,JOHN.DOB/19800101", errors.BAD_ORI, "ORI", reason)
+    assert_reject(f"QW.{ori}.NAM/SMITH,JOHN.DOB/19800101", RejectCode.BAD_ORI, "ORI", reason)
 
 
 def test_key_without_ori() -> None:
-    assert_reject("QW", errors.BAD_FORMAT, None,
+    assert_reject("QW", RejectCode.BAD_FORMAT, None,
                   "MESSAGE KEY MUST BE FOLLOWED BY A PERIOD AND THE ORI")
     assert_reject("RQ", ".01.", None, "MESSAGE KEY MUST BE FOLLOWED BY A PERIOD AND THE ORI")
 
 
 def test_missing_identifiers_on_qw() -> None:
     assert_reject(
-        "QW.OR0240000.NAM/SMITH,JOHN.SEX/M", errors.MISSING_FIELD, "DOB",
+        "QW.OR0240000.NAM/SMITH,JOHN.SEX/M", RejectCode.MISSING_FIELD, "DOB",
         "MISSING IDENTIFIERS - ENTER ONE OF NAM+DOB, NAM+SOC, NAM+FBI, NAM+MNU, NAM+OLN, "
         "FBI, SOC, MNU, OLN, NIC")
     assert rejected("QW.OR0240000").reason.startswith("MISSING IDENTIFIERS")
 
 
 def test_field_shape_errors() -> None:
-    assert_reject("QW.OR0240000.NAMSMITH", errors.BAD_FORMAT, None,
+    assert_reject("QW.OR0240000.NAMSMITH", RejectCode.BAD_FORMAT, None,
                   "NAMSMITH IS NOT A CODE/VALUE FIELD")
-    assert_reject("QW.OR0240000.NAM/SMITH,JOHN..DOB/19800101", errors.BAD_FORMAT, None,
+    assert_reject("QW.OR0240000.NAM/SMITH,JOHN..DOB/19800101", RejectCode.BAD_FORMAT, None,
                   "EMPTY FIELD BETWEEN PERIODS")
-    assert_reject("QW.OR0240000.NAM/.DOB/19800101", errors.MISSING_FIELD, "NAM",
+    assert_reject("QW.OR0240000.NAM/.DOB/19800101", RejectCode.MISSING_FIELD, "NAM",
                   "FIELD NAM HAS NO VALUE")
     xw = "XW.OR0240000.NAM/SMITH,JOHN.NIC/" + make_nic("W", 5)
     for last, code, field, reason in [
-        (".RSN/", errors.MISSING_FIELD, "RSN", "FIELD RSN HAS NO VALUE"),
-        (".RSN/  ", errors.MISSING_FIELD, "RSN", "FIELD RSN HAS NO VALUE"),
-        (".RSN", errors.BAD_FORMAT, None, "RSN IS NOT A CODE/VALUE FIELD"),
-        (".RSN/ OK.RSN/AGAIN", errors.DUPLICATE_FIELD, "RSN", "FIELD RSN ENTERED MORE THAN ONCE"),
+        (".RSN/", RejectCode.MISSING_FIELD, "RSN", "FIELD RSN HAS NO VALUE"),
+        (".RSN/  ", RejectCode.MISSING_FIELD, "RSN", "FIELD RSN HAS NO VALUE"),
+        (".RSN", RejectCode.BAD_FORMAT, None, "RSN IS NOT A CODE/VALUE FIELD"),
+        (".RSN/ OK.RSN/AGAIN", RejectCode.DUPLICATE_FIELD, "RSN",
+         "FIELD RSN ENTERED MORE THAN ONCE"),
         (". RSN /GONE", None, None, None),
     ]:
         if code is None:
@@ -284,18 +286,18 @@ def test_field_shape_errors() -> None:
         else:
             assert_reject(xw + last, code, field, reason)
     # the first problem in the order typed wins
-    assert rejected("QW.OR0240000.NAM/A,B.NAM/C,D.SEX/Q").code == errors.DUPLICATE_FIELD
-    assert rejected("QW.OR0240000.NAM/A,B.SEX/Q.NAM/C,D").code == errors.BAD_VALUE
-    assert rejected("QW.OR0240000.NAM/A,B.SEX/Q.ZZZ/1").code == errors.BAD_VALUE
-    assert rejected("QW.OR0240000.NAM/A,B.ZZZ/1.SEX/Q").code == errors.FIELD_NOT_ALLOWED
+    assert rejected("QW.OR0240000.NAM/A,B.NAM/C,D.SEX/Q").code == RejectCode.DUPLICATE_FIELD
+    assert rejected("QW.OR0240000.NAM/A,B.SEX/Q.NAM/C,D").code == RejectCode.BAD_VALUE
+    assert rejected("QW.OR0240000.NAM/A,B.SEX/Q.ZZZ/1").code == RejectCode.BAD_VALUE
+    assert rejected("QW.OR0240000.NAM/A,B.ZZZ/1.SEX/Q").code == RejectCode.FIELD_NOT_ALLOWED
 
 
 def test_positional_rejects() -> None:
-    assert_reject("LOGON.T01", errors.BAD_FORMAT, None,
+    assert_reject("LOGON.T01", RejectCode.BAD_FORMAT, None,
                   "LOGON TAKES TERMINAL.OPERATOR.PASSWORD")
-    assert_reject("LOGON.T01..pw", errors.BAD_FORMAT, None,
+    assert_reject("LOGON.T01..pw", RejectCode.BAD_FORMAT, None,
                   "LOGON TAKES TERMINAL.OPERATOR.PASSWORD")
-    assert_reject("ACK", errors.BAD_FORMAT, None, "ACK TAKES OSN")
+    assert_reject("ACK", RejectCode.BAD_FORMAT, None, "ACK TAKES OSN")
 
 
 def test_field_type_rejects() -> None:
@@ -429,7 +431,7 @@ def test_nlets_short_dates() -> None:
     m = parse("DQ.OR0240000.WA.TXT\nNAM/SMITH,JOHN.DOB/011580.SEX/M")
     assert m.get("DOB") == "011580"
     assert rejected("DQ.OR0240000.WA.TXT\nNAM/SMITH,JOHN.DOB/023180.SEX/M").code == ".05."
-    assert_reject("QW.OR0240000.NAM/SMITH,JOHN.DOB/011580", errors.BAD_VALUE, "DOB",
+    assert_reject("QW.OR0240000.NAM/SMITH,JOHN.DOB/011580", RejectCode.BAD_VALUE, "DOB",
                   "DOB/011580 NOT A VALID DATE")
 
 

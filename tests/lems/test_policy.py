@@ -11,7 +11,7 @@ from support import TODAY, demo_lab
 
 from formats.dictionary import Dictionary
 from formats.grammar import Parser
-from lems import policy
+from formats.rejects import RejectCode
 from lems.directory import Directory
 from lems.lab import AgencyConfig, LabConfig, TerminalConfig
 from lems.policy import Policy
@@ -60,10 +60,10 @@ def assert_reject(result, code: str, field: str, *words: str) -> None:
 
 def test_spoof_ori_not_bound_to_terminal(lab):
     d = directory(lab)
-    assert_reject(check(d, "T01", QW, ori="OR0260000"), policy.SPOOF, "ORI",
+    assert_reject(check(d, "T01", QW, ori="OR0260000"), RejectCode.SPOOF, "ORI",
                   "OR0260000", "T01", "ATTEMPT LOGGED")
     # a cj ORI borrowed by a qualified-entity terminal is a spoof before anything else
-    assert_reject(check(d, "T10", QW, ori="OR0240000"), policy.SPOOF, "ORI")
+    assert_reject(check(d, "T10", QW, ori="OR0240000"), RejectCode.SPOOF, "ORI")
 
 
 def test_own_ori_passes(lab):
@@ -82,7 +82,7 @@ def test_unknown_ori(tmp_path):
                     terminals={"T00": TerminalConfig("T00", ("ORLEDS000",)),
                                "T99": TerminalConfig("T99", ("OR0990000", "ORLEDS000"))})
     d = Directory(lab)
-    assert_reject(check(d, "T99", QW, ori="OR0990000"), policy.UNKNOWN_ORI, "ORI",
+    assert_reject(check(d, "T99", QW, ori="OR0990000"), RejectCode.UNKNOWN_ORI, "ORI",
                   "OR0990000 IS NOT IN THE DIRECTORY")
     assert check(d, "T99", QW, ori="ORLEDS000") is None
     assert check(d, "T00", QW) is None
@@ -95,12 +95,12 @@ def test_suspended(lab):
     d = directory(lab)
     d.suspended["OR0240000"] = "AUDIT FINDING 2026-14"
     r = check(d, "T01", QW)
-    assert_reject(r, policy.SUSPENDED, "ORI", "OR0240000 IS SUSPENDED - AUDIT FINDING 2026-14 -",
-                  "CONTACT LEDS")
+    assert_reject(r, RejectCode.SUSPENDED, "ORI",
+                  "OR0240000 IS SUSPENDED - AUDIT FINDING 2026-14 -", "CONTACT LEDS")
     assert check(d, "T04", QW) is None  # other agencies are not affected
     d.suspended["OR0260000"] = ""
     r = check(d, "T04", QW)
-    assert_reject(r, policy.SUSPENDED, "ORI")
+    assert_reject(r, RejectCode.SUSPENDED, "ORI")
     assert r.reason == "ACCESS FOR ORI OR0260000 IS SUSPENDED - CONTACT LEDS"
 
 
@@ -116,7 +116,7 @@ def test_reinstated_passes(lab):
 
 def test_no_agreement(lab):
     d = directory(lab, OR0240000={"agreement": False})
-    assert_reject(check(d, "T01", QW), policy.NO_AGREEMENT, "ORI", "NO AGENCY AGREEMENT",
+    assert_reject(check(d, "T01", QW), RejectCode.NO_AGREEMENT, "ORI", "NO AGENCY AGREEMENT",
                   "OR0240000")
     assert check(d, "T04", QW) is None
 
@@ -124,7 +124,7 @@ def test_no_agreement(lab):
 def test_suspension_is_reported_before_missing_agreement(lab):
     d = directory(lab, OR0240000={"agreement": False})
     d.suspended["OR0240000"] = "X"
-    assert_reject(check(d, "T01", QW), policy.SUSPENDED, "ORI")
+    assert_reject(check(d, "T01", QW), RejectCode.SUSPENDED, "ORI")
 
 
 # ---------------------------------------------------------------------- EXPIRED-AGREEMENT (R11)
@@ -136,10 +136,10 @@ def test_expired_agreement(lab):
     d = directory(lab)
     expires = d.agencies["OR024903Z"].agreement_expires
     assert expires == TODAY - timedelta(days=1)
-    assert_reject(check(d, "T11", QCH, **CONSENTED), policy.EXPIRED, "ORI",
+    assert_reject(check(d, "T11", QCH, **CONSENTED), RejectCode.EXPIRED_AGREEMENT, "ORI",
                   f"EXPIRED {expires.isoformat()}")
     assert_reject(check(d, "T11", QCH, today=expires + timedelta(days=30), **CONSENTED),
-                  policy.EXPIRED, "ORI")
+                  RejectCode.EXPIRED_AGREEMENT, "ORI")
 
 
 @pytest.mark.parametrize("days_before", [1, 0], ids=["day-before", "last-day"])
@@ -154,9 +154,9 @@ def test_agreement_valid_until_it_expires(lab, days_before):
 
 def test_qualified_entity_may_not_query_wanted(lab):
     d = directory(lab)
-    assert_reject(check(d, "T10", QW), policy.KEY_NOT_ALLOWED, "MKE",
+    assert_reject(check(d, "T10", QW), RejectCode.KEY_NOT_ALLOWED, "MKE",
                   "MKE QW NOT AUTHORIZED FOR QE ORI OR024902Z")
-    assert_reject(check(d, "T10", QCH, extra="PUR/I.ATN/X."), policy.KEY_NOT_ALLOWED, "MKE")
+    assert_reject(check(d, "T10", QCH, extra="PUR/I.ATN/X."), RejectCode.KEY_NOT_ALLOWED, "MKE")
 
 
 def test_qualified_entity_fitness_check_passes(lab):
@@ -165,8 +165,8 @@ def test_qualified_entity_fitness_check_passes(lab):
 
 def test_designated_and_riss_default_keys(lab):
     d = directory(lab)
-    assert_reject(check(d, "T08", QW), policy.KEY_NOT_ALLOWED, "MKE", "DESIGNATED")
-    assert_reject(check(d, "T09", EAR), policy.KEY_NOT_ALLOWED, "MKE", "RISS")
+    assert_reject(check(d, "T08", QW), RejectCode.KEY_NOT_ALLOWED, "MKE", "DESIGNATED")
+    assert_reject(check(d, "T09", EAR), RejectCode.KEY_NOT_ALLOWED, "MKE", "RISS")
     assert check(d, "T09", QW) is None
     assert check(d, "T08", AM) is None
 
@@ -174,7 +174,7 @@ def test_designated_and_riss_default_keys(lab):
 def test_agency_keys_override_the_category(lab):
     d = directory(lab, OR0240000={"keys": frozenset({"QW"})})
     assert check(d, "T01", QW) is None
-    assert_reject(check(d, "T01", QV), policy.KEY_NOT_ALLOWED, "MKE", "CJ ORI OR0240000")
+    assert_reject(check(d, "T01", QV), RejectCode.KEY_NOT_ALLOWED, "MKE", "CJ ORI OR0240000")
 
 
 def test_cj_may_send_every_key(lab):
@@ -187,7 +187,7 @@ def test_cj_may_send_every_key(lab):
 
 
 def test_cch_entry_needs_designation(lab):
-    assert_reject(check(directory(lab), "T01", EAR), policy.NOT_DESIGNATED, "MKE",
+    assert_reject(check(directory(lab), "T01", EAR), RejectCode.NOT_DESIGNATED, "MKE",
                   "OR0240000 IS NOT DESIGNATED TO ENTER OR UPDATE CCH")
 
 
@@ -204,9 +204,9 @@ def test_identification_services_may_enter_cch(lab):
 def test_iii_and_chri_for_criminal_justice_only(lab, template):
     d = directory(lab, OR024901Z={"keys": frozenset({"QH", "IQ", "QCH"})},
                   ORRISS000={"keys": frozenset({"QH", "IQ"})})
-    assert_reject(check(d, "T08", template), policy.CJ_ONLY, "MKE",
+    assert_reject(check(d, "T08", template), RejectCode.CJ_ONLY, "MKE",
                   "FOR CRIMINAL JUSTICE AGENCIES ONLY", "OR024901Z IS DESIGNATED")
-    assert_reject(check(d, "T09", template), policy.CJ_ONLY, "MKE", "IS RISS")
+    assert_reject(check(d, "T09", template), RejectCode.CJ_ONLY, "MKE", "IS RISS")
     assert check(d, "T01", template) is None
     assert check(d, "T06", template) is None  # a court is criminal justice too
 
@@ -217,8 +217,8 @@ def test_iii_and_chri_for_criminal_justice_only(lab, template):
 @pytest.mark.parametrize("extra", ["PUR/C.", "PUR/I.", "PUR/C.ATN/APPLICANT CONSENT."],
                          ids=["no-consent-purpose-no-atn", "no-atn", "wrong-purpose"])
 def test_designated_cch_query_needs_consent(lab, extra):
-    assert_reject(check(directory(lab), "T08", QCH, extra=extra), policy.CONSENT_REQUIRED, "PUR",
-                  "PUR/I OR PUR/J AND ATN/")
+    assert_reject(check(directory(lab), "T08", QCH, extra=extra), RejectCode.CONSENT_REQUIRED,
+                  "PUR", "PUR/I OR PUR/J AND ATN/")
 
 
 @pytest.mark.parametrize("extra", ["PUR/I.ATN/APPLICANT CONSENT.", "PUR/J.ATN/NOTICE GIVEN."],
@@ -249,3 +249,32 @@ def test_policy_does_not_touch_the_lab(lab):
     directory(lab, OR0240000={"agreement": False})
     assert lab.agencies == before
     assert Path(lab.path).exists()
+
+
+# ---------------------------------------------------------------------- R8, R9 at delivery
+
+RECORD = "QR.OR0240000\nCRIMINAL HISTORY RECORD OF DOE,JOHN"
+
+
+def test_criminal_history_is_not_sent_over_radio(lab):
+    policy = Policy(directory(lab))
+    body, disposition = policy.disseminate("T05", RECORD, "cch")
+    assert disposition == "withheld-radio"
+    assert body.split("\n")[0].startswith("NTC.")
+    assert "NOT SENT OVER RADIO TO T05" in body and "OAR 257-010-0025(9)" in body
+    assert policy.disseminate("T01", RECORD, "cch") == (RECORD, "queued")  # a wired CJ desk
+    assert policy.disseminate("T05", RECORD, "") == (RECORD, "queued")  # not criminal history
+
+
+def test_fbi_history_is_not_sent_to_a_non_cj_terminal(lab):
+    d = directory(lab)
+    assert not d.terminal_is_cj("T08")
+    body, disposition = Policy(d).disseminate("T08", RECORD, "iii")
+    assert disposition == "withheld-noncj" and "OAR 257-010-0025(3)" in body
+    generic = Policy(Directory(dataclasses.replace(lab, rules="generic")))
+    assert "28 CFR 20.33" in generic.disseminate("T08", RECORD, "iii")[0]
+
+
+def test_no_record_goes_anywhere(lab):
+    nrc = "NRC.OR0260200\nNO RECORD"
+    assert Policy(directory(lab)).disseminate("T05", nrc, "cch") == (nrc, "queued")

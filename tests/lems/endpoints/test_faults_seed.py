@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from formats import endpoint_protocol as protocol
 from formats.errors import FormatError
-from lems.endpoints import protocol
 from lems.endpoints.faults import DELIVER, DROP, ERROR, Faults
 from lems.endpoints.search import soundex, vin_check_digit, vin_is_valid
 from lems.endpoints.seed import seed_lab

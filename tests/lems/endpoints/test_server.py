@@ -7,8 +7,8 @@ import sqlite3
 
 from support import wait
 
+from formats import endpoint_protocol as protocol
 from hardware.loopback import connect_loop, listen_loop
-from lems.endpoints import protocol
 from lems.endpoints.server import EndpointServer
 from lems.endpoints.system import commit_group, group_commit, open_db
 

@@ -62,7 +62,9 @@ class FakeSwitch:
     def __post_init__(self):
         self.journal = SimpleNamespace(append=lambda d, text, **kw: self.journaled.append(
             (kw.get("disposition"), text)))
-        self.router = SimpleNamespace(routes={}, relay=lambda req: None)
+        routes: dict = {}
+        self.router = SimpleNamespace(routes=routes, relay=lambda req: None,
+                                      intercept=routes.__setitem__)
         self.directory = SimpleNamespace(control_terminals=lambda: ["T00"],
                                          terminals={"T00": None, "T01": None})
         self.lab = SimpleNamespace(switch=SimpleNamespace(ori=CONTROL))
