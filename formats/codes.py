@@ -57,17 +57,56 @@ PACKAGED = Path(__file__).with_name("ncic_codes.json.gz")
 # --------------------------------------------------------------------------------------------
 
 _US_STATES: dict[str, str] = {
-    "AK": "ALASKA", "AL": "ALABAMA", "AR": "ARKANSAS", "AZ": "ARIZONA", "CA": "CALIFORNIA",
-    "CO": "COLORADO", "CT": "CONNECTICUT", "DC": "DISTRICT OF COLUMBIA", "DE": "DELAWARE",
-    "FL": "FLORIDA", "GA": "GEORGIA", "HI": "HAWAII", "IA": "IOWA", "ID": "IDAHO",
-    "IL": "ILLINOIS", "IN": "INDIANA", "KS": "KANSAS", "KY": "KENTUCKY", "LA": "LOUISIANA",
-    "MA": "MASSACHUSETTS", "MD": "MARYLAND", "ME": "MAINE", "MI": "MICHIGAN", "MN": "MINNESOTA",
-    "MO": "MISSOURI", "MS": "MISSISSIPPI", "MT": "MONTANA", "NB": "NEBRASKA",
-    "NC": "NORTH CAROLINA", "ND": "NORTH DAKOTA", "NH": "NEW HAMPSHIRE", "NJ": "NEW JERSEY",
-    "NM": "NEW MEXICO", "NV": "NEVADA", "NY": "NEW YORK", "OH": "OHIO", "OK": "OKLAHOMA",
-    "OR": "OREGON", "PA": "PENNSYLVANIA", "RI": "RHODE ISLAND", "SC": "SOUTH CAROLINA",
-    "SD": "SOUTH DAKOTA", "TN": "TENNESSEE", "TX": "TEXAS", "UT": "UTAH", "VA": "VIRGINIA",
-    "VT": "VERMONT", "WA": "WASHINGTON", "WI": "WISCONSIN", "WV": "WEST VIRGINIA",
+    "AK": "ALASKA",
+    "AL": "ALABAMA",
+    "AR": "ARKANSAS",
+    "AZ": "ARIZONA",
+    "CA": "CALIFORNIA",
+    "CO": "COLORADO",
+    "CT": "CONNECTICUT",
+    "DC": "DISTRICT OF COLUMBIA",
+    "DE": "DELAWARE",
+    "FL": "FLORIDA",
+    "GA": "GEORGIA",
+    "HI": "HAWAII",
+    "IA": "IOWA",
+    "ID": "IDAHO",
+    "IL": "ILLINOIS",
+    "IN": "INDIANA",
+    "KS": "KANSAS",
+    "KY": "KENTUCKY",
+    "LA": "LOUISIANA",
+    "MA": "MASSACHUSETTS",
+    "MD": "MARYLAND",
+    "ME": "MAINE",
+    "MI": "MICHIGAN",
+    "MN": "MINNESOTA",
+    "MO": "MISSOURI",
+    "MS": "MISSISSIPPI",
+    "MT": "MONTANA",
+    "NB": "NEBRASKA",
+    "NC": "NORTH CAROLINA",
+    "ND": "NORTH DAKOTA",
+    "NH": "NEW HAMPSHIRE",
+    "NJ": "NEW JERSEY",
+    "NM": "NEW MEXICO",
+    "NV": "NEVADA",
+    "NY": "NEW YORK",
+    "OH": "OHIO",
+    "OK": "OKLAHOMA",
+    "OR": "OREGON",
+    "PA": "PENNSYLVANIA",
+    "RI": "RHODE ISLAND",
+    "SC": "SOUTH CAROLINA",
+    "SD": "SOUTH DAKOTA",
+    "TN": "TENNESSEE",
+    "TX": "TEXAS",
+    "UT": "UTAH",
+    "VA": "VIRGINIA",
+    "VT": "VERMONT",
+    "WA": "WASHINGTON",
+    "WI": "WISCONSIN",
+    "WV": "WEST VIRGINIA",
     "WY": "WYOMING",
 }
 """The 50 states and DC, as in the 5.0.1 ``UnitedStates`` list (51 codes)."""
@@ -133,17 +172,19 @@ Why a separate set and not "any LIS code": LIS also holds provinces, Mexican sta
 countries, and an ORI beginning ``NE`` (the Netherlands) or ``BC`` must be refused.
 """
 
-NLETS_SPECIAL_DESTINATIONS: Mapping[str, str] = MappingProxyType({
-    "NL": "NLETS (SWITCH / MULTI-STATE)",
-    "FB": "FBI / NCIC",
-    "CN": "CANADA",
-    "FA": "FEDERAL AVIATION ADMINISTRATION",
-    "NA": "NATIONAL INSURANCE CRIME BUREAU",
-    "CG": "U.S. COAST GUARD",
-    "OD": "ORION DIRECTORY",
-    "Z1": "ALL STATES",
-    **{f"R{n}": f"NLETS REGION {n} (INFERRED)" for n in range(1, 9)},
-})
+NLETS_SPECIAL_DESTINATIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "NL": "NLETS (SWITCH / MULTI-STATE)",
+        "FB": "FBI / NCIC",
+        "CN": "CANADA",
+        "FA": "FEDERAL AVIATION ADMINISTRATION",
+        "NA": "NATIONAL INSURANCE CRIME BUREAU",
+        "CG": "U.S. COAST GUARD",
+        "OD": "ORION DIRECTORY",
+        "Z1": "ALL STATES",
+        **{f"R{n}": f"NLETS REGION {n} (INFERRED)" for n in range(1, 9)},
+    }
+)
 """Two-character Nlets destinations that are not states.
 
 These are a different namespace from LIS: in LIS, NL is Nuevo Leon, NA Nayarit, FA the Falkland
@@ -152,17 +193,19 @@ regions, but no public source shows their destination codes: ``R1``..``R8`` are 
 stand-in (**inferred**), to be replaced by configuration if a lab knows the real ones.
 """
 
-ALIASES: Mapping[str, str] = MappingProxyType({
-    "RACE": "RAC",
-    "HAIR": "HAI",
-    "SKIN": "SKN",
-    "VEHICLEEPD": "EPD",
-    "UNITEDSTATES": "LIS",
-    "CANADIAN": "LIS",
-    "USTERRITORIES": "LIS",
-    "COUNTRY": "LIS",
-    "POB": "LIS",
-})
+ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        "RACE": "RAC",
+        "HAIR": "HAI",
+        "SKIN": "SKN",
+        "VEHICLEEPD": "EPD",
+        "UNITEDSTATES": "LIS",
+        "CANADIAN": "LIS",
+        "USTERRITORIES": "LIS",
+        "COUNTRY": "LIS",
+        "POB": "LIS",
+    }
+)
 """Upper-cased file stem -> table name, for files that name an NCIC table differently.
 
 Decisions, from the shared directory's INDEX.md files and CSV contents:
@@ -203,20 +246,46 @@ _BUILTIN_TABLES: dict[str, dict[str, str]] = {
         "P": "NATIVE HAWAIIAN OR OTHER PACIFIC ISLANDER",
     },
     "EYE": {
-        "BLK": "BLACK", "BLU": "BLUE", "BRO": "BROWN", "GRN": "GREEN", "GRY": "GRAY",
-        "HAZ": "HAZEL", "MAR": "MAROON", "MUL": "MULTICOLORED", "PNK": "PINK",
+        "BLK": "BLACK",
+        "BLU": "BLUE",
+        "BRO": "BROWN",
+        "GRN": "GREEN",
+        "GRY": "GRAY",
+        "HAZ": "HAZEL",
+        "MAR": "MAROON",
+        "MUL": "MULTICOLORED",
+        "PNK": "PINK",
         "XXX": "UNKNOWN",
     },
     "HAI": {
-        "BLK": "BLACK", "BLN": "BLOND OR STRAWBERRY", "BLU": "BLUE", "BRO": "BROWN",
-        "GRN": "GREEN", "GRY": "GRAY OR PARTIALLY GRAY", "ONG": "ORANGE", "PLE": "PURPLE",
-        "PNK": "PINK", "RED": "RED OR AUBURN", "SDY": "SANDY", "WHI": "WHITE",
+        "BLK": "BLACK",
+        "BLN": "BLOND OR STRAWBERRY",
+        "BLU": "BLUE",
+        "BRO": "BROWN",
+        "GRN": "GREEN",
+        "GRY": "GRAY OR PARTIALLY GRAY",
+        "ONG": "ORANGE",
+        "PLE": "PURPLE",
+        "PNK": "PINK",
+        "RED": "RED OR AUBURN",
+        "SDY": "SANDY",
+        "WHI": "WHITE",
         "XXX": "UNKNOWN OR COMPLETELY BALD",
     },
     "SKN": {
-        "ALB": "ALBINO", "BLK": "BLACK", "DBR": "DARK BROWN", "DRK": "DARK", "FAR": "FAIR",
-        "LBR": "LIGHT BROWN", "LGT": "LIGHT", "MBR": "MEDIUM BROWN", "MED": "MEDIUM",
-        "OLV": "OLIVE", "RUD": "RUDDY", "SAL": "SALLOW", "YEL": "YELLOW",
+        "ALB": "ALBINO",
+        "BLK": "BLACK",
+        "DBR": "DARK BROWN",
+        "DRK": "DARK",
+        "FAR": "FAIR",
+        "LBR": "LIGHT BROWN",
+        "LGT": "LIGHT",
+        "MBR": "MEDIUM BROWN",
+        "MED": "MEDIUM",
+        "OLV": "OLIVE",
+        "RUD": "RUDDY",
+        "SAL": "SALLOW",
+        "YEL": "YELLOW",
     },
     "LIS": {**_US_STATES, **_US_TERRITORIES, **_CANADA, **_COUNTRIES},
     "OFF": {
@@ -269,60 +338,142 @@ _BUILTIN_TABLES: dict[str, dict[str, str]] = {
         "5499": "TRAFFIC OFFENSE",
     },
     "VMA": {
-        "ACUR": "ACURA", "AUDI": "AUDI", "BMW": "BMW", "BUIC": "BUICK", "CADI": "CADILLAC",
-        "CHEV": "CHEVROLET", "CHRY": "CHRYSLER", "DODG": "DODGE", "FORD": "FORD",
-        "FRHT": "FREIGHTLINER CORP.", "GMC": "GENERAL MOTORS CORP.", "HD": "HARLEY-DAVIDSON",
-        "HOND": "HONDA", "HYUN": "HYUNDAI", "INFI": "INFINITI", "INTL": "INTERNATIONAL HARVESTER",
-        "JEEP": "JEEP", "KAWK": "KAWASAKI", "KIA": "KIA MOTORS CORPORATION",
-        "KW": "KENWORTH MOTOR TRUCK CO.", "LEXS": "LEXUS", "LINC": "LINCOLN-CONTINENTAL",
-        "LNDR": "LAND ROVER", "MAZD": "MAZDA", "MERZ": "MERCEDES-BENZ", "MITS": "MITSUBISHI",
-        "NISS": "NISSAN", "PLYM": "PLYMOUTH", "PONT": "PONTIAC", "PTRB": "PETERBILT MOTORS CO.",
-        "SUBA": "SUBARU", "SUZI": "SUZUKI", "TOYT": "TOYOTA", "VOLK": "VOLKSWAGEN",
+        "ACUR": "ACURA",
+        "AUDI": "AUDI",
+        "BMW": "BMW",
+        "BUIC": "BUICK",
+        "CADI": "CADILLAC",
+        "CHEV": "CHEVROLET",
+        "CHRY": "CHRYSLER",
+        "DODG": "DODGE",
+        "FORD": "FORD",
+        "FRHT": "FREIGHTLINER CORP.",
+        "GMC": "GENERAL MOTORS CORP.",
+        "HD": "HARLEY-DAVIDSON",
+        "HOND": "HONDA",
+        "HYUN": "HYUNDAI",
+        "INFI": "INFINITI",
+        "INTL": "INTERNATIONAL HARVESTER",
+        "JEEP": "JEEP",
+        "KAWK": "KAWASAKI",
+        "KIA": "KIA MOTORS CORPORATION",
+        "KW": "KENWORTH MOTOR TRUCK CO.",
+        "LEXS": "LEXUS",
+        "LINC": "LINCOLN-CONTINENTAL",
+        "LNDR": "LAND ROVER",
+        "MAZD": "MAZDA",
+        "MERZ": "MERCEDES-BENZ",
+        "MITS": "MITSUBISHI",
+        "NISS": "NISSAN",
+        "PLYM": "PLYMOUTH",
+        "PONT": "PONTIAC",
+        "PTRB": "PETERBILT MOTORS CO.",
+        "SUBA": "SUBARU",
+        "SUZI": "SUZUKI",
+        "TOYT": "TOYOTA",
+        "VOLK": "VOLKSWAGEN",
         "VOLV": "VOLVO",
     },
     "VST": {
-        "2D": "SEDAN, 2 DOOR", "4D": "SEDAN, 4 DOOR", "BU": "BUS", "CP": "COUPE",
-        "CV": "CONVERTIBLE", "DS": "TRACTOR TRUCK, DIESEL", "HB": "HATCHBACK/FASTBACK",
-        "LL": "CARRY-ALL", "LM": "LIMOUSINE", "MC": "MOTORCYCLE", "MD": "MOPED",
-        "MH": "MOTORIZED HOME", "PK": "PICKUP", "SD": "SEDAN", "SW": "STATION WAGON",
-        "TR": "TRACTOR TRUCK, GASOLINE", "TT": "TOW TRUCK/WRECKER", "UT": "UTILITY", "VN": "VAN",
+        "2D": "SEDAN, 2 DOOR",
+        "4D": "SEDAN, 4 DOOR",
+        "BU": "BUS",
+        "CP": "COUPE",
+        "CV": "CONVERTIBLE",
+        "DS": "TRACTOR TRUCK, DIESEL",
+        "HB": "HATCHBACK/FASTBACK",
+        "LL": "CARRY-ALL",
+        "LM": "LIMOUSINE",
+        "MC": "MOTORCYCLE",
+        "MD": "MOPED",
+        "MH": "MOTORIZED HOME",
+        "PK": "PICKUP",
+        "SD": "SEDAN",
+        "SW": "STATION WAGON",
+        "TR": "TRACTOR TRUCK, GASOLINE",
+        "TT": "TOW TRUCK/WRECKER",
+        "UT": "UTILITY",
+        "VN": "VAN",
     },
     "LIT": {
-        "AQ": "ANTIQUE", "BU": "BUS", "CO": "COMMERCIAL", "DL": "DEALER",
-        "DV": "DISABLED VETERAN", "DX": "DISABLED PERSON", "IT": "IN-TRANSIT",
-        "MC": "MOTORCYCLE", "MP": "MOPED", "PC": "REGULAR PASSENGER AUTOMOBILE PLATES",
-        "PE": "PERSONALIZED/CUSTOMIZED", "RV": "RENTED VEHICLE OR TRAILER",
-        "ST": "STATE-OWNED VEHICLE", "TK": "TRUCK", "TL": "TRAILER", "TM": "TEMPORARY",
-        "TX": "CAB", "US": "U. S. GOVERNMENT VEHICLES",
+        "AQ": "ANTIQUE",
+        "BU": "BUS",
+        "CO": "COMMERCIAL",
+        "DL": "DEALER",
+        "DV": "DISABLED VETERAN",
+        "DX": "DISABLED PERSON",
+        "IT": "IN-TRANSIT",
+        "MC": "MOTORCYCLE",
+        "MP": "MOPED",
+        "PC": "REGULAR PASSENGER AUTOMOBILE PLATES",
+        "PE": "PERSONALIZED/CUSTOMIZED",
+        "RV": "RENTED VEHICLE OR TRAILER",
+        "ST": "STATE-OWNED VEHICLE",
+        "TK": "TRUCK",
+        "TL": "TRAILER",
+        "TM": "TEMPORARY",
+        "TX": "CAB",
+        "US": "U. S. GOVERNMENT VEHICLES",
     },
     "VCO": {
-        "BGE": "BEIGE", "BLK": "BLACK", "BLU": "BLUE", "BRO": "BROWN", "DBL": "BLUE, DARK",
-        "GLD": "GOLD", "GRN": "GREEN", "GRY": "GRAY", "LBL": "BLUE, LIGHT",
-        "MAR": "MAROON, BURGUNDY (PURPLE)", "ONG": "ORANGE", "PLE": "PURPLE", "RED": "RED",
-        "SIL": "SILVER", "TAN": "TAN", "WHI": "WHITE", "YEL": "YELLOW",
+        "BGE": "BEIGE",
+        "BLK": "BLACK",
+        "BLU": "BLUE",
+        "BRO": "BROWN",
+        "DBL": "BLUE, DARK",
+        "GLD": "GOLD",
+        "GRN": "GREEN",
+        "GRY": "GRAY",
+        "LBL": "BLUE, LIGHT",
+        "MAR": "MAROON, BURGUNDY (PURPLE)",
+        "ONG": "ORANGE",
+        "PLE": "PURPLE",
+        "RED": "RED",
+        "SIL": "SILVER",
+        "TAN": "TAN",
+        "WHI": "WHITE",
+        "YEL": "YELLOW",
     },
     "TYP": {
-        "B": "SUBMACHINE GUN OR MACHINE PISTOL", "C": "RIFLE-SHOTGUN COMBINATION",
-        "D": "DISGUISED GUN", "M": "MACHINE GUN", "P": "PISTOL", "Q": "SHOTGUN PISTOL",
-        "R": "RIFLE", "S": "SHOTGUN", "V": "SILENCER (MUFFLER OR SOUND MODERATOR)",
+        "B": "SUBMACHINE GUN OR MACHINE PISTOL",
+        "C": "RIFLE-SHOTGUN COMBINATION",
+        "D": "DISGUISED GUN",
+        "M": "MACHINE GUN",
+        "P": "PISTOL",
+        "Q": "SHOTGUN PISTOL",
+        "R": "RIFLE",
+        "S": "SHOTGUN",
+        "V": "SILENCER (MUFFLER OR SOUND MODERATOR)",
         "Z": "ALL OTHERS (INCLUDING GUNS THAT FIRE ELECTRICALLY-CHARGED DARTS). WHEN THE Z "
-             "CODE IS USED, THE TYPE OF FIREARM MUST BE DESCRIBED IN THE MIS FIELD.",
+        "CODE IS USED, THE TYPE OF FIREARM MUST BE DESCRIBED IN THE MIS FIELD.",
     },
     # The MAK CSV describes each code by one brand or model it covers ("BodyguardModel of Smith
     # & Wesson" under SW); the maker's name is taken from that text.  COL is left out: its CSV
     # text ("Collath") does not show it is Colt.
     "MAK": {
-        "AMR": "AMADEO ROSSI & CO.", "BER": "BERETTA", "CAC": "CHARTER ARMS CORPORATION",
-        "FNH": "FNH USA, LLC", "GLC": "GLOCK, INC.", "HEC": "HECKLER & KOCH",
-        "HIH": "HI-POINT", "ITH": "ITHACA", "KIE": "KIMBER", "MAR": "MARLIN",
-        "MOS": "MOSSBERG", "NON": "NORINCO", "REM": "REMINGTON ARMS",
-        "SR": "STURM, RUGER & CO.", "STE": "STEYR", "SW": "SMITH & WESSON", "WAL": "WALTHER",
+        "AMR": "AMADEO ROSSI & CO.",
+        "BER": "BERETTA",
+        "CAC": "CHARTER ARMS CORPORATION",
+        "FNH": "FNH USA, LLC",
+        "GLC": "GLOCK, INC.",
+        "HEC": "HECKLER & KOCH",
+        "HIH": "HI-POINT",
+        "ITH": "ITHACA",
+        "KIE": "KIMBER",
+        "MAR": "MARLIN",
+        "MOS": "MOSSBERG",
+        "NON": "NORINCO",
+        "REM": "REMINGTON ARMS",
+        "SR": "STURM, RUGER & CO.",
+        "STE": "STEYR",
+        "SW": "SMITH & WESSON",
+        "WAL": "WALTHER",
         "WIN": "WINCHESTER",
     },
     "CAL": {
         "9": "9 MM LUGER/PARABELLUM/9X19",
         "12": "12.5 MM IS METRIC FOR .50-CALIBER BROWNING MACHINE GUN ROUND; "
-              "ALSO USED FOR 12-GAUGE SHOTGUN",
+        "ALSO USED FOR 12-GAUGE SHOTGUN",
         "22": ".22 SHORT/LONG/LONG RIFLE RIMFIRE CARTRIDGE FAMILY",
         "223": ".223 REMINGTON/5.56X45 MM NATO",
         "25": ".25 ACP",
@@ -412,7 +563,8 @@ STATE_LAB_TABLES: frozenset[str] = frozenset({"PUR", "PCA", "RTY", "PRI", "DSP",
 """Built-in tables that are this project's own (no public code list behind them)."""
 
 COMMON_CODES: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {name: tuple(sorted(codes)) for name, codes in _BUILTIN_TABLES.items()})
+    {name: tuple(sorted(codes)) for name, codes in _BUILTIN_TABLES.items()}
+)
 """The hand-written core's codes by table: the everyday codes (a seed draws from these, so a
 seeded stolen car is a CHEV or a TOYT, not one of 5,000 trailer makers)."""
 
@@ -524,8 +676,9 @@ def packaged_tables() -> dict[str, dict[str, str]]:
     try:
         data = json.loads(gzip.decompress(PACKAGED.read_bytes()))
     except (OSError, ValueError) as exc:  # a broken install: say which file
-        raise ConfigError(f"cannot read the packaged code tables: {exc}",
-                          file=str(PACKAGED)) from exc
+        raise ConfigError(
+            f"cannot read the packaged code tables: {exc}", file=str(PACKAGED)
+        ) from exc
     return {name: dict(codes) for name, codes in data["tables"].items()}
 
 
@@ -535,8 +688,9 @@ def read_table(file: Path, table: str) -> dict[str, str]:
     try:
         raw = file.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read code table: {exc.strerror or exc}", file=where,
-                          key=table) from exc
+        raise ConfigError(
+            f"cannot read code table: {exc.strerror or exc}", file=where, key=table
+        ) from exc
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -550,28 +704,42 @@ def read_table(file: Path, table: str) -> dict[str, str]:
             if any(f.strip() for f in fields):  # blank lines are layout, not data
                 rows.append((reader.line_num, fields))
     except csv.Error as exc:
-        raise ConfigError(f"unreadable row: {exc}", file=where, key=table,
-                          line=reader.line_num) from exc
+        raise ConfigError(
+            f"unreadable row: {exc}", file=where, key=table, line=reader.line_num
+        ) from exc
     if not rows:
-        raise ConfigError("empty file: expected header 'code,description'", file=where,
-                          key=table, line=1)
+        raise ConfigError(
+            "empty file: expected header 'code,description'", file=where, key=table, line=1
+        )
     line, header = rows[0]
     if [_norm(f).lower() for f in header] != ["code", "description"]:
-        raise ConfigError(f"bad header {','.join(header)!r}: expected 'code,description'",
-                          file=where, key=table, line=line)
+        raise ConfigError(
+            f"bad header {','.join(header)!r}: expected 'code,description'",
+            file=where,
+            key=table,
+            line=line,
+        )
     codes: dict[str, str] = {}
     first_line: dict[str, int] = {}
     for line, fields in rows[1:]:
         if len(fields) != 2:
-            raise ConfigError(f"expected 2 fields (code,description), found {len(fields)}"
-                              " (quote descriptions that contain commas)",
-                              file=where, key=table, line=line)
+            raise ConfigError(
+                f"expected 2 fields (code,description), found {len(fields)}"
+                " (quote descriptions that contain commas)",
+                file=where,
+                key=table,
+                line=line,
+            )
         code = _norm(fields[0])
         if not code:
             raise ConfigError("empty code", file=where, key=table, line=line)
         if code in codes:
-            raise ConfigError(f"duplicate code {code!r} (first on line {first_line[code]})",
-                              file=where, key=table, line=line)
+            raise ConfigError(
+                f"duplicate code {code!r} (first on line {first_line[code]})",
+                file=where,
+                key=table,
+                line=line,
+            )
         codes[code] = fields[1].strip()
         first_line[code] = line
     return codes

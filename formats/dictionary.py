@@ -56,8 +56,9 @@ class KeySpec:
             codes.update(group)
         object.__setattr__(self, "allowed", frozenset(codes))
         mandatory = frozenset(self.mandatory)
-        object.__setattr__(self, "needs", tuple(mandatory.union(group) for group in self.one_of)
-                           or (mandatory,))
+        object.__setattr__(
+            self, "needs", tuple(mandatory.union(group) for group in self.one_of) or (mandatory,)
+        )
 
     def options_text(self) -> list[str]:
         """The identifier sets, numbered, as an Nlets ``.22.`` error lists them."""
@@ -67,8 +68,9 @@ class KeySpec:
 class Dictionary:
     """Field definitions and key specs, with checkers compiled against a code book."""
 
-    def __init__(self, fields: dict[str, FieldDef], keys: dict[str, KeySpec],
-                 codes: CodeBook) -> None:
+    def __init__(
+        self, fields: dict[str, FieldDef], keys: dict[str, KeySpec], codes: CodeBook
+    ) -> None:
         self.codes = codes
         self.fields = {c: replace(fd, check=compile_checker(fd, codes)) for c, fd in fields.items()}
         self.keys = keys
@@ -142,15 +144,39 @@ def _build(docs: list[tuple[str, dict[str, Any]]], codes: CodeBook) -> Dictionar
             fields[code] = _field(name, code, spec, codes)
         for key, spec in doc.get("keys", {}).items():
             key_tables[key] = (name, spec)
-    keys = {key: _key(name, key, spec, groups, fields, codes)
-            for key, (name, spec) in key_tables.items()}
+    keys = {
+        key: _key(name, key, spec, groups, fields, codes)
+        for key, (name, spec) in key_tables.items()
+    }
     return Dictionary(fields, keys, codes)
 
 
-_FIELD_ATTRS = {"type", "label", "min", "max", "table", "values", "er", "nlets_values",
-                "nlets_tables"}
-_KEY_ATTRS = {"label", "style", "verb", "file", "mandatory", "one_of", "optional", "repeat",
-              "args", "dest", "max_dest", "body", "tables"}
+_FIELD_ATTRS = {
+    "type",
+    "label",
+    "min",
+    "max",
+    "table",
+    "values",
+    "er",
+    "nlets_values",
+    "nlets_tables",
+}
+_KEY_ATTRS = {
+    "label",
+    "style",
+    "verb",
+    "file",
+    "mandatory",
+    "one_of",
+    "optional",
+    "repeat",
+    "args",
+    "dest",
+    "max_dest",
+    "body",
+    "tables",
+}
 
 
 def _field(name: str, code: str, spec: dict[str, Any], codes: CodeBook) -> FieldDef:
@@ -160,29 +186,40 @@ def _field(name: str, code: str, spec: dict[str, Any], codes: CodeBook) -> Field
         raise ConfigError(f"unknown attribute(s) {sorted(extra)}", file=name, key=where)
     ftype = spec.get("type")
     if ftype not in FIELD_TYPES:
-        raise ConfigError(f"type must be one of {', '.join(FIELD_TYPES)}, not {ftype!r}",
-                          file=name, key=where)
+        raise ConfigError(
+            f"type must be one of {', '.join(FIELD_TYPES)}, not {ftype!r}", file=name, key=where
+        )
     if not (2 <= len(code) <= 4 and code.isalpha() and code.isupper()):
         raise ConfigError("a field code is 2 to 4 capital letters", file=name, key=where)
     for table in spec.get("nlets_tables", ()):
         if table not in codes:
-            raise ConfigError(f"code table {table!r} is not in the code book", file=name,
-                              key=where)
+            raise ConfigError(f"code table {table!r} is not in the code book", file=name, key=where)
     if ftype == "code" and not spec.get("values"):
         table = spec.get("table", "")
         if table not in codes:
-            raise ConfigError(f"code table {table!r} is not in the code book", file=name,
-                              key=where)
-    return FieldDef(code=code, type=ftype, label=spec.get("label", code),
-                    min=int(spec.get("min", 1)), max=int(spec.get("max", 0)),
-                    table=spec.get("table", ""), values=tuple(spec.get("values", ())),
-                    er=spec.get("er", ".22."),
-                    nlets_values=tuple(spec.get("nlets_values", ())),
-                    nlets_tables=tuple(spec.get("nlets_tables", ())))
+            raise ConfigError(f"code table {table!r} is not in the code book", file=name, key=where)
+    return FieldDef(
+        code=code,
+        type=ftype,
+        label=spec.get("label", code),
+        min=int(spec.get("min", 1)),
+        max=int(spec.get("max", 0)),
+        table=spec.get("table", ""),
+        values=tuple(spec.get("values", ())),
+        er=spec.get("er", ".22."),
+        nlets_values=tuple(spec.get("nlets_values", ())),
+        nlets_tables=tuple(spec.get("nlets_tables", ())),
+    )
 
 
-def _key(name: str, key: str, spec: dict[str, Any], groups: dict[str, list[str]],
-         fields: dict[str, FieldDef], codes: CodeBook) -> KeySpec:
+def _key(
+    name: str,
+    key: str,
+    spec: dict[str, Any],
+    groups: dict[str, list[str]],
+    fields: dict[str, FieldDef],
+    codes: CodeBook,
+) -> KeySpec:
     where = f"keys.{key}"
 
     def expand(items: list[str]) -> tuple[str, ...]:
@@ -196,8 +233,7 @@ def _key(name: str, key: str, spec: dict[str, Any], groups: dict[str, list[str]]
                 out.append(item)
         for code in out:
             if code not in fields:
-                raise ConfigError(f"field {code} is not defined in [fields]", file=name,
-                                  key=where)
+                raise ConfigError(f"field {code} is not defined in [fields]", file=name, key=where)
         return tuple(dict.fromkeys(out))
 
     extra = set(spec) - _KEY_ATTRS
@@ -210,8 +246,9 @@ def _key(name: str, key: str, spec: dict[str, Any], groups: dict[str, list[str]]
     if not (1 <= len(base) <= 6 and base.isalpha() and base.isupper()) or (
         suffix and not suffix.isalnum()
     ):
-        raise ConfigError("a key is up to 6 capital letters, optionally -SUFFIX", file=name,
-                          key=where)
+        raise ConfigError(
+            "a key is up to 6 capital letters, optionally -SUFFIX", file=name, key=where
+        )
     dest, body = spec.get("dest", "any"), spec.get("body", "fields")
     if dest not in DEST_KINDS:
         raise ConfigError(f"dest must be one of {', '.join(DEST_KINDS)}", file=name, key=where)
@@ -219,20 +256,29 @@ def _key(name: str, key: str, spec: dict[str, Any], groups: dict[str, list[str]]
         raise ConfigError(f"body must be one of {', '.join(BODIES)}", file=name, key=where)
     tables = spec.get("tables", {})
     if not isinstance(tables, dict):
-        raise ConfigError("tables must be a table of FIELD = \"TABLE\"", file=name, key=where)
+        raise ConfigError('tables must be a table of FIELD = "TABLE"', file=name, key=where)
     for code, table in tables.items():
         if code not in fields:
-            raise ConfigError(f"tables: field {code} is not defined in [fields]", file=name,
-                              key=where)
+            raise ConfigError(
+                f"tables: field {code} is not defined in [fields]", file=name, key=where
+            )
         if table not in codes:
-            raise ConfigError(f"tables: code table {table!r} is not in the code book",
-                              file=name, key=where)
+            raise ConfigError(
+                f"tables: code table {table!r} is not in the code book", file=name, key=where
+            )
     return KeySpec(
-        key=key, label=spec.get("label", key), tables=tuple(sorted(tables.items())),
-        style=style, verb=spec.get("verb", ""),
-        file=spec.get("file", ""), mandatory=expand(spec.get("mandatory", [])),
+        key=key,
+        label=spec.get("label", key),
+        tables=tuple(sorted(tables.items())),
+        style=style,
+        verb=spec.get("verb", ""),
+        file=spec.get("file", ""),
+        mandatory=expand(spec.get("mandatory", [])),
         one_of=tuple(expand(g) for g in spec.get("one_of", [])),
-        optional=expand(spec.get("optional", [])), repeat=frozenset(expand(spec.get("repeat", []))),
-        args=tuple(spec.get("args", ())), dest=dest, max_dest=int(spec.get("max_dest", 5)),
+        optional=expand(spec.get("optional", [])),
+        repeat=frozenset(expand(spec.get("repeat", []))),
+        args=tuple(spec.get("args", ())),
+        dest=dest,
+        max_dest=int(spec.get("max_dest", 5)),
         body=body,
     )

@@ -56,5 +56,4 @@ def response(corr: int, bodies: list[str], sensitive: str = "") -> bytes:
 
 
 def unsolicited(ori: str, body: str, terminal: str = "", sensitive: str = "") -> bytes:
-    return encode({"t": "uns", "ori": ori, "trm": terminal, "body": body,
-                   "sensitive": sensitive})
+    return encode({"t": "uns", "ori": ori, "trm": terminal, "body": body, "sensitive": sensitive})

@@ -23,8 +23,14 @@ class FormatError(LemsError):
 class ConfigError(LemsError):
     """Configuration refused at start: names the file, the key and the reason."""
 
-    def __init__(self, reason: str, *, file: str | None = None, key: str | None = None,
-                 line: int | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        file: str | None = None,
+        key: str | None = None,
+        line: int | None = None,
+    ) -> None:
         self.reason, self.file, self.key, self.line = reason, file, key, line
         where = ":".join(str(p) for p in (file, line) if p is not None)
         parts = [p for p in (where, f"[{key}]" if key else None, reason) if p]

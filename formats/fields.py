@@ -26,8 +26,9 @@ _DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 # Precomputed sets, so that the checkers of dates, years and heights cost one lookup.
 _YEARS = frozenset(f"{y}" for y in range(1800, 2200))
 """Every CCYY a date or year field accepts."""
-_MMDD = frozenset(f"{m:02d}{d:02d}" for m in range(1, 13) for d in range(1, _DAYS[m] + 1)
-                  if (m, d) != (2, 29))
+_MMDD = frozenset(
+    f"{m:02d}{d:02d}" for m in range(1, 13) for d in range(1, _DAYS[m] + 1) if (m, d) != (2, 29)
+)
 """Every MMDD valid in any year (29 February is left to the full check)."""
 _HEIGHTS = frozenset(f"{feet}{inches:02d}" for feet in range(1, 10) for inches in range(12))
 """Every height ``hgt`` accepts: feet 1-9, inches 00-11."""
@@ -175,8 +176,10 @@ def _compile_checker(fd: FieldDef, codes: CodeBook) -> Checker:
 
         def check(v: str, nlets: bool) -> str | None:
             # A-Z and 0-9 only: ASCII letters or digits, none of them lower case
-            ok = lo <= len(v) <= hi and v.isascii() and (
-                v.isdigit() if digits else v.isalnum() and (v.isupper() or v.isdigit())
+            ok = (
+                lo <= len(v) <= hi
+                and v.isascii()
+                and (v.isdigit() if digits else v.isalnum() and (v.isupper() or v.isdigit()))
             )
             return None if ok else f"{code}/{v} MUST BE {span} {what}"
 

@@ -179,8 +179,9 @@ class Framer(ABC):
 
     def __init__(self, max_length: int = DEFAULT_MAX_LENGTH) -> None:
         if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
-            raise FormatError(f"{self.name} framer: max_length must be a positive integer, "
-                              f"not {max_length!r}")
+            raise FormatError(
+                f"{self.name} framer: max_length must be a positive integer, not {max_length!r}"
+            )
         self.max_length = max_length
 
     def __repr__(self) -> str:
@@ -218,14 +219,17 @@ class Framer(ABC):
     def _payload(self, payload: bytes) -> bytes:
         """Common encode checks: bytes-like, not empty, not longer than ``max_length``."""
         if not isinstance(payload, bytes | bytearray | memoryview):
-            raise FormatError(f"{self.name} framer: payload must be bytes, "
-                              f"not {type(payload).__name__}")
+            raise FormatError(
+                f"{self.name} framer: payload must be bytes, not {type(payload).__name__}"
+            )
         payload = bytes(payload)
         if not payload:
             raise FormatError(f"{self.name} framer: cannot carry an empty payload")
         if len(payload) > self.max_length:
-            raise FormatError(f"{self.name} framer: payload of {len(payload)} bytes is longer "
-                              f"than {self.max_length}")
+            raise FormatError(
+                f"{self.name} framer: payload of {len(payload)} bytes is longer "
+                f"than {self.max_length}"
+            )
         return payload
 
     def _too_long(self) -> str:
@@ -273,12 +277,23 @@ class LineFramer(Framer):
     input in the form the switch reads. ``eol`` is the line ending written.
     """
 
-    __slots__ = ("_after_cr", "_line", "_mode", "_parts", "_parts_len", "_skip_block",
-                 "_skipping", "_tail", "eol", "role")
+    __slots__ = (
+        "_after_cr",
+        "_line",
+        "_mode",
+        "_parts",
+        "_parts_len",
+        "_skip_block",
+        "_skipping",
+        "_tail",
+        "eol",
+        "role",
+    )
     name = "line"
 
-    def __init__(self, max_length: int = DEFAULT_MAX_LENGTH, *, eol: bytes = b"\n",
-                 role: str = "switch") -> None:
+    def __init__(
+        self, max_length: int = DEFAULT_MAX_LENGTH, *, eol: bytes = b"\n", role: str = "switch"
+    ) -> None:
         super().__init__(max_length)
         if eol not in EOLS.values():
             raise FormatError(f"line framer: eol must be CR LF, LF or CR, not {eol!r}")
@@ -333,8 +348,10 @@ class LineFramer(Framer):
             return payload + eol + eol
         # Input, as a terminal types it.
         if b"\\" in payload and (b"\\\n" in payload or payload[-1] == _BACKSLASH):
-            raise FormatError("line framer: cannot carry a line ending with a backslash "
-                              "(it would read as a continuation)")
+            raise FormatError(
+                "line framer: cannot carry a line ending with a backslash "
+                "(it would read as a continuation)"
+            )
         if b"\n" not in payload:
             return payload + eol
         lines = payload.split(b"\n")
@@ -379,7 +396,7 @@ class LineFramer(Framer):
                 if end < 0:
                     self._tail = (self._tail + data[pos:])[-16:]
                     break
-                self._skipped_line((self._tail + data[max(pos, end - 16):end])[-16:])
+                self._skipped_line((self._tail + data[max(pos, end - 16) : end])[-16:])
                 self._tail = b""
                 pos = end + 1
                 continue
@@ -497,9 +514,9 @@ class LineFramer(Framer):
             return
         limit = min(RAW_LIMIT, self.max_length + 1)
         need = max(0, limit - self._parts_len - held)
-        text = self._joined_parts() + bytes(self._line) + data[pos:pos + need]
+        text = self._joined_parts() + bytes(self._line) + data[pos : pos + need]
         events.append(BadFrame(self._too_long(), text[:limit]))
-        self._tail = bytes((self._line[-16:] + data[max(pos, len(data) - 16):])[-16:])
+        self._tail = bytes((self._line[-16:] + data[max(pos, len(data) - 16) :])[-16:])
         self._line.clear()
         self._skip_block = self._mode == _BLOCK or self.role == "terminal"
         self._parts.clear()
@@ -579,8 +596,9 @@ class StxEtxFramer(Framer):
         expected = block_check(payload)
         if bcc != expected:
             raw = (b"\x02" + payload + b"\x03" + bytes([bcc]))[:RAW_LIMIT]
-            events.append(BadFrame(
-                f"block check mismatch: expected 0x{expected:02x} got 0x{bcc:02x}", raw))
+            events.append(
+                BadFrame(f"block check mismatch: expected 0x{expected:02x} got 0x{bcc:02x}", raw)
+            )
         elif payload:
             events.append(Frame(payload))
 
@@ -608,7 +626,7 @@ class StxEtxFramer(Framer):
                 room = self.max_length - len(buf)
                 if stop - pos > room:
                     taken = min(room + 1, RAW_LIMIT)
-                    raw = (b"\x02" + buf + data[pos:pos + taken])[:RAW_LIMIT]
+                    raw = (b"\x02" + buf + data[pos : pos + taken])[:RAW_LIMIT]
                     events.append(BadFrame(self._too_long(), bytes(raw)))
                     buf.clear()
                     pos += room + 1
@@ -720,10 +738,14 @@ class LengthFramer(Framer):
 
     def encode(self, payload: bytes) -> bytes:
         payload = self._payload(payload)
-        header = _build_header({
-            "version": LENGTH_VERSION, "flags": 0,
-            "length": len(payload), "crc32": zlib.crc32(payload),
-        })
+        header = _build_header(
+            {
+                "version": LENGTH_VERSION,
+                "flags": 0,
+                "length": len(payload),
+                "crc32": zlib.crc32(payload),
+            }
+        )
         return header + payload
 
     def feed(self, data: bytes) -> list[Event]:
@@ -750,7 +772,9 @@ class LengthFramer(Framer):
                 found = src.find(LENGTH_MAGIC, pos)
                 end = found if found >= 0 else (n - 1 if src[n - 1] == _L else n)
                 if not skipping:
-                    events.append(BadFrame("bad header magic", src[pos:min(end, pos + RAW_LIMIT)]))
+                    events.append(
+                        BadFrame("bad header magic", src[pos : min(end, pos + RAW_LIMIT)])
+                    )
                     skipping = True
                 pos = end
                 continue
@@ -759,13 +783,14 @@ class LengthFramer(Framer):
                 break
             _, version, _flags, length, crc = _HEADER_UNPACK(src, pos)
             if version != LENGTH_VERSION:
-                events.append(BadFrame(f"unsupported version {version}",
-                                       src[pos:pos + HEADER_SIZE]))
+                events.append(
+                    BadFrame(f"unsupported version {version}", src[pos : pos + HEADER_SIZE])
+                )
                 pos += HEADER_SIZE
                 skipping = True
                 continue
             if length > max_length:
-                events.append(BadFrame(self._too_long(), src[pos:pos + HEADER_SIZE]))
+                events.append(BadFrame(self._too_long(), src[pos : pos + HEADER_SIZE]))
                 pos += HEADER_SIZE
                 skipping = True
                 continue
@@ -773,10 +798,10 @@ class LengthFramer(Framer):
             if end > n:
                 need = HEADER_SIZE + length
                 break
-            payload = src[pos + HEADER_SIZE:end]
+            payload = src[pos + HEADER_SIZE : end]
             skipping = False
             if zlib.crc32(payload) != crc:
-                events.append(BadFrame("crc mismatch", src[pos:min(end, pos + RAW_LIMIT)]))
+                events.append(BadFrame("crc mismatch", src[pos : min(end, pos + RAW_LIMIT)]))
             elif length:
                 events.append(Frame(payload))
             pos = end
@@ -810,8 +835,15 @@ class PrefixFramer(Framer):
 
     __slots__ = ("_bad_run", "_buf", "_need", "_skip", "ascii", "inclusive", "name", "prefix")
 
-    def __init__(self, max_length: int = DEFAULT_MAX_LENGTH, *, width: int = 0, size: int = 0,
-                 inclusive: bool = False, name: str = "") -> None:
+    def __init__(
+        self,
+        max_length: int = DEFAULT_MAX_LENGTH,
+        *,
+        width: int = 0,
+        size: int = 0,
+        inclusive: bool = False,
+        name: str = "",
+    ) -> None:
         if (width == 0) == (size == 0):
             raise FormatError("prefix framer: give width= (ASCII digits) or size= (binary bytes)")
         if width and width not in (4, 5, 6):
@@ -822,11 +854,13 @@ class PrefixFramer(Framer):
         self.prefix = width or size
         self.inclusive = inclusive
         self.name = name or (f"ascii{width}" if width else f"bin{size}") + (
-            "-incl" if inclusive else "")
+            "-incl" if inclusive else ""
+        )
         super().__init__(max_length)
         # the largest payload the prefix can state
-        capacity = (10 ** width - 1 if width else (1 << (8 * size)) - 1) - (
-            self.prefix if inclusive else 0)
+        capacity = (10**width - 1 if width else (1 << (8 * size)) - 1) - (
+            self.prefix if inclusive else 0
+        )
         self.max_length = min(self.max_length, capacity)
         self._buf = bytearray()
         self._need = 0
@@ -886,11 +920,11 @@ class PrefixFramer(Framer):
             if n - pos < h:
                 need = h
                 break
-            head = src[pos:pos + h]
+            head = src[pos : pos + h]
             if self.ascii:
                 if not head.isdigit():
                     if not self._bad_run:
-                        events.append(BadFrame("bad length prefix", src[pos:pos + RAW_LIMIT]))
+                        events.append(BadFrame("bad length prefix", src[pos : pos + RAW_LIMIT]))
                         self._bad_run = True
                     pos += 1
                     continue
@@ -916,7 +950,7 @@ class PrefixFramer(Framer):
                 need = h + length
                 break
             if length:
-                events.append(Frame(src[pos + h:end]))
+                events.append(Frame(src[pos + h : end]))
             pos = end
         self._need = need
         if pos < n:
@@ -928,8 +962,9 @@ class PrefixFramer(Framer):
 
 DLE, SOH = 0x10, 0x01
 _DLE_STX, _DLE_ETX, _DLE_SOH = bytes([DLE, STX]), bytes([DLE, ETX]), bytes([DLE, SOH])
-(_D_IDLE, _D_IDLE_DLE, _D_HEAD, _D_HEAD_DLE, _D_TEXT, _D_TEXT_DLE, _D_BCC, _D_SKIP,
- _D_SKIP_DLE) = range(9)
+(_D_IDLE, _D_IDLE_DLE, _D_HEAD, _D_HEAD_DLE, _D_TEXT, _D_TEXT_DLE, _D_BCC, _D_SKIP, _D_SKIP_DLE) = (
+    range(9)
+)
 
 
 class DleFramer(Framer):
@@ -972,8 +1007,12 @@ class DleFramer(Framer):
 
     def encode(self, payload: bytes) -> bytes:
         payload = self._payload(payload)
-        return (_DLE_STX + payload.replace(b"\x10", b"\x10\x10") + _DLE_ETX
-                + bytes([block_check(payload)]))
+        return (
+            _DLE_STX
+            + payload.replace(b"\x10", b"\x10\x10")
+            + _DLE_ETX
+            + bytes([block_check(payload)])
+        )
 
     def _broken(self, reason: str, events: list[Event]) -> None:
         events.append(BadFrame(reason, (_DLE_STX + self._buf)[:RAW_LIMIT]))
@@ -992,7 +1031,7 @@ class DleFramer(Framer):
                 end = n if stop < 0 else stop
                 room = self.max_length - len(buf)
                 if end - pos > room:
-                    buf += data[pos:pos + room + 1]
+                    buf += data[pos : pos + room + 1]
                     self._broken(self._too_long(), events)
                     state = _D_SKIP
                     pos += room + 1
@@ -1067,10 +1106,14 @@ class DleFramer(Framer):
                 buf.clear()
                 expected = block_check(payload)
                 if byte != expected:
-                    raw = (_DLE_STX + payload.replace(b"\x10", b"\x10\x10") + _DLE_ETX
-                           + bytes([byte]))[:RAW_LIMIT]
-                    events.append(BadFrame(f"block check mismatch: expected 0x{expected:02x} "
-                                           f"got 0x{byte:02x}", raw))
+                    raw = (
+                        _DLE_STX + payload.replace(b"\x10", b"\x10\x10") + _DLE_ETX + bytes([byte])
+                    )[:RAW_LIMIT]
+                    events.append(
+                        BadFrame(
+                            f"block check mismatch: expected 0x{expected:02x} got 0x{byte:02x}", raw
+                        )
+                    )
                 elif payload:
                     events.append(Frame(payload))
                 state = _D_IDLE
@@ -1093,10 +1136,13 @@ class Framing:
 
 def _prefix(width: int = 0, size: int = 0, inclusive: bool = False) -> tuple[str, Framing]:
     name = (f"ascii{width}" if width else f"bin{size}") + ("-incl" if inclusive else "")
-    what = (f"{width} ASCII decimal digits" if width else f"{size}-byte big-endian length")
+    what = f"{width} ASCII decimal digits" if width else f"{size}-byte big-endian length"
     counted = ", counting itself" if inclusive else ""
-    return name, Framing(PrefixFramer, {"width": width, "size": size, "inclusive": inclusive,
-                                        "name": name}, f"{what}{counted}, then the payload")
+    return name, Framing(
+        PrefixFramer,
+        {"width": width, "size": size, "inclusive": inclusive, "name": name},
+        f"{what}{counted}, then the payload",
+    )
 
 
 FRAMINGS: dict[str, Framing] = {
@@ -1154,13 +1200,13 @@ def _spec(name: str) -> Framing:
     if spec is None and isinstance(name, str):
         spec = framings().get(name)
     if spec is None:
-        raise FormatError(f"unknown framer {name!r}: known framers are "
-                          f"{', '.join(sorted(framings()))}")
+        raise FormatError(
+            f"unknown framer {name!r}: known framers are {', '.join(sorted(framings()))}"
+        )
     return spec
 
 
-def link_framer(name: str, max_length: int, *, eol: bytes = b"\n", role: str = "switch"
-                ) -> Framer:
+def link_framer(name: str, max_length: int, *, eol: bytes = b"\n", role: str = "switch") -> Framer:
     """The framer for one end of a link: ``make_framer`` plus the line ending written and the
     end's role, given to the framings that take them (``line``) and left out for the others."""
     spec = _spec(name)

@@ -80,8 +80,19 @@ class _Plan:
     pass without a closer look.
     """
 
-    __slots__ = ("body_text", "dest_codes", "dest_ori", "fields", "key", "max_dest", "ncic",
-                 "needs", "repeat", "spec", "suffix")
+    __slots__ = (
+        "body_text",
+        "dest_codes",
+        "dest_ori",
+        "fields",
+        "key",
+        "max_dest",
+        "ncic",
+        "needs",
+        "repeat",
+        "spec",
+        "suffix",
+    )
 
     def __init__(self, spec: KeySpec, defs: dict[str, FieldDef]) -> None:
         self.spec = spec
@@ -106,11 +117,14 @@ class Parser:
         self.dictionary = dictionary or Dictionary.default()
         self._keys = self.dictionary.keys
         self._fields = self.dictionary.fields
-        self._plans = {key: _Plan(spec, self.dictionary.defs_for(key))
-                       for key, spec in self._keys.items()}
+        self._plans = {
+            key: _Plan(spec, self.dictionary.defs_for(key)) for key, spec in self._keys.items()
+        }
         self._accept: dict[str, Accept | None] = {
-            key: None for key, spec in self._keys.items()
-            if not accept or spec.style == "positional"}
+            key: None
+            for key, spec in self._keys.items()
+            if not accept or spec.style == "positional"
+        }
         """Each key's accept pattern, compiled the first time the key is seen (~2 ms a key:
         a command that reads one message should not compile them all); None: the key has none."""
 
@@ -141,8 +155,9 @@ class Parser:
         spec = self._keys.get(head)
         if spec is None:
             return None  # not a key as typed: the walk answers (nothing kept for it)
-        accept = self._accept[head] = Accept(spec, self.dictionary.defs_for(head),
-                                             self.dictionary.codes)
+        accept = self._accept[head] = Accept(
+            spec, self.dictionary.defs_for(head), self.dictionary.codes
+        )
         return accept
 
     def _parse(self, raw: str) -> Message:
@@ -164,8 +179,9 @@ class Parser:
                 head, sep, rest = text.partition(".")
         if plan.ncic:
             if not sep:
-                _reject(RejectCode.BAD_FORMAT,
-                        "MESSAGE KEY MUST BE FOLLOWED BY A PERIOD AND THE ORI")
+                _reject(
+                    RejectCode.BAD_FORMAT, "MESSAGE KEY MUST BE FOLLOWED BY A PERIOD AND THE ORI"
+                )
             ori, _, body = rest.partition(".")
             if _valid_ori(ori) is None:
                 ori = ori.strip().upper()
@@ -184,10 +200,12 @@ class Parser:
         if spec.style == "positional":
             args = rest.split(".") if sep else []
             if len(args) != len(spec.args) or not all(args):
-                _reject(RejectCode.BAD_FORMAT,
-                        f"{spec.key} TAKES {'.'.join(spec.args) or 'NOTHING'}")
-            return Message(plan.key, args[0] if args else "", [], "", [], "", plan.suffix, args,
-                           raw)
+                _reject(
+                    RejectCode.BAD_FORMAT, f"{spec.key} TAKES {'.'.join(spec.args) or 'NOTHING'}"
+                )
+            return Message(
+                plan.key, args[0] if args else "", [], "", [], "", plan.suffix, args, raw
+            )
         if not sep:
             _reject(".01.", "MESSAGE KEY MUST BE FOLLOWED BY A PERIOD AND THE ORI")
         return self._parse_nlets(raw, rest, plan)
@@ -223,7 +241,8 @@ class Parser:
             why = destination_problem(dest, spec.dest) or ""
             # .02. a well-formed destination of the wrong kind; .19. not a destination
             wrong_kind = (len(dest) == 2 and spec.dest == "ori") or (
-                len(dest) == 9 and spec.dest == "state")
+                len(dest) == 9 and spec.dest == "state"
+            )
             _reject(".02." if wrong_kind else ".19.", f"{why} - {spec.key}", "DEST")
         if plan.body_text:
             if not body.strip(". \n"):
@@ -237,8 +256,9 @@ class Parser:
             self._missing(seen, plan, True)
         return Message(plan.key, ori, dests, control, fields, "", plan.suffix, [], raw)
 
-    def _read_fields(self, body: str, plan: _Plan, nlets: bool
-                     ) -> tuple[list[tuple[str, str]], set[str]]:
+    def _read_fields(
+        self, body: str, plan: _Plan, nlets: bool
+    ) -> tuple[list[tuple[str, str]], set[str]]:
         """The fields of ``body`` in order and the set of their codes; refuses the first
         problem in the order the operator typed it."""
         if "\n" in body:  # a line break between fields counts as a period
@@ -252,21 +272,24 @@ class Parser:
             if fd is None or not slash:
                 code, fd = self._odd_field(tok, code, slash, plan, nlets)
             if code in seen and code not in repeat:
-                _reject_n(nlets, RejectCode.DUPLICATE_FIELD,
-                          f"FIELD {code} ENTERED MORE THAN ONCE", code)
+                _reject_n(
+                    nlets, RejectCode.DUPLICATE_FIELD, f"FIELD {code} ENTERED MORE THAN ONCE", code
+                )
             seen.add(code)
             value = value.strip()
             if not value:
-                _reject(fd.er if nlets else RejectCode.MISSING_FIELD,
-                        f"FIELD {code} HAS NO VALUE", code)
+                _reject(
+                    fd.er if nlets else RejectCode.MISSING_FIELD, f"FIELD {code} HAS NO VALUE", code
+                )
             why = fd.check(value, nlets)
             if why is not None:
                 _reject(fd.er if nlets else RejectCode.BAD_VALUE, why, code)
             out.append((code, value))
         return out, seen
 
-    def _odd_field(self, tok: str, code: str, slash: str, plan: _Plan, nlets: bool
-                   ) -> tuple[str, FieldDef]:
+    def _odd_field(
+        self, tok: str, code: str, slash: str, plan: _Plan, nlets: bool
+    ) -> tuple[str, FieldDef]:
         """A token that is not ``CODE/value`` with an allowed code as typed: blanks around the
         code are forgiven, anything else is refused."""
         if not slash:
@@ -277,10 +300,15 @@ class Parser:
         fd = plan.fields.get(code)
         if fd is None:
             if code in self._fields:
-                _reject_n(nlets, RejectCode.FIELD_NOT_ALLOWED,
-                          f"FIELD {code} NOT VALID FOR MKE {plan.spec.key}", code)
-            _reject_n(nlets, RejectCode.FIELD_NOT_ALLOWED,
-                      f"UNKNOWN FIELD CODE {code[:10]}", code[:10])
+                _reject_n(
+                    nlets,
+                    RejectCode.FIELD_NOT_ALLOWED,
+                    f"FIELD {code} NOT VALID FOR MKE {plan.spec.key}",
+                    code,
+                )
+            _reject_n(
+                nlets, RejectCode.FIELD_NOT_ALLOWED, f"UNKNOWN FIELD CODE {code[:10]}", code[:10]
+            )
         return code, fd  # type: ignore[return-value]  # _reject never returns
 
     def _missing(self, seen: set[str], plan: _Plan, nlets: bool) -> None:
@@ -294,8 +322,12 @@ class Parser:
             first = next(c for c in spec.one_of[0] if c not in seen)
             sets = ", ".join("+".join(group) for group in spec.one_of)
             if nlets:
-                _reject(".22.", f"INVALID MESSAGE FORMAT - REFER TO {spec.key} MKE OPTIONS BELOW\n"
-                        + "\n".join(spec.options_text()), first)
+                _reject(
+                    ".22.",
+                    f"INVALID MESSAGE FORMAT - REFER TO {spec.key} MKE OPTIONS BELOW\n"
+                    + "\n".join(spec.options_text()),
+                    first,
+                )
             _reject(RejectCode.MISSING_FIELD, f"MISSING IDENTIFIERS - ENTER ONE OF {sets}", first)
 
 
@@ -315,7 +347,7 @@ def _nlets_header(rest: str) -> tuple[list[str], str]:
         dot = rest.find(".", pos)
         tok = rest[pos:] if dot < 0 else rest[pos:dot]
         if tok[:3].upper() == "TXT" and (len(tok) == 3 or tok[3].isspace() or "/" in tok):
-            return tokens, rest[pos + 3:].lstrip()
+            return tokens, rest[pos + 3 :].lstrip()
         if dot < 0:
             _reject(".03.", "TXT NOT FOUND")
         tokens.append(tok.strip().upper())
@@ -344,8 +376,9 @@ def build(msg: Message, dictionary: Dictionary | None = None) -> str:
     fields = ".".join(f"{c}/{v}" for c, v in msg.fields)
     if style == "ncic":
         return f"{msg.full_key}.{msg.ori}.{fields}" if fields else f"{msg.full_key}.{msg.ori}"
-    head = ".".join([msg.full_key, msg.ori, *msg.destinations]
-                    + ([f"*{msg.control}"] if msg.control else []))
+    head = ".".join(
+        [msg.full_key, msg.ori, *msg.destinations] + ([f"*{msg.control}"] if msg.control else [])
+    )
     body = fields if (spec is None or spec.body == "fields") and not msg.text else msg.text
     return f"{head}.TXT\n{body}" if body else f"{head}.TXT"
 

@@ -39,19 +39,25 @@ def split(text: str) -> tuple[str | None, str] | Reject:
     end = text.find(".", 4)
     newline = text.find("\n", 4)
     if end < 0 or (0 <= newline < end):
-        return Reject(BAD_HEADER, f"NCIC HEADER {IN_MARK}... MUST END WITH A PERIOD BEFORE THE "
-                      "MESSAGE KEY, ON THE FIRST LINE", "HDR", echo(text))
+        return Reject(
+            BAD_HEADER,
+            f"NCIC HEADER {IN_MARK}... MUST END WITH A PERIOD BEFORE THE "
+            "MESSAGE KEY, ON THE FIRST LINE",
+            "HDR",
+            echo(text),
+        )
     header = text[4:end]
     if len(header) > MAX_HEADER:
-        return Reject(BAD_HEADER, f"NCIC HEADER LONGER THAN {MAX_HEADER} CHARACTERS", "HDR",
-                      echo(text))
+        return Reject(
+            BAD_HEADER, f"NCIC HEADER LONGER THAN {MAX_HEADER} CHARACTERS", "HDR", echo(text)
+        )
     if not header.isprintable():
-        return Reject(BAD_HEADER, "NCIC HEADER HOLDS A CHARACTER THAT IS NOT PRINTABLE", "HDR",
-                      echo(text))
-    return header, text[end + 1:]
+        return Reject(
+            BAD_HEADER, "NCIC HEADER HOLDS A CHARACTER THAT IS NOT PRINTABLE", "HDR", echo(text)
+        )
+    return header, text[end + 1 :]
 
 
 def line(header: str) -> str:
     """The output header line NCIC puts above its answer: ``1L01<header>``."""
     return OUT_MARK + header
-

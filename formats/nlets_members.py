@@ -69,16 +69,18 @@ _OTHERS: Final = (
     Member("CG", "U.S. COAST GUARD", "federal"),
 )
 
-REGIONS: Final = MappingProxyType({
-    "A1": ("CT", "MA", "ME", "NH", "NY", "RI", "VT"),
-    "B1": ("DC", "DE", "MD", "NJ", "PA", "VA", "WV"),
-    "C1": ("AL", "FL", "GA", "KY", "MS", "NC", "PR", "SC", "TN", "VI"),
-    "D1": ("IL", "IN", "MI", "OH"),
-    "E1": ("IA", "KS", "MN", "MO", "NB", "ND", "SD", "WI"),
-    "F1": ("AR", "LA", "NM", "OK", "TX"),
-    "G1": ("AZ", "CO", "ID", "MT", "NV", "UT", "WY"),
-    "H1": ("AK", "AM", "CA", "GM", "HI", "MK", "OR", "WA"),
-})
+REGIONS: Final = MappingProxyType(
+    {
+        "A1": ("CT", "MA", "ME", "NH", "NY", "RI", "VT"),
+        "B1": ("DC", "DE", "MD", "NJ", "PA", "VA", "WV"),
+        "C1": ("AL", "FL", "GA", "KY", "MS", "NC", "PR", "SC", "TN", "VI"),
+        "D1": ("IL", "IN", "MI", "OH"),
+        "E1": ("IA", "KS", "MN", "MO", "NB", "ND", "SD", "WI"),
+        "F1": ("AR", "LA", "NM", "OK", "TX"),
+        "G1": ("AZ", "CO", "ID", "MT", "NV", "UT", "WY"),
+        "H1": ("AK", "AM", "CA", "GM", "HI", "MK", "OR", "WA"),
+    }
+)
 """Region code -> the members in it (code pattern from a public manual, membership a guess)."""
 
 MULTI_STATE: Final = "NL"
@@ -94,8 +96,12 @@ REGION_KEYS: Final = frozenset({"DQ", "DQG", "RQ", "RQG", "AM", "AML"})
 def _build() -> dict[str, Member]:
     region_of = {code: region for region, codes in REGIONS.items() for code in codes}
     out = {code: Member(code, name, "state", region_of[code]) for code, name in STATE_NAMES.items()}
-    out.update({code: Member(code, name, "territory", region_of[code])
-                for code, name in TERRITORY_NAMES.items()})
+    out.update(
+        {
+            code: Member(code, name, "territory", region_of[code])
+            for code, name in TERRITORY_NAMES.items()
+        }
+    )
     out.update({m.code: m for m in _OTHERS})
     return out
 
@@ -110,21 +116,74 @@ DESTINATION_CODES: Final = frozenset(MEMBERS) | frozenset(REGIONS) | {MULTI_STAT
 """Every two-character destination Nlets routes on (members, regions, NL)."""
 
 
-_FIXED_PLACES: Final = MappingProxyType({
-    "WA": ("TAMARACK", "BLUE HERON"), "ID": ("SAWTOOTH RIDGE", "CAMAS VALLEY"),
-    "CA": ("MANZANITA", "CONDOR PEAK"), "NV": ("SILVER SAGE", "PINYON FLATS")})
+_FIXED_PLACES: Final = MappingProxyType(
+    {
+        "WA": ("TAMARACK", "BLUE HERON"),
+        "ID": ("SAWTOOTH RIDGE", "CAMAS VALLEY"),
+        "CA": ("MANZANITA", "CONDOR PEAK"),
+        "NV": ("SILVER SAGE", "PINYON FLATS"),
+    }
+)
 """The first county and city of the members the mock Nlets seeds with the lab's own subjects
 (names chosen by hand, kept as they were)."""
 
 _PLACE_WORDS: Final = (
-    "ALDER", "BASALT", "BIRCHWOOD", "BLUE HERON", "BRAMBLE", "CEDAR FORK", "CINDER",
-    "COPPER BUTTE", "COTTONWOOD", "CRANE LAKE", "DEER HOLLOW", "DOVETAIL", "EAGLE RUN",
-    "ELKHORN", "FALCON RIDGE", "FERNDALE HILLS", "FOXGLOVE", "GRANITE PASS", "HARROW",
-    "HAWTHORN", "HEMLOCK", "IRONWOOD", "JUNCO", "KESTREL", "LARKSPUR", "LOON POINT",
-    "MAPLE BEND", "MARSH HAWK", "MILLSTONE", "NETTLE CREEK", "OSPREY", "OTTER FALLS",
-    "PAINTBRUSH", "PEREGRINE", "QUAIL HOLLOW", "RAVEN", "REDSTONE", "SAGEBRUSH", "SANDPIPER",
-    "SHALE", "SORREL", "SPRUCE GAP", "STONECROP", "SUMAC", "TANAGER", "THISTLE", "TIMBERLINE",
-    "TRILLIUM", "VERDANT", "WAGTAIL", "WHITE BIRCH", "WILLET", "WINDFALL", "WREN", "YARROW")
+    "ALDER",
+    "BASALT",
+    "BIRCHWOOD",
+    "BLUE HERON",
+    "BRAMBLE",
+    "CEDAR FORK",
+    "CINDER",
+    "COPPER BUTTE",
+    "COTTONWOOD",
+    "CRANE LAKE",
+    "DEER HOLLOW",
+    "DOVETAIL",
+    "EAGLE RUN",
+    "ELKHORN",
+    "FALCON RIDGE",
+    "FERNDALE HILLS",
+    "FOXGLOVE",
+    "GRANITE PASS",
+    "HARROW",
+    "HAWTHORN",
+    "HEMLOCK",
+    "IRONWOOD",
+    "JUNCO",
+    "KESTREL",
+    "LARKSPUR",
+    "LOON POINT",
+    "MAPLE BEND",
+    "MARSH HAWK",
+    "MILLSTONE",
+    "NETTLE CREEK",
+    "OSPREY",
+    "OTTER FALLS",
+    "PAINTBRUSH",
+    "PEREGRINE",
+    "QUAIL HOLLOW",
+    "RAVEN",
+    "REDSTONE",
+    "SAGEBRUSH",
+    "SANDPIPER",
+    "SHALE",
+    "SORREL",
+    "SPRUCE GAP",
+    "STONECROP",
+    "SUMAC",
+    "TANAGER",
+    "THISTLE",
+    "TIMBERLINE",
+    "TRILLIUM",
+    "VERDANT",
+    "WAGTAIL",
+    "WHITE BIRCH",
+    "WILLET",
+    "WINDFALL",
+    "WREN",
+    "YARROW",
+)
 """Invented place words; a member's county and city names are picked from them by its code."""
 
 
@@ -165,10 +224,12 @@ def local_agencies(code: str) -> tuple[LocalAgency, ...]:
     ``<code>0010000`` and ``<code>0020000`` the counties', ``<code>0010100`` and
     ``<code>0020200`` a city's in each."""
     p = places(code)
-    return (LocalAgency(f"{code}0010000", "SO", f"{p.county1} COUNTY SHERIFF'S OFFICE", p.county1),
-            LocalAgency(f"{code}0010100", "PD", f"{p.city1} POLICE DEPARTMENT", p.city1),
-            LocalAgency(f"{code}0020000", "SO", f"{p.county2} COUNTY SHERIFF'S OFFICE", p.county2),
-            LocalAgency(f"{code}0020200", "PD", f"{p.city2} POLICE DEPARTMENT", p.city2))
+    return (
+        LocalAgency(f"{code}0010000", "SO", f"{p.county1} COUNTY SHERIFF'S OFFICE", p.county1),
+        LocalAgency(f"{code}0010100", "PD", f"{p.city1} POLICE DEPARTMENT", p.city1),
+        LocalAgency(f"{code}0020000", "SO", f"{p.county2} COUNTY SHERIFF'S OFFICE", p.county2),
+        LocalAgency(f"{code}0020200", "PD", f"{p.city2} POLICE DEPARTMENT", p.city2),
+    )
 
 
 def member(code: str) -> Member | None:
@@ -187,4 +248,3 @@ def expand(dest: str, key: str) -> tuple[str, ...]:
 
 def by_kind(kind: str) -> tuple[Member, ...]:
     return tuple(m for m in MEMBERS.values() if m.kind == kind)
-

@@ -67,14 +67,19 @@ FIELD_PATHS: dict[str, tuple[str, bool]] = {
     "MNU": (f"{_PERSON}/nc:PersonOtherIdentification/nc:IdentificationID", True),
     "SID": (f"{_PERSON}/j:PersonStateFingerprintIdentification/nc:IdentificationID", True),
     "FBI": (f"{_PERSON}/j:PersonFBIIdentification/nc:IdentificationID", True),
-    "LIC": ("nc:Vehicle/nc:ConveyanceRegistrationPlateIdentification/nc:IdentificationID",
-            False),
-    "LIT": ("nc:Vehicle/nc:ConveyanceRegistrationPlateIdentification/"
-            "nc:IdentificationCategoryText", False),
-    "LIY": ("nc:Vehicle/nc:ConveyanceRegistrationPlateIdentification/"
-            "nc:IdentificationExpirationDate", False),
-    "LIS": ("nc:Vehicle/nc:ConveyanceRegistrationPlateIdentification/"
-            "nc:IdentificationJurisdictionText", True),
+    "LIC": ("nc:Vehicle/nc:ConveyanceRegistrationPlateIdentification/nc:IdentificationID", False),
+    "LIT": (
+        "nc:Vehicle/nc:ConveyanceRegistrationPlateIdentification/nc:IdentificationCategoryText",
+        False,
+    ),
+    "LIY": (
+        "nc:Vehicle/nc:ConveyanceRegistrationPlateIdentification/nc:IdentificationExpirationDate",
+        False,
+    ),
+    "LIS": (
+        "nc:Vehicle/nc:ConveyanceRegistrationPlateIdentification/nc:IdentificationJurisdictionText",
+        True,
+    ),
     "VIN": ("nc:Vehicle/nc:VehicleIdentification/nc:IdentificationID", True),
     "VYR": ("nc:Vehicle/nc:ItemModelYearDate", True),
     "VMA": ("nc:Vehicle/nc:VehicleMakeCode", True),
@@ -84,8 +89,10 @@ FIELD_PATHS: dict[str, tuple[str, bool]] = {
     "OCA": ("nc:Incident/nc:ActivityIdentification/nc:IdentificationID", False),
     "NIC": ("n2:NCICIdentification/nc:IdentificationID", True),
     "RAG": ("n2:RequestingAgency/nc:OrganizationName", False),
-    "PHO": ("n2:RequestingAgency/nc:OrganizationPrimaryContactInformation/"
-            "nc:ContactTelephoneNumber", False),
+    "PHO": (
+        "n2:RequestingAgency/nc:OrganizationPrimaryContactInformation/nc:ContactTelephoneNumber",
+        False,
+    ),
     "RNA": ("n2:RequestingAgency/n2:RequestorName", True),
     "CON": ("n2:ConfirmationStatusCode", True),
     "TIM": ("n2:ConfirmationMinutesNumeric", True),
@@ -97,8 +104,10 @@ FIELD_PATHS: dict[str, tuple[str, bool]] = {
     "OAN": ("n2:Item/n2:OwnerAppliedIdentification/nc:IdentificationID", True),
     "REG": ("n2:Boat/n2:BoatRegistrationIdentification/nc:IdentificationID", True),
     "BHN": ("n2:Boat/n2:BoatHullIdentification/nc:IdentificationID", True),
-    "ORI": ("n2:Agency/j:OrganizationAugmentation/j:OrganizationORIIdentification/"
-            "nc:IdentificationID", False),
+    "ORI": (
+        "n2:Agency/j:OrganizationAugmentation/j:OrganizationORIIdentification/nc:IdentificationID",
+        False,
+    ),
     "LOC": ("n2:Agency/nc:OrganizationLocation/nc:LocationName", True),
     "REM": ("n2:RemarksText", True),
 }
@@ -125,8 +134,7 @@ def _local(tag: str) -> tuple[str, str]:
 
 
 def _reject(reason: str, field: str | None = None) -> NoReturn:
-    raise RejectError(Reject(".03.", f"TXT NOT FOUND OR IMPROPERLY FORMED XML - {reason}",
-                             field))
+    raise RejectError(Reject(".03.", f"TXT NOT FOUND OR IMPROPERLY FORMED XML - {reason}", field))
 
 
 def is_xml(text: str) -> bool:
@@ -138,8 +146,12 @@ def _parse(text: str) -> ET.Element:
     if len(text) > MAX_XML:
         _reject(f"LONGER THAN {MAX_XML} CHARACTERS")
     try:
-        return SafeET.fromstring(text.strip().encode("utf-8"),  # type: ignore[no-any-return]
-                                 forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        return SafeET.fromstring(  # type: ignore[no-any-return]
+            text.strip().encode("utf-8"),
+            forbid_dtd=True,
+            forbid_entities=True,
+            forbid_external=True,
+        )
     except DefusedXmlException as e:
         _reject(f"REFUSED: {type(e).__name__.upper()} (DTDS AND ENTITIES ARE NOT ALLOWED)")
     except ET.ParseError as e:
@@ -207,8 +219,9 @@ def _name(elem: ET.Element) -> str:
 def to_legacy(msg: Message) -> str:
     """The canonical legacy text of a decoded XML request (what the parser validates and what
     the journal can show beside the XML)."""
-    head = ".".join([msg.key, msg.ori, *msg.destinations]
-                    + ([f"*{msg.control}"] if msg.control else []))
+    head = ".".join(
+        [msg.key, msg.ori, *msg.destinations] + ([f"*{msg.control}"] if msg.control else [])
+    )
     body = msg.text or ".".join(f"{c}/{v}" for c, v in msg.fields)
     return f"{head}.TXT\n{body}" if body else f"{head}.TXT"
 
@@ -233,8 +246,7 @@ def _sub(parent: ET.Element, path: str, text: str | None = None) -> ET.Element:
     return node
 
 
-def _root(key: str, ori: str, dests: Sequence[str], control: str) -> tuple[ET.Element,
-                                                                          ET.Element]:
+def _root(key: str, ori: str, dests: Sequence[str], control: str) -> tuple[ET.Element, ET.Element]:
     root = ET.Element(_q("n2:NLETS"), {_q("n2:version"): "4.00"})
     header = _sub(root, "n2:NLETSMessageHeader")
     ET.SubElement(header, _q("nh2:MessageKeyCodeText")).text = key
@@ -303,10 +315,14 @@ def encode_answer(legacy: str) -> str:
     receiver = send[3] if len(send) > 3 else ""
     root, header = _root(key, originator, [receiver] if receiver else [], control)
     if len(recv) == 3 and len(send) >= 3:
-        for name, value in (("MessageReceiveDate", recv[1]), ("MessageReceiveTime", recv[0]),
-                            ("MessageSendDate", send[1]), ("MessageSendTime", send[0]),
-                            ("ReceiveMessageNumeric", recv[2]),
-                            ("SendMessageNumeric", send[2])):
+        for name, value in (
+            ("MessageReceiveDate", recv[1]),
+            ("MessageReceiveTime", recv[0]),
+            ("MessageSendDate", send[1]),
+            ("MessageSendTime", send[0]),
+            ("ReceiveMessageNumeric", recv[2]),
+            ("SendMessageNumeric", send[2]),
+        ):
             ET.SubElement(header, _q(f"nh2:{name}")).text = value
     text = "\n".join(lines[at:])
     if key == "SM":
@@ -324,7 +340,7 @@ def sender_of(text: str) -> str:
     start = text.find("OriginatingORIID>")
     if start < 0:
         return ""
-    ori = text[start + 17:start + 26]
+    ori = text[start + 17 : start + 26]
     return ori if ori.isalnum() and ori.isascii() and len(ori) == 9 else ""
 
 
@@ -342,9 +358,14 @@ def answer_text(xml: str) -> tuple[str, str, str, str]:
     root = _parse(xml)
     header = root.find(_q("n2:NLETSMessageHeader"))
     assert header is not None
-    texts = [e.text or "" for e in root.iter() if _local(e.tag)[1] in (
-        "ResponseText", "StatusMessageText", "MailMessageText")]
-    return (header.findtext(_q("nh2:MessageKeyCodeText")) or "",
-            header.findtext(_q("nh2:OriginatingORIID")) or "",
-            header.findtext(_q("nh2:DocumentControlFieldText")) or "",
-            texts[0] if texts else "")
+    texts = [
+        e.text or ""
+        for e in root.iter()
+        if _local(e.tag)[1] in ("ResponseText", "StatusMessageText", "MailMessageText")
+    ]
+    return (
+        header.findtext(_q("nh2:MessageKeyCodeText")) or "",
+        header.findtext(_q("nh2:OriginatingORIID")) or "",
+        header.findtext(_q("nh2:DocumentControlFieldText")) or "",
+        texts[0] if texts else "",
+    )

@@ -25,12 +25,14 @@ AGENCY_TYPE_HINTS = {
 
 
 VALID_ORI = re.compile(
-    "(?:" + "|".join(sorted(US_STATE_CODES | SPECIAL_ORI_PREFIXES)) + ")[A-Z0-9]{7}")
+    "(?:" + "|".join(sorted(US_STATE_CODES | SPECIAL_ORI_PREFIXES)) + ")[A-Z0-9]{7}"
+)
 """A whole valid ORI, state prefix included, in one ``fullmatch`` (the parser checks one or more
 on every message)."""
 
-STATE_DESTINATIONS: frozenset[str] = (US_STATE_CODES | frozenset(NLETS_SPECIAL_DESTINATIONS)
-                                      | DESTINATION_CODES)
+STATE_DESTINATIONS: frozenset[str] = (
+    US_STATE_CODES | frozenset(NLETS_SPECIAL_DESTINATIONS) | DESTINATION_CODES
+)
 """Every 2-character Nlets destination: NCIC state codes, the Nlets special codes, the Nlets
 members and region codes (formats/nlets_members.py)."""
 

@@ -27,9 +27,39 @@ import re
 __all__ = ["CONTROL_NAMES", "MIN_LIMIT", "fit", "is_fit", "notation"]
 
 CONTROL_NAMES: tuple[str, ...] = (
-    "NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "HT", "LF", "VT", "FF", "CR",
-    "SO", "SI", "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB",
-    "ESC", "FS", "GS", "RS", "US")
+    "NUL",
+    "SOH",
+    "STX",
+    "ETX",
+    "EOT",
+    "ENQ",
+    "ACK",
+    "BEL",
+    "BS",
+    "HT",
+    "LF",
+    "VT",
+    "FF",
+    "CR",
+    "SO",
+    "SI",
+    "DLE",
+    "DC1",
+    "DC2",
+    "DC3",
+    "DC4",
+    "NAK",
+    "SYN",
+    "ETB",
+    "CAN",
+    "EM",
+    "SUB",
+    "ESC",
+    "FS",
+    "GS",
+    "RS",
+    "US",
+)
 """ASCII mnemonics of the control characters 0x00-0x1F, as written in outbound text."""
 
 MIN_LIMIT = 80
@@ -55,9 +85,15 @@ def is_fit(text: str, limit: int) -> bool:
     """True if ``text`` is already in the outbound form and at most ``limit`` characters: only
     printable ASCII and LF (``isprintable`` on ASCII means 0x20-0x7E), no backslash ending a
     line, no empty line, no line break at either end, not empty."""
-    return (0 < len(text) <= limit and text.isascii()
-            and text.replace("\n", "").isprintable() and "\n\n" not in text
-            and text[0] != "\n" and text[-1] not in "\n\\" and "\\\n" not in text)
+    return (
+        0 < len(text) <= limit
+        and text.isascii()
+        and text.replace("\n", "").isprintable()
+        and "\n\n" not in text
+        and text[0] != "\n"
+        and text[-1] not in "\n\\"
+        and "\\\n" not in text
+    )
 
 
 def fit(text: str, limit: int) -> str:
@@ -71,8 +107,9 @@ def fit(text: str, limit: int) -> str:
     if is_fit(text, limit):
         return text
     text = _NOT_PRINTABLE.sub(lambda m: notation(m.group()), text)
-    lines = [line[:-1] + "<x5C>" if line.endswith("\\") else line
-             for line in text.split("\n") if line]
+    lines = [
+        line[:-1] + "<x5C>" if line.endswith("\\") else line for line in text.split("\n") if line
+    ]
     text = "\n".join(lines) or "<EMPTY>"
     if len(text) <= limit:
         return text

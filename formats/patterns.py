@@ -35,8 +35,10 @@ _TEXT = r"[ -\-/-`{-~]"
 _TEXT_EDGE = r"[!-\-/-`{-~]"
 """The first and last character of a value: as ``_TEXT`` but not a blank (values are stripped)."""
 
-_MMDD = (r"(?:(?:0[1-9]|1[0-2])(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])(?:29|30)"
-         r"|(?:0[13578]|1[02])31)")
+_MMDD = (
+    r"(?:(?:0[1-9]|1[0-2])(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])(?:29|30)"
+    r"|(?:0[13578]|1[02])31)"
+)
 """Month and day valid in every year: 29 February is left to the exact walk (the leap rule)."""
 _DATE = rf"(?:1[89]|2[01])[0-9]{{2}}{_MMDD}"
 """CCYYMMDD, years 1800-2199."""
@@ -54,8 +56,13 @@ _pairs = re.compile(r"([A-Z]{2,4})/([^.]*)").findall
 
 def _typed_as_is(code: str) -> bool:
     """Whether ``code`` reads back as itself: upper case, stripped, printable, no period."""
-    return bool(code) and code.isascii() and code.isprintable() and "." not in code and (
-        code == code.strip().upper())
+    return (
+        bool(code)
+        and code.isascii()
+        and code.isprintable()
+        and "." not in code
+        and (code == code.strip().upper())
+    )
 
 
 def _branches(pairs: Iterable[tuple[str, str]], group: str = "(?:") -> str:
@@ -66,19 +73,21 @@ def _branches(pairs: Iterable[tuple[str, str]], group: str = "(?:") -> str:
     by_first: dict[str, list[str]] = {}
     for first, rest in pairs:
         by_first.setdefault(first, []).append(rest)
-    parts = [re.escape(first) + (rests[0] if len(rests) == 1 else "(?:" + "|".join(rests) + ")")
-             for first, rests in sorted(by_first.items())]
+    parts = [
+        re.escape(first) + (rests[0] if len(rests) == 1 else "(?:" + "|".join(rests) + ")")
+        for first, rests in sorted(by_first.items())
+    ]
     return group + "|".join(parts) + ")" if parts else "(?!)"
 
 
 def alternation(words: Iterable[str]) -> str:
     """A pattern matching exactly ``words`` (longest first where one begins another)."""
-    return _branches((word[0], re.escape(word[1:]))
-                     for word in sorted(set(words), key=lambda w: (-len(w), w)))
+    return _branches(
+        (word[0], re.escape(word[1:])) for word in sorted(set(words), key=lambda w: (-len(w), w))
+    )
 
 
-def value_pattern(fd: FieldDef, codes: CodeBook, nlets: bool
-                  ) -> tuple[str, frozenset[str] | None]:
+def value_pattern(fd: FieldDef, codes: CodeBook, nlets: bool) -> tuple[str, frozenset[str] | None]:
     """The pattern of the values of ``fd`` the checker certainly accepts (in an Nlets-style key
     if ``nlets``), and the set a value must also be in when the pattern only gives its shape
     (``None`` when the pattern says it all)."""
@@ -104,8 +113,10 @@ def value_pattern(fd: FieldDef, codes: CodeBook, nlets: bool
         return rf"{chars}{{{lo},{fd.max}}}", None
     if t == "text":
         limit = text_limit(fd)
-        return rf"{_TEXT_EDGE}(?:{_TEXT}{{0,{limit - 2}}}{_TEXT_EDGE})?" if limit > 1 else \
-            _TEXT_EDGE, None
+        return (
+            rf"{_TEXT_EDGE}(?:{_TEXT}{{0,{limit - 2}}}{_TEXT_EDGE})?" if limit > 1 else _TEXT_EDGE,
+            None,
+        )
     if t == "hgt":
         return _HGT, None
     if t == "ori":
@@ -156,8 +167,13 @@ class Accept:
         # atomic: a field's value ends at the next period, so once matched it is never
         # matched another way, and a message that fails does not try every other split
         one = _branches(branches, "(?>")
-        needs = "(?:" + "|".join("".join(f"(?({marker[c]})|(?!))" for c in sorted(need))
-                                 for need in spec.needs) + ")"
+        needs = (
+            "(?:"
+            + "|".join(
+                "".join(f"(?({marker[c]})|(?!))" for c in sorted(need)) for need in spec.needs
+            )
+            + ")"
+        )
         key, ori = re.escape(spec.key), f"({VALID_ORI.pattern})"
         if self.ncic:
             # the body is every field with the period before it ("" when there is none)
@@ -165,14 +181,17 @@ class Accept:
         else:
             states = alternation(STATE_DESTINATIONS)
             dest = {"state": states, "ori": VALID_ORI.pattern}.get(
-                spec.dest, f"(?:{states}|{VALID_ORI.pattern})")
+                spec.dest, f"(?:{states}|{VALID_ORI.pattern})"
+            )
             if self.text_body:
                 # kept as typed: starts with no blank, never ends with a blank or a period
                 body = r"((?=[!-~])[ -~\n]*[!-\-/-~])"
             else:  # the first field right after the line break, the others after a period
                 body = f"((?:(?:(?<=\n)|(?<!\n)\\.){one})++){needs}"
-            source = (f"{key}\\.{ori}\\.((?:{dest}\\.){{1,{spec.max_dest}}})"
-                      f"(?:\\*([A-Z0-9]{{1,10}})\\.)?TXT\n{body}")
+            source = (
+                f"{key}\\.{ori}\\.((?:{dest}\\.){{1,{spec.max_dest}}})"
+                f"(?:\\*([A-Z0-9]{{1,10}})\\.)?TXT\n{body}"
+            )
         self.match = re.compile(source).fullmatch
 
     def read(self, text: str) -> Message | None:

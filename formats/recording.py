@@ -109,8 +109,9 @@ def channel(osn: int, terminal: str, link: str) -> str:
 _RECORD_FIELDS = tuple(f.name for f in fields(Record))
 _INT_FIELDS = {"seq", "osn", "ref"}
 _FIELD_SET = frozenset(_RECORD_FIELDS)
-_OTHER_STR_FIELDS = tuple(f for f in _RECORD_FIELDS
-                          if f not in _INT_FIELDS and f not in ("text", "time", "direction"))
+_OTHER_STR_FIELDS = tuple(
+    f for f in _RECORD_FIELDS if f not in _INT_FIELDS and f not in ("text", "time", "direction")
+)
 _HEADER_FIELDS = tuple(f.name for f in fields(Header))
 
 
@@ -128,11 +129,15 @@ def encode(record: Record) -> str:
     try:
         record.text.encode("latin-1")
     except UnicodeEncodeError as e:
-        raise RecordingError(f"record {record.seq}: text holds a character above U+00FF "
-                             "(texts are bytes decoded as latin-1)") from e
+        raise RecordingError(
+            f"record {record.seq}: text holds a character above U+00FF "
+            "(texts are bytes decoded as latin-1)"
+        ) from e
     if record.direction not in DIRECTIONS:
-        raise RecordingError(f"record {record.seq}: direction {record.direction!r} is not one "
-                             f"of {', '.join(DIRECTIONS)}")
+        raise RecordingError(
+            f"record {record.seq}: direction {record.direction!r} is not one "
+            f"of {', '.join(DIRECTIONS)}"
+        )
     d = {name: getattr(record, name) for name in _RECORD_FIELDS}
     return json.dumps(d, separators=(",", ":")) + "\n"
 
@@ -141,14 +146,17 @@ def decode_header(line: str, number: int = 1) -> Header:
     try:
         obj = json.loads(line)
     except ValueError as e:
-        raise RecordingError(f"not a {FORMAT} file (first line is not JSON)", line=number,
-                             text=line) from e
+        raise RecordingError(
+            f"not a {FORMAT} file (first line is not JSON)", line=number, text=line
+        ) from e
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise RecordingError(f"not a {FORMAT} file (no header line)", line=number, text=line)
     version = obj.get("version")
     if not isinstance(version, int) or version < 1 or version > VERSION:
-        raise RecordingError(f"recording version {version!r} is not supported (this program "
-                             f"reads 1 to {VERSION})", line=number)
+        raise RecordingError(
+            f"recording version {version!r} is not supported (this program reads 1 to {VERSION})",
+            line=number,
+        )
     return Header(**{k: obj[k] for k in _HEADER_FIELDS if k in obj})
 
 
@@ -215,8 +223,9 @@ def mask_password(text: str) -> str:
     return f"{m.group(1)}{'*' * len(m.group(2))}" if m else text
 
 
-def parse_plain(text: str, *, terminal: str = "", start: datetime | None = None,
-                gap: float = 1.0) -> Iterator[Record]:
+def parse_plain(
+    text: str, *, terminal: str = "", start: datetime | None = None, gap: float = 1.0
+) -> Iterator[Record]:
     """Records from a plain-text log, messages in the natural form (docs/WIRE.md).
 
     A message starting with the envelope line ``OSN/…`` is an output (terminal and OSN from the
@@ -269,10 +278,18 @@ def parse_plain(text: str, *, terminal: str = "", start: datetime | None = None,
             if stamp.tzinfo is None:
                 stamp = stamp.replace(tzinfo=UTC)
             t = stamp
-        rec = Record(seq=seq, time=t.isoformat(timespec="microseconds"), direction=direction,
-                     text=body, link=meta.get("link", term), terminal=term,
-                     ori=meta.get("ori", ori if len(ori) == 9 else ""), key=key.strip().upper(),
-                     osn=osn, ref=last_in.get(term, 0) if direction == "out" else 0)
+        rec = Record(
+            seq=seq,
+            time=t.isoformat(timespec="microseconds"),
+            direction=direction,
+            text=body,
+            link=meta.get("link", term),
+            terminal=term,
+            ori=meta.get("ori", ori if len(ori) == 9 else ""),
+            key=key.strip().upper(),
+            osn=osn,
+            ref=last_in.get(term, 0) if direction == "out" else 0,
+        )
         if direction == "in":
             last_in[term] = seq
         t = t + timedelta(seconds=gap)
@@ -353,8 +370,9 @@ header clocks and sequence numbers, system dates, NCIC record numbers, NICS tran
 class Masker:
     """Applies rules in order; ``ignore_keys`` names output keys left out of comparison."""
 
-    def __init__(self, rules: Sequence[Rule] = DEFAULT_RULES,
-                 ignore_keys: Iterable[str] = ()) -> None:
+    def __init__(
+        self, rules: Sequence[Rule] = DEFAULT_RULES, ignore_keys: Iterable[str] = ()
+    ) -> None:
         self.rules = tuple(rules)
         self._compiled = [(r.when, r.compile(), r.replace) for r in self.rules]
         self.ignore_keys = frozenset(k.upper() for k in ignore_keys)
@@ -369,12 +387,12 @@ class Masker:
     def from_toml(cls, text: str, source: str = "rules") -> Masker:
         """Rules from a TOML file::
 
-            defaults = true            # keep DEFAULT_RULES first (default true)
-            ignore_keys = ["NTF"]      # output keys not compared at all
-            [[rule]]
-            name = "case number"
-            pattern = 'OCA/\\d+'
-            replace = "OCA/#"
+        defaults = true            # keep DEFAULT_RULES first (default true)
+        ignore_keys = ["NTF"]      # output keys not compared at all
+        [[rule]]
+        name = "case number"
+        pattern = 'OCA/\\d+'
+        replace = "OCA/#"
         """
         try:
             data = tomllib.loads(text)
@@ -387,8 +405,14 @@ class Masker:
         for i, r in enumerate(data.get("rule", []), 1):
             if not isinstance(r, dict) or not isinstance(r.get("pattern"), str):
                 raise RecordingError(f"{source}: rule {i} needs a pattern")
-            rules.append(Rule(str(r.get("name", f"rule {i}")), r["pattern"],
-                              str(r.get("replace", "#")), str(r.get("when", ""))))
+            rules.append(
+                Rule(
+                    str(r.get("name", f"rule {i}")),
+                    r["pattern"],
+                    str(r.get("replace", "#")),
+                    str(r.get("when", "")),
+                )
+            )
         return cls(rules, data.get("ignore_keys", ()))
 
 
@@ -433,9 +457,11 @@ class Report:
         return not (self.differences or self.missing or self.unexpected)
 
     def summary(self) -> str:
-        return (f"{self.matched} matched, {len(self.differences)} different, "
-                f"{len(self.missing)} missing, {len(self.unexpected)} unexpected, "
-                f"{self.unobserved} not observed, {self.ignored} ignored")
+        return (
+            f"{self.matched} matched, {len(self.differences)} different, "
+            f"{len(self.missing)} missing, {len(self.unexpected)} unexpected, "
+            f"{self.unobserved} not observed, {self.ignored} ignored"
+        )
 
     def lines(self, limit: int = 50) -> list[str]:
         """The report as text: the summary, then each difference with its diff."""
@@ -445,8 +471,10 @@ class Report:
             if shown >= limit:
                 break
             shown += 1
-            out.append(f"DIFFERENT on {d.expected.channel} (recorded #{d.expected.order}, "
-                       f"replayed #{d.received.order}){_ctx(d.expected)}")
+            out.append(
+                f"DIFFERENT on {d.expected.channel} (recorded #{d.expected.order}, "
+                f"replayed #{d.received.order}){_ctx(d.expected)}"
+            )
             out.extend(f"  {line}" for line in d.diff)
         for label, items in (("MISSING", self.missing), ("UNEXPECTED", self.unexpected)):
             for it in items:
@@ -462,11 +490,20 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "matched": self.matched, "unobserved": self.unobserved, "ignored": self.ignored,
+            "matched": self.matched,
+            "unobserved": self.unobserved,
+            "ignored": self.ignored,
             "ok": self.ok,
-            "differences": [{"channel": d.expected.channel, "context": d.expected.context,
-                             "expected": d.expected.text, "received": d.received.text,
-                             "diff": d.diff} for d in self.differences],
+            "differences": [
+                {
+                    "channel": d.expected.channel,
+                    "context": d.expected.context,
+                    "expected": d.expected.text,
+                    "received": d.received.text,
+                    "diff": d.diff,
+                }
+                for d in self.differences
+            ],
             "missing": [asdict(i) for i in self.missing],
             "unexpected": [asdict(i) for i in self.unexpected],
         }

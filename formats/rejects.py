@@ -66,9 +66,18 @@ class RejectCode(StrEnum):
     FPI_REQUIRED = "FPI-REQUIRED"
 
 
-MISUSE = frozenset({
-    RejectCode.SPOOF, RejectCode.KEY_NOT_ALLOWED, RejectCode.CJ_ONLY,
-    RejectCode.CONSENT_REQUIRED, RejectCode.NOT_DESIGNATED, RejectCode.SUSPENDED,
-    RejectCode.UNKNOWN_ORI, RejectCode.NO_AGREEMENT, RejectCode.EXPIRED_AGREEMENT})
+MISUSE = frozenset(
+    {
+        RejectCode.SPOOF,
+        RejectCode.KEY_NOT_ALLOWED,
+        RejectCode.CJ_ONLY,
+        RejectCode.CONSENT_REQUIRED,
+        RejectCode.NOT_DESIGNATED,
+        RejectCode.SUSPENDED,
+        RejectCode.UNKNOWN_ORI,
+        RejectCode.NO_AGREEMENT,
+        RejectCode.EXPIRED_AGREEMENT,
+    }
+)
 """Refusals that mean an agency asked for what it may not have (the policy rejects): what an
 audit counts as attempted misuse."""

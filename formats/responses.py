@@ -34,8 +34,10 @@ from formats.ori import NLETS_ORI
 WIDTH = 72
 """Output lines are wrapped at this width, like a teletype page."""
 
-ARREST_CAVEAT = ("WARNING - DO NOT ARREST OR DETAIN BASED SOLELY UPON THIS INFORMATION. "
-                 "CONFIRM WITH THE ENTERING AGENCY (HIT CONFIRMATION YQ).")
+ARREST_CAVEAT = (
+    "WARNING - DO NOT ARREST OR DETAIN BASED SOLELY UPON THIS INFORMATION. "
+    "CONFIRM WITH THE ENTERING AGENCY (HIT CONFIRMATION YQ)."
+)
 CONFIRM_TRAILER = "IMMED CONFIRM RECORD WITH ORI"
 
 FILE_WORDS = {
@@ -89,7 +91,7 @@ def wrap(text: str, width: int = WIDTH) -> list[str]:
 
 def cut(text: str, width: int = WIDTH) -> list[str]:
     """One line cut every ``width`` characters, nothing dropped (for echoed input)."""
-    return [text[i:i + width] for i in range(0, len(text), width)] or [""]
+    return [text[i : i + width] for i in range(0, len(text), width)] or [""]
 
 
 def page(lines: Iterable[str], width: int = WIDTH) -> list[str]:
@@ -138,11 +140,16 @@ def head(key: str, ori: str) -> str:
 
 def reject(rej: Reject, ori: str) -> str:
     """A state-switch reject (``REJ``): code and field, the reason, the input echoed."""
-    top = (f"{head('REJ', ori or 'UNKNOWN')}\nREJECT CODE/{rej.code}"
-           + (f" FLD/{rej.field}" if rej.field else ""))
+    top = f"{head('REJ', ori or 'UNKNOWN')}\nREJECT CODE/{rej.code}" + (
+        f" FLD/{rej.field}" if rej.field else ""
+    )
     reason, echo = rej.reason, rej.input
-    if (0 < len(reason) <= WIDTH and 0 < len(echo) <= WIDTH and reason.isprintable()
-            and echo.isprintable()):  # one line each (the usual case): nothing to wrap or cut
+    if (
+        0 < len(reason) <= WIDTH
+        and 0 < len(echo) <= WIDTH
+        and reason.isprintable()
+        and echo.isprintable()
+    ):  # one line each (the usual case): nothing to wrap or cut
         return f"{top}\n{reason}\nORIGINAL MESSAGE\n{echo}"
     return "\n".join([top, *page(reason.splitlines()), "ORIGINAL MESSAGE", *_echo(echo)])
 
@@ -172,8 +179,9 @@ def _minute_text(year: int, month: int, day: int, hour: int, minute: int) -> str
     return f"{hour:02d}:{minute:02d} {month:02d}/{day:02d}/{year:04d}"
 
 
-def nlets_header(key: str, originator: str, clock: NletsClock, receiver: str,
-                 control: str = "") -> list[str]:
+def nlets_header(
+    key: str, originator: str, clock: NletsClock, receiver: str, control: str = ""
+) -> list[str]:
     """The header lines: key and originator; input clock; output clock and receiver; the
     control field of the request (``*CTL``) when it had one; TXT.
 
@@ -192,8 +200,14 @@ def nlets_header(key: str, originator: str, clock: NletsClock, receiver: str,
     return lines
 
 
-def nlets_message(key: str, originator: str, clock: NletsClock, receiver: str,
-                  body: Sequence[str], control: str = "") -> str:
+def nlets_message(
+    key: str,
+    originator: str,
+    clock: NletsClock,
+    receiver: str,
+    body: Sequence[str],
+    control: str = "",
+) -> str:
     return "\n".join([*nlets_header(key, originator, clock, receiver, control), *body])
 
 
@@ -206,8 +220,11 @@ def er(rej: Reject, clock: NletsClock, receiver: str, control: str = "") -> str:
         reason_lines = [title, *reason_lines[1:]]
     elif title and not first.startswith(title):
         reason_lines = [f"{title} - {first}", *reason_lines[1:]]
-    body = [*page([f"{rej.code} {reason_lines[0]}", *reason_lines[1:]]), "ORIGINAL MESSAGE",
-            *_echo(rej.input)]
+    body = [
+        *page([f"{rej.code} {reason_lines[0]}", *reason_lines[1:]]),
+        "ORIGINAL MESSAGE",
+        *_echo(rej.input),
+    ]
     return nlets_message("ER", NLETS_ORI, clock, receiver, body, control)
 
 
@@ -218,8 +235,9 @@ SM_TEXTS = {
 }
 
 
-def sm(code: str, subject: str, clock: NletsClock, receiver: str, detail: str = "",
-       control: str = "") -> str:
+def sm(
+    code: str, subject: str, clock: NletsClock, receiver: str, detail: str = "", control: str = ""
+) -> str:
     """An Nlets status message about ``subject`` (a destination or a system)."""
     text = SM_TEXTS.get(code, code)
     body = [f"{code} {subject} {text}" if code in SM_TEXTS else f"{subject} {text}"]
@@ -228,24 +246,48 @@ def sm(code: str, subject: str, clock: NletsClock, receiver: str, detail: str = 
     return nlets_message("SM", NLETS_ORI, clock, receiver, page(body), control)
 
 
-def accepted(verb: str, file: str, ori: str, identifiers: Sequence[tuple[str, str]],
-             nic: str, when: datetime, codes: CodeBook) -> str:
+def accepted(
+    verb: str,
+    file: str,
+    ori: str,
+    identifiers: Sequence[tuple[str, str]],
+    nic: str,
+    when: datetime,
+    codes: CodeBook,
+) -> str:
     """An NCIC acknowledgment (``ACC``) for enter/modify/cancel/clear/locate; ``DTE/`` is
     ``when`` as given, with its zone's abbreviation when it has one (``20261123 0630 PST``)."""
     words = f"{FILE_WORDS.get(file, file.upper())} {VERB_WORDS.get(verb, verb.upper())}"
     pairs = [*display_pairs(identifiers, codes), ("NIC", nic)]
     zone = when.strftime(" %Z") if when.tzinfo is not None else ""
-    return "\n".join([head("ACC", ori), *wrap(words), *layout(pairs),
-                      f"DTE/{when.strftime('%Y%m%d %H%M')}{zone}"])
+    return "\n".join(
+        [
+            head("ACC", ori),
+            *wrap(words),
+            *layout(pairs),
+            f"DTE/{when.strftime('%Y%m%d %H%M')}{zone}",
+        ]
+    )
 
 
-def hit(file: str, ori: str, record: Sequence[tuple[str, str]], codes: CodeBook,
-        caveats: Sequence[str] = (ARREST_CAVEAT,), trailer: Sequence[str] = (CONFIRM_TRAILER,)
-        ) -> str:
+def hit(
+    file: str,
+    ori: str,
+    record: Sequence[tuple[str, str]],
+    codes: CodeBook,
+    caveats: Sequence[str] = (ARREST_CAVEAT,),
+    trailer: Sequence[str] = (CONFIRM_TRAILER,),
+) -> str:
     """One record found (``HIT``): caveat lines, ``MKE/…`` in words, the record, a trailer."""
-    return "\n".join([head("HIT", ori), *page(caveats),
-                      f"MKE/{FILE_WORDS.get(file, file.upper())}",
-                      *layout(display_pairs(record, codes)), *page(trailer)])
+    return "\n".join(
+        [
+            head("HIT", ori),
+            *page(caveats),
+            f"MKE/{FILE_WORDS.get(file, file.upper())}",
+            *layout(display_pairs(record, codes)),
+            *page(trailer),
+        ]
+    )
 
 
 def no_record(ori: str, identifiers: Sequence[tuple[str, str]], what: str = "NCIC WANT") -> str:

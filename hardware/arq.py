@@ -47,9 +47,18 @@ def is_damage(reason: str) -> bool:
 class ArqLink(FramedProtocol):
     """A framed protocol that runs stop-and-wait ARQ when ``arq`` is on (see the module)."""
 
-    def __init__(self, handler: LinkHandler, framer: Framer, kind: str, clock: IReactorTime, *,
-                 arq: bool = True, ack_timeout: float = 1.0, retries: int = 5,
-                 role: str = "switch") -> None:
+    def __init__(
+        self,
+        handler: LinkHandler,
+        framer: Framer,
+        kind: str,
+        clock: IReactorTime,
+        *,
+        arq: bool = True,
+        ack_timeout: float = 1.0,
+        retries: int = 5,
+        role: str = "switch",
+    ) -> None:
         super().__init__(handler, framer, kind)
         self.clock = clock
         self.arq = arq and uses_arq(framer)
@@ -64,8 +73,14 @@ class ArqLink(FramedProtocol):
         self.tries = 0
         self._timer: Any = None
         self._last_answer = b""
-        self.stats = {"sent": 0, "retransmitted": 0, "given_up": 0, "naks_sent": 0,
-                      "acks_sent": 0, "bad_frames": 0}
+        self.stats = {
+            "sent": 0,
+            "retransmitted": 0,
+            "given_up": 0,
+            "naks_sent": 0,
+            "acks_sent": 0,
+            "bad_frames": 0,
+        }
 
     # ---------------------------------------------------------------- receive
 

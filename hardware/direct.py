@@ -24,17 +24,26 @@ from typing import Any, TypeGuard
 from twisted.internet import tcp
 from twisted.internet.interfaces import ISSLTransport, ITransport
 
-REQUIRED = ("dataBuffer", "_tempDataBuffer", "_writeDisconnected", "disconnecting", "connected",
-            "writeSomeData")
+REQUIRED = (
+    "dataBuffer",
+    "_tempDataBuffer",
+    "_writeDisconnected",
+    "disconnecting",
+    "connected",
+    "writeSomeData",
+)
 """The transport attributes the direct write reads or calls."""
 
 
 def usable(transport: ITransport) -> TypeGuard[tcp.Connection]:
     """True if ``send`` may try ``transport``'s socket before its queue: a Twisted socket
     connection (TCP, UNIX), not TLS, with every attribute in ``REQUIRED``."""
-    return (isinstance(transport, tcp.Connection) and not ISSLTransport.providedBy(transport)
-            and not getattr(transport, "TLS", False)
-            and all(hasattr(transport, name) for name in REQUIRED))
+    return (
+        isinstance(transport, tcp.Connection)
+        and not ISSLTransport.providedBy(transport)
+        and not getattr(transport, "TLS", False)
+        and all(hasattr(transport, name) for name in REQUIRED)
+    )
 
 
 def send(transport: Any, data: bytes) -> None:
@@ -44,8 +53,12 @@ def send(transport: Any, data: bytes) -> None:
     ``transport`` must have passed ``usable``; it is ``Any`` because the attributes used are
     private to Twisted's ``FileDescriptor``."""
     t = transport
-    if not t.dataBuffer and not t._tempDataBuffer and t.connected and not (
-            t.disconnecting or t._writeDisconnected):
+    if (
+        not t.dataBuffer
+        and not t._tempDataBuffer
+        and t.connected
+        and not (t.disconnecting or t._writeDisconnected)
+    ):
         sent = t.writeSomeData(data)
         if type(sent) is not int:  # an error: let the transport find it again and close
             sent = 0

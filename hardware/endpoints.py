@@ -35,11 +35,28 @@ from hardware.arq import ArqLink, uses_arq
 from hardware.link import FramedFactory, FramedProtocol, LinkHandler, framed
 from hardware.registry import EndpointError, LinkOptions
 
-__all__ = ["PROJECT_OPTIONS", "EndpointError", "client_for", "connect", "kind_of", "listen",
-           "options_of", "split"]
+__all__ = [
+    "PROJECT_OPTIONS",
+    "EndpointError",
+    "client_for",
+    "connect",
+    "kind_of",
+    "listen",
+    "options_of",
+    "split",
+]
 
-PROJECT_OPTIONS = ("framing", "max_frame", "idle", "heartbeat", "write_limit", "eol", "arq",
-                   "ack_timeout", "retries")
+PROJECT_OPTIONS = (
+    "framing",
+    "max_frame",
+    "idle",
+    "heartbeat",
+    "write_limit",
+    "eol",
+    "arq",
+    "ack_timeout",
+    "retries",
+)
 
 
 def kind_of(description: str) -> str:
@@ -92,32 +109,43 @@ def options_of(options: dict[str, str], default_max: int) -> LinkOptions:
     timeout = number("ack_timeout", float, None)
     if timeout is not None and timeout <= 0:
         raise EndpointError("ack_timeout must be greater than 0")
-    return LinkOptions(framing=framing, max_frame=max_frame, eol=eol,
-                       arq=None if arq is None else arq.lower() in ("1", "on", "true"),
-                       ack_timeout=timeout, retries=number("retries", int, None),
-                       idle=number("idle", float, 0.0),
-                       heartbeat=number("heartbeat", float, 0.0),
-                       write_limit=number("write_limit", int, registry.DEFAULT_WRITE_LIMIT))
+    return LinkOptions(
+        framing=framing,
+        max_frame=max_frame,
+        eol=eol,
+        arq=None if arq is None else arq.lower() in ("1", "on", "true"),
+        ack_timeout=timeout,
+        retries=number("retries", int, None),
+        idle=number("idle", float, 0.0),
+        heartbeat=number("heartbeat", float, 0.0),
+        write_limit=number("write_limit", int, registry.DEFAULT_WRITE_LIMIT),
+    )
 
 
-def listen(reactor: IReactorTime, description: str, handler_factory: Callable[[], LinkHandler],
-           max_frame: int = 16384) -> Deferred[Any]:
+def listen(
+    reactor: IReactorTime,
+    description: str,
+    handler_factory: Callable[[], LinkHandler],
+    max_frame: int = 16384,
+) -> Deferred[Any]:
     """Listen on ``description``; each connection gets a new handler from ``handler_factory``.
 
     The Deferred fires with a port (``stopListening()``, ``getHost()``)."""
     return _through_adapter("listen", reactor, description, handler_factory, max_frame)
 
 
-def connect(reactor: IReactorTime, description: str, handler: LinkHandler,
-            max_frame: int = 1 << 22) -> Deferred[FramedProtocol]:
+def connect(
+    reactor: IReactorTime, description: str, handler: LinkHandler, max_frame: int = 1 << 22
+) -> Deferred[FramedProtocol]:
     """Connect ``handler`` to ``description`` (client syntax: ``tcp:host=127.0.0.1:port=5020``).
 
     The Deferred fires with the link once it is connected."""
     return _through_adapter("connect", reactor, description, handler, max_frame)
 
 
-def _through_adapter(action: str, reactor: IReactorTime, description: str, handler: Any,
-                     max_frame: int) -> Deferred[Any]:
+def _through_adapter(
+    action: str, reactor: IReactorTime, description: str, handler: Any, max_frame: int
+) -> Deferred[Any]:
     """Find the adapter for the string's kind and call its ``listen`` or ``connect``; a bad
     string becomes an ``EndpointError`` that names it."""
     kind, rest, options = split(description)
@@ -162,6 +190,7 @@ def client_for(server: str) -> str:
 
 # ---------------------------------------------------------------------- built-in adapters
 
+
 class StreamAdapter:
     """``tcp:``, ``unix:``, ``ssl:``: Twisted's endpoint strings, framed."""
 
@@ -169,27 +198,47 @@ class StreamAdapter:
         self.summary = summary
         self.requires = requires
 
-    def listen(self, reactor: IReactorTime, address: str,
-               handler_factory: Callable[[], LinkHandler],
-               options: LinkOptions) -> Deferred[Any]:
+    def listen(
+        self,
+        reactor: IReactorTime,
+        address: str,
+        handler_factory: Callable[[], LinkHandler],
+        options: LinkOptions,
+    ) -> Deferred[Any]:
         ep = endpoints.serverFromString(reactor, address)
-        listening: Deferred[Any] = ep.listen(self.factory(reactor, handler_factory, options,
-                                                          kind_of(address)))
+        listening: Deferred[Any] = ep.listen(
+            self.factory(reactor, handler_factory, options, kind_of(address))
+        )
         return listening
 
-    def factory(self, reactor: IReactorTime, handler_factory: Callable[[], LinkHandler],
-                options: LinkOptions, kind: str) -> FramedFactory | ArqFactory:
+    def factory(
+        self,
+        reactor: IReactorTime,
+        handler_factory: Callable[[], LinkHandler],
+        options: LinkOptions,
+        kind: str,
+    ) -> FramedFactory | ArqFactory:
         if uses_arq(link_framer(options.framing, options.max_frame)) and options.arq is not False:
             return ArqFactory(reactor, handler_factory, options, kind)
-        return FramedFactory(handler_factory, options.framing, options.max_frame, kind,
-                             clock=reactor, idle=options.idle, heartbeat=options.heartbeat,
-                             write_limit=options.write_limit, eol=options.eol_bytes())
+        return FramedFactory(
+            handler_factory,
+            options.framing,
+            options.max_frame,
+            kind,
+            clock=reactor,
+            idle=options.idle,
+            heartbeat=options.heartbeat,
+            write_limit=options.write_limit,
+            eol=options.eol_bytes(),
+        )
 
-    def connect(self, reactor: IReactorTime, address: str, handler: LinkHandler,
-                options: LinkOptions) -> Deferred[FramedProtocol]:
+    def connect(
+        self, reactor: IReactorTime, address: str, handler: LinkHandler, options: LinkOptions
+    ) -> Deferred[FramedProtocol]:
         connected: Deferred[FramedProtocol] = endpoints.connectProtocol(
             self.client_endpoint(reactor, address),
-            self.protocol(reactor, handler, options, kind_of(address)))
+            self.protocol(reactor, handler, options, kind_of(address)),
+        )
         return connected
 
     def client_endpoint(self, reactor: IReactorTime, address: str) -> IStreamClientEndpoint:
@@ -198,21 +247,38 @@ class StreamAdapter:
         ep: IStreamClientEndpoint = endpoints.clientFromString(reactor, address)
         return ep
 
-    def protocol(self, reactor: IReactorTime, handler: LinkHandler, options: LinkOptions,
-                 kind: str) -> FramedProtocol:
+    def protocol(
+        self, reactor: IReactorTime, handler: LinkHandler, options: LinkOptions, kind: str
+    ) -> FramedProtocol:
         if uses_arq(link_framer(options.framing, options.max_frame)) and options.arq is not False:
             return arq_link(reactor, handler, options, kind, "terminal")
-        return framed(handler, options.framing, options.max_frame, kind, clock=reactor,
-                      idle=options.idle, heartbeat=options.heartbeat,
-                      write_limit=options.write_limit, eol=options.eol_bytes(), role="terminal")
+        return framed(
+            handler,
+            options.framing,
+            options.max_frame,
+            kind,
+            clock=reactor,
+            idle=options.idle,
+            heartbeat=options.heartbeat,
+            write_limit=options.write_limit,
+            eol=options.eol_bytes(),
+            role="terminal",
+        )
 
 
-def arq_link(reactor: IReactorTime, handler: LinkHandler, options: LinkOptions, kind: str,
-             role: str) -> ArqLink:
+def arq_link(
+    reactor: IReactorTime, handler: LinkHandler, options: LinkOptions, kind: str, role: str
+) -> ArqLink:
     """A stream link with stop-and-wait ARQ (``hardware.arq``), as a serial line has."""
-    link = ArqLink(handler, link_framer(options.framing, options.max_frame, role=role), kind,
-                   reactor, ack_timeout=options.ack_timeout or 1.0,
-                   retries=5 if options.retries is None else options.retries, role=role)
+    link = ArqLink(
+        handler,
+        link_framer(options.framing, options.max_frame, role=role),
+        kind,
+        reactor,
+        ack_timeout=options.ack_timeout or 1.0,
+        retries=5 if options.retries is None else options.retries,
+        role=role,
+    )
     link.framing = options.framing
     link.write_limit = options.write_limit
     link.watch(reactor, options.idle, options.heartbeat)
@@ -222,8 +288,13 @@ def arq_link(reactor: IReactorTime, handler: LinkHandler, options: LinkOptions, 
 class ArqFactory(protocol.Factory):
     """One ARQ link and one handler per accepted connection (``stx``/``dle`` over TCP, TLS)."""
 
-    def __init__(self, reactor: IReactorTime, handler_factory: Callable[[], LinkHandler],
-                 options: LinkOptions, kind: str) -> None:
+    def __init__(
+        self,
+        reactor: IReactorTime,
+        handler_factory: Callable[[], LinkHandler],
+        options: LinkOptions,
+        kind: str,
+    ) -> None:
         self.reactor = reactor
         self.handler_factory = handler_factory
         self.options = options
@@ -237,8 +308,9 @@ class ArqFactory(protocol.Factory):
 
 TCP = StreamAdapter("TCP (Twisted endpoints)")
 UNIX = StreamAdapter("Unix domain socket (Twisted endpoints)")
-SSL = StreamAdapter("TLS, Twisted's own ssl: syntax, no client certificates",
-                    (("OpenSSL", "pyOpenSSL"),))
+SSL = StreamAdapter(
+    "TLS, Twisted's own ssl: syntax, no client certificates", (("OpenSSL", "pyOpenSSL"),)
+)
 STREAM = TCP
 """The stream adapter other modules build on (``hardware.tls``, ``hardware.reconnect``)."""
 
@@ -256,20 +328,37 @@ class LoopAdapter:
             raise EndpointError(f"loop endpoint needs a name: loop:NAME, not {address!r}")
         return name
 
-    def listen(self, reactor: IReactorTime, address: str,
-               handler_factory: Callable[[], LinkHandler],
-               options: LinkOptions) -> Deferred[Any]:
+    def listen(
+        self,
+        reactor: IReactorTime,
+        address: str,
+        handler_factory: Callable[[], LinkHandler],
+        options: LinkOptions,
+    ) -> Deferred[Any]:
         from hardware.loopback import listen_loop
 
-        return listen_loop(reactor, self._name(address), handler_factory, options.framing,
-                           options.max_frame, options.eol_bytes())
+        return listen_loop(
+            reactor,
+            self._name(address),
+            handler_factory,
+            options.framing,
+            options.max_frame,
+            options.eol_bytes(),
+        )
 
-    def connect(self, reactor: IReactorTime, address: str, handler: LinkHandler,
-                options: LinkOptions) -> Deferred[Any]:
+    def connect(
+        self, reactor: IReactorTime, address: str, handler: LinkHandler, options: LinkOptions
+    ) -> Deferred[Any]:
         from hardware.loopback import connect_loop
 
-        return connect_loop(reactor, self._name(address), handler, options.framing,
-                            options.max_frame, options.eol_bytes())
+        return connect_loop(
+            reactor,
+            self._name(address),
+            handler,
+            options.framing,
+            options.max_frame,
+            options.eol_bytes(),
+        )
 
 
 LOOP = LoopAdapter()

@@ -68,8 +68,11 @@ def hold(link: Any, reason: str) -> None:
 def _stalled(link: Any) -> None:
     link.stall = None
     if not link.closed:
-        log.warn("peer {peer} does not read: nothing read for {s:g} s, link dropped",
-                 peer=link.peer, s=STALL_DROP)
+        log.warn(
+            "peer {peer} does not read: nothing read for {s:g} s, link dropped",
+            peer=link.peer,
+            s=STALL_DROP,
+        )
         link.lost_reason = NOT_READING
         link.abort()
 

@@ -37,7 +37,7 @@ class Backoff:
     attempts: int = 0
 
     def next(self) -> float:
-        delay = min(self.maximum, self.initial * self.factor ** self.attempts)
+        delay = min(self.maximum, self.initial * self.factor**self.attempts)
         self.attempts += 1
         return delay * (1 + random.uniform(-self.jitter, self.jitter))
 
@@ -48,8 +48,14 @@ class Backoff:
 class Watchdog:
     """Idle timeout and heartbeat for one link, on the reactor's clock."""
 
-    def __init__(self, clock: IReactorTime, idle: float, heartbeat: float,
-                 on_idle: Callable[[], None], beat: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        clock: IReactorTime,
+        idle: float,
+        heartbeat: float,
+        on_idle: Callable[[], None],
+        beat: Callable[[], None],
+    ) -> None:
         self.clock = clock
         self.idle = idle
         self.heartbeat = heartbeat

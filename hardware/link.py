@@ -177,8 +177,13 @@ class FramedProtocol(protocol.Protocol):
         seconds without output (0 turns either off). Call before the connection is made."""
         if idle > 0 or heartbeat > 0:
             keepalive = self.framer.keepalive()
-            self.watchdog = Watchdog(clock, idle, heartbeat, self._idle,
-                                     lambda: self._write(keepalive) if keepalive else None)
+            self.watchdog = Watchdog(
+                clock,
+                idle,
+                heartbeat,
+                self._idle,
+                lambda: self._write(keepalive) if keepalive else None,
+            )
 
     def connectionMade(self) -> None:
         t = self.transport
@@ -221,8 +226,11 @@ class FramedProtocol(protocol.Protocol):
         if self.paused:
             self.owed += len(data)
             if self.owed > self.write_limit:
-                log.warn("peer {peer} does not read: {owed} bytes owed, link dropped",
-                         peer=self.peer, owed=self.owed)
+                log.warn(
+                    "peer {peer} does not read: {owed} bytes owed, link dropped",
+                    peer=self.peer,
+                    owed=self.owed,
+                )
                 self.lost_reason = fair.NOT_READING
                 self.abort()
                 return
@@ -381,10 +389,19 @@ class Outbox:
                 log.failure("sending to {peer} failed", peer=link.peer)
 
 
-def framed(handler: LinkHandler, framing: str = "line", max_length: int = 16384,
-           kind: str = "tcp", *, clock: IReactorTime | None = None, idle: float = 0.0,
-           heartbeat: float = 0.0, write_limit: int = DEFAULT_WRITE_LIMIT, eol: bytes = b"\n",
-           role: str = "switch") -> FramedProtocol:
+def framed(
+    handler: LinkHandler,
+    framing: str = "line",
+    max_length: int = 16384,
+    kind: str = "tcp",
+    *,
+    clock: IReactorTime | None = None,
+    idle: float = 0.0,
+    heartbeat: float = 0.0,
+    write_limit: int = DEFAULT_WRITE_LIMIT,
+    eol: bytes = b"\n",
+    role: str = "switch",
+) -> FramedProtocol:
     """A framed protocol for ``handler`` with the health settings applied; ``role`` says which
     end it is (a line link reads a terminal's input on the switch's end, output on the other)."""
     p = FramedProtocol(handler, link_framer(framing, max_length, eol=eol, role=role), kind)
@@ -398,11 +415,19 @@ def framed(handler: LinkHandler, framing: str = "line", max_length: int = 16384,
 class FramedFactory(protocol.Factory):
     """Makes one framed protocol and one handler per accepted connection."""
 
-    def __init__(self, handler_factory: Callable[[], LinkHandler], framing: str = "line",
-                 max_length: int = 16384,
-                 kind: str = "tcp", *, clock: IReactorTime | None = None, idle: float = 0.0,
-                 heartbeat: float = 0.0, write_limit: int = DEFAULT_WRITE_LIMIT,
-                 eol: bytes = b"\n") -> None:
+    def __init__(
+        self,
+        handler_factory: Callable[[], LinkHandler],
+        framing: str = "line",
+        max_length: int = 16384,
+        kind: str = "tcp",
+        *,
+        clock: IReactorTime | None = None,
+        idle: float = 0.0,
+        heartbeat: float = 0.0,
+        write_limit: int = DEFAULT_WRITE_LIMIT,
+        eol: bytes = b"\n",
+    ) -> None:
         self.handler_factory = handler_factory
         self.framing = framing
         self.max_length = max_length
@@ -415,8 +440,16 @@ class FramedFactory(protocol.Factory):
         link_framer(framing, max_length, eol=eol)  # refuse a bad framing at start
 
     def buildProtocol(self, addr: IAddress | None) -> FramedProtocol:
-        p = framed(self.handler_factory(), self.framing, self.max_length, self.kind,
-                   clock=self.clock, idle=self.idle, heartbeat=self.heartbeat,
-                   write_limit=self.write_limit, eol=self.eol)
+        p = framed(
+            self.handler_factory(),
+            self.framing,
+            self.max_length,
+            self.kind,
+            clock=self.clock,
+            idle=self.idle,
+            heartbeat=self.heartbeat,
+            write_limit=self.write_limit,
+            eol=self.eol,
+        )
         p.factory = self
         return p

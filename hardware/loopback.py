@@ -99,8 +99,14 @@ class _LoopTransport:
 class LoopPort:
     """A listening loop name; ``stopListening`` removes it and closes its links."""
 
-    def __init__(self, reactor: IReactorTime, name: str, handler_factory: Callable[[], LinkHandler],
-                 framing: str, max_length: int) -> None:
+    def __init__(
+        self,
+        reactor: IReactorTime,
+        name: str,
+        handler_factory: Callable[[], LinkHandler],
+        framing: str,
+        max_length: int,
+    ) -> None:
         self.reactor = reactor
         self.name = name
         self.handler_factory = handler_factory
@@ -122,9 +128,14 @@ class LoopPort:
         return succeed(None)
 
 
-def listen_loop(reactor: IReactorTime, name: str, handler_factory: Callable[[], LinkHandler],
-                framing: str = "line", max_length: int = 16384, eol: bytes = b"\n"
-                ) -> Deferred[LoopPort]:
+def listen_loop(
+    reactor: IReactorTime,
+    name: str,
+    handler_factory: Callable[[], LinkHandler],
+    framing: str = "line",
+    max_length: int = 16384,
+    eol: bytes = b"\n",
+) -> Deferred[LoopPort]:
     """Listen on ``loop:NAME``; each connection gets a new handler from ``handler_factory``."""
     if name in _LISTENERS:
         from twisted.internet.error import CannotListenError
@@ -137,8 +148,14 @@ def listen_loop(reactor: IReactorTime, name: str, handler_factory: Callable[[], 
     return succeed(port)
 
 
-def connect_loop(reactor: IReactorTime, name: str, handler: LinkHandler, framing: str = "line",
-                 max_length: int = 1 << 22, eol: bytes = b"\n") -> Deferred[FramedProtocol]:
+def connect_loop(
+    reactor: IReactorTime,
+    name: str,
+    handler: LinkHandler,
+    framing: str = "line",
+    max_length: int = 1 << 22,
+    eol: bytes = b"\n",
+) -> Deferred[FramedProtocol]:
     """Connect to ``loop:NAME``; fires with the client end once both ends are made."""
     port = _LISTENERS.get(name)
     if port is None:
@@ -147,10 +164,12 @@ def connect_loop(reactor: IReactorTime, name: str, handler: LinkHandler, framing
     server_t = _LoopTransport(reactor, name, port.count)
     client_t = _LoopTransport(reactor, f"{name}-client", port.count)
     server_t.peer, client_t.peer = client_t, server_t
-    server = FramedProtocol(port.handler_factory(),
-                            link_framer(port.framing, port.max_length, eol=port.eol), "loop")
-    client = FramedProtocol(handler, link_framer(framing, max_length, eol=eol, role="terminal"),
-                            "loop")
+    server = FramedProtocol(
+        port.handler_factory(), link_framer(port.framing, port.max_length, eol=port.eol), "loop"
+    )
+    client = FramedProtocol(
+        handler, link_framer(framing, max_length, eol=eol, role="terminal"), "loop"
+    )
     server_t.protocol, client_t.protocol = server, client
     port.links.append(server_t)
     # Twisted's makeConnection has no annotations (untyped_calls_exclude misses inherited ones)

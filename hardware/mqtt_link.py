@@ -46,8 +46,15 @@ from hardware.registry import EndpointError, LinkOptions
 
 log = Logger()
 
-__all__ = ["ADAPTER", "MqttAdapter", "MqttAddress", "find_dynsec_plugin", "parse_mqtt",
-           "switch_client_id", "write_broker_config"]
+__all__ = [
+    "ADAPTER",
+    "MqttAdapter",
+    "MqttAddress",
+    "find_dynsec_plugin",
+    "parse_mqtt",
+    "switch_client_id",
+    "write_broker_config",
+]
 
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
@@ -92,7 +99,7 @@ def parse_mqtt(address: str) -> MqttAddress:
     if scheme not in ("mqtt", "mqtts") or "://" not in address:
         raise EndpointError(f"mqtt endpoint must start with mqtt:// or mqtts://, not {address!r}")
     tls = scheme == "mqtts"
-    parts = address[len(scheme) + 3:].split(":")
+    parts = address[len(scheme) + 3 :].split(":")
     hostpart = parts.pop(0)
     host, slash, prefix = hostpart.partition("/")
     port = 8883 if tls else 1883
@@ -104,19 +111,29 @@ def parse_mqtt(address: str) -> MqttAddress:
         port = int(portnum)
     prefix = prefix.strip("/")
     if not host or not prefix or "+" in prefix or "#" in prefix:
-        raise EndpointError(f"mqtt endpoint needs a host and a topic prefix without wildcards: "
-                            f"mqtt://127.0.0.1:1883/lems, not {address!r}")
+        raise EndpointError(
+            f"mqtt endpoint needs a host and a topic prefix without wildcards: "
+            f"mqtt://127.0.0.1:1883/lems, not {address!r}"
+        )
     named = {}
     for part in parts:
         name, eq, value = part.partition("=")
-        if not eq or name not in ("client", "clientid", "keepalive", "username", "password",
-                                  "cafile", "certKey"):
+        if not eq or name not in (
+            "client",
+            "clientid",
+            "keepalive",
+            "username",
+            "password",
+            "cafile",
+            "certKey",
+        ):
             raise EndpointError(f"unknown mqtt option {part!r} in {address!r}")
         named[name] = value
     client = named.get("client", "")
     if any(c in client for c in "/+#"):
-        raise EndpointError(f"mqtt client (the terminal in the topic) must not contain / + #: "
-                            f"{client!r}")
+        raise EndpointError(
+            f"mqtt client (the terminal in the topic) must not contain / + #: {client!r}"
+        )
     if "clientid" in named and not named["clientid"]:
         raise EndpointError(f"mqtt clientid= must not be empty in {address!r}")
     try:
@@ -125,9 +142,19 @@ def parse_mqtt(address: str) -> MqttAddress:
         raise EndpointError(f"mqtt keepalive must be a number in {address!r}") from None
     if not tls and ("cafile" in named or "certKey" in named):
         raise EndpointError(f"cafile= and certKey= need mqtts://, not {address!r}")
-    return MqttAddress(host, port, prefix, client, keepalive, named.get("username"),
-                       named.get("password"), tls, named.get("cafile"), named.get("certKey"),
-                       named.get("clientid", ""))
+    return MqttAddress(
+        host,
+        port,
+        prefix,
+        client,
+        keepalive,
+        named.get("username"),
+        named.get("password"),
+        tls,
+        named.get("cafile"),
+        named.get("certKey"),
+        named.get("clientid", ""),
+    )
 
 
 def _client(addr: MqttAddress, identifier: str, will: Any = None) -> Any:
@@ -135,12 +162,21 @@ def _client(addr: MqttAddress, identifier: str, will: Any = None) -> Any:
 
     tls = None
     if addr.tls:
-        tls = aiomqtt.TLSParameters(ca_certs=addr.cafile, certfile=addr.cert_key,
-                                    keyfile=addr.cert_key)
-    client = aiomqtt.Client(addr.host, addr.port, identifier=identifier, clean_session=False,
-                            keepalive=addr.keepalive, username=addr.username,
-                            password=addr.password, socket_options=NODELAY, will=will,
-                            tls_params=tls)
+        tls = aiomqtt.TLSParameters(
+            ca_certs=addr.cafile, certfile=addr.cert_key, keyfile=addr.cert_key
+        )
+    client = aiomqtt.Client(
+        addr.host,
+        addr.port,
+        identifier=identifier,
+        clean_session=False,
+        keepalive=addr.keepalive,
+        username=addr.username,
+        password=addr.password,
+        socket_options=NODELAY,
+        will=will,
+        tls_params=tls,
+    )
     client.pending_calls_threshold = 1000  # QoS 1 publishes in flight are normal here
     return client
 
@@ -148,9 +184,16 @@ def _client(addr: MqttAddress, identifier: str, will: Any = None) -> Any:
 class _Session:
     """The broker connection shared by one end; reconnects with back-off until stopped."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, addr: MqttAddress, identifier: str,
-                 subscriptions: list[str], on_message: Callable[[str, bytes], None],
-                 write_limit: int, will: Any = None) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        addr: MqttAddress,
+        identifier: str,
+        subscriptions: list[str],
+        on_message: Callable[[str, bytes], None],
+        write_limit: int,
+        will: Any = None,
+    ) -> None:
         self.loop = loop
         self.addr = addr
         self.identifier = identifier
@@ -194,8 +237,11 @@ class _Session:
             except aiomqtt.MqttError as e:
                 self.client = None
                 if not self.ready.done() and self.connections == 0 and self.backoff.attempts > 3:
-                    self.ready.set_exception(ConnectionRefusedError(
-                        f"MQTT broker {self.addr.host}:{self.addr.port}: {e}"))
+                    self.ready.set_exception(
+                        ConnectionRefusedError(
+                            f"MQTT broker {self.addr.host}:{self.addr.port}: {e}"
+                        )
+                    )
                 if self.stopped:
                     break
                 log.debug("mqtt {id}: {e}; reconnecting", id=self.identifier, e=e)
@@ -223,8 +269,9 @@ class _Session:
             self.outbox.append((topic, payload))
             self.outbox_bytes += len(payload)
             return
-        fut = self.loop.create_task(self.client.publish(topic, payload, qos=1,
-                                                        timeout=PUBACK_TIMEOUT))
+        fut = self.loop.create_task(
+            self.client.publish(topic, payload, qos=1, timeout=PUBACK_TIMEOUT)
+        )
         self._publishes.add(fut)
         fut.add_done_callback(lambda done: self._published(done, topic, payload))
 
@@ -236,8 +283,10 @@ class _Session:
         if fut.cancelled() or fut.exception() is not None:
             if self.stopped:
                 return
-            log.debug("mqtt publish not acknowledged ({e}); sent again after reconnect",
-                      e=None if fut.cancelled() else fut.exception())
+            log.debug(
+                "mqtt publish not acknowledged ({e}); sent again after reconnect",
+                e=None if fut.cancelled() else fut.exception(),
+            )
             self.resent += 1
             self._requeue(topic, payload)
 
@@ -283,8 +332,15 @@ class MqttLink:
     identity: str | None = None
     """The terminal the broker let publish on this topic (its MQTT user), once known."""
 
-    def __init__(self, session: _Session, handler: LinkHandler, client: str, out_topic: str,
-                 on_close: Callable[[MqttLink], None], max_frame: int = 1 << 22) -> None:
+    def __init__(
+        self,
+        session: _Session,
+        handler: LinkHandler,
+        client: str,
+        out_topic: str,
+        on_close: Callable[[MqttLink], None],
+        max_frame: int = 1 << 22,
+    ) -> None:
         self.session = session
         self.max_frame = max_frame
         self.handler = handler
@@ -328,8 +384,9 @@ class MqttLink:
             return
         if len(payload) > self.max_frame:
             try:
-                self.handler.bad_frame(f"frame longer than {self.max_frame} bytes",
-                                       payload[:RAW_LIMIT])
+                self.handler.bad_frame(
+                    f"frame longer than {self.max_frame} bytes", payload[:RAW_LIMIT]
+                )
             except Exception:
                 log.failure("mqtt handler failed on {peer}; the link goes on", peer=self.peer)
             return
@@ -359,16 +416,26 @@ def loop_of(reactor: IReactorTime) -> asyncio.AbstractEventLoop:
 class MqttListener:
     """The switch's side: one broker session, one link per terminal client id."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, addr: MqttAddress,
-                 handler_factory: Callable[[], LinkHandler], options: LinkOptions) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        addr: MqttAddress,
+        handler_factory: Callable[[], LinkHandler],
+        options: LinkOptions,
+    ) -> None:
         self.loop = loop
         self.addr = addr
         self.max_frame = options.max_frame
         self.handler_factory = handler_factory
         self.links: dict[str, MqttLink] = {}
-        self.session = _Session(loop, addr, addr.clientid or switch_client_id(addr.prefix),
-                                [addr.topic("+", "in"), addr.topic("+", "state")],
-                                self._message, options.write_limit)
+        self.session = _Session(
+            loop,
+            addr,
+            addr.clientid or switch_client_id(addr.prefix),
+            [addr.topic("+", "in"), addr.topic("+", "state")],
+            self._message,
+            options.write_limit,
+        )
 
     def getHost(self) -> Any:
         return _Host(self.addr.host, self.addr.port)
@@ -387,8 +454,14 @@ class MqttListener:
         if leg != "in" or not payload:
             return
         if link is None:
-            link = MqttLink(self.session, self.handler_factory(), client,
-                            self.addr.topic(client, "out"), self._closed, self.max_frame)
+            link = MqttLink(
+                self.session,
+                self.handler_factory(),
+                client,
+                self.addr.topic(client, "out"),
+                self._closed,
+                self.max_frame,
+            )
             # the broker lets only this terminal's user, connected with this terminal's client
             # id, publish on its topic (lems init --mqtt writes the broker's configuration):
             # the topic names who sent it, as a TLS certificate does
@@ -421,12 +494,18 @@ class MqttAdapter:
     """The ``mqtt://`` link kind."""
 
     requires = (("aiomqtt", "aiomqtt"),)
-    summary = ("MQTT broker, one topic pair per terminal, QoS 1, persistent sessions; mqtts: "
-               "over TLS, the broker checked against the lab CA (cafile=)")
+    summary = (
+        "MQTT broker, one topic pair per terminal, QoS 1, persistent sessions; mqtts: "
+        "over TLS, the broker checked against the lab CA (cafile=)"
+    )
 
-    def listen(self, reactor: IReactorTime, address: str,
-               handler_factory: Callable[[], LinkHandler],
-               options: LinkOptions) -> Deferred[MqttListener]:
+    def listen(
+        self,
+        reactor: IReactorTime,
+        address: str,
+        handler_factory: Callable[[], LinkHandler],
+        options: LinkOptions,
+    ) -> Deferred[MqttListener]:
         addr = parse_mqtt(address)
         loop = loop_of(reactor)
         listener = MqttListener(loop, addr, handler_factory, options)
@@ -441,8 +520,9 @@ class MqttAdapter:
 
         return Deferred.fromFuture(loop.create_task(ready()))
 
-    def connect(self, reactor: IReactorTime, address: str, handler: LinkHandler,
-                options: LinkOptions) -> Deferred[MqttLink]:
+    def connect(
+        self, reactor: IReactorTime, address: str, handler: LinkHandler, options: LinkOptions
+    ) -> Deferred[MqttLink]:
         import aiomqtt
 
         addr = parse_mqtt(address)
@@ -455,9 +535,15 @@ class MqttAdapter:
             if link:
                 link[0].received(payload)
 
-        session = _Session(loop, addr, addr.clientid or client, [addr.topic(client, "out")],
-                           message, options.write_limit,
-                           will=aiomqtt.Will(state, b"offline", qos=1))
+        session = _Session(
+            loop,
+            addr,
+            addr.clientid or client,
+            [addr.topic(client, "out")],
+            message,
+            options.write_limit,
+            will=aiomqtt.Will(state, b"offline", qos=1),
+        )
 
         def closed(mine: MqttLink) -> None:
             async def bye() -> None:
@@ -472,8 +558,9 @@ class MqttAdapter:
             except Exception:
                 await session.close()
                 raise
-            made = MqttLink(session, handler, client, addr.topic(client, "in"), closed,
-                            options.max_frame)
+            made = MqttLink(
+                session, handler, client, addr.topic(client, "in"), closed, options.max_frame
+            )
             made.peer = f"mqtt:{addr.host}:{addr.port}/{addr.prefix}/{client}"
             link.append(made)
             handler.link_made(made)
@@ -494,9 +581,17 @@ with ``mosquitto_sub`` while ``mosquitto_pub`` sends as ``T05``: two connections
 one client id (the broker drops the older), and the one that may send stays bound to one."""
 
 DYNSEC_PLUGIN = "mosquitto_dynamic_security.so"
-_PLUGIN_DIRS = ("/usr/lib/*-linux-gnu", "/usr/lib", "/usr/lib64", "/usr/lib/mosquitto",
-                "/usr/local/lib", "/usr/local/lib/*-linux-gnu", "/usr/local/lib64",
-                "/opt/homebrew/lib", "/usr/local/opt/mosquitto/lib")
+_PLUGIN_DIRS = (
+    "/usr/lib/*-linux-gnu",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/lib/mosquitto",
+    "/usr/local/lib",
+    "/usr/local/lib/*-linux-gnu",
+    "/usr/local/lib64",
+    "/opt/homebrew/lib",
+    "/usr/local/opt/mosquitto/lib",
+)
 
 
 def find_dynsec_plugin() -> str | None:
@@ -529,27 +624,54 @@ def _mosquitto_hash(password: str) -> str:
     return f"$7$101${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
-def broker_identities(terminals: list[str], prefix: str = "lems"
-                      ) -> list[tuple[str, str, list[tuple[str, str]]]]:
+def broker_identities(
+    terminals: list[str], prefix: str = "lems"
+) -> list[tuple[str, str, list[tuple[str, str]]]]:
     """Who may connect to the lab's broker: (user name = client id, role, [(acl type, topic)])
     in Mosquitto dynamic-security terms. Each terminal ``T`` publishes only on ``PREFIX/T/in``
     and ``…/state`` and reads only ``PREFIX/T/out``; ``T-sub`` only reads ``PREFIX/T/out``;
     the switch reads every ``in``/``state`` and publishes every ``out``."""
-    rows = [(SWITCH_USER, "lems-switch",
-             [("subscribeLiteral", f"{prefix}/+/in"), ("subscribeLiteral", f"{prefix}/+/state"),
-              ("publishClientSend", f"{prefix}/+/out")])]
+    rows = [
+        (
+            SWITCH_USER,
+            "lems-switch",
+            [
+                ("subscribeLiteral", f"{prefix}/+/in"),
+                ("subscribeLiteral", f"{prefix}/+/state"),
+                ("publishClientSend", f"{prefix}/+/out"),
+            ],
+        )
+    ]
     for t in terminals:
-        rows.append((t, f"terminal-{t}",
-                     [("publishClientSend", f"{prefix}/{t}/in"),
-                      ("publishClientSend", f"{prefix}/{t}/state"),
-                      ("subscribeLiteral", f"{prefix}/{t}/out")]))
-        rows.append((t + WATCH_SUFFIX, f"terminal-{t}{WATCH_SUFFIX}",
-                     [("subscribeLiteral", f"{prefix}/{t}/out")]))
+        rows.append(
+            (
+                t,
+                f"terminal-{t}",
+                [
+                    ("publishClientSend", f"{prefix}/{t}/in"),
+                    ("publishClientSend", f"{prefix}/{t}/state"),
+                    ("subscribeLiteral", f"{prefix}/{t}/out"),
+                ],
+            )
+        )
+        rows.append(
+            (
+                t + WATCH_SUFFIX,
+                f"terminal-{t}{WATCH_SUFFIX}",
+                [("subscribeLiteral", f"{prefix}/{t}/out")],
+            )
+        )
     return rows
 
 
-def write_broker_config(directory: Any, terminals: list[str], *, port: int = 1883,
-                        prefix: str = "lems", plugin: str | None = None) -> dict[str, str]:
+def write_broker_config(
+    directory: Any,
+    terminals: list[str],
+    *,
+    port: int = 1883,
+    prefix: str = "lems",
+    plugin: str | None = None,
+) -> dict[str, str]:
     """Write a Mosquitto configuration that binds each terminal's topics to its identity:
     ``mosquitto.conf``, the users and their rights, and ``credentials.txt`` (user, password and
     client id of each, for the lab's vendors). Returns user -> password.
@@ -575,54 +697,97 @@ def write_broker_config(directory: Any, terminals: list[str], *, port: int = 188
     d = Path(directory).resolve()
     d.mkdir(parents=True, exist_ok=True)
     identities = broker_identities(terminals, prefix)
-    users = {user: secrets.token_urlsafe(12 if user == SWITCH_USER else 9)
-             for user, _role, _acls in identities}
-    client_ids = {user: switch_client_id(prefix) if user == SWITCH_USER else user
-                  for user in users}
-    conf = [f"# Mosquitto for the LEMS lab: mosquitto -c {d / 'mosquitto.conf'}",
-            # started as root, Mosquitto drops to this user: the lab's owner, who can read it
-            f"user {getpass.getuser()}",
-            f"listener {port} 127.0.0.1", "allow_anonymous false"]
+    users = {
+        user: secrets.token_urlsafe(12 if user == SWITCH_USER else 9)
+        for user, _role, _acls in identities
+    }
+    client_ids = {user: switch_client_id(prefix) if user == SWITCH_USER else user for user in users}
+    conf = [
+        f"# Mosquitto for the LEMS lab: mosquitto -c {d / 'mosquitto.conf'}",
+        # started as root, Mosquitto drops to this user: the lab's owner, who can read it
+        f"user {getpass.getuser()}",
+        f"listener {port} 127.0.0.1",
+        "allow_anonymous false",
+    ]
     if plugin is not None:
         clients, roles = [], []
         for user, role, acls in identities:
             salt, digest = _mosquitto_salted(users[user])
-            clients.append({"username": user, "clientid": client_ids[user],
-                            "password": base64.b64encode(digest).decode(),
-                            "salt": base64.b64encode(salt).decode(), "iterations": 101,
-                            "roles": [{"rolename": role}]})
-            roles.append({"rolename": role, "acls": [{"acltype": kind, "topic": topic,
-                                                      "priority": 0, "allow": True}
-                                                     for kind, topic in acls]})
+            clients.append(
+                {
+                    "username": user,
+                    "clientid": client_ids[user],
+                    "password": base64.b64encode(digest).decode(),
+                    "salt": base64.b64encode(salt).decode(),
+                    "iterations": 101,
+                    "roles": [{"rolename": role}],
+                }
+            )
+            roles.append(
+                {
+                    "rolename": role,
+                    "acls": [
+                        {"acltype": kind, "topic": topic, "priority": 0, "allow": True}
+                        for kind, topic in acls
+                    ],
+                }
+            )
         dynsec = d / "dynamic-security.json"
-        dynsec.write_text(json.dumps({
-            "clients": clients, "groups": [], "roles": roles,
-            "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": True,
-                                 "subscribe": False, "unsubscribe": True}}, indent=1) + "\n")
+        dynsec.write_text(
+            json.dumps(
+                {
+                    "clients": clients,
+                    "groups": [],
+                    "roles": roles,
+                    "defaultACLAccess": {
+                        "publishClientSend": False,
+                        "publishClientReceive": True,
+                        "subscribe": False,
+                        "unsubscribe": True,
+                    },
+                },
+                indent=1,
+            )
+            + "\n"
+        )
         dynsec.chmod(0o600)
-        conf += ["# users, client ids and topics: dynamic-security.json (each user may connect "
-                 "only with its client id)", f"plugin {plugin}",
-                 f"plugin_opt_config_file {dynsec}"]
+        conf += [
+            "# users, client ids and topics: dynamic-security.json (each user may connect "
+            "only with its client id)",
+            f"plugin {plugin}",
+            f"plugin_opt_config_file {dynsec}",
+        ]
     else:
         passwd = d / "passwd"
         passwd.write_text("".join(f"{u}:{_mosquitto_hash(p)}\n" for u, p in users.items()))
         passwd.chmod(0o600)
-        lines = ["# LEMS lab: each terminal reaches only its own topics (user name = terminal "
-                 "id); client ids are NOT bound (no dynamic-security plugin)"]
+        lines = [
+            "# LEMS lab: each terminal reaches only its own topics (user name = terminal "
+            "id); client ids are NOT bound (no dynamic-security plugin)"
+        ]
         for user, _role, acls in identities:
             lines.append(f"user {user}")
-            lines += [f"topic {'write' if kind.startswith('publish') else 'read'} {topic}"
-                      for kind, topic in acls]
+            lines += [
+                f"topic {'write' if kind.startswith('publish') else 'read'} {topic}"
+                for kind, topic in acls
+            ]
             lines.append("")
         (d / "acl").write_text("\n".join(lines))
-        conf += [f"# {DYNSEC_PLUGIN} was not found: topics are bound to the user name, "
-                 "client ids are not", f"password_file {passwd}", f"acl_file {d / 'acl'}"]
+        conf += [
+            f"# {DYNSEC_PLUGIN} was not found: topics are bound to the user name, "
+            "client ids are not",
+            f"password_file {passwd}",
+            f"acl_file {d / 'acl'}",
+        ]
     conf += ["persistence true", f"persistence_location {d}/", "max_queued_messages 10000"]
     (d / "mosquitto.conf").write_text("\n".join(conf) + "\n")
     creds = d / "credentials.txt"
-    creds.write_text("# MQTT user, password and client id of each terminal (T05-sub: read-only, "
-                     "to watch T05's output\n# alongside a T05 connection)"
-                     + ("" if plugin else "; client ids are not checked by this broker")
-                     + "\n" + "".join(f"{u} {p} {client_ids[u]}\n" for u, p in users.items()))
+    creds.write_text(
+        "# MQTT user, password and client id of each terminal (T05-sub: read-only, "
+        "to watch T05's output\n# alongside a T05 connection)"
+        + ("" if plugin else "; client ids are not checked by this broker")
+        + "\n"
+        + "".join(f"{u} {p} {client_ids[u]}\n" for u, p in users.items())
+    )
     creds.chmod(0o600)
     return users

@@ -60,9 +60,16 @@ class _Master(abstract.FileDescriptor):
 class NullModem:
     """Two serial devices (``a`` and ``b`` paths) wired together, with optional line faults."""
 
-    def __init__(self, reactor: IReactorFDSet, directory: Path | str, *, noise: float = 0.0,
-                 drop: float = 0.0, seed: int | None = None, names: tuple[str, str] = ("a", "b"),
-                 ) -> None:
+    def __init__(
+        self,
+        reactor: IReactorFDSet,
+        directory: Path | str,
+        *,
+        noise: float = 0.0,
+        drop: float = 0.0,
+        seed: int | None = None,
+        names: tuple[str, str] = ("a", "b"),
+    ) -> None:
         self.reactor = reactor
         self.directory = Path(directory)
         self.a = self.directory / names[0]

@@ -137,7 +137,7 @@ class Serial(SerialBase):  # type: ignore[misc]  # pyserial has no type informat
         while view:
             select.select([], [fd], [], None)
             try:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             except BlockingIOError:
                 continue
         return len(data)

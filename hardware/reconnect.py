@@ -30,8 +30,9 @@ from hardware.registry import EndpointError, LinkOptions
 class _LinkFactory(protocol.Factory):
     """A new framed link for the same handler on every connection."""
 
-    def __init__(self, reactor: IReactorTime, handler: LinkHandler, options: LinkOptions,
-                 kind: str) -> None:
+    def __init__(
+        self, reactor: IReactorTime, handler: LinkHandler, options: LinkOptions, kind: str
+    ) -> None:
         self.reactor = reactor
         self.handler = handler
         self.options = options
@@ -66,13 +67,17 @@ class Reconnecting:
 def policy(backoff: Backoff) -> Any:
     """Twisted's ``backoffPolicy`` with ``backoff``'s figures (its jitter, a fraction of the
     delay in ``Backoff``, becomes up to that fraction of the first delay)."""
-    return backoffPolicy(initialDelay=backoff.initial, maxDelay=backoff.maximum,
-                         factor=backoff.factor,
-                         jitter=lambda: random.uniform(0, backoff.jitter * backoff.initial))
+    return backoffPolicy(
+        initialDelay=backoff.initial,
+        maxDelay=backoff.maximum,
+        factor=backoff.factor,
+        jitter=lambda: random.uniform(0, backoff.jitter * backoff.initial),
+    )
 
 
-def keep_connected(reactor: IReactorTime, description: str, handler: LinkHandler,
-                   backoff: Backoff | None = None) -> Reconnecting:
+def keep_connected(
+    reactor: IReactorTime, description: str, handler: LinkHandler, backoff: Backoff | None = None
+) -> Reconnecting:
     """Connect ``handler`` to ``description`` and reconnect with back-off whenever the link is
     lost or cannot be made. The same handler sees ``link_made``/``link_lost`` once per
     connection. ``EndpointError`` if the link kind has no Twisted client endpoint."""
@@ -80,13 +85,20 @@ def keep_connected(reactor: IReactorTime, description: str, handler: LinkHandler
     adapter = registry.load(kind)
     endpoint_of = getattr(adapter, "client_endpoint", None)
     if endpoint_of is None:
-        raise EndpointError(f"link kind {kind!r} does not reconnect through keep_connected "
-                            "(its adapter reopens the link itself)")
+        raise EndpointError(
+            f"link kind {kind!r} does not reconnect through keep_connected "
+            "(its adapter reopens the link itself)"
+        )
     endpoint = endpoint_of(reactor, rest)
     factory = _LinkFactory(reactor, handler, options_of(options, 1 << 22), kind_of(rest))
     keeper: Reconnecting
-    service = ClientService(endpoint, factory, retryPolicy=policy(backoff or Backoff()),
-                            clock=reactor, prepareConnection=lambda p: keeper._made(p))
+    service = ClientService(
+        endpoint,
+        factory,
+        retryPolicy=policy(backoff or Backoff()),
+        clock=reactor,
+        prepareConnection=lambda p: keeper._made(p),
+    )
     keeper = Reconnecting(service)
     service.startService()
     return keeper

@@ -49,8 +49,10 @@ class AdapterMissing(EndpointError):
     def __init__(self, kind: str, package: str, detail: str = "") -> None:
         self.kind = kind
         self.package = package
-        super().__init__(f"link kind {kind!r} needs the package {package!r}: "
-                         f"pip install {package}" + (f" ({detail})" if detail else ""))
+        super().__init__(
+            f"link kind {kind!r} needs the package {package!r}: "
+            f"pip install {package}" + (f" ({detail})" if detail else "")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +89,17 @@ class LinkAdapter(Protocol):
     """What a link kind provides. ``listen`` returns a Deferred of a port (``stopListening()``,
     ``getHost()``); ``connect`` a Deferred of the link (a ``FramedProtocol`` or alike)."""
 
-    def listen(self, reactor: IReactorTime, address: str,
-               handler_factory: Callable[[], LinkHandler],
-               options: LinkOptions) -> Deferred[Any]: ...
+    def listen(
+        self,
+        reactor: IReactorTime,
+        address: str,
+        handler_factory: Callable[[], LinkHandler],
+        options: LinkOptions,
+    ) -> Deferred[Any]: ...
 
-    def connect(self, reactor: IReactorTime, address: str, handler: LinkHandler,
-                options: LinkOptions) -> Deferred[Any]: ...
+    def connect(
+        self, reactor: IReactorTime, address: str, handler: LinkHandler, options: LinkOptions
+    ) -> Deferred[Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +124,9 @@ _objects: dict[str, Any] = {}
 def register(name: str, adapter: Any, summary: str = "") -> None:
     """Register an adapter object in-process (tests, embedding); wins over everything else."""
     name = name.lower()
-    _registered[name] = AdapterSpec(name, f"<in-process {type(adapter).__name__}>", (), summary,
-                                    "register()")
+    _registered[name] = AdapterSpec(
+        name, f"<in-process {type(adapter).__name__}>", (), summary, "register()"
+    )
     _objects[name] = adapter
 
 
@@ -172,12 +180,17 @@ def load(kind: str) -> Any:
         known = specs()
         spec = known.get(kind)
         if spec is None:
-            raise EndpointError(f"unknown link kind {kind!r}; known: "
-                                f"{', '.join(sorted(known)) or 'none (is lems-sim installed?)'}")
+            raise EndpointError(
+                f"unknown link kind {kind!r}; known: "
+                f"{', '.join(sorted(known)) or 'none (is lems-sim installed?)'}"
+            )
         module, _, attr = spec.target.partition(":")
         try:
-            obj = getattr(importlib.import_module(module), attr) if attr else (
-                importlib.import_module(module))
+            obj = (
+                getattr(importlib.import_module(module), attr)
+                if attr
+                else (importlib.import_module(module))
+            )
         except ModuleNotFoundError as e:
             raise AdapterMissing(kind, (e.name or module).split(".")[0], str(e)) from e
         except AttributeError as e:

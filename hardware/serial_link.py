@@ -47,8 +47,14 @@ from hardware.registry import EndpointError, LinkOptions
 
 log = Logger()
 
-__all__ = ["ADAPTER", "LineSettings", "SerialAdapter", "SerialLink", "SerialPortListener",
-           "parse_serial"]
+__all__ = [
+    "ADAPTER",
+    "LineSettings",
+    "SerialAdapter",
+    "SerialLink",
+    "SerialPortListener",
+    "parse_serial",
+]
 
 _PARITY = {"N": "N", "E": "E", "O": "O", "M": "M", "S": "S"}
 _OPTION = re.compile(r"[A-Za-z_]+=")
@@ -166,13 +172,27 @@ class SerialLink(ArqLink):
     """A framed protocol for a serial line: optional throttle and, on STX/ETX, ACK/NAK ARQ
     (``hardware.arq``)."""
 
-    def __init__(self, handler: LinkHandler, options: LinkOptions, settings: LineSettings,
-                 clock: IReactorTime, role: str = "switch") -> None:
+    def __init__(
+        self,
+        handler: LinkHandler,
+        options: LinkOptions,
+        settings: LineSettings,
+        clock: IReactorTime,
+        role: str = "switch",
+    ) -> None:
         arq = settings.arq if settings.arq is not None else options.framing in ("stx", "dle")
-        super().__init__(handler, link_framer(options.framing, options.max_frame,
-                                              eol=options.eol_bytes("crlf"), role=role),
-                         "serial", clock, arq=arq, ack_timeout=settings.ack_timeout,
-                         retries=settings.retries, role=role)
+        super().__init__(
+            handler,
+            link_framer(
+                options.framing, options.max_frame, eol=options.eol_bytes("crlf"), role=role
+            ),
+            "serial",
+            clock,
+            arq=arq,
+            ack_timeout=settings.ack_timeout,
+            retries=settings.retries,
+            role=role,
+        )
         self.framing = options.framing
         self.write_limit = options.write_limit
         self.settings = settings
@@ -227,8 +247,11 @@ class SerialLink(ArqLink):
         gone = lines_dropped(self._seen_high, now)
         self._seen_high |= {name for name, high in now.items() if high}
         if gone and not self.closed:
-            log.info("serial {peer}: {lines} dropped, terminal gone", peer=self.peer,
-                     lines="/".join(gone))
+            log.info(
+                "serial {peer}: {lines} dropped, terminal gone",
+                peer=self.peer,
+                lines="/".join(gone),
+            )
             self.lost_reason = f"terminal left ({'/'.join(gone)} dropped)"
             self.abort()
 
@@ -261,8 +284,9 @@ class SerialLink(ArqLink):
         chunk, self._line[:n] = bytes(self._line[:n]), b""
         super()._write(chunk)
         if self._line:
-            self._line_call = self.clock.callLater(len(chunk) / self.settings.chars_per_second,
-                                                   self._pace)
+            self._line_call = self.clock.callLater(
+                len(chunk) / self.settings.chars_per_second, self._pace
+            )
 
     def connectionLost(self, reason: Any = None) -> None:
         if self._line_loop is not None and self._line_loop.running:
@@ -294,8 +318,10 @@ def _url_port(url: str, **settings: Any) -> Any:
     port = serial.serial_for_url(url, **settings)
     if not isinstance(getattr(port, "fd", None), int):
         port.close()
-        raise OSError(f"pyserial URL {url} has no file descriptor to watch "
-                      "(a device path or nullmodem://NAME/a)")
+        raise OSError(
+            f"pyserial URL {url} has no file descriptor to watch "
+            "(a device path or nullmodem://NAME/a)"
+        )
     return port
 
 
@@ -306,9 +332,17 @@ def open_port(reactor: IReactorTime, proto: SerialLink, s: LineSettings) -> Any:
     factory: Any = SerialPort
     if "://" in s.device:
         factory = type("UrlSerialPort", (SerialPort,), {"_serialFactory": staticmethod(_url_port)})
-    return factory(proto, s.device, reactor, baudrate=s.baudrate, bytesize=s.bytesize,
-                   parity=s.parity, stopbits=s.stopbits, xonxoff=int(s.xonxoff),
-                   rtscts=int(s.rtscts))
+    return factory(
+        proto,
+        s.device,
+        reactor,
+        baudrate=s.baudrate,
+        bytesize=s.bytesize,
+        parity=s.parity,
+        stopbits=s.stopbits,
+        xonxoff=int(s.xonxoff),
+        rtscts=int(s.rtscts),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,8 +357,13 @@ class SerialPortListener:
     """A serial line the switch serves: open the device, make a link, and when the device goes
     away (peer closed, cable pulled) reopen it with back-off until ``stopListening``."""
 
-    def __init__(self, reactor: IReactorTime, settings: LineSettings, options: LinkOptions,
-                 handler_factory: Callable[[], LinkHandler]) -> None:
+    def __init__(
+        self,
+        reactor: IReactorTime,
+        settings: LineSettings,
+        options: LinkOptions,
+        handler_factory: Callable[[], LinkHandler],
+    ) -> None:
         self.reactor = reactor
         self.settings = settings
         self.options = options
@@ -342,8 +381,9 @@ class SerialPortListener:
     def first_open(self) -> None:
         """Open the device now; ``OSError`` naming it if it cannot be opened
         (a listen entry that cannot open fails at start, it does not wait in silence)."""
-        proto = SerialLink(_Watch(self.handler_factory(), self), self.options, self.settings,
-                           self.reactor)
+        proto = SerialLink(
+            _Watch(self.handler_factory(), self), self.options, self.settings, self.reactor
+        )
         try:
             self.port = open_port(self.reactor, proto, self.settings)
         except Exception as e:
@@ -356,8 +396,9 @@ class SerialPortListener:
         self._call = None
         if self.stopped:
             return
-        proto = SerialLink(_Watch(self.handler_factory(), self), self.options, self.settings,
-                           self.reactor)
+        proto = SerialLink(
+            _Watch(self.handler_factory(), self), self.options, self.settings, self.reactor
+        )
         try:
             self.port = open_port(self.reactor, proto, self.settings)
         except Exception as e:  # device gone for now (cable pulled, adapter unplugged)
@@ -405,9 +446,13 @@ class SerialAdapter:
     requires = (("serial", "pyserial"),)
     summary = "serial line (pyserial), STX/ETX with ACK/NAK and retransmission"
 
-    def listen(self, reactor: IReactorTime, address: str,
-               handler_factory: Callable[[], LinkHandler],
-               options: LinkOptions) -> Deferred[SerialPortListener]:
+    def listen(
+        self,
+        reactor: IReactorTime,
+        address: str,
+        handler_factory: Callable[[], LinkHandler],
+        options: LinkOptions,
+    ) -> Deferred[SerialPortListener]:
         settings = _checked(address, options)
         listener = SerialPortListener(reactor, settings, options, handler_factory)
         try:
@@ -416,8 +461,9 @@ class SerialAdapter:
             return fail(e)
         return succeed(listener)
 
-    def connect(self, reactor: IReactorTime, address: str, handler: LinkHandler,
-                options: LinkOptions) -> Deferred[SerialLink]:
+    def connect(
+        self, reactor: IReactorTime, address: str, handler: LinkHandler, options: LinkOptions
+    ) -> Deferred[SerialLink]:
         settings = _checked(address, options)
         proto = SerialLink(handler, options, settings, reactor, role="terminal")
         try:

@@ -41,8 +41,15 @@ from zope.interface import implementer
 from hardware.link import FramedProtocol, LinkHandler
 from hardware.registry import EndpointError, LinkOptions
 
-__all__ = ["ADAPTER", "PROFILES", "TlsAdapter", "apply_profile", "make_ca", "make_certificate",
-           "write_lab_pki"]
+__all__ = [
+    "ADAPTER",
+    "PROFILES",
+    "TlsAdapter",
+    "apply_profile",
+    "make_ca",
+    "make_certificate",
+    "write_lab_pki",
+]
 
 log = Logger()
 
@@ -73,7 +80,8 @@ def _exists(path: str, what: str) -> str:
 
 FIPS_TLS12_CIPHERS = (
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384")
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"
+)
 FIPS_TLS13_SUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"
 
 PROFILES = {
@@ -89,11 +97,14 @@ def apply_profile(ctx: Any, profile: str) -> None:
     from OpenSSL import SSL
 
     if profile not in PROFILES:
-        raise EndpointError(f"tls: tls_profile must be one of {', '.join(PROFILES)}, "
-                            f"not {profile!r}")
+        raise EndpointError(
+            f"tls: tls_profile must be one of {', '.join(PROFILES)}, not {profile!r}"
+        )
     if profile == "legacy":
-        log.warn("tls_profile=legacy accepts TLS 1.0/1.1 and suites CJIS does not approve: "
-                 "for old terminals in a lab only")
+        log.warn(
+            "tls_profile=legacy accepts TLS 1.0/1.1 and suites CJIS does not approve: "
+            "for old terminals in a lab only"
+        )
         ctx.set_min_proto_version(SSL.TLS1_VERSION)
         ctx.set_cipher_list(b"DEFAULT:@SECLEVEL=0")
         return
@@ -103,8 +114,7 @@ def apply_profile(ctx: Any, profile: str) -> None:
         ctx.set_tls13_ciphersuites(FIPS_TLS13_SUITES.encode())
 
 
-def _context(cert_key: str | None, ca_certs: str, *, server: bool,
-             profile: str = "fips") -> Any:
+def _context(cert_key: str | None, ca_certs: str, *, server: bool, profile: str = "fips") -> Any:
     """A pyOpenSSL context from PEM files (pyOpenSSL >= 24 warns on Twisted's X509 objects, and
     the tests treat warnings as errors, so the context is built here from paths)."""
     from OpenSSL import SSL
@@ -118,8 +128,9 @@ def _context(cert_key: str | None, ca_certs: str, *, server: bool,
             ctx.check_privatekey()
         ctx.load_verify_locations(_exists(ca_certs, "caCerts"))
     except SSL.Error as e:
-        raise EndpointError(f"tls: bad certificate files {cert_key!r} / {ca_certs!r}: {e}"
-                            ) from None
+        raise EndpointError(
+            f"tls: bad certificate files {cert_key!r} / {ca_certs!r}: {e}"
+        ) from None
     mode = SSL.VERIFY_PEER
     if server:
         mode |= SSL.VERIFY_FAIL_IF_NO_PEER_CERT
@@ -233,9 +244,13 @@ class TlsAdapter:
     requires = (("OpenSSL", "pyOpenSSL"), ("service_identity", "service-identity"))
     summary = "TLS with client certificates: the certificate names the terminal"
 
-    def listen(self, reactor: IReactorTime, address: str,
-               handler_factory: Callable[[], LinkHandler],
-               options: LinkOptions) -> Deferred[Any]:
+    def listen(
+        self,
+        reactor: IReactorTime,
+        address: str,
+        handler_factory: Callable[[], LinkHandler],
+        options: LinkOptions,
+    ) -> Deferred[Any]:
         from twisted.internet import endpoints
 
         from hardware.endpoints import STREAM
@@ -245,29 +260,45 @@ class TlsAdapter:
         if not port.isdigit():
             raise EndpointError(f"tls: needs a port: tls:5021:certKey=…:caCerts=…, not {address!r}")
         if "certKey" not in named or "caCerts" not in named:
-            raise EndpointError("tls: a listening TLS link needs certKey= (server key and "
-                                "certificate) and caCerts= (the CA that signs terminals)")
+            raise EndpointError(
+                "tls: a listening TLS link needs certKey= (server key and "
+                "certificate) and caCerts= (the CA that signs terminals)"
+            )
         ca_certs = named.pop("caCerts")
-        context = _ServerContext(_context(named.pop("certKey"), ca_certs, server=True,
-                                          profile=named.pop("tls_profile", "fips")), ca_certs)
-        ep = endpoints.SSL4ServerEndpoint(reactor, int(port), context,
-                                          backlog=int(named.pop("backlog", 50)),
-                                          interface=named.pop("interface", ""))
+        context = _ServerContext(
+            _context(
+                named.pop("certKey"),
+                ca_certs,
+                server=True,
+                profile=named.pop("tls_profile", "fips"),
+            ),
+            ca_certs,
+        )
+        ep = endpoints.SSL4ServerEndpoint(
+            reactor,
+            int(port),
+            context,
+            backlog=int(named.pop("backlog", 50)),
+            interface=named.pop("interface", ""),
+        )
         if named:
             raise EndpointError(f"tls: unknown option(s) {', '.join(sorted(named))}")
-        listening: Deferred[Any] = ep.listen(STREAM.factory(reactor, handler_factory, options,
-                                                            "tls"))
+        listening: Deferred[Any] = ep.listen(
+            STREAM.factory(reactor, handler_factory, options, "tls")
+        )
         return listening
 
-    def connect(self, reactor: IReactorTime, address: str, handler: LinkHandler,
-                options: LinkOptions) -> Deferred[FramedProtocol]:
+    def connect(
+        self, reactor: IReactorTime, address: str, handler: LinkHandler, options: LinkOptions
+    ) -> Deferred[FramedProtocol]:
         from twisted.internet import endpoints
 
         from hardware.endpoints import STREAM
 
         connected: Deferred[FramedProtocol] = endpoints.connectProtocol(
             self.client_endpoint(reactor, address),
-            STREAM.protocol(reactor, handler, options, "tls"))
+            STREAM.protocol(reactor, handler, options, "tls"),
+        )
         return connected
 
     def client_endpoint(self, reactor: IReactorTime, address: str) -> IStreamClientEndpoint:
@@ -282,13 +313,18 @@ class TlsAdapter:
             raise EndpointError(f"tls: needs host= and port=, not {address!r}")
         if "caCerts" not in named:
             raise EndpointError("tls: a TLS client needs caCerts= (the CA of the switch)")
-        ctx = _context(named.pop("certKey", None), named.pop("caCerts"), server=False,
-                       profile=named.pop("tls_profile", "fips"))
+        ctx = _context(
+            named.pop("certKey", None),
+            named.pop("caCerts"),
+            server=False,
+            profile=named.pop("tls_profile", "fips"),
+        )
         hostname = named.pop("hostname", host)
         if named:
             raise EndpointError(f"tls: unknown option(s) {', '.join(sorted(named))}")
         ep: IStreamClientEndpoint = endpoints.wrapClientTLS(
-            _ClientCreator(ctx, hostname), endpoints.TCP4ClientEndpoint(reactor, host, int(port)))
+            _ClientCreator(ctx, hostname), endpoints.TCP4ClientEndpoint(reactor, host, int(port))
+        )
         return ep
 
 
@@ -311,34 +347,60 @@ def new_key(kind: str = "ec") -> Any:
     raise EndpointError(f"key type must be ec or rsa, not {kind!r}")
 
 
-def make_ca(name: str = "LEMS TRAINING LAB CA", days: int = 3650, key_type: str = "ec"
-            ) -> tuple[Any, Any]:
+def make_ca(
+    name: str = "LEMS TRAINING LAB CA", days: int = 3650, key_type: str = "ec"
+) -> tuple[Any, Any]:
     """A new CA: (private key, certificate), both ``cryptography`` objects."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import NameOID
 
     key = new_key(key_type)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name),
-                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "LEMS simulator")])
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "LEMS simulator"),
+        ]
+    )
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
-                                         crl_sign=True, content_commitment=False,
-                                         key_encipherment=False, data_encipherment=False,
-                                         key_agreement=False, encipher_only=False,
-                                         decipher_only=False), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
     return key, cert
 
 
-def make_certificate(ca_key: Any, ca_cert: Any, common_name: str, *, server: bool = False,
-                     names: Iterable[str] = (), days: int = 825, key_type: str = "ec"
-                     ) -> tuple[Any, Any]:
+def make_certificate(
+    ca_key: Any,
+    ca_cert: Any,
+    common_name: str,
+    *,
+    server: bool = False,
+    names: Iterable[str] = (),
+    days: int = 825,
+    key_type: str = "ec",
+) -> tuple[Any, Any]:
     """A key and certificate signed by the CA: for a terminal (client, CN = terminal id, and the
     id as its subjectAltName DNS name too) or the switch (server; ``names`` are DNS names or IP
     addresses for the subjectAltName)."""
@@ -350,16 +412,22 @@ def make_certificate(ca_key: Any, ca_cert: Any, common_name: str, *, server: boo
     if not server and not names:
         names = (common_name,)
     now = datetime.datetime.now(datetime.UTC)
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-               .issuer_name(ca_cert.subject).public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(minutes=5))
-               .not_valid_after(now + datetime.timedelta(days=days))
-               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-               .add_extension(x509.ExtendedKeyUsage(
-                   [ExtendedKeyUsageOID.SERVER_AUTH if server
-                    else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+    )
     alt: list[Any] = []
     for n in names:
         try:
@@ -376,16 +444,21 @@ def _pem(key: Any, cert: Any) -> bytes:
 
     out = b""
     if key is not None:
-        out += key.private_bytes(serialization.Encoding.PEM,
-                                 serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption())
+        out += key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
     pem: bytes = cert.public_bytes(serialization.Encoding.PEM)
     return out + pem
 
 
-def write_lab_pki(directory: Path | str, terminals: Iterable[str],
-                  server_names: Iterable[str] = ("localhost", "127.0.0.1", "::1"),
-                  key_type: str = "ec") -> Path:
+def write_lab_pki(
+    directory: Path | str,
+    terminals: Iterable[str],
+    server_names: Iterable[str] = ("localhost", "127.0.0.1", "::1"),
+    key_type: str = "ec",
+) -> Path:
     """Write ``ca.pem`` (certificate), ``ca-key.pem``, ``server.pem`` and ``<terminal>.pem``
     (key + certificate each) into ``directory``; private keys are readable by the owner only."""
     directory = Path(directory)
@@ -400,8 +473,14 @@ def write_lab_pki(directory: Path | str, terminals: Iterable[str],
 
     write("ca.pem", _pem(None, ca_cert), private=False)
     write("ca-key.pem", _pem(ca_key, ca_cert))
-    write("server.pem", _pem(*make_certificate(ca_key, ca_cert, "lems-switch", server=True,
-                                                 names=server_names, key_type=key_type)))
+    write(
+        "server.pem",
+        _pem(
+            *make_certificate(
+                ca_key, ca_cert, "lems-switch", server=True, names=server_names, key_type=key_type
+            )
+        ),
+    )
     for t in terminals:
         write(f"{t}.pem", _pem(*make_certificate(ca_key, ca_cert, t, key_type=key_type)))
     return directory
@@ -421,13 +500,18 @@ def revoke(directory: Path | str, terminal: str) -> Path:
     ca_pem = _read(str(directory / "ca-key.pem"), "CA key")
     ca_key = serialization.load_pem_private_key(ca_pem, None)
     if not isinstance(ca_key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
-        raise EndpointError(f"tls: the CA key in {directory} is neither EC nor RSA "
-                            f"({type(ca_key).__name__}); lems init makes one of those")
+        raise EndpointError(
+            f"tls: the CA key in {directory} is neither EC nor RSA "
+            f"({type(ca_key).__name__}); lems init makes one of those"
+        )
     ca_cert = x509.load_pem_x509_certificate(_read(str(directory / "ca.pem"), "CA certificate"))
     now = datetime.datetime.now(datetime.UTC)
-    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)
-               .last_update(now - datetime.timedelta(minutes=5))
-               .next_update(now + datetime.timedelta(days=30)))
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(now - datetime.timedelta(minutes=5))
+        .next_update(now + datetime.timedelta(days=30))
+    )
     crl_path = directory / "crl.pem"
     serials = {cert.serial_number}
     if crl_path.exists():
@@ -435,7 +519,8 @@ def revoke(directory: Path | str, terminal: str) -> Path:
         serials |= {r.serial_number for r in old}
     for serial in sorted(serials):
         builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build())
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
+        )
     crl = builder.sign(ca_key, hashes.SHA256())
     tmp = crl_path.with_suffix(".tmp")
     tmp.write_bytes(crl.public_bytes(serialization.Encoding.PEM))

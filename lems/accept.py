@@ -60,7 +60,8 @@ def framed(protocol: Any) -> Any:
 def kind_of(factory: Any) -> str:
     """The link kind a factory's links name their peers with (``tcp``, ``tls``)."""
     kind = getattr(factory, "kind", None) or getattr(
-        getattr(factory, "wrappedFactory", None), "kind", None)
+        getattr(factory, "wrappedFactory", None), "kind", None
+    )
     return kind if isinstance(kind, str) else "tcp"
 
 
@@ -71,9 +72,15 @@ class AcceptGate:
     text)`` journals one summary row of refusals.
     """
 
-    def __init__(self, rates: Rates, max_unsigned: int, reactor: Any,
-                 signed_on: Callable[[Any], bool], summary: Callable[[str, str], None],
-                 stats: Counter[str]) -> None:
+    def __init__(
+        self,
+        rates: Rates,
+        max_unsigned: int,
+        reactor: Any,
+        signed_on: Callable[[Any], bool],
+        summary: Callable[[str, str], None],
+        stats: Counter[str],
+    ) -> None:
         self.rates = rates
         self.max_unsigned = max_unsigned
         self.reactor = reactor
@@ -155,10 +162,13 @@ class AcceptGate:
             if counts["rate"]:
                 parts.append(f"{counts['rate']} OVER ITS RATE ({self.rates.describe()})")
             if counts["unsigned"]:
-                parts.append(f"{counts['unsigned']} OVER {self.max_unsigned} LINKS NOT SIGNED "
-                             "ON AT ONCE")
-            text = (f"LINKS REFUSED AT ACCEPT FROM {host.upper()} IN THE LAST "
-                    f"{SUMMARY_EVERY:g} SECONDS: {'; '.join(parts)}")
+                parts.append(
+                    f"{counts['unsigned']} OVER {self.max_unsigned} LINKS NOT SIGNED ON AT ONCE"
+                )
+            text = (
+                f"LINKS REFUSED AT ACCEPT FROM {host.upper()} IN THE LAST "
+                f"{SUMMARY_EVERY:g} SECONDS: {'; '.join(parts)}"
+            )
             log.warn("{text}", text=text)
             self.summary(host, text)
 

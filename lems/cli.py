@@ -57,15 +57,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-COMMANDS = ["parse", "lab", "admin", "mail", "terminal", "record", "journal", "links",
-            "endpoint", "state", "training", "federation"]
+COMMANDS = [
+    "parse",
+    "lab",
+    "admin",
+    "mail",
+    "terminal",
+    "record",
+    "journal",
+    "links",
+    "endpoint",
+    "state",
+    "training",
+    "federation",
+]
 """Modules of ``lems.commands``, in help order; each has ``register(subparsers)``."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="lems", description="LEMS message-switch simulator (Oregon LEDS, NCIC, Nlets, NICS) "
-        "for training labs and terminal integration testing. All data is fictitious.")
+        prog="lems",
+        description="LEMS message-switch simulator (Oregon LEDS, NCIC, Nlets, NICS) "
+        "for training labs and terminal integration testing. All data is fictitious.",
+    )
     p.add_argument("--version", action="version", version=f"lems {__version__}")
     sub = p.add_subparsers(title="commands", metavar="COMMAND")
     for name in COMMANDS:

@@ -28,8 +28,9 @@ from lems.repositories import meta
 class LabClock:
     """Lab time = ``start`` + (reactor seconds since creation) x ``speed``."""
 
-    def __init__(self, reactor: IReactorTime, speed: float = 1.0,
-                 start: datetime | None = None) -> None:
+    def __init__(
+        self, reactor: IReactorTime, speed: float = 1.0, start: datetime | None = None
+    ) -> None:
         if speed <= 0:
             raise ValueError("clock speed must be positive")
         self.reactor = reactor
@@ -122,8 +123,9 @@ def saved_time(conn: sqlite3.Connection) -> datetime | None:
     return max(times) if times else None
 
 
-def resume_at(conn: sqlite3.Connection, start: datetime | None, zone: tzinfo,
-              wall: datetime | None = None) -> datetime:
+def resume_at(
+    conn: sqlite3.Connection, start: datetime | None, zone: tzinfo, wall: datetime | None = None
+) -> datetime:
     """Where a starting lab's clock begins: never before what it has already shown."""
     first = start.replace(tzinfo=zone) if start is not None and start.tzinfo is None else start
     if first is None:

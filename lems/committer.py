@@ -148,7 +148,7 @@ def frames(buf: bytearray) -> list[Any]:
         if len(buf) - pos - HEADER.size < n:
             break
         start = pos + HEADER.size
-        out.append(marshal.loads(bytes(buf[start:start + n])))
+        out.append(marshal.loads(bytes(buf[start : start + n])))
         pos = start + n
     del buf[:pos]
     return out
@@ -177,12 +177,15 @@ def serve(sock: socket.socket, conn: sqlite3.Connection) -> None:
         batches = frames(buf)
         stop = None in batches
         if stop:
-            batches = batches[:batches.index(None)]
+            batches = batches[: batches.index(None)]
         if batches:
             n, answers = commit(conn, batches)
             commits += n
-            sock.sendall(b"".join(HEADER.pack(len(p)) + p for p in
-                                  (marshal.dumps((commits, a)) for a in answers)))
+            sock.sendall(
+                b"".join(
+                    HEADER.pack(len(p)) + p for p in (marshal.dumps((commits, a)) for a in answers)
+                )
+            )
         if stop:
             return
 

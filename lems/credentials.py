@@ -57,11 +57,13 @@ class Credentials:
         for oid, new in lab.operators.items():
             old = self.operators.get(oid)
             if old is not None and (old.password, old.password_hash) != (
-                    new.password, new.password_hash):
+                new.password,
+                new.password_hash,
+            ):
                 self.operators[oid] = dataclasses.replace(
-                    old, password=new.password, password_hash=new.password_hash)
+                    old, password=new.password, password_hash=new.password_hash
+                )
                 changed.append(oid)
         if changed:
-            log.info("passwords of {ops} taken from {path}", ops=" ".join(changed),
-                     path=self.path)
+            log.info("passwords of {ops} taken from {path}", ops=" ".join(changed), path=self.path)
         return changed

@@ -37,20 +37,35 @@ def template(name: str) -> string.Template:
     return string.Template(resources.files("lems").joinpath(name).read_text("utf-8"))
 
 
-OPERATOR_NAMES = ["ABERNATHY, LEE", "BRISCOE, JORDAN", "CALLOWAY, SAM", "DELACROIX, PAT",
-                  "EMBERLY, CASEY", "FAIRWEATHER, RILEY", "GALLOWAY, MORGAN", "HOLLIS, AVERY",
-                  "IVERSON, QUINN", "JESSUP, TAYLOR", "KINCAID, JAMIE", "LANGSTON, DREW"]
+OPERATOR_NAMES = [
+    "ABERNATHY, LEE",
+    "BRISCOE, JORDAN",
+    "CALLOWAY, SAM",
+    "DELACROIX, PAT",
+    "EMBERLY, CASEY",
+    "FAIRWEATHER, RILEY",
+    "GALLOWAY, MORGAN",
+    "HOLLIS, AVERY",
+    "IVERSON, QUINN",
+    "JESSUP, TAYLOR",
+    "KINCAID, JAMIE",
+    "LANGSTON, DREW",
+]
 
 
 def demo_text(directory: Path, today: date | None = None) -> str:
     today = today or date.today()
     ops = []
     for i, name in enumerate(OPERATOR_NAMES):
-        ops.append(f'[[operator]]\nid = "OP{i:02d}"\nname = "{name}"\n'
-                   f'password = "train-{i:02d}"\nterminals = ["T{i:02d}"]\n')
+        ops.append(
+            f'[[operator]]\nid = "OP{i:02d}"\nname = "{name}"\n'
+            f'password = "train-{i:02d}"\nterminals = ["T{i:02d}"]\n'
+        )
     return template("demo_lab.toml").substitute(
-        dir=directory, expired=(today - timedelta(days=1)).isoformat(),
-        operators="\n".join(ops).rstrip())
+        dir=directory,
+        expired=(today - timedelta(days=1)).isoformat(),
+        operators="\n".join(ops).rstrip(),
+    )
 
 
 def state_name(st: str) -> str:
@@ -61,20 +76,38 @@ def state_name(st: str) -> str:
 def state_text(st: str, directory: Path) -> str:
     """``lab.toml`` of a fictitious lab for state ``st`` (any NCIC state code but Oregon's)."""
     p = places(st)
-    local = "\n".join(f'[[agency]]\nori = "{a.ori}"\nname = "{a.name}"\ntype = "{a.type}"\n'
-                      for a in local_agencies(st))
+    local = "\n".join(
+        f'[[agency]]\nori = "{a.ori}"\nname = "{a.name}"\ntype = "{a.type}"\n'
+        for a in local_agencies(st)
+    )
     ops = []
     for i in range(10):
-        ops.append(f'[[operator]]\nid = "OP{i:02d}"\nname = "{OPERATOR_NAMES[i]}"\n'
-                   f'password = "train-{i:02d}"\nterminals = ["T{i:02d}"]\n')
+        ops.append(
+            f'[[operator]]\nid = "OP{i:02d}"\nname = "{OPERATOR_NAMES[i]}"\n'
+            f'password = "train-{i:02d}"\nterminals = ["T{i:02d}"]\n'
+        )
     return template("state_lab.toml").substitute(
-        st=st, words=state_name(st), dir=directory, local=local, county1=p.county1,
-        city1=p.city1, county2=p.county2, city2=p.city2, operators="\n".join(ops).rstrip())
+        st=st,
+        words=state_name(st),
+        dir=directory,
+        local=local,
+        county1=p.county1,
+        city1=p.city1,
+        county2=p.county2,
+        city2=p.city2,
+        operators="\n".join(ops).rstrip(),
+    )
 
 
-def init_lab(directory: str | Path, *, force: bool = False, listen: str | None = None,
-             today: date | None = None, state: str = "OR", generate: bool = False
-             ) -> LabConfig:
+def init_lab(
+    directory: str | Path,
+    *,
+    force: bool = False,
+    listen: str | None = None,
+    today: date | None = None,
+    state: str = "OR",
+    generate: bool = False,
+) -> LabConfig:
     """Write ``DIR/lab.toml`` for ``state`` and create its database; refuse to overwrite unless
     ``force``. ``state``: any NCIC code of a state, DC or territory (``US_STATE_CODES``).
 
@@ -84,8 +117,10 @@ def init_lab(directory: str | Path, *, force: bool = False, listen: str | None =
     passwords (``train-01``…) in clear, for classrooms and scripts."""
     state = state.upper()
     if state not in US_STATE_CODES:
-        raise ConfigError(f"--state {state}: not an NCIC code of a state, DC or territory "
-                         f"(one of {' '.join(sorted(US_STATE_CODES))})")
+        raise ConfigError(
+            f"--state {state}: not an NCIC code of a state, DC or territory "
+            f"(one of {' '.join(sorted(US_STATE_CODES))})"
+        )
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     path = d / "lab.toml"

@@ -64,5 +64,6 @@ class Directory:
         return [t.id for t in self.terminals.values() if t.control]
 
     def in_state_terminals(self) -> list[str]:
-        return [t.id for t in self.terminals.values()
-                if any(o[:2] == self.lab.state for o in t.oris)]
+        return [
+            t.id for t in self.terminals.values() if any(o[:2] == self.lab.state for o in t.oris)
+        ]

@@ -208,23 +208,75 @@ class LabConfig:
 
 
 _ALLOWED = {
-    "lab": {"name", "state", "database", "clock_speed", "seed", "dictionary", "codes", "start",
-            "timezone", "rules"},
+    "lab": {
+        "name",
+        "state",
+        "database",
+        "clock_speed",
+        "seed",
+        "dictionary",
+        "codes",
+        "start",
+        "timezone",
+        "rules",
+    },
     "nlets": {"network", "stream", "node_timeout_s", "replicas"},
-    "switch": {"ori", "listen", "max_frame", "lockout_after", "resend_after", "window", "iak",
-               "mailbox_limit", "signon_delay", "signon_delay_max", "signon_timeout",
-               "presignon_frames", "rate_frames", "rate_bytes", "source_frames", "source_bytes",
-               "source_links", "ncic_header"},
+    "switch": {
+        "ori",
+        "listen",
+        "max_frame",
+        "lockout_after",
+        "resend_after",
+        "window",
+        "iak",
+        "mailbox_limit",
+        "signon_delay",
+        "signon_delay_max",
+        "signon_timeout",
+        "presignon_frames",
+        "rate_frames",
+        "rate_bytes",
+        "source_frames",
+        "source_bytes",
+        "source_links",
+        "ncic_header",
+    },
     "journal": {"keep_days", "keep_mb", "archive_every"},
-    "agency": {"ori", "name", "category", "type", "agreement", "agreement_expires", "keys",
-               "cch_entry", "criteria"},
-    "terminal": {"id", "oris", "radio", "control", "description", "require_tls",
-                 "nlets_format", "ncic_header"},
-    "operator": {"id", "name", "password", "password_hash", "terminals", "cleared",
-                 "supervisor"},
+    "agency": {
+        "ori",
+        "name",
+        "category",
+        "type",
+        "agreement",
+        "agreement_expires",
+        "keys",
+        "cch_entry",
+        "criteria",
+    },
+    "terminal": {
+        "id",
+        "oris",
+        "radio",
+        "control",
+        "description",
+        "require_tls",
+        "nlets_format",
+        "ncic_header",
+    },
+    "operator": {"id", "name", "password", "password_hash", "terminals", "cleared", "supervisor"},
     "group": {"name", "members", "description"},
-    "endpoint": {"name", "mode", "latency_ms", "jitter_ms", "drop_rate", "error_rate",
-                 "timeout_s", "out_of_service", "slow", "format"},
+    "endpoint": {
+        "name",
+        "mode",
+        "latency_ms",
+        "jitter_ms",
+        "drop_rate",
+        "error_rate",
+        "timeout_s",
+        "out_of_service",
+        "slow",
+        "format",
+    },
 }
 
 
@@ -235,32 +287,47 @@ class _Reader:
         self.file, self.text = file, text
 
     def line_of(self, table: str, index: int | None = None) -> int | None:
-        pattern = (rf"^[ \t]*\[\[\s*{re.escape(table)}\s*\]\]" if index is not None
-                   else rf"^[ \t]*\[\s*{re.escape(table)}\s*\]")
-        hits = [self.text.count("\n", 0, m.start()) + 1
-                for m in re.finditer(pattern, self.text, re.M)]
+        pattern = (
+            rf"^[ \t]*\[\[\s*{re.escape(table)}\s*\]\]"
+            if index is not None
+            else rf"^[ \t]*\[\s*{re.escape(table)}\s*\]"
+        )
+        hits = [
+            self.text.count("\n", 0, m.start()) + 1 for m in re.finditer(pattern, self.text, re.M)
+        ]
         i = index or 0
         return hits[i] if i < len(hits) else None
 
-    def fail(self, reason: str, table: str, index: int | None = None,
-             attr: str | None = None) -> ConfigError:
+    def fail(
+        self, reason: str, table: str, index: int | None = None, attr: str | None = None
+    ) -> ConfigError:
         key = table if index is None else f"{table}[{index}]"
         if attr:
             key += f".{attr}"
         return ConfigError(reason, file=str(self.file), key=key, line=self.line_of(table, index))
 
-    def section(self, doc: dict[str, Any], table: str, index: int | None = None
-                ) -> dict[str, Any]:
+    def section(self, doc: dict[str, Any], table: str, index: int | None = None) -> dict[str, Any]:
         if not isinstance(doc, dict):
             raise self.fail("must be a table", table, index)
         extra = set(doc) - _ALLOWED[table]
         if extra:
-            raise self.fail(f"unknown key(s) {', '.join(sorted(extra))}; allowed: "
-                            f"{', '.join(sorted(_ALLOWED[table]))}", table, index)
+            raise self.fail(
+                f"unknown key(s) {', '.join(sorted(extra))}; allowed: "
+                f"{', '.join(sorted(_ALLOWED[table]))}",
+                table,
+                index,
+            )
         return doc
 
-    def get(self, doc: dict[str, Any], attr: str, kind: type | tuple[type, ...], table: str,
-            index: int | None = None, default: Any = ..., ) -> Any:
+    def get(
+        self,
+        doc: dict[str, Any],
+        attr: str,
+        kind: type | tuple[type, ...],
+        table: str,
+        index: int | None = None,
+        default: Any = ...,
+    ) -> Any:
         if attr not in doc:
             if default is ...:
                 raise self.fail("missing", table, index, attr)
@@ -285,8 +352,9 @@ def _header_problem(text: str) -> str:
     return ""
 
 
-def _str_list(r: _Reader, doc: dict[str, Any], attr: str, table: str, index: int | None,
-              default: Any = ...) -> tuple[str, ...]:
+def _str_list(
+    r: _Reader, doc: dict[str, Any], attr: str, table: str, index: int | None, default: Any = ...
+) -> tuple[str, ...]:
     value = r.get(doc, attr, list, table, index, default)
     if not all(isinstance(v, str) for v in value):
         raise r.fail("must be a list of strings", table, index, attr)
@@ -303,13 +371,18 @@ def _start(r: _Reader, lab: dict[str, Any]) -> datetime | None:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            raise r.fail(f"{value!r} is not a date and time like 2026-03-14T08:00", "lab",
-                         None, "start") from None
+            raise r.fail(
+                f"{value!r} is not a date and time like 2026-03-14T08:00", "lab", None, "start"
+            ) from None
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     if value.tzinfo is not None:
-        raise r.fail("give the lab-local time without an offset; the zone is [lab] timezone",
-                     "lab", None, "start")
+        raise r.fail(
+            "give the lab-local time without an offset; the zone is [lab] timezone",
+            "lab",
+            None,
+            "start",
+        )
     return value
 
 
@@ -332,12 +405,25 @@ def load_lab(path: str | Path) -> LabConfig:
 
 def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
     r = _Reader(p, text)
-    top = set(doc) - {"lab", "switch", "journal", "agency", "terminal", "operator", "group",
-                      "endpoint", "nlets"}
+    top = set(doc) - {
+        "lab",
+        "switch",
+        "journal",
+        "agency",
+        "terminal",
+        "operator",
+        "group",
+        "endpoint",
+        "nlets",
+    }
     if top:
         first = sorted(top)[0]
-        raise ConfigError(f"unknown section(s) {', '.join(sorted(top))}", file=str(p), key=first,
-                          line=r.line_of(first) or r.line_of(first, 0))
+        raise ConfigError(
+            f"unknown section(s) {', '.join(sorted(top))}",
+            file=str(p),
+            key=first,
+            line=r.line_of(first) or r.line_of(first, 0),
+        )
     lab = r.section(doc.get("lab", {}), "lab")
     name = r.get(lab, "name", str, "lab", default="LEMS training lab")
     state = r.get(lab, "state", str, "lab", default="OR")
@@ -353,26 +439,34 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as e:
-        raise r.fail(f"unknown time zone {timezone!r} (an IANA name such as "
-                     "America/Los_Angeles)", "lab", None, "timezone") from e
+        raise r.fail(
+            f"unknown time zone {timezone!r} (an IANA name such as America/Los_Angeles)",
+            "lab",
+            None,
+            "timezone",
+        ) from e
     rules = r.get(lab, "rules", str, "lab", default="oregon" if state == "OR" else "generic")
     if rules not in RULE_SETS:
         raise r.fail(f"must be one of {', '.join(RULE_SETS)}", "lab", None, "rules")
     if state not in US_STATE_CODES:
-        raise r.fail(f"{state} is not an NCIC code of a state, DC or territory", "lab", None,
-                     "state")
+        raise r.fail(
+            f"{state} is not an NCIC code of a state, DC or territory", "lab", None, "state"
+        )
     nl = r.section(doc.get("nlets", {}), "nlets")
     nlets = NletsConfig(
         network=r.get(nl, "network", str, "nlets", default=""),
         stream=r.get(nl, "stream", str, "nlets", default="NLETS"),
         node_timeout_s=r.get(nl, "node_timeout_s", float, "nlets", default=3.0),
-        replicas=r.get(nl, "replicas", int, "nlets", default=3))
+        replicas=r.get(nl, "replicas", int, "nlets", default=3),
+    )
     if not 1 <= nlets.replicas <= 5:
         raise r.fail("must be between 1 and 5", "nlets", None, "replicas")
-    if nlets.network and not all(u.strip().startswith(("nats://", "tls://"))
-                                 for u in nlets.network.split(",")):
-        raise r.fail("must be nats://host:port (several separated by commas)", "nlets", None,
-                     "network")
+    if nlets.network and not all(
+        u.strip().startswith(("nats://", "tls://")) for u in nlets.network.split(",")
+    ):
+        raise r.fail(
+            "must be nats://host:port (several separated by commas)", "nlets", None, "network"
+        )
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", nlets.stream):
         raise r.fail("must be 1-32 letters, digits, - or _", "nlets", None, "stream")
     if nlets.node_timeout_s <= 0:
@@ -412,8 +506,14 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
     for attr in ("signon_delay", "signon_delay_max", "signon_timeout"):
         if not 0 <= getattr(switch, attr) <= 3600:
             raise r.fail("must be between 0 and 3600 seconds", "switch", None, attr)
-    for attr in ("presignon_frames", "rate_frames", "rate_bytes", "source_frames",
-                 "source_bytes", "source_links"):
+    for attr in (
+        "presignon_frames",
+        "rate_frames",
+        "rate_bytes",
+        "source_frames",
+        "source_bytes",
+        "source_links",
+    ):
         if getattr(switch, attr) < 0:
             raise r.fail("must not be negative (0 turns the limit off)", "switch", None, attr)
     if ori_problem(switch.ori):
@@ -425,18 +525,30 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
     journal = JournalConfig(
         keep_days=r.get(jr, "keep_days", float, "journal", default=0.0),
         keep_mb=r.get(jr, "keep_mb", float, "journal", default=0.0),
-        archive_every=r.get(jr, "archive_every", float, "journal", default=3600.0))
+        archive_every=r.get(jr, "archive_every", float, "journal", default=3600.0),
+    )
     for attr in ("keep_days", "keep_mb"):
         if getattr(journal, attr) < 0:
             raise r.fail("must not be negative (0 keeps everything)", "journal", None, attr)
     if journal.archive_every < 1:
         raise r.fail("must be at least 1 second", "journal", None, "archive_every")
 
-    cfg = LabConfig(path=p, name=name, state=state, database=database, clock_speed=speed,
-                    seed=seed, start=start, switch=switch, journal=journal,
-                    dictionary=dictionary,
-                    codes_dir=(p.parent / codes) if codes else None, timezone=timezone,
-                    rules=rules, nlets=nlets)
+    cfg = LabConfig(
+        path=p,
+        name=name,
+        state=state,
+        database=database,
+        clock_speed=speed,
+        seed=seed,
+        start=start,
+        switch=switch,
+        journal=journal,
+        dictionary=dictionary,
+        codes_dir=(p.parent / codes) if codes else None,
+        timezone=timezone,
+        rules=rules,
+        nlets=nlets,
+    )
     for i, a in enumerate(_tables(r, doc, "agency")):
         r.section(a, "agency", i)
         ori = r.get(a, "ori", str, "agency", i)
@@ -453,24 +565,32 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
             raise r.fail(f"must be an ORION type: {' '.join(ORION_TYPES)}", "agency", i, "type")
         expires = r.get(a, "agreement_expires", (date, str), "agency", i, None)
         if isinstance(expires, datetime):  # a TOML date-time is a date too; Policy compares dates
-            raise r.fail("must be a date (YYYY-MM-DD), not a date-time", "agency", i,
-                         "agreement_expires")
+            raise r.fail(
+                "must be a date (YYYY-MM-DD), not a date-time", "agency", i, "agreement_expires"
+            )
         if isinstance(expires, str):
             try:
                 expires = date.fromisoformat(expires)
             except ValueError:
-                raise r.fail("must be a date (YYYY-MM-DD)", "agency", i,
-                             "agreement_expires") from None
+                raise r.fail(
+                    "must be a date (YYYY-MM-DD)", "agency", i, "agreement_expires"
+                ) from None
         keys = _str_list(r, a, "keys", "agency", i, None) if "keys" in a else None
         cfg.agencies[ori] = AgencyConfig(
-            ori=ori, name=r.get(a, "name", str, "agency", i), category=category, type=otype,
-            agreement=r.get(a, "agreement", bool, "agency", i, True), agreement_expires=expires,
+            ori=ori,
+            name=r.get(a, "name", str, "agency", i),
+            category=category,
+            type=otype,
+            agreement=r.get(a, "agreement", bool, "agency", i, True),
+            agreement_expires=expires,
             keys=frozenset(keys) if keys is not None else None,
             cch_entry=r.get(a, "cch_entry", bool, "agency", i, False),
-            criteria=_str_list(r, a, "criteria", "agency", i, []))
+            criteria=_str_list(r, a, "criteria", "agency", i, []),
+        )
     if switch.ori not in cfg.agencies:
-        raise r.fail(f"the switch ORI {switch.ori} must also be an [[agency]]", "switch", None,
-                     "ori")
+        raise r.fail(
+            f"the switch ORI {switch.ori} must also be an [[agency]]", "switch", None, "ori"
+        )
     for i, t in enumerate(_tables(r, doc, "terminal")):
         r.section(t, "terminal", i)
         tid = _ident(r, t, "terminal", i, cfg.terminals)
@@ -481,12 +601,15 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
             if ori not in cfg.agencies:
                 raise r.fail(f"ORI {ori} is not an [[agency]] of this lab", "terminal", i, "oris")
         cfg.terminals[tid] = TerminalConfig(
-            id=tid, oris=oris, radio=r.get(t, "radio", bool, "terminal", i, False),
+            id=tid,
+            oris=oris,
+            radio=r.get(t, "radio", bool, "terminal", i, False),
             control=r.get(t, "control", bool, "terminal", i, False),
             description=r.get(t, "description", str, "terminal", i, ""),
             require_tls=r.get(t, "require_tls", bool, "terminal", i, False),
             nlets_format=r.get(t, "nlets_format", str, "terminal", i, ""),
-            ncic_header=r.get(t, "ncic_header", str, "terminal", i, None))
+            ncic_header=r.get(t, "ncic_header", str, "terminal", i, None),
+        )
         header = cfg.terminals[tid].ncic_header
         if header is not None and _header_problem(header):
             raise r.fail(_header_problem(header), "terminal", i, "ncic_header")
@@ -498,13 +621,13 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         terms = _str_list(r, o, "terminals", "operator", i, [])
         for tid in terms:
             if tid not in cfg.terminals:
-                raise r.fail(f"terminal {tid} is not a [[terminal]] of this lab", "operator", i,
-                             "terminals")
+                raise r.fail(
+                    f"terminal {tid} is not a [[terminal]] of this lab", "operator", i, "terminals"
+                )
         hashed = r.get(o, "password_hash", str, "operator", i, "")
         if hashed:
             if "password" in o:
-                raise r.fail("give password_hash or password, not both", "operator", i,
-                             "password")
+                raise r.fail("give password_hash or password, not both", "operator", i, "password")
             why = hash_problem(hashed)
             if why:
                 raise r.fail(why, "operator", i, "password_hash")
@@ -512,40 +635,49 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
         else:
             password = r.get(o, "password", str, "operator", i)
             if not password or "." in password:
-                raise r.fail("must be non-empty and contain no period", "operator", i,
-                             "password")
+                raise r.fail("must be non-empty and contain no period", "operator", i, "password")
         cfg.operators[oid] = OperatorConfig(
-            id=oid, name=r.get(o, "name", str, "operator", i), password=password,
-            terminals=terms, cleared=r.get(o, "cleared", bool, "operator", i, True),
+            id=oid,
+            name=r.get(o, "name", str, "operator", i),
+            password=password,
+            terminals=terms,
+            cleared=r.get(o, "cleared", bool, "operator", i, True),
             supervisor=r.get(o, "supervisor", bool, "operator", i, False),
-            password_hash=hashed)
+            password_hash=hashed,
+        )
     for i, g in enumerate(_tables(r, doc, "group")):
         r.section(g, "group", i)
         gname = r.get(g, "name", str, "group", i)
         if ori_problem(gname):
-            raise r.fail("a group is addressed like an ORI: " + (ori_problem(gname) or ""),
-                         "group", i, "name")
+            raise r.fail(
+                "a group is addressed like an ORI: " + (ori_problem(gname) or ""),
+                "group",
+                i,
+                "name",
+            )
         if gname in cfg.agencies or gname in cfg.groups:
             raise r.fail(f"{gname} is already an agency or group", "group", i, "name")
         members = _str_list(r, g, "members", "group", i)
         for ori in members:
             if ori not in cfg.agencies:
-                raise r.fail(f"ORI {ori} is not an [[agency]] of this lab", "group", i,
-                             "members")
-        cfg.groups[gname] = GroupConfig(gname, members, r.get(g, "description", str, "group",
-                                                             i, ""))
+                raise r.fail(f"ORI {ori} is not an [[agency]] of this lab", "group", i, "members")
+        cfg.groups[gname] = GroupConfig(
+            gname, members, r.get(g, "description", str, "group", i, "")
+        )
     for i, end in enumerate(_tables(r, doc, "endpoint")):
         r.section(end, "endpoint", i)
         ename = r.get(end, "name", str, "endpoint", i)
         if ename not in ("ncic", "nlets", "nics"):
             raise r.fail("must be ncic, nlets or nics", "endpoint", i, "name")
         ep = EndpointConfig(
-            name=ename, mode=r.get(end, "mode", str, "endpoint", i, "inprocess"),
+            name=ename,
+            mode=r.get(end, "mode", str, "endpoint", i, "inprocess"),
             latency_ms=r.get(end, "latency_ms", float, "endpoint", i, 0.0),
             jitter_ms=r.get(end, "jitter_ms", float, "endpoint", i, 0.0),
             drop_rate=r.get(end, "drop_rate", float, "endpoint", i, 0.0),
             error_rate=r.get(end, "error_rate", float, "endpoint", i, 0.0),
-            timeout_s=r.get(end, "timeout_s", float, "endpoint", i, 10.0))
+            timeout_s=r.get(end, "timeout_s", float, "endpoint", i, 10.0),
+        )
         for attr in ("drop_rate", "error_rate"):
             if not 0.0 <= getattr(ep, attr) <= 1.0:
                 raise r.fail("must be between 0 and 1", "endpoint", i, attr)
@@ -554,8 +686,7 @@ def parse_lab(doc: dict[str, Any], p: Path, text: str = "") -> LabConfig:
     return cfg
 
 
-def _nlets_settings(r: _Reader, e: dict[str, Any], i: int, ep: EndpointConfig
-                    ) -> EndpointConfig:
+def _nlets_settings(r: _Reader, e: dict[str, Any], i: int, ep: EndpointConfig) -> EndpointConfig:
     """``out_of_service``, ``slow`` and ``format`` of the Nlets endpoint (members by their
     two-character Nlets code)."""
     given = {"out_of_service", "slow", "format"} & set(e)
@@ -567,8 +698,12 @@ def _nlets_settings(r: _Reader, e: dict[str, Any], i: int, ep: EndpointConfig
     slow = r.get(e, "slow", dict, "endpoint", i, {})
     for code in (*down, *slow):
         if code not in MEMBERS:
-            raise r.fail(f"{code} is not an Nlets member code", "endpoint", i,
-                         "out_of_service" if code in down else "slow")
+            raise r.fail(
+                f"{code} is not an Nlets member code",
+                "endpoint",
+                i,
+                "out_of_service" if code in down else "slow",
+            )
     pairs: list[tuple[str, float]] = []
     for code, seconds in slow.items():
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:

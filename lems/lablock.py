@@ -40,23 +40,32 @@ class LabLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:  # the lab cannot be written at all: say why, as for the database
-            raise StoreError(f"{database}: {read_only(database) or e.strerror} "
-                             f"(cannot create {self.path})") from e
+            raise StoreError(
+                f"{database}: {read_only(database) or e.strerror} (cannot create {self.path})"
+            ) from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 512, 0).decode("utf-8", "replace").split("\n")
             os.close(fd)
             who = ", ".join(x for x in holder if x) or "another process"
-            raise LabBusy(f"lab database {database} is in use by {who} ({self.path}); "
-                          f"stop it first, or use a command that talks to the running "
-                          "switch") from None
+            raise LabBusy(
+                f"lab database {database} is in use by {who} ({self.path}); "
+                f"stop it first, or use a command that talks to the running "
+                "switch"
+            ) from None
         except OSError:
             os.close(fd)
             raise
         os.ftruncate(fd, 0)
-        os.pwrite(fd, (f"pid {os.getpid()}\n{command}\nsince "
-                       f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n").encode(), 0)
+        os.pwrite(
+            fd,
+            (
+                f"pid {os.getpid()}\n{command}\nsince "
+                f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n"
+            ).encode(),
+            0,
+        )
         self.fd: int | None = fd
 
     def touch(self) -> None:

@@ -78,11 +78,14 @@ class Rates:
             if len(self.buckets) > 10_000:  # bounded: drop the idlest
                 for k in sorted(self.buckets, key=lambda k: self.buckets[k].at)[:1000]:
                     del self.buckets[k]
-            b = self.buckets[key] = Bucket(self.frames or float("inf"),
-                                           self.bytes or float("inf"), t)
+            b = self.buckets[key] = Bucket(
+                self.frames or float("inf"), self.bytes or float("inf"), t
+            )
         return None if b.take(t, size) else b
 
     def describe(self) -> str:
-        parts = [f"{self.frames:g} FRAMES/S" if self.frames > 0 else "",
-                 f"{int(self.bytes)} BYTES/S" if self.bytes > 0 else ""]
+        parts = [
+            f"{self.frames:g} FRAMES/S" if self.frames > 0 else "",
+            f"{int(self.bytes)} BYTES/S" if self.bytes > 0 else "",
+        ]
         return " AND ".join(p for p in parts if p)

@@ -32,12 +32,22 @@ from twisted.logger import (
 )
 from zope.interface import implementer
 
-LEVELS = {"debug": LogLevel.debug, "info": LogLevel.info, "warning": LogLevel.warn,
-          "error": LogLevel.error, "critical": LogLevel.critical}
+LEVELS = {
+    "debug": LogLevel.debug,
+    "info": LogLevel.info,
+    "warning": LogLevel.warn,
+    "error": LogLevel.error,
+    "critical": LogLevel.critical,
+}
 """``--log-level`` choices."""
 
-_NAMES = {LogLevel.debug: "DEBUG", LogLevel.info: "INFO", LogLevel.warn: "WARNING",
-          LogLevel.error: "ERROR", LogLevel.critical: "CRITICAL"}
+_NAMES = {
+    LogLevel.debug: "DEBUG",
+    LogLevel.info: "INFO",
+    LogLevel.warn: "WARNING",
+    LogLevel.error: "ERROR",
+    LogLevel.critical: "CRITICAL",
+}
 
 
 def stamp(t: float | None = None) -> str:
@@ -68,8 +78,9 @@ class LineObserver:
     def __call__(self, event: dict[str, Any]) -> None:
         level = _NAMES.get(event.get("log_level", LogLevel.info), "INFO")
         try:
-            self.out.write(f"{stamp(event.get('log_time'))} {level} {source_of(event)}: "
-                           f"{text_of(event)}\n")
+            self.out.write(
+                f"{stamp(event.get('log_time'))} {level} {source_of(event)}: {text_of(event)}\n"
+            )
             self.out.flush()
         except (OSError, ValueError):
             pass
@@ -83,9 +94,12 @@ class JsonObserver:
         self.out = out
 
     def __call__(self, event: dict[str, Any]) -> None:
-        record = {"time": stamp(event.get("log_time")),
-                  "level": _NAMES.get(event.get("log_level", LogLevel.info), "INFO").lower(),
-                  "source": source_of(event), "text": text_of(event)}
+        record = {
+            "time": stamp(event.get("log_time")),
+            "level": _NAMES.get(event.get("log_level", LogLevel.info), "INFO").lower(),
+            "source": source_of(event),
+            "text": text_of(event),
+        }
         failure = event.get("log_failure")
         if failure is not None:
             record["traceback"] = failure.getTraceback()
@@ -96,18 +110,25 @@ class JsonObserver:
             pass
 
 
-def begin(level: str = "warning", file: Path | None = None,
-          stderr: IO[str] | None = None) -> IO[str] | None:
+def begin(
+    level: str = "warning", file: Path | None = None, stderr: IO[str] | None = None
+) -> IO[str] | None:
     """Start logging (once per process); the opened log file, if any."""
     err = stderr or sys.stderr
     observers: list[Any] = []
     on_stderr = LEVELS["warning"] if file is not None else LEVELS[level]
-    observers.append(FilteringLogObserver(
-        LineObserver(err), [LogLevelFilterPredicate(defaultLogLevel=on_stderr)]))
+    observers.append(
+        FilteringLogObserver(
+            LineObserver(err), [LogLevelFilterPredicate(defaultLogLevel=on_stderr)]
+        )
+    )
     fh = None
     if file is not None:
         fh = open(file, "a", encoding="utf-8")  # noqa: SIM115 (open for the process's life)
-        observers.append(FilteringLogObserver(
-            JsonObserver(fh), [LogLevelFilterPredicate(defaultLogLevel=LEVELS[level])]))
+        observers.append(
+            FilteringLogObserver(
+                JsonObserver(fh), [LogLevelFilterPredicate(defaultLogLevel=LEVELS[level])]
+            )
+        )
     globalLogBeginner.beginLoggingTo(observers, discardBuffer=False, redirectStandardIO=False)
     return fh

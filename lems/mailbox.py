@@ -32,8 +32,9 @@ PUT = "INSERT INTO mailbox (terminal, osn, seq, body) VALUES (?,?,?,?)"
 TAKE_UPTO = "DELETE FROM mailbox WHERE terminal = ? AND osn <= ? AND dead = 0"
 KILL = "UPDATE mailbox SET dead = 1 WHERE terminal = ? AND osn = ?"
 READ = "SELECT osn, body FROM mailbox WHERE terminal = ? AND dead = 0 ORDER BY osn"
-READ_AFTER = ("SELECT osn, body FROM mailbox WHERE terminal = ? AND dead = 0 AND osn > ? "
-              "ORDER BY osn LIMIT ?")
+READ_AFTER = (
+    "SELECT osn, body FROM mailbox WHERE terminal = ? AND dead = 0 AND osn > ? ORDER BY osn LIMIT ?"
+)
 
 DEAD_AFTER = 3
 """Failed sends in a row after which a message is dead-lettered."""
@@ -60,8 +61,10 @@ def last_osns(conn: sqlite3.Connection) -> dict[str, int]:
         except (ValueError, KeyError, TypeError, AttributeError):
             since, osns = 0, {}  # unreadable: read the whole journal
     for terminal, osn in conn.execute(
-            "SELECT terminal, MAX(osn) FROM journal WHERE seq > ? AND direction = 'out' "
-            "GROUP BY terminal", (since,)):
+        "SELECT terminal, MAX(osn) FROM journal WHERE seq > ? AND direction = 'out' "
+        "GROUP BY terminal",
+        (since,),
+    ):
         if osn > osns.get(terminal, 0):
             osns[terminal] = osn
     return osns
@@ -70,8 +73,10 @@ def last_osns(conn: sqlite3.Connection) -> dict[str, int]:
 def osn_mark(seq: int, osns: dict[str, int]) -> Statement:
     """The statement that writes the ``OSN_MARK`` for journal ``seq`` (every row up to it
     committed before it, in the same writer)."""
-    return ("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-            (OSN_MARK, json.dumps({"seq": seq, "osn": osns}, separators=(",", ":"))))
+    return (
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+        (OSN_MARK, json.dumps({"seq": seq, "osn": osns}, separators=(",", ":"))),
+    )
 
 
 class Queue:
@@ -128,7 +133,7 @@ class Queue:
             return
         first, last = runs[i]
         pieces = [r for r in ([first, osn - 1], [osn + 1, last]) if r[0] <= r[1]]
-        runs[i:i + 1] = pieces
+        runs[i : i + 1] = pieces
         self.frames.pop(osn, None)
         self.count -= 1
 
@@ -159,17 +164,22 @@ class Queue:
             last = end
         self.count -= taken
         return taken, last
+
+
 # ---------------------------------------------------------------- the instructor's (lems mail)
+
 
 def summary(conn: sqlite3.Connection) -> list[tuple[str, int, int, int]]:
     """(terminal, waiting, dead letters, oldest OSN) of every terminal with a mailbox row."""
     return conn.execute(
         "SELECT terminal, SUM(dead = 0), SUM(dead = 1), MIN(osn) FROM mailbox "
-        "GROUP BY terminal ORDER BY terminal").fetchall()
+        "GROUP BY terminal ORDER BY terminal"
+    ).fetchall()
 
 
-def dead_letters(conn: sqlite3.Connection,
-                 terminal: str | None = None) -> list[tuple[str, int, str | None, str, str]]:
+def dead_letters(
+    conn: sqlite3.Connection, terminal: str | None = None
+) -> list[tuple[str, int, str | None, str, str]]:
     """(terminal, OSN, time queued, why it died, frame) of each dead letter (of ``terminal``
     only when given), by terminal and OSN."""
     where, params = ("AND m.terminal = ?", (terminal,)) if terminal else ("", ())
@@ -178,20 +188,27 @@ def dead_letters(conn: sqlite3.Connection,
         "LEFT JOIN journal j ON j.seq = m.seq "
         "LEFT JOIN journal d ON d.seq = (SELECT MAX(seq) FROM journal WHERE direction = "
         "'sys' AND disposition = 'dead-letter' AND terminal = m.terminal AND osn = m.osn) "
-        f"WHERE m.dead = 1 {where} ORDER BY m.terminal, m.osn", params).fetchall()
+        f"WHERE m.dead = 1 {where} ORDER BY m.terminal, m.osn",
+        params,
+    ).fetchall()
 
 
 def dead_osns(conn: sqlite3.Connection, terminal: str) -> list[int]:
     """The OSNs of ``terminal``'s dead letters."""
-    return [osn for (osn,) in conn.execute(
-        "SELECT osn FROM mailbox WHERE terminal = ? AND dead = 1", (terminal,))]
+    return [
+        osn
+        for (osn,) in conn.execute(
+            "SELECT osn FROM mailbox WHERE terminal = ? AND dead = 1", (terminal,)
+        )
+    ]
 
 
 def revive(conn: sqlite3.Connection, terminal: str, osn: int, resend: bool) -> bool:
     """Put a dead letter back in the queue (``resend``) or delete it; False if ``osn`` is not
     a dead letter of ``terminal``. The caller holds the transaction."""
-    sql = ("UPDATE mailbox SET dead = 0" if resend
-           else "DELETE FROM mailbox") + " WHERE terminal = ? AND osn = ? AND dead = 1"
+    sql = (
+        "UPDATE mailbox SET dead = 0" if resend else "DELETE FROM mailbox"
+    ) + " WHERE terminal = ? AND osn = ? AND dead = 1"
     return bool(conn.execute(sql, (terminal, osn)).rowcount)
 
 
@@ -204,7 +221,8 @@ class Mailboxes:
         self._dead: dict[str, set[int]] = defaultdict(set)
         self._failures: dict[tuple[str, int], int] = {}
         for terminal, osn, dead in conn.execute(
-                "SELECT terminal, osn, dead FROM mailbox ORDER BY terminal, osn"):
+            "SELECT terminal, osn, dead FROM mailbox ORDER BY terminal, osn"
+        ):
             if dead:
                 self._dead[terminal].add(osn)
             else:
@@ -238,15 +256,17 @@ class Mailboxes:
             return None
         return box.frames.pop(osn, None)
 
-    def pending(self, terminal: str, after: int = 0,
-                limit: int = -1) -> list[tuple[int, str]]:
+    def pending(self, terminal: str, after: int = 0, limit: int = -1) -> list[tuple[int, str]]:
         """Committed, unacknowledged, live frames in OSN order (read from the database): those
         above OSN ``after``, at most ``limit`` of them (-1: all)."""
         box = self._pending.get(terminal)
         if not box:
             return []
-        rows = (self._conn.execute(READ, (terminal,)) if not after and limit < 0 else
-                self._conn.execute(READ_AFTER, (terminal, after, limit)))
+        rows = (
+            self._conn.execute(READ, (terminal,))
+            if not after and limit < 0
+            else self._conn.execute(READ_AFTER, (terminal, after, limit))
+        )
         return [(osn, body) for osn, body in rows if osn in box and osn not in box.frames]
 
     def unacked_upto(self, terminal: str, osn: int) -> int:
@@ -299,9 +319,12 @@ class Mailboxes:
         resent, dropped = [], []
         for terminal, osns in list(self._dead.items()):
             marks = ",".join("?" * len(osns))
-            rows = dict(self._conn.execute(
-                f"SELECT osn, dead FROM mailbox WHERE terminal = ? AND osn IN ({marks})",
-                (terminal, *osns)))
+            rows = dict(
+                self._conn.execute(
+                    f"SELECT osn, dead FROM mailbox WHERE terminal = ? AND osn IN ({marks})",
+                    (terminal, *osns),
+                )
+            )
             for osn in sorted(osns):
                 if osn not in rows:
                     dropped.append((terminal, osn))
@@ -328,12 +351,31 @@ class Outflow:
     not per message, so the hot path pays nothing for it.
     """
 
-    __slots__ = ("_armed", "_clock", "_progress", "_tries", "boxes", "resend_limit", "resend_s",
-                 "sent_upto", "terminal", "window", "write")
+    __slots__ = (
+        "_armed",
+        "_clock",
+        "_progress",
+        "_tries",
+        "boxes",
+        "resend_limit",
+        "resend_s",
+        "sent_upto",
+        "terminal",
+        "window",
+        "write",
+    )
 
-    def __init__(self, boxes: Mailboxes, terminal: str, write: Callable[[int, str], None],
-                 clock: Any, *, window: int = 0, resend_s: float = 0.0,
-                 resend_limit: int = 3) -> None:
+    def __init__(
+        self,
+        boxes: Mailboxes,
+        terminal: str,
+        write: Callable[[int, str], None],
+        clock: Any,
+        *,
+        window: int = 0,
+        resend_s: float = 0.0,
+        resend_limit: int = 3,
+    ) -> None:
         self.boxes = boxes
         self.terminal = terminal
         self.write = write

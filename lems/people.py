@@ -34,8 +34,18 @@ FEDERAL = "US"
 """The "state" of a federal arrest: the FBI holds that part of the record."""
 HOME_STATES = ("OR", "OR", "OR", "WA", "ID", "CA", "NV")
 RACES = ("W",) * 12 + ("B",) * 3 + ("H",) * 2 + ("A", "I", "U")
-OFFENCES = (("0901", "FA"), ("1204", "FA"), ("2202", "FB"), ("2404", "FC"), ("2589", "FC"),
-            ("1313", "MA"), ("2303", "MA"), ("5404", "MA"), ("4801", "MA"), ("3562", "MB"))
+OFFENCES = (
+    ("0901", "FA"),
+    ("1204", "FA"),
+    ("2202", "FB"),
+    ("2404", "FC"),
+    ("2589", "FC"),
+    ("1313", "MA"),
+    ("2303", "MA"),
+    ("5404", "MA"),
+    ("4801", "MA"),
+    ("3562", "MB"),
+)
 """(NCIC offence code, Oregon offence class): homicide, robbery, burglary, vehicle theft,
 forgery, assault, shoplifting, DUII, obstructing, drug possession."""
 DISPOSITIONS = ("CONV", "CONV", "CONV", "DISM", "ACQ", "DIVD")
@@ -58,8 +68,11 @@ _POOLS: dict[str, list[str]] = {}
 def pools() -> dict[str, list[str]]:
     """Faker's en_US surname and gendered given-name pools (read once per process)."""
     if not _POOLS:
-        _POOLS.update(last=_pool(_Faker.last_names), M=_pool(_Faker.first_names_male),
-                      F=_pool(_Faker.first_names_female))
+        _POOLS.update(
+            last=_pool(_Faker.last_names),
+            M=_pool(_Faker.first_names_male),
+            F=_pool(_Faker.first_names_female),
+        )
     return _POOLS
 
 
@@ -119,15 +132,25 @@ def person(seed: int, n: int, record_rate: float = 0.5) -> Person:
     state = r.choice(HOME_STATES)
     tall = (5, 6) if sex == "M" else (4, 5)
     who = Person(
-        n=n, nam=f"{r.choice(p['last'])},{r.choice(p[sex])} {chr(65 + r.randrange(26))}",
-        sex=sex, rac=r.choice(RACES), dob=born.strftime("%Y%m%d"),
+        n=n,
+        nam=f"{r.choice(p['last'])},{r.choice(p[sex])} {chr(65 + r.randrange(26))}",
+        sex=sex,
+        rac=r.choice(RACES),
+        dob=born.strftime("%Y%m%d"),
         hgt=f"{r.randint(*tall)}{r.randint(0, 11):02d}",
         wgt=str(r.randint(140, 260) if sex == "M" else r.randint(105, 210)),
-        eye=r.choice(EYES), hai=r.choice(HAIR), soc=f"9{r.randrange(10**8):08d}",
-        state=state, oln=f"{state}{r.randrange(10**7):07d}")
+        eye=r.choice(EYES),
+        hai=r.choice(HAIR),
+        soc=f"9{r.randrange(10**8):08d}",
+        state=state,
+        oln=f"{state}{r.randrange(10**7):07d}",
+    )
     if r.random() < record_rate:
-        adult = born.replace(year=born.year + 18) if not (born.month == 2 and born.day == 29) \
+        adult = (
+            born.replace(year=born.year + 18)
+            if not (born.month == 2 and born.day == 29)
             else date(born.year + 18, 3, 1)
+        )
         span = max(1, (REFERENCE - adult).days - 1)
         days = sorted(r.randrange(span) for _ in range(r.choice((1, 1, 1, 2, 2, 3, 4))))
         for d in days:
@@ -142,6 +165,8 @@ def person(seed: int, n: int, record_rate: float = 0.5) -> Person:
                 dsp, dod_s = r.choice(DISPOSITIONS), dod.strftime("%Y%m%d")
             who.arrests.append(Arrest(where, doa.strftime("%Y%m%d"), off, ocl, dsp, dod_s))
         # unique by construction: the first seven characters come from n
-        who.fbi = (f"{n % 10**6:06d}{chr(65 + (n // 10**6) % 26)}"
-                   f"{chr(65 + r.randrange(26))}{r.randrange(10)}")
+        who.fbi = (
+            f"{n % 10**6:06d}{chr(65 + (n // 10**6) % 26)}"
+            f"{chr(65 + r.randrange(26))}{r.randrange(10)}"
+        )
     return who

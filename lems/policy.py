@@ -57,39 +57,65 @@ class Policy:
         ori = msg.ori
         term = d.terminals[terminal]
         if ori not in term.oris:
-            return Reject(RejectCode.SPOOF,
-                          f"ORI {ori} IS NOT AUTHORIZED FOR TERMINAL {terminal} - "
-                          "ATTEMPT LOGGED", "ORI")
+            return Reject(
+                RejectCode.SPOOF,
+                f"ORI {ori} IS NOT AUTHORIZED FOR TERMINAL {terminal} - ATTEMPT LOGGED",
+                "ORI",
+            )
         agency = d.agencies.get(ori)
         if agency is None:
             return Reject(RejectCode.UNKNOWN_ORI, f"ORI {ori} IS NOT IN THE DIRECTORY", "ORI")
         if ori in d.suspended:
             why = d.suspended[ori]
-            return Reject(RejectCode.SUSPENDED, f"ACCESS FOR ORI {ori} IS SUSPENDED"
-                          + (f" - {why}" if why else "") + " - CONTACT LEDS", "ORI")
+            return Reject(
+                RejectCode.SUSPENDED,
+                f"ACCESS FOR ORI {ori} IS SUSPENDED"
+                + (f" - {why}" if why else "")
+                + " - CONTACT LEDS",
+                "ORI",
+            )
         if not agency.agreement:
-            return Reject(RejectCode.NO_AGREEMENT,
-                          f"NO AGENCY AGREEMENT ON FILE FOR ORI {ori}", "ORI")
+            return Reject(
+                RejectCode.NO_AGREEMENT, f"NO AGENCY AGREEMENT ON FILE FOR ORI {ori}", "ORI"
+            )
         if agency.agreement_expires is not None and agency.agreement_expires < today:
-            return Reject(RejectCode.EXPIRED_AGREEMENT, f"AGENCY AGREEMENT FOR ORI {ori} EXPIRED "
-                          f"{agency.agreement_expires.isoformat()}", "ORI")
+            return Reject(
+                RejectCode.EXPIRED_AGREEMENT,
+                f"AGENCY AGREEMENT FOR ORI {ori} EXPIRED {agency.agreement_expires.isoformat()}",
+                "ORI",
+            )
         allowed = self.allowed_keys(agency)
         if allowed is not None and key not in allowed and msg.key not in allowed:
-            return Reject(RejectCode.KEY_NOT_ALLOWED, f"MKE {key} NOT AUTHORIZED FOR "
-                          f"{agency.category.upper()} ORI {ori}", "MKE")
+            return Reject(
+                RejectCode.KEY_NOT_ALLOWED,
+                f"MKE {key} NOT AUTHORIZED FOR {agency.category.upper()} ORI {ori}",
+                "MKE",
+            )
         if spec.file == "cch" and spec.verb in CCH_UPDATE_VERBS and not agency.cch_entry:
-            return Reject(RejectCode.NOT_DESIGNATED,
-                          f"ORI {ori} IS NOT DESIGNATED TO ENTER OR UPDATE CCH",
-                          "MKE")
+            return Reject(
+                RejectCode.NOT_DESIGNATED,
+                f"ORI {ori} IS NOT DESIGNATED TO ENTER OR UPDATE CCH",
+                "MKE",
+            )
         if spec.file in CHRI_FILES and agency.category != "cj":
-            return Reject(RejectCode.CJ_ONLY,
-                          f"{spec.label} IS FOR CRIMINAL JUSTICE AGENCIES ONLY - "
-                          f"ORI {ori} IS {agency.category.upper()}", "MKE")
-        if agency.category == "designated" and spec.file == "cch" and spec.verb == "query" and (
-                msg.get("PUR") not in CONSENT_PURPOSES or not msg.get("ATN")):
-            return Reject(RejectCode.CONSENT_REQUIRED,
-                          "DESIGNATED AGENCY REQUESTS NEED PUR/I OR PUR/J AND "
-                          "ATN/ (SUBJECT CONSENT OR NOTICE)", "PUR")
+            return Reject(
+                RejectCode.CJ_ONLY,
+                f"{spec.label} IS FOR CRIMINAL JUSTICE AGENCIES ONLY - "
+                f"ORI {ori} IS {agency.category.upper()}",
+                "MKE",
+            )
+        if (
+            agency.category == "designated"
+            and spec.file == "cch"
+            and spec.verb == "query"
+            and (msg.get("PUR") not in CONSENT_PURPOSES or not msg.get("ATN"))
+        ):
+            return Reject(
+                RejectCode.CONSENT_REQUIRED,
+                "DESIGNATED AGENCY REQUESTS NEED PUR/I OR PUR/J AND "
+                "ATN/ (SUBJECT CONSENT OR NOTICE)",
+                "PUR",
+            )
         return None
 
     def disseminate(self, terminal: str, body: str, sensitive: str) -> tuple[str, str]:
@@ -103,14 +129,19 @@ class Policy:
         if key == "NRC":  # "no record" holds no record: it goes anywhere, radio included
             return body, "queued"
         if sensitive == "iii" and not self.directory.terminal_is_cj(terminal):
-            return "\n".join([
-                responses.head("NTC", ori),
-                "FBI CRIMINAL HISTORY NOT DELIVERED - RECEIVING TERMINAL IS NOT A CRIMINAL "
-                f"JUSTICE AGENCY ({CITES[self.directory.lab.rules]['noncj']})"]), "withheld-noncj"
+            return "\n".join(
+                [
+                    responses.head("NTC", ori),
+                    "FBI CRIMINAL HISTORY NOT DELIVERED - RECEIVING TERMINAL IS NOT A CRIMINAL "
+                    f"JUSTICE AGENCY ({CITES[self.directory.lab.rules]['noncj']})",
+                ]
+            ), "withheld-noncj"
         if term is not None and term.radio:
-            return "\n".join([
-                responses.head("NTC", ori),
-                f"CRIMINAL HISTORY RECORD ({key}) ON FILE - NOT SENT OVER RADIO TO {terminal}",
-                f"REQUEST IT AT A WIRED TERMINAL ({CITES[self.directory.lab.rules]['radio']})"]), \
-                "withheld-radio"
+            return "\n".join(
+                [
+                    responses.head("NTC", ori),
+                    f"CRIMINAL HISTORY RECORD ({key}) ON FILE - NOT SENT OVER RADIO TO {terminal}",
+                    f"REQUEST IT AT A WIRED TERMINAL ({CITES[self.directory.lab.rules]['radio']})",
+                ]
+            ), "withheld-radio"
         return body, "queued"

@@ -13,18 +13,33 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-NCIC_FILES = ("wanted", "missing", "order", "ndtf", "unidentified", "vehicle", "gun", "article",
-              "boat")
+NCIC_FILES = (
+    "wanted",
+    "missing",
+    "order",
+    "ndtf",
+    "unidentified",
+    "vehicle",
+    "gun",
+    "article",
+    "boat",
+)
 FILES = (*NCIC_FILES, "cch", "iii", "dmv", "registration", "nics")
 """What ``--file`` accepts: the NCIC files, the state CCH, III, the simulated states' drivers
 and registrations, the NICS Indices."""
 
 PERSON_COLUMNS = ("NAM", "SEX", "RAC", "DOB")
-SHOWN = {"wanted": (*PERSON_COLUMNS, "OFF", "FBI"), "missing": (*PERSON_COLUMNS, "MNP"),
-         "order": (*PERSON_COLUMNS, "PNO", "BRD"), "ndtf": (*PERSON_COLUMNS, "NTN"),
-         "unidentified": ("SEX", "RAC", "HGT"),
-         "vehicle": ("LIC", "LIS", "VIN", "VYR", "VMA"), "gun": ("SER", "MAK", "CAL", "TYP"),
-         "article": ("TYP", "SER"), "boat": ("REG", "RES", "BHN")}
+SHOWN = {
+    "wanted": (*PERSON_COLUMNS, "OFF", "FBI"),
+    "missing": (*PERSON_COLUMNS, "MNP"),
+    "order": (*PERSON_COLUMNS, "PNO", "BRD"),
+    "ndtf": (*PERSON_COLUMNS, "NTN"),
+    "unidentified": ("SEX", "RAC", "HGT"),
+    "vehicle": ("LIC", "LIS", "VIN", "VYR", "VMA"),
+    "gun": ("SER", "MAK", "CAL", "TYP"),
+    "article": ("TYP", "SER"),
+    "boat": ("REG", "RES", "BHN"),
+}
 
 
 @contextmanager
@@ -48,28 +63,49 @@ def listing(directory: Path, file: str, limit: int | None = None) -> list[dict[s
                 return []
             out = []
             for nic, ori, oca, status, fields in c.execute(
-                    "SELECT nic, ori, oca, status, fields FROM record WHERE file = ? AND "
-                    f"status IN ('active', 'located') ORDER BY id{lim}", (file,)):
+                "SELECT nic, ori, oca, status, fields FROM record WHERE file = ? AND "
+                f"status IN ('active', 'located') ORDER BY id{lim}",
+                (file,),
+            ):
                 f = dict((k, v) for k, v in reversed(json.loads(fields)))
-                out.append({"NIC": nic, **{k: f.get(k, "") for k in SHOWN[file]},
-                            "ORI": ori, "OCA": oca, "STATUS": status})
+                out.append(
+                    {
+                        "NIC": nic,
+                        **{k: f.get(k, "") for k in SHOWN[file]},
+                        "ORI": ori,
+                        "OCA": oca,
+                        "STATUS": status,
+                    }
+                )
             return out
     if file == "cch":
         with _read(directory / "state.db") as c:
             if c is None:
                 return []
-            return [dict(zip(("SID", "FBI", "NAM", "SEX", "RAC", "DOB", "CYCLES", "LAST ARREST"),
-                             r, strict=True)) for r in c.execute(
-                "SELECT s.sid, s.fbi, s.name, s.sex, s.rac, s.dob, (SELECT COUNT(*) FROM cycle "
-                f"y WHERE y.sid = s.sid), s.last_arrest FROM subject s ORDER BY s.sid{lim}")]
+            return [
+                dict(
+                    zip(
+                        ("SID", "FBI", "NAM", "SEX", "RAC", "DOB", "CYCLES", "LAST ARREST"),
+                        r,
+                        strict=True,
+                    )
+                )
+                for r in c.execute(
+                    "SELECT s.sid, s.fbi, s.name, s.sex, s.rac, s.dob, (SELECT COUNT(*) FROM cycle "
+                    f"y WHERE y.sid = s.sid), s.last_arrest FROM subject s ORDER BY s.sid{lim}"
+                )
+            ]
     if file == "iii":
         with _read(directory / "ncic.db") as c:
             if c is None:
                 return []
-            return [dict(zip(("FBI", "NAM", "SEX", "RAC", "DOB", "HOLDERS", "ARRESTS"), r,
-                             strict=True)) for r in c.execute(
-                "SELECT i.fbi, i.nam, i.sex, i.rac, i.dob, i.holders, (SELECT COUNT(*) FROM "
-                f"iii_arrest a WHERE a.fbi = i.fbi) FROM iii_identity i ORDER BY i.fbi{lim}")]
+            return [
+                dict(zip(("FBI", "NAM", "SEX", "RAC", "DOB", "HOLDERS", "ARRESTS"), r, strict=True))
+                for r in c.execute(
+                    "SELECT i.fbi, i.nam, i.sex, i.rac, i.dob, i.holders, (SELECT COUNT(*) FROM "
+                    f"iii_arrest a WHERE a.fbi = i.fbi) FROM iii_identity i ORDER BY i.fbi{lim}"
+                )
+            ]
     if file in ("dmv", "registration"):
         with _read(directory / "nlets.db") as c:
             if c is None:
@@ -80,22 +116,32 @@ def listing(directory: Path, file: str, limit: int | None = None) -> list[dict[s
             else:
                 cols = ("STATE", "LIC", "VIN", "OWNER", "VMA")
                 sql = "SELECT state, lic, vin, owner, vma FROM vehicle"
-            return [dict(zip(cols, r, strict=True))
-                    for r in c.execute(f"{sql} ORDER BY rowid{lim}")]
+            return [
+                dict(zip(cols, r, strict=True)) for r in c.execute(f"{sql} ORDER BY rowid{lim}")
+            ]
     if file == "nics":
         with _read(directory / "nics.db") as c:
             if c is None:
                 return []
             cols = ("NRI", "NAM", "DOB", "SEX", "ORI", "PCA")
-            return [dict(zip(cols, r, strict=True)) for r in c.execute(
-                f"SELECT nri, nam, dob, sex, ori, pca FROM indices WHERE removed IS NULL "
-                f"ORDER BY nri{lim}")]
+            return [
+                dict(zip(cols, r, strict=True))
+                for r in c.execute(
+                    f"SELECT nri, nam, dob, sex, ori, pca FROM indices WHERE removed IS NULL "
+                    f"ORDER BY nri{lim}"
+                )
+            ]
     raise ValueError(f"unknown file {file!r}; one of {', '.join(FILES)}")
 
 
 _COUNTS = {
-    **{f: ("ncic.db", f"SELECT COUNT(*) FROM record WHERE file = '{f}' AND status IN "
-           "('active', 'located')") for f in NCIC_FILES},
+    **{
+        f: (
+            "ncic.db",
+            f"SELECT COUNT(*) FROM record WHERE file = '{f}' AND status IN ('active', 'located')",
+        )
+        for f in NCIC_FILES
+    },
     "cch": ("state.db", "SELECT COUNT(*) FROM subject"),
     "iii": ("ncic.db", "SELECT COUNT(*) FROM iii_identity"),
     "dmv": ("nlets.db", "SELECT COUNT(*) FROM driver"),

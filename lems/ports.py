@@ -58,16 +58,27 @@ class SwitchPort(Protocol):
     federation: Any
     """The Nlets network node (``lems.federation.node.Node``) once installed, else None."""
 
-    def deliver(self, terminal: str, body: str, *, ref: int = 0, key: str = "", ori: str = "",
-                sensitive: str = "", pre: list[Statement] | None = None,
-                to_sender: bool = False, origin: str = "") -> None: ...
+    def deliver(
+        self,
+        terminal: str,
+        body: str,
+        *,
+        ref: int = 0,
+        key: str = "",
+        ori: str = "",
+        sensitive: str = "",
+        pre: list[Statement] | None = None,
+        to_sender: bool = False,
+        origin: str = "",
+    ) -> None: ...
 
     def deliver_to_ori(self, ori: str, body: str, **kw: Any) -> list[str]: ...
 
     def send_replies(self, replies: list[Reply], req: Request) -> None: ...
 
-    def deliver_replies(self, replies: list[Reply], req: Request,
-                        pre: list[Statement]) -> Deferred[None]: ...
+    def deliver_replies(
+        self, replies: list[Reply], req: Request, pre: list[Statement]
+    ) -> Deferred[None]: ...
 
     def journaled_request(self, seq: int) -> Request | None: ...
 

@@ -24,8 +24,9 @@ from pathlib import Path
 from formats.recording import Header, Record
 from terminals.recording_io import RecordingWriter, read
 
-COLUMNS = ("seq, time, direction, link, terminal, operator, ori, key, disposition, reason, osn, "
-           "ref, text")
+COLUMNS = (
+    "seq, time, direction, link, terminal, operator, ori, key, disposition, reason, osn, ref, text"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +70,15 @@ def cutoff(conn: sqlite3.Connection, keep_days: float = 0.0, keep_mb: float = 0.
 def protected(conn: sqlite3.Connection, upto: int) -> tuple[int, ...]:
     """Rows at or below ``upto`` that must stay: each terminal's output with the highest OSN
     (the mailbox takes the next OSN from it at start; a newer session answer has OSN 0)."""
-    return tuple(s for (s,) in conn.execute(
-        "SELECT MAX(j.seq) FROM journal j JOIN (SELECT terminal, MAX(osn) AS osn FROM journal "
-        "WHERE direction = 'out' GROUP BY terminal) t ON j.terminal = t.terminal "
-        "AND j.osn = t.osn WHERE j.direction = 'out' GROUP BY j.terminal") if s <= upto)
+    return tuple(
+        s
+        for (s,) in conn.execute(
+            "SELECT MAX(j.seq) FROM journal j JOIN (SELECT terminal, MAX(osn) AS osn FROM journal "
+            "WHERE direction = 'out' GROUP BY terminal) t ON j.terminal = t.terminal "
+            "AND j.osn = t.osn WHERE j.direction = 'out' GROUP BY j.terminal"
+        )
+        if s <= upto
+    )
 
 
 def export(conn: sqlite3.Connection, upto: int, directory: Path, note: str = "") -> Archived:
@@ -85,19 +91,50 @@ def export(conn: sqlite3.Connection, upto: int, directory: Path, note: str = "")
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"journal-{first:012d}-{upto:012d}.jsonl.gz"
     tmp = path.with_name("." + path.name)  # hidden until it is complete (still ``.gz``)
-    header = Header(created=datetime.now(UTC).isoformat(timespec="seconds"),
-                    source=f"journal archive seq {first}-{upto}", note=note)
+    header = Header(
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        source=f"journal archive seq {first}-{upto}",
+        note=note,
+    )
     skip = set(kept)
     with RecordingWriter(tmp, header) as w:
-        for row in conn.execute(f"SELECT {COLUMNS} FROM journal WHERE seq <= ? ORDER BY seq",
-                                (upto,)):
+        for row in conn.execute(
+            f"SELECT {COLUMNS} FROM journal WHERE seq <= ? ORDER BY seq", (upto,)
+        ):
             if row[0] in skip:
                 continue
-            (seq, t, direction, link, terminal, operator, ori, key, disposition, reason, osn,
-             ref, text) = row
-            w.write(Record(seq=seq, time=t, direction=direction, text=text, link=link,
-                           terminal=terminal, operator=operator, ori=ori, key=key,
-                           disposition=disposition, reason=reason, osn=osn, ref=ref))
+            (
+                seq,
+                t,
+                direction,
+                link,
+                terminal,
+                operator,
+                ori,
+                key,
+                disposition,
+                reason,
+                osn,
+                ref,
+                text,
+            ) = row
+            w.write(
+                Record(
+                    seq=seq,
+                    time=t,
+                    direction=direction,
+                    text=text,
+                    link=link,
+                    terminal=terminal,
+                    operator=operator,
+                    ori=ori,
+                    key=key,
+                    disposition=disposition,
+                    reason=reason,
+                    osn=osn,
+                    ref=ref,
+                )
+            )
         count = w.count
     _, records = read(tmp)  # read back before anything is deleted
     back = sum(1 for _ in records)

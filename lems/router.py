@@ -31,14 +31,23 @@ log = Logger()
 FILE_SERVICE: dict[str, str] = {
     **dict.fromkeys(FILE_LETTERS, "ncic"),  # NCIC's 21 files (each has its NIC letter)
     "iii": "ncic",
-    "dmv": "nlets", "chri": "nlets", "orion": "nlets",
-    "cch": "cch", "fics": "fics", "ppf": "ppf",
+    "dmv": "nlets",
+    "chri": "nlets",
+    "orion": "nlets",
+    "cch": "cch",
+    "fics": "fics",
+    "ppf": "ppf",
 }
 """Record file -> the service that holds it."""
 
-SERVICE_WORDS = {"ncic": "NCIC", "nlets": "NLETS", "nics": "NICS", "cch": "CCH",
-                 "fics": "FICS", "ppf": "PPF"}
-
+SERVICE_WORDS = {
+    "ncic": "NCIC",
+    "nlets": "NLETS",
+    "nics": "NICS",
+    "cch": "CCH",
+    "fics": "FICS",
+    "ppf": "PPF",
+}
 
 
 @dataclass(slots=True)
@@ -101,8 +110,9 @@ class Router:
         self.directory = directory
         self.nlets_clock = nlets_clock
         self.services: dict[str, Service] = {}
-        self.routes: dict[str, Handler] = dict.fromkeys(("admin", "hitconfirm", "hitreply"),
-                                                         self.relay)
+        self.routes: dict[str, Handler] = dict.fromkeys(
+            ("admin", "hitconfirm", "hitreply"), self.relay
+        )
         self._plain_relay = set(self.routes)
         """Verbs still routed by ``relay`` itself: ``answer_now`` may relay them between local
         terminals at once (a route put in front with ``intercept`` acts elsewhere too)."""
@@ -152,12 +162,20 @@ class Router:
     def unavailable(self, req: Request, name: str) -> Reply:
         words = SERVICE_WORDS.get(name, name.upper())
         if name == "nlets":
-            body = responses.sm("TEMPORARILY OUT OF SERVICE", "NLETS",
-                                self.nlets_clock(req), req.msg.ori,
-                                control=req.msg.control)
+            body = responses.sm(
+                "TEMPORARILY OUT OF SERVICE",
+                "NLETS",
+                self.nlets_clock(req),
+                req.msg.ori,
+                control=req.msg.control,
+            )
             return Reply(body, key="SM")
-        rej = Reject(RejectCode.NOT_AVAILABLE, f"{words} NOT AVAILABLE - TRY AGAIN LATER", "MKE",
-                     req.msg.raw[:100])
+        rej = Reject(
+            RejectCode.NOT_AVAILABLE,
+            f"{words} NOT AVAILABLE - TRY AGAIN LATER",
+            "MKE",
+            req.msg.raw[:100],
+        )
         return Reply(responses.reject(rej, req.msg.ori), key="REJ")
 
     # -------------------------------------------------------------- relay by ORI
@@ -190,8 +208,9 @@ class Router:
                 return call(nlets.handle, req).addCallback(lambda r: replies + r)
         return replies
 
-    def _relay_local(self, req: Request,
-                     resolved: list[tuple[list[tuple[str, str]], str | None]]) -> list[Reply]:
+    def _relay_local(
+        self, req: Request, resolved: list[tuple[list[tuple[str, str]], str | None]]
+    ) -> list[Reply]:
         """The copies for local terminals and the ERs for unknown destinations (``resolved``:
         ``resolve`` of each destination, in order)."""
         msg = req.msg
@@ -201,10 +220,10 @@ class Router:
         body: list[str] | None = None
         for targets, problem in resolved:
             if problem:
-                rej = Reject(".19.", f"INVALID DESTINATION ORIS - {problem}", "DEST",
-                             msg.raw[:100])
-                replies.append(Reply(responses.er(rej, self.nlets_clock(req), msg.ori,
-                                                  msg.control), key="ER"))
+                rej = Reject(".19.", f"INVALID DESTINATION ORIS - {problem}", "DEST", msg.raw[:100])
+                replies.append(
+                    Reply(responses.er(rej, self.nlets_clock(req), msg.ori, msg.control), key="ER")
+                )
                 continue
             for terminal, ori in targets:
                 if terminal in seen:
@@ -216,8 +235,8 @@ class Router:
                     body = msg.text.split("\n") if msg.text else responses.layout(msg.fields)
                     if le_only:
                         body = ["FOR LAW ENFORCEMENT DISSEMINATION ONLY", *body]
-                text = responses.nlets_message(msg.full_key, msg.ori,
-                                               self.nlets_clock(req), ori, body,
-                                               msg.control)
+                text = responses.nlets_message(
+                    msg.full_key, msg.ori, self.nlets_clock(req), ori, body, msg.control
+                )
                 replies.append(Reply(text, terminal=terminal, key=msg.full_key))
         return replies

@@ -14,8 +14,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lems.ports import SwitchPort
 
-INSTALLERS: list[str] = ["lems.state.install:install", "lems.endpoints.install:install",
-                         "lems.federation.install:install"]
+INSTALLERS: list[str] = [
+    "lems.state.install:install",
+    "lems.endpoints.install:install",
+    "lems.federation.install:install",
+]
 """``module:function`` strings, installed in order."""
 
 

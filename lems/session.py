@@ -22,14 +22,29 @@ if TYPE_CHECKING:
 class Session:
     """One link's conversation with the switch: which terminal and operator are signed on."""
 
-    __slots__ = ("deadline", "draining", "held", "iak_all", "link", "operator", "outflow", "pre",
-                 "resend_s", "routing", "switch", "terminal", "throttled", "window")
+    __slots__ = (
+        "deadline",
+        "draining",
+        "held",
+        "iak_all",
+        "link",
+        "operator",
+        "outflow",
+        "pre",
+        "resend_s",
+        "routing",
+        "switch",
+        "terminal",
+        "throttled",
+        "window",
+    )
 
     acks_frames = True
     """On links with link-level ACK (stx, dle) the session ACKs each frame once journaled."""
 
-    def __init__(self, switch: Switch, resend_s: float = 0.0, window: int = 0,
-                 iak_all: bool = False) -> None:
+    def __init__(
+        self, switch: Switch, resend_s: float = 0.0, window: int = 0, iak_all: bool = False
+    ) -> None:
         self.switch = switch
         self.resend_s = resend_s
         self.window = window
@@ -65,8 +80,7 @@ class Session:
         self.switch.link_opened(self)
         timeout = self.switch.lab.switch.signon_timeout
         if timeout > 0:
-            self.deadline = self.switch.reactor.callLater(timeout, self.switch.signon_timeout,
-                                                          self)
+            self.deadline = self.switch.reactor.callLater(timeout, self.switch.signon_timeout, self)
 
     def frame_received(self, payload: bytes) -> None:
         link = self.link
@@ -88,9 +102,13 @@ class Session:
         if self.deadline is not None and self.deadline.active():
             self.deadline.cancel()
         if reason == NOT_READING and self.terminal and not self.switch.failed:
-            self.switch.journal.append("sys", f"LINK OF TERMINAL {self.terminal} DROPPED: PEER "
-                                       "DOES NOT READ", link=self.peer, terminal=self.terminal,
-                                       disposition="dropped")
+            self.switch.journal.append(
+                "sys",
+                f"LINK OF TERMINAL {self.terminal} DROPPED: PEER DOES NOT READ",
+                link=self.peer,
+                terminal=self.terminal,
+                disposition="dropped",
+            )
         self.switch.link_lost(self)
 
     def write(self, frame: str) -> None:

@@ -65,8 +65,7 @@ def _unb64(s: str) -> bytes:
 
 def hash_password(password: str) -> str:
     salt = os.urandom(16)
-    key = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
-                         dklen=32)
+    key = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(key)}"
 
 
@@ -91,8 +90,15 @@ def verify(stored: str, password: str) -> bool:
     try:
         _, n, r, p, salt, key = stored.split("$")
         want = _unb64(key)
-        got = hashlib.scrypt(password.encode(), salt=_unb64(salt), n=int(n), r=int(r),
-                             p=int(p), dklen=len(want), maxmem=64 << 20)
+        got = hashlib.scrypt(
+            password.encode(),
+            salt=_unb64(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(want),
+            maxmem=64 << 20,
+        )
     except (ValueError, MemoryError):
         return False
     return hmac.compare_digest(got, want)
@@ -152,8 +158,10 @@ class SignOnGuard:
 
     def delay(self, source: str, operator: str) -> float:
         """Seconds to hold back the refusal of a failed sign-on (after ``failed``)."""
-        n = max(self._get(self.by_source, source).failures,
-                self._get(self.by_operator, operator).failures)
+        n = max(
+            self._get(self.by_source, source).failures,
+            self._get(self.by_operator, operator).failures,
+        )
         return 0.0 if n == 0 else min(self.cap, self.base * 2 ** (n - 1))
 
     def failed(self, source: str, operator: str) -> None:

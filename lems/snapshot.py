@@ -40,8 +40,9 @@ def _files(lab: LabConfig) -> dict[str, Path]:
 
 def folder(lab: LabConfig, name: str) -> Path:
     if not NAME.fullmatch(name):
-        raise SnapshotError(f"snapshot name {name!r} refused: letters, digits, '.', '_' and "
-                            "'-' only, at most 40")
+        raise SnapshotError(
+            f"snapshot name {name!r} refused: letters, digits, '.', '_' and '-' only, at most 40"
+        )
     return lab.database.parent / "snapshots" / name
 
 
@@ -61,8 +62,10 @@ def running(lab: LabConfig, fresh_s: float = 5.0) -> bool:
 
 def _refuse_if_running(lab: LabConfig, what: str) -> None:
     if running(lab):
-        raise SnapshotError(f"{what} refused: the lab's switch is running; stop it first "
-                            "(a copy of a running lab would catch it half-way)")
+        raise SnapshotError(
+            f"{what} refused: the lab's switch is running; stop it first "
+            "(a copy of a running lab would catch it half-way)"
+        )
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -93,8 +96,10 @@ def snapshot(lab: LabConfig, name: str, *, replace: bool = False) -> list[str]:
             saved.append(db)
     if not saved:
         shutil.rmtree(tmp)
-        raise SnapshotError(f"snapshot {name} refused: the lab has no databases yet (start it "
-                            "once, or lems seed it)")
+        raise SnapshotError(
+            f"snapshot {name} refused: the lab has no databases yet (start it "
+            "once, or lems seed it)"
+        )
     shutil.rmtree(where, ignore_errors=True)
     tmp.rename(where)
     from lems.state import adminlog
@@ -126,5 +131,8 @@ def reset(lab: LabConfig, name: str = "") -> list[str]:
 
 def snapshots(lab: LabConfig) -> list[str]:
     base = lab.database.parent / "snapshots"
-    return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")) \
-        if base.is_dir() else []
+    return (
+        sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if base.is_dir()
+        else []
+    )

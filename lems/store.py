@@ -124,8 +124,13 @@ class StorageFailed(StoreError):
 TABLES = ("meta", "journal", "mailbox", "agency_state", "operator_state", "endpoint_state")
 """Tables a lab database must hold once migrated (a file of another program is refused)."""
 
-FATAL_ERRORS = ("SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CORRUPT", "SQLITE_NOTADB",
-                "SQLITE_CANTOPEN")
+FATAL_ERRORS = (
+    "SQLITE_READONLY",
+    "SQLITE_IOERR",
+    "SQLITE_CORRUPT",
+    "SQLITE_NOTADB",
+    "SQLITE_CANTOPEN",
+)
 """SQLite error names (prefixes) after which no later commit can succeed: the switch stops.
 ``SQLITE_FULL`` is not one of them: when space returns the next commit succeeds."""
 
@@ -166,8 +171,9 @@ def is_fatal(name: str) -> bool:
     return name.startswith(FATAL_ERRORS)
 
 
-def open_for_writing(path: str | Path, migrations: dict[int, str] | None = None,
-                     tables: tuple[str, ...] = TABLES) -> sqlite3.Connection:
+def open_for_writing(
+    path: str | Path, migrations: dict[int, str] | None = None, tables: tuple[str, ...] = TABLES
+) -> sqlite3.Connection:
     """``connect`` for a process that will write: migrated, the expected tables present and one
     write committed, so a read-only, locked, corrupt or foreign file is refused now, in one
     ``StoreError`` naming the file and the problem, instead of a switch that serves silence."""
@@ -182,12 +188,13 @@ def open_for_writing(path: str | Path, migrations: dict[int, str] | None = None,
         have = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         missing = [t for t in tables if t not in have]
         if missing:
-            raise StoreError(f"{path}: wrong schema: no table {', '.join(missing)} "
-                             "(not a database of this program)")
+            raise StoreError(
+                f"{path}: wrong schema: no table {', '.join(missing)} "
+                "(not a database of this program)"
+            )
         conn.execute("PRAGMA busy_timeout=2000")
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('opened', "
-                     "datetime('now'))")
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('opened', datetime('now'))")
         conn.execute("COMMIT")
         conn.execute("PRAGMA busy_timeout=5000")
     except sqlite3.Error as e:
@@ -221,8 +228,7 @@ def migrate(conn: sqlite3.Connection, migrations: dict[int, str] | None = None) 
         raise StoreError(f"database schema {version} is newer than this program ({latest})")
     for v in range(version + 1, latest + 1):
         try:
-            conn.executescript(f"BEGIN IMMEDIATE;\n{steps[v]}\nPRAGMA user_version={v};\n"
-                               "COMMIT;")
+            conn.executescript(f"BEGIN IMMEDIATE;\n{steps[v]}\nPRAGMA user_version={v};\nCOMMIT;")
         except sqlite3.Error as e:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -232,8 +238,9 @@ def migrate(conn: sqlite3.Connection, migrations: dict[int, str] | None = None) 
 
 def bump_directory_version(conn: sqlite3.Connection) -> None:
     """Tell a running switch that agency or operator state changed (it polls this)."""
-    conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
-                 "WHERE key = 'directory_version'")
+    conn.execute(
+        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'directory_version'"
+    )
 
 
 Statement = tuple[str, Sequence[Any]]
@@ -256,9 +263,13 @@ class Writer:
     thread only.
     """
 
-    def __init__(self, path: str | Path, reactor: Any,
-                 migrations: dict[int, str] | None = None,
-                 on_failure: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        reactor: Any,
+        migrations: dict[int, str] | None = None,
+        on_failure: Callable[[str], None] | None = None,
+    ) -> None:
         self.reactor = reactor
         self.path = Path(path)
         # migrated and proved writable here: the process only writes
@@ -272,7 +283,9 @@ class Writer:
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(COMMITTER), str(path), str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
         finally:
             theirs.close()
         self._link = _CommitterLink(self, ours)
@@ -342,8 +355,9 @@ class Writer:
                     marshal.dumps(item[0])
                     good.append(item)
                 except ValueError as e:
-                    self.reactor.callLater(0, _fire, [(item, StoreError(
-                        f"cannot store value: {e}"))])
+                    self.reactor.callLater(
+                        0, _fire, [(item, StoreError(f"cannot store value: {e}"))]
+                    )
             items = good
             payload = marshal.dumps([statements for statements, _, _ in items])
         self._inflight.append(items)
@@ -364,8 +378,12 @@ class Writer:
             self.disk_full = True
             log.error("{path}: disk full - commits fail until space is freed", path=self.path)
         fatal = next((e for e in errors if e is not None and is_fatal(e[2])), None)
-        _fire([(item, None if e is None else _error(*e))
-               for item, e in zip(items, errors, strict=True)])
+        _fire(
+            [
+                (item, None if e is None else _error(*e))
+                for item, e in zip(items, errors, strict=True)
+            ]
+        )
         if fatal is not None:
             self._failed(f"{self.path}: {problem(fatal[2], fatal[1])}")
 
@@ -387,8 +405,13 @@ class Writer:
                 code = self._process.wait(0.5)
             except subprocess.TimeoutExpired:
                 code = None
-            how = (f"killed by signal {-code}" if code is not None and code < 0 else
-                   f"exit status {code}" if code is not None else reason)
+            how = (
+                f"killed by signal {-code}"
+                if code is not None and code < 0
+                else f"exit status {code}"
+                if code is not None
+                else reason
+            )
             self._failed(f"writer process ended ({how}); database {self.path}")
         self._stopped = True
         pending = [*(i for batch in self._inflight for i in batch), *self._queued]

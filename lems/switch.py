@@ -97,19 +97,20 @@ class Switch:
         self._own_clock = clock is None
         self.clock = clock or LabClock(reactor, lab.clock_speed)
         if lab.codes_dir or lab.dictionary:
-            codes = (CodeBook.load_dir(lab.codes_dir) if lab.codes_dir else CodeBook.builtin())
+            codes = CodeBook.load_dir(lab.codes_dir) if lab.codes_dir else CodeBook.builtin()
             self.dictionary = Dictionary.load(lab.dictionary, codes)
         else:
             self.dictionary = Dictionary.default()
         self.parser = Parser(self.dictionary)
         self.directory = Directory(lab)
         self.policy = Policy(self.directory)
-        self.signon = SignOnGuard(lab.switch.signon_delay, lab.switch.signon_delay_max,
-                                  reactor.seconds)
-        self.terminal_rates = Rates(lab.switch.rate_frames, lab.switch.rate_bytes,
-                                    reactor.seconds)
-        self.source_rates = Rates(lab.switch.source_frames, lab.switch.source_bytes,
-                                  reactor.seconds)
+        self.signon = SignOnGuard(
+            lab.switch.signon_delay, lab.switch.signon_delay_max, reactor.seconds
+        )
+        self.terminal_rates = Rates(lab.switch.rate_frames, lab.switch.rate_bytes, reactor.seconds)
+        self.source_rates = Rates(
+            lab.switch.source_frames, lab.switch.source_bytes, reactor.seconds
+        )
         self._closed_rows: dict[str, tuple[float, int]] = {}
         """Address -> (when its last LINK CLOSED row was journaled, links closed since)."""
         self._hashed_lab = any(o.password_hash for o in lab.operators.values())
@@ -137,19 +138,28 @@ class Switch:
         (``formats.outbound``) before they are journaled."""
         self.ports: list[Any] = []
         self.stats: Counter[str] = Counter()
-        self.accept_gate = AcceptGate(self.source_rates, lab.switch.source_links, reactor,
-                                      _signed_on, self._refused_at_accept, self.stats)
+        self.accept_gate = AcceptGate(
+            self.source_rates,
+            lab.switch.source_links,
+            reactor,
+            _signed_on,
+            self._refused_at_accept,
+            self.stats,
+        )
         """Connections from an address over its limits are closed as accepted (lems.accept)."""
         self._nlets_out = 0
         nlets = lab.endpoints.get("nlets")
         default = nlets.format if nlets is not None else "legacy"
         self._xml_terminals = frozenset(
-            t.id for t in lab.terminals.values() if (t.nlets_format or default) == "xml")
+            t.id for t in lab.terminals.values() if (t.nlets_format or default) == "xml"
+        )
         """Terminals that take their Nlets traffic in Nlets XML (lab.toml: the terminal's
         ``nlets_format``, else the nlets endpoint's ``format``)."""
         self._ncic_headers = {
-            t.id: ncic_header.line(h) for t in lab.terminals.values()
-            if (h := lab.switch.ncic_header if t.ncic_header is None else t.ncic_header)}
+            t.id: ncic_header.line(h)
+            for t in lab.terminals.values()
+            if (h := lab.switch.ncic_header if t.ncic_header is None else t.ncic_header)
+        }
         """Terminal -> the NCIC interface header line above NCIC's messages to it (lab.toml:
         the terminal's ``ncic_header``, else ``[switch] ncic_header``)."""
         self._stamp_second = -1
@@ -173,8 +183,9 @@ class Switch:
     def start(self) -> None:
         """Lock the lab, open the database (migrating it), load state, start the writer."""
         self.lab.database.parent.mkdir(parents=True, exist_ok=True)
-        self.lock = LabLock(self.lab.database, "command " + " ".join(
-            [Path(sys.argv[0]).name, *sys.argv[1:3]]))
+        self.lock = LabLock(
+            self.lab.database, "command " + " ".join([Path(sys.argv[0]).name, *sys.argv[1:3]])
+        )
         try:
             self.reader = store.open_for_writing(self.lab.database)
         except BaseException:
@@ -183,8 +194,7 @@ class Switch:
         self.directory.load_state(self.reader)
         self.writer = Writer(self.lab.database, self.reactor, on_failure=self.storage_failed)
         if self._own_clock:  # resume the scenario where it was; never back (lems/clock.py)
-            self.clock.rebase(resume_at(self.reader, self.lab.start,
-                                        lab_zone(self.lab.timezone)))
+            self.clock.rebase(resume_at(self.reader, self.lab.start, lab_zone(self.lab.timezone)))
         self._save_time = LoopingCall(self.save_lab_time)
         self._save_time.clock = self.reactor
         self._save_time.start(1.0, now=True)
@@ -235,26 +245,40 @@ class Switch:
         floor = self.journal.last_seq - self.RECOVERY_WINDOW
         skip = ("LOGON", "LOGOFF", "ACK")
         answered = self.journal.answered_since(floor)
-        seqs = [seq for (seq, key) in self.journal.accepted_since(floor)
-                if key not in skip and seq not in answered]
+        seqs = [
+            seq
+            for (seq, key) in self.journal.accepted_since(floor)
+            if key not in skip and seq not in answered
+        ]
         rerun: list[Request] = []
         for seq in seqs:
             req = self.journaled_request(seq)
             if req is None:
                 continue
-            changes = (req.spec.verb in self.CHANGE_VERBS
-                       and req.spec.verb not in self.router.routes)
+            changes = req.spec.verb in self.CHANGE_VERBS and req.spec.verb not in self.router.routes
             self.stats["recovered"] += 1
             trace = self.journal.row(
-                self.journal.next_seq(), "sys",
+                self.journal.next_seq(),
+                "sys",
                 f"RECOVERED {req.msg.full_key} SEQ/{seq}"
                 + (" - NOT RUN AGAIN, SENDER NOTIFIED" if changes else ""),
-                terminal=req.terminal, ori=req.msg.ori, key=req.msg.full_key,
-                disposition="recovered", ref=seq)
+                terminal=req.terminal,
+                ori=req.msg.ori,
+                key=req.msg.full_key,
+                disposition="recovered",
+                ref=seq,
+            )
             if changes:
                 self.stats["recovered_notified"] += 1
-                self.deliver(req.terminal, self._not_rerun_notice(req), ref=seq, key="NTC",
-                             ori=req.msg.ori, pre=[trace], to_sender=True)
+                self.deliver(
+                    req.terminal,
+                    self._not_rerun_notice(req),
+                    ref=seq,
+                    key="NTC",
+                    ori=req.msg.ori,
+                    pre=[trace],
+                    to_sender=True,
+                )
             else:
                 self.writer.submit_nowait([trace])
                 rerun.append(req)
@@ -270,8 +294,10 @@ class Switch:
         service that is still connecting would answer NOT AVAILABLE), or at the deadline."""
         if not self.started:
             return
-        waiting = any(getattr(self.router.services.get(self.router.service_for(r.spec)),
-                              "link", True) is None for r in reqs)
+        waiting = any(
+            getattr(self.router.services.get(self.router.service_for(r.spec)), "link", True) is None
+            for r in reqs
+        )
         if waiting and self.reactor.seconds() < deadline:
             self.reactor.callLater(0.05, self._recover_when_ready, reqs, deadline)
             return
@@ -279,13 +305,21 @@ class Switch:
             self.router.route(req).addCallback(self.send_replies, req)
 
     def _not_rerun_notice(self, req: Request) -> str:
-        return "\n".join([
-            responses.head("NTC", req.msg.ori),
-            *responses.page([
-                f"{req.msg.full_key} (SEQ/{req.seq}) WAS ACCEPTED BEFORE A SWITCH RESTART BUT ITS "
-                "RESULT WAS NOT RECORDED. IT WAS NOT RUN AGAIN, SO IT IS NOT APPLIED TWICE. "
-                "QUERY THE RECORD TO SEE WHETHER IT WAS APPLIED BEFORE SENDING IT AGAIN."]),
-            "ORIGINAL MESSAGE", *responses.cut(req.msg.raw[:100])])
+        return "\n".join(
+            [
+                responses.head("NTC", req.msg.ori),
+                *responses.page(
+                    [
+                        f"{req.msg.full_key} (SEQ/{req.seq}) WAS ACCEPTED BEFORE A SWITCH RESTART "
+                        "BUT ITS RESULT WAS NOT RECORDED. IT WAS NOT RUN AGAIN, SO IT IS NOT "
+                        "APPLIED TWICE. "
+                        "QUERY THE RECORD TO SEE WHETHER IT WAS APPLIED BEFORE SENDING IT AGAIN."
+                    ]
+                ),
+                "ORIGINAL MESSAGE",
+                *responses.cut(req.msg.raw[:100]),
+            ]
+        )
 
     def journaled_request(self, seq: int) -> Request | None:
         """The accepted inbound message journaled as ``seq``, rebuilt as a ``Request`` (for work
@@ -303,8 +337,16 @@ class Switch:
         msg = self.read(text)
         if isinstance(msg, Reject):
             return None
-        return Request(seq, row[1], row[2], msg, self.dictionary.keys[msg.full_key],
-                       datetime.fromisoformat(row[0]), row[3], xml)
+        return Request(
+            seq,
+            row[1],
+            row[2],
+            msg,
+            self.dictionary.keys[msg.full_key],
+            datetime.fromisoformat(row[0]),
+            row[3],
+            xml,
+        )
 
     def read(self, text: str) -> Message | Reject:
         """Parse and validate a terminal's legacy-text message. An NCIC interface header in
@@ -341,19 +383,24 @@ class Switch:
             window = int(options.get("window", self.lab.switch.window))
         except ValueError:
             raise endpoints.EndpointError(
-                f"bad endpoint {description!r}: resend= must be seconds and window= a whole "
-                "number") from None
+                f"bad endpoint {description!r}: resend= must be seconds and window= a whole number"
+            ) from None
         if resend_s < 0 or window < 0:
             raise endpoints.EndpointError(
-                f"bad endpoint {description!r}: resend= and window= must not be negative")
+                f"bad endpoint {description!r}: resend= and window= must not be negative"
+            )
         iak = options.get("iak", self.lab.switch.iak)
         if iak not in IAK_MODES:
             raise endpoints.EndpointError(
-                f"bad endpoint {description!r}: iak= must be numbered or all, not {iak!r}")
+                f"bad endpoint {description!r}: iak= must be numbered or all, not {iak!r}"
+            )
         iak_all = iak == "all"
-        d = endpoints.listen(self.reactor, ":".join(kept),
-                             lambda: Session(self, resend_s, window, iak_all),
-                             self.lab.switch.max_frame)
+        d = endpoints.listen(
+            self.reactor,
+            ":".join(kept),
+            lambda: Session(self, resend_s, window, iak_all),
+            self.lab.switch.max_frame,
+        )
         return d.addCallback(self._listening)
 
     def _listening(self, port: Any) -> Any:
@@ -410,16 +457,22 @@ class Switch:
             conn = sqlite3.connect(f"file:{lab.database}?mode=ro", uri=True)
             try:
                 upto = retention.cutoff(conn, lab.journal.keep_days, lab.journal.keep_mb)
-                return retention.export(conn, upto, retention.archive_directory(lab.database),
-                                        lab.name)
+                return retention.export(
+                    conn, upto, retention.archive_directory(lab.database), lab.name
+                )
             finally:
                 conn.close()
 
         def exported(done: retention.Archived) -> Deferred[None] | None:
             if not done.rows:
                 return None
-            log.info("journal: {n} rows (seq {a}-{b}) archived to {path}", n=done.rows,
-                     a=done.first, b=done.last, path=done.path)
+            log.info(
+                "journal: {n} rows (seq {a}-{b}) archived to {path}",
+                n=done.rows,
+                a=done.first,
+                b=done.last,
+                path=done.path,
+            )
             self.stats["archived_rows"] += done.rows
             return self.writer.submit([retention.delete_statement(done)])
 
@@ -429,15 +482,20 @@ class Switch:
         def done(_: Any) -> None:
             self._retaining = False
 
-        return (threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), export)
-                .addCallback(exported).addErrback(failed).addBoth(done))
+        return (
+            threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), export)
+            .addCallback(exported)
+            .addErrback(failed)
+            .addBoth(done)
+        )
 
     def _beat(self) -> None:
         """A commit through the writer; once durable, the lab lock's time moves."""
         if self.failed:
             return
         self.writer.submit([meta.alive(self.clock.stamp())]).addCallbacks(
-            lambda _: self.lock.touch(), lambda f: None)
+            lambda _: self.lock.touch(), lambda f: None
+        )
 
     STORAGE_NOTICE = "SWITCH STORAGE FAILED - NO MESSAGE CAN BE ACCEPTED - SWITCH STOPPING"
 
@@ -452,28 +510,45 @@ class Switch:
             return
         self.failed = reason or "storage failed"
         self.stats["storage_failed"] += 1
-        log.critical("switch stopping after a storage failure: {n} links told, new input "
-                     "refused", n=len(self.sessions))
+        log.critical(
+            "switch stopping after a storage failure: {n} links told, new input refused",
+            n=len(self.sessions),
+        )
         for session in list(self.sessions):
-            session.write(self._envelope(0, session.terminal or "", "\n".join([
-                responses.head("NTC", self._session_ori(session)), self.STORAGE_NOTICE,
-                "MESSAGES NOT ACKNOWLEDGED WERE NOT RECEIVED - SEND THEM AGAIN AFTER RESTART"])))
+            session.write(
+                self._envelope(
+                    0,
+                    session.terminal or "",
+                    "\n".join(
+                        [
+                            responses.head("NTC", self._session_ori(session)),
+                            self.STORAGE_NOTICE,
+                            "MESSAGES NOT ACKNOWLEDGED WERE NOT RECEIVED - "
+                            "SEND THEM AGAIN AFTER RESTART",
+                        ]
+                    ),
+                )
+            )
         for hook in self.on_fatal:
             try:
                 hook(self.failed)
             except Exception:
                 log.failure("storage failure hook failed")
 
-    def _refuse_unjournaled(self, session: Session, text: str, reason: str,
-                            code: str = RejectCode.NOT_AVAILABLE) -> None:
+    def _refuse_unjournaled(
+        self, session: Session, text: str, reason: str, code: str = RejectCode.NOT_AVAILABLE
+    ) -> None:
         """A reject that is not journaled (storage failed, disk full, a flood's repeats):
         straight to the link, OSN 0, with a NAK on framings that have one."""
         self.stats[f"refused:unjournaled:{code}"] += 1
         rej = Reject(code, reason, None, text[:100])
         if session.link is not None:
             session.link.nak()
-        session.write(self._envelope(0, session.terminal or "", responses.reject(
-            rej, self._session_ori(session))))
+        session.write(
+            self._envelope(
+                0, session.terminal or "", responses.reject(rej, self._session_ori(session))
+            )
+        )
 
     def _within_limits(self, session: Session, payload: bytes) -> bool:
         """Per-link limits (``lems.limits``): False when the frame was refused or the link
@@ -499,9 +574,13 @@ class Switch:
             return False
         who = "THIS TERMINAL" if session.terminal else "THIS ADDRESS BEFORE SIGN-ON"
         text = shortened(mask_logon(payload.decode("latin-1")))
-        rej = Reject(RejectCode.RATE_LIMIT,
-                     f"TOO MUCH TRAFFIC FROM {who} - LIMIT {rates.describe()} - "
-                     "MESSAGE NOT ACCEPTED, SEND IT AGAIN LATER", None, text[:100])
+        rej = Reject(
+            RejectCode.RATE_LIMIT,
+            f"TOO MUCH TRAFFIC FROM {who} - LIMIT {rates.describe()} - "
+            "MESSAGE NOT ACCEPTED, SEND IT AGAIN LATER",
+            None,
+            text[:100],
+        )
         now = self.reactor.seconds()
         if self.failed or now - over.refused_at < 1.0:
             # journaled once a second per terminal or address: new links of a flooding address
@@ -533,9 +612,13 @@ class Switch:
         if hasattr(link, "holds"):
             fair.release(link, "rate")
         if count:
-            body = "\n".join([responses.head("NTC", self._session_ori(session)),
-                              f"RATE LIMIT - {count} MORE FRAMES NOT ACCEPTED - LIMIT {limit}",
-                              "SEND THEM AGAIN"])
+            body = "\n".join(
+                [
+                    responses.head("NTC", self._session_ori(session)),
+                    f"RATE LIMIT - {count} MORE FRAMES NOT ACCEPTED - LIMIT {limit}",
+                    "SEND THEM AGAIN",
+                ]
+            )
             if self.failed or session.terminal is None:  # not journaled before sign-on
                 session.write(self._envelope(0, session.terminal or "", body))
             else:
@@ -556,9 +639,18 @@ class Switch:
 
         def close(_: Any) -> None:  # after the answers to the frames before (commit order)
             if session.link is not None:
-                session.write(self._envelope(0, "", "\n".join([
-                    responses.head("NTC", "UNKNOWN"),
-                    f"LINK CLOSED - {cap} FRAMES WITHOUT A SIGN-ON"])))
+                session.write(
+                    self._envelope(
+                        0,
+                        "",
+                        "\n".join(
+                            [
+                                responses.head("NTC", "UNKNOWN"),
+                                f"LINK CLOSED - {cap} FRAMES WITHOUT A SIGN-ON",
+                            ]
+                        ),
+                    )
+                )
                 session.link.close()
 
         host = _host(session.peer)
@@ -576,11 +668,18 @@ class Switch:
             self._closed_rows.clear()
         self._closed_rows[host] = (now, 0)
         more = f"; {quiet} MORE LINKS FROM {host} CLOSED ALIKE SINCE THE LAST ROW" if quiet else ""
-        self.writer.submit([self.journal.row(
-            self.journal.next_seq(), "sys",
-            f"LINK CLOSED: {cap} FRAMES WITHOUT SIGN-ON, THEN 1 MORE "
-            f"({len(payload)} BYTES SHA256/{digest}){more}", link=session.peer,
-            disposition="closed")]).addBoth(close)
+        self.writer.submit(
+            [
+                self.journal.row(
+                    self.journal.next_seq(),
+                    "sys",
+                    f"LINK CLOSED: {cap} FRAMES WITHOUT SIGN-ON, THEN 1 MORE "
+                    f"({len(payload)} BYTES SHA256/{digest}){more}",
+                    link=session.peer,
+                    disposition="closed",
+                )
+            ]
+        ).addBoth(close)
 
     def link_opened(self, session: Session) -> None:
         """A new link. One not signed on costs its address one frame of its rate: an address
@@ -596,8 +695,13 @@ class Switch:
     def _refused_at_accept(self, host: str, text: str) -> None:
         """The accept gate's summary of the connections it refused from ``host``."""
         if not self.failed:
-            self.writer.submit_nowait([self.journal.row(
-                self.journal.next_seq(), "sys", text, link=host, disposition="refused")])
+            self.writer.submit_nowait(
+                [
+                    self.journal.row(
+                        self.journal.next_seq(), "sys", text, link=host, disposition="refused"
+                    )
+                ]
+            )
 
     def signon_timeout(self, session: Session) -> None:
         """A link that has not signed on in time is closed (``[switch] signon_timeout``)."""
@@ -605,11 +709,24 @@ class Switch:
         if session.terminal is not None or session.link is None or session.held is not None:
             return
         self.stats["links_closed_unsigned"] += 1
-        log.info("link {peer} closed: no sign-on in {s} s", peer=session.peer,
-                 s=self.lab.switch.signon_timeout)
-        session.write(self._envelope(0, "", "\n".join([
-            responses.head("NTC", "UNKNOWN"),
-            f"LINK CLOSED - NO SIGN-ON WITHIN {self.lab.switch.signon_timeout:g} SECONDS"])))
+        log.info(
+            "link {peer} closed: no sign-on in {s} s",
+            peer=session.peer,
+            s=self.lab.switch.signon_timeout,
+        )
+        session.write(
+            self._envelope(
+                0,
+                "",
+                "\n".join(
+                    [
+                        responses.head("NTC", "UNKNOWN"),
+                        "LINK CLOSED - NO SIGN-ON WITHIN "
+                        f"{self.lab.switch.signon_timeout:g} SECONDS",
+                    ]
+                ),
+            )
+        )
         session.link.close()
 
     def save_lab_time(self) -> None:
@@ -620,8 +737,9 @@ class Switch:
             return
         online = ",".join(sorted(self.online)) if self.started else ""
         stamp = time.time() if self.started else 0.0  # stopped: no longer fresh
-        self.writer.submit_nowait([meta.lab_time(self.clock.now().isoformat()),
-                                   meta.online(stamp, online)])
+        self.writer.submit_nowait(
+            [meta.lab_time(self.clock.now().isoformat()), meta.online(stamp, online)]
+        )
 
     def _poll_directory(self) -> None:
         try:
@@ -634,12 +752,19 @@ class Switch:
     def _reload_dead_letters(self) -> None:
         """Journal and act on what an instructor did to dead letters (``lems mail``)."""
         resent, dropped = self.mailboxes.reload_dead()
-        rows = [self.journal.row(self.journal.next_seq(), "sys",
-                                 f"DEAD LETTER {t} OSN/{osn:07d} {what} BY INSTRUCTOR",
-                                 terminal=t, key="DEAD", disposition=f"dead-{what.lower()}",
-                                 osn=osn)
-                for what, items in (("RESENT", resent), ("DROPPED", dropped))
-                for t, osn in items]
+        rows = [
+            self.journal.row(
+                self.journal.next_seq(),
+                "sys",
+                f"DEAD LETTER {t} OSN/{osn:07d} {what} BY INSTRUCTOR",
+                terminal=t,
+                key="DEAD",
+                disposition=f"dead-{what.lower()}",
+                osn=osn,
+            )
+            for what, items in (("RESENT", resent), ("DROPPED", dropped))
+            for t, osn in items
+        ]
         if rows:
             self.writer.submit_nowait(rows)
         for t, osn in resent:
@@ -655,13 +780,17 @@ class Switch:
         """One frame from a link; True when the frame's link-level ACK is already arranged
         (it follows the commit of an accepted request)."""
         if session.held is not None:  # a sign-on is being checked: keep the order
-            if len(session.held) < (self.HOLD_MAX if session.terminal is None else
-                                    self.HOLD_MAX_SIGNED_ON):
+            if len(session.held) < (
+                self.HOLD_MAX if session.terminal is None else self.HOLD_MAX_SIGNED_ON
+            ):
                 session.held.append(payload)
             elif session.link is not None:  # not a terminal waiting for its SON: a flood
                 self.stats["links_closed_flood"] += 1
-                log.warn("link {peer} sent more than {n} frames while its sign-on was "
-                         "checked: closed", peer=session.peer, n=self.HOLD_MAX)
+                log.warn(
+                    "link {peer} sent more than {n} frames while its sign-on was checked: closed",
+                    peer=session.peer,
+                    n=self.HOLD_MAX,
+                )
                 session.held = []
                 session.link.close()
             return None
@@ -669,16 +798,18 @@ class Switch:
         if not self._within_limits(session, payload):
             return None
         text = payload.decode("latin-1")
-        if (session.terminal is None and len(text) > PRE_SIGNON_BYTES
-                and mask_logon(text) == text):
+        if session.terminal is None and len(text) > PRE_SIGNON_BYTES and mask_logon(text) == text:
             text = shortened(text)  # a peer not signed on never writes much to the journal
         if self.failed:
             self._refuse_unjournaled(session, mask_logon(text), self.STORAGE_NOTICE)
             return None
         if text[:4] == "ISN/":
             return self._receive_numbered(session, text)
-        if (session.iak_all and session.terminal is not None
-                and text.lstrip()[:7].split(".", 1)[0].upper() not in SESSION_CONTROL):
+        if (
+            session.iak_all
+            and session.terminal is not None
+            and text.lstrip()[:7].split(".", 1)[0].upper() not in SESSION_CONTROL
+        ):
             return self._receive_acknowledged(session, text, None)
         return self._receive(session, text)
 
@@ -688,9 +819,19 @@ class Switch:
             if masked != text:  # no password in the journal, an echo or a log, in any form
                 result = self.parser.check(text)
                 if isinstance(result, Reject):
-                    self._refuse(session, self.journal.next_seq(), masked, Reject(
-                        RejectCode.BAD_FORMAT, "SIGN ON AS LOGON.TERMINAL.OPERATOR.PASSWORD", None,
-                        masked[:100]), "rejected", key="LOGON")
+                    self._refuse(
+                        session,
+                        self.journal.next_seq(),
+                        masked,
+                        Reject(
+                            RejectCode.BAD_FORMAT,
+                            "SIGN ON AS LOGON.TERMINAL.OPERATOR.PASSWORD",
+                            None,
+                            masked[:100],
+                        ),
+                        "rejected",
+                        key="LOGON",
+                    )
                     return None
         seq = self.journal.next_seq()
         terminal = session.terminal
@@ -705,13 +846,15 @@ class Switch:
             try:
                 read = nlets_xml.decode(text)
             except RejectError as e:
-                self._refuse(session, seq, text, e.reject.with_input(text), "rejected",
-                             key="XML", xml=True)
+                self._refuse(
+                    session, seq, text, e.reject.with_input(text), "rejected", key="XML", xml=True
+                )
                 return None
             result = self.parser.check(nlets_xml.to_legacy(read))
             if isinstance(result, Reject):
-                self._refuse(session, seq, text, result, "rejected", key=read.key,
-                             ori=read.ori, xml=True)
+                self._refuse(
+                    session, seq, text, result, "rejected", key=read.key, ori=read.ori, xml=True
+                )
                 return None
         else:
             result = self.read(text)
@@ -724,10 +867,19 @@ class Switch:
             self._logon(session, seq, text, msg)
             return None
         if terminal is None:
-            self._refuse(session, seq, text, Reject(
-                RejectCode.NOT_SIGNED_ON,
-                "NOT SIGNED ON - SEND LOGON.TERMINAL.OPERATOR.PASSWORD FIRST",
-                "MKE", text[:100]), "rejected", key=key)
+            self._refuse(
+                session,
+                seq,
+                text,
+                Reject(
+                    RejectCode.NOT_SIGNED_ON,
+                    "NOT SIGNED ON - SEND LOGON.TERMINAL.OPERATOR.PASSWORD FIRST",
+                    "MKE",
+                    text[:100],
+                ),
+                "rejected",
+                key=key,
+            )
             return None
         if key == "ACK":
             self._ack_message(session, seq, text, msg)
@@ -740,16 +892,28 @@ class Switch:
         rej = self.policy.check(terminal, msg, spec, now.date())
         if rej is not None:
             self.stats[f"refused:{rej.code}"] += 1
-            self._refuse(session, seq, text, rej.with_input(text), "refused", key=key,
-                         ori=msg.ori, xml=xml)
+            self._refuse(
+                session, seq, text, rej.with_input(text), "refused", key=key, ori=msg.ori, xml=xml
+            )
             return None
         self.stats["accepted"] += 1
         self.stats[f"key:{key}"] += 1
         req = Request(seq, terminal, session.operator, msg, spec, now, session.peer, xml)
         stamp = self.clock.stamp()
-        rows = [self.journal.row(seq, "in", text, link=session.peer, terminal=terminal,
-                                 operator=session.operator, ori=msg.ori, key=key,
-                                 disposition="accepted", time=stamp)]
+        rows = [
+            self.journal.row(
+                seq,
+                "in",
+                text,
+                link=session.peer,
+                terminal=terminal,
+                operator=session.operator,
+                ori=msg.ori,
+                key=key,
+                disposition="accepted",
+                time=stamp,
+            )
+        ]
         replies = self.router.answer_now(req)
         if replies is None:
             # the route acts outside the switch (a national system, a state file): only once
@@ -786,12 +950,28 @@ class Switch:
         model: FIX's PossDupFlag, Kafka's idempotent producer)."""
         first, newline, rest = text.partition("\n")
         token = first[4:].strip()
-        if not (newline and rest and token.isdigit() and token.isascii()
-                and len(token) <= ISN_DIGITS and int(token) > 0):
-            self._refuse(session, self.journal.next_seq(), text, Reject(
-                RejectCode.BAD_FORMAT,
-                f"ISN/ MUST BE 1 TO {ISN_DIGITS} DIGITS (NOT 0) ON A LINE OF ITS "
-                "OWN, FOLLOWED BY THE MESSAGE", "ISN", text[:100]), "rejected", key="ISN")
+        if not (
+            newline
+            and rest
+            and token.isdigit()
+            and token.isascii()
+            and len(token) <= ISN_DIGITS
+            and int(token) > 0
+        ):
+            self._refuse(
+                session,
+                self.journal.next_seq(),
+                text,
+                Reject(
+                    RejectCode.BAD_FORMAT,
+                    f"ISN/ MUST BE 1 TO {ISN_DIGITS} DIGITS (NOT 0) ON A LINE OF ITS "
+                    "OWN, FOLLOWED BY THE MESSAGE",
+                    "ISN",
+                    text[:100],
+                ),
+                "rejected",
+                key="ISN",
+            )
             return None
         isn = int(token)
         tid = session.terminal
@@ -826,7 +1006,8 @@ class Switch:
 
         # commits fire in order: this one fires once the message's own row is durable
         self.writer.submit(rows).addCallback(acknowledge).addErrback(
-            self._journal_failed, session, seq)
+            self._journal_failed, session, seq
+        )
         return arranged
 
     def _isn_original(self, terminal: str, isn: int) -> int:
@@ -841,19 +1022,28 @@ class Switch:
     def _duplicate(self, session: Session, tid: str, text: str, isn: int, original: int) -> None:
         self.stats["duplicates"] += 1
         seq = self.journal.next_seq()
-        row = self.journal.row(seq, "in", mask_logon(text), link=session.peer, terminal=tid,
-                               operator=session.operator, key=text.split(".", 1)[0][:10],
-                               disposition="duplicate",
-                               reason=f"DUPLICATE ISN/{isn} OF SEQ/{original}")
+        row = self.journal.row(
+            seq,
+            "in",
+            mask_logon(text),
+            link=session.peer,
+            terminal=tid,
+            operator=session.operator,
+            key=text.split(".", 1)[0][:10],
+            disposition="duplicate",
+            reason=f"DUPLICATE ISN/{isn} OF SEQ/{original}",
+        )
 
         def resend(_: Any) -> None:
-            self._iak(session, f"ISN/{isn:07d} SEQ/{seq:07d} DUPLICATE OF SEQ/{original:07d} - "
-                      "ORIGINAL RESULT FOLLOWS")
+            self._iak(
+                session,
+                f"ISN/{isn:07d} SEQ/{seq:07d} DUPLICATE OF SEQ/{original:07d} - "
+                "ORIGINAL RESULT FOLLOWS",
+            )
             for frame in self.journal.answers_to(original, tid, self.RECOVERY_WINDOW):
                 self._send(session, tid, 0, frame)
 
-        self.writer.submit([row]).addCallback(resend).addErrback(
-            self._journal_failed, session, seq)
+        self.writer.submit([row]).addCallback(resend).addErrback(self._journal_failed, session, seq)
 
     def _iak(self, session: Session, line: str) -> None:
         """An input acknowledgement: a session answer (OSN 0), not journaled (the input's own
@@ -877,8 +1067,9 @@ class Switch:
         if session.draining and not session.routing:
             self._close_when_written(session)
 
-    def _answered(self, error: BaseException | None, session: Session, seq: int,
-                  sends: list[tuple[str, int]]) -> None:
+    def _answered(
+        self, error: BaseException | None, session: Session, seq: int, sends: list[tuple[str, int]]
+    ) -> None:
         if error is not None:
             self._journal_failed(error, session, seq)
             return
@@ -893,8 +1084,9 @@ class Switch:
         if rows:
             self.writer.commit(rows, self._sent, sends)
 
-    def deliver_replies(self, replies: list[Reply], req: Request,
-                        pre: list[Statement]) -> Deferred[None]:
+    def deliver_replies(
+        self, replies: list[Reply], req: Request, pre: list[Statement]
+    ) -> Deferred[None]:
         """Journal ``pre`` and queue ``replies`` in one commit, then send them; the Deferred
         fires once that is durable. Traffic arriving from the Nlets network comes in here
         (lems.federation): the broker is acknowledged only when this fires."""
@@ -904,16 +1096,26 @@ class Switch:
         d.addCallback(lambda _: self._sent(None, sends))
         return d
 
-    def _queue_replies(self, replies: list[Reply], req: Request, rows: list[Statement],
-                       stamp: str = "") -> list[tuple[str, int]]:
+    def _queue_replies(
+        self, replies: list[Reply], req: Request, rows: list[Statement], stamp: str = ""
+    ) -> list[tuple[str, int]]:
         """Add the journal and mailbox rows of ``replies`` to ``rows``; the (terminal, OSN) of
         each message to send once they are committed. ``stamp``: the journal time (now)."""
         if not replies:
             # Nothing to deliver (relayed traffic for no local terminal, a service that answers
             # later by itself): leave a trace so crash recovery knows it was routed.
-            rows.append(self.journal.row(
-                self.journal.next_seq(), "sys", "NO LOCAL DELIVERY", terminal=req.terminal,
-                ori=req.msg.ori, key=req.msg.full_key, disposition="routed", ref=req.seq))
+            rows.append(
+                self.journal.row(
+                    self.journal.next_seq(),
+                    "sys",
+                    "NO LOCAL DELIVERY",
+                    terminal=req.terminal,
+                    ori=req.msg.ori,
+                    key=req.msg.full_key,
+                    disposition="routed",
+                    ref=req.seq,
+                )
+            )
         sends = []
         for r in replies:
             if r.terminal is not None:
@@ -923,16 +1125,39 @@ class Switch:
             else:
                 targets = [(req.terminal, req.msg.ori)]
             for terminal, ori in targets:
-                osn = self._queue(rows, terminal, r.body, ref=req.seq, key=r.key, ori=ori,
-                                  sensitive=r.sensitive, stamp=stamp, sender=req.terminal,
-                                  xml=req.xml, origin=r.origin)
+                osn = self._queue(
+                    rows,
+                    terminal,
+                    r.body,
+                    ref=req.seq,
+                    key=r.key,
+                    ori=ori,
+                    sensitive=r.sensitive,
+                    stamp=stamp,
+                    sender=req.terminal,
+                    xml=req.xml,
+                    origin=r.origin,
+                )
                 if osn:
                     sends.append((terminal, osn))
                     continue
                 full = self._mailbox_full_reply(req, terminal)
-                sends.append((req.terminal, self._queue(
-                    rows, req.terminal, full.body, ref=req.seq, key=full.key, ori=req.msg.ori,
-                    sensitive="", stamp=stamp, sender=req.terminal)))
+                sends.append(
+                    (
+                        req.terminal,
+                        self._queue(
+                            rows,
+                            req.terminal,
+                            full.body,
+                            ref=req.seq,
+                            key=full.key,
+                            ori=req.msg.ori,
+                            sensitive="",
+                            stamp=stamp,
+                            sender=req.terminal,
+                        ),
+                    )
+                )
         if self._notices:
             sends += self._notices
             self._notices = []
@@ -959,16 +1184,31 @@ class Switch:
         if link is not None and not damaged and getattr(link, "arq", False):
             self.ack_when_journaled(link)
 
-    def _refuse(self, session: Session, seq: int, text: str, rej: Reject, disposition: str,
-                key: str = "", ori: str = "", extra: list[Statement] | None = None,
-                osn: int = 0, xml: bool = False, terminal: str = "",
-                operator: str = "") -> None:
+    def _refuse(
+        self,
+        session: Session,
+        seq: int,
+        text: str,
+        rej: Reject,
+        disposition: str,
+        key: str = "",
+        ori: str = "",
+        extra: list[Statement] | None = None,
+        osn: int = 0,
+        xml: bool = False,
+        terminal: str = "",
+        operator: str = "",
+    ) -> None:
         """Refuse a frame: journaled under the sending terminal and its own ORI (an audit files
         a spoof attempt under the agency that made it, naming the ORI it claimed), answered."""
         self._disposition = disposition
         if len(rej.reason) > REASON_LIMIT:  # a reason that quotes a giant field value
-            rej = Reject(rej.code, rej.reason[:REASON_LIMIT] + f"... ({len(rej.reason)} "
-                         "CHARACTERS, CUT)", rej.field, rej.input)
+            rej = Reject(
+                rej.code,
+                rej.reason[:REASON_LIMIT] + f"... ({len(rej.reason)} CHARACTERS, CUT)",
+                rej.field,
+                rej.input,
+            )
         if not key:
             key = text.split(".", 1)[0].strip().upper()[:10]
         if not ori:
@@ -978,8 +1218,9 @@ class Switch:
         if ori and ori_problem(ori):
             ori = ""  # not an ORI at all (ACK.1, LOGOFF.T01): nothing was claimed
         terminal = terminal or session.terminal or ""
-        own = self.directory.terminals[terminal].oris if terminal in self.directory.terminals \
-            else ()
+        own = (
+            self.directory.terminals[terminal].oris if terminal in self.directory.terminals else ()
+        )
         journal_ori = ori if ori in own or not own else own[0]
         reason = f"{rej.code} {rej.field or ''} {rej.reason}".replace("  ", " ")
         if ori and ori != journal_ori:
@@ -988,8 +1229,9 @@ class Switch:
         if rej.code.startswith(".") or xml:
             if not rej.code.startswith("."):  # an XML message is Nlets traffic: an ER answers
                 rej = Reject(".00.", rej.reason, rej.field, rej.input)
-            body = responses.er(rej, self.nlets_clock_for(seq), receiver,
-                                "" if xml else control_of(text))
+            body = responses.er(
+                rej, self.nlets_clock_for(seq), receiver, "" if xml else control_of(text)
+            )
             if xml:
                 body = nlets_xml.encode_answer(body)
             out_key = "ER"
@@ -997,13 +1239,23 @@ class Switch:
             body = responses.reject(rej, receiver)
             out_key = "REJ"
         in_row = self.journal.row(
-            seq, "in", text, link=session.peer, terminal=terminal,
-            operator=operator or session.operator, ori=journal_ori, key=key,
-            disposition=disposition, reason=reason, osn=osn)
+            seq,
+            "in",
+            text,
+            link=session.peer,
+            terminal=terminal,
+            operator=operator or session.operator,
+            ori=journal_ori,
+            key=key,
+            disposition=disposition,
+            reason=reason,
+            osn=osn,
+        )
         pre = [in_row, *(extra or [])]
         if session.terminal is not None:
-            self.deliver(session.terminal, body, ref=seq, key=out_key, ori=receiver, pre=pre,
-                         to_sender=True)
+            self.deliver(
+                session.terminal, body, ref=seq, key=out_key, ori=receiver, pre=pre, to_sender=True
+            )
         else:
             self.answer(session, body, ref=seq, key=out_key, pre=pre)
 
@@ -1015,14 +1267,23 @@ class Switch:
         error = failure.value
         name = getattr(error, "sqlite_errorname", "")
         if name:  # a known storage condition: one line, not a traceback per frame
-            log.error("journal write failed for seq {seq}: {why}", seq=seq,
-                      why=store.problem(name, str(error)))
+            log.error(
+                "journal write failed for seq {seq}: {why}",
+                seq=seq,
+                why=store.problem(name, str(error)),
+            )
         elif not self.failed:
             log.failure("journal write failed for seq {seq}", failure, seq=seq)
-        why = ("DISK FULL" if name.startswith("SQLITE_FULL") else
-               "SWITCH STORAGE FAILED" if self.failed or name else "JOURNAL WRITE FAILED")
+        why = (
+            "DISK FULL"
+            if name.startswith("SQLITE_FULL")
+            else "SWITCH STORAGE FAILED"
+            if self.failed or name
+            else "JOURNAL WRITE FAILED"
+        )
         self._refuse_unjournaled(
-            session, "", f"MESSAGE NOT ACCEPTED - {why} - NOT JOURNALED, SEND IT AGAIN LATER")
+            session, "", f"MESSAGE NOT ACCEPTED - {why} - NOT JOURNALED, SEND IT AGAIN LATER"
+        )
 
     # ------------------------------------------------------------------ sign-on
 
@@ -1052,8 +1313,13 @@ class Switch:
         if term is not None and identity is not None and identity != tid:
             # the peer proved who it is with a certificate: it may know why
             what = "MQTT TOPIC" if getattr(session.link, "kind", "") == "mqtt" else "CERTIFICATE"
-            self._logon_refuse(session, seq, journal_text, term,
-                               f"{what} IDENTIFIES TERMINAL {identity}, NOT {tid}")
+            self._logon_refuse(
+                session,
+                seq,
+                journal_text,
+                term,
+                f"{what} IDENTIFIES TERMINAL {identity}, NOT {tid}",
+            )
             return
         known = term is not None and op is not None
         if known and op is not None and not op.password_hash:  # a clear password (a lab
@@ -1063,21 +1329,36 @@ class Switch:
             checked = succeed(same_clear("\0" * 12, password) and False)
         else:  # unknown names cost the same time as a wrong password
             checked = threads.deferToThreadPool(
-                self.reactor, self.reactor.getThreadPool(), verify,
-                op.password_hash if known and op is not None else _dummy_hash(), password)
+                self.reactor,
+                self.reactor.getThreadPool(),
+                verify,
+                op.password_hash if known and op is not None else _dummy_hash(),
+                password,
+            )
         guard.waiting.add(source)
         session.held = []
+
         def check_failed(f: Failure) -> bool:
             log.failure("password check failed", f)
             return False
 
         checked.addCallback(lambda ok: ok and known)
         checked.addErrback(check_failed)
-        checked.addCallback(self._logon_checked, session, seq, journal_text, tid, oid, source,
-                            identity == tid)
+        checked.addCallback(
+            self._logon_checked, session, seq, journal_text, tid, oid, source, identity == tid
+        )
 
-    def _logon_checked(self, ok: bool, session: Session, seq: int, journal_text: str, tid: str,
-                       oid: str, source: str, certified: bool) -> None:
+    def _logon_checked(
+        self,
+        ok: bool,
+        session: Session,
+        seq: int,
+        journal_text: str,
+        tid: str,
+        oid: str,
+        source: str,
+        certified: bool,
+    ) -> None:
         d = self.directory
         guard = self.signon
         term = d.terminals.get(tid)
@@ -1089,8 +1370,7 @@ class Switch:
                 state = d.operator_state[oid]
                 state.failures += 1
                 state.locked = state.locked or state.failures >= self.lab.switch.lockout_after
-                extra.append(directory_state.operator_state(oid, state.failures, state.locked,
-                                                            now))
+                extra.append(directory_state.operator_state(oid, state.failures, state.locked, now))
             delay = guard.delay(source, oid)
             self.stats["logon_refused"] += 1
 
@@ -1108,14 +1388,25 @@ class Switch:
         op = d.operators[oid]
         state = d.operator_state[oid]
         # the right password: the peer may now learn why it cannot sign on
-        why = ("" if not op.terminals or tid in op.terminals else
-               f"OPERATOR {oid} IS NOT AUTHORIZED ON TERMINAL {tid}")
-        why = why or ("" if op.cleared else f"OPERATOR {oid} HAS NO CLEARED FINGERPRINT "
-                      "BACKGROUND CHECK - SIGN-ON REFUSED")
-        why = why or (f"OPERATOR {oid} IS LOCKED OUT - A SUPERVISOR MUST UNLOCK"
-                      if state.locked else "")
-        if not why and term is not None and term.require_tls and not (
-                certified and getattr(session.link, "kind", "") == "tls"):
+        why = (
+            ""
+            if not op.terminals or tid in op.terminals
+            else f"OPERATOR {oid} IS NOT AUTHORIZED ON TERMINAL {tid}"
+        )
+        why = why or (
+            ""
+            if op.cleared
+            else f"OPERATOR {oid} HAS NO CLEARED FINGERPRINT BACKGROUND CHECK - SIGN-ON REFUSED"
+        )
+        why = why or (
+            f"OPERATOR {oid} IS LOCKED OUT - A SUPERVISOR MUST UNLOCK" if state.locked else ""
+        )
+        if (
+            not why
+            and term is not None
+            and term.require_tls
+            and not (certified and getattr(session.link, "kind", "") == "tls")
+        ):
             why = f"TERMINAL {tid} SIGNS ON ONLY OVER TLS WITH ITS CERTIFICATE"
         if why or term is None:
             self.stats["logon_refused"] += 1
@@ -1138,36 +1429,79 @@ class Switch:
             self._unbind(session)
         session.terminal, session.operator = tid, oid
         self.stats["logons"] += 1
-        body = "\n".join([
-            responses.head("SON", tid),
-            f"SIGN-ON ACCEPTED TERMINAL/{tid} OPERATOR/{oid}",
-            " ".join(f"ORI/{o}" for o in term.oris),
-            f"MAILBOX/{self.mailboxes.count(tid)} MESSAGES WAITING",
-        ])
-        in_row = self.journal.row(seq, "in", journal_text, link=session.peer, terminal=tid,
-                                  operator=oid, ori=term.oris[0], key="LOGON",
-                                  disposition="accepted")
-        self.answer(session, body, ref=seq, key="SON", pre=[in_row, *extra],
-                    then=lambda: self._bind(session, tid))
+        body = "\n".join(
+            [
+                responses.head("SON", tid),
+                f"SIGN-ON ACCEPTED TERMINAL/{tid} OPERATOR/{oid}",
+                " ".join(f"ORI/{o}" for o in term.oris),
+                f"MAILBOX/{self.mailboxes.count(tid)} MESSAGES WAITING",
+            ]
+        )
+        in_row = self.journal.row(
+            seq,
+            "in",
+            journal_text,
+            link=session.peer,
+            terminal=tid,
+            operator=oid,
+            ori=term.oris[0],
+            key="LOGON",
+            disposition="accepted",
+        )
+        self.answer(
+            session,
+            body,
+            ref=seq,
+            key="SON",
+            pre=[in_row, *extra],
+            then=lambda: self._bind(session, tid),
+        )
         self._release(session)
 
-    def _logon_refuse(self, session: Session, seq: int, journal_text: str,
-                      term: Any, reason: str, extra: list[Statement] | None = None) -> None:
+    def _logon_refuse(
+        self,
+        session: Session,
+        seq: int,
+        journal_text: str,
+        term: Any,
+        reason: str,
+        extra: list[Statement] | None = None,
+    ) -> None:
         if self.failed:
             self._refuse_unjournaled(session, journal_text, reason)
             return
         if session.link is None:  # gone meanwhile: journal the attempt all the same
-            self.writer.submit_nowait([self.journal.row(
-                seq, "in", journal_text, link="", key="LOGON", disposition="refused",
-                reason=f"{RejectCode.SIGN_ON} {reason}"), *(extra or [])])
+            self.writer.submit_nowait(
+                [
+                    self.journal.row(
+                        seq,
+                        "in",
+                        journal_text,
+                        link="",
+                        key="LOGON",
+                        disposition="refused",
+                        reason=f"{RejectCode.SIGN_ON} {reason}",
+                    ),
+                    *(extra or []),
+                ]
+            )
             return
         # the terminal's ORI only to a peer that gave the right password: a REJ headed with
         # it would tell a stranger that the terminal exists
         ori = term.oris[0] if term and reason not in (REFUSED, BUSY) else ""
         _, tid, oid, _ = journal_text.split(".", 3)
-        self._refuse(session, seq, journal_text, Reject(RejectCode.SIGN_ON,
-                                                        reason, None, journal_text),
-                     "refused", key="LOGON", ori=ori, extra=extra, terminal=tid, operator=oid)
+        self._refuse(
+            session,
+            seq,
+            journal_text,
+            Reject(RejectCode.SIGN_ON, reason, None, journal_text),
+            "refused",
+            key="LOGON",
+            ori=ori,
+            extra=extra,
+            terminal=tid,
+            operator=oid,
+        )
 
     def _release(self, session: Session) -> None:
         """The sign-on is answered: take the frames that came meanwhile, in order."""
@@ -1179,20 +1513,38 @@ class Switch:
 
     def _bind(self, session: Session, tid: str) -> None:
         """The sign-on is durable: the session is now where the terminal's mail goes."""
-        if session.terminal != tid or session.link is None or getattr(session.link, "closed",
-                                                                      False):
+        if (
+            session.terminal != tid
+            or session.link is None
+            or getattr(session.link, "closed", False)
+        ):
             return
         old = self.online.get(tid)
         if old is not None and old is not session:
             old.terminal = None
             if old.link is not None:
-                old.write(self._envelope(0, tid, "\n".join([
-                    responses.head("SOF", tid), f"TERMINAL {tid} SIGNED ON FROM ANOTHER LINK"])))
+                old.write(
+                    self._envelope(
+                        0,
+                        tid,
+                        "\n".join(
+                            [
+                                responses.head("SOF", tid),
+                                f"TERMINAL {tid} SIGNED ON FROM ANOTHER LINK",
+                            ]
+                        ),
+                    )
+                )
                 old.link.close()
         self.online[tid] = session
         session.outflow = Outflow(
-            self.mailboxes, tid, lambda osn, frame: self._send(session, tid, osn, frame),
-            self.reactor, window=session.window, resend_s=session.resend_s)
+            self.mailboxes,
+            tid,
+            lambda osn, frame: self._send(session, tid, osn, frame),
+            self.reactor,
+            window=session.window,
+            resend_s=session.resend_s,
+        )
         session.outflow.start()
 
     def _unbind(self, session: Session) -> None:
@@ -1208,14 +1560,30 @@ class Switch:
     def _logoff(self, session: Session, seq: int, text: str, msg: Message) -> None:
         tid = session.terminal or ""
         if msg.args[0] != tid:
-            self._refuse(session, seq, text, Reject(
-                RejectCode.SIGN_ON,
-                f"SIGN OFF NAMES {msg.args[0]} BUT THIS LINK IS SIGNED ON AS {tid}",
-                "TERMINAL", text[:100]), "rejected", key="LOGOFF")
+            self._refuse(
+                session,
+                seq,
+                text,
+                Reject(
+                    RejectCode.SIGN_ON,
+                    f"SIGN OFF NAMES {msg.args[0]} BUT THIS LINK IS SIGNED ON AS {tid}",
+                    "TERMINAL",
+                    text[:100],
+                ),
+                "rejected",
+                key="LOGOFF",
+            )
             return
-        in_row = self.journal.row(seq, "in", text, link=session.peer, terminal=tid,
-                                  operator=session.operator, key="LOGOFF",
-                                  disposition="accepted")
+        in_row = self.journal.row(
+            seq,
+            "in",
+            text,
+            link=session.peer,
+            terminal=tid,
+            operator=session.operator,
+            key="LOGOFF",
+            disposition="accepted",
+        )
         self._unbind(session)
         body = "\n".join([responses.head("SOF", tid), f"TERMINAL {tid} SIGNED OFF"])
         self.answer(session, body, ref=seq, key="SOF", pre=[in_row])
@@ -1223,10 +1591,19 @@ class Switch:
     def _ack_message(self, session: Session, seq: int, text: str, msg: Message) -> None:
         token = msg.args[0]
         if not (token.isdigit() and token.isascii() and len(token) <= MAX_OSN_DIGITS):
-            self._refuse(session, seq, text, Reject(
-                RejectCode.BAD_FORMAT,
-                f"ACK NEEDS AN OUTPUT SEQUENCE NUMBER, NOT {token[:10]}", "OSN",
-                text[:100]), "rejected", key="ACK")
+            self._refuse(
+                session,
+                seq,
+                text,
+                Reject(
+                    RejectCode.BAD_FORMAT,
+                    f"ACK NEEDS AN OUTPUT SEQUENCE NUMBER, NOT {token[:10]}",
+                    "OSN",
+                    text[:100],
+                ),
+                "rejected",
+                key="ACK",
+            )
             return
         self._ack(session, seq, text, int(token))
 
@@ -1238,20 +1615,43 @@ class Switch:
         last = self.mailboxes.last_osn(tid)
         if not 0 < osn <= last:
             self.stats["ack_unknown"] += 1
-            self._refuse(session, seq, text, Reject(
-                RejectCode.BAD_ACK, f"NO OUTPUT SEQUENCE NUMBER {osn} WAS SENT TO {tid} - "
-                f"LAST OSN SENT {last:07d}", "OSN", text[:100]), "ack-unknown", key="ACK",
-                osn=osn)
+            self._refuse(
+                session,
+                seq,
+                text,
+                Reject(
+                    RejectCode.BAD_ACK,
+                    f"NO OUTPUT SEQUENCE NUMBER {osn} WAS SENT TO {tid} - LAST OSN SENT {last:07d}",
+                    "OSN",
+                    text[:100],
+                ),
+                "ack-unknown",
+                key="ACK",
+                osn=osn,
+            )
             return
         take, taken = self.mailboxes.ack(tid, osn)
         if taken and session.outflow is not None:
             session.outflow.acked()
-        if self._full_noticed and tid in self._full_noticed and (
-                self.mailboxes.count(tid) < self.lab.switch.mailbox_limit):
+        if (
+            self._full_noticed
+            and tid in self._full_noticed
+            and (self.mailboxes.count(tid) < self.lab.switch.mailbox_limit)
+        ):
             self._full_noticed.discard(tid)
-        rows = [self.journal.row(seq, "in", text, link=session.peer, terminal=tid,
-                                 operator=session.operator, key="ACK",
-                                 disposition="acked" if taken else "ack-again", osn=osn)]
+        rows = [
+            self.journal.row(
+                seq,
+                "in",
+                text,
+                link=session.peer,
+                terminal=tid,
+                operator=session.operator,
+                key="ACK",
+                disposition="acked" if taken else "ack-again",
+                osn=osn,
+            )
+        ]
         if take:
             rows.append(take)
         self.writer.submit_nowait(rows)
@@ -1267,6 +1667,7 @@ class Switch:
         def close(_: Any) -> None:
             if session.link is not None and not session.routing:
                 session.link.close()
+
         self.writer.submit([]).addCallback(close)
 
     def link_lost(self, session: Session) -> None:
@@ -1304,14 +1705,32 @@ class Switch:
         now = self.clock.now()
         return NletsClock(received or now, seq % 100000, now, self._nlets_out)
 
-    def answer(self, session: Session, body: str, *, ref: int, key: str,
-               pre: list[Statement] | None = None, then: Any = None) -> Deferred[None]:
+    def answer(
+        self,
+        session: Session,
+        body: str,
+        *,
+        ref: int,
+        key: str,
+        pre: list[Statement] | None = None,
+        then: Any = None,
+    ) -> Deferred[None]:
         """A session-level answer (OSN 0): journaled, then written to this link only."""
         seq = self.journal.next_seq()
         frame = self._fit(0, session.terminal or "", body)
-        rows = [*(pre or []), self.journal.row(
-            seq, "out", frame, link=session.peer, terminal=session.terminal or "", key=key,
-            disposition="sent", ref=ref)]
+        rows = [
+            *(pre or []),
+            self.journal.row(
+                seq,
+                "out",
+                frame,
+                link=session.peer,
+                terminal=session.terminal or "",
+                key=key,
+                disposition="sent",
+                ref=ref,
+            ),
+        ]
 
         def send(_: None) -> None:
             self._send(session, session.terminal or "", 0, frame)
@@ -1323,24 +1742,55 @@ class Switch:
         d.addErrback(self._journal_failed, session, seq)
         return d
 
-    def deliver(self, terminal: str, body: str, *, ref: int = 0, key: str = "", ori: str = "",
-                sensitive: str = "", pre: list[Statement] | None = None,
-                to_sender: bool = False, origin: str = "") -> None:
+    def deliver(
+        self,
+        terminal: str,
+        body: str,
+        *,
+        ref: int = 0,
+        key: str = "",
+        ori: str = "",
+        sensitive: str = "",
+        pre: list[Statement] | None = None,
+        to_sender: bool = False,
+        origin: str = "",
+    ) -> None:
         """Queue ``body`` for ``terminal``: journal + mailbox in one commit, then send.
         ``to_sender``: the answer to the terminal's own request (queued even if its mailbox is
         full); ``origin``: the national system the body comes from (``Reply.origin``)."""
         rows = [*(pre or [])]
-        osn = self._queue(rows, terminal, body, ref=ref, key=key, ori=ori, sensitive=sensitive,
-                          sender=terminal if to_sender else "", origin=origin)
+        osn = self._queue(
+            rows,
+            terminal,
+            body,
+            ref=ref,
+            key=key,
+            ori=ori,
+            sensitive=sensitive,
+            sender=terminal if to_sender else "",
+            origin=origin,
+        )
         sends = [(terminal, osn)] if osn else []
         if self._notices:
             sends += self._notices
             self._notices = []
         self.writer.commit(rows, self._sent, sends)
 
-    def _queue(self, rows: list[Statement], terminal: str, body: str, *, ref: int, key: str,
-               ori: str, sensitive: str, stamp: str = "", sender: str = "",
-               xml: bool = False, origin: str = "") -> int:
+    def _queue(
+        self,
+        rows: list[Statement],
+        terminal: str,
+        body: str,
+        *,
+        ref: int,
+        key: str,
+        ori: str,
+        sensitive: str,
+        stamp: str = "",
+        sender: str = "",
+        xml: bool = False,
+        origin: str = "",
+    ) -> int:
         """Add the journal and mailbox rows of one message for ``terminal``; its OSN, or 0 if
         the terminal's mailbox is full (``mailbox_limit``: journaled, the instructor told; a
         terminal's answers to its own requests, ``sender``, are always queued).
@@ -1348,8 +1798,7 @@ class Switch:
         An Nlets message in the legacy layout goes in Nlets XML when ``xml`` (it answers an XML
         request) or when the terminal takes Nlets traffic in XML (lab.toml). A message from NCIC
         (``origin``) gets the terminal's NCIC interface header line on top, if it has one."""
-        if (self.mailboxes.count(terminal) >= self.lab.switch.mailbox_limit
-                and terminal != sender):
+        if self.mailboxes.count(terminal) >= self.lab.switch.mailbox_limit and terminal != sender:
             self._mailbox_full(rows, terminal, ref, key, stamp)
             return 0
         body, disposition = self.policy.disseminate(terminal, body, sensitive)
@@ -1360,40 +1809,81 @@ class Switch:
         osn = self.mailboxes.next_osn(terminal)
         seq = self.journal.next_seq()
         frame = self._fit(osn, terminal, body)
-        rows.append(self.journal.row(seq, "out", frame, terminal=terminal, ori=ori, key=key,
-                                     disposition=disposition, osn=osn, ref=ref, time=stamp))
+        rows.append(
+            self.journal.row(
+                seq,
+                "out",
+                frame,
+                terminal=terminal,
+                ori=ori,
+                key=key,
+                disposition=disposition,
+                osn=osn,
+                ref=ref,
+                time=stamp,
+            )
+        )
         rows.append(self.mailboxes.put(terminal, osn, seq, frame))
         self.stats["messages_out"] += 1
         return osn
 
-    def _mailbox_full(self, rows: list[Statement], terminal: str, ref: int, key: str,
-                      stamp: str) -> None:
+    def _mailbox_full(
+        self, rows: list[Statement], terminal: str, ref: int, key: str, stamp: str
+    ) -> None:
         self.stats["mailbox_full"] += 1
         limit = self.lab.switch.mailbox_limit
-        rows.append(self.journal.row(
-            self.journal.next_seq(), "sys",
-            f"MAILBOX FULL {terminal} - {key or 'MESSAGE'} FOR SEQ/{ref} NOT QUEUED "
-            f"({limit} MESSAGES WAITING)", terminal=terminal, ori=self._terminal_ori(terminal),
-            key=key, disposition="mailbox-full", ref=ref, time=stamp))
+        rows.append(
+            self.journal.row(
+                self.journal.next_seq(),
+                "sys",
+                f"MAILBOX FULL {terminal} - {key or 'MESSAGE'} FOR SEQ/{ref} NOT QUEUED "
+                f"({limit} MESSAGES WAITING)",
+                terminal=terminal,
+                ori=self._terminal_ori(terminal),
+                key=key,
+                disposition="mailbox-full",
+                ref=ref,
+                time=stamp,
+            )
+        )
         if terminal in self._full_noticed:
             return
         self._full_noticed.add(terminal)  # one notice per episode, until the box drains
-        body = "\n".join([
-            responses.head("NTC", self.lab.switch.ori),
-            *responses.page([f"MAILBOX OF TERMINAL {terminal} IS FULL ({limit} MESSAGES "
-                             "WAITING) - NEW MESSAGES FOR IT ARE REFUSED AND THEIR SENDERS TOLD "
-                             "UNTIL IT SIGNS ON AND ACKNOWLEDGES (LEMS MAIL LIST)"])])
+        body = "\n".join(
+            [
+                responses.head("NTC", self.lab.switch.ori),
+                *responses.page(
+                    [
+                        f"MAILBOX OF TERMINAL {terminal} IS FULL ({limit} MESSAGES "
+                        "WAITING) - NEW MESSAGES FOR IT ARE REFUSED AND THEIR SENDERS TOLD "
+                        "UNTIL IT SIGNS ON AND ACKNOWLEDGES (LEMS MAIL LIST)"
+                    ]
+                ),
+            ]
+        )
         for control in self.directory.control_terminals():
             if control != terminal:
-                osn = self._queue(rows, control, body, ref=ref, key="NTC",
-                                  ori=self.lab.switch.ori, sensitive="", stamp=stamp)
+                osn = self._queue(
+                    rows,
+                    control,
+                    body,
+                    ref=ref,
+                    key="NTC",
+                    ori=self.lab.switch.ori,
+                    sensitive="",
+                    stamp=stamp,
+                )
                 if osn:
                     self._notices.append((control, osn))
 
     def _mailbox_full_reply(self, req: Request, terminal: str) -> Reply:
-        rej = Reject(RejectCode.MAILBOX_FULL, f"MESSAGE NOT DELIVERED TO TERMINAL {terminal} - ITS "
-                     f"MAILBOX IS FULL ({self.lab.switch.mailbox_limit} MESSAGES WAITING)",
-                     None, req.msg.raw[:100])
+        rej = Reject(
+            RejectCode.MAILBOX_FULL,
+            f"MESSAGE NOT DELIVERED TO TERMINAL {terminal} - ITS "
+            f"MAILBOX IS FULL ({self.lab.switch.mailbox_limit} MESSAGES WAITING)",
+            None,
+            req.msg.raw[:100],
+        )
         return Reply(responses.reject(rej, req.msg.ori), key="REJ")
 
     def _sent(self, error: BaseException | None, sends: list[tuple[str, int]]) -> None:
@@ -1426,12 +1916,23 @@ class Switch:
             if kill is None:
                 return
             self.stats["dead_letters"] += 1
-            self.writer.submit_nowait([kill, self.journal.row(
-                self.journal.next_seq(), "sys",
-                f"DEAD LETTER {terminal} OSN/{osn:07d} NOT SENT AFTER {mailbox.DEAD_AFTER} "
-                f"ATTEMPTS - {str(exc)[:200]}", terminal=terminal, key="DEAD",
-                ori=self._terminal_ori(terminal),
-                disposition="dead-letter", osn=osn, reason=str(exc)[:200])])
+            self.writer.submit_nowait(
+                [
+                    kill,
+                    self.journal.row(
+                        self.journal.next_seq(),
+                        "sys",
+                        f"DEAD LETTER {terminal} OSN/{osn:07d} NOT SENT AFTER {mailbox.DEAD_AFTER} "
+                        f"ATTEMPTS - {str(exc)[:200]}",
+                        terminal=terminal,
+                        key="DEAD",
+                        ori=self._terminal_ori(terminal),
+                        disposition="dead-letter",
+                        osn=osn,
+                        reason=str(exc)[:200],
+                    ),
+                ]
+            )
 
     def deliver_to_ori(self, ori: str, body: str, **kw: Any) -> list[str]:
         """Deliver to every terminal bound to ``ori`` (a record owner's notice, a broadcast);

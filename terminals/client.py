@@ -119,8 +119,9 @@ class TerminalClient:
         d.addTimeout(timeout, self.reactor)
         return d
 
-    def logon(self, terminal: str, operator: str, password: str,
-              timeout: float = 5.0) -> Deferred[Output]:
+    def logon(
+        self, terminal: str, operator: str, password: str, timeout: float = 5.0
+    ) -> Deferred[Output]:
         self.send(f"LOGON.{terminal}.{operator}.{password}")
         return self._until(lambda o: o.key in ("SON", "REJ"), timeout)
 

@@ -42,8 +42,14 @@ BANNERS = {
     "NTC": ("class:notice", "*** RECORD WITHHELD ***"),
     "SOF": ("class:reject", "*** SIGNED OFF ***"),
 }
-STYLE = {"hit": "bold reverse ansired", "reject": "bold ansired", "notice": "bold ansiyellow",
-         "admin": "bold ansicyan", "info": "ansigreen", "body": ""}
+STYLE = {
+    "hit": "bold reverse ansired",
+    "reject": "bold ansired",
+    "notice": "bold ansiyellow",
+    "admin": "bold ansicyan",
+    "info": "ansigreen",
+    "body": "",
+}
 
 
 def render(out: Output) -> list[tuple[str, str]]:
@@ -52,8 +58,15 @@ def render(out: Output) -> list[tuple[str, str]]:
     lines: list[tuple[str, str]] = []
     if out.key in ("REJ", "ER"):
         code = reject_code(out)
-        field = next((w.partition("/")[2] for line in out.lines[1:2] for w in line.split()
-                      if w.startswith("FLD/")), "")
+        field = next(
+            (
+                w.partition("/")[2]
+                for line in out.lines[1:2]
+                for w in line.split()
+                if w.startswith("FLD/")
+            ),
+            "",
+        )
         reason = _reject_reason(out)
         where = f" FIELD {field}" if field else ""
         lines.append(("class:reject", f"*** REJECTED {code}{where}: {reason} ***"))
@@ -78,9 +91,16 @@ def _reject_reason(out: Output) -> str:
 class Console:
     """One interactive terminal session."""
 
-    def __init__(self, reactor: IReactorTime, endpoint: str, cred: Credentials, *,
-                 dictionary: Dictionary | None = None, history: Path | None = None,
-                 interactive: bool | None = None) -> None:
+    def __init__(
+        self,
+        reactor: IReactorTime,
+        endpoint: str,
+        cred: Credentials,
+        *,
+        dictionary: Dictionary | None = None,
+        history: Path | None = None,
+        interactive: bool | None = None,
+    ) -> None:
         self.reactor = reactor
         self.endpoint = endpoint
         self.cred = cred
@@ -116,8 +136,7 @@ class Console:
     # ------------------------------------------------------------------ link
 
     async def connect(self) -> bool:
-        client, son = await sign_on(self.reactor, self.endpoint, self.cred,
-                                    self._fresh_client())
+        client, son = await sign_on(self.reactor, self.endpoint, self.cred, self._fresh_client())
         self._print(render(son))
         if son.key != "SON":
             client.close()
@@ -183,11 +202,17 @@ class Console:
         if command in ("QUIT", "EXIT", "BYE"):
             return False
         if command in ("HELP", "?"):
-            lines = help_lines(self.dictionary, rest.strip()) if rest.strip() else [
-                "TYPE A MESSAGE AND PRESS ENTER; AFTER A HEADER ENDING IN .TXT TYPE THE TEXT "
-                "LINES AND AN EMPTY LINE",
-                "HELP KEY shows a key's fields; FORM KEY builds a message field by field; "
-                "QUIT leaves", *key_list(self.dictionary)]
+            lines = (
+                help_lines(self.dictionary, rest.strip())
+                if rest.strip()
+                else [
+                    "TYPE A MESSAGE AND PRESS ENTER; AFTER A HEADER ENDING IN .TXT TYPE THE TEXT "
+                    "LINES AND AN EMPTY LINE",
+                    "HELP KEY shows a key's fields; FORM KEY builds a message field by field; "
+                    "QUIT leaves",
+                    *key_list(self.dictionary),
+                ]
+            )
             self.say("\n".join(lines), "class:body")
             return True
         if command == "FORM":
@@ -223,8 +248,10 @@ class Console:
         except KeyError:
             self.say(f"NO FORM FOR KEY {key.upper()} - HELP lists the keys", "class:reject")
             return
-        self.say(f"FORM {form.spec.key} - {form.spec.label} (blank skips an optional field; "
-                 "CANCEL stops)")
+        self.say(
+            f"FORM {form.spec.key} - {form.spec.label} (blank skips an optional field; "
+            "CANCEL stops)"
+        )
         while (p := form.current) is not None:
             mark = "*" if p.required else " "
             answer = await self._ask(f"{mark}{p.code} {p.label} [{p.hint}]: ")
@@ -238,8 +265,9 @@ class Console:
         rej = form.problem()
         self.say(text, "class:body")
         if rej is not None:
-            self.say(f"*** NOT SENT - {rej.code} {rej.field or ''}: {rej.reason} ***",
-                     "class:reject")
+            self.say(
+                f"*** NOT SENT - {rej.code} {rej.field or ''}: {rej.reason} ***", "class:reject"
+            )
             return
         confirm = await self._ask("SEND? [Y/n]: ")
         if confirm is not None and confirm.strip().upper() in ("", "Y", "YES"):

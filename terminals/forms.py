@@ -21,8 +21,9 @@ __all__ = ["Form", "Prompt", "help_lines", "key_list"]
 
 def key_list(dictionary: Dictionary) -> list[str]:
     """One line per key: ``QW    INQUIRY WANTED PERSON …``."""
-    return [f"{k:<6} {s.label}" for k, s in sorted(dictionary.keys.items())
-            if s.style != "positional"]
+    return [
+        f"{k:<6} {s.label}" for k, s in sorted(dictionary.keys.items()) if s.style != "positional"
+    ]
 
 
 def _field_line(fd: FieldDef | None, code: str, repeat: bool) -> str:
@@ -51,11 +52,16 @@ def help_lines(dictionary: Dictionary, key: str) -> list[str]:
         return [f"NO SUCH KEY {key.upper()} - HELP alone lists the keys"]
     out = [f"{spec.key} - {spec.label}"]
     if spec.style == "nlets":
-        dest = {"state": "2-character state codes", "ori": "9-character ORIs",
-                "any": "state codes or ORIs"}[spec.dest]
-        out.append(f"FORMAT: {spec.key}.ORI.DEST[.DEST…].TXT then the "
-                   f"{'text' if spec.body == 'text' else 'fields'} "
-                   f"(up to {spec.max_dest} destinations: {dest})")
+        dest = {
+            "state": "2-character state codes",
+            "ori": "9-character ORIs",
+            "any": "state codes or ORIs",
+        }[spec.dest]
+        out.append(
+            f"FORMAT: {spec.key}.ORI.DEST[.DEST…].TXT then the "
+            f"{'text' if spec.body == 'text' else 'fields'} "
+            f"(up to {spec.max_dest} destinations: {dest})"
+        )
     elif spec.style == "ncic":
         out.append(f"FORMAT: {spec.key}.ORI.CODE/value.CODE/value…")
     defs = dictionary.defs_for(spec.key)  # the key's own code tables (an article's TYP ...)
@@ -74,8 +80,9 @@ def help_lines(dictionary: Dictionary, key: str) -> list[str]:
         for code in dict.fromkeys(c for g in spec.one_of for c in g):
             if code not in spec.mandatory:
                 out.append(_field_line(defs.get(code), code, code in spec.repeat))
-    optional = [c for c in spec.optional if c not in spec.mandatory
-                and not any(c in g for g in spec.one_of)]
+    optional = [
+        c for c in spec.optional if c not in spec.mandatory and not any(c in g for g in spec.one_of)
+    ]
     if optional:
         out.append("OPTIONAL:")
         out.extend(_field_line(defs.get(c), c, c in spec.repeat) for c in optional)
@@ -115,8 +122,9 @@ class Form:
             raise KeyError(key.upper())
         form = cls(dictionary, spec, ori)
         if spec.style == "nlets":
-            form.queue.append(Prompt("DEST", "DESTINATIONS",
-                                     f"up to {spec.max_dest}, separated by spaces", True))
+            form.queue.append(
+                Prompt("DEST", "DESTINATIONS", f"up to {spec.max_dest}, separated by spaces", True)
+            )
         for code in spec.mandatory:
             form.queue.append(form._prompt(code, True))
         for code in dict.fromkeys(c for g in spec.one_of for c in g):
@@ -125,8 +133,9 @@ class Form:
         if spec.style == "nlets" and spec.body == "text":
             form.queue.append(Prompt("TXT", "TEXT", "the message text", True))
         else:
-            form.queue.append(Prompt("MORE", "MORE FIELDS",
-                                     "CODE/value (blank line to finish)", False))
+            form.queue.append(
+                Prompt("MORE", "MORE FIELDS", "CODE/value (blank line to finish)", False)
+            )
         return form
 
     def _prompt(self, code: str, required: bool) -> Prompt:
@@ -184,9 +193,14 @@ class Form:
         """The message text, built the way the grammar reads it back."""
         fields = [(c, v) for c, v in self.values if c != "TXT"]
         text = next((v for c, v in self.values if c == "TXT"), "")
-        msg = Message(key=self.spec.key.partition("-")[0],
-                      suffix=self.spec.key.partition("-")[2], ori=self.ori,
-                      destinations=self.destinations, fields=fields, text=text)
+        msg = Message(
+            key=self.spec.key.partition("-")[0],
+            suffix=self.spec.key.partition("-")[2],
+            ori=self.ori,
+            destinations=self.destinations,
+            fields=fields,
+            text=text,
+        )
         return build(msg, self.dictionary)
 
     def problem(self) -> Reject | None:

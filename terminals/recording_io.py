@@ -39,8 +39,9 @@ def is_gzip(path: str | Path) -> bool:
 class RecordingWriter:
     """Writes a header, then records, each flushed to the OS at once (``fsync=True``: to disk)."""
 
-    def __init__(self, path: str | Path, header: Header | None = None, *,
-                 fsync: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, header: Header | None = None, *, fsync: bool = False
+    ) -> None:
         self.path = Path(path)
         self.fsync = fsync
         self.count = 0
@@ -73,8 +74,9 @@ class RecordingWriter:
     def __enter__(self) -> RecordingWriter:
         return self
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 

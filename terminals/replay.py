@@ -47,8 +47,12 @@ class Pacer:
     with the skipped time carried forward so a long gap does not make everything after it late.
     """
 
-    def __init__(self, speed: float = 1.0, skip: float | None = None,
-                 clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        speed: float = 1.0,
+        skip: float | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         if speed < 0:
             raise ValueError("speed must be 0 (as fast as possible) or positive")
         if skip is not None and skip < 0:
@@ -88,8 +92,15 @@ class TokenMap:
 
     def __init__(self, mapping: dict[str, str] | None = None) -> None:
         self.mapping = dict(mapping or {})
-        self._re = (re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(
-            self.mapping, key=len, reverse=True)) + r")\b") if self.mapping else None)
+        self._re = (
+            re.compile(
+                r"\b("
+                + "|".join(re.escape(k) for k in sorted(self.mapping, key=len, reverse=True))
+                + r")\b"
+            )
+            if self.mapping
+            else None
+        )
 
     def text(self, s: str) -> str:
         if self._re is None:
@@ -111,9 +122,11 @@ class Credentials:
         for k in (terminal, operator):
             if k in self.passwords:
                 return self.passwords[k]
-        raise ReplayError(f"no password to sign {operator or '?'} on at terminal {terminal}: the "
-                          "recording keeps passwords masked; give --lab DIR or "
-                          f"--password {terminal}=…")
+        raise ReplayError(
+            f"no password to sign {operator or '?'} on at terminal {terminal}: the "
+            "recording keeps passwords masked; give --lab DIR or "
+            f"--password {terminal}=…"
+        )
 
 
 @dataclass
@@ -162,10 +175,16 @@ class ReplayLink(TerminalClient):
 class Replayer:
     """Sends a recording's inbound messages to ``endpoint`` and compares what comes back."""
 
-    def __init__(self, reactor: IReactorTime, endpoint: str,
-                 records: Callable[[], Iterable[Record]], *,
-                 options: ReplayOptions | None = None, credentials: Credentials | None = None,
-                 comparison: Comparison | None = None) -> None:
+    def __init__(
+        self,
+        reactor: IReactorTime,
+        endpoint: str,
+        records: Callable[[], Iterable[Record]],
+        *,
+        options: ReplayOptions | None = None,
+        credentials: Credentials | None = None,
+        comparison: Comparison | None = None,
+    ) -> None:
         self.reactor = reactor
         self.endpoint = endpoint
         self.records = records
@@ -326,7 +345,8 @@ class Replayer:
             d = link.signed_on
             link.send(f"LOGON.{terminal}.{operator}.{password}")
             if not await self._wait(lambda: d.called, self.options.stall) or (
-                    link.terminal != terminal):
+                link.terminal != terminal
+            ):
                 raise ReplayError(f"terminal {terminal} could not sign on as {operator}")
         return link
 
@@ -335,7 +355,8 @@ class Replayer:
         if self.sent - self.received - self._written_off <= o.window:
             return
         ok = await self._wait(
-            lambda: self.sent - self.received - self._written_off <= o.window // 2, o.stall)
+            lambda: self.sent - self.received - self._written_off <= o.window // 2, o.stall
+        )
         if not ok:
             self._written_off = max(0, self.sent - self.received)
 
@@ -374,5 +395,12 @@ def iterate(records: Iterable[Record]) -> Callable[[], Iterator[Record]]:
     return lambda: iter(items)
 
 
-__all__ = ["Credentials", "Pacer", "ReplayError", "ReplayOptions", "Replayer", "TokenMap",
-           "iterate"]
+__all__ = [
+    "Credentials",
+    "Pacer",
+    "ReplayError",
+    "ReplayOptions",
+    "Replayer",
+    "TokenMap",
+    "iterate",
+]

@@ -47,9 +47,23 @@ from formats.errors import LemsError
 from formats.framing import Frame, LineFramer
 from terminals.client import Output, TerminalClient, TimeoutError
 
-__all__ = ["Credentials", "Pacer", "Result", "Script", "ScriptError", "Step", "load_script",
-           "pairs_of", "parse_script", "reject_code", "run_many", "run_script", "run_terminal",
-           "sign_on", "son_variables"]
+__all__ = [
+    "Credentials",
+    "Pacer",
+    "Result",
+    "Script",
+    "ScriptError",
+    "Step",
+    "load_script",
+    "pairs_of",
+    "parse_script",
+    "reject_code",
+    "run_many",
+    "run_script",
+    "run_terminal",
+    "sign_on",
+    "son_variables",
+]
 
 DEFAULT_WITHIN = 10.0
 PAIR = re.compile(r"(?<![A-Z0-9])([A-Z]{2,4})/([^\s.]*(?:\.[^\s.]+)*?)(?=[\s.]|$)")
@@ -138,11 +152,11 @@ def parse_script(text: str, name: str = "<script>") -> Script:
             try:
                 steps.append(Step(number, "wait", seconds=float(rest)))
             except ValueError:
-                raise ScriptError(f"{name} line {number}: wait needs seconds, not {rest!r}"
-                                  ) from None
+                raise ScriptError(
+                    f"{name} line {number}: wait needs seconds, not {rest!r}"
+                ) from None
         else:
-            raise ScriptError(f"{name} line {number}: unknown step {verb!r} "
-                              "(send, expect, wait)")
+            raise ScriptError(f"{name} line {number}: unknown step {verb!r} (send, expect, wait)")
     return Script(name, steps)
 
 
@@ -179,8 +193,10 @@ def _expect(rest: str, name: str, number: int) -> Step:
             except ValueError:
                 raise ScriptError(f"{name} line {number}: within needs seconds") from None
         else:
-            raise ScriptError(f"{name} line {number}: unknown expect option {option!r} "
-                              "(contains, lacks, code, field, save, within)")
+            raise ScriptError(
+                f"{name} line {number}: unknown expect option {option!r} "
+                "(contains, lacks, code, field, save, within)"
+            )
     return step
 
 
@@ -258,9 +274,14 @@ async def aw(d: Any) -> Any:
     return await d.asFuture(asyncio.get_running_loop())
 
 
-async def run_script(client: TerminalClient, script: Script, variables: dict[str, str], *,
-                     pace: Callable[[], Any] | None = None,
-                     on_output: Callable[[Output], None] | None = None) -> Result:
+async def run_script(
+    client: TerminalClient,
+    script: Script,
+    variables: dict[str, str],
+    *,
+    pace: Callable[[], Any] | None = None,
+    on_output: Callable[[Output], None] | None = None,
+) -> Result:
     """Run ``script`` on a signed-on ``client``. ``pace`` is awaited before each send (rate
     limiting); ``on_output`` sees every message received."""
     result = Result(variables.get("TERMINAL", ""), variables=variables)
@@ -277,9 +298,14 @@ async def run_script(client: TerminalClient, script: Script, variables: dict[str
     return result
 
 
-async def _step(client: TerminalClient, step: Step, variables: dict[str, str], result: Result,
-                pace: Callable[[], Any] | None,
-                on_output: Callable[[Output], None] | None) -> str:
+async def _step(
+    client: TerminalClient,
+    step: Step,
+    variables: dict[str, str],
+    result: Result,
+    pace: Callable[[], Any] | None,
+    on_output: Callable[[Output], None] | None,
+) -> str:
     if step.verb == "send":
         text = substitute(step.text, variables)
         if pace is not None:
@@ -329,8 +355,9 @@ class Credentials:
     password: str
 
 
-async def sign_on(reactor: IReactorTime, endpoint: str, cred: Credentials,
-                  client: TerminalClient | None = None) -> tuple[TerminalClient, Output]:
+async def sign_on(
+    reactor: IReactorTime, endpoint: str, cred: Credentials, client: TerminalClient | None = None
+) -> tuple[TerminalClient, Output]:
     """Connect and sign on; the answer is SON or a REJ (the caller decides what to do)."""
     client = client or TerminalClient(reactor)
     await aw(client.connect(endpoint))
@@ -361,10 +388,17 @@ class Pacer:
             await asyncio.sleep(slot - now)
 
 
-async def run_terminal(reactor: IReactorTime, endpoint: str, cred: Credentials, script: Script, *,
-                       repeat: int = 1, pace: Callable[[], Any] | None = None,
-                       on_output: Callable[[Output], None] | None = None,
-                       variables: dict[str, str] | None = None) -> Result:
+async def run_terminal(
+    reactor: IReactorTime,
+    endpoint: str,
+    cred: Credentials,
+    script: Script,
+    *,
+    repeat: int = 1,
+    pace: Callable[[], Any] | None = None,
+    on_output: Callable[[Output], None] | None = None,
+    variables: dict[str, str] | None = None,
+) -> Result:
     """Sign on, run ``script`` ``repeat`` times (0: until cancelled), sign off; ``variables``
     are set for ``${NAME}`` besides the sign-on's (an exercise's ``${CASE}``)."""
     try:
@@ -393,12 +427,26 @@ async def run_terminal(reactor: IReactorTime, endpoint: str, cred: Credentials, 
     return total
 
 
-async def run_many(reactor: IReactorTime, endpoint: str, creds: list[Credentials],
-                   script: Script, *, rate: float = 0.0, repeat: int = 1,
-                   on_output: Callable[[Output], None] | None = None) -> list[Result]:
+async def run_many(
+    reactor: IReactorTime,
+    endpoint: str,
+    creds: list[Credentials],
+    script: Script,
+    *,
+    rate: float = 0.0,
+    repeat: int = 1,
+    on_output: Callable[[Output], None] | None = None,
+) -> list[Result]:
     """Many scripted terminals at once (lab background traffic); ``rate`` caps the total sends
     a second across all of them."""
     pace = Pacer(rate) if rate > 0 else None
-    return list(await asyncio.gather(*(
-        run_terminal(reactor, endpoint, c, script, repeat=repeat, pace=pace, on_output=on_output)
-        for c in creds)))
+    return list(
+        await asyncio.gather(
+            *(
+                run_terminal(
+                    reactor, endpoint, c, script, repeat=repeat, pace=pace, on_output=on_output
+                )
+                for c in creds
+            )
+        )
+    )

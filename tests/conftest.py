@@ -59,16 +59,25 @@ def shared_codes() -> Path:
     return path
 
 
-SLOW = ("e2e", "tools", "lems/federation", "lems/training/test_rerun.py",
-        "lems/training/test_class.py", "lems/training/test_dashboard.py", "lems/test_cli.py",
-        "lems/test_state_labs.py", "lems/state/test_hits_machine.py",
-        "lems/endpoints/test_endpoint_cli.py", "terminals/test_console.py",
-        "terminals/test_script_terminal.py",
-        "hardware/test_tls.py::test_rsa_certificates_san_identity_and_a_revoked_terminal",
-        "hardware/test_tls.py::test_lems_init_tls_writes_a_lab_pki",
-        "hardware/test_registry.py::test_lems_links_lists_adapters",
-        "hardware/test_serial_link.py::test_a_terminal_program_in_another_process_signs_on",
-        "hardware/test_health.py::test_a_terminal_that_never_reads_is_dropped")
+SLOW = (
+    "e2e",
+    "tools",
+    "lems/federation",
+    "lems/training/test_rerun.py",
+    "lems/training/test_class.py",
+    "lems/training/test_dashboard.py",
+    "lems/test_cli.py",
+    "lems/test_state_labs.py",
+    "lems/state/test_hits_machine.py",
+    "lems/endpoints/test_endpoint_cli.py",
+    "terminals/test_console.py",
+    "terminals/test_script_terminal.py",
+    "hardware/test_tls.py::test_rsa_certificates_san_identity_and_a_revoked_terminal",
+    "hardware/test_tls.py::test_lems_init_tls_writes_a_lab_pki",
+    "hardware/test_registry.py::test_lems_links_lists_adapters",
+    "hardware/test_serial_link.py::test_a_terminal_program_in_another_process_signs_on",
+    "hardware/test_health.py::test_a_terminal_that_never_reads_is_dropped",
+)
 """Tests that are ``slow``, by path under tests/ (a directory, a file, or a file::test name
 prefix): end to end (a switch, often a ``lems serve`` process, a broker or a NATS cluster),
 benchmarks, the CLI as a subprocess, the federation, the training runs, a few that start
@@ -82,6 +91,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         where = item.path.relative_to(root).as_posix()
         test = f"{where}::{item.name}"
-        if (any(where == s or where.startswith(s + "/") or test.startswith(s) for s in SLOW)
-                or getattr(getattr(item, "obj", None), "is_hypothesis_test", False)):
+        if any(
+            where == s or where.startswith(s + "/") or test.startswith(s) for s in SLOW
+        ) or getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
             item.add_marker(pytest.mark.slow)

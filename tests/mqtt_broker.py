@@ -41,16 +41,18 @@ async def _until_up(port: int, proc: subprocess.Popen | None = None) -> None:
         if answers(port):
             return
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"mosquitto exited with {proc.returncode}: "
-                               f"{proc.stderr.read().decode() if proc.stderr else ''}")
+            raise RuntimeError(
+                f"mosquitto exited with {proc.returncode}: "
+                f"{proc.stderr.read().decode() if proc.stderr else ''}"
+            )
         await asyncio.sleep(0.05)
     raise RuntimeError(f"MQTT broker on port {port} did not come up")
 
 
 def mosquitto_binary() -> str | None:
     return shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()),
-        None)
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None
+    )
 
 
 @asynccontextmanager
@@ -58,10 +60,13 @@ async def started_mosquitto(binary: str) -> AsyncIterator[Broker]:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         conf = Path(tmp) / "mosquitto.conf"
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                        f"max_queued_messages 10000\n")
-        proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+        conf.write_text(
+            f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"max_queued_messages 10000\n"
+        )
+        proc = subprocess.Popen(
+            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         try:
             await _until_up(port, proc)
             yield Broker("127.0.0.1", port, "mosquitto started by the test")
@@ -81,10 +86,14 @@ async def started_amqtt() -> AsyncIterator[Broker]:
     from amqtt.broker import Broker as AmqttBroker
 
     port = free_port()
-    broker = AmqttBroker({"listeners": {"default": {"type": "tcp",
-                                                   "bind": f"127.0.0.1:{port}"}},
-                          "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin":
-                                      {"allow_anonymous": True}}})
+    broker = AmqttBroker(
+        {
+            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
+        }
+    )
     await broker.start()  # listening when this returns (a probe connection would leak in amqtt)
     try:
         yield Broker("127.0.0.1", port, "amqtt in process")
@@ -111,8 +120,13 @@ class Mosquitto:
     the configuration lines given, stopped (``kill -9`` or SIGTERM) and started again on the same
     port for restart tests. A sync object, for tests that drive ``lems`` as a process."""
 
-    def __init__(self, workdir: Path, conf: str = "allow_anonymous true\n",
-                 port: int | None = None, conf_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        conf: str = "allow_anonymous true\n",
+        port: int | None = None,
+        conf_file: Path | None = None,
+    ) -> None:
         binary = mosquitto_binary()
         if binary is None:
             raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
@@ -131,13 +145,15 @@ class Mosquitto:
         import time
 
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)],
-                                         stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [self.binary, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + 10
         while not answers(self.port):
             if self.proc.poll() is not None:
-                raise RuntimeError(f"mosquitto exited with {self.proc.returncode}: "
-                                   f"{self.log.read_text()}")
+                raise RuntimeError(
+                    f"mosquitto exited with {self.proc.returncode}: {self.log.read_text()}"
+                )
             if time.monotonic() > deadline:
                 raise RuntimeError(f"mosquitto on port {self.port} did not come up")
             time.sleep(0.02)

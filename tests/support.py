@@ -46,14 +46,22 @@ async def running_switch(lab: LabConfig, reactor: Any) -> AsyncIterator[Any]:
         await wait(switch.stop())
 
 
-async def signed_on(switch: Any, reactor: Any, terminal: str, operator: str | None = None,
-                    password: str | None = None) -> Any:
+async def signed_on(
+    switch: Any,
+    reactor: Any,
+    terminal: str,
+    operator: str | None = None,
+    password: str | None = None,
+) -> Any:
     """A terminal client connected to ``switch`` and signed on with the lab's credentials."""
     from terminals.client import TerminalClient
 
     lab = switch.lab
-    op = lab.operators[operator] if operator else next(
-        o for o in lab.operators.values() if terminal in o.terminals and o.cleared)
+    op = (
+        lab.operators[operator]
+        if operator
+        else next(o for o in lab.operators.values() if terminal in o.terminals and o.cleared)
+    )
     client = TerminalClient(reactor)
     await wait(client.connect(switch.endpoint))
     out = await wait(client.logon(terminal, op.id, password or op.password))

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SQL = re.compile(
     r"""["'](?:[^"'\n]*\s)?(SELECT\s|INSERT\s+(?:OR\s+\w+\s+)?INTO\s|UPDATE\s+\w+\s+SET\s"""
-    r"""|DELETE\s+FROM\s|CREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX|VIEW|TRIGGER)\s)""")
+    r"""|DELETE\s+FROM\s|CREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX|VIEW|TRIGGER)\s)"""
+)
 """A string literal that starts (or has a word that starts) an SQL statement."""
 
 REPOSITORIES = {"lems/store.py", "lems/journal.py", "lems/mailbox.py", "lems/state/db.py"}
@@ -24,25 +25,42 @@ REPOSITORIES = {"lems/store.py", "lems/journal.py", "lems/mailbox.py", "lems/sta
 
 NOT_MOVED_YET = {
     # command line tools reading and changing the database
-    "lems/commands/admin.py", "lems/commands/endpoint.py", "lems/commands/federation.py",
+    "lems/commands/admin.py",
+    "lems/commands/endpoint.py",
+    "lems/commands/federation.py",
     "lems/commands/state.py",
     # the simulated national systems, each over its own database
-    "lems/endpoints/client.py", "lems/endpoints/iii.py", "lems/endpoints/ncic.py",
-    "lems/endpoints/nics.py", "lems/endpoints/nlets.py", "lems/endpoints/seed.py",
+    "lems/endpoints/client.py",
+    "lems/endpoints/iii.py",
+    "lems/endpoints/ncic.py",
+    "lems/endpoints/nics.py",
+    "lems/endpoints/nlets.py",
+    "lems/endpoints/seed.py",
     "lems/population.py",
     # the state files (state.db) and their jobs
-    "lems/state/adminlog.py", "lems/state/audit.py", "lems/state/cch.py", "lems/state/fics.py",
-    "lems/state/hits.py", "lems/state/install.py", "lems/state/jobs.py", "lems/state/ppf.py",
-    "lems/state/removal.py", "lems/state/seed.py",
+    "lems/state/adminlog.py",
+    "lems/state/audit.py",
+    "lems/state/cch.py",
+    "lems/state/fics.py",
+    "lems/state/hits.py",
+    "lems/state/install.py",
+    "lems/state/jobs.py",
+    "lems/state/ppf.py",
+    "lems/state/removal.py",
+    "lems/state/seed.py",
     # the rest
-    "lems/federation/node.py", "lems/retention.py", "lems/training/dashboard.py",
-    "lems/training/grading.py", "lems/training/run.py",
+    "lems/federation/node.py",
+    "lems/retention.py",
+    "lems/training/dashboard.py",
+    "lems/training/grading.py",
+    "lems/training/run.py",
 }
 
 
 def holders() -> set[str]:
-    return {str(p.relative_to(ROOT)) for p in (ROOT / "lems").rglob("*.py")
-            if SQL.search(p.read_text())}
+    return {
+        str(p.relative_to(ROOT)) for p in (ROOT / "lems").rglob("*.py") if SQL.search(p.read_text())
+    }
 
 
 def test_the_detector_sees_sql():
@@ -55,8 +73,9 @@ def test_the_detector_sees_sql():
 def test_sql_only_in_repositories():
     allowed = REPOSITORIES | NOT_MOVED_YET
     found = holders()
-    elsewhere = sorted(p for p in found if p not in allowed
-                       and not p.startswith("lems/repositories/"))
+    elsewhere = sorted(
+        p for p in found if p not in allowed and not p.startswith("lems/repositories/")
+    )
     assert elsewhere == [], "SQL outside the repositories: move it to lems/repositories/"
     moved = sorted(NOT_MOVED_YET - found)
     assert moved == [], "no SQL left here: take it off NOT_MOVED_YET"

@@ -47,8 +47,10 @@ def main() -> None:
     n = db.one("SELECT COUNT(*) FROM subject")[0]
     rnd = random.Random(a.seed)
     sids = [r[0] for r in db.reader.execute("SELECT sid FROM subject")]  # sparse (lems.people)
-    sample = [db.one("SELECT sid, name, dob, fbi FROM subject WHERE sid = ?",
-                     (rnd.choice(sids),)) for _ in range(a.lookups)]
+    sample = [
+        db.one("SELECT sid, name, dob, fbi FROM subject WHERE sid = ?", (rnd.choice(sids),))
+        for _ in range(a.lookups)
+    ]
     today = date(2026, 11, 23)
     results: dict[str, list[float]] = {"name+dob": [], "sid": [], "fbi": [], "miss": []}
     for i, (sid, name, dob, fbi) in enumerate(sample):
@@ -71,8 +73,10 @@ def main() -> None:
     print(f"subjects {n:,}  lookups {len(every):,}")
     for kind, v in [*results.items(), ("all", every)]:
         q = statistics.quantiles(v, n=100, method="inclusive")  # within min-max
-        print(f"{kind:9s} p50 {q[49] * 1e3:6.3f} ms  p99 {q[98] * 1e3:6.3f} ms  "
-              f"max {max(v) * 1e3:6.3f} ms")
+        print(
+            f"{kind:9s} p50 {q[49] * 1e3:6.3f} ms  p99 {q[98] * 1e3:6.3f} ms  "
+            f"max {max(v) * 1e3:6.3f} ms"
+        )
 
 
 if __name__ == "__main__":

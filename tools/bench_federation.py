@@ -90,10 +90,12 @@ class Run:
         return xs[min(len(xs) - 1, int(len(xs) * q))] * 1000 if xs else float("nan")
 
     def line(self) -> str:
-        out = (f"{self.name:<8} offered {self.offered:7.1f} tx/s  answered "
-               f"{len(self.latencies) / self.window:7.1f} tx/s  p50 {self.pct(0.5):6.2f} ms  "
-               f"p99 {self.pct(0.99):6.2f} ms  max {self.pct(1.0):7.2f} ms  lost {self.lost}  "
-               f"cpu switches {self.switch_cpu:5.1f} %  brokers {self.broker_cpu:5.1f} %")
+        out = (
+            f"{self.name:<8} offered {self.offered:7.1f} tx/s  answered "
+            f"{len(self.latencies) / self.window:7.1f} tx/s  p50 {self.pct(0.5):6.2f} ms  "
+            f"p99 {self.pct(0.99):6.2f} ms  max {self.pct(1.0):7.2f} ms  lost {self.lost}  "
+            f"cpu switches {self.switch_cpu:5.1f} %  brokers {self.broker_cpu:5.1f} %"
+        )
         if self.stall is not None:
             out += f"  stall {self.stall:.2f} s"
         return out
@@ -108,8 +110,7 @@ def lab(base: Path, st: str, port: int, network: str, stream: str) -> Path:
     text = path.read_text().replace("latency_ms = 200", "latency_ms = 0")
     text = re.sub(r"latency_ms = \d+", "latency_ms = 0", text)
     if network:
-        text += (f'\n[nlets]\nnetwork = "{network}"\nstream = "{stream}"\n'
-                 f"replicas = {REPLICAS[0]}\n")
+        text += f'\n[nlets]\nnetwork = "{network}"\nstream = "{stream}"\nreplicas = {REPLICAS[0]}\n'
     path.write_text(text)
     return d
 
@@ -128,9 +129,17 @@ async def stream_leader(url: str, stream: str) -> str:
         await nc.close()
 
 
-async def scenario(reactor: Any, name: str, base: Path, states: list[str], targets: list[str],
-                   network: str, args: argparse.Namespace, cluster: Any,
-                   kill: bool = False) -> Run:
+async def scenario(
+    reactor: Any,
+    name: str,
+    base: Path,
+    states: list[str],
+    targets: list[str],
+    network: str,
+    args: argparse.Namespace,
+    cluster: Any,
+    kill: bool = False,
+) -> Run:
     """Start one node per state of ``states``; terminals of node i ask ``targets[i]``."""
     from twisted.internet.defer import Deferred
     from twisted.internet.task import deferLater
@@ -147,10 +156,19 @@ async def scenario(reactor: Any, name: str, base: Path, states: list[str], targe
     for st, port in zip(states, ports, strict=True):
         d = lab(base, st, port, network, stream)
         log = (d / "serve.log").open("ab")
-        cmd = ([str(Path(__file__).resolve()), "--serve-profiled", str(d / "serve.prof")]
-               if args.profile else ["-m", "lems.cli"])
-        procs.append(subprocess.Popen([sys.executable, *cmd, "serve", str(d)],
-                                      stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
+        cmd = (
+            [str(Path(__file__).resolve()), "--serve-profiled", str(d / "serve.prof")]
+            if args.profile
+            else ["-m", "lems.cli"]
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, *cmd, "serve", str(d)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
+        )
         log.close()
     clients: list[tuple[Any, str, str]] = []
     sent_at: dict[str, float] = {}
@@ -201,18 +219,24 @@ async def scenario(reactor: Any, name: str, base: Path, states: list[str], targe
         while t < end:
             now = time.monotonic()
             if cpu0 is None and now >= measuring[0]:
-                cpu0 = (sum(cpu_seconds(p.pid) for p in procs),
-                        sum(cpu_seconds(p) for p in nats_pids), now)
+                cpu0 = (
+                    sum(cpu_seconds(p.pid) for p in procs),
+                    sum(cpu_seconds(p) for p in nats_pids),
+                    now,
+                )
             if kill and killed_at is None and now >= measuring[0] + args.duration / 2:
                 index = 1
                 if args.kill_leader:  # the worst case: the server leading the stream
-                    leader = await Deferred.fromFuture(asyncio.ensure_future(
-                        stream_leader(cluster.url, stream)))
-                    index = next((i for i, s in enumerate(cluster.nodes) if s.name == leader),
-                                 1)
+                    leader = await Deferred.fromFuture(
+                        asyncio.ensure_future(stream_leader(cluster.url, stream))
+                    )
+                    index = next((i for i, s in enumerate(cluster.nodes) if s.name == leader), 1)
                 victim = cluster.nodes[index].proc
-                cpu0 = (cpu0[0], cpu0[1] - (cpu_seconds(victim.pid) if victim else 0.0),
-                        cpu0[2]) if cpu0 else None
+                cpu0 = (
+                    (cpu0[0], cpu0[1] - (cpu_seconds(victim.pid) if victim else 0.0), cpu0[2])
+                    if cpu0
+                    else None
+                )
                 cluster.kill(index)
                 killed_at = time.monotonic()
                 killed_index = index
@@ -227,8 +251,11 @@ async def scenario(reactor: Any, name: str, base: Path, states: list[str], targe
                 c.send(f"DQ.{ori}.{target}.TXT OLN/{token}")
             t += interval
         alive = [p for p in nats_pids if Path(f"/proc/{p}").exists()]
-        cpu1 = (sum(cpu_seconds(p.pid) for p in procs), sum(cpu_seconds(p) for p in alive),
-                time.monotonic())
+        cpu1 = (
+            sum(cpu_seconds(p.pid) for p in procs),
+            sum(cpu_seconds(p) for p in alive),
+            time.monotonic(),
+        )
         if cpu0 is not None:
             wall = cpu1[2] - cpu0[2]
             run.switch_cpu = 100 * (cpu1[0] - cpu0[0]) / wall
@@ -264,23 +291,36 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
     cluster = NatsCluster(tmp / "nats").start()
     runs: list[Run] = []
     try:
-        print(f"NATS cluster of {len(cluster.nodes)} servers with JetStream "
-              f"(R{args.replicas} stream); "
-              f"offered {args.rate:g} tx/s from {args.terminals} terminals per node, "
-              f"{args.duration:g} s measured after {args.warmup:g} s", flush=True)
+        print(
+            f"NATS cluster of {len(cluster.nodes)} servers with JetStream "
+            f"(R{args.replicas} stream); "
+            f"offered {args.rate:g} tx/s from {args.terminals} terminals per node, "
+            f"{args.duration:g} s measured after {args.warmup:g} s",
+            flush=True,
+        )
         r = await scenario(reactor, "inside", tmp / "inside", ["OR"], ["WA"], "", args, cluster)
         print(r.line(), flush=True)
         runs.append(r)
         for k in args.nodes:
             states = STATES[:k]
             targets = [states[(i + 1) % k] for i in range(k)] if k > 1 else ["WA"]
-            r = await scenario(reactor, f"{k} nodes", tmp / f"n{k}", states, targets,
-                               cluster.url, args, cluster)
+            r = await scenario(
+                reactor, f"{k} nodes", tmp / f"n{k}", states, targets, cluster.url, args, cluster
+            )
             print(r.line(), flush=True)
             runs.append(r)
         if args.kill:
-            r = await scenario(reactor, "kill", tmp / "kill", ["OR", "WA"], ["WA", "OR"],
-                               cluster.url, args, cluster, kill=True)
+            r = await scenario(
+                reactor,
+                "kill",
+                tmp / "kill",
+                ["OR", "WA"],
+                ["WA", "OR"],
+                cluster.url,
+                args,
+                cluster,
+                kill=True,
+            )
             print(r.line(), flush=True)
             runs.append(r)
     finally:
@@ -292,23 +332,33 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
     inside = runs[0]
     two = next((r for r in runs if r.name == "2 nodes"), None)
     if two is not None and two.latencies and inside.latencies:
-        ratio_tx = (len(two.latencies) / two.window) / max(1e-9, len(inside.latencies) /
-                                                            inside.window)
+        ratio_tx = (len(two.latencies) / two.window) / max(
+            1e-9, len(inside.latencies) / inside.window
+        )
         added = max(0.0, two.pct(0.5) - inside.pct(0.5))
         share_cpu = two.broker_cpu / max(1e-9, two.broker_cpu + two.switch_cpu)
-        print(f"ratio 2 nodes / inside: tx/s {ratio_tx:.2f}  p50 "
-              f"{two.pct(0.5) / inside.pct(0.5):.2f}  p99 {two.pct(0.99) / inside.pct(0.99):.2f}",
-              flush=True)
-        print(f"broker share: {100 * share_cpu:.0f} % of server CPU; network adds "
-              f"{added:.2f} ms of the {two.pct(0.5):.2f} ms p50 "
-              f"({100 * added / max(1e-9, two.pct(0.5)):.0f} %)", flush=True)
-        print(f"goal p99 <= 20 ms at {args.rate:g} tx/s between two nodes: "
-              f"{'met' if two.pct(0.99) <= 20 else 'NOT met'} ({two.pct(0.99):.2f} ms)")
+        print(
+            f"ratio 2 nodes / inside: tx/s {ratio_tx:.2f}  p50 "
+            f"{two.pct(0.5) / inside.pct(0.5):.2f}  p99 {two.pct(0.99) / inside.pct(0.99):.2f}",
+            flush=True,
+        )
+        print(
+            f"broker share: {100 * share_cpu:.0f} % of server CPU; network adds "
+            f"{added:.2f} ms of the {two.pct(0.5):.2f} ms p50 "
+            f"({100 * added / max(1e-9, two.pct(0.5)):.0f} %)",
+            flush=True,
+        )
+        print(
+            f"goal p99 <= 20 ms at {args.rate:g} tx/s between two nodes: "
+            f"{'met' if two.pct(0.99) <= 20 else 'NOT met'} ({two.pct(0.99):.2f} ms)"
+        )
     kill = next((r for r in runs if r.name == "kill"), None)
     if kill is not None:
         ok = kill.lost == 0 and (kill.stall or 0) <= 5
-        print(f"goal 0 lost and flowing within 5 s after a broker kill: "
-              f"{'met' if ok else 'NOT met'} (lost {kill.lost}, stall {kill.stall:.2f} s)")
+        print(
+            f"goal 0 lost and flowing within 5 s after a broker kill: "
+            f"{'met' if ok else 'NOT met'} (lost {kill.lost}, stall {kill.stall:.2f} s)"
+        )
 
 
 def parse_args() -> argparse.Namespace:
@@ -318,18 +368,32 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--nodes", default="1,2,4", help="node counts to run (subset of 1,2,4)")
     p.add_argument("--terminals", type=int, default=4, help="terminals per node (1-4)")
-    p.add_argument("--replicas", type=int, default=3,
-                   help="copies of the stream (1-3; 1 has no Raft commit per message)")
-    p.add_argument("--keep", metavar="DIR", default="",
-                   help="keep the labs (journals, serve.log) in a new directory under DIR")
-    p.add_argument("--profile", action="store_true",
-                   help="run each node under cProfile counting CPU time, not wall time (a "
-                   "loaded machine preempts); DIR/<run>/<ST>/serve.prof, with --keep")
-    p.add_argument("--kill-any", dest="kill_leader", action="store_false",
-                   help="kill the second broker server, whatever it leads (default: the server "
-                   "leading the stream, the worst case)")
-    p.add_argument("--no-kill", dest="kill", action="store_false",
-                   help="skip the broker-kill run")
+    p.add_argument(
+        "--replicas",
+        type=int,
+        default=3,
+        help="copies of the stream (1-3; 1 has no Raft commit per message)",
+    )
+    p.add_argument(
+        "--keep",
+        metavar="DIR",
+        default="",
+        help="keep the labs (journals, serve.log) in a new directory under DIR",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="run each node under cProfile counting CPU time, not wall time (a "
+        "loaded machine preempts); DIR/<run>/<ST>/serve.prof, with --keep",
+    )
+    p.add_argument(
+        "--kill-any",
+        dest="kill_leader",
+        action="store_false",
+        help="kill the second broker server, whatever it leads (default: the server "
+        "leading the stream, the worst case)",
+    )
+    p.add_argument("--no-kill", dest="kill", action="store_false", help="skip the broker-kill run")
     args = p.parse_args()
     args.nodes = [int(x) for x in args.nodes.split(",") if x]
     REPLICAS[0] = args.replicas

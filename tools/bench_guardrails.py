@@ -67,8 +67,10 @@ class Honest(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        transport.write(f"LOGON.{bench_terminal(self.index)}.{bench_operator(self.index)}"  # type: ignore[attr-defined]
-                        ".bench-pw\n".encode())
+        transport.write(
+            f"LOGON.{bench_terminal(self.index)}.{bench_operator(self.index)}"  # type: ignore[attr-defined]
+            ".bench-pw\n".encode()
+        )
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -124,7 +126,8 @@ async def flood(port: int, size: int, stop: asyncio.Event, stats: dict[str, int]
     while not stop.is_set():
         try:
             transport, sink = await loop.create_connection(
-                Sink, "127.0.0.1", port, local_addr=(FLOOD_HOST, 0))
+                Sink, "127.0.0.1", port, local_addr=(FLOOD_HOST, 0)
+            )
         except OSError:
             await asyncio.sleep(0.01)
             continue
@@ -162,7 +165,9 @@ def journal_text(database: Path, since: int) -> tuple[int, int, int, int]:
             "SELECT COALESCE(MAX(seq), 0), COALESCE(SUM(LENGTH(text)), 0), "
             "COALESCE(SUM(CASE WHEN link LIKE ? THEN LENGTH(text) ELSE 0 END), 0), "
             "COALESCE(SUM(CASE WHEN terminal = ? THEN LENGTH(text) ELSE 0 END), 0) "
-            "FROM journal WHERE seq > ?", (f"tcp:{FLOOD_HOST}%", "STUCK", since)).fetchone()
+            "FROM journal WHERE seq > ?",
+            (f"tcp:{FLOOD_HOST}%", "STUCK", since),
+        ).fetchone()
         return top, total, flood, stuck
     finally:
         conn.close()
@@ -209,13 +214,26 @@ async def run(args: argparse.Namespace, work: Path) -> int:
     # the not-reading peer is the last bench terminal
     stuck = n + 1
     text = text.replace(f'id = "{bench_terminal(stuck)}"', 'id = "STUCK"').replace(
-        f'terminals = ["{bench_terminal(stuck)}"]', 'terminals = ["STUCK"]')
+        f'terminals = ["{bench_terminal(stuck)}"]', 'terminals = ["STUCK"]'
+    )
     path.write_text(text)
     database = path.parent / "lab.db"
     profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
-    server = Server([sys.executable, *profile, "-m", "lems.cli", "serve", str(path.parent),
-                     "--listen", "tcp:0:interface=127.0.0.1", "--log-file",
-                     str(work / "serve.jsonl")], work / "serve.log")
+    server = Server(
+        [
+            sys.executable,
+            *profile,
+            "-m",
+            "lems.cli",
+            "serve",
+            str(path.parent),
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+            "--log-file",
+            str(work / "serve.jsonl"),
+        ],
+        work / "serve.log",
+    )
     loop = asyncio.get_running_loop()
     rounds: list[dict[str, float]] = []
     errors: list[str] = []
@@ -227,7 +245,8 @@ async def run(args: argparse.Namespace, work: Path) -> int:
         honest = []
         for i in range(1, n + 1):
             _, h = await loop.create_connection(
-                lambda i=i: Honest(i, sink, errors), "127.0.0.1", server.port)
+                lambda i=i: Honest(i, sink, errors), "127.0.0.1", server.port
+            )
             await asyncio.wait_for(h.signed_on, 30)
             honest.append(h)
         await phase(honest, args.rate, 1.0)  # warm-up, not counted
@@ -243,12 +262,23 @@ async def run(args: argparse.Namespace, work: Path) -> int:
                     # the attackers run in a process of their own: in this one their loops
                     # would slow the honest terminals' event loop and blame the switch
                     attack = await asyncio.create_subprocess_exec(
-                        sys.executable, __file__, "--attack", str(server.port), "--flood",
-                        str(args.flood), "--size", str(args.size), "--stuck", str(stuck),
-                        "--duration", str(args.duration),
+                        sys.executable,
+                        __file__,
+                        "--attack",
+                        str(server.port),
+                        "--flood",
+                        str(args.flood),
+                        "--size",
+                        str(args.size),
+                        "--stuck",
+                        str(stuck),
+                        "--duration",
+                        str(args.duration),
                         *(["--no-stuck"] if args.no_stuck else []),
                         *(["--control"] if args.control else []),
-                        stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+                        stdout=asyncio.subprocess.PIPE,
+                        cwd=ROOT,
+                    )
                 t0 = time.perf_counter()
                 await phase(honest, args.rate, args.duration)
                 secs = time.perf_counter() - t0
@@ -271,40 +301,56 @@ async def run(args: argparse.Namespace, work: Path) -> int:
     finally:
         server.stop()
     log = (work / "serve.jsonl").read_text() if (work / "serve.jsonl").exists() else ""
-    what = ("a process that only burns one core (control: the machine's share, not the switch)"
-            if args.control else
-            f"flood {args.flood} connections of {args.size}-byte lines from {FLOOD_HOST}"
-            + ("" if args.no_stuck else "; 1 not-reading terminal"))
-    print(f"honest terminals {n}, {args.rate:g} inquiries/s each; {args.rounds} rounds of "
-          f"{args.duration:g} s before + {args.duration:g} s during; during: {what}")
+    what = (
+        "a process that only burns one core (control: the machine's share, not the switch)"
+        if args.control
+        else f"flood {args.flood} connections of {args.size}-byte lines from {FLOOD_HOST}"
+        + ("" if args.no_stuck else "; 1 not-reading terminal")
+    )
+    print(
+        f"honest terminals {n}, {args.rate:g} inquiries/s each; {args.rounds} rounds of "
+        f"{args.duration:g} s before + {args.duration:g} s during; during: {what}"
+    )
     for i, r in enumerate(rounds, 1):
-        print(f"round {i}  before n {r['before_n']:5.0f} p50 {r['before_p50']:6.2f} p99 "
-              f"{r['before_p99']:7.2f} ms | during n {r['during_n']:5.0f} p50 "
-              f"{r['during_p50']:6.2f} p99 {r['during_p99']:7.2f} ms | ratio "
-              f"{r['during_p99'] / r['before_p99']:5.2f}x | journal from flood "
-              f"{r['during_flood'] / 1024:6.1f} KB/s, from not-reading "
-              f"{r['during_stuck'] / 1024:6.1f} KB/s | rss {r['during_rss']:6.1f} MiB")
+        print(
+            f"round {i}  before n {r['before_n']:5.0f} p50 {r['before_p50']:6.2f} p99 "
+            f"{r['before_p99']:7.2f} ms | during n {r['during_n']:5.0f} p50 "
+            f"{r['during_p50']:6.2f} p99 {r['during_p99']:7.2f} ms | ratio "
+            f"{r['during_p99'] / r['before_p99']:5.2f}x | journal from flood "
+            f"{r['during_flood'] / 1024:6.1f} KB/s, from not-reading "
+            f"{r['during_stuck'] / 1024:6.1f} KB/s | rss {r['during_rss']:6.1f} MiB"
+        )
     ratios = [r["during_p99"] / r["before_p99"] for r in rounds]
     med = statistics.median(ratios)
     p99b = statistics.median(r["before_p99"] for r in rounds)
     p99d = statistics.median(r["during_p99"] for r in rounds)
     growth = statistics.median(r["during_flood"] for r in rounds)
-    print(f"median  p99 before {p99b:.2f} ms, during {p99d:.2f} ms; median of the rounds' "
-          f"ratios {med:.2f}x")
+    print(
+        f"median  p99 before {p99b:.2f} ms, during {p99d:.2f} ms; median of the rounds' "
+        f"ratios {med:.2f}x"
+    )
     print(f"load average (1, 5, 15 min) at start and after each phase: {' | '.join(loads)}")
     total_s = args.rounds * args.duration
-    print(f"attack  flood sent {stats['flood_bytes'] / total_s / 1e6:.1f} MB/s over "
-          f"{stats['flood_connections']} connections; not-reading peer connected "
-          f"{stats['stuck_connections']} times")
-    print(f"switch rss at start {rss0:.1f} MiB, at the end {rounds[-1]['during_rss']:.1f} MiB "
-          "(process and writer processes)")
+    print(
+        f"attack  flood sent {stats['flood_bytes'] / total_s / 1e6:.1f} MB/s over "
+        f"{stats['flood_connections']} connections; not-reading peer connected "
+        f"{stats['stuck_connections']} times"
+    )
+    print(
+        f"switch rss at start {rss0:.1f} MiB, at the end {rounds[-1]['during_rss']:.1f} MiB "
+        "(process and writer processes)"
+    )
     refused = sum(int(m) for m in re.findall(r"(\d+) OVER (?:ITS RATE|\d+ LINKS)", log))
-    print(f"switch log: {log.count('does not read')} links dropped for not reading, "
-          f"{log.count('without a sign-on')} closed for frames without sign-on, "
-          f"{refused} connections refused at accept; honest errors {len(errors)}")
-    print(f"goal p99 during <= 2x before (median of rounds): {med:.2f}x "
-          f"{'MET' if med <= 2 else 'NOT MET'}; goal journal growth from the flood <= 100 KB/s: "
-          f"{growth / 1024:.1f} KB/s {'MET' if growth <= 100 * 1024 else 'NOT MET'}")
+    print(
+        f"switch log: {log.count('does not read')} links dropped for not reading, "
+        f"{log.count('without a sign-on')} closed for frames without sign-on, "
+        f"{refused} connections refused at accept; honest errors {len(errors)}"
+    )
+    print(
+        f"goal p99 during <= 2x before (median of rounds): {med:.2f}x "
+        f"{'MET' if med <= 2 else 'NOT MET'}; goal journal growth from the flood <= 100 KB/s: "
+        f"{growth / 1024:.1f} KB/s {'MET' if growth <= 100 * 1024 else 'NOT MET'}"
+    )
     if errors:
         print("first honest error:", errors[0].replace("\n", " / "))
     return 0 if all(r["before_n"] and r["during_n"] for r in rounds) else 1
@@ -320,8 +366,9 @@ async def attack(args: argparse.Namespace) -> int:
             sum(range(10_000))
         print(json.dumps(stats), flush=True)
         return 0
-    tasks = [asyncio.ensure_future(flood(args.attack, args.size, stop, stats))
-             for _ in range(args.flood)]
+    tasks = [
+        asyncio.ensure_future(flood(args.attack, args.size, stop, stats)) for _ in range(args.flood)
+    ]
     if not args.no_stuck:
         tasks.append(asyncio.ensure_future(not_reading(args.attack, args.stuck, stop, stats)))
     await asyncio.sleep(args.duration)
@@ -335,19 +382,35 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--attack", type=int, metavar="PORT", help=argparse.SUPPRESS)
     p.add_argument("--stuck", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument("--profile", metavar="FILE", help="run the switch under cProfile, its "
-                   "statistics to FILE (pstats) when it stops; the figures are then not the goal's")
+    p.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="run the switch under cProfile, its "
+        "statistics to FILE (pstats) when it stops; the figures are then not the goal's",
+    )
     p.add_argument("--honest", type=int, default=20)
     p.add_argument("--rate", type=float, default=20.0, help="inquiries per second per terminal")
     p.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
-    p.add_argument("--rounds", type=int, default=3, help="before/during pairs, one switch; "
-                   "the goal is judged on the median of the rounds' p99 ratios")
-    p.add_argument("--control", action="store_true", help="during: a process that only burns "
-                   "one core, nothing sent to the switch (what the machine alone costs)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="before/during pairs, one switch; "
+        "the goal is judged on the median of the rounds' p99 ratios",
+    )
+    p.add_argument(
+        "--control",
+        action="store_true",
+        help="during: a process that only burns "
+        "one core, nothing sent to the switch (what the machine alone costs)",
+    )
     p.add_argument("--flood", type=int, default=4, help="flooding connections at once")
     p.add_argument("--size", type=int, default=1000, help="bytes per flooding line")
-    p.add_argument("--no-stuck", action="store_true", help="no not-reading terminal (the flood "
-                   "alone; --flood 0: the not-reading terminal alone)")
+    p.add_argument(
+        "--no-stuck",
+        action="store_true",
+        help="no not-reading terminal (the flood alone; --flood 0: the not-reading terminal alone)",
+    )
     args = p.parse_args(argv)
     if args.attack:
         return asyncio.run(attack(args))

@@ -76,9 +76,8 @@ async def one(reactor, kind: str, n: int, window: int, tmp: Path, mqtt: str) -> 
         from hardware.tls import write_lab_pki
 
         pki = write_lab_pki(tmp / "pki", ["T01"])
-        server = (f"tls:0:interface=127.0.0.1:certKey={pki}/server.pem:caCerts={pki}/ca.pem")
-        client = (f"tls:host=127.0.0.1:port={{port}}:certKey={pki}/T01.pem:"
-                  f"caCerts={pki}/ca.pem")
+        server = f"tls:0:interface=127.0.0.1:certKey={pki}/server.pem:caCerts={pki}/ca.pem"
+        client = f"tls:host=127.0.0.1:port={{port}}:certKey={pki}/T01.pem:caCerts={pki}/ca.pem"
     elif kind == "serial":
         from hardware.nullmodem import NullModem
 
@@ -87,7 +86,7 @@ async def one(reactor, kind: str, n: int, window: int, tmp: Path, mqtt: str) -> 
         client = f"serial:{modem.b}:framing=stx"
         window = 1  # stop-and-wait: one frame on the line at a time
     elif kind == "mqtt":
-        host, _, rest = mqtt[len("mqtt://"):].partition(":")
+        host, _, rest = mqtt[len("mqtt://") :].partition(":")
         port_s = rest.split("/")[0] or "1883"
         try:
             socket.create_connection((host, int(port_s)), timeout=0.5).close()
@@ -101,8 +100,9 @@ async def one(reactor, kind: str, n: int, window: int, tmp: Path, mqtt: str) -> 
     done = asyncio.Event()
     counter = Counter(done, n, window)
     host = listener.getHost()
-    link = await endpoints.connect(reactor, client.format(port=getattr(host, "port", "")),
-                                   counter).asFuture(asyncio.get_running_loop())
+    link = await endpoints.connect(
+        reactor, client.format(port=getattr(host, "port", "")), counter
+    ).asFuture(asyncio.get_running_loop())
     start = time.perf_counter()
     for _ in range(min(window, n)):
         counter.push()
@@ -148,13 +148,15 @@ async def framing_rate(reactor, framing: str, n: int, window: int, plain: bool) 
         server = await loop.create_server(lambda: PlainEcho(framing), "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
     else:
-        listener = await endpoints.listen(reactor, f"tcp:0:interface=127.0.0.1:framing={framing}",
-                                          Echo).asFuture(loop)
+        listener = await endpoints.listen(
+            reactor, f"tcp:0:interface=127.0.0.1:framing={framing}", Echo
+        ).asFuture(loop)
         port = listener.getHost().port
     done = asyncio.Event()
     counter = Counter(done, n, window)
-    link = await endpoints.connect(reactor, f"tcp:host=127.0.0.1:port={port}:framing={framing}",
-                                   counter).asFuture(loop)
+    link = await endpoints.connect(
+        reactor, f"tcp:host=127.0.0.1:port={port}:framing={framing}", counter
+    ).asFuture(loop)
     start = time.perf_counter()
     for _ in range(min(window, n)):
         counter.push()
@@ -177,8 +179,10 @@ async def main(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.kinds.split(","):
             n = args.n if kind != "serial" else min(args.n, 2000)
-            rates = [await one(reactor, kind, n, args.window, Path(tmp) / f"{kind}{i}", args.mqtt)
-                     for i in range(args.repeat)]
+            rates = [
+                await one(reactor, kind, n, args.window, Path(tmp) / f"{kind}{i}", args.mqtt)
+                for i in range(args.repeat)
+            ]
             rate = None if None in rates else max(r for r in rates if r is not None)
             window = 1 if kind == "serial" else args.window
             shown = "no broker" if rate is None else f"{rate:10.0f}"
@@ -203,10 +207,17 @@ if __name__ == "__main__":
     p.add_argument("--window", type=int, default=50)
     p.add_argument("--kinds", default="tcp,loop,tls,serial,mqtt")
     p.add_argument("--mqtt", default="mqtt://127.0.0.1:1883")
-    p.add_argument("--framings", default="line,stx,dle,ascii4,bin2,bin4,length",
-                   help="framings to time over TCP against a plain socket echo ('' for none)")
-    p.add_argument("--repeat", type=int, default=1,
-                   help="measure each R times (LEMS and plain alternating), print the best")
+    p.add_argument(
+        "--framings",
+        default="line,stx,dle,ascii4,bin2,bin4,length",
+        help="framings to time over TCP against a plain socket echo ('' for none)",
+    )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure each R times (LEMS and plain alternating), print the best",
+    )
     args = p.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from twisted.internet import asyncioreactor

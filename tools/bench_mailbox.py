@@ -68,7 +68,8 @@ async def run(args: argparse.Namespace, work: Path, reactor: object) -> int:
 
     path = write_lab(work / "lab", args.terminals, own_ori=True)
     text = path.read_text("utf-8").replace(
-        "lockout_after = 5", f"lockout_after = 5\nmailbox_limit = {args.messages + 1}")
+        "lockout_after = 5", f"lockout_after = 5\nmailbox_limit = {args.messages + 1}"
+    )
     path.write_text(text, "utf-8")
     lab = load_lab(path)
     switch = Switch(lab, reactor)
@@ -80,8 +81,10 @@ async def run(args: argparse.Namespace, work: Path, reactor: object) -> int:
     async def flush() -> None:
         await Deferred.asFuture(switch.writer.submit([]), asyncio.get_running_loop())
 
-    print(f"{args.messages:,} messages of {args.size} bytes for {args.terminals} terminals "
-          f"signed off; load average {load()}")
+    print(
+        f"{args.messages:,} messages of {args.size} bytes for {args.terminals} terminals "
+        f"signed off; load average {load()}"
+    )
     marks: list[tuple[int, float, float]] = []
     r0 = rss()
     print(f"switch started          queued {0:>9,}  rss {r0[0]:7.1f} MiB  writer {r0[1]:6.1f} MiB")
@@ -100,8 +103,11 @@ async def run(args: argparse.Namespace, work: Path, reactor: object) -> int:
             marks.append((sent, *r))
             if sent == warm:
                 t_warm = time.perf_counter()
-            print(f"{'after warm-up' if sent == warm else '':<22}  queued {sent:>9,}  rss "
-                  f"{r[0]:7.1f} MiB  writer {r[1]:6.1f} MiB", flush=True)
+            print(
+                f"{'after warm-up' if sent == warm else '':<22}  queued {sent:>9,}  rss "
+                f"{r[0]:7.1f} MiB  writer {r[1]:6.1f} MiB",
+                flush=True,
+            )
     secs = time.perf_counter() - t0
     queued = sum(switch.mailboxes.count(t) for t in terminals)
     db = lab.database
@@ -121,15 +127,23 @@ async def run(args: argparse.Namespace, work: Path, reactor: object) -> int:
     growth = end[1] - w[1]
     per = growth * 1024 * 1024 / max(1, end[0] - w[0])
     print(f"queued in the mailboxes at the end: {queued:,} (switch's own count)")
-    print(f"rss growth after the warm-up: switch {growth:+.1f} MiB "
-          f"({per:.1f} bytes per queued message), writer {end[2] - w[2]:+.1f} MiB")
-    print(f"database with its WAL: {size / 1e6:,.0f} MB; {sent / secs:,.0f} messages/s "
-          f"({(end[0] - w[0]) / max(1e-9, time.perf_counter() - t_warm):,.0f} after the "
-          f"warm-up); load average {load()}")
-    print(f"restarted on the queued lab: {waiting:,} waiting, loaded in {started:.1f} s, rss "
-          f"{before:.1f} -> {after:.1f} MiB ({after - before:+.1f})")
-    print(f"goal rss growth <= 50 MB with {end[0]:,} queued: {growth:.1f} MiB "
-          f"{'MET' if growth * 1.048576 <= 50 else 'NOT MET'}")
+    print(
+        f"rss growth after the warm-up: switch {growth:+.1f} MiB "
+        f"({per:.1f} bytes per queued message), writer {end[2] - w[2]:+.1f} MiB"
+    )
+    print(
+        f"database with its WAL: {size / 1e6:,.0f} MB; {sent / secs:,.0f} messages/s "
+        f"({(end[0] - w[0]) / max(1e-9, time.perf_counter() - t_warm):,.0f} after the "
+        f"warm-up); load average {load()}"
+    )
+    print(
+        f"restarted on the queued lab: {waiting:,} waiting, loaded in {started:.1f} s, rss "
+        f"{before:.1f} -> {after:.1f} MiB ({after - before:+.1f})"
+    )
+    print(
+        f"goal rss growth <= 50 MB with {end[0]:,} queued: {growth:.1f} MiB "
+        f"{'MET' if growth * 1.048576 <= 50 else 'NOT MET'}"
+    )
     return 0 if queued == args.messages else 1
 
 

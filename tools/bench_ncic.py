@@ -47,15 +47,18 @@ class FixedClock:
         return None
 
 
-def load(path: Path, n: int, seed: int, files: tuple[str, ...] = ("wanted", "vehicle")
-         ) -> tuple[list[tuple[str, str]], list[str], float]:
+def load(
+    path: Path, n: int, seed: int, files: tuple[str, ...] = ("wanted", "vehicle")
+) -> tuple[list[tuple[str, str]], list[str], float]:
     store = NcicStore.open(path)
     # Bulk load as a database is loaded in bulk: the search indexes are dropped, the rows
     # inserted, the indexes built again once over them (the same SCHEMA the endpoint opens
     # with). Maintaining 15 indexes row by row is what made 15 M rows take hours here.
     conn = store.conn
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND "
-                                "tbl_name = 'record' AND sql IS NOT NULL").fetchall():
+    for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND "
+        "tbl_name = 'record' AND sql IS NOT NULL"
+    ).fetchall():
         conn.execute(f"DROP INDEX {name}")
     conn.execute("PRAGMA cache_size = -1000000")
     world = World(seed, [ORI])
@@ -75,18 +78,43 @@ def load(path: Path, n: int, seed: int, files: tuple[str, ...] = ("wanted", "veh
                 pool.append(world.subject(i + 1).person())
                 fields = pool[-1]
             else:  # the other person files: that person's name with another one's DOB
-                fields = [(c, v if c != "DOB" else pool[(len(pool) - 1 - k * 9973)
-                                                        % len(pool)][3][1])
-                          for c, v in pool[-1]]
-            batch.append((file, file.upper(), world.ori(), oca, [
-                *fields, ("OFF", "1299"), ("DOW", "20250101"), ("OCA", oca)], "2026"))
+                fields = [
+                    (c, v if c != "DOB" else pool[(len(pool) - 1 - k * 9973) % len(pool)][3][1])
+                    for c, v in pool[-1]
+                ]
+            batch.append(
+                (
+                    file,
+                    file.upper(),
+                    world.ori(),
+                    oca,
+                    [*fields, ("OFF", "1299"), ("DOW", "20250101"), ("OCA", oca)],
+                    "2026",
+                )
+            )
             if len(people) < 20000:
                 people.append((fields[0][1], fields[3][1]))
         else:
             vin = world.vin()
-            batch.append(("vehicle", "EV", world.ori(), oca, [
-                ("VIN", vin), ("VYR", "2020"), ("VMA", "FORD"), ("VST", "4D"), ("VCO", "BLK"),
-                ("LIC", world.plate()), ("DOT", "20250301"), ("OCA", oca)], "2026"))
+            batch.append(
+                (
+                    "vehicle",
+                    "EV",
+                    world.ori(),
+                    oca,
+                    [
+                        ("VIN", vin),
+                        ("VYR", "2020"),
+                        ("VMA", "FORD"),
+                        ("VST", "4D"),
+                        ("VCO", "BLK"),
+                        ("LIC", world.plate()),
+                        ("DOT", "20250301"),
+                        ("OCA", oca),
+                    ],
+                    "2026",
+                )
+            )
             if len(vins) < 20000:
                 vins.append(vin)
         if len(batch) == 20000:
@@ -102,8 +130,9 @@ def load(path: Path, n: int, seed: int, files: tuple[str, ...] = ("wanted", "veh
     return people, vins, elapsed
 
 
-def run(n: int, queries: int, seed: int, files: tuple[str, ...] = ("wanted", "vehicle")
-        ) -> dict[str, float]:
+def run(
+    n: int, queries: int, seed: int, files: tuple[str, ...] = ("wanted", "vehicle")
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "ncic.db"
         people, vins, load_s = load(path, n, seed, files)
@@ -132,9 +161,14 @@ def run(n: int, queries: int, seed: int, files: tuple[str, ...] = ("wanted", "ve
             hits += ans.bodies[0].startswith("HIT")
         ncic.close()
     times.sort()
-    return {"records": n, "load_rows_per_s": n / load_s, "p50_ms": statistics.median(times),
-            "p99_ms": times[int(len(times) * 0.99) - 1], "max_ms": times[-1],
-            "hit_share": hits / len(texts)}
+    return {
+        "records": n,
+        "load_rows_per_s": n / load_s,
+        "p50_ms": statistics.median(times),
+        "p99_ms": times[int(len(times) * 0.99) - 1],
+        "max_ms": times[-1],
+        "hit_share": hits / len(texts),
+    }
 
 
 def main() -> int:
@@ -142,24 +176,34 @@ def main() -> int:
     p.add_argument("--records", default="10000,1000000")
     p.add_argument("--queries", type=int, default=5000)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--files", default="wanted,vehicle",
-                   help="NCIC files the records are spread over (vehicle must be one)")
-    p.add_argument("--per-file", action="store_true",
-                   help="each size counts records per file, not in all")
+    p.add_argument(
+        "--files",
+        default="wanted,vehicle",
+        help="NCIC files the records are spread over (vehicle must be one)",
+    )
+    p.add_argument(
+        "--per-file", action="store_true", help="each size counts records per file, not in all"
+    )
     args = p.parse_args()
     files = tuple(args.files.split(","))
     if "vehicle" not in files or "wanted" not in files:
         p.error("--files must include wanted and vehicle (the inquiries hit them)")
     sizes = [int(x) * (len(files) if args.per_file else 1) for x in args.records.split(",")]
     if min(sizes) < 2 or args.queries < 1:
-        p.error("--records needs at least 2 per size (half persons, half vehicles) and "
-                "--queries at least 1")
-    print(f"{'records':>10} {'load rows/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-          f"{'hits':>6}")
+        p.error(
+            "--records needs at least 2 per size (half persons, half vehicles) and "
+            "--queries at least 1"
+        )
+    print(
+        f"{'records':>10} {'load rows/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'hits':>6}"
+    )
     for n in sizes:
         r = run(n, args.queries, args.seed, files)
-        print(f"{r['records']:>10} {r['load_rows_per_s']:>12.0f} {r['p50_ms']:>8.3f} "
-              f"{r['p99_ms']:>8.3f} {r['max_ms']:>8.3f} {r['hit_share']:>6.2f}", flush=True)
+        print(
+            f"{r['records']:>10} {r['load_rows_per_s']:>12.0f} {r['p50_ms']:>8.3f} "
+            f"{r['p99_ms']:>8.3f} {r['max_ms']:>8.3f} {r['hit_share']:>6.2f}",
+            flush=True,
+        )
     return 0
 
 

@@ -39,14 +39,59 @@ from formats.errors import Reject
 from formats.grammar import Parser
 from formats.nic import make_nic
 
-ORIS = ["OR0240000", "OR0260200", "OR0030100", "OR034015J", "ORODOT000", "WA0170000",
-        "OR0200000", "ORSP00000", "OR0010300", "ORLEDS000"]
+ORIS = [
+    "OR0240000",
+    "OR0260200",
+    "OR0030100",
+    "OR034015J",
+    "ORODOT000",
+    "WA0170000",
+    "OR0200000",
+    "ORSP00000",
+    "OR0010300",
+    "ORLEDS000",
+]
 STATES = ["WA", "ID", "CA", "NV", "AZ", "TX", "NB", "MT", "UT", "CO"]
-LAST = ["SMITH", "JOHNSON", "WILLIAMS", "BROWN", "JONES", "GARCIA", "MILLER", "DAVIS",
-        "RODRIGUEZ", "MARTINEZ", "HERNANDEZ", "LOPEZ", "GONZALEZ", "WILSON", "ANDERSON",
-        "O'BRIEN", "NGUYEN", "VAN DYKE", "SMITH-JONES", "THOMPSON"]
-FIRST = ["JOHN", "MARY", "JAMES", "PATRICIA", "ROBERT", "JENNIFER", "MICHAEL", "LINDA",
-         "WILLIAM", "ELIZABETH", "DAVID", "BARBARA", "RICHARD", "SUSAN", "JOSEPH", "JESSICA"]
+LAST = [
+    "SMITH",
+    "JOHNSON",
+    "WILLIAMS",
+    "BROWN",
+    "JONES",
+    "GARCIA",
+    "MILLER",
+    "DAVIS",
+    "RODRIGUEZ",
+    "MARTINEZ",
+    "HERNANDEZ",
+    "LOPEZ",
+    "GONZALEZ",
+    "WILSON",
+    "ANDERSON",
+    "O'BRIEN",
+    "NGUYEN",
+    "VAN DYKE",
+    "SMITH-JONES",
+    "THOMPSON",
+]
+FIRST = [
+    "JOHN",
+    "MARY",
+    "JAMES",
+    "PATRICIA",
+    "ROBERT",
+    "JENNIFER",
+    "MICHAEL",
+    "LINDA",
+    "WILLIAM",
+    "ELIZABETH",
+    "DAVID",
+    "BARBARA",
+    "RICHARD",
+    "SUSAN",
+    "JOSEPH",
+    "JESSICA",
+]
 SEX, RAC = "MFU", "WBAIUHP"
 EYE = ["BRO", "BLU", "GRN", "HAZ", "GRY"]
 HAI = ["BRO", "BLK", "BLN", "RED", "GRY", "WHI"]
@@ -57,10 +102,44 @@ VCO = ["BLK", "WHI", "SIL", "RED", "BLU", "GRY"]
 LIT = ["PC", "TK", "MC", "TL", "PE"]
 MAK = ["SW", "GLC", "SR", "BER", "REM", "WIN"]
 CAL = ["9", "22", "38", "40", "45", "357"]
-WORDS = ["SUBJECT", "LAST", "SEEN", "DRIVING", "NORTHBOUND", "ON", "I5", "NEAR", "EXIT", "308",
-         "ARMED", "AND", "DANGEROUS", "CONTACT", "DETECTIVE", "UNIT", "AFTER", "HOURS", "CALL",
-         "DISPATCH", "TATTOO", "LEFT", "ARM", "WEARING", "BLUE", "JACKET", "VEHICLE", "HAS",
-         "DAMAGE", "REAR", "BUMPER", "WARRANT", "FULL", "EXTRADITION", "WITHIN", "STATE"]
+WORDS = [
+    "SUBJECT",
+    "LAST",
+    "SEEN",
+    "DRIVING",
+    "NORTHBOUND",
+    "ON",
+    "I5",
+    "NEAR",
+    "EXIT",
+    "308",
+    "ARMED",
+    "AND",
+    "DANGEROUS",
+    "CONTACT",
+    "DETECTIVE",
+    "UNIT",
+    "AFTER",
+    "HOURS",
+    "CALL",
+    "DISPATCH",
+    "TATTOO",
+    "LEFT",
+    "ARM",
+    "WEARING",
+    "BLUE",
+    "JACKET",
+    "VEHICLE",
+    "HAS",
+    "DAMAGE",
+    "REAR",
+    "BUMPER",
+    "WARRANT",
+    "FULL",
+    "EXTRADITION",
+    "WITHIN",
+    "STATE",
+]
 
 
 class Gen:
@@ -103,8 +182,7 @@ class Gen:
         return " ".join(self.pick(WORDS) for _ in range(self.r.randint(lo, hi)))
 
     def person(self) -> str:
-        return (f"NAM/{self.name()}.SEX/{self.pick(SEX)}.RAC/{self.pick(RAC)}"
-                f".DOB/{self.date()}")
+        return f"NAM/{self.name()}.SEX/{self.pick(SEX)}.RAC/{self.pick(RAC)}.DOB/{self.date()}"
 
 
 def _qw(g: Gen) -> str:
@@ -120,8 +198,9 @@ def _qw(g: Gen) -> str:
 
 def _qv(g: Gen) -> str:
     if g.r.random() < 0.7:
-        return (f"QV.{g.ori()}.LIC/{g.plate()}.LIS/OR.LIY/{g.r.randint(2018, 2027)}"
-                f".LIT/{g.pick(LIT)}")
+        return (
+            f"QV.{g.ori()}.LIC/{g.plate()}.LIS/OR.LIY/{g.r.randint(2018, 2027)}.LIT/{g.pick(LIT)}"
+        )
     return f"QV.{g.ori()}.VIN/{g.vin()}"
 
 
@@ -150,23 +229,29 @@ def _dq(g: Gen) -> str:
 
 def _ew(g: Gen) -> str:
     akas = "".join(f".AKA/{g.name()}" for _ in range(g.r.randint(0, 2)))
-    return (f"EW.{g.ori()}.{g.person()}.HGT/5{g.r.randint(0, 11):02d}"
-            f".WGT/{g.r.randint(110, 260)}.EYE/{g.pick(EYE)}.HAI/{g.pick(HAI)}"
-            f".OFF/{g.pick(OFF)}.DOW/{g.date(2020, 2026)}.OCA/{g.r.randint(20, 26)}-{g.digits(5)}"
-            f".SOC/{g.digits(9)}.SMT/TAT L ARM{akas}.MIS/{g.words(30, 65)}")
+    return (
+        f"EW.{g.ori()}.{g.person()}.HGT/5{g.r.randint(0, 11):02d}"
+        f".WGT/{g.r.randint(110, 260)}.EYE/{g.pick(EYE)}.HAI/{g.pick(HAI)}"
+        f".OFF/{g.pick(OFF)}.DOW/{g.date(2020, 2026)}.OCA/{g.r.randint(20, 26)}-{g.digits(5)}"
+        f".SOC/{g.digits(9)}.SMT/TAT L ARM{akas}.MIS/{g.words(30, 65)}"
+    )
 
 
 def _ev(g: Gen) -> str:
-    return (f"EV.{g.ori()}.VIN/{g.vin()}.VYR/{g.r.randint(1995, 2026)}.VMA/{g.pick(VMA)}"
-            f".VMO/{g.alnum(3)}.VST/{g.pick(VST)}.VCO/{g.pick(VCO)}.LIC/{g.plate()}.LIS/OR"
-            f".LIY/{g.r.randint(2018, 2027)}.LIT/{g.pick(LIT)}.DOT/{g.date(2024, 2026)}"
-            f".OCA/{g.r.randint(20, 26)}-{g.digits(5)}.MIS/{g.words(25, 60)}")
+    return (
+        f"EV.{g.ori()}.VIN/{g.vin()}.VYR/{g.r.randint(1995, 2026)}.VMA/{g.pick(VMA)}"
+        f".VMO/{g.alnum(3)}.VST/{g.pick(VST)}.VCO/{g.pick(VCO)}.LIC/{g.plate()}.LIS/OR"
+        f".LIY/{g.r.randint(2018, 2027)}.LIT/{g.pick(LIT)}.DOT/{g.date(2024, 2026)}"
+        f".OCA/{g.r.randint(20, 26)}-{g.digits(5)}.MIS/{g.words(25, 60)}"
+    )
 
 
 def _eg(g: Gen) -> str:
-    return (f"EG.{g.ori()}.SER/{g.alnum(9)}.MAK/{g.pick(MAK)}.CAL/{g.pick(CAL)}.TYP/P"
-            f".MOD/MODEL {g.digits(2)}.DOT/{g.date(2024, 2026)}.OCA/{g.digits(8)}"
-            f".MIS/{g.words(20, 50)}")
+    return (
+        f"EG.{g.ori()}.SER/{g.alnum(9)}.MAK/{g.pick(MAK)}.CAL/{g.pick(CAL)}.TYP/P"
+        f".MOD/MODEL {g.digits(2)}.DOT/{g.date(2024, 2026)}.OCA/{g.digits(8)}"
+        f".MIS/{g.words(20, 50)}"
+    )
 
 
 def _maint(g: Gen) -> str:
@@ -180,8 +265,11 @@ def _maint(g: Gen) -> str:
         return f"X{kind}.{g.ori()}{nam}.NIC/{nic}.RSN/{g.words(3, 8)}"
     if key == "L":
         return f"L{kind}.{g.ori()}{nam}.NIC/{nic}.DOL/{g.date(2025, 2026)}.MIS/{g.words(10, 30)}"
-    extra = f".HGT/5{g.r.randint(0, 11):02d}.WGT/{g.r.randint(110, 260)}" if kind == "W" else \
-        (f".VCO/{g.pick(VCO)}" if kind == "V" else f".CAL/{g.pick(CAL)}")
+    extra = (
+        f".HGT/5{g.r.randint(0, 11):02d}.WGT/{g.r.randint(110, 260)}"
+        if kind == "W"
+        else (f".VCO/{g.pick(VCO)}" if kind == "V" else f".CAL/{g.pick(CAL)}")
+    )
     return f"M{kind}.{g.ori()}{nam}.NIC/{nic}{extra}.MIS/{g.words(10, 30)}"
 
 
@@ -196,32 +284,49 @@ def _am(g: Gen) -> str:
 def _iii(g: Gen) -> str:
     pur = g.pick("CCCCJF")
     if g.r.random() < 0.6:
-        return (f"QH.{g.ori()}.PUR/{pur}.NAM/{g.name()}.DOB/{g.date()}.SEX/{g.pick(SEX)}"
-                f".RAC/{g.pick(RAC)}.ATN/DET {g.pick(LAST)}")
+        return (
+            f"QH.{g.ori()}.PUR/{pur}.NAM/{g.name()}.DOB/{g.date()}.SEX/{g.pick(SEX)}"
+            f".RAC/{g.pick(RAC)}.ATN/DET {g.pick(LAST)}"
+        )
     return f"QR.{g.ori()}.PUR/{pur}.FBI/{g.alnum(9)}.ATN/DET {g.pick(LAST)} UNIT {g.digits(2)}"
 
 
 def _yq(g: Gen) -> str:
-    return (f"YQ.{g.ori()}.{g.pick(['WA0170000', 'ID0010000', 'CA0190000'])}.TXT\n"
-            f"RTY/WP.RNO/1.PRI/{g.pick('UR')}.OCA/{g.alnum(8)}.NIC/{g.nic('W')}.NAM/{g.name()}"
-            f".RNA/DISPATCHER {g.pick(LAST)}.RAG/{g.pick(['SALEM PD', 'MARION SO'])}"
-            f".PHO/503555{g.digits(4)}.REM/{g.words(4, 10)}")
+    return (
+        f"YQ.{g.ori()}.{g.pick(['WA0170000', 'ID0010000', 'CA0190000'])}.TXT\n"
+        f"RTY/WP.RNO/1.PRI/{g.pick('UR')}.OCA/{g.alnum(8)}.NIC/{g.nic('W')}.NAM/{g.name()}"
+        f".RNA/DISPATCHER {g.pick(LAST)}.RAG/{g.pick(['SALEM PD', 'MARION SO'])}"
+        f".PHO/503555{g.digits(4)}.REM/{g.words(4, 10)}"
+    )
 
 
 def _state(g: Gen) -> str:
-    return g.pick([
-        f"QCH.{g.ori()}.PUR/C.NAM/{g.name()}.DOB/{g.date()}.SEX/{g.pick(SEX)}",
-        f"FCK.{g.ori()}.{g.person()}.IDT/DL.IDN/{g.alnum(9)}.DLR/{g.alnum(6)}.SER/{g.alnum(8)}"
-        f".MAK/{g.pick(MAK)}.CAL/{g.pick(CAL)}.TYP/P",
-        f"KQ.{g.ori()}.{g.pick(STATES)}.TXT\nPUR/C.OLN/{g.alnum(8)}.ATN/{g.pick(LAST)}",
-    ])
+    return g.pick(
+        [
+            f"QCH.{g.ori()}.PUR/C.NAM/{g.name()}.DOB/{g.date()}.SEX/{g.pick(SEX)}",
+            f"FCK.{g.ori()}.{g.person()}.IDT/DL.IDN/{g.alnum(9)}.DLR/{g.alnum(6)}.SER/{g.alnum(8)}"
+            f".MAK/{g.pick(MAK)}.CAL/{g.pick(CAL)}.TYP/P",
+            f"KQ.{g.ori()}.{g.pick(STATES)}.TXT\nPUR/C.OLN/{g.alnum(8)}.ATN/{g.pick(LAST)}",
+        ]
+    )
 
 
 # (weight, generator): queries QW/QV/QG/RQ/DQ about 60 %, the rest entries, maintenance,
 # administrative, III, hit confirmation and state transactions.
 MIX: list[tuple[int, Callable[[Gen], str]]] = [
-    (24, _qw), (14, _qv), (4, _qg), (10, _rq), (8, _dq),
-    (6, _ew), (5, _ev), (2, _eg), (8, _maint), (8, _am), (5, _iii), (3, _yq), (3, _state),
+    (24, _qw),
+    (14, _qv),
+    (4, _qg),
+    (10, _rq),
+    (8, _dq),
+    (6, _ew),
+    (5, _ev),
+    (2, _eg),
+    (8, _maint),
+    (8, _am),
+    (5, _iii),
+    (3, _yq),
+    (3, _state),
 ]
 
 
@@ -278,8 +383,12 @@ def _baseline(text: str) -> object:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=50_000, help="messages per timed run")
-    ap.add_argument("--repeat", type=int, default=15,
-                    help="pairs of timed runs (baseline, parser) taken in turns")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=15,
+        help="pairs of timed runs (baseline, parser) taken in turns",
+    )
     ap.add_argument("--size", type=int, default=1000, help="distinct messages in the corpus")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
@@ -292,33 +401,48 @@ def main(argv: list[str] | None = None) -> int:
     avg = sum(len(t.encode()) for t in texts) / len(texts)
 
     print(f"python   {platform.python_implementation()} {sys.version.split()[0]}")
-    print(f"machine  {platform.platform()} {platform.machine()} "
-          f"({platform.processor() or 'unknown cpu'})")
-    print(f"corpus   {len(texts)} messages, {len(keys)} keys, {avg:.0f} bytes average, "
-          f"{rejects} rejected ({rejects / len(texts):.1%})")
-    print(f"timing   {args.repeat} pairs of runs of {args.n} messages, baseline and parser "
-          "in turns")
+    print(
+        f"machine  {platform.platform()} {platform.machine()} "
+        f"({platform.processor() or 'unknown cpu'})"
+    )
+    print(
+        f"corpus   {len(texts)} messages, {len(keys)} keys, {avg:.0f} bytes average, "
+        f"{rejects} rejected ({rejects / len(texts):.1%})"
+    )
+    print(
+        f"timing   {args.repeat} pairs of runs of {args.n} messages, baseline and parser in turns"
+    )
 
-    batch = (texts * (args.n // len(texts) + 1))[:args.n]
+    batch = (texts * (args.n // len(texts) + 1))[: args.n]
     pairs = [(_time(_baseline, batch), _time(parser.check, batch)) for _ in range(args.repeat)]
     base = min(b for b, _ in pairs)
     check = min(c for _, c in pairs)
     ratios = sorted(c / b for b, c in pairs)
-    print(f"baseline split/partition  {base * 1e6:7.2f} us/message  {1 / base:12,.0f} messages/s"
-          "  (best run)")
-    print(f"Parser.check              {check * 1e6:7.2f} us/message  {1 / check:12,.0f} messages/s"
-          "  (best run)")
-    print(f"ratio check/baseline      {statistics.median(ratios):7.2f}  (median of the pairs; "
-          f"{ratios[0]:.2f}-{ratios[-1]:.2f})")
+    print(
+        f"baseline split/partition  {base * 1e6:7.2f} us/message  {1 / base:12,.0f} messages/s"
+        "  (best run)"
+    )
+    print(
+        f"Parser.check              {check * 1e6:7.2f} us/message  {1 / check:12,.0f} messages/s"
+        "  (best run)"
+    )
+    print(
+        f"ratio check/baseline      {statistics.median(ratios):7.2f}  (median of the pairs; "
+        f"{ratios[0]:.2f}-{ratios[-1]:.2f})"
+    )
     _bench_xml(parser, texts, results, args.n, args.repeat)
     return 0
 
 
-def _bench_xml(parser: Parser, texts: list[str], results: list[object], n: int,
-               repeat: int) -> None:
+def _bench_xml(
+    parser: Parser, texts: list[str], results: list[object], n: int, repeat: int
+) -> None:
     """Nlets legacy text against Nlets XML, the same messages, timed in turns."""
-    legacy = [t for t, r in zip(texts, results, strict=True)
-              if not isinstance(r, Reject) and r.destinations]
+    legacy = [
+        t
+        for t, r in zip(texts, results, strict=True)
+        if not isinstance(r, Reject) and r.destinations
+    ]
     if not legacy:
         print("nlets    no valid Nlets message in the corpus")
         return
@@ -335,14 +459,22 @@ def _bench_xml(parser: Parser, texts: list[str], results: list[object], n: int,
     best_x = min(b for _, b in pairs)
     ratios = sorted(b / a for a, b in pairs)
     avg_x = sum(len(x.encode()) for x in xmls) / len(xmls)
-    print(f"nlets    {len(legacy)} valid Nlets messages, {avg_x:.0f} bytes average as XML; "
-          f"{repeat} pairs of runs of {size}")
-    print(f"Nlets legacy Parser.check {best_l * 1e6:7.2f} us/message  {1 / best_l:12,.0f} "
-          "messages/s  (best run)")
-    print(f"Nlets XML decode+check    {best_x * 1e6:7.2f} us/message  {1 / best_x:12,.0f} "
-          "messages/s  (best run)")
-    print(f"ratio xml/legacy          {statistics.median(ratios):7.2f}  (median of the pairs; "
-          f"{ratios[0]:.2f}-{ratios[-1]:.2f})")
+    print(
+        f"nlets    {len(legacy)} valid Nlets messages, {avg_x:.0f} bytes average as XML; "
+        f"{repeat} pairs of runs of {size}"
+    )
+    print(
+        f"Nlets legacy Parser.check {best_l * 1e6:7.2f} us/message  {1 / best_l:12,.0f} "
+        "messages/s  (best run)"
+    )
+    print(
+        f"Nlets XML decode+check    {best_x * 1e6:7.2f} us/message  {1 / best_x:12,.0f} "
+        "messages/s  (best run)"
+    )
+    print(
+        f"ratio xml/legacy          {statistics.median(ratios):7.2f}  (median of the pairs; "
+        f"{ratios[0]:.2f}-{ratios[-1]:.2f})"
+    )
 
 
 if __name__ == "__main__":

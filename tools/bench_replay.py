@@ -54,8 +54,10 @@ def echo_server() -> None:
 
         def frame_received(self, payload):
             now = datetime.now(UTC)
-            self.link.send(f"OSN/0000000 TRM/NONE DTE/{now:%Y%m%d} TIM/{now:%H%M%S}\nECHO.X\n"
-                           .encode() + payload)
+            self.link.send(
+                f"OSN/0000000 TRM/NONE DTE/{now:%Y%m%d} TIM/{now:%H%M%S}\nECHO.X\n".encode()
+                + payload
+            )
 
         def bad_frame(self, reason, raw):
             pass
@@ -69,8 +71,7 @@ def echo_server() -> None:
     def listening(port):
         print(f"LISTENING {port.getHost().port}", flush=True)
 
-    endpoints.listen(reactor, "tcp:0:interface=127.0.0.1", Echo,
-                     1 << 16).addCallback(listening)
+    endpoints.listen(reactor, "tcp:0:interface=127.0.0.1", Echo, 1 << 16).addCallback(listening)
     reactor.run()
 
 
@@ -84,14 +85,25 @@ def write_recording(path: Path, n: int, links: int) -> None:
         for i in range(n):
             t = (t0 + timedelta(milliseconds=i)).isoformat(timespec="microseconds")
             link = f"tcp:127.0.0.1:{40000 + i % links}"
-            text = (f"QW.OR0240000.NAM/DOE,JOHN.DOB/19800101.SEX/M.RAC/W."
-                    f"MIS/BENCH {i:07d}")
+            text = f"QW.OR0240000.NAM/DOE,JOHN.DOB/19800101.SEX/M.RAC/W.MIS/BENCH {i:07d}"
             seq += 1
-            w.write(Record(seq=seq, time=t, direction="in", text=text, link=link,
-                           ori="OR0240000", key="QW"))
+            w.write(
+                Record(
+                    seq=seq, time=t, direction="in", text=text, link=link, ori="OR0240000", key="QW"
+                )
+            )
             seq += 1
-            w.write(Record(seq=seq, time=t, direction="out", link=link, key="ECHO", ref=seq - 1,
-                           text=f"OSN/0000000 TRM/NONE DTE/20261123 TIM/080000\nECHO.X\n{text}"))
+            w.write(
+                Record(
+                    seq=seq,
+                    time=t,
+                    direction="out",
+                    link=link,
+                    key="ECHO",
+                    ref=seq - 1,
+                    text=f"OSN/0000000 TRM/NONE DTE/20261123 TIM/080000\nECHO.X\n{text}",
+                )
+            )
 
 
 def switch_round_trip(n: int, cycles: int) -> int:
@@ -110,43 +122,75 @@ def switch_round_trip(n: int, cycles: int) -> int:
         lab, hits = bench.prepare_lab(work, n, "inprocess")
         pristine = work / "pristine"
         shutil.copytree(lab, pristine)
-        served = bench.Server([*lems, "serve", str(lab), "--listen",
-                               "tcp:0:interface=127.0.0.1"], work / "record.log")
+        served = bench.Server(
+            [*lems, "serve", str(lab), "--listen", "tcp:0:interface=127.0.0.1"], work / "record.log"
+        )
         t = time.perf_counter()
         try:
             answers = asyncio.run(transcript(served.port, n, cycles, hits))
         finally:
             served.stop()
         drive = time.perf_counter() - t
-        print(f"driven: {len(answers):,} answers to {n} terminals x {cycles} cycles of the mix "
-              f"in {drive:.1f} s ({len(answers) / drive:,.0f} tx/s closed loop, incl. sign-on)")
+        print(
+            f"driven: {len(answers):,} answers to {n} terminals x {cycles} cycles of the mix "
+            f"in {drive:.1f} s ({len(answers) / drive:,.0f} tx/s closed loop, incl. sign-on)"
+        )
         rec = work / "mix.jsonl"
         t = time.perf_counter()
-        subprocess.run([*lems, "record", str(lab), "--out", str(rec)], cwd=root, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [*lems, "record", str(lab), "--out", str(rec)],
+            cwd=root,
+            check=True,
+            capture_output=True,
+        )
         took = time.perf_counter() - t
         records = sum(1 for _ in rec.open("rb")) - 1
-        print(f"record: {records:,} journal rows -> {rec.stat().st_size / 1e6:.1f} MB in "
-              f"{took:.1f} s ({records / took:,.0f} records/s, process start included)")
-        replayed = bench.Server([*lems, "serve", str(pristine), "--listen",
-                                 "tcp:0:interface=127.0.0.1"], work / "replay.log")
+        print(
+            f"record: {records:,} journal rows -> {rec.stat().st_size / 1e6:.1f} MB in "
+            f"{took:.1f} s ({records / took:,.0f} records/s, process start included)"
+        )
+        replayed = bench.Server(
+            [*lems, "serve", str(pristine), "--listen", "tcp:0:interface=127.0.0.1"],
+            work / "replay.log",
+        )
         try:
             t = time.perf_counter()
-            out = subprocess.run([*lems, "replay", str(rec), "--lab", str(pristine), "--to",
-                                  f"tcp:host=127.0.0.1:port={replayed.port}", "--speed", "0",
-                                  "--quiet", "--wait", "5"], cwd=root, capture_output=True,
-                                 text=True)
+            out = subprocess.run(
+                [
+                    *lems,
+                    "replay",
+                    str(rec),
+                    "--lab",
+                    str(pristine),
+                    "--to",
+                    f"tcp:host=127.0.0.1:port={replayed.port}",
+                    "--speed",
+                    "0",
+                    "--quiet",
+                    "--wait",
+                    "5",
+                ],
+                cwd=root,
+                capture_output=True,
+                text=True,
+            )
             took = time.perf_counter() - t
         finally:
             replayed.stop()
         inbound = sum(1 for line in rec.open() if '"direction":"in"' in line.replace(" ", ""))
-        summary = next((line for line in out.stdout.splitlines() if "matched" in line),
-                       out.stdout[-500:] + out.stderr[-500:])
-        print(f"replay: {inbound:,} inbound messages in {took:.1f} s "
-              f"({inbound / took:,.0f} messages/s sent and compared, process start included); "
-              f"{summary.strip()}")
-        print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
-              f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        summary = next(
+            (line for line in out.stdout.splitlines() if "matched" in line),
+            out.stdout[-500:] + out.stderr[-500:],
+        )
+        print(
+            f"replay: {inbound:,} inbound messages in {took:.1f} s "
+            f"({inbound / took:,.0f} messages/s sent and compared, process start included); "
+            f"{summary.strip()}"
+        )
+        print(
+            f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        )
         return out.returncode
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -159,12 +203,19 @@ def main() -> int:
     p.add_argument("--gzip", action="store_true", help="replay from a .jsonl.gz recording")
     p.add_argument("--window", type=int, default=10000)
     p.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--switch", action="store_true",
-                   help="record a switch with the national systems on and replay it against "
-                   "another (see above)")
+    p.add_argument(
+        "--switch",
+        action="store_true",
+        help="record a switch with the national systems on and replay it against "
+        "another (see above)",
+    )
     p.add_argument("--terminals", type=int, default=10, help="--switch: terminals")
-    p.add_argument("--cycles", type=int, default=100,
-                   help="--switch: times each terminal sends the mix (10 messages)")
+    p.add_argument(
+        "--cycles",
+        type=int,
+        default=100,
+        help="--switch: times each terminal sends the mix (10 messages)",
+    )
     args = p.parse_args()
     if args.echo_server:
         echo_server()
@@ -177,12 +228,15 @@ def main() -> int:
     t = time.perf_counter()
     write_recording(path, args.messages, args.links)
     written = time.perf_counter() - t
-    print(f"recording: {args.messages:,} in + {args.messages:,} out -> {path.name} "
-          f"({path.stat().st_size / 1e6:.1f} MB) in {written:.1f} s "
-          f"({2 * args.messages / written:,.0f} records/s written, flushed per record)")
+    print(
+        f"recording: {args.messages:,} in + {args.messages:,} out -> {path.name} "
+        f"({path.stat().st_size / 1e6:.1f} MB) in {written:.1f} s "
+        f"({2 * args.messages / written:,.0f} records/s written, flushed per record)"
+    )
 
-    peer = subprocess.Popen([sys.executable, "-u", __file__, "--echo-server"],
-                            stdout=subprocess.PIPE, text=True)
+    peer = subprocess.Popen(
+        [sys.executable, "-u", __file__, "--echo-server"], stdout=subprocess.PIPE, text=True
+    )
     result: dict = {}
     try:
         line = peer.stdout.readline()
@@ -199,13 +253,21 @@ def main() -> int:
         from terminals.replay import Replayer, ReplayOptions
 
         async def run(r):
-            replayer = Replayer(r, endpoint, lambda: read(path)[1], options=ReplayOptions(
-                speed=0, sync=False, window=args.window, wait=5.0, grace=0.1))
+            replayer = Replayer(
+                r,
+                endpoint,
+                lambda: read(path)[1],
+                options=ReplayOptions(speed=0, sync=False, window=args.window, wait=5.0, grace=0.1),
+            )
             cpu0 = time.process_time()
             t0 = time.perf_counter()
             report = await replayer.run()
-            result.update(report=report, wall=time.perf_counter() - t0,
-                          cpu=time.process_time() - cpu0, sent=replayer.sent)
+            result.update(
+                report=report,
+                wall=time.perf_counter() - t0,
+                cpu=time.process_time() - cpu0,
+                sent=replayer.sent,
+            )
 
         task.react(lambda r: defer.ensureDeferred(run(r)))
     except SystemExit as e:
@@ -222,9 +284,11 @@ def main() -> int:
     report, wall = result["report"], result["wall"]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"replay: {result['sent']:,} sent, {report.summary()}")
-    print(f"replay: {wall:.1f} s wall, {result['cpu']:.1f} s CPU, "
-          f"{result['sent'] / wall:,.0f} messages/s sent and compared, max RSS {rss:.0f} MB; "
-          f"echo peer {result['peer_cpu']:.1f} s CPU")
+    print(
+        f"replay: {wall:.1f} s wall, {result['cpu']:.1f} s CPU, "
+        f"{result['sent'] / wall:,.0f} messages/s sent and compared, max RSS {rss:.0f} MB; "
+        f"echo peer {result['peer_cpu']:.1f} s CPU"
+    )
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     for f in tmp.iterdir():
         f.unlink()

@@ -81,6 +81,7 @@ NAMES = ["DOE,JOHN", "SMITH,MARY", "NGUYEN,ANH", "GARCIA,LUIS", "OBRIEN,PAT", "J
 
 # ---------------------------------------------------------------------- echo server (child)
 
+
 def echo_server(kind: str) -> int:
     """The baseline: a Twisted LineReceiver that sends every line straight back."""
     sys.path.insert(0, str(ROOT))
@@ -106,6 +107,7 @@ def echo_server(kind: str) -> int:
 
 # ---------------------------------------------------------------------- processes
 
+
 def raise_nofile() -> int:
     """Soft fd limit up to the hard limit; returns the new soft limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -117,17 +119,23 @@ def raise_nofile() -> int:
 class Server:
     """A server process started with a log file for stdout; knows its port and its CPU time."""
 
-    def __init__(self, argv: list[str], log: Path, timeout: float = 120.0,
-                 cwd: Path | None = None) -> None:
+    def __init__(
+        self, argv: list[str], log: Path, timeout: float = 120.0, cwd: Path | None = None
+    ) -> None:
         self.log = log
         env = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
         if cwd is not None:  # another tree's switch (tools/diff_switch.py): its modules first
             env["PYTHONPATH"] = str(cwd)
         t0 = time.monotonic()
         with open(log, "wb") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                         cwd=cwd or ROOT,
-                                         env=env, preexec_fn=raise_nofile)
+            self.proc = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=cwd or ROOT,
+                env=env,
+                preexec_fn=raise_nofile,
+            )
         self.pid = self.proc.pid
         while True:
             m = LISTENING.search(log.read_text("latin-1"))
@@ -205,8 +213,10 @@ def _stat_cpu(path: str) -> float:
 
 # ---------------------------------------------------------------------- labs
 
-def write_lab(directory: Path, n: int, *, own_ori: bool, endpoints: str = "off",
-              limits: bool = False) -> Path:
+
+def write_lab(
+    directory: Path, n: int, *, own_ori: bool, endpoints: str = "off", limits: bool = False
+) -> Path:
     """The demo lab plus ``n`` bench terminals ``B0001…`` and operators ``BOP0001…``.
 
     ``own_ori``: each terminal gets its own agency ``OR0241001…`` (throughput: an AM to it comes
@@ -224,20 +234,26 @@ def write_lab(directory: Path, n: int, *, own_ori: bool, endpoints: str = "off",
     path = directory / "lab.toml"
     text = path.read_text("utf-8")
     if not limits:
-        text = text.replace("lockout_after = 5", "lockout_after = 5\nrate_frames = 0\n"
-                            "rate_bytes = 0\nsource_frames = 0\nsource_bytes = 0\nsource_links = 0")
-    parts = [drop_tables(text, "endpoint"),
-             "\n# ---------------------------------------- bench\n"]
+        text = text.replace(
+            "lockout_after = 5",
+            "lockout_after = 5\nrate_frames = 0\n"
+            "rate_bytes = 0\nsource_frames = 0\nsource_bytes = 0\nsource_links = 0",
+        )
+    parts = [drop_tables(text, "endpoint"), "\n# ---------------------------------------- bench\n"]
     for name in ("ncic", "nlets", "nics"):
         parts.append(f'[[endpoint]]\nname = "{name}"\nmode = "{endpoints}"\nlatency_ms = 0\n\n')
     for i in range(1, n + 1):
         ori = bench_ori(i) if own_ori else "OR0240000"
         if own_ori:
-            parts.append(f'[[agency]]\nori = "{ori}"\nname = "BENCH AGENCY {i}"\n'
-                         f'type = "PD"\ncategory = "cj"\n\n')
-        parts.append(f'[[terminal]]\nid = "{bench_terminal(i)}"\noris = ["{ori}"]\n\n'
-                     f'[[operator]]\nid = "{bench_operator(i)}"\nname = "BENCH, {i}"\n'
-                     f'password = "bench-pw"\nterminals = ["{bench_terminal(i)}"]\n\n')
+            parts.append(
+                f'[[agency]]\nori = "{ori}"\nname = "BENCH AGENCY {i}"\n'
+                f'type = "PD"\ncategory = "cj"\n\n'
+            )
+        parts.append(
+            f'[[terminal]]\nid = "{bench_terminal(i)}"\noris = ["{ori}"]\n\n'
+            f'[[operator]]\nid = "{bench_operator(i)}"\nname = "BENCH, {i}"\n'
+            f'password = "bench-pw"\nterminals = ["{bench_terminal(i)}"]\n\n'
+        )
     path.write_text("".join(parts), "utf-8")
     return path
 
@@ -284,7 +300,7 @@ class Hits:
     """Seeded records an inquiry finds, each alone under its search key (one answer body)."""
 
     person: str  # NAM/...DOB/...
-    plate: str   # LIC/...
+    plate: str  # LIC/...
 
 
 def find_hits(lab_dir: Path) -> Hits:
@@ -296,20 +312,27 @@ def find_hits(lab_dir: Path) -> Hits:
     from lems.lab import load_lab
 
     lab = load_lab(lab_dir)
-    seed_lab(lab.database.parent, DEFAULT_SUBJECTS, lab.seed,
-             [a.ori for a in lab.agencies.values() if a.category == "cj"], home=lab.state)
+    seed_lab(
+        lab.database.parent,
+        DEFAULT_SUBJECTS,
+        lab.seed,
+        [a.ori for a in lab.agencies.values() if a.category == "cj"],
+        home=lab.state,
+    )
     con = sqlite3.connect(lab.database.parent / "ncic.db")
     try:
         person = con.execute(
             "SELECT fields FROM record r WHERE file = 'wanted' AND status = 'active' AND "
             "(SELECT count(*) FROM record s WHERE s.sdx = r.sdx AND s.dob = r.dob) = 1 "
             "AND (SELECT count(*) FROM record s WHERE s.ori = r.ori AND s.oca = r.oca) = 1 "
-            "ORDER BY id LIMIT 1").fetchone()
+            "ORDER BY id LIMIT 1"
+        ).fetchone()
         plate = con.execute(
             "SELECT lic FROM record r WHERE file = 'vehicle' AND status = 'active' AND "
             "lic IS NOT NULL AND (SELECT count(*) FROM record s WHERE s.lic = r.lic) = 1 "
             "AND (SELECT count(*) FROM record s WHERE s.ori = r.ori AND s.oca = r.oca) = 1 "
-            "ORDER BY id LIMIT 1").fetchone()
+            "ORDER BY id LIMIT 1"
+        ).fetchone()
     finally:
         con.close()
     if person is None or plate is None:
@@ -350,16 +373,17 @@ def requests_for(i: int, hits: Hits | None, cycle: int = 0) -> list[tuple[str, b
         "RQ": f"RQ.{o}.WA.TXT\\\nLIC/ABC{i % 1000:03d}.LIY/2027.LIT/PC",
         "AM": f"AM.{o}.{o}.TXT\\\nBENCH",
         "EW": f"EW.{o}.NAM/{name}.SEX/M.RAC/W.HGT/510.WGT/175.HAI/BRO.OFF/1299.DOW/20261101"
-              f".OCA/B{k}W.DOB/{dob}",
+        f".OCA/B{k}W.DOB/{dob}",
         "XW": f"XW.{o}.NAM/{name}.OCA/B{k}W",
         "EV": f"EV.{o}.LIC/{lic}.LIS/OR.LIY/2027.LIT/PC.VIN/{vin}.VYR/2022.VMA/FORD.VMO/F15"
-              f".VST/PK.VCO/BLK.DOT/20261118.OCA/B{k}V",
+        f".VST/PK.VCO/BLK.DOT/20261118.OCA/B{k}V",
         "XV": f"XV.{o}.VIN/{vin}.OCA/B{k}V",
     }
     return [(label, (texts[label] + "\n").encode()) for label in MIX]
 
 
 # ---------------------------------------------------------------------- load generator
+
 
 class Load:
     """Shared state of one run."""
@@ -386,8 +410,9 @@ class Client(asyncio.Protocol):
     order of its requests to each system, not across systems: an AM is answered while a QW is
     still at NCIC), and latency counts from the scheduled time, so queueing shows."""
 
-    def __init__(self, load: Load, index: int, kind: str, hits: Hits | None,
-                 open_loop: bool = False) -> None:
+    def __init__(
+        self, load: Load, index: int, kind: str, hits: Hits | None, open_loop: bool = False
+    ) -> None:
         self.load = load
         self.kind = kind
         self.index = index
@@ -409,8 +434,10 @@ class Client(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         if self.kind == SWITCH:
-            transport.write(f"LOGON.{bench_terminal(self.index)}.{bench_operator(self.index)}"  # type: ignore[attr-defined]
-                            ".bench-pw\n".encode())
+            transport.write(
+                f"LOGON.{bench_terminal(self.index)}.{bench_operator(self.index)}"  # type: ignore[attr-defined]
+                ".bench-pw\n".encode()
+            )
         else:
             self.signed_on.set_result(None)
 
@@ -452,7 +479,7 @@ class Client(asyncio.Protocol):
                 return
             ack = b"ACK.%d\n" % osn
             nl = frame.find(b"\n") + 1
-            key = frame[nl:frame.find(b".", nl)].decode("latin-1")
+            key = frame[nl : frame.find(b".", nl)].decode("latin-1")
         else:  # the echo sends a request's lines back one by one: the last one answers it
             self.echo_lines += 1
             if not self.waiting or self.echo_lines < self.waiting[0][2]:
@@ -460,8 +487,9 @@ class Client(asyncio.Protocol):
             self.echo_lines = 0
         load = self.load
         if not self.waiting:
-            load.errors.append(f"client {self.index}: an answer to no request: "
-                               f"{frame[:80].decode('latin-1')}")
+            load.errors.append(
+                f"client {self.index}: an answer to no request: {frame[:80].decode('latin-1')}"
+            )
             if ack and self.transport is not None:
                 self.transport.write(ack)
             return
@@ -479,8 +507,12 @@ class Client(asyncio.Protocol):
         if load.stopping or self.open_loop or (self.limit and self.load_sent >= self.limit):
             if ack and self.transport is not None:
                 self.transport.write(ack)
-            if self.limit and self.load_sent >= self.limit and not self.waiting \
-                    and not self.done.done():
+            if (
+                self.limit
+                and self.load_sent >= self.limit
+                and not self.waiting
+                and not self.done.done()
+            ):
                 self.done.set_result(None)
             return
         self.send(ack)
@@ -510,8 +542,9 @@ class Client(asyncio.Protocol):
 
 
 NCIC_ANSWERS = frozenset({"HIT", "NRC", "ACC", "REJ", "NTC"})
-SYSTEM_OF = {label: "AM" if label == "AM" else "NLETS" if label == "RQ" else "NCIC"
-             for label in MIX}
+SYSTEM_OF = {
+    label: "AM" if label == "AM" else "NLETS" if label == "RQ" else "NCIC" for label in MIX
+}
 
 
 def pct(values: list[float], p: float) -> float:
@@ -549,8 +582,10 @@ class Result:
     @property
     def answers(self) -> str:
         total = sum(self.keys.values()) or 1
-        return " ".join(f"{k} {100 * v / total:.0f}%" for k, v in
-                        sorted(self.keys.items(), key=lambda kv: -kv[1]))
+        return " ".join(
+            f"{k} {100 * v / total:.0f}%"
+            for k, v in sorted(self.keys.items(), key=lambda kv: -kv[1])
+        )
 
     @property
     def rate(self) -> float:
@@ -586,16 +621,24 @@ async def schedule(clients: list[Client], rate: float, load: Load) -> None:
         await asyncio.sleep(0.0005)
 
 
-async def drive(server: Server, kind: str, reactor_kind: str, n: int, warmup: float,
-                duration: float, hits: Hits | None, rate: float = 0.0,
-                endpoints: str = "inprocess") -> Result:
+async def drive(
+    server: Server,
+    kind: str,
+    reactor_kind: str,
+    n: int,
+    warmup: float,
+    duration: float,
+    hits: Hits | None,
+    rate: float = 0.0,
+    endpoints: str = "inprocess",
+) -> Result:
     loop = asyncio.get_running_loop()
     load = Load()
     clients: list[Client] = []
     for i in range(1, n + 1):
         _, c = await loop.create_connection(
-            lambda i=i: Client(load, i, kind, hits, open_loop=rate > 0), "127.0.0.1",
-            server.port)
+            lambda i=i: Client(load, i, kind, hits, open_loop=rate > 0), "127.0.0.1", server.port
+        )
         clients.append(c)
     await asyncio.wait_for(asyncio.gather(*(c.signed_on for c in clients)), 120)
     ticker = None
@@ -622,21 +665,36 @@ async def drive(server: Server, kind: str, reactor_kind: str, n: int, warmup: fl
     await asyncio.wait_for(asyncio.gather(*(c.closed for c in clients)), 10)
     wall = t1 - t0
     lat = load.latencies
-    return Result(kind, reactor_kind, n, wall, load.count, pct(lat, 0.50), pct(lat, 0.99),
-                  100 * (cpu1 - cpu0) / wall, 100 * (main1 - main0) / wall,
-                  100 * (gen1 - gen0) / wall,
-                  max(0.0, 100 * ((busy1 - busy0) - (cpu1 - cpu0) - (gen1 - gen0)) / wall),
-                  load.errors,
-                  {k.decode("latin-1"): v for k, v in load.keys.items()},
-                  endpoints, pct(lat, 0.999),
-                  {label: (len(v), pct(v, 0.5), pct(v, 0.99), pct(v, 0.999))
-                   for label, v in sorted(load.by_label.items(), key=lambda kv: MIX.index(kv[0]))},
-                  {label: dict(c) for label, c in load.answer_keys.items()},
-                  rate, server.start_seconds, load.late * 1000)
+    return Result(
+        kind,
+        reactor_kind,
+        n,
+        wall,
+        load.count,
+        pct(lat, 0.50),
+        pct(lat, 0.99),
+        100 * (cpu1 - cpu0) / wall,
+        100 * (main1 - main0) / wall,
+        100 * (gen1 - gen0) / wall,
+        max(0.0, 100 * ((busy1 - busy0) - (cpu1 - cpu0) - (gen1 - gen0)) / wall),
+        load.errors,
+        {k.decode("latin-1"): v for k, v in load.keys.items()},
+        endpoints,
+        pct(lat, 0.999),
+        {
+            label: (len(v), pct(v, 0.5), pct(v, 0.99), pct(v, 0.999))
+            for label, v in sorted(load.by_label.items(), key=lambda kv: MIX.index(kv[0]))
+        },
+        {label: dict(c) for label, c in load.answer_keys.items()},
+        rate,
+        server.start_seconds,
+        load.late * 1000,
+    )
 
 
-def prepare_lab(work: Path, n: int, endpoints: str, journal_rows: int = 0,
-                mailbox_depth: int = 0) -> tuple[Path, Hits]:
+def prepare_lab(
+    work: Path, n: int, endpoints: str, journal_rows: int = 0, mailbox_depth: int = 0
+) -> tuple[Path, Hits]:
     """A lab for ``n`` terminals (seeded, from the cache when it has one: ``CACHE``), with
     ``journal_rows`` journal rows and ``mailbox_depth`` messages waiting for an offline
     terminal already in its database; and each terminal's request cycle."""
@@ -676,7 +734,7 @@ def fill_store(db: Path, n: int, journal_rows: int, mailbox_depth: int) -> None:
     stamp = "2026-11-23T14:30:00.000000+00:00"
     osn = [0] * (n + 1)
     batch = 200_000
-    seq = (con.execute("SELECT max(seq) FROM journal").fetchone()[0] or 0)
+    seq = con.execute("SELECT max(seq) FROM journal").fetchone()[0] or 0
     for lo in range(0, journal_rows, batch):
         rows = []
         for s in range(lo, min(journal_rows, lo + batch)):
@@ -684,20 +742,65 @@ def fill_store(db: Path, n: int, journal_rows: int, mailbox_depth: int) -> None:
             t, o = bench_terminal(i), bench_ori(i)
             seq += 1
             if s % 2 == 0:
-                rows.append((seq, stamp, "in", "127.0.0.1", t, bench_operator(i), o, "QW",
-                             "accepted", "", 0, 0, f"QW.{o}.NAM/DOE,JOHN.DOB/19800101"))
+                rows.append(
+                    (
+                        seq,
+                        stamp,
+                        "in",
+                        "127.0.0.1",
+                        t,
+                        bench_operator(i),
+                        o,
+                        "QW",
+                        "accepted",
+                        "",
+                        0,
+                        0,
+                        f"QW.{o}.NAM/DOE,JOHN.DOB/19800101",
+                    )
+                )
             else:
                 osn[i] += 1
-                rows.append((seq, stamp, "out", "", t, "", o, "NRC", "delivered", "", osn[i],
-                             seq - 1, f"NRC.{o}\nNO NCIC WANT NAM/DOE,JOHN DOB/19800101"))
+                rows.append(
+                    (
+                        seq,
+                        stamp,
+                        "out",
+                        "",
+                        t,
+                        "",
+                        o,
+                        "NRC",
+                        "delivered",
+                        "",
+                        osn[i],
+                        seq - 1,
+                        f"NRC.{o}\nNO NCIC WANT NAM/DOE,JOHN DOB/19800101",
+                    )
+                )
         con.executemany(INSERT, rows)
         con.commit()
     for lo in range(0, mailbox_depth, batch):
         rows_m, rows_j = [], []
         for k in range(lo, min(mailbox_depth, lo + batch)):
             seq += 1
-            rows_j.append((seq, stamp, "out", "", "T99", "", "OR0240000", "AM", "queued", "",
-                           k + 1, 0, f"AM.OR0240000\nWAITING MESSAGE {k + 1}"))
+            rows_j.append(
+                (
+                    seq,
+                    stamp,
+                    "out",
+                    "",
+                    "T99",
+                    "",
+                    "OR0240000",
+                    "AM",
+                    "queued",
+                    "",
+                    k + 1,
+                    0,
+                    f"AM.OR0240000\nWAITING MESSAGE {k + 1}",
+                )
+            )
             rows_m.append(("T99", k + 1, seq, f"AM.OR0240000\nWAITING MESSAGE {k + 1}"))
         con.executemany(INSERT, rows_j)
         con.executemany(PUT, rows_m)
@@ -711,24 +814,50 @@ def fill_store(db: Path, n: int, journal_rows: int, mailbox_depth: int) -> None:
     con.close()
 
 
-def run_one(kind: str, reactor_kind: str, n: int, warmup: float, duration: float,
-            work: Path, profile: Path | None = None, endpoints: str = "inprocess",
-            rate: float = 0.0, journal_rows: int = 0, mailbox_depth: int = 0,
-            tree: Path | None = None) -> Result:
+def run_one(
+    kind: str,
+    reactor_kind: str,
+    n: int,
+    warmup: float,
+    duration: float,
+    work: Path,
+    profile: Path | None = None,
+    endpoints: str = "inprocess",
+    rate: float = 0.0,
+    journal_rows: int = 0,
+    mailbox_depth: int = 0,
+    tree: Path | None = None,
+) -> Result:
     log = work / f"{kind}-{reactor_kind}.log"
     if kind == ECHO:
-        argv = [sys.executable, str(Path(__file__).resolve()), "--echo-server",
-                "--reactor", reactor_kind]
+        argv = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--echo-server",
+            "--reactor",
+            reactor_kind,
+        ]
         hits = None
     else:
         lab, hits = prepare_lab(work, n, endpoints, journal_rows, mailbox_depth)
-        prof = (["-m", "cProfile", "-o", f"{profile}.{reactor_kind}.prof"] if profile else [])
-        argv = [sys.executable, *prof, "-m", "lems.cli", "serve", str(lab),
-                "--listen", "tcp:0:interface=127.0.0.1", "--reactor", reactor_kind]
+        prof = ["-m", "cProfile", "-o", f"{profile}.{reactor_kind}.prof"] if profile else []
+        argv = [
+            sys.executable,
+            *prof,
+            "-m",
+            "lems.cli",
+            "serve",
+            str(lab),
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+            "--reactor",
+            reactor_kind,
+        ]
     server = Server(argv, log, timeout=600.0, cwd=tree if kind == SWITCH else None)
     try:
-        return asyncio.run(drive(server, kind, reactor_kind, n, warmup, duration, hits, rate,
-                                 endpoints))
+        return asyncio.run(
+            drive(server, kind, reactor_kind, n, warmup, duration, hits, rate, endpoints)
+        )
     finally:
         server.stop()
         if kind == SWITCH:
@@ -736,6 +865,7 @@ def run_one(kind: str, reactor_kind: str, n: int, warmup: float, duration: float
 
 
 # ---------------------------------------------------------------------- idle memory
+
 
 class Idle(asyncio.Protocol):
     def __init__(self, index: int) -> None:
@@ -749,8 +879,10 @@ class Idle(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def logon(self) -> None:
-        self.transport.write(f"LOGON.{bench_terminal(self.index)}."  # type: ignore[union-attr]
-                             f"{bench_operator(self.index)}.bench-pw\n".encode())
+        self.transport.write(
+            f"LOGON.{bench_terminal(self.index)}."  # type: ignore[union-attr]
+            f"{bench_operator(self.index)}.bench-pw\n".encode()
+        )
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -787,22 +919,26 @@ class IdleResult:
         return (self.rss_connected - self.rss_start) / self.terminals
 
 
-async def idle_clients(server: Server, n: int, batch: int = 50) -> tuple[list[Idle], float,
-                                                                           int, float, int]:
+async def idle_clients(
+    server: Server, n: int, batch: int = 50
+) -> tuple[list[Idle], float, int, float, int]:
     loop = asyncio.get_running_loop()
     clients: list[Idle] = []
     t0 = time.perf_counter()
     for lo in range(1, n + 1, batch):
-        made = await asyncio.gather(*(
-            loop.create_connection(lambda i=i: Idle(i), "127.0.0.1", server.port)
-            for i in range(lo, min(n, lo + batch - 1) + 1)))
+        made = await asyncio.gather(
+            *(
+                loop.create_connection(lambda i=i: Idle(i), "127.0.0.1", server.port)
+                for i in range(lo, min(n, lo + batch - 1) + 1)
+            )
+        )
         clients.extend(p for _, p in made)
     connect_s = time.perf_counter() - t0
     await asyncio.sleep(1.0)
     rss_connected = server.rss_kib()
     t0 = time.perf_counter()
     for lo in range(0, n, batch):
-        part = clients[lo:lo + batch]
+        part = clients[lo : lo + batch]
         for c in part:
             c.logon()
         await asyncio.wait_for(asyncio.gather(*(c.signed_on for c in part)), 60)
@@ -816,9 +952,20 @@ def run_idle(reactor_kind: str, n: int, work: Path) -> IdleResult:
     lab = work / f"idle-{reactor_kind}"
     shutil.rmtree(lab, ignore_errors=True)
     write_lab(lab, n, own_ori=False)
-    server = Server([sys.executable, "-m", "lems.cli", "serve", str(lab),
-                     "--listen", "tcp:0:interface=127.0.0.1", "--reactor", reactor_kind],
-                    work / f"idle-{reactor_kind}.log")
+    server = Server(
+        [
+            sys.executable,
+            "-m",
+            "lems.cli",
+            "serve",
+            str(lab),
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+            "--reactor",
+            reactor_kind,
+        ],
+        work / f"idle-{reactor_kind}.log",
+    )
     try:
         time.sleep(1.0)
         rss_start = server.rss_kib()
@@ -832,17 +979,21 @@ def run_idle(reactor_kind: str, n: int, work: Path) -> IdleResult:
             return connect_s, rss_c, signon_s, rss_s
 
         connect_s, rss_c, signon_s, rss_s = asyncio.run(go())
-        return IdleResult(reactor_kind, n, server.start_seconds, rss_start, rss_c, rss_s,
-                          connect_s, signon_s)
+        return IdleResult(
+            reactor_kind, n, server.start_seconds, rss_start, rss_c, rss_s, connect_s, signon_s
+        )
     finally:
         server.stop()
 
 
 # ---------------------------------------------------------------------- report
 
+
 def machine() -> str:
-    return (f"{os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}")
+    return (
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
 
 
 def load_average() -> str:
@@ -851,18 +1002,22 @@ def load_average() -> str:
 
 def print_mix() -> None:
     share = Counter(MIX)
-    print("mix (each terminal's cycle): " + ", ".join(
-        f"{label} {100 * share[label] / len(MIX):.0f}%" for label in dict.fromkeys(MIX)))
+    print(
+        "mix (each terminal's cycle): "
+        + ", ".join(f"{label} {100 * share[label] / len(MIX):.0f}%" for label in dict.fromkeys(MIX))
+    )
 
 
 def line(r: Result) -> str:
     offered = f"offered {r.offered:,.0f}/s " if r.offered else ""
-    return (f"{r.name:16} {r.reactor:7} {r.terminals:4}t {offered}{r.rate:9,.0f} tx/s  "
-            f"p50 {r.p50_ms:6.2f}  p99 {r.p99_ms:6.2f}  p99.9 {r.p999_ms:6.2f} ms  "
-            f"server {r.server_cpu:3.0f}% (reactor {r.reactor_cpu:3.0f}%)  "
-            f"generator {r.gen_cpu:3.0f}%  others {r.other_cpu:3.0f}%  "
-            f"reactor {r.reactor_us_per_tx:4.0f} µs/tx  errors {len(r.errors)}  "
-            f"answers: {r.answers}")
+    return (
+        f"{r.name:16} {r.reactor:7} {r.terminals:4}t {offered}{r.rate:9,.0f} tx/s  "
+        f"p50 {r.p50_ms:6.2f}  p99 {r.p99_ms:6.2f}  p99.9 {r.p999_ms:6.2f} ms  "
+        f"server {r.server_cpu:3.0f}% (reactor {r.reactor_cpu:3.0f}%)  "
+        f"generator {r.gen_cpu:3.0f}%  others {r.other_cpu:3.0f}%  "
+        f"reactor {r.reactor_us_per_tx:4.0f} µs/tx  errors {len(r.errors)}  "
+        f"answers: {r.answers}"
+    )
 
 
 def print_throughput(results: list[Result], goal: float) -> None:
@@ -870,30 +1025,67 @@ def print_throughput(results: list[Result], goal: float) -> None:
     from rich.table import Table
 
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-    table = Table(title=f"request/response over loopback TCP ({machine()}; load average "
-                  f"{load_average()})")
-    for col in ("server", "reactor", "terms", "tx/s", "p50 ms", "p99 ms", "p99.9 ms",
-                "server CPU %", "reactor thr %", "reactor µs/tx", "generator CPU %",
-                "other load %", "errors"):
+    table = Table(
+        title=f"request/response over loopback TCP ({machine()}; load average {load_average()})"
+    )
+    for col in (
+        "server",
+        "reactor",
+        "terms",
+        "tx/s",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "server CPU %",
+        "reactor thr %",
+        "reactor µs/tx",
+        "generator CPU %",
+        "other load %",
+        "errors",
+    ):
         table.add_column(col, justify="left" if col in ("server", "reactor") else "right")
     for r in results:
-        table.add_row(r.name, r.reactor, str(r.terminals), f"{r.rate:,.0f}", f"{r.p50_ms:.2f}",
-                      f"{r.p99_ms:.2f}", f"{r.p999_ms:.2f}", f"{r.server_cpu:.0f}",
-                      f"{r.reactor_cpu:.0f}", f"{r.reactor_us_per_tx:.0f}", f"{r.gen_cpu:.0f}",
-                      f"{r.other_cpu:.0f}", str(len(r.errors)))
+        table.add_row(
+            r.name,
+            r.reactor,
+            str(r.terminals),
+            f"{r.rate:,.0f}",
+            f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}",
+            f"{r.p999_ms:.2f}",
+            f"{r.server_cpu:.0f}",
+            f"{r.reactor_cpu:.0f}",
+            f"{r.reactor_us_per_tx:.0f}",
+            f"{r.gen_cpu:.0f}",
+            f"{r.other_cpu:.0f}",
+            str(len(r.errors)),
+        )
     console.print(table)
-    summary = Table(title=f"switch / echo (goal ≥ {goal:g} for the median of the rounds' "
-                    "ratios, national systems on: each round runs echo then the switches back "
-                    "to back, so the VM's speed phases, which last seconds, weigh on all)")
-    for col in ("switch", "reactor", "echo tx/s best (min-max)", "switch tx/s best (min-max)",
-                "ratio per round", "median", "switch µs/tx (median)", "goal"):
+    summary = Table(
+        title=f"switch / echo (goal ≥ {goal:g} for the median of the rounds' "
+        "ratios, national systems on: each round runs echo then the switches back "
+        "to back, so the VM's speed phases, which last seconds, weigh on all)"
+    )
+    for col in (
+        "switch",
+        "reactor",
+        "echo tx/s best (min-max)",
+        "switch tx/s best (min-max)",
+        "ratio per round",
+        "median",
+        "switch µs/tx (median)",
+        "goal",
+    ):
         summary.add_column(col, justify="left" if col in ("switch", "reactor") else "right")
     rows = 0
     for kind in dict.fromkeys(r.reactor for r in results):
         echo = [r.rate for r in results if r.reactor == kind and r.server == ECHO]
         for mode in dict.fromkeys(r.endpoints for r in results if r.server == SWITCH):
-            runs = [r for r in results if r.reactor == kind and r.server == SWITCH
-                    and r.endpoints == mode]
+            runs = [
+                r
+                for r in results
+                if r.reactor == kind and r.server == SWITCH and r.endpoints == mode
+            ]
             sw = [r.rate for r in runs]
             if not echo or not sw or len(echo) != len(sw):
                 continue
@@ -901,13 +1093,16 @@ def print_throughput(results: list[Result], goal: float) -> None:
             median = statistics.median(rounds)
             rows += 1
             headline = mode != "off"
-            summary.add_row(f"switch/{mode}", kind,
-                            f"{max(echo):,.0f} ({min(echo):,.0f}-{max(echo):,.0f})",
-                            f"{max(sw):,.0f} ({min(sw):,.0f}-{max(sw):,.0f})",
-                            " ".join(f"{x:.2f}" for x in rounds), f"{median:.2f}",
-                            f"{statistics.median(r.reactor_us_per_tx for r in runs):.0f}",
-                            ("met" if median >= goal else "NOT met") if headline else
-                            "(not the goal's path)")
+            summary.add_row(
+                f"switch/{mode}",
+                kind,
+                f"{max(echo):,.0f} ({min(echo):,.0f}-{max(echo):,.0f})",
+                f"{max(sw):,.0f} ({min(sw):,.0f}-{max(sw):,.0f})",
+                " ".join(f"{x:.2f}" for x in rounds),
+                f"{median:.2f}",
+                f"{statistics.median(r.reactor_us_per_tx for r in runs):.0f}",
+                ("met" if median >= goal else "NOT met") if headline else "(not the goal's path)",
+            )
     if rows:
         console.print(summary)
     for r in results:
@@ -925,17 +1120,30 @@ def print_labels(results: list[Result], title: str) -> None:
         if not r.by_label:
             continue
         offered = f", offered {r.offered:,.0f}/s" if r.offered else ", closed loop"
-        table = Table(title=f"{title}: {r.name} {r.reactor}, {r.terminals} terminals{offered}, "
-                      f"{r.rate:,.0f} tx/s")
+        table = Table(
+            title=f"{title}: {r.name} {r.reactor}, {r.terminals} terminals{offered}, "
+            f"{r.rate:,.0f} tx/s"
+        )
         for col in ("request", "count", "p50 ms", "p99 ms", "p99.9 ms", "answered"):
             table.add_column(col, justify="left" if col in ("request", "answered") else "right")
         for label, (count, p50, p99, p999) in r.by_label.items():
             keys = r.answer_keys.get(label, {})
-            table.add_row(label, f"{count:,}", f"{p50:.2f}", f"{p99:.2f}", f"{p999:.2f}",
-                          " ".join(f"{k} {v}" for k, v in sorted(keys.items())))
-        table.add_row("all", f"{r.tx:,}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}",
-                      f"{r.p999_ms:.2f}", f"late sends ≤ {r.late_ms:.1f} ms" if r.offered
-                      else "")
+            table.add_row(
+                label,
+                f"{count:,}",
+                f"{p50:.2f}",
+                f"{p99:.2f}",
+                f"{p999:.2f}",
+                " ".join(f"{k} {v}" for k, v in sorted(keys.items())),
+            )
+        table.add_row(
+            "all",
+            f"{r.tx:,}",
+            f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}",
+            f"{r.p999_ms:.2f}",
+            f"late sends ≤ {r.late_ms:.1f} ms" if r.offered else "",
+        )
         console.print(table)
 
 
@@ -945,24 +1153,54 @@ def print_idle(results: list[IdleResult], goal: float) -> None:
 
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
     table = Table(title=f"switch resident memory, idle signed-on terminals ({machine()})")
-    for col in ("reactor", "terminals", "serve start s", "RSS start MiB", "RSS connected MiB",
-                "RSS signed on MiB", "KiB/connection", "KiB/terminal", "goal"):
+    for col in (
+        "reactor",
+        "terminals",
+        "serve start s",
+        "RSS start MiB",
+        "RSS connected MiB",
+        "RSS signed on MiB",
+        "KiB/connection",
+        "KiB/terminal",
+        "goal",
+    ):
         table.add_column(col, justify="left" if col == "reactor" else "right")
     for r in results:
-        table.add_row(r.reactor, f"{r.terminals:,}", f"{r.start_s:.1f}",
-                      f"{r.rss_start / 1024:.1f}", f"{r.rss_connected / 1024:.1f}",
-                      f"{r.rss_signed_on / 1024:.1f}", f"{r.per_connection:.1f}",
-                      f"{r.per_terminal:.1f}", "met" if r.per_terminal <= goal else "NOT met")
+        table.add_row(
+            r.reactor,
+            f"{r.terminals:,}",
+            f"{r.start_s:.1f}",
+            f"{r.rss_start / 1024:.1f}",
+            f"{r.rss_connected / 1024:.1f}",
+            f"{r.rss_signed_on / 1024:.1f}",
+            f"{r.per_connection:.1f}",
+            f"{r.per_terminal:.1f}",
+            "met" if r.per_terminal <= goal else "NOT met",
+        )
     console.print(table)
     for r in results:
-        console.print(f"{r.reactor}: connect {r.connect_s:.1f} s, sign on {r.signon_s:.1f} s",
-                      markup=False)
+        console.print(
+            f"{r.reactor}: connect {r.connect_s:.1f} s, sign on {r.signon_s:.1f} s", markup=False
+        )
 
 
 # ---------------------------------------------------------------------- curve
 
-CURVE_FIELDS = ("series", "x", "terminals", "journal_rows", "mailbox_depth", "tx_s", "p50_ms",
-                "p99_ms", "p999_ms", "reactor_us_tx", "start_s", "errors", "load_average")
+CURVE_FIELDS = (
+    "series",
+    "x",
+    "terminals",
+    "journal_rows",
+    "mailbox_depth",
+    "tx_s",
+    "p50_ms",
+    "p99_ms",
+    "p999_ms",
+    "reactor_us_tx",
+    "start_s",
+    "errors",
+    "load_average",
+)
 
 
 def run_curve(args: argparse.Namespace, work: Path, kind: str) -> int:
@@ -971,31 +1209,51 @@ def run_curve(args: argparse.Namespace, work: Path, kind: str) -> int:
     is the median of ``--repeat`` runs. CSV on stdout and in ``--out``, a plot next to it."""
     import csv
 
-    series = [("terminals", [int(x) for x in args.curve_terminals.split(",") if x]),
-              ("journal_rows", [int(float(x)) for x in args.curve_journal.split(",") if x]),
-              ("mailbox_depth", [int(float(x)) for x in args.curve_mailbox.split(",") if x])]
+    series = [
+        ("terminals", [int(x) for x in args.curve_terminals.split(",") if x]),
+        ("journal_rows", [int(float(x)) for x in args.curve_journal.split(",") if x]),
+        ("mailbox_depth", [int(float(x)) for x in args.curve_mailbox.split(",") if x]),
+    ]
     rows: list[dict[str, Any]] = []
     out = Path(args.out)
     for name, xs in series:
         for x in xs:
-            setting = {"terminals": args.terminals, "journal_rows": 0, "mailbox_depth": 0,
-                       name: x}
+            setting = {"terminals": args.terminals, "journal_rows": 0, "mailbox_depth": 0, name: x}
             runs = []
             for _ in range(args.repeat):
-                r = run_one(SWITCH, kind, setting["terminals"], args.warmup, args.duration,
-                            work, None, args.endpoints, 0.0, setting["journal_rows"],
-                            setting["mailbox_depth"])
+                r = run_one(
+                    SWITCH,
+                    kind,
+                    setting["terminals"],
+                    args.warmup,
+                    args.duration,
+                    work,
+                    None,
+                    args.endpoints,
+                    0.0,
+                    setting["journal_rows"],
+                    setting["mailbox_depth"],
+                )
                 print(f"# {name}={x}: " + line(r), file=sys.stderr, flush=True)
                 runs.append(r)
             mid = sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
-            rows.append({"series": name, "x": x, **setting, "tx_s": round(mid.rate),
-                         "p50_ms": round(mid.p50_ms, 3), "p99_ms": round(mid.p99_ms, 3),
-                         "p999_ms": round(mid.p999_ms, 3),
-                         "reactor_us_tx": round(mid.reactor_us_per_tx),
-                         "start_s": round(mid.start_s, 2), "errors": len(mid.errors),
-                         "load_average": load_average()})
+            rows.append(
+                {
+                    "series": name,
+                    "x": x,
+                    **setting,
+                    "tx_s": round(mid.rate),
+                    "p50_ms": round(mid.p50_ms, 3),
+                    "p99_ms": round(mid.p99_ms, 3),
+                    "p999_ms": round(mid.p999_ms, 3),
+                    "reactor_us_tx": round(mid.reactor_us_per_tx),
+                    "start_s": round(mid.start_s, 2),
+                    "errors": len(mid.errors),
+                    "load_average": load_average(),
+                }
+            )
             with open(out, "w", newline="") as f:  # written after every point: a long run
-                w = csv.DictWriter(f, CURVE_FIELDS)       # that stops keeps what it measured
+                w = csv.DictWriter(f, CURVE_FIELDS)  # that stops keeps what it measured
                 w.writeheader()
                 w.writerows(rows)
     w = csv.DictWriter(sys.stdout, CURVE_FIELDS)
@@ -1018,13 +1276,15 @@ def plot_curve(rows: list[dict[str, Any]], png: Path) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("# matplotlib is not installed (pip install -e '.[bench]'): no plot, the CSV "
-              "above is the result", file=sys.stderr)
+        print(
+            "# matplotlib is not installed (pip install -e '.[bench]'): no plot, the CSV "
+            "above is the result",
+            file=sys.stderr,
+        )
         return
     names = list(dict.fromkeys(r["series"] for r in rows))
     metrics = (("tx_s", "tx/s"), ("p99_ms", "p99 ms"), ("reactor_us_tx", "reactor µs/tx"))
-    fig, axes = plt.subplots(len(metrics), len(names), figsize=(5 * len(names), 10),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(metrics), len(names), figsize=(5 * len(names), 10), squeeze=False)
     for col, name in enumerate(names):
         pts = [r for r in rows if r["series"] == name]
         xs = [max(r["x"], 1) for r in pts]
@@ -1032,8 +1292,9 @@ def plot_curve(rows: list[dict[str, Any]], png: Path) -> None:
             ax = axes[row][col]
             ax.plot(xs, [r[metric] for r in pts], marker="o")
             ax.set_xscale("log")
-            ax.set_xlabel(name.replace("_", " ") + (" (0 plotted at 1)" if name != "terminals"
-                                                    else ""))
+            ax.set_xlabel(
+                name.replace("_", " ") + (" (0 plotted at 1)" if name != "terminals" else "")
+            )
             ax.set_ylabel(label)
             ax.set_ylim(bottom=0)
             ax.grid(True, which="both", alpha=0.3)
@@ -1045,6 +1306,7 @@ def plot_curve(rows: list[dict[str, Any]], png: Path) -> None:
 
 # ---------------------------------------------------------------------- main
 
+
 def parse_rates(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
@@ -1055,40 +1317,75 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=10.0, help="measured seconds (default 10)")
     p.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     p.add_argument("--reactor", choices=["asyncio", "epoll", "both"], default="asyncio")
-    p.add_argument("--repeat", type=int, default=3,
-                   help="rounds (default 3): each runs echo, then the switch with the national "
-                   "systems on and off; the summary gives the median of the rounds' ratios")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="rounds (default 3): each runs echo, then the switch with the national "
+        "systems on and off; the summary gives the median of the rounds' ratios",
+    )
     p.add_argument("--servers", choices=["both", ECHO, SWITCH], default="both")
-    p.add_argument("--endpoints", choices=["both", "off", "inprocess"], default="both",
-                   help="the lab's national endpoints: inprocess (the headline: simulated NCIC, "
-                   "Nlets and NICS in the switch's process, no added latency), off (NCIC "
-                   "inquiries are answered NOT AVAILABLE by the switch: the switch alone) or "
-                   "both (default)")
-    p.add_argument("--rate", metavar="R[,R...]",
-                   help="open loop: requests per second sent on a schedule (not when the answer "
-                   "came back); a value ending in %% is that share of the maximum measured by "
-                   "a closed-loop run first, e.g. 1000,50%%,80%%")
-    p.add_argument("--curve", action="store_true",
-                   help="tx/s and p99 against terminals, journal rows and mailbox depth: CSV "
-                   "on stdout and in --out, a PNG next to it (with matplotlib)")
+    p.add_argument(
+        "--endpoints",
+        choices=["both", "off", "inprocess"],
+        default="both",
+        help="the lab's national endpoints: inprocess (the headline: simulated NCIC, "
+        "Nlets and NICS in the switch's process, no added latency), off (NCIC "
+        "inquiries are answered NOT AVAILABLE by the switch: the switch alone) or "
+        "both (default)",
+    )
+    p.add_argument(
+        "--rate",
+        metavar="R[,R...]",
+        help="open loop: requests per second sent on a schedule (not when the answer "
+        "came back); a value ending in %% is that share of the maximum measured by "
+        "a closed-loop run first, e.g. 1000,50%%,80%%",
+    )
+    p.add_argument(
+        "--curve",
+        action="store_true",
+        help="tx/s and p99 against terminals, journal rows and mailbox depth: CSV "
+        "on stdout and in --out, a PNG next to it (with matplotlib)",
+    )
     p.add_argument("--curve-terminals", default="1,10,50,200,1000")
     p.add_argument("--curve-journal", default="0,1e6,1e7")
     p.add_argument("--curve-mailbox", default="0,1e4,1e5,1e6")
     p.add_argument("--out", default="bench_switch_curve.csv", help="the curve's CSV file")
-    p.add_argument("--idle", type=int, metavar="N",
-                   help="measure memory with N idle signed-on terminals instead of throughput")
-    p.add_argument("--goal", type=float, default=None,
-                   help="goal: ratio switch/echo (default 0.5) or KiB/terminal (default 20)")
-    p.add_argument("--quiet-wait", type=float, default=0.0, metavar="S",
-                   help="before each run wait up to S seconds for other processes to go idle, "
-                   "and run again (up to twice) when they were busy during it")
+    p.add_argument(
+        "--idle",
+        type=int,
+        metavar="N",
+        help="measure memory with N idle signed-on terminals instead of throughput",
+    )
+    p.add_argument(
+        "--goal",
+        type=float,
+        default=None,
+        help="goal: ratio switch/echo (default 0.5) or KiB/terminal (default 20)",
+    )
+    p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="before each run wait up to S seconds for other processes to go idle, "
+        "and run again (up to twice) when they were busy during it",
+    )
     p.add_argument("--keep", action="store_true", help="keep the work directory (labs, logs)")
-    p.add_argument("--profile", type=Path, metavar="PREFIX",
-                   help="run the switch under cProfile (reactor thread), writing "
-                   "PREFIX.<reactor>.prof; figures are then slower than normal")
-    p.add_argument("--tree", type=Path, metavar="DIR",
-                   help="serve with the switch of another source tree (e.g. a `git archive` of "
-                   "an earlier revision) for a before/after comparison with the same load")
+    p.add_argument(
+        "--profile",
+        type=Path,
+        metavar="PREFIX",
+        help="run the switch under cProfile (reactor thread), writing "
+        "PREFIX.<reactor>.prof; figures are then slower than normal",
+    )
+    p.add_argument(
+        "--tree",
+        type=Path,
+        metavar="DIR",
+        help="serve with the switch of another source tree (e.g. a `git archive` of "
+        "an earlier revision) for a before/after comparison with the same load",
+    )
     p.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
@@ -1099,8 +1396,10 @@ def main(argv: list[str] | None = None) -> int:
     limit = raise_nofile()
     work = Path(tempfile.mkdtemp(prefix="bench_switch-"))
     modes = ["inprocess", "off"] if args.endpoints == "both" else [args.endpoints]
-    print(f"{machine()}; load average {load_average()}; {time.strftime('%Y-%m-%d %H:%M %Z')}",
-          flush=True)
+    print(
+        f"{machine()}; load average {load_average()}; {time.strftime('%Y-%m-%d %H:%M %Z')}",
+        flush=True,
+    )
     try:
         if args.idle:
             if args.idle + 100 > limit:
@@ -1118,8 +1417,18 @@ def main(argv: list[str] | None = None) -> int:
             for attempt in range(3 if args.quiet_wait else 1):
                 if args.quiet_wait:
                     wait_quiet(args.quiet_wait)
-                r = run_one(server, k, args.terminals, args.warmup, args.duration, work,
-                            args.profile, mode, rate, tree=args.tree)
+                r = run_one(
+                    server,
+                    k,
+                    args.terminals,
+                    args.warmup,
+                    args.duration,
+                    work,
+                    args.profile,
+                    mode,
+                    rate,
+                    tree=args.tree,
+                )
                 print(line(r), flush=True)
                 if r.other_cpu < QUIET_OTHERS:
                     break
@@ -1146,16 +1455,21 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeat):
             for k in kinds:
                 for s in servers:
-                    for mode in (modes if s == SWITCH else [""]):
+                    for mode in modes if s == SWITCH else [""]:
                         results.append(measured(s, k, mode or "inprocess"))
         print_throughput(results, args.goal or 0.5)
         for k in kinds:
             for mode in modes:
-                runs = [r for r in results if r.server == SWITCH and r.reactor == k
-                        and r.endpoints == mode]
+                runs = [
+                    r
+                    for r in results
+                    if r.server == SWITCH and r.reactor == k and r.endpoints == mode
+                ]
                 if runs:  # the median run's latency per request of the mix
-                    print_labels([sorted(runs, key=lambda r: r.rate)[len(runs) // 2]],
-                                 "latency per request (median run)")
+                    print_labels(
+                        [sorted(runs, key=lambda r: r.rate)[len(runs) // 2]],
+                        "latency per request (median run)",
+                    )
         print(f"load average {load_average()}")
         return 0
     finally:

@@ -78,8 +78,18 @@ def answer(parser: Parser, text: str) -> tuple[Any, ...]:
         return ("E", type(e).__name__, str(e))
     if isinstance(r, Reject):
         return ("R", r.code, r.reason, r.field, r.input)
-    return ("M", r.key, r.ori, tuple(r.destinations), r.control, tuple(r.fields), r.text,
-            r.suffix, tuple(r.args), r.raw)
+    return (
+        "M",
+        r.key,
+        r.ori,
+        tuple(r.destinations),
+        r.control,
+        tuple(r.fields),
+        r.text,
+        r.suffix,
+        tuple(r.args),
+        r.raw,
+    )
 
 
 def every_key(g: Gen, per_key: int) -> list[str]:
@@ -109,8 +119,11 @@ def every_key(g: Gen, per_key: int) -> list[str]:
             elif spec.style == "ncic":
                 text = f"{key}.{g.ori()}.{body}" if body else f"{key}.{g.ori()}"
             else:
-                dests = ".".join(g.r.sample(["WA", "ID", "CA", "NL", "OR0240000", "WA0170000"],
-                                            g.r.randint(1, 2)))
+                dests = ".".join(
+                    g.r.sample(
+                        ["WA", "ID", "CA", "NL", "OR0240000", "WA0170000"], g.r.randint(1, 2)
+                    )
+                )
                 ctl = f".*{g.alnum(5)}" if g.r.random() < 0.3 else ""
                 sep = g.pick(["\n", "\n", ".", " "])
                 text = f"{key}.{g.ori()}.{dests}{ctl}.TXT{sep}{body or g.words(2, 6)}"
@@ -130,9 +143,9 @@ def mutate(g: Gen, text: str) -> str:
         if how == 0:
             text = text[:i] + r.choice(_NOISE) + text[i:]
         elif how == 1:
-            text = text[:i] + text[i + 1:]
+            text = text[:i] + text[i + 1 :]
         elif how == 2:
-            text = text[:i] + r.choice(_NOISE) + text[i + 1:]
+            text = text[:i] + r.choice(_NOISE) + text[i + 1 :]
         elif how in (3, 4):
             parts = text.split(".")
             j = r.randrange(len(parts))
@@ -172,23 +185,29 @@ def reference_answers(ref: str, texts: list[str]) -> list[tuple[Any, ...]]:
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
         tree.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "formats"],
-                                 check=True, capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", ref, "formats"], check=True, capture_output=True
+        ).stdout
         tar = Path(tmp) / "ref.tar"
         tar.write_bytes(archive)
         with tarfile.open(tar) as t:
             t.extractall(tree, filter="data")
         (Path(tmp) / "in.pickle").write_bytes(pickle.dumps(texts))
-        subprocess.run([sys.executable, "-c", _CHILD, str(tree), f"{tmp}/in.pickle",
-                        f"{tmp}/out.pickle"], check=True, cwd=tmp)
+        subprocess.run(
+            [sys.executable, "-c", _CHILD, str(tree), f"{tmp}/in.pickle", f"{tmp}/out.pickle"],
+            check=True,
+            cwd=tmp,
+        )
         return pickle.loads((Path(tmp) / "out.pickle").read_bytes())
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--ref", default="HEAD",
-                    help="git revision to compare with (default HEAD: what the working tree "
-                    "changed)")
+    ap.add_argument(
+        "--ref",
+        default="HEAD",
+        help="git revision to compare with (default HEAD: what the working tree changed)",
+    )
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--mutations", type=int, default=150_000)
     args = ap.parse_args(argv)
@@ -199,8 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     theirs = reference_answers(args.ref, texts)
     diffs = [(t, a, b) for t, a, b in zip(texts, ours, theirs, strict=True) if a != b]
     kinds = {k: sum(a[0] == k for a in ours) for k in "MRE"}
-    print(f"{len(texts)} inputs: {kinds['M']} messages, {kinds['R']} rejects, "
-          f"{kinds['E']} exceptions; {len(diffs)} differ from {args.ref}")
+    print(
+        f"{len(texts)} inputs: {kinds['M']} messages, {kinds['R']} rejects, "
+        f"{kinds['E']} exceptions; {len(diffs)} differ from {args.ref}"
+    )
     for t, a, b in diffs[:10]:
         print(f"  input {t!r}\n    here {a}\n    {args.ref} {b}")
     return 1 if diffs else 0

@@ -48,15 +48,17 @@ def mask(frame: str) -> str:
     return body
 
 
-async def transcript(port: int, n: int, cycles: int, hits: bench.Hits) -> list[tuple[int, str,
-                                                                                   str]]:
+async def transcript(
+    port: int, n: int, cycles: int, hits: bench.Hits
+) -> list[tuple[int, str, str]]:
     loop = asyncio.get_running_loop()
     load = bench.Load()
     load.transcript = []
     clients = []
     for i in range(1, n + 1):
         _, c = await loop.create_connection(
-            lambda i=i: bench.Client(load, i, bench.SWITCH, hits), "127.0.0.1", port)
+            lambda i=i: bench.Client(load, i, bench.SWITCH, hits), "127.0.0.1", port
+        )
         c.limit = cycles * len(bench.MIX)
         clients.append(c)
     await asyncio.wait_for(asyncio.gather(*(c.signed_on for c in clients)), 120)
@@ -69,17 +71,32 @@ async def transcript(port: int, n: int, cycles: int, hits: bench.Hits) -> list[t
     await asyncio.wait_for(asyncio.gather(*(c.closed for c in clients)), 10)
     if load.errors:
         raise RuntimeError(f"errors: {load.errors[:3]}")
-    return sorted(((t, label, mask(body)) for t, label, body in load.transcript),
-                  key=lambda x: x[0])  # stable: each terminal's answers in arrival order
+    return sorted(
+        ((t, label, mask(body)) for t, label, body in load.transcript), key=lambda x: x[0]
+    )  # stable: each terminal's answers in arrival order
 
 
-def run(tree: Path, lab: Path, work: Path, n: int, cycles: int, hits: bench.Hits,
-        name: str) -> list[tuple[int, str, str]]:
+def run(
+    tree: Path, lab: Path, work: Path, n: int, cycles: int, hits: bench.Hits, name: str
+) -> list[tuple[int, str, str]]:
     copy = work / f"lab-{name}"
     shutil.copytree(lab, copy)
-    server = bench.Server([sys.executable, "-m", "lems.cli", "serve", str(copy),
-                           "--listen", "tcp:0:interface=127.0.0.1", "--reactor", "asyncio"],
-                          work / f"{name}.log", timeout=600.0, cwd=tree)
+    server = bench.Server(
+        [
+            sys.executable,
+            "-m",
+            "lems.cli",
+            "serve",
+            str(copy),
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+            "--reactor",
+            "asyncio",
+        ],
+        work / f"{name}.log",
+        timeout=600.0,
+        cwd=tree,
+    )
     try:
         return asyncio.run(transcript(server.port, n, cycles, hits))
     finally:
@@ -89,9 +106,13 @@ def run(tree: Path, lab: Path, work: Path, n: int, cycles: int, hits: bench.Hits
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--ref", default="HEAD")
-    p.add_argument("--terminals", type=int, default=1,
-                   help="more than one interleaves their traffic: journal numbers and NICs "
-                   "then differ by the order of arrival, not by the code")
+    p.add_argument(
+        "--terminals",
+        type=int,
+        default=1,
+        help="more than one interleaves their traffic: journal numbers and NICs "
+        "then differ by the order of arrival, not by the code",
+    )
     p.add_argument("--cycles", type=int, default=30)
     p.add_argument("--endpoints", choices=["inprocess", "off"], default="inprocess")
     args = p.parse_args(argv)
@@ -99,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ref = work / "ref"
         ref.mkdir()
-        archive = subprocess.run(["git", "archive", args.ref], cwd=ROOT, check=True,
-                                 capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "archive", args.ref], cwd=ROOT, check=True, capture_output=True
+        ).stdout
         with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
             tar.extractall(ref, filter="data")
         lab = work / "lab"
@@ -109,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         ours = run(ROOT, lab, work, args.terminals, args.cycles, hits, "this")
         theirs = run(ref, lab, work, args.terminals, args.cycles, hits, args.ref)
         differ = [(a, b) for a, b in zip(ours, theirs, strict=False) if a != b]
-        print(f"{len(ours)} answers here, {len(theirs)} from {args.ref}; "
-              f"{len(differ)} differ")
+        print(f"{len(ours)} answers here, {len(theirs)} from {args.ref}; {len(differ)} differ")
         for a, b in differ[:5]:
             print(f"--- terminal {a[0]} {a[1]} here:\n{a[2]}\n--- {args.ref}:\n{b[2]}")
         return 1 if differ or len(ours) != len(theirs) else 0

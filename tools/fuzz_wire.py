@@ -63,9 +63,9 @@ def mutate(rng: random.Random, data: bytes, max_frame: int) -> bytes:
         elif op == 1:
             b[pos:pos] = bytes([rng.choice(CONTROL)])
         elif op == 2:
-            del b[pos:pos + rng.randint(1, 20)]
+            del b[pos : pos + rng.randint(1, 20)]
         elif op == 3:
-            b[pos:pos] = b[pos:pos + rng.randint(1, 30)] * rng.randint(1, 5)
+            b[pos:pos] = b[pos : pos + rng.randint(1, 30)] * rng.randint(1, 5)
         elif op == 4:
             b += bytes([rng.randrange(32, 127)]) * rng.choice((10, 500, max_frame))
         elif op == 5:
@@ -78,8 +78,13 @@ def mutate(rng: random.Random, data: bytes, max_frame: int) -> bytes:
 def payload(rng: random.Random, max_frame: int) -> bytes:
     if rng.random() < 0.3:
         r = rng.random()
-        n = (rng.randint(1, 200) if r < 0.8 else rng.randint(200, 4000) if r < 0.95
-             else rng.randint(4000, max_frame + max_frame // 5))
+        n = (
+            rng.randint(1, 200)
+            if r < 0.8
+            else rng.randint(200, 4000)
+            if r < 0.95
+            else rng.randint(4000, max_frame + max_frame // 5)
+        )
         return rng.randbytes(n)
     return mutate(rng, rng.choice(TEMPLATES), max_frame)
 
@@ -105,13 +110,21 @@ def expected(events: list) -> int:  # type: ignore[type-arg]
     n = 0
     for e in events:
         if type(e) is BadFrame or (
-                type(e) is Frame and not e.payload.startswith((b"ACK.", b"LOGOFF"))):
+            type(e) is Frame and not e.payload.startswith((b"ACK.", b"LOGOFF"))
+        ):
             n += 1
     return n
 
 
-async def fuzz_framing(server: Server, lab, framing: str, terminal: str, frames: int,  # type: ignore[no-untyped-def]
-                       rng: random.Random, window: int) -> dict[str, int]:
+async def fuzz_framing(
+    server: Server,
+    lab,
+    framing: str,
+    terminal: str,
+    frames: int,  # type: ignore[no-untyped-def]
+    rng: random.Random,
+    window: int,
+) -> dict[str, int]:
     max_frame = lab.switch.max_frame
     port = server.ports[framing]
     signed = await Peer.open(port, framing)
@@ -141,8 +154,10 @@ async def fuzz_framing(server: Server, lab, framing: str, terminal: str, frames:
         sent += 1
         if i % 50 == 49:  # keep at most about `window` units outstanding
             deadline = time.monotonic() + 30
-            while (want - sum(p.outputs - b for p, b in zip(peers, base, strict=True)) > window
-                   and time.monotonic() < deadline):
+            while (
+                want - sum(p.outputs - b for p, b in zip(peers, base, strict=True)) > window
+                and time.monotonic() < deadline
+            ):
                 await asyncio.sleep(0.005)
     # close the units a raw run may have left open, then let the answers come
     for k, p in enumerate(peers):
@@ -165,8 +180,13 @@ async def fuzz_framing(server: Server, lab, framing: str, terminal: str, frames:
     answers = sum(p.outputs - b for p, b in zip(peers, base, strict=True))
     for p in peers:
         p.close()
-    return {"sent": sent, "units": want, "answers": answers, "rss_before": rss_before,
-            "rss_after": rss_after}
+    return {
+        "sent": sent,
+        "units": want,
+        "answers": answers,
+        "rss_before": rss_before,
+        "rss_after": rss_after,
+    }
 
 
 def journal_figures(database: Path, since: int, terminal: str) -> tuple[int, int, int]:
@@ -176,14 +196,18 @@ def journal_figures(database: Path, since: int, terminal: str) -> tuple[int, int
     try:
         units = conn.execute(
             "SELECT COUNT(*) FROM journal WHERE seq > ? AND direction = 'in' AND "
-            "disposition NOT IN ('acked', 'ack-again')", (since,)).fetchone()[0]
+            "disposition NOT IN ('acked', 'ack-again')",
+            (since,),
+        ).fetchone()[0]
         unanswered = conn.execute(
             "SELECT COUNT(*) FROM journal i WHERE i.seq > ? AND i.direction = 'in' AND "
             "i.disposition NOT IN ('acked', 'ack-again', 'duplicate') AND i.key != 'LOGOFF' AND "
             "NOT EXISTS (SELECT 1 FROM journal o WHERE o.seq > i.seq AND o.ref = i.seq)",
-            (since,)).fetchone()[0]
-        stuck = conn.execute("SELECT COUNT(*) FROM mailbox WHERE dead = 0 AND terminal = ?",
-                             (terminal,)).fetchone()[0]
+            (since,),
+        ).fetchone()[0]
+        stuck = conn.execute(
+            "SELECT COUNT(*) FROM mailbox WHERE dead = 0 AND terminal = ?", (terminal,)
+        ).fetchone()[0]
         return units, unanswered, stuck
     finally:
         conn.close()
@@ -203,11 +227,18 @@ async def run(args: argparse.Namespace, lab_dir: Path) -> int:
     # down a peer on purpose (lems/limits.py, lems/signon.py; tools/bench_guardrails.py measures
     # them). What is left is the wire handling itself.
     path = lab_dir / "lab.toml"
-    path.write_text(path.read_text().replace("lockout_after = 5", "lockout_after = 5" if
-                                             args.guardrails else (
-        "lockout_after = 1000000\nsignon_delay = 0\npresignon_frames = 0\nrate_frames = 0\n"
-        "rate_bytes = 0\nsource_frames = 0\nsource_bytes = 0\nsource_links = 0\n"
-        "signon_timeout = 0")))
+    path.write_text(
+        path.read_text().replace(
+            "lockout_after = 5",
+            "lockout_after = 5"
+            if args.guardrails
+            else (
+                "lockout_after = 1000000\nsignon_delay = 0\npresignon_frames = 0\nrate_frames = 0\n"
+                "rate_bytes = 0\nsource_frames = 0\nsource_bytes = 0\nsource_links = 0\n"
+                "signon_timeout = 0"
+            ),
+        )
+    )
     framings = tuple(args.framings.split(","))
     server = Server(lab_dir, framings)
     server.start()
@@ -218,24 +249,44 @@ async def run(args: argparse.Namespace, lab_dir: Path) -> int:
         for framing in framings:
             since = last_seq(lab.database)
             t0 = time.monotonic()
-            fig = await fuzz_framing(server, lab, framing, terminals[framing], args.frames, rng,
-                                     args.window)
+            fig = await fuzz_framing(
+                server, lab, framing, terminals[framing], args.frames, rng, args.window
+            )
             await asyncio.sleep(0.5)  # the last commits
             units, unanswered, stuck = journal_figures(lab.database, since, terminals[framing])
-            fig.update(journaled=units, unanswered=unanswered, stuck=stuck,
-                       seconds=round(time.monotonic() - t0, 1))
+            fig.update(
+                journaled=units,
+                unanswered=unanswered,
+                stuck=stuck,
+                seconds=round(time.monotonic() - t0, 1),
+            )
             rows.append((framing, fig))
     finally:
         tracebacks = server.tracebacks()
         code = server.stop()
-    cols = ("sent", "units", "journaled", "answers", "unanswered", "stuck", "rss_before",
-            "rss_after", "seconds")
-    print(f"fuzz_wire: {args.frames} units per framing, seed {args.seed}, max_frame "
-          f"{lab.switch.max_frame}; RSS in KiB (switch and its writer)")
+    cols = (
+        "sent",
+        "units",
+        "journaled",
+        "answers",
+        "unanswered",
+        "stuck",
+        "rss_before",
+        "rss_after",
+        "seconds",
+    )
+    print(
+        f"fuzz_wire: {args.frames} units per framing, seed {args.seed}, max_frame "
+        f"{lab.switch.max_frame}; RSS in KiB (switch and its writer)"
+    )
     print(f"{'framing':<8}" + "".join(f"{c:>12}" for c in cols))
     for framing, fig in rows:
-        print(f"{framing:<8}" + "".join(f"{fig[c]:>12,}" if isinstance(fig[c], int)
-                                        else f"{fig[c]:>12}" for c in cols))
+        print(
+            f"{framing:<8}"
+            + "".join(
+                f"{fig[c]:>12,}" if isinstance(fig[c], int) else f"{fig[c]:>12}" for c in cols
+            )
+        )
     unanswered = sum(f["unanswered"] for _, f in rows)
     stuck = max((f["stuck"] for _, f in rows), default=0)
     print(f"tracebacks in the switch log: {tracebacks}   switch exit status: {code}")
@@ -250,9 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--framings", default=",".join(FRAMINGS))
     p.add_argument("--window", type=int, default=400, help="units outstanding at most")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--guardrails", action="store_true",
-                   help="keep the per-link limits and sign-on delays on (then links are closed "
-                   "and units go unanswered on purpose; look for tracebacks)")
+    p.add_argument(
+        "--guardrails",
+        action="store_true",
+        help="keep the per-link limits and sign-on delays on (then links are closed "
+        "and units go unanswered on purpose; look for tracebacks)",
+    )
     p.add_argument("--keep", type=Path, help="keep the lab in this directory")
     a = p.parse_args(argv)
     if a.frames < 1 or any(f not in FRAMINGS for f in a.framings.split(",")):

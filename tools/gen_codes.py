@@ -41,17 +41,26 @@ DEFAULT_SRC = ROOT.parent / "shared" / "data" / "ncic-codes"
 """``../shared/data/ncic-codes``: shared/ stands beside the checkout (as on CI)."""
 
 SOURCES = (
-    ("niem-2.0", "NIEM 2.0 fbi.xsd (NCIC 2000 code tables), NIEM/NIEM-Releases tag niem-2.0, "
-                 "niem/fbi/2.0/fbi.xsd"),
-    ("niem-5.0.1-update", "NIEM 5.0.1 ncic-5.0.1.xsd (NCIC update), NIEM/NIEM-Releases tag "
-                          "niem-5.0.1-justice, xsd/codes/ncic-5.0.1.xsd"),
+    (
+        "niem-2.0",
+        "NIEM 2.0 fbi.xsd (NCIC 2000 code tables), NIEM/NIEM-Releases tag niem-2.0, "
+        "niem/fbi/2.0/fbi.xsd",
+    ),
+    (
+        "niem-5.0.1-update",
+        "NIEM 5.0.1 ncic-5.0.1.xsd (NCIC update), NIEM/NIEM-Releases tag "
+        "niem-5.0.1-justice, xsd/codes/ncic-5.0.1.xsd",
+    ),
     ("nlets", "NIEM 5.2 nlets.xsd code lists, NIEM/NIEM-Releases master, xsd/codes/nlets.xsd"),
 )
 
 SUPPLEMENT: dict[str, dict[str, tuple[str, str]]] = {
     "VMA": {
-        "TESL": ("TESLA", "NCIC Vehicle Make (VMA) code list, NCIC Code Manual Part 1; the "
-                          "NIEM 2.0 list predates the make"),
+        "TESL": (
+            "TESLA",
+            "NCIC Vehicle Make (VMA) code list, NCIC Code Manual Part 1; the "
+            "NIEM 2.0 list predates the make",
+        ),
     },
 }
 """Codes in use that the NIEM 2.0 / 5.0.1 files do not hold: table -> code -> (text, source)."""
@@ -75,8 +84,12 @@ def _vma_from_xsd(path: Path) -> dict[str, str]:
     if block is None:
         raise SystemExit(f"{path}: no VMACodeSimpleType")
     out = {}
-    for m in re.finditer(r'<xs:enumeration value="([^"]+)">.*?<xs:documentation>(.*?)'
-                         r"</xs:documentation>", block.group(1), re.S):
+    for m in re.finditer(
+        r'<xs:enumeration value="([^"]+)">.*?<xs:documentation>(.*?)'
+        r"</xs:documentation>",
+        block.group(1),
+        re.S,
+    ):
         out[m.group(1).strip().upper()] = " ".join(m.group(2).split()).upper()
     return out
 
@@ -97,8 +110,9 @@ def generate(src: Path, niem_xsd: Path | None = None) -> dict[str, object]:
     if niem_xsd is not None:
         tables["VMA"].update(_vma_from_xsd(niem_xsd))
         origin["VMA"].append(niem_xsd.name)
-        sources.append({"dir": str(niem_xsd), "what": "VMA from a later NIEM ncic.xsd",
-                        "tables": 1})
+        sources.append(
+            {"dir": str(niem_xsd), "what": "VMA from a later NIEM ncic.xsd", "tables": 1}
+        )
     supplement = {}
     for name, codes in SUPPLEMENT.items():
         for code, (text, where) in codes.items():
@@ -122,11 +136,15 @@ def encode(data: dict[str, object]) -> bytes:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--src", type=Path, default=DEFAULT_SRC)
-    ap.add_argument("--niem-xsd", type=Path, default=None,
-                    help="a later NIEM ncic.xsd whose VMA list to merge")
+    ap.add_argument(
+        "--niem-xsd", type=Path, default=None, help="a later NIEM ncic.xsd whose VMA list to merge"
+    )
     ap.add_argument("--out", type=Path, default=PACKAGED)
-    ap.add_argument("--check", action="store_true",
-                    help="exit 1 if the packaged file is not what the sources give")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if the packaged file is not what the sources give",
+    )
     args = ap.parse_args(argv)
     blob = encode(generate(args.src, args.niem_xsd))
     if args.check:

@@ -85,12 +85,17 @@ class Soak:
         self.lab = init_lab(lab_dir, listen="tcp:0:interface=127.0.0.1")
         self.server = Server(lab_dir, FRAMINGS)
         ops = operators_by_terminal(self.lab)
-        ids = [t for t, cfg in self.lab.terminals.items()
-               if t in ops and not cfg.control and not cfg.radio][:args.terminals]
+        ids = [
+            t
+            for t, cfg in self.lab.terminals.items()
+            if t in ops and not cfg.control and not cfg.radio
+        ][: args.terminals]
         if len(ids) < 2:
             raise SystemExit("the demo lab has too few terminals")
-        self.terms = [Term(t, self.lab.terminals[t].oris[0], FRAMINGS[i % len(FRAMINGS)],
-                           ops[t]) for i, t in enumerate(ids)]
+        self.terms = [
+            Term(t, self.lab.terminals[t].oris[0], FRAMINGS[i % len(FRAMINGS)], ops[t])
+            for i, t in enumerate(ids)
+        ]
         self.by_id = {t.id: t for t in self.terms}
         self.period = 0
         self.oca = 0
@@ -116,8 +121,11 @@ class Soak:
     async def connect_all(self) -> None:
         for term in self.terms:
             term.signed_on = False
-            term.peer = await Peer.open(self.server.ports[term.framing], term.framing,
-                                        on_output=lambda p, o, t=term: self.output(t, o))
+            term.peer = await Peer.open(
+                self.server.ports[term.framing],
+                term.framing,
+                on_output=lambda p, o, t=term: self.output(t, o),
+            )
             op, pw = term.operator
             term.peer.send(f"LOGON.{term.id}.{op}.{pw}".encode())
         end = time.monotonic() + 30
@@ -143,8 +151,10 @@ class Soak:
             body = f"QW.{term.ori}.NAM/DOE,JOHN.DOB/19800101"
         else:
             self.oca += 1
-            body = (f"EW.{term.ori}.NAM/SOAK,TEST.SEX/M.RAC/W.HGT/510.WGT/180.HAI/BRO.OFF/1313"
-                    f".DOW/20250101.OCA/SK-{self.oca:07d}.DOB/19800101")
+            body = (
+                f"EW.{term.ori}.NAM/SOAK,TEST.SEX/M.RAC/W.HGT/510.WGT/180.HAI/BRO.OFF/1313"
+                f".DOW/20250101.OCA/SK-{self.oca:07d}.DOB/19800101"
+            )
         inp = Input(term.id, isn, f"ISN/{isn}\n{body}", kind, self.period, tag=tag)
         term.inputs[isn] = inp
         return inp
@@ -176,8 +186,7 @@ class Soak:
                 await self.connect_all()
                 last = time.monotonic()  # nothing is owed for the time the switch was down
                 self.down += last - t0
-                print(f"kill {self.period}: at {now:.1f} s, back in {last - t0:.1f} s",
-                      flush=True)
+                print(f"kill {self.period}: at {now:.1f} s, back in {last - t0:.1f} s", flush=True)
                 continue
             t = time.monotonic()
             owed = min(owed + a.rate * (t - last), a.rate)  # steady rate, at most 1 s behind
@@ -213,8 +222,12 @@ class Soak:
     def answered_seqs(self) -> set[int]:
         conn = self.db()
         try:
-            return {ref for (ref,) in conn.execute(
-                "SELECT ref FROM journal WHERE ref > 0 AND disposition != 'recovered'")}
+            return {
+                ref
+                for (ref,) in conn.execute(
+                    "SELECT ref FROM journal WHERE ref > 0 AND disposition != 'recovered'"
+                )
+            }
         finally:
             conn.close()
 
@@ -223,9 +236,14 @@ class Soak:
         return [i for t in self.terms for i in t.inputs.values() if i.seq and i.seq not in done]
 
     def copies_missing(self) -> int:
-        return sum(1 for t in self.terms for i in t.inputs.values()
-                   if i.kind == "AM" and i.result in ("ACCEPTED", "DUPLICATE")
-                   and not self.recipient(i).received.get(i.tag))
+        return sum(
+            1
+            for t in self.terms
+            for i in t.inputs.values()
+            if i.kind == "AM"
+            and i.result in ("ACCEPTED", "DUPLICATE")
+            and not self.recipient(i).received.get(i.tag)
+        )
 
     def recipient(self, inp: Input) -> Term:
         return self.terms[(self.terms.index(self.by_id[inp.terminal]) + 1) % len(self.terms)]
@@ -235,17 +253,25 @@ class Soak:
     def report(self) -> dict[str, int]:
         conn = self.db()
         try:
-            journaled = {seq for (seq,) in conn.execute(
-                "SELECT seq FROM journal WHERE direction = 'in'")}
-            am_rows = Counter(text.split("\n", 1)[-1] for (text,) in conn.execute(
-                "SELECT text FROM journal WHERE direction = 'in' AND key = 'AM' "
-                "AND disposition = 'accepted'"))
-            dead = conn.execute("SELECT COUNT(*) FROM journal WHERE disposition = "
-                                "'dead-letter'").fetchone()[0]
-            recovered = conn.execute("SELECT COUNT(*) FROM journal WHERE disposition = "
-                                     "'recovered'").fetchone()[0]
-            duplicates_seen = conn.execute("SELECT COUNT(*) FROM journal WHERE disposition = "
-                                           "'duplicate'").fetchone()[0]
+            journaled = {
+                seq for (seq,) in conn.execute("SELECT seq FROM journal WHERE direction = 'in'")
+            }
+            am_rows = Counter(
+                text.split("\n", 1)[-1]
+                for (text,) in conn.execute(
+                    "SELECT text FROM journal WHERE direction = 'in' AND key = 'AM' "
+                    "AND disposition = 'accepted'"
+                )
+            )
+            dead = conn.execute(
+                "SELECT COUNT(*) FROM journal WHERE disposition = 'dead-letter'"
+            ).fetchone()[0]
+            recovered = conn.execute(
+                "SELECT COUNT(*) FROM journal WHERE disposition = 'recovered'"
+            ).fetchone()[0]
+            duplicates_seen = conn.execute(
+                "SELECT COUNT(*) FROM journal WHERE disposition = 'duplicate'"
+            ).fetchone()[0]
         finally:
             conn.close()
         answered = self.answered_seqs()
@@ -272,10 +298,12 @@ class Soak:
                         r["duplicated"] += 1
         total: Counter[str] = Counter()
         print()
-        print(f"soak_crash: {len(self.terms)} terminals "
-              f"({', '.join(f'{t.id}/{t.framing}' for t in self.terms)}), offered "
-              f"{self.args.rate} inputs/s for {self.args.duration:g} s, {self.period} kills "
-              f"(kill -9 of the process group)")
+        print(
+            f"soak_crash: {len(self.terms)} terminals "
+            f"({', '.join(f'{t.id}/{t.framing}' for t in self.terms)}), offered "
+            f"{self.args.rate} inputs/s for {self.args.duration:g} s, {self.period} kills "
+            f"(kill -9 of the process group)"
+        )
         print(f"{'period':<10}" + "".join(f"{c:>14}" for c in cols))
         for k in range(self.period + 1):
             total.update(rows[k])
@@ -284,10 +312,12 @@ class Soak:
         print(f"{'total':<10}" + "".join(f"{total[c]:>14,}" for c in cols))
         up = self.sent_for - self.down
         rate = total["acknowledged"] / up if up > 0 else 0
-        print(f"acknowledged inputs/s while up {rate:,.0f} ({up:.0f} s up, {self.down:.0f} s "
-              f"restarting)   dead-lettered {dead}   recovered at start "
-              f"{recovered}   resends recognised as duplicates {duplicates_seen}   "
-              f"tracebacks {self.server.tracebacks()}")
+        print(
+            f"acknowledged inputs/s while up {rate:,.0f} ({up:.0f} s up, {self.down:.0f} s "
+            f"restarting)   dead-lettered {dead}   recovered at start "
+            f"{recovered}   resends recognised as duplicates {duplicates_seen}   "
+            f"tracebacks {self.server.tracebacks()}"
+        )
         verdict = all(total[c] == 0 for c in ("unanswered", "lost", "duplicated"))
         print(f"goal (0 lost, 0 unanswered, 0 duplicated): {'met' if verdict else 'NOT met'}")
         return {c: total[c] for c in cols} | {"dead": dead}

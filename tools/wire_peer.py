@@ -44,9 +44,14 @@ class Server:
         cmd = [sys.executable, "-u", "-m", "lems.cli", "serve", str(self.lab_dir)]
         for desc in listens:
             cmd += ["--listen", desc]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         ready = threading.Event()
         ports: dict[str, int] = {}
         proc = self.proc
@@ -116,8 +121,12 @@ class Peer(asyncio.Protocol):
     """A raw terminal: writes framed payloads, collects decoded outputs, and acknowledges
     every output with OSN above 0 (cumulative ``ACK.<osn>`` once per received chunk)."""
 
-    def __init__(self, framing: str, on_output: Callable[[Peer, Output], None] | None = None,
-                 max_frame: int = 1 << 20) -> None:
+    def __init__(
+        self,
+        framing: str,
+        on_output: Callable[[Peer, Output], None] | None = None,
+        max_frame: int = 1 << 20,
+    ) -> None:
         self.framing = framing
         # a terminal's end of the link: reads output, writes input (docs/WIRE.md)
         self.framer = link_framer(framing, max_frame, role="terminal")

@@ -26,18 +26,26 @@ def register(sub: Any) -> None:
     u = osub.add_parser("list", help="operators and their sign-on state")
     u.add_argument("dir", type=Path)
     u.set_defaults(func=cmd_operator_list)
-    u = osub.add_parser("passwd", help="set an operator's password (lab.toml keeps its scrypt "
-                        "hash; a running switch uses it from the next sign-on)")
+    u = osub.add_parser(
+        "passwd",
+        help="set an operator's password (lab.toml keeps its scrypt "
+        "hash; a running switch uses it from the next sign-on)",
+    )
     u.add_argument("dir", type=Path)
     u.add_argument("operator")
-    u.add_argument("--password", help="the new password (default: a new random one, shown "
-                   "once); reads it from standard input when given as -")
+    u.add_argument(
+        "--password",
+        help="the new password (default: a new random one, shown "
+        "once); reads it from standard input when given as -",
+    )
     u.set_defaults(func=cmd_operator_passwd)
 
     s = sub.add_parser("agency", help="agency administration (suspend / reinstate access)")
     asub = s.add_subparsers(title="actions", metavar="ACTION")
-    for name, hlp in (("suspend", "suspend an agency's access (OAR 257-010-0045)"),
-                      ("reinstate", "reinstate a suspended agency")):
+    for name, hlp in (
+        ("suspend", "suspend an agency's access (OAR 257-010-0045)"),
+        ("reinstate", "reinstate a suspended agency"),
+    ):
         u = asub.add_parser(name, help=hlp)
         u.add_argument("dir", type=Path)
         u.add_argument("ori")
@@ -64,9 +72,11 @@ def cmd_operator_unlock(args: argparse.Namespace) -> int:
         raise ConfigError(f"operator {args.operator} is not in {lab.path}")
     with conn:
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO operator_state (operator, failures, locked) VALUES (?, 0, 0) "
-                     "ON CONFLICT(operator) DO UPDATE SET failures = 0, locked = 0",
-                     (args.operator,))
+        conn.execute(
+            "INSERT INTO operator_state (operator, failures, locked) VALUES (?, 0, 0) "
+            "ON CONFLICT(operator) DO UPDATE SET failures = 0, locked = 0",
+            (args.operator,),
+        )
         store.bump_directory_version(conn)
         conn.execute("COMMIT")
     from lems.state import adminlog
@@ -93,8 +103,10 @@ def cmd_operator_passwd(args: argparse.Namespace) -> int:
     shown = password is None
     password = password if password is not None else generate()
     if not password or "." in password or not password.isprintable() or " " in password:
-        raise ConfigError("a password must be non-empty, printable, without spaces or periods "
-                          "(LOGON.TERMINAL.OPERATOR.PASSWORD)")
+        raise ConfigError(
+            "a password must be non-empty, printable, without spaces or periods "
+            "(LOGON.TERMINAL.OPERATOR.PASSWORD)"
+        )
     lines = lab.path.read_text("utf-8").split("\n")
     table, found = "", False
     for i, line in enumerate(lines):
@@ -102,9 +114,12 @@ def cmd_operator_passwd(args: argparse.Namespace) -> int:
         if bare.startswith("["):
             table, current = bare, ""
         elif table == "[[operator]]" and bare.replace(" ", "").startswith("id="):
-            current = bare.split("=", 1)[1].split("#")[0].strip().strip('"\'')
-        elif (table == "[[operator]]" and current == args.operator
-              and bare.split("=")[0].strip() in ("password", "password_hash")):
+            current = bare.split("=", 1)[1].split("#")[0].strip().strip("\"'")
+        elif (
+            table == "[[operator]]"
+            and current == args.operator
+            and bare.split("=")[0].strip() in ("password", "password_hash")
+        ):
             lines[i] = f'password_hash = "{hash_password(password)}"'
             found = True
             break
@@ -115,8 +130,11 @@ def cmd_operator_passwd(args: argparse.Namespace) -> int:
     tmp.write_text(text, "utf-8")
     load_lab(tmp)  # refuse to write a file that would not load
     tmp.replace(lab.path)
-    console.print(f"operator {args.operator}: password set (lab.toml keeps its hash; a "
-                  "running switch uses it from the next sign-on)", markup=False)
+    console.print(
+        f"operator {args.operator}: password set (lab.toml keeps its hash; a "
+        "running switch uses it from the next sign-on)",
+        markup=False,
+    )
     if shown:
         console.print(f"new password (shown this once): {password}", markup=False)
     return 0
@@ -124,15 +142,23 @@ def cmd_operator_passwd(args: argparse.Namespace) -> int:
 
 def cmd_operator_list(args: argparse.Namespace) -> int:
     lab, conn = _db(args.dir)
-    state = {op: (f, lk) for op, f, lk in conn.execute(
-        "SELECT operator, failures, locked FROM operator_state")}
+    state = {
+        op: (f, lk)
+        for op, f, lk in conn.execute("SELECT operator, failures, locked FROM operator_state")
+    }
     table = Table(title="operators")
     for col in ("operator", "name", "terminals", "cleared", "failures", "locked"):
         table.add_column(col)
     for o in lab.operators.values():
         f, lk = state.get(o.id, (0, 0))
-        table.add_row(o.id, o.name, " ".join(o.terminals) or "any", "yes" if o.cleared else "NO",
-                      str(f), "LOCKED" if lk else "")
+        table.add_row(
+            o.id,
+            o.name,
+            " ".join(o.terminals) or "any",
+            "yes" if o.cleared else "NO",
+            str(f),
+            "LOCKED" if lk else "",
+        )
     show(table)
     return 0
 
@@ -144,33 +170,48 @@ def cmd_agency_state(args: argparse.Namespace) -> int:
     if args.ori not in lab.agencies:
         raise ConfigError(f"ORI {args.ori} is not an agency of {lab.path}")
     conn.execute("BEGIN IMMEDIATE")
-    conn.execute("INSERT INTO agency_state (ori, suspended, reason, changed) "
-                 "VALUES (?, ?, ?, datetime('now')) ON CONFLICT(ori) DO UPDATE SET "
-                 "suspended = excluded.suspended, reason = excluded.reason, "
-                 "changed = excluded.changed", (args.ori, int(args.suspend), args.reason))
+    conn.execute(
+        "INSERT INTO agency_state (ori, suspended, reason, changed) "
+        "VALUES (?, ?, ?, datetime('now')) ON CONFLICT(ori) DO UPDATE SET "
+        "suspended = excluded.suspended, reason = excluded.reason, "
+        "changed = excluded.changed",
+        (args.ori, int(args.suspend), args.reason),
+    )
     store.bump_directory_version(conn)
     conn.execute("COMMIT")
     from lems.state import adminlog
 
     adminlog.record(lab, "suspend" if args.suspend else "reinstate", args.ori, args.reason)
-    console.print(f"agency {args.ori} {'suspended' if args.suspend else 'reinstated'}",
-                  markup=False)
+    console.print(
+        f"agency {args.ori} {'suspended' if args.suspend else 'reinstated'}", markup=False
+    )
     return 0
 
 
 def cmd_agency_list(args: argparse.Namespace) -> int:
     lab, conn = _db(args.dir)
-    susp = {o: r for o, r in conn.execute("SELECT ori, reason FROM agency_state "
-                                          "WHERE suspended = 1")}
+    susp = {
+        o: r for o, r in conn.execute("SELECT ori, reason FROM agency_state WHERE suspended = 1")
+    }
     table = Table(title="agencies")
     for col in ("ORI", "name", "category", "type", "CCH entry", "agreement", "state"):
         table.add_column(col)
     for a in lab.agencies.values():
-        agreement = ("none" if not a.agreement else
-                     f"until {a.agreement_expires}" if a.agreement_expires else "yes")
-        table.add_row(a.ori, a.name, a.category, a.type, "yes" if a.cch_entry else "",
-                      agreement, f"SUSPENDED {susp[a.ori]}".strip() if a.ori in susp else "active")
+        agreement = (
+            "none"
+            if not a.agreement
+            else f"until {a.agreement_expires}"
+            if a.agreement_expires
+            else "yes"
+        )
+        table.add_row(
+            a.ori,
+            a.name,
+            a.category,
+            a.type,
+            "yes" if a.cch_entry else "",
+            agreement,
+            f"SUSPENDED {susp[a.ori]}".strip() if a.ori in susp else "active",
+        )
     show(table)
     return 0
-
-

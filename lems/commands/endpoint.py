@@ -20,21 +20,34 @@ from lems.cli import console, errors
 
 
 def register(sub: Any) -> None:
-    s = sub.add_parser("endpoint", help="run a national endpoint (NCIC, Nlets, NICS) as its own "
-                       "process, or take one down / bring it up under a running switch")
+    s = sub.add_parser(
+        "endpoint",
+        help="run a national endpoint (NCIC, Nlets, NICS) as its own "
+        "process, or take one down / bring it up under a running switch",
+    )
     esub = s.add_subparsers(title="actions", metavar="ACTION")
-    for name, words in (("ncic", "NCIC (hot files and III)"), ("nlets", "Nlets (member "
-                        "states, ORION)"), ("nics", "NICS (checks and indices)")):
+    for name, words in (
+        ("ncic", "NCIC (hot files and III)"),
+        ("nlets", "Nlets (member states, ORION)"),
+        ("nics", "NICS (checks and indices)"),
+    ):
         e = esub.add_parser(name, help=f"serve the lab's {words} on a link")
         e.add_argument("dir", type=Path, help="lab directory (or lab.toml)")
-        e.add_argument("--listen", required=True, metavar="ENDPOINT",
-                       help="e.g. tcp:5101 (loopback unless interface= says otherwise)")
+        e.add_argument(
+            "--listen",
+            required=True,
+            metavar="ENDPOINT",
+            help="e.g. tcp:5101 (loopback unless interface= says otherwise)",
+        )
         e.add_argument("--reactor", choices=["asyncio", "epoll"], default="asyncio")
         if name == "nlets":
-            e.add_argument("--http", metavar="ENDPOINT",
-                           help="also serve Nlets XML over HTTP POST, e.g. tcp:8480 (loopback "
-                           "unless interface= says otherwise); ssl:PORT:privateKey=...:"
-                           "certKey=... for HTTPS")
+            e.add_argument(
+                "--http",
+                metavar="ENDPOINT",
+                help="also serve Nlets XML over HTTP POST, e.g. tcp:8480 (loopback "
+                "unless interface= says otherwise); ssl:PORT:privateKey=...:"
+                "certKey=... for HTTPS",
+            )
         e.set_defaults(func=cmd_serve, endpoint=name)
     for action in ("down", "up"):
         e = esub.add_parser(action, help=f"take an endpoint {action} under a running switch")
@@ -42,11 +55,17 @@ def register(sub: Any) -> None:
         e.add_argument("dir", type=Path)
         e.set_defaults(func=cmd_state, down=action == "down")
 
-    s = sub.add_parser("seed", help="generate the lab's fictitious national population "
-                       "(ncic.db, nlets.db, nics.db)")
+    s = sub.add_parser(
+        "seed",
+        help="generate the lab's fictitious national population (ncic.db, nlets.db, nics.db)",
+    )
     s.add_argument("dir", type=Path)
-    s.add_argument("--subjects", type=int, default=10_000,
-                   help="people to generate (default 10000; 1000000 for the large benchmark)")
+    s.add_argument(
+        "--subjects",
+        type=int,
+        default=10_000,
+        help="people to generate (default 10000; 1000000 for the large benchmark)",
+    )
     s.add_argument("--seed", type=int, help="default: the lab's seed")
     s.add_argument("--force", action="store_true", help="replace existing endpoint databases")
     s.set_defaults(func=cmd_seed)
@@ -75,13 +94,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     def listening(port: Any) -> None:
         host = port.getHost()
-        console.print(f"ENDPOINT {args.endpoint} LISTENING {getattr(host, 'host', '')}:"
-                      f"{getattr(host, 'port', '')}", markup=False)
+        console.print(
+            f"ENDPOINT {args.endpoint} LISTENING {getattr(host, 'host', '')}:"
+            f"{getattr(host, 'port', '')}",
+            markup=False,
+        )
         sys.stdout.flush()
 
     def failed(f: Any) -> None:
-        errors.print(f"lems: cannot listen on {args.listen}: {f.getErrorMessage()}",
-                     markup=False)
+        errors.print(f"lems: cannot listen on {args.listen}: {f.getErrorMessage()}", markup=False)
         status["code"] = 2
         reactor.stop()
 
@@ -135,8 +156,11 @@ def cmd_state(args: argparse.Namespace) -> int:
     from lems.state import adminlog
 
     adminlog.record(lab, "endpoint-down" if args.down else "endpoint-up", args.name)
-    console.print(f"{args.name.upper()} marked {'DOWN' if args.down else 'UP'} in {lab.database}"
-                  " (a running switch applies it within a second)", markup=False)
+    console.print(
+        f"{args.name.upper()} marked {'DOWN' if args.down else 'UP'} in {lab.database}"
+        " (a running switch applies it within a second)",
+        markup=False,
+    )
     return 0
 
 
@@ -157,9 +181,15 @@ def cmd_seed(args: argparse.Namespace) -> int:
     with Progress(console=console, disable=not console.is_terminal) as progress:
         task = progress.add_task("seeding", total=args.subjects)
         try:
-            counts = seed_lab(lab.database.parent, args.subjects, seed, agencies,
-                              lambda n: progress.advance(task, n), force=args.force,
-                              home=lab.state)
+            counts = seed_lab(
+                lab.database.parent,
+                args.subjects,
+                seed,
+                agencies,
+                lambda n: progress.advance(task, n),
+                force=args.force,
+                home=lab.state,
+            )
         finally:
             lock.release()
     if not counts:
@@ -171,8 +201,10 @@ def cmd_seed(args: argparse.Namespace) -> int:
     conn = state_db.connect(state_db.path_for(lab.database))
     try:
         counts["state"] = cch_seed.seed_world(conn, args.subjects, seed)  # CCH subjects
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('cch_seeded', ?)",
-                     (str(args.subjects),))
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('cch_seeded', ?)",
+            (str(args.subjects),),
+        )
         conn.commit()
     finally:
         conn.close()

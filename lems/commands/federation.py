@@ -30,16 +30,34 @@ def register(sub: Any) -> None:
     fsub = s.add_subparsers(title="federation commands", metavar="COMMAND")
     up = fsub.add_parser("up", help="start a local federation: brokers, one switch per state")
     up.add_argument("dir", type=Path, help="directory holding one lab per state (DIR/OR, …)")
-    up.add_argument("--states", required=True,
-                    help="comma-separated NCIC state codes, e.g. OR,WA,ID")
-    up.add_argument("--network", help="nats://host:port[,…] of a running JetStream cluster "
-                    "(default: start 3 nats-server processes in DIR/nats)")
-    up.add_argument("--port", type=int, default=5020,
-                    help="first terminal port; the states take consecutive ports (default 5020)")
-    up.add_argument("--speed", type=float, default=1.0,
-                    help="scenario clock speed shared by every node (default 1)")
-    up.add_argument("--for", dest="duration", type=float, default=0.0, metavar="SECONDS",
-                    help="stop by itself after this many seconds (default: until Ctrl-C)")
+    up.add_argument(
+        "--states", required=True, help="comma-separated NCIC state codes, e.g. OR,WA,ID"
+    )
+    up.add_argument(
+        "--network",
+        help="nats://host:port[,…] of a running JetStream cluster "
+        "(default: start 3 nats-server processes in DIR/nats)",
+    )
+    up.add_argument(
+        "--port",
+        type=int,
+        default=5020,
+        help="first terminal port; the states take consecutive ports (default 5020)",
+    )
+    up.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="scenario clock speed shared by every node (default 1)",
+    )
+    up.add_argument(
+        "--for",
+        dest="duration",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="stop by itself after this many seconds (default: until Ctrl-C)",
+    )
     up.set_defaults(func=cmd_up)
     s.set_defaults(func=lambda args: (s.print_help(), 2)[1])
 
@@ -48,8 +66,10 @@ def states_of(text: str) -> list[str]:
     states = [x.strip().upper() for x in text.split(",") if x.strip()]
     bad = [x for x in states if x not in US_STATE_CODES]
     if bad or not states:
-        raise ConfigError(f"--states: {', '.join(bad) or 'none given'}: each must be an NCIC "
-                          "code of a state, DC or territory")
+        raise ConfigError(
+            f"--states: {', '.join(bad) or 'none given'}: each must be an NCIC "
+            "code of a state, DC or territory"
+        )
     if len(set(states)) != len(states):
         raise ConfigError("--states: a state is named twice")
     return states
@@ -64,8 +84,9 @@ def prepare_lab(directory: Path, st: str, port: int, network: str, speed: float)
         init_lab(directory, state=st)
     path = directory / "lab.toml"
     text = path.read_text("utf-8")
-    text = re.sub(r"(?m)^listen = \[.*\]", f'listen = ["tcp:{port}:interface=127.0.0.1"]', text,
-                  count=1)
+    text = re.sub(
+        r"(?m)^listen = \[.*\]", f'listen = ["tcp:{port}:interface=127.0.0.1"]', text, count=1
+    )
     text = re.sub(r"(?m)^clock_speed = [0-9.eE+-]+", f"clock_speed = {speed!r}", text, count=1)
     text = re.sub(r"(?ms)^\[nlets\]\n(?:[^\[].*?\n)*", "", text)
     text = text.rstrip("\n") + f'\n\n[nlets]\nnetwork = "{network}"\n'
@@ -83,8 +104,9 @@ def sees_all(database: Path, states: list[str]) -> bool:
     try:
         conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
         try:
-            up = {st for st, flag in conn.execute("SELECT state, up FROM federation_status")
-                  if flag}
+            up = {
+                st for st, flag in conn.execute("SELECT state, up FROM federation_status") if flag
+            }
         finally:
             conn.close()
     except sqlite3.Error:
@@ -105,8 +127,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     if not network:
         cluster = NatsCluster(base / "nats").start()
         network = cluster.url
-        console.print(f"NATS cluster: {network} (JetStream, stores in {base / 'nats'})",
-                      markup=False)
+        console.print(
+            f"NATS cluster: {network} (JetStream, stores in {base / 'nats'})", markup=False
+        )
     procs: dict[str, subprocess.Popen[bytes]] = {}
     stopping = {"now": False}
 
@@ -122,28 +145,43 @@ def cmd_up(args: argparse.Namespace) -> int:
         for st, lab in labs.items():
             log = (base / st / "serve.log").open("ab")
             procs[st] = subprocess.Popen(
-                [sys.executable, "-m", "lems.cli", "serve", str(lab.directory),
-                 "--clock-origin", repr(origin)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "lems.cli",
+                    "serve",
+                    str(lab.directory),
+                    "--clock-origin",
+                    repr(origin),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             log.close()
         deadline = time.monotonic() + 60
         waiting = dict(enumerate(states))
         while waiting and time.monotonic() < deadline and not stopping["now"]:
             for i, st in list(waiting.items()):
                 if procs[st].poll() is not None:
-                    raise ConfigError(f"the {st} switch exited ({procs[st].returncode}): see "
-                                      f"{base / st / 'serve.log'}")
+                    raise ConfigError(
+                        f"the {st} switch exited ({procs[st].returncode}): see "
+                        f"{base / st / 'serve.log'}"
+                    )
                 if answers(args.port + i):
                     del waiting[i]
             time.sleep(0.1)
         if waiting:
             raise ConfigError(f"switches not listening: {', '.join(waiting.values())}")
-        while not stopping["now"] and not all(sees_all(lab.database, states)
-                                              for lab in labs.values()):
+        while not stopping["now"] and not all(
+            sees_all(lab.database, states) for lab in labs.values()
+        ):
             if time.monotonic() > deadline:
-                raise ConfigError("the nodes did not all see each other on the network within "
-                                  "60 s: see the serve.log of each state")
+                raise ConfigError(
+                    "the nodes did not all see each other on the network within "
+                    "60 s: see the serve.log of each state"
+                )
             time.sleep(0.2)
         table = Table(title=f"Federation {','.join(states)} on {network}")
         for col in ("state", "lab", "terminals at", "sign on (e.g.)", "try"):
@@ -151,10 +189,14 @@ def cmd_up(args: argparse.Namespace) -> int:
         for i, (st, lab) in enumerate(labs.items()):
             other = next((s for s in states if s != st), st)
             ori = lab.terminals["T01"].oris[0]
-            table.add_row(st, str(lab.directory), f"127.0.0.1:{args.port + i}",
-                          "LOGON.T01.OP01.train-01",
-                          f"lems send {lab.directory} --terminal T01 "
-                          f"'DQ.{ori}.{other}.TXT\\nNAM/DOE,JOHN.DOB/19800101.SEX/M'")
+            table.add_row(
+                st,
+                str(lab.directory),
+                f"127.0.0.1:{args.port + i}",
+                "LOGON.T01.OP01.train-01",
+                f"lems send {lab.directory} --terminal T01 "
+                f"'DQ.{ori}.{other}.TXT\\nNAM/DOE,JOHN.DOB/19800101.SEX/M'",
+            )
         show(table)
         console.print(f"Watch a node: lems watch {base / states[0]}   Stop: Ctrl-C", markup=False)
         sys.stdout.flush()
@@ -162,8 +204,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         while not stopping["now"] and (until is None or time.monotonic() < until):
             for st, p in procs.items():
                 if p.poll() is not None and not getattr(p, "reported", False):
-                    errors.print(f"lems: the {st} switch exited ({p.returncode}); see "
-                                 f"{base / st / 'serve.log'}", markup=False)
+                    errors.print(
+                        f"lems: the {st} switch exited ({p.returncode}); see "
+                        f"{base / st / 'serve.log'}",
+                        markup=False,
+                    )
                     p.reported = True  # type: ignore[attr-defined]
             time.sleep(0.2)
         return 0
@@ -177,8 +222,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait(5)
-                errors.print(f"lems: the {st} switch did not stop in 20 s; killed",
-                             markup=False)
+                errors.print(f"lems: the {st} switch did not stop in 20 s; killed", markup=False)
         if cluster is not None:
             cluster.stop()
         for sig, handler in old.items():

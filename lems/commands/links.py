@@ -11,12 +11,16 @@ from lems.cli import show
 
 
 def register(sub: Any) -> None:
-    s = sub.add_parser("links", help="list link adapters (tcp, tls, serial, mqtt, loop, plugins)",
-                       description="List the link kinds an endpoint string may start with: the "
-                       "built-in adapters and those other packages register in the 'lems.links' "
-                       "entry-point group. A kind whose package is missing says what to install.")
-    s.add_argument("--check", action="store_true",
-                   help="exit 1 if a kind is missing its package or broken")
+    s = sub.add_parser(
+        "links",
+        help="list link adapters (tcp, tls, serial, mqtt, loop, plugins)",
+        description="List the link kinds an endpoint string may start with: the "
+        "built-in adapters and those other packages register in the 'lems.links' "
+        "entry-point group. A kind whose package is missing says what to install.",
+    )
+    s.add_argument(
+        "--check", action="store_true", help="exit 1 if a kind is missing its package or broken"
+    )
     s.set_defaults(func=cmd_links)
 
 

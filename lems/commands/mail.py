@@ -29,8 +29,10 @@ def register(sub: Any) -> None:
     u.add_argument("dir", type=Path)
     u.add_argument("--terminal", help="only this terminal")
     u.set_defaults(func=cmd_dead)
-    for name, hlp in (("resend", "put dead letters back in the terminal's queue"),
-                      ("drop", "delete dead letters (the journal keeps them)")):
+    for name, hlp in (
+        ("resend", "put dead letters back in the terminal's queue"),
+        ("drop", "delete dead letters (the journal keeps them)"),
+    ):
         u = msub.add_parser(name, help=hlp)
         u.add_argument("dir", type=Path)
         u.add_argument("terminal")
@@ -67,8 +69,13 @@ def cmd_dead(args: argparse.Namespace) -> int:
         table.add_column(col)
     for terminal, osn, time, reason, body in mailbox.dead_letters(conn, args.terminal):
         lines = body.split("\n")
-        table.add_row(terminal, f"{osn:07d}", time or "", reason,
-                      lines[1][:60] if len(lines) > 1 else lines[0][:60])
+        table.add_row(
+            terminal,
+            f"{osn:07d}",
+            time or "",
+            reason,
+            lines[1][:60] if len(lines) > 1 else lines[0][:60],
+        )
     show(table)
     return 0
 
@@ -92,6 +99,7 @@ def cmd_change(args: argparse.Namespace) -> int:
     for osn in done:
         console.print(f"{args.terminal} OSN/{osn:07d} {verb}", markup=False)
     if missing:
-        raise LemsError(f"not dead letters of {args.terminal}: "
-                        + " ".join(f"{o:07d}" for o in missing))
+        raise LemsError(
+            f"not dead letters of {args.terminal}: " + " ".join(f"{o:07d}" for o in missing)
+        )
     return 0

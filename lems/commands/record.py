@@ -28,62 +28,115 @@ from lems.cli import console, errors
 
 def register(sub: Any) -> None:
     s = sub.add_parser(
-        "record", help="export a lab's journal as a recording (or follow it live)",
+        "record",
+        help="export a lab's journal as a recording (or follow it live)",
         description="Write a lems-recording (JSON Lines; gzip if FILE ends in .gz) from a lab's "
         "journal. With --live, follow the journal of the running switch and write each message "
         "as it is committed, until Ctrl-C or SIGTERM (every record is flushed: killing the "
         "recorder loses nothing already written). With --import-text, convert a plain-text log "
-        "(one message per block) instead.")
+        "(one message per block) instead.",
+    )
     s.add_argument("dir", type=Path, nargs="?", help="lab directory (or lab.toml)")
     s.add_argument("--out", required=True, type=Path, metavar="FILE")
-    s.add_argument("--from", dest="since", metavar="TIME",
-                   help="first time to include (ISO 8601, UTC if no offset)")
+    s.add_argument(
+        "--from",
+        dest="since",
+        metavar="TIME",
+        help="first time to include (ISO 8601, UTC if no offset)",
+    )
     s.add_argument("--to", dest="until", metavar="TIME", help="last time to include")
     s.add_argument("--ori", action="append", default=[], help="only this ORI (repeatable)")
-    s.add_argument("--terminal", action="append", default=[],
-                   help="only this terminal (repeatable; with --import-text: the terminal of "
-                   "inputs before any sign-on)")
-    s.add_argument("--live", action="store_true",
-                   help="follow the running lab's journal from now on")
+    s.add_argument(
+        "--terminal",
+        action="append",
+        default=[],
+        help="only this terminal (repeatable; with --import-text: the terminal of "
+        "inputs before any sign-on)",
+    )
+    s.add_argument(
+        "--live", action="store_true", help="follow the running lab's journal from now on"
+    )
     s.add_argument("--poll", type=float, default=0.2, help="seconds between journal polls")
     s.add_argument("--duration", type=float, help="with --live: stop after this many seconds")
-    s.add_argument("--import-text", type=Path, metavar="LOG",
-                   help="convert a plain-text log instead of reading a journal")
-    s.add_argument("--gap", type=float, default=1.0,
-                   help="with --import-text: seconds between messages without a time")
+    s.add_argument(
+        "--import-text",
+        type=Path,
+        metavar="LOG",
+        help="convert a plain-text log instead of reading a journal",
+    )
+    s.add_argument(
+        "--gap",
+        type=float,
+        default=1.0,
+        help="with --import-text: seconds between messages without a time",
+    )
     s.set_defaults(func=cmd_record)
 
     s = sub.add_parser(
-        "replay", help="replay a recording against a switch and compare the responses",
+        "replay",
+        help="replay a recording against a switch and compare the responses",
         description="Sign terminals on and send the recorded inbound messages; match the "
         "responses to the recorded ones after masking times, sequence numbers, NICs and NTNs "
         "(extend with --rules); print matches, differences (with a diff), missing and "
         "unexpected responses. Exit 1 on any difference. Passwords are masked in recordings: "
-        "give --lab DIR or --password TERMINAL=PASSWORD.")
+        "give --lab DIR or --password TERMINAL=PASSWORD.",
+    )
     s.add_argument("file", type=Path, help="recording (.jsonl or .jsonl.gz)")
-    s.add_argument("--to", metavar="ENDPOINT",
-                   help="switch to replay against (default: the --lab's first listen endpoint)")
+    s.add_argument(
+        "--to",
+        metavar="ENDPOINT",
+        help="switch to replay against (default: the --lab's first listen endpoint)",
+    )
     s.add_argument("--lab", type=Path, metavar="DIR", help="lab whose passwords to use")
-    s.add_argument("--password", action="append", default=[], metavar="ID=PASSWORD",
-                   help="password for a terminal or operator (repeatable)")
-    s.add_argument("--speed", type=float, default=0.0,
-                   help="1 = recorded timing, 2 = twice as fast, 0 = as fast as possible "
-                   "(default)")
-    s.add_argument("--skip", type=float, metavar="SECONDS",
-                   help="shrink recorded gaps longer than this to this")
-    s.add_argument("--loop", type=int, default=1, metavar="N",
-                   help="passes over the recording (0 = until Ctrl-C)")
+    s.add_argument(
+        "--password",
+        action="append",
+        default=[],
+        metavar="ID=PASSWORD",
+        help="password for a terminal or operator (repeatable)",
+    )
+    s.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        help="1 = recorded timing, 2 = twice as fast, 0 = as fast as possible (default)",
+    )
+    s.add_argument(
+        "--skip",
+        type=float,
+        metavar="SECONDS",
+        help="shrink recorded gaps longer than this to this",
+    )
+    s.add_argument(
+        "--loop",
+        type=int,
+        default=1,
+        metavar="N",
+        help="passes over the recording (0 = until Ctrl-C)",
+    )
     s.add_argument("--map-terminal", action="append", default=[], metavar="OLD=NEW")
     s.add_argument("--map-ori", action="append", default=[], metavar="OLD=NEW")
-    s.add_argument("--rules", type=Path, metavar="FILE",
-                   help="masking rules (TOML, see docs/RECORDING.md)")
+    s.add_argument(
+        "--rules", type=Path, metavar="FILE", help="masking rules (TOML, see docs/RECORDING.md)"
+    )
     s.add_argument("--report", type=Path, metavar="FILE", help="also write the report as JSON")
-    s.add_argument("--wait", type=float, default=3.0,
-                   help="seconds to wait for outstanding responses at the end (default 3)")
-    s.add_argument("--no-sync", action="store_true",
-                   help="do not wait for recorded responses before switching links")
-    s.add_argument("--window", type=int, default=10000,
-                   help="messages in flight before the sender waits (default 10000)")
+    s.add_argument(
+        "--wait",
+        type=float,
+        default=3.0,
+        help="seconds to wait for outstanding responses at the end (default 3)",
+    )
+    s.add_argument(
+        "--no-sync",
+        action="store_true",
+        help="do not wait for recorded responses before switching links",
+    )
+    s.add_argument(
+        "--window",
+        type=int,
+        default=10000,
+        help="messages in flight before the sender waits (default 10000)",
+    )
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_replay)
 
@@ -128,19 +181,47 @@ class JournalFilter:
         return hit or r.ref in self.taken
 
 
-def journal_records(conn: sqlite3.Connection, after: int = 0,
-                    filt: JournalFilter | None = None,
-                    upto: int | None = None) -> Iterator[Record]:
+def journal_records(
+    conn: sqlite3.Connection,
+    after: int = 0,
+    filt: JournalFilter | None = None,
+    upto: int | None = None,
+) -> Iterator[Record]:
     """Journal rows with ``after < seq <= upto`` as records, in order."""
     from lems import journal
 
     filt = filt or JournalFilter()
     for row in journal.rows(conn, after, upto, filt.since or "", filt.until or ""):
-        (seq, t, direction, link, terminal, operator, ori, key, disposition, reason, osn, ref,
-         text) = row
-        r = Record(seq=seq, time=t, direction=direction, text=text, link=link,
-                   terminal=terminal, operator=operator, ori=ori, key=key,
-                   disposition=disposition, reason=reason, osn=osn, ref=ref)
+        (
+            seq,
+            t,
+            direction,
+            link,
+            terminal,
+            operator,
+            ori,
+            key,
+            disposition,
+            reason,
+            osn,
+            ref,
+            text,
+        ) = row
+        r = Record(
+            seq=seq,
+            time=t,
+            direction=direction,
+            text=text,
+            link=link,
+            terminal=terminal,
+            operator=operator,
+            ori=ori,
+            key=key,
+            disposition=disposition,
+            reason=reason,
+            osn=osn,
+            ref=ref,
+        )
         if filt.wants(r):
             yield r
 
@@ -168,17 +249,21 @@ def cmd_record(args: argparse.Namespace) -> int:
         with RecordingWriter(args.out, header) as w:
             for r in parse_plain(text, terminal=(args.terminal or [""])[0], gap=args.gap):
                 w.write(r)
-        console.print(f"{w.count} messages imported from {args.import_text} -> {args.out}",
-                      markup=False)
+        console.print(
+            f"{w.count} messages imported from {args.import_text} -> {args.out}", markup=False
+        )
         return 0
     if args.dir is None:
         raise ConfigError("give a lab DIR (or --import-text LOG)")
     lab, conn = _open_journal(args.dir)
-    filt = JournalFilter(_time_bound(args.since), _time_bound(args.until), set(args.terminal),
-                         set(args.ori))
-    header = Header(created=now, source=f"journal:{lab.database}" + (" live" if args.live
-                                                                     else ""),
-                    note=lab.name)
+    filt = JournalFilter(
+        _time_bound(args.since), _time_bound(args.until), set(args.terminal), set(args.ori)
+    )
+    header = Header(
+        created=now,
+        source=f"journal:{lab.database}" + (" live" if args.live else ""),
+        note=lab.name,
+    )
     if not args.live:
         with RecordingWriter(args.out, header) as w:
             for r in journal_records(conn, 0, filt):
@@ -188,8 +273,13 @@ def cmd_record(args: argparse.Namespace) -> int:
     return _follow(conn, lab, args, filt, header)
 
 
-def _follow(conn: sqlite3.Connection, lab: Any, args: argparse.Namespace, filt: JournalFilter,
-            header: Header) -> int:
+def _follow(
+    conn: sqlite3.Connection,
+    lab: Any,
+    args: argparse.Namespace,
+    filt: JournalFilter,
+    header: Header,
+) -> int:
     """Tail the journal: poll for rows above the last seq seen, write each at once."""
     from lems import journal
     from terminals.recording_io import RecordingWriter
@@ -254,19 +344,25 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not to:
         raise ConfigError("give --to ENDPOINT or --lab DIR")
     creds.passwords.update(_pairs(args.password, "--password"))
-    mapping = {**_pairs(args.map_terminal, "--map-terminal"), **_pairs(args.map_ori,
-                                                                        "--map-ori")}
-    masker = (Masker.from_toml(args.rules.read_text(), str(args.rules)) if args.rules
-              else Masker())
+    mapping = {**_pairs(args.map_terminal, "--map-terminal"), **_pairs(args.map_ori, "--map-ori")}
+    masker = Masker.from_toml(args.rules.read_text(), str(args.rules)) if args.rules else Masker()
     if args.speed < 0 or args.loop < 0:
         raise ConfigError("--speed and --loop must not be negative")
-    options = ReplayOptions(speed=args.speed, skip=args.skip, loops=args.loop, mapping=mapping,
-                            sync=not args.no_sync, window=args.window, wait=args.wait)
+    options = ReplayOptions(
+        speed=args.speed,
+        skip=args.skip,
+        loops=args.loop,
+        mapping=mapping,
+        sync=not args.no_sync,
+        window=args.window,
+        wait=args.wait,
+    )
     return _run_replay(args, to, options, creds, Comparison(masker))
 
 
-def _run_replay(args: argparse.Namespace, to: str, options: Any, creds: Any,
-                comparison: Any) -> int:
+def _run_replay(
+    args: argparse.Namespace, to: str, options: Any, creds: Any, comparison: Any
+) -> int:
     from lems.reactor import install
 
     reactor = install()
@@ -275,8 +371,14 @@ def _run_replay(args: argparse.Namespace, to: str, options: Any, creds: Any,
     from terminals.recording_io import read
     from terminals.replay import Replayer
 
-    replayer = Replayer(reactor, to, lambda: read(args.file)[1], options=options,
-                        credentials=creds, comparison=comparison)
+    replayer = Replayer(
+        reactor,
+        to,
+        lambda: read(args.file)[1],
+        options=options,
+        credentials=creds,
+        comparison=comparison,
+    )
     result: dict[str, Any] = {}
     show = console.is_terminal and not args.quiet
     t0 = time.monotonic()
@@ -284,17 +386,28 @@ def _run_replay(args: argparse.Namespace, to: str, options: Any, creds: Any,
     async def run(r: Any) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                            TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
-                            console=console, disable=not show, transient=False)
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not show,
+            transient=False,
+        )
         bar = progress.add_task("replay", total=None, stats="")
 
         def tick() -> None:
             dt = max(time.monotonic() - t0, 1e-6)
             c = replayer.comparison
-            progress.update(bar, completed=replayer.sent, stats=(
-                f"sent {replayer.sent} ({replayer.sent / dt:,.0f}/s) received "
-                f"{replayer.received} matched {c.matched}"))
+            progress.update(
+                bar,
+                completed=replayer.sent,
+                stats=(
+                    f"sent {replayer.sent} ({replayer.sent / dt:,.0f}/s) received "
+                    f"{replayer.received} matched {c.matched}"
+                ),
+            )
 
         ticker = task.LoopingCall(tick)
         ticker.clock = r
@@ -325,8 +438,11 @@ def _run_replay(args: argparse.Namespace, to: str, options: Any, creds: Any,
     dt = time.monotonic() - t0
     for line in report.lines():
         console.print(line, markup=False, highlight=False)
-    console.print(f"{replayer.sent} messages sent, {replayer.received} received in {dt:.1f} s "
-                  f"({replayer.sent / max(dt, 1e-6):,.0f} sent/s)", markup=False)
+    console.print(
+        f"{replayer.sent} messages sent, {replayer.received} received in {dt:.1f} s "
+        f"({replayer.sent / max(dt, 1e-6):,.0f} sent/s)",
+        markup=False,
+    )
     if args.report:
         args.report.write_text(json.dumps(report.as_dict(), indent=1))
     return 0 if report.ok else 1

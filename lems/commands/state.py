@@ -37,22 +37,37 @@ def register(sub: Any) -> None:
     s.add_argument("--ori", default="")
     s.add_argument("--terminal", default="")
     s.add_argument("--operator", default="")
-    s.add_argument("--from", dest="start", default="", help="lab-local time, e.g. 2026-11-23 "
-                   "or 2026-11-23T08:00 (inclusive)")
-    s.add_argument("--to", dest="end", default="", help="lab-local time (exclusive); a date "
-                   "alone includes that whole day")
-    s.add_argument("--html", type=Path, help="write the printable per-agency audit report "
-                   "(HTML, print-ready CSS) to this file")
+    s.add_argument(
+        "--from",
+        dest="start",
+        default="",
+        help="lab-local time, e.g. 2026-11-23 or 2026-11-23T08:00 (inclusive)",
+    )
+    s.add_argument(
+        "--to",
+        dest="end",
+        default="",
+        help="lab-local time (exclusive); a date alone includes that whole day",
+    )
+    s.add_argument(
+        "--html",
+        type=Path,
+        help="write the printable per-agency audit report (HTML, print-ready CSS) to this file",
+    )
     s.add_argument("--json", type=Path, help="write the log and summary as JSON to this file")
     s.add_argument("--csv", type=Path, help="write the log as CSV to this file")
     s.add_argument("--limit", type=int, default=200, help="rows shown on screen (default 200)")
     s.set_defaults(func=cmd_audit)
 
-    s = sub.add_parser("population", help="who and what is in the lab's world (people, "
-                       "records, vehicles), to build scenarios from")
+    s = sub.add_parser(
+        "population",
+        help="who and what is in the lab's world (people, "
+        "records, vehicles), to build scenarios from",
+    )
     s.add_argument("dir", type=Path)
-    s.add_argument("--file", choices=FILES, help="list this file's rows (default: counts of "
-                   "every file)")
+    s.add_argument(
+        "--file", choices=FILES, help="list this file's rows (default: counts of every file)"
+    )
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.add_argument("--limit", type=int, default=50, help="rows listed (0: all; default 50)")
     s.set_defaults(func=cmd_population)
@@ -91,17 +106,44 @@ def cmd_hits(args: argparse.Namespace) -> int:
     conn = connect(path)
     now = lab_now(conn)
     where = "1" if args.all else "closed = ''"
-    rows = conn.execute(f"SELECT id, requester, terminal, owner, nic, oca, rty, pri, rno, "
-                        f"opened, deadline, stage, closed, outcome FROM hit_request "
-                        f"WHERE {where} ORDER BY deadline").fetchall()
+    rows = conn.execute(
+        f"SELECT id, requester, terminal, owner, nic, oca, rty, pri, rno, "
+        f"opened, deadline, stage, closed, outcome FROM hit_request "
+        f"WHERE {where} ORDER BY deadline"
+    ).fetchall()
     conn.close()
     table = Table(title=f"Hit confirmations ({len(rows)})")
-    for col in ("ID", "REQUESTER", "OWNER", "RECORD", "RTY", "PRI", "RNO", "OPENED", "STAGE",
-                "TIME LEFT"):
+    for col in (
+        "ID",
+        "REQUESTER",
+        "OWNER",
+        "RECORD",
+        "RTY",
+        "PRI",
+        "RNO",
+        "OPENED",
+        "STAGE",
+        "TIME LEFT",
+    ):
         table.add_column(col)
     from lems.state.hits import STAGES as stages
-    for (rid, req, term, owner, nic, oca, rty, pri, rno, opened, deadline, stage, closed,
-         outcome) in rows:
+
+    for (
+        rid,
+        req,
+        term,
+        owner,
+        nic,
+        oca,
+        rty,
+        pri,
+        rno,
+        opened,
+        deadline,
+        stage,
+        closed,
+        outcome,
+    ) in rows:
         if closed:
             left = outcome
         elif now is None:
@@ -109,9 +151,18 @@ def cmd_hits(args: argparse.Namespace) -> int:
         else:
             secs = int((datetime.fromisoformat(deadline) - now).total_seconds())
             left = f"{secs // 60}m{secs % 60:02d}s" if secs >= 0 else f"OVERDUE {-secs // 60}m"
-        table.add_row(str(rid), f"{req} {term}", owner, f"NIC/{nic}" if nic else f"OCA/{oca}",
-                      rty, pri, rno, show_time(opened, zone), stages.get(stage, str(stage)),
-                      left)
+        table.add_row(
+            str(rid),
+            f"{req} {term}",
+            owner,
+            f"NIC/{nic}" if nic else f"OCA/{oca}",
+            rty,
+            pri,
+            rno,
+            show_time(opened, zone),
+            stages.get(stage, str(stage)),
+            left,
+        )
     show(table)
     return 0
 
@@ -124,8 +175,10 @@ def _bound(text: str, option: str, zone: Any, end: bool = False) -> str:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise LemsError(f"{option} {text!r} refused: not a date or date and time such as "
-                        "2026-03-14 or 2026-03-14T08:00") from None
+        raise LemsError(
+            f"{option} {text!r} refused: not a date or date and time such as "
+            "2026-03-14 or 2026-03-14T08:00"
+        ) from None
     if end and len(text) == 10:  # a date alone: through the end of that day
         when += timedelta(days=1)
     if when.tzinfo is None:
@@ -145,46 +198,85 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.ori and args.ori not in lab.agencies:
         raise LemsError(f"--ori {args.ori} refused: not an agency of {lab.path}")
     rows = transactions(lab.database, f)
-    summary = summarize(rows, disseminations(state_path, Filter(
-        args.ori, args.terminal, args.operator, f.start, f.end)))
+    summary = summarize(
+        rows,
+        disseminations(state_path, Filter(args.ori, args.terminal, args.operator, f.start, f.end)),
+    )
     if args.html:
         from lems.state.adminlog import lab_time
         from lems.state.audit import agency_findings
         from lems.state.report import render
 
-        period = (f"{show_time(start, zone) or 'the beginning'} to "
-                  f"{show_time(end, zone) or 'now'}")
-        args.html.write_text(render(lab.name, period, show_time(lab_time(lab), zone),
-                                    agency_findings(lab, state_path, f), zone))
+        period = f"{show_time(start, zone) or 'the beginning'} to {show_time(end, zone) or 'now'}"
+        args.html.write_text(
+            render(
+                lab.name,
+                period,
+                show_time(lab_time(lab), zone),
+                agency_findings(lab, state_path, f),
+                zone,
+            )
+        )
         console.print(f"audit report written to {args.html}", markup=False)
     if args.json:
-        args.json.write_text(json.dumps({"transactions": rows, "summary": {
-            ori: s.as_dict() for ori, s in summary.items()}}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {"transactions": rows, "summary": {ori: s.as_dict() for ori, s in summary.items()}},
+                indent=1,
+            )
+        )
     if args.csv:
         with args.csv.open("w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["seq"])
             w.writeheader()
             w.writerows(rows)
     table = Table(title=f"Transactions ({len(rows)})")
-    for col in ("SEQ", "TIME", "DIR", "TERMINAL", "OPERATOR", "ORI", "KEY", "DISPOSITION",
-                "REASON"):
+    for col in (
+        "SEQ",
+        "TIME",
+        "DIR",
+        "TERMINAL",
+        "OPERATOR",
+        "ORI",
+        "KEY",
+        "DISPOSITION",
+        "REASON",
+    ):
         table.add_column(col)
-    for r in rows[:args.limit]:
-        table.add_row(str(r["seq"]), show_time(r["time"], zone), r["direction"], r["terminal"],
-                      r["operator"], r["ori"], r["key"], r["disposition"], r["reason"][:40])
+    for r in rows[: args.limit]:
+        table.add_row(
+            str(r["seq"]),
+            show_time(r["time"], zone),
+            r["direction"],
+            r["terminal"],
+            r["operator"],
+            r["ori"],
+            r["key"],
+            r["disposition"],
+            r["reason"][:40],
+        )
     show(table)
     if len(rows) > args.limit:
         console.print(f"... {len(rows) - args.limit} more (use --json or --csv for all)")
     s = Table(title="Summary per ORI")
-    for col in ("ORI", "MESSAGES BY KEY", "REJECTS BY REASON", "REJECTED BY SYSTEMS",
-                "CCH DISSEMINATIONS", "DEAD LETTERS"):
+    for col in (
+        "ORI",
+        "MESSAGES BY KEY",
+        "REJECTS BY REASON",
+        "REJECTED BY SYSTEMS",
+        "CCH DISSEMINATIONS",
+        "DEAD LETTERS",
+    ):
         s.add_column(col)
     for ori, o in summary.items():
-        s.add_row(ori, " ".join(f"{k}:{n}" for k, n in sorted(o.keys.items())),
-                  " ".join(f"{k}:{n}" for k, n in sorted(o.rejects.items())),
-                  " ".join(f"{k}:{n}" for k, n in sorted(o.answered_rejects.items())),
-                  " ".join(f"{k}:{n}" for k, n in sorted(o.cch.items())),
-                  str(o.dead_letters or ""))
+        s.add_row(
+            ori,
+            " ".join(f"{k}:{n}" for k, n in sorted(o.keys.items())),
+            " ".join(f"{k}:{n}" for k, n in sorted(o.rejects.items())),
+            " ".join(f"{k}:{n}" for k, n in sorted(o.answered_rejects.items())),
+            " ".join(f"{k}:{n}" for k, n in sorted(o.cch.items())),
+            str(o.dead_letters or ""),
+        )
     show(s)
     return 0
 
@@ -208,8 +300,9 @@ def cmd_cch_seed(args: argparse.Namespace) -> int:
         conn.close()
     finally:
         lock.release()
-    console.print(f"seeded {args.subjects} fictitious subjects SID/OR{first:08d} onward "
-                  f"into {path}")
+    console.print(
+        f"seeded {args.subjects} fictitious subjects SID/OR{first:08d} onward into {path}"
+    )
     return 0
 
 
@@ -231,15 +324,16 @@ def cmd_population(args: argparse.Namespace) -> int:
             table.add_row(file, str(n))
         show(table)
         if not any(found.values()):
-            console.print("the world is empty: run lems seed DIR (or start the lab once)",
-                          markup=False)
+            console.print(
+                "the world is empty: run lems seed DIR (or start the lab once)", markup=False
+            )
         return 0
     rows = listing(base, args.file, args.limit or None)
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
     table = Table(title=f"{args.file} ({len(rows)} shown)")
-    for col in (rows[0] if rows else {"(none)": ""}):
+    for col in rows[0] if rows else {"(none)": ""}:
         table.add_column(col)
     for r in rows:
         table.add_row(*(str(v) for v in r.values()))

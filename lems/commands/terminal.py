@@ -19,25 +19,46 @@ from lems.cli import console, errors
 
 def register(sub: Any) -> None:
     s = sub.add_parser(
-        "terminal", help="an emulated terminal: interactive console or scripted (--script)",
+        "terminal",
+        help="an emulated terminal: interactive console or scripted (--script)",
         description="Sign on to a switch and type messages (line editing, history, HELP KEY, "
         "FORM KEY), or run a script (--script) on one or many terminals (--count, --rate). "
-        "Exit status of a script run: 0 all passed, 1 a step failed.")
-    s.add_argument("endpoint", nargs="?",
-                   help="switch endpoint, e.g. tcp:host=127.0.0.1:port=5020 "
-                        "(default: the lab's first listen endpoint)")
+        "Exit status of a script run: 0 all passed, 1 a step failed.",
+    )
+    s.add_argument(
+        "endpoint",
+        nargs="?",
+        help="switch endpoint, e.g. tcp:host=127.0.0.1:port=5020 "
+        "(default: the lab's first listen endpoint)",
+    )
     s.add_argument("--lab", type=Path, help="lab directory: endpoint and credentials")
-    s.add_argument("--terminal", action="append", default=[],
-                   help="terminal id (repeatable or comma-separated for --count)")
+    s.add_argument(
+        "--terminal",
+        action="append",
+        default=[],
+        help="terminal id (repeatable or comma-separated for --count)",
+    )
     s.add_argument("--operator", help="default: the lab's operator for the terminal")
     s.add_argument("--password", help="default: the operator's password from the lab")
     s.add_argument("--script", type=Path, help="run this script instead of a prompt")
-    s.add_argument("--count", type=int, default=1,
-                   help="run the script on this many terminals at once (default 1)")
-    s.add_argument("--rate", type=float, default=0.0,
-                   help="at most this many sends a second across all scripted terminals")
-    s.add_argument("--repeat", type=int, default=1,
-                   help="run the script this many times per terminal (0: until Ctrl-C)")
+    s.add_argument(
+        "--count",
+        type=int,
+        default=1,
+        help="run the script on this many terminals at once (default 1)",
+    )
+    s.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="at most this many sends a second across all scripted terminals",
+    )
+    s.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the script this many times per terminal (0: until Ctrl-C)",
+    )
     s.add_argument("--history", type=Path, help="keep the prompt history in this file")
     s.set_defaults(func=cmd_terminal)
 
@@ -85,26 +106,38 @@ def credentials(args: argparse.Namespace) -> tuple[str, list[Any]]:
         for t in lab.terminals.values():
             if len(wanted) >= args.count:
                 break
-            if t.id not in wanted and not t.control and any(
-                    t.id in o.terminals and o.cleared for o in lab.operators.values()):
+            if (
+                t.id not in wanted
+                and not t.control
+                and any(t.id in o.terminals and o.cleared for o in lab.operators.values())
+            ):
                 wanted.append(t.id)
     if len(wanted) < args.count:
-        raise ConfigError(f"--count {args.count} needs {args.count} terminals "
-                          f"(give --terminal or --lab); have {len(wanted) or 'none'}")
+        raise ConfigError(
+            f"--count {args.count} needs {args.count} terminals "
+            f"(give --terminal or --lab); have {len(wanted) or 'none'}"
+        )
     creds = []
-    for tid in wanted[:args.count]:
+    for tid in wanted[: args.count]:
         operator, password = args.operator, args.password
         if lab is not None:
             if tid not in lab.terminals:
                 raise ConfigError(f"terminal {tid} is not in {lab.path}")
-            op = (lab.operators.get(operator) if operator else next(
-                (o for o in lab.operators.values() if tid in o.terminals and o.cleared), None))
+            op = (
+                lab.operators.get(operator)
+                if operator
+                else next(
+                    (o for o in lab.operators.values() if tid in o.terminals and o.cleared), None
+                )
+            )
             if op is None:
                 raise ConfigError(f"no operator for terminal {tid}; give --operator")
             operator, password = op.id, password or op.password
             if not password:
-                raise ConfigError(f"operator {op.id}'s password is kept in {lab.path} only as "
-                                  "a hash: give --password")
+                raise ConfigError(
+                    f"operator {op.id}'s password is kept in {lab.path} only as "
+                    "a hash: give --password"
+                )
         if not operator or password is None:
             raise ConfigError("give --operator and --password (or --lab DIR)")
         creds.append(Credentials(tid, operator, password))
@@ -120,22 +153,23 @@ def cmd_terminal(args: argparse.Namespace) -> int:
             raise ConfigError("an interactive terminal is one terminal; --count needs --script")
         from terminals.console import Console
 
-        return run_on_reactor(lambda r: Console(r, endpoint, creds[0],
-                                                history=args.history).run())
+        return run_on_reactor(lambda r: Console(r, endpoint, creds[0], history=args.history).run())
     from terminals.script import load_script, run_many
 
     script = load_script(args.script)
 
     async def main(reactor: Any) -> int:
-        results = await run_many(reactor, endpoint, creds, script, rate=args.rate,
-                                 repeat=args.repeat)
+        results = await run_many(
+            reactor, endpoint, creds, script, rate=args.rate, repeat=args.repeat
+        )
         for r in results:
             (console if r.passed else errors).print(r.summary(), markup=False, soft_wrap=True)
         passed = sum(r.passed for r in results)
         if len(results) > 1:
             sent = sum(r.sent for r in results)
-            console.print(f"{passed}/{len(results)} terminals passed, {sent} messages sent",
-                          markup=False)
+            console.print(
+                f"{passed}/{len(results)} terminals passed, {sent} messages sent", markup=False
+            )
         sys.stdout.flush()
         return 0 if passed == len(results) else 1
 

@@ -18,16 +18,19 @@ def register(sub: Any) -> None:
     s = exsub.add_parser("list", help="the exercises shipped with LEMS")
     s.set_defaults(func=cmd_list)
     s = exsub.add_parser(
-        "run", help="set up an exercise, let the trainee work, grade it from the journal",
+        "run",
+        help="set up an exercise, let the trainee work, grade it from the journal",
         description="Runs the lab's switch in this process at the exercise's clock speed "
         "(or uses a running one with --switch), runs the setup, then waits for the trainee "
         "(at `lems terminal`; press Enter here when done) or runs --script as the trainee, "
-        "and grades the journal. Exit status 0 when every task passed.")
+        "and grades the journal. Exit status 0 when every task passed.",
+    )
     s.add_argument("file", help="exercise TOML file, or a shipped exercise id")
     s.add_argument("--lab", type=Path, required=True)
     s.add_argument("--terminal", help="the trainee's terminal (default: the exercise's)")
-    s.add_argument("--trainee", default="", help="trainee name for the report "
-                   "(default: the operator)")
+    s.add_argument(
+        "--trainee", default="", help="trainee name for the report (default: the operator)"
+    )
     s.add_argument("--script", type=Path, help="a scripted trainee")
     s.add_argument("--switch", metavar="ENDPOINT", help="use this running switch of the lab")
     s.set_defaults(func=cmd_run)
@@ -38,23 +41,30 @@ def register(sub: Any) -> None:
     s.add_argument("--html", type=Path, metavar="FILE", help="also write a printable HTML page")
     s.set_defaults(func=cmd_report)
 
-    c = sub.add_parser("class", help="run an exercise for a class (a roster of trainees at "
-                       "their own terminals) and report the class")
+    c = sub.add_parser(
+        "class",
+        help="run an exercise for a class (a roster of trainees at "
+        "their own terminals) and report the class",
+    )
     csub = c.add_subparsers(title="class commands", metavar="COMMAND")
     s = csub.add_parser("start", help="every trainee of the roster does the exercise at once")
     s.add_argument("file", help="exercise TOML file, or a shipped exercise id")
     s.add_argument("--lab", type=Path, required=True)
-    s.add_argument("--roster", type=Path, required=True,
-                   help="CSV with a header: trainee,terminal")
-    s.add_argument("--id", dest="klass", default="", help="class id (default: the exercise "
-                   "and the lab time)")
+    s.add_argument("--roster", type=Path, required=True, help="CSV with a header: trainee,terminal")
+    s.add_argument(
+        "--id", dest="klass", default="", help="class id (default: the exercise and the lab time)"
+    )
     s.add_argument("--switch", metavar="ENDPOINT", help="use this running switch of the lab")
     s.set_defaults(func=cmd_class_start)
-    s = csub.add_parser("report", help="per trainee: exercises, attempts, rejects drawn, "
-                        "time to each task (table, --csv, --html)")
+    s = csub.add_parser(
+        "report",
+        help="per trainee: exercises, attempts, rejects drawn, "
+        "time to each task (table, --csv, --html)",
+    )
     s.add_argument("--lab", type=Path, required=True)
-    s.add_argument("--id", dest="klass", default="", help="only this class (default: all "
-                   "grades of the lab)")
+    s.add_argument(
+        "--id", dest="klass", default="", help="only this class (default: all grades of the lab)"
+    )
     s.add_argument("--csv", type=Path, metavar="FILE")
     s.add_argument("--html", type=Path, metavar="FILE")
     s.set_defaults(func=cmd_class_report)
@@ -104,11 +114,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             scripted = [s.terminal for s in exercise.setup] + ([terminal] if script else [])
             switch, endpoint = await _own_switch(lab, reactor, scripted)
         try:
+
             async def until() -> None:
-                console.print(f"Trainee: sign on at {args.terminal or exercise.trainee} "
-                              f"(lems terminal {endpoint} --lab {args.lab} --terminal "
-                              f"{args.terminal or exercise.trainee}); press Enter here when "
-                              f"done (time limit {exercise.time_limit:g} lab s).", markup=False)
+                console.print(
+                    f"Trainee: sign on at {args.terminal or exercise.trainee} "
+                    f"(lems terminal {endpoint} --lab {args.lab} --terminal "
+                    f"{args.terminal or exercise.trainee}); press Enter here when "
+                    f"done (time limit {exercise.time_limit:g} lab s).",
+                    markup=False,
+                )
                 read = asyncio.ensure_future(asyncio.to_thread(sys.stdin.readline))
                 await asyncio.wait([read], timeout=exercise.time_limit / lab.clock_speed)
 
@@ -116,9 +130,18 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if switch is not None:
                     await switch.writer.submit([]).asFuture(asyncio.get_running_loop())
 
-            grade = await run_exercise(reactor, endpoint, lab, exercise, trainee=args.trainee,
-                                       terminal=args.terminal or "", script=script,
-                                       until=until, settle=settle, case=case)
+            grade = await run_exercise(
+                reactor,
+                endpoint,
+                lab,
+                exercise,
+                trainee=args.trainee,
+                terminal=args.terminal or "",
+                script=script,
+                until=until,
+                settle=settle,
+                case=case,
+            )
         finally:
             if switch is not None:
                 await switch.stop().asFuture(asyncio.get_running_loop())
@@ -137,7 +160,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     grades = load_grades(lab, args.trainee)
     if args.json:
         console.print_json(report_json(grades)) if console.is_terminal else print(
-            report_json(grades))
+            report_json(grades)
+        )
     else:
         print_report(grades, console)
     if args.html:
@@ -175,21 +199,26 @@ def cmd_class_start(args: argparse.Namespace) -> int:
     for t in exercise.tasks:
         console.print(f"  TASK {t.id}: {t.text}", markup=False)
     for seat in seats:
-        console.print(f"  {seat.trainee} at {seat.terminal}: your case number (${{CASE}}) is "
-                      f"{cases[seat.terminal]}", markup=False)
+        console.print(
+            f"  {seat.trainee} at {seat.terminal}: your case number (${{CASE}}) is "
+            f"{cases[seat.terminal]}",
+            markup=False,
+        )
 
     async def main(reactor: Any) -> int:
         switch = None
         endpoint = args.switch
         if endpoint is None:
-            switch, endpoint = await _own_switch(lab, reactor,
-                                                 [s.terminal for s in exercise.setup])
+            switch, endpoint = await _own_switch(lab, reactor, [s.terminal for s in exercise.setup])
         try:
+
             async def until() -> None:
-                console.print(f"Trainees: sign on at your terminals (lems terminal {endpoint} "
-                              f"--lab {args.lab} --terminal T..). Press Enter here to end the "
-                              f"exercise (time limit {exercise.time_limit:g} lab s).",
-                              markup=False)
+                console.print(
+                    f"Trainees: sign on at your terminals (lems terminal {endpoint} "
+                    f"--lab {args.lab} --terminal T..). Press Enter here to end the "
+                    f"exercise (time limit {exercise.time_limit:g} lab s).",
+                    markup=False,
+                )
                 read = asyncio.ensure_future(asyncio.to_thread(sys.stdin.readline))
                 await asyncio.wait([read], timeout=exercise.time_limit / lab.clock_speed)
 
@@ -197,8 +226,17 @@ def cmd_class_start(args: argparse.Namespace) -> int:
                 if switch is not None:
                     await switch.writer.submit([]).asFuture(asyncio.get_running_loop())
 
-            grades = await run_class(reactor, endpoint, lab, exercise, seats, klass,
-                                     until=until, settle=settle, cases=cases)
+            grades = await run_class(
+                reactor,
+                endpoint,
+                lab,
+                exercise,
+                seats,
+                klass,
+                until=until,
+                settle=settle,
+                cases=cases,
+            )
         finally:
             if switch is not None:
                 await switch.stop().asFuture(asyncio.get_running_loop())
@@ -219,8 +257,7 @@ def cmd_class_report(args: argparse.Namespace) -> int:
     if args.csv:
         args.csv.write_text(text, "utf-8")
     if args.html:
-        args.html.write_text(report_html(grades, f"Class report {args.klass or lab.name}"),
-                             "utf-8")
+        args.html.write_text(report_html(grades, f"Class report {args.klass or lab.name}"), "utf-8")
     if not args.csv and not args.html:
         print(text, end="")
     return 0

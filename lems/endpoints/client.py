@@ -60,8 +60,14 @@ class EndpointUnavailable(LemsError):
 class EndpointClient:
     """A router service forwarding to one national endpoint."""
 
-    def __init__(self, switch: SwitchPort, config: EndpointConfig,
-                 connector: Callable[[Any], Deferred[Any]], *, ping_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        switch: SwitchPort,
+        config: EndpointConfig,
+        connector: Callable[[Any], Deferred[Any]],
+        *,
+        ping_s: float = 1.0,
+    ) -> None:
         self.switch = switch
         self.name = config.name
         self.words = SERVICE_WORDS.get(self.name, self.name.upper())
@@ -105,8 +111,9 @@ class EndpointClient:
         queued: set[int] = set()
         answered: set[int] = set()
         for ref, key, text in sw.reader.execute(
-                "SELECT ref, key, text FROM journal WHERE seq > ? AND direction = 'out' "
-                "AND ref > 0", (floor,)):
+            "SELECT ref, key, text FROM journal WHERE seq > ? AND direction = 'out' AND ref > 0",
+            (floor,),
+        ):
             if key == "NTC" and QUEUED_MARK in " ".join(text.split()):
                 queued.add(ref)
             elif key != "NTC":
@@ -166,9 +173,20 @@ class EndpointClient:
         if self.link is None:
             return
         c = self.config
-        self.link.send(protocol.encode({"t": "ctl", "faults": {
-            "latency_ms": c.latency_ms, "jitter_ms": c.jitter_ms, "drop_rate": c.drop_rate,
-            "error_rate": c.error_rate, "down": self.operator_down}}))
+        self.link.send(
+            protocol.encode(
+                {
+                    "t": "ctl",
+                    "faults": {
+                        "latency_ms": c.latency_ms,
+                        "jitter_ms": c.jitter_ms,
+                        "drop_rate": c.drop_rate,
+                        "error_rate": c.error_rate,
+                        "down": self.operator_down,
+                    },
+                }
+            )
+        )
 
     def set_down(self, down: bool) -> None:
         """The operator's ``lems endpoint down|up``: tell the endpoint; announce at once on
@@ -253,8 +271,12 @@ class EndpointClient:
             if d is not None:
                 d.callback((list(frame.get("bodies", [])), str(frame.get("sensitive", ""))))
         elif kind == "uns":
-            self._unsolicited(str(frame.get("ori", "")), str(frame.get("body", "")),
-                              str(frame.get("trm", "")), str(frame.get("sensitive", "")))
+            self._unsolicited(
+                str(frame.get("ori", "")),
+                str(frame.get("body", "")),
+                str(frame.get("trm", "")),
+                str(frame.get("sensitive", "")),
+            )
 
     def _heartbeat(self) -> None:
         if self.link is None:
@@ -269,13 +291,14 @@ class EndpointClient:
         entry = req.spec.verb in ENTRY_VERBS and self.name == "ncic"
         if not self.up:
             return [self._queued(req)] if entry else [self._unavailable(req)]
-        d = self._send(lambda corr: protocol.request(corr, req.msg.ori, req.terminal,
-                                                     req.msg.raw))
+        d = self._send(lambda corr: protocol.request(corr, req.msg.ori, req.terminal, req.msg.raw))
 
         def answered(result: tuple[list[str], str]) -> list[Reply]:
             bodies, sensitive = result
-            return [Reply(b, sensitive=sensitive, key=responses.first_line_key(b)[0],
-                          origin=self.name) for b in bodies]
+            return [
+                Reply(b, sensitive=sensitive, key=responses.first_line_key(b)[0], origin=self.name)
+                for b in bodies
+            ]
 
         def failed(f: Any) -> list[Reply]:
             f.trap(EndpointUnavailable)
@@ -298,16 +321,26 @@ class EndpointClient:
     def _queued(self, req: Request) -> Reply:
         self.queue.append(req)
         self.switch.stats[f"{self.name}_queued"] += 1
-        body = "\n".join([responses.head("NTC", req.msg.ori),
-                          *responses.page([f"{self.words} NOT AVAILABLE - {req.msg.full_key} "
-                                           f"{QUEUED_MARK}; THE {self.words} ANSWER WILL "
-                                           "FOLLOW WHEN IT RETURNS"]),
-                          "ORIGINAL MESSAGE", *responses.cut(req.msg.raw[:100])])
+        body = "\n".join(
+            [
+                responses.head("NTC", req.msg.ori),
+                *responses.page(
+                    [
+                        f"{self.words} NOT AVAILABLE - {req.msg.full_key} "
+                        f"{QUEUED_MARK}; THE {self.words} ANSWER WILL "
+                        "FOLLOW WHEN IT RETURNS"
+                    ]
+                ),
+                "ORIGINAL MESSAGE",
+                *responses.cut(req.msg.raw[:100]),
+            ]
+        )
         return Reply(body, key="NTC")
 
     def _retry(self) -> None:
         queue, self.queue = self.queue, []
         for req in queue:
+
             def frame_for(corr: int, r: Request = req) -> bytes:
                 return protocol.request(corr, r.msg.ori, r.terminal, r.msg.raw)
 
@@ -315,10 +348,18 @@ class EndpointClient:
 
             def answered(result: tuple[list[str], str], req: Request = req) -> None:
                 bodies, sensitive = result
-                self.switch.send_replies([Reply(b, sensitive=sensitive,
-                                                key=responses.first_line_key(b)[0],
-                                                origin=self.name)
-                                          for b in bodies], req)
+                self.switch.send_replies(
+                    [
+                        Reply(
+                            b,
+                            sensitive=sensitive,
+                            key=responses.first_line_key(b)[0],
+                            origin=self.name,
+                        )
+                        for b in bodies
+                    ],
+                    req,
+                )
 
             def failed(f: Any, req: Request = req) -> None:
                 f.trap(EndpointUnavailable)
@@ -333,8 +374,7 @@ class EndpointClient:
             return
         self.up = up
         self.switch.stats[f"{self.name}_{'up' if up else 'down'}"] += 1
-        log.info("{name} {state} ({why})", name=self.name, state="up" if up else "down",
-                 why=why)
+        log.info("{name} {state} ({why})", name=self.name, state="up" if up else "down", why=why)
         self._announce("IN SERVICE" if up else "TEMPORARILY OUT OF SERVICE")
         if up and self.queue:
             self._retry()
@@ -363,8 +403,12 @@ class EndpointClient:
         if t is not None and ori in t.oris:
             sw.deliver(terminal, body, key=key, ori=ori, sensitive=sensitive, origin=self.name)
         elif not sw.deliver_to_ori(ori, body, key=key, sensitive=sensitive, origin=self.name):
-            log.warn("{name}: unsolicited {key} for {ori}, which has no terminal",
-                     name=self.name, key=key, ori=ori)
+            log.warn(
+                "{name}: unsolicited {key} for {ori}, which has no terminal",
+                name=self.name,
+                key=key,
+                ori=ori,
+            )
 
 
 class _Handler:
@@ -380,8 +424,9 @@ class _Handler:
         self.client._frame(payload)
 
     def bad_frame(self, reason: str, raw: bytes) -> None:
-        log.warn("{name}: broken frame from endpoint: {reason}", name=self.client.name,
-                 reason=reason)
+        log.warn(
+            "{name}: broken frame from endpoint: {reason}", name=self.client.name, reason=reason
+        )
 
     def control_received(self, code: int) -> None:
         pass

@@ -22,17 +22,29 @@ from lems.endpoints.system import Answer
 if TYPE_CHECKING:
     from lems.endpoints.ncic import Ncic
 
-PURPOSES = {"A": "ADMINISTRATIVE FILE MAINTENANCE", "C": "CRIMINAL JUSTICE",
-            "D": "DOMESTIC VIOLENCE AND STALKING", "F": "FIREARMS",
-            "H": "PUBLIC HOUSING", "I": "AUTHORIZED NON-CRIMINAL-JUSTICE LICENSING/EMPLOYMENT",
-            "J": "CRIMINAL JUSTICE EMPLOYMENT", "R": "FBI ONLY", "S": "NATIONAL SECURITY",
-            "V": "VISA", "X": "EXIGENT CAREGIVER"}
+PURPOSES = {
+    "A": "ADMINISTRATIVE FILE MAINTENANCE",
+    "C": "CRIMINAL JUSTICE",
+    "D": "DOMESTIC VIOLENCE AND STALKING",
+    "F": "FIREARMS",
+    "H": "PUBLIC HOUSING",
+    "I": "AUTHORIZED NON-CRIMINAL-JUSTICE LICENSING/EMPLOYMENT",
+    "J": "CRIMINAL JUSTICE EMPLOYMENT",
+    "R": "FBI ONLY",
+    "S": "NATIONAL SECURITY",
+    "V": "VISA",
+    "X": "EXIGENT CAREGIVER",
+}
 """III purpose codes (public list, MESSAGES.md §7)."""
 
-INDEX_CAVEAT = ("III INDEX CANDIDATE - IDENTIFICATION IS NOT POSITIVE WITHOUT FINGERPRINTS. "
-                "USE QR WITH FBI/ OR SID/, PUR/ AND ATN/ TO REQUEST THE RECORD.")
-RECORD_CAVEAT = ("FBI IDENTIFICATION RECORD - USE ONLY FOR THE PURPOSE REQUESTED. "
-                 "THIS RECORD MAY CHANGE AT ANY TIME; REQUEST A NEW COPY WHEN NEEDED AGAIN.")
+INDEX_CAVEAT = (
+    "III INDEX CANDIDATE - IDENTIFICATION IS NOT POSITIVE WITHOUT FINGERPRINTS. "
+    "USE QR WITH FBI/ OR SID/, PUR/ AND ATN/ TO REQUEST THE RECORD."
+)
+RECORD_CAVEAT = (
+    "FBI IDENTIFICATION RECORD - USE ONLY FOR THE PURPOSE REQUESTED. "
+    "THIS RECORD MAY CHANGE AT ANY TIME; REQUEST A NEW COPY WHEN NEEDED AGAIN."
+)
 
 
 class III:
@@ -69,26 +81,33 @@ class III:
         cols = "fbi, nam, dob, sex, rac, soc, holders"
         c = self.conn
         if msg.get("FBI"):
-            return c.execute(f"SELECT {cols} FROM iii_identity WHERE fbi = ?",
-                             (msg.get("FBI"),)).fetchall()
+            return c.execute(
+                f"SELECT {cols} FROM iii_identity WHERE fbi = ?", (msg.get("FBI"),)
+            ).fetchall()
         if msg.get("SID"):
-            return c.execute(f"SELECT {cols} FROM iii_identity WHERE fbi = "
-                             "(SELECT fbi FROM iii_sid WHERE sid = ?)",
-                             (msg.get("SID"),)).fetchall()
+            return c.execute(
+                f"SELECT {cols} FROM iii_identity WHERE fbi = "
+                "(SELECT fbi FROM iii_sid WHERE sid = ?)",
+                (msg.get("SID"),),
+            ).fetchall()
         if msg.get("SOC"):
-            return c.execute(f"SELECT {cols} FROM iii_identity WHERE soc = ?",
-                             (msg.get("SOC"),)).fetchall()
+            return c.execute(
+                f"SELECT {cols} FROM iii_identity WHERE soc = ?", (msg.get("SOC"),)
+            ).fetchall()
         name, dob, sex = msg.get("NAM") or "", msg.get("DOB") or "", msg.get("SEX")
         dobs = dob_values(dob, msg.get("EXD") == "Y")
-        rows = c.execute(f"SELECT {cols} FROM iii_identity WHERE sdx = ? AND dob IN "
-                         f"({','.join('?' * len(dobs))}) LIMIT 100",
-                         (soundex(name), *dobs)).fetchall()
+        rows = c.execute(
+            f"SELECT {cols} FROM iii_identity WHERE sdx = ? AND dob IN "
+            f"({','.join('?' * len(dobs))}) LIMIT 100",
+            (soundex(name), *dobs),
+        ).fetchall()
         race = msg.get("RAC")
         return [r for r in rows if r[3] in (sex, "U") and race_matches(race, r[4])]
 
     def sids(self, fbi: str) -> list[tuple[str, str]]:
-        return self.conn.execute("SELECT state, sid FROM iii_sid WHERE fbi = ? ORDER BY state",
-                                 (fbi,)).fetchall()
+        return self.conn.execute(
+            "SELECT state, sid FROM iii_sid WHERE fbi = ? ORDER BY state", (fbi,)
+        ).fetchall()
 
     def qh(self, msg: Message) -> list[str]:
         rows = self.find(msg)
@@ -97,11 +116,27 @@ class III:
             return [responses.no_record(msg.ori, ident, "III RECORD")]
         out = []
         for fbi, nam, dob, sex, rac, _soc, holders in rows[:20]:
-            pairs = [("NAM", nam), ("SEX", sex), ("RAC", rac), ("DOB", dob), ("FBI", fbi),
-                     *(("SID", f"{st}{sid}" if not sid.startswith(st) else sid)
-                       for st, sid in self.sids(fbi))]
-            out.append(responses.hit("iii", msg.ori, pairs, self.ncic.codes, (INDEX_CAVEAT,),
-                                     (f"RECORD HELD BY/{holders}",)))
+            pairs = [
+                ("NAM", nam),
+                ("SEX", sex),
+                ("RAC", rac),
+                ("DOB", dob),
+                ("FBI", fbi),
+                *(
+                    ("SID", f"{st}{sid}" if not sid.startswith(st) else sid)
+                    for st, sid in self.sids(fbi)
+                ),
+            ]
+            out.append(
+                responses.hit(
+                    "iii",
+                    msg.ori,
+                    pairs,
+                    self.ncic.codes,
+                    (INDEX_CAVEAT,),
+                    (f"RECORD HELD BY/{holders}",),
+                )
+            )
         return out
 
     # ---------------------------------------------------------------- QR
@@ -109,40 +144,69 @@ class III:
     def qr(self, msg: Message, terminal: str) -> list[str]:
         rows = self.find(msg)
         if not rows:
-            return [responses.no_record(msg.ori, self.ncic.identifiers(msg.fields),
-                                        "III RECORD")]
+            return [responses.no_record(msg.ori, self.ncic.identifiers(msg.fields), "III RECORD")]
         fbi, nam, dob, sex, rac, _soc, holders = rows[0]
         pur = msg.get("PUR") or ""
         atn = msg.get("ATN") or ""
         arrests = self.conn.execute(
-            "SELECT holder, doa, ori, off, dsp FROM iii_arrest WHERE fbi = ? ORDER BY doa",
-            (fbi,)).fetchall()
+            "SELECT holder, doa, ori, off, dsp FROM iii_arrest WHERE fbi = ? ORDER BY doa", (fbi,)
+        ).fetchall()
         ident = [("NAM", nam), ("SEX", sex), ("RAC", rac), ("DOB", dob), ("FBI", fbi)]
         fbi_part = [a for a in arrests if a[0] == "FBI"]
         states = [h for h in holders.split() if h != "FBI"]
-        lines = [f"ATN/{atn} PUR/{pur} {PURPOSES.get(pur, '')}".rstrip(),
-                 *responses.layout(responses.display_pairs(ident, self.ncic.codes))]
+        lines = [
+            f"ATN/{atn} PUR/{pur} {PURPOSES.get(pur, '')}".rstrip(),
+            *responses.layout(responses.display_pairs(ident, self.ncic.codes)),
+        ]
         lines += _cycles(fbi_part, self.ncic) if fbi_part else ["FBI HOLDS NO ARREST CYCLES"]
         if states:
-            lines.append(f"STATE RECORDS REQUESTED FROM {' '.join(states)} - EACH ARRIVES AS "
-                         "A SEPARATE CR MESSAGE")
-        body = "\n".join([responses.head("HIT", msg.ori), *responses.page([RECORD_CAVEAT]),
-                          "MKE/INTERSTATE IDENTIFICATION INDEX - RECORD", *lines])
+            lines.append(
+                f"STATE RECORDS REQUESTED FROM {' '.join(states)} - EACH ARRIVES AS "
+                "A SEPARATE CR MESSAGE"
+            )
+        body = "\n".join(
+            [
+                responses.head("HIT", msg.ori),
+                *responses.page([RECORD_CAVEAT]),
+                "MKE/INTERSTATE IDENTIFICATION INDEX - RECORD",
+                *lines,
+            ]
+        )
         for st in states:
             part = [a for a in arrests if a[0] == st]
-            self.ncic.call_later(self.cr_delay_s, self._cr, st, msg.ori, terminal, atn, pur,
-                                 ident, part, dict(self.sids(fbi)).get(st, ""))
+            self.ncic.call_later(
+                self.cr_delay_s,
+                self._cr,
+                st,
+                msg.ori,
+                terminal,
+                atn,
+                pur,
+                ident,
+                part,
+                dict(self.sids(fbi)).get(st, ""),
+            )
         return [body]
 
-    def _cr(self, state: str, ori: str, terminal: str, atn: str, pur: str,
-            ident: list[tuple[str, str]], part: list[tuple[str, ...]], sid: str) -> None:
+    def _cr(
+        self,
+        state: str,
+        ori: str,
+        terminal: str,
+        atn: str,
+        pur: str,
+        ident: list[tuple[str, str]],
+        part: list[tuple[str, ...]],
+        sid: str,
+    ) -> None:
         self.out_seq = self.out_seq % 99999 + 1
         now = self.ncic.now()
         clock = NletsClock(now, self.out_seq, now, self.out_seq)
-        body = [f"ATN/{atn} PUR/{pur}",
-                *responses.layout(responses.display_pairs([*ident, ("SID", sid)],
-                                                          self.ncic.codes)),
-                *(_cycles(part, self.ncic) if part else ["NO ARREST CYCLES HELD"])]
+        body = [
+            f"ATN/{atn} PUR/{pur}",
+            *responses.layout(responses.display_pairs([*ident, ("SID", sid)], self.ncic.codes)),
+            *(_cycles(part, self.ncic) if part else ["NO ARREST CYCLES HELD"]),
+        ]
         text = responses.nlets_message("CR", f"{state}SIR0000", clock, ori, body)
         self.ncic.emit(ori, text, terminal, "iii")
 
@@ -151,6 +215,9 @@ def _cycles(arrests: list[tuple[str, ...]], ncic: Ncic) -> list[str]:
     out = []
     for n, (_holder, doa, ori, off, dsp) in enumerate(arrests, 1):
         out.append(f"CYCLE {n:03d}")
-        out += responses.layout(responses.display_pairs(
-            [("DOA", doa), ("ORI", ori), ("CHG", off), ("DSP", dsp)], ncic.codes))
+        out += responses.layout(
+            responses.display_pairs(
+                [("DOA", doa), ("ORI", ori), ("CHG", off), ("DSP", dsp)], ncic.codes
+            )
+        )
     return out

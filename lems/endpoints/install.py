@@ -59,19 +59,35 @@ def lab_codes(lab: LabConfig) -> CodeBook:
 def make_system(name: str, lab: LabConfig, clock: LabClock) -> System:
     """Open (seeding if needed) the system ``name`` of ``lab``."""
     base = lab.database.parent
-    seed_lab(base, DEFAULT_SUBJECTS, lab.seed, [a.ori for a in lab.agencies.values()
-                                                if a.category == "cj"], home=lab.state)
+    seed_lab(
+        base,
+        DEFAULT_SUBJECTS,
+        lab.seed,
+        [a.ori for a in lab.agencies.values() if a.category == "cj"],
+        home=lab.state,
+    )
     if name == "ncic":
         codes = lab_codes(lab)
-        return Ncic.open(base / "ncic.db", clock, tz=ZoneInfo(lab.timezone), codes=codes,
-                         dictionary=Dictionary.load(lab.dictionary, codes)
-                         if lab.codes_dir or lab.dictionary else None)
+        return Ncic.open(
+            base / "ncic.db",
+            clock,
+            tz=ZoneInfo(lab.timezone),
+            codes=codes,
+            dictionary=Dictionary.load(lab.dictionary, codes)
+            if lab.codes_dir or lab.dictionary
+            else None,
+        )
     if name == "nlets":
         config = lab.endpoints.get("nlets", EndpointConfig("nlets"))
-        return Nlets.open(base / "nlets.db", clock,
-                          [(a.ori, a.name, a.type) for a in lab.agencies.values()],
-                          home_state=lab.state, seed=lab.seed,
-                          out_of_service=config.out_of_service, slow=dict(config.slow))
+        return Nlets.open(
+            base / "nlets.db",
+            clock,
+            [(a.ori, a.name, a.type) for a in lab.agencies.values()],
+            home_state=lab.state,
+            seed=lab.seed,
+            out_of_service=config.out_of_service,
+            slow=dict(config.slow),
+        )
     return Nics.open(base / "nics.db", base / "ncic.db", clock)
 
 
@@ -97,18 +113,22 @@ def install(switch: SwitchPort) -> None:
             system = make_system(name, switch.lab, switch.clock)
             server = EndpointServer(system, reactor, Faults())
             loop_name = f"{name}-{id(switch):x}"
-            listen_loop(reactor, loop_name, server.handler, protocol.FRAMING,
-                        protocol.MAX_FRAME).addCallback(ports.append)
+            listen_loop(
+                reactor, loop_name, server.handler, protocol.FRAMING, protocol.MAX_FRAME
+            ).addCallback(ports.append)
 
             def loop_connector(handler: Any, loop_name: str = loop_name) -> Any:
-                return connect_loop(reactor, loop_name, handler, protocol.FRAMING,
-                                    protocol.MAX_FRAME)
+                return connect_loop(
+                    reactor, loop_name, handler, protocol.FRAMING, protocol.MAX_FRAME
+                )
+
             connector: Callable[[Any], Any] = loop_connector
         else:
             remote = client_string(config.mode)
 
             def remote_connector(handler: Any, remote: str = remote) -> Any:
                 return endpoints.connect(reactor, remote, handler, protocol.MAX_FRAME)
+
             connector = remote_connector
 
         client = EndpointClient(switch, config, connector)
@@ -146,4 +166,3 @@ def _poll_state(switch: SwitchPort, clients: dict[str, EndpointClient]) -> None:
         client = clients.get(name)
         if client is not None:
             client.set_down(bool(down))
-

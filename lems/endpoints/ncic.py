@@ -39,7 +39,8 @@ from lems.endpoints.ncic_files import QW_FILES, NcicFile, by_name
 from lems.endpoints.search import dob_values, race_matches, serial_key, soundex, vin8
 from lems.endpoints.system import Answer, System, open_db
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS record (
     id INTEGER PRIMARY KEY,
     nic TEXT NOT NULL UNIQUE,
@@ -75,7 +76,9 @@ CREATE TABLE IF NOT EXISTS retire (
     day TEXT NOT NULL                        -- CCYYMMDD: the first day it is no longer kept
 );
 CREATE INDEX IF NOT EXISTS retire_day ON retire (day);
-""" + III.SCHEMA
+"""
+    + III.SCHEMA
+)
 
 LIVE = ("active", "located")
 RETIRED = "retired"
@@ -101,25 +104,77 @@ NEEDS_MIS = re.compile(r"SEE MIS|REQUIRES DATA IN THE MIS|MUST BE DESCRIBED IN T
 TRANSLATED = ("OFF", "CMC", "EXL", "PCO", "ECR", "VPC")
 """Coded fields a hit prints with their meaning (``CMC/05 - VIOLENT TENDENCIES``)."""
 
-COLUMN_OF = {"SOC": "soc", "FBI": "fbi", "MNU": "mnu", "OLN": "oln", "LIC": "lic",
-             "VIN": "vin8", "SER": "ser", "OAN": "oan", "REG": "reg", "BHN": "bhn",
-             "PNO": "pno", "NTN": "ntn"}
+COLUMN_OF = {
+    "SOC": "soc",
+    "FBI": "fbi",
+    "MNU": "mnu",
+    "OLN": "oln",
+    "LIC": "lic",
+    "VIN": "vin8",
+    "SER": "ser",
+    "OAN": "oan",
+    "REG": "reg",
+    "BHN": "bhn",
+    "PNO": "pno",
+    "NTN": "ntn",
+}
 """Indexed search column of an identifier (duplicate checks and number inquiries)."""
 
-IDENT_CODES = ("NIC", "NAM", "DOB", "SOC", "FBI", "MNU", "OLN", "SID", "LIC", "LIS", "VIN",
-               "SER", "OAN", "REG", "RES", "BHN", "PNO", "NTN", "SEX", "RAC", "OCA")
+IDENT_CODES = (
+    "NIC",
+    "NAM",
+    "DOB",
+    "SOC",
+    "FBI",
+    "MNU",
+    "OLN",
+    "SID",
+    "LIC",
+    "LIS",
+    "VIN",
+    "SER",
+    "OAN",
+    "REG",
+    "RES",
+    "BHN",
+    "PNO",
+    "NTN",
+    "SEX",
+    "RAC",
+    "OCA",
+)
 """Identifiers an acknowledgment or a no-record answer echoes, in this order."""
 
 
 class Record:
     """One row of the record table, fields decoded."""
 
-    __slots__ = ("entered", "fields", "file", "id", "located_by", "mke", "nic", "oca", "ori",
-                 "status")
+    __slots__ = (
+        "entered",
+        "fields",
+        "file",
+        "id",
+        "located_by",
+        "mke",
+        "nic",
+        "oca",
+        "ori",
+        "status",
+    )
 
     def __init__(self, row: sqlite3.Row | tuple[Any, ...]) -> None:
-        (self.id, self.nic, self.file, self.mke, self.ori, self.oca, self.status, self.entered,
-         fields, self.located_by) = row
+        (
+            self.id,
+            self.nic,
+            self.file,
+            self.mke,
+            self.ori,
+            self.oca,
+            self.status,
+            self.entered,
+            fields,
+            self.located_by,
+        ) = row
         self.fields: list[tuple[str, str]] = [(c, v) for c, v in json.loads(fields)]
 
     def get(self, code: str) -> str | None:
@@ -137,13 +192,23 @@ def index_values(fields: Sequence[tuple[str, str]]) -> dict[str, Any]:
     hgt = f.get("HGT")
     return {
         "sdx": soundex(f["NAM"]) if "NAM" in f else None,
-        "dob": f.get("DOB"), "rac": f.get("RAC", ""), "sex": f.get("SEX", ""),
+        "dob": f.get("DOB"),
+        "rac": f.get("RAC", ""),
+        "sex": f.get("SEX", ""),
         "hgt": int(hgt[0]) * 12 + int(hgt[1:]) if hgt and hgt.isdigit() else None,
-        "soc": f.get("SOC"), "fbi": f.get("FBI"), "mnu": f.get("MNU"), "oln": f.get("OLN"),
-        "sid": f.get("SID"), "lic": f.get("LIC"), "lis": f.get("LIS"),
+        "soc": f.get("SOC"),
+        "fbi": f.get("FBI"),
+        "mnu": f.get("MNU"),
+        "oln": f.get("OLN"),
+        "sid": f.get("SID"),
+        "lic": f.get("LIC"),
+        "lis": f.get("LIS"),
         "vin8": vin8(f["VIN"]) if "VIN" in f else None,
         "ser": serial_key(f["SER"]) if "SER" in f else None,
-        "oan": f.get("OAN"), "reg": f.get("REG"), "bhn": f.get("BHN"), "pno": f.get("PNO"),
+        "oan": f.get("OAN"),
+        "reg": f.get("REG"),
+        "bhn": f.get("BHN"),
+        "pno": f.get("PNO"),
         "ntn": f.get("NTN"),
     }
 
@@ -160,8 +225,7 @@ def retire_day(file: str, fields: Sequence[tuple[str, str]], entered: str) -> st
         value = next((v for c, v in fields if c == f.retire_on), "")
         if len(value) == 8 and value.isdigit():
             try:
-                return (datetime.strptime(value, "%Y%m%d") + timedelta(days=1)).strftime(
-                    "%Y%m%d")
+                return (datetime.strptime(value, "%Y%m%d") + timedelta(days=1)).strftime("%Y%m%d")
             except ValueError:
                 return None
     if f.keep_days:
@@ -181,8 +245,16 @@ class NcicStore:
     def open(cls, path: Any) -> NcicStore:
         return cls(open_db(path, SCHEMA))
 
-    def insert(self, file: str, mke: str, ori: str, oca: str, fields: list[tuple[str, str]],
-               when: str, commit: bool = True) -> str:
+    def insert(
+        self,
+        file: str,
+        mke: str,
+        ori: str,
+        oca: str,
+        fields: list[tuple[str, str]],
+        when: str,
+        commit: bool = True,
+    ) -> str:
         # NICS writes NDTF records into this file through a store of its own: read the last id
         # again so the two never hand out the same one (a clash lost NICS's answer).
         last = self.conn.execute("SELECT max(id) FROM record").fetchone()[0] or 0
@@ -193,37 +265,52 @@ class NcicStore:
         self.conn.execute(
             f"INSERT INTO record (id, nic, file, mke, ori, oca, entered, updated, fields, "
             f"{', '.join(INDEX_COLUMNS)}) VALUES ({', '.join('?' * (9 + len(INDEX_COLUMNS)))})",
-            (rid, nic, file, mke, ori, oca, when, when, json.dumps(fields), *idx.values()))
+            (rid, nic, file, mke, ori, oca, when, when, json.dumps(fields), *idx.values()),
+        )
         self.schedule(rid, file, fields, when)
         if commit:
             self.conn.commit()
         return nic
 
-    def insert_many(self, rows: list[tuple[str, str, str, str, list[tuple[str, str]], str]]
-                    ) -> None:
+    def insert_many(
+        self, rows: list[tuple[str, str, str, str, list[tuple[str, str]], str]]
+    ) -> None:
         """Bulk load (seed): rows of (file, mke, ori, oca, fields, when); one transaction."""
         out = []
         for file, mke, ori, oca, fields, when in rows:
             rid = self.next_id
             self.next_id += 1
-            out.append((rid, make_nic(FILE_LETTERS[file], rid), file, mke, ori, oca, when, when,
-                        json.dumps(fields), *index_values(fields).values()))
+            out.append(
+                (
+                    rid,
+                    make_nic(FILE_LETTERS[file], rid),
+                    file,
+                    mke,
+                    ori,
+                    oca,
+                    when,
+                    when,
+                    json.dumps(fields),
+                    *index_values(fields).values(),
+                )
+            )
         self.conn.executemany(
             f"INSERT INTO record (id, nic, file, mke, ori, oca, entered, updated, fields, "
             f"{', '.join(INDEX_COLUMNS)}) VALUES ({', '.join('?' * (9 + len(INDEX_COLUMNS)))})",
-            out)
+            out,
+        )
         self.conn.commit()
 
-    def schedule(self, rid: int, file: str, fields: Sequence[tuple[str, str]], entered: str
-                 ) -> None:
+    def schedule(
+        self, rid: int, file: str, fields: Sequence[tuple[str, str]], entered: str
+    ) -> None:
         """Note the day record ``rid`` is to be retired, if its file's retention has one (the
         seed's bulk load does not: seeded records stay until cancelled)."""
         day = retire_day(file, fields, entered)
         if day is None:
             self.conn.execute("DELETE FROM retire WHERE id = ?", (rid,))
         else:
-            self.conn.execute("INSERT OR REPLACE INTO retire (id, day) VALUES (?, ?)",
-                              (rid, day))
+            self.conn.execute("INSERT OR REPLACE INTO retire (id, day) VALUES (?, ?)", (rid, day))
 
     def due(self, today: str) -> list[Record]:
         """Live records whose retirement day has come (``today``: ``CCYYMMDD``); their
@@ -231,7 +318,8 @@ class NcicStore:
         rows = self.conn.execute(
             f"SELECT {', '.join('r.' + c.strip() for c in COLUMNS.split(','))} FROM retire t "
             "JOIN record r ON r.id = t.id WHERE t.day <= ? ORDER BY t.day, r.id",
-            (today,)).fetchall()
+            (today,),
+        ).fetchall()
         self.conn.execute("DELETE FROM retire WHERE day <= ?", (today,))
         self.conn.commit()
         return [rec for rec in map(Record, rows) if rec.status in LIVE]
@@ -243,18 +331,28 @@ class NcicStore:
     def by_oca(self, ori: str, oca: str, file: str) -> Record | None:
         row = self.conn.execute(
             f"SELECT {COLUMNS} FROM record WHERE ori = ? AND oca = ? AND file = ? "
-            "AND status IN ('active', 'located') ORDER BY id DESC", (ori, oca, file)).fetchone()
+            "AND status IN ('active', 'located') ORDER BY id DESC",
+            (ori, oca, file),
+        ).fetchone()
         return Record(row) if row else None
 
-    def update(self, rec: Record, when: str, *, status: str | None = None,
-               located_by: str | None = None) -> None:
+    def update(
+        self, rec: Record, when: str, *, status: str | None = None, located_by: str | None = None
+    ) -> None:
         idx = index_values(rec.fields)
         sets = ", ".join(f"{c} = ?" for c in INDEX_COLUMNS)
         self.conn.execute(
             f"UPDATE record SET fields = ?, updated = ?, status = ?, located_by = ?, {sets} "
-            "WHERE id = ?", (json.dumps(rec.fields), when, status or rec.status,
-                             rec.located_by if located_by is None else located_by,
-                             *idx.values(), rec.id))
+            "WHERE id = ?",
+            (
+                json.dumps(rec.fields),
+                when,
+                status or rec.status,
+                rec.located_by if located_by is None else located_by,
+                *idx.values(),
+                rec.id,
+            ),
+        )
         self.conn.commit()
 
     def where(self, files: Sequence[str], column: str, values: Sequence[Any]) -> list[Record]:
@@ -266,7 +364,8 @@ class NcicStore:
         rows = self.conn.execute(
             f"SELECT {COLUMNS} FROM record WHERE {column} IN ({marks}) AND file IN ({fmarks}) "
             "AND status IN ('active', 'located') ORDER BY id LIMIT 200",
-            (*values, *files)).fetchall()
+            (*values, *files),
+        ).fetchall()
         return [Record(r) for r in rows]
 
     def by_name(self, files: Sequence[str], name: str, dobs: Sequence[str]) -> list[Record]:
@@ -276,7 +375,8 @@ class NcicStore:
         rows = self.conn.execute(
             f"SELECT {COLUMNS} FROM record WHERE sdx = ? AND dob IN ({marks}) "
             f"AND file IN ({fmarks}) AND status IN ('active', 'located') ORDER BY id LIMIT 200",
-            (sdx, *dobs, *files)).fetchall()
+            (sdx, *dobs, *files),
+        ).fetchall()
         return [Record(r) for r in rows]
 
     def linked(self, rec: Record, files: Sequence[str]) -> list[Record]:
@@ -287,7 +387,8 @@ class NcicStore:
         rows = self.conn.execute(
             f"SELECT {COLUMNS} FROM record WHERE ori = ? AND oca = ? AND file IN ({fmarks}) "
             "AND status IN ('active', 'located') AND id != ?",
-            (rec.ori, rec.oca, *files, rec.id)).fetchall()
+            (rec.ori, rec.oca, *files, rec.id),
+        ).fetchall()
         return [Record(r) for r in rows]
 
     def count(self) -> int:
@@ -301,17 +402,23 @@ class Ncic(System):
     name = "ncic"
     words = "NCIC"
 
-    def __init__(self, store: NcicStore, clock: LabClock, tz: tzinfo | None = None,
-                 **kw: Any) -> None:
+    def __init__(
+        self, store: NcicStore, clock: LabClock, tz: tzinfo | None = None, **kw: Any
+    ) -> None:
         super().__init__(clock, **kw)
         self.tz = tz
         """The zone NCIC prints times in (the lab's ``timezone``; None: the lab clock's)."""
         self.store = store
         self.iii = III(store.conn, self)
         self.needs_mis = {
-            code: frozenset(c for c, text in self.codes.table(fd.table).items()
-                            if NEEDS_MIS.search(text.upper()))
-            for code, fd in self.dictionary.fields.items() if fd.type == "code" and fd.table}
+            code: frozenset(
+                c
+                for c, text in self.codes.table(fd.table).items()
+                if NEEDS_MIS.search(text.upper())
+            )
+            for code, fd in self.dictionary.fields.items()
+            if fd.type == "code" and fd.table
+        }
         """Field code -> its codes that need a MIS field (from the code tables' texts)."""
         self._purge_call = self.call_later(0, self._purge_tick)
         """The next look for records whose retention has ended (on the lab clock)."""
@@ -344,12 +451,30 @@ class Ncic(System):
             f = by_name(rec.file)
             self.store.update(rec, self.now().isoformat(timespec="seconds"), status=RETIRED)
             value = rec.get(f.retire_on) if f.retire_on else None
-            why = (f"{f.retire_on}/{value} HAS PASSED" if value else
-                   f"RETENTION PERIOD OF {f.keep_days} DAYS FROM ENTRY HAS ENDED")
-            self.emit(rec.ori, responses.notification("P", rec.ori, [
-                f"PURGE NOTIFICATION - YOUR {f.words} RECORD WAS RETIRED ON {today}: {why}",
-                *responses.layout([("MKE", f.words), *responses.display_pairs(
-                    self.identifiers(rec.fields), self.codes), ("NIC", rec.nic)])]), "", "")
+            why = (
+                f"{f.retire_on}/{value} HAS PASSED"
+                if value
+                else f"RETENTION PERIOD OF {f.keep_days} DAYS FROM ENTRY HAS ENDED"
+            )
+            self.emit(
+                rec.ori,
+                responses.notification(
+                    "P",
+                    rec.ori,
+                    [
+                        f"PURGE NOTIFICATION - YOUR {f.words} RECORD WAS RETIRED ON {today}: {why}",
+                        *responses.layout(
+                            [
+                                ("MKE", f.words),
+                                *responses.display_pairs(self.identifiers(rec.fields), self.codes),
+                                ("NIC", rec.nic),
+                            ]
+                        ),
+                    ],
+                ),
+                "",
+                "",
+            )
             retired.append(rec.nic)
         return retired
 
@@ -363,22 +488,33 @@ class Ncic(System):
         if spec.file == "iii":
             return self.iii.handle(msg, terminal)
         if spec.file not in FILE_LETTERS:
-            return Answer([self._reject(msg, RejectCode.BAD_KEY, f"{msg.full_key} IS NOT AN NCIC "
-                                        "TRANSACTION", "MKE")])
+            return Answer(
+                [
+                    self._reject(
+                        msg, RejectCode.BAD_KEY, f"{msg.full_key} IS NOT AN NCIC TRANSACTION", "MKE"
+                    )
+                ]
+            )
         verb = spec.verb
         if verb == "enter":
             return Answer([self.enter(msg, spec.file)])
         if verb == "query":
             bodies = self.query(msg, spec.file)
             if msg.key == "QWI":  # the combined inquiry: the III answer follows the hot files
-                iii = self.iii.handle(Message("QH", msg.ori, [], "", msg.fields, "", "", [],
-                                              msg.raw), terminal)
+                iii = self.iii.handle(
+                    Message("QH", msg.ori, [], "", msg.fields, "", "", [], msg.raw), terminal
+                )
                 return Answer(bodies + iii.bodies, iii.sensitive)
             return Answer(bodies)
         if verb in ("modify", "cancel", "clear", "locate"):
             return Answer([self.change(msg, spec.file, verb)])
-        return Answer([self._reject(msg, RejectCode.BAD_KEY, f"{msg.full_key} IS NOT AN NCIC "
-                                    "TRANSACTION", "MKE")])
+        return Answer(
+            [
+                self._reject(
+                    msg, RejectCode.BAD_KEY, f"{msg.full_key} IS NOT AN NCIC TRANSACTION", "MKE"
+                )
+            ]
+        )
 
     def _reject(self, msg: Message, code: str, reason: str, field: str | None) -> str:
         return responses.reject(Reject(code, reason, field, msg.raw[:100]), msg.ori)
@@ -399,21 +535,32 @@ class Ncic(System):
         have = {c for c, _ in fields}
         for code, value in fields:
             if code in NOT_FUTURE and len(value) == 8 and value > today:
-                return self._reject(msg, RejectCode.DATE_IN_FUTURE,
-                                    f"{code}/{value} CANNOT BE LATER THAN THE "
-                                    f"CURRENT DATE {today}", code)
+                return self._reject(
+                    msg,
+                    RejectCode.DATE_IN_FUTURE,
+                    f"{code}/{value} CANNOT BE LATER THAN THE CURRENT DATE {today}",
+                    code,
+                )
             if value in self.needs_mis.get(code, ()) and "MIS" not in have:
                 text = self.codes.describe(self.dictionary.fields[code].table, value) or ""
-                return self._reject(msg, RejectCode.DEPENDENT_FIELD,
-                                    f"{code}/{value} REQUIRES THE MIS FIELD - "
-                                    f"{text.upper()}", "MIS")
+                return self._reject(
+                    msg,
+                    RejectCode.DEPENDENT_FIELD,
+                    f"{code}/{value} REQUIRES THE MIS FIELD - {text.upper()}",
+                    "MIS",
+                )
         for code, needed in NEEDS:
             if code in have:
                 missing = [c for c in needed if c not in have]
                 if missing:
-                    return self._reject(msg, RejectCode.DEPENDENT_FIELD, f"{code} ENTERED WITHOUT "
-                                        f"{' AND '.join(missing)} - {code} REQUIRES "
-                                        f"{', '.join(needed)}", missing[0])
+                    return self._reject(
+                        msg,
+                        RejectCode.DEPENDENT_FIELD,
+                        f"{code} ENTERED WITHOUT "
+                        f"{' AND '.join(missing)} - {code} REQUIRES "
+                        f"{', '.join(needed)}",
+                        missing[0],
+                    )
         return None
 
     def on_file(self, msg: Message, file: NcicFile) -> Record | None:
@@ -429,8 +576,13 @@ class Ncic(System):
             column = next((COLUMN_OF[c] for c in rule if c in COLUMN_OF), None)
             if column is not None:
                 code = next(c for c in rule if c in COLUMN_OF)
-                key = (vin8(values[code]) if column == "vin8" else
-                       serial_key(values[code]) if column == "ser" else values[code])
+                key = (
+                    vin8(values[code])
+                    if column == "vin8"
+                    else serial_key(values[code])
+                    if column == "ser"
+                    else values[code]
+                )
                 found = s.where((file.name,), column, [key])
             elif "OCA" in rule:
                 rec = s.by_oca(msg.ori, values["OCA"], file.name)
@@ -453,37 +605,53 @@ class Ncic(System):
             return bad
         old = self.on_file(msg, by_name(file))
         if old is not None:  # NCIC answers REJECT ON FILE followed by the record on file
-            return "\n".join([responses.head("REJ", msg.ori), "REJECT ON FILE",
-                              *self.record_lines(old)])
+            return "\n".join(
+                [responses.head("REJ", msg.ori), "REJECT ON FILE", *self.record_lines(old)]
+            )
         oca = msg.get("OCA") or ""
-        nic = self.store.insert(file, msg.full_key, msg.ori, oca, fields,
-                                self.now().isoformat(timespec="seconds"))
-        return responses.accepted("enter", file, msg.ori, self.identifiers(fields), nic,
-                                  self.local_now(), self.codes)
+        nic = self.store.insert(
+            file, msg.full_key, msg.ori, oca, fields, self.now().isoformat(timespec="seconds")
+        )
+        return responses.accepted(
+            "enter", file, msg.ori, self.identifiers(fields), nic, self.local_now(), self.codes
+        )
 
     def change(self, msg: Message, file: str, verb: str) -> str:
         nic = msg.get("NIC")
-        rec = (self.store.by_nic(nic) if nic
-               else self.store.by_oca(msg.ori, msg.get("OCA") or "", file))
+        rec = (
+            self.store.by_nic(nic)
+            if nic
+            else self.store.by_oca(msg.ori, msg.get("OCA") or "", file)
+        )
         words = by_name(file).words
         if rec is None or rec.file != file or rec.status not in LIVE:
             ident = f"NIC/{nic}" if nic else f"OCA/{msg.get('OCA')}"
-            return self._reject(msg, RejectCode.NOT_FOUND, f"NO ACTIVE {words} RECORD {ident}",
-                                "NIC" if nic else "OCA")
+            return self._reject(
+                msg,
+                RejectCode.NOT_FOUND,
+                f"NO ACTIVE {words} RECORD {ident}",
+                "NIC" if nic else "OCA",
+            )
         name = msg.get("NAM")
         have = rec.get("NAM")
         if name and have and name.replace(" ", "") != have.replace(" ", ""):
-            return self._reject(msg, RejectCode.NAME_MISMATCH,
-                                f"NAM/{name} DOES NOT MATCH THE NAME ON "
-                                f"RECORD NIC/{rec.nic}", "NAM")
+            return self._reject(
+                msg,
+                RejectCode.NAME_MISMATCH,
+                f"NAM/{name} DOES NOT MATCH THE NAME ON RECORD NIC/{rec.nic}",
+                "NAM",
+            )
         when = self.now().isoformat(timespec="seconds")
         if verb == "locate":
             bad = self.edits(msg, msg.fields)
             return bad if bad is not None else self._locate(msg, rec, when)
         if rec.ori != msg.ori:
-            return self._reject(msg, RejectCode.NOT_OWNER,
-                                f"ONLY THE ENTERING AGENCY ORI/{rec.ori} MAY "
-                                f"{verb.upper()} RECORD NIC/{rec.nic}", "ORI")
+            return self._reject(
+                msg,
+                RejectCode.NOT_OWNER,
+                f"ONLY THE ENTERING AGENCY ORI/{rec.ori} MAY {verb.upper()} RECORD NIC/{rec.nic}",
+                "ORI",
+            )
         if verb == "modify":
             keep = {"NIC", "OCA", "NAM"} if file != "unidentified" else {"NIC", "OCA"}
             new = [(c, v) for c, v in msg.fields if c not in keep]
@@ -502,27 +670,49 @@ class Ncic(System):
             extra = [(c, v) for c, v in msg.fields if c in ("DCL", "RSN", "MIS")]
             rec.fields = rec.fields + extra
             self.store.update(rec, when, status="cleared" if verb == "clear" else "cancelled")
-        return responses.accepted(verb, file, msg.ori, self.identifiers(rec.fields), rec.nic,
-                                  self.local_now(), self.codes)
+        return responses.accepted(
+            verb, file, msg.ori, self.identifiers(rec.fields), rec.nic, self.local_now(), self.codes
+        )
 
     def _locate(self, msg: Message, rec: Record, when: str) -> str:
         if rec.status == "located":
-            return self._reject(msg, RejectCode.RECORD_STATUS,
-                                f"RECORD NIC/{rec.nic} IS ALREADY LOCATED "
-                                f"BY ORI/{rec.located_by}", "NIC")
+            return self._reject(
+                msg,
+                RejectCode.RECORD_STATUS,
+                f"RECORD NIC/{rec.nic} IS ALREADY LOCATED BY ORI/{rec.located_by}",
+                "NIC",
+            )
         dol = msg.get("DOL") or ""
         rec.fields = [*rec.fields, ("DOL", dol)]
         self.store.update(rec, when, status="located", located_by=msg.ori)
         words = by_name(rec.file).words
-        notice = responses.notification("L", rec.ori, [
-            f"LOCATE PLACED ON YOUR RECORD BY ORI/{msg.ori}",
-            *responses.layout([("MKE", words), *responses.display_pairs(
-                self.identifiers(rec.fields), self.codes), ("NIC", rec.nic), ("DOL", dol)]),
-            *([f"MIS/{msg.get('MIS')}"] if msg.get("MIS") else []),
-            "CONFIRM AND CLEAR OR CANCEL YOUR RECORD AS APPROPRIATE"])
+        notice = responses.notification(
+            "L",
+            rec.ori,
+            [
+                f"LOCATE PLACED ON YOUR RECORD BY ORI/{msg.ori}",
+                *responses.layout(
+                    [
+                        ("MKE", words),
+                        *responses.display_pairs(self.identifiers(rec.fields), self.codes),
+                        ("NIC", rec.nic),
+                        ("DOL", dol),
+                    ]
+                ),
+                *([f"MIS/{msg.get('MIS')}"] if msg.get("MIS") else []),
+                "CONFIRM AND CLEAR OR CANCEL YOUR RECORD AS APPROPRIATE",
+            ],
+        )
         self.emit(rec.ori, notice, "", "")
-        return responses.accepted("locate", rec.file, msg.ori, self.identifiers(rec.fields),
-                                  rec.nic, self.local_now(), self.codes)
+        return responses.accepted(
+            "locate",
+            rec.file,
+            msg.ori,
+            self.identifiers(rec.fields),
+            rec.nic,
+            self.local_now(),
+            self.codes,
+        )
 
     # ---------------------------------------------------------------- inquiries
 
@@ -537,21 +727,41 @@ class Ncic(System):
             if letter and rec.ori != msg.ori:
                 self._inquiry_notice(letter, rec, msg)
         if len(found) > MAX_HITS:
-            bodies.append("\n".join([responses.head("NTC", msg.ori),
-                                     f"{len(found) - MAX_HITS} MORE RECORDS NOT SHOWN - "
-                                     "REFINE THE INQUIRY"]))
+            bodies.append(
+                "\n".join(
+                    [
+                        responses.head("NTC", msg.ori),
+                        f"{len(found) - MAX_HITS} MORE RECORDS NOT SHOWN - REFINE THE INQUIRY",
+                    ]
+                )
+            )
         return bodies
 
     def _inquiry_notice(self, letter: str, rec: Record, msg: Message) -> None:
         """Tell the owner of a record that another agency's inquiry hit it (``$.H.`` for a
         protective interest record: the protectee's agency learns where the subject was)."""
         words = by_name(rec.file).words
-        self.emit(rec.ori, responses.notification(letter, rec.ori, [
-            f"INQUIRY ON YOUR {words} RECORD BY ORI/{msg.ori} AT "
-            f"{self.local_now().strftime('%H%M %Z')} ON {self.local_now().strftime('%Y%m%d')}",
-            *responses.layout([*responses.display_pairs(self.identifiers(rec.fields),
-                                                        self.codes), ("NIC", rec.nic)]),
-            f"INQUIRY: {msg.raw[:150]}"]), "", "")
+        self.emit(
+            rec.ori,
+            responses.notification(
+                letter,
+                rec.ori,
+                [
+                    f"INQUIRY ON YOUR {words} RECORD BY ORI/{msg.ori} AT "
+                    f"{self.local_now().strftime('%H%M %Z')} "
+                    f"ON {self.local_now().strftime('%Y%m%d')}",
+                    *responses.layout(
+                        [
+                            *responses.display_pairs(self.identifiers(rec.fields), self.codes),
+                            ("NIC", rec.nic),
+                        ]
+                    ),
+                    f"INQUIRY: {msg.raw[:150]}",
+                ],
+            ),
+            "",
+            "",
+        )
 
     def local_now(self) -> datetime:
         """The lab time in the zone NCIC prints times in."""
@@ -583,21 +793,29 @@ class Ncic(System):
         out: list[tuple[str, str]] = []
         for code, value in responses.display_pairs(pairs, self.codes):
             if code in TRANSLATED and code != "OFF":
-                table = self.dictionary.fields[code].table if code in self.dictionary.fields \
-                    else ""
+                table = self.dictionary.fields[code].table if code in self.dictionary.fields else ""
                 meaning = self.codes.describe(table, value) if table else None
                 value = f"{value} - {meaning.upper()}" if meaning else value
             out.append((code, value))
-        return [f"MKE/{f.words}{caution}", *responses.layout(out),
-                f"NIC/{rec.nic} DTE/{self.dte(rec)}"]
+        return [
+            f"MKE/{f.words}{caution}",
+            *responses.layout(out),
+            f"NIC/{rec.nic} DTE/{self.dte(rec)}",
+        ]
 
     def hit_body(self, rec: Record, ori: str) -> str:
         f = by_name(rec.file)
         trailer: tuple[str, ...] = f.trailer
         if rec.status == "located":
             trailer = (f"LOCATED BY ORI/{rec.located_by} - RECORD NOT YET CLEARED", *trailer)
-        return "\n".join([responses.head("HIT", ori), *responses.page(f.caveat),
-                          *self.record_lines(rec), *responses.page(trailer)])
+        return "\n".join(
+            [
+                responses.head("HIT", ori),
+                *responses.page(f.caveat),
+                *self.record_lines(rec),
+                *responses.page(trailer),
+            ]
+        )
 
     def search(self, msg: Message, file: str) -> list[Record]:
         """The records an inquiry finds, by NCIC's rules."""
@@ -633,20 +851,28 @@ class Ncic(System):
             return [r for r in recs if not res or not msg.get("REG") or r.get("RES") == res]
         return []
 
-    def _numbers(self, msg: Message, files: Sequence[str],
-                 pairs: Sequence[tuple[str, str]]) -> list[Record]:
+    def _numbers(
+        self, msg: Message, files: Sequence[str], pairs: Sequence[tuple[str, str]]
+    ) -> list[Record]:
         for code, column in pairs:
             value = msg.get(code)
             if value:
-                return self.store.where(files, column,
-                                        [serial_key(value) if column == "ser" else value])
+                return self.store.where(
+                    files, column, [serial_key(value) if column == "ser" else value]
+                )
         return []
 
     def _person(self, msg: Message, files: Sequence[str]) -> list[Record]:
         s = self.store
         # Name plus a number searches the number only (MESSAGES.md §3).
-        for code, column in (("SOC", "soc"), ("FBI", "fbi"), ("MNU", "mnu"), ("OLN", "oln"),
-                             ("PNO", "pno"), ("NTN", "ntn")):
+        for code, column in (
+            ("SOC", "soc"),
+            ("FBI", "fbi"),
+            ("MNU", "mnu"),
+            ("OLN", "oln"),
+            ("PNO", "pno"),
+            ("NTN", "ntn"),
+        ):
             value = msg.get(code)
             if value:
                 return s.where(files, column, [value])
@@ -659,9 +885,12 @@ class Ncic(System):
     @staticmethod
     def _filter(msg: Message, recs: list[Record]) -> list[Record]:
         race, sex = msg.get("RAC"), msg.get("SEX")
-        return [r for r in recs
-                if race_matches(race, r.get("RAC") or "")
-                and (not sex or (r.get("SEX") or "U") in (sex, "U"))]
+        return [
+            r
+            for r in recs
+            if race_matches(race, r.get("RAC") or "")
+            and (not sex or (r.get("SEX") or "U") in (sex, "U"))
+        ]
 
     def _vehicle(self, msg: Message) -> list[Record]:
         """A vehicle inquiry searches the vehicle and license plate files by plate, the vehicle
@@ -674,8 +903,11 @@ class Ncic(System):
             found += s.where(("part",), "ser", [serial_key(vin)])
         if lic:
             lis = msg.get("LIS")
-            found += [r for r in s.where(("vehicle", "plate"), "lic", [lic])
-                      if not lis or r.get("LIS") in (lis, None)]
+            found += [
+                r
+                for r in s.where(("vehicle", "plate"), "lic", [lic])
+                if not lis or r.get("LIS") in (lis, None)
+            ]
         if oan:
             found += s.where(("vehicle",), "oan", [oan])
         return _unique(found)
@@ -684,14 +916,19 @@ class Ncic(System):
         sex, race = msg.get("SEX"), msg.get("RAC")
         rows = self.store.conn.execute(
             f"SELECT {COLUMNS} FROM record WHERE file = 'unidentified' AND sex IN (?, 'U') "
-            "AND status IN ('active', 'located') ORDER BY id LIMIT 500", (sex,)).fetchall()
+            "AND status IN ('active', 'located') ORDER BY id LIMIT 500",
+            (sex,),
+        ).fetchall()
         recs = [Record(r) for r in rows]
         recs = [r for r in recs if race_matches(race, r.get("RAC") or "")]
         hgt = msg.get("HGT")
         if hgt and hgt.isdigit():
             inches = int(hgt[0]) * 12 + int(hgt[1:])
-            recs = [r for r in recs if _inches(r.get("HGT")) is None
-                    or abs((_inches(r.get("HGT")) or 0) - inches) <= 4]
+            recs = [
+                r
+                for r in recs
+                if _inches(r.get("HGT")) is None or abs((_inches(r.get("HGT")) or 0) - inches) <= 4
+            ]
         return recs
 
 

@@ -23,8 +23,10 @@ from formats.responses import FILE_WORDS
 __all__ = ["FILES", "PERSON_FILES", "QW_FILES", "NcicFile", "by_name"]
 
 CONFIRM = "IMMED CONFIRM RECORD WITH ORI"
-DO_NOT_ACT = ("DO NOT SEARCH, DETAIN, OR ARREST BASED SOLELY ON THIS RECORD. CONTACT THE "
-              "ENTERING AGENCY TO CONFIRM THE RECORD.")
+DO_NOT_ACT = (
+    "DO NOT SEARCH, DETAIN, OR ARREST BASED SOLELY ON THIS RECORD. CONTACT THE "
+    "ENTERING AGENCY TO CONFIRM THE RECORD."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,119 +76,250 @@ class NcicFile:
         return FILE_LETTERS[self.name]
 
 
-_PERSON_DUPLICATES = (("FBI", "ORI"), ("MNU", "ORI"), ("SOC", "ORI"), ("OLN", "OLS", "ORI"),
-                      ("OCA", "NAM", "ORI"), ("DOB", "NAM", "ORI"))
+_PERSON_DUPLICATES = (
+    ("FBI", "ORI"),
+    ("MNU", "ORI"),
+    ("SOC", "ORI"),
+    ("OLN", "OLS", "ORI"),
+    ("OCA", "NAM", "ORI"),
+    ("DOB", "NAM", "ORI"),
+)
 """The person files' duplicate rules (Wisconsin TIME, Identity Theft File, "Duplicate Records":
 FBI/MNU/SOC with the ORI, OCA+NAM+ORI, DOB+NAM+ORI; OLN+OLS+ORI from the Wanted Person File
 chapter, section 1.10)."""
 
 FILES: tuple[NcicFile, ...] = (
     # ------------------------------------------------------------------ person files
-    NcicFile("wanted", True,
-             trailer=("IMMED CONFIRM WARRANT AND EXTRADITION WITH ORI",),
-             none="NCIC WANT", duplicates=_PERSON_DUPLICATES, qw=True,
-             retention="UNTIL CLEARED OR CANCELLED (TEMPORARY FELONY WANT: 48 HOURS)"),
-    NcicFile("missing", True,
-             caveat=("MISSING PERSON RECORD - CONFIRM STATUS WITH THE ENTERING AGENCY BEFORE "
-                     "TAKING ACTION.",),
-             none="NCIC MISSING PERSON", duplicates=_PERSON_DUPLICATES, qw=True,
-             retention="UNTIL LOCATED, CLEARED OR CANCELLED"),
-    NcicFile("unidentified", True,
-             caveat=("UNIDENTIFIED PERSON RECORD - COMPARE DESCRIPTORS; CONTACT THE ENTERING "
-                     "AGENCY.",), trailer=(),
-             none="NCIC UNIDENTIFIED PERSON", duplicates=(("OCA", "ORI"),),
-             retention="UNTIL CANCELLED OR CLEARED"),
-    NcicFile("order", True,
-             caveat=("WARNING - THE FOLLOWING IS AN NCIC PROTECTION ORDER RECORD. DO NOT SEARCH, "
-                     "DETAIN, OR ARREST BASED SOLELY ON THIS RECORD. CONTACT ENTERING AGENCY TO "
-                     "CONFIRM STATUS AND TERMS OF PROTECTION ORDER.",),
-             none="NCIC PROTECTION ORDER", retire_on="EXP",
-             duplicates=(("PNO", "ORI"), *_PERSON_DUPLICATES), qw=True,
-             retention="UNTIL THE EXPIRATION DATE (EXP), OR INDEFINITELY WITHOUT ONE"),
-    NcicFile("ndtf", True,
-             caveat=("NICS DENIED TRANSACTION FILE - THE SUBJECT WAS DENIED A FIREARM TRANSFER. "
-                     + DO_NOT_ACT,), trailer=(),
-             none="NCIC NICS DENIED TRANSACTION", duplicates=(("NTN",),), qw=True, keep_days=180,
-             retention="180 DAYS FROM THE DATE OF DENIAL", local_entry=False),
-    NcicFile("gang", True,
-             caveat=("WARNING - THE SUBJECT IN THIS RECORD HAS BEEN IDENTIFIED AS A MEMBER OF A "
-                     "GANG. USE CAUTION. " + DO_NOT_ACT,),
-             none="NCIC GANG MEMBER", duplicates=_PERSON_DUPLICATES, qw=True, keep_days=1826,
-             retention="5 YEARS FROM ENTRY OR LAST UPDATE"),
-    NcicFile("kst", True,
-             caveat=("***LAW ENFORCEMENT SENSITIVE INFORMATION***",
-                     "WARNING - APPROACH WITH CAUTION. CONTACT THE TERRORIST SCREENING CENTER "
-                     "(TSC) IMMEDIATELY. DO NOT ADVISE THIS INDIVIDUAL THAT THEY MAY BE ON A "
-                     "TERRORIST WATCHLIST. DO NOT DETAIN OR ARREST BASED SOLELY ON THIS RECORD "
-                     "UNLESS THERE IS A WARRANT OR OTHER LAWFUL BASIS."),
-             trailer=("CONTACT THE TERRORIST SCREENING CENTER DURING THIS ENCOUNTER",),
-             none="NCIC KST", qw=True, retention="UNTIL CANCELLED BY THE TSC",
-             local_entry=False),
-    NcicFile("sor", True,
-             caveat=("***CAUTION - THE SUBJECT OF THIS RECORD IS A REGISTERED SEX OFFENDER. "
-                     "REGISTRATION STATUS MUST BE CONFIRMED WITH THE REGISTERING AGENCY. "
-                     + DO_NOT_ACT,),
-             none="NCIC SEX OFFENDER", duplicates=_PERSON_DUPLICATES, qw=True,
-             retention="UNTIL THE REGISTRATION PERIOD ENDS OR THE RECORD IS CANCELLED"),
-    NcicFile("supervised", True,
-             caveat=("CAUTION - THE SUBJECT OF THIS RECORD IS UNDER SUPERVISED RELEASE. "
-                     "CONTACT THE SUPERVISING AGENCY. " + DO_NOT_ACT,),
-             none="NCIC SUPERVISED RELEASE", duplicates=_PERSON_DUPLICATES, qw=True,
-             retire_on="EXP",
-             retention="UNTIL THE SUPERVISION ENDS (EXPIRATION DATE)"),
-    NcicFile("immigration", True,
-             caveat=("WARNING - THE SUBJECT OF THIS RECORD IS AN IMMIGRATION VIOLATOR. CONTACT "
-                     "THE LAW ENFORCEMENT SUPPORT CENTER (LESC) TO CONFIRM STATUS.",),
-             trailer=("IMMED CONFIRM WITH LESC",),
-             none="NCIC IMMIGRATION VIOLATOR", qw=True,
-             retention="UNTIL CANCELLED BY ICE", local_entry=False),
-    NcicFile("foreign", True,
-             caveat=("WARNING - THE SUBJECT OF THIS RECORD IS WANTED OUTSIDE THE UNITED STATES. "
-                     "CONTACT INTERPOL WASHINGTON (USNCB) OR THE RCMP BEFORE TAKING ACTION.",),
-             trailer=("IMMED CONFIRM WITH INTERPOL WASHINGTON OR RCMP",),
-             none="NCIC FOREIGN FUGITIVE", qw=True, retention="UNTIL CANCELLED",
-             local_entry=False),
-    NcicFile("protective", True,
-             caveat=("WARNING - THE SUBJECT OF THIS RECORD MAY POSE A THREAT TO A PROTECTEE. "
-                     "USE CAUTION. " + DO_NOT_ACT,),
-             none="NCIC PROTECTIVE INTEREST", duplicates=_PERSON_DUPLICATES, qw=True,
-             inquiry_notice="H", retire_on="EXP",
-             retention="UNTIL CANCELLED (OR THE EXPIRATION DATE)"),
-    NcicFile("identity", True,
-             caveat=("WARNING - THE IDENTITY OF THE SUBJECT IN THIS RECORD HAS BEEN REPORTED "
-                     "STOLEN. ASK THE PERSON FOR THE PASSWORD (PWD) BELOW TO CONFIRM THEIR "
-                     "IDENTITY. A PERSON WHO DOES NOT KNOW IT MAY BE USING A STOLEN IDENTITY. "
-                     + DO_NOT_ACT,),
-             none="NCIC IDENTITY THEFT", duplicates=_PERSON_DUPLICATES, qw=True, keep_days=1826,
-             retention="5 YEARS FROM ENTRY"),
-    NcicFile("violent", True,
-             caveat=("WARNING - THE SUBJECT OF THIS RECORD HAS A HISTORY OF VIOLENCE TOWARD "
-                     "LAW ENFORCEMENT OR A CREDIBLE THREAT OF VIOLENCE. APPROACH WITH CAUTION. "
-                     + DO_NOT_ACT,),
-             none="NCIC VIOLENT PERSON", duplicates=_PERSON_DUPLICATES, qw=True,
-             retention="UNTIL CANCELLED"),
+    NcicFile(
+        "wanted",
+        True,
+        trailer=("IMMED CONFIRM WARRANT AND EXTRADITION WITH ORI",),
+        none="NCIC WANT",
+        duplicates=_PERSON_DUPLICATES,
+        qw=True,
+        retention="UNTIL CLEARED OR CANCELLED (TEMPORARY FELONY WANT: 48 HOURS)",
+    ),
+    NcicFile(
+        "missing",
+        True,
+        caveat=(
+            "MISSING PERSON RECORD - CONFIRM STATUS WITH THE ENTERING AGENCY BEFORE TAKING ACTION.",
+        ),
+        none="NCIC MISSING PERSON",
+        duplicates=_PERSON_DUPLICATES,
+        qw=True,
+        retention="UNTIL LOCATED, CLEARED OR CANCELLED",
+    ),
+    NcicFile(
+        "unidentified",
+        True,
+        caveat=("UNIDENTIFIED PERSON RECORD - COMPARE DESCRIPTORS; CONTACT THE ENTERING AGENCY.",),
+        trailer=(),
+        none="NCIC UNIDENTIFIED PERSON",
+        duplicates=(("OCA", "ORI"),),
+        retention="UNTIL CANCELLED OR CLEARED",
+    ),
+    NcicFile(
+        "order",
+        True,
+        caveat=(
+            "WARNING - THE FOLLOWING IS AN NCIC PROTECTION ORDER RECORD. DO NOT SEARCH, "
+            "DETAIN, OR ARREST BASED SOLELY ON THIS RECORD. CONTACT ENTERING AGENCY TO "
+            "CONFIRM STATUS AND TERMS OF PROTECTION ORDER.",
+        ),
+        none="NCIC PROTECTION ORDER",
+        retire_on="EXP",
+        duplicates=(("PNO", "ORI"), *_PERSON_DUPLICATES),
+        qw=True,
+        retention="UNTIL THE EXPIRATION DATE (EXP), OR INDEFINITELY WITHOUT ONE",
+    ),
+    NcicFile(
+        "ndtf",
+        True,
+        caveat=(
+            "NICS DENIED TRANSACTION FILE - THE SUBJECT WAS DENIED A FIREARM TRANSFER. "
+            + DO_NOT_ACT,
+        ),
+        trailer=(),
+        none="NCIC NICS DENIED TRANSACTION",
+        duplicates=(("NTN",),),
+        qw=True,
+        keep_days=180,
+        retention="180 DAYS FROM THE DATE OF DENIAL",
+        local_entry=False,
+    ),
+    NcicFile(
+        "gang",
+        True,
+        caveat=(
+            "WARNING - THE SUBJECT IN THIS RECORD HAS BEEN IDENTIFIED AS A MEMBER OF A "
+            "GANG. USE CAUTION. " + DO_NOT_ACT,
+        ),
+        none="NCIC GANG MEMBER",
+        duplicates=_PERSON_DUPLICATES,
+        qw=True,
+        keep_days=1826,
+        retention="5 YEARS FROM ENTRY OR LAST UPDATE",
+    ),
+    NcicFile(
+        "kst",
+        True,
+        caveat=(
+            "***LAW ENFORCEMENT SENSITIVE INFORMATION***",
+            "WARNING - APPROACH WITH CAUTION. CONTACT THE TERRORIST SCREENING CENTER "
+            "(TSC) IMMEDIATELY. DO NOT ADVISE THIS INDIVIDUAL THAT THEY MAY BE ON A "
+            "TERRORIST WATCHLIST. DO NOT DETAIN OR ARREST BASED SOLELY ON THIS RECORD "
+            "UNLESS THERE IS A WARRANT OR OTHER LAWFUL BASIS.",
+        ),
+        trailer=("CONTACT THE TERRORIST SCREENING CENTER DURING THIS ENCOUNTER",),
+        none="NCIC KST",
+        qw=True,
+        retention="UNTIL CANCELLED BY THE TSC",
+        local_entry=False,
+    ),
+    NcicFile(
+        "sor",
+        True,
+        caveat=(
+            "***CAUTION - THE SUBJECT OF THIS RECORD IS A REGISTERED SEX OFFENDER. "
+            "REGISTRATION STATUS MUST BE CONFIRMED WITH THE REGISTERING AGENCY. " + DO_NOT_ACT,
+        ),
+        none="NCIC SEX OFFENDER",
+        duplicates=_PERSON_DUPLICATES,
+        qw=True,
+        retention="UNTIL THE REGISTRATION PERIOD ENDS OR THE RECORD IS CANCELLED",
+    ),
+    NcicFile(
+        "supervised",
+        True,
+        caveat=(
+            "CAUTION - THE SUBJECT OF THIS RECORD IS UNDER SUPERVISED RELEASE. "
+            "CONTACT THE SUPERVISING AGENCY. " + DO_NOT_ACT,
+        ),
+        none="NCIC SUPERVISED RELEASE",
+        duplicates=_PERSON_DUPLICATES,
+        qw=True,
+        retire_on="EXP",
+        retention="UNTIL THE SUPERVISION ENDS (EXPIRATION DATE)",
+    ),
+    NcicFile(
+        "immigration",
+        True,
+        caveat=(
+            "WARNING - THE SUBJECT OF THIS RECORD IS AN IMMIGRATION VIOLATOR. CONTACT "
+            "THE LAW ENFORCEMENT SUPPORT CENTER (LESC) TO CONFIRM STATUS.",
+        ),
+        trailer=("IMMED CONFIRM WITH LESC",),
+        none="NCIC IMMIGRATION VIOLATOR",
+        qw=True,
+        retention="UNTIL CANCELLED BY ICE",
+        local_entry=False,
+    ),
+    NcicFile(
+        "foreign",
+        True,
+        caveat=(
+            "WARNING - THE SUBJECT OF THIS RECORD IS WANTED OUTSIDE THE UNITED STATES. "
+            "CONTACT INTERPOL WASHINGTON (USNCB) OR THE RCMP BEFORE TAKING ACTION.",
+        ),
+        trailer=("IMMED CONFIRM WITH INTERPOL WASHINGTON OR RCMP",),
+        none="NCIC FOREIGN FUGITIVE",
+        qw=True,
+        retention="UNTIL CANCELLED",
+        local_entry=False,
+    ),
+    NcicFile(
+        "protective",
+        True,
+        caveat=(
+            "WARNING - THE SUBJECT OF THIS RECORD MAY POSE A THREAT TO A PROTECTEE. "
+            "USE CAUTION. " + DO_NOT_ACT,
+        ),
+        none="NCIC PROTECTIVE INTEREST",
+        duplicates=_PERSON_DUPLICATES,
+        qw=True,
+        inquiry_notice="H",
+        retire_on="EXP",
+        retention="UNTIL CANCELLED (OR THE EXPIRATION DATE)",
+    ),
+    NcicFile(
+        "identity",
+        True,
+        caveat=(
+            "WARNING - THE IDENTITY OF THE SUBJECT IN THIS RECORD HAS BEEN REPORTED "
+            "STOLEN. ASK THE PERSON FOR THE PASSWORD (PWD) BELOW TO CONFIRM THEIR "
+            "IDENTITY. A PERSON WHO DOES NOT KNOW IT MAY BE USING A STOLEN IDENTITY. " + DO_NOT_ACT,
+        ),
+        none="NCIC IDENTITY THEFT",
+        duplicates=_PERSON_DUPLICATES,
+        qw=True,
+        keep_days=1826,
+        retention="5 YEARS FROM ENTRY",
+    ),
+    NcicFile(
+        "violent",
+        True,
+        caveat=(
+            "WARNING - THE SUBJECT OF THIS RECORD HAS A HISTORY OF VIOLENCE TOWARD "
+            "LAW ENFORCEMENT OR A CREDIBLE THREAT OF VIOLENCE. APPROACH WITH CAUTION. "
+            + DO_NOT_ACT,
+        ),
+        none="NCIC VIOLENT PERSON",
+        duplicates=_PERSON_DUPLICATES,
+        qw=True,
+        retention="UNTIL CANCELLED",
+    ),
     # ------------------------------------------------------------------ property files
-    NcicFile("vehicle", False, none="NCIC WANT", suffixes=(("P", "HOLD FOR LATENT PRINTS"),),
-             duplicates=(("VIN", "VMA"), ("LIC", "LIS", "LIY", "LIT"), ("OCA", "ORI")),
-             retention="UNTIL RECOVERED; WITHOUT A VIN OR OAN: YEAR OF ENTRY PLUS 4"),
-    NcicFile("plate", False, none="NCIC WANT",
-             duplicates=(("LIC", "LIS", "LIY", "LIT"), ("OCA", "ORI")),
-             retention="YEAR OF ENTRY PLUS 4 (NON-EXPIRING PLATES: UNTIL CLEARED)"),
-    NcicFile("part", False, none="NCIC WANT PART",
-             duplicates=(("SER", "BRA", "CAT"), ("OCA", "ORI")),
-             retention="YEAR OF ENTRY PLUS 4"),
-    NcicFile("gun", False, none="NCIC WANT GUN",
-             duplicates=(("SER", "MAK", "CAL"), ("OCA", "ORI")),
-             retention="UNTIL CLEARED OR CANCELLED"),
-    NcicFile("article", False, none="NCIC WANT ARTICLE",
-             duplicates=(("SER", "TYP", "ORI"), ("OAN", "TYP", "ORI"), ("OCA", "ORI")),
-             retention="YEAR OF ENTRY PLUS 1 (PUBLIC SAFETY IDENTIFICATION: PLUS 4)"),
-    NcicFile("boat", False, none="NCIC WANT BOAT",
-             duplicates=(("BHN", "BMA"), ("REG", "RES"), ("OCA", "ORI")),
-             retention="UNTIL RECOVERED; WITHOUT A HULL NUMBER: YEAR OF ENTRY PLUS 4"),
-    NcicFile("security", False, none="NCIC WANT SECURITY",
-             duplicates=(("SER", "TYP", "DEN", "ORI"), ("OCA", "ORI")),
-             retention="YEAR OF ENTRY PLUS 4 (SOME TYPES LONGER)"),
+    NcicFile(
+        "vehicle",
+        False,
+        none="NCIC WANT",
+        suffixes=(("P", "HOLD FOR LATENT PRINTS"),),
+        duplicates=(("VIN", "VMA"), ("LIC", "LIS", "LIY", "LIT"), ("OCA", "ORI")),
+        retention="UNTIL RECOVERED; WITHOUT A VIN OR OAN: YEAR OF ENTRY PLUS 4",
+    ),
+    NcicFile(
+        "plate",
+        False,
+        none="NCIC WANT",
+        duplicates=(("LIC", "LIS", "LIY", "LIT"), ("OCA", "ORI")),
+        retention="YEAR OF ENTRY PLUS 4 (NON-EXPIRING PLATES: UNTIL CLEARED)",
+    ),
+    NcicFile(
+        "part",
+        False,
+        none="NCIC WANT PART",
+        duplicates=(("SER", "BRA", "CAT"), ("OCA", "ORI")),
+        retention="YEAR OF ENTRY PLUS 4",
+    ),
+    NcicFile(
+        "gun",
+        False,
+        none="NCIC WANT GUN",
+        duplicates=(("SER", "MAK", "CAL"), ("OCA", "ORI")),
+        retention="UNTIL CLEARED OR CANCELLED",
+    ),
+    NcicFile(
+        "article",
+        False,
+        none="NCIC WANT ARTICLE",
+        duplicates=(("SER", "TYP", "ORI"), ("OAN", "TYP", "ORI"), ("OCA", "ORI")),
+        retention="YEAR OF ENTRY PLUS 1 (PUBLIC SAFETY IDENTIFICATION: PLUS 4)",
+    ),
+    NcicFile(
+        "boat",
+        False,
+        none="NCIC WANT BOAT",
+        duplicates=(("BHN", "BMA"), ("REG", "RES"), ("OCA", "ORI")),
+        retention="UNTIL RECOVERED; WITHOUT A HULL NUMBER: YEAR OF ENTRY PLUS 4",
+    ),
+    NcicFile(
+        "security",
+        False,
+        none="NCIC WANT SECURITY",
+        duplicates=(("SER", "TYP", "DEN", "ORI"), ("OCA", "ORI")),
+        retention="YEAR OF ENTRY PLUS 4 (SOME TYPES LONGER)",
+    ),
 )
 
 _BY_NAME = {f.name: f for f in FILES}

@@ -69,8 +69,9 @@ class Nics(System):
     words = "NICS"
     delay_resolve_s = 300.0
 
-    def __init__(self, conn: sqlite3.Connection, ncic: NcicStore, clock: LabClock,
-                 **kw: Any) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, ncic: NcicStore, clock: LabClock, **kw: Any
+    ) -> None:
         super().__init__(clock, **kw)
         self.conn = conn
         self.ncic = ncic
@@ -89,15 +90,29 @@ class Nics(System):
 
     def handle(self, text: str, ori: str, terminal: str) -> Answer:
         key, ori, f = parse(text)
-        need = {"NCK": ("NAM", "DOB", "SEX"), "NEN": ("NAM", "DOB", "SEX", "PCA"),
-                "NRM": ("NRI",), "NRP": ("STA",)}.get(key)
+        need = {
+            "NCK": ("NAM", "DOB", "SEX"),
+            "NEN": ("NAM", "DOB", "SEX", "PCA"),
+            "NRM": ("NRI",),
+            "NRP": ("STA",),
+        }.get(key)
         if need is None:
-            return self._reject(RejectCode.BAD_KEY, f"{key} IS NOT A NICS TRANSACTION "
-                                "(NCK NEN NRM NRP)", "MKE", text, ori)
+            return self._reject(
+                RejectCode.BAD_KEY,
+                f"{key} IS NOT A NICS TRANSACTION (NCK NEN NRM NRP)",
+                "MKE",
+                text,
+                ori,
+            )
         missing = [c for c in need if not f.get(c)]
         if missing:
-            return self._reject(RejectCode.MISSING_FIELD, f"MISSING MANDATORY FIELD {missing[0]}",
-                                missing[0], text, ori)
+            return self._reject(
+                RejectCode.MISSING_FIELD,
+                f"MISSING MANDATORY FIELD {missing[0]}",
+                missing[0],
+                text,
+                ori,
+            )
         if key == "NCK":
             return Answer([self.check(f, ori, terminal)])
         if key == "NEN":
@@ -111,38 +126,68 @@ class Nics(System):
     def enter(self, f: dict[str, str], ori: str) -> str:
         cur = self.conn.execute(
             "INSERT INTO indices (nam, sdx, dob, sex, ori, pca, entered) VALUES (?,?,?,?,?,?,?)",
-            (f["NAM"], soundex(f["NAM"]), f["DOB"], f["SEX"], ori, f["PCA"],
-             self.now().date().isoformat()))
+            (
+                f["NAM"],
+                soundex(f["NAM"]),
+                f["DOB"],
+                f["SEX"],
+                ori,
+                f["PCA"],
+                self.now().date().isoformat(),
+            ),
+        )
         self.conn.commit()
-        return "\n".join([responses.head("NAC", ori), "NICS INDEX ENTRY ACCEPTED",
-                          f"NRI/{cur.lastrowid} NAM/{f['NAM']} DOB/{f['DOB']} SEX/{f['SEX']} "
-                          f"PCA/{f['PCA']}"])
+        return "\n".join(
+            [
+                responses.head("NAC", ori),
+                "NICS INDEX ENTRY ACCEPTED",
+                f"NRI/{cur.lastrowid} NAM/{f['NAM']} DOB/{f['DOB']} SEX/{f['SEX']} PCA/{f['PCA']}",
+            ]
+        )
 
     def remove(self, f: dict[str, str], ori: str, text: str) -> str:
-        row = self.conn.execute("SELECT ori, nam FROM indices WHERE nri = ? AND removed IS NULL",
-                                (f["NRI"],)).fetchone()
+        row = self.conn.execute(
+            "SELECT ori, nam FROM indices WHERE nri = ? AND removed IS NULL", (f["NRI"],)
+        ).fetchone()
         if row is None:
-            return self._reject(RejectCode.NOT_FOUND,
-                                f"NO NICS INDEX ENTRY NRI/{f['NRI']}", "NRI", text,
-                                ori).bodies[0]
+            return self._reject(
+                RejectCode.NOT_FOUND, f"NO NICS INDEX ENTRY NRI/{f['NRI']}", "NRI", text, ori
+            ).bodies[0]
         if row[0] != ori:
-            return self._reject(RejectCode.NOT_OWNER,
-                                f"ONLY THE SUBMITTING AGENCY ORI/{row[0]} MAY "
-                                "REMOVE THIS ENTRY", "ORI", text, ori).bodies[0]
-        self.conn.execute("UPDATE indices SET removed = ? WHERE nri = ?",
-                          (self.now().date().isoformat(), f["NRI"]))
+            return self._reject(
+                RejectCode.NOT_OWNER,
+                f"ONLY THE SUBMITTING AGENCY ORI/{row[0]} MAY REMOVE THIS ENTRY",
+                "ORI",
+                text,
+                ori,
+            ).bodies[0]
+        self.conn.execute(
+            "UPDATE indices SET removed = ? WHERE nri = ?",
+            (self.now().date().isoformat(), f["NRI"]),
+        )
         self.conn.commit()
-        return "\n".join([responses.head("NAC", ori), "NICS INDEX ENTRY REMOVED (RELIEF)",
-                          f"NRI/{f['NRI']} NAM/{row[1]}"])
+        return "\n".join(
+            [
+                responses.head("NAC", ori),
+                "NICS INDEX ENTRY REMOVED (RELIEF)",
+                f"NRI/{f['NRI']} NAM/{row[1]}",
+            ]
+        )
 
     def report(self, state: str, ori: str) -> str:
         rows = self.conn.execute(
             "SELECT nri, nam, dob, sex, ori, pca, entered FROM indices WHERE ori LIKE ? "
-            "AND removed IS NULL ORDER BY nri", (state + "%",)).fetchall()
-        lines = [responses.head("NRR", ori), f"NICS INDEX ENTRIES FOR STATE/{state} "
-                 f"COUNT/{len(rows)}"]
-        lines += [f"NRI/{n} NAM/{nam} DOB/{dob} SEX/{sex} ORI/{o} PCA/{pca} DTE/{d}"
-                  for n, nam, dob, sex, o, pca, d in rows]
+            "AND removed IS NULL ORDER BY nri",
+            (state + "%",),
+        ).fetchall()
+        lines = [
+            responses.head("NRR", ori),
+            f"NICS INDEX ENTRIES FOR STATE/{state} COUNT/{len(rows)}",
+        ]
+        lines += [
+            f"NRI/{n} NAM/{nam} DOB/{dob} SEX/{sex} ORI/{o} PCA/{pca} DTE/{d}"
+            for n, nam, dob, sex, o, pca, d in rows
+        ]
         return "\n".join(lines)
 
     # ---------------------------------------------------------------- checks
@@ -150,8 +195,10 @@ class Nics(System):
     def decide(self, f: dict[str, str]) -> tuple[str, str]:
         """(PROCEED|DELAYED|DENIED, reason) for a purchaser."""
         sdx, dob, sex = soundex(f["NAM"]), f["DOB"], f["SEX"]
-        hit = self.conn.execute("SELECT pca FROM indices WHERE sdx = ? AND dob = ? AND sex = ? "
-                                "AND removed IS NULL", (sdx, dob, sex)).fetchone()
+        hit = self.conn.execute(
+            "SELECT pca FROM indices WHERE sdx = ? AND dob = ? AND sex = ? AND removed IS NULL",
+            (sdx, dob, sex),
+        ).fetchone()
         if hit:
             return "DENIED", f"NICS INDICES PROHIBITOR CATEGORY {hit[0]}"
         research = ""
@@ -164,7 +211,9 @@ class Nics(System):
                     research = f"{why} NIC/{rec.nic}"
         rows = self.ncic.conn.execute(
             "SELECT a.off, a.dsp FROM iii_identity i JOIN iii_arrest a ON a.fbi = i.fbi "
-            "WHERE i.sdx = ? AND i.dob = ? AND i.sex = ?", (sdx, dob, sex)).fetchall()
+            "WHERE i.sdx = ? AND i.dob = ? AND i.sex = ?",
+            (sdx, dob, sex),
+        ).fetchall()
         if any(dsp == "CONV" and off[:2] in PROHIBITING for off, dsp in rows):
             return "DENIED", "III CONVICTION FOR A PROHIBITING OFFENSE"
         if any(dsp == "PEND" for _, dsp in rows):
@@ -179,9 +228,12 @@ class Nics(System):
         ntn = f"{now:%y%m%d}{self.seq:06d}"
         status, reason = self.decide(f)
         self._record(ntn, status, ori, terminal, f, reason)
-        lines = [responses.head("NCR", ori), f"NTN/{ntn} STATUS/{status}",
-                 f"NAM/{responses.print_name(f['NAM'])} DOB/{f['DOB']} SEX/{f['SEX']}",
-                 "SEARCHED/NCIC III NICS INDICES"]
+        lines = [
+            responses.head("NCR", ori),
+            f"NTN/{ntn} STATUS/{status}",
+            f"NAM/{responses.print_name(f['NAM'])} DOB/{f['DOB']} SEX/{f['SEX']}",
+            "SEARCHED/NCIC III NICS INDICES",
+        ]
         if status == "DELAYED":
             lines.append("TRANSFER MAY PROCEED AFTER 3 BUSINESS DAYS IF NO RESOLUTION FOLLOWS")
             self.call_later(self.delay_resolve_s, self._resolve, ntn, f, ori, terminal)
@@ -189,31 +241,56 @@ class Nics(System):
             lines.append("DO NOT TRANSFER - THE PURCHASER MAY APPEAL THE DENIAL")
         return "\n".join(lines)
 
-    def _record(self, ntn: str, status: str, ori: str, terminal: str, f: dict[str, str],
-                reason: str) -> None:
+    def _record(
+        self, ntn: str, status: str, ori: str, terminal: str, f: dict[str, str], reason: str
+    ) -> None:
         date = self.now().date().isoformat()
         row: tuple[str | None, ...]
         if status == "PROCEED":
             row = (ntn, date, None, None, None, None, None, None, None, None)
         else:
-            row = (ntn, date, status, ori, terminal, f["NAM"], f["DOB"], f["SEX"],
-                   f.get("RAC", ""), reason)
+            row = (
+                ntn,
+                date,
+                status,
+                ori,
+                terminal,
+                f["NAM"],
+                f["DOB"],
+                f["SEX"],
+                f.get("RAC", ""),
+                reason,
+            )
         self.conn.execute("INSERT OR REPLACE INTO checks VALUES (?,?,?,?,?,?,?,?,?,?)", row)
         self.conn.commit()
         if status == "DENIED":
-            fields = [("NAM", f["NAM"]), ("SEX", f["SEX"]), ("RAC", f.get("RAC") or "U"),
-                      ("DOB", f["DOB"]), ("NTN", ntn), ("DND", self.now().strftime("%Y%m%d"))]
-            self.ncic.insert("ndtf", "NICS", NICS_ORI, ntn, fields,
-                             self.now().isoformat(timespec="seconds"))
+            fields = [
+                ("NAM", f["NAM"]),
+                ("SEX", f["SEX"]),
+                ("RAC", f.get("RAC") or "U"),
+                ("DOB", f["DOB"]),
+                ("NTN", ntn),
+                ("DND", self.now().strftime("%Y%m%d")),
+            ]
+            self.ncic.insert(
+                "ndtf", "NICS", NICS_ORI, ntn, fields, self.now().isoformat(timespec="seconds")
+            )
 
     def _resolve(self, ntn: str, f: dict[str, str], ori: str, terminal: str) -> None:
         """The delayed check's disposition arrives: deny for a prohibiting charge, else
         proceed (and forget the purchaser)."""
         rows = self.ncic.conn.execute(
             "SELECT a.off FROM iii_identity i JOIN iii_arrest a ON a.fbi = i.fbi WHERE i.sdx = ? "
-            "AND i.dob = ? AND a.dsp = 'PEND'", (soundex(f["NAM"]), f["DOB"])).fetchall()
+            "AND i.dob = ? AND a.dsp = 'PEND'",
+            (soundex(f["NAM"]), f["DOB"]),
+        ).fetchall()
         status = "DENIED" if any(off[:2] in PROHIBITING for (off,) in rows) else "PROCEED"
         self._record(ntn, status, ori, terminal, f, "DELAYED CHECK RESOLVED")
-        body = "\n".join([responses.head("NCR", ori), f"NTN/{ntn} STATUS/{status}",
-                          "DELAYED TRANSACTION RESOLVED"])
+        body = "\n".join(
+            [
+                responses.head("NCR", ori),
+                f"NTN/{ntn} STATUS/{status}",
+                "DELAYED TRANSACTION RESOLVED",
+            ]
+        )
         self.emit(ori, body, terminal, "")

@@ -120,11 +120,14 @@ def orion_agencies() -> list[OrionAgency]:
     out = [OrionAgency(NLETS_ORI, "NL", "PHOENIX", "SA", "NLETS")]
     for st in DOMESTIC:
         words = MEMBERS[st].name
-        out += [OrionAgency(a.ori, st, a.loc, a.type, a.name, yr_delay=YR_DELAYS.get(a.ori[2:]))
-                for a in local_agencies(st)]
         out += [
-            OrionAgency(f"{st}SIR0000", st, "CAPITAL", "SA", f"{words} STATE IDENTIFICATION "
-                        "BUREAU", "AC"),
+            OrionAgency(a.ori, st, a.loc, a.type, a.name, yr_delay=YR_DELAYS.get(a.ori[2:]))
+            for a in local_agencies(st)
+        ]
+        out += [
+            OrionAgency(
+                f"{st}SIR0000", st, "CAPITAL", "SA", f"{words} STATE IDENTIFICATION BUREAU", "AC"
+            ),
             OrionAgency(f"{st}OLN0000", st, "CAPITAL", "NJ", f"{words} DRIVER LICENSES", "AD"),
             OrionAgency(f"{st}LIC0000", st, "CAPITAL", "NJ", f"{words} REGISTRATIONS", "AD"),
             OrionAgency(f"{st}VIN0000", st, "CAPITAL", "NJ", f"{words} VIN REGISTRATIONS", "AD"),
@@ -132,19 +135,24 @@ def orion_agencies() -> list[OrionAgency]:
     return out
 
 
-def load_orion(conn: sqlite3.Connection,
-               agencies: Iterable[tuple[str, str, str]] = ()) -> None:
+def load_orion(conn: sqlite3.Connection, agencies: Iterable[tuple[str, str, str]] = ()) -> None:
     """Put the simulated agencies, and ``agencies`` (ori, name, ORION type), in ORION."""
-    rows = [(a.ori, a.state, a.loc, a.type, a.name, a.auth, a.yr_delay)
-            for a in orion_agencies()]
+    rows = [(a.ori, a.state, a.loc, a.type, a.name, a.auth, a.yr_delay) for a in orion_agencies()]
     rows += [(ori, ori[:2], name[:20], otype, name, "ACDZ", None) for ori, name, otype in agencies]
     conn.executemany("INSERT OR REPLACE INTO orion VALUES (?,?,?,?,?,?,?)", rows)
     conn.commit()
 
 
-QUERY_REPLY = {"DQ": ("DR", "OLN"), "DQG": ("DR", "OLN"), "KQ": ("KR", "OLN"),
-               "RQ": ("RR", "LIC"), "RQG": ("RR", "LIC"),
-               "IQ": ("IR", "SIR"), "FQ": ("FR", "SIR"), "AQ": ("AR", "SIR")}
+QUERY_REPLY = {
+    "DQ": ("DR", "OLN"),
+    "DQG": ("DR", "OLN"),
+    "KQ": ("KR", "OLN"),
+    "RQ": ("RR", "LIC"),
+    "RQG": ("RR", "LIC"),
+    "IQ": ("IR", "SIR"),
+    "FQ": ("FR", "SIR"),
+    "AQ": ("AR", "SIR"),
+}
 """Query key -> (response key, generic ORI suffix of the answering office). The guide: a DQG
 "Nlets will ... change the message type to DQ ... the requesting state will receive a DR"."""
 
@@ -178,9 +186,16 @@ class Nlets(System):
     name = "nlets"
     words = "NLETS"
 
-    def __init__(self, conn: sqlite3.Connection, clock: LabClock, home_state: str = "OR",
-                 seed: int = 1, out_of_service: Iterable[str] = (),
-                 slow: Mapping[str, float] | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        clock: LabClock,
+        home_state: str = "OR",
+        seed: int = 1,
+        out_of_service: Iterable[str] = (),
+        slow: Mapping[str, float] | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(clock, **kw)
         self.conn = conn
         self.home = home_state
@@ -199,8 +214,9 @@ class Nlets(System):
         self.conn.commit()
 
     @classmethod
-    def open(cls, path: Any, clock: LabClock, agencies: Iterable[tuple[str, str, str]] = (),
-             **kw: Any) -> Nlets:
+    def open(
+        cls, path: Any, clock: LabClock, agencies: Iterable[tuple[str, str, str]] = (), **kw: Any
+    ) -> Nlets:
         conn = open_db(path, SCHEMA)
         load_orion(conn, agencies)
         return cls(conn, clock, **kw)
@@ -209,19 +225,21 @@ class Nlets(System):
         self.conn.close()
 
     def set_state(self, state: str, in_service: bool) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO state_status VALUES (?, ?)",
-                          (state, int(in_service)))
+        self.conn.execute(
+            "INSERT OR REPLACE INTO state_status VALUES (?, ?)", (state, int(in_service))
+        )
         self.conn.commit()
 
     def in_service(self, state: str) -> bool:
-        row = self.conn.execute("SELECT in_service FROM state_status WHERE state = ?",
-                                (state,)).fetchone()
+        row = self.conn.execute(
+            "SELECT in_service FROM state_status WHERE state = ?", (state,)
+        ).fetchone()
         return row is None or bool(row[0])
 
     def orion(self, ori: str) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self.conn.execute(
-            "SELECT ori, state, loc, type, name, auth, yr_delay FROM orion WHERE ori = ?",
-            (ori,)).fetchone()
+            "SELECT ori, state, loc, type, name, auth, yr_delay FROM orion WHERE ori = ?", (ori,)
+        ).fetchone()
         return row
 
     def clock_for(self) -> NletsClock:
@@ -229,14 +247,15 @@ class Nlets(System):
         now = self.now()
         return NletsClock(now, self.in_seq, now, self.out_seq)
 
-    def out(self, key: str, originator: str, receiver: str, body: list[str],
-            control: str = "") -> str:
-        return responses.nlets_message(key, originator, self.clock_for(), receiver, body,
-                                       control)
+    def out(
+        self, key: str, originator: str, receiver: str, body: list[str], control: str = ""
+    ) -> str:
+        return responses.nlets_message(key, originator, self.clock_for(), receiver, body, control)
 
     def er(self, code: str, reason: str, field: str | None, text: str, receiver: str) -> str:
-        return responses.er(Reject(code, reason, field, text[:100]), self.clock_for(), receiver,
-                            control_of(text))
+        return responses.er(
+            Reject(code, reason, field, text[:100]), self.clock_for(), receiver, control_of(text)
+        )
 
     def sm(self, code: str, subject: str, msg: Message) -> str:
         return responses.sm(code, subject, self.clock_for(), msg.ori, control=msg.control)
@@ -261,8 +280,9 @@ class Nlets(System):
             self.in_seq = self.in_seq % 99999 + 1
             rej = e.reject
             sender = nlets_xml.sender_of(xml)
-            return Answer([nlets_xml.encode_answer(self.er(rej.code, rej.reason, rej.field,
-                                                           xml, sender))])
+            return Answer(
+                [nlets_xml.encode_answer(self.er(rej.code, rej.reason, rej.field, xml, sender))]
+            )
         self._xml = True
         try:
             answer = self.handle(nlets_xml.to_legacy(msg), msg.ori, terminal)
@@ -278,17 +298,32 @@ class Nlets(System):
         """Answer a parsed message (read from legacy text or from Nlets XML)."""
         text = msg.raw
         if self.orion(msg.ori) is None:
-            return Answer([self.er(".01.", f"SENDING ORI/{msg.ori} IS NOT IN ORION", "ORI",
-                                   text, msg.ori)])
+            return Answer(
+                [self.er(".01.", f"SENDING ORI/{msg.ori} IS NOT IN ORION", "ORI", text, msg.ori)]
+            )
         key = msg.key
         region = next((d for d in msg.destinations if d in REGIONS), "")
         if region and key not in REGION_KEYS:
-            return Answer([self.er(".02.", f"REGION CODE {region} NOT ALLOWED FOR {key}",
-                                   "DEST", text, msg.ori)])
+            return Answer(
+                [
+                    self.er(
+                        ".02.", f"REGION CODE {region} NOT ALLOWED FOR {key}", "DEST", text, msg.ori
+                    )
+                ]
+            )
         if region and key in ("DQ", "DQG") and msg.has("OLN"):
             # the guide: a DQ to a region is handled as a DQG, and OLN is "not valid for DQG"
-            return Answer([self.er(".22.", f"OLN NOT VALID TO A REGION ({region}) - USE NAM, "
-                                   "DOB AND SEX", "OLN", text, msg.ori)])
+            return Answer(
+                [
+                    self.er(
+                        ".22.",
+                        f"OLN NOT VALID TO A REGION ({region}) - USE NAM, DOB AND SEX",
+                        "OLN",
+                        text,
+                        msg.ori,
+                    )
+                ]
+            )
         if key in QUERY_REPLY:
             return self.query(msg, terminal)
         if key == "TQ":
@@ -301,8 +336,17 @@ class Nlets(System):
                 return Answer([self.er(".22.", why, "RTY", text, msg.ori)])
         if key in ("AM", "AML", "SM", "YQ", "YR"):
             return Answer(self.relay(msg, terminal))
-        return Answer([self.er(".02.", f"MESSAGE TYPE {key} NOT HANDLED BY THIS SIMULATOR",
-                               "MKE", text, msg.ori)])
+        return Answer(
+            [
+                self.er(
+                    ".02.",
+                    f"MESSAGE TYPE {key} NOT HANDLED BY THIS SIMULATOR",
+                    "MKE",
+                    text,
+                    msg.ori,
+                )
+            ]
+        )
 
     def _status(self, dest: str, msg: Message) -> str | None:
         """An SM for a destination member that cannot answer ``msg``, or None."""
@@ -336,8 +380,9 @@ class Nlets(System):
                 body = self.out(rkey, originator, msg.ori, lines, msg.control)
                 delay = self.slow.get(member)
                 if delay:
-                    self.call_later(delay, self._later, msg.ori, body, terminal, sensitive,
-                                    self._xml)
+                    self.call_later(
+                        delay, self._later, msg.ori, body, terminal, sensitive, self._xml
+                    )
                 else:
                     bodies.append(body)
         return Answer(bodies, sensitive)
@@ -346,8 +391,9 @@ class Nlets(System):
         """An ER for what a member's own edits refuse (the guide's Canada and Mexico rules)."""
         kind = MEMBERS[member].kind
         if kind == "canada" and msg.key == "IQ" and not (msg.has("NAM") and msg.has("DOB")):
-            return self.er(".06.", "IQ TO CN MAY ONLY INCLUDE NAM, DOB AND SEX", "NAM",
-                           msg.raw, msg.ori)
+            return self.er(
+                ".06.", "IQ TO CN MAY ONLY INCLUDE NAM, DOB AND SEX", "NAM", msg.raw, msg.ori
+            )
         if kind == "mexico" and not msg.get("OLN"):
             return self.er(".04.", "MX ACCEPTS DQ/KQ BY OLN ONLY", "OLN", msg.raw, msg.ori)
         return None
@@ -365,15 +411,15 @@ class Nlets(System):
         else:
             lines = self._chri(member, msg)
         if not lines:
-            ident = " ".join(f"{c}/{v}" for c, v in msg.fields
-                             if c not in ("PUR", "ATN", "RSN", "IMQ"))
+            ident = " ".join(
+                f"{c}/{v}" for c, v in msg.fields if c not in ("PUR", "ATN", "RSN", "IMQ")
+            )
             lines = ["NOT ON FILE", *responses.wrap(ident)]
         if msg.get("ATN"):
             lines = [f"ATN/{msg.get('ATN')}", *lines]
         return MEMBERS[member].generic_ori(office), lines
 
-    def _multi_state(self, msg: Message, rkey: str, terminal: str, sensitive: str
-                     ) -> list[str]:
+    def _multi_state(self, msg: Message, rkey: str, terminal: str, sensitive: str) -> list[str]:
         """Nlets' multi-state query: every participating member is asked; one merged answer
         from Nlets suppresses the NO HIT answers and sums up which members were sent the query,
         which had a hit, which had none and which did not answer in time (slow beyond
@@ -395,8 +441,10 @@ class Nlets(System):
                 continue
             hits.append(member)
             found += [f"** {member} - {originator} **", *lines]
-        body = [f"MULTI-STATE QUERY - {len(DOMESTIC)} MEMBERS SENT, {len(hits)} HIT, "
-                f"{len(misses)} NO HIT, {len(silent)} NO RESPONSE"]
+        body = [
+            f"MULTI-STATE QUERY - {len(DOMESTIC)} MEMBERS SENT, {len(hits)} HIT, "
+            f"{len(misses)} NO HIT, {len(silent)} NO RESPONSE"
+        ]
         body += responses.wrap("HIT: " + (" ".join(hits) or "NONE"))
         body += responses.wrap("NO HIT: " + (" ".join(misses) or "NONE"))
         if silent:
@@ -406,20 +454,19 @@ class Nlets(System):
         merged = self.out(rkey, NLETS_ORI, msg.ori, responses.page(body), msg.control)
         if waited:
             # the merged answer leaves when the slowest member answered (or Nlets gave up)
-            self.call_later(waited, self._later, msg.ori, merged, terminal, sensitive,
-                            self._xml)
+            self.call_later(waited, self._later, msg.ori, merged, terminal, sensitive, self._xml)
             return []
         return [merged]
 
     def _ensure_seeded(self, member: str) -> None:
         """Give a member its fictitious files the first time it is asked (deterministic from
         the lab seed and the member's code, whatever order members are asked in)."""
-        row = self.conn.execute("SELECT 1 FROM member_seeded WHERE state = ?",
-                                (member,)).fetchone()
+        row = self.conn.execute("SELECT 1 FROM member_seeded WHERE state = ?", (member,)).fetchone()
         if row is not None:
             return
-        have = self.conn.execute("SELECT 1 FROM driver WHERE state = ? LIMIT 1",
-                                 (member,)).fetchone()
+        have = self.conn.execute(
+            "SELECT 1 FROM driver WHERE state = ? LIMIT 1", (member,)
+        ).fetchone()
         if have is None and member not in STATES:
             self._seed_member(member)
         self.conn.execute("INSERT OR IGNORE INTO member_seeded VALUES (?)", (member,))
@@ -436,23 +483,64 @@ class Nlets(System):
         offs, dsps = world.codes["OFF"], world.codes["DSP"]
         # people of their own for each member (lems.people: person n is the same everywhere),
         # numbered far above the national world's
-        base = 50_000_000 + sum(ord(c) * 256 ** i for i, c in enumerate(member)) * 1000
+        base = 50_000_000 + sum(ord(c) * 256**i for i, c in enumerate(member)) * 1000
         for n in range(SEED_PEOPLE):
             s = world.subject(base + n)
             oln = f"{member}{r.randrange(10**7):07d}"
             status = r.choice(("VALID",) * 8 + ("SUSPENDED", "EXPIRED"))
-            drivers.append((member, oln, s.nam, soundex(s.nam), s.dob, s.sex, s.rac, s.hgt,
-                            s.wgt, s.eye, status))
+            drivers.append(
+                (
+                    member,
+                    oln,
+                    s.nam,
+                    soundex(s.nam),
+                    s.dob,
+                    s.sex,
+                    s.rac,
+                    s.hgt,
+                    s.wgt,
+                    s.eye,
+                    status,
+                )
+            )
             vin = world.vin()
-            vehicles.append((member, world.plate(), "2026", "PC", vin, vin8(vin), s.nam,
-                             r.choice(world.codes["VMA"])))
+            vehicles.append(
+                (
+                    member,
+                    world.plate(),
+                    "2026",
+                    "PC",
+                    vin,
+                    vin8(vin),
+                    s.nam,
+                    r.choice(world.codes["VMA"]),
+                )
+            )
             if r.random() < 0.3:
-                arrests = [("", f"{int(s.dob[:4]) + r.randint(18, 40)}{s.dob[4:]}",
-                            f"{member}0010000", r.choice(offs), r.choice(dsps))
-                           for _ in range(r.randint(1, 3))]
+                arrests = [
+                    (
+                        "",
+                        f"{int(s.dob[:4]) + r.randint(18, 40)}{s.dob[4:]}",
+                        f"{member}0010000",
+                        r.choice(offs),
+                        r.choice(dsps),
+                    )
+                    for _ in range(r.randint(1, 3))
+                ]
                 sid = f"{member}{r.randrange(10**6):06d}"
-                chri.append((member, sid, s.fbi, s.nam, soundex(s.nam), s.dob, s.sex, s.rac,
-                             json.dumps(arrests)))
+                chri.append(
+                    (
+                        member,
+                        sid,
+                        s.fbi,
+                        s.nam,
+                        soundex(s.nam),
+                        s.dob,
+                        s.sex,
+                        s.rac,
+                        json.dumps(arrests),
+                    )
+                )
                 socs.append((member, s.soc, sid))
         self.conn.executemany("INSERT INTO driver VALUES (?,?,?,?,?,?,?,?,?,?,?)", drivers)
         self.conn.executemany("INSERT INTO vehicle VALUES (?,?,?,?,?,?,?,?)", vehicles)
@@ -462,19 +550,34 @@ class Nlets(System):
     def _drivers(self, state: str, msg: Message) -> list[str]:
         cols = "oln, nam, dob, sex, rac, hgt, wgt, eye, status"
         if msg.get("OLN"):
-            rows = self.conn.execute(f"SELECT {cols} FROM driver WHERE state = ? AND oln = ?",
-                                     (state, msg.get("OLN"))).fetchall()
+            rows = self.conn.execute(
+                f"SELECT {cols} FROM driver WHERE state = ? AND oln = ?", (state, msg.get("OLN"))
+            ).fetchall()
         else:
             dobs = dob_values(msg.get("DOB") or "", False)
-            rows = [r for r in self.conn.execute(
-                f"SELECT {cols} FROM driver WHERE state = ? AND sdx = ? AND dob = ?",
-                (state, soundex(msg.get("NAM") or ""), dobs[0])).fetchall()
-                if r[3] == msg.get("SEX")]
+            rows = [
+                r
+                for r in self.conn.execute(
+                    f"SELECT {cols} FROM driver WHERE state = ? AND sdx = ? AND dob = ?",
+                    (state, soundex(msg.get("NAM") or ""), dobs[0]),
+                ).fetchall()
+                if r[3] == msg.get("SEX")
+            ]
         out: list[str] = []
         for oln, nam, dob, sex, rac, hgt, wgt, eye, status in rows[:10]:
-            out += responses.layout([("NAM", responses.print_name(nam)), ("SEX", sex),
-                                     ("RAC", rac), ("DOB", dob), ("HGT", hgt), ("WGT", wgt),
-                                     ("EYE", eye), ("OLN", oln), ("OLS", state)])
+            out += responses.layout(
+                [
+                    ("NAM", responses.print_name(nam)),
+                    ("SEX", sex),
+                    ("RAC", rac),
+                    ("DOB", dob),
+                    ("HGT", hgt),
+                    ("WGT", wgt),
+                    ("EYE", eye),
+                    ("OLN", oln),
+                    ("OLS", state),
+                ]
+            )
             out.append(f"LICENSE STATUS/{status}")
             if msg.key == "KQ":
                 out.append("DRIVER HISTORY/NO CONVICTIONS ON FILE IN THE LAST 3 YEARS")
@@ -483,15 +586,26 @@ class Nlets(System):
     def _vehicles(self, state: str, msg: Message) -> list[str]:
         cols = "lic, liy, lit, vin, owner, vma"
         if msg.get("LIC"):
-            rows = self.conn.execute(f"SELECT {cols} FROM vehicle WHERE state = ? AND lic = ?",
-                                     (state, msg.get("LIC"))).fetchall()
+            rows = self.conn.execute(
+                f"SELECT {cols} FROM vehicle WHERE state = ? AND lic = ?", (state, msg.get("LIC"))
+            ).fetchall()
         else:
-            rows = self.conn.execute(f"SELECT {cols} FROM vehicle WHERE state = ? AND vin8 = ?",
-                                     (state, vin8(msg.get("VIN") or ""))).fetchall()
+            rows = self.conn.execute(
+                f"SELECT {cols} FROM vehicle WHERE state = ? AND vin8 = ?",
+                (state, vin8(msg.get("VIN") or "")),
+            ).fetchall()
         out: list[str] = []
         for lic, liy, lit, vin, owner, vma in rows[:10]:
-            out += responses.layout([("LIC", lic), ("LIS", state), ("LIY", liy), ("LIT", lit),
-                                     ("VIN", vin), ("VMA", vma)])
+            out += responses.layout(
+                [
+                    ("LIC", lic),
+                    ("LIS", state),
+                    ("LIY", liy),
+                    ("LIT", lit),
+                    ("VIN", vin),
+                    ("VMA", vma),
+                ]
+            )
             out.append(f"REGISTERED OWNER/{responses.print_name(owner)}")
         return out
 
@@ -499,38 +613,56 @@ class Nlets(System):
         cols = "sid, fbi, nam, dob, sex, rac, arrests"
         searched = ""
         if msg.get("SID"):
-            rows = self.conn.execute(f"SELECT {cols} FROM chri WHERE state = ? AND sid = ?",
-                                     (state, msg.get("SID"))).fetchall()
+            rows = self.conn.execute(
+                f"SELECT {cols} FROM chri WHERE state = ? AND sid = ?", (state, msg.get("SID"))
+            ).fetchall()
         elif msg.get("FBI"):
-            rows = self.conn.execute(f"SELECT {cols} FROM chri WHERE state = ? AND fbi = ?",
-                                     (state, msg.get("FBI"))).fetchall()
+            rows = self.conn.execute(
+                f"SELECT {cols} FROM chri WHERE state = ? AND fbi = ?", (state, msg.get("FBI"))
+            ).fetchall()
         else:
             rows = []
             if msg.get("NAM"):
                 dobs = dob_values(msg.get("DOB") or "", False)
-                rows = [r for r in self.conn.execute(
-                    f"SELECT {cols} FROM chri WHERE state = ? AND sdx = ? AND dob = ?",
-                    (state, soundex(msg.get("NAM") or ""), dobs[0])).fetchall()
-                    if r[4] == msg.get("SEX")]
+                rows = [
+                    r
+                    for r in self.conn.execute(
+                        f"SELECT {cols} FROM chri WHERE state = ? AND sdx = ? AND dob = ?",
+                        (state, soundex(msg.get("NAM") or ""), dobs[0]),
+                    ).fetchall()
+                    if r[4] == msg.get("SEX")
+                ]
                 searched = "NAM/DOB/SEX"
             if not rows and msg.get("SOC"):  # the guide: say which index produced the hit
                 rows = self.conn.execute(
                     f"SELECT {cols} FROM chri WHERE state = ? AND sid IN (SELECT sid FROM "
                     "chri_soc WHERE state = ? AND soc = ?)",
-                    (state, state, msg.get("SOC"))).fetchall()
+                    (state, state, msg.get("SOC")),
+                ).fetchall()
                 searched = "SOC"
             # MNU: no simulated state file is indexed by it (NOT ON FILE)
         out: list[str] = []
         if rows and msg.has("NAM") and msg.has("SOC"):
             out.append(f"SEARCHED BY NAM/DOB/SEX AND SOC - HIT ON {searched}")
         for sid, fbi, nam, dob, sex, rac, arrests in rows[:10]:
-            out += responses.layout([("NAM", responses.print_name(nam)), ("SEX", sex),
-                                     ("RAC", rac), ("DOB", dob), ("SID", sid), ("FBI", fbi)])
+            out += responses.layout(
+                [
+                    ("NAM", responses.print_name(nam)),
+                    ("SEX", sex),
+                    ("RAC", rac),
+                    ("DOB", dob),
+                    ("SID", sid),
+                    ("FBI", fbi),
+                ]
+            )
             if msg.key == "FQ":
                 for n, (_h, doa, ori, off, dsp) in enumerate(json.loads(arrests), 1):
                     out.append(f"CYCLE {n:03d}")
-                    out += responses.layout(responses.display_pairs(
-                        [("DOA", doa), ("ORI", ori), ("CHG", off), ("DSP", dsp)], self.codes))
+                    out += responses.layout(
+                        responses.display_pairs(
+                            [("DOA", doa), ("ORI", ori), ("CHG", off), ("DSP", dsp)], self.codes
+                        )
+                    )
             else:
                 out.append("RECORD ON FILE - USE FQ WITH SID/ FOR THE FULL RECORD")
         return out
@@ -541,8 +673,15 @@ class Nlets(System):
         sql = "SELECT ori, state, loc, type, name, auth FROM orion WHERE "
         typ = msg.get("TYP")
         if typ and typ not in ORION_TYPES:
-            return [self.er(".22.", f"INVALID TYP CODE {typ} - USE AN ORION AGENCY TYPE", "TYP",
-                            msg.raw, msg.ori)]
+            return [
+                self.er(
+                    ".22.",
+                    f"INVALID TYP CODE {typ} - USE AN ORION AGENCY TYPE",
+                    "TYP",
+                    msg.raw,
+                    msg.ori,
+                )
+            ]
         if msg.get("ORI"):
             rows = self.conn.execute(sql + "ori = ?", (msg.get("ORI"),)).fetchall()
         else:
@@ -558,8 +697,9 @@ class Nlets(System):
             rows = self.conn.execute(sql + cond + " ORDER BY ori LIMIT 20", args).fetchall()
         lines: list[str] = []
         for ori, state, loc, otype, name, auth in rows:
-            lines += responses.layout([("ORI", ori), ("STA", state), ("LOC", loc),
-                                       ("TYP", otype), ("ATH", auth)])
+            lines += responses.layout(
+                [("ORI", ori), ("STA", state), ("LOC", loc), ("TYP", otype), ("ATH", auth)]
+            )
             lines.append(f"NAME/{name}")
         return [self.out("TR", NLETS_ORI, msg.ori, lines or ["NOT ON FILE"], msg.control)]
 
@@ -568,19 +708,35 @@ class Nlets(System):
         guide: "Indiana may not enter an Illinois ORI")."""
         ori = msg.get("ORI") or ""
         if ori[:2] != msg.ori[:2]:
-            return [self.er(".22.", f"ORI/{ori} IS NOT OF THE SENDER'S STATE {msg.ori[:2]}",
-                            "ORI", msg.raw, msg.ori)]
+            return [
+                self.er(
+                    ".22.",
+                    f"ORI/{ori} IS NOT OF THE SENDER'S STATE {msg.ori[:2]}",
+                    "ORI",
+                    msg.raw,
+                    msg.ori,
+                )
+            ]
         typ = msg.get("TYP")
         if typ and typ not in ORION_TYPES:
-            return [self.er(".22.", f"INVALID TYP CODE {typ} - USE AN ORION AGENCY TYPE", "TYP",
-                            msg.raw, msg.ori)]
+            return [
+                self.er(
+                    ".22.",
+                    f"INVALID TYP CODE {typ} - USE AN ORION AGENCY TYPE",
+                    "TYP",
+                    msg.raw,
+                    msg.ori,
+                )
+            ]
         have = self.orion(ori)
         if msg.key == "TA":
             if have is not None:
                 return [self.er(".22.", f"ORI/{ori} ALREADY IN ORION", "ORI", msg.raw, msg.ori)]
             loc = msg.get("LOC") or ""
-            self.conn.execute("INSERT INTO orion VALUES (?,?,?,?,?,?,NULL)",
-                              (ori, ori[:2], loc[:20], typ, msg.get("REM") or loc, "ACDZ"))
+            self.conn.execute(
+                "INSERT INTO orion VALUES (?,?,?,?,?,?,NULL)",
+                (ori, ori[:2], loc[:20], typ, msg.get("REM") or loc, "ACDZ"),
+            )
             done = "ADDED"
         elif have is None:
             return [self.er(".22.", f"ORI/{ori} NOT IN ORION", "ORI", msg.raw, msg.ori)]
@@ -588,13 +744,16 @@ class Nlets(System):
             self.conn.execute("DELETE FROM orion WHERE ori = ?", (ori,))
             done = "DELETED"
         else:
-            self.conn.execute("UPDATE orion SET loc = COALESCE(?, loc), type = COALESCE(?, type),"
-                              " name = COALESCE(?, name) WHERE ori = ?",
-                              (msg.get("LOC"), typ, msg.get("REM"), ori))
+            self.conn.execute(
+                "UPDATE orion SET loc = COALESCE(?, loc), type = COALESCE(?, type),"
+                " name = COALESCE(?, name) WHERE ori = ?",
+                (msg.get("LOC"), typ, msg.get("REM"), ori),
+            )
             done = "UPDATED"
         self.conn.commit()
-        return [self.out("TR", NLETS_ORI, msg.ori, [f"ORION RECORD {done} - ORI/{ori}"],
-                         msg.control)]
+        return [
+            self.out("TR", NLETS_ORI, msg.ori, [f"ORION RECORD {done} - ORI/{ori}"], msg.control)
+        ]
 
     # ---------------------------------------------------------------- relay
 
@@ -614,8 +773,11 @@ class Nlets(System):
                 continue
             agency = self.orion(dest)
             if agency is None:
-                out.append(self.er(".19.", f"DESTINATION ORI/{dest} IS NOT IN ORION", "DEST",
-                                   msg.raw, msg.ori))
+                out.append(
+                    self.er(
+                        ".19.", f"DESTINATION ORI/{dest} IS NOT IN ORION", "DEST", msg.raw, msg.ori
+                    )
+                )
                 continue
             if not self.in_service(agency[1]) and agency[1] in MEMBERS:
                 out.append(self.sm(".02.", dest, msg))
@@ -624,19 +786,27 @@ class Nlets(System):
                 self.call_later(delay, self._answer_yq, agency, msg, terminal, self._xml)
         return out
 
-    def _answer_yq(self, agency: tuple[Any, ...], msg: Message, terminal: str,
-                   xml: bool = False) -> None:
+    def _answer_yq(
+        self, agency: tuple[Any, ...], msg: Message, terminal: str, xml: bool = False
+    ) -> None:
         """A simulated out-of-state agency confirms a hit (YR) to the requester."""
         pairs = [("RTY", msg.get("RTY") or ""), ("RNO", msg.get("RNO") or "1")]
         for code in ("NIC", "OCA", "NAM", "LIC", "VIN", "SER", "REG", "BHN"):
             if msg.get(code):
                 pairs.append((code, msg.get(code) or ""))
         pairs += [("CON", "Y"), ("RNA", "RECORDS UNIT"), ("RAG", agency[4][:30])]
-        body = [*responses.layout(responses.display_pairs(pairs, self.codes)),
-                "REM/RECORD CONFIRMED - WARRANT/RECORD IS ACTIVE. ADVISE WHEN SUBJECT OR "
-                "PROPERTY IS IN CUSTODY"]
-        self._later(msg.ori, self.out("YR", agency[0], msg.ori, responses.page(body),
-                                      msg.control), terminal, "", xml)
+        body = [
+            *responses.layout(responses.display_pairs(pairs, self.codes)),
+            "REM/RECORD CONFIRMED - WARRANT/RECORD IS ACTIVE. ADVISE WHEN SUBJECT OR "
+            "PROPERTY IS IN CUSTODY",
+        ]
+        self._later(
+            msg.ori,
+            self.out("YR", agency[0], msg.ori, responses.page(body), msg.control),
+            terminal,
+            "",
+            xml,
+        )
 
 
 def yq_problem(msg: Message, codes: Any = None) -> str:
@@ -647,10 +817,13 @@ def yq_problem(msg: Message, codes: Any = None) -> str:
     if rty not in YQ_SETS:
         return ""
     typ = msg.get("TYP")
-    if typ and codes is not None and rty in YQ_TYP_TABLE and typ not in codes.table(
-            YQ_TYP_TABLE[rty]):
-        return (f"INVALID MESSAGE FORMAT - TYP/{typ} IS NOT A {YQ_TYP_TABLE[rty]} CODE "
-                f"FOR RTY/{rty}")
+    if (
+        typ
+        and codes is not None
+        and rty in YQ_TYP_TABLE
+        and typ not in codes.table(YQ_TYP_TABLE[rty])
+    ):
+        return f"INVALID MESSAGE FORMAT - TYP/{typ} IS NOT A {YQ_TYP_TABLE[rty]} CODE FOR RTY/{rty}"
     need, allowed = YQ_SETS[rty]
     present = {c for c, _ in msg.fields}
     extra = sorted(present - set(allowed) - set(YQ_COMMON))
@@ -661,6 +834,9 @@ def yq_problem(msg: Message, codes: Any = None) -> str:
     if not extra and not missing:
         return ""
     options = ", ".join(["RTY", "RNO", "PRI", "OCA", "NIC", *allowed, "RNA", "RAG"])
-    why = (f"FIELD(S) {' '.join(extra)} NOT VALID FOR RTY/{rty}" if extra
-           else f"RTY/{rty} NEEDS {' '.join(missing)}")
+    why = (
+        f"FIELD(S) {' '.join(extra)} NOT VALID FOR RTY/{rty}"
+        if extra
+        else f"RTY/{rty} NEEDS {' '.join(missing)}"
+    )
     return f"INVALID MESSAGE FORMAT - REFER TO YQ MKE OPTIONS BELOW\n1. {options}\n{why}"

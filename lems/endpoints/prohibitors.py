@@ -43,8 +43,10 @@ def verdict(file: str, get: Callable[[str], str | None]) -> tuple[str, str]:
     if file == "wanted":
         exl = (get("EXL") or "").upper()
         if exl in _MISDEMEANOR_EXL:
-            return RESEARCH, f"NCIC WANTED PERSON (MISDEMEANOR EXL/{exl}) - FUGITIVE STATUS " \
-                "TO BE CONFIRMED"
+            return (
+                RESEARCH,
+                f"NCIC WANTED PERSON (MISDEMEANOR EXL/{exl}) - FUGITIVE STATUS TO BE CONFIRMED",
+            )
         return DENY, "NCIC WANTED PERSON - OUTSTANDING FELONY WARRANT (ORS 166.470(1))"
     if file == "order":
         if (get("BRD") or "").upper() == "N":
@@ -58,4 +60,3 @@ def verdict(file: str, get: Callable[[str], str | None]) -> tuple[str, str]:
         # the underlying conviction, if any, is found in III / CCH; the file itself bars no one
         return NONE, f"NCIC {file.upper()} FILE RECORD - NOT ITSELF A FIREARM PROHIBITOR"
     return RESEARCH, f"NCIC {file.upper()} RECORD - TO BE RESEARCHED"
-

@@ -12,8 +12,18 @@ last 8 characters; a serial number with the letter O reads it as zero.
 
 from __future__ import annotations
 
-_CODES = {c: d for d, letters in {"1": "BFPV", "2": "CGJKQSXZ", "3": "DT", "4": "L",
-                                  "5": "MN", "6": "R"}.items() for c in letters}
+_CODES = {
+    c: d
+    for d, letters in {
+        "1": "BFPV",
+        "2": "CGJKQSXZ",
+        "3": "DT",
+        "4": "L",
+        "5": "MN",
+        "6": "R",
+    }.items()
+    for c in letters
+}
 
 
 def soundex(name: str) -> str:
@@ -71,10 +81,14 @@ def serial_key(serial: str) -> str:
     return serial.upper().replace("O", "0")
 
 
-_VIN_VALUES = {**{str(d): d for d in range(10)},
-               **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
-               **dict(zip("JKLMN", range(1, 6), strict=True)), "P": 7, "R": 9,
-               **dict(zip("STUVWXYZ", range(2, 10), strict=True))}
+_VIN_VALUES = {
+    **{str(d): d for d in range(10)},
+    **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
+    **dict(zip("JKLMN", range(1, 6), strict=True)),
+    "P": 7,
+    "R": 9,
+    **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
+}
 _VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 VIN_ALPHABET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 """Letters a 17-character VIN may hold (no I, O, Q)."""
@@ -89,5 +103,4 @@ def vin_check_digit(vin: str) -> str:
 
 def vin_is_valid(vin: str) -> bool:
     v = vin.upper()
-    return (len(v) == 17 and all(c in VIN_ALPHABET for c in v)
-            and vin_check_digit(v) == v[8])
+    return len(v) == 17 and all(c in VIN_ALPHABET for c in v) and vin_check_digit(v) == v[8]

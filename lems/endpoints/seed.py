@@ -53,8 +53,16 @@ class Subject:
     arrests: list[tuple[str, str, str, str, str]] = field(default_factory=list)
 
     def person(self) -> list[tuple[str, str]]:
-        return [("NAM", self.nam), ("SEX", self.sex), ("RAC", self.rac), ("DOB", self.dob),
-                ("HGT", self.hgt), ("WGT", self.wgt), ("EYE", self.eye), ("HAI", self.hai)]
+        return [
+            ("NAM", self.nam),
+            ("SEX", self.sex),
+            ("RAC", self.rac),
+            ("DOB", self.dob),
+            ("HGT", self.hgt),
+            ("WGT", self.wgt),
+            ("EYE", self.eye),
+            ("HAI", self.hai),
+        ]
 
 
 class World:
@@ -64,20 +72,27 @@ class World:
         self.rng = random.Random(seed)
         self.seed = seed
         # the everyday codes of each table (real NCIC codes: tests/lems/test_codes_in_use.py)
-        self.codes = {t: list(COMMON_CODES[t]) for t in ("EYE", "HAI", "OFF", "VMA", "VST",
-                                                         "VCO", "MAK", "CAL", "DSP", "PCA")}
+        self.codes = {
+            t: list(COMMON_CODES[t])
+            for t in ("EYE", "HAI", "OFF", "VMA", "VST", "VCO", "MAK", "CAL", "DSP", "PCA")
+        }
         # boat registration states (RES) keep the pre-1995 codes of eleven states (the 5.0.1
         # BOAT list: WN Washington, CF California ...): a seeded boat uses them
         book = CodeBook.builtin()
-        names = {text.upper(): code for code, text in book.table("LIS").items()
-                 if code in US_STATE_CODES}
-        self.res = {names[text.upper()]: code for code, text in book.table("BOAT").items()
-                    if text.upper() in names}
+        names = {
+            text.upper(): code for code, text in book.table("LIS").items() if code in US_STATE_CODES
+        }
+        self.res = {
+            names[text.upper()]: code
+            for code, text in book.table("BOAT").items()
+            if text.upper() in names
+        }
         self.agencies = list(agencies) or ["OR0240000"]
         # the arresting agencies of other states: a fixed three per member, so the seeded
         # population stays the same when ORION learns another agency
-        self.out_of_state = [a.ori for a in nlets.orion_agencies()
-                             if a.ori[2:] in ("0010000", "0010100", "0020000")]
+        self.out_of_state = [
+            a.ori for a in nlets.orion_agencies() if a.ori[2:] in ("0010000", "0010100", "0020000")
+        ]
 
     def ori(self) -> str:
         r = self.rng
@@ -87,15 +102,30 @@ class World:
         """Person ``n`` of the lab's world (``lems.people``: the same person the state CCH
         holds), with the agencies that arrested them."""
         p = people.person(self.seed, n)
-        s = Subject(n=n, nam=p.nam, sex=p.sex, rac=p.rac, dob=p.dob, hgt=p.hgt, wgt=p.wgt,
-                    eye=p.eye, hai=p.hai, soc=p.soc, fbi=p.fbi, state=p.state, oln=p.oln)
-        holder = {st: st if st in nlets.STATES or st == people.HOME else "FBI"
-                  for st in p.holders}
+        s = Subject(
+            n=n,
+            nam=p.nam,
+            sex=p.sex,
+            rac=p.rac,
+            dob=p.dob,
+            hgt=p.hgt,
+            wgt=p.wgt,
+            eye=p.eye,
+            hai=p.hai,
+            soc=p.soc,
+            fbi=p.fbi,
+            state=p.state,
+            oln=p.oln,
+        )
+        holder = {st: st if st in nlets.STATES or st == people.HOME else "FBI" for st in p.holders}
         s.holders = list(dict.fromkeys(holder.values()))
         for a in p.arrests:
             h = holder[a.state]
-            ori = (self.rng.choice([o for o in self.out_of_state if o.startswith(h)])
-                   if h in nlets.STATES else self.ori())
+            ori = (
+                self.rng.choice([o for o in self.out_of_state if o.startswith(h)])
+                if h in nlets.STATES
+                else self.ori()
+            )
             s.arrests.append((h, a.doa, ori, a.off, a.dsp or "PEND"))
         return s
 
@@ -116,15 +146,27 @@ FEDERAL_ORIS = {"kst": "DCFBIWA3Y", "immigration": "VTICE0900", "foreign": "DCIN
 """Entering agencies of the files only federal agencies enter (fictitious ORIs of the right
 shape: TSC, ICE's Law Enforcement Support Center, INTERPOL Washington)."""
 
-MORE_RATES = (("gang", 0.01), ("kst", 0.002), ("sor", 0.01), ("supervised", 0.015),
-              ("immigration", 0.004), ("foreign", 0.002), ("protective", 0.003),
-              ("identity", 0.006), ("violent", 0.004), ("unidentified", 0.003),
-              ("plate", 0.01), ("part", 0.004), ("security", 0.003))
+MORE_RATES = (
+    ("gang", 0.01),
+    ("kst", 0.002),
+    ("sor", 0.01),
+    ("supervised", 0.015),
+    ("immigration", 0.004),
+    ("foreign", 0.002),
+    ("protective", 0.003),
+    ("identity", 0.006),
+    ("violent", 0.004),
+    ("unidentified", 0.003),
+    ("plate", 0.01),
+    ("part", 0.004),
+    ("security", 0.003),
+)
 """Share of subjects with a record in each file the first seed did not fill."""
 
 
-def more_records(world: World, r: random.Random, s: Subject, ori: str, when: str
-                 ) -> list[tuple[str, str, str, str, list[tuple[str, str]], str]]:
+def more_records(
+    world: World, r: random.Random, s: Subject, ori: str, when: str
+) -> list[tuple[str, str, str, str, list[tuple[str, str]], str]]:
     """Records of the other NCIC files for subject ``s`` (each file at its ``MORE_RATES``; the
     first subjects get one file each, so even a small lab has a record in every file)."""
     out: list[tuple[str, str, str, str, list[tuple[str, str]], str]] = []
@@ -136,14 +178,25 @@ def more_records(world: World, r: random.Random, s: Subject, ori: str, when: str
         oca = f"{file[:2].upper()}{s.n:08d}"
         person = [*s.person(), *ids]
         if file == "gang":
-            row = ("EGM", [*person, ("GNG", r.choice(("EASTSIDE LOCOS", "RIVER ROAD CREW",
-                                                     "NORTH YARD BOYS"))),
-                           ("ECR", r.choice("ABCD"))])
+            row = (
+                "EGM",
+                [
+                    *person,
+                    ("GNG", r.choice(("EASTSIDE LOCOS", "RIVER ROAD CREW", "NORTH YARD BOYS"))),
+                    ("ECR", r.choice("ABCD")),
+                ],
+            )
         elif file == "sor":
             row = ("EXS", [*person, ("OFF", r.choice(("1103", "1198", "3601")))])
         elif file == "supervised":
-            row = ("ESR", [*person, ("OFF", r.choice(world.codes["OFF"])),
-                           ("EXP", f"{r.randint(2027, 2031)}1231")])
+            row = (
+                "ESR",
+                [
+                    *person,
+                    ("OFF", r.choice(world.codes["OFF"])),
+                    ("EXP", f"{r.randint(2027, 2031)}1231"),
+                ],
+            )
         elif file == "protective":
             row = ("EPI", person)
         elif file == "identity":
@@ -153,16 +206,39 @@ def more_records(world: World, r: random.Random, s: Subject, ori: str, when: str
         elif file in FEDERAL_ORIS:
             row = (file.upper(), person)
         elif file == "unidentified":
-            row = ("EU", [("SEX", s.sex), ("RAC", s.rac), ("HGT", s.hgt), ("WGT", s.wgt),
-                          ("DBF", "20250910")])
+            row = (
+                "EU",
+                [
+                    ("SEX", s.sex),
+                    ("RAC", s.rac),
+                    ("HGT", s.hgt),
+                    ("WGT", s.wgt),
+                    ("DBF", "20250910"),
+                ],
+            )
         elif file == "plate":
-            row = ("EL", [("LIC", world.plate()), ("LIS", s.state), ("LIY", "2027"),
-                          ("LIT", "PC"), ("DOT", "20250301")])
+            row = (
+                "EL",
+                [
+                    ("LIC", world.plate()),
+                    ("LIS", s.state),
+                    ("LIY", "2027"),
+                    ("LIT", "PC"),
+                    ("DOT", "20250301"),
+                ],
+            )
         elif file == "part":
             row = ("EP", [("SER", world.vin()), ("CAT", "TN"), ("DOT", "20250301")])
         else:  # security
-            row = ("ES", [("TYP", "BD"), ("SER", f"SB{r.randrange(10**8):08d}"),
-                          ("DEN", "100"), ("DOT", "20250301")])
+            row = (
+                "ES",
+                [
+                    ("TYP", "BD"),
+                    ("SER", f"SB{r.randrange(10**8):08d}"),
+                    ("DEN", "100"),
+                    ("DOT", "20250301"),
+                ],
+            )
         mke, fields = row
         out.append((file, mke, who, oca, [*fields, ("OCA", oca)], when))
     return out
@@ -174,8 +250,9 @@ HOME_DB = "home.db"
 it is a node of a federation (lems.federation)."""
 
 
-def home_rows(s: Subject, home: str, rng: random.Random, world: World
-              ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def home_rows(
+    s: Subject, home: str, rng: random.Random, world: World
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The home state's driver, vehicle and chri rows for subject ``s``, for a state the mock
     Nlets does not simulate (a simulated state's home rows are its Nlets rows). ``rng`` is a
     stream of its own so the rest of the world stays the same whatever the home state."""
@@ -185,8 +262,21 @@ def home_rows(s: Subject, home: str, rng: random.Random, world: World
     elif rng.random() >= 0.3:  # a state the world does not draw: a share of everyone lives there
         return [], [], []
     oln = f"{home}{s.oln[2:]}"
-    drivers = [(home, oln, s.nam, soundex(s.nam), s.dob, s.sex, s.rac, s.hgt, s.wgt, s.eye,
-                rng.choice(("VALID", "VALID", "VALID", "SUSPENDED", "EXPIRED")))]
+    drivers = [
+        (
+            home,
+            oln,
+            s.nam,
+            soundex(s.nam),
+            s.dob,
+            s.sex,
+            s.rac,
+            s.hgt,
+            s.wgt,
+            s.eye,
+            rng.choice(("VALID", "VALID", "VALID", "SUSPENDED", "EXPIRED")),
+        )
+    ]
     vehicles: list[tuple[Any, ...]] = []
     if rng.random() < 0.5:
         letters = "".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(3))
@@ -195,18 +285,36 @@ def home_rows(s: Subject, home: str, rng: random.Random, world: World
         body[8] = "0"
         vin = "".join(body)
         vin = vin[:8] + vin_check_digit(vin) + vin[9:]
-        vehicles.append((home, plate, "2026", "PC", vin, vin[-8:], s.nam,
-                         rng.choice(world.codes["VMA"])))
+        vehicles.append(
+            (home, plate, "2026", "PC", vin, vin[-8:], s.nam, rng.choice(world.codes["VMA"]))
+        )
     chri: list[tuple[Any, ...]] = []
     if s.arrests:
-        chri.append((home, f"{home}{s.n:08d}", s.fbi, s.nam, soundex(s.nam), s.dob, s.sex, s.rac,
-                     json.dumps([(home, *a[1:]) for a in s.arrests])))
+        chri.append(
+            (
+                home,
+                f"{home}{s.n:08d}",
+                s.fbi,
+                s.nam,
+                soundex(s.nam),
+                s.dob,
+                s.sex,
+                s.rac,
+                json.dumps([(home, *a[1:]) for a in s.arrests]),
+            )
+        )
     return drivers, vehicles, chri
 
 
-def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int = 1,
-             agencies: Sequence[str] = (), progress: Callable[[int], None] | None = None,
-             force: bool = False, home: str = "OR") -> dict[str, int]:
+def seed_lab(
+    directory: str | Path,
+    subjects: int = DEFAULT_SUBJECTS,
+    seed: int = 1,
+    agencies: Sequence[str] = (),
+    progress: Callable[[int], None] | None = None,
+    force: bool = False,
+    home: str = "OR",
+) -> dict[str, int]:
     """Create and fill ``ncic.db``, ``nlets.db`` and ``nics.db`` in ``directory`` (only those
     missing, unless ``force``); returns rows written per database. ``home``: the lab's state,
     whose own DMV and criminal-history files are written to ``home.db`` (``HOME_DB``) with
@@ -248,78 +356,220 @@ def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int 
             oca = f"S{s.n:08d}"
             x = r.random()
             if x < 0.08:
-                records.append(("wanted", "EW", ori, oca, [*s.person(), ("SOC", s.soc), *(
-                    [("FBI", s.fbi)] if s.fbi else []), ("OFF", r.choice(world.codes["OFF"])),
-                    ("DOW", "20250101"), ("OCA", oca)], when))
+                records.append(
+                    (
+                        "wanted",
+                        "EW",
+                        ori,
+                        oca,
+                        [
+                            *s.person(),
+                            ("SOC", s.soc),
+                            *([("FBI", s.fbi)] if s.fbi else []),
+                            ("OFF", r.choice(world.codes["OFF"])),
+                            ("DOW", "20250101"),
+                            ("OCA", oca),
+                        ],
+                        when,
+                    )
+                )
             elif x < 0.09:
-                records.append(("missing", "EMO", ori, oca, [*s.person(), ("DLC", "20250601"),
-                                                             ("OCA", oca)], when))
+                records.append(
+                    (
+                        "missing",
+                        "EMO",
+                        ori,
+                        oca,
+                        [*s.person(), ("DLC", "20250601"), ("OCA", oca)],
+                        when,
+                    )
+                )
             elif x < 0.11:
-                records.append(("order", "EPO", ori, oca, [*s.person(), ("PNO", f"PO{s.n}"),
-                                                           ("EXP", "20291231"), ("OCA", oca)],
-                                when))
+                records.append(
+                    (
+                        "order",
+                        "EPO",
+                        ori,
+                        oca,
+                        [*s.person(), ("PNO", f"PO{s.n}"), ("EXP", "20291231"), ("OCA", oca)],
+                        when,
+                    )
+                )
             elif x < 0.115:
-                records.append(("ndtf", "END", ori, oca, [*s.person()[:4], ("NTN", f"N{s.n:09d}"),
-                                                          ("OCA", oca)], when))
+                records.append(
+                    (
+                        "ndtf",
+                        "END",
+                        ori,
+                        oca,
+                        [*s.person()[:4], ("NTN", f"N{s.n:09d}"), ("OCA", oca)],
+                        when,
+                    )
+                )
             if r.random() < 0.05:
                 plate, vin = world.plate(), world.vin()
                 state = s.state
-                records.append(("vehicle", "EV", ori, oca, [
-                    ("VIN", vin), ("VYR", str(r.randint(1998, 2026))),
-                    ("VMA", r.choice(world.codes["VMA"])), ("VST", r.choice(world.codes["VST"])),
-                    ("VCO", r.choice(world.codes["VCO"])), ("LIC", plate), ("LIS", state),
-                    ("LIY", "2027"), ("LIT", "PC"),
-                    ("DOT", "20250301"), ("OCA", oca)], when))
+                records.append(
+                    (
+                        "vehicle",
+                        "EV",
+                        ori,
+                        oca,
+                        [
+                            ("VIN", vin),
+                            ("VYR", str(r.randint(1998, 2026))),
+                            ("VMA", r.choice(world.codes["VMA"])),
+                            ("VST", r.choice(world.codes["VST"])),
+                            ("VCO", r.choice(world.codes["VCO"])),
+                            ("LIC", plate),
+                            ("LIS", state),
+                            ("LIY", "2027"),
+                            ("LIT", "PC"),
+                            ("DOT", "20250301"),
+                            ("OCA", oca),
+                        ],
+                        when,
+                    )
+                )
                 if state in nlets.STATES:
-                    vehicles.append((state, plate, "2026", "PC", vin, vin[-8:], s.nam,
-                                     r.choice(world.codes["VMA"])))
+                    vehicles.append(
+                        (
+                            state,
+                            plate,
+                            "2026",
+                            "PC",
+                            vin,
+                            vin[-8:],
+                            s.nam,
+                            r.choice(world.codes["VMA"]),
+                        )
+                    )
             if r.random() < 0.03:
-                records.append(("gun", "EG", ori, f"G{s.n:08d}", [
-                    ("SER", f"{r.choice('ABCDO')}{r.randrange(10**6):06d}"),
-                    ("MAK", r.choice(world.codes["MAK"])), ("CAL", r.choice(world.codes["CAL"])),
-                    ("TYP", "P"), ("DOT", "20250301"), ("OCA", f"G{s.n:08d}")], when))
+                records.append(
+                    (
+                        "gun",
+                        "EG",
+                        ori,
+                        f"G{s.n:08d}",
+                        [
+                            ("SER", f"{r.choice('ABCDO')}{r.randrange(10**6):06d}"),
+                            ("MAK", r.choice(world.codes["MAK"])),
+                            ("CAL", r.choice(world.codes["CAL"])),
+                            ("TYP", "P"),
+                            ("DOT", "20250301"),
+                            ("OCA", f"G{s.n:08d}"),
+                        ],
+                        when,
+                    )
+                )
             if r.random() < 0.01:
-                records.append(("article", "EA", ori, f"A{s.n:08d}", [
-                    ("TYP", "RTELEVI"), ("SER", f"TV{r.randrange(10**8)}"), ("DOT", "20250301"),
-                    ("OCA", f"A{s.n:08d}")], when))
+                records.append(
+                    (
+                        "article",
+                        "EA",
+                        ori,
+                        f"A{s.n:08d}",
+                        [
+                            ("TYP", "RTELEVI"),
+                            ("SER", f"TV{r.randrange(10**8)}"),
+                            ("DOT", "20250301"),
+                            ("OCA", f"A{s.n:08d}"),
+                        ],
+                        when,
+                    )
+                )
             if r.random() < 0.005:
-                records.append(("boat", "EB", ori, f"B{s.n:08d}", [
-                    ("BTY", "RUN"), ("REG", f"{s.state}{r.randrange(10**5)}"),
-                    ("RES", world.res.get(s.state, s.state)),
-                    ("DOT", "20250301"), ("OCA", f"B{s.n:08d}")], when))
+                records.append(
+                    (
+                        "boat",
+                        "EB",
+                        ori,
+                        f"B{s.n:08d}",
+                        [
+                            ("BTY", "RUN"),
+                            ("REG", f"{s.state}{r.randrange(10**5)}"),
+                            ("RES", world.res.get(s.state, s.state)),
+                            ("DOT", "20250301"),
+                            ("OCA", f"B{s.n:08d}"),
+                        ],
+                        when,
+                    )
+                )
             records += more_records(world, more, s, ori, when)
             if s.holders:
-                identities.append((s.fbi, s.nam, soundex(s.nam), s.dob, s.sex, s.rac, s.soc,
-                                   " ".join(s.holders)))
+                identities.append(
+                    (s.fbi, s.nam, soundex(s.nam), s.dob, s.sex, s.rac, s.soc, " ".join(s.holders))
+                )
                 for h in s.holders:
                     if h == people.HOME:  # the state CCH holds it (lems.state.seed)
                         sids.append((f"{h}{s.n:08d}", h, s.fbi))
                     elif h in nlets.STATES:
                         sid = f"{h}{s.n:08d}"
                         sids.append((sid, h, s.fbi))
-                        chri.append((h, sid, s.fbi, s.nam, soundex(s.nam), s.dob, s.sex, s.rac,
-                                     json.dumps([a for a in s.arrests if a[0] == h])))
+                        chri.append(
+                            (
+                                h,
+                                sid,
+                                s.fbi,
+                                s.nam,
+                                soundex(s.nam),
+                                s.dob,
+                                s.sex,
+                                s.rac,
+                                json.dumps([a for a in s.arrests if a[0] == h]),
+                            )
+                        )
                 arrests += [(s.fbi, *a) for a in s.arrests]
             if s.state in nlets.STATES and r.random() < 0.8:
-                drivers.append((s.state, s.oln, s.nam, soundex(s.nam), s.dob, s.sex, s.rac,
-                                s.hgt, s.wgt, s.eye, r.choice(("VALID", "VALID", "VALID",
-                                                               "SUSPENDED", "EXPIRED"))))
+                drivers.append(
+                    (
+                        s.state,
+                        s.oln,
+                        s.nam,
+                        soundex(s.nam),
+                        s.dob,
+                        s.sex,
+                        s.rac,
+                        s.hgt,
+                        s.wgt,
+                        s.eye,
+                        r.choice(("VALID", "VALID", "VALID", "SUSPENDED", "EXPIRED")),
+                    )
+                )
             if s.state in nlets.STATES and r.random() < 0.5:
-                vehicles.append((s.state, world.plate(), "2026", "PC", (v := world.vin()),
-                                 v[-8:], s.nam, r.choice(world.codes["VMA"])))
+                vehicles.append(
+                    (
+                        s.state,
+                        world.plate(),
+                        "2026",
+                        "PC",
+                        (v := world.vin()),
+                        v[-8:],
+                        s.nam,
+                        r.choice(world.codes["VMA"]),
+                    )
+                )
             if hm is not None and home not in nlets.STATES:
                 hd, hv, hc = home_rows(s, home, home_rng, world)
                 home_drivers += hd
                 home_vehicles += hv
                 home_chri += hc
             if r.random() < 0.02:
-                indices.append((s.nam, soundex(s.nam), s.dob, s.sex, world.ori(),
-                                r.choice(world.codes["PCA"]), when))
+                indices.append(
+                    (
+                        s.nam,
+                        soundex(s.nam),
+                        s.dob,
+                        s.sex,
+                        world.ori(),
+                        r.choice(world.codes["PCA"]),
+                        when,
+                    )
+                )
         if ncic is not None:
             ncic.insert_many(records)
             c = ncic.conn
-            c.executemany("INSERT OR IGNORE INTO iii_identity VALUES (?,?,?,?,?,?,?,?)",
-                          identities)
+            c.executemany("INSERT OR IGNORE INTO iii_identity VALUES (?,?,?,?,?,?,?,?)", identities)
             c.executemany("INSERT OR IGNORE INTO iii_sid VALUES (?,?,?)", sids)
             c.executemany("INSERT INTO iii_arrest VALUES (?,?,?,?,?,?)", arrests)
             c.commit()
@@ -341,8 +591,11 @@ def seed_lab(directory: str | Path, subjects: int = DEFAULT_SUBJECTS, seed: int 
             hm.commit()
             counts["home"] += len(home_drivers) + len(home_vehicles) + len(home_chri)
         if ni is not None:
-            ni.executemany("INSERT INTO indices (nam, sdx, dob, sex, ori, pca, entered) "
-                           "VALUES (?,?,?,?,?,?,?)", indices)
+            ni.executemany(
+                "INSERT INTO indices (nam, sdx, dob, sex, ori, pca, entered) "
+                "VALUES (?,?,?,?,?,?,?)",
+                indices,
+            )
             ni.commit()
             counts["nics"] += len(indices)
         if progress is not None:

@@ -78,8 +78,9 @@ class EndpointServer:
             return
         corr = frame.get("id", 0)
         if kind == "ping":
-            self.reactor.callLater(self.faults.delay(), self._reply, link,
-                                   protocol.encode({"t": "pong", "id": corr}))
+            self.reactor.callLater(
+                self.faults.delay(), self._reply, link, protocol.encode({"t": "pong", "id": corr})
+            )
             return
         self.stats["requests"] += 1
         text, ori = str(frame.get("text", "")), str(frame.get("ori", ""))
@@ -158,8 +159,9 @@ class _Connection:
             self.server.received(self.link, payload)
 
     def bad_frame(self, reason: str, raw: bytes) -> None:
-        log.warn("endpoint {name}: broken frame: {reason}", name=self.server.system.name,
-                 reason=reason)
+        log.warn(
+            "endpoint {name}: broken frame: {reason}", name=self.server.system.name, reason=reason
+        )
 
     def control_received(self, code: int) -> None:
         pass

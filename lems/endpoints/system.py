@@ -129,8 +129,9 @@ class System:
     name = "system"
     words = "SYSTEM"
 
-    def __init__(self, clock: LabClock, dictionary: Dictionary | None = None,
-                 codes: CodeBook | None = None) -> None:
+    def __init__(
+        self, clock: LabClock, dictionary: Dictionary | None = None, codes: CodeBook | None = None
+    ) -> None:
         self.clock = clock
         self.dictionary = dictionary or Dictionary.default()
         self.parser = Parser(self.dictionary)
@@ -149,9 +150,12 @@ class System:
 
     def error_body(self, text: str, ori: str) -> str:
         """The system error a terminal sees when the system fails a request (error faults)."""
-        rej = Reject(RejectCode.SYSTEM_ERROR,
-                     f"{self.words} SYSTEM ERROR - MESSAGE NOT PROCESSED - "
-                     "RESUBMIT", None, text[:100])
+        rej = Reject(
+            RejectCode.SYSTEM_ERROR,
+            f"{self.words} SYSTEM ERROR - MESSAGE NOT PROCESSED - RESUBMIT",
+            None,
+            text[:100],
+        )
         return responses.reject(rej, ori)
 
     def close(self) -> None:

@@ -23,11 +23,18 @@ from formats.errors import ConfigError
 def nats_server_binary() -> str:
     """The nats-server executable (PATH, then /usr/sbin, /usr/local/bin); ConfigError if none."""
     found = shutil.which("nats-server") or next(
-        (p for p in ("/usr/sbin/nats-server", "/usr/local/bin/nats-server", "/usr/bin/nats-server")
-         if Path(p).exists()), None)
+        (
+            p
+            for p in ("/usr/sbin/nats-server", "/usr/local/bin/nats-server", "/usr/bin/nats-server")
+            if Path(p).exists()
+        ),
+        None,
+    )
     if found is None:
-        raise ConfigError("nats-server not found: install it (Debian: apt-get install "
-                          "nats-server) or give --network nats://HOST:PORT of a running cluster")
+        raise ConfigError(
+            "nats-server not found: install it (Debian: apt-get install "
+            "nats-server) or give --network nats://HOST:PORT of a running cluster"
+        )
     return found
 
 
@@ -90,18 +97,26 @@ class NatsCluster:
             name = f"n{i + 1}"
             store = self.directory / name
             store.mkdir(exist_ok=True)
-            s = Server(name, ports[3 * i], ports[3 * i + 1], ports[3 * i + 2],
-                       self.directory / f"{name}.conf", self.directory / f"{name}.log")
+            s = Server(
+                name,
+                ports[3 * i],
+                ports[3 * i + 1],
+                ports[3 * i + 2],
+                self.directory / f"{name}.conf",
+                self.directory / f"{name}.log",
+            )
             self.nodes.append(s)
         routes = ", ".join(f"nats-route://127.0.0.1:{s.cluster_port}" for s in self.nodes)
         for s in self.nodes:
             s.conf.write_text(
                 f"server_name: {s.name}\nlisten: 127.0.0.1:{s.port}\n"
                 f"http: 127.0.0.1:{s.monitor_port}\n"
-                f"jetstream {{ store_dir: \"{self.directory / s.name}\"\n"
+                f'jetstream {{ store_dir: "{self.directory / s.name}"\n'
                 "  max_memory_store: 64MB\n  max_file_store: 1GB }\n"
                 f"cluster {{ name: {self.name}\n  listen: 127.0.0.1:{s.cluster_port}\n"
-                f"  routes: [{routes}] }}\n", "utf-8")
+                f"  routes: [{routes}] }}\n",
+                "utf-8",
+            )
         for i in range(self.servers):
             self._spawn(i, binary)
         self.wait_up(timeout)
@@ -110,9 +125,13 @@ class NatsCluster:
     def _spawn(self, i: int, binary: str | None = None) -> None:
         s = self.nodes[i]
         log = s.log.open("ab")
-        s.proc = subprocess.Popen([binary or nats_server_binary(), "-c", str(s.conf)],
-                                  stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                  start_new_session=True)
+        s.proc = subprocess.Popen(
+            [binary or nats_server_binary(), "-c", str(s.conf)],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
 
     def wait_up(self, timeout: float = 20.0) -> None:
@@ -130,7 +149,8 @@ class NatsCluster:
             if running and all(answers(s.port) for s in running):
                 try:
                     with urllib.request.urlopen(
-                            f"http://127.0.0.1:{running[0].monitor_port}/jsz", timeout=1) as r:
+                        f"http://127.0.0.1:{running[0].monitor_port}/jsz", timeout=1
+                    ) as r:
                         info = json.load(r)
                     if (info.get("meta_cluster") or {}).get("leader"):
                         return

@@ -17,8 +17,9 @@ def install(switch: SwitchPort) -> None:
     from twisted.internet import asyncioreactor
 
     if not isinstance(switch.reactor, asyncioreactor.AsyncioSelectorReactor):
-        raise ConfigError("[nlets] network needs the asyncio reactor (lems serve --reactor "
-                          "asyncio, the default)")
+        raise ConfigError(
+            "[nlets] network needs the asyncio reactor (lems serve --reactor asyncio, the default)"
+        )
     from lems.federation.node import Node
 
     node = Node(switch, switch.router.services.get("nlets"))

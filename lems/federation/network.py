@@ -61,9 +61,18 @@ Handler = Callable[[bytes, str], Awaitable[None]]
 class Network:
     """The JetStream link of the node of state ``state``."""
 
-    def __init__(self, servers: str, state: str, handler: Handler, *, stream: str = "NLETS",
-                 beat_s: float = 0.5, node_timeout_s: float = 3.0, replicas: int = 3,
-                 batch: int = 256) -> None:
+    def __init__(
+        self,
+        servers: str,
+        state: str,
+        handler: Handler,
+        *,
+        stream: str = "NLETS",
+        beat_s: float = 0.5,
+        node_timeout_s: float = 3.0,
+        replicas: int = 3,
+        batch: int = 256,
+    ) -> None:
         self.servers = [u.strip() for u in servers.split(",") if u.strip()]
         self.state = state
         self.handler = handler
@@ -110,11 +119,18 @@ class Network:
         while not self.stopping:
             try:
                 self.nc = await nats.connect(
-                    servers=self.servers, name=f"lems-node-{self.state}",
-                    max_reconnect_attempts=-1, reconnect_time_wait=RETRY_S, connect_timeout=2,
-                    ping_interval=PING_S, max_outstanding_pings=2, allow_reconnect=True,
-                    disconnected_cb=self._disconnected, reconnected_cb=self._reconnected,
-                    error_cb=self._error)
+                    servers=self.servers,
+                    name=f"lems-node-{self.state}",
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=RETRY_S,
+                    connect_timeout=2,
+                    ping_interval=PING_S,
+                    max_outstanding_pings=2,
+                    allow_reconnect=True,
+                    disconnected_cb=self._disconnected,
+                    reconnected_cb=self._reconnected,
+                    error_cb=self._error,
+                )
                 break
             except Exception as e:  # no server answered yet: keep trying, as a switch would
                 log.warn("nlets network: cannot connect to {s}: {e}", s=self.servers, e=e)
@@ -125,8 +141,10 @@ class Network:
         self.js = self.nc.jetstream(timeout=5)
         await self._retry(self._setup)
         await self.nc.subscribe(f"{self.stream}.beat.*", cb=self._beat_in)
-        self.tasks = [asyncio.ensure_future(self._consume()),
-                      asyncio.ensure_future(self._beat_out())]
+        self.tasks = [
+            asyncio.ensure_future(self._consume()),
+            asyncio.ensure_future(self._beat_out()),
+        ]
         self.ready.set()
 
     async def stop(self) -> None:
@@ -176,28 +194,44 @@ class Network:
         try:
             await js.stream_info(self.stream)
         except NotFoundError:
-            await js.add_stream(api.StreamConfig(
-                name=self.stream, subjects=[f"{self.stream}.to.*"],
-                retention=api.RetentionPolicy.WORK_QUEUE, storage=api.StorageType.FILE,
-                num_replicas=self.replicas, duplicate_window=DUPLICATE_WINDOW_S))
+            await js.add_stream(
+                api.StreamConfig(
+                    name=self.stream,
+                    subjects=[f"{self.stream}.to.*"],
+                    retention=api.RetentionPolicy.WORK_QUEUE,
+                    storage=api.StorageType.FILE,
+                    num_replicas=self.replicas,
+                    duplicate_window=DUPLICATE_WINDOW_S,
+                )
+            )
         try:
             self.kv = await js.key_value(f"{self.stream}_nodes")
         except BucketNotFoundError:
-            self.kv = await js.create_key_value(api.KeyValueConfig(
-                bucket=f"{self.stream}_nodes", history=1, replicas=self.replicas))
+            self.kv = await js.create_key_value(
+                api.KeyValueConfig(bucket=f"{self.stream}_nodes", history=1, replicas=self.replicas)
+            )
         await self.kv.put(self.state, f"{time.time():.3f}".encode())
         await self._members()
         durable = f"node-{self.state}"
         try:
             await js.consumer_info(self.stream, durable)
         except NotFoundError:
-            await js.add_consumer(self.stream, api.ConsumerConfig(
-                durable_name=durable, filter_subject=self.subject(self.state),
-                ack_policy=api.AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S, max_ack_pending=20_000,
-                max_deliver=-1, max_waiting=512))
+            await js.add_consumer(
+                self.stream,
+                api.ConsumerConfig(
+                    durable_name=durable,
+                    filter_subject=self.subject(self.state),
+                    ack_policy=api.AckPolicy.EXPLICIT,
+                    ack_wait=ACK_WAIT_S,
+                    max_ack_pending=20_000,
+                    max_deliver=-1,
+                    max_waiting=512,
+                ),
+            )
         self.next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{durable}"
-        self.pull_request = orjson.dumps({"batch": self.batch,
-                                          "expires": int(PULL_EXPIRES_S * 1e9)})
+        self.pull_request = orjson.dumps(
+            {"batch": self.batch, "expires": int(PULL_EXPIRES_S * 1e9)}
+        )
         if self.pull_sub is None:
             self.inbox = self.nc.new_inbox()
             self.pull_sub = await self.nc.subscribe(self.inbox, cb=self._delivered)
@@ -238,11 +272,16 @@ class Network:
     async def publish(self, state: str, payload: bytes, msg_id: str) -> bool:
         """Put ``payload`` on ``state``'s subject; returns once the stream holds it (True if it
         was a duplicate the broker dropped). Retries until then."""
+
         async def once() -> bool:
             # (no Nats-Expected-Stream header: the subject names the stream, and every header
             # is parsed again, in Python, on each delivery)
-            ack = await self.js.publish(self.subject(state), payload, timeout=PUBLISH_TIMEOUT_S,
-                                        headers={"Nats-Msg-Id": msg_id})
+            ack = await self.js.publish(
+                self.subject(state),
+                payload,
+                timeout=PUBLISH_TIMEOUT_S,
+                headers={"Nats-Msg-Id": msg_id},
+            )
             return bool(ack.duplicate)
 
         duplicate: bool = await self._retry(once)

@@ -100,9 +100,14 @@ class Node:
         self.inner = inner
         lab = switch.lab
         self.state = lab.state
-        self.net = Network(lab.nlets.network, self.state, self._received,
-                           stream=lab.nlets.stream, node_timeout_s=lab.nlets.node_timeout_s,
-                           replicas=lab.nlets.replicas)
+        self.net = Network(
+            lab.nlets.network,
+            self.state,
+            self._received,
+            stream=lab.nlets.stream,
+            node_timeout_s=lab.nlets.node_timeout_s,
+            replicas=lab.nlets.replicas,
+        )
         base = lab.database.parent
         conn = sqlite3.connect(lab.database)
         try:
@@ -111,8 +116,7 @@ class Node:
             if row is None:
                 row = (secrets.token_hex(4),)
                 conn.execute("INSERT INTO federation_meta VALUES ('epoch', ?)", row)
-            since = conn.execute("SELECT value FROM federation_meta WHERE key = 'since'"
-                                 ).fetchone()
+            since = conn.execute("SELECT value FROM federation_meta WHERE key = 'since'").fetchone()
             if since is None:
                 since = (str(switch.journal.last_seq),)
                 conn.execute("INSERT INTO federation_meta VALUES ('since', ?)", since)
@@ -125,10 +129,19 @@ class Node:
         if not (base / HOME_DB).exists():
             from lems.endpoints.seed import DEFAULT_SUBJECTS, seed_lab
 
-            seed_lab(base, DEFAULT_SUBJECTS, lab.seed, [a.ori for a in lab.agencies.values()
-                                                        if a.category == "cj"], home=self.state)
-        self.home = HomeFiles(open_db(base / HOME_DB, ""), switch.clock, home_state=self.state,
-                              dictionary=switch.dictionary)
+            seed_lab(
+                base,
+                DEFAULT_SUBJECTS,
+                lab.seed,
+                [a.ori for a in lab.agencies.values() if a.category == "cj"],
+                home=self.state,
+            )
+        self.home = HomeFiles(
+            open_db(base / HOME_DB, ""),
+            switch.clock,
+            home_state=self.state,
+            dictionary=switch.dictionary,
+        )
         self.inflight: dict[str, asyncio.Future[None]] = {}
         self.sent_at: dict[tuple[int, str], tuple[float, Request]] = {}
         """(request seq, destination state) -> when it left and the request, until the answer
@@ -189,8 +202,11 @@ class Node:
             if self.inner is None:
                 replies.append(self.switch.router.unavailable(req, "nlets"))
             else:
-                sub = req if len(rest) == len(msg.destinations) else replace(
-                    req, msg=with_destinations(msg, rest))
+                sub = (
+                    req
+                    if len(rest) == len(msg.destinations)
+                    else replace(req, msg=with_destinations(msg, rest))
+                )
                 got = maybeDeferred(self.inner.handle, sub)
                 replies += await got.asFuture(asyncio.get_running_loop())
         for st, dests in by_state.items():
@@ -213,8 +229,13 @@ class Node:
 
     async def _send(self, req: Request, st: str, dests: list[str], relayed: bool) -> list[Reply]:
         msg = with_destinations(req.msg, dests)
-        env = {"t": "rel" if relayed else "req", "from": self.state, "seq": req.seq,
-               "trm": req.terminal, "text": msg.raw}
+        env = {
+            "t": "rel" if relayed else "req",
+            "from": self.state,
+            "seq": req.seq,
+            "trm": req.terminal,
+            "text": msg.raw,
+        }
         mid = self.msg_id(req.seq, st)
         if not relayed:
             self.sent_at[(req.seq, st)] = (time.monotonic(), req)
@@ -225,8 +246,17 @@ class Node:
             nonlocal slow
             slow = True
             sw.stats["network_unavailable"] += 1
-            sw.send_replies([Reply(responses.sm("TEMPORARILY OUT OF SERVICE", "NLETS",
-                                                sw.nlets_clock(req), msg.ori), key="SM")], req)
+            sw.send_replies(
+                [
+                    Reply(
+                        responses.sm(
+                            "TEMPORARILY OUT OF SERVICE", "NLETS", sw.nlets_clock(req), msg.ori
+                        ),
+                        key="SM",
+                    )
+                ],
+                req,
+            )
 
         timer = asyncio.get_running_loop().call_later(sw.lab.nlets.node_timeout_s, no_broker)
         try:
@@ -235,10 +265,21 @@ class Node:
             timer.cancel()
         self.sent[st] = self.sent.get(st, 0) + 1
         sw.stats["network_sent"] += 1
-        sw.writer.submit_nowait([sw.journal.row(
-            sw.journal.next_seq(), "sys", f"NLETS NETWORK {msg.full_key} TO {st} "
-            f"MSGID/{mid}", terminal=req.terminal, ori=msg.ori, key=msg.full_key,
-            disposition="network", ref=req.seq, link=f"nlets:{st}")])
+        sw.writer.submit_nowait(
+            [
+                sw.journal.row(
+                    sw.journal.next_seq(),
+                    "sys",
+                    f"NLETS NETWORK {msg.full_key} TO {st} MSGID/{mid}",
+                    terminal=req.terminal,
+                    ori=msg.ori,
+                    key=msg.full_key,
+                    disposition="network",
+                    ref=req.seq,
+                    link=f"nlets:{st}",
+                )
+            ]
+        )
         if slow or self.net.is_up(st):  # (after an outage the heartbeats lag: no .02. then)
             return []
         body = responses.sm(".02.", st, sw.nlets_clock(req), msg.ori)
@@ -255,24 +296,34 @@ class Node:
         sw = self.switch
         floor = max(self.since, sw.journal.last_seq - sw.RECOVERY_WINDOW)
         routes = sw.router.routes
-        keys = tuple(k for k, spec in sw.dictionary.keys.items()
-                     if spec.verb in routes or sw.router.service_for(spec) == "nlets")
+        keys = tuple(
+            k
+            for k, spec in sw.dictionary.keys.items()
+            if spec.verb in routes or sw.router.service_for(spec) == "nlets"
+        )
         traced: dict[int, set[str]] = {}
         for ref, text in sw.reader.execute(
-                "SELECT ref, text FROM journal WHERE seq > ? AND direction = 'sys' AND "
-                "disposition = 'network'", (floor,)):
+            "SELECT ref, text FROM journal WHERE seq > ? AND direction = 'sys' AND "
+            "disposition = 'network'",
+            (floor,),
+        ):
             m = TRACED.search(text)
             if m is not None:
                 traced.setdefault(ref, set()).add(m.group(1))
         marks = ",".join("?" * len(keys))
         for (seq,) in sw.reader.execute(
-                f"SELECT seq FROM journal WHERE seq > ? AND direction = 'in' AND disposition = "
-                f"'accepted' AND key IN ({marks}) ORDER BY seq", (floor, *keys)).fetchall():
+            f"SELECT seq FROM journal WHERE seq > ? AND direction = 'in' AND disposition = "
+            f"'accepted' AND key IN ({marks}) ORDER BY seq",
+            (floor, *keys),
+        ).fetchall():
             req = sw.journaled_request(seq)
             if req is None:
                 continue
-            todo = {st: dests for st, dests in self._split(req.msg)[0].items()
-                    if st not in traced.get(seq, ())}
+            todo = {
+                st: dests
+                for st, dests in self._split(req.msg)[0].items()
+                if st not in traced.get(seq, ())
+            }
             if not todo:
                 continue
             sw.stats["network_recovered"] += 1
@@ -302,8 +353,12 @@ class Node:
             self.inflight.pop(msg_id, None)
 
     def _seen(self, msg_id: str) -> bool:
-        return self.switch.reader.execute("SELECT 1 FROM federation_seen WHERE msg_id = ?",
-                                          (msg_id,)).fetchone() is not None
+        return (
+            self.switch.reader.execute(
+                "SELECT 1 FROM federation_seen WHERE msg_id = ?", (msg_id,)
+            ).fetchone()
+            is not None
+        )
 
     async def _take(self, env: dict[str, Any], msg_id: str) -> None:
         kind = env.get("t")
@@ -341,28 +396,49 @@ class Node:
             bodies = [self.home.er(code, msg.reason, msg.field, text, origin + "0000000")]
             key, ori = "ER", ""
         elif msg.ori[:2] != origin:  # a node speaks only for its own state's agencies
-            bodies = [self.home.er(".01.", f"SENDING ORI/{msg.ori} IS NOT AN ORI OF {origin}",
-                                   "ORI", text, msg.ori)]
+            bodies = [
+                self.home.er(
+                    ".01.", f"SENDING ORI/{msg.ori} IS NOT AN ORI OF {origin}", "ORI", text, msg.ori
+                )
+            ]
             key, ori = msg.full_key, msg.ori
         else:
             key, ori = msg.full_key, msg.ori
             if msg.key == "TQ":
                 bodies = [self._tq(msg)]
             else:
-                answer = self.home.query(with_destinations(msg, [self.state]),
-                                         str(env.get("trm", "")))
+                answer = self.home.query(
+                    with_destinations(msg, [self.state]), str(env.get("trm", ""))
+                )
                 bodies, sensitive = answer.bodies, answer.sensitive
         if journal:
             link = f"nlets:{origin}"
             seq = sw.journal.next_seq()
-            rows = [(SEEN, (msg_id, seq, "req")),
-                    sw.journal.row(seq, "in", text, link=link, ori=ori, key=key,
-                                   disposition="network")]
-            rows += [sw.journal.row(sw.journal.next_seq(), "out", b, link=link, ori=ori,
-                                    key=responses.first_line_key(b)[0],
-                                    disposition="network", ref=seq) for b in bodies]
-        rsp = {"t": "rsp", "from": self.state, "seq": env["seq"], "trm": env.get("trm", ""),
-               "bodies": bodies, "sensitive": sensitive}
+            rows = [
+                (SEEN, (msg_id, seq, "req")),
+                sw.journal.row(seq, "in", text, link=link, ori=ori, key=key, disposition="network"),
+            ]
+            rows += [
+                sw.journal.row(
+                    sw.journal.next_seq(),
+                    "out",
+                    b,
+                    link=link,
+                    ori=ori,
+                    key=responses.first_line_key(b)[0],
+                    disposition="network",
+                    ref=seq,
+                )
+                for b in bodies
+            ]
+        rsp = {
+            "t": "rsp",
+            "from": self.state,
+            "seq": env["seq"],
+            "trm": env.get("trm", ""),
+            "bodies": bodies,
+            "sensitive": sensitive,
+        }
         # the answer leaves while the query is journaled; the broker is acknowledged after both
         # (a crash between them: the query comes again, is journaled, and its answer, sent
         # again under the same id, is dropped by the broker and by the requester)
@@ -384,8 +460,7 @@ class Node:
         for a in rows:
             lines += responses.layout([("ORI", a.ori), ("STA", a.ori[:2]), ("TYP", a.type)])
             lines.append(f"NAME/{a.name}")
-        return self.home.out("TR", self.switch.lab.switch.ori, msg.ori,
-                             lines or ["NOT ON FILE"])
+        return self.home.out("TR", self.switch.lab.switch.ori, msg.ori, lines or ["NOT ON FILE"])
 
     async def _relay_in(self, env: dict[str, Any], msg_id: str) -> None:
         """AM/AML/YQ/YR for this state: to its terminals by ORI, through the router (and the
@@ -396,20 +471,46 @@ class Node:
         msg = self._parse(text)
         seq = sw.journal.next_seq()
         if isinstance(msg, Reject):
-            rows = [(SEEN, (msg_id, seq, "rel")),
-                    sw.journal.row(seq, "in", text, link=link, disposition="network-rejected",
-                                   reason=f"{msg.code} {msg.reason}")]
+            rows = [
+                (SEEN, (msg_id, seq, "rel")),
+                sw.journal.row(
+                    seq,
+                    "in",
+                    text,
+                    link=link,
+                    disposition="network-rejected",
+                    reason=f"{msg.code} {msg.reason}",
+                ),
+            ]
             await self._commit(rows)
-            er = self.home.er(msg.code if msg.code.startswith(".") else ".00.", msg.reason,
-                              msg.field, text, origin + "0000000")
+            er = self.home.er(
+                msg.code if msg.code.startswith(".") else ".00.",
+                msg.reason,
+                msg.field,
+                text,
+                origin + "0000000",
+            )
             await self._back(origin, env, [er], msg_id)
             return
         if msg.ori[:2] != origin:  # a node speaks only for its own state's agencies
-            await self._commit([(SEEN, (msg_id, seq, "rel")), sw.journal.row(
-                seq, "in", text, link=link, ori=msg.ori, key=msg.full_key,
-                disposition="network-rejected", reason=f".01. ORI NOT OF {origin}")])
-            er = self.home.er(".01.", f"SENDING ORI/{msg.ori} IS NOT AN ORI OF {origin}", "ORI",
-                              text, msg.ori)
+            await self._commit(
+                [
+                    (SEEN, (msg_id, seq, "rel")),
+                    sw.journal.row(
+                        seq,
+                        "in",
+                        text,
+                        link=link,
+                        ori=msg.ori,
+                        key=msg.full_key,
+                        disposition="network-rejected",
+                        reason=f".01. ORI NOT OF {origin}",
+                    ),
+                ]
+            )
+            er = self.home.er(
+                ".01.", f"SENDING ORI/{msg.ori} IS NOT AN ORI OF {origin}", "ORI", text, msg.ori
+            )
             await self._back(origin, env, [er], msg_id)
             return
         mine = with_destinations(msg, [d for d in msg.destinations if d[:2] == self.state])
@@ -419,17 +520,25 @@ class Node:
         replies = await call(handler, req).asFuture(asyncio.get_running_loop())
         local = [r for r in replies if r.terminal is not None or r.ori is not None]
         back = [r.body for r in replies if r.terminal is None and r.ori is None]
-        pre = [(SEEN, (msg_id, seq, "rel")),
-               sw.journal.row(seq, "in", text, link=link, ori=msg.ori, key=msg.full_key,
-                              disposition="network")]
+        pre = [
+            (SEEN, (msg_id, seq, "rel")),
+            sw.journal.row(
+                seq, "in", text, link=link, ori=msg.ori, key=msg.full_key, disposition="network"
+            ),
+        ]
         await sw.deliver_replies(local, req, pre).asFuture(asyncio.get_running_loop())
         if back:
             await self._back(origin, env, back, msg_id)
 
-    async def _back(self, origin: str, env: dict[str, Any], bodies: list[str],
-                    msg_id: str) -> None:
-        rsp = {"t": "rsp", "from": self.state, "seq": env["seq"], "trm": env.get("trm", ""),
-               "bodies": bodies, "sensitive": ""}
+    async def _back(self, origin: str, env: dict[str, Any], bodies: list[str], msg_id: str) -> None:
+        rsp = {
+            "t": "rsp",
+            "from": self.state,
+            "seq": env["seq"],
+            "trm": env.get("trm", ""),
+            "bodies": bodies,
+            "sensitive": "",
+        }
         await self.net.publish(origin, orjson.dumps(rsp), f"{msg_id}-R")
 
     async def _response_in(self, env: dict[str, Any], msg_id: str) -> None:
@@ -443,16 +552,22 @@ class Node:
         else:  # sent before a restart
             req = sw.journaled_request(seq)
         if req is None:
-            log.warn("nlets network: answer from {o} to seq {s}, which is not a request here",
-                     o=origin, s=seq)
+            log.warn(
+                "nlets network: answer from {o} to seq {s}, which is not a request here",
+                o=origin,
+                s=seq,
+            )
             await self._commit([(SEEN, (msg_id, seq, "rsp"))])
             return
         sensitive = str(env.get("sensitive", ""))
-        replies = [Reply(b, sensitive=sensitive, key=responses.first_line_key(b)[0])
-                   for b in env.get("bodies", [])]
+        replies = [
+            Reply(b, sensitive=sensitive, key=responses.first_line_key(b)[0])
+            for b in env.get("bodies", [])
+        ]
         sw.stats["network_answers"] += 1
         await sw.deliver_replies(replies, req, [(SEEN, (msg_id, seq, "rsp"))]).asFuture(
-            asyncio.get_running_loop())
+            asyncio.get_running_loop()
+        )
 
     # ------------------------------------------------------------ status (lems watch)
 
@@ -505,8 +620,20 @@ class Node:
                 rtts = sorted(self.rtt.get(st, ()))
                 p50 = rtts[len(rtts) // 2] * 1000 if rtts else None
                 p99 = rtts[min(len(rtts) - 1, int(len(rtts) * 0.99))] * 1000 if rtts else None
-                rows.append(("INSERT OR REPLACE INTO federation_status VALUES (?,?,?,?,?,?,?,?)",
-                             (st, int(up), backlog.get(st, -1), p50, p99, self.sent.get(st, 0),
-                              self.received.get(st, 0), time.time())))
+                rows.append(
+                    (
+                        "INSERT OR REPLACE INTO federation_status VALUES (?,?,?,?,?,?,?,?)",
+                        (
+                            st,
+                            int(up),
+                            backlog.get(st, -1),
+                            p50,
+                            p99,
+                            self.sent.get(st, 0),
+                            self.received.get(st, 0),
+                            time.time(),
+                        ),
+                    )
+                )
             if rows and self.switch.started:
                 self.switch.writer.submit_nowait(rows)

@@ -13,10 +13,12 @@ from collections.abc import Iterator
 
 from lems.store import Statement
 
-OPERATOR_STATE = ("INSERT INTO operator_state (operator, failures, locked, changed) "
-                  "VALUES (?,?,?,?) ON CONFLICT(operator) DO UPDATE SET "
-                  "failures = excluded.failures, locked = excluded.locked, "
-                  "changed = excluded.changed")
+OPERATOR_STATE = (
+    "INSERT INTO operator_state (operator, failures, locked, changed) "
+    "VALUES (?,?,?,?) ON CONFLICT(operator) DO UPDATE SET "
+    "failures = excluded.failures, locked = excluded.locked, "
+    "changed = excluded.changed"
+)
 
 
 def operator_state(operator: str, failures: int, locked: bool, changed: str) -> Statement:
@@ -26,8 +28,10 @@ def operator_state(operator: str, failures: int, locked: bool, changed: str) -> 
 
 def suspended(conn: sqlite3.Connection) -> dict[str, str]:
     """ORI -> the reason of its suspension, for every suspended agency."""
-    return {ori: reason for ori, reason in conn.execute(
-        "SELECT ori, reason FROM agency_state WHERE suspended = 1")}
+    return {
+        ori: reason
+        for ori, reason in conn.execute("SELECT ori, reason FROM agency_state WHERE suspended = 1")
+    }
 
 
 def operators(conn: sqlite3.Connection) -> Iterator[tuple[str, int, int]]:

@@ -9,9 +9,12 @@ import sqlite3
 
 def mark(conn: sqlite3.Connection, name: str, down: bool) -> None:
     """Mark endpoint ``name`` down or up (the caller bumps the directory version)."""
-    conn.execute("INSERT INTO endpoint_state (name, down, changed) VALUES (?, ?, "
-                 "datetime('now')) ON CONFLICT(name) DO UPDATE SET down = excluded.down, "
-                 "changed = excluded.changed", (name, int(down)))
+    conn.execute(
+        "INSERT INTO endpoint_state (name, down, changed) VALUES (?, ?, "
+        "datetime('now')) ON CONFLICT(name) DO UPDATE SET down = excluded.down, "
+        "changed = excluded.changed",
+        (name, int(down)),
+    )
 
 
 def marks(conn: sqlite3.Connection) -> list[tuple[str, int]]:

@@ -23,8 +23,7 @@ if TYPE_CHECKING:
     from lems.lab import LabConfig
     from lems.ports import SwitchPort
 
-ACTIONS = ("suspend", "reinstate", "unlock", "endpoint-down", "endpoint-up", "snapshot",
-           "reset")
+ACTIONS = ("suspend", "reinstate", "unlock", "endpoint-down", "endpoint-up", "snapshot", "reset")
 
 
 def lab_time(lab: LabConfig) -> datetime:
@@ -55,16 +54,17 @@ def record(lab: LabConfig, action: str, target: str, detail: str = "") -> None:
     conn = state_db.connect(state_db.path_for(lab.database))
     try:
         with conn:
-            conn.execute("INSERT INTO admin_action (time, action, target, detail, by) "
-                         "VALUES (?,?,?,?,?)",
-                         (lab_time(lab).astimezone(UTC).isoformat(), action, target, detail,
-                          by))
+            conn.execute(
+                "INSERT INTO admin_action (time, action, target, detail, by) VALUES (?,?,?,?,?)",
+                (lab_time(lab).astimezone(UTC).isoformat(), action, target, detail, by),
+            )
     finally:
         conn.close()
 
 
-def actions(state_path: Path, start: str = "", end: str = "",
-            target: str = "") -> list[dict[str, Any]]:
+def actions(
+    state_path: Path, start: str = "", end: str = "", target: str = ""
+) -> list[dict[str, Any]]:
     """The logged actions of a period (``target``: an ORI, operator, endpoint or snapshot)."""
     if not state_path.exists():
         return []
@@ -80,14 +80,18 @@ def actions(state_path: Path, start: str = "", end: str = "",
         if target:
             where.append("target = ?")
             args.append(target)
-        rows = conn.execute(f"SELECT id, time, action, target, detail, by FROM admin_action "
-                            f"WHERE {' AND '.join(where)} ORDER BY id", args).fetchall()
+        rows = conn.execute(
+            f"SELECT id, time, action, target, detail, by FROM admin_action "
+            f"WHERE {' AND '.join(where)} ORDER BY id",
+            args,
+        ).fetchall()
     except sqlite3.OperationalError:
         return []
     finally:
         conn.close()
-    return [dict(zip(("id", "time", "action", "target", "detail", "by"), r, strict=True))
-            for r in rows]
+    return [
+        dict(zip(("id", "time", "action", "target", "detail", "by"), r, strict=True)) for r in rows
+    ]
 
 
 class AdminFeed:
@@ -101,12 +105,20 @@ class AdminFeed:
 
     def poll(self) -> None:
         for rid, when, action, target, detail, by in self.db.query(
-                "SELECT id, time, action, target, detail, by FROM admin_action WHERE id > ? "
-                "ORDER BY id", (self.last,)):
+            "SELECT id, time, action, target, detail, by FROM admin_action WHERE id > ? "
+            "ORDER BY id",
+            (self.last,),
+        ):
             self.last = rid
             ori = target if target in self.switch.directory.agencies else ""
             operator = target if target in self.switch.directory.operators else ""
             self.switch.journal.append(
-                "sys", f"ADMIN {action.upper()} {target} BY {by} AT {when}"
-                + (f" - {detail}" if detail else ""), ori=ori, operator=operator,
-                key="ADMIN", disposition=f"admin-{action}", reason=detail[:200])
+                "sys",
+                f"ADMIN {action.upper()} {target} BY {by} AT {when}"
+                + (f" - {detail}" if detail else ""),
+                ori=ori,
+                operator=operator,
+                key="ADMIN",
+                disposition=f"admin-{action}",
+                reason=detail[:200],
+            )

@@ -20,8 +20,19 @@ from typing import Any
 
 from formats import rejects
 
-COLUMNS = ("seq", "time", "direction", "terminal", "operator", "ori", "key", "disposition",
-           "reason", "ref", "text")
+COLUMNS = (
+    "seq",
+    "time",
+    "direction",
+    "terminal",
+    "operator",
+    "ori",
+    "key",
+    "disposition",
+    "reason",
+    "ref",
+    "text",
+)
 
 
 @dataclass(slots=True)
@@ -34,8 +45,11 @@ class Filter:
 
     def where(self, time_col: str = "time") -> tuple[str, list[Any]]:
         parts, args = ["1"], []
-        for col, value in (("ori", self.ori), ("terminal", self.terminal),
-                           ("operator", self.operator)):
+        for col, value in (
+            ("ori", self.ori),
+            ("terminal", self.terminal),
+            ("operator", self.operator),
+        ):
             if value:
                 parts.append(f"{col} = ?")
                 args.append(value)
@@ -61,17 +75,22 @@ class OriSummary:
     """Messages for the ORI's terminals that no link could carry (``lems mail dead``)."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"keys": dict(self.keys), "rejects": dict(self.rejects),
-                "answered_rejects": dict(self.answered_rejects),
-                "cch_disseminations": dict(self.cch), "dead_letters": self.dead_letters}
+        return {
+            "keys": dict(self.keys),
+            "rejects": dict(self.rejects),
+            "answered_rejects": dict(self.answered_rejects),
+            "cch_disseminations": dict(self.cch),
+            "dead_letters": self.dead_letters,
+        }
 
 
 def transactions(lab_db: Path, f: Filter) -> list[dict[str, Any]]:
     where, args = f.where()
     conn = sqlite3.connect(f"file:{lab_db}?mode=ro", uri=True)
     try:
-        rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM journal WHERE {where} "
-                            "ORDER BY seq", args).fetchall()
+        rows = conn.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM journal WHERE {where} ORDER BY seq", args
+        ).fetchall()
     finally:
         conn.close()
     return [dict(zip(COLUMNS, r, strict=True)) for r in rows]
@@ -84,16 +103,16 @@ def disseminations(state_db: Path, f: Filter) -> list[tuple[str, str, int]]:
     where, args = f.where()
     conn = sqlite3.connect(f"file:{state_db}?mode=ro", uri=True)
     try:
-        return conn.execute(f"SELECT ori, form, challenged FROM dissemination WHERE {where}",
-                            args).fetchall()
+        return conn.execute(
+            f"SELECT ori, form, challenged FROM dissemination WHERE {where}", args
+        ).fetchall()
     except sqlite3.OperationalError:
         return []
     finally:
         conn.close()
 
 
-def summarize(rows: list[dict[str, Any]], cch: list[tuple[str, str, int]]
-              ) -> dict[str, OriSummary]:
+def summarize(rows: list[dict[str, Any]], cch: list[tuple[str, str, int]]) -> dict[str, OriSummary]:
     out: dict[str, OriSummary] = defaultdict(OriSummary)
     accepted: dict[int, tuple[str, str]] = {}
     for r in rows:
@@ -154,8 +173,7 @@ def agency_findings(lab: Any, state_path: Path, f: Filter) -> list[AgencyFinding
 
     everything = transactions(lab.database, Filter(start=f.start, end=f.end))
     by_seq = {r["seq"]: r for r in everything}
-    summary = summarize(everything, disseminations(state_path, Filter(start=f.start,
-                                                                      end=f.end)))
+    summary = summarize(everything, disseminations(state_path, Filter(start=f.start, end=f.end)))
     oris = [f.ori] if f.ori else sorted(set(summary) & set(lab.agencies))
     admin = adminlog.actions(state_path, f.start, f.end)
     dis = _dissemination_rows(state_path, f)
@@ -164,8 +182,9 @@ def agency_findings(lab: Any, state_path: Path, f: Filter) -> list[AgencyFinding
     for ori in oris:
         agency = lab.agencies.get(ori)
         terminals = {t.id for t in lab.terminals.values() if ori in t.oris}
-        operators = {o.id for o in lab.operators.values()
-                     if not o.terminals or terminals & set(o.terminals)}
+        operators = {
+            o.id for o in lab.operators.values() if not o.terminals or terminals & set(o.terminals)
+        }
         af = AgencyFindings(ori, agency.name if agency else "", summary.get(ori, OriSummary()))
         for d in dis:
             if d["ori"] != ori:
@@ -173,8 +192,12 @@ def agency_findings(lab: Any, state_path: Path, f: Filter) -> list[AgencyFinding
             asked = by_seq.get(d["ref"], {}).get("text", "")
             d = {**d, "attention": _field(asked, "ATN")}
             af.disseminations.append(d)
-        af.admin = [a for a in admin if a["target"] in ({ori} | operators)
-                    or a["action"] in ("endpoint-down", "endpoint-up", "snapshot", "reset")]
+        af.admin = [
+            a
+            for a in admin
+            if a["target"] in ({ori} | operators)
+            or a["action"] in ("endpoint-down", "endpoint-up", "snapshot", "reset")
+        ]
         for r in everything:
             if r["direction"] != "in":
                 continue
@@ -183,8 +206,10 @@ def agency_findings(lab: Any, state_path: Path, f: Filter) -> list[AgencyFinding
                 continue
             if r["key"] == "LOGON" and r["disposition"] == "refused":
                 af.failed_signons.append(r)
-            elif (r["disposition"] in ("refused", "rejected")
-                  and (r["reason"] or "").split(" ", 1)[0] in MISUSE):
+            elif (
+                r["disposition"] in ("refused", "rejected")
+                and (r["reason"] or "").split(" ", 1)[0] in MISUSE
+            ):
                 af.misuse.append(r)
         af.fics = [c for c in checks if c["dealer_ori"] == ori]
         out.append(af)
@@ -196,13 +221,25 @@ def _dissemination_rows(state_path: Path, f: Filter) -> list[dict[str, Any]]:
         return []
     where, args = Filter(start=f.start, end=f.end).where("d.time")
     conn = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True)
-    cols = ("time", "sid", "name", "ori", "terminal", "operator", "purpose", "form",
-            "challenged", "ref")
+    cols = (
+        "time",
+        "sid",
+        "name",
+        "ori",
+        "terminal",
+        "operator",
+        "purpose",
+        "form",
+        "challenged",
+        "ref",
+    )
     try:
         rows = conn.execute(
             "SELECT d.time, d.sid, COALESCE(s.name, ''), d.ori, d.terminal, d.operator, "
             "d.purpose, d.form, d.challenged, d.ref FROM dissemination d LEFT JOIN subject s "
-            f"ON s.sid = d.sid WHERE {where} ORDER BY d.time", args).fetchall()
+            f"ON s.sid = d.sid WHERE {where} ORDER BY d.time",
+            args,
+        ).fetchall()
     except sqlite3.OperationalError:
         return []
     finally:
@@ -217,8 +254,9 @@ def _fics_rows(state_path: Path, f: Filter) -> list[dict[str, Any]]:
     conn = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True)
     cols = ("ftn", "time", "dealer_ori", "terminal", "name", "dob", "result", "reason")
     try:
-        rows = conn.execute(f"SELECT {', '.join(cols)} FROM fics_check WHERE {where} "
-                            "ORDER BY time", args).fetchall()
+        rows = conn.execute(
+            f"SELECT {', '.join(cols)} FROM fics_check WHERE {where} ORDER BY time", args
+        ).fetchall()
     except sqlite3.OperationalError:
         return []
     finally:

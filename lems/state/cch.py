@@ -38,10 +38,14 @@ from lems.store import Statement
 if TYPE_CHECKING:
     from lems.ports import SwitchPort
 
-D1_NOTICE = ("THIS RECORD MAY CHANGE AT ANY TIME - REQUEST A NEW RECORD EACH TIME IT IS NEEDED "
-             "(OAR 257-010-0020(8))")
-D2_NOTICE = ("*** THIS RECORD IS UNDER A CONTESTED-CASE CHALLENGE - NO FINAL DECISION YET - "
-             "YOUR RECEIPT OF IT IS LOGGED (OAR 257-010-0035(5)) ***")
+D1_NOTICE = (
+    "THIS RECORD MAY CHANGE AT ANY TIME - REQUEST A NEW RECORD EACH TIME IT IS NEEDED "
+    "(OAR 257-010-0020(8))"
+)
+D2_NOTICE = (
+    "*** THIS RECORD IS UNDER A CONTESTED-CASE CHALLENGE - NO FINAL DECISION YET - "
+    "YOUR RECEIPT OF IT IS LOGGED (OAR 257-010-0035(5)) ***"
+)
 NO_CRIMINAL_RECORD = "NO CRIMINAL RECORD"
 CJ_FULL_PURPOSES = frozenset({"A", "C", "D", "F", "J", "S", "X"})
 """Purposes for which a criminal justice agency gets the whole record."""
@@ -135,32 +139,48 @@ def visible(record: Record, form: str, today: date) -> list[Cycle]:
 
 def fitness(record: Record, criteria: tuple[str, ...], today: date) -> list[tuple[int, str]]:
     """R5: (cycle, offence) of releasable charges that match a qualified entity's criteria."""
-    return [(c.cyc, ch.chg) for c in record.cycles if not c.sealed for ch in c.charges
-            if ch.chg in criteria and releasable(ch, c, today)]
+    return [
+        (c.cyc, ch.chg)
+        for c in record.cycles
+        if not c.sealed
+        for ch in c.charges
+        if ch.chg in criteria and releasable(ch, c, today)
+    ]
 
 
-def rap_sheet(record: Record, cycles: list[Cycle], form: str, purpose: str,
-              codes: CodeBook) -> list[str]:
+def rap_sheet(
+    record: Record, cycles: list[Cycle], form: str, purpose: str, codes: CodeBook
+) -> list[str]:
     """The record laid out like a rap sheet (after the notices)."""
     dsp_words = codes.table("DSP") or {}
     ocl_words = codes.table("OCL") or {}
     ident = [("SID", record.sid)] + ([("FBI", record.fbi)] if record.fbi else [])
     ident.append(("FPI", "Y" if record.fpi else "N"))
-    person = [("NAM", record.name), ("SEX", record.sex), ("RAC", record.rac),
-              ("DOB", record.dob), *record.descriptors]
-    lines = [f"MKE/{responses.FILE_WORDS['cch']}", f"PUR/{purpose}",
-             *responses.layout(ident),
-             *responses.layout(responses.display_pairs(person, codes)),
-             *responses.layout(responses.display_pairs([("AKA", a) for a in record.aliases],
-                                                       codes))]
+    person = [
+        ("NAM", record.name),
+        ("SEX", record.sex),
+        ("RAC", record.rac),
+        ("DOB", record.dob),
+        *record.descriptors,
+    ]
+    lines = [
+        f"MKE/{responses.FILE_WORDS['cch']}",
+        f"PUR/{purpose}",
+        *responses.layout(ident),
+        *responses.layout(responses.display_pairs(person, codes)),
+        *responses.layout(responses.display_pairs([("AKA", a) for a in record.aliases], codes)),
+    ]
     if form == FILTERED:
-        lines.append("CONVICTIONS AND ARRESTS UNDER ONE YEAR OLD WITHOUT ACQUITTAL OR DISMISSAL "
-                     "ONLY (OAR 257-010-0025(1)(E))")
+        lines.append(
+            "CONVICTIONS AND ARRESTS UNDER ONE YEAR OLD WITHOUT ACQUITTAL OR DISMISSAL "
+            "ONLY (OAR 257-010-0025(1)(E))"
+        )
     if form == COMPUTERIZED:
         lines.append("COMPUTERIZED RECORD ONLY (OAR 257-010-0025(1)(D))")
     for c in cycles:
-        lines.append(f"CYCLE {c.cyc:03d} DOA/{c.doa} ORI/{c.ori}" + (f" OCA/{c.oca}"
-                                                                    if c.oca else ""))
+        lines.append(
+            f"CYCLE {c.cyc:03d} DOA/{c.doa} ORI/{c.ori}" + (f" OCA/{c.oca}" if c.oca else "")
+        )
         if c.manual:
             lines.append("  PART OF THIS CYCLE IS ON THE MANUAL FILE - CONTACT ORSIR0000")
         for ch in c.charges:
@@ -175,8 +195,9 @@ def rap_sheet(record: Record, cycles: list[Cycle], form: str, purpose: str,
             lines.append(f"      {disp}")
     if form == FULL:
         for cyc, dcs, cst, ori in record.custody:
-            lines.append(f"CUSTODY DCS/{dcs} CST/{cst} ORI/{ori}" + (f" CYC/{cyc:03d}"
-                                                                    if cyc else ""))
+            lines.append(
+                f"CUSTODY DCS/{dcs} CST/{cst} ORI/{ori}" + (f" CYC/{cyc:03d}" if cyc else "")
+            )
     lines.append("END OF RECORD")
     return lines
 
@@ -201,9 +222,16 @@ class CchStore:
         self._last_sid += 1
         return f"OR{self._last_sid:08d}"
 
-    def find(self, name: str | None = None, dob: str | None = None, sid: str | None = None,
-             fbi: str | None = None, sex: str | None = None,
-             rac: str | None = None, exd: bool = False) -> list[str]:
+    def find(
+        self,
+        name: str | None = None,
+        dob: str | None = None,
+        sid: str | None = None,
+        fbi: str | None = None,
+        sex: str | None = None,
+        rac: str | None = None,
+        exd: bool = False,
+    ) -> list[str]:
         """SIDs matching the identifiers; a name search also searches aliases."""
         q = self.db.query
         if sid:
@@ -216,8 +244,9 @@ class CchStore:
             return []
         return sorted(set(sids))[:MAX_CANDIDATES]
 
-    def by_name(self, name: str, dob: str, sex: str | None = None, rac: str | None = None,
-                exd: bool = False) -> list[str]:
+    def by_name(
+        self, name: str, dob: str, sex: str | None = None, rac: str | None = None, exd: bool = False
+    ) -> list[str]:
         """NCIC's name search rules (MESSAGES.md §3, ``lems.endpoints.search``), so a state
         search finds what a national one would: the surname by its phonetic key, the given name
         by its first letter (``QUINTERO,L`` and ``QUINTERO,LUIS`` find ``QUINTERO, LUIS
@@ -228,38 +257,54 @@ class CchStore:
         rows = self.db.query(
             f"SELECT sid, name, sex, rac FROM subject WHERE dob IN ({marks}) UNION ALL "
             f"SELECT s.sid, a.name, s.sex, s.rac FROM subject s JOIN alias a ON a.sid = s.sid "
-            f"WHERE s.dob IN ({marks})", (*dobs, *dobs))
+            f"WHERE s.dob IN ({marks})",
+            (*dobs, *dobs),
+        )
         key, initial = soundex(name), first_name(name)[:1]
-        return [sid for sid, nam, rsex, rrac in rows
-                if soundex(nam) == key and (not initial or first_name(nam)[:1] == initial)
-                and (not sex or sex == "U" or rsex in (sex, "U"))
-                and race_matches(rac, rrac or "")]
+        return [
+            sid
+            for sid, nam, rsex, rrac in rows
+            if soundex(nam) == key
+            and (not initial or first_name(nam)[:1] == initial)
+            and (not sex or sex == "U" or rsex in (sex, "U"))
+            and race_matches(rac, rrac or "")
+        ]
 
     def load(self, sid: str) -> Record | None:
         q = self.db.query
-        row = self.db.one("SELECT sid, fbi, name, sex, rac, dob, hgt, wgt, eye, hai, pob, fpi, "
-                          "challenged FROM subject WHERE sid = ?", (sid,))
+        row = self.db.one(
+            "SELECT sid, fbi, name, sex, rac, dob, hgt, wgt, eye, hai, pob, fpi, "
+            "challenged FROM subject WHERE sid = ?",
+            (sid,),
+        )
         if row is None:
             return None
-        desc = [(c, v) for c, v in zip(("HGT", "WGT", "EYE", "HAI", "POB"), row[6:11],
-                                       strict=True) if v]
-        rec = Record(row[0], row[1], row[2], row[3], row[4], row[5], desc, bool(row[11]),
-                     bool(row[12]))
-        rec.aliases = [r[0] for r in q("SELECT name FROM alias WHERE sid = ? ORDER BY name",
-                                       (sid,))]
+        desc = [
+            (c, v) for c, v in zip(("HGT", "WGT", "EYE", "HAI", "POB"), row[6:11], strict=True) if v
+        ]
+        rec = Record(
+            row[0], row[1], row[2], row[3], row[4], row[5], desc, bool(row[11]), bool(row[12])
+        )
+        rec.aliases = [
+            r[0] for r in q("SELECT name FROM alias WHERE sid = ? ORDER BY name", (sid,))
+        ]
         cycles: dict[int, Cycle] = {}
         for cyc, doa, ori, oca, manual, sealed in q(
-                "SELECT cyc, doa, ori, oca, manual, sealed FROM cycle WHERE sid = ? "
-                "ORDER BY cyc", (sid,)):
+            "SELECT cyc, doa, ori, oca, manual, sealed FROM cycle WHERE sid = ? ORDER BY cyc",
+            (sid,),
+        ):
             cycles[cyc] = Cycle(cyc, doa, ori, oca, bool(manual), bool(sealed))
         for cyc, n, chg, ocl, dsp, dod, crt in q(
-                "SELECT cyc, n, chg, ocl, dsp, dod, crt FROM charge WHERE sid = ? "
-                "ORDER BY cyc, n", (sid,)):
+            "SELECT cyc, n, chg, ocl, dsp, dod, crt FROM charge WHERE sid = ? ORDER BY cyc, n",
+            (sid,),
+        ):
             if cyc in cycles:
                 cycles[cyc].charges.append(Charge(n, chg, ocl, dsp, dod, crt))
         rec.cycles = list(cycles.values())
-        rec.custody = [tuple(r) for r in q(
-            "SELECT cyc, dcs, cst, ori FROM custody WHERE sid = ? ORDER BY n", (sid,))]
+        rec.custody = [
+            tuple(r)
+            for r in q("SELECT cyc, dcs, cst, ori FROM custody WHERE sid = ? ORDER BY n", (sid,))
+        ]
         return rec
 
     def next_cycle(self, sid: str) -> int:
@@ -274,11 +319,28 @@ class CchStore:
 
 def subject_statements(sid: str, msg: Message, now: str) -> list[Statement]:
     g = msg.get
-    return [("INSERT INTO subject (sid, fbi, name, sex, rac, dob, hgt, wgt, eye, hai, pob, soc, "
-             "fpi, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-             (sid, g("FBI") or "", g("NAM"), g("SEX"), g("RAC"), g("DOB"), g("HGT") or "",
-              g("WGT") or "", g("EYE") or "", g("HAI") or "", g("POB") or "", g("SOC") or "",
-              int(g("FPI") == "Y"), now))]
+    return [
+        (
+            "INSERT INTO subject (sid, fbi, name, sex, rac, dob, hgt, wgt, eye, hai, pob, soc, "
+            "fpi, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                sid,
+                g("FBI") or "",
+                g("NAM"),
+                g("SEX"),
+                g("RAC"),
+                g("DOB"),
+                g("HGT") or "",
+                g("WGT") or "",
+                g("EYE") or "",
+                g("HAI") or "",
+                g("POB") or "",
+                g("SOC") or "",
+                int(g("FPI") == "Y"),
+                now,
+            ),
+        )
+    ]
 
 
 def cycle_statements(sid: str, cyc: int, msg: Message, ori: str) -> list[Statement]:
@@ -286,21 +348,30 @@ def cycle_statements(sid: str, cyc: int, msg: Message, ori: str) -> list[Stateme
     doa = msg.get("DOA") or ""
     classes = msg.get_all("OCL")
     out: list[Statement] = [
-        ("INSERT INTO cycle (sid, cyc, doa, ori, oca) VALUES (?,?,?,?,?)",
-         (sid, cyc, doa, ori, msg.get("OCA") or "")),
-        ("UPDATE subject SET last_arrest = MAX(last_arrest, ?) WHERE sid = ?", (doa, sid))]
+        (
+            "INSERT INTO cycle (sid, cyc, doa, ori, oca) VALUES (?,?,?,?,?)",
+            (sid, cyc, doa, ori, msg.get("OCA") or ""),
+        ),
+        ("UPDATE subject SET last_arrest = MAX(last_arrest, ?) WHERE sid = ?", (doa, sid)),
+    ]
     for n, chg in enumerate(msg.get_all("CHG"), 1):
         ocl = classes[n - 1] if n <= len(classes) else ""
-        out.append(("INSERT INTO charge (sid, cyc, n, chg, ocl) VALUES (?,?,?,?,?)",
-                    (sid, cyc, n, chg, ocl)))
+        out.append(
+            (
+                "INSERT INTO charge (sid, cyc, n, chg, ocl) VALUES (?,?,?,?,?)",
+                (sid, cyc, n, chg, ocl),
+            )
+        )
     for aka in msg.get_all("AKA"):
         out.append(("INSERT OR IGNORE INTO alias (name, sid) VALUES (?,?)", (aka, sid)))
     return out
 
 
 def remove_subject(sid: str) -> list[Statement]:
-    return [(f"DELETE FROM {t} WHERE sid = ?", (sid,))
-            for t in ("charge", "cycle", "custody", "alias", "subject")]
+    return [
+        (f"DELETE FROM {t} WHERE sid = ?", (sid,))
+        for t in ("charge", "cycle", "custody", "alias", "subject")
+    ]
 
 
 # ---------------------------------------------------------------- the service
@@ -320,8 +391,9 @@ class CchService:
     def handle(self, req: Request) -> Any:
         handler = getattr(self, f"_{req.spec.key.lower()}", None)
         if handler is None:
-            return [self._reject(req, RejectCode.BAD_RECORD,
-                                 f"MKE {req.spec.key} NOT HANDLED BY CCH")]
+            return [
+                self._reject(req, RejectCode.BAD_RECORD, f"MKE {req.spec.key} NOT HANDLED BY CCH")
+            ]
         return handler(req)
 
     # ------------------------------------------------------------ helpers
@@ -332,8 +404,14 @@ class CchService:
 
     def _ack(self, req: Request, words: str, pairs: list[tuple[str, str]]) -> Reply:
         when = self.switch.clock.now()
-        body = "\n".join([responses.head("ACC", req.msg.ori), *responses.wrap(words),
-                          *responses.layout(pairs), f"DTE/{when:%Y%m%d %H%M}"])
+        body = "\n".join(
+            [
+                responses.head("ACC", req.msg.ori),
+                *responses.wrap(words),
+                *responses.layout(pairs),
+                f"DTE/{when:%Y%m%d %H%M}",
+            ]
+        )
         return Reply(body, key="ACC")
 
     def _commit(self, statements: list[Statement], replies: list[Reply], sid: str = "") -> Any:
@@ -360,8 +438,11 @@ class CchService:
             if st.load(sid) is None:
                 return [self._reject(req, RejectCode.NOT_ON_FILE, f"SID/{sid} NOT ON FILE", "SID")]
         else:
-            found = (st.find(fbi=msg.get("FBI")) if msg.get("FBI") else
-                     st.find(name=msg.get("NAM"), dob=msg.get("DOB"), sex=msg.get("SEX")))
+            found = (
+                st.find(fbi=msg.get("FBI"))
+                if msg.get("FBI")
+                else st.find(name=msg.get("NAM"), dob=msg.get("DOB"), sex=msg.get("SEX"))
+            )
             if len(found) == 1:
                 sid = found[0]
             else:
@@ -371,25 +452,49 @@ class CchService:
         statements += cycle_statements(sid, cyc, msg, msg.ori)
         if msg.get("FPI") == "Y":
             statements.append(("UPDATE subject SET fpi = 1 WHERE sid = ?", (sid,)))
-        reply = self._ack(req, "OREGON CCH ARREST CYCLE ENTERED",
-                          [("NAM", responses.print_name(msg.get("NAM") or "")), ("SID", sid),
-                           ("CYC", f"{cyc:03d}"), ("DOA", msg.get("DOA") or "")])
+        reply = self._ack(
+            req,
+            "OREGON CCH ARREST CYCLE ENTERED",
+            [
+                ("NAM", responses.print_name(msg.get("NAM") or "")),
+                ("SID", sid),
+                ("CYC", f"{cyc:03d}"),
+                ("DOA", msg.get("DOA") or ""),
+            ],
+        )
         return self._commit(statements, [reply], sid)
 
     def _edp(self, req: Request) -> Any:
         msg = req.msg
         sid, cyc, chg = msg.get("SID") or "", int(msg.get("CYC") or 0), msg.get("CHG")
-        row = self.db.one("SELECT n FROM charge WHERE sid = ? AND cyc = ? AND chg = ? "
-                          "ORDER BY (dsp = '') DESC, n LIMIT 1", (sid, cyc, chg))
+        row = self.db.one(
+            "SELECT n FROM charge WHERE sid = ? AND cyc = ? AND chg = ? "
+            "ORDER BY (dsp = '') DESC, n LIMIT 1",
+            (sid, cyc, chg),
+        )
         if row is None:
-            return [self._reject(req, RejectCode.NOT_ON_FILE,
-                                 f"NO CHARGE {chg} IN CYCLE {cyc:03d} OF "
-                                 f"SID/{sid}", "CHG")]
-        stmt = ("UPDATE charge SET dsp = ?, dod = ?, crt = ? WHERE sid = ? AND cyc = ? AND n = ?",
-                (msg.get("DSP"), msg.get("DOD"), msg.get("CRT") or "", sid, cyc, row[0]))
-        reply = self._ack(req, "OREGON CCH COURT DISPOSITION ENTERED",
-                          [("SID", sid), ("CYC", f"{cyc:03d}"), ("CHG", chg or ""),
-                           ("DSP", msg.get("DSP") or "")])
+            return [
+                self._reject(
+                    req,
+                    RejectCode.NOT_ON_FILE,
+                    f"NO CHARGE {chg} IN CYCLE {cyc:03d} OF SID/{sid}",
+                    "CHG",
+                )
+            ]
+        stmt = (
+            "UPDATE charge SET dsp = ?, dod = ?, crt = ? WHERE sid = ? AND cyc = ? AND n = ?",
+            (msg.get("DSP"), msg.get("DOD"), msg.get("CRT") or "", sid, cyc, row[0]),
+        )
+        reply = self._ack(
+            req,
+            "OREGON CCH COURT DISPOSITION ENTERED",
+            [
+                ("SID", sid),
+                ("CYC", f"{cyc:03d}"),
+                ("CHG", chg or ""),
+                ("DSP", msg.get("DSP") or ""),
+            ],
+        )
         return self._commit([stmt], [reply])
 
     def _ecu(self, req: Request) -> Any:
@@ -399,14 +504,27 @@ class CchService:
             return [self._reject(req, RejectCode.NOT_ON_FILE, f"SID/{sid} NOT ON FILE", "SID")]
         row = self.db.one("SELECT COALESCE(MAX(n), 0) FROM custody WHERE sid = ?", (sid,))
         n = (row[0] if row else 0) + 1
-        stmt = ("INSERT INTO custody (sid, n, cyc, dcs, cst, ori) VALUES (?,?,?,?,?,?)",
-                (sid, n, int(msg.get("CYC") or 0), msg.get("DCS"), msg.get("CST"), msg.ori))
-        reply = self._ack(req, "OREGON CCH CUSTODY EVENT ENTERED",
-                          [("SID", sid), ("DCS", msg.get("DCS") or "")])
+        stmt = (
+            "INSERT INTO custody (sid, n, cyc, dcs, cst, ori) VALUES (?,?,?,?,?,?)",
+            (sid, n, int(msg.get("CYC") or 0), msg.get("DCS"), msg.get("CST"), msg.ori),
+        )
+        reply = self._ack(
+            req, "OREGON CCH CUSTODY EVENT ENTERED", [("SID", sid), ("DCS", msg.get("DCS") or "")]
+        )
         return self._commit([stmt], [reply])
 
-    COLUMNS = {"NAM": "name", "SEX": "sex", "RAC": "rac", "DOB": "dob", "FBI": "fbi",
-               "HGT": "hgt", "WGT": "wgt", "EYE": "eye", "HAI": "hai", "POB": "pob"}
+    COLUMNS = {
+        "NAM": "name",
+        "SEX": "sex",
+        "RAC": "rac",
+        "DOB": "dob",
+        "FBI": "fbi",
+        "HGT": "hgt",
+        "WGT": "wgt",
+        "EYE": "eye",
+        "HAI": "hai",
+        "POB": "pob",
+    }
 
     def _mch(self, req: Request) -> Any:
         """Correction of the subject's identification; CHL/Y|N sets the challenge flag (D2)."""
@@ -418,20 +536,24 @@ class CchService:
         changed: list[tuple[str, str]] = [("SID", sid)]
         for code, value in msg.fields:
             if code in self.COLUMNS:
-                statements.append((f"UPDATE subject SET {self.COLUMNS[code]} = ? WHERE sid = ?",
-                                   (value, sid)))
+                statements.append(
+                    (f"UPDATE subject SET {self.COLUMNS[code]} = ? WHERE sid = ?", (value, sid))
+                )
                 changed.append((code, value))
             elif code == "FPI":
-                statements.append(("UPDATE subject SET fpi = ? WHERE sid = ?",
-                                   (int(value == "Y"), sid)))
+                statements.append(
+                    ("UPDATE subject SET fpi = ? WHERE sid = ?", (int(value == "Y"), sid))
+                )
                 changed.append((code, value))
             elif code == "CHL":
-                statements.append(("UPDATE subject SET challenged = ? WHERE sid = ?",
-                                   (int(value == "Y"), sid)))
+                statements.append(
+                    ("UPDATE subject SET challenged = ? WHERE sid = ?", (int(value == "Y"), sid))
+                )
                 changed.append((code, value))
             elif code == "AKA":
-                statements.append(("INSERT OR IGNORE INTO alias (name, sid) VALUES (?,?)",
-                                   (value, sid)))
+                statements.append(
+                    ("INSERT OR IGNORE INTO alias (name, sid) VALUES (?,?)", (value, sid))
+                )
                 changed.append((code, value))
         reply = self._ack(req, "OREGON CCH SUBJECT CORRECTED", changed)
         return self._commit(statements, [reply])
@@ -448,9 +570,15 @@ class CchService:
         agency = self.switch.directory.agencies[msg.ori]
         purpose = msg.get("PUR") or ""
         form = form_for(agency.category, purpose)
-        sids = self.store.find(name=msg.get("NAM"), dob=msg.get("DOB"), sid=msg.get("SID"),
-                               fbi=msg.get("FBI"), sex=msg.get("SEX"), rac=msg.get("RAC"),
-                               exd=msg.get("EXD") == "Y")
+        sids = self.store.find(
+            name=msg.get("NAM"),
+            dob=msg.get("DOB"),
+            sid=msg.get("SID"),
+            fbi=msg.get("FBI"),
+            sex=msg.get("SEX"),
+            rac=msg.get("RAC"),
+            exd=msg.get("EXD") == "Y",
+        )
         today = self._today()
         replies: list[Reply] = []
         logs: list[Statement] = []
@@ -463,16 +591,27 @@ class CchService:
                 logs.append(self._log(req, sid, NONE, rec.challenged))
                 continue
             notices = [D1_NOTICE] + ([D2_NOTICE] if rec.challenged else [])
-            body = "\n".join([responses.head("HIT", msg.ori), *responses.page(notices),
-                              *rap_sheet(rec, cycles, form, purpose, self.codes)])
+            body = "\n".join(
+                [
+                    responses.head("HIT", msg.ori),
+                    *responses.page(notices),
+                    *rap_sheet(rec, cycles, form, purpose, self.codes),
+                ]
+            )
             replies.append(Reply(body, key="HIT", sensitive="cch"))
             logs.append(self._log(req, sid, form, rec.challenged))
             if rec.challenged:
                 self.switch.journal.append(
-                    "sys", f"CCH CHALLENGE NOTICE SID/{sid} DELIVERED TO ORI/{msg.ori} "
+                    "sys",
+                    f"CCH CHALLENGE NOTICE SID/{sid} DELIVERED TO ORI/{msg.ori} "
                     f"TERMINAL/{req.terminal} OPERATOR/{req.operator}",
-                    terminal=req.terminal, operator=req.operator, ori=msg.ori, key="QCH",
-                    disposition="challenge-notice", ref=req.seq)
+                    terminal=req.terminal,
+                    operator=req.operator,
+                    ori=msg.ori,
+                    key="QCH",
+                    disposition="challenge-notice",
+                    ref=req.seq,
+                )
         if not replies:
             replies.append(Reply(self._no_record(req, form), key="NRC"))
         if logs:
@@ -482,17 +621,23 @@ class CchService:
     def _no_record(self, req: Request, form: str) -> str:
         msg = req.msg
         ident = [(c, v) for c, v in msg.fields if c in ("NAM", "DOB", "SEX", "RAC", "SID", "FBI")]
-        what = (NO_CRIMINAL_RECORD if form == FILTERED else "NO OREGON CCH RECORD")
+        what = NO_CRIMINAL_RECORD if form == FILTERED else "NO OREGON CCH RECORD"
         text = f"{what} " + " ".join(f"{c}/{v}" for c, v in ident)
-        return "\n".join([responses.head("NRC", msg.ori), *responses.page([D1_NOTICE]),
-                          *responses.wrap(text)])
+        return "\n".join(
+            [responses.head("NRC", msg.ori), *responses.page([D1_NOTICE]), *responses.wrap(text)]
+        )
 
     def _qfc(self, req: Request) -> Any:
         """R5: YES (a disqualifying record) or NO, against the entity's registered criteria."""
         msg = req.msg
         agency = self.switch.directory.agencies[msg.ori]
-        sids = self.store.find(name=msg.get("NAM"), dob=msg.get("DOB"), sex=msg.get("SEX"),
-                               rac=msg.get("RAC"), exd=msg.get("EXD") == "Y")
+        sids = self.store.find(
+            name=msg.get("NAM"),
+            dob=msg.get("DOB"),
+            sex=msg.get("SEX"),
+            rac=msg.get("RAC"),
+            exd=msg.get("EXD") == "Y",
+        )
         today = self._today()
         found = False
         logs: list[Statement] = []
@@ -505,25 +650,48 @@ class CchService:
             logs.append(self._log(req, sid, "yes" if hit else "no", rec.challenged))
         answer = "YES" if found else "NO"
         key = "HIT" if found else "NRC"
-        lines = [responses.head(key, msg.ori), *responses.page([D1_NOTICE]),
-                 "MKE/QUALIFIED ENTITY FITNESS CHECK",
-                 *responses.layout([("NAM", responses.print_name(msg.get("NAM") or "")),
-                                    ("DOB", msg.get("DOB") or ""), ("CRI", msg.get("CRI") or ""),
-                                    ("ATN", msg.get("ATN") or "")]),
-                 f"DISQUALIFYING RECORD/{answer}",
-                 *responses.page(["BASED ONLY ON CONVICTIONS AND ARRESTS UNDER ONE YEAR OLD "
-                                  "WITHOUT ACQUITTAL OR DISMISSAL, AGAINST THE CRITERIA "
-                                  "REGISTERED BY THIS ENTITY - NO RECORD IS RELEASED "
-                                  "(OAR 257-010-0025(1)(C))"])]
+        lines = [
+            responses.head(key, msg.ori),
+            *responses.page([D1_NOTICE]),
+            "MKE/QUALIFIED ENTITY FITNESS CHECK",
+            *responses.layout(
+                [
+                    ("NAM", responses.print_name(msg.get("NAM") or "")),
+                    ("DOB", msg.get("DOB") or ""),
+                    ("CRI", msg.get("CRI") or ""),
+                    ("ATN", msg.get("ATN") or ""),
+                ]
+            ),
+            f"DISQUALIFYING RECORD/{answer}",
+            *responses.page(
+                [
+                    "BASED ONLY ON CONVICTIONS AND ARRESTS UNDER ONE YEAR OLD "
+                    "WITHOUT ACQUITTAL OR DISMISSAL, AGAINST THE CRITERIA "
+                    "REGISTERED BY THIS ENTITY - NO RECORD IS RELEASED "
+                    "(OAR 257-010-0025(1)(C))"
+                ]
+            ),
+        ]
         if logs:
             self.db.writer.submit_nowait(logs)
         return [Reply("\n".join(lines), key=key)]
 
     def _log(self, req: Request, sid: str, form: str, challenged: bool) -> Statement:
-        return ("INSERT INTO dissemination (time, sid, ori, terminal, operator, purpose, form, "
-                "challenged, ref) VALUES (?,?,?,?,?,?,?,?,?)",
-                (self.switch.clock.stamp(), sid, req.msg.ori, req.terminal, req.operator,
-                 req.msg.get("PUR") or "", form, int(challenged), req.seq))
+        return (
+            "INSERT INTO dissemination (time, sid, ori, terminal, operator, purpose, form, "
+            "challenged, ref) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                self.switch.clock.stamp(),
+                sid,
+                req.msg.ori,
+                req.terminal,
+                req.operator,
+                req.msg.get("PUR") or "",
+                form,
+                int(challenged),
+                req.seq,
+            ),
+        )
 
 
 def years_before(today: date, years: int) -> date:
@@ -535,5 +703,4 @@ def years_before(today: date, years: int) -> date:
 
 def purge_cutoffs(today: date) -> tuple[str, str]:
     """(latest DOB of a subject aged 99+, the arrest date 10 years back) as CCYYMMDD."""
-    return (years_before(today, 99).strftime("%Y%m%d"),
-            years_before(today, 10).strftime("%Y%m%d"))
+    return (years_before(today, 99).strftime("%Y%m%d"), years_before(today, 10).strftime("%Y%m%d"))

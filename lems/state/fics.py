@@ -89,8 +89,9 @@ class FicsService:
         """Schedule again the PENDING checks a previous run was waiting on (the dealer's request
         is read back from the journal), so a restart never leaves a dealer without an answer."""
         sw = self.switch
-        for ftn, seq in self.db.query("SELECT ftn, seq FROM fics_check WHERE result = 'PENDING' "
-                                      "AND recheck = 1 AND seq > 0"):
+        for ftn, seq in self.db.query(
+            "SELECT ftn, seq FROM fics_check WHERE result = 'PENDING' AND recheck = 1 AND seq > 0"
+        ):
             req = sw.journaled_request(seq)
             if req is None:
                 continue
@@ -104,8 +105,10 @@ class FicsService:
 
     def new_ftn(self) -> str:
         self._n += 1
-        row = self.db.one("SELECT COUNT(*) FROM fics_check WHERE ftn LIKE ?",
-                          (f"F{self.switch.clock.now():%y%m%d}%",))
+        row = self.db.one(
+            "SELECT COUNT(*) FROM fics_check WHERE ftn LIKE ?",
+            (f"F{self.switch.clock.now():%y%m%d}%",),
+        )
         n = max(self._n, (row[0] if row else 0) + 1)
         self._n = n
         return f"F{self.switch.clock.now():%y%m%d}{n:05d}"
@@ -125,10 +128,15 @@ class FicsService:
         msg = req.msg
         ori = msg.ori
         person = f"NAM/{msg.get('NAM')}.DOB/{msg.get('DOB')}.SEX/{msg.get('SEX')}"
-        asks = [("PERSON", "ncic", f"QW.{ori}.{person}"),
-                ("PROTECTION ORDER", "ncic", f"QPO.{ori}.{person}"),
-                ("NICS", "nics", f"NCK.{ori}.{person}" + (f".RAC/{msg.get('RAC')}"
-                                                           if msg.get("RAC") else ""))]
+        asks = [
+            ("PERSON", "ncic", f"QW.{ori}.{person}"),
+            ("PROTECTION ORDER", "ncic", f"QPO.{ori}.{person}"),
+            (
+                "NICS",
+                "nics",
+                f"NCK.{ori}.{person}" + (f".RAC/{msg.get('RAC')}" if msg.get("RAC") else ""),
+            ),
+        ]
         if msg.get("SER"):
             asks.append(("STOLEN GUN", "ncic", f"QG.{ori}.SER/{msg.get('SER')}"))
         ds = [self._ask(system, text, ori) for _, system, text in asks]
@@ -177,8 +185,10 @@ class FicsService:
                     if ch.dsp == "CONV" and ch.ocl in FELONY:
                         f.deny.append(f"CCH FELONY CONVICTION SID/{sid} CYC/{c.cyc:03d}")
                     elif not ch.dsp and ch.ocl in FELONY:
-                        f.pending.append(f"CCH OPEN FELONY ARREST SID/{sid} CYC/{c.cyc:03d} - "
-                                         "DISPOSITION RESEARCH")
+                        f.pending.append(
+                            f"CCH OPEN FELONY ARREST SID/{sid} CYC/{c.cyc:03d} - "
+                            "DISPOSITION RESEARCH"
+                        )
         for ppn, psex, pca, _ori in self.ppf.matches(name or "", dob or ""):
             if psex != sex:
                 if not verified:
@@ -191,8 +201,13 @@ class FicsService:
         local = self._local(req)
 
         def merge(remote: Findings) -> Findings:
-            return Findings(local.deny + remote.deny, local.pending + remote.pending,
-                            local.doubt, remote.notes, remote.stolen_gun)
+            return Findings(
+                local.deny + remote.deny,
+                local.pending + remote.pending,
+                local.doubt,
+                remote.notes,
+                remote.stolen_gun,
+            )
 
         return self._remote(req).addCallback(merge)
 
@@ -201,10 +216,13 @@ class FicsService:
     def _fck(self, req: Request) -> Any:
         msg = req.msg
         if msg.get("ADR") == "N" and msg.get("IDS") != "Y":
-            rej = Reject(RejectCode.ID_REQUIRED,
-                         "PURCHASER ID DOES NOT SHOW AN ADDRESS - A SECOND ID "
-                         "PROVING ADDRESS IS REQUIRED (IDS/Y) (OAR 257-010-0055)", "IDS",
-                         msg.raw[:100])
+            rej = Reject(
+                RejectCode.ID_REQUIRED,
+                "PURCHASER ID DOES NOT SHOW AN ADDRESS - A SECOND ID "
+                "PROVING ADDRESS IS REQUIRED (IDS/Y) (OAR 257-010-0055)",
+                "IDS",
+                msg.raw[:100],
+            )
             return [Reply(responses.reject(rej, msg.ori), key="REJ")]
         ftn = self.new_ftn()
         d = self._check(req)
@@ -212,11 +230,24 @@ class FicsService:
         def answer(f: Findings) -> Any:
             result = f.result
             recheck = result == PENDING and not f.doubt
-            stmt = ("INSERT INTO fics_check (ftn, time, dealer_ori, terminal, dlr, name, dob, ser, "
-                    "result, reason, seq, recheck) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (ftn, self.switch.clock.stamp(), msg.ori, req.terminal, msg.get("DLR"),
-                     msg.get("NAM"), msg.get("DOB"), msg.get("SER") or "", result,
-                     reasons(f)[:200], req.seq, int(recheck)))
+            stmt = (
+                "INSERT INTO fics_check (ftn, time, dealer_ori, terminal, dlr, name, dob, ser, "
+                "result, reason, seq, recheck) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    ftn,
+                    self.switch.clock.stamp(),
+                    msg.ori,
+                    req.terminal,
+                    msg.get("DLR"),
+                    msg.get("NAM"),
+                    msg.get("DOB"),
+                    msg.get("SER") or "",
+                    result,
+                    reasons(f)[:200],
+                    req.seq,
+                    int(recheck),
+                ),
+            )
             if recheck:
                 self._schedule(Pending(ftn, req))
             self._journal(req, ftn, result, f)
@@ -228,10 +259,17 @@ class FicsService:
     def _journal(self, req: Request, ftn: str, result: str, f: Findings) -> None:
         """The outcome and its reasons, for the audit: the dealer is never told why."""
         self.switch.journal.append(
-            "sys", f"FICS FTN/{ftn} STATUS/{result} NAM/{req.msg.get('NAM')} "
+            "sys",
+            f"FICS FTN/{ftn} STATUS/{result} NAM/{req.msg.get('NAM')} "
             f"DOB/{req.msg.get('DOB')}" + (f" REASON/{reasons(f)}" if reasons(f) else ""),
-            terminal=req.terminal, operator=req.operator, ori=req.msg.ori, key="FCK",
-            disposition="fics-" + result.lower(), reason=reasons(f)[:200], ref=req.seq)
+            terminal=req.terminal,
+            operator=req.operator,
+            ori=req.msg.ori,
+            key="FCK",
+            disposition="fics-" + result.lower(),
+            reason=reasons(f)[:200],
+            ref=req.seq,
+        )
 
     def _schedule(self, p: Pending) -> None:
         self.pending[p.ftn] = p
@@ -253,13 +291,20 @@ class FicsService:
                 return
             self.pending.pop(ftn, None)
             if result == PENDING:
-                f.pending.append("NO RESOLUTION - TRANSFER MAY PROCEED AFTER 3 BUSINESS DAYS "
-                                 "UNLESS FICS ADVISES OTHERWISE")
+                f.pending.append(
+                    "NO RESOLUTION - TRANSFER MAY PROCEED AFTER 3 BUSINESS DAYS "
+                    "UNLESS FICS ADVISES OTHERWISE"
+                )
             msg = p.req.msg
             body = fcr(msg.ori, ftn, result, msg, f, self.switch.clock.now(), resolved=True)
-            self.db.writer.submit_nowait([("UPDATE fics_check SET result = ?, reason = ?, "
-                                           "recheck = 0 WHERE ftn = ?",
-                                           (result, reasons(f)[:200], ftn))])
+            self.db.writer.submit_nowait(
+                [
+                    (
+                        "UPDATE fics_check SET result = ?, reason = ?, recheck = 0 WHERE ftn = ?",
+                        (result, reasons(f)[:200], ftn),
+                    )
+                ]
+            )
             self._journal(p.req, ftn, result, f)
             self.switch.deliver(p.req.terminal, body, key="FCR", ori=msg.ori, ref=p.req.seq)
 
@@ -274,15 +319,22 @@ class FicsService:
         def answer(bodies: list[str] | None) -> list[Reply]:
             verdict = classify(bodies)
             if verdict == "unavailable":
-                rej = Reject(RejectCode.NOT_AVAILABLE,
-                             "NCIC NOT AVAILABLE - STOLEN GUN CHECK NOT MADE - "
-                             "TRY AGAIN LATER", "SER", msg.raw[:100])
+                rej = Reject(
+                    RejectCode.NOT_AVAILABLE,
+                    "NCIC NOT AVAILABLE - STOLEN GUN CHECK NOT MADE - TRY AGAIN LATER",
+                    "SER",
+                    msg.raw[:100],
+                )
                 return [Reply(responses.reject(rej, msg.ori), key="REJ")]
             stolen = verdict == "hit"
-            lines = [responses.head("FCR", msg.ori), "MKE/FIREARM STOLEN CHECK",
-                     f"SER/{ser}",
-                     "FIREARM REPORTED STOLEN - DO NOT TRANSFER - CONTACT LAW ENFORCEMENT"
-                     if stolen else "FIREARM NOT REPORTED STOLEN IN NCIC"]
+            lines = [
+                responses.head("FCR", msg.ori),
+                "MKE/FIREARM STOLEN CHECK",
+                f"SER/{ser}",
+                "FIREARM REPORTED STOLEN - DO NOT TRANSFER - CONTACT LAW ENFORCEMENT"
+                if stolen
+                else "FIREARM NOT REPORTED STOLEN IN NCIC",
+            ]
             if stolen and bodies:
                 lines += [line for b in bodies for line in b.split("\n")[1:]]
             return [Reply("\n".join(lines), key="FCR")]
@@ -342,8 +394,9 @@ def reasons(f: Findings) -> str:
     return "; ".join(f.deny + f.pending + f.doubt + f.notes)
 
 
-def fcr(ori: str, ftn: str, result: str, msg: Any, f: Findings, when: Any,
-        resolved: bool = False) -> str:
+def fcr(
+    ori: str, ftn: str, result: str, msg: Any, f: Findings, when: Any, resolved: bool = False
+) -> str:
     """The FICS answer (``FCR``): transaction number and status, never the prohibitor.
 
     A dealer learns only the outcome (ORS 166.412(3)): approved with the transaction number as
@@ -351,29 +404,58 @@ def fcr(ori: str, ftn: str, result: str, msg: Any, f: Findings, when: Any,
     purchaser may ask why and appeal. The reasons go to the journal (``fics-*`` rows) and the
     audit. Two things are the dealer's own business and are said: a thumbprint is needed (the
     dealer must take it) and the firearm itself is reported stolen (anyone may ask, FSG)."""
-    lines = [responses.head("FCR", ori),
-             "FICS TRANSACTION RESOLVED" if resolved else "FIREARMS INSTANT CHECK",
-             *responses.layout([("FTN", ftn), ("STATUS", result),
-                                ("NAM", responses.print_name(msg.get("NAM") or "")),
-                                ("DOB", msg.get("DOB") or ""), ("DLR", msg.get("DLR") or "")]),
-             f"DTE/{when:%Y%m%d %H%M}"]
+    lines = [
+        responses.head("FCR", ori),
+        "FICS TRANSACTION RESOLVED" if resolved else "FIREARMS INSTANT CHECK",
+        *responses.layout(
+            [
+                ("FTN", ftn),
+                ("STATUS", result),
+                ("NAM", responses.print_name(msg.get("NAM") or "")),
+                ("DOB", msg.get("DOB") or ""),
+                ("DLR", msg.get("DLR") or ""),
+            ]
+        ),
+        f"DTE/{when:%Y%m%d %H%M}",
+    ]
     if result == APPROVED:
-        lines += responses.page([f"TRANSFER MAY PROCEED - RECORD FTN/{ftn} AS THE APPROVAL "
-                                 "NUMBER - VALID 24 HOURS (ORS 166.412)"])
+        lines += responses.page(
+            [
+                f"TRANSFER MAY PROCEED - RECORD FTN/{ftn} AS THE APPROVAL "
+                "NUMBER - VALID 24 HOURS (ORS 166.412)"
+            ]
+        )
     elif result == PENDING and f.doubt and not f.deny:
-        lines += responses.page(["IDENTITY IN QUESTION - THUMBPRINT VERIFICATION REQUIRED - "
-                                 "RESUBMIT WITH THB/ (OAR 257-010-0055)"])
+        lines += responses.page(
+            [
+                "IDENTITY IN QUESTION - THUMBPRINT VERIFICATION REQUIRED - "
+                "RESUBMIT WITH THB/ (OAR 257-010-0055)"
+            ]
+        )
     elif result == PENDING and resolved:
-        lines += responses.page(["NO RESOLUTION - TRANSFER MAY PROCEED AFTER 3 BUSINESS DAYS "
-                                 "UNLESS FICS ADVISES OTHERWISE"])
+        lines += responses.page(
+            [
+                "NO RESOLUTION - TRANSFER MAY PROCEED AFTER 3 BUSINESS DAYS "
+                "UNLESS FICS ADVISES OTHERWISE"
+            ]
+        )
     elif result == PENDING:
-        lines += responses.page(["DO NOT TRANSFER YET - FICS IS RESEARCHING THIS TRANSACTION - "
-                                 "THE RESULT WILL BE SENT TO THIS TERMINAL UNDER THE SAME FTN"])
+        lines += responses.page(
+            [
+                "DO NOT TRANSFER YET - FICS IS RESEARCHING THIS TRANSACTION - "
+                "THE RESULT WILL BE SENT TO THIS TERMINAL UNDER THE SAME FTN"
+            ]
+        )
     if result == DENIED:
-        lines += responses.page(["DO NOT TRANSFER THE FIREARM - THE PURCHASER MAY ASK THE "
-                                 "OREGON STATE POLICE FICS UNIT FOR THE REASON AND APPEAL "
-                                 f"(QUOTE FTN/{ftn})"])
+        lines += responses.page(
+            [
+                "DO NOT TRANSFER THE FIREARM - THE PURCHASER MAY ASK THE "
+                "OREGON STATE POLICE FICS UNIT FOR THE REASON AND APPEAL "
+                f"(QUOTE FTN/{ftn})"
+            ]
+        )
     if f.stolen_gun:
-        lines += responses.page([f"FIREARM SER/{msg.get('SER')} REPORTED STOLEN - CONTACT LAW "
-                                 "ENFORCEMENT"])
+        lines += responses.page(
+            [f"FIREARM SER/{msg.get('SER')} REPORTED STOLEN - CONTACT LAW ENFORCEMENT"]
+        )
     return "\n".join(lines)

@@ -105,13 +105,25 @@ class HitTracker:
         at once)."""
         now = self.switch.clock.now()
         for row in self.db.query(
-                "SELECT id, requester, terminal, owner, nic, oca, rty, pri, rno, opened, "
-                "deadline, stage, next_at FROM hit_request WHERE closed = ''"):
+            "SELECT id, requester, terminal, owner, nic, oca, rty, pri, rno, opened, "
+            "deadline, stage, next_at FROM hit_request WHERE closed = ''"
+        ):
             stage = min(int(row[11]), ESCALATED)
-            r = OpenRequest(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-                            row[8], datetime.fromisoformat(row[9]),
-                            datetime.fromisoformat(row[10]), stage,
-                            datetime.fromisoformat(row[12]) if row[12] else None)
+            r = OpenRequest(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                row[6],
+                row[7],
+                row[8],
+                datetime.fromisoformat(row[9]),
+                datetime.fromisoformat(row[10]),
+                stage,
+                datetime.fromisoformat(row[12]) if row[12] else None,
+            )
             self.open[r.id] = r
             if r.next_at is not None:
                 self._arm(r, max(0.0, (r.next_at - now).total_seconds()))
@@ -132,20 +144,50 @@ class HitTracker:
         period = DEADLINES.get(pri, DEADLINES["R"])
         statements: list[Statement] = []
         for owner in msg.destinations:
-            for old in [r for r in self.open.values() if r.requester == msg.ori
-                        and r.owner == owner and r.matches(nic, oca)]:
+            for old in [
+                r
+                for r in self.open.values()
+                if r.requester == msg.ori and r.owner == owner and r.matches(nic, oca)
+            ]:
                 statements.append(self.close(old, "superseded"))
             self._last_id += 1
             deadline = now + timedelta(seconds=period)
-            r = OpenRequest(self._last_id, msg.ori, req.terminal, owner, nic, oca,
-                            msg.get("RTY") or "", pri, msg.get("RNO") or "1", now, deadline,
-                            OPEN, deadline)
+            r = OpenRequest(
+                self._last_id,
+                msg.ori,
+                req.terminal,
+                owner,
+                nic,
+                oca,
+                msg.get("RTY") or "",
+                pri,
+                msg.get("RNO") or "1",
+                now,
+                deadline,
+                OPEN,
+                deadline,
+            )
             self.open[r.id] = r
-            statements.append((
-                "INSERT INTO hit_request (id, requester, terminal, owner, nic, oca, rty, pri, "
-                "rno, opened, deadline, next_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (r.id, r.requester, r.terminal, r.owner, nic, oca, r.rty, pri, r.rno,
-                 now.isoformat(), deadline.isoformat(), deadline.isoformat())))
+            statements.append(
+                (
+                    "INSERT INTO hit_request (id, requester, terminal, owner, nic, oca, rty, pri, "
+                    "rno, opened, deadline, next_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        r.id,
+                        r.requester,
+                        r.terminal,
+                        r.owner,
+                        nic,
+                        oca,
+                        r.rty,
+                        pri,
+                        r.rno,
+                        now.isoformat(),
+                        deadline.isoformat(),
+                        deadline.isoformat(),
+                    ),
+                )
+            )
             self._journal(r, "requested", f"DEADLINE {self._show(deadline)}")
             self._arm(r, period)
         self.db.writer.submit_nowait(statements)
@@ -155,8 +197,11 @@ class HitTracker:
         msg = req.msg
         nic, oca = msg.get("NIC") or "", msg.get("OCA") or ""
         statements: list[Statement] = []
-        for r in [r for r in self.open.values() if r.owner == msg.ori
-                  and r.requester in msg.destinations and r.matches(nic, oca)]:
+        for r in [
+            r
+            for r in self.open.values()
+            if r.owner == msg.ori and r.requester in msg.destinations and r.matches(nic, oca)
+        ]:
             con = msg.get("CON") or ""
             if con == "E" and (msg.get("TIM") or "").isdigit():
                 statements.append(self.extend(r, int(msg.get("TIM") or 0)))
@@ -176,8 +221,10 @@ class HitTracker:
         self._cancel(r.id)
         self._arm(r, minutes * 60.0)
         self._journal(r, "extended", f"TIM/{minutes} NEW DEADLINE {self._show(r.deadline)}")
-        return ("UPDATE hit_request SET deadline = ?, next_at = ? WHERE id = ?",
-                (r.deadline.isoformat(), r.next_at.isoformat(), r.id))
+        return (
+            "UPDATE hit_request SET deadline = ?, next_at = ? WHERE id = ?",
+            (r.deadline.isoformat(), r.next_at.isoformat(), r.id),
+        )
 
     def close(self, r: OpenRequest, outcome: str) -> Statement:
         now = self.switch.clock.now()
@@ -188,14 +235,21 @@ class HitTracker:
         return self._close_stmt(r, now, outcome)
 
     def _close_stmt(self, r: OpenRequest, now: datetime, outcome: str) -> Statement:
-        return ("UPDATE hit_request SET closed = ?, outcome = ?, next_at = '' WHERE id = ?",
-                (now.isoformat(), outcome, r.id))
+        return (
+            "UPDATE hit_request SET closed = ?, outcome = ?, next_at = '' WHERE id = ?",
+            (now.isoformat(), outcome, r.id),
+        )
 
     def _journal(self, r: OpenRequest, disposition: str, detail: str) -> None:
         what = f"YQ FROM {r.requester} TO {r.owner} {r.record} RTY/{r.rty} PRI/{r.pri} RNO/{r.rno}"
         self.switch.journal.append(
-            "sys", f"HIT CONFIRMATION {disposition.upper()} {what} {detail}".rstrip(),
-            terminal=r.terminal, ori=r.requester, key="YQ", disposition=f"hit-{disposition}")
+            "sys",
+            f"HIT CONFIRMATION {disposition.upper()} {what} {detail}".rstrip(),
+            terminal=r.terminal,
+            ori=r.requester,
+            key="YQ",
+            disposition=f"hit-{disposition}",
+        )
 
     def _show(self, when: datetime) -> str:
         return f"{when:%Y%m%d %H%M%S}"
@@ -229,29 +283,63 @@ class HitTracker:
         if r.stage == OPEN and not r.second:
             r.stage = OVERDUE
             r.next_at = due + timedelta(seconds=r.period)
-            sw.deliver_to_ori(r.owner, responses.notification("H", r.owner, [
-                "HIT CONFIRMATION REMINDER - YOUR RESPONSE IS OVERDUE", what, since,
-                f"RESPOND WITH YR NOW - {words} DEADLINE PASSED"]), key="NTF")
-            body = responses.notification("H", r.requester, [
-                "NO HIT CONFIRMATION RESPONSE FROM RECORD OWNER", what, since,
-                "SEND SECOND REQUEST: YQ WITH RNO/2"])
+            sw.deliver_to_ori(
+                r.owner,
+                responses.notification(
+                    "H",
+                    r.owner,
+                    [
+                        "HIT CONFIRMATION REMINDER - YOUR RESPONSE IS OVERDUE",
+                        what,
+                        since,
+                        f"RESPOND WITH YR NOW - {words} DEADLINE PASSED",
+                    ],
+                ),
+                key="NTF",
+            )
+            body = responses.notification(
+                "H",
+                r.requester,
+                [
+                    "NO HIT CONFIRMATION RESPONSE FROM RECORD OWNER",
+                    what,
+                    since,
+                    "SEND SECOND REQUEST: YQ WITH RNO/2",
+                ],
+            )
             if r.terminal in sw.directory.terminals:  # a YQ from another state's node: its
                 sw.deliver(r.terminal, body, key="NTF", ori=r.requester)  # node tells it
         else:
             again = r.stage == ESCALATED
             r.stage = ESCALATED
             r.next_at = None
-            body = responses.notification("H", sw.lab.switch.ori, [
-                "HIT CONFIRMATION ESCALATED TO CONTROL TERMINAL" + (" AGAIN" if again else ""),
-                what, since,
-                f"OWNER {r.owner} HAS NOT ANSWERED " + (
-                    "BY THE EXTENDED DEADLINE" if again else
-                    "A SECOND REQUEST" if r.second else "WITHIN TWO PERIODS")])
+            body = responses.notification(
+                "H",
+                sw.lab.switch.ori,
+                [
+                    "HIT CONFIRMATION ESCALATED TO CONTROL TERMINAL" + (" AGAIN" if again else ""),
+                    what,
+                    since,
+                    f"OWNER {r.owner} HAS NOT ANSWERED "
+                    + (
+                        "BY THE EXTENDED DEADLINE"
+                        if again
+                        else "A SECOND REQUEST"
+                        if r.second
+                        else "WITHIN TWO PERIODS"
+                    ),
+                ],
+            )
             for t in sw.directory.control_terminals():
                 sw.deliver(t, body, key="NTF", ori=sw.lab.switch.ori)
-        self.db.writer.submit_nowait([
-            ("UPDATE hit_request SET stage = ?, next_at = ? WHERE id = ?",
-             (r.stage, r.next_at.isoformat() if r.next_at else "", r.id))])
+        self.db.writer.submit_nowait(
+            [
+                (
+                    "UPDATE hit_request SET stage = ?, next_at = ? WHERE id = ?",
+                    (r.stage, r.next_at.isoformat() if r.next_at else "", r.id),
+                )
+            ]
+        )
         self._journal(r, STAGES[r.stage], since)
         if r.next_at is not None:
             self._arm(r, max(0.0, (r.next_at - now).total_seconds()))

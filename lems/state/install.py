@@ -42,17 +42,29 @@ def install(switch: SwitchPort) -> None:
     db = StateDB(path_for(switch.lab.database), switch.reactor)
     db.writer.on_failure = switch.storage_failed
     clock = switch.clock
-    db.writer.submit_nowait([
-        ("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (k, v))
-        for k, v in (("clock_wall", repr(time.time())), ("clock_lab", clock.now().isoformat()),
-                     ("clock_speed", repr(clock.speed)))])
+    db.writer.submit_nowait(
+        [
+            ("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (k, v))
+            for k, v in (
+                ("clock_wall", repr(time.time())),
+                ("clock_lab", clock.now().isoformat()),
+                ("clock_speed", repr(clock.speed)),
+            )
+        ]
+    )
     seeded: list[Statement] = []
     if db.one("SELECT value FROM meta WHERE key = 'cch_seeded'") is None:
         # the lab's first start: the CCH of the same people the national files are seeded with
         seeded = seed.statements(switch.lab.seed, DEFAULT_SUBJECTS)
-        db.writer.submit_nowait([*seeded, (
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('cch_seeded', ?)",
-            (str(DEFAULT_SUBJECTS),))])
+        db.writer.submit_nowait(
+            [
+                *seeded,
+                (
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('cch_seeded', ?)",
+                    (str(DEFAULT_SUBJECTS),),
+                ),
+            ]
+        )
     cch = CchService(switch, db)
     if seeded:
         cch.store.reserve(max(int(p[0][2:]) for sql, p in seeded if sql == seed.SUBJECT))

@@ -38,8 +38,9 @@ PURGE_BATCH = 5000
 
 
 class Jobs:
-    def __init__(self, switch: SwitchPort, db: StateDB, cch: CchService, fics: FicsService,
-                 ppf: PpfService) -> None:
+    def __init__(
+        self, switch: SwitchPort, db: StateDB, cch: CchService, fics: FicsService, ppf: PpfService
+    ) -> None:
         self.switch = switch
         self.db = db
         self.cch = cch
@@ -84,28 +85,42 @@ class Jobs:
     def purge_cch(self) -> Any:
         """Subjects aged 99+ with no arrest in 10 years leave CCH (a batch per run)."""
         born, ten = purge_cutoffs(self.switch.clock.now().date())
-        sids = [r[0] for r in self.db.query(
-            "SELECT sid FROM subject WHERE dob <= ? AND last_arrest < ? LIMIT ?",
-            (born, ten, PURGE_BATCH))]
+        sids = [
+            r[0]
+            for r in self.db.query(
+                "SELECT sid FROM subject WHERE dob <= ? AND last_arrest < ? LIMIT ?",
+                (born, ten, PURGE_BATCH),
+            )
+        ]
         if not sids:
             return succeed(0)
         statements: list[Statement] = [s for sid in sids for s in remove_subject(sid)]
         self.switch.journal.append(
-            "sys", f"CCH PURGE {len(sids)} SUBJECTS AGED 99 OR MORE WITH NO ARREST IN 10 YEARS "
+            "sys",
+            f"CCH PURGE {len(sids)} SUBJECTS AGED 99 OR MORE WITH NO ARREST IN 10 YEARS "
             f"SID/{' SID/'.join(sids[:20])}" + (" ..." if len(sids) > 20 else ""),
-            key="XCH", disposition="purge", ori=self.switch.lab.switch.ori)
+            key="XCH",
+            disposition="purge",
+            ori=self.switch.lab.switch.ori,
+        )
         return self.db.submit(statements).addCallback(lambda _: len(sids))
 
     def purge_fics(self) -> Any:
         """FICS check records are kept no longer than five years."""
-        cutoff = (self.switch.clock.now() - timedelta(days=FICS_KEEP_DAYS)).astimezone(
-            UTC).isoformat()  # stored times are UTC (LabClock.stamp)
+        cutoff = (
+            (self.switch.clock.now() - timedelta(days=FICS_KEEP_DAYS)).astimezone(UTC).isoformat()
+        )  # stored times are UTC (LabClock.stamp)
         row = self.db.one("SELECT COUNT(*) FROM fics_check WHERE time < ?", (cutoff,))
         n = row[0] if row else 0
         if not n:
             return succeed(0)
-        self.switch.journal.append("sys", f"FICS PURGE {n} CHECK RECORDS OLDER THAN FIVE YEARS",
-                                   key="FCK", disposition="purge",
-                                   ori=self.switch.lab.switch.ori)
-        return self.db.submit([("DELETE FROM fics_check WHERE time < ?", (cutoff,))]
-                              ).addCallback(lambda _: n)
+        self.switch.journal.append(
+            "sys",
+            f"FICS PURGE {n} CHECK RECORDS OLDER THAN FIVE YEARS",
+            key="FCK",
+            disposition="purge",
+            ori=self.switch.lab.switch.ori,
+        )
+        return self.db.submit([("DELETE FROM fics_check WHERE time < ?", (cutoff,))]).addCallback(
+            lambda _: n
+        )

@@ -47,24 +47,35 @@ def removal(svc: CchService, req: Request) -> Any:
     sid = msg.get("SID") or ""
     what = action(msg.get("RSN") or "")
     if not what:
-        return [svc._reject(req, RejectCode.BAD_VALUE,
-                            "RSN MUST BE EXPUNGEMENT, SET-ASIDE OR DECEASED",
-                            "RSN")]
+        return [
+            svc._reject(
+                req, RejectCode.BAD_VALUE, "RSN MUST BE EXPUNGEMENT, SET-ASIDE OR DECEASED", "RSN"
+            )
+        ]
     rec = svc.store.load(sid)
     if rec is None:
         return [svc._reject(req, RejectCode.NOT_ON_FILE, f"SID/{sid} NOT ON FILE", "SID")]
     cyc = int(msg.get("CYC") or 0)
     cycle = next((c for c in rec.cycles if c.cyc == cyc), None)
     if cyc and cycle is None:
-        return [svc._reject(req, RejectCode.NOT_ON_FILE,
-                            f"CYCLE {cyc:03d} NOT ON FILE FOR SID/{sid}",
-                            "CYC")]
+        return [
+            svc._reject(
+                req, RejectCode.NOT_ON_FILE, f"CYCLE {cyc:03d} NOT ON FILE FOR SID/{sid}", "CYC"
+            )
+        ]
     order = [("SID", sid), ("ORD", msg.get("ORD") or ""), ("DOC", msg.get("DOC") or "")]
     statements: list[Statement]
     if what == "death":
         if msg.get("FPI") != "Y" or not msg.get("DOE"):
-            return [svc._reject(req, RejectCode.FPI_REQUIRED, "DEATH REMOVES A RECORD ONLY WHEN "
-                                "CONFIRMED BY FINGERPRINTS - SEND FPI/Y AND DOE/", "FPI")]
+            return [
+                svc._reject(
+                    req,
+                    RejectCode.FPI_REQUIRED,
+                    "DEATH REMOVES A RECORD ONLY WHEN "
+                    "CONFIRMED BY FINGERPRINTS - SEND FPI/Y AND DOE/",
+                    "FPI",
+                )
+            ]
         statements = remove_subject(sid)
         words = "OREGON CCH RECORD REMOVED - SUBJECT DECEASED (FINGERPRINT CONFIRMED)"
         order.append(("DOE", msg.get("DOE") or ""))
@@ -73,25 +84,49 @@ def removal(svc: CchService, req: Request) -> Any:
             statements = remove_subject(sid)
             words = "OREGON CCH RECORD EXPUNGED BY COURT ORDER"
         else:
-            statements = [(f"DELETE FROM {t} WHERE sid = ? AND cyc = ?", (sid, cyc))
-                          for t in ("charge", "cycle")]
+            statements = [
+                (f"DELETE FROM {t} WHERE sid = ? AND cyc = ?", (sid, cyc))
+                for t in ("charge", "cycle")
+            ]
             words = f"OREGON CCH CYCLE {cyc:03d} EXPUNGED BY COURT ORDER"
     else:
         if cycle is None:
-            return [svc._reject(req, RejectCode.MISSING_FIELD, "SET-ASIDE NAMES THE ARREST CYCLE - "
-                                "SEND CYC/", "CYC")]
+            return [
+                svc._reject(
+                    req,
+                    RejectCode.MISSING_FIELD,
+                    "SET-ASIDE NAMES THE ARREST CYCLE - SEND CYC/",
+                    "CYC",
+                )
+            ]
         if msg.get("FPI") != "Y":
-            return [svc._reject(req, RejectCode.FPI_REQUIRED, "SET-ASIDE NEEDS A FINGERPRINT "
-                                "COMPARISON - SEND FPI/Y", "FPI")]
+            return [
+                svc._reject(
+                    req,
+                    RejectCode.FPI_REQUIRED,
+                    "SET-ASIDE NEEDS A FINGERPRINT COMPARISON - SEND FPI/Y",
+                    "FPI",
+                )
+            ]
         bar = set_aside_bar(cycle)
         if bar:
-            return [svc._reject(req, RejectCode.SET_ASIDE_REFUSED,
-                                f"SET-ASIDE REFUSED - {bar} (NOT FOR "
-                                "TRAFFIC OFFENSES, CLASS A OR B FELONIES, OR DUII DISMISSED "
-                                "AFTER DIVERSION)", "CYC")]
-        statements = [("UPDATE cycle SET sealed = 1 WHERE sid = ? AND cyc = ?", (sid, cyc)),
-                      ("UPDATE charge SET dsp = 'SETA', dod = ? WHERE sid = ? AND cyc = ?",
-                       (msg.get("DOC"), sid, cyc))]
+            return [
+                svc._reject(
+                    req,
+                    RejectCode.SET_ASIDE_REFUSED,
+                    f"SET-ASIDE REFUSED - {bar} (NOT FOR "
+                    "TRAFFIC OFFENSES, CLASS A OR B FELONIES, OR DUII DISMISSED "
+                    "AFTER DIVERSION)",
+                    "CYC",
+                )
+            ]
+        statements = [
+            ("UPDATE cycle SET sealed = 1 WHERE sid = ? AND cyc = ?", (sid, cyc)),
+            (
+                "UPDATE charge SET dsp = 'SETA', dod = ? WHERE sid = ? AND cyc = ?",
+                (msg.get("DOC"), sid, cyc),
+            ),
+        ]
         words = f"OREGON CCH CYCLE {cyc:03d} SET ASIDE BY COURT ORDER - SEALED"
     if cyc:
         order.insert(1, ("CYC", f"{cyc:03d}"))

@@ -34,10 +34,10 @@ p.meta { margin: 0; }
 """
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], klass: str,
-           none: str) -> str:
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>"
-                   for row in rows)
+def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], klass: str, none: str) -> str:
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
     if not body:
         body = f'<tr><td class="none" colspan="{len(headers)}">{escape(none)}</td></tr>'
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
@@ -49,51 +49,132 @@ def _agency(a: AgencyFindings, zone: tzinfo | None) -> str:
         return show_time(when, zone)
 
     s = a.summary
-    parts = [f'<section class="agency" id="ori-{escape(a.ori)}">',
-             f"<h2>{escape(a.ori)} {escape(a.name)}</h2>",
-             "<h3>Transactions</h3>",
-             _table(("Measure", "Counts"), [
-                 ("Messages by key", " ".join(f"{k}:{n}" for k, n in sorted(s.keys.items()))),
-                 ("Refused by the switch", " ".join(
-                     f"{k}:{n}" for k, n in sorted(s.rejects.items()))),
-                 ("Rejected by the systems (NCIC, Nlets, state files)", " ".join(
-                     f"{k}:{n}" for k, n in sorted(s.answered_rejects.items()))),
-                 ("CCH disseminations by form", " ".join(
-                     f"{k}:{n}" for k, n in sorted(s.cch.items())))], "summary", ""),
-             "<h3>CCH disseminations</h3>",
-             _table(("Time", "SID", "Subject", "Purpose", "Attention", "Form", "Terminal",
-                     "Operator", "Challenged"),
-                    [(show(d["time"]), d["sid"], d["name"], d["purpose"], d["attention"],
-                      d["form"], d["terminal"], d["operator"], "YES" if d["challenged"] else "")
-                     for d in a.disseminations], "disseminations",
-                    "No CCH disseminations in the period."),
-             "<h3>Administrative actions</h3>",
-             _table(("Time", "Action", "Target", "Detail", "By"),
-                    [(show(x["time"]), x["action"], x["target"], x["detail"], x["by"])
-                     for x in a.admin], "admin", "No administrative actions in the period."),
-             "<h3>Failed sign-ons</h3>",
-             _table(("Time", "Terminal", "Operator", "Reason"),
-                    [(show(r["time"]), r["terminal"], r["operator"], r["reason"])
-                     for r in a.failed_signons], "signons", "No failed sign-ons in the period."),
-             "<h3>Misuse flags</h3>",
-             _table(("Time", "Terminal", "Operator", "Key", "Code", "Reason"),
-                    [(show(r["time"]), r["terminal"], r["operator"], r["key"],
-                      (r["reason"] or "").split(" ", 1)[0], r["reason"]) for r in a.misuse],
-                    "misuse", "No misuse flags in the period.")]
+    parts = [
+        f'<section class="agency" id="ori-{escape(a.ori)}">',
+        f"<h2>{escape(a.ori)} {escape(a.name)}</h2>",
+        "<h3>Transactions</h3>",
+        _table(
+            ("Measure", "Counts"),
+            [
+                ("Messages by key", " ".join(f"{k}:{n}" for k, n in sorted(s.keys.items()))),
+                (
+                    "Refused by the switch",
+                    " ".join(f"{k}:{n}" for k, n in sorted(s.rejects.items())),
+                ),
+                (
+                    "Rejected by the systems (NCIC, Nlets, state files)",
+                    " ".join(f"{k}:{n}" for k, n in sorted(s.answered_rejects.items())),
+                ),
+                (
+                    "CCH disseminations by form",
+                    " ".join(f"{k}:{n}" for k, n in sorted(s.cch.items())),
+                ),
+            ],
+            "summary",
+            "",
+        ),
+        "<h3>CCH disseminations</h3>",
+        _table(
+            (
+                "Time",
+                "SID",
+                "Subject",
+                "Purpose",
+                "Attention",
+                "Form",
+                "Terminal",
+                "Operator",
+                "Challenged",
+            ),
+            [
+                (
+                    show(d["time"]),
+                    d["sid"],
+                    d["name"],
+                    d["purpose"],
+                    d["attention"],
+                    d["form"],
+                    d["terminal"],
+                    d["operator"],
+                    "YES" if d["challenged"] else "",
+                )
+                for d in a.disseminations
+            ],
+            "disseminations",
+            "No CCH disseminations in the period.",
+        ),
+        "<h3>Administrative actions</h3>",
+        _table(
+            ("Time", "Action", "Target", "Detail", "By"),
+            [(show(x["time"]), x["action"], x["target"], x["detail"], x["by"]) for x in a.admin],
+            "admin",
+            "No administrative actions in the period.",
+        ),
+        "<h3>Failed sign-ons</h3>",
+        _table(
+            ("Time", "Terminal", "Operator", "Reason"),
+            [
+                (show(r["time"]), r["terminal"], r["operator"], r["reason"])
+                for r in a.failed_signons
+            ],
+            "signons",
+            "No failed sign-ons in the period.",
+        ),
+        "<h3>Misuse flags</h3>",
+        _table(
+            ("Time", "Terminal", "Operator", "Key", "Code", "Reason"),
+            [
+                (
+                    show(r["time"]),
+                    r["terminal"],
+                    r["operator"],
+                    r["key"],
+                    (r["reason"] or "").split(" ", 1)[0],
+                    r["reason"],
+                )
+                for r in a.misuse
+            ],
+            "misuse",
+            "No misuse flags in the period.",
+        ),
+    ]
     if a.fics:
-        parts += ["<h3>Firearms checks (FICS)</h3>",
-                  _table(("Time", "FTN", "Terminal", "Purchaser", "DOB", "Result", "Reason"),
-                         [(show(c["time"]), c["ftn"], c["terminal"], c["name"], c["dob"],
-                           c["result"], c["reason"]) for c in a.fics], "fics", "")]
+        parts += [
+            "<h3>Firearms checks (FICS)</h3>",
+            _table(
+                ("Time", "FTN", "Terminal", "Purchaser", "DOB", "Result", "Reason"),
+                [
+                    (
+                        show(c["time"]),
+                        c["ftn"],
+                        c["terminal"],
+                        c["name"],
+                        c["dob"],
+                        c["result"],
+                        c["reason"],
+                    )
+                    for c in a.fics
+                ],
+                "fics",
+                "",
+            ),
+        ]
     parts.append("</section>")
     return "\n".join(parts)
 
 
-def render(lab_name: str, period: str, generated: str, agencies: list[AgencyFindings],
-           zone: tzinfo | None = None) -> str:
+def render(
+    lab_name: str,
+    period: str,
+    generated: str,
+    agencies: list[AgencyFindings],
+    zone: tzinfo | None = None,
+) -> str:
     """The whole report as one HTML document (times shown in ``zone``, the lab's)."""
-    body = ("\n".join(_agency(a, zone) for a in agencies)
-            or "<p>No agency had activity in the period.</p>")
+    body = (
+        "\n".join(_agency(a, zone) for a in agencies)
+        or "<p>No agency had activity in the period.</p>"
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>LEDS audit report - {escape(lab_name)}</title>

@@ -20,11 +20,12 @@ OFFENCES = people.OFFENCES
 CHUNK = 20_000
 ARRESTING_ORIS = ("OR0240000", "OR0240100", "OR0260000", "OR0260200")
 
-SUBJECT = ("INSERT OR IGNORE INTO subject (sid, fbi, name, sex, rac, dob, hgt, wgt, eye, hai, "
-           "soc, fpi, last_arrest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
+SUBJECT = (
+    "INSERT OR IGNORE INTO subject (sid, fbi, name, sex, rac, dob, hgt, wgt, eye, hai, "
+    "soc, fpi, last_arrest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 CYCLE = "INSERT OR IGNORE INTO cycle (sid, cyc, doa, ori, oca, manual) VALUES (?,?,?,?,?,?)"
-CHARGE = ("INSERT OR IGNORE INTO charge (sid, cyc, n, chg, ocl, dsp, dod) "
-          "VALUES (?,?,?,?,?,?,?)")
+CHARGE = "INSERT OR IGNORE INTO charge (sid, cyc, n, chg, ocl, dsp, dod) VALUES (?,?,?,?,?,?,?)"
 
 
 def oregon_people(seed: int, first: int = 1, last: int | None = None) -> Iterator[people.Person]:
@@ -37,27 +38,50 @@ def oregon_people(seed: int, first: int = 1, last: int | None = None) -> Iterato
         n += 1
 
 
-def rows(batch: Iterable[people.Person]
-         ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def rows(
+    batch: Iterable[people.Person],
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """(subject, cycle, charge) rows of a batch of people."""
     subs, cycs, chgs = [], [], []
     for p in batch:
         sid = p.sid(people.HOME)
         mine = [a for a in p.arrests if a.state == people.HOME]
         for cyc, a in enumerate(mine, 1):
-            cycs.append((sid, cyc, a.doa, ARRESTING_ORIS[p.n % len(ARRESTING_ORIS)],
-                         f"{a.doa[2:4]}-{p.n % 100000:05d}", int(a.doa < "19750101")))
+            cycs.append(
+                (
+                    sid,
+                    cyc,
+                    a.doa,
+                    ARRESTING_ORIS[p.n % len(ARRESTING_ORIS)],
+                    f"{a.doa[2:4]}-{p.n % 100000:05d}",
+                    int(a.doa < "19750101"),
+                )
+            )
             chgs.append((sid, cyc, 1, a.off, a.ocl, a.dsp, a.dod))
-        subs.append((sid, p.fbi, p.nam, p.sex, p.rac, p.dob, p.hgt, p.wgt, p.eye, p.hai, p.soc,
-                     1, max(a.doa for a in mine)))
+        subs.append(
+            (
+                sid,
+                p.fbi,
+                p.nam,
+                p.sex,
+                p.rac,
+                p.dob,
+                p.hgt,
+                p.wgt,
+                p.eye,
+                p.hai,
+                p.soc,
+                1,
+                max(a.doa for a in mine),
+            )
+        )
     return subs, cycs, chgs
 
 
 def statements(seed: int, persons: int) -> list[Statement]:
     """The CCH of the first ``persons`` people, as statements for a writer."""
     subs, cycs, chgs = rows(oregon_people(seed, 1, persons))
-    return ([(SUBJECT, r) for r in subs] + [(CYCLE, r) for r in cycs]
-            + [(CHARGE, r) for r in chgs])
+    return [(SUBJECT, r) for r in subs] + [(CYCLE, r) for r in cycs] + [(CHARGE, r) for r in chgs]
 
 
 def seed_world(conn: sqlite3.Connection, persons: int, seed_value: int = 1) -> int:
@@ -72,8 +96,12 @@ def seed_world(conn: sqlite3.Connection, persons: int, seed_value: int = 1) -> i
     return len(subs)
 
 
-def seed(conn: sqlite3.Connection, n: int, seed_value: int = 1,
-         progress: Callable[[int], None] | None = None) -> int:
+def seed(
+    conn: sqlite3.Connection,
+    n: int,
+    seed_value: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Add ``n`` subjects: the next people Oregon holds a record of after the highest SID
     already there; returns the first new SID's number."""
     row = conn.execute("SELECT MAX(sid) FROM subject WHERE sid LIKE 'OR%'").fetchone()

@@ -50,28 +50,49 @@ def read_roster(path: Path, lab: LabConfig) -> list[Seat]:
         if not trainee:
             raise ConfigError("trainee is empty", file=str(path), key="trainee", line=i)
         if terminal not in lab.terminals:
-            raise ConfigError(f"terminal {terminal or '(none)'} is not in {lab.path}",
-                              file=str(path), key="terminal", line=i)
+            raise ConfigError(
+                f"terminal {terminal or '(none)'} is not in {lab.path}",
+                file=str(path),
+                key="terminal",
+                line=i,
+            )
         if any(s.terminal == terminal for s in seats):
-            raise ConfigError(f"terminal {terminal} is given to two trainees", file=str(path),
-                              key="terminal", line=i)
+            raise ConfigError(
+                f"terminal {terminal} is given to two trainees",
+                file=str(path),
+                key="terminal",
+                line=i,
+            )
         if any(s.trainee == trainee for s in seats):
-            raise ConfigError(f"trainee {trainee} is listed twice", file=str(path),
-                              key="trainee", line=i)
+            raise ConfigError(
+                f"trainee {trainee} is listed twice", file=str(path), key="trainee", line=i
+            )
         seats.append(Seat(trainee, terminal))
     return seats
 
 
-async def run_class(reactor: Any, endpoint: str, lab: LabConfig, exercise: Exercise,
-                    seats: list[Seat], klass: str, *, scripts: dict[str, Script] | None = None,
-                    until: Any = None, settle: Any = None,
-                    cases: dict[str, str] | None = None) -> list[Grade]:
+async def run_class(
+    reactor: Any,
+    endpoint: str,
+    lab: LabConfig,
+    exercise: Exercise,
+    seats: list[Seat],
+    klass: str,
+    *,
+    scripts: dict[str, Script] | None = None,
+    until: Any = None,
+    settle: Any = None,
+    cases: dict[str, str] | None = None,
+) -> list[Grade]:
     """Every seat does ``exercise`` at once; ``scripts`` (by terminal) are scripted trainees,
     the others are people, and ``until`` returns when the instructor ends the exercise."""
     busy = {s.terminal for s in exercise.setup} & {s.terminal for s in seats}
     if busy:
-        raise ConfigError(f"terminal(s) {', '.join(sorted(busy))} set the exercise up; seat "
-                          "the trainees elsewhere", key="roster")
+        raise ConfigError(
+            f"terminal(s) {', '.join(sorted(busy))} set the exercise up; seat "
+            "the trainees elsewhere",
+            key="roster",
+        )
     done: asyncio.Future[None] | None = None
     lock = asyncio.Lock()
 
@@ -82,11 +103,23 @@ async def run_class(reactor: Any, endpoint: str, lab: LabConfig, exercise: Exerc
         await asyncio.shield(done)
 
     cases = cases or case_numbers(lab, seats)
-    runs = [run_exercise(reactor, endpoint, lab, exercise, trainee=s.trainee,
-                         terminal=s.terminal, script=(scripts or {}).get(s.terminal),
-                         until=wait_for_people, settle=settle, klass=klass,
-                         setup_lock=lock, case=cases[s.terminal])
-            for s in seats]
+    runs = [
+        run_exercise(
+            reactor,
+            endpoint,
+            lab,
+            exercise,
+            trainee=s.trainee,
+            terminal=s.terminal,
+            script=(scripts or {}).get(s.terminal),
+            until=wait_for_people,
+            settle=settle,
+            klass=klass,
+            setup_lock=lock,
+            case=cases[s.terminal],
+        )
+        for s in seats
+    ]
     return list(await asyncio.gather(*runs))
 
 
@@ -124,14 +157,29 @@ def lines(grades: list[Grade]) -> list[Line]:
     return sorted(out.values(), key=lambda x: (x.trainee, x.exercise))
 
 
-COLUMNS = ("trainee", "terminal", "exercise", "attempts", "result", "score", "rejects",
-           "time to each task (lab s)")
+COLUMNS = (
+    "trainee",
+    "terminal",
+    "exercise",
+    "attempts",
+    "result",
+    "score",
+    "rejects",
+    "time to each task (lab s)",
+)
 
 
 def _row(x: Line) -> list[str]:
-    return [x.trainee, x.terminal, x.exercise, str(x.attempts), "PASS" if x.passed else "FAIL",
-            f"{x.score:.0%}", str(x.rejects),
-            " ".join(f"{t}:{'-' if s is None else f'{s:g}'}" for t, s in x.times)]
+    return [
+        x.trainee,
+        x.terminal,
+        x.exercise,
+        str(x.attempts),
+        "PASS" if x.passed else "FAIL",
+        f"{x.score:.0%}",
+        str(x.rejects),
+        " ".join(f"{t}:{'-' if s is None else f'{s:g}'}" for t, s in x.times),
+    ]
 
 
 def report_csv(grades: list[Grade]) -> str:
@@ -144,14 +192,17 @@ def report_csv(grades: list[Grade]) -> str:
 
 
 def report_html(grades: list[Grade], title: str) -> str:
-    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in _row(x)) + "</tr>"
-                   for x in lines(grades))
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in _row(x)) + "</tr>" for x in lines(grades)
+    )
     head = "".join(f"<th>{escape(c)}</th>" for c in COLUMNS)
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>"
-            f"{escape(title)}</title><style>@page{{size:letter landscape;margin:0.5in}}"
-            "body{font:10pt sans-serif}table{border-collapse:collapse;width:100%}"
-            "thead{display:table-header-group}tr{break-inside:avoid}"
-            "td,th{border:0.5pt solid #555;padding:2pt 4pt;text-align:left}</style></head>"
-            f"<body><h1>{escape(title)}</h1><p>All data is fictitious.</p>"
-            f"<table class='class'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-            "</body></html>")
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>"
+        f"{escape(title)}</title><style>@page{{size:letter landscape;margin:0.5in}}"
+        "body{font:10pt sans-serif}table{border-collapse:collapse;width:100%}"
+        "thead{display:table-header-group}tr{break-inside:avoid}"
+        "td,th{border:0.5pt solid #555;padding:2pt 4pt;text-align:left}</style></head>"
+        f"<body><h1>{escape(title)}</h1><p>All data is fictitious.</p>"
+        f"<table class='class'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        "</body></html>"
+    )

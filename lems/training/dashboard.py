@@ -49,29 +49,54 @@ class Snapshot:
 def _network(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """``federation_status`` rows (written every second by a federation node), if any."""
     try:
-        rows = conn.execute("SELECT state, up, backlog, rtt_p50_ms, rtt_p99_ms, sent, received "
-                            "FROM federation_status ORDER BY state").fetchall()
+        rows = conn.execute(
+            "SELECT state, up, backlog, rtt_p50_ms, rtt_p99_ms, sent, received "
+            "FROM federation_status ORDER BY state"
+        ).fetchall()
     except sqlite3.OperationalError:  # not a node of a federation
         return []
-    return [{"state": r[0], "up": bool(r[1]), "backlog": r[2], "rtt_p50_ms": r[3],
-             "rtt_p99_ms": r[4], "sent": r[5], "received": r[6]} for r in rows]
+    return [
+        {
+            "state": r[0],
+            "up": bool(r[1]),
+            "backlog": r[2],
+            "rtt_p50_ms": r[3],
+            "rtt_p99_ms": r[4],
+            "sent": r[5],
+            "received": r[6],
+        }
+        for r in rows
+    ]
 
 
-def snapshot(database: str | Path, lab_name: str = "", *, recent: int = 15,
-             switch: Any = None, now: datetime | None = None) -> Snapshot:
+def snapshot(
+    database: str | Path,
+    lab_name: str = "",
+    *,
+    recent: int = 15,
+    switch: Any = None,
+    now: datetime | None = None,
+) -> Snapshot:
     """The live view of a lab from its journal (and from ``switch`` when in its process)."""
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
         if now is None:  # out of process: the lab time the switch saves every second
-            now = switch.clock.now() if switch is not None else (
-                saved_time(conn) or datetime.now().astimezone())
+            now = (
+                switch.clock.now()
+                if switch is not None
+                else (saved_time(conn) or datetime.now().astimezone())
+            )
         since = (now - timedelta(hours=1)).astimezone(UTC).isoformat()  # journal is UTC
         rows = conn.execute(
             "SELECT seq, time, direction, terminal, operator, ori, key, disposition, reason, "
-            "text FROM journal WHERE time >= ? ORDER BY seq", (since,)).fetchall()
+            "text FROM journal WHERE time >= ? ORDER BY seq",
+            (since,),
+        ).fetchall()
         network = _network(conn)
-        dead = conn.execute("SELECT terminal, osn, body FROM mailbox WHERE dead = 1 "
-                            "ORDER BY terminal, osn LIMIT 100").fetchall()
+        dead = conn.execute(
+            "SELECT terminal, osn, body FROM mailbox WHERE dead = 1 "
+            "ORDER BY terminal, osn LIMIT 100"
+        ).fetchall()
     finally:
         conn.close()
     snap = Snapshot(lab_name, show(now), network=network)
@@ -95,12 +120,22 @@ def snapshot(database: str | Path, lab_name: str = "", *, recent: int = 15,
     snap.rejects = dict(rejects.most_common())
     snap.online = sorted(t for t, on in online.items() if on)
     shown = [r for r in rows if r[2] in ("in", "out") and r[6] != "ACK"][-recent:]
-    snap.recent = [{"seq": r[0], "time": r[1][11:19], "dir": r[2], "terminal": r[3],
-                    "key": r[6] or r[9].split("\n", 2)[-1][:3], "disposition": r[7],
-                    "text": _first_line(r[9], r[2])} for r in reversed(shown)]
+    snap.recent = [
+        {
+            "seq": r[0],
+            "time": r[1][11:19],
+            "dir": r[2],
+            "terminal": r[3],
+            "key": r[6] or r[9].split("\n", 2)[-1][:3],
+            "disposition": r[7],
+            "text": _first_line(r[9], r[2]),
+        }
+        for r in reversed(shown)
+    ]
     snap.hits = open_hits(rows, now)
-    snap.dead_letters = [{"terminal": t, "osn": osn, "text": _first_line(body, "out")}
-                         for t, osn, body in dead]
+    snap.dead_letters = [
+        {"terminal": t, "osn": osn, "text": _first_line(body, "out")} for t, osn, body in dead
+    ]
     if switch is not None:
         snap.online = sorted(switch.online)
         snap.totals = {k: v for k, v in switch.stats.items() if ":" not in k}
@@ -127,16 +162,25 @@ def open_hits(rows: list[tuple[Any, ...]], now: datetime) -> list[dict[str, Any]
         ident = msg.get("NIC") or msg.get("OCA") or ""
         if key == "YQ":
             pri = msg.get("PRI") or "R"
-            due = datetime.fromisoformat(time) + timedelta(seconds=PRIORITY_SECONDS.get(pri,
-                                                                                       3600))
+            due = datetime.fromisoformat(time) + timedelta(seconds=PRIORITY_SECONDS.get(pri, 3600))
             for dest in msg.destinations:
-                pending.append({"from": ori, "to": dest, "id": ident, "priority": pri,
-                                "due": due})
+                pending.append({"from": ori, "to": dest, "id": ident, "priority": pri, "due": due})
         else:
-            pending = [p for p in pending if not (p["from"] in msg.destinations
-                                                  and p["to"] == ori and p["id"] == ident)]
-    return [{"from": p["from"], "to": p["to"], "id": p["id"], "priority": p["priority"],
-             "left": int((p["due"] - now).total_seconds())} for p in pending]
+            pending = [
+                p
+                for p in pending
+                if not (p["from"] in msg.destinations and p["to"] == ori and p["id"] == ident)
+            ]
+    return [
+        {
+            "from": p["from"],
+            "to": p["to"],
+            "id": p["id"],
+            "priority": p["priority"],
+            "left": int((p["due"] - now).total_seconds()),
+        }
+        for p in pending
+    ]
 
 
 def endpoint_states(switch: Any) -> dict[str, str]:

@@ -36,10 +36,23 @@ from typing import Any
 
 from formats.errors import ConfigError
 
-CHECK_TYPES = ("sent", "answered", "received", "no_unfixed_rejects", "not_sent",
-               "not_refused")
-CHECK_ATTRS = {"type", "key", "after", "fields", "values", "dest", "within", "match",
-               "to_origin", "priority_deadline", "contains", "scope", "accepted", "why"}
+CHECK_TYPES = ("sent", "answered", "received", "no_unfixed_rejects", "not_sent", "not_refused")
+CHECK_ATTRS = {
+    "type",
+    "key",
+    "after",
+    "fields",
+    "values",
+    "dest",
+    "within",
+    "match",
+    "to_origin",
+    "priority_deadline",
+    "contains",
+    "scope",
+    "accepted",
+    "why",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,16 +107,31 @@ class Exercise:
         """This exercise with ``${NAME}`` replaced in its text, setup scripts and check values
         (``${CASE}``: this run's fresh case number, so an exercise runs again on the same lab
         without its entries colliding with the last run's)."""
+
         def sub(text: str) -> str:
             for name, value in variables.items():
                 text = text.replace("${" + name + "}", value)
             return text
 
-        tasks = tuple(Task(t.id, sub(t.text), tuple(
-            replace(c, values={k: sub(v) for k, v in c.values.items()}, contains=sub(c.contains))
-            for c in t.checks)) for t in self.tasks)
-        return replace(self, text=sub(self.text), tasks=tasks,
-                       setup=tuple(Setup(s.terminal, sub(s.script)) for s in self.setup))
+        tasks = tuple(
+            Task(
+                t.id,
+                sub(t.text),
+                tuple(
+                    replace(
+                        c, values={k: sub(v) for k, v in c.values.items()}, contains=sub(c.contains)
+                    )
+                    for c in t.checks
+                ),
+            )
+            for t in self.tasks
+        )
+        return replace(
+            self,
+            text=sub(self.text),
+            tasks=tasks,
+            setup=tuple(Setup(s.terminal, sub(s.script)) for s in self.setup),
+        )
 
 
 def _fail(path: str, where: str, reason: str) -> ConfigError:
@@ -139,14 +167,24 @@ def parse_exercise(doc: dict[str, Any], path: str = "<exercise>") -> Exercise:
                 raise _fail(path, cw, "key is required")
             if c["type"] == "answered" and not c.get("after"):
                 raise _fail(path, cw, "an answered check needs after (the key answered)")
-            checks.append(Check(
-                type=c["type"], key=c["key"].upper(), after=c.get("after", "").upper(),
-                fields=tuple(c.get("fields", ())), values=dict(c.get("values", {})),
-                dest=c.get("dest", ""), within=float(c.get("within", 0)),
-                match=tuple(c.get("match", ())), to_origin=bool(c.get("to_origin", False)),
-                priority_deadline=bool(c.get("priority_deadline", False)),
-                contains=c.get("contains", ""), scope=c.get("scope", "terminal"),
-                accepted=bool(c.get("accepted", True)), why=c.get("why", "")))
+            checks.append(
+                Check(
+                    type=c["type"],
+                    key=c["key"].upper(),
+                    after=c.get("after", "").upper(),
+                    fields=tuple(c.get("fields", ())),
+                    values=dict(c.get("values", {})),
+                    dest=c.get("dest", ""),
+                    within=float(c.get("within", 0)),
+                    match=tuple(c.get("match", ())),
+                    to_origin=bool(c.get("to_origin", False)),
+                    priority_deadline=bool(c.get("priority_deadline", False)),
+                    contains=c.get("contains", ""),
+                    scope=c.get("scope", "terminal"),
+                    accepted=bool(c.get("accepted", True)),
+                    why=c.get("why", ""),
+                )
+            )
         if not checks:
             raise _fail(path, where, "a task needs at least one [[task.check]]")
         tasks.append(Task(t["id"], t["text"].strip(), tuple(checks)))
@@ -156,10 +194,18 @@ def parse_exercise(doc: dict[str, Any], path: str = "<exercise>") -> Exercise:
     if speed <= 0:
         raise _fail(path, "exercise.clock_speed", "clock_speed must be greater than 0")
     return Exercise(
-        id=head["id"], title=head["title"], text=head.get("text", "").strip(),
-        rules=tuple(head.get("rules", ())), trainee=head.get("trainee", "T01").upper(),
-        clock_speed=speed, time_limit=float(head.get("time_limit", 900)),
-        setup=tuple(setup), tasks=tuple(tasks), path=path, needs=tuple(head.get("needs", ())))
+        id=head["id"],
+        title=head["title"],
+        text=head.get("text", "").strip(),
+        rules=tuple(head.get("rules", ())),
+        trainee=head.get("trainee", "T01").upper(),
+        clock_speed=speed,
+        time_limit=float(head.get("time_limit", 900)),
+        setup=tuple(setup),
+        tasks=tuple(tasks),
+        path=path,
+        needs=tuple(head.get("needs", ())),
+    )
 
 
 def load_exercise(path: str | Path) -> Exercise:

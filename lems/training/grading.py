@@ -80,21 +80,34 @@ def last_seq(database: str | Path) -> int:
         conn.close()
 
 
-def read_journal(database: str | Path, after_seq: int = 0,
-                 parser: Parser | None = None) -> list[Entry]:
+def read_journal(
+    database: str | Path, after_seq: int = 0, parser: Parser | None = None
+) -> list[Entry]:
     """Journal rows after ``after_seq``, oldest first (read-only; WAL lets the switch write)."""
     parser = parser or Parser(Dictionary.default())
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
         rows = conn.execute(
             "SELECT seq, time, direction, terminal, operator, ori, key, disposition, reason, "
-            "text FROM journal WHERE seq > ? ORDER BY seq", (after_seq,)).fetchall()
+            "text FROM journal WHERE seq > ? ORDER BY seq",
+            (after_seq,),
+        ).fetchall()
     finally:
         conn.close()
     entries = []
     for seq, time, direction, terminal, operator, ori, key, disposition, reason, text in rows:
-        e = Entry(seq, datetime.fromisoformat(time), direction, terminal, operator, ori, key,
-                  disposition, reason, text)
+        e = Entry(
+            seq,
+            datetime.fromisoformat(time),
+            direction,
+            terminal,
+            operator,
+            ori,
+            key,
+            disposition,
+            reason,
+            text,
+        )
         if direction == "in" and disposition == "accepted":
             parsed = parser.check(text)
             e.msg = None if isinstance(parsed, Reject) else parsed
@@ -160,11 +173,26 @@ class Grade:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Grade:
-        tasks = [TaskResult(t["id"], t["text"], t["passed"],
-                            [CheckResult(**c) for c in t["checks"]], t.get("seconds"))
-                 for t in d["tasks"]]
-        return cls(d["exercise"], d["title"], d["trainee"], d["terminal"], d["operator"],
-                   d["started"], tasks, d.get("rejects", 0))
+        tasks = [
+            TaskResult(
+                t["id"],
+                t["text"],
+                t["passed"],
+                [CheckResult(**c) for c in t["checks"]],
+                t.get("seconds"),
+            )
+            for t in d["tasks"]
+        ]
+        return cls(
+            d["exercise"],
+            d["title"],
+            d["trainee"],
+            d["terminal"],
+            d["operator"],
+            d["started"],
+            tasks,
+            d.get("rejects", 0),
+        )
 
 
 class Grader:
@@ -179,8 +207,14 @@ class Grader:
         """Set by a check that passes on a message: lab seconds from the start to it."""
 
     def grade(self, exercise: Exercise, trainee: str = "") -> Grade:
-        operator = next((e.operator for e in self.entries if e.terminal == self.terminal
-                         and e.direction == "in" and e.operator), "")
+        operator = next(
+            (
+                e.operator
+                for e in self.entries
+                if e.terminal == self.terminal and e.direction == "in" and e.operator
+            ),
+            "",
+        )
         tasks = []
         for task in exercise.tasks:
             results: list[CheckResult] = []
@@ -191,13 +225,30 @@ class Grader:
                 if self._when is not None:
                     times.append(self._when)
             done = all(r.passed for r in results)
-            tasks.append(TaskResult(task.id, task.text, done, results,
-                                    round(max(times), 1) if done and times else None))
-        rejects = sum(1 for e in self.entries if e.direction == "in" and e.refused
-                      and e.terminal == self.terminal)
-        return Grade(exercise.id, exercise.title, trainee or operator or self.terminal,
-                     self.terminal, operator, self.start.isoformat(timespec="seconds"), tasks,
-                     rejects)
+            tasks.append(
+                TaskResult(
+                    task.id,
+                    task.text,
+                    done,
+                    results,
+                    round(max(times), 1) if done and times else None,
+                )
+            )
+        rejects = sum(
+            1
+            for e in self.entries
+            if e.direction == "in" and e.refused and e.terminal == self.terminal
+        )
+        return Grade(
+            exercise.id,
+            exercise.title,
+            trainee or operator or self.terminal,
+            self.terminal,
+            operator,
+            self.start.isoformat(timespec="seconds"),
+            tasks,
+            rejects,
+        )
 
     def check(self, c: Check) -> CheckResult:
         detail = getattr(self, f"_{c.type}")(c)
@@ -211,12 +262,21 @@ class Grader:
         def mine(e: Entry) -> bool:
             return e.terminal == self.terminal if scope == "terminal" else e.ori == self.ori
 
-        return [e for e in self.entries if e.direction == "in" and mine(e)
-                and (key == "*" or e.key == key) and e.key not in ("ACK", "LOGON", "LOGOFF")]
+        return [
+            e
+            for e in self.entries
+            if e.direction == "in"
+            and mine(e)
+            and (key == "*" or e.key == key)
+            and e.key not in ("ACK", "LOGON", "LOGOFF")
+        ]
 
     def _delivered(self, key: str) -> list[Entry]:
-        return [e for e in self.entries if e.direction == "out" and e.terminal == self.terminal
-                and e.key == key]
+        return [
+            e
+            for e in self.entries
+            if e.direction == "out" and e.terminal == self.terminal and e.key == key
+        ]
 
     def _seconds(self, e: Entry, since: datetime | None = None) -> float:
         return (e.time - (since or self.start)).total_seconds()
@@ -233,8 +293,7 @@ class Grader:
             if not same(code, got, want):
                 return f"{c.key} {code}/{got or '(none)'} should be {code}/{want}"
         if c.dest and c.dest not in msg.destinations:
-            return (f"{c.key} went to {' '.join(msg.destinations) or 'no destination'}, "
-                    f"not {c.dest}")
+            return f"{c.key} went to {' '.join(msg.destinations) or 'no destination'}, not {c.dest}"
         if c.within and self._seconds(e) > c.within:
             return f"{c.key} sent {self._seconds(e):.0f} s after the start; limit {c.within:g} s"
         return ""
@@ -275,8 +334,9 @@ class Grader:
     def _no_unfixed_rejects(self, c: Check) -> str:
         sent = self._sent_by(c.key, c.scope)
         for i, e in enumerate(sent):
-            if e.refused and not any(later.accepted and later.key == e.key
-                                     for later in sent[i + 1:]):
+            if e.refused and not any(
+                later.accepted and later.key == e.key for later in sent[i + 1 :]
+            ):
                 return f"{e.key} refused ({e.reason}) and never corrected"
         return ""
 
@@ -308,12 +368,16 @@ class Grader:
             if msg is None:
                 continue
             if c.to_origin and origin and origin not in msg.destinations:
-                problems.append(f"{c.key} went to {' '.join(msg.destinations)}, not to "
-                                f"{origin} (who sent the {c.after})")
+                problems.append(
+                    f"{c.key} went to {' '.join(msg.destinations)}, not to "
+                    f"{origin} (who sent the {c.after})"
+                )
                 continue
-            wrong = [f"{code}/{msg.get(code) or '(none)'} (the {c.after} has {code}/"
-                     f"{pairs.get(code)})" for code in c.match
-                     if not same(code, msg.get(code), pairs.get(code))]
+            wrong = [
+                f"{code}/{msg.get(code) or '(none)'} (the {c.after} has {code}/{pairs.get(code)})"
+                for code in c.match
+                if not same(code, msg.get(code), pairs.get(code))
+            ]
             if wrong:
                 problems.append(f"{c.key} does not match: {', '.join(wrong)}")
                 continue
@@ -340,7 +404,13 @@ def same(code: str, got: str | None, want: str | None) -> bool:
     return normal(code, got) == normal(code, want)
 
 
-def grade(exercise: Exercise, database: str | Path, start_seq: int, terminal: str, ori: str,
-          trainee: str = "") -> Grade:
+def grade(
+    exercise: Exercise,
+    database: str | Path,
+    start_seq: int,
+    terminal: str,
+    ori: str,
+    trainee: str = "",
+) -> Grade:
     """Grade ``terminal`` (whose first ORI is ``ori``) on the journal after ``start_seq``."""
     return Grader(read_journal(database, start_seq), terminal, ori).grade(exercise, trainee)

@@ -45,7 +45,8 @@ def scripted_credentials(lab: LabConfig, terminal: str) -> Credentials:
             f"operator {cred.operator} of terminal {terminal} has only a password hash in "
             f"{lab.path}: a scripted terminal cannot sign on to a switch running elsewhere; run "
             "the exercise without --switch (it then runs its own switch), or write the lab "
-            "with lems init --training-passwords")
+            "with lems init --training-passwords"
+        )
     return cred
 
 
@@ -61,29 +62,43 @@ def session_passwords(lab: LabConfig, terminals: Iterable[str]) -> None:
     wanted = {t.upper() for t in terminals}
     for oid, op in list(lab.operators.items()):
         if op.password_hash and not op.password and wanted & set(op.terminals):
-            lab.operators[oid] = replace(op, password=secrets.token_urlsafe(12),
-                                         password_hash="")
+            lab.operators[oid] = replace(op, password=secrets.token_urlsafe(12), password_hash="")
 
 
-async def setup(reactor: Any, endpoint: str, lab: LabConfig, exercise: Exercise,
-                trainee: str) -> None:
+async def setup(
+    reactor: Any, endpoint: str, lab: LabConfig, exercise: Exercise, trainee: str
+) -> None:
     """Run the exercise's setup scripts, in order; a failing step stops the exercise."""
-    exercise = exercise.with_vars({"TRAINEE_ORI": lab.terminals[trainee].oris[0],
-                                   "TRAINEE": trainee})
+    exercise = exercise.with_vars(
+        {"TRAINEE_ORI": lab.terminals[trainee].oris[0], "TRAINEE": trainee}
+    )
     for step in exercise.setup:
         cred = scripted_credentials(lab, step.terminal)
         text = step.script
-        result = await run_terminal(reactor, endpoint, cred,
-                                    parse_script(text, f"{exercise.id} setup {step.terminal}"))
+        result = await run_terminal(
+            reactor, endpoint, cred, parse_script(text, f"{exercise.id} setup {step.terminal}")
+        )
         if not result.passed:
-            raise ExerciseError(f"setup at {step.terminal} failed at line {result.line}: "
-                                f"{result.reason}")
+            raise ExerciseError(
+                f"setup at {step.terminal} failed at line {result.line}: {result.reason}"
+            )
 
 
-async def run_exercise(reactor: Any, endpoint: str, lab: LabConfig, exercise: Exercise, *,
-                       trainee: str = "", terminal: str = "", script: Script | None = None,
-                       until: Any = None, settle: Any = None, case: str = "",
-                       klass: str = "", setup_lock: asyncio.Lock | None = None) -> Grade:
+async def run_exercise(
+    reactor: Any,
+    endpoint: str,
+    lab: LabConfig,
+    exercise: Exercise,
+    *,
+    trainee: str = "",
+    terminal: str = "",
+    script: Script | None = None,
+    until: Any = None,
+    settle: Any = None,
+    case: str = "",
+    klass: str = "",
+    setup_lock: asyncio.Lock | None = None,
+) -> Grade:
     """Set up, let the trainee work, grade. With ``script`` the trainee is scripted; otherwise
     ``until`` (a coroutine function) returns when the person is done. ``settle`` (a coroutine
     function) waits until the switch has committed everything (in-process switches)."""
@@ -98,15 +113,22 @@ async def run_exercise(reactor: Any, endpoint: str, lab: LabConfig, exercise: Ex
     else:
         await setup(reactor, endpoint, lab, exercise, terminal)
     if script is not None:
-        await run_terminal(reactor, endpoint, scripted_credentials(lab, terminal), script,
-                           variables={"CASE": case})
+        await run_terminal(
+            reactor, endpoint, scripted_credentials(lab, terminal), script, variables={"CASE": case}
+        )
     elif until is not None:
         await until()
     await asyncio.sleep(0.3)  # answers in flight reach the journal
     if settle is not None:
         await settle()
-    g = grade(exercise, lab.database, start, terminal, lab.terminals[terminal].oris[0],
-              trainee or cred.operator)
+    g = grade(
+        exercise,
+        lab.database,
+        start,
+        terminal,
+        lab.terminals[terminal].oris[0],
+        trainee or cred.operator,
+    )
     save_grade(lab, g, klass)
     return g
 
@@ -126,11 +148,14 @@ def results_path(lab: LabConfig) -> Path:
 
 def _connect(lab: LabConfig) -> sqlite3.Connection:
     conn = sqlite3.connect(results_path(lab))
-    conn.execute("CREATE TABLE IF NOT EXISTS grade (id INTEGER PRIMARY KEY, exercise TEXT, "
-                 "trainee TEXT, terminal TEXT, started TEXT, passed INTEGER, score REAL, "
-                 "body TEXT NOT NULL)")
-    conn.execute("CREATE TABLE IF NOT EXISTS class_grade (class TEXT NOT NULL, grade INTEGER "
-                 "NOT NULL)")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS grade (id INTEGER PRIMARY KEY, exercise TEXT, "
+        "trainee TEXT, terminal TEXT, started TEXT, passed INTEGER, score REAL, "
+        "body TEXT NOT NULL)"
+    )
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS class_grade (class TEXT NOT NULL, grade INTEGER NOT NULL)"
+    )
     return conn
 
 
@@ -141,12 +166,20 @@ def save_grade(lab: LabConfig, g: Grade, klass: str = "") -> int:
         with conn:
             cur = conn.execute(
                 "INSERT INTO grade (exercise, trainee, terminal, started, passed, score, body) "
-                "VALUES (?,?,?,?,?,?,?)", (g.exercise, g.trainee, g.terminal, g.started,
-                                           int(g.passed), g.score, json.dumps(g.to_dict())))
+                "VALUES (?,?,?,?,?,?,?)",
+                (
+                    g.exercise,
+                    g.trainee,
+                    g.terminal,
+                    g.started,
+                    int(g.passed),
+                    g.score,
+                    json.dumps(g.to_dict()),
+                ),
+            )
             gid = int(cur.lastrowid or 0)
             if klass:
-                conn.execute("INSERT INTO class_grade (class, grade) VALUES (?, ?)",
-                             (klass, gid))
+                conn.execute("INSERT INTO class_grade (class, grade) VALUES (?, ?)", (klass, gid))
         return gid
     finally:
         conn.close()
@@ -160,7 +193,8 @@ def load_grades(lab: LabConfig, trainee: str = "", klass: str = "") -> list[Grad
         rows = conn.execute(
             "SELECT body FROM grade WHERE (? = '' OR trainee = ?) AND (? = '' OR id IN "
             "(SELECT grade FROM class_grade WHERE class = ?)) ORDER BY id",
-            (trainee, trainee, klass, klass)).fetchall()
+            (trainee, trainee, klass, klass),
+        ).fetchall()
     finally:
         conn.close()
     return [Grade.from_dict(json.loads(body)) for (body,) in rows]

@@ -16,6 +16,7 @@ def settings(**kw: object):
     def edit(text: str) -> str:
         lines = "".join(f"\n{k} = {v}" for k, v in kw.items())
         return text.replace("lockout_after = 5", "lockout_after = 5" + lines)
+
     return edit
 
 
@@ -28,14 +29,16 @@ async def client(switch, reactor, source: str) -> TerminalClient:
 def summaries(database) -> list[tuple[str, str]]:
     conn = sqlite3.connect(database)
     try:
-        return conn.execute("SELECT link, text FROM journal WHERE text LIKE "
-                            "'LINKS REFUSED AT ACCEPT%' ORDER BY seq").fetchall()
+        return conn.execute(
+            "SELECT link, text FROM journal WHERE text LIKE 'LINKS REFUSED AT ACCEPT%' ORDER BY seq"
+        ).fetchall()
     finally:
         conn.close()
 
 
-async def test_links_not_signed_on_from_one_address_are_capped_at_accept(tmp_path, reactor,
-                                                                         monkeypatch):
+async def test_links_not_signed_on_from_one_address_are_capped_at_accept(
+    tmp_path, reactor, monkeypatch
+):
     monkeypatch.setattr(accept, "HOLD", 0.05)
     lab = demo_lab(tmp_path, settings(source_links=3, source_frames=0, source_bytes=0))
     async with running_switch(lab, reactor) as switch:
@@ -69,8 +72,9 @@ async def test_links_not_signed_on_from_one_address_are_capped_at_accept(tmp_pat
     assert "5 OVER 3 LINKS NOT SIGNED ON AT ONCE" in rows[0][1]
 
 
-async def test_an_address_over_its_rate_has_new_connections_closed_at_accept(tmp_path, reactor,
-                                                                             monkeypatch):
+async def test_an_address_over_its_rate_has_new_connections_closed_at_accept(
+    tmp_path, reactor, monkeypatch
+):
     monkeypatch.setattr(accept, "HOLD", 0.05)
     lab = demo_lab(tmp_path, settings(source_frames=2))
     async with running_switch(lab, reactor) as switch:
@@ -86,8 +90,7 @@ async def test_an_address_over_its_rate_has_new_connections_closed_at_accept(tmp
     assert "OVER ITS RATE (2 FRAMES/S" in rows[0][1]
 
 
-async def test_an_address_whose_links_are_refused_for_its_rate_gets_no_new_link(tmp_path,
-                                                                               reactor):
+async def test_an_address_whose_links_are_refused_for_its_rate_gets_no_new_link(tmp_path, reactor):
     lab = demo_lab(tmp_path, settings(source_frames=100, source_bytes=2000))
     async with running_switch(lab, reactor) as switch:
         first = await client(switch, reactor, "127.0.0.9")
@@ -100,8 +103,9 @@ async def test_an_address_whose_links_are_refused_for_its_rate_gets_no_new_link(
         first.close()
 
 
-async def test_refused_connections_are_held_unread_a_while_then_dropped(tmp_path, reactor,
-                                                                        monkeypatch):
+async def test_refused_connections_are_held_unread_a_while_then_dropped(
+    tmp_path, reactor, monkeypatch
+):
     """A tarpit: a peer that reconnects whenever it is closed waits out its refusal; past
     ``HELD_PER_ADDRESS`` refused connections are closed at once; stopping drops those held."""
     monkeypatch.setattr(accept, "HOLD", 0.5)

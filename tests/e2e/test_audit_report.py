@@ -60,8 +60,9 @@ async def test_audit_attributes_counts_and_prints_per_agency(tmp_path, reactor):
         assert out.key == "REJ" and "SPOOF" in out.body
         # a CCH dissemination with purpose and attention line
         await enter_record(sw, await sw.term("T07"))
-        out = await wait(t01.request("QCH.OR0240000.NAM/DOE,JOHN.DOB/19800101.PUR/C"
-                                     ".ATN/DET HALVERSEN"))
+        out = await wait(
+            t01.request("QCH.OR0240000.NAM/DOE,JOHN.DOB/19800101.PUR/C.ATN/DET HALVERSEN")
+        )
         assert out.key == "HIT"
         # NCIC's own reject of an accepted message (locate of a record that is not there)
         nic = make_nic("W", 987654)
@@ -92,14 +93,32 @@ async def test_audit_attributes_counts_and_prints_per_agency(tmp_path, reactor):
         assert logon and logon[0][1] == "T02" and "PASSWORD NOT VALID" in logon[0][5]
         assert not [r for r in rows if r[2] == "1"]  # no bogus ORI "1" from ACK.1
         admin = [r[4] for r in journal(sw, "key = 'ADMIN'")]
-        assert admin == ["admin-suspend", "admin-reinstate", "admin-unlock",
-                         "admin-endpoint-down", "admin-endpoint-up"]
+        assert admin == [
+            "admin-suspend",
+            "admin-reinstate",
+            "admin-unlock",
+            "admin-endpoint-down",
+            "admin-endpoint-up",
+        ]
 
     # the operator row of the failed sign-on names OP02
     assert any(r[1] == "T02" for r in journal(sw, "key = 'LOGON' AND disposition = 'refused'"))
     html = tmp_path / "audit.html"
-    assert main(["audit", str(tmp_path), "--ori", "OR0240000", "--html", str(html),
-                 "--from", "2026-11-01"]) == 0
+    assert (
+        main(
+            [
+                "audit",
+                str(tmp_path),
+                "--ori",
+                "OR0240000",
+                "--html",
+                str(html),
+                "--from",
+                "2026-11-01",
+            ]
+        )
+        == 0
+    )
     page = Tables()
     page.feed(html.read_text())
     assert "@page" in page.css and "page-break-inside: avoid" in page.css

@@ -18,9 +18,20 @@ from terminals.client import TerminalClient
 
 async def start_server(lab_dir) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "lems.cli", "serve", str(lab_dir),
-         "--listen", "tcp:0:interface=127.0.0.1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-u",
+            "-m",
+            "lems.cli",
+            "serve",
+            str(lab_dir),
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     loop = asyncio.get_running_loop()
     seen = []
     while True:
@@ -61,8 +72,12 @@ async def test_kill_9_loses_nothing_acknowledged(tmp_path, reactor):
         proc.stdout.close()
 
     conn = sqlite3.connect(lab.database)
-    journaled = {osn for (osn,) in conn.execute(
-        "SELECT osn FROM journal WHERE terminal = 'T01' AND direction = 'out'")}
+    journaled = {
+        osn
+        for (osn,) in conn.execute(
+            "SELECT osn FROM journal WHERE terminal = 'T01' AND direction = 'out'"
+        )
+    }
     conn.close()
     assert {a.osn for a in answers} <= journaled
 
@@ -74,10 +89,13 @@ async def test_kill_9_loses_nothing_acknowledged(tmp_path, reactor):
         # Every AM whose inbound row was journaled (so acknowledged) arrives, once, without
         # gaps; those whose copies had not committed at the kill are routed again at start.
         conn = sqlite3.connect(lab.database)
-        accepted = conn.execute("SELECT COUNT(*) FROM journal WHERE direction = 'in' "
-                                "AND key = 'AM' AND disposition = 'accepted'").fetchone()[0]
-        recovered = conn.execute("SELECT COUNT(*) FROM journal WHERE disposition = 'recovered'"
-                                 ).fetchone()[0]
+        accepted = conn.execute(
+            "SELECT COUNT(*) FROM journal WHERE direction = 'in' "
+            "AND key = 'AM' AND disposition = 'accepted'"
+        ).fetchone()[0]
+        recovered = conn.execute(
+            "SELECT COUNT(*) FROM journal WHERE disposition = 'recovered'"
+        ).fetchone()[0]
         conn.close()
         mail = []
         while sum(m.key == "AM" for m in mail) < accepted:
@@ -131,8 +149,10 @@ async def _kill_mid_stream_and_check(tmp_path, lab, reactor, attempt: int) -> in
         n = 300
         for i in range(n):
             t1.send("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101")
-            t1.send(f"EW.OR0240000.NAM/SMITH,JOHN.SEX/M.RAC/W.HGT/510.WGT/180.HAI/BRO"
-                    f".OFF/1313.DOW/20250101.OCA/25-{attempt}{i:04d}.DOB/19800101")
+            t1.send(
+                f"EW.OR0240000.NAM/SMITH,JOHN.SEX/M.RAC/W.HGT/510.WGT/180.HAI/BRO"
+                f".OFF/1313.DOW/20250101.OCA/25-{attempt}{i:04d}.DOB/19800101"
+            )
         answers = 0
         while answers < n // 4:
             out = await wait(t1.next(30), 60)
@@ -150,10 +170,14 @@ async def _kill_mid_stream_and_check(tmp_path, lab, reactor, attempt: int) -> in
         conn = sqlite3.connect(lab.database)
 
         def unanswered() -> list[int]:
-            return [seq for (seq,) in conn.execute(
-                "SELECT seq FROM journal i WHERE direction = 'in' AND disposition = 'accepted' "
-                "AND key IN ('QW', 'EW') AND NOT EXISTS (SELECT 1 FROM journal o WHERE "
-                "o.ref = i.seq AND o.direction = 'out')")]
+            return [
+                seq
+                for (seq,) in conn.execute(
+                    "SELECT seq FROM journal i WHERE direction = 'in' AND disposition = 'accepted' "
+                    "AND key IN ('QW', 'EW') AND NOT EXISTS (SELECT 1 FROM journal o WHERE "
+                    "o.ref = i.seq AND o.direction = 'out')"
+                )
+            ]
 
         end = asyncio.get_running_loop().time() + 30
         while unanswered() and asyncio.get_running_loop().time() < end:
@@ -162,12 +186,16 @@ async def _kill_mid_stream_and_check(tmp_path, lab, reactor, attempt: int) -> in
         twice = conn.execute(
             "SELECT ref, COUNT(*) FROM journal WHERE direction = 'out' AND ref IN (SELECT seq "
             "FROM journal WHERE direction = 'in' AND key IN ('QW', 'EW')) GROUP BY ref "
-            "HAVING COUNT(*) > 1").fetchall()
+            "HAVING COUNT(*) > 1"
+        ).fetchall()
         assert twice == []
-        recovered = conn.execute("SELECT text FROM journal WHERE disposition = 'recovered'"
-                                 ).fetchall()
-        notices = conn.execute("SELECT COUNT(*) FROM journal WHERE direction = 'out' AND key = "
-                               "'NTC' AND text LIKE '%WAS NOT RUN AGAIN%'").fetchone()[0]
+        recovered = conn.execute(
+            "SELECT text FROM journal WHERE disposition = 'recovered'"
+        ).fetchall()
+        notices = conn.execute(
+            "SELECT COUNT(*) FROM journal WHERE direction = 'out' AND key = "
+            "'NTC' AND text LIKE '%WAS NOT RUN AGAIN%'"
+        ).fetchone()[0]
         conn.close()
         print(f"round {attempt}: recovered {len(recovered)}, of which notified {notices}")
         assert notices == sum("NOT RUN AGAIN" in t for (t,) in recovered)

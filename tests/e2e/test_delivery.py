@@ -59,6 +59,7 @@ class Raw:
                         self.bad.append(event)
                     else:
                         self.controls.append(event.code)
+
         await asyncio.wait_for(fill(), timeout)
         return self.frames.pop(0)
 
@@ -70,6 +71,7 @@ class Raw:
 
     async def read_to_end(self, timeout: float = 10.0) -> list:
         """Every frame until the switch closes the connection."""
+
         async def drain() -> None:
             while True:
                 data = await self.reader.read(65536)
@@ -78,6 +80,7 @@ class Raw:
                 for event in self.framer.feed(data):
                     if isinstance(event, Frame):
                         self.frames.append(parse_output(event.payload.decode("latin-1")))
+
         await asyncio.wait_for(drain(), timeout)
         frames, self.frames = self.frames, []
         return frames
@@ -222,14 +225,17 @@ async def test_unsendable_mail_is_dead_lettered_and_blocks_nothing(tmp_path, rea
         watched = run_lems("watch", str(tmp_path), "--count", "1")
         assert "DEAD-LETTERS T04:0000002" in watched.stdout, watched.stdout
         audit = run_lems("audit", str(tmp_path), "--terminal", "T04")
-        assert "dead-letter" in audit.stdout and re.search(r"OR0260000\s.*\s1\s*$",
-                                                           audit.stdout, re.M), audit.stdout
+        assert "dead-letter" in audit.stdout and re.search(
+            r"OR0260000\s.*\s1\s*$", audit.stdout, re.M
+        ), audit.stdout
         snap = snapshot(switch.lab.database, switch=switch)
         assert [(d["terminal"], d["osn"]) for d in snap.dead_letters] == [("T04", 2)]
         dropped = run_lems("mail", "drop", str(tmp_path), "T04")
         assert dropped.returncode == 0 and "T04 OSN/0000002 dropped" in dropped.stdout
-        await until(lambda: rows(switch, "SELECT 1 FROM journal WHERE disposition = "
-                                         "'dead-dropped'") != [], timeout=15)
+        await until(
+            lambda: rows(switch, "SELECT 1 FROM journal WHERE disposition = 'dead-dropped'") != [],
+            timeout=15,
+        )
         assert switch.mailboxes.dead("T04") == 0
         t4.close()
 
@@ -242,8 +248,9 @@ async def wait_son(raw: Raw, switch, port: int) -> str:
 
 
 def run_lems(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lems.cli", *args], capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "lems.cli", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 # ------------------------------------------------------------------ acknowledgements
@@ -262,13 +269,18 @@ async def test_ack_is_cumulative_and_an_unknown_osn_is_answered(tmp_path, reacto
         t4.send("ACK.99")
         out = await t4.until_key("REJ")
         assert "CODE/BAD-ACK FLD/OSN" in out.body
-        assert f"NO OUTPUT SEQUENCE NUMBER 99 WAS SENT TO T04 - LAST OSN SENT {out.osn - 1:07d}" \
+        assert (
+            f"NO OUTPUT SEQUENCE NUMBER 99 WAS SENT TO T04 - LAST OSN SENT {out.osn - 1:07d}"
             in out.body
+        )
         t4.send(f"ACK.{out.osn}")  # the third and the reject
         await until(lambda: switch.mailboxes.count("T04") == 0)
         await settle(switch)
-        acks = rows(switch, "SELECT disposition FROM journal WHERE key = 'ACK' AND "
-                            "direction = 'in' AND terminal = 'T04' ORDER BY seq")
+        acks = rows(
+            switch,
+            "SELECT disposition FROM journal WHERE key = 'ACK' AND "
+            "direction = 'in' AND terminal = 'T04' ORDER BY seq",
+        )
         assert [a for (a,) in acks] == ["acked", "ack-unknown", "acked"]
         t1.close()
         t4.close()
@@ -307,7 +319,8 @@ async def test_half_close_before_sign_on_still_answers(tmp_path, reactor):
 
 
 async def test_unacknowledged_output_is_resent_in_session_unless_the_link_turns_it_off(
-        tmp_path, reactor):
+    tmp_path, reactor
+):
     async with running_switch(demo_lab(tmp_path), reactor) as switch:
         eager = await listen(switch, "resend=0.3:window=2")
         quiet = await listen(switch, "resend=0")
@@ -339,8 +352,9 @@ async def test_unacknowledged_output_is_resent_in_session_unless_the_link_turns_
 
 
 async def test_a_full_mailbox_refuses_new_mail_with_a_clear_answer(tmp_path, reactor):
-    lab = demo_lab(tmp_path, lambda t: t.replace("lockout_after = 5",
-                                                 "lockout_after = 5\nmailbox_limit = 3"))
+    lab = demo_lab(
+        tmp_path, lambda t: t.replace("lockout_after = 5", "lockout_after = 5\nmailbox_limit = 3")
+    )
     async with running_switch(lab, reactor) as switch:
         t1 = await sign_on(switch, port_of(switch), "T01")
         for i in range(5):
@@ -395,8 +409,16 @@ async def test_numbered_input_is_acknowledged_and_a_resend_is_a_duplicate(tmp_pa
             t1.send(f"ACK.{copy.osn}")
             t1.close()
         await settle(switch)
-        assert len(rows(switch, "SELECT 1 FROM journal WHERE direction = 'in' AND key = 'AM' "
-                                "AND disposition = 'accepted'")) == 2
+        assert (
+            len(
+                rows(
+                    switch,
+                    "SELECT 1 FROM journal WHERE direction = 'in' AND key = 'AM' "
+                    "AND disposition = 'accepted'",
+                )
+            )
+            == 2
+        )
         assert len(rows(switch, "SELECT 1 FROM journal WHERE disposition = 'duplicate'")) == 2
         t1 = await sign_on(switch, port_of(switch), "T01")
         t1.send("ISN/3\nQW.OR0240000.NAM/DOE,JOHN.DOB/19801345")
@@ -429,8 +451,11 @@ async def test_iak_all_acknowledges_every_message_on_line_and_length_links(tmp_p
             copy = await t1.next()
             assert copy.key == "AM" and copy.lines[-1] == f"HELD {framing}"
             iak = await t1.next()
-            (seq,) = rows(switch, "SELECT seq FROM journal WHERE direction = 'in' AND "
-                                  "text LIKE ?", f"%HELD {framing}")[0]
+            (seq,) = rows(
+                switch,
+                "SELECT seq FROM journal WHERE direction = 'in' AND text LIKE ?",
+                f"%HELD {framing}",
+            )[0]
             assert iak.key == "IAK" and iak.osn == 0
             assert iak.lines[1] == f"SEQ/{seq:07d} ACCEPTED"
             t1.send(f"ACK.{copy.osn}")  # acknowledged silently
@@ -442,8 +467,9 @@ async def test_iak_all_acknowledges_every_message_on_line_and_length_links(tmp_p
             t1.send(f"ISN/{len(framing)}\nQW.OR0240000.NAM/DOE,JOHN.DOB/19801345")
             rej = await t1.next()
             assert rej.key == "REJ"
-            assert re.fullmatch(rf"ISN/{len(framing):07d} SEQ/\d{{7}} REJECTED",
-                                (await t1.next()).lines[1])
+            assert re.fullmatch(
+                rf"ISN/{len(framing):07d} SEQ/\d{{7}} REJECTED", (await t1.next()).lines[1]
+            )
             t1.send(f"ACK.{rej.osn}")  # both REJs: nothing left for the next link
             t1.send("LOGOFF.T01")
             assert (await t1.next()).key == "SOF"

@@ -16,16 +16,19 @@ from support import demo_lab, running_switch, signed_on, wait
 from lems import store
 from lems.lab import load_lab
 
-EW = ("EW.OR0240000.NAM/ZYMANSKI,ORLA K.SEX/F.RAC/W.HGT/506.WGT/130.HAI/BRO.OFF/1299."
-      "DOW/20261101.OCA/26-1001.DOB/19870412")
+EW = (
+    "EW.OR0240000.NAM/ZYMANSKI,ORLA K.SEX/F.RAC/W.HGT/506.WGT/130.HAI/BRO.OFF/1299."
+    "DOW/20261101.OCA/26-1001.DOB/19870412"
+)
 
 
 def fast(text: str, **extra: str) -> str:
     """Demo lab with no endpoint latency and short timeouts."""
     text = re.sub(r"latency_ms = \d+", "latency_ms = 0\ntimeout_s = 0.5", text)
     for name, mode in extra.items():
-        text = text.replace(f'name = "{name}"\nmode = "inprocess"',
-                            f'name = "{name}"\nmode = "{mode}"')
+        text = text.replace(
+            f'name = "{name}"\nmode = "inprocess"', f'name = "{name}"\nmode = "{mode}"'
+        )
     return text
 
 
@@ -85,8 +88,10 @@ async def test_endpoint_down_queues_entries_and_announces(tmp_path, reactor):
 
 async def test_drop_rate_times_out_with_not_available(tmp_path, reactor):
     def edit(text: str) -> str:
-        return fast(text).replace('name = "ncic"\nmode = "inprocess"',
-                                  'name = "ncic"\nmode = "inprocess"\ndrop_rate = 1.0')
+        return fast(text).replace(
+            'name = "ncic"\nmode = "inprocess"',
+            'name = "ncic"\nmode = "inprocess"\ndrop_rate = 1.0',
+        )
 
     async with running_switch(demo_lab(tmp_path, edit), reactor) as switch:
         t1 = await signed_on(switch, reactor, "T01")
@@ -99,9 +104,20 @@ async def test_drop_rate_times_out_with_not_available(tmp_path, reactor):
 async def test_ncic_as_a_separate_process_over_tcp(tmp_path, reactor):
     lab = demo_lab(tmp_path / "lab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lems.cli", "endpoint", "ncic", str(tmp_path / "lab"),
-         "--listen", "tcp:0:interface=127.0.0.1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "lems.cli",
+            "endpoint",
+            "ncic",
+            str(tmp_path / "lab"),
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = await asyncio.get_running_loop().run_in_executor(None, proc.stdout.readline)
         port = int(re.search(r":(\d+)$", line.strip()).group(1))
@@ -126,8 +142,11 @@ async def test_ncic_as_a_separate_process_over_tcp(tmp_path, reactor):
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
-    rows = sqlite3.connect(tmp_path / "lab" / "ncic.db").execute(
-        "SELECT count(*) FROM record WHERE oca = '26-1001'").fetchone()
+    rows = (
+        sqlite3.connect(tmp_path / "lab" / "ncic.db")
+        .execute("SELECT count(*) FROM record WHERE oca = '26-1001'")
+        .fetchone()
+    )
     assert rows[0] == 1
 
 
@@ -144,8 +163,10 @@ async def test_nlets_queries_relay_and_auto_hit_confirmation(tmp_path, reactor):
         out = await wait(t1.request("AM.OR0240000.WA9990000.TXT\nHELLO"))
         assert out.key == "ER" and ".19." in out.body
         # an out-of-state sheriff answers the hit confirmation after 5 lab seconds (0.25 s)
-        t1.send("YQ.OR0240000.WA0010000.TXT\nRTY/WP.RNO/1.PRI/U.OCA/24-1187.NIC/W000000184."
-                "NAM/DOE,JOHN.RNA/SGT ROE.RAG/CASCADE CO SO")
+        t1.send(
+            "YQ.OR0240000.WA0010000.TXT\nRTY/WP.RNO/1.PRI/U.OCA/24-1187.NIC/W000000184."
+            "NAM/DOE,JOHN.RNA/SGT ROE.RAG/CASCADE CO SO"
+        )
         yr = await drain_until(t1, "YR", 5)
         assert yr.ori == "WA0010000" and "CON/Y" in yr.body
         t1.close()
@@ -153,11 +174,14 @@ async def test_nlets_queries_relay_and_auto_hit_confirmation(tmp_path, reactor):
 
 async def test_error_faults_answer_system_error_and_latency_is_added(tmp_path, reactor):
     def edit(text: str) -> str:
-        text = fast(text).replace('name = "ncic"\nmode = "inprocess"\nlatency_ms = 0',
-                                  'name = "ncic"\nmode = "inprocess"\nlatency_ms = 0\n'
-                                  'error_rate = 1.0')
-        return text.replace('name = "nlets"\nmode = "inprocess"\nlatency_ms = 0',
-                            'name = "nlets"\nmode = "inprocess"\nlatency_ms = 300')
+        text = fast(text).replace(
+            'name = "ncic"\nmode = "inprocess"\nlatency_ms = 0',
+            'name = "ncic"\nmode = "inprocess"\nlatency_ms = 0\nerror_rate = 1.0',
+        )
+        return text.replace(
+            'name = "nlets"\nmode = "inprocess"\nlatency_ms = 0',
+            'name = "nlets"\nmode = "inprocess"\nlatency_ms = 300',
+        )
 
     async with running_switch(demo_lab(tmp_path, edit), reactor) as switch:
         t1 = await signed_on(switch, reactor, "T01")
@@ -174,8 +198,9 @@ async def test_ask_for_other_services_and_unavailable_when_down(tmp_path, reacto
 
     async with running_switch(demo_lab(tmp_path, fast), reactor) as switch:
         nics = switch.router.services["nics"]
-        bodies = await wait(nics.ask("NCK.ORLEDS000.NAM/CLEAN,CARL.DOB/19700101.SEX/M",
-                                     "ORLEDS000"))
+        bodies = await wait(
+            nics.ask("NCK.ORLEDS000.NAM/CLEAN,CARL.DOB/19700101.SEX/M", "ORLEDS000")
+        )
         assert bodies[0].startswith("NCR.ORLEDS000") and "STATUS/PROCEED" in bodies[0]
         ncic = switch.router.services["ncic"]
         bodies = await wait(ncic.ask("QW.ORLEDS000.NAM/NOBODY,NEVER.DOB/19990909", "ORLEDS000"))

@@ -31,8 +31,12 @@ SENDER = {"OR": "OR0240000", "WA": "WA0010000", "ID": "ID0010000"}
 def serve(lab_dir: Path) -> subprocess.Popen[bytes]:
     log = (lab_dir / "serve.log").open("ab")
     try:
-        return subprocess.Popen([sys.executable, "-m", "lems.cli", "serve", str(lab_dir)],
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "lems.cli", "serve", str(lab_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     finally:
         log.close()
 
@@ -54,12 +58,20 @@ async def test_nothing_lost_across_a_broker_kill_and_a_node_crash(tmp_path, reac
     clients: dict[str, TerminalClient | None] = {}
     try:
         for st in STATES:
-            state_lab(tmp_path / st, st, cluster.url, "CHAOS",
-                      listen=f"tcp:{ports[st]}:interface=127.0.0.1")
+            state_lab(
+                tmp_path / st,
+                st,
+                cluster.url,
+                "CHAOS",
+                listen=f"tcp:{ports[st]}:interface=127.0.0.1",
+            )
             procs[st] = serve(tmp_path / st)
         await until(lambda: all(answers(p) for p in ports.values()), 60, "switches listening")
-        await until(lambda: all(sees_all(tmp_path / st / "lab.db", list(STATES))
-                                for st in STATES), 30, "every node sees every other")
+        await until(
+            lambda: all(sees_all(tmp_path / st / "lab.db", list(STATES)) for st in STATES),
+            30,
+            "every node sees every other",
+        )
 
         async def sign_on(st: str) -> TerminalClient:
             c = TerminalClient(reactor)
@@ -93,30 +105,40 @@ async def test_nothing_lost_across_a_broker_kill_and_a_node_crash(tmp_path, reac
                         continue
                     n += 1
                     c.send(f"DQ.{SENDER[st]}.{other}.TXT\nOLN/Q{st}{other}{n:05d}")
-                    c.send(f"AM.{SENDER[st]}.{SENDER[other]}.TXT\nCHAOS TOKEN A{st}{other}"
-                           f"{n:05d}")
+                    c.send(f"AM.{SENDER[st]}.{SENDER[other]}.TXT\nCHAOS TOKEN A{st}{other}{n:05d}")
             await asyncio.sleep(0.1)  # the offered rate, not a wait for a result
 
         # what each node accepted (journaled): those must all come through, exactly once
         accepted_dq: dict[str, set[str]] = {}
         accepted_am: dict[str, set[str]] = {}
         for st in STATES:
-            rows = journal(tmp_path / st, "SELECT key, text FROM journal WHERE direction = 'in' "
-                           "AND disposition = 'accepted' AND key IN ('DQ', 'AM')")
-            accepted_dq[st] = {m for k, t in rows if k == "DQ"
-                               for m in re.findall(r"OLN/(Q\w+)", t)}
-            accepted_am[st] = {m for k, t in rows if k == "AM"
-                               for m in re.findall(r"TOKEN (A\w+)", t)}
+            rows = journal(
+                tmp_path / st,
+                "SELECT key, text FROM journal WHERE direction = 'in' "
+                "AND disposition = 'accepted' AND key IN ('DQ', 'AM')",
+            )
+            accepted_dq[st] = {
+                m for k, t in rows if k == "DQ" for m in re.findall(r"OLN/(Q\w+)", t)
+            }
+            accepted_am[st] = {
+                m for k, t in rows if k == "AM" for m in re.findall(r"TOKEN (A\w+)", t)
+            }
         assert sum(map(len, accepted_dq.values())) > 150, accepted_dq
 
         def answered(st: str) -> Counter[str]:
-            rows = journal(tmp_path / st, "SELECT text FROM journal WHERE direction = 'out' "
-                           "AND key = 'DR' AND terminal = 'T01'")
+            rows = journal(
+                tmp_path / st,
+                "SELECT text FROM journal WHERE direction = 'out' "
+                "AND key = 'DR' AND terminal = 'T01'",
+            )
             return Counter(m for (t,) in rows for m in re.findall(r"OLN/(Q\w+)", t))
 
         def delivered(st: str) -> Counter[tuple[str, str]]:
-            rows = journal(tmp_path / st, "SELECT terminal, text FROM journal WHERE "
-                           "direction = 'out' AND key = 'AM' AND terminal IN ('T01', 'T02')")
+            rows = journal(
+                tmp_path / st,
+                "SELECT terminal, text FROM journal WHERE "
+                "direction = 'out' AND key = 'AM' AND terminal IN ('T01', 'T02')",
+            )
             return Counter((term, m) for term, t in rows for m in re.findall(r"TOKEN (A\w+)", t))
 
         def missing() -> list[str]:
@@ -125,8 +147,12 @@ async def test_nothing_lost_across_a_broker_kill_and_a_node_crash(tmp_path, reac
                 out += sorted(accepted_dq[st] - set(answered(st)))
                 got = delivered(st)
                 for other in STATES:
-                    out += [f"{token}@{t}" for token in sorted(accepted_am[other])
-                            for t in ("T01", "T02") if token[2:4] == st and (t, token) not in got]
+                    out += [
+                        f"{token}@{t}"
+                        for token in sorted(accepted_am[other])
+                        for t in ("T01", "T02")
+                        if token[2:4] == st and (t, token) not in got
+                    ]
             return out
 
         try:
@@ -136,12 +162,24 @@ async def test_nothing_lost_across_a_broker_kill_and_a_node_crash(tmp_path, reac
             why = []
             for token in gone[:5]:  # what the sender's journal says about each
                 st = token[1:3] if token.startswith("Q") else token.split("@")[0][2:4]
-                seqs = [s for (s,) in journal(tmp_path / st, "SELECT seq FROM journal WHERE "
-                                              "direction = 'in' AND text LIKE ?",
-                                              f"%{token.split('@')[0]}%")]
-                why += [journal(tmp_path / st, "SELECT seq, direction, key, disposition, "
-                                "substr(text, 1, 120) FROM journal WHERE seq = ? OR ref = ?",
-                                s, s) for s in seqs]
+                seqs = [
+                    s
+                    for (s,) in journal(
+                        tmp_path / st,
+                        "SELECT seq FROM journal WHERE direction = 'in' AND text LIKE ?",
+                        f"%{token.split('@')[0]}%",
+                    )
+                ]
+                why += [
+                    journal(
+                        tmp_path / st,
+                        "SELECT seq, direction, key, disposition, "
+                        "substr(text, 1, 120) FROM journal WHERE seq = ? OR ref = ?",
+                        s,
+                        s,
+                    )
+                    for s in seqs
+                ]
             raise AssertionError(f"lost: {gone[:40]}; {why}") from None
         lost = dup = 0
         for st in STATES:

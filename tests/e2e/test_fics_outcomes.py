@@ -34,8 +34,19 @@ NCIC_CASES = [
     ("ndtf", [("NTN", "N000000077")], "PENDING"),
 ]
 
-LEAKS = ("REASON/", "WANTED", "PROTECTION", "MISSING", "NICS DENIED", "NIC/", "PPN/", "PCA/",
-         "CONVICTION", "SID/", "NOT AVAILABLE")
+LEAKS = (
+    "REASON/",
+    "WANTED",
+    "PROTECTION",
+    "MISSING",
+    "NICS DENIED",
+    "NIC/",
+    "PPN/",
+    "PCA/",
+    "CONVICTION",
+    "SID/",
+    "NOT AVAILABLE",
+)
 
 
 def assert_no_reason(body: str) -> None:
@@ -43,14 +54,18 @@ def assert_no_reason(body: str) -> None:
         assert word not in body, (word, body)
 
 
-@pytest.mark.parametrize(("file", "extra", "outcome"), NCIC_CASES,
-                         ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(NCIC_CASES)])
+@pytest.mark.parametrize(
+    ("file", "extra", "outcome"),
+    NCIC_CASES,
+    ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(NCIC_CASES)],
+)
 async def test_fics_outcome_per_ncic_person_file(tmp_path, reactor, file, extra, outcome):
     async with lab_switch(tmp_path, reactor, edit=fast) as sw:
         system = sw.router.services["ncic"].server.system
         nam, dob = "KESTREL,ODESSA", "19790214"
-        system.store.insert(file, "E", "OR0240000", "26-3001", [*person(nam, dob, "F"), *extra],
-                            WHEN)
+        system.store.insert(
+            file, "E", "OR0240000", "26-3001", [*person(nam, dob, "F"), *extra], WHEN
+        )
         dealer = await sw.term("T13")
         out = await wait(dealer.request(DEALER.format(nam=nam, dob=dob, sex="F")))
         assert out.key == "FCR", out.body
@@ -64,8 +79,12 @@ async def test_fics_outcome_per_ncic_person_file(tmp_path, reactor, file, extra,
         assert len(rows) == 1 and f"FTN/{ftn}" in rows[0][6]
         assert rows[0][1] == "T13" and rows[0][2] == "OR024905Z"
         why = rows[0][5]
-        words = {"wanted": "WANTED PERSON", "missing": "MISSING", "order": "PROTECTION ORDER",
-                 "ndtf": "NICS DENIED TRANSACTION"}[file]
+        words = {
+            "wanted": "WANTED PERSON",
+            "missing": "MISSING",
+            "order": "PROTECTION ORDER",
+            "ndtf": "NICS DENIED TRANSACTION",
+        }[file]
         assert words in why, why
         assert "NOT AVAILABLE" not in why, why  # NICS answered: it was up
         stored = sw.state.db.one("SELECT result, reason FROM fics_check WHERE ftn = ?", (ftn,))
@@ -77,8 +96,7 @@ async def test_fics_state_records_decide_without_telling_the_dealer(tmp_path, re
         dealer = await sw.term("T13")
         isb = await sw.term("T07")
         # a clean purchaser is approved, the FTN being the approval number
-        out = await wait(dealer.request(DEALER.format(nam="WREN,HOLLIS", dob="19820303",
-                                                      sex="M")))
+        out = await wait(dealer.request(DEALER.format(nam="WREN,HOLLIS", dob="19820303", sex="M")))
         assert "STATUS/APPROVED" in out.body
         # an open felony arrest: pending, research
         sid = await enter_record(sw, isb, ARREST)
@@ -91,10 +109,12 @@ async def test_fics_state_records_decide_without_telling_the_dealer(tmp_path, re
         assert "STATUS/DENIED" in out.body and "MAY ASK" in " ".join(out.body.split())
         assert_no_reason(out.body)
         # a mental-health prohibited person (PPF): denied, no category shown
-        await wait((await sw.term("T08")).request(
-            "EPP.OR024901Z.NAM/PARSONS,EDNA.DOB/19751212.SEX/F.PCA/D"))
-        out = await wait(dealer.request(DEALER.format(nam="PARSONS,EDNA", dob="19751212",
-                                                      sex="F")))
+        await wait(
+            (await sw.term("T08")).request(
+                "EPP.OR024901Z.NAM/PARSONS,EDNA.DOB/19751212.SEX/F.PCA/D"
+            )
+        )
+        out = await wait(dealer.request(DEALER.format(nam="PARSONS,EDNA", dob="19751212", sex="F")))
         assert "STATUS/DENIED" in out.body
         assert_no_reason(out.body)
         await settle(sw)

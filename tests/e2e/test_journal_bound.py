@@ -18,25 +18,50 @@ from terminals.recording_io import read_all
 
 
 def lems(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lems.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "lems.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def fill(database: Path, n: int, size: int = 1000, day: str = "2026-11-01") -> None:
     """``n`` old rows of ``size`` characters, as an earlier run would have journaled them."""
     conn = sqlite3.connect(database)
     top = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
-    conn.executemany(INSERT, [
-        (top + i + 1, f"{day}T10:00:{i % 60:02d}.000000-08:00", "in", "tcp:127.0.0.1:1", "T01",
-         "OP01", "OR0240000", "QW", "accepted", "", 0, 0, f"QW.OR0240000.NAM/{'X' * size}{i}")
-        for i in range(n)])
-    conn.execute("INSERT INTO journal (seq, time, direction, terminal, key, disposition, osn, "
-                 "text) VALUES (?, ?, 'out', 'T04', 'AM', 'queued', 7, 'OSN/0000007 AM')",
-                 (top + n + 1, f"{day}T11:00:00.000000-08:00"))
+    conn.executemany(
+        INSERT,
+        [
+            (
+                top + i + 1,
+                f"{day}T10:00:{i % 60:02d}.000000-08:00",
+                "in",
+                "tcp:127.0.0.1:1",
+                "T01",
+                "OP01",
+                "OR0240000",
+                "QW",
+                "accepted",
+                "",
+                0,
+                0,
+                f"QW.OR0240000.NAM/{'X' * size}{i}",
+            )
+            for i in range(n)
+        ],
+    )
+    conn.execute(
+        "INSERT INTO journal (seq, time, direction, terminal, key, disposition, osn, "
+        "text) VALUES (?, ?, 'out', 'T04', 'AM', 'queued', 7, 'OSN/0000007 AM')",
+        (top + n + 1, f"{day}T11:00:00.000000-08:00"),
+    )
     # a later session answer (OSN 0): the OSN counter still continues from 7
-    conn.execute("INSERT INTO journal (seq, time, direction, terminal, key, disposition, osn, "
-                 "text) VALUES (?, ?, 'out', 'T04', 'SON', 'sent', 0, 'OSN/0000000 SON')",
-                 (top + n + 2, f"{day}T11:00:01.000000-08:00"))
+    conn.execute(
+        "INSERT INTO journal (seq, time, direction, terminal, key, disposition, osn, "
+        "text) VALUES (?, ?, 'out', 'T04', 'SON', 'sent', 0, 'OSN/0000000 SON')",
+        (top + n + 2, f"{day}T11:00:01.000000-08:00"),
+    )
     conn.commit()
     conn.close()
 
@@ -53,8 +78,10 @@ def test_journal_archive_writes_a_recording_then_deletes_and_vacuum_shrinks(tmp_
     lab = demo_lab(tmp_path)
     fill(lab.database, 3000)
     conn = store.connect(lab.database)
-    conn.execute("INSERT INTO journal (seq, time, direction, text) VALUES "
-                 "(100000, '2026-11-23T10:00:00.000000-08:00', 'sys', 'SWITCH STARTED')")
+    conn.execute(
+        "INSERT INTO journal (seq, time, direction, text) VALUES "
+        "(100000, '2026-11-23T10:00:00.000000-08:00', 'sys', 'SWITCH STARTED')"
+    )
     conn.close()
     before = count(lab.database)
     r = lems("journal", "archive", tmp_path)
@@ -91,10 +118,14 @@ def test_journal_archive_by_size(tmp_path):
 
 
 async def test_a_serving_switch_archives_old_rows_and_is_refused_archive(tmp_path, reactor):
-    lab = demo_lab(tmp_path, lambda t: t.replace(
-        "# ---------------------------------------------------------------- agencies",
-        "[journal]\nkeep_days = 7\narchive_every = 1\n\n"
-        "# ---------------------------------------------------------------- agencies"))
+    lab = demo_lab(
+        tmp_path,
+        lambda t: t.replace(
+            "# ---------------------------------------------------------------- agencies",
+            "[journal]\nkeep_days = 7\narchive_every = 1\n\n"
+            "# ---------------------------------------------------------------- agencies",
+        ),
+    )
     fill(lab.database, 2000)
     async with running_switch(lab, reactor) as switch:
         t1 = await signed_on(switch, reactor, "T01")
@@ -123,8 +154,13 @@ async def test_the_wal_is_truncated_after_a_reader_held_it(tmp_path, reactor):
         text = "X" * 2000
         seq = switch.journal.last_seq + 1000
         while wal.stat().st_size <= committer.WAL_LIMIT + (8 << 20):
-            rows = [(INSERT, (seq + i, "2026-11-23T10:00:00", "sys", "", "", "", "", "", "", "",
-                              0, 0, text)) for i in range(2000)]
+            rows = [
+                (
+                    INSERT,
+                    (seq + i, "2026-11-23T10:00:00", "sys", "", "", "", "", "", "", "", 0, 0, text),
+                )
+                for i in range(2000)
+            ]
             seq += 2000
             await wait(switch.writer.submit(rows), 30)
         grown = wal.stat().st_size
@@ -134,8 +170,30 @@ async def test_the_wal_is_truncated_after_a_reader_held_it(tmp_path, reactor):
         while wal.stat().st_size > committer.WAL_LIMIT and time.monotonic() < deadline:
             # the checkpointer catches up (every 0.25 s); the next commit then starts the WAL
             # again from its beginning and cuts the file back
-            await wait(switch.writer.submit([(INSERT, (seq, "2026-11-23T10:00:00", "sys", "",
-                                                       "", "", "", "", "", "", 0, 0, "x"))]))
+            await wait(
+                switch.writer.submit(
+                    [
+                        (
+                            INSERT,
+                            (
+                                seq,
+                                "2026-11-23T10:00:00",
+                                "sys",
+                                "",
+                                "",
+                                "",
+                                "",
+                                "",
+                                "",
+                                "",
+                                0,
+                                0,
+                                "x",
+                            ),
+                        )
+                    ]
+                )
+            )
             seq += 1
             await asyncio.sleep(0.05)
         assert grown > committer.WAL_LIMIT >= wal.stat().st_size

@@ -16,8 +16,12 @@ from lems.lablock import LabBusy, LabLock
 
 
 def lems(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lems.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "lems.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def refused(r: subprocess.CompletedProcess[str], pid: int) -> None:
@@ -41,26 +45,50 @@ async def test_a_served_lab_refuses_other_writers_and_serves_readers(tmp_path, r
             return lems(*args)
 
         second = await loop.run_in_executor(
-            None, run, "serve", tmp_path, "--listen", "tcp:0:interface=127.0.0.1")
+            None, run, "serve", tmp_path, "--listen", "tcp:0:interface=127.0.0.1"
+        )
         refused(second, proc.pid)
         assert "LISTENING" not in second.stdout
-        refused(await loop.run_in_executor(None, run, "cch", "seed", tmp_path,
-                                           "--subjects", "3"), proc.pid)
-        refused(await loop.run_in_executor(None, run, "seed", tmp_path, "--subjects", "3"),
-                proc.pid)
-        refused(await loop.run_in_executor(
-            None, lambda: subprocess.run(
-                [sys.executable, "-m", "lems.cli", "exercise", "run", "answer-yq", "--lab",
-                 str(tmp_path)], capture_output=True, text=True, timeout=60, input="\n")),
-            proc.pid)
+        refused(
+            await loop.run_in_executor(None, run, "cch", "seed", tmp_path, "--subjects", "3"),
+            proc.pid,
+        )
+        refused(
+            await loop.run_in_executor(None, run, "seed", tmp_path, "--subjects", "3"), proc.pid
+        )
+        refused(
+            await loop.run_in_executor(
+                None,
+                lambda: subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "lems.cli",
+                        "exercise",
+                        "run",
+                        "answer-yq",
+                        "--lab",
+                        str(tmp_path),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    input="\n",
+                ),
+            ),
+            proc.pid,
+        )
         # the switch is unharmed
         out = await wait(c.request("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101"))
         assert out.key in ("HIT", "NRC"), out.body
         # readers work beside it
-        for args in (("audit", tmp_path), ("hits", tmp_path),
-                     ("record", tmp_path, "--out", tmp_path / "day.jsonl"),
-                     ("watch", tmp_path, "--count", "1", "--interval", "0.1"),
-                     ("health", tmp_path)):
+        for args in (
+            ("audit", tmp_path),
+            ("hits", tmp_path),
+            ("record", tmp_path, "--out", tmp_path / "day.jsonl"),
+            ("watch", tmp_path, "--count", "1", "--interval", "0.1"),
+            ("health", tmp_path),
+        ):
             r = await loop.run_in_executor(None, run, *args)
             assert r.returncode == 0, (args, r.stdout, r.stderr)
         assert (tmp_path / "day.jsonl").stat().st_size > 0
@@ -80,10 +108,17 @@ async def test_a_served_lab_refuses_other_writers_and_serves_readers(tmp_path, r
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
     lab = demo_lab(tmp_path)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
-         "from lems.lablock import LabLock\n"
-         f"LabLock(Path({str(lab.database)!r}), 'command test')\n"
-         "print('held', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom pathlib import Path\n"
+            "from lems.lablock import LabLock\n"
+            f"LabLock(Path({str(lab.database)!r}), 'command test')\n"
+            "print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(LabBusy, match=f"pid {holder.pid}"):

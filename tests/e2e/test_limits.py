@@ -14,6 +14,7 @@ def settings(**kw: object):
     def edit(text: str) -> str:
         lines = "".join(f"\n{k} = {v}" for k, v in kw.items())
         return text.replace("lockout_after = 5", "lockout_after = 5" + lines)
+
     return edit
 
 
@@ -26,8 +27,9 @@ async def client(switch, reactor, source: str = "127.0.0.1") -> TerminalClient:
 def rows(switch, where: str) -> list[tuple]:
     conn = sqlite3.connect(switch.lab.database)
     try:
-        return conn.execute(f"SELECT direction, text, disposition, reason FROM journal "
-                            f"WHERE {where} ORDER BY seq").fetchall()
+        return conn.execute(
+            f"SELECT direction, text, disposition, reason FROM journal WHERE {where} ORDER BY seq"
+        ).fetchall()
     finally:
         conn.close()
 
@@ -57,7 +59,9 @@ async def test_a_peer_not_signed_on_writes_little_to_the_journal_and_is_closed(t
         # the switch serves the honest
         t1 = await signed_on(switch, reactor, "T01")
         assert (await wait(t1.request("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101"))).key in (
-            "HIT", "NRC")
+            "HIT",
+            "NRC",
+        )
         t1.close()
 
 
@@ -69,13 +73,18 @@ async def test_a_terminal_over_its_rate_is_refused_and_stays_on_line(tmp_path, r
         for _ in range(20):
             t1.send("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101")
         answers = []
-        await until(lambda: (answers.extend(t1.drain()) or len(answers) >= 6), 10)
+        await until(lambda: answers.extend(t1.drain()) or len(answers) >= 6, 10)
         refused = [o for o in answers if "CODE/RATE-LIMIT" in o.body]
         served = [o for o in answers if o.key in ("HIT", "NRC")]
         assert len(refused) == 1 and "LIMIT 5 FRAMES/S AND 1048576" in refused[0].body
         # the link was paused a second; what it had sent meanwhile is answered by one notice
-        await until(lambda: (answers.extend(t1.drain()) or any(
-            "MORE FRAMES NOT ACCEPTED" in o.body for o in answers)), 10)
+        await until(
+            lambda: (
+                answers.extend(t1.drain())
+                or any("MORE FRAMES NOT ACCEPTED" in o.body for o in answers)
+            ),
+            10,
+        )
         notice = next(o for o in answers if "MORE FRAMES NOT ACCEPTED" in o.body)
         more = int(notice.body.split("RATE LIMIT - ")[1].split()[0])
         assert len(served) + 1 + more == 20 and len(served) >= 5
@@ -123,8 +132,9 @@ async def test_a_link_that_never_signs_on_is_closed_by_default(tmp_path, reactor
         honest.close()
 
 
-async def test_a_terminal_that_does_not_read_is_not_read_either_then_dropped(tmp_path, reactor,
-                                                                             monkeypatch):
+async def test_a_terminal_that_does_not_read_is_not_read_either_then_dropped(
+    tmp_path, reactor, monkeypatch
+):
     """It cannot make the switch work for answers it does not take: once its socket is full the
     switch stops reading it, and drops it (journaled) when it still reads nothing."""
     import contextlib
@@ -151,7 +161,7 @@ async def test_a_terminal_that_does_not_read_is_not_read_either_then_dropped(tmp
             def push() -> bool:  # as much as the socket takes, until the switch holds the link
                 nonlocal sent
                 with contextlib.suppress(BlockingIOError):
-                    sent += sock.send(burst[sent:sent + 65536])
+                    sent += sock.send(burst[sent : sent + 65536])
                 return fair.NOT_READING in link.holds
 
             await until(push, 30)
@@ -164,8 +174,9 @@ async def test_a_terminal_that_does_not_read_is_not_read_either_then_dropped(tmp
             assert out.key in ("HIT", "NRC")
             await until(lambda: "T04" not in switch.online, 10)
             await wait(switch.writer.submit([]))
-            assert len(rows(switch, "direction = 'in' AND terminal = 'T04' AND key = 'QW'")) \
-                == taken
+            assert (
+                len(rows(switch, "direction = 'in' AND terminal = 'T04' AND key = 'QW'")) == taken
+            )
             dropped = rows(switch, "disposition = 'dropped'")
             assert [r[1] for r in dropped] == ["LINK OF TERMINAL T04 DROPPED: PEER DOES NOT READ"]
             t1.close()

@@ -69,19 +69,29 @@ class Rig:
             for t in ("T01", "T04"):
                 modem = NullModem(self.reactor, self.tmp / f"tty-{t}").plug()
                 self.modems[t] = modem
-                await wait(switch.listen(f"serial:{modem.a}:baudrate=9600:bytesize=7:parity=E:"
-                                         "stopbits=1:ack_timeout=0.3:reopen=0.05:framing=stx"))
+                await wait(
+                    switch.listen(
+                        f"serial:{modem.a}:baudrate=9600:bytesize=7:parity=E:"
+                        "stopbits=1:ack_timeout=0.3:reopen=0.05:framing=stx"
+                    )
+                )
                 self.clients[t] = f"serial:{modem.b}:ack_timeout=0.3:framing=stx"
         elif kind == "tls":
             from hardware.tls import write_lab_pki
 
             pki = write_lab_pki(self.tmp / "pki", ["T01", "T04"])
-            port = await wait(switch.listen(
-                f"tls:0:interface=127.0.0.1:certKey={pki / 'server.pem'}:"
-                f"caCerts={pki / 'ca.pem'}"))
+            port = await wait(
+                switch.listen(
+                    f"tls:0:interface=127.0.0.1:certKey={pki / 'server.pem'}:"
+                    f"caCerts={pki / 'ca.pem'}"
+                )
+            )
             n = port.getHost().port
-            self.clients = {t: f"tls:host=127.0.0.1:port={n}:certKey={pki / (t + '.pem')}:"
-                               f"caCerts={pki / 'ca.pem'}" for t in ("T01", "T04")}
+            self.clients = {
+                t: f"tls:host=127.0.0.1:port={n}:certKey={pki / (t + '.pem')}:"
+                f"caCerts={pki / 'ca.pem'}"
+                for t in ("T01", "T04")
+            }
         elif kind == "mqtt":
             broker = self.broker
             prefix = f"lems-e2e-{uuid.uuid4().hex[:8]}"
@@ -180,8 +190,9 @@ async def test_conversation_over_each_link_kind(kind, tmp_path, reactor, mqtt_br
         rig.stop()
 
 
-@pytest.mark.parametrize("framing", ["ascii4", "ascii6-incl", "bin2", "bin4-incl", "dle",
-                                     "stx", "length"])
+@pytest.mark.parametrize(
+    "framing", ["ascii4", "ascii6-incl", "bin2", "bin4-incl", "dle", "stx", "length"]
+)
 async def test_conversation_over_tcp_in_each_declared_framing(framing, tmp_path, reactor):
     """Sign-on, an inquiry and an AM between terminals over TCP in each framing a real
     switch interface uses; the raw bytes of one frame are checked by hand too."""
@@ -216,8 +227,9 @@ async def test_conversation_over_tcp_in_each_declared_framing(framing, tmp_path,
         loop = asyncio.get_running_loop()
         sock = socket.create_connection(("127.0.0.1", port.getHost().port))
         sock.setblocking(False)
-        await loop.sock_sendall(sock, framer.encode(b"LOGON.T01.OP01." +
-                                                    lab.operators["OP01"].password.encode()))
+        await loop.sock_sendall(
+            sock, framer.encode(b"LOGON.T01.OP01." + lab.operators["OP01"].password.encode())
+        )
         frames = []
         while not frames:
             data = await asyncio.wait_for(loop.sock_recv(sock, 65536), 10)

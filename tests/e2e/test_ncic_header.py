@@ -14,8 +14,7 @@ from test_endpoints import EW, drain_until, fast
 
 def headers(text: str) -> str:
     """The demo lab with a lab-wide header ORLEDS and terminal T04 opting out."""
-    text = fast(text).replace('ori = "ORLEDS000"', 'ori = "ORLEDS000"\nncic_header = "ORLEDS"',
-                              1)
+    text = fast(text).replace('ori = "ORLEDS000"', 'ori = "ORLEDS000"\nncic_header = "ORLEDS"', 1)
     return text.replace('id = "T04"', 'id = "T04"\nncic_header = ""', 1)
 
 
@@ -30,11 +29,14 @@ async def test_interface_header_in_and_out(tmp_path, reactor):
         assert lines[0] == "1L01ORLEDS" and lines[1] == "ACC.OR0240000", acc.body
         nic = re.search(r"NIC/(W\d{9})", acc.body).group(1)
         row = switch.reader.execute(
-            "SELECT text FROM journal WHERE direction = 'in' AND key = 'EW'").fetchone()
+            "SELECT text FROM journal WHERE direction = 'in' AND key = 'EW'"
+        ).fetchone()
         assert row[0].startswith("1N01T01CAD.EW.OR0240000."), row  # journaled as received
         # T04 opted out: no header on its hit, whether or not it sent one
-        for text in ("QW.OR0260000.NAM/ZYMANSKI,ORLA.DOB/19870412",
-                     "1N01.QW.OR0260000.NAM/ZYMANSKI,ORLA.DOB/19870412"):
+        for text in (
+            "QW.OR0260000.NAM/ZYMANSKI,ORLA.DOB/19870412",
+            "1N01.QW.OR0260000.NAM/ZYMANSKI,ORLA.DOB/19870412",
+        ):
             hit = await wait(t4.request(text))
             assert hit.key == "HIT" and hit.body.startswith("HIT.OR0260000\n"), hit.body
             assert f"NIC/{nic}" in hit.body
@@ -57,11 +59,11 @@ async def test_interface_header_in_and_out(tmp_path, reactor):
 async def test_broken_input_header_is_refused_by_name(tmp_path, reactor):
     async with running_switch(demo_lab(tmp_path, headers), reactor) as switch:
         t1 = await signed_on(switch, reactor, "T01")
-        for text, why in (("1N01NO PERIOD AT ALL", "MUST END WITH A PERIOD"),
-                          ("1N01SPLIT\nHEADER.QW.OR0240000.NAM/A,B.DOB/19800101",
-                           "MUST END WITH A PERIOD"),
-                          ("1N01" + "H" * 41 + ".QW.OR0240000.NAM/A,B.DOB/19800101",
-                           "LONGER THAN 40")):
+        for text, why in (
+            ("1N01NO PERIOD AT ALL", "MUST END WITH A PERIOD"),
+            ("1N01SPLIT\nHEADER.QW.OR0240000.NAM/A,B.DOB/19800101", "MUST END WITH A PERIOD"),
+            ("1N01" + "H" * 41 + ".QW.OR0240000.NAM/A,B.DOB/19800101", "LONGER THAN 40"),
+        ):
             rej = await wait(t1.request(text))
             assert rej.key == "REJ", rej.body
             assert "REJECT CODE/BAD-HEADER FLD/HDR" in rej.body and why in rej.body, rej.body

@@ -49,26 +49,30 @@ async def test_multi_state_dq_answered_by_every_state_with_the_control_field(tmp
 async def test_xml_dq_answered_in_xml_and_journaled(tmp_path, reactor):
     async with running_switch(demo_lab(tmp_path, fast), reactor) as switch:
         t1 = await signed_on(switch, reactor, "T01")
-        xml = nlets_xml.encode_request(parse(
-            "DQ.OR0240000.TX.NY.*XML0001.TXT\nNAM/SMITH,JOHN.DOB/19500101.SEX/M"))
+        xml = nlets_xml.encode_request(
+            parse("DQ.OR0240000.TX.NY.*XML0001.TXT\nNAM/SMITH,JOHN.DOB/19500101.SEX/M")
+        )
         t1.send(xml)
         outs = await answers(t1, 2)
         for out, state in zip(sorted(outs, key=lambda o: o.body), ("NY", "TX"), strict=True):
-            body = out.body[out.body.index("<"):]
+            body = out.body[out.body.index("<") :]
             key, originator, control, text = nlets_xml.answer_text(body)
             assert (key, originator, control) == ("DR", f"{state}OLN0000", "XML0001")
             assert "NOT ON FILE" in text
         # XML with an external entity: refused with an ER .03. in XML, nothing expanded
-        t1.send('<?xml version="1.0"?><!DOCTYPE n [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-                '<n2:NLETS xmlns:n2="http://www.nlets.org/niem/1.0">&e;</n2:NLETS>')
+        t1.send(
+            '<?xml version="1.0"?><!DOCTYPE n [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+            '<n2:NLETS xmlns:n2="http://www.nlets.org/niem/1.0">&e;</n2:NLETS>'
+        )
         (er,) = await answers(t1, 1)
-        key, originator, _, text = nlets_xml.answer_text(er.body[er.body.index("<"):])
+        key, originator, _, text = nlets_xml.answer_text(er.body[er.body.index("<") :])
         assert (key, originator) == ("ER", "NL0000000") and text.startswith(".03. ")
         assert "root:" not in er.body
         t1.close()
     db = sqlite3.connect(tmp_path / "lab.db")
-    rows = db.execute("SELECT direction, disposition, text FROM journal WHERE terminal = 'T01' "
-                      "ORDER BY seq").fetchall()
+    rows = db.execute(
+        "SELECT direction, disposition, text FROM journal WHERE terminal = 'T01' ORDER BY seq"
+    ).fetchall()
     db.close()
     ins = [(d, t) for d, disp, t in rows if d == "in" and t.startswith("<")]
     assert [d for d, _ in ins] == ["in", "in"] and "XML0001" in ins[0][1]
@@ -78,9 +82,12 @@ async def test_xml_dq_answered_in_xml_and_journaled(tmp_path, reactor):
 
 def test_lems_endpoint_nlets_serves_xml_over_http_post(tmp_path):
     demo_lab(tmp_path)
-    proc = subprocess.Popen([LEMS, "endpoint", "nlets", str(tmp_path), "--listen", "tcp:0",
-                             "--http", "tcp:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [LEMS, "endpoint", "nlets", str(tmp_path), "--listen", "tcp:0", "--http", "tcp:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = 0
         while not port:
@@ -119,9 +126,21 @@ def test_lems_endpoint_nlets_serves_xml_over_https(tmp_path):
 
     demo_lab(tmp_path)
     pki = write_lab_pki(tmp_path / "pki", [])
-    proc = subprocess.Popen([LEMS, "endpoint", "nlets", str(tmp_path), "--listen", "tcp:0",
-                             "--http", f"ssl:0:privateKey={pki / 'server.pem'}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            LEMS,
+            "endpoint",
+            "nlets",
+            str(tmp_path),
+            "--listen",
+            "tcp:0",
+            "--http",
+            f"ssl:0:privateKey={pki / 'server.pem'}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = 0
         while not port:
@@ -131,8 +150,9 @@ def test_lems_endpoint_nlets_serves_xml_over_https(tmp_path):
             port = int(m.group(1)) if m else 0
         xml = nlets_xml.encode_request(parse("KQ.OR0240000.AZ.*TLS1.TXT\nOLN/D11111111"))
         ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
-        req = urllib.request.Request(f"https://127.0.0.1:{port}/", xml.encode(),
-                                     {"content-type": "application/xml"})
+        req = urllib.request.Request(
+            f"https://127.0.0.1:{port}/", xml.encode(), {"content-type": "application/xml"}
+        )
         with urllib.request.urlopen(req, timeout=10, context=ctx) as resp:
             body = resp.read().decode()
         assert nlets_xml.answer_text(body)[:3] == ("KR", "AZOLN0000", "TLS1")
@@ -145,14 +165,17 @@ def test_lems_endpoint_nlets_serves_xml_over_https(tmp_path):
 
 async def test_terminal_set_to_xml_gets_its_nlets_traffic_in_xml(tmp_path, reactor):
     def edit(text: str) -> str:
-        return fast(text).replace('description = "Cascade SO dispatch"',
-                                  'description = "Cascade SO dispatch"\nnlets_format = "xml"', 1)
+        return fast(text).replace(
+            'description = "Cascade SO dispatch"',
+            'description = "Cascade SO dispatch"\nnlets_format = "xml"',
+            1,
+        )
 
     async with running_switch(demo_lab(tmp_path, edit), reactor) as switch:
         t1 = await signed_on(switch, reactor, "T01")
         t4 = await signed_on(switch, reactor, "T04")
         dr = await wait(t1.request("DQ.OR0240000.TX.*LEG1.TXT\nOLN/NOSUCH1"))
-        body = dr.body[dr.body.index("<"):]
+        body = dr.body[dr.body.index("<") :]
         assert nlets_xml.answer_text(body)[:3] == ("DR", "TXOLN0000", "LEG1")
         # NCIC traffic stays as it is; another terminal still gets legacy Nlets text
         qw = await wait(t1.request("QW.OR0240000.NAM/NOBODY,NEVER.DOB/19000101"))

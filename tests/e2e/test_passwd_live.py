@@ -15,8 +15,7 @@ from lems.signon import REFUSED
 from terminals.client import TerminalClient
 
 
-async def test_a_password_set_while_the_switch_runs_is_used_at_the_next_sign_on(tmp_path,
-                                                                               reactor):
+async def test_a_password_set_while_the_switch_runs_is_used_at_the_next_sign_on(tmp_path, reactor):
     demo_lab(tmp_path)
     proc, ports = await start_server(tmp_path)
     loop = asyncio.get_running_loop()
@@ -35,9 +34,25 @@ async def test_a_password_set_while_the_switch_runs_is_used_at_the_next_sign_on(
         await wait(working.connect(ports["line"]))
         assert (await wait(working.logon("T02", "OP02", "train-02"))).key == "SON"
 
-        r = await loop.run_in_executor(None, lambda: subprocess.run(
-            [sys.executable, "-m", "lems.cli", "operator", "passwd", str(tmp_path), "OP01",
-             "--password", "n3w-Secret"], capture_output=True, text=True, timeout=60))
+        r = await loop.run_in_executor(
+            None,
+            lambda: subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "lems.cli",
+                    "operator",
+                    "passwd",
+                    str(tmp_path),
+                    "OP01",
+                    "--password",
+                    "n3w-Secret",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ),
+        )
         assert r.returncode == 0, r.stderr
         assert "from the next sign-on" in r.stdout
 

@@ -61,9 +61,14 @@ def export(lab_dir: Path, out: Path, *extra: str) -> list[Record]:
 async def replay(switch, reactor, records, *, comparison=None, **options):
     lab = switch.lab
     creds = Credentials({o.id: o.password for o in lab.operators.values()})
-    replayer = Replayer(reactor, switch.endpoint, lambda: iter(records),
-                        options=ReplayOptions(**{"wait": 2.0, **options}), credentials=creds,
-                        comparison=comparison)
+    replayer = Replayer(
+        reactor,
+        switch.endpoint,
+        lambda: iter(records),
+        options=ReplayOptions(**{"wait": 2.0, **options}),
+        credentials=creds,
+        comparison=comparison,
+    )
     report = await wait(defer.ensureDeferred(replayer.run()), 60)
     return replayer, report
 
@@ -118,9 +123,18 @@ async def test_extra_and_lost_responses_are_reported(recording, tmp_path, reacto
     outs = [i for i, r in enumerate(recording) if r.direction == "out" and r.key == "AM"]
     edited = list(recording)
     dropped = edited.pop(outs[0])
-    edited.append(Record(seq=10_000, time=edited[-1].time, direction="out", terminal="T01",
-                         osn=99, key="NTF", text="OSN/0000099 TRM/T01 DTE/20261123 "
-                         "TIM/120000\nNTF.OR0240000\n$.L.\nLOCATE ON YOUR RECORD"))
+    edited.append(
+        Record(
+            seq=10_000,
+            time=edited[-1].time,
+            direction="out",
+            terminal="T01",
+            osn=99,
+            key="NTF",
+            text="OSN/0000099 TRM/T01 DTE/20261123 "
+            "TIM/120000\nNTF.OR0240000\n$.L.\nLOCATE ON YOUR RECORD",
+        )
+    )
     async with running_switch(demo_lab(tmp_path), reactor) as switch:
         _, report = await replay(switch, reactor, edited, stall=0.5, wait=1.0)
     assert [i.channel for i in report.unexpected] == [dropped.channel]
@@ -137,12 +151,19 @@ async def test_remapping_a_terminal(recording, tmp_path, reactor):
         lab = switch.lab
         creds = Credentials({o.id: o.password for o in lab.operators.values()})
         # OP02 may only use T02: sign T03 on with its own operator
-        records = [r if not (r.key == "LOGON" and r.text.startswith("LOGON.T02"))
-                   else Record(**{**_asdict(r), "text": "LOGON.T02.OP03.********",
-                                  "operator": "OP03"}) for r in recording]
-        replayer = Replayer(reactor, switch.endpoint, lambda: iter(records),
-                            options=ReplayOptions(mapping={"T02": "T03"}, wait=1.0, stall=0.5),
-                            credentials=creds)
+        records = [
+            r
+            if not (r.key == "LOGON" and r.text.startswith("LOGON.T02"))
+            else Record(**{**_asdict(r), "text": "LOGON.T02.OP03.********", "operator": "OP03"})
+            for r in recording
+        ]
+        replayer = Replayer(
+            reactor,
+            switch.endpoint,
+            lambda: iter(records),
+            options=ReplayOptions(mapping={"T02": "T03"}, wait=1.0, stall=0.5),
+            credentials=creds,
+        )
         report = await wait(defer.ensureDeferred(replayer.run()), 60)
     # the SON names OP03 where the recording has OP02: the only difference
     assert len(report.differences) == 1, "\n".join(report.lines())
@@ -178,9 +199,25 @@ async def test_cli_replay_exit_status_and_report(recording, tmp_path, reactor):
 
         def run(path: Path, report: Path) -> subprocess.CompletedProcess:
             return subprocess.run(
-                [sys.executable, "-m", "lems.cli", "replay", str(path), "--to", endpoint,
-                 "--lab", str(lab_dir), "--wait", "2", "--report", str(report)],
-                capture_output=True, text=True, timeout=60)
+                [
+                    sys.executable,
+                    "-m",
+                    "lems.cli",
+                    "replay",
+                    str(path),
+                    "--to",
+                    endpoint,
+                    "--lab",
+                    str(lab_dir),
+                    "--wait",
+                    "2",
+                    "--report",
+                    str(report),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
 
         ok = await loop.run_in_executor(None, run, plain, tmp_path / "ok.json")
         assert ok.returncode == 0, ok.stdout + ok.stderr
@@ -208,9 +245,28 @@ async def test_export_filters_by_terminal_and_time(recording, tmp_path):
     conn.executemany(
         "INSERT INTO journal (seq, time, direction, link, terminal, operator, ori, key, "
         "disposition, reason, osn, ref, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        [tuple(getattr(r, k) for k in ("seq", "time", "direction", "link", "terminal",
-                                        "operator", "ori", "key", "disposition", "reason",
-                                        "osn", "ref", "text")) for r in recording])
+        [
+            tuple(
+                getattr(r, k)
+                for k in (
+                    "seq",
+                    "time",
+                    "direction",
+                    "link",
+                    "terminal",
+                    "operator",
+                    "ori",
+                    "key",
+                    "disposition",
+                    "reason",
+                    "osn",
+                    "ref",
+                    "text",
+                )
+            )
+            for r in recording
+        ],
+    )
     conn.commit()
     conn.close()
     every = export(lab_dir, tmp_path / "all.jsonl")
@@ -230,9 +286,23 @@ async def test_live_recorder_killed_loses_nothing(tmp_path, reactor):
     async with running_switch(lab, reactor) as switch:
         out = tmp_path / "live.jsonl.gz"
         proc = subprocess.Popen(
-            [sys.executable, "-u", "-m", "lems.cli", "record", str(tmp_path), "--live",
-             "--out", str(out), "--poll", "0.05"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                sys.executable,
+                "-u",
+                "-m",
+                "lems.cli",
+                "record",
+                str(tmp_path),
+                "--live",
+                "--out",
+                str(out),
+                "--poll",
+                "0.05",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
             loop = asyncio.get_running_loop()
             line = await asyncio.wait_for(loop.run_in_executor(None, proc.stdout.readline), 30)

@@ -21,9 +21,12 @@ class Served:
 
     def __init__(self, lab_dir: Path, *listens: str) -> None:
         args = [a for desc in listens for a in ("--listen", desc)]
-        self.proc = subprocess.Popen([sys.executable, "-u", "-m", "lems.cli", "serve",
-                                      str(lab_dir), *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", "-m", "lems.cli", "serve", str(lab_dir), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -62,21 +65,55 @@ class Served:
         return self.proc.returncode, out, err
 
 
-def sub(port: int, topic: str, count: int, client: str, *, extra: tuple[str, ...] = ()
-        ) -> subprocess.Popen[str]:
+def sub(
+    port: int, topic: str, count: int, client: str, *, extra: tuple[str, ...] = ()
+) -> subprocess.Popen[str]:
     """mosquitto_sub as a terminal would run it: persistent session, QoS 1, ``count`` messages
     then exit (at most 20 s). Called once with ``-E`` first so the session exists before the
     switch publishes (a car's session outlives its connection)."""
-    base = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-q", "1", "-c",
-            "-i", client, *extra]
+    base = [
+        "mosquitto_sub",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-t",
+        topic,
+        "-q",
+        "1",
+        "-c",
+        "-i",
+        client,
+        *extra,
+    ]
     subprocess.run([*base, "-E"], check=True, timeout=10)
-    return subprocess.Popen([*base, "-C", str(count), "-W", "20", "-F", "%p\x1e"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [*base, "-C", str(count), "-W", "20", "-F", "%p\x1e"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def pub(port: int, topic: str, text: str, *, extra: tuple[str, ...] = ()) -> None:
-    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-q", "1",
-                    "-m", text, *extra], check=True, timeout=10)
+    subprocess.run(
+        [
+            "mosquitto_pub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-t",
+            topic,
+            "-q",
+            "1",
+            "-m",
+            text,
+            *extra,
+        ],
+        check=True,
+        timeout=10,
+    )
 
 
 def test_serve_answers_a_terminal_on_mqtt_through_mosquitto(tmp_path):
@@ -115,16 +152,29 @@ def test_a_listen_entry_that_cannot_open_is_one_line_and_an_exit(tmp_path, kind)
             "tcp": f"tcp:{port}:interface=127.0.0.1",
             "unix": f"unix:{tmp_path}/no/such/dir/sock",
             "tls": f"tls:0:interface=127.0.0.1:certKey={tmp_path}/none.pem:"
-                   f"caCerts={tmp_path}/none.pem",
+            f"caCerts={tmp_path}/none.pem",
             "serial": f"serial:{tmp_path}/ttyNONE",
             "mqtt": f"mqtt://127.0.0.1:{free_port()}/lems",
             "unknown": "x25:1",
             "framing": "tcp:0:interface=127.0.0.1:framing=morse",
         }[kind]
         # a good entry next to the bad one: the process still stops
-        r = subprocess.run([sys.executable, "-m", "lems.cli", "serve", str(tmp_path / "lab"),
-                            "--listen", "tcp:0:interface=127.0.0.1", "--listen", desc],
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lems.cli",
+                "serve",
+                str(tmp_path / "lab"),
+                "--listen",
+                "tcp:0:interface=127.0.0.1",
+                "--listen",
+                desc,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         busy.close()
     assert r.returncode == 2
@@ -170,8 +220,10 @@ def test_nc_user_types_cr_only_lines_and_a_txt_block_over_tcp(tmp_path):
         (son,) = read_messages(read, 1, b"\r\n\r\n")
         assert b"\r\nSON.T01\r\n" in son
         # a second terminal of the same ORI sees the AM
-        sock.sendall(b"AM.OR0240000.OR0240000.TXT\rMEET AT THE COUNTY LINE\r1400 HOURS\r\r"
-                     b"QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\r")
+        sock.sendall(
+            b"AM.OR0240000.OR0240000.TXT\rMEET AT THE COUNTY LINE\r1400 HOURS\r\r"
+            b"QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\r"
+        )
         got = read_messages(read, 2, b"\r\n\r\n")
         text = b"\r\n\r\n".join(got)
         assert b"\\" not in text and b"\n\n" not in text.replace(b"\r\n", b"")
@@ -193,8 +245,11 @@ def test_serial_terminal_on_a_socat_pty_types_cr_only_and_reads_crlf(tmp_path):
 
     demo_lab(tmp_path / "lab")
     a, b = tmp_path / "ttyS-switch", tmp_path / "ttyS-terminal"
-    socat = subprocess.Popen(["socat", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    socat = subprocess.Popen(
+        ["socat", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 10
         while not (a.exists() and b.exists()):
@@ -229,18 +284,38 @@ def test_mqtt_topics_are_bound_to_each_terminal_by_the_broker(tmp_path):
     open its listen entry."""
     port = free_port()
     lab = tmp_path / "lab"
-    r = subprocess.run([sys.executable, "-m", "lems.cli", "init", str(lab), "--mqtt",
-                        "--mqtt-port", str(port), "--training-passwords"], capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lems.cli",
+            "init",
+            str(lab),
+            "--mqtt",
+            "--mqtt-port",
+            str(port),
+            "--training-passwords",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert "plugin_opt_config_file" in (lab / "mqtt" / "mosquitto.conf").read_text()
-    rows = [line.split() for line in (lab / "mqtt" / "credentials.txt").read_text()
-            .splitlines() if not line.startswith("#")]
+    rows = [
+        line.split()
+        for line in (lab / "mqtt" / "credentials.txt").read_text().splitlines()
+        if not line.startswith("#")
+    ]
     creds = {user: password for user, password, _id in rows}
-    assert {user: cid for user, _pw, cid in rows if user in ("T01", "T01-sub", "lems-switch")} \
-        == {"T01": "T01", "T01-sub": "T01-sub", "lems-switch": "lems-switch-lems"}
-    switch_url = (f"mqtt://127.0.0.1:{port}/lems:username=lems-switch:"
-                  f"password={creds['lems-switch']}")
+    assert {user: cid for user, _pw, cid in rows if user in ("T01", "T01-sub", "lems-switch")} == {
+        "T01": "T01",
+        "T01-sub": "T01-sub",
+        "lems-switch": "lems-switch-lems",
+    }
+    switch_url = (
+        f"mqtt://127.0.0.1:{port}/lems:username=lems-switch:password={creds['lems-switch']}"
+    )
     assert switch_url in r.stdout.replace("\n", "")
     with Mosquitto(tmp_path, port=port, conf_file=lab / "mqtt" / "mosquitto.conf") as broker:
         served = Served(lab, switch_url + ":max_frame=2000")
@@ -249,29 +324,64 @@ def test_mqtt_topics_are_bound_to_each_terminal_by_the_broker(tmp_path):
             as_t02 = ("-u", "T02", "-P", creds["T02"], "-i", "T02")
             refused = {
                 "anonymous": (),
-                "T01's password, another client id": ("-u", "T01", "-P", creds["T01"], "-i",
-                                                     "T01-car"),
+                "T01's password, another client id": (
+                    "-u",
+                    "T01",
+                    "-P",
+                    creds["T01"],
+                    "-i",
+                    "T01-car",
+                ),
                 "T01's password, no client id": ("-u", "T01", "-P", creds["T01"]),
                 "T01 with T02's client id": ("-u", "T01", "-P", creds["T01"], "-i", "T02"),
             }
             for what, extra in refused.items():
-                got = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t",
-                                      "lems/T01/in", "-q", "1", "-m", "LOGON.T01.OP01.train-01",
-                                      *extra], capture_output=True, text=True, timeout=10)
+                got = subprocess.run(
+                    [
+                        "mosquitto_pub",
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        str(port),
+                        "-t",
+                        "lems/T01/in",
+                        "-q",
+                        "1",
+                        "-m",
+                        "LOGON.T01.OP01.train-01",
+                        *extra,
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                )
                 assert got.returncode != 0 and "not authorised" in got.stderr.lower(), what
             # T01-sub publishing at all, T02 publishing on T01's topic: dropped by the broker,
             # never seen by the switch (T01-sub first: a second T01-sub connection would
             # throw the watching one off)
-            pub(broker.port, "lems/T01/in", "LOGON.T01.OP01.train-01",
-                extra=("-u", "T01-sub", "-P", creds["T01-sub"], "-i", "T01-sub"))
-            out = sub(broker.port, "lems/T01/out", 3, "T01-sub",
-                      extra=("-u", "T01-sub", "-P", creds["T01-sub"]))
+            pub(
+                broker.port,
+                "lems/T01/in",
+                "LOGON.T01.OP01.train-01",
+                extra=("-u", "T01-sub", "-P", creds["T01-sub"], "-i", "T01-sub"),
+            )
+            out = sub(
+                broker.port,
+                "lems/T01/out",
+                3,
+                "T01-sub",
+                extra=("-u", "T01-sub", "-P", creds["T01-sub"]),
+            )
             pub(broker.port, "lems/T01/in", "LOGON.T01.OP01.train-01", extra=as_t02)
             # T01 signing on as another terminal on its own topic: refused by the switch
             pub(broker.port, "lems/T01/in", "LOGON.T02.OP02.train-02", extra=as_t01)
             pub(broker.port, "lems/T01/in", "LOGON.T01.OP01.train-01", extra=as_t01)
-            pub(broker.port, "lems/T01/in", "AM.OR0240000.OR0240000.TXT\n" + "X" * 3000,
-                extra=as_t01)
+            pub(
+                broker.port,
+                "lems/T01/in",
+                "AM.OR0240000.OR0240000.TXT\n" + "X" * 3000,
+                extra=as_t01,
+            )
             got, err = out.communicate(timeout=30)
             assert out.returncode == 0, err
             refused_logon, son, too_long = [m.strip() for m in got.split("\x1e")[:3]]
@@ -283,16 +393,28 @@ def test_mqtt_topics_are_bound_to_each_terminal_by_the_broker(tmp_path):
         assert code == 0, err
         # the switch's password with another client id: the broker refuses it, lems serve
         # says so in one line and exits 2
-        r = subprocess.run([sys.executable, "-m", "lems.cli", "serve", str(lab), "--listen",
-                            switch_url + ":clientid=intruder"], capture_output=True, text=True,
-                           timeout=60)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lems.cli",
+                "serve",
+                str(lab),
+                "--listen",
+                switch_url + ":clientid=intruder",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 2 and "cannot listen on mqtt://" in r.stderr, r.stderr
         assert "not authori" in r.stderr.lower(), r.stderr
     import sqlite3
 
     conn = sqlite3.connect(lab / "lab.db")
-    logons = conn.execute("SELECT text FROM journal WHERE direction = 'in' AND "
-                          "text LIKE 'LOGON.%'").fetchall()
+    logons = conn.execute(
+        "SELECT text FROM journal WHERE direction = 'in' AND text LIKE 'LOGON.%'"
+    ).fetchall()
     conn.close()
     assert len(logons) == 2  # T02's and T01-sub's publishes on T01's topic never reached it
 
@@ -313,9 +435,12 @@ def test_mqtt_broker_restarted_under_load_loses_nothing(tmp_path):
     import getpass
 
     # as lems init --mqtt writes it: the broker keeps running as us, so it can save its state
-    broker = Mosquitto(state, f"user {getpass.getuser()}\nallow_anonymous true\n"
-                       f"persistence true\npersistence_location {state}/\n"
-                       "max_queued_messages 100000\n").start()
+    broker = Mosquitto(
+        state,
+        f"user {getpass.getuser()}\nallow_anonymous true\n"
+        f"persistence true\npersistence_location {state}/\n"
+        "max_queued_messages 100000\n",
+    ).start()
     served = None
     answers: list[str] = []
     lock = threading.Lock()
@@ -360,8 +485,10 @@ def test_mqtt_broker_restarted_under_load_loses_nothing(tmp_path):
         lost = n - len(names)
         # an inquiry the broker delivered twice across the restart is answered twice
         duplicates = sum(1 for a in answers if re.search(r"JOHN\d{4}", a)) - len(names)
-        print(f"MQTT restart under load: {n} inquiries, {lost} lost, {duplicates} duplicates, "
-              f"journal {journal}")
+        print(
+            f"MQTT restart under load: {n} inquiries, {lost} lost, {duplicates} duplicates, "
+            f"journal {journal}"
+        )
         assert lost == 0, f"{lost} answers lost; journal {journal}"
     finally:
         for c in (car, mdt):
@@ -382,13 +509,16 @@ def test_mqtts_with_the_lab_ca(tmp_path):
     demo_lab(tmp_path / "lab")
     pki = write_lab_pki(tmp_path / "pki", ["T01"])
     port = free_port()
-    conf = (f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous true\n"
-            f"cafile {pki}/ca.pem\ncertfile {pki}/server.pem\nkeyfile {pki}/server.pem\n"
-            "tls_version tlsv1.2\n")
+    conf = (
+        f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous true\n"
+        f"cafile {pki}/ca.pem\ncertfile {pki}/server.pem\nkeyfile {pki}/server.pem\n"
+        "tls_version tlsv1.2\n"
+    )
     (tmp_path / "tls.conf").write_text(conf)
     with Mosquitto(tmp_path, port=port, conf_file=tmp_path / "tls.conf") as broker:
-        served = Served(tmp_path / "lab",
-                        f"mqtts://localhost:{broker.port}/lems:cafile={pki}/ca.pem")
+        served = Served(
+            tmp_path / "lab", f"mqtts://localhost:{broker.port}/lems:cafile={pki}/ca.pem"
+        )
         try:
             tls = ("--cafile", str(pki / "ca.pem"), "-h", "localhost")
             out = sub(broker.port, "lems/T01/out", 1, "T01-car", extra=tls)
@@ -400,7 +530,18 @@ def test_mqtts_with_the_lab_ca(tmp_path):
             code, _out, err = served.stop()
         assert code == 0, err
     # no broker there: one line and exit 2, as for every link kind
-    r = subprocess.run([sys.executable, "-m", "lems.cli", "serve", str(tmp_path / "lab"),
-                        "--listen", f"mqtts://localhost:{free_port()}/lems:"
-                        f"cafile={pki}/ca.pem"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lems.cli",
+            "serve",
+            str(tmp_path / "lab"),
+            "--listen",
+            f"mqtts://localhost:{free_port()}/lems:cafile={pki}/ca.pem",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "cannot listen on mqtts://" in r.stderr

@@ -12,8 +12,10 @@ from terminals.client import TerminalClient
 
 def fast(text: str) -> str:
     """Failed sign-ons answered after 20 ms, 40 ms, 50 ms (the default: 0.5 s, 1 s… 30 s)."""
-    return text.replace("lockout_after = 5", "lockout_after = 5\nsignon_delay = 0.02\n"
-                        "signon_delay_max = 0.05\nsource_frames = 20")
+    return text.replace(
+        "lockout_after = 5",
+        "lockout_after = 5\nsignon_delay = 0.02\nsignon_delay_max = 0.05\nsource_frames = 20",
+    )
 
 
 async def client(switch, reactor, source: str = "127.0.0.1") -> TerminalClient:
@@ -31,17 +33,22 @@ async def test_one_refusal_text_whatever_was_wrong(tmp_path, reactor):
     async with running_switch(demo_lab(tmp_path, fast), reactor) as switch:
         c = await client(switch, reactor)
         bodies = []
-        for logon in (("T99", "OP01", "train-01"),      # unknown terminal
-                      ("T01", "OP99", "train-01"),      # unknown operator
-                      ("T01", "OP01", "wrong"),         # wrong password
-                      ("T02", "OP01", "wrong"),         # not OP01's terminal, wrong password
-                      ("T01", "NOCHECK", "wrong")):     # not cleared, wrong password
+        for logon in (
+            ("T99", "OP01", "train-01"),  # unknown terminal
+            ("T01", "OP99", "train-01"),  # unknown operator
+            ("T01", "OP01", "wrong"),  # wrong password
+            ("T02", "OP01", "wrong"),  # not OP01's terminal, wrong password
+            ("T01", "NOCHECK", "wrong"),
+        ):  # not cleared, wrong password
             out = await wait(c.logon(*logon))
             assert out.key == "REJ"
             bodies.append(refusal_lines(out.body))
         assert all(b == bodies[0] for b in bodies), bodies
-        assert bodies[0] == ["REJ.UNKNOWN", "REJECT CODE/SIGN-ON",
-                             "SIGN-ON REFUSED - TERMINAL, OPERATOR OR PASSWORD NOT VALID"]
+        assert bodies[0] == [
+            "REJ.UNKNOWN",
+            "REJECT CODE/SIGN-ON",
+            "SIGN-ON REFUSED - TERMINAL, OPERATOR OR PASSWORD NOT VALID",
+        ]
         c.close()
         c = await client(switch, reactor)  # (a link may send 8 frames before it signs on)
         # with the right password the operator learns why
@@ -78,8 +85,11 @@ async def test_a_flood_of_failed_sign_ons_does_not_lock_out_the_operator(tmp_pat
         def accounted() -> int:
             for a in attackers:
                 got.extend(a.drain())
-            more = sum(int(o.body.split("RATE LIMIT - ")[1].split()[0]) for o in got
-                       if "MORE FRAMES NOT ACCEPTED" in o.body)
+            more = sum(
+                int(o.body.split("RATE LIMIT - ")[1].split()[0])
+                for o in got
+                if "MORE FRAMES NOT ACCEPTED" in o.body
+            )
             return len([o for o in got if o.key == "REJ"]) + more
 
         await until(lambda: accounted() >= 40, 30)
@@ -107,11 +117,13 @@ async def test_a_flood_of_failed_sign_ons_does_not_lock_out_the_operator(tmp_pat
 async def test_passwords_are_never_journaled_in_any_form_of_logon(tmp_path, reactor):
     async with running_switch(demo_lab(tmp_path, fast), reactor) as switch:
         c = await client(switch, reactor)
-        sent = ["LOGON.T07.OP07.train-07.",            # trailing period
-                "LOGON .T07.OP07.train-07",            # space before the period
-                "logon.T07.OP07.train-07.extra.more",  # extra fields
-                "LOGON.T07.OP07.train-07",             # well formed, accepted
-                "LOGON.T07.OP07.wrongpass-07"]         # well formed, refused
+        sent = [
+            "LOGON.T07.OP07.train-07.",  # trailing period
+            "LOGON .T07.OP07.train-07",  # space before the period
+            "logon.T07.OP07.train-07.extra.more",  # extra fields
+            "LOGON.T07.OP07.train-07",  # well formed, accepted
+            "LOGON.T07.OP07.wrongpass-07",
+        ]  # well formed, refused
         for text in sent:
             out = await wait(c.request(text))
             assert "train-07" not in out.frame and "wrongpass-07" not in out.frame

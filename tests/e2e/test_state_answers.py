@@ -7,25 +7,31 @@ from support import wait
 from test_fics_outcomes import fast
 from test_state_services import ARREST, enter_record, lab_switch
 
-HOMICIDE = (ARREST.replace("NAM/DOE,JOHN", "NAM/QUINTERO,LUIS ALBERTO")
-            .replace("DOB/19800101", "DOB/19770707").replace("CHG/2202.OCL/FB", "CHG/0901.OCL/FA")
-            .replace("DOA/20260301", "DOA/20150301"))
+HOMICIDE = (
+    ARREST.replace("NAM/DOE,JOHN", "NAM/QUINTERO,LUIS ALBERTO")
+    .replace("DOB/19800101", "DOB/19770707")
+    .replace("CHG/2202.OCL/FB", "CHG/0901.OCL/FA")
+    .replace("DOA/20260301", "DOA/20150301")
+)
 
 
-async def test_fitness_check_finds_a_homicide_conviction_by_surname_and_given_name(tmp_path,
-                                                                                 reactor):
+async def test_fitness_check_finds_a_homicide_conviction_by_surname_and_given_name(
+    tmp_path, reactor
+):
     async with lab_switch(tmp_path, reactor) as sw:
         isb = await sw.term("T07")
         sid = await enter_record(sw, isb, HOMICIDE)
         await wait(isb.request(f"EDP.ORSIR0000.SID/{sid}.CYC/1.CHG/0901.DSP/CONV.DOD/20160101"))
         qe = await sw.term("T10")
         for nam in ("QUINTERO,LUIS", "QUINTERO,L", "QUINTEROS,LUIS A"):
-            out = await wait(qe.request(f"QFC.OR024902Z.NAM/{nam}.DOB/19770707.SEX/M"
-                                        ".CRI/VOL1.ATN/SMITH"))
+            out = await wait(
+                qe.request(f"QFC.OR024902Z.NAM/{nam}.DOB/19770707.SEX/M.CRI/VOL1.ATN/SMITH")
+            )
             assert out.key == "HIT" and "DISQUALIFYING RECORD/YES" in out.body, (nam, out.body)
         # another given initial, or a DOB a year off, is another person ... unless EXD/Y
-        out = await wait(qe.request("QFC.OR024902Z.NAM/QUINTERO,MARIA.DOB/19770707.SEX/M"
-                                    ".CRI/VOL1.ATN/SMITH"))
+        out = await wait(
+            qe.request("QFC.OR024902Z.NAM/QUINTERO,MARIA.DOB/19770707.SEX/M.CRI/VOL1.ATN/SMITH")
+        )
         assert "DISQUALIFYING RECORD/NO" in out.body
         q = "QFC.OR024902Z.NAM/QUINTERO,LUIS.DOB/19780707.SEX/M.CRI/VOL1.ATN/SMITH"
         assert "DISQUALIFYING RECORD/NO" in (await wait(qe.request(q))).body

@@ -37,9 +37,10 @@ terminals = ["T12"]
 
 
 def with_noncj(text: str) -> str:
-    return text.replace("# ---------------------------------------------------------------- "
-                        "groups", NONCJ + "\n# ---------------------------------------------"
-                        "------------------- groups")
+    return text.replace(
+        "# ---------------------------------------------------------------- groups",
+        NONCJ + "\n# ---------------------------------------------------------------- groups",
+    )
 
 
 @asynccontextmanager
@@ -72,8 +73,11 @@ async def lab_switch(tmp_path, reactor, edit=with_noncj, speed=1.0):
 def journal(switch, where="1", *args):
     conn = sqlite3.connect(switch.lab.database)
     try:
-        return conn.execute(f"SELECT direction, terminal, ori, key, disposition, reason, text "
-                            f"FROM journal WHERE {where} ORDER BY seq", args).fetchall()
+        return conn.execute(
+            f"SELECT direction, terminal, ori, key, disposition, reason, text "
+            f"FROM journal WHERE {where} ORDER BY seq",
+            args,
+        ).fetchall()
     finally:
         conn.close()
 
@@ -120,8 +124,11 @@ async def test_cj_query_gets_rap_sheet_with_notice_and_open_arrest(tmp_path, rea
         assert D1 in flat(out.body)
         assert f"SID/{sid}" in out.body and "DSP/OPEN - NO DISPOSITION" in out.body
         assert "CONTESTED-CASE" not in out.body
-        out = await wait(isb.request(f"EDP.ORSIR0000.SID/{sid}.CYC/1.CHG/2202.DSP/CONV"
-                                     ".DOD/20260601.CRT/OR024015J"))
+        out = await wait(
+            isb.request(
+                f"EDP.ORSIR0000.SID/{sid}.CYC/1.CHG/2202.DSP/CONV.DOD/20260601.CRT/OR024015J"
+            )
+        )
         assert out.key == "ACC", out.body
         out = await wait(t01.request(f"QCH.OR0240000.SID/{sid}.PUR/C"))
         assert "DSP/CONVICTED DOD/20260601" in out.body and "OPEN" not in out.body
@@ -129,8 +136,9 @@ async def test_cj_query_gets_rap_sheet_with_notice_and_open_arrest(tmp_path, rea
         assert out.key == "NRC" and D1 in flat(out.body)
 
 
-OLD_ACQUITTAL = ("EAR.ORSIR0000.NAM/ROE,RICHARD.SEX/M.RAC/W.DOB/19700505.DOA/20200101"
-                 ".CHG/1313.OCL/MA")
+OLD_ACQUITTAL = (
+    "EAR.ORSIR0000.NAM/ROE,RICHARD.SEX/M.RAC/W.DOB/19700505.DOA/20200101.CHG/1313.OCL/MA"
+)
 
 
 async def test_non_cj_sees_only_convictions_and_recent_arrests(tmp_path, reactor):
@@ -143,10 +151,14 @@ async def test_non_cj_sees_only_convictions_and_recent_arrests(tmp_path, reactor
         out = await wait(noncj.request(q))
         assert out.key == "NRC" and "NO CRIMINAL RECORD" in out.body and D1 in flat(out.body)
         # a conviction is released; the acquitted cycle still is not
-        await enter_record(sw, isb, OLD_ACQUITTAL.replace("DOA/20200101", "DOA/20210101")
-                           .replace("CHG/1313.OCL/MA", "CHG/2303.OCL/MA"))
-        await wait(isb.request(f"EDP.ORSIR0000.SID/{sid}.CYC/2.CHG/2303.DSP/CONV"
-                               ".DOD/20210301"))
+        await enter_record(
+            sw,
+            isb,
+            OLD_ACQUITTAL.replace("DOA/20200101", "DOA/20210101").replace(
+                "CHG/1313.OCL/MA", "CHG/2303.OCL/MA"
+            ),
+        )
+        await wait(isb.request(f"EDP.ORSIR0000.SID/{sid}.CYC/2.CHG/2303.DSP/CONV.DOD/20210301"))
         out = await wait(noncj.request(q))
         assert out.key == "HIT" and "CHG/2303" in out.body and "CHG/1313" not in out.body
         assert "ARRESTS UNDER ONE YEAR OLD" in flat(out.body)
@@ -164,10 +176,10 @@ async def test_qualified_entity_gets_yes_or_no_only(tmp_path, reactor):
         q = "QFC.OR024902Z.NAM/DOE,JOHN.DOB/19800101.SEX/M.CRI/VOL1.ATN/SMITH"
         out = await wait(qe.request(q))  # 1313 is not among the entity's criteria
         assert out.key == "NRC" and "DISQUALIFYING RECORD/NO" in out.body
-        await enter_record(sw, isb, ARREST.replace("CHG/2202", "CHG/0901").replace(
-            "DOA/20260301", "DOA/20200301"))
-        await wait(isb.request(f"EDP.ORSIR0000.SID/{sid}.CYC/2.CHG/0901.DSP/CONV"
-                               ".DOD/20200601"))
+        await enter_record(
+            sw, isb, ARREST.replace("CHG/2202", "CHG/0901").replace("DOA/20260301", "DOA/20200301")
+        )
+        await wait(isb.request(f"EDP.ORSIR0000.SID/{sid}.CYC/2.CHG/0901.DSP/CONV.DOD/20200601"))
         out = await wait(qe.request(q))
         assert out.key == "HIT" and "DISQUALIFYING RECORD/YES" in out.body
         assert "CHG/" not in out.body and "SID/" not in out.body and D1 in flat(out.body)
@@ -190,10 +202,12 @@ async def test_riss_gets_computerized_record_only(tmp_path, reactor):
     async with lab_switch(tmp_path, reactor) as sw:
         isb = await sw.term("T07")
         sid = await enter_record(sw, isb)
-        await enter_record(sw, isb, ARREST.replace("CHG/2202", "CHG/2303").replace(
-            "DOA/20260301", "DOA/19990301"))
-        await wait(sw.state.db.submit([("UPDATE cycle SET manual = 1 WHERE sid = ? AND cyc = 2",
-                                        (sid,))]))
+        await enter_record(
+            sw, isb, ARREST.replace("CHG/2202", "CHG/2303").replace("DOA/20260301", "DOA/19990301")
+        )
+        await wait(
+            sw.state.db.submit([("UPDATE cycle SET manual = 1 WHERE sid = ? AND cyc = 2", (sid,))])
+        )
         riss = await sw.term("T09")
         out = await wait(riss.request(f"QCH.ORRISS000.SID/{sid}.PUR/C"))
         assert out.key == "HIT" and "CHG/2202" in out.body and "CHG/2303" not in out.body
@@ -224,8 +238,9 @@ async def test_challenged_record_carries_notice_and_journal_names_receiver(tmp_p
         await wait(t01.request("QW.OR0240001.NAM/DOE,JOHN.DOB/19800101"))  # spoofed ORI
         await settle(sw)
         f = Filter(ori="OR0240000")
-        summary = summarize(transactions(sw.lab.database, f),
-                            disseminations(sw.state.db.path, f))["OR0240000"]
+        summary = summarize(transactions(sw.lab.database, f), disseminations(sw.state.db.path, f))[
+            "OR0240000"
+        ]
         assert summary.keys["QCH"] == 2 and summary.cch == {"full": 2, "challenge-notice": 1}
         # the spoof attempt is filed under the terminal's own ORI, naming the one it claimed
         rows = transactions(sw.lab.database, Filter(terminal="T01"))
@@ -261,8 +276,9 @@ async def test_removal_rules(tmp_path, reactor):
         out = await wait(t01.request(f"QCH.OR0240000.SID/{sid}.PUR/C"))
         assert out.key == "NRC"
         sid2 = await enter_record(sw, isb, OLD_ACQUITTAL)
-        out = await wait(isb.request(f"XCH.ORSIR0000.SID/{sid2}.ORD/26CR9.DOC/20261101"
-                                     ".RSN/EXPUNGEMENT"))
+        out = await wait(
+            isb.request(f"XCH.ORSIR0000.SID/{sid2}.ORD/26CR9.DOC/20261101.RSN/EXPUNGEMENT")
+        )
         assert out.key == "ACC" and "EXPUNGED" in out.body
         out = await wait(t01.request(f"QCH.OR0240000.SID/{sid2}.PUR/C"))
         assert out.key == "NRC"
@@ -273,12 +289,21 @@ async def test_removal_rules(tmp_path, reactor):
 async def test_purge_of_subjects_aged_99_is_a_daily_job(tmp_path, reactor):
     async with lab_switch(tmp_path, reactor) as sw:
         isb = await sw.term("T07")
-        old = await enter_record(sw, isb, ARREST.replace("DOB/19800101", "DOB/19270101")
-                                 .replace("DOA/20260301", "DOA/20100301"))
-        recent = await enter_record(sw, isb, ARREST.replace("DOB/19800101", "DOB/19260101")
-                                    .replace("NAM/DOE,JOHN", "NAM/POE,EDGAR"))
-        young = await enter_record(sw, isb, ARREST.replace("NAM/DOE,JOHN", "NAM/LOE,AL")
-                                   .replace("DOA/20260301", "DOA/19900301"))
+        old = await enter_record(
+            sw,
+            isb,
+            ARREST.replace("DOB/19800101", "DOB/19270101").replace("DOA/20260301", "DOA/20100301"),
+        )
+        recent = await enter_record(
+            sw,
+            isb,
+            ARREST.replace("DOB/19800101", "DOB/19260101").replace("NAM/DOE,JOHN", "NAM/POE,EDGAR"),
+        )
+        young = await enter_record(
+            sw,
+            isb,
+            ARREST.replace("NAM/DOE,JOHN", "NAM/LOE,AL").replace("DOA/20260301", "DOA/19900301"),
+        )
         sw.fake.advance(86400)
         await settle(sw)
         await settle(sw)
@@ -297,8 +322,8 @@ class FakeSystem:
     def __init__(self, name):
         self.name = name
         self.asked = []
-        self.hits = set()          # substrings of an inquiry that produce a HIT
-        self.index = {}            # NICS Indices: PPN -> pairs
+        self.hits = set()  # substrings of an inquiry that produce a HIT
+        self.index = {}  # NICS Indices: PPN -> pairs
         self.down = False
 
     def handle(self, req):
@@ -337,13 +362,14 @@ def systems(sw):
 
 # ---------------------------------------------------------------- hit confirmation
 
-YQ = ("YQ.OR0240000.OR0260000.TXT RTY/WP.RNO/1.PRI/U.OCA/24-0017.NIC/W000018426."
-      "NAM/PRUITT,DALE.RNA/ABERNATHY,LEE.RAG/CASCADE CO SO")
+YQ = (
+    "YQ.OR0240000.OR0260000.TXT RTY/WP.RNO/1.PRI/U.OCA/24-0017.NIC/W000018426."
+    "NAM/PRUITT,DALE.RNA/ABERNATHY,LEE.RAG/CASCADE CO SO"
+)
 YR = "YR.OR0260000.OR0240000.TXT RTY/WP.RNO/1.CON/Y.OCA/24-0017.RNA/HOLLIS,AVERY"
 
 
-async def test_unanswered_urgent_yq_reminds_owner_and_requester_then_control(tmp_path,
-                                                                             reactor):
+async def test_unanswered_urgent_yq_reminds_owner_and_requester_then_control(tmp_path, reactor):
     async with lab_switch(tmp_path, reactor) as sw:
         t01, t04, t00 = await sw.term("T01"), await sw.term("T04"), await sw.term("T00")
         t01.send(YQ)
@@ -396,8 +422,10 @@ async def test_unanswered_second_request_goes_to_control(tmp_path, reactor):
         await wait(t01.next())
         assert not sw.state.hits.open
         await settle(sw)
-        assert sw.state.db.one("SELECT outcome FROM hit_request WHERE id = ?",
-                               (r.id,))[0] == "confirmed-late"
+        assert (
+            sw.state.db.one("SELECT outcome FROM hit_request WHERE id = ?", (r.id,))[0]
+            == "confirmed-late"
+        )
 
 
 async def test_yr_in_time_closes_the_request(tmp_path, reactor):
@@ -469,9 +497,13 @@ async def test_ppf_daily_batch_relief_and_quarterly_reconciliation(tmp_path, rea
     async with lab_switch(tmp_path, reactor) as sw:
         lic, court = await sw.term("T08"), await sw.term("T06")
         await wait(lic.request(EPP))
-        await wait(court.request(EPP.replace("OR024901Z", "OR024015J")
-                                 .replace("PARSONS,EDNA", "QUINCE,OTTO").replace("SEX/F",
-                                                                                 "SEX/M")))
+        await wait(
+            court.request(
+                EPP.replace("OR024901Z", "OR024015J")
+                .replace("PARSONS,EDNA", "QUINCE,OTTO")
+                .replace("SEX/F", "SEX/M")
+            )
+        )
         sw.router.services.pop("nics", None)
         sw.fake.advance(86400)  # no NICS service: the batch is held
         await settle(sw)
@@ -493,12 +525,19 @@ async def test_ppf_daily_batch_relief_and_quarterly_reconciliation(tmp_path, rea
         # NICS drifts from the PPF: a wrong DOB and an entry the PPF does not hold
         [entry] = nics.index.values()
         entry["DOB"] = "19751213"
-        nics.index["177"] = {"NRI": "177", "NAM": "X,Y", "DOB": "19600101",
-                             "SEX": "M", "PCA": "D", "ORI": "OR024015J"}
+        nics.index["177"] = {
+            "NRI": "177",
+            "NAM": "X,Y",
+            "DOB": "19600101",
+            "SEX": "M",
+            "PCA": "D",
+            "ORI": "OR024015J",
+        }
         sw.fake.advance(91 * 86400 - 2 * 86400)
         out = await wait(lic.next())
-        assert out.key == "AM" and "PPN/P0000001" in out.body and "NICS DOB/19751213" in \
-            flat(out.body)
+        assert (
+            out.key == "AM" and "PPN/P0000001" in out.body and "NICS DOB/19751213" in flat(out.body)
+        )
         out = await wait(court.next())
         assert out.key == "AM" and "NRI/177" in out.body
         assert "NOT ACTIVE IN THE PPF" in flat(out.body)
@@ -506,8 +545,10 @@ async def test_ppf_daily_batch_relief_and_quarterly_reconciliation(tmp_path, rea
 
 # ---------------------------------------------------------------- FICS
 
-FCK = ("FCK.OR024905Z.NAM/PARSONS,EDNA.DOB/19751212.SEX/F.RAC/W.IDT/DL.IDN/A1234567"
-       ".DLR/D1001.SER/K123456")
+FCK = (
+    "FCK.OR024905Z.NAM/PARSONS,EDNA.DOB/19751212.SEX/F.RAC/W.IDT/DL.IDN/A1234567"
+    ".DLR/D1001.SER/K123456"
+)
 
 
 async def test_fics_approved_denied_and_stolen_gun(tmp_path, reactor):
@@ -535,8 +576,13 @@ async def test_fics_identity_in_question_asks_for_thumbprint(tmp_path, reactor):
     async with lab_switch(tmp_path, reactor) as sw:
         systems(sw)
         isb = await sw.term("T07")
-        sid = await enter_record(sw, isb, ARREST.replace("NAM/DOE,JOHN", "NAM/PARSONS,EDNA")
-                                 .replace("DOB/19800101", "DOB/19751212"))
+        sid = await enter_record(
+            sw,
+            isb,
+            ARREST.replace("NAM/DOE,JOHN", "NAM/PARSONS,EDNA").replace(
+                "DOB/19800101", "DOB/19751212"
+            ),
+        )
         await wait(isb.request(f"EDP.ORSIR0000.SID/{sid}.CYC/1.CHG/2202.DSP/CONV.DOD/20260601"))
         dealer = await sw.term("T13")
         out = await wait(dealer.request(FCK))  # the record is a man's; the purchaser is F
@@ -572,10 +618,19 @@ async def test_fics_check_records_purged_after_five_years(tmp_path, reactor):
         systems(sw)
         dealer = await sw.term("T13")
         await wait(dealer.request(FCK))
-        await wait(sw.state.db.submit([(
-            "INSERT INTO fics_check (ftn, time, dealer_ori, terminal, dlr, name, dob, result) "
-            "VALUES ('F21010100001', '2021-11-01T00:00:00+00:00', 'OR024905Z', 'T13', 'D1', "
-            "'X,Y', '19700101', 'APPROVED')", ())]))
+        await wait(
+            sw.state.db.submit(
+                [
+                    (
+                        "INSERT INTO fics_check (ftn, time, dealer_ori, terminal, dlr, name, dob, "
+                        "result) VALUES ('F21010100001', '2021-11-01T00:00:00+00:00', 'OR024905Z', "
+                        "'T13', 'D1', "
+                        "'X,Y', '19700101', 'APPROVED')",
+                        (),
+                    )
+                ]
+            )
+        )
         sw.fake.advance(86400)
         await settle(sw)
         await settle(sw)

@@ -25,8 +25,12 @@ FRAMINGS = ("line", "stx", "length")
 
 
 def lems(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lems.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "lems.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 async def start_server(lab_dir: Path, *extra: str) -> tuple[subprocess.Popen, dict[str, str]]:
@@ -34,7 +38,10 @@ async def start_server(lab_dir: Path, *extra: str) -> tuple[subprocess.Popen, di
     listens = [a for f in FRAMINGS for a in ("--listen", f"tcp:0:interface=127.0.0.1:framing={f}")]
     proc = subprocess.Popen(
         [sys.executable, "-u", "-m", "lems.cli", "serve", str(lab_dir), *listens, *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     loop = asyncio.get_running_loop()
     ports: dict[str, str] = {}
     seen = []
@@ -59,8 +66,11 @@ def writer_pid(server: int, database: Path) -> int:
             ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == server and any(a.endswith(b"committer.py") for a in argv) and \
-                str(database).encode() in argv:
+        if (
+            ppid == server
+            and any(a.endswith(b"committer.py") for a in argv)
+            and str(database).encode() in argv
+        ):
             return int(pid)
     raise AssertionError(f"no writer process for {database}")
 
@@ -111,8 +121,7 @@ async def test_a_killed_writer_is_told_to_every_link_refused_and_exits(tmp_path,
         assert "Traceback" not in err
         # the machine-readable log has it too, with the info-level events stderr leaves out
         records = [json.loads(line) for line in log_file.read_text().splitlines()]
-        assert any(r["level"] == "critical" and "killed by signal 9" in r["text"]
-                   for r in records)
+        assert any(r["level"] == "critical" and "killed by signal 9" in r["text"] for r in records)
     finally:
         stop(proc)
 
@@ -183,10 +192,16 @@ def test_a_locked_database_is_refused(tmp_path):
     lab = demo_lab(tmp_path)
     # another process holds the write lock for longer than the switch waits
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sqlite3, sys, time\n"
-         f"c = sqlite3.connect({str(lab.database)!r}, isolation_level=None)\n"
-         "c.execute('BEGIN IMMEDIATE'); print('held', flush=True); time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            f"c = sqlite3.connect({str(lab.database)!r}, isolation_level=None)\n"
+            "c.execute('BEGIN IMMEDIATE'); print('held', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         r = lems("serve", tmp_path)
@@ -201,8 +216,11 @@ def _mount_tmpfs(where: Path, size: str) -> None:
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root (CI runs as root)")
     where.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
     if r.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
 
@@ -217,8 +235,7 @@ def test_a_read_only_database_is_refused(tmp_path):
     _mount_tmpfs(mnt, "64m")
     try:
         lab = demo_lab(mnt / "lab")
-        r = subprocess.run(["mount", "-o", "remount,ro", str(mnt)], capture_output=True,
-                           text=True)
+        r = subprocess.run(["mount", "-o", "remount,ro", str(mnt)], capture_output=True, text=True)
         if r.returncode != 0:
             pytest.skip(f"cannot remount read-only: {r.stderr.strip()}")
         one_line_refusal(lems("serve", mnt / "lab"), lab.database, "read-only")

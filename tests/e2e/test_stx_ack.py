@@ -31,8 +31,11 @@ class Vendor:
         while len(self.events) < count:
             data = await asyncio.wait_for(loop.sock_recv(self.sock, 65536), timeout)
             assert data, "link closed"
-            self.events += [e for e in self.framer.feed(data)
-                            if not (isinstance(e, Frame) and e.payload in self.acked)]
+            self.events += [
+                e
+                for e in self.framer.feed(data)
+                if not (isinstance(e, Frame) and e.payload in self.acked)
+            ]
         got, self.events = self.events[:count], self.events[count:]
         return got
 
@@ -70,8 +73,12 @@ async def test_stx_on_tcp_every_frame_acked_after_journaling_and_stop_and_wait(t
         first = await t.read(2)
         assert controls(first) == [ACK], first
         conn = sqlite3.connect(lab.database)
-        assert conn.execute("SELECT count(*) FROM journal WHERE direction = 'in' AND "
-                            "text LIKE 'LOGON.T01.%'").fetchone()[0] == 1
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM journal WHERE direction = 'in' AND text LIKE 'LOGON.T01.%'"
+            ).fetchone()[0]
+            == 1
+        )
         (son,) = frames(first)
         assert b"\nSON.T01\n" in son
         # the switch waits for the terminal's ACK: nothing else is sent meanwhile, and without

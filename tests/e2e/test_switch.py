@@ -22,8 +22,11 @@ async def connect(switch, reactor):
 def journal(switch, where: str = "1", *args):
     conn = sqlite3.connect(switch.lab.database)
     try:
-        return conn.execute(f"SELECT direction, terminal, key, disposition, reason, osn, text "
-                            f"FROM journal WHERE {where} ORDER BY seq", args).fetchall()
+        return conn.execute(
+            f"SELECT direction, terminal, key, disposition, reason, osn, text "
+            f"FROM journal WHERE {where} ORDER BY seq",
+            args,
+        ).fetchall()
     finally:
         conn.close()
 
@@ -109,8 +112,11 @@ async def test_spoofed_ori_is_rejected_and_journaled(tmp_path, reactor):
 POLICY_CASES = [
     # terminal, message, expected reject code
     ("T10", "QW.OR024902Z.NAM/DOE,JOHN.DOB/19800101", "KEY-NOT-ALLOWED"),
-    ("T01", "EAR.OR0240000.NAM/DOE,JOHN.SEX/M.RAC/W.DOB/19800101.DOA/20260101.CHG/1313",
-     "NOT-DESIGNATED"),
+    (
+        "T01",
+        "EAR.OR0240000.NAM/DOE,JOHN.SEX/M.RAC/W.DOB/19800101.DOA/20260101.CHG/1313",
+        "NOT-DESIGNATED",
+    ),
     ("T11", "QCH.OR024903Z.NAM/DOE,JOHN.DOB/19800101.PUR/I.ATN/RESEARCH", "EXPIRED-AGREEMENT"),
     ("T08", "QCH.OR024901Z.NAM/DOE,JOHN.DOB/19800101.PUR/C", "CONSENT-REQUIRED"),
     ("T09", "QH.ORRISS000.NAM/DOE,JOHN.DOB/19800101.SEX/M.PUR/C", "KEY-NOT-ALLOWED"),
@@ -132,10 +138,13 @@ async def test_each_policy_refusal_over_tcp(tmp_path, reactor):
 
 
 def _research_with_iii(text: str) -> str:
-    text = text.replace('category = "riss"\ntype = "CJ"',
-                        'category = "riss"\ntype = "CJ"\nkeys = ["QH", "QW"]')
-    return text.replace('name = "CASCADE COUNTY CIRCUIT COURT"\ntype = "JJ"',
-                        'name = "CASCADE COUNTY CIRCUIT COURT"\ntype = "JJ"\nagreement = false')
+    text = text.replace(
+        'category = "riss"\ntype = "CJ"', 'category = "riss"\ntype = "CJ"\nkeys = ["QH", "QW"]'
+    )
+    return text.replace(
+        'name = "CASCADE COUNTY CIRCUIT COURT"\ntype = "JJ"',
+        'name = "CASCADE COUNTY CIRCUIT COURT"\ntype = "JJ"\nagreement = false',
+    )
 
 
 async def test_iii_only_for_criminal_justice_and_agreement_required(tmp_path, reactor):
@@ -154,8 +163,10 @@ async def test_suspended_agency_is_refused_then_reinstated(tmp_path, reactor):
     async with running_switch(demo_lab(tmp_path), reactor) as switch:
         c = await signed_on(switch, reactor, "T03")
         conn = store.connect(switch.lab.database)
-        conn.execute("INSERT INTO agency_state (ori, suspended, reason) "
-                     "VALUES ('OR0240100', 1, 'MISUSE UNDER REVIEW')")
+        conn.execute(
+            "INSERT INTO agency_state (ori, suspended, reason) "
+            "VALUES ('OR0240100', 1, 'MISUSE UNDER REVIEW')"
+        )
         store.bump_directory_version(conn)
         await until(lambda: "OR0240100" in switch.directory.suspended, 4)
         out = await wait(c.request("QW.OR0240100.NAM/DOE,JOHN.DOB/19800101"))
@@ -241,8 +252,12 @@ async def test_odd_acknowledgements_are_answered_and_journaled(tmp_path, reactor
     in the outbound notation, ``<xB2>``). An OSN never sent is answered too."""
     async with running_switch(demo_lab(tmp_path), reactor) as switch:
         c = await signed_on(switch, reactor, "T01")
-        for token, reason in [("\u00b2", "NOT <xB2>"), ("9" * 5000, "NOT 9999999999"),
-                              ("12X", "NOT 12X"), ("", "MUST NOT END WITH A PERIOD")]:
+        for token, reason in [
+            ("\u00b2", "NOT <xB2>"),
+            ("9" * 5000, "NOT 9999999999"),
+            ("12X", "NOT 12X"),
+            ("", "MUST NOT END WITH A PERIOD"),
+        ]:
             c.link.send_raw(f"ACK.{token}\n".encode("latin-1"))
             out = await wait(c.next())
             assert out.key == "REJ" and reason in out.body, out.body
@@ -339,10 +354,12 @@ async def test_accepted_relay_without_copies_is_routed_again_at_start(tmp_path, 
         pass
     conn = store.connect(lab.database)
     seq = conn.execute("SELECT MAX(seq) FROM journal").fetchone()[0] + 1
-    conn.execute("INSERT INTO journal (seq, time, direction, terminal, operator, ori, key, "
-                 "disposition, text) VALUES (?, '2026-11-23T04:00:00+00:00', 'in', 'T01', "
-                 "'OP01', 'OR0240000', 'AM', 'accepted', ?)",
-                 (seq, "AM.OR0240000.OR0260000.TXT\nLOST IN THE CRASH"))
+    conn.execute(
+        "INSERT INTO journal (seq, time, direction, terminal, operator, ori, key, "
+        "disposition, text) VALUES (?, '2026-11-23T04:00:00+00:00', 'in', 'T01', "
+        "'OP01', 'OR0240000', 'AM', 'accepted', ?)",
+        (seq, "AM.OR0240000.OR0260000.TXT\nLOST IN THE CRASH"),
+    )
     conn.close()
     got = []
     for _ in range(2):  # the second start must not route it again
@@ -366,7 +383,8 @@ async def test_accepted_relay_without_copies_is_routed_again_at_start(tmp_path, 
 
 
 async def test_a_query_recovered_but_killed_again_before_its_answer_is_recovered_again(
-        tmp_path, reactor):
+    tmp_path, reactor
+):
     """Crash, restart (the query is recovered and waits for NCIC), crash again before the
     answer commits: the third start must still answer it (a "recovered" trace is no answer).
     Found by tools/soak_crash.py."""
@@ -379,8 +397,11 @@ async def test_a_query_recovered_but_killed_again_before_its_answer_is_recovered
         "INSERT INTO journal (seq, time, direction, terminal, operator, ori, key, disposition, "
         "ref, text) VALUES (?, '2026-11-23T04:00:00+00:00', ?, 'T01', 'OP01', 'OR0240000', "
         "'QW', ?, ?, ?)",
-        [(seq, "in", "accepted", 0, "QW.OR0240000.NAM/DOE,JOHN.DOB/19800101"),
-         (seq + 1, "sys", "recovered", seq, f"RECOVERED QW SEQ/{seq}")])
+        [
+            (seq, "in", "accepted", 0, "QW.OR0240000.NAM/DOE,JOHN.DOB/19800101"),
+            (seq + 1, "sys", "recovered", seq, f"RECOVERED QW SEQ/{seq}"),
+        ],
+    )
     conn.close()
     async with running_switch(lab, reactor) as switch:
         t1 = await signed_on(switch, reactor, "T01")

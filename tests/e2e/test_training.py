@@ -29,27 +29,50 @@ def lems(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 def test_exercise_run_and_report(tmp_path):
     init_lab(tmp_path, listen=f"tcp:{free_port()}:interface=127.0.0.1")
-    good = lems("exercise", "run", "answer-yq", "--lab", str(tmp_path), "--trainee", "KIM",
-                "--script", str(TRAINEES / "answer-yq.good"))
+    good = lems(
+        "exercise",
+        "run",
+        "answer-yq",
+        "--lab",
+        str(tmp_path),
+        "--trainee",
+        "KIM",
+        "--script",
+        str(TRAINEES / "answer-yq.good"),
+    )
     assert good.returncode == 0, good.stdout + good.stderr
-    bad = lems("exercise", "run", "broadcast-aml", "--lab", str(tmp_path), "--trainee", "KIM",
-               "--script", str(TRAINEES / "broadcast-aml.bad"))
+    bad = lems(
+        "exercise",
+        "run",
+        "broadcast-aml",
+        "--lab",
+        str(tmp_path),
+        "--trainee",
+        "KIM",
+        "--script",
+        str(TRAINEES / "broadcast-aml.bad"),
+    )
     assert bad.returncode == 1
     assert "no AML was sent" in bad.stdout
     html = tmp_path / "report.html"
     report = lems("exercise", "report", "--lab", str(tmp_path), "--json", "--html", str(html))
     data = json.loads(report.stdout)
     assert [(g["exercise"], g["passed"]) for g in data["KIM"]] == [
-        ("answer-yq", True), ("broadcast-aml", False)]
+        ("answer-yq", True),
+        ("broadcast-aml", False),
+    ]
     assert "1 of 2 passed" in html.read_text()
 
 
 def test_serve_with_web_dashboard(tmp_path):
     init_lab(tmp_path, listen=f"tcp:{free_port()}:interface=127.0.0.1")
     web = free_port()
-    proc = subprocess.Popen([LEMS, "serve", str(tmp_path), "--web",
-                             f"tcp:{web}:interface=127.0.0.1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [LEMS, "serve", str(tmp_path), "--web", f"tcp:{web}:interface=127.0.0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -81,12 +104,31 @@ def test_exercise_runs_on_a_lab_that_keeps_only_password_hashes(tmp_path):
     assert init.returncode == 0, init.stderr
     before = (tmp_path / "lab.toml").read_text()
     assert "password_hash" in before and "train-04" not in before
-    good = lems("exercise", "run", "answer-yq", "--lab", str(tmp_path), "--trainee", "KIM",
-                "--script", str(TRAINEES / "answer-yq.good"))
+    good = lems(
+        "exercise",
+        "run",
+        "answer-yq",
+        "--lab",
+        str(tmp_path),
+        "--trainee",
+        "KIM",
+        "--script",
+        str(TRAINEES / "answer-yq.good"),
+    )
     assert good.returncode == 0, good.stdout + good.stderr
     assert (tmp_path / "lab.toml").read_text() == before
-    elsewhere = lems("exercise", "run", "answer-yq", "--lab", str(tmp_path), "--switch",
-                     f"tcp:127.0.0.1:{port}", "--script", str(TRAINEES / "answer-yq.good"))
+    elsewhere = lems(
+        "exercise",
+        "run",
+        "answer-yq",
+        "--lab",
+        str(tmp_path),
+        "--switch",
+        f"tcp:127.0.0.1:{port}",
+        "--script",
+        str(TRAINEES / "answer-yq.good"),
+    )
     assert elsewhere.returncode == 1
     assert "has only a password hash" in elsewhere.stderr and "--training-passwords" in (
-        elsewhere.stderr)
+        elsewhere.stderr
+    )

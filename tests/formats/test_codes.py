@@ -66,53 +66,95 @@ def test_builtin_is_cached() -> None:
 def test_builtin_table_names() -> None:
     """The hand-written core's tables and every generated NCIC table (CMC, BTY, EXL …)."""
     names = set(CodeBook.builtin().names())
-    assert {"CAL", "DSP", "EYE", "HAI", "IDT", "LIS", "LIT", "MAK", "OCL", "OFF", "PCA", "POB",
-            "PRI", "PUR", "RAC", "RTY", "SEX", "SKN", "TYP", "VCO", "VMA", "VST"} <= names
-    assert {"CMC", "BTY", "BMA", "EXL", "PCO", "SMT", "TYPA", "TYPS", "DEN", "VMO", "RES",
-            "MNU", "ECR", "BOAT"} <= names
+    assert {
+        "CAL",
+        "DSP",
+        "EYE",
+        "HAI",
+        "IDT",
+        "LIS",
+        "LIT",
+        "MAK",
+        "OCL",
+        "OFF",
+        "PCA",
+        "POB",
+        "PRI",
+        "PUR",
+        "RAC",
+        "RTY",
+        "SEX",
+        "SKN",
+        "TYP",
+        "VCO",
+        "VMA",
+        "VST",
+    } <= names
+    assert {
+        "CMC",
+        "BTY",
+        "BMA",
+        "EXL",
+        "PCO",
+        "SMT",
+        "TYPA",
+        "TYPS",
+        "DEN",
+        "VMO",
+        "RES",
+        "MNU",
+        "ECR",
+        "BOAT",
+    } <= names
 
 
-@pytest.mark.parametrize(("table", "code", "description"), [
-    ("OFF", "0902", "HOMICIDE - WILLFUL KILL-FAMILY-WEAPON"),
-    ("OFF", "5404", "DRIVING UNDER INFLUENCE ALCOHOL"),
-    ("OFF", "5015", "FAILURE TO APPEAR - SEE MIS"),
-    ("SEX", "F", "FEMALE"),
-    ("RAC", "W", "WHITE"),
-    ("RAC", "H", "HISPANIC OR LATINO"),
-    ("RAC", "P", "NATIVE HAWAIIAN OR OTHER PACIFIC ISLANDER"),
-    ("LIS", "OR", "OREGON"),
-    ("LIS", "NB", "NEBRASKA"),
-    ("LIS", "NE", "NETHERLANDS (HOLLAND)"),
-    ("LIS", "PQ", "QUEBEC"),
-    ("LIS", "MM", "MEXICO"),
-    ("VMA", "TOYT", "TOYOTA"),
-    ("LIT", "PC", "REGULAR PASSENGER AUTOMOBILE PLATES"),
-    ("LIT", "CO", "COMMERCIAL"),
-    ("TYP", "P", "PISTOL"),
-    ("MAK", "SW", "SMITH & WESSON"),
-    ("PCA", "D", "ADJUDICATED MENTAL DEFECTIVE / COMMITTED TO MENTAL INSTITUTION"),
-    ("PRI", "U", "URGENT - CONFIRM WITHIN 10 MINUTES"),
-])
+@pytest.mark.parametrize(
+    ("table", "code", "description"),
+    [
+        ("OFF", "0902", "HOMICIDE - WILLFUL KILL-FAMILY-WEAPON"),
+        ("OFF", "5404", "DRIVING UNDER INFLUENCE ALCOHOL"),
+        ("OFF", "5015", "FAILURE TO APPEAR - SEE MIS"),
+        ("SEX", "F", "FEMALE"),
+        ("RAC", "W", "WHITE"),
+        ("RAC", "H", "HISPANIC OR LATINO"),
+        ("RAC", "P", "NATIVE HAWAIIAN OR OTHER PACIFIC ISLANDER"),
+        ("LIS", "OR", "OREGON"),
+        ("LIS", "NB", "NEBRASKA"),
+        ("LIS", "NE", "NETHERLANDS (HOLLAND)"),
+        ("LIS", "PQ", "QUEBEC"),
+        ("LIS", "MM", "MEXICO"),
+        ("VMA", "TOYT", "TOYOTA"),
+        ("LIT", "PC", "REGULAR PASSENGER AUTOMOBILE PLATES"),
+        ("LIT", "CO", "COMMERCIAL"),
+        ("TYP", "P", "PISTOL"),
+        ("MAK", "SW", "SMITH & WESSON"),
+        ("PCA", "D", "ADJUDICATED MENTAL DEFECTIVE / COMMITTED TO MENTAL INSTITUTION"),
+        ("PRI", "U", "URGENT - CONFIRM WITHIN 10 MINUTES"),
+    ],
+)
 def test_builtin_known_codes(table: str, code: str, description: str) -> None:
     book = CodeBook.builtin()
     assert book.has(table, code)
     assert book.describe(table, code) == description
 
 
-@pytest.mark.parametrize(("table", "codes"), [
-    ("SEX", "F M U"),
-    ("RAC", "A B H I P U W"),
-    ("EYE", "BLK BLU BRO GRN GRY HAZ MAR MUL PNK XXX"),
-    ("HAI", "BLD BLK BLN BLU BRO GRN GRY ONG PLE PNK RED SDY WHI XXX"),  # BLD: NIEM 5.0.1
-    ("SKN", "ALB BLK DRK DBR FAR LGT LBR MED MBR OLV RUD SAL YEL"),
-    ("PUR", "A C D F H I J R S V X"),
-    ("PCA", "A1 A2 B C D E F G H I J"),
-    ("RTY", "SV WP PO MP SL SG SA SS SB SP"),
-    ("PRI", "U R"),
-    ("DSP", "CONV ACQ DISM DIVD NOPR SETA PEND EXPG"),
-    ("IDT", "DL ID PP MIL"),
-    ("OCL", "FA FB FC MA MB MC FU VI"),
-])
+@pytest.mark.parametrize(
+    ("table", "codes"),
+    [
+        ("SEX", "F M U"),
+        ("RAC", "A B H I P U W"),
+        ("EYE", "BLK BLU BRO GRN GRY HAZ MAR MUL PNK XXX"),
+        ("HAI", "BLD BLK BLN BLU BRO GRN GRY ONG PLE PNK RED SDY WHI XXX"),  # BLD: NIEM 5.0.1
+        ("SKN", "ALB BLK DRK DBR FAR LGT LBR MED MBR OLV RUD SAL YEL"),
+        ("PUR", "A C D F H I J R S V X"),
+        ("PCA", "A1 A2 B C D E F G H I J"),
+        ("RTY", "SV WP PO MP SL SG SA SS SB SP"),
+        ("PRI", "U R"),
+        ("DSP", "CONV ACQ DISM DIVD NOPR SETA PEND EXPG"),
+        ("IDT", "DL ID PP MIL"),
+        ("OCL", "FA FB FC MA MB MC FU VI"),
+    ],
+)
 def test_builtin_exact_code_sets(table: str, codes: str) -> None:
     assert set(CodeBook.builtin().table(table)) == set(codes.split())
 
@@ -303,8 +345,10 @@ def test_load_default_base_is_builtin(tmp_path: Path) -> None:
 
 
 def test_load_quoted_commas_bom_blank_lines_and_spaces(tmp_path: Path) -> None:
-    _write(tmp_path / "VST.csv",
-           '\ufeffcode,description\r\n 4d ,"SEDAN, 4 DOOR"\r\n\r\nQQ,"SAYS ""HI"", TWICE"\r\n')
+    _write(
+        tmp_path / "VST.csv",
+        '\ufeffcode,description\r\n 4d ,"SEDAN, 4 DOOR"\r\n\r\nQQ,"SAYS ""HI"", TWICE"\r\n',
+    )
     book = CodeBook.load_dir(tmp_path, base=CodeBook({}))
     assert dict(book.table("VST")) == {"4D": "SEDAN, 4 DOOR", "QQ": 'SAYS "HI", TWICE'}
 
@@ -318,16 +362,19 @@ def test_load_order_is_by_path(tmp_path: Path) -> None:
     assert book.describe("RAC", "Z") == "FROM RACE"
 
 
-@pytest.mark.parametrize(("text", "line", "words"), [
-    ("code,description\nA,ONE\nB,TWO, UNQUOTED\n", 3, "expected 2 fields"),
-    ("code,description\nA\n", 2, "expected 2 fields"),
-    ("kode,desc\nA,ONE\n", 1, "bad header"),
-    ("code,description,extra\nA,ONE,X\n", 1, "bad header"),
-    ("", 1, "empty file"),
-    ("code,description\nA,ONE\n ,EMPTY\n", 3, "empty code"),
-    ("code,description\nA,ONE\nB,TWO\na,AGAIN\n", 4, "duplicate code 'A'"),
-    ('code,description\nA,ONE\nB,"TWO" AND MORE\n', 3, "unreadable row"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("code,description\nA,ONE\nB,TWO, UNQUOTED\n", 3, "expected 2 fields"),
+        ("code,description\nA\n", 2, "expected 2 fields"),
+        ("kode,desc\nA,ONE\n", 1, "bad header"),
+        ("code,description,extra\nA,ONE,X\n", 1, "bad header"),
+        ("", 1, "empty file"),
+        ("code,description\nA,ONE\n ,EMPTY\n", 3, "empty code"),
+        ("code,description\nA,ONE\nB,TWO\na,AGAIN\n", 4, "duplicate code 'A'"),
+        ('code,description\nA,ONE\nB,"TWO" AND MORE\n', 3, "unreadable row"),
+    ],
+)
 def test_load_malformed_file_names_file_and_line(
     tmp_path: Path, text: str, line: int, words: str
 ) -> None:

@@ -31,9 +31,42 @@ def test_default_is_built_once() -> None:
 
 
 def test_reference_keys_present() -> None:
-    for key in ("EW", "EWJ", "MW", "XW", "CW", "LW", "QW", "QM", "QU", "EV", "EV-P", "QV", "QG",
-                "QA", "QB", "EPO", "QPO", "QND", "QH", "QR", "AM", "AML", "DQ", "KQ", "RQ",
-                "IQ", "FQ", "AQ", "YQ", "YR", "TQ", "LOGON", "LOGOFF", "ACK"):
+    for key in (
+        "EW",
+        "EWJ",
+        "MW",
+        "XW",
+        "CW",
+        "LW",
+        "QW",
+        "QM",
+        "QU",
+        "EV",
+        "EV-P",
+        "QV",
+        "QG",
+        "QA",
+        "QB",
+        "EPO",
+        "QPO",
+        "QND",
+        "QH",
+        "QR",
+        "AM",
+        "AML",
+        "DQ",
+        "KQ",
+        "RQ",
+        "IQ",
+        "FQ",
+        "AQ",
+        "YQ",
+        "YR",
+        "TQ",
+        "LOGON",
+        "LOGOFF",
+        "ACK",
+    ):
         assert key in D.keys, key
         assert D.spec(key) is D.keys[key]
     assert D.spec("NOPE") is None
@@ -69,8 +102,9 @@ def test_keyspec_allowed_and_options() -> None:
     rq = D.keys["RQ"]
     assert rq.allowed == {"LIC", "LIY", "LIT", "VIN", "VYR", "VMA", "RSN"}
     assert rq.options_text() == ["1. LIC, LIY, LIT", "2. VIN"]
-    spec = KeySpec(key="ZZ", label="Z", mandatory=("NAM",), one_of=(("DOB",), ("SOC",)),
-                   optional=("SEX",))
+    spec = KeySpec(
+        key="ZZ", label="Z", mandatory=("NAM",), one_of=(("DOB",), ("SOC",)), optional=("SEX",)
+    )
     assert spec.allowed == {"NAM", "DOB", "SOC", "SEX"}
 
 
@@ -146,7 +180,9 @@ def test_overlays_apply_in_order(tmp_path: Path) -> None:
 
 
 def test_overlay_group_and_own_codebook(tmp_path: Path) -> None:
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
 [groups]
 lab = ["SEX", "RAC"]
 [fields]
@@ -155,12 +191,17 @@ FLV = { type = "code", table = "FLAVOR" }
 label = "LAB"
 mandatory = ["FLV"]
 optional = ["@lab"]
-""")
+""",
+    )
     codes = CodeBook({"FLAVOR": {"VAN": "VANILLA"}, "SEX": {"M": "MALE"}, "RAC": {"W": "WHITE"}})
     with pytest.raises(ConfigError):  # the shipped dictionary needs the full built-in book
         Dictionary.load([path], codes)
-    book = CodeBook({**{n: dict(CodeBook.builtin().table(n)) for n in CodeBook.builtin().names()},
-                     "FLAVOR": {"VAN": "VANILLA"}})
+    book = CodeBook(
+        {
+            **{n: dict(CodeBook.builtin().table(n)) for n in CodeBook.builtin().names()},
+            "FLAVOR": {"VAN": "VANILLA"},
+        }
+    )
     lab = Dictionary.load([path], book)
     assert lab.keys["QLB"].optional == ("SEX", "RAC")
     assert isinstance(Parser(lab).check("QLB.OR0240000.FLV/VAN.SEX/M"), Message)
@@ -170,29 +211,58 @@ optional = ["@lab"]
 # ---------------------------------------------------------------------------------- refusals
 
 
-@pytest.mark.parametrize(("text", "key", "reason"), [
-    ('[fields]\nZZZ = { type = "blob" }\n', "fields.ZZZ", "type must be one of"),
-    ("[fields]\nZZZ = { max = 3 }\n", "fields.ZZZ", "type must be one of"),
-    ('[keys.QZZ]\nlabel = "X"\nmandatory = ["QQQ"]\n', "keys.QZZ",
-     "field QQQ is not defined in [fields]"),
-    ('[keys.QZZ]\nlabel = "X"\none_of = [["NAM"], ["QQQ"]]\n', "keys.QZZ",
-     "field QQQ is not defined in [fields]"),
-    ('[keys.QZZ]\nlabel = "X"\noptional = ["@nope"]\n', "keys.QZZ", "unknown group @nope"),
-    ('[keys.QZZ]\nlabel = "X"\ncolour = "red"\n', "keys.QZZ", "unknown attribute(s) ['colour']"),
-    ('[fields]\nZZZ = { type = "text", colour = "red" }\n', "fields.ZZZ",
-     "unknown attribute(s) ['colour']"),
-    ('[fields]\nZZZ = { type = "code", table = "NOPE" }\n', "fields.ZZZ",
-     "code table 'NOPE' is not in the code book"),
-    ('[fields]\nZZZ = { type = "code" }\n', "fields.ZZZ", "code table '' is not in the code book"),
-    ('[fields]\nzz1 = { type = "text" }\n', "fields.zz1", "a field code is 2 to 4 capital letters"),
-    ('[keys.QZZ]\nlabel = "X"\nstyle = "fancy"\n', "keys.QZZ", "style must be one of"),
-    ('[keys.QZZ]\nlabel = "X"\nstyle = "nlets"\ndest = "moon"\n', "keys.QZZ",
-     "dest must be one of"),
-    ('[keys.QZZ]\nlabel = "X"\nbody = "xml"\n', "keys.QZZ", "body must be one of"),
-    ('[keys.Q1]\nlabel = "X"\n', "keys.Q1", "a key is up to 6 capital letters"),
-])
-def test_config_errors_name_file_and_key(tmp_path: Path, text: str, key: str,
-                                         reason: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "key", "reason"),
+    [
+        ('[fields]\nZZZ = { type = "blob" }\n', "fields.ZZZ", "type must be one of"),
+        ("[fields]\nZZZ = { max = 3 }\n", "fields.ZZZ", "type must be one of"),
+        (
+            '[keys.QZZ]\nlabel = "X"\nmandatory = ["QQQ"]\n',
+            "keys.QZZ",
+            "field QQQ is not defined in [fields]",
+        ),
+        (
+            '[keys.QZZ]\nlabel = "X"\none_of = [["NAM"], ["QQQ"]]\n',
+            "keys.QZZ",
+            "field QQQ is not defined in [fields]",
+        ),
+        ('[keys.QZZ]\nlabel = "X"\noptional = ["@nope"]\n', "keys.QZZ", "unknown group @nope"),
+        (
+            '[keys.QZZ]\nlabel = "X"\ncolour = "red"\n',
+            "keys.QZZ",
+            "unknown attribute(s) ['colour']",
+        ),
+        (
+            '[fields]\nZZZ = { type = "text", colour = "red" }\n',
+            "fields.ZZZ",
+            "unknown attribute(s) ['colour']",
+        ),
+        (
+            '[fields]\nZZZ = { type = "code", table = "NOPE" }\n',
+            "fields.ZZZ",
+            "code table 'NOPE' is not in the code book",
+        ),
+        (
+            '[fields]\nZZZ = { type = "code" }\n',
+            "fields.ZZZ",
+            "code table '' is not in the code book",
+        ),
+        (
+            '[fields]\nzz1 = { type = "text" }\n',
+            "fields.zz1",
+            "a field code is 2 to 4 capital letters",
+        ),
+        ('[keys.QZZ]\nlabel = "X"\nstyle = "fancy"\n', "keys.QZZ", "style must be one of"),
+        (
+            '[keys.QZZ]\nlabel = "X"\nstyle = "nlets"\ndest = "moon"\n',
+            "keys.QZZ",
+            "dest must be one of",
+        ),
+        ('[keys.QZZ]\nlabel = "X"\nbody = "xml"\n', "keys.QZZ", "body must be one of"),
+        ('[keys.Q1]\nlabel = "X"\n', "keys.Q1", "a key is up to 6 capital letters"),
+    ],
+)
+def test_config_errors_name_file_and_key(tmp_path: Path, text: str, key: str, reason: str) -> None:
     path = _write(tmp_path, text)
     with pytest.raises(ConfigError) as exc:
         Dictionary.load([path])

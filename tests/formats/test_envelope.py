@@ -11,17 +11,19 @@ from formats import envelope
 from formats.recording import body_key
 from terminals.client import parse_output
 
-terminals = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7e), max_size=12)
+terminals = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=12)
 bodies = st.text(max_size=300)
 moments = st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31))
 
 
 def test_the_wire_text_is_the_documented_one():
-    frame = envelope.build(42, "T01", envelope.stamp(datetime(2026, 11, 23, 14, 32, 11)),
-                           "SON.T01\nSIGN-ON ACCEPTED")
+    frame = envelope.build(
+        42, "T01", envelope.stamp(datetime(2026, 11, 23, 14, 32, 11)), "SON.T01\nSIGN-ON ACCEPTED"
+    )
     assert frame == "OSN/0000042 TRM/T01 DTE/20261123 TIM/143211\nSON.T01\nSIGN-ON ACCEPTED"
     assert envelope.build(0, "", "DTE/20261123 TIM/143211", "") == (
-        "OSN/0000000 TRM/NONE DTE/20261123 TIM/143211\n")
+        "OSN/0000000 TRM/NONE DTE/20261123 TIM/143211\n"
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -29,8 +31,7 @@ def test_the_wire_text_is_the_documented_one():
 def test_build_then_parse_gives_everything_back(osn, terminal, when, body):
     frame = envelope.build(osn, terminal, envelope.stamp(when), body)
     head, rest = envelope.parse(frame)
-    assert head == envelope.Envelope(osn, terminal or "NONE", f"{when:%Y%m%d}",
-                                     f"{when:%H%M%S}")
+    assert head == envelope.Envelope(osn, terminal or "NONE", f"{when:%Y%m%d}", f"{when:%H%M%S}")
     assert rest == body
     assert envelope.is_enveloped(frame)
     # the readers outside formats go through the same codec

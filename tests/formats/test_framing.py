@@ -52,7 +52,7 @@ def feed_all(framer: Framer, chunks: Sequence[bytes]) -> list[Event]:
 
 
 def bytewise(framer: Framer, data: bytes) -> list[Event]:
-    return feed_all(framer, [data[i:i + 1] for i in range(len(data))])
+    return feed_all(framer, [data[i : i + 1] for i in range(len(data))])
 
 
 def split(data: bytes, cuts: Sequence[int]) -> list[bytes]:
@@ -60,12 +60,23 @@ def split(data: bytes, cuts: Sequence[int]) -> list[bytes]:
     return [data[a:b] for a, b in itertools.pairwise(points)]
 
 
-def length_frame(payload: bytes, *, version: int = 1, length: int | None = None,
-                 crc: int | None = None, flags: int = 0) -> bytes:
+def length_frame(
+    payload: bytes,
+    *,
+    version: int = 1,
+    length: int | None = None,
+    crc: int | None = None,
+    flags: int = 0,
+) -> bytes:
     """A length frame built by hand, so tests can break any field."""
-    header = struct.pack(">2sBBII", b"LM", version, flags,
-                         len(payload) if length is None else length,
-                         zlib.crc32(payload) if crc is None else crc)
+    header = struct.pack(
+        ">2sBBII",
+        b"LM",
+        version,
+        flags,
+        len(payload) if length is None else length,
+        zlib.crc32(payload) if crc is None else crc,
+    )
     return header + payload
 
 
@@ -82,17 +93,37 @@ def reasons(events: Sequence[Event]) -> list[str]:
 
 def test_registry_names_match_classes() -> None:
     assert {n: f.factory for n, f in FRAMERS.items() if not f.params} == {
-        "line": LineFramer, "stx": StxEtxFramer, "length": LengthFramer, "dle": DleFramer}
+        "line": LineFramer,
+        "stx": StxEtxFramer,
+        "length": LengthFramer,
+        "dle": DleFramer,
+    }
     assert {n for n, f in FRAMERS.items() if f.factory is PrefixFramer} == {
-        "ascii4", "ascii5", "ascii6", "ascii4-incl", "ascii5-incl", "ascii6-incl",
-        "bin2", "bin4", "bin2-incl", "bin4-incl"}
+        "ascii4",
+        "ascii5",
+        "ascii6",
+        "ascii4-incl",
+        "ascii5-incl",
+        "ascii6-incl",
+        "bin2",
+        "bin4",
+        "bin2-incl",
+        "bin4-incl",
+    }
     for name, spec in FRAMERS.items():
         framer = make_framer(name)
         assert isinstance(framer, spec.factory)
         assert framer.name == name
-        assert framer.max_length == min(DEFAULT_MAX_LENGTH, {
-            "ascii4": 9999, "ascii4-incl": 9995, "ascii5-incl": 99995, "bin2": 65535,
-            "bin2-incl": 65533}.get(name, 65536))
+        assert framer.max_length == min(
+            DEFAULT_MAX_LENGTH,
+            {
+                "ascii4": 9999,
+                "ascii4-incl": 9995,
+                "ascii5-incl": 99995,
+                "bin2": 65535,
+                "bin2-incl": 65533,
+            }.get(name, 65536),
+        )
 
 
 def test_make_framer_passes_options() -> None:
@@ -172,13 +203,16 @@ def test_reset_drops_partial_data(name: str) -> None:
 def test_line_simple_and_crlf() -> None:
     f = LineFramer()
     assert f.feed(b"QH.OR0260000.NAM/SMITH,JOHN\nQV.LIC/ABC123\r\n") == [
-        Frame(b"QH.OR0260000.NAM/SMITH,JOHN"), Frame(b"QV.LIC/ABC123")]
+        Frame(b"QH.OR0260000.NAM/SMITH,JOHN"),
+        Frame(b"QV.LIC/ABC123"),
+    ]
 
 
 def test_line_continuation_example_from_the_convention() -> None:
     f = LineFramer()
     assert f.feed(b"AM.OR0240000.OR0260000.TXT\\\nHELLO\n") == [
-        Frame(b"AM.OR0240000.OR0260000.TXT\nHELLO")]
+        Frame(b"AM.OR0240000.OR0260000.TXT\nHELLO")
+    ]
 
 
 def test_line_continuation_with_crlf_and_several_lines() -> None:
@@ -198,7 +232,11 @@ def test_line_empty_lines_are_keepalives() -> None:
 
 def test_line_cr_alone_and_crlf_end_lines_too() -> None:
     assert LineFramer().feed(b"A\rB\r\r\nC\n\rD\r") == [
-        Frame(b"A"), Frame(b"B"), Frame(b"C"), Frame(b"D")]
+        Frame(b"A"),
+        Frame(b"B"),
+        Frame(b"C"),
+        Frame(b"D"),
+    ]
 
 
 def test_line_crlf_split_between_chunks_is_one_line_end() -> None:
@@ -220,14 +258,18 @@ def test_line_partial_line_waits() -> None:
 def test_line_natural_form_single_lines_and_a_txt_block() -> None:
     """What a vendor types into nc: an NCIC line is answered at its end, an Nlets header line
     ending in .TXT takes the text lines after it up to an empty line."""
-    wire = (b"QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\r\n"
-            b"AM.OR0240000.OR0260000.TXT\r\nMEET AT THE COUNTY LINE\r\nAT 1400\r\n\r\n"
-            b"KQ.OR0240000.WA.TXT  \nOLN/WDL1234567.PUR/C\n\n"
-            b"QV.OR0240000.LIC/ABC123\n")
-    expected = [Frame(b"QW.OR0240000.NAM/DOE,JOHN.DOB/19800101"),
-                Frame(b"AM.OR0240000.OR0260000.TXT\nMEET AT THE COUNTY LINE\nAT 1400"),
-                Frame(b"KQ.OR0240000.WA.TXT  \nOLN/WDL1234567.PUR/C"),
-                Frame(b"QV.OR0240000.LIC/ABC123")]
+    wire = (
+        b"QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\r\n"
+        b"AM.OR0240000.OR0260000.TXT\r\nMEET AT THE COUNTY LINE\r\nAT 1400\r\n\r\n"
+        b"KQ.OR0240000.WA.TXT  \nOLN/WDL1234567.PUR/C\n\n"
+        b"QV.OR0240000.LIC/ABC123\n"
+    )
+    expected = [
+        Frame(b"QW.OR0240000.NAM/DOE,JOHN.DOB/19800101"),
+        Frame(b"AM.OR0240000.OR0260000.TXT\nMEET AT THE COUNTY LINE\nAT 1400"),
+        Frame(b"KQ.OR0240000.WA.TXT  \nOLN/WDL1234567.PUR/C"),
+        Frame(b"QV.OR0240000.LIC/ABC123"),
+    ]
     assert LineFramer().feed(wire) == expected
     assert bytewise(LineFramer(), wire) == expected
     assert bytewise(LineFramer(), wire.replace(b"\r\n", b"\r")) == expected
@@ -235,14 +277,19 @@ def test_line_natural_form_single_lines_and_a_txt_block() -> None:
 
 def test_line_txt_with_text_on_the_header_line_is_one_line() -> None:
     assert LineFramer().feed(b"RQ.OR0240000.WA.TXTLIC/ABC123.LIT/PC\nX\n") == [
-        Frame(b"RQ.OR0240000.WA.TXTLIC/ABC123.LIT/PC"), Frame(b"X")]
+        Frame(b"RQ.OR0240000.WA.TXTLIC/ABC123.LIT/PC"),
+        Frame(b"X"),
+    ]
 
 
 def test_line_backslash_continuation_still_accepted_also_inside_a_block() -> None:
     assert LineFramer().feed(b"AM.A.B.TXT\\\nHELLO\nQW.X\n") == [
-        Frame(b"AM.A.B.TXT\nHELLO"), Frame(b"QW.X")]
+        Frame(b"AM.A.B.TXT\nHELLO"),
+        Frame(b"QW.X"),
+    ]
     assert LineFramer().feed(b"AM.A.B.TXT\nONE\\\n\\\nTWO\n\n") == [
-        Frame(b"AM.A.B.TXT\nONE\n\nTWO")]
+        Frame(b"AM.A.B.TXT\nONE\n\nTWO")
+    ]
 
 
 def test_line_finish_ends_a_block_at_the_end_of_a_file() -> None:
@@ -255,12 +302,15 @@ def test_line_finish_ends_a_block_at_the_end_of_a_file() -> None:
 def test_line_output_ends_each_message_with_an_empty_line_and_no_backslashes() -> None:
     out = LineFramer(eol=b"\r\n")
     assert out.encode(b"OSN/0000001 TRM/T01\nSON.T01\nA\\B\\") == (
-        b"OSN/0000001 TRM/T01\r\nSON.T01\r\nA\\B\\\r\n\r\n")
+        b"OSN/0000001 TRM/T01\r\nSON.T01\r\nA\\B\\\r\n\r\n"
+    )
     assert LineFramer().encode(b"A\n\nB") == b"A\n \nB\n\n"  # an empty line inside: one space
     assert LineFramer(eol=b"\r").encode(b"A\nB") == b"A\rB\r\r"
     terminal = LineFramer(role="terminal")
     assert terminal.feed(out.encode(b"OSN/1\nSON.T01") + out.encode(b"OSN/2\nNRC")) == [
-        Frame(b"OSN/1\nSON.T01"), Frame(b"OSN/2\nNRC")]
+        Frame(b"OSN/1\nSON.T01"),
+        Frame(b"OSN/2\nNRC"),
+    ]
     assert terminal.feed(b"\n\r\n") == []  # keepalives
 
 
@@ -289,26 +339,35 @@ def test_line_options_are_checked() -> None:
 def test_line_too_long_block_skips_to_the_empty_line() -> None:
     f = LineFramer(max_length=12)
     assert bytewise(f, b"AM.A.B.TXT\nLONG TEXT LINE\nMORE\n\nOK\n") == [
-        BadFrame("frame longer than 12 bytes", b"AM.A.B.TXT\nLO"), Frame(b"OK")]
+        BadFrame("frame longer than 12 bytes", b"AM.A.B.TXT\nLO"),
+        Frame(b"OK"),
+    ]
     f = LineFramer(max_length=8)
     assert bytewise(f, b"AM.OR0240000.TXT\nTEXT\n\nOK\n") == [
-        BadFrame("frame longer than 8 bytes", b"AM.OR0240"), Frame(b"OK")]
+        BadFrame("frame longer than 8 bytes", b"AM.OR0240"),
+        Frame(b"OK"),
+    ]
 
 
 def test_line_max_length_boundary() -> None:
     f = LineFramer(max_length=10)
     assert f.feed(b"A" * 10 + b"\r\n") == [Frame(b"A" * 10)]
     assert f.feed(b"B" * 11 + b"\nOK\n") == [
-        BadFrame("frame longer than 10 bytes", b"B" * 11), Frame(b"OK")]
+        BadFrame("frame longer than 10 bytes", b"B" * 11),
+        Frame(b"OK"),
+    ]
 
 
-@pytest.mark.parametrize(("wire", "expected"), [
-    (b"A" * 10 + b"\r\n", Frame(b"A" * 10)),
-    (b"A" * 9 + b"\\\r\n\n", Frame(b"A" * 9 + b"\n")),
-    (b"A" * 9 + b"\\\r\r", Frame(b"A" * 9 + b"\n")),
-    (b"A" * 11 + b"\r\n", BadFrame("frame longer than 10 bytes", b"A" * 11)),
-    (b"A" * 10 + b"\\\n\n", BadFrame("frame longer than 10 bytes", b"A" * 10 + b"\n")),
-])
+@pytest.mark.parametrize(
+    ("wire", "expected"),
+    [
+        (b"A" * 10 + b"\r\n", Frame(b"A" * 10)),
+        (b"A" * 9 + b"\\\r\n\n", Frame(b"A" * 9 + b"\n")),
+        (b"A" * 9 + b"\\\r\r", Frame(b"A" * 9 + b"\n")),
+        (b"A" * 11 + b"\r\n", BadFrame("frame longer than 10 bytes", b"A" * 11)),
+        (b"A" * 10 + b"\\\n\n", BadFrame("frame longer than 10 bytes", b"A" * 10 + b"\n")),
+    ],
+)
 def test_line_boundary_whatever_the_chunks(wire: bytes, expected: Event) -> None:
     """The trailing CR or backslash of a partial line must not be counted before the LF."""
     assert LineFramer(max_length=10).feed(wire + b"OK\n") == [expected, Frame(b"OK")]
@@ -319,7 +378,9 @@ def test_line_max_length_counts_the_joining_newlines() -> None:
     f = LineFramer(max_length=5)
     assert f.feed(b"AB\\\nCD\n") == [Frame(b"AB\nCD")]  # 5 bytes
     assert f.feed(b"AB\\\nCDE\nOK\n") == [
-        BadFrame("frame longer than 5 bytes", b"AB\nCDE"), Frame(b"OK")]
+        BadFrame("frame longer than 5 bytes", b"AB\nCDE"),
+        Frame(b"OK"),
+    ]
 
 
 def test_line_too_long_skips_the_rest_of_the_frame_including_continuations() -> None:
@@ -331,7 +392,9 @@ def test_line_too_long_skips_the_rest_of_the_frame_including_continuations() -> 
 def test_line_too_long_during_continuation_fed_whole() -> None:
     f = LineFramer(max_length=4)
     assert f.feed(b"ABCD\\\nE\\\nF\nOK\n") == [
-        BadFrame("frame longer than 4 bytes", b"ABCD\n"), Frame(b"OK")]
+        BadFrame("frame longer than 4 bytes", b"ABCD\n"),
+        Frame(b"OK"),
+    ]
 
 
 def test_line_too_long_raw_is_bounded() -> None:
@@ -404,13 +467,21 @@ def test_stx_bad_block_check() -> None:
     wire = stx_frame(b"HELLO", bcc=good ^ 0xFF)
     assert StxEtxFramer().feed(wire + stx_frame(b"OK")) == [
         BadFrame(f"block check mismatch: expected 0x{good:02x} got 0x{good ^ 0xFF:02x}", wire),
-        Frame(b"OK")]
+        Frame(b"OK"),
+    ]
 
 
 def test_stx_control_bytes_between_frames_and_garbage_skipped() -> None:
     wire = b"\x06noise\x15" + stx_frame(b"A") + b"\x04\x03\xff\x05" + stx_frame(b"B") + b"\x06"
-    expected = [Control(0x06), Control(0x15), Frame(b"A"), Control(0x04), Control(0x05),
-                Frame(b"B"), Control(0x06)]
+    expected = [
+        Control(0x06),
+        Control(0x15),
+        Frame(b"A"),
+        Control(0x04),
+        Control(0x05),
+        Frame(b"B"),
+        Control(0x06),
+    ]
     assert StxEtxFramer().feed(wire) == expected
     assert bytewise(StxEtxFramer(), wire) == expected
 
@@ -422,7 +493,9 @@ def test_stx_control_bytes_inside_a_frame_are_payload() -> None:
 def test_stx_inside_frame_abandons_it() -> None:
     wire = b"\x02PARTIAL" + stx_frame(b"WHOLE")
     assert StxEtxFramer().feed(wire) == [
-        BadFrame("STX inside frame", b"\x02PARTIAL"), Frame(b"WHOLE")]
+        BadFrame("STX inside frame", b"\x02PARTIAL"),
+        Frame(b"WHOLE"),
+    ]
 
 
 def test_stx_max_length_boundary() -> None:
@@ -430,7 +503,9 @@ def test_stx_max_length_boundary() -> None:
     assert f.feed(stx_frame(b"A" * 8)) == [Frame(b"A" * 8)]
     too_long = stx_frame(b"B" * 9)
     assert f.feed(too_long + b"\x06" + stx_frame(b"OK")) == [
-        BadFrame("frame longer than 8 bytes", b"\x02" + b"B" * 9), Frame(b"OK")]
+        BadFrame("frame longer than 8 bytes", b"\x02" + b"B" * 9),
+        Frame(b"OK"),
+    ]
 
 
 def test_stx_too_long_skips_to_next_stx_and_memory_stays_bounded() -> None:
@@ -440,8 +515,7 @@ def test_stx_too_long_skips_to_next_stx_and_memory_stays_bounded() -> None:
         events += f.feed(b"Y" * 4096)  # 10 MB
         assert f.buffered <= f.max_length
     events += f.feed(b"\x03\x00" + stx_frame(b"OK"))
-    assert events == [BadFrame("frame longer than 1024 bytes", b"\x02" + b"Y" * 255),
-                      Frame(b"OK")]
+    assert events == [BadFrame("frame longer than 1024 bytes", b"\x02" + b"Y" * 255), Frame(b"OK")]
 
 
 def test_stx_empty_frame_is_a_keepalive() -> None:
@@ -467,10 +541,12 @@ def test_length_encode_matches_the_construct_header() -> None:
 
 
 @FAST
-@given(st.integers(0, 255), st.integers(0, 255), st.integers(0, 2**32 - 1),
-       st.integers(0, 2**32 - 1))
-def test_length_header_struct_and_construct_agree(version: int, flags: int, length: int,
-                                                  crc: int) -> None:
+@given(
+    st.integers(0, 255), st.integers(0, 255), st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)
+)
+def test_length_header_struct_and_construct_agree(
+    version: int, flags: int, length: int, crc: int
+) -> None:
     built = HEADER.build({"version": version, "flags": flags, "length": length, "crc32": crc})
     assert built == struct.pack(">2sBBII", b"LM", version, flags, length, crc)
 
@@ -489,8 +565,12 @@ def test_length_flags_are_ignored() -> None:
 def test_length_bad_magic_one_bad_frame_per_run() -> None:
     wire = b"garbage" * 100 + length_frame(b"A") + b"more junk L" + length_frame(b"B")
     events = LengthFramer().feed(wire)
-    assert events == [BadFrame("bad header magic", (b"garbage" * 100)[:RAW_LIMIT]),
-                      Frame(b"A"), BadFrame("bad header magic", b"more junk L"), Frame(b"B")]
+    assert events == [
+        BadFrame("bad header magic", (b"garbage" * 100)[:RAW_LIMIT]),
+        Frame(b"A"),
+        BadFrame("bad header magic", b"more junk L"),
+        Frame(b"B"),
+    ]
     chunked = bytewise(LengthFramer(), wire)
     assert [type(e) for e in chunked] == [type(e) for e in events]
     assert reasons(chunked) == reasons(events)
@@ -505,7 +585,9 @@ def test_length_lone_l_waits_for_the_next_byte() -> None:
 def test_length_unknown_version_resyncs_after_the_header() -> None:
     bad = length_frame(b"PAYLOAD", version=2)
     assert LengthFramer().feed(bad + length_frame(b"OK")) == [
-        BadFrame("unsupported version 2", bad[:HEADER_SIZE]), Frame(b"OK")]
+        BadFrame("unsupported version 2", bad[:HEADER_SIZE]),
+        Frame(b"OK"),
+    ]
 
 
 def test_length_too_long_does_not_wait_for_the_payload() -> None:
@@ -520,13 +602,17 @@ def test_length_max_length_boundary() -> None:
     assert f.feed(length_frame(b"A" * 8)) == [Frame(b"A" * 8)]
     bad = length_frame(b"B" * 9)
     assert f.feed(bad + length_frame(b"OK")) == [
-        BadFrame("frame longer than 8 bytes", bad[:HEADER_SIZE]), Frame(b"OK")]
+        BadFrame("frame longer than 8 bytes", bad[:HEADER_SIZE]),
+        Frame(b"OK"),
+    ]
 
 
 def test_length_crc_mismatch_continues_after_the_frame() -> None:
     bad = length_frame(b"LMLMLM", crc=0)
     assert LengthFramer().feed(bad + length_frame(b"OK")) == [
-        BadFrame("crc mismatch", bad), Frame(b"OK")]
+        BadFrame("crc mismatch", bad),
+        Frame(b"OK"),
+    ]
 
 
 def test_length_zero_length_is_a_keepalive() -> None:
@@ -552,8 +638,9 @@ def test_length_floods_keep_memory_bounded() -> None:
 SPECIAL = [0x00, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0A, 0x0D, 0x15, 0x5C, ord("L"), ord("M"), 0x01]
 
 
-def bytes_of(byte: st.SearchStrategy[int], *, min_size: int = 0,
-             max_size: int = 40) -> st.SearchStrategy[bytes]:
+def bytes_of(
+    byte: st.SearchStrategy[int], *, min_size: int = 0, max_size: int = 40
+) -> st.SearchStrategy[bytes]:
     return st.lists(byte, min_size=min_size, max_size=max_size).map(bytes)
 
 
@@ -576,13 +663,17 @@ PEERS: dict[str, tuple[Callable[..., Framer], Callable[..., Framer]]] = {
     # CR alone is the hardest line end (CR LF split between reads must count once): the
     # terminal writes CR, the switch CR LF; LF is covered by the unit tests.
     "line": (LineFramer, functools.partial(LineFramer, role="terminal", eol=b"\r")),
-    "line-out": (functools.partial(LineFramer, role="terminal"),
-                 functools.partial(LineFramer, eol=b"\r\n")),
+    "line-out": (
+        functools.partial(LineFramer, role="terminal"),
+        functools.partial(LineFramer, eol=b"\r\n"),
+    ),
     "stx": (StxEtxFramer, StxEtxFramer),
     "length": (LengthFramer, LengthFramer),
     "dle": (DleFramer, DleFramer),
-    **{n: (functools.partial(make_framer, n), functools.partial(make_framer, n))
-       for n in ("ascii4", "ascii6-incl", "bin2", "bin4-incl")},
+    **{
+        n: (functools.partial(make_framer, n), functools.partial(make_framer, n))
+        for n in ("ascii4", "ascii6-incl", "bin2", "bin4-incl")
+    },
 }
 """Each case: (the framer that reads, the peer whose ``encode`` it reads). A line link is not
 symmetric: the switch reads what a terminal types and a terminal reads the switch's output."""
@@ -602,7 +693,9 @@ _TERMINAL_INPUT = st.one_of(
     _LINE.map(_fix_line),
     # a header line and its text, kept within the 64 bytes the framers are given
     st.tuples(_TXT_HEADERS, _LINE.map(lambda b: b[:30]))
-    .map(lambda t: _fix_line(t[0] + b"\n" + t[1])).filter(lambda p: len(p) <= 64))
+    .map(lambda t: _fix_line(t[0] + b"\n" + t[1]))
+    .filter(lambda p: len(p) <= 64),
+)
 _SWITCH_OUTPUT = _LINE.filter(lambda p: p[:1] != b"\n" and p[-1:] != b"\n").map(_no_empty_line)
 
 PAYLOADS: dict[str, st.SearchStrategy[bytes]] = {
@@ -636,9 +729,13 @@ def pieces(name: str) -> st.SearchStrategy[bytes]:
     """Valid frames, damaged frames and noise, to reach every state of a framer."""
     frame = PAYLOADS[name].map(encoder(name).encode)
     damaged = st.tuples(frame, st.integers(0, 10**6), st.integers(1, 255)).map(
-        lambda t: t[0][:t[1] % len(t[0])] + bytes([t[0][t[1] % len(t[0])] ^ t[2]])
-        + t[0][t[1] % len(t[0]) + 1:])
-    truncated = st.tuples(frame, st.integers(0, 10**6)).map(lambda t: t[0][:t[1] % len(t[0])])
+        lambda t: (
+            t[0][: t[1] % len(t[0])]
+            + bytes([t[0][t[1] % len(t[0])] ^ t[2]])
+            + t[0][t[1] % len(t[0]) + 1 :]
+        )
+    )
+    truncated = st.tuples(frame, st.integers(0, 10**6)).map(lambda t: t[0][: t[1] % len(t[0])])
     return st.one_of(frame, damaged, truncated, bytes_of(ANY_BYTE, max_size=60))
 
 
@@ -659,7 +756,8 @@ def comparable(name: str, events: Sequence[Event]) -> list[object]:
             assert len(e.raw) <= RAW_LIMIT
             assert e.reason
             if (name == "length" and e.reason == "bad header magic") or (
-                    e.reason == "bad length prefix"):
+                e.reason == "bad length prefix"
+            ):
                 out.append(e.reason)
                 continue
         if isinstance(e, Frame):
@@ -670,13 +768,21 @@ def comparable(name: str, events: Sequence[Event]) -> list[object]:
     return out
 
 
-@pytest.mark.parametrize(("name", "max_length"), [
-    (name, max_length) for name in CASES for max_length in (
-        (6, 40, DEFAULT_MAX_LENGTH) if name in ("line", "stx", "length") else (6, 40))])
+@pytest.mark.parametrize(
+    ("name", "max_length"),
+    [
+        (name, max_length)
+        for name in CASES
+        for max_length in (
+            (6, 40, DEFAULT_MAX_LENGTH) if name in ("line", "stx", "length") else (6, 40)
+        )
+    ],
+)
 @FAST
 @given(data=st.data())
 def test_any_bytes_any_chunks_never_raise_and_chunking_does_not_matter(
-        name: str, max_length: int, data: st.DataObject) -> None:
+    name: str, max_length: int, data: st.DataObject
+) -> None:
     stream = data.draw(st.one_of(streams(name), st.binary(max_size=300)), label="stream")
     cuts = data.draw(st.lists(st.integers(0, 10**6), max_size=20), label="cuts")
     whole = decoder(name, max_length=max_length).feed(stream)
@@ -700,11 +806,14 @@ def _expected_between(name: str, garbage: bytes) -> list[object]:
 @FAST
 @given(data=st.data())
 def test_round_trip_with_garbage_between_frames_and_any_chunks(
-        name: str, data: st.DataObject) -> None:
+    name: str, data: st.DataObject
+) -> None:
     framer, peer = decoder(name), encoder(name)
     payloads = data.draw(st.lists(PAYLOADS[name], max_size=8), label="payloads")
-    garbage = data.draw(st.lists(GARBAGE[name], min_size=len(payloads) + 1,
-                                 max_size=len(payloads) + 1), label="garbage")
+    garbage = data.draw(
+        st.lists(GARBAGE[name], min_size=len(payloads) + 1, max_size=len(payloads) + 1),
+        label="garbage",
+    )
     wire = b"".join(g + peer.encode(p) for g, p in zip(garbage, payloads, strict=False))
     wire += garbage[-1]
     cuts = data.draw(st.lists(st.integers(0, 10**6), max_size=30), label="cuts")
@@ -763,7 +872,10 @@ def test_messages_in_reads_typed_text_by_the_one_rule() -> None:
     from formats.framing import messages_in
 
     assert messages_in("QW.OR0240000.NAM/DOE,JOHN\nAM.A.B.TXT\nHELLO\nTHERE\n\nQV.X.LIC/A") == [
-        "QW.OR0240000.NAM/DOE,JOHN", "AM.A.B.TXT\nHELLO\nTHERE", "QV.X.LIC/A"]
+        "QW.OR0240000.NAM/DOE,JOHN",
+        "AM.A.B.TXT\nHELLO\nTHERE",
+        "QV.X.LIC/A",
+    ]
     assert messages_in("AM.A.B.TXT\r\nAT THE END") == ["AM.A.B.TXT\nAT THE END"]
     assert messages_in("EW.A.NAM/X\\\nRAC/W") == ["EW.A.NAM/X\nRAC/W"]
     assert messages_in("\n\n") == []
@@ -772,17 +884,20 @@ def test_messages_in_reads_typed_text_by_the_one_rule() -> None:
 # --- declared framings: ASCII / binary length prefixes, DLE-transparent blocks ----------------
 
 
-@pytest.mark.parametrize(("name", "wire"), [
-    ("ascii4", b"0005HELLO"),
-    ("ascii4-incl", b"0009HELLO"),
-    ("ascii5", b"00005HELLO"),
-    ("ascii6-incl", b"000011HELLO"),
-    ("bin2", b"\x00\x05HELLO"),
-    ("bin2-incl", b"\x00\x07HELLO"),
-    ("bin4", b"\x00\x00\x00\x05HELLO"),
-    ("bin4-incl", b"\x00\x00\x00\x09HELLO"),
-    ("dle", b"\x10\x02HELLO\x10\x03" + bytes([block_check(b"HELLO")])),
-])
+@pytest.mark.parametrize(
+    ("name", "wire"),
+    [
+        ("ascii4", b"0005HELLO"),
+        ("ascii4-incl", b"0009HELLO"),
+        ("ascii5", b"00005HELLO"),
+        ("ascii6-incl", b"000011HELLO"),
+        ("bin2", b"\x00\x05HELLO"),
+        ("bin2-incl", b"\x00\x07HELLO"),
+        ("bin4", b"\x00\x00\x00\x05HELLO"),
+        ("bin4-incl", b"\x00\x00\x00\x09HELLO"),
+        ("dle", b"\x10\x02HELLO\x10\x03" + bytes([block_check(b"HELLO")])),
+    ],
+)
 def test_declared_framings_byte_level_examples(name: str, wire: bytes) -> None:
     """The examples docs/WIRE.md shows, both ways."""
     assert make_framer(name).encode(b"HELLO") == wire
@@ -795,8 +910,9 @@ def test_prefix_too_long_is_skipped_without_holding_it() -> None:
     assert events == [BadFrame("frame longer than 10 bytes", b"0020"), Frame(b"OK")]
     assert f.buffered == 0
     f = make_framer("bin4", max_length=100)
-    assert f.feed(b"\xff\xff\xff\xff") == [BadFrame("frame longer than 100 bytes",
-                                                      b"\xff\xff\xff\xff")]
+    assert f.feed(b"\xff\xff\xff\xff") == [
+        BadFrame("frame longer than 100 bytes", b"\xff\xff\xff\xff")
+    ]
     for _ in range(100):
         assert f.feed(b"Z" * 65536) == []
         assert f.buffered == 0
@@ -805,9 +921,13 @@ def test_prefix_too_long_is_skipped_without_holding_it() -> None:
 def test_ascii_prefix_damage_is_one_report_then_the_next_digits() -> None:
     f = make_framer("ascii4")
     assert bytewise(f, b"XY-0002OK0003ABC") == [
-        BadFrame("bad length prefix", b"XY-0"), Frame(b"OK"), Frame(b"ABC")]
+        BadFrame("bad length prefix", b"XY-0"),
+        Frame(b"OK"),
+        Frame(b"ABC"),
+    ]
     assert make_framer("ascii4-incl").feed(b"0002") == [
-        BadFrame("length 2 is shorter than its prefix", b"0002")]
+        BadFrame("length 2 is shorter than its prefix", b"0002")
+    ]
 
 
 def test_prefix_capacity_bounds_max_length_and_encode() -> None:
@@ -826,7 +946,10 @@ def test_dle_transparency_carries_every_byte_and_a_heading_is_read() -> None:
     wire = f.encode(payload)
     assert wire.count(b"\x10\x10") == 1 and wire.startswith(b"\x10\x02")
     assert bytewise(DleFramer(), b"\x06" + wire + b"\x15") == [
-        Control(0x06), Frame(payload), Control(0x15)]
+        Control(0x06),
+        Frame(payload),
+        Control(0x15),
+    ]
     heading = b"\x10\x01T01\x10\x10007\x10\x02"  # SOH heading with a doubled DLE
     assert DleFramer().feed(heading + wire[2:]) == [Frame(payload)]
 
@@ -835,14 +958,21 @@ def test_dle_damage() -> None:
     good = DleFramer().encode(b"OK")
     assert DleFramer().feed(b"\x10\x02AB\x10\x03\x01" + good) == [
         BadFrame("block check mismatch: expected 0x00 got 0x01", b"\x10\x02AB\x10\x03\x01"),
-        Frame(b"OK")]
+        Frame(b"OK"),
+    ]
     assert DleFramer().feed(b"\x10\x02AB\x10X" + good) == [
-        BadFrame("DLE then 0x58 inside a block", b"\x10\x02AB"), Frame(b"OK")]
+        BadFrame("DLE then 0x58 inside a block", b"\x10\x02AB"),
+        Frame(b"OK"),
+    ]
     assert DleFramer().feed(b"\x10\x02AB" + good) == [
-        BadFrame("DLE STX inside a block", b"\x10\x02AB"), Frame(b"OK")]
+        BadFrame("DLE STX inside a block", b"\x10\x02AB"),
+        Frame(b"OK"),
+    ]
     f = DleFramer(max_length=4)
     assert bytewise(f, b"\x10\x02ABCDEFG\x10\x03\x00" + good) == [
-        BadFrame("frame longer than 4 bytes", b"\x10\x02ABCDE"), Frame(b"OK")]
+        BadFrame("frame longer than 4 bytes", b"\x10\x02ABCDE"),
+        Frame(b"OK"),
+    ]
 
 
 def test_third_party_framing_through_an_entry_point(tmp_path, monkeypatch) -> None:
@@ -853,7 +983,8 @@ def test_third_party_framing_through_an_entry_point(tmp_path, monkeypatch) -> No
         "from formats.framing import LineFramer\n"
         "class Reversed(LineFramer):\n"
         "    def encode(self, payload):\n"
-        "        return super().encode(payload[::-1])\n")
+        "        return super().encode(payload[::-1])\n"
+    )
     dist = tmp_path / "lems_rev-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: lems-rev\nVersion: 1.0\n")
@@ -881,10 +1012,13 @@ def test_keepalive_is_taken_as_one_by_the_peer(name: str) -> None:
 def test_line_an_isn_line_carries_the_message_after_it() -> None:
     """Input sequence numbers (docs/WIRE.md): the ISN line and the message after it are one
     message, the message following the one rule."""
-    assert LineFramer().feed(b"ISN/0000012\r\nQW.OR0240000.NAM/DOE,JOHN\r\n"
-                             b"ISN/13\nAM.A.B.TXT\nHI\n\nQV.X\n") == [
-        Frame(b"ISN/0000012\nQW.OR0240000.NAM/DOE,JOHN"), Frame(b"ISN/13\nAM.A.B.TXT\nHI"),
-        Frame(b"QV.X")]
+    assert LineFramer().feed(
+        b"ISN/0000012\r\nQW.OR0240000.NAM/DOE,JOHN\r\nISN/13\nAM.A.B.TXT\nHI\n\nQV.X\n"
+    ) == [
+        Frame(b"ISN/0000012\nQW.OR0240000.NAM/DOE,JOHN"),
+        Frame(b"ISN/13\nAM.A.B.TXT\nHI"),
+        Frame(b"QV.X"),
+    ]
     t = LineFramer(role="terminal")
     for payload in (b"ISN/1\nQW.A", b"ISN/2\nAM.A.B.TXT\nHI", b"ISN/3\nQW.A\nB"):
         assert LineFramer().feed(t.encode(payload)) == [Frame(payload)]

@@ -10,8 +10,10 @@ from formats import ncic_header
 from formats.errors import Reject
 from formats.responses import first_line_key
 
-HEADER = st.text(st.characters(min_codepoint=32, max_codepoint=126, blacklist_characters="."),
-                 max_size=ncic_header.MAX_HEADER)
+HEADER = st.text(
+    st.characters(min_codepoint=32, max_codepoint=126, blacklist_characters="."),
+    max_size=ncic_header.MAX_HEADER,
+)
 
 
 @given(HEADER, st.text(max_size=200))

@@ -41,21 +41,29 @@ def test_every_key_reads_the_same_in_xml_and_legacy(text) -> None:
     assert X.is_xml(xml) and xml.startswith("<n2:NLETS")
     back = X.decode(xml)
     again = P.parse(X.to_legacy(back))
-    assert (again.key, again.ori, again.destinations, again.control, again.fields,
-            again.text) == (legacy.key, legacy.ori, legacy.destinations, legacy.control,
-                            legacy.fields, legacy.text)
+    assert (again.key, again.ori, again.destinations, again.control, again.fields, again.text) == (
+        legacy.key,
+        legacy.ori,
+        legacy.destinations,
+        legacy.control,
+        legacy.fields,
+        legacy.text,
+    )
 
 
-@pytest.mark.parametrize("xml", [
-    # external entity (XXE)
-    '<?xml version="1.0"?><!DOCTYPE n [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-    '<n2:NLETS xmlns:n2="http://www.nlets.org/niem/1.0">&e;</n2:NLETS>',
-    # entity expansion ("billion laughs")
-    '<?xml version="1.0"?><!DOCTYPE n [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
-    '<n2:NLETS xmlns:n2="http://www.nlets.org/niem/1.0">&b;</n2:NLETS>',
-    # a bare DTD
-    '<!DOCTYPE n SYSTEM "http://127.0.0.1:9/x.dtd"><n/>',
-])
+@pytest.mark.parametrize(
+    "xml",
+    [
+        # external entity (XXE)
+        '<?xml version="1.0"?><!DOCTYPE n [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+        '<n2:NLETS xmlns:n2="http://www.nlets.org/niem/1.0">&e;</n2:NLETS>',
+        # entity expansion ("billion laughs")
+        '<?xml version="1.0"?><!DOCTYPE n [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+        '<n2:NLETS xmlns:n2="http://www.nlets.org/niem/1.0">&b;</n2:NLETS>',
+        # a bare DTD
+        '<!DOCTYPE n SYSTEM "http://127.0.0.1:9/x.dtd"><n/>',
+    ],
+)
 def test_xml_attacks_are_refused(xml) -> None:
     with pytest.raises(RejectError) as e:
         X.decode(xml)
@@ -63,14 +71,20 @@ def test_xml_attacks_are_refused(xml) -> None:
     assert "DTDS AND ENTITIES ARE NOT ALLOWED" in e.value.reject.reason
 
 
-@pytest.mark.parametrize(("xml", "words"), [
-    ("<n2:NLETS", "NOT WELL-FORMED"),
-    ("<NLETS/>", "ROOT ELEMENT MUST BE n2:NLETS"),
-    ('<n2:NLETS xmlns:n2="http://www.nlets.org/niem/1.0"/>', "n2:NLETSMessageHeader MISSING"),
-    ('<n2:NLETS xmlns:n2="http://www.nlets.org/niem/1.0"><n2:NLETSMessageHeader/>'
-     "</n2:NLETS>", "nh2:MessageKeyCodeText MISSING"),
-    ("x" * (X.MAX_XML + 1), "LONGER THAN"),
-])
+@pytest.mark.parametrize(
+    ("xml", "words"),
+    [
+        ("<n2:NLETS", "NOT WELL-FORMED"),
+        ("<NLETS/>", "ROOT ELEMENT MUST BE n2:NLETS"),
+        ('<n2:NLETS xmlns:n2="http://www.nlets.org/niem/1.0"/>', "n2:NLETSMessageHeader MISSING"),
+        (
+            '<n2:NLETS xmlns:n2="http://www.nlets.org/niem/1.0"><n2:NLETSMessageHeader/>'
+            "</n2:NLETS>",
+            "nh2:MessageKeyCodeText MISSING",
+        ),
+        ("x" * (X.MAX_XML + 1), "LONGER THAN"),
+    ],
+)
 def test_unreadable_xml_names_the_problem(xml, words) -> None:
     with pytest.raises(RejectError) as e:
         X.decode(xml)
@@ -79,15 +93,18 @@ def test_unreadable_xml_names_the_problem(xml, words) -> None:
 
 def test_unknown_element_is_refused_not_dropped() -> None:
     xml = X.encode_request(P.parse(f"DQ.{ORI}.AZ.TXT\nOLN/D1")).replace(
-        "</n2:NLETSInquiryData>", "<n2:Mystery>1</n2:Mystery></n2:NLETSInquiryData>")
+        "</n2:NLETSInquiryData>", "<n2:Mystery>1</n2:Mystery></n2:NLETSInquiryData>"
+    )
     with pytest.raises(RejectError) as e:
         X.decode(xml)
     assert "ELEMENT n2:Mystery NOT KNOWN" in e.value.reject.reason
 
 
 def test_answer_header_and_text() -> None:
-    legacy = ("DR.WAOLN0000\n14:30 11/23/2026 00007\n14:31 11/23/2026 00008 OR0240000\n"
-              "*CAR12RUN7\nTXT\nNOT ON FILE\nOLN/X1")
+    legacy = (
+        "DR.WAOLN0000\n14:30 11/23/2026 00007\n14:31 11/23/2026 00008 OR0240000\n"
+        "*CAR12RUN7\nTXT\nNOT ON FILE\nOLN/X1"
+    )
     xml = X.encode_answer(legacy)
     assert "<nh2:MessageReceiveDate>11/23/2026</nh2:MessageReceiveDate>" in xml
     assert "<nh2:SendMessageNumeric>00008</nh2:SendMessageNumeric>" in xml

@@ -18,10 +18,28 @@ PARSER = Parser(Dictionary.default())
 # arbitrary bytes, weighted towards control characters, framing bytes and long runs
 nasty = st.one_of(
     st.binary(max_size=MAX_FRAME * 2),
-    st.lists(st.sampled_from([b"\x00", b"\x02", b"\x03", b"\r", b"\n", b"\\", b"\\\n", b"\xff",
-                              b"QW.", b"AM.OR0240000.OR0260000.TXT\n", b"NAM/", b"LM",
-                              b"\x7f", b" ", b"A" * 100]),
-             max_size=40).map(b"".join),
+    st.lists(
+        st.sampled_from(
+            [
+                b"\x00",
+                b"\x02",
+                b"\x03",
+                b"\r",
+                b"\n",
+                b"\\",
+                b"\\\n",
+                b"\xff",
+                b"QW.",
+                b"AM.OR0240000.OR0260000.TXT\n",
+                b"NAM/",
+                b"LM",
+                b"\x7f",
+                b" ",
+                b"A" * 100,
+            ]
+        ),
+        max_size=40,
+    ).map(b"".join),
 )
 
 
@@ -53,9 +71,13 @@ def test_every_answer_to_any_input_frame_round_trips_on_every_framing(payload):
     rej = result if isinstance(result, Reject) else Reject("X", "ACCEPTED", None, text[:100])
     ori = text.split(".", 2)[1][:9] if text.count(".") >= 1 else "UNKNOWN"
     envelope = "OSN/0000001 TRM/T01 DTE/20261123 TIM/143211\n"
-    for body in (responses.reject(rej, ori), text, responses.er(
-            Reject(".00.", "FORMAT ERROR", None, text[:100]),
-            responses.NletsClock(*_clock()), ori)):
+    for body in (
+        responses.reject(rej, ori),
+        text,
+        responses.er(
+            Reject(".00.", "FORMAT ERROR", None, text[:100]), responses.NletsClock(*_clock()), ori
+        ),
+    ):
         frame = envelope + outbound.fit(body, MAX_FRAME - len(envelope))
         assert len(frame) <= MAX_FRAME
         for framing in FRAMERS:
@@ -64,13 +86,16 @@ def test_every_answer_to_any_input_frame_round_trips_on_every_framing(payload):
 
 def _clock():
     from datetime import datetime
+
     now = datetime(2026, 11, 23, 14, 32, 11)
     return now, 1, now, 1
 
 
 def test_notation_is_visible_and_documented():
-    assert outbound.fit("A\x02B\x03C\rD\x7fE\xe9F\u20ac", 100) == \
-        "A<STX>B<ETX>C<CR>D<DEL>E<xE9>F<U+20AC>"
+    assert (
+        outbound.fit("A\x02B\x03C\rD\x7fE\xe9F\u20ac", 100)
+        == "A<STX>B<ETX>C<CR>D<DEL>E<xE9>F<U+20AC>"
+    )
     assert outbound.fit("PATH C:\\\nNEXT\\", 100) == "PATH C:<x5C>\nNEXT<x5C>"
     assert outbound.fit("\n\nONE\n\n\nTWO\n", 100) == "ONE\nTWO"
     assert outbound.fit("", 100) == "<EMPTY>" and outbound.fit("\n\n", 100) == "<EMPTY>"

@@ -58,30 +58,36 @@ def test_plain_message_of_every_key_takes_the_accept_path(key: str, full: bool) 
     assert msg == EXACT.check(text)
 
 
-@pytest.mark.parametrize(("text", "why"), [
-    ("QW.OR0240000.NAM/SMITH,JOHN.DOB/20240229", "29 February: the leap rule"),
-    ("qw.or0240000.nam/smith,john.dob/19800101", "lower case"),
-    ("QW.OR0240000.NAM/SMITH,JOHN .DOB/19800101", "a blank the walk strips"),
-    ("QW.OR0240000. NAM/SMITH,JOHN.DOB/19800101", "a blank around a code"),
-    ("QW.OR0240000.NAM/SMITH,JOHN.\nDOB/19800101", "a line break between fields"),
-    ("QW.OR0240000.NAM/SMITH,JOHN.DOB/19800101\x07", "a control character"),
-    ("RQ.OR0240000.WA.TXT LIC/1ABC234.LIY/2025.LIT/PC", "TXT without a line break"),
-    ("DQ.OR0240000.WA.TXT\nNAM/SMITH,JOHN.DOB/010280.SEX/M", "MMDDYY, which Nlets keys take"),
-])
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("QW.OR0240000.NAM/SMITH,JOHN.DOB/20240229", "29 February: the leap rule"),
+        ("qw.or0240000.nam/smith,john.dob/19800101", "lower case"),
+        ("QW.OR0240000.NAM/SMITH,JOHN .DOB/19800101", "a blank the walk strips"),
+        ("QW.OR0240000. NAM/SMITH,JOHN.DOB/19800101", "a blank around a code"),
+        ("QW.OR0240000.NAM/SMITH,JOHN.\nDOB/19800101", "a line break between fields"),
+        ("QW.OR0240000.NAM/SMITH,JOHN.DOB/19800101\x07", "a control character"),
+        ("RQ.OR0240000.WA.TXT LIC/1ABC234.LIY/2025.LIT/PC", "TXT without a line break"),
+        ("DQ.OR0240000.WA.TXT\nNAM/SMITH,JOHN.DOB/010280.SEX/M", "MMDDYY, which Nlets keys take"),
+    ],
+)
 def test_valid_but_not_plain_is_left_to_the_walk_or_read_alike(text: str, why: str) -> None:
     assert isinstance(agree(text), Message), why
 
 
-@pytest.mark.parametrize(("text", "field"), [
-    ("QW.OR0240000.NAM/SMITH,JOHN.NAM/DOE,JANE.DOB/19800101", "NAM"),  # not repeatable
-    ("QW.OR0240000.NAM/SMITH,JOHN", "DOB"),  # no identifier
-    ("QW.OR0240000.NAM/SMITH,JOHN.DOB/19800230", "DOB"),
-    ("QW.OR0240000.NAM/SMITH,JOHN.DOB/19800101.SEX/X", "SEX"),
-    ("QW.OR0240000.NAM/SMITH,JOHN.DOB/19800101.", None),  # trailing period
-    ("AM.OR0240000.WA.TXT\n.", None),
-    ("XW.OR0240000.NAM/SMITH,JOHN.NIC/W123456789", "NIC"),  # bad check digit
-    ("RQ.OR0240000.WA.TXT\n.LIC/1ABC234.LIY/2025.LIT/PC", None),  # empty first field
-])
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("QW.OR0240000.NAM/SMITH,JOHN.NAM/DOE,JANE.DOB/19800101", "NAM"),  # not repeatable
+        ("QW.OR0240000.NAM/SMITH,JOHN", "DOB"),  # no identifier
+        ("QW.OR0240000.NAM/SMITH,JOHN.DOB/19800230", "DOB"),
+        ("QW.OR0240000.NAM/SMITH,JOHN.DOB/19800101.SEX/X", "SEX"),
+        ("QW.OR0240000.NAM/SMITH,JOHN.DOB/19800101.", None),  # trailing period
+        ("AM.OR0240000.WA.TXT\n.", None),
+        ("XW.OR0240000.NAM/SMITH,JOHN.NIC/W123456789", "NIC"),  # bad check digit
+        ("RQ.OR0240000.WA.TXT\n.LIC/1ABC234.LIY/2025.LIT/PC", None),  # empty first field
+    ],
+)
 def test_what_the_patterns_refuse_is_rejected_by_the_walk(text: str, field: str | None) -> None:
     assert ACCEPT[text.partition(".")[0]].read(text) is None
     rej = agree(text)
@@ -90,8 +96,10 @@ def test_what_the_patterns_refuse_is_rejected_by_the_walk(text: str, field: str 
 
 
 def test_repeatable_fields_may_repeat_on_the_accept_path() -> None:
-    text = ("EW.OR0240000.NAM/SMITH,JOHN.SEX/M.RAC/W.HGT/510.WGT/180.HAI/BRO.OFF/1313"
-            ".DOW/20250101.OCA/25-00001.DOB/19800101.AKA/DOE,JOHN.AKA/ROE,JOHN")
+    text = (
+        "EW.OR0240000.NAM/SMITH,JOHN.SEX/M.RAC/W.HGT/510.WGT/180.HAI/BRO.OFF/1313"
+        ".DOW/20250101.OCA/25-00001.DOB/19800101.AKA/DOE,JOHN.AKA/ROE,JOHN"
+    )
     msg = ACCEPT["EW"].read(text)
     assert msg is not None and msg.get_all("AKA") == ["DOE,JOHN", "ROE,JOHN"]
     assert msg == EXACT.check(text)
@@ -131,11 +139,11 @@ def test_mutated_messages_get_the_walks_answer(key: str, full: bool, data: st.Da
         if how == "insert":
             text = text[:at] + piece + text[at:]
         elif how == "delete":
-            text = text[:at] + text[at + 1:]
+            text = text[:at] + text[at + 1 :]
         elif how == "replace":
-            text = text[:at] + piece + text[at + 1:]
+            text = text[:at] + piece + text[at + 1 :]
         else:
-            text = text[:at] + text[at:at + 5].lower() + text[at + 5:]
+            text = text[:at] + text[at : at + 5].lower() + text[at + 5 :]
     agree(text)
 
 
@@ -158,8 +166,10 @@ def test_a_full_code_manual_gives_the_same_answers() -> None:
     fast, exact = Parser(dictionary), Parser(dictionary, accept=False)
     vma = sorted(book.table("VMA"))
     texts = [f"RQ.OR0240000.WA.TXT\nVIN/1HGCM82633A004352.VYR/2020.VMA/{v}" for v in vma[::25]]
-    texts += ["RQ.OR0240000.WA.TXT\nVIN/1HGCM82633A004352.VMA/ZZZZZ",  # no such make
-              "RQ.OR0240000.WA.TXT\nVIN/1HGCM82633A004352.VMA/FORD.VMA/FORD"]
+    texts += [
+        "RQ.OR0240000.WA.TXT\nVIN/1HGCM82633A004352.VMA/ZZZZZ",  # no such make
+        "RQ.OR0240000.WA.TXT\nVIN/1HGCM82633A004352.VMA/FORD.VMA/FORD",
+    ]
     for text in texts:
         agree(text, fast, exact)
     accepted = sum(isinstance(fast.check(t), Message) for t in texts)
@@ -169,23 +179,50 @@ def test_a_full_code_manual_gives_the_same_answers() -> None:
 # Any field a lab's dictionary may define, against values near and far from its shape.
 _FIELD_DEFS = st.builds(
     lambda t, lo, hi, values, table: FieldDef(
-        code="ZZ", type=t, min=lo, max=hi, table=table if t == "code" and not values else "",
-        values=tuple(values) if t in ("code", "year") else ()),
-    st.sampled_from(["name", "date", "code", "digits", "alnum", "text", "hgt", "ori", "nic",
-                     "year"]),
-    st.integers(0, 4), st.integers(0, 12),
+        code="ZZ",
+        type=t,
+        min=lo,
+        max=hi,
+        table=table if t == "code" and not values else "",
+        values=tuple(values) if t in ("code", "year") else (),
+    ),
+    st.sampled_from(
+        ["name", "date", "code", "digits", "alnum", "text", "hgt", "ori", "nic", "year"]
+    ),
+    st.integers(0, 4),
+    st.integers(0, 12),
     st.lists(st.text(st.sampled_from("AB1 ./-*(\u00e9a"), max_size=4), max_size=5),
-    st.sampled_from(["SEX", "LIS", "OFF"]))
+    st.sampled_from(["SEX", "LIS", "OFF"]),
+)
 _VALUES = st.one_of(
     st.text(st.sampled_from("AZaz09 ,'-/*.\u00e9\u00b2"), max_size=14),
-    st.sampled_from(["SMITH,JOHN", "19800101", "20240229", "010280", "510", "OR0240000",
-                     "W123456788", "2025", "NX", "M", "OR", "1313", "A", "AB", "AB 1"]))
+    st.sampled_from(
+        [
+            "SMITH,JOHN",
+            "19800101",
+            "20240229",
+            "010280",
+            "510",
+            "OR0240000",
+            "W123456788",
+            "2025",
+            "NX",
+            "M",
+            "OR",
+            "1313",
+            "A",
+            "AB",
+            "AB 1",
+        ]
+    ),
+)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(_FIELD_DEFS, st.lists(_VALUES, min_size=1, max_size=3), st.booleans())
-def test_any_field_definition_gets_the_walks_answer(fd: FieldDef, values: list[str],
-                                                    nlets: bool) -> None:
+def test_any_field_definition_gets_the_walks_answer(
+    fd: FieldDef, values: list[str], nlets: bool
+) -> None:
     """A key holding one field of any type and bounds (a lab may define such): whatever the
     value, the accept pattern answers as the walk does, or leaves the message to it."""
     style = "nlets" if nlets else "ncic"

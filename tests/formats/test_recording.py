@@ -85,13 +85,17 @@ def test_bad_records_name_the_line():
 
 def test_default_masks_what_differs_between_runs():
     m = Masker()
-    a = (f"{ENV}\nACC.OR0240000\nWANTED PERSON ENTERED\nNAM/DOE, JOHN NIC/W123456789\n"
-         "DTE/20261123 1432")
-    b = ("OSN/0000977 TRM/T01 DTE/20261124 TIM/010203\nACC.OR0240000\nWANTED PERSON ENTERED\n"
-         "NAM/DOE, JOHN NIC/W987654321\nDTE/20261124 0102")
+    a = (
+        f"{ENV}\nACC.OR0240000\nWANTED PERSON ENTERED\nNAM/DOE, JOHN NIC/W123456789\n"
+        "DTE/20261123 1432"
+    )
+    b = (
+        "OSN/0000977 TRM/T01 DTE/20261124 TIM/010203\nACC.OR0240000\nWANTED PERSON ENTERED\n"
+        "NAM/DOE, JOHN NIC/W987654321\nDTE/20261124 0102"
+    )
     assert m.mask(a) == m.mask(b)
-    nlets = ("AM.OR0240000\n14:32 11/23/2026 00412\n14:32 11/23/2026 00977 OR0260000\nTXT\nHI")
-    other = ("AM.OR0240000\n09:01 11/24/2026 00001\n09:01 11/24/2026 00002 OR0260000\nTXT\nHI")
+    nlets = "AM.OR0240000\n14:32 11/23/2026 00412\n14:32 11/23/2026 00977 OR0260000\nTXT\nHI"
+    other = "AM.OR0240000\n09:01 11/24/2026 00001\n09:01 11/24/2026 00002 OR0260000\nTXT\nHI"
     assert m.mask(nlets) == m.mask(other)
     assert m.mask("NTN/ABC123") == "NTN/#"
     # what is data stays: a different name or receiver is a difference
@@ -101,8 +105,10 @@ def test_default_masks_what_differs_between_runs():
 
 
 def test_user_rules_extend_or_replace_the_defaults():
-    m = Masker.from_toml('ignore_keys = ["ntf"]\n[[rule]]\nname = "case"\n'
-                         "pattern = 'OCA/\\d+'\nreplace = \"OCA/#\"\n")
+    m = Masker.from_toml(
+        'ignore_keys = ["ntf"]\n[[rule]]\nname = "case"\n'
+        "pattern = 'OCA/\\d+'\nreplace = \"OCA/#\"\n"
+    )
     assert len(m.rules) == len(DEFAULT_RULES) + 1
     assert m.mask(f"{ENV}\nOCA/24-1") == "OSN/# TRM/T01 DTE/# TIM/#\nOCA/#-1"
     only = Masker.from_toml("defaults = false\n[[rule]]\npattern = 'X+'\n")
@@ -185,13 +191,19 @@ REJECT CODE/NOT-AVAILABLE FLD/MKE
 def test_plain_text_import_reads_the_natural_form():
     """What a terminal emulator's log holds with CR line ends: an NCIC line with its answer
     right after it, an AM typed as a .TXT block, outputs ended by an empty line."""
-    log = ("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\r"
-           "OSN/0000001 TRM/T01 DTE/20261123 TIM/143300\rNRC.OR0240000\rNO NCIC WANT\r\r"
-           "AM.OR0240000.OR0260000.TXT\rMEET AT\rTHE LINE\r\r"
-           "QV.OR0240000.LIC/ABC123\r")
+    log = (
+        "QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\r"
+        "OSN/0000001 TRM/T01 DTE/20261123 TIM/143300\rNRC.OR0240000\rNO NCIC WANT\r\r"
+        "AM.OR0240000.OR0260000.TXT\rMEET AT\rTHE LINE\r\r"
+        "QV.OR0240000.LIC/ABC123\r"
+    )
     recs = list(parse_plain(log, terminal="T01"))
     assert [(r.direction, r.key) for r in recs] == [
-        ("in", "QW"), ("out", "NRC"), ("in", "AM"), ("in", "QV")]
+        ("in", "QW"),
+        ("out", "NRC"),
+        ("in", "AM"),
+        ("in", "QV"),
+    ]
     assert recs[2].text == "AM.OR0240000.OR0260000.TXT\nMEET AT\nTHE LINE"
     assert recs[1].text.endswith("NO NCIC WANT") and recs[1].ref == recs[0].seq
 
@@ -199,8 +211,11 @@ def test_plain_text_import_reads_the_natural_form():
 def test_plain_text_import():
     recs = list(parse_plain(PLAIN))
     assert [(r.direction, r.key, r.terminal, r.osn) for r in recs] == [
-        ("in", "LOGON", "T01", 0), ("out", "SON", "T01", 0),
-        ("in", "QW", "T01", 0), ("out", "REJ", "T01", 1)]
+        ("in", "LOGON", "T01", 0),
+        ("out", "SON", "T01", 0),
+        ("in", "QW", "T01", 0),
+        ("out", "REJ", "T01", 1),
+    ]
     assert recs[0].text == "LOGON.T01.OP01.********"
     assert recs[2].ori == "OR0240000" and recs[2].time.startswith("2026-11-23T14:33:00")
     assert recs[3].ref == recs[2].seq and recs[1].ref == recs[0].seq

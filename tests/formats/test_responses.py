@@ -14,15 +14,36 @@ from formats.ori import NLETS_ORI
 
 CODES = CodeBook.builtin()
 ORI = "OR0240000"
-CLOCK = r.NletsClock(in_time=datetime(2026, 3, 9, 14, 32), in_seq=412,
-                     out_time=datetime(2026, 3, 9, 14, 32, 40), out_seq=977)
-RECORD = [("ORI", ORI), ("NAM", "SMITH,JOHN J"), ("SEX", "M"), ("RAC", "W"), ("POB", "TX"),
-          ("DOB", "19511012"), ("HGT", "510"), ("WGT", "175"), ("EYE", "BRO"), ("HAI", "BRO"),
-          ("FBI", "123456789"), ("SKN", "DRK"), ("OFF", "0902"), ("DOW", "20240301"),
-          ("OCA", "24-00017"), ("AKA", "DOE,JACK"),
-          ("MIS", "SUBJECT IS KNOWN TO CARRY A KNIFE IN HIS LEFT BOOT AND HAS FLED ON FOOT "
-                  "FROM OFFICERS TWICE; APPROACH WITH CAUTION AND REQUEST COVER"),
-          ("NIC", "W123456789")]
+CLOCK = r.NletsClock(
+    in_time=datetime(2026, 3, 9, 14, 32),
+    in_seq=412,
+    out_time=datetime(2026, 3, 9, 14, 32, 40),
+    out_seq=977,
+)
+RECORD = [
+    ("ORI", ORI),
+    ("NAM", "SMITH,JOHN J"),
+    ("SEX", "M"),
+    ("RAC", "W"),
+    ("POB", "TX"),
+    ("DOB", "19511012"),
+    ("HGT", "510"),
+    ("WGT", "175"),
+    ("EYE", "BRO"),
+    ("HAI", "BRO"),
+    ("FBI", "123456789"),
+    ("SKN", "DRK"),
+    ("OFF", "0902"),
+    ("DOW", "20240301"),
+    ("OCA", "24-00017"),
+    ("AKA", "DOE,JACK"),
+    (
+        "MIS",
+        "SUBJECT IS KNOWN TO CARRY A KNIFE IN HIS LEFT BOOT AND HAS FLED ON FOOT "
+        "FROM OFFICERS TWICE; APPROACH WITH CAUTION AND REQUEST COVER",
+    ),
+    ("NIC", "W123456789"),
+]
 
 
 def _lines_fit(text: str) -> None:
@@ -55,25 +76,32 @@ def test_reject_layout() -> None:
     rej = Parser().check(text)
     assert isinstance(rej, Reject)
     out = r.reject(rej, ORI)
-    assert out.split("\n") == ["REJ.OR0240000", "REJECT CODE/MISSING-FIELD FLD/NAM",
-                               "MISSING MANDATORY FIELD NAM", "ORIGINAL MESSAGE", text]
+    assert out.split("\n") == [
+        "REJ.OR0240000",
+        "REJECT CODE/MISSING-FIELD FLD/NAM",
+        "MISSING MANDATORY FIELD NAM",
+        "ORIGINAL MESSAGE",
+        text,
+    ]
     assert r.first_line_key(out) == ("REJ", ORI)
     no_field = r.reject(Reject("BAD-FORMAT", "EMPTY MESSAGE"), "")
     assert no_field.split("\n")[:2] == ["REJ.UNKNOWN", "REJECT CODE/BAD-FORMAT"]
 
 
 def test_reject_long_reason_and_echo_fit() -> None:
-    text = ("QW.OR0240000.NAM/SMITH,JOHNATHAN ALEXANDER.SEX/M.RAC/W.OLS/WA.EXD/Y"
-            ".LIC/ABCDEFGHIJ.VIN/ABCDEFGHIJKLMNOPQRST")
+    text = (
+        "QW.OR0240000.NAM/SMITH,JOHNATHAN ALEXANDER.SEX/M.RAC/W.OLS/WA.EXD/Y"
+        ".LIC/ABCDEFGHIJ.VIN/ABCDEFGHIJKLMNOPQRST"
+    )
     assert len(text) > 100
     rej = Parser().check(text)
     assert isinstance(rej, Reject) and rej.reason.startswith("MISSING IDENTIFIERS")
     out = r.reject(rej, ORI)
     _lines_fit(out)
     lines = out.split("\n")
-    echo = lines[lines.index("ORIGINAL MESSAGE") + 1:]
+    echo = lines[lines.index("ORIGINAL MESSAGE") + 1 :]
     assert "".join(echo) == text[:100]
-    reason = lines[2:lines.index("ORIGINAL MESSAGE")]
+    reason = lines[2 : lines.index("ORIGINAL MESSAGE")]
     assert " ".join(reason) == rej.reason
 
 
@@ -112,7 +140,11 @@ def test_er_adds_the_title() -> None:
 def test_nlets_header_zero_padded() -> None:
     clock = r.NletsClock(datetime(2026, 1, 2, 3, 4), 7, datetime(2026, 1, 2, 3, 5), 12345)
     assert r.nlets_header("DR", "WAOLN0000", clock, ORI) == [
-        "DR.WAOLN0000", "03:04 01/02/2026 00007", "03:05 01/02/2026 12345 OR0240000", "TXT"]
+        "DR.WAOLN0000",
+        "03:04 01/02/2026 00007",
+        "03:05 01/02/2026 12345 OR0240000",
+        "TXT",
+    ]
     msg = r.nlets_message("DR", "WAOLN0000", clock, ORI, ["NAM/SMITH, JOHN"])
     assert msg.split("\n")[4:] == ["NAM/SMITH, JOHN"]
 
@@ -121,26 +153,39 @@ def test_sm_layouts() -> None:
     out = r.sm(".01.", "WA", CLOCK, ORI).split("\n")
     assert out[0] == "SM.NL0000000" and out[3] == "TXT"
     assert out[4] == ".01. WA USER DOES NOT RESPOND TO MSG TYPE, NLETS WILL NOT FORWARD"
-    assert r.sm(".02.", "ID", CLOCK, ORI).split("\n")[4] == \
-        ".02. ID USER OUT OF SERVICE FOR MSG TYPE, NLETS WILL FORWARD"
+    assert (
+        r.sm(".02.", "ID", CLOCK, ORI).split("\n")[4]
+        == ".02. ID USER OUT OF SERVICE FOR MSG TYPE, NLETS WILL FORWARD"
+    )
     out = r.sm("IN SERVICE", "NLETS", CLOCK, ORI, detail="SINCE 14:30").split("\n")
     assert out[4:] == ["NLETS IN SERVICE", "SINCE 14:30"]
 
 
 def test_accepted_layout() -> None:
-    out = r.accepted("enter", "wanted", ORI, [("NAM", "SMITH,JOHN J"), ("OCA", "24-00017")],
-                     "W123456789", datetime(2026, 3, 9, 14, 32), CODES)
-    assert out.split("\n") == ["ACC.OR0240000", "WANTED PERSON ENTERED",
-                               "NAM/SMITH, JOHN J OCA/24-00017 NIC/W123456789",
-                               "DTE/20260309 1432"]
+    out = r.accepted(
+        "enter",
+        "wanted",
+        ORI,
+        [("NAM", "SMITH,JOHN J"), ("OCA", "24-00017")],
+        "W123456789",
+        datetime(2026, 3, 9, 14, 32),
+        CODES,
+    )
+    assert out.split("\n") == [
+        "ACC.OR0240000",
+        "WANTED PERSON ENTERED",
+        "NAM/SMITH, JOHN J OCA/24-00017 NIC/W123456789",
+        "DTE/20260309 1432",
+    ]
     out = r.accepted("probe", "lab", ORI, [], "X123456789", datetime(2026, 3, 9), CODES)
     assert out.split("\n")[1] == "LAB PROBE"
 
 
 @pytest.mark.parametrize("verb", ["enter", "modify", "cancel", "clear", "locate"])
 def test_accepted_verbs(verb: str) -> None:
-    out = r.accepted(verb, "vehicle", ORI, [("LIC", "ABC123")], "V123456789",
-                     datetime(2026, 3, 9), CODES)
+    out = r.accepted(
+        verb, "vehicle", ORI, [("LIC", "ABC123")], "V123456789", datetime(2026, 3, 9), CODES
+    )
     assert out.split("\n")[1] == f"STOLEN VEHICLE {r.VERB_WORDS[verb]}"
 
 
@@ -158,15 +203,17 @@ def test_hit_layout() -> None:
     assert lines[-1] == r.CONFIRM_TRAILER
     _lines_fit(out)
     # the caveat is wrapped, not lost
-    caveat = lines[1:lines.index("MKE/WANTED PERSON")]
+    caveat = lines[1 : lines.index("MKE/WANTED PERSON")]
     assert " ".join(caveat) == r.ARREST_CAVEAT
 
 
 def test_hit_unknown_offence_and_custom_caveats() -> None:
-    out = r.hit("ndtf", ORI, [("OFF", "9999"), ("CHG", "1299")], CODES, caveats=(),
-                trailer=())
-    assert out.split("\n") == ["HIT.OR0240000", "MKE/NICS DENIED TRANSACTION FILE",
-                               "OFF/9999 CHG/ROBBERY"]
+    out = r.hit("ndtf", ORI, [("OFF", "9999"), ("CHG", "1299")], CODES, caveats=(), trailer=())
+    assert out.split("\n") == [
+        "HIT.OR0240000",
+        "MKE/NICS DENIED TRANSACTION FILE",
+        "OFF/9999 CHG/ROBBERY",
+    ]
 
 
 def test_no_record() -> None:
@@ -178,11 +225,15 @@ def test_no_record() -> None:
 
 
 def test_notification() -> None:
-    out = r.notification("L", ORI, ["LOCATE PLACED ON YOUR RECORD NIC/W123456789 BY WA0170000",
-                                    "X " * 60])
+    out = r.notification(
+        "L", ORI, ["LOCATE PLACED ON YOUR RECORD NIC/W123456789 BY WA0170000", "X " * 60]
+    )
     lines = out.split("\n")
-    assert lines[:3] == ["NTF.OR0240000", "$.L.",
-                         "LOCATE PLACED ON YOUR RECORD NIC/W123456789 BY WA0170000"]
+    assert lines[:3] == [
+        "NTF.OR0240000",
+        "$.L.",
+        "LOCATE PLACED ON YOUR RECORD NIC/W123456789 BY WA0170000",
+    ]
     _lines_fit(out)
 
 

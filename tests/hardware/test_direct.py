@@ -22,13 +22,16 @@ def test_twisted_still_has_what_the_direct_write_relies_on():
     fd = abstract.FileDescriptor
     for name in direct.REQUIRED:
         assert hasattr(fd, name) or name in inspect.getsource(fd.__init__), (
-            f"Twisted's FileDescriptor no longer has {name!r}: hardware.direct relies on it")
+            f"Twisted's FileDescriptor no longer has {name!r}: hardware.direct relies on it"
+        )
     assert fd.dataBuffer == b"" and fd._writeDisconnected is False
     assert "_tempDataBuffer" in inspect.getsource(fd.write), (
-        "FileDescriptor.write no longer queues in _tempDataBuffer")
+        "FileDescriptor.write no longer queues in _tempDataBuffer"
+    )
     assert issubclass(tcp.Connection, fd)
     assert "int" in str(inspect.signature(tcp.Connection.writeSomeData).return_annotation), (
-        "tcp.Connection.writeSomeData no longer returns the count of bytes sent")
+        "tcp.Connection.writeSomeData no longer returns the count of bytes sent"
+    )
 
 
 async def test_a_real_tcp_transport_qualifies_and_a_string_transport_does_not(reactor):
@@ -48,8 +51,7 @@ async def test_a_real_tcp_transport_qualifies_and_a_string_transport_does_not(re
         await wait(port.stopListening())
 
 
-async def test_a_link_whose_transport_does_not_qualify_sends_through_write(reactor,
-                                                                          monkeypatch):
+async def test_a_link_whose_transport_does_not_qualify_sends_through_write(reactor, monkeypatch):
     """The fallback: ``usable`` says no (as it would after a Twisted change), so the link
     writes through the transport's public queue; the peer still gets every frame in order."""
     monkeypatch.setattr(direct, "usable", lambda transport: False)

@@ -56,8 +56,9 @@ async def test_a_terminal_that_never_reads_is_dropped_and_others_go_on(tmp_path,
 
 async def test_idle_links_are_closed(reactor):
     server = Recorder()
-    port = await wait(endpoints.listen(reactor, "tcp:0:interface=127.0.0.1:idle=0.3",
-                                       lambda: server))
+    port = await wait(
+        endpoints.listen(reactor, "tcp:0:interface=127.0.0.1:idle=0.3", lambda: server)
+    )
     to = f"tcp:host=127.0.0.1:port={port.getHost().port}"
     try:
         quiet = Recorder()

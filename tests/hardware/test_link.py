@@ -16,8 +16,9 @@ async def test_frames_arrive_whole_and_in_order_when_the_socket_fills(reactor):
     write, the kernel's socket buffer fills, the rest waits in the transport's queue; the peer
     must see them all, in order, byte for byte (fails if the unsent rest is cut wrong)."""
     server = Recorder()
-    port = await wait(endpoints.listen(reactor, "tcp:0:interface=127.0.0.1:write_limit=33554432",
-                                       lambda: server))
+    port = await wait(
+        endpoints.listen(reactor, "tcp:0:interface=127.0.0.1:write_limit=33554432", lambda: server)
+    )
     try:
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

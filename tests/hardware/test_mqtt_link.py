@@ -30,8 +30,14 @@ def test_mqtt_strings():
     assert parse_mqtt("mqtt://broker/lab/one").port == 1883
     assert a.clientid == ""  # the terminal id is the client id (the lab's broker binds them)
     assert parse_mqtt("mqtt://h/p:client=T07:clientid=car-7").clientid == "car-7"
-    for bad in ("mqtt://127.0.0.1:1883", "mqtt://h:x/p", "mqtt://h/p/#", "mqtt://h/p:qos=2",
-                "mqtt://h/p:client=a/b", "mqtt://h/p:clientid="):
+    for bad in (
+        "mqtt://127.0.0.1:1883",
+        "mqtt://h:x/p",
+        "mqtt://h/p/#",
+        "mqtt://h/p:qos=2",
+        "mqtt://h/p:client=a/b",
+        "mqtt://h/p:clientid=",
+    ):
         with pytest.raises(EndpointError):
             parse_mqtt(bad)
 
@@ -84,8 +90,9 @@ async def test_mail_sent_while_away_arrives_on_return(reactor, broker):
     """Persistent session: the switch publishes while the vehicle is out of coverage."""
     url = f"mqtt://{broker.host}:{broker.port}/lems-away-{uuid.uuid4().hex[:8]}"
     servers: list[Recorder] = []
-    listener = await wait(endpoints.listen(reactor, url, lambda: servers.append(Recorder()) or
-                                           servers[-1]))
+    listener = await wait(
+        endpoints.listen(reactor, url, lambda: servers.append(Recorder()) or servers[-1])
+    )
     try:
         first = Recorder()
         link = await wait(endpoints.connect(reactor, f"{url}:client=T07", first))
@@ -112,8 +119,10 @@ async def test_unreachable_broker_fails_connect(reactor):
     from mqtt_broker import free_port
 
     with pytest.raises(ConnectionRefusedError):
-        await wait(endpoints.connect(reactor, f"mqtt://127.0.0.1:{free_port()}/x:client=T1",
-                                     Recorder()), 20)
+        await wait(
+            endpoints.connect(reactor, f"mqtt://127.0.0.1:{free_port()}/x:client=T1", Recorder()),
+            20,
+        )
 
 
 def test_without_the_dynamic_security_plugin_topics_are_bound_to_users_only(tmp_path):
@@ -134,27 +143,56 @@ def test_without_the_dynamic_security_plugin_topics_are_bound_to_users_only(tmp_
     assert not (tmp_path / "mqtt" / "dynamic-security.json").exists()
 
     def mosq(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([tool, "-h", "127.0.0.1", "-p", str(port), "-q", "1", *args],
-                              capture_output=True, text=True, timeout=10)
+        return subprocess.run(
+            [tool, "-h", "127.0.0.1", "-p", str(port), "-q", "1", *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
 
     with Mosquitto(tmp_path, port=port, conf_file=tmp_path / "mqtt" / "mosquitto.conf"):
         as_switch = ("-u", "lems-switch", "-P", users["lems-switch"])
-        assert mosq("mosquitto_sub", "-t", "lems/+/in", "-c", "-i", "sw", "-E",
-                    *as_switch).returncode == 0
+        assert (
+            mosq("mosquitto_sub", "-t", "lems/+/in", "-c", "-i", "sw", "-E", *as_switch).returncode
+            == 0
+        )
         anon = mosq("mosquitto_pub", "-t", "lems/T01/in", "-m", "x")
         assert anon.returncode != 0 and "not authorised" in anon.stderr.lower()
         for user, cid in (("T02", "T02"), ("T01-sub", "T01-sub"), ("T01", "any-id")):
-            got = mosq("mosquitto_pub", "-t", "lems/T01/in", "-m", f"from {user}", "-u", user,
-                       "-P", users[user], "-i", cid)
+            got = mosq(
+                "mosquitto_pub",
+                "-t",
+                "lems/T01/in",
+                "-m",
+                f"from {user}",
+                "-u",
+                user,
+                "-P",
+                users[user],
+                "-i",
+                cid,
+            )
             assert got.returncode == 0, got.stderr
-        heard = mosq("mosquitto_sub", "-t", "lems/+/in", "-c", "-i", "sw", "-W", "3",
-                     "-C", "3", *as_switch)
+        heard = mosq(
+            "mosquitto_sub", "-t", "lems/+/in", "-c", "-i", "sw", "-W", "3", "-C", "3", *as_switch
+        )
         assert heard.stdout.split() == ["from", "T01"]  # T02's and T01-sub's were dropped
-        as_watch = ("-t", "lems/+/out", "-c", "-i", "T01-sub", "-u", "T01-sub", "-P",
-                    users["T01-sub"])
+        as_watch = (
+            "-t",
+            "lems/+/out",
+            "-c",
+            "-i",
+            "T01-sub",
+            "-u",
+            "T01-sub",
+            "-P",
+            users["T01-sub"],
+        )
         assert mosq("mosquitto_sub", "-E", *as_watch).returncode == 0
         for t in ("T02", "T01"):
-            assert mosq("mosquitto_pub", "-t", f"lems/{t}/out", "-m", f"to {t}",
-                        *as_switch).returncode == 0
+            assert (
+                mosq("mosquitto_pub", "-t", f"lems/{t}/out", "-m", f"to {t}", *as_switch).returncode
+                == 0
+            )
         watched = mosq("mosquitto_sub", "-W", "3", "-C", "2", "-v", *as_watch)
         assert watched.stdout.splitlines() == ["lems/T01/out to T01"]  # not T02's

@@ -18,19 +18,29 @@ def test_split_takes_project_options_out():
     assert endpoints.kind_of("mqtt://127.0.0.1:1883/lems") == "mqtt"
 
 
-@pytest.mark.parametrize("opts, error", [
-    ({"framing": "morse"}, "unknown framing"), ({"max_frame": "x"}, "number"),
-    ({"idle": "-1"}, "negative"), ({"max_frame": "0"}, "at least 1")])
+@pytest.mark.parametrize(
+    "opts, error",
+    [
+        ({"framing": "morse"}, "unknown framing"),
+        ({"max_frame": "x"}, "number"),
+        ({"idle": "-1"}, "negative"),
+        ({"max_frame": "0"}, "at least 1"),
+    ],
+)
 def test_bad_project_options_are_refused(opts, error):
     with pytest.raises(EndpointError, match=error):
         endpoints.options_of(opts, 100)
 
 
 def test_client_for_turns_server_strings_into_client_strings():
-    assert endpoints.client_for("tcp:5020:interface=127.0.0.1:framing=stx") == \
-        "tcp:host=127.0.0.1:port=5020:framing=stx"
-    assert endpoints.client_for("tls:5021:certKey=s.pem:caCerts=ca.pem") == \
-        "tls:host=127.0.0.1:port=5021:caCerts=ca.pem"
+    assert (
+        endpoints.client_for("tcp:5020:interface=127.0.0.1:framing=stx")
+        == "tcp:host=127.0.0.1:port=5020:framing=stx"
+    )
+    assert (
+        endpoints.client_for("tls:5021:certKey=s.pem:caCerts=ca.pem")
+        == "tls:host=127.0.0.1:port=5021:caCerts=ca.pem"
+    )
     assert endpoints.client_for("loop:x") == "loop:x"
 
 
@@ -44,8 +54,11 @@ def test_the_builtin_kinds_are_declared_once_in_the_entry_points():
     finds each there, with its target, and holds no second table."""
     from importlib.metadata import entry_points
 
-    ours = {ep.name: ep.value for ep in entry_points(group=registry.GROUP)
-            if ep.dist is not None and ep.dist.name == "lems-sim"}
+    ours = {
+        ep.name: ep.value
+        for ep in entry_points(group=registry.GROUP)
+        if ep.dist is not None and ep.dist.name == "lems-sim"
+    }
     assert set(ours) == {"tcp", "unix", "ssl", "tls", "serial", "mqtt", "mqtts", "loop"}
     found = registry.specs()
     for name, target in ours.items():
@@ -97,12 +110,17 @@ async def test_a_registered_adapter_is_used_for_its_kind(reactor):
 
 
 def test_lems_links_lists_adapters():
-    out = subprocess.run([sys.executable, "-m", "lems.cli", "links"], capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "lems.cli", "links"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     for kind in ("tcp", "tls", "serial", "mqtt", "loop"):
         assert kind in out.stdout
     assert "available" in out.stdout
-    help_ = subprocess.run([sys.executable, "-m", "lems.cli", "links", "--help"],
-                           capture_output=True, text=True, timeout=60)
+    help_ = subprocess.run(
+        [sys.executable, "-m", "lems.cli", "links", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert help_.returncode == 0 and "entry-point" in help_.stdout

@@ -18,13 +18,23 @@ from hardware.serial_link import parse_serial
 
 
 def test_line_settings_come_from_the_endpoint_string():
-    s = parse_serial("serial:/dev/ttyUSB0:baudrate=9600:bytesize=7:parity=E:stopbits=1:"
-                     "xonxoff=1")
-    assert (s.device, s.baudrate, s.bytesize, s.parity, s.stopbits, s.xonxoff) == \
-        ("/dev/ttyUSB0", 9600, 7, "E", 1, True)
+    s = parse_serial("serial:/dev/ttyUSB0:baudrate=9600:bytesize=7:parity=E:stopbits=1:xonxoff=1")
+    assert (s.device, s.baudrate, s.bytesize, s.parity, s.stopbits, s.xonxoff) == (
+        "/dev/ttyUSB0",
+        9600,
+        7,
+        "E",
+        1,
+        True,
+    )
     assert s.chars_per_second == 960
-    for bad in ("serial:", "serial:/dev/x:bytesize=9", "serial:/dev/x:parity=Q",
-                "serial:/dev/x:speed=9600", "serial:/dev/x:baudrate=fast"):
+    for bad in (
+        "serial:",
+        "serial:/dev/x:bytesize=9",
+        "serial:/dev/x:parity=Q",
+        "serial:/dev/x:speed=9600",
+        "serial:/dev/x:baudrate=fast",
+    ):
         with pytest.raises(EndpointError):
             parse_serial(bad)
 
@@ -38,8 +48,7 @@ async def test_missing_device_is_refused_on_connect(reactor, tmp_path):
     from twisted.internet.error import ConnectionRefusedError
 
     with pytest.raises(ConnectionRefusedError):
-        await wait(endpoints.connect(reactor, f"serial:{tmp_path}/nothing:framing=stx",
-                                     Recorder()))
+        await wait(endpoints.connect(reactor, f"serial:{tmp_path}/nothing:framing=stx", Recorder()))
 
 
 SEED = 11
@@ -51,12 +60,20 @@ a real noisy line would mostly not."""
 async def test_frames_get_through_noise_and_dropped_bytes(reactor, tmp_path):
     modem = NullModem(reactor, tmp_path, noise=0.006, drop=0.002, seed=SEED).plug()
     server = Recorder(echo=True)
-    port = await wait(endpoints.listen(reactor, f"serial:{modem.a}:ack_timeout=0.15:retries=20:"
-                                       "reopen=0.05:framing=stx", lambda: server))
+    port = await wait(
+        endpoints.listen(
+            reactor,
+            f"serial:{modem.a}:ack_timeout=0.15:retries=20:reopen=0.05:framing=stx",
+            lambda: server,
+        )
+    )
     client = Recorder()
     try:
-        link = await wait(endpoints.connect(
-            reactor, f"serial:{modem.b}:ack_timeout=0.15:retries=20:framing=stx", client))
+        link = await wait(
+            endpoints.connect(
+                reactor, f"serial:{modem.b}:ack_timeout=0.15:retries=20:framing=stx", client
+            )
+        )
         sent = [f"QW.OR0240000.NAM/DOE,JOHN{i}.DOB/19800101".encode() for i in range(40)]
         for payload in sent:
             link.send(payload)
@@ -83,8 +100,9 @@ async def test_cable_pulled_and_plugged_back(reactor, tmp_path):
         handlers.append(Recorder(echo=True))
         return handlers[-1]
 
-    port = await wait(endpoints.listen(reactor, f"serial:{modem.a}:reopen=0.05:framing=stx",
-                                       factory))
+    port = await wait(
+        endpoints.listen(reactor, f"serial:{modem.a}:reopen=0.05:framing=stx", factory)
+    )
     try:
         client = Recorder()
         link = await wait(endpoints.connect(reactor, f"serial:{modem.b}:framing=stx", client))
@@ -114,9 +132,13 @@ async def test_throttle_paces_output_at_line_speed(reactor, tmp_path):
         results = {}
         for throttle in ("0", "1"):
             client = Recorder()
-            link = await wait(endpoints.connect(
-                reactor, f"serial:{modem.b}:baudrate=1200:throttle={throttle}:framing=stx",
-                client))
+            link = await wait(
+                endpoints.connect(
+                    reactor,
+                    f"serial:{modem.b}:baudrate=1200:throttle={throttle}:framing=stx",
+                    client,
+                )
+            )
             server.frames.clear()
             start = time.monotonic()
             link.send(b"X" * 57)  # 60 bytes on the line at 120 characters a second
@@ -141,10 +163,21 @@ async def test_a_terminal_program_in_another_process_signs_on_over_serial(reacto
     try:
         await wait(switch.listen(f"serial:{modem.a}:baudrate=9600:reopen=0.05:framing=stx"))
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "lems.cli", "send", str(tmp_path / "lab"), "--terminal",
-            "T01", "--to", f"serial:{modem.b}:framing=stx", "--wait", "1",
+            sys.executable,
+            "-m",
+            "lems.cli",
+            "send",
+            str(tmp_path / "lab"),
+            "--terminal",
+            "T01",
+            "--to",
+            f"serial:{modem.b}:framing=stx",
+            "--wait",
+            "1",
             "AM.OR0240000.OR0240000.TXT\\nTEST OVER THE WIRE",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         out, err = await asyncio.wait_for(proc.communicate(), 60)
         text = out.decode()
         assert proc.returncode == 0, err.decode()
@@ -164,12 +197,12 @@ def test_terminal_loss_is_a_modem_line_seen_high_that_drops():
     assert lines_dropped({"DSR", "DCD"}, {"DSR": False, "DCD": False}) == ["DCD", "DSR"]
 
 
-async def test_a_pty_has_no_modem_lines_and_the_idle_timer_notices_the_terminal(reactor,
-                                                                             tmp_path):
+async def test_a_pty_has_no_modem_lines_and_the_idle_timer_notices_the_terminal(reactor, tmp_path):
     modem = NullModem(reactor, tmp_path).plug()
     server = Recorder()
-    port = await wait(endpoints.listen(reactor, f"serial:{modem.a}:idle=0.3:reopen=0.05",
-                                       lambda: server))
+    port = await wait(
+        endpoints.listen(reactor, f"serial:{modem.a}:idle=0.3:reopen=0.05", lambda: server)
+    )
     try:
         assert port.link.line_watch.startswith("no modem lines")
         await until(lambda: server.lost, 10)  # nothing heard for idle= seconds: link closed
@@ -180,10 +213,11 @@ async def test_a_pty_has_no_modem_lines_and_the_idle_timer_notices_the_terminal(
 
 
 def test_a_pyserial_url_is_a_device():
-    assert parse_serial("serial:nullmodem://t1/a:baudrate=1200").device \
-        == "nullmodem://t1/a"
-    assert parse_serial("serial:rfc2217://localhost:7000:baudrate=1200").device \
+    assert parse_serial("serial:nullmodem://t1/a:baudrate=1200").device == "nullmodem://t1/a"
+    assert (
+        parse_serial("serial:rfc2217://localhost:7000:baudrate=1200").device
         == "rfc2217://localhost:7000"
+    )
     assert parse_serial("serial:/dev/ttyS0:baudrate=1200").device == "/dev/ttyS0"
 
 

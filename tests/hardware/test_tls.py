@@ -34,14 +34,18 @@ async def switch_on_tls(tmp_path, reactor, pki):
 
     switch = Switch(demo_lab(tmp_path / "lab"), reactor)
     switch.start()
-    port = await wait(switch.listen(f"tls:0:interface=127.0.0.1:certKey={pki / 'server.pem'}:"
-                                    f"caCerts={pki / 'ca.pem'}"))
+    port = await wait(
+        switch.listen(
+            f"tls:0:interface=127.0.0.1:certKey={pki / 'server.pem'}:caCerts={pki / 'ca.pem'}"
+        )
+    )
     return switch, port.getHost().port
 
 
 async def exchange(port: int, ctx: ssl.SSLContext, line: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx,
-                                                   server_hostname="localhost")
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=ctx, server_hostname="localhost"
+    )
     try:
         writer.write(line)
         await writer.drain()
@@ -90,8 +94,9 @@ async def test_bad_tls_strings_are_refused(reactor, tmp_path, pki):
     with pytest.raises(EndpointError, match="certKey"):
         endpoints.listen(reactor, "tls:0", lambda: None)
     with pytest.raises(EndpointError, match="cannot read"):
-        endpoints.listen(reactor, f"tls:0:certKey={tmp_path}/none.pem:caCerts={pki}/ca.pem",
-                         lambda: None)
+        endpoints.listen(
+            reactor, f"tls:0:certKey={tmp_path}/none.pem:caCerts={pki}/ca.pem", lambda: None
+        )
 
 
 def test_lems_init_tls_writes_a_lab_pki(tmp_path):
@@ -100,8 +105,12 @@ def test_lems_init_tls_writes_a_lab_pki(tmp_path):
 
     from cryptography import x509
 
-    out = subprocess.run([sys.executable, "-m", "lems.cli", "init", str(tmp_path / "lab"),
-                          "--tls"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "lems.cli", "init", str(tmp_path / "lab"), "--tls"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     pki = tmp_path / "lab" / "pki"
     assert "tls:5021" in out.stdout
@@ -113,8 +122,9 @@ def test_lems_init_tls_writes_a_lab_pki(tmp_path):
 
 async def handshake(port: int, ctx: ssl.SSLContext) -> tuple[str, str]:
     """(protocol version, cipher) the switch agreed to with this client."""
-    _reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx,
-                                                   server_hostname="localhost")
+    _reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=ctx, server_hostname="localhost"
+    )
     try:
         obj = writer.get_extra_info("ssl_object")
         return obj.version(), obj.cipher()[0]
@@ -133,9 +143,18 @@ async def test_tls_profiles(tmp_path, reactor, pki, profile):
     switch = Switch(demo_lab(tmp_path / "lab"), reactor)
     switch.start()
     extra = f":tls_profile={profile}" if profile else ""
-    port = (await wait(switch.listen(
-        f"tls:0:interface=127.0.0.1:certKey={pki / 'server.pem'}:caCerts={pki / 'ca.pem'}"
-        + extra))).getHost().port
+    port = (
+        (
+            await wait(
+                switch.listen(
+                    f"tls:0:interface=127.0.0.1:certKey={pki / 'server.pem'}"
+                    f":caCerts={pki / 'ca.pem'}" + extra
+                )
+            )
+        )
+        .getHost()
+        .port
+    )
     try:
         _version, cipher = await handshake(port, context(pki, pki / "T01.pem"))
         if profile in ("fips", None):
@@ -167,8 +186,11 @@ async def test_tls_profiles(tmp_path, reactor, pki, profile):
 
 async def test_unknown_tls_profile_is_refused(reactor, pki):
     with pytest.raises(EndpointError, match="tls_profile must be one of fips, modern, legacy"):
-        endpoints.listen(reactor, f"tls:0:certKey={pki}/server.pem:caCerts={pki}/ca.pem:"
-                         "tls_profile=weak", lambda: None)
+        endpoints.listen(
+            reactor,
+            f"tls:0:certKey={pki}/server.pem:caCerts={pki}/ca.pem:tls_profile=weak",
+            lambda: None,
+        )
 
 
 async def test_rsa_certificates_san_identity_and_a_revoked_terminal(tmp_path, reactor):
@@ -180,9 +202,22 @@ async def test_rsa_certificates_san_identity_and_a_revoked_terminal(tmp_path, re
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    r = subprocess.run([sys.executable, "-m", "lems.cli", "init", str(tmp_path / "lab"),
-                        "--tls", "--key", "rsa", "--training-passwords"], capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lems.cli",
+            "init",
+            str(tmp_path / "lab"),
+            "--tls",
+            "--key",
+            "rsa",
+            "--training-passwords",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     pki = tmp_path / "lab" / "pki"
     cert = x509.load_pem_x509_certificate((pki / "T01.pem").read_bytes())
@@ -195,18 +230,29 @@ async def test_rsa_certificates_san_identity_and_a_revoked_terminal(tmp_path, re
 
     switch = Switch(load_lab(tmp_path / "lab"), reactor)
     switch.start()
-    port = (await wait(switch.listen(f"tls:0:interface=127.0.0.1:certKey={pki}/server.pem:"
-                                     f"caCerts={pki}/ca.pem"))).getHost().port
+    port = (
+        (
+            await wait(
+                switch.listen(
+                    f"tls:0:interface=127.0.0.1:certKey={pki}/server.pem:caCerts={pki}/ca.pem"
+                )
+            )
+        )
+        .getHost()
+        .port
+    )
     try:
         out = await exchange(port, context(pki, pki / "T01.pem"), b"LOGON.T01.OP01.train-01\n")
         assert b"SIGN-ON ACCEPTED TERMINAL/T01" in out
-        r = subprocess.run([sys.executable, "-m", "lems.cli", "pki", "revoke",
-                            str(tmp_path / "lab"), "T01"], capture_output=True, text=True,
-                           timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-m", "lems.cli", "pki", "revoke", str(tmp_path / "lab"), "T01"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 0, r.stderr
         with pytest.raises((ssl.SSLError, ConnectionError, asyncio.IncompleteReadError)):
-            out = await exchange(port, context(pki, pki / "T01.pem"),
-                                 b"LOGON.T01.OP01.train-01\n")
+            out = await exchange(port, context(pki, pki / "T01.pem"), b"LOGON.T01.OP01.train-01\n")
             assert not out  # TLS 1.3: the refusal comes after the client's handshake ends
             raise ConnectionError("closed without an answer")
         out = await exchange(port, context(pki, pki / "T04.pem"), b"LOGON.T04.OP04.train-04\n")
@@ -219,15 +265,26 @@ async def test_require_tls_refuses_the_terminal_on_any_other_link(tmp_path, reac
     from lems.switch import Switch
     from terminals.client import TerminalClient
 
-    lab = demo_lab(tmp_path / "lab", edit=lambda text: text.replace(
-        'id = "T01"', 'id = "T01"\nrequire_tls = true', 1))
+    lab = demo_lab(
+        tmp_path / "lab",
+        edit=lambda text: text.replace('id = "T01"', 'id = "T01"\nrequire_tls = true', 1),
+    )
     assert lab.terminals["T01"].require_tls
     switch = Switch(lab, reactor)
     switch.start()
     try:
-        tls = (await wait(switch.listen(
-            f"tls:0:interface=127.0.0.1:certKey={pki / 'server.pem'}:"
-            f"caCerts={pki / 'ca.pem'}"))).getHost().port
+        tls = (
+            (
+                await wait(
+                    switch.listen(
+                        f"tls:0:interface=127.0.0.1:certKey={pki / 'server.pem'}:"
+                        f"caCerts={pki / 'ca.pem'}"
+                    )
+                )
+            )
+            .getHost()
+            .port
+        )
         tcp = (await wait(switch.listen("tcp:0:interface=127.0.0.1"))).getHost().port
         plain = TerminalClient(reactor)
         await wait(plain.connect(f"tcp:host=127.0.0.1:port={tcp}"))

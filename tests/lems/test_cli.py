@@ -20,13 +20,20 @@ from lems.directory import Directory
 from lems.lab import load_lab
 
 
-def lems(*args: str | Path, stdin: str | None = None, columns: int | None = None
-         ) -> subprocess.CompletedProcess[str]:
+def lems(
+    *args: str | Path, stdin: str | None = None, columns: int | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     if columns:
         env["COLUMNS"] = str(columns)
-    return subprocess.run([sys.executable, "-m", "lems.cli", *map(str, args)], input=stdin,
-                          capture_output=True, text=True, timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "lems.cli", *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
 
 
 # ---------------------------------------------------------------------- --help
@@ -44,9 +51,20 @@ COMMANDS = list(_commands(build_parser()))
 
 
 def test_every_documented_command_is_covered():
-    assert {(), ("parse",), ("init",), ("serve",), ("send",), ("operator",),
-            ("operator", "unlock"), ("operator", "list"), ("agency",), ("agency", "suspend"),
-            ("agency", "reinstate"), ("agency", "list")} <= set(COMMANDS)
+    assert {
+        (),
+        ("parse",),
+        ("init",),
+        ("serve",),
+        ("send",),
+        ("operator",),
+        ("operator", "unlock"),
+        ("operator", "list"),
+        ("agency",),
+        ("agency", "suspend"),
+        ("agency", "reinstate"),
+        ("agency", "list"),
+    } <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c) or "lems" for c in COMMANDS])
@@ -76,8 +94,11 @@ def parsed(r: subprocess.CompletedProcess[str]) -> list[dict]:
 
 
 def test_parse_valid_messages():
-    r = lems("parse", "-", stdin="QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\n\n"
-             "QV.OR0260000.LIC/ABC123.LIS/OR\r\n")
+    r = lems(
+        "parse",
+        "-",
+        stdin="QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\n\nQV.OR0260000.LIC/ABC123.LIS/OR\r\n",
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     qw, qv = parsed(r)  # the empty line is a keepalive, not a message
     assert qw["ok"] is True and qw["key"] == "QW" and qw["ori"] == "OR0240000"
@@ -92,9 +113,13 @@ def test_parse_without_final_newline():
 
 
 def test_parse_rejects():
-    r = lems("parse", "-", stdin="QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\n"
-             "QW.OR0240000.NAM/DOE,JOHN\n"
-             "QW.ORX.NAM/DOE,JOHN.DOB/19800101\n")
+    r = lems(
+        "parse",
+        "-",
+        stdin="QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\n"
+        "QW.OR0240000.NAM/DOE,JOHN\n"
+        "QW.ORX.NAM/DOE,JOHN.DOB/19800101\n",
+    )
     assert r.returncode == 1
     good, missing, bad_ori = parsed(r)
     assert good["ok"] is True
@@ -110,13 +135,20 @@ def test_parse_nlets_reject_uses_error_number():
     r = lems("parse", "-", stdin="IQ.OR0240000.WA.TXT\\\nSOC/912345678.ATN/DET ROE\n")
     assert r.returncode == 1
     (out,) = parsed(r)
-    assert out["reject"] == {"code": ".14.", "field": "PUR",
-                             "reason": "MISSING MANDATORY FIELD PUR"}
+    assert out["reject"] == {
+        "code": ".14.",
+        "field": "PUR",
+        "reason": "MISSING MANDATORY FIELD PUR",
+    }
 
 
 def test_parse_multi_line_message_with_backslash():
-    r = lems("parse", "-", stdin="AM.OR0240000.OR0260000.TXT\\\nMEET AT THE COUNTY LINE\\\n"
-             "1400 HOURS\nQV.OR0260000.LIC/ABC123\n")
+    r = lems(
+        "parse",
+        "-",
+        stdin="AM.OR0240000.OR0260000.TXT\\\nMEET AT THE COUNTY LINE\\\n"
+        "1400 HOURS\nQV.OR0260000.LIC/ABC123\n",
+    )
     assert r.returncode == 0, r.stdout
     am, qv = parsed(r)
     assert am["ok"] and am["key"] == "AM" and am["destinations"] == ["OR0260000"]
@@ -127,10 +159,12 @@ def test_parse_multi_line_message_with_backslash():
 def test_parse_reads_the_natural_form_as_copied_from_a_manual():
     """A .TXT header, its text lines and an empty line are one message; an NCIC line is one
     message at its line end; CR-only and CRLF files read alike; a block ends at the file's end."""
-    text = ("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\n"
-            "AM.OR0240000.OR0260000.TXT\nMEET AT THE COUNTY LINE\n1400 HOURS\n\n"
-            "QV.OR0260000.LIC/ABC123\n"
-            "KQ.OR0240000.WA.TXT\nOLN/WDL1234567.PUR/C")
+    text = (
+        "QW.OR0240000.NAM/DOE,JOHN.DOB/19800101\n"
+        "AM.OR0240000.OR0260000.TXT\nMEET AT THE COUNTY LINE\n1400 HOURS\n\n"
+        "QV.OR0260000.LIC/ABC123\n"
+        "KQ.OR0240000.WA.TXT\nOLN/WDL1234567.PUR/C"
+    )
     for eol in ("\n", "\r\n", "\r"):
         r = lems("parse", "-", stdin=text.replace("\n", eol))
         out = parsed(r)
@@ -226,8 +260,15 @@ def test_send_without_a_running_switch_says_so_plainly(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    r = lems("send", tmp_path / "lab", "--terminal", "T01", "--to",
-             f"tcp:host=127.0.0.1:port={port}", "QW.OR0240000.NAM/DOE,JOHN.DOB/19800101")
+    r = lems(
+        "send",
+        tmp_path / "lab",
+        "--terminal",
+        "T01",
+        "--to",
+        f"tcp:host=127.0.0.1:port={port}",
+        "QW.OR0240000.NAM/DOE,JOHN.DOB/19800101",
+    )
     assert r.returncode == 1
     assert f"lems: cannot reach the switch at tcp:host=127.0.0.1:port={port}" in r.stderr
     assert "Traceback" not in r.stderr + r.stdout
@@ -291,11 +332,11 @@ def test_serve_without_a_lab(tmp_path):
 def db_state(lab) -> tuple[int, list[tuple], list[tuple]]:
     conn = sqlite3.connect(str(lab.database))
     try:
-        version = int(conn.execute(
-            "SELECT value FROM meta WHERE key = 'directory_version'").fetchone()[0])
+        version = int(
+            conn.execute("SELECT value FROM meta WHERE key = 'directory_version'").fetchone()[0]
+        )
         agencies = conn.execute("SELECT ori, suspended, reason FROM agency_state").fetchall()
-        operators = conn.execute(
-            "SELECT operator, failures, locked FROM operator_state").fetchall()
+        operators = conn.execute("SELECT operator, failures, locked FROM operator_state").fetchall()
         return version, agencies, operators
     finally:
         conn.close()
@@ -372,7 +413,6 @@ def test_admin_refuses_a_broken_lab(tmp_path):
     assert "agency[2].type" in r.stderr and str(tmp_path / "lab.toml") in r.stderr
 
 
-
 def test_parse_reads_nlets_xml():
     from formats import nlets_xml
     from formats.grammar import parse
@@ -382,7 +422,11 @@ def test_parse_reads_nlets_xml():
     assert r.returncode == 1
     good, bad = parsed(r)
     assert (good["key"], good["destinations"], good["control"], good["fields"]) == (
-        "DQ", ["TX"], "C1", [["OLN", "D1"], ["RSN", "N"]])
+        "DQ",
+        ["TX"],
+        "C1",
+        [["OLN", "D1"], ["RSN", "N"]],
+    )
     assert bad["reject"]["code"] == ".03." and "NOT WELL-FORMED" in bad["reject"]["reason"]
 
 

@@ -23,8 +23,13 @@ def test_demo_lab_loads(tmp_path):
     assert lab.switch.lockout_after == 5
 
     assert list(lab.terminals) == [*(f"T{i:02d}" for i in range(12)), "T13"]
-    assert {a.category for a in lab.agencies.values()} == {"cj", "designated", "riss", "qe",
-                                                           "noncj"}
+    assert {a.category for a in lab.agencies.values()} == {
+        "cj",
+        "designated",
+        "riss",
+        "qe",
+        "noncj",
+    }
     assert set(CATEGORIES) >= {a.category for a in lab.agencies.values()}
     assert [t.id for t in lab.terminals.values() if t.radio] == ["T05"]
     assert [t.id for t in lab.terminals.values() if t.control] == ["T00"]
@@ -50,8 +55,11 @@ def test_nlets_member_settings(tmp_path):
     demo_lab(tmp_path)
     path = tmp_path / "lab.toml"
     text = path.read_text("utf-8").replace(
-        'name = "nlets"', 'name = "nlets"\nout_of_service = ["TX", "CN"]\n'
-        'slow = { UT = 30, NY = 90.5 }\nformat = "xml"', 1)
+        'name = "nlets"',
+        'name = "nlets"\nout_of_service = ["TX", "CN"]\n'
+        'slow = { UT = 30, NY = 90.5 }\nformat = "xml"',
+        1,
+    )
     path.write_text(text, "utf-8")
     nlets = load_lab(path).endpoints["nlets"]
     assert nlets.out_of_service == ("TX", "CN") and nlets.format == "xml"
@@ -88,9 +96,11 @@ def refused(tmp: Path, edit) -> tuple[ConfigError, str]:
 
 def sub(old: str, new: str, count: int = 1):
     """An edit replacing the first ``count`` occurrences of ``old`` (which must be there)."""
+
     def edit(text: str) -> str:
         assert old in text, old
         return text.replace(old, new, count)
+
     return edit
 
 
@@ -144,99 +154,253 @@ def test_unknown_key_in_lab_table(tmp_path):
 
 # (edit, key, needle for the line or None, words of the reason)
 CASES = {
-    "ori-too-short": (sub('ori = "OR0240100"', 'ori = "OR02401"'), "agency[2].ori",
-                      'ori = "OR02401"', "MUST BE 9 CHARACTERS"),
-    "ori-not-ncic-state": (sub('ori = "OR0240100"', 'ori = "NE0240100"'), "agency[2].ori",
-                           'ori = "NE0240100"', "NE IS NOT AN NCIC STATE CODE"),
-    "ori-bad-characters": (sub('ori = "OR0240100"', 'ori = "OR024-100"'), "agency[2].ori",
-                           'ori = "OR024-100"', "2 LETTERS AND 7"),
-    "duplicate-ori": (sub('ori = "OR0240100"', 'ori = "OR0240000"'), "agency[2].ori",
-                      'name = "WILLOW CREEK POLICE', "defined twice"),
-    "unknown-category": (sub('category = "riss"', 'category = "press"'), "agency[8].category",
-                         'category = "press"', "must be one of cj, designated"),
-    "bad-orion-type": (sub('type = "PD"', 'type = "XX"'), "agency[2].type", 'type = "XX"',
-                       "ORION type"),
-    "agency-without-name": (sub('name = "WILLOW CREEK POLICE DEPARTMENT"\n', ""),
-                            "agency[2].name", 'ori = "OR0240100"', "missing"),
-    "terminal-unknown-ori": (sub('oris = ["ORLEDS000"]', 'oris = ["OR0990000"]'),
-                             "terminal[0].oris", 'oris = ["OR0990000"]',
-                             "ORI OR0990000 is not an [[agency]]"),
-    "terminal-without-oris": (sub('oris = ["ORLEDS000"]', "oris = []"), "terminal[0].oris",
-                              "oris = []", "at least one ORI"),
-    "terminal-oris-missing": (sub('oris = ["ORLEDS000"]\n', ""), "terminal[0].oris",
-                              'id = "T00"', "missing"),
-    "terminal-oris-not-strings": (sub('oris = ["ORLEDS000"]', "oris = [1]"),
-                                  "terminal[0].oris", "oris = [1]", "list of strings"),
-    "duplicate-terminal": (sub('id = "T02"', 'id = "T01"'), "terminal[2].id",
-                           'description = "Cascade SO records"', "twice"),
-    "operator-unknown-terminal": (sub('terminals = ["T01"]', 'terminals = ["T99"]'),
-                                  "operator[2].terminals", 'terminals = ["T99"]',
-                                  "terminal T99 is not a [[terminal]]"),
-    "password-hash-not-scrypt": (sub('password = "super-pass"', 'password_hash = "super-pass"'),
-                                 "operator[0].password_hash", "[[operator]]", "must be scrypt"),
-    "password-and-hash": (sub('password = "super-pass"', 'password = "a"\npassword_hash = "b"'),
-                          "operator[0].password", "[[operator]]", "not both"),
-    "password-with-period": (sub('password = "super-pass"', 'password = "super.pass"'),
-                             "operator[0].password", 'password = "super.pass"', "no period"),
-    "empty-password": (sub('password = "super-pass"', 'password = ""'),
-                       "operator[0].password", 'password = ""', "non-empty"),
-    "group-name-not-ori": (sub('name = "ORALLSO00"', 'name = "ALLSHERIFFS"'), "group[0].name",
-                           'name = "ALLSHERIFFS"', "addressed like an ORI"),
-    "group-name-is-agency": (sub('name = "ORALLSO00"', 'name = "OR0240000"'), "group[0].name",
-                             'name = "OR0240000"', "already an agency"),
-    "group-member-unknown": (sub('members = ["OR0240000", "OR0260000"]',
-                                 'members = ["OR0240000", "OR0990000"]'), "group[0].members",
-                             "members = [", "ORI OR0990000 is not an [[agency]]"),
-    "endpoint-drop-rate-2": (sub('name = "ncic"', 'name = "ncic"\ndrop_rate = 2'),
-                             "endpoint[0].drop_rate", "drop_rate = 2", "between 0 and 1"),
-    "endpoint-unknown-name": (sub('name = "nics"', 'name = "fbi"'), "endpoint[2].name",
-                              'name = "fbi"', "ncic, nlets or nics"),
-    "nlets-member-unknown": (sub('name = "nlets"', 'name = "nlets"\nout_of_service = ["TX", "ZZ"]'),
-                             "endpoint[1].out_of_service", 'name = "nlets"',
-                             "ZZ is not an Nlets member code"),
-    "nlets-slow-negative": (sub('name = "nlets"', 'name = "nlets"\nslow = { UT = -1 }'),
-                            "endpoint[1].slow", 'name = "nlets"', "UT: must be a number"),
-    "nlets-format-odd": (sub('name = "nlets"', 'name = "nlets"\nformat = "json"'),
-                         "endpoint[1].format", 'name = "nlets"', "legacy or xml"),
-    "nlets-setting-on-ncic": (sub('name = "ncic"', 'name = "ncic"\nslow = { UT = 1 }'),
-                              "endpoint[0].slow", 'name = "ncic"', "only the nlets endpoint"),
-    "switch-iak-unknown": (sub("lockout_after = 5 ", 'iak = "some"\nlockout_after = 5 '),
-                           "switch.iak", 'iak = "some"', "must be one of numbered, all"),
-    "switch-ori-not-agency": (sub('ori = "ORLEDS000"       #', 'ori = "OR0990000"       #'),
-                              "switch.ori", "[switch]", "must also be an [[agency]]"),
-    "switch-ori-invalid": (sub('ori = "ORLEDS000"       #', 'ori = "LEDS"       #'),
-                           "switch.ori", "[switch]", "MUST BE 9 CHARACTERS"),
-    "max-frame-too-small": (sub("max_frame = 16384", "max_frame = 10"), "switch.max_frame",
-                            "[switch]", "between 64 and"),
-    "max-frame-boolean": (sub("max_frame = 16384", "max_frame = true"), "switch.max_frame",
-                          "[switch]", "not a boolean"),
-    "max-frame-string": (sub("max_frame = 16384", 'max_frame = "16k"'), "switch.max_frame",
-                         "[switch]", "must be a int, not str"),
-    "clock-speed-zero": (sub("clock_speed = 1.0", "clock_speed = 0"), "lab.clock_speed",
-                         "[lab]", "greater than 0"),
-    "clock-speed-negative": (sub("clock_speed = 1.0", "clock_speed = -2.5"), "lab.clock_speed",
-                             "[lab]", "greater than 0"),
-    "clock-speed-boolean": (sub("clock_speed = 1.0", "clock_speed = true"), "lab.clock_speed",
-                            "[lab]", "not a boolean"),
+    "ori-too-short": (
+        sub('ori = "OR0240100"', 'ori = "OR02401"'),
+        "agency[2].ori",
+        'ori = "OR02401"',
+        "MUST BE 9 CHARACTERS",
+    ),
+    "ori-not-ncic-state": (
+        sub('ori = "OR0240100"', 'ori = "NE0240100"'),
+        "agency[2].ori",
+        'ori = "NE0240100"',
+        "NE IS NOT AN NCIC STATE CODE",
+    ),
+    "ori-bad-characters": (
+        sub('ori = "OR0240100"', 'ori = "OR024-100"'),
+        "agency[2].ori",
+        'ori = "OR024-100"',
+        "2 LETTERS AND 7",
+    ),
+    "duplicate-ori": (
+        sub('ori = "OR0240100"', 'ori = "OR0240000"'),
+        "agency[2].ori",
+        'name = "WILLOW CREEK POLICE',
+        "defined twice",
+    ),
+    "unknown-category": (
+        sub('category = "riss"', 'category = "press"'),
+        "agency[8].category",
+        'category = "press"',
+        "must be one of cj, designated",
+    ),
+    "bad-orion-type": (
+        sub('type = "PD"', 'type = "XX"'),
+        "agency[2].type",
+        'type = "XX"',
+        "ORION type",
+    ),
+    "agency-without-name": (
+        sub('name = "WILLOW CREEK POLICE DEPARTMENT"\n', ""),
+        "agency[2].name",
+        'ori = "OR0240100"',
+        "missing",
+    ),
+    "terminal-unknown-ori": (
+        sub('oris = ["ORLEDS000"]', 'oris = ["OR0990000"]'),
+        "terminal[0].oris",
+        'oris = ["OR0990000"]',
+        "ORI OR0990000 is not an [[agency]]",
+    ),
+    "terminal-without-oris": (
+        sub('oris = ["ORLEDS000"]', "oris = []"),
+        "terminal[0].oris",
+        "oris = []",
+        "at least one ORI",
+    ),
+    "terminal-oris-missing": (
+        sub('oris = ["ORLEDS000"]\n', ""),
+        "terminal[0].oris",
+        'id = "T00"',
+        "missing",
+    ),
+    "terminal-oris-not-strings": (
+        sub('oris = ["ORLEDS000"]', "oris = [1]"),
+        "terminal[0].oris",
+        "oris = [1]",
+        "list of strings",
+    ),
+    "duplicate-terminal": (
+        sub('id = "T02"', 'id = "T01"'),
+        "terminal[2].id",
+        'description = "Cascade SO records"',
+        "twice",
+    ),
+    "operator-unknown-terminal": (
+        sub('terminals = ["T01"]', 'terminals = ["T99"]'),
+        "operator[2].terminals",
+        'terminals = ["T99"]',
+        "terminal T99 is not a [[terminal]]",
+    ),
+    "password-hash-not-scrypt": (
+        sub('password = "super-pass"', 'password_hash = "super-pass"'),
+        "operator[0].password_hash",
+        "[[operator]]",
+        "must be scrypt",
+    ),
+    "password-and-hash": (
+        sub('password = "super-pass"', 'password = "a"\npassword_hash = "b"'),
+        "operator[0].password",
+        "[[operator]]",
+        "not both",
+    ),
+    "password-with-period": (
+        sub('password = "super-pass"', 'password = "super.pass"'),
+        "operator[0].password",
+        'password = "super.pass"',
+        "no period",
+    ),
+    "empty-password": (
+        sub('password = "super-pass"', 'password = ""'),
+        "operator[0].password",
+        'password = ""',
+        "non-empty",
+    ),
+    "group-name-not-ori": (
+        sub('name = "ORALLSO00"', 'name = "ALLSHERIFFS"'),
+        "group[0].name",
+        'name = "ALLSHERIFFS"',
+        "addressed like an ORI",
+    ),
+    "group-name-is-agency": (
+        sub('name = "ORALLSO00"', 'name = "OR0240000"'),
+        "group[0].name",
+        'name = "OR0240000"',
+        "already an agency",
+    ),
+    "group-member-unknown": (
+        sub('members = ["OR0240000", "OR0260000"]', 'members = ["OR0240000", "OR0990000"]'),
+        "group[0].members",
+        "members = [",
+        "ORI OR0990000 is not an [[agency]]",
+    ),
+    "endpoint-drop-rate-2": (
+        sub('name = "ncic"', 'name = "ncic"\ndrop_rate = 2'),
+        "endpoint[0].drop_rate",
+        "drop_rate = 2",
+        "between 0 and 1",
+    ),
+    "endpoint-unknown-name": (
+        sub('name = "nics"', 'name = "fbi"'),
+        "endpoint[2].name",
+        'name = "fbi"',
+        "ncic, nlets or nics",
+    ),
+    "nlets-member-unknown": (
+        sub('name = "nlets"', 'name = "nlets"\nout_of_service = ["TX", "ZZ"]'),
+        "endpoint[1].out_of_service",
+        'name = "nlets"',
+        "ZZ is not an Nlets member code",
+    ),
+    "nlets-slow-negative": (
+        sub('name = "nlets"', 'name = "nlets"\nslow = { UT = -1 }'),
+        "endpoint[1].slow",
+        'name = "nlets"',
+        "UT: must be a number",
+    ),
+    "nlets-format-odd": (
+        sub('name = "nlets"', 'name = "nlets"\nformat = "json"'),
+        "endpoint[1].format",
+        'name = "nlets"',
+        "legacy or xml",
+    ),
+    "nlets-setting-on-ncic": (
+        sub('name = "ncic"', 'name = "ncic"\nslow = { UT = 1 }'),
+        "endpoint[0].slow",
+        'name = "ncic"',
+        "only the nlets endpoint",
+    ),
+    "switch-iak-unknown": (
+        sub("lockout_after = 5 ", 'iak = "some"\nlockout_after = 5 '),
+        "switch.iak",
+        'iak = "some"',
+        "must be one of numbered, all",
+    ),
+    "switch-ori-not-agency": (
+        sub('ori = "ORLEDS000"       #', 'ori = "OR0990000"       #'),
+        "switch.ori",
+        "[switch]",
+        "must also be an [[agency]]",
+    ),
+    "switch-ori-invalid": (
+        sub('ori = "ORLEDS000"       #', 'ori = "LEDS"       #'),
+        "switch.ori",
+        "[switch]",
+        "MUST BE 9 CHARACTERS",
+    ),
+    "max-frame-too-small": (
+        sub("max_frame = 16384", "max_frame = 10"),
+        "switch.max_frame",
+        "[switch]",
+        "between 64 and",
+    ),
+    "max-frame-boolean": (
+        sub("max_frame = 16384", "max_frame = true"),
+        "switch.max_frame",
+        "[switch]",
+        "not a boolean",
+    ),
+    "max-frame-string": (
+        sub("max_frame = 16384", 'max_frame = "16k"'),
+        "switch.max_frame",
+        "[switch]",
+        "must be a int, not str",
+    ),
+    "clock-speed-zero": (
+        sub("clock_speed = 1.0", "clock_speed = 0"),
+        "lab.clock_speed",
+        "[lab]",
+        "greater than 0",
+    ),
+    "clock-speed-negative": (
+        sub("clock_speed = 1.0", "clock_speed = -2.5"),
+        "lab.clock_speed",
+        "[lab]",
+        "greater than 0",
+    ),
+    "clock-speed-boolean": (
+        sub("clock_speed = 1.0", "clock_speed = true"),
+        "lab.clock_speed",
+        "[lab]",
+        "not a boolean",
+    ),
     "seed-boolean": (sub("seed = 1", "seed = false"), "lab.seed", "[lab]", "not a boolean"),
-    "agreement-boolean-string": (sub('type = "PD"', 'type = "PD"\nagreement = "yes"'),
-                                 "agency[2].agreement", 'ori = "OR0240100"', "must be a bool"),
-    "agreement-expires-words": (sub("agreement_expires = 20", 'agreement_expires = "next week"#'),
-                                "agency[10].agreement_expires", 'ori = "OR024903Z"',
-                                "must be a date"),
-    "agreement-expires-bad-day": (sub("agreement_expires = 20",
-                                      'agreement_expires = "2026-02-30"#'),
-                                  "agency[10].agreement_expires", 'ori = "OR024903Z"',
-                                  "must be a date"),
-    "agreement-expires-number": (sub("agreement_expires = 20", "agreement_expires = 20261231#"),
-                                 "agency[10].agreement_expires", 'ori = "OR024903Z"',
-                                 "must be a date or str, not int"),
-    "agreement-expires-datetime": (sub("agreement_expires = 20",
-                                       "agreement_expires = 2026-12-31T12:00:00#"),
-                                   "agency[10].agreement_expires", 'ori = "OR024903Z"',
-                                   "must be a date"),
-    "keys-not-list": (sub('type = "PD"', 'type = "PD"\nkeys = "QW"'), "agency[2].keys",
-                      'ori = "OR0240100"', "must be a list"),
+    "agreement-boolean-string": (
+        sub('type = "PD"', 'type = "PD"\nagreement = "yes"'),
+        "agency[2].agreement",
+        'ori = "OR0240100"',
+        "must be a bool",
+    ),
+    "agreement-expires-words": (
+        sub("agreement_expires = 20", 'agreement_expires = "next week"#'),
+        "agency[10].agreement_expires",
+        'ori = "OR024903Z"',
+        "must be a date",
+    ),
+    "agreement-expires-bad-day": (
+        sub("agreement_expires = 20", 'agreement_expires = "2026-02-30"#'),
+        "agency[10].agreement_expires",
+        'ori = "OR024903Z"',
+        "must be a date",
+    ),
+    "agreement-expires-number": (
+        sub("agreement_expires = 20", "agreement_expires = 20261231#"),
+        "agency[10].agreement_expires",
+        'ori = "OR024903Z"',
+        "must be a date or str, not int",
+    ),
+    "agreement-expires-datetime": (
+        sub("agreement_expires = 20", "agreement_expires = 2026-12-31T12:00:00#"),
+        "agency[10].agreement_expires",
+        'ori = "OR024903Z"',
+        "must be a date",
+    ),
+    "keys-not-list": (
+        sub('type = "PD"', 'type = "PD"\nkeys = "QW"'),
+        "agency[2].keys",
+        'ori = "OR0240100"',
+        "must be a list",
+    ),
 }
 
 
@@ -263,8 +427,10 @@ def test_group_name_repeated(tmp_path):
 
 def test_minimal_lab_uses_defaults(tmp_path):
     path = tmp_path / "lab.toml"
-    path.write_text('[[agency]]\nori = "ORLEDS000"\nname = "CONTROL"\n\n'
-                    '[[terminal]]\nid = "T00"\noris = ["ORLEDS000"]\n')
+    path.write_text(
+        '[[agency]]\nori = "ORLEDS000"\nname = "CONTROL"\n\n'
+        '[[terminal]]\nid = "T00"\noris = ["ORLEDS000"]\n'
+    )
     lab = load_lab(path)
     assert lab.name == "LEMS training lab" and lab.database == tmp_path / "lab.db"
     assert lab.switch.max_frame == 16384 and lab.clock_speed == 1.0
@@ -276,8 +442,10 @@ def test_minimal_lab_uses_defaults(tmp_path):
 def test_switch_iak_all_is_read(tmp_path):
     demo_lab(tmp_path)
     path = tmp_path / "lab.toml"
-    path.write_text(path.read_text("utf-8").replace("lockout_after = 5 ",
-                                                    'iak = "all"\nlockout_after = 5 '), "utf-8")
+    path.write_text(
+        path.read_text("utf-8").replace("lockout_after = 5 ", 'iak = "all"\nlockout_after = 5 '),
+        "utf-8",
+    )
     assert load_lab(path).switch.iak == "all"
 
 
@@ -312,8 +480,9 @@ def test_demo_lab_prints_ncic_times_in_pacific_time(tmp_path):
 def test_ncic_header_lab_wide_and_per_terminal(tmp_path):
     demo_lab(tmp_path)
     path = tmp_path / "lab.toml"
-    text = path.read_text("utf-8").replace('ori = "ORLEDS000"',
-                                           'ori = "ORLEDS000"\nncic_header = "ORLEDS"', 1)
+    text = path.read_text("utf-8").replace(
+        'ori = "ORLEDS000"', 'ori = "ORLEDS000"\nncic_header = "ORLEDS"', 1
+    )
     path.write_text(text.replace('id = "T04"', 'id = "T04"\nncic_header = ""', 1), "utf-8")
     lab = load_lab(path)
     assert lab.switch.ncic_header == "ORLEDS"
@@ -321,8 +490,9 @@ def test_ncic_header_lab_wide_and_per_terminal(tmp_path):
 
 
 def test_ncic_header_must_fit_a_line(tmp_path):
-    err, _ = refused(tmp_path, sub('ori = "ORLEDS000"', f'ori = "ORLEDS000"\nncic_header = '
-                                   f'"{"H" * 69}"'))
+    err, _ = refused(
+        tmp_path, sub('ori = "ORLEDS000"', f'ori = "ORLEDS000"\nncic_header = "{"H" * 69}"')
+    )
     assert err.key == "switch.ncic_header" and "68 printable" in err.reason
     err, _ = refused(tmp_path, sub('id = "T04"', 'id = "T04"\nncic_header = "A\\tB"'))
     assert err.key.endswith("ncic_header") and "printable" in err.reason

@@ -28,14 +28,21 @@ def test_every_section_of_the_lab_file_has_its_heading():
 
 def test_every_key_lab_py_accepts_is_in_its_section_of_lab_md():
     sections = _sections()
-    missing = [f"{table}.{key}" for table, keys in _ALLOWED.items() for key in sorted(keys)
-               if not re.search(rf"^\| `{re.escape(key)}` \|", sections.get(table, ""), re.M)]
+    missing = [
+        f"{table}.{key}"
+        for table, keys in _ALLOWED.items()
+        for key in sorted(keys)
+        if not re.search(rf"^\| `{re.escape(key)}` \|", sections.get(table, ""), re.M)
+    ]
     assert not missing, f"docs/LAB.md does not document: {', '.join(missing)}"
 
 
 def test_lab_md_documents_no_key_lab_py_refuses():
     sections = _sections()
-    extra = [f"{table}.{key}" for table, body in sections.items()
-             for key in re.findall(r"^\| `([a-z_]+)` \|", body, re.M)
-             if key not in _ALLOWED.get(table, set())]
+    extra = [
+        f"{table}.{key}"
+        for table, body in sections.items()
+        for key in re.findall(r"^\| `([a-z_]+)` \|", body, re.M)
+        if key not in _ALLOWED.get(table, set())
+    ]
     assert not extra, f"docs/LAB.md documents keys lab.toml refuses: {', '.join(extra)}"

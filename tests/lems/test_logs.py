@@ -38,8 +38,10 @@ def test_a_failure_is_one_line_on_stderr_and_a_traceback_in_json():
     out = io.StringIO()
     LineObserver(out)(event)
     assert out.getvalue().count("\n") == 1
-    assert "CRITICAL lems.test: handler failed on tcp:1.2.3.4:5: ValueError: bad thing" in \
-        out.getvalue()
+    assert (
+        "CRITICAL lems.test: handler failed on tcp:1.2.3.4:5: ValueError: bad thing"
+        in out.getvalue()
+    )
     out = io.StringIO()
     JsonObserver(out)(event)
     record = json.loads(out.getvalue())

@@ -137,8 +137,12 @@ def test_resend_respects_the_window_and_skips_dead_letters(boxes):
     assert wire.sent == [1, 2, 2]  # OSN 1 is a dead letter; 3 was never sent on this link
 
 
-@given(st.lists(st.tuples(st.sampled_from(["put", "commit", "dead", "resend", "ack"]),
-                          st.integers(1, 40)), max_size=120))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["put", "commit", "dead", "resend", "ack"]), st.integers(1, 40)),
+        max_size=120,
+    )
+)
 def test_the_queue_of_runs_holds_what_a_set_of_osns_would(ops):
     """``Queue`` (OSNs as runs, O(1) memory per message) against the obvious model: a dict of
     OSN -> committed, for every order of puts, commits, dead letters, resends and acks."""

@@ -36,8 +36,9 @@ def ack(boxes: Mailboxes, terminal: str, osn: int) -> int:
 
 
 def rows(conn, terminal: str) -> list[tuple[int, int]]:
-    return conn.execute("SELECT osn, dead FROM mailbox WHERE terminal = ? ORDER BY osn",
-                        (terminal,)).fetchall()
+    return conn.execute(
+        "SELECT osn, dead FROM mailbox WHERE terminal = ? ORDER BY osn", (terminal,)
+    ).fetchall()
 
 
 def test_osns_count_up_per_terminal(conn):
@@ -130,8 +131,11 @@ def test_a_restart_finds_the_queue_the_dead_letters_and_the_next_osn(conn, tmp_p
     boxes = Mailboxes(conn)
     osns = [put(boxes, "T01", f"M{i}") for i in range(3)]
     for osn in osns:  # the switch journals each output row with its OSN
-        conn.execute("INSERT INTO journal (seq, time, direction, terminal, osn, text) "
-                     "VALUES (?, '2026-11-23T10:00:00+00:00', 'out', 'T01', ?, 'x')", (osn, osn))
+        conn.execute(
+            "INSERT INTO journal (seq, time, direction, terminal, osn, text) "
+            "VALUES (?, '2026-11-23T10:00:00+00:00', 'out', 'T01', ?, 'x')",
+            (osn, osn),
+        )
     kill = None
     for _ in range(mailbox.DEAD_AFTER):
         kill = boxes.failed("T01", osns[0])

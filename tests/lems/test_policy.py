@@ -60,8 +60,14 @@ def assert_reject(result, code: str, field: str, *words: str) -> None:
 
 def test_spoof_ori_not_bound_to_terminal(lab):
     d = directory(lab)
-    assert_reject(check(d, "T01", QW, ori="OR0260000"), RejectCode.SPOOF, "ORI",
-                  "OR0260000", "T01", "ATTEMPT LOGGED")
+    assert_reject(
+        check(d, "T01", QW, ori="OR0260000"),
+        RejectCode.SPOOF,
+        "ORI",
+        "OR0260000",
+        "T01",
+        "ATTEMPT LOGGED",
+    )
     # a cj ORI borrowed by a qualified-entity terminal is a spoof before anything else
     assert_reject(check(d, "T10", QW, ori="OR0240000"), RejectCode.SPOOF, "ORI")
 
@@ -77,13 +83,24 @@ def test_own_ori_passes(lab):
 
 def test_unknown_ori(tmp_path):
     control = AgencyConfig(ori="ORLEDS000", name="CONTROL", type="SA")
-    lab = LabConfig(path=tmp_path / "lab.toml", name="built", state="OR",
-                    database=tmp_path / "lab.db", agencies={"ORLEDS000": control},
-                    terminals={"T00": TerminalConfig("T00", ("ORLEDS000",)),
-                               "T99": TerminalConfig("T99", ("OR0990000", "ORLEDS000"))})
+    lab = LabConfig(
+        path=tmp_path / "lab.toml",
+        name="built",
+        state="OR",
+        database=tmp_path / "lab.db",
+        agencies={"ORLEDS000": control},
+        terminals={
+            "T00": TerminalConfig("T00", ("ORLEDS000",)),
+            "T99": TerminalConfig("T99", ("OR0990000", "ORLEDS000")),
+        },
+    )
     d = Directory(lab)
-    assert_reject(check(d, "T99", QW, ori="OR0990000"), RejectCode.UNKNOWN_ORI, "ORI",
-                  "OR0990000 IS NOT IN THE DIRECTORY")
+    assert_reject(
+        check(d, "T99", QW, ori="OR0990000"),
+        RejectCode.UNKNOWN_ORI,
+        "ORI",
+        "OR0990000 IS NOT IN THE DIRECTORY",
+    )
     assert check(d, "T99", QW, ori="ORLEDS000") is None
     assert check(d, "T00", QW) is None
 
@@ -95,8 +112,13 @@ def test_suspended(lab):
     d = directory(lab)
     d.suspended["OR0240000"] = "AUDIT FINDING 2026-14"
     r = check(d, "T01", QW)
-    assert_reject(r, RejectCode.SUSPENDED, "ORI",
-                  "OR0240000 IS SUSPENDED - AUDIT FINDING 2026-14 -", "CONTACT LEDS")
+    assert_reject(
+        r,
+        RejectCode.SUSPENDED,
+        "ORI",
+        "OR0240000 IS SUSPENDED - AUDIT FINDING 2026-14 -",
+        "CONTACT LEDS",
+    )
     assert check(d, "T04", QW) is None  # other agencies are not affected
     d.suspended["OR0260000"] = ""
     r = check(d, "T04", QW)
@@ -116,8 +138,9 @@ def test_reinstated_passes(lab):
 
 def test_no_agreement(lab):
     d = directory(lab, OR0240000={"agreement": False})
-    assert_reject(check(d, "T01", QW), RejectCode.NO_AGREEMENT, "ORI", "NO AGENCY AGREEMENT",
-                  "OR0240000")
+    assert_reject(
+        check(d, "T01", QW), RejectCode.NO_AGREEMENT, "ORI", "NO AGENCY AGREEMENT", "OR0240000"
+    )
     assert check(d, "T04", QW) is None
 
 
@@ -136,10 +159,17 @@ def test_expired_agreement(lab):
     d = directory(lab)
     expires = d.agencies["OR024903Z"].agreement_expires
     assert expires == TODAY - timedelta(days=1)
-    assert_reject(check(d, "T11", QCH, **CONSENTED), RejectCode.EXPIRED_AGREEMENT, "ORI",
-                  f"EXPIRED {expires.isoformat()}")
-    assert_reject(check(d, "T11", QCH, today=expires + timedelta(days=30), **CONSENTED),
-                  RejectCode.EXPIRED_AGREEMENT, "ORI")
+    assert_reject(
+        check(d, "T11", QCH, **CONSENTED),
+        RejectCode.EXPIRED_AGREEMENT,
+        "ORI",
+        f"EXPIRED {expires.isoformat()}",
+    )
+    assert_reject(
+        check(d, "T11", QCH, today=expires + timedelta(days=30), **CONSENTED),
+        RejectCode.EXPIRED_AGREEMENT,
+        "ORI",
+    )
 
 
 @pytest.mark.parametrize("days_before", [1, 0], ids=["day-before", "last-day"])
@@ -154,8 +184,12 @@ def test_agreement_valid_until_it_expires(lab, days_before):
 
 def test_qualified_entity_may_not_query_wanted(lab):
     d = directory(lab)
-    assert_reject(check(d, "T10", QW), RejectCode.KEY_NOT_ALLOWED, "MKE",
-                  "MKE QW NOT AUTHORIZED FOR QE ORI OR024902Z")
+    assert_reject(
+        check(d, "T10", QW),
+        RejectCode.KEY_NOT_ALLOWED,
+        "MKE",
+        "MKE QW NOT AUTHORIZED FOR QE ORI OR024902Z",
+    )
     assert_reject(check(d, "T10", QCH, extra="PUR/I.ATN/X."), RejectCode.KEY_NOT_ALLOWED, "MKE")
 
 
@@ -187,8 +221,12 @@ def test_cj_may_send_every_key(lab):
 
 
 def test_cch_entry_needs_designation(lab):
-    assert_reject(check(directory(lab), "T01", EAR), RejectCode.NOT_DESIGNATED, "MKE",
-                  "OR0240000 IS NOT DESIGNATED TO ENTER OR UPDATE CCH")
+    assert_reject(
+        check(directory(lab), "T01", EAR),
+        RejectCode.NOT_DESIGNATED,
+        "MKE",
+        "OR0240000 IS NOT DESIGNATED TO ENTER OR UPDATE CCH",
+    )
 
 
 def test_identification_services_may_enter_cch(lab):
@@ -202,10 +240,18 @@ def test_identification_services_may_enter_cch(lab):
 
 @pytest.mark.parametrize("template", [QH, IQ], ids=["QH", "IQ"])
 def test_iii_and_chri_for_criminal_justice_only(lab, template):
-    d = directory(lab, OR024901Z={"keys": frozenset({"QH", "IQ", "QCH"})},
-                  ORRISS000={"keys": frozenset({"QH", "IQ"})})
-    assert_reject(check(d, "T08", template), RejectCode.CJ_ONLY, "MKE",
-                  "FOR CRIMINAL JUSTICE AGENCIES ONLY", "OR024901Z IS DESIGNATED")
+    d = directory(
+        lab,
+        OR024901Z={"keys": frozenset({"QH", "IQ", "QCH"})},
+        ORRISS000={"keys": frozenset({"QH", "IQ"})},
+    )
+    assert_reject(
+        check(d, "T08", template),
+        RejectCode.CJ_ONLY,
+        "MKE",
+        "FOR CRIMINAL JUSTICE AGENCIES ONLY",
+        "OR024901Z IS DESIGNATED",
+    )
     assert_reject(check(d, "T09", template), RejectCode.CJ_ONLY, "MKE", "IS RISS")
     assert check(d, "T01", template) is None
     assert check(d, "T06", template) is None  # a court is criminal justice too
@@ -214,15 +260,23 @@ def test_iii_and_chri_for_criminal_justice_only(lab, template):
 # ---------------------------------------------------------------------- CONSENT-REQUIRED (R4)
 
 
-@pytest.mark.parametrize("extra", ["PUR/C.", "PUR/I.", "PUR/C.ATN/APPLICANT CONSENT."],
-                         ids=["no-consent-purpose-no-atn", "no-atn", "wrong-purpose"])
+@pytest.mark.parametrize(
+    "extra",
+    ["PUR/C.", "PUR/I.", "PUR/C.ATN/APPLICANT CONSENT."],
+    ids=["no-consent-purpose-no-atn", "no-atn", "wrong-purpose"],
+)
 def test_designated_cch_query_needs_consent(lab, extra):
-    assert_reject(check(directory(lab), "T08", QCH, extra=extra), RejectCode.CONSENT_REQUIRED,
-                  "PUR", "PUR/I OR PUR/J AND ATN/")
+    assert_reject(
+        check(directory(lab), "T08", QCH, extra=extra),
+        RejectCode.CONSENT_REQUIRED,
+        "PUR",
+        "PUR/I OR PUR/J AND ATN/",
+    )
 
 
-@pytest.mark.parametrize("extra", ["PUR/I.ATN/APPLICANT CONSENT.", "PUR/J.ATN/NOTICE GIVEN."],
-                         ids=["PUR-I", "PUR-J"])
+@pytest.mark.parametrize(
+    "extra", ["PUR/I.ATN/APPLICANT CONSENT.", "PUR/J.ATN/NOTICE GIVEN."], ids=["PUR-I", "PUR-J"]
+)
 def test_designated_cch_query_with_consent_passes(lab, extra):
     assert check(directory(lab), "T08", QCH, extra=extra) is None
 
@@ -234,8 +288,9 @@ def test_cj_cch_query_needs_no_consent(lab):
 # ---------------------------------------------------------------------- always allowed
 
 
-@pytest.mark.parametrize("text", ["LOGON.{t}.OP01.train-01", "ACK.42", "LOGOFF.{t}"],
-                         ids=["LOGON", "ACK", "LOGOFF"])
+@pytest.mark.parametrize(
+    "text", ["LOGON.{t}.OP01.train-01", "ACK.42", "LOGOFF.{t}"], ids=["LOGON", "ACK", "LOGOFF"]
+)
 @pytest.mark.parametrize("terminal", ["T01", "T10", "T11", "T08"])
 def test_session_keys_always_allowed(lab, text, terminal):
     d = directory(lab, OR0240000={"agreement": False})

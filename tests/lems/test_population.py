@@ -32,8 +32,7 @@ def world(tmp_path_factory):
     conn = state_db.connect(d / "state.db")
     seed_world(conn, N, SEED)
     conn.close()
-    dbs = {name: sqlite3.connect(d / f"{name}.db") for name in ("ncic", "nlets", "nics",
-                                                                 "state")}
+    dbs = {name: sqlite3.connect(d / f"{name}.db") for name in ("ncic", "nlets", "nics", "state")}
     yield d, dbs
     for c in dbs.values():
         c.close()
@@ -71,15 +70,20 @@ def test_numbers_pass_the_switchs_own_edits(world):
     rows = dbs["state"].execute("SELECT sid, fbi FROM subject").fetchall()
     assert len(rows) > 1000
     for sid, fbi in rows[:3000]:
-        for text in (f"QCH.OR0240000.SID/{sid}.PUR/C", f"QCH.OR0240000.FBI/{fbi}.PUR/C",
-                     f"QH.OR0240000.FBI/{fbi}.PUR/C"):
+        for text in (
+            f"QCH.OR0240000.SID/{sid}.PUR/C",
+            f"QCH.OR0240000.FBI/{fbi}.PUR/C",
+            f"QH.OR0240000.FBI/{fbi}.PUR/C",
+        ):
             assert not isinstance(parser.check(text), Reject), text
 
 
 def test_the_same_person_everywhere(world):
     _, dbs = world
-    iii = {r[0]: r[1:] for r in dbs["ncic"].execute(
-        "SELECT fbi, nam, dob, sex, holders FROM iii_identity")}
+    iii = {
+        r[0]: r[1:]
+        for r in dbs["ncic"].execute("SELECT fbi, nam, dob, sex, holders FROM iii_identity")
+    }
     sids = {r[0]: (r[1], r[2]) for r in dbs["ncic"].execute("SELECT sid, state, fbi FROM iii_sid")}
     cch = dbs["state"].execute("SELECT sid, fbi, name, dob, sex, last_arrest FROM subject")
     seen = 0
@@ -91,27 +95,33 @@ def test_the_same_person_everywhere(world):
         assert "OR" in holders.split()  # ... which names Oregon as a holder ...
         assert sids[sid] == ("OR", fbi)  # ... under the same SID
         assert ymd(last) < people.REFERENCE
-        cycles = dbs["state"].execute("SELECT cyc, doa FROM cycle WHERE sid = ? ORDER BY cyc",
-                                      (sid,)).fetchall()
+        cycles = (
+            dbs["state"]
+            .execute("SELECT cyc, doa FROM cycle WHERE sid = ? ORDER BY cyc", (sid,))
+            .fetchall()
+        )
         assert [d for _, d in cycles] == sorted(d for _, d in cycles) and cycles
         for dsp, dod, doa in dbs["state"].execute(
-                "SELECT c.dsp, c.dod, y.doa FROM charge c JOIN cycle y ON y.sid = c.sid AND "
-                "y.cyc = c.cyc WHERE c.sid = ?", (sid,)):
+            "SELECT c.dsp, c.dod, y.doa FROM charge c JOIN cycle y ON y.sid = c.sid AND "
+            "y.cyc = c.cyc WHERE c.sid = ?",
+            (sid,),
+        ):
             assert (dsp == "" and dod == "") or dod > doa
     assert seen > 1000
     # every III record that names Oregon has its CCH subject; every other state it names holds
     # at least one arrest cycle of it (no "no arrest cycles held")
     cch_fbis = {r[0] for r in dbs["state"].execute("SELECT fbi FROM subject")}
-    chri = {(r[0], r[1]): json.loads(r[2]) for r in dbs["nlets"].execute(
-        "SELECT state, fbi, arrests FROM chri")}
+    chri = {
+        (r[0], r[1]): json.loads(r[2])
+        for r in dbs["nlets"].execute("SELECT state, fbi, arrests FROM chri")
+    }
     for fbi, (_nam, _dob, _sex, holders) in iii.items():
         for h in holders.split():
             if h == "OR":
                 assert fbi in cch_fbis
             elif h in nlets.STATES:
                 assert chri[(h, fbi)], (h, fbi)
-        arrests = dbs["ncic"].execute("SELECT doa FROM iii_arrest WHERE fbi = ?",
-                                      (fbi,)).fetchall()
+        arrests = dbs["ncic"].execute("SELECT doa FROM iii_arrest WHERE fbi = ?", (fbi,)).fetchall()
         assert arrests and all(ymd(d) < people.REFERENCE for (d,) in arrests)
     # NCIC person records carry the person's own name, DOB, sex and FBI number
     for (fields,) in dbs["ncic"].execute("SELECT fields FROM record WHERE file = 'wanted'"):

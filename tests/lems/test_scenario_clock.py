@@ -16,16 +16,20 @@ from lems.lab import load_lab
 
 def scenario(speed: float):
     def edit(text: str) -> str:
-        return (text.replace('# start = "2026-03-14T08:00"', 'start = "2026-03-14T08:00"')
-                .replace("clock_speed = 1.0", f"clock_speed = {speed}"))
+        return text.replace('# start = "2026-03-14T08:00"', 'start = "2026-03-14T08:00"').replace(
+            "clock_speed = 1.0", f"clock_speed = {speed}"
+        )
+
     return edit
 
 
 def journal_times(lab):
     conn = sqlite3.connect(lab.database)
     try:
-        return [datetime.fromisoformat(t) for (t,) in
-                conn.execute("SELECT time FROM journal ORDER BY seq")]
+        return [
+            datetime.fromisoformat(t)
+            for (t,) in conn.execute("SELECT time FROM journal ORDER BY seq")
+        ]
     finally:
         conn.close()
 
@@ -65,14 +69,18 @@ def test_lab_time_shows_its_zone():
     assert show(datetime(2026, 1, 14, 8, 0, tzinfo=la)) == "2026-01-14 08:00:00 PST"
 
 
-@pytest.mark.parametrize(("line", "why"), [
-    ('timezone = "Mars/Olympus"', "unknown time zone"),
-    ('start = "14/03/2026"', "not a date and time"),
-    ('start = "2026-03-14T08:00-07:00"', "without an offset"),
-])
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ('timezone = "Mars/Olympus"', "unknown time zone"),
+        ('start = "14/03/2026"', "not a date and time"),
+        ('start = "2026-03-14T08:00-07:00"', "without an offset"),
+    ],
+)
 def test_bad_scenario_settings_are_refused_with_the_key(tmp_path, line, why):
     def edit(text):
         return text.replace('timezone = "America/Los_Angeles"', line)
+
     with pytest.raises(ConfigError) as e:
         demo_lab(tmp_path, edit)
     assert why in str(e.value) and "lab." in str(e.value)

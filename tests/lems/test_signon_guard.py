@@ -71,9 +71,11 @@ def test_generated_passwords_are_usable_in_a_logon():
         assert len(pw) == 12 and "." not in pw and pw.isprintable()
 
 
-@given(st.text(alphabet=st.characters(blacklist_characters="."), min_size=1, max_size=30),
-       st.sampled_from(["LOGON", "logon", " LOGON", "LOGON ", "Logon"]),
-       st.sampled_from(["", ".", ".X", "..", ".A.B"]))
+@given(
+    st.text(alphabet=st.characters(blacklist_characters="."), min_size=1, max_size=30),
+    st.sampled_from(["LOGON", "logon", " LOGON", "LOGON ", "Logon"]),
+    st.sampled_from(["", ".", ".X", "..", ".A.B"]),
+)
 def test_a_password_never_survives_masking(password, key, tail):
     text = f"{key}.T07.OP07.{password}{tail}"
     masked = mask_logon(text)

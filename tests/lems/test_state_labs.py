@@ -25,8 +25,7 @@ def test_every_state_gets_its_own_lab(tmp_path, st) -> None:
     assert lab.switch.ori[:2] == st
     for a in lab.agencies.values():
         assert a.ori[:2] == st and is_valid_ori(a.ori), a.ori
-    assert len(lab.terminals) >= 10 and all(
-        lab.agencies[t.oris[0]] for t in lab.terminals.values())
+    assert len(lab.terminals) >= 10 and all(lab.agencies[t.oris[0]] for t in lab.terminals.values())
     # every terminal has a cleared operator who can sign on there
     for t in lab.terminals:
         assert any(t in o.terminals and o.cleared for o in lab.operators.values()), t
@@ -44,8 +43,10 @@ def test_a_states_lab_and_the_mock_nlets_name_the_same_agencies(tmp_path, st) ->
     lab = init_lab(tmp_path, state=st, today=TODAY)
     orion = {a.ori: a.name for a in orion_agencies() if a.state == st}
     local = {o: a.name for o, a in lab.agencies.items() if a.type in ("SO", "PD")}
-    assert len(local) == 4 and all(orion.get(o) == name for o, name in local.items()), (local,
-                                                                                      orion)
+    assert len(local) == 4 and all(orion.get(o) == name for o, name in local.items()), (
+        local,
+        orion,
+    )
 
 
 def test_oregon_lab_keeps_oregon_rules_and_agencies(tmp_path) -> None:
@@ -80,15 +81,25 @@ def test_a_states_lab_holds_its_own_dmv_and_criminal_history(tmp_path, st) -> No
     query = "SELECT * FROM driver WHERE state = 'WA' ORDER BY oln"
     assert wa_home.execute(query).fetchall() == wa_nlets.execute(query).fetchall() != []
     world = "SELECT * FROM driver ORDER BY state, oln"
-    assert sqlite3.connect(tmp_path / st / "nlets.db").execute(world).fetchall() == \
-        wa_nlets.execute(world).fetchall()
+    assert (
+        sqlite3.connect(tmp_path / st / "nlets.db").execute(world).fetchall()
+        == wa_nlets.execute(world).fetchall()
+    )
 
 
 def test_init_state_from_the_command_line(tmp_path) -> None:
-    out = subprocess.run([sys.executable, "-m", "lems.cli", "init", str(tmp_path / "wa"),
-                          "--state", "wa"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "lems.cli", "init", str(tmp_path / "wa"), "--state", "wa"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert "WA0010000" in out.stdout and "QW.WA0010000" in out.stdout
-    bad = subprocess.run([sys.executable, "-m", "lems.cli", "init", str(tmp_path / "x"),
-                          "--state", "QQ"], capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "lems.cli", "init", str(tmp_path / "x"), "--state", "QQ"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode != 0 and "--state QQ" in bad.stderr

@@ -72,12 +72,16 @@ async def test_submit_nowait_is_committed_in_order(writer, tmp_path):
     assert rows(tmp_path / "lab.db") == [(1, "first"), (2, "second")]
 
 
-@pytest.mark.parametrize("bad", [
-    ((INSERT, (1, "duplicate")), sqlite3.IntegrityError),
-    ((INSERT, (99, None)), sqlite3.IntegrityError),
-    (("INSERT INTO nowhere VALUES (?)", (1,)), sqlite3.OperationalError),
-    (("INSERT INTO t (id, v) VALUES (?, ?)", (1,)), sqlite3.ProgrammingError),
-], ids=["primary-key", "not-null", "no-such-table", "wrong-parameter-count"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ((INSERT, (1, "duplicate")), sqlite3.IntegrityError),
+        ((INSERT, (99, None)), sqlite3.IntegrityError),
+        (("INSERT INTO nowhere VALUES (?)", (1,)), sqlite3.OperationalError),
+        (("INSERT INTO t (id, v) VALUES (?, ?)", (1,)), sqlite3.ProgrammingError),
+    ],
+    ids=["primary-key", "not-null", "no-such-table", "wrong-parameter-count"],
+)
 async def test_a_bad_statement_fails_only_its_own_deferred(writer, tmp_path, bad):
     statement, error = bad
     await wait(writer.submit([(INSERT, (1, "original"))]))
@@ -96,8 +100,13 @@ async def test_a_bad_statement_fails_only_its_own_deferred(writer, tmp_path, bad
     failure = results[2][1]
     assert failure.check(error), failure
     # the bad caller's other row is rolled back with it; the others are committed
-    assert rows(tmp_path / "lab.db") == [(1, "original"), (10, "good 10"), (11, "good 11"),
-                                         (13, "good 13"), (14, "good 14")]
+    assert rows(tmp_path / "lab.db") == [
+        (1, "original"),
+        (10, "good 10"),
+        (11, "good 11"),
+        (13, "good 13"),
+        (14, "good 14"),
+    ]
     await wait(writer.submit([(INSERT, (20, "after"))]))  # the writer is still working
     assert rows(tmp_path / "lab.db")[-1] == (20, "after")
 
@@ -152,8 +161,9 @@ async def test_the_wal_is_checkpointed_and_reused_not_grown(tmp_path, reactor):
         return frames > 0 and int.from_bytes(head[96:100], sys.byteorder) == frames
 
     async def burst(first: int) -> int:
-        await wait(gatherResults([w.submit([(INSERT, (i, text))])
-                                  for i in range(first, first + 1500)]))
+        await wait(
+            gatherResults([w.submit([(INSERT, (i, text))]) for i in range(first, first + 1500)])
+        )
         await until(backfilled, 30)
         return wal.stat().st_size
 
@@ -187,7 +197,8 @@ def test_migration_sets_user_version(tmp_path):
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"meta", "journal", "mailbox", "agency_state", "operator_state"} <= tables
         assert conn.execute("SELECT value FROM meta WHERE key='directory_version'").fetchone() == (
-            "0",)
+            "0",
+        )
     finally:
         conn.close()
     store.connect(tmp_path / "lab.db").close()  # opening again migrates nothing
@@ -206,8 +217,9 @@ def test_failed_migration_is_rolled_back(tmp_path, monkeypatch):
     path = tmp_path / "lab.db"
     store.connect(path).close()
     monkeypatch.setattr(store, "SCHEMA_VERSION", store.SCHEMA_VERSION + 1)
-    monkeypatch.setitem(store.MIGRATIONS, store.SCHEMA_VERSION,
-                        "CREATE TABLE extra (x);\nTHIS IS NOT SQL;")
+    monkeypatch.setitem(
+        store.MIGRATIONS, store.SCHEMA_VERSION, "CREATE TABLE extra (x);\nTHIS IS NOT SQL;"
+    )
     with pytest.raises(StoreError, match=f"migration {store.SCHEMA_VERSION} failed"):
         store.connect(path)
     conn = sqlite3.connect(str(path))
@@ -223,8 +235,10 @@ def test_bump_directory_version(tmp_path):
     try:
         store.bump_directory_version(conn)
         store.bump_directory_version(conn)
-        assert conn.execute("SELECT value FROM meta WHERE key='directory_version'").fetchone()[
-            0] == "2"
+        assert (
+            conn.execute("SELECT value FROM meta WHERE key='directory_version'").fetchone()[0]
+            == "2"
+        )
     finally:
         conn.close()
 
@@ -244,8 +258,10 @@ def test_mailbox_put_commit_pending_ack(conn):
     assert [mb.next_osn("T01") for _ in range(3)] == [1, 2, 3]
     assert mb.next_osn("T02") == 1
     row = mb.put("T01", 1, 10, "one")
-    assert row == ("INSERT INTO mailbox (terminal, osn, seq, body) VALUES (?,?,?,?)",
-                   ("T01", 1, 10, "one"))
+    assert row == (
+        "INSERT INTO mailbox (terminal, osn, seq, body) VALUES (?,?,?,?)",
+        ("T01", 1, 10, "one"),
+    )
     conn.execute(*row)
     conn.execute(*mb.put("T01", 2, 11, "two"))
     conn.execute(*mb.put("T01", 3, 12, "three"))
@@ -256,8 +272,10 @@ def test_mailbox_put_commit_pending_ack(conn):
     assert mb.committed("T01", 1) == "one"
     assert mb.pending("T01") == [(1, "one"), (3, "three")]  # OSN order, committed only
     # a cumulative acknowledgement stops at a message that is not durable yet
-    assert mb.ack("T01", 3) == (("DELETE FROM mailbox WHERE terminal = ? AND osn <= ? "
-                                 "AND dead = 0", ("T01", 1)), 1)
+    assert mb.ack("T01", 3) == (
+        ("DELETE FROM mailbox WHERE terminal = ? AND osn <= ? AND dead = 0", ("T01", 1)),
+        1,
+    )
     conn.execute("DELETE FROM mailbox WHERE terminal = 'T01' AND osn = 1")
     assert mb.committed("T01", 2) == "two"
     assert mb.pending("T01") == [(2, "two"), (3, "three")]
@@ -298,8 +316,10 @@ def test_last_osns_read_the_mark_and_the_rows_after_it(conn):
     """A clean stop's OSN mark spares the next start a scan of the whole journal: the rows up
     to its seq are not read (here one such row claims OSN 99 and is not seen), the rows after
     it raise what it says, and without a readable mark the whole journal counts."""
-    journal = ("INSERT INTO journal (seq, time, direction, terminal, osn, text) "
-               "VALUES (?, '', ?, ?, ?, '')")
+    journal = (
+        "INSERT INTO journal (seq, time, direction, terminal, osn, text) "
+        "VALUES (?, '', ?, ?, ?, '')"
+    )
     conn.execute(journal, (1, "out", "T01", 5))
     conn.execute(journal, (2, "out", "T02", 99))  # covered by the mark below
     conn.execute(journal, (3, "in", "T01", 0))
@@ -310,18 +330,23 @@ def test_last_osns_read_the_mark_and_the_rows_after_it(conn):
     assert last_osns(conn) == {"T01": 6, "T02": 7, "T03": 2}
     mb = Mailboxes(conn)
     assert mb.next_osn("T02") == 8 and mb.next_osn("T04") == 1
-    assert json.loads(mb.mark(5)[1][1]) == {"seq": 5, "osn": {"T01": 6, "T02": 8, "T03": 2,
-                                                              "T04": 1}}
+    assert json.loads(mb.mark(5)[1][1]) == {
+        "seq": 5,
+        "osn": {"T01": 6, "T02": 8, "T03": 2, "T04": 1},
+    }
     conn.execute("UPDATE meta SET value = 'not json' WHERE key = ?", (OSN_MARK,))
     assert last_osns(conn) == {"T01": 6, "T02": 99, "T03": 1}
 
 
 def test_mailbox_reloads_from_the_database(conn):
     mb = Mailboxes(conn)
-    journal = ("INSERT INTO journal (seq, time, direction, terminal, osn, text) "
-               "VALUES (?, '', 'out', ?, ?, ?)")
-    for seq, (terminal, body) in enumerate([("T01", "a"), ("T01", "b"), ("T01", "c"),
-                                            ("T04", "d")], 1):
+    journal = (
+        "INSERT INTO journal (seq, time, direction, terminal, osn, text) "
+        "VALUES (?, '', 'out', ?, ?, ?)"
+    )
+    for seq, (terminal, body) in enumerate(
+        [("T01", "a"), ("T01", "b"), ("T01", "c"), ("T04", "d")], 1
+    ):
         osn = mb.next_osn(terminal)
         conn.execute(*mb.put(terminal, osn, seq, body))
         conn.execute(journal, (seq, terminal, osn, body))
@@ -367,10 +392,12 @@ def test_directory_reloads_only_when_the_version_moves(tmp_path):
         assert d.suspended == {} and d.version == 0
         assert d.load_state(conn) is False
 
-        conn.execute("INSERT INTO agency_state (ori, suspended, reason) "
-                     "VALUES ('OR0240000', 1, 'AUDIT')")
-        conn.execute("INSERT INTO operator_state (operator, failures, locked) "
-                     "VALUES ('OP01', 5, 1)")
+        conn.execute(
+            "INSERT INTO agency_state (ori, suspended, reason) VALUES ('OR0240000', 1, 'AUDIT')"
+        )
+        conn.execute(
+            "INSERT INTO operator_state (operator, failures, locked) VALUES ('OP01', 5, 1)"
+        )
         assert d.load_state(conn) is False  # not announced: not read
         assert d.suspended == {} and not d.operator_state["OP01"].locked
 

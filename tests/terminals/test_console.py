@@ -22,10 +22,23 @@ async def test_console_through_a_pty(tmp_path, reactor):
     lab = demo_lab(tmp_path)
     async with running_switch(lab, reactor) as switch:
         env = dict(os.environ, TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1", COLUMNS="120")
-        child = pexpect.spawn(LEMS, ["terminal", switch.endpoint, "--lab", str(tmp_path),
-                                     "--terminal", "T01", "--history",
-                                     str(tmp_path / "history")],
-                              env=env, encoding="utf-8", dimensions=(40, 120), timeout=10)
+        child = pexpect.spawn(
+            LEMS,
+            [
+                "terminal",
+                switch.endpoint,
+                "--lab",
+                str(tmp_path),
+                "--terminal",
+                "T01",
+                "--history",
+                str(tmp_path / "history"),
+            ],
+            env=env,
+            encoding="utf-8",
+            dimensions=(40, 120),
+            timeout=10,
+        )
         try:
             await expect(child, "SIGN-ON ACCEPTED TERMINAL/T01")
             await expect(child, "T01>")

@@ -26,8 +26,10 @@ def rec(seq: int, text: str, direction: str = "in", t: float = 0.0, **kw) -> Rec
     return Record(seq=seq, time=stamp, direction=direction, text=text, **kw)
 
 
-SAMPLE = [rec(1, "QW.OR0240000.NAM/DOE,JOHN\x00\xff", link="L1"),
-          rec(2, "OSN/0000000 TRM/NONE DTE/1 TIM/1\nREJ.OR0240000", "out", 0.5, link="L1", ref=1)]
+SAMPLE = [
+    rec(1, "QW.OR0240000.NAM/DOE,JOHN\x00\xff", link="L1"),
+    rec(2, "OSN/0000000 TRM/NONE DTE/1 TIM/1\nREJ.OR0240000", "out", 0.5, link="L1", ref=1),
+]
 
 
 @pytest.mark.parametrize("name", ["r.jsonl", "r.jsonl.gz"])
@@ -151,25 +153,43 @@ def echo_recording(n: int, step: float = 0.0) -> list[Record]:
     for i in range(n):
         text = f"QW.OR0240000.NAM/DOE,JOHN.MIS/{i}"
         out.append(rec(2 * i + 1, text, t=i * step, link="L1"))
-        out.append(rec(2 * i + 2, f"OSN/0000000 TRM/NONE DTE/20261123 TIM/000000\nECHO.X\n{text}",
-                       "out", i * step, link="L1", ref=2 * i + 1))
+        out.append(
+            rec(
+                2 * i + 2,
+                f"OSN/0000000 TRM/NONE DTE/20261123 TIM/000000\nECHO.X\n{text}",
+                "out",
+                i * step,
+                link="L1",
+                ref=2 * i + 1,
+            )
+        )
     return out
 
 
 async def test_replay_as_fast_as_possible_matches_everything(reactor, echo):
     records = echo_recording(2000)
-    r = Replayer(reactor, echo, lambda: iter(records),
-                 options=ReplayOptions(speed=0, window=100, wait=1.0, grace=0.05))
+    r = Replayer(
+        reactor,
+        echo,
+        lambda: iter(records),
+        options=ReplayOptions(speed=0, window=100, wait=1.0, grace=0.05),
+    )
     report = await wait(defer.ensureDeferred(r.run()), 30)
     assert report.ok and report.matched == 2000 and r.sent == 2000
-    assert [p for _, p in Echo.frames[:2]] == [b"QW.OR0240000.NAM/DOE,JOHN.MIS/0",
-                                               b"QW.OR0240000.NAM/DOE,JOHN.MIS/1"]
+    assert [p for _, p in Echo.frames[:2]] == [
+        b"QW.OR0240000.NAM/DOE,JOHN.MIS/0",
+        b"QW.OR0240000.NAM/DOE,JOHN.MIS/1",
+    ]
 
 
 async def test_replay_keeps_recorded_timing_and_loops(reactor, echo):
     records = echo_recording(4, step=0.1)
-    r = Replayer(reactor, echo, lambda: iter(records),
-                 options=ReplayOptions(speed=1.0, loops=2, wait=1.0, grace=0.05))
+    r = Replayer(
+        reactor,
+        echo,
+        lambda: iter(records),
+        options=ReplayOptions(speed=1.0, loops=2, wait=1.0, grace=0.05),
+    )
     report = await wait(defer.ensureDeferred(r.run()), 30)
     assert report.ok and report.matched == 8 and r.passes == 2
     times = [t for t, _ in Echo.frames]
@@ -178,8 +198,12 @@ async def test_replay_keeps_recorded_timing_and_loops(reactor, echo):
     # 10 s gaps skipped to 0.15 s, at speed 3: 0.05 s each, 0.15 s for the three
     Echo.frames = []
     records = echo_recording(4, step=10.0)
-    r = Replayer(reactor, echo, lambda: iter(records),
-                 options=ReplayOptions(speed=3.0, skip=0.15, wait=1.0, grace=0.05))
+    r = Replayer(
+        reactor,
+        echo,
+        lambda: iter(records),
+        options=ReplayOptions(speed=3.0, skip=0.15, wait=1.0, grace=0.05),
+    )
     assert (await wait(defer.ensureDeferred(r.run()), 30)).ok
     times = [t for t, _ in Echo.frames]
     assert times[3] - times[0] == pytest.approx(0.15, abs=0.08)

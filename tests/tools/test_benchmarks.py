@@ -35,12 +35,20 @@ def run(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[st
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
     for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):  # rich: plain text only
         env.pop(name, None)
-    proc = subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, encoding="utf-8", errors="replace",
-                          timeout=TIMEOUT)
+    proc = subprocess.run(
+        [sys.executable, *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=TIMEOUT,
+    )
     if check:
-        assert proc.returncode == 0, (f"{' '.join(map(str, args))} exited {proc.returncode}\n"
-                                      f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        assert proc.returncode == 0, (
+            f"{' '.join(map(str, args))} exited {proc.returncode}\n"
+            f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
     return proc
 
 
@@ -69,8 +77,11 @@ def rich_tables(out: str) -> list[list[dict[str, str]]]:
             columns = []
         elif text.startswith("\u2503") and tables:  # heading row
             cells = [c.strip() for c in text.strip("\u2503").split("\u2503")]
-            columns = cells if not columns else [f"{a} {b}".strip()
-                                                 for a, b in zip(columns, cells, strict=True)]
+            columns = (
+                cells
+                if not columns
+                else [f"{a} {b}".strip() for a, b in zip(columns, cells, strict=True)]
+            )
         elif text.startswith("\u2502") and tables:  # body row
             cells = [c.strip() for c in text.strip("\u2502").split("\u2502")]
             tables[-1].append(dict(zip(columns, cells, strict=True)))
@@ -93,8 +104,18 @@ def test_bench_parse_reports_its_figures():
 
 
 MIX_LABELS = ["QW hit", "QW miss", "QV hit", "QV miss", "RQ", "AM", "EW", "XW", "EV", "XV"]
-EXPECTED = {"QW hit": "HIT", "QW miss": "NRC", "QV hit": "HIT", "QV miss": "NRC", "RQ": "RR",
-            "AM": "AM", "EW": "ACC", "XW": "ACC", "EV": "ACC", "XV": "ACC"}
+EXPECTED = {
+    "QW hit": "HIT",
+    "QW miss": "NRC",
+    "QV hit": "HIT",
+    "QV miss": "NRC",
+    "RQ": "RR",
+    "AM": "AM",
+    "EW": "ACC",
+    "XW": "ACC",
+    "EV": "ACC",
+    "XV": "ACC",
+}
 """What the simulated systems answer each request of bench_switch's mix."""
 
 
@@ -102,13 +123,31 @@ def test_bench_switch_throughput_reports_rounds_and_median():
     """bench_switch (throughput) runs each round as echo, the switch with the national systems
     on and with them off; prints the mix, each run, each round's ratio and their median, and the
     latency of each request of the mix, each answered as the simulated system does."""
-    out = run("tools/bench_switch.py", "--terminals", "2", "--duration", "1", "--warmup", "0.3",
-              "--reactor", "asyncio", "--repeat", "2").stdout
-    line(r"^mix \(each terminal's cycle\): QW hit 10%, QW miss 10%, QV hit 10%, QV miss 10%, "
-         r"RQ 10%, AM 10%, EW 10%, XW 10%, EV 10%, XV 10%$", out)
-    runs = re.findall(rf"^(echo|switch/inprocess|switch/off)\s+asyncio\s+2t\s+({NUM}) tx/s\s+"
-                      rf"p50\s+{NUM}\s+p99\s+{NUM}\s+p99\.9\s+{NUM} ms\s+server\s+\d+% "
-                      rf"\(reactor\s+\d+%\).*errors 0  answers: (.*)$", out, re.MULTILINE)
+    out = run(
+        "tools/bench_switch.py",
+        "--terminals",
+        "2",
+        "--duration",
+        "1",
+        "--warmup",
+        "0.3",
+        "--reactor",
+        "asyncio",
+        "--repeat",
+        "2",
+    ).stdout
+    line(
+        r"^mix \(each terminal's cycle\): QW hit 10%, QW miss 10%, QV hit 10%, QV miss 10%, "
+        r"RQ 10%, AM 10%, EW 10%, XW 10%, EV 10%, XV 10%$",
+        out,
+    )
+    runs = re.findall(
+        rf"^(echo|switch/inprocess|switch/off)\s+asyncio\s+2t\s+({NUM}) tx/s\s+"
+        rf"p50\s+{NUM}\s+p99\s+{NUM}\s+p99\.9\s+{NUM} ms\s+server\s+\d+% "
+        rf"\(reactor\s+\d+%\).*errors 0  answers: (.*)$",
+        out,
+        re.MULTILINE,
+    )
     assert [r[0] for r in runs] == ["echo", "switch/inprocess", "switch/off"] * 2, out
     for server, _, answers in runs:
         words = answers.split()
@@ -119,8 +158,9 @@ def test_bench_switch_throughput_reports_rounds_and_median():
 
     tables = rich_tables(out)
     per_run, summary, *per_request = tables
-    assert [r["server"] for r in per_run] == ["echo", "switch/inpro…", "switch/off"] * 2 or \
-        [r["server"][:8] for r in per_run] == ["echo", "switch/i", "switch/o"] * 2, per_run
+    assert [r["server"] for r in per_run] == ["echo", "switch/inpro…", "switch/off"] * 2 or [
+        r["server"][:8] for r in per_run
+    ] == ["echo", "switch/i", "switch/o"] * 2, per_run
     for r in per_run:
         assert (r["reactor"], r["terms"], r["errors"]) == ("asyncio", "2", "0"), r
         for col in ("tx/s", "p50 ms", "p99 ms", "p99.9 ms", "reactor \u00b5s/tx"):
@@ -147,8 +187,19 @@ def test_bench_switch_throughput_reports_rounds_and_median():
 def test_bench_switch_open_loop_reports_latency_per_request():
     """--rate sends on a schedule: a closed-loop maximum first for a share, then one run per
     rate, each with p50/p99/p99.9 per request of the mix."""
-    out = run("tools/bench_switch.py", "--terminals", "2", "--duration", "1", "--warmup", "0.3",
-              "--endpoints", "inprocess", "--rate", "40,50%").stdout
+    out = run(
+        "tools/bench_switch.py",
+        "--terminals",
+        "2",
+        "--duration",
+        "1",
+        "--warmup",
+        "0.3",
+        "--endpoints",
+        "inprocess",
+        "--rate",
+        "40,50%",
+    ).stdout
     top = num(line(rf"^maximum \(closed loop\): ({NUM}) tx/s$", out).group(1))
     offered = [num(x) for x in re.findall(rf"offered ({NUM})/s\s+{NUM} tx/s", out)]
     assert offered[0] == 40 and abs(offered[1] - top / 2) <= 1, (offered, top)
@@ -165,17 +216,39 @@ def test_bench_switch_curve_writes_its_csv_with_or_without_a_plot(tmp_path):
     """--curve prints and writes one CSV row per point (terminals, journal rows, mailbox depth,
     each filled straight into the lab's schema), and a PNG when matplotlib is there."""
     csv_path = tmp_path / "curve.csv"
-    proc = run("tools/bench_switch.py", "--curve", "--terminals", "2", "--duration", "0.5",
-               "--warmup", "0.2", "--curve-terminals", "1", "--curve-journal", "0,300",
-               "--curve-mailbox", "20", "--out", csv_path)
+    proc = run(
+        "tools/bench_switch.py",
+        "--curve",
+        "--terminals",
+        "2",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0.2",
+        "--curve-terminals",
+        "1",
+        "--curve-journal",
+        "0,300",
+        "--curve-mailbox",
+        "20",
+        "--out",
+        csv_path,
+    )
     import csv
 
     rows = list(csv.DictReader(proc.stdout.splitlines()[2:]))  # after the machine and the mix
     assert [(r["series"], r["x"]) for r in rows] == [
-        ("terminals", "1"), ("journal_rows", "0"), ("journal_rows", "300"),
-        ("mailbox_depth", "20")], proc.stdout
+        ("terminals", "1"),
+        ("journal_rows", "0"),
+        ("journal_rows", "300"),
+        ("mailbox_depth", "20"),
+    ], proc.stdout
     assert [(r["terminals"], r["journal_rows"], r["mailbox_depth"]) for r in rows] == [
-        ("1", "0", "0"), ("2", "0", "0"), ("2", "300", "0"), ("2", "0", "20")]
+        ("1", "0", "0"),
+        ("2", "0", "0"),
+        ("2", "300", "0"),
+        ("2", "0", "20"),
+    ]
     for r in rows:
         assert r["errors"] == "0" and num(r["tx_s"]) > 0, r
         num(r["p99_ms"])
@@ -209,8 +282,16 @@ async def test_bench_links_reports_every_kind():
 
     async with any_broker() as broker:
         # In a thread: the broker may be amqtt on this very event loop and must keep serving.
-        proc = await asyncio.to_thread(run, "tools/bench_links.py", "-n", "50", "--window", "5",
-                                       "--mqtt", f"mqtt://{broker.host}:{broker.port}")
+        proc = await asyncio.to_thread(
+            run,
+            "tools/bench_links.py",
+            "-n",
+            "50",
+            "--window",
+            "5",
+            "--mqtt",
+            f"mqtt://{broker.host}:{broker.port}",
+        )
     out = proc.stdout
     line(r"^kind\s+frames\s+window\s+echoes/s$", out)
     rows = re.findall(r"^(\w+)\s+(\d+)\s+(\d+)\s+(\S+)$", out, re.MULTILINE)
@@ -228,8 +309,9 @@ def test_bench_ncic_reports_a_row_per_size():
     """bench_ncic still seeds each size, times its inquiries and prints one row per size."""
     out = run("tools/bench_ncic.py", "--records", "200,400", "--queries", "20").stdout
     line(r"^\s+records\s+load rows/s\s+p50 ms\s+p99 ms\s+max ms\s+hits$", out)
-    rows = re.findall(rf"^\s+(\d+)\s+({NUM})\s+({NUM})\s+({NUM})\s+({NUM})\s+({NUM})$", out,
-                      re.MULTILINE)
+    rows = re.findall(
+        rf"^\s+(\d+)\s+({NUM})\s+({NUM})\s+({NUM})\s+({NUM})\s+({NUM})$", out, re.MULTILINE
+    )
     assert [r[0] for r in rows] == ["200", "400"], out
     for _, _, p50, p99, worst, hits in rows:
         assert num(p50) <= num(p99) <= num(worst), out
@@ -251,14 +333,21 @@ def test_bench_cch_reports_each_kind_of_lookup(tmp_path):
 def test_bench_replay_reports_the_replay(gzip):
     """bench_replay still records, replays every message against its echo peer and prints the
     rate."""
-    out = run("tools/bench_replay.py", "--messages", "200", "--links", "2",
-              *(["--gzip"] if gzip else [])).stdout
+    out = run(
+        "tools/bench_replay.py", "--messages", "200", "--links", "2", *(["--gzip"] if gzip else [])
+    ).stdout
     name = "bench.jsonl.gz" if gzip else "bench.jsonl"
-    line(rf"^recording: 200 in \+ 200 out -> {re.escape(name)} \({NUM} MB\) in {NUM} s "
-         rf"\({NUM} records/s written", out)
+    line(
+        rf"^recording: 200 in \+ 200 out -> {re.escape(name)} \({NUM} MB\) in {NUM} s "
+        rf"\({NUM} records/s written",
+        out,
+    )
     line(r"^replay: 200 sent, 200 matched, 0 different, 0 missing, 0 unexpected", out)
-    line(rf"^replay: {NUM} s wall, {NUM} s CPU, {NUM} messages/s sent and compared, "
-         rf"max RSS {NUM} MB; echo peer {NUM} s CPU$", out)
+    line(
+        rf"^replay: {NUM} s wall, {NUM} s CPU, {NUM} messages/s sent and compared, "
+        rf"max RSS {NUM} MB; echo peer {NUM} s CPU$",
+        out,
+    )
     line(r"^machine: \d+ CPUs, Python ", out)
 
 
@@ -268,8 +357,11 @@ def test_bench_replay_records_and_replays_a_switch_with_the_national_systems():
     out = run("tools/bench_replay.py", "--switch", "--terminals", "1", "--cycles", "2").stdout
     line(rf"^driven: 20 answers to 1 terminals x 2 cycles of the mix in {NUM} s", out)
     line(rf"^record: {NUM} journal rows -> {NUM} MB in {NUM} s", out)
-    line(rf"^replay: {NUM} inbound messages in {NUM} s \({NUM} messages/s sent and compared, "
-         rf"process start included\); 21 matched, 0 different, 0 missing, 0 unexpected", out)
+    line(
+        rf"^replay: {NUM} inbound messages in {NUM} s \({NUM} messages/s sent and compared, "
+        rf"process start included\); 21 matched, 0 different, 0 missing, 0 unexpected",
+        out,
+    )
 
 
 def test_diff_switch_against_head():
@@ -280,8 +372,9 @@ def test_diff_switch_against_head():
 
 
 def git(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True,
-                          timeout=30)
+    return subprocess.run(
+        ["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=30
+    )
 
 
 def test_diff_parse_against_head():
@@ -290,11 +383,15 @@ def test_diff_parse_against_head():
         pytest.skip("needs git and a checkout with a HEAD commit")
     # With formats/ edited and not committed the two parsers may rightly differ (exit 1).
     clean = git("status", "--porcelain", "--", "formats").stdout.strip() == ""
-    proc = run("tools/diff_parse.py", "--ref", "HEAD", "--seeds", "1", "--mutations", "200",
-               check=clean)
+    proc = run(
+        "tools/diff_parse.py", "--ref", "HEAD", "--seeds", "1", "--mutations", "200", check=clean
+    )
     assert proc.returncode in (0, 1), proc.stderr
-    m = line(r"^(\d+) inputs: (\d+) messages, (\d+) rejects, (\d+) exceptions; "
-             r"(\d+) differ from HEAD$", proc.stdout)
+    m = line(
+        r"^(\d+) inputs: (\d+) messages, (\d+) rejects, (\d+) exceptions; "
+        r"(\d+) differ from HEAD$",
+        proc.stdout,
+    )
     total, messages, rejects, exceptions, differ = map(int, m.groups())
     assert total == messages + rejects + exceptions > 1000  # a corpus of 1,000 + every key + 200
     assert messages > 0 and rejects > 0
@@ -306,20 +403,39 @@ def test_bench_guardrails_reports_both_phases_and_the_goals():
     """bench_guardrails still runs honest terminals before and during a flood and a peer that
     does not read, round by round, and prints latency, journal growth, memory, the load average
     and the goals (judged on the median of the rounds)."""
-    out = run("tools/bench_guardrails.py", "--honest", "2", "--duration", "1", "--flood",
-              "1", "--rounds", "2").stdout
+    out = run(
+        "tools/bench_guardrails.py",
+        "--honest",
+        "2",
+        "--duration",
+        "1",
+        "--flood",
+        "1",
+        "--rounds",
+        "2",
+    ).stdout
     for n in (1, 2):
-        line(rf"^round {n}\s+before n\s+\d+ p50\s+{NUM} p99\s+{NUM} ms \| during n\s+\d+ p50\s+"
-             rf"{NUM} p99\s+{NUM} ms \| ratio\s+{NUM}x \| journal from flood\s+{NUM} KB/s, from "
-             rf"not-reading\s+{NUM} KB/s \| rss\s+{NUM} MiB$", out)
-    line(rf"^median  p99 before {NUM} ms, during {NUM} ms; median of the rounds' ratios {NUM}x$",
-         out)
+        line(
+            rf"^round {n}\s+before n\s+\d+ p50\s+{NUM} p99\s+{NUM} ms \| during n\s+\d+ p50\s+"
+            rf"{NUM} p99\s+{NUM} ms \| ratio\s+{NUM}x \| journal from flood\s+{NUM} KB/s, from "
+            rf"not-reading\s+{NUM} KB/s \| rss\s+{NUM} MiB$",
+            out,
+        )
+    line(
+        rf"^median  p99 before {NUM} ms, during {NUM} ms; median of the rounds' ratios {NUM}x$", out
+    )
     line(r"^load average \(1, 5, 15 min\) at start and after each phase: ", out)
     line(rf"^switch rss at start {NUM} MiB, at the end {NUM} MiB", out)
-    line(rf"^goal p99 during <= 2x before \(median of rounds\): {NUM}x (MET|NOT MET); goal "
-         rf"journal growth from the flood <= 100 KB/s: {NUM} KB/s (MET|NOT MET)$", out)
-    m = re.search(r"(\d+) closed for frames without sign-on, (\d+) connections refused at "
-                  r"accept", out)
+    line(
+        rf"^goal p99 during <= 2x before \(median of rounds\): {NUM}x (MET|NOT MET); goal "
+        rf"journal growth from the flood <= 100 KB/s: {NUM} KB/s (MET|NOT MET)$",
+        out,
+    )
+    m = re.search(
+        r"(\d+) closed for frames without sign-on, (\d+) connections refused at "
+        r"accept",
+        out,
+    )
     assert m and int(m.group(1)) + int(m.group(2)) > 0, out  # the flood met the limits
 
 
@@ -328,16 +444,37 @@ def test_bench_federation_reports_each_run_the_ratio_and_the_goals():
     """bench_federation at a tiny size: the single-node run, 2 nodes over the broker and the
     broker kill, each with its figures; the ratio, the broker's share and both goal lines."""
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    proc = subprocess.run([sys.executable, "tools/bench_federation.py", "--rate", "20",
-                           "--duration", "2", "--warmup", "0.5", "--nodes", "2",
-                           "--terminals", "1"], cwd=ROOT, env=env, capture_output=True,
-                          encoding="utf-8", errors="replace", timeout=360)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "tools/bench_federation.py",
+            "--rate",
+            "20",
+            "--duration",
+            "2",
+            "--warmup",
+            "0.5",
+            "--nodes",
+            "2",
+            "--terminals",
+            "1",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=360,
+    )
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     out = proc.stdout
     for name in ("inside", "2 nodes", "kill"):
-        m = line(rf"^{name} +offered +({NUM}) tx/s +answered +({NUM}) tx/s +p50 +({NUM}) ms +"
-                 rf"p99 +({NUM}) ms +max +({NUM}) ms +lost (\d+) +cpu switches +({NUM}) % +"
-                 rf"brokers +({NUM}) %", out)
+        m = line(
+            rf"^{name} +offered +({NUM}) tx/s +answered +({NUM}) tx/s +p50 +({NUM}) ms +"
+            rf"p99 +({NUM}) ms +max +({NUM}) ms +lost (\d+) +cpu switches +({NUM}) % +"
+            rf"brokers +({NUM}) %",
+            out,
+        )
         assert num(m.group(1)) == 20 and num(m.group(2)) > 0
     line(rf"^kill .* stall {NUM} s$", out)
     line(rf"^ratio 2 nodes / inside: tx/s {NUM} +p50 {NUM} +p99 {NUM}$", out)
@@ -349,19 +486,27 @@ def test_bench_federation_reports_each_run_the_ratio_and_the_goals():
 def test_soak_crash_kills_restarts_and_accounts_for_every_input():
     """soak_crash at a tiny size: two kill -9 of the switch's process group, then its table per
     kill and in total, with the goal's verdict (it exits 1 if anything was lost)."""
-    out = run("tools/soak_crash.py", "--terminals", "3", "--rate", "60", "--kills", "2",
-              "--duration", "4").stdout
+    out = run(
+        "tools/soak_crash.py", "--terminals", "3", "--rate", "60", "--kills", "2", "--duration", "4"
+    ).stdout
     assert len(re.findall(r"^kill \d: at [\d.]+ s, back in [\d.]+ s$", out, re.MULTILINE)) == 2
     cols = ["sent", "acknowledged", "answered", "unanswered", "lost", "duplicated"]
     header = line(r"period\s+" + r"\s+".join(cols) + r"$", out)
     assert header
-    rows = {m.group(1): [num(x) for x in m.group(2).split()] for m in re.finditer(
-        rf"^(start|kill \d|total)\s+((?:{NUM}\s+){{5}}{NUM})$", out, re.MULTILINE)}
+    rows = {
+        m.group(1): [num(x) for x in m.group(2).split()]
+        for m in re.finditer(
+            rf"^(start|kill \d|total)\s+((?:{NUM}\s+){{5}}{NUM})$", out, re.MULTILINE
+        )
+    }
     assert set(rows) == {"start", "kill 1", "kill 2", "total"}, out
     total = dict(zip(cols, rows["total"], strict=True))
     assert total["acknowledged"] > 0 and total["answered"] == total["acknowledged"]
-    assert line(rf"acknowledged inputs/s while up {NUM} \({NUM} s up, {NUM} s restarting\)\s+"
-                rf"dead-lettered \d+\s+recovered at start \d+", out)
+    assert line(
+        rf"acknowledged inputs/s while up {NUM} \({NUM} s up, {NUM} s restarting\)\s+"
+        rf"dead-lettered \d+\s+recovered at start \d+",
+        out,
+    )
     assert "goal (0 lost, 0 unanswered, 0 duplicated): met" in out
 
 
@@ -372,7 +517,8 @@ def test_fuzz_wire_reports_every_framing():
     for framing in ("line", "stx", "length"):
         m = line(rf"{framing}\s+((?:{NUM}\s+){{8}}{NUM})$", out)
         sent, units, journaled, answers, unanswered, stuck, *_ = (
-            num(x) for x in m.group(1).split())
+            num(x) for x in m.group(1).split()
+        )
         assert sent > 100 and units >= 1 and journaled >= units and answers >= 1
         assert unanswered == 0 and stuck == 0
     assert line(r"tracebacks in the switch log: 0\s+switch exit status: 0$", out)

@@ -10,8 +10,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_packaged_tables_are_up_to_date_with_their_sources() -> None:
-    out = subprocess.run([sys.executable, "tools/gen_codes.py", "--check"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "tools/gen_codes.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "up to date" in out.stdout
 
@@ -21,8 +26,13 @@ def test_generator_writes_a_file_the_code_book_reads(tmp_path: Path) -> None:
     import json
 
     target = tmp_path / "codes.json.gz"
-    out = subprocess.run([sys.executable, "tools/gen_codes.py", "--out", str(target)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "tools/gen_codes.py", "--out", str(target)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(gzip.decompress(target.read_bytes()))
     assert data["tables"]["OFF"]["1001"] == "KIDNAP MINOR FOR RANSOM"

@@ -57,8 +57,11 @@ def seeded_ncic(seeded, clock):
 
 @pytest.fixture
 def nlets(seeded, clock):
-    system = Nlets.open(seeded / "nlets.db", LabClock(clock, 1.0, START),
-                        [("OR0240000", "CASCADE COUNTY SHERIFF'S OFFICE", "SO")])
+    system = Nlets.open(
+        seeded / "nlets.db",
+        LabClock(clock, 1.0, START),
+        [("OR0240000", "CASCADE COUNTY SHERIFF'S OFFICE", "SO")],
+    )
     system.emit = Sent()
     yield system
     system.close()

@@ -80,13 +80,19 @@ def test_every_seeded_entry_parses_as_the_entry_it_claims(world: Path) -> None:
 
 def test_seeded_nlets_vehicles_and_iii_arrests_use_real_codes(world: Path) -> None:
     nl = sqlite3.connect(world / "nlets.db")
-    makes = {m for (m,) in nl.execute("SELECT DISTINCT vma FROM vehicle")} if _has(
-        nl, "vehicle", "vma") else set()
+    makes = (
+        {m for (m,) in nl.execute("SELECT DISTINCT vma FROM vehicle")}
+        if _has(nl, "vehicle", "vma")
+        else set()
+    )
     nl.close()
     assert all(CODES.has("VMA", m) for m in makes), makes - set(CODES.table("VMA"))
     ncic = sqlite3.connect(world / "ncic.db")
-    offences = {o for (o,) in ncic.execute("SELECT DISTINCT off FROM iii_arrest")} if _has(
-        ncic, "iii_arrest", "off") else set()
+    offences = (
+        {o for (o,) in ncic.execute("SELECT DISTINCT off FROM iii_arrest")}
+        if _has(ncic, "iii_arrest", "off")
+        else set()
+    )
     ncic.close()
     assert all(CODES.has("OFF", o) for o in offences), offences - set(CODES.table("OFF"))
 
@@ -112,26 +118,40 @@ def test_the_common_core_is_a_subset_of_the_real_tables() -> None:
         assert set(codes) <= set(real[table]), (table, set(codes) - set(real[table]))
 
 
-@pytest.mark.parametrize(("text", "ok"), [
-    ("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101", True),
-    ("EG.OR0240000.SER/AB1.MAK/SW.CAL/9.TYP/PI.DOT/20260101.OCA/1", False),  # PI: no such type
-    ("EG.OR0240000.SER/AB1.MAK/SW.CAL/9.TYP/P.DOT/20260101.OCA/1", True),
-    ("EA.OR0240000.TYP/RTELEVI.SER/TV1.DOT/20260101.OCA/1", True),  # article types: TYPA
-    ("EA.OR0240000.TYP/P.SER/TV1.DOT/20260101.OCA/1", False),  # a gun type is no article
-    ("EB.OR0240000.BTY/OB.REG/OR1.RES/OR.DOT/20260101.OCA/1", False),  # OB: no such boat type
-    ("EB.OR0240000.BTY/RUN.REG/WN1.RES/WN.DOT/20260101.OCA/1", True),  # WN: Washington (boats)
-    ("EV.OR0240000.VIN/5YJ3E1EA7KF000001.VYR/2019.VMA/TESL.VST/4D.VCO/RED.DOT/20260101.OCA/1",
-     True),
-])
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101", True),
+        ("EG.OR0240000.SER/AB1.MAK/SW.CAL/9.TYP/PI.DOT/20260101.OCA/1", False),  # PI: no such type
+        ("EG.OR0240000.SER/AB1.MAK/SW.CAL/9.TYP/P.DOT/20260101.OCA/1", True),
+        ("EA.OR0240000.TYP/RTELEVI.SER/TV1.DOT/20260101.OCA/1", True),  # article types: TYPA
+        ("EA.OR0240000.TYP/P.SER/TV1.DOT/20260101.OCA/1", False),  # a gun type is no article
+        ("EB.OR0240000.BTY/OB.REG/OR1.RES/OR.DOT/20260101.OCA/1", False),  # OB: no such boat type
+        ("EB.OR0240000.BTY/RUN.REG/WN1.RES/WN.DOT/20260101.OCA/1", True),  # WN: Washington (boats)
+        (
+            "EV.OR0240000.VIN/5YJ3E1EA7KF000001.VYR/2019.VMA/TESL.VST/4D.VCO/RED.DOT/20260101.OCA/1",
+            True,
+        ),
+    ],
+)
 def test_codes_the_issue_names(text: str, ok: bool) -> None:
     assert hasattr(Parser().check(text), "fields") is ok
 
 
-@pytest.mark.parametrize(("field", "good", "bad"), [
-    ("OFF", "1001", "1002X"), ("OFF", "2304", "9998"), ("CMC", "05", "02"),
-    ("EXL", "B", "F"), ("BTY", "SAL", "OB"), ("VMA", "TESL", "TSLA"), ("SMT", "TAT L ARM", "TAT"),
-    ("PCO", "07", "10"), ("VMO", "CIV", "QQQ"),
-])
+@pytest.mark.parametrize(
+    ("field", "good", "bad"),
+    [
+        ("OFF", "1001", "1002X"),
+        ("OFF", "2304", "9998"),
+        ("CMC", "05", "02"),
+        ("EXL", "B", "F"),
+        ("BTY", "SAL", "OB"),
+        ("VMA", "TESL", "TSLA"),
+        ("SMT", "TAT L ARM", "TAT"),
+        ("PCO", "07", "10"),
+        ("VMO", "CIV", "QQQ"),
+    ],
+)
 def test_coded_fields_check_the_real_table(field: str, good: str, bad: str) -> None:
     check = DICT.fields[field].check
     assert check(good, False) is None
@@ -150,13 +170,13 @@ def test_a_lab_may_add_codes_and_the_mock_ncic_uses_them(tmp_path: Path) -> None
     codes.mkdir()
     (codes / "VMA.csv").write_text("code,description\nZZMK,LAB TRAINING MAKE\n", "utf-8")
     toml = tmp_path / "lab" / "lab.toml"
-    toml.write_text(toml.read_text("utf-8").replace('seed = 1\n', 'seed = 1\ncodes = "codes"\n',
-                                                    1), "utf-8")
+    toml.write_text(
+        toml.read_text("utf-8").replace("seed = 1\n", 'seed = 1\ncodes = "codes"\n', 1), "utf-8"
+    )
     lab = load_lab(toml)
     ncic = make_system("ncic", lab, LabClock(Clock(), 1.0))
     try:
-        ev = ("EV.OR0240000.VIN/1HGCM82633A004352.VYR/2020.VMA/{}.VST/4D.VCO/BLK.DOT/20260101"
-              ".OCA/Z9")
+        ev = "EV.OR0240000.VIN/1HGCM82633A004352.VYR/2020.VMA/{}.VST/4D.VCO/BLK.DOT/20260101.OCA/Z9"
         assert ncic.handle(ev.format("ZZMK"), "OR0240000", "T01").bodies[0].startswith("ACC.")
         # the packaged tables are still there under the lab's
         assert ncic.codes.has("VMA", "TESL")

@@ -10,13 +10,18 @@ from support import demo_lab
 
 
 def lems(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lems.cli", *args], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "lems.cli", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_help() -> None:
-    for args in (("endpoint", "--help"), ("endpoint", "ncic", "--help"), ("seed", "--help"),
-                 ("endpoint", "down", "--help")):
+    for args in (
+        ("endpoint", "--help"),
+        ("endpoint", "ncic", "--help"),
+        ("seed", "--help"),
+        ("endpoint", "down", "--help"),
+    ):
         out = lems(*args)
         assert out.returncode == 0 and "usage:" in out.stdout
 

@@ -11,7 +11,8 @@ def test_qh_candidates_and_qr_with_state_parts_as_cr(seeded, seeded_ncic, clock)
     conn = sqlite3.connect(seeded / "ncic.db")
     fbi, nam, dob, sex, holders = conn.execute(
         "SELECT fbi, nam, dob, sex, holders FROM iii_identity WHERE holders LIKE '% %' "
-        "AND holders LIKE '%FBI%' LIMIT 1").fetchone()
+        "AND holders LIKE '%FBI%' LIMIT 1"
+    ).fetchone()
     conn.close()
     ncic = seeded_ncic
     sent = ncic.emit
@@ -25,8 +26,7 @@ def test_qh_candidates_and_qr_with_state_parts_as_cr(seeded, seeded_ncic, clock)
     states = [h for h in holders.split() if h != "FBI"]
     assert not sent.items
     clock.advance(ncic.iii.cr_delay_s + 0.1)
-    assert [b.split("\n")[0] for _, b, _, _ in sent.items] == [f"CR.{s}SIR0000"
-                                                                for s in states]
+    assert [b.split("\n")[0] for _, b, _, _ in sent.items] == [f"CR.{s}SIR0000" for s in states]
     assert all(o == ORI and t == "T01" and s == "iii" for o, _, t, s in sent.items)
     assert "ATN/DET SMITH" in sent.items[0][1]
     nrc = ncic.handle(f"QH.{ORI}.NAM/NOBODY,NEVER.DOB/19990909.SEX/M.PUR/C", ORI, "T01")
@@ -59,15 +59,24 @@ def test_nics_index_denies_and_enters_ndtf_then_relief(nics) -> None:
 
 
 def test_nics_denies_on_ncic_want_and_delays_on_open_arrest(nics, clock) -> None:
-    nics.ncic.insert("wanted", "EW", "OR0240000", "X1", [("NAM", "HUNTED,HAL"), ("SEX", "M"),
-                     ("DOB", "19600101")], "2026-01-01")
+    nics.ncic.insert(
+        "wanted",
+        "EW",
+        "OR0240000",
+        "X1",
+        [("NAM", "HUNTED,HAL"), ("SEX", "M"), ("DOB", "19600101")],
+        "2026-01-01",
+    )
     out = nics.handle(f"NCK.{ORI}.NAM/HUNTED,HAL.DOB/19600101.SEX/M", ORI, "T01").bodies[0]
     assert "STATUS/DENIED" in out
     c = nics.ncic.conn
-    c.execute("INSERT INTO iii_identity VALUES ('1234567A1','PENDING,PAT','P535','19650101',"
-              "'F','W',NULL,'FBI')")
-    c.execute("INSERT INTO iii_arrest VALUES ('1234567A1','FBI','20260101','OR0240000','2299',"
-              "'PEND')")
+    c.execute(
+        "INSERT INTO iii_identity VALUES ('1234567A1','PENDING,PAT','P535','19650101',"
+        "'F','W',NULL,'FBI')"
+    )
+    c.execute(
+        "INSERT INTO iii_arrest VALUES ('1234567A1','FBI','20260101','OR0240000','2299','PEND')"
+    )
     c.commit()
     out = nics.handle(f"NCK.{ORI}.NAM/PENDING,PAT.DOB/19650101.SEX/F", ORI, "T09").bodies[0]
     assert "STATUS/DELAYED" in out

@@ -28,10 +28,12 @@ def nic_of(body: str) -> str:
     return nic
 
 
-def enter_wanted(ncic, name="SMITH,JOHN J", dob="19800101", oca="26-1", race="W",
-                 extra="") -> str:
-    body = one(ncic, f"EW.{OWN}.NAM/{name}.SEX/M.RAC/{race}.HGT/510.WGT/175.HAI/BRO.OFF/1299."
-                     f"DOW/20261101.OCA/{oca}.DOB/{dob}{extra}")
+def enter_wanted(ncic, name="SMITH,JOHN J", dob="19800101", oca="26-1", race="W", extra="") -> str:
+    body = one(
+        ncic,
+        f"EW.{OWN}.NAM/{name}.SEX/M.RAC/{race}.HGT/510.WGT/175.HAI/BRO.OFF/1299."
+        f"DOW/20261101.OCA/{oca}.DOB/{dob}{extra}",
+    )
     assert body.startswith(f"ACC.{OWN}") and "WANTED PERSON ENTERED" in body, body
     return nic_of(body)
 
@@ -40,29 +42,72 @@ def enter_wanted(ncic, name="SMITH,JOHN J", dob="19800101", oca="26-1", race="W"
 
 FILES = [
     # (entry, query, modify field, cancel, clear, locate)
-    ("EW.{o}.NAM/DOE,JANE.SEX/F.RAC/W.HGT/505.WGT/120.HAI/BLN.OFF/1299.DOW/20261101.OCA/W1"
-     ".DOB/19900101", "QW.{o}.NAM/DOE,JANE.DOB/19900101", "MW.{o}.NAM/DOE,JANE.NIC/{n}.WGT/125",
-     "XW.{o}.NAM/DOE,JANE.NIC/{n}", "CW.{o}.NAM/DOE,JANE.NIC/{n}.DCL/20261123",
-     "LW.{o}.NAM/DOE,JANE.NIC/{n}.DOL/20261123", "W"),
-    ("EMO.{o}.NAM/ROE,AMY.SEX/F.RAC/W.DOB/20100101.HGT/410.WGT/80.EYE/BLU.HAI/BLN.DLC/20261101"
-     ".OCA/M1", "QM.{o}.NAM/ROE,AMY.DOB/20100101", "MM.{o}.NAM/ROE,AMY.NIC/{n}.WGT/85",
-     "XM.{o}.NAM/ROE,AMY.NIC/{n}", "CM.{o}.NAM/ROE,AMY.NIC/{n}.DCL/20261123",
-     "LM.{o}.NAM/ROE,AMY.NIC/{n}.DOL/20261123", "M"),
-    ("EV.{o}.VIN/1HGCM82633A004352.VYR/2020.VMA/HOND.VST/4D.VCO/BLK.DOT/20261101.OCA/V1"
-     ".LIC/ABC123.LIS/OR.LIY/2027.LIT/PC", "QV.{o}.VIN/1HGCM82633A004352", "MV.{o}.NIC/{n}.VCO/WHI",
-     "XV.{o}.NIC/{n}", "CV.{o}.NIC/{n}.DCL/20261123", "LV.{o}.NIC/{n}.DOL/20261123", "V"),
-    ("EG.{o}.SER/AB1234.MAK/GLC.CAL/9.TYP/P.DOT/20261101.OCA/G1", "QG.{o}.SER/AB1234",
-     "MG.{o}.NIC/{n}.MOD/19", "XG.{o}.NIC/{n}", "CG.{o}.NIC/{n}.DCL/20261123",
-     "LG.{o}.NIC/{n}.DOL/20261123", "G"),
-    ("EA.{o}.TYP/RTELEVI.SER/TV998.DOT/20261101.OCA/A1", "QA.{o}.SER/TV998",
-     "MA.{o}.NIC/{n}.BRA/ACME", "XA.{o}.NIC/{n}", "CA.{o}.NIC/{n}.DCL/20261123",
-     "LA.{o}.NIC/{n}.DOL/20261123", "A"),
-    ("EB.{o}.BTY/RUN.REG/OR1234AB.RES/OR.DOT/20261101.OCA/B1", "QB.{o}.REG/OR1234AB",
-     "MB.{o}.NIC/{n}.BMA/BLB", "XB.{o}.NIC/{n}", "CB.{o}.NIC/{n}.DCL/20261123",
-     "LB.{o}.NIC/{n}.DOL/20261123", "B"),
-    ("EPO.{o}.NAM/POE,ED.SEX/M.RAC/W.PNO/PO77.EXP/20271231.OCA/P1.DOB/19700101",
-     "QPO.{o}.NAM/POE,ED.DOB/19700101", "MPO.{o}.NAM/POE,ED.NIC/{n}.PCO/05",
-     "XPO.{o}.NAM/POE,ED.NIC/{n}", "CPO.{o}.NAM/POE,ED.NIC/{n}.DCL/20261123", None, "H"),
+    (
+        "EW.{o}.NAM/DOE,JANE.SEX/F.RAC/W.HGT/505.WGT/120.HAI/BLN.OFF/1299.DOW/20261101.OCA/W1"
+        ".DOB/19900101",
+        "QW.{o}.NAM/DOE,JANE.DOB/19900101",
+        "MW.{o}.NAM/DOE,JANE.NIC/{n}.WGT/125",
+        "XW.{o}.NAM/DOE,JANE.NIC/{n}",
+        "CW.{o}.NAM/DOE,JANE.NIC/{n}.DCL/20261123",
+        "LW.{o}.NAM/DOE,JANE.NIC/{n}.DOL/20261123",
+        "W",
+    ),
+    (
+        "EMO.{o}.NAM/ROE,AMY.SEX/F.RAC/W.DOB/20100101.HGT/410.WGT/80.EYE/BLU.HAI/BLN.DLC/20261101"
+        ".OCA/M1",
+        "QM.{o}.NAM/ROE,AMY.DOB/20100101",
+        "MM.{o}.NAM/ROE,AMY.NIC/{n}.WGT/85",
+        "XM.{o}.NAM/ROE,AMY.NIC/{n}",
+        "CM.{o}.NAM/ROE,AMY.NIC/{n}.DCL/20261123",
+        "LM.{o}.NAM/ROE,AMY.NIC/{n}.DOL/20261123",
+        "M",
+    ),
+    (
+        "EV.{o}.VIN/1HGCM82633A004352.VYR/2020.VMA/HOND.VST/4D.VCO/BLK.DOT/20261101.OCA/V1"
+        ".LIC/ABC123.LIS/OR.LIY/2027.LIT/PC",
+        "QV.{o}.VIN/1HGCM82633A004352",
+        "MV.{o}.NIC/{n}.VCO/WHI",
+        "XV.{o}.NIC/{n}",
+        "CV.{o}.NIC/{n}.DCL/20261123",
+        "LV.{o}.NIC/{n}.DOL/20261123",
+        "V",
+    ),
+    (
+        "EG.{o}.SER/AB1234.MAK/GLC.CAL/9.TYP/P.DOT/20261101.OCA/G1",
+        "QG.{o}.SER/AB1234",
+        "MG.{o}.NIC/{n}.MOD/19",
+        "XG.{o}.NIC/{n}",
+        "CG.{o}.NIC/{n}.DCL/20261123",
+        "LG.{o}.NIC/{n}.DOL/20261123",
+        "G",
+    ),
+    (
+        "EA.{o}.TYP/RTELEVI.SER/TV998.DOT/20261101.OCA/A1",
+        "QA.{o}.SER/TV998",
+        "MA.{o}.NIC/{n}.BRA/ACME",
+        "XA.{o}.NIC/{n}",
+        "CA.{o}.NIC/{n}.DCL/20261123",
+        "LA.{o}.NIC/{n}.DOL/20261123",
+        "A",
+    ),
+    (
+        "EB.{o}.BTY/RUN.REG/OR1234AB.RES/OR.DOT/20261101.OCA/B1",
+        "QB.{o}.REG/OR1234AB",
+        "MB.{o}.NIC/{n}.BMA/BLB",
+        "XB.{o}.NIC/{n}",
+        "CB.{o}.NIC/{n}.DCL/20261123",
+        "LB.{o}.NIC/{n}.DOL/20261123",
+        "B",
+    ),
+    (
+        "EPO.{o}.NAM/POE,ED.SEX/M.RAC/W.PNO/PO77.EXP/20271231.OCA/P1.DOB/19700101",
+        "QPO.{o}.NAM/POE,ED.DOB/19700101",
+        "MPO.{o}.NAM/POE,ED.NIC/{n}.PCO/05",
+        "XPO.{o}.NAM/POE,ED.NIC/{n}",
+        "CPO.{o}.NAM/POE,ED.NIC/{n}.DCL/20261123",
+        None,
+        "H",
+    ),
 ]
 
 
@@ -116,6 +161,7 @@ def test_modify_and_clear_by_oca_within_own_records(ncic) -> None:
 
 # ------------------------------------------------------------------ search rules
 
+
 def test_phonetic_surname(ncic) -> None:
     nic = enter_wanted(ncic, name="SMITH,JOHN J")
     for spelling in ("SMYTH,JOHN", "SMITT,J", "SMIDT,JOHNNY"):
@@ -131,11 +177,22 @@ def test_dob_exact_unless_expanded(ncic) -> None:
     assert one(ncic, f"QW.{OTHER}.NAM/SMITH,JOHN.DOB/19820101.EXD/Y", OTHER).startswith("NRC.")
 
 
-@pytest.mark.parametrize(("record", "asked", "found"), [
-    ("W", "B", False), ("B", "W", False), ("W", "W", True), ("B", "B", True),
-    ("A", "B", True), ("A", "W", True), ("W", "A", True), ("B", "I", True), ("W", "U", True),
-    ("U", "B", True), ("I", "W", True),
-])
+@pytest.mark.parametrize(
+    ("record", "asked", "found"),
+    [
+        ("W", "B", False),
+        ("B", "W", False),
+        ("W", "W", True),
+        ("B", "B", True),
+        ("A", "B", True),
+        ("A", "W", True),
+        ("W", "A", True),
+        ("B", "I", True),
+        ("W", "U", True),
+        ("U", "B", True),
+        ("I", "W", True),
+    ],
+)
 def test_race_rule(ncic, record, asked, found) -> None:
     nic = enter_wanted(ncic, race=record)
     body = one(ncic, f"QW.{OTHER}.NAM/SMITH,JOHN.DOB/19800101.RAC/{asked}", OTHER)
@@ -151,11 +208,13 @@ def test_name_with_number_searches_the_number_only(ncic) -> None:
 
 
 def test_person_query_searches_all_person_files(ncic) -> None:
-    one(ncic, f"EPO.{OWN}.NAM/SMITH,JOHN.SEX/M.RAC/W.PNO/PO1.EXP/20271231.OCA/P9"
-              ".DOB/19800101")
+    one(ncic, f"EPO.{OWN}.NAM/SMITH,JOHN.SEX/M.RAC/W.PNO/PO1.EXP/20271231.OCA/P9.DOB/19800101")
     enter_wanted(ncic)
-    one(ncic, f"EMO.{OWN}.NAM/SMITH,JON.SEX/M.RAC/W.DOB/19800101.HGT/510.WGT/170.EYE/BLU"
-              ".HAI/BRO.DLC/20261101.OCA/M9")
+    one(
+        ncic,
+        f"EMO.{OWN}.NAM/SMITH,JON.SEX/M.RAC/W.DOB/19800101.HGT/510.WGT/170.EYE/BLU"
+        ".HAI/BRO.DLC/20261101.OCA/M9",
+    )
     bodies = ask(ncic, f"QW.{OTHER}.NAM/SMITH,JOHN.DOB/19800101", OTHER)
     kinds = {re.search(r"MKE/([A-Z ]+)", b).group(1) for b in bodies}
     assert kinds == {"WANTED PERSON", "PROTECTION ORDER", "MISSING PERSON"}
@@ -164,8 +223,11 @@ def test_person_query_searches_all_person_files(ncic) -> None:
 
 
 def test_vin_last_eight_and_linked_person(ncic) -> None:
-    one(ncic, f"EV.{OWN}.VIN/1HGCM82633A004352.VYR/2020.VMA/HOND.VST/4D.VCO/BLK.DOT/20261101"
-              ".OCA/26-77.LIC/ABC123.LIS/OR.LIY/2027.LIT/PC")
+    one(
+        ncic,
+        f"EV.{OWN}.VIN/1HGCM82633A004352.VYR/2020.VMA/HOND.VST/4D.VCO/BLK.DOT/20261101"
+        ".OCA/26-77.LIC/ABC123.LIS/OR.LIY/2027.LIT/PC",
+    )
     nic = enter_wanted(ncic, oca="26-77")
     bodies = ask(ncic, f"QV.{OTHER}.VIN/XXXXXXXXX3A004352", OTHER)
     assert any("MKE/STOLEN VEHICLE" in b for b in bodies)
@@ -201,8 +263,7 @@ def test_hit_layout_has_words_codes_translated_and_entry_time(ncic) -> None:
 
 
 def test_each_person_file_hit_carries_its_own_caveat(ncic) -> None:
-    one(ncic, f"EPO.{OWN}.NAM/SMITH,JOHN.SEX/M.RAC/W.PNO/PO1.EXP/20271231.OCA/P9"
-              ".DOB/19800101")
+    one(ncic, f"EPO.{OWN}.NAM/SMITH,JOHN.SEX/M.RAC/W.PNO/PO1.EXP/20271231.OCA/P9.DOB/19800101")
     body = one(ncic, f"QPO.{OTHER}.NAM/SMITH,JOHN.DOB/19800101", OTHER)
     assert "THE FOLLOWING IS AN NCIC PROTECTION ORDER RECORD" in body
     assert "MKE/PROTECTION ORDER" in body

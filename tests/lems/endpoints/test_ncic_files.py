@@ -16,6 +16,7 @@ from lems.endpoints.ncic_files import FILES, QW_FILES, by_name
 OWN, OTHER = "OR0240000", "OR0260000"
 P = "SEX/M.RAC/W.HGT/510.WGT/175.HAI/BRO"
 
+
 def ask(ncic, text: str, ori: str = OWN) -> list[str]:
     return ncic.handle(text, ori, "T01").bodies
 
@@ -71,9 +72,14 @@ def test_file_lifecycle(ncic, file: str) -> None:
 @pytest.mark.parametrize("file", ["kst", "immigration", "foreign", "ndtf"])
 def test_federal_files_are_seeded_only_and_returned_by_qw(ncic, file: str) -> None:
     store: NcicStore = ncic.store
-    store.insert(file, file.upper(), "DCFBIWA3Y", "F1", [
-        ("NAM", "MOSS,GINA"), ("SEX", "F"), ("RAC", "W"), ("DOB", "19810707"), ("OCA", "F1")],
-        "2026-11-01T12:00:00+00:00")
+    store.insert(
+        file,
+        file.upper(),
+        "DCFBIWA3Y",
+        "F1",
+        [("NAM", "MOSS,GINA"), ("SEX", "F"), ("RAC", "W"), ("DOB", "19810707"), ("OCA", "F1")],
+        "2026-11-01T12:00:00+00:00",
+    )
     bodies = ask(ncic, f"QW.{OTHER}.NAM/MOSS,GINA.DOB/19810707", OTHER)
     f = by_name(file)
     assert len(bodies) == 1 and f"MKE/{f.words}" in bodies[0]
@@ -83,9 +89,13 @@ def test_federal_files_are_seeded_only_and_returned_by_qw(ncic, file: str) -> No
 
 def test_qw_returns_every_person_file_each_with_its_caveat(ncic) -> None:
     for file in ("gang", "sor", "violent", "identity"):
-        text = LOCAL[file][0].replace("NAM/GREY,ALAN", "NAM/PAGE,ROSS").replace(
-            "NAM/HALE,BRUNO", "NAM/PAGE,ROSS").replace("NAM/LOWE,FRED", "NAM/PAGE,ROSS").replace(
-            "NAM/KERR,ELLA", "NAM/PAGE,ROSS")
+        text = (
+            LOCAL[file][0]
+            .replace("NAM/GREY,ALAN", "NAM/PAGE,ROSS")
+            .replace("NAM/HALE,BRUNO", "NAM/PAGE,ROSS")
+            .replace("NAM/LOWE,FRED", "NAM/PAGE,ROSS")
+            .replace("NAM/KERR,ELLA", "NAM/PAGE,ROSS")
+        )
         text = re.sub(r"DOB/\d{8}", "DOB/19800808", text).replace("SEX/F", "SEX/M")
         assert one(ncic, text.format(o=OWN)).startswith("ACC."), text
     bodies = ask(ncic, f"QW.{OTHER}.NAM/PAGE,ROSS.DOB/19800808", OTHER)
@@ -107,22 +117,47 @@ def test_no_record_echoes_the_nic_asked(ncic) -> None:
     assert body.startswith("NRC.") and "NO NCIC WANT NIC/W000000010" in body
 
 
-@pytest.mark.parametrize(("text", "field", "words"), [
-    (f"EW.{OWN}.NAM/DOE,JON.{P}.OFF/1299.DOW/20261101.OCA/E1.DOB/20301231", "DOB",
-     "DOB/20301231 CANNOT BE LATER THAN THE CURRENT DATE 20261123"),
-    (f"EW.{OWN}.NAM/DOE,JON.{P}.OFF/1299.DOW/20261201.OCA/E1.DOB/19800101", "DOW",
-     "DOW/20261201 CANNOT BE LATER THAN THE CURRENT DATE"),
-    (f"EW.{OWN}.NAM/DOE,JON.{P}.OFF/1299.DOW/20261101.OCA/E1.DOB/19800101.EXL/2", "MIS",
-     "EXL/2 REQUIRES THE MIS FIELD - LIMITED EXTRADITION SEE MIS FIELD"),
-    (f"EW.{OWN}.NAM/DOE,JON.{P}.OFF/4901.DOW/20261101.OCA/E1.DOB/19800101", "MIS",
-     "OFF/4901 REQUIRES THE MIS FIELD"),
-    (f"EG.{OWN}.SER/Z1.MAK/SW.CAL/9.TYP/Z.DOT/20261101.OCA/E1", "MIS",
-     "TYP/Z REQUIRES THE MIS FIELD"),
-    (f"EW.{OWN}.NAM/DOE,JON.{P}.OFF/1299.DOW/20261101.OCA/E1.DOB/19800101.OLN/A1234", "OLS",
-     "OLN ENTERED WITHOUT OLS AND OLY"),
-    (f"EV.{OWN}.VIN/1HGCM82633A004352.VYR/2020.VMA/HOND.VST/4D.VCO/BLK.DOT/20261101.OCA/E1"
-     ".LIC/ABC123.LIS/OR", "LIY", "LIC ENTERED WITHOUT LIY AND LIT"),
-])
+@pytest.mark.parametrize(
+    ("text", "field", "words"),
+    [
+        (
+            f"EW.{OWN}.NAM/DOE,JON.{P}.OFF/1299.DOW/20261101.OCA/E1.DOB/20301231",
+            "DOB",
+            "DOB/20301231 CANNOT BE LATER THAN THE CURRENT DATE 20261123",
+        ),
+        (
+            f"EW.{OWN}.NAM/DOE,JON.{P}.OFF/1299.DOW/20261201.OCA/E1.DOB/19800101",
+            "DOW",
+            "DOW/20261201 CANNOT BE LATER THAN THE CURRENT DATE",
+        ),
+        (
+            f"EW.{OWN}.NAM/DOE,JON.{P}.OFF/1299.DOW/20261101.OCA/E1.DOB/19800101.EXL/2",
+            "MIS",
+            "EXL/2 REQUIRES THE MIS FIELD - LIMITED EXTRADITION SEE MIS FIELD",
+        ),
+        (
+            f"EW.{OWN}.NAM/DOE,JON.{P}.OFF/4901.DOW/20261101.OCA/E1.DOB/19800101",
+            "MIS",
+            "OFF/4901 REQUIRES THE MIS FIELD",
+        ),
+        (
+            f"EG.{OWN}.SER/Z1.MAK/SW.CAL/9.TYP/Z.DOT/20261101.OCA/E1",
+            "MIS",
+            "TYP/Z REQUIRES THE MIS FIELD",
+        ),
+        (
+            f"EW.{OWN}.NAM/DOE,JON.{P}.OFF/1299.DOW/20261101.OCA/E1.DOB/19800101.OLN/A1234",
+            "OLS",
+            "OLN ENTERED WITHOUT OLS AND OLY",
+        ),
+        (
+            f"EV.{OWN}.VIN/1HGCM82633A004352.VYR/2020.VMA/HOND.VST/4D.VCO/BLK.DOT/20261101.OCA/E1"
+            ".LIC/ABC123.LIS/OR",
+            "LIY",
+            "LIC ENTERED WITHOUT LIY AND LIT",
+        ),
+    ],
+)
 def test_documented_edits(ncic, text: str, field: str, words: str) -> None:
     body = one(ncic, text)
     assert body.startswith(f"REJ.{OWN}") and f"FLD/{field}" in body, body
@@ -132,32 +167,40 @@ def test_documented_edits(ncic, text: str, field: str, words: str) -> None:
 
 
 def test_dependent_field_present_passes(ncic) -> None:
-    body = one(ncic, f"EW.{OWN}.NAM/DOE,JON.{P}.OFF/1299.DOW/20261101.OCA/E1.DOB/19800101"
-                     ".EXL/2.MIS/WA OR ID ONLY.OLN/A1234.OLS/OR.OLY/2028")
+    body = one(
+        ncic,
+        f"EW.{OWN}.NAM/DOE,JON.{P}.OFF/1299.DOW/20261101.OCA/E1.DOB/19800101"
+        ".EXL/2.MIS/WA OR ID ONLY.OLN/A1234.OLS/OR.OLY/2028",
+    )
     assert body.startswith("ACC."), body
 
 
 def test_duplicate_by_other_criteria_than_oca(ncic) -> None:
     """Same SOC and ORI under a new case number is still the same person on file."""
-    one(ncic, f"EW.{OWN}.NAM/DOE,JON.{P}.OFF/1299.DOW/20261101.OCA/D1.DOB/19800101"
-              ".SOC/912345678")
-    dup = one(ncic, f"EW.{OWN}.NAM/DOE,JONATHAN.{P}.OFF/1299.DOW/20261101.OCA/D2"
-                    ".DOB/19800102.SOC/912345678")
+    one(ncic, f"EW.{OWN}.NAM/DOE,JON.{P}.OFF/1299.DOW/20261101.OCA/D1.DOB/19800101.SOC/912345678")
+    dup = one(
+        ncic,
+        f"EW.{OWN}.NAM/DOE,JONATHAN.{P}.OFF/1299.DOW/20261101.OCA/D2.DOB/19800102.SOC/912345678",
+    )
     assert dup.split("\n")[1] == "REJECT ON FILE" and "MKE/WANTED PERSON" in dup
     # another agency may enter its own warrant for the same person
-    other = one(ncic, f"EW.{OTHER}.NAM/DOE,JON.{P}.OFF/1299.DOW/20261101.OCA/D1.DOB/19800101"
-                      ".SOC/912345678", OTHER)
+    other = one(
+        ncic,
+        f"EW.{OTHER}.NAM/DOE,JON.{P}.OFF/1299.DOW/20261101.OCA/D1.DOB/19800101.SOC/912345678",
+        OTHER,
+    )
     assert other.startswith("ACC.")
     # a stolen vehicle is on file once, whoever enters it (VIN and make)
-    ev = ("EV.{o}.VIN/1HGCM82633A004352.VYR/2020.VMA/HOND.VST/4D.VCO/BLK.DOT/20261101"
-          ".OCA/{c}")
+    ev = "EV.{o}.VIN/1HGCM82633A004352.VYR/2020.VMA/HOND.VST/4D.VCO/BLK.DOT/20261101.OCA/{c}"
     assert one(ncic, ev.format(o=OWN, c="V1")).startswith("ACC.")
     assert "REJECT ON FILE" in one(ncic, ev.format(o=OTHER, c="V9"), OTHER)
 
 
 def test_vehicle_suffix_p_is_hold_for_latent_prints(ncic) -> None:
-    acc = one(ncic, f"EV-P.{OWN}.VIN/1HGCM82633A004352.VYR/2020.VMA/HOND.VST/4D.VCO/BLK"
-                    ".DOT/20261101.OCA/V7")
+    acc = one(
+        ncic,
+        f"EV-P.{OWN}.VIN/1HGCM82633A004352.VYR/2020.VMA/HOND.VST/4D.VCO/BLK.DOT/20261101.OCA/V7",
+    )
     assert acc.startswith("ACC.") and "STOLEN VEHICLE ENTERED" in acc
     hit = one(ncic, f"QV.{OTHER}.VIN/1HGCM82633A004352", OTHER)
     assert "MKE/STOLEN VEHICLE - HOLD FOR LATENT PRINTS" in hit
@@ -172,8 +215,9 @@ def test_times_print_in_the_lab_zone(tmp_path, clock) -> None:
     from lems.endpoints.ncic import Ncic
 
     start = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
-    ncic = Ncic.open(tmp_path / "z.db", LabClock(clock, 1.0, start),
-                     tz=ZoneInfo("America/Los_Angeles"))
+    ncic = Ncic.open(
+        tmp_path / "z.db", LabClock(clock, 1.0, start), tz=ZoneInfo("America/Los_Angeles")
+    )
     ncic.emit = lambda *a: None
     try:
         acc = one(ncic, f"EW.{OWN}.NAM/DOE,JON.{P}.OFF/1299.DOW/20261101.OCA/Z1.DOB/19800101")
@@ -199,16 +243,20 @@ def test_retention_retires_the_record_and_tells_the_owner(ncic, clock) -> None:
     clock, it is retired (no longer found) and the owner gets a $.P. purge notification; a
     modified EXP moves the day; a record with a keep_days retention (NDTF: 180 days) goes the
     same way."""
-    order = (f"EPO.{OWN}.NAM/LOWE,MIRA.SEX/F.RAC/W.OCA/P9.DOB/19900606.PNO/PO-9.PCO/05"
-             ".EXP/{exp}")
+    order = f"EPO.{OWN}.NAM/LOWE,MIRA.SEX/F.RAC/W.OCA/P9.DOB/19900606.PNO/PO-9.PCO/05.EXP/{{exp}}"
     nic = nic_of(one(ncic, order.format(exp="20261124")))
     assert "MODIFIED" in one(ncic, f"MPO.{OWN}.NAM/LOWE,MIRA.NIC/{nic}.EXP/20261126")
     q = f"QW.{OTHER}.NAM/LOWE,MIRA.DOB/19900606"
     clock.advance(2 * 86400)  # 2026-11-25: past the first EXP, not the modified one
     assert ncic.emit.items == [] and "HIT" in one(ncic, q, OTHER)
-    ndtf = ncic.store.insert("ndtf", "NDTF", "OR0000001", "", [
-        ("NAM", "MOSS,NED"), ("DOB", "19850707"), ("SEX", "M"), ("NTN", "T9")],
-        ncic.now().isoformat(timespec="seconds"))
+    ndtf = ncic.store.insert(
+        "ndtf",
+        "NDTF",
+        "OR0000001",
+        "",
+        [("NAM", "MOSS,NED"), ("DOB", "19850707"), ("SEX", "M"), ("NTN", "T9")],
+        ncic.now().isoformat(timespec="seconds"),
+    )
     clock.advance(2 * 86400)  # 2026-11-27: the order's last day (26th) is over
     ori, notice, _, _ = ncic.emit.items[-1]
     lines = notice.split("\n")

@@ -44,11 +44,11 @@ def test_rq_by_plate_and_vin_multi_state(nlets, seeded) -> None:
 
 
 def test_iq_fq_criminal_history(nlets, seeded) -> None:
-    state, sid = first(seeded, "SELECT state, sid FROM chri "
-                                        "WHERE arrests != '[]' LIMIT 1")
+    state, sid = first(seeded, "SELECT state, sid FROM chri WHERE arrests != '[]' LIMIT 1")
     nam, dob, sex = first(seeded, f"SELECT nam, dob, sex FROM chri WHERE sid = '{sid}'")
-    ans = nlets.handle(f"IQ.{ORI}.{state}.TXT\nNAM/{nam}.DOB/{dob}.SEX/{sex}.PUR/C.ATN/DET ROE",
-                       ORI, "")
+    ans = nlets.handle(
+        f"IQ.{ORI}.{state}.TXT\nNAM/{nam}.DOB/{dob}.SEX/{sex}.PUR/C.ATN/DET ROE", ORI, ""
+    )
     assert ans.sensitive == "iii" and ans.bodies[0].startswith(f"IR.{state}SIR0000")
     assert "ATN/DET ROE" in ans.bodies[0] and "USE FQ" in ans.bodies[0]
     full = nlets.handle(f"FQ.{ORI}.{state}.TXT\nSID/{sid}.PUR/C.ATN/DET ROE", ORI, "").bodies[0]
@@ -80,14 +80,16 @@ def test_bad_format_is_er_with_options(nlets) -> None:
 
 
 def test_yq_answered_by_agency_after_delay_or_never(nlets, clock) -> None:
-    yq = ("YQ.{o}.{d}.TXT\nRTY/WP.RNO/1.PRI/U.OCA/24-1187.NIC/W000000184.NAM/DOE,JOHN.\n"
-          "RNA/SGT ROE.RAG/CASCADE CO SO")
+    yq = (
+        "YQ.{o}.{d}.TXT\nRTY/WP.RNO/1.PRI/U.OCA/24-1187.NIC/W000000184.NAM/DOE,JOHN.\n"
+        "RNA/SGT ROE.RAG/CASCADE CO SO"
+    )
     assert nlets.handle(yq.format(o=ORI, d="WA0010000"), ORI, "T01").bodies == []
     assert nlets.handle(yq.format(o=ORI, d="WA0020000"), ORI, "T01").bodies == []
     clock.advance(4)
     assert not nlets.emit.items
     clock.advance(2)
-    (ori, body, terminal, _), = nlets.emit.items
+    ((ori, body, terminal, _),) = nlets.emit.items
     assert ori == ORI and terminal == "T01" and body.startswith("YR.WA0010000")
     assert "CON/Y" in body and "NIC/W000000184" in body
     clock.advance(600)

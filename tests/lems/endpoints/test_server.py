@@ -39,8 +39,10 @@ class Switchside:
 
 
 def entry(n: int) -> str:
-    return (f"EW.{OWN}.NAM/GROUP,TEST{'ABCDEFGHIJ'[n]}.SEX/M.RAC/W.HGT/510.WGT/175.HAI/BRO"
-            f".OFF/1299.DOW/20261101.OCA/G-{n}.DOB/1980010{n + 1}")
+    return (
+        f"EW.{OWN}.NAM/GROUP,TEST{'ABCDEFGHIJ'[n]}.SEX/M.RAC/W.HGT/510.WGT/175.HAI/BRO"
+        f".OFF/1299.DOW/20261101.OCA/G-{n}.DOB/1980010{n + 1}"
+    )
 
 
 async def test_a_turns_answers_leave_after_their_commit(reactor, tmp_path) -> None:
@@ -49,18 +51,21 @@ async def test_a_turns_answers_leave_after_their_commit(reactor, tmp_path) -> No
 
     ncic = Ncic.open(tmp_path / "ncic.db", LabClock(reactor, 1.0))
     server = EndpointServer(ncic, reactor)
-    port = await wait(listen_loop(reactor, "ncic-commit-test", server.handler,
-                                  protocol.FRAMING, protocol.MAX_FRAME))
+    port = await wait(
+        listen_loop(
+            reactor, "ncic-commit-test", server.handler, protocol.FRAMING, protocol.MAX_FRAME
+        )
+    )
     side = Switchside()
-    link = await wait(connect_loop(reactor, "ncic-commit-test", side, protocol.FRAMING,
-                                   protocol.MAX_FRAME))
+    link = await wait(
+        connect_loop(reactor, "ncic-commit-test", side, protocol.FRAMING, protocol.MAX_FRAME)
+    )
     other = sqlite3.connect(tmp_path / "ncic.db")  # another process's view of NCIC's file
     seen: list[int] = []
     received = side.frame_received
 
     def on_answer(payload: bytes) -> None:  # what is durable when each answer arrives
-        seen.append(other.execute("SELECT count(*) FROM record WHERE oca LIKE 'G-%'")
-                    .fetchone()[0])
+        seen.append(other.execute("SELECT count(*) FROM record WHERE oca LIKE 'G-%'").fetchone()[0])
         received(payload)
 
     side.frame_received = on_answer

@@ -30,9 +30,10 @@ async def frames(client, n: int, timeout: float = 15.0) -> list:
 
 def add_driver(lab, oln: str, name: str) -> None:
     conn = sqlite3.connect(lab.database.parent / "home.db")
-    conn.execute("INSERT INTO driver VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                 (lab.state, oln, name, "X000", "19800101", "M", "W", "511", "180", "BRO",
-                  "VALID"))
+    conn.execute(
+        "INSERT INTO driver VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (lab.state, oln, name, "X000", "19800101", "M", "W", "511", "180", "BRO", "VALID"),
+    )
     conn.commit()
     conn.close()
 
@@ -53,10 +54,12 @@ async def joined(*switches) -> None:
 
 
 async def test_queries_go_to_the_other_states_node_and_the_rest_to_the_simulation(
-        tmp_path, cluster, reactor) -> None:
+    tmp_path, cluster, reactor
+) -> None:
     oregon, washington = await two_nodes(tmp_path, cluster, "Q1", reactor)
     # a licence only the Washington node's own files hold (the simulated WA has no such row)
     from lems.endpoints.seed import seed_lab
+
     seed_lab(washington.database.parent, 300, 1, ["WA0010000"], home="WA")
     add_driver(washington, "WAFED0001", "NODE,ONLY")
     async with running_switch(oregon, reactor) as o, running_switch(washington, reactor) as w:
@@ -68,13 +71,19 @@ async def test_queries_go_to_the_other_states_node_and_the_rest_to_the_simulatio
         assert "OLN/WAFED0001" in by_state["WA"] and "NODE" in by_state["WA"]
         assert by_state["WA"].startswith("DR.WAOLN0000")
         assert "NOT ON FILE" in by_state["ID"]  # the simulated Idaho answered
+
         # the Washington node journaled the query and its answer, from Oregon
         def rows() -> set:
-            return set(w.reader.execute("SELECT direction, key, link FROM journal WHERE "
-                                        "link = 'nlets:OR'").fetchall())
+            return set(
+                w.reader.execute(
+                    "SELECT direction, key, link FROM journal WHERE link = 'nlets:OR'"
+                ).fetchall()
+            )
 
-        await until(lambda: {("in", "DQ", "nlets:OR"), ("out", "DR", "nlets:OR")} <= rows(),
-                    what="the query and its answer journaled by the Washington node")
+        await until(
+            lambda: {("in", "DQ", "nlets:OR"), ("out", "DR", "nlets:OR")} <= rows(),
+            what="the query and its answer journaled by the Washington node",
+        )
         # TQ is answered from the Washington lab's directory
         t01.send("TQ.OR0240000.WA.TXT\nORI/WA0010100")
         tr = (await frames(t01, 1))[0].body
@@ -119,8 +128,10 @@ async def test_yq_yr_across_states_with_each_nodes_deadlines(tmp_path, cluster, 
         await joined(o, w)
         owner = await signed_on(w, reactor, "T01")
         t01 = await signed_on(o, reactor, "T01")
-        t01.send("YQ.OR0240000.WA0010000.TXT\nRTY/WP.RNO/1.PRI/U.NIC/W000000184.OCA/W12345."
-                 "RNA/DISPATCH.RAG/CASCADE CO SO")
+        t01.send(
+            "YQ.OR0240000.WA0010000.TXT\nRTY/WP.RNO/1.PRI/U.NIC/W000000184.OCA/W12345."
+            "RNA/DISPATCH.RAG/CASCADE CO SO"
+        )
         yq = (await frames(owner, 1))[0]
         assert yq.body.startswith("YQ.OR0240000") and "OCA/W12345" in yq.body
         # no answer: Washington's clock reminds the owner, Oregon's tells the requester
@@ -128,8 +139,10 @@ async def test_yq_yr_across_states_with_each_nodes_deadlines(tmp_path, cluster, 
         assert "HIT CONFIRMATION REMINDER" in reminder.body
         notice = (await frames(t01, 1))[0]
         assert "SEND SECOND REQUEST" in notice.body
-        owner.send("YR.WA0010000.OR0240000.TXT\nRTY/WP.RNO/1.CON/Y.NIC/W000000184.OCA/W12345."
-                   "RNA/RECORDS.RAG/KING CO SO")
+        owner.send(
+            "YR.WA0010000.OR0240000.TXT\nRTY/WP.RNO/1.CON/Y.NIC/W000000184.OCA/W12345."
+            "RNA/RECORDS.RAG/KING CO SO"
+        )
         while True:
             yr = (await frames(t01, 1))[0]
             if yr.body.startswith("YR."):
@@ -142,8 +155,9 @@ async def test_yq_yr_across_states_with_each_nodes_deadlines(tmp_path, cluster, 
         t01.close()
 
 
-async def test_node_down_gets_sm_02_and_its_backlog_when_it_returns(tmp_path, cluster,
-                                                                     reactor) -> None:
+async def test_node_down_gets_sm_02_and_its_backlog_when_it_returns(
+    tmp_path, cluster, reactor
+) -> None:
     oregon, washington = await two_nodes(tmp_path, cluster, "D1", reactor)
     async with running_switch(oregon, reactor) as o:
         async with running_switch(washington, reactor) as w:
@@ -159,8 +173,7 @@ async def test_node_down_gets_sm_02_and_its_backlog_when_it_returns(tmp_path, cl
         t01.close()
 
 
-async def test_a_node_speaks_only_for_its_own_states_agencies(tmp_path, cluster,
-                                                               reactor) -> None:
+async def test_a_node_speaks_only_for_its_own_states_agencies(tmp_path, cluster, reactor) -> None:
     """A message on the wire from 'ID' with an Oregon sender ORI is refused with ER .01.
     (what Nlets does with a sending ORI a member may not use); a resend with the same message
     id is dropped by the broker."""
@@ -174,12 +187,19 @@ async def test_a_node_speaks_only_for_its_own_states_agencies(tmp_path, cluster,
         try:
             js = nc.jetstream()
             sub = await js.pull_subscribe("S1.to.ID", durable="node-ID", stream="S1")
-            env = {"t": "req", "from": "ID", "seq": 7, "trm": "T01",
-                   "text": "DQ.OR0240000.WA.TXT\nOLN/WA1"}
-            first = await js.publish("S1.to.WA", orjson.dumps(env),
-                                     headers={"Nats-Msg-Id": "ID-x-7-WA"})
-            again = await js.publish("S1.to.WA", orjson.dumps(env),
-                                     headers={"Nats-Msg-Id": "ID-x-7-WA"})
+            env = {
+                "t": "req",
+                "from": "ID",
+                "seq": 7,
+                "trm": "T01",
+                "text": "DQ.OR0240000.WA.TXT\nOLN/WA1",
+            }
+            first = await js.publish(
+                "S1.to.WA", orjson.dumps(env), headers={"Nats-Msg-Id": "ID-x-7-WA"}
+            )
+            again = await js.publish(
+                "S1.to.WA", orjson.dumps(env), headers={"Nats-Msg-Id": "ID-x-7-WA"}
+            )
             assert not first.duplicate and again.duplicate
             (answer,) = await sub.fetch(1, timeout=15)
             await answer.ack()
@@ -192,15 +212,15 @@ async def test_a_node_speaks_only_for_its_own_states_agencies(tmp_path, cluster,
 
 
 async def test_no_broker_gets_nlets_out_of_service_and_the_answer_when_it_returns(
-        tmp_path, reactor) -> None:
+    tmp_path, reactor
+) -> None:
     """Every broker server down: the query is journaled, the terminal hears NLETS TEMPORARILY
     OUT OF SERVICE after node_timeout_s, the node keeps trying, and the answer comes once the
     brokers are back."""
     own = NatsCluster(tmp_path / "nats").start()
     try:
         oregon, washington = await two_nodes(tmp_path, own, "U1", reactor)
-        async with running_switch(oregon, reactor) as o, \
-                running_switch(washington, reactor) as w:
+        async with running_switch(oregon, reactor) as o, running_switch(washington, reactor) as w:
             await joined(o, w)
             t01 = await signed_on(o, reactor, "T01")
             for i in range(len(own.nodes)):
@@ -217,8 +237,9 @@ async def test_no_broker_gets_nlets_out_of_service_and_the_answer_when_it_return
         own.stop()
 
 
-async def test_a_request_journaled_but_never_published_is_sent_at_restart(tmp_path, cluster,
-                                                                          reactor) -> None:
+async def test_a_request_journaled_but_never_published_is_sent_at_restart(
+    tmp_path, cluster, reactor
+) -> None:
     """The crash window between journaling a request and the broker taking it: the request
     row is in the journal with no trace of sending; at restart the node publishes it and the
     answer reaches the terminal's mailbox."""
@@ -228,16 +249,22 @@ async def test_a_request_journaled_but_never_published_is_sent_at_restart(tmp_pa
             await joined(o, w)
         conn = sqlite3.connect(oregon.database)
         seq = conn.execute("SELECT MAX(seq) FROM journal").fetchone()[0] + 1
-        conn.execute("INSERT INTO journal (seq, time, direction, link, terminal, operator, ori, "
-                     "key, disposition, reason, osn, ref, text) VALUES "
-                     "(?, '2026-12-07T10:00:00+00:00', 'in', 'tcp', 'T01', 'OP01', 'OR0240000', "
-                     "'DQ', 'accepted', '', 0, 0, ?)", (seq, "DQ.OR0240000.WA.TXT\nOLN/WA5550001"))
+        conn.execute(
+            "INSERT INTO journal (seq, time, direction, link, terminal, operator, ori, "
+            "key, disposition, reason, osn, ref, text) VALUES "
+            "(?, '2026-12-07T10:00:00+00:00', 'in', 'tcp', 'T01', 'OP01', 'OR0240000', "
+            "'DQ', 'accepted', '', 0, 0, ?)",
+            (seq, "DQ.OR0240000.WA.TXT\nOLN/WA5550001"),
+        )
         conn.commit()
         conn.close()
         async with running_switch(oregon, reactor) as o:
+
             def answer() -> list:
-                return o.reader.execute("SELECT text FROM journal WHERE ref = ? AND key = 'DR' "
-                                        "AND terminal = 'T01'", (seq,)).fetchall()
+                return o.reader.execute(
+                    "SELECT text FROM journal WHERE ref = ? AND key = 'DR' AND terminal = 'T01'",
+                    (seq,),
+                ).fetchall()
 
             got = await until(answer, 20, "the recovered request answered")
             assert "OLN/WA5550001" in got[0][0] and o.stats["network_recovered"] == 1

@@ -27,15 +27,32 @@ def consecutive_free_ports(n: int) -> int:
 
 
 def lems(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lems.cli", *args], capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "lems.cli", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_federation_up_runs_an_exercise_and_stops_cleanly(tmp_path) -> None:
     port = consecutive_free_ports(2)
-    proc = subprocess.Popen([sys.executable, "-m", "lems.cli", "federation", "up", str(tmp_path),
-                             "--states", "OR,WA", "--port", str(port), "--for", "120"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lems.cli",
+            "federation",
+            "up",
+            str(tmp_path),
+            "--states",
+            "OR,WA",
+            "--port",
+            str(port),
+            "--for",
+            "120",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         lines = []
         deadline = time.monotonic() + 60
@@ -49,8 +66,15 @@ def test_federation_up_runs_an_exercise_and_stops_cleanly(tmp_path) -> None:
         assert "NATS cluster: nats://127.0.0.1:" in out
         assert f"127.0.0.1:{port}" in out and f"127.0.0.1:{port + 1}" in out
         assert "LOGON.T01.OP01.train-01" in out
-        sent = lems("send", str(tmp_path / "WA"), "--terminal", "T01",
-                    "TQ.WA0010000.OR.TXT\nORI/OR0240000", "--wait", "6")
+        sent = lems(
+            "send",
+            str(tmp_path / "WA"),
+            "--terminal",
+            "T01",
+            "TQ.WA0010000.OR.TXT\nORI/OR0240000",
+            "--wait",
+            "6",
+        )
         assert sent.returncode == 0, sent.stderr
         assert "TR.ORLEDS000" in sent.stdout and "CASCADE COUNTY SHERIFF" in sent.stdout
         watch = lems("watch", str(tmp_path / "WA"), "--count", "1")

@@ -45,7 +45,8 @@ def disqualified(store):
     """(sid, name, dob, sex, rac) of every seeded subject with a record matching CRITERIA."""
     out = []
     for sid, name, dob, sex, rac in store.db.query(
-            "SELECT sid, name, dob, sex, rac FROM subject ORDER BY sid"):
+        "SELECT sid, name, dob, sex, rac FROM subject ORDER BY sid"
+    ):
         rec = store.load(sid)
         if fitness(rec, CRITERIA, TODAY):
             out.append((sid, name, dob, sex, rac))
@@ -57,14 +58,20 @@ def variants(name: str) -> list[str]:
     """What an entity may type for ``LAST,FIRST MIDDLE``."""
     last, _, given = name.partition(",")
     first = given.strip().split(" ")[0]
-    return [name, f"{last},{first}", f"{last},{first[0]}", f"{last}, {given.strip()}",
-            f"{last},{first} Q"]
+    return [
+        name,
+        f"{last},{first}",
+        f"{last},{first[0]}",
+        f"{last}, {given.strip()}",
+        f"{last},{first} Q",
+    ]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_fitness_check_never_says_no_while_a_qualifying_record_is_on_file(store, disqualified,
-                                                                           data):
+def test_fitness_check_never_says_no_while_a_qualifying_record_is_on_file(
+    store, disqualified, data
+):
     sid, name, dob, sex, rac = data.draw(st.sampled_from(disqualified))
     asked = data.draw(st.sampled_from(variants(name)))
     race = data.draw(st.sampled_from([rac, None, "U"]))
@@ -75,7 +82,8 @@ def test_fitness_check_never_says_no_while_a_qualifying_record_is_on_file(store,
 
 def test_name_search_rules(store):
     sid, name, dob, sex, _rac = store.db.one(
-        "SELECT sid, name, dob, sex, rac FROM subject ORDER BY sid LIMIT 1 OFFSET 6")
+        "SELECT sid, name, dob, sex, rac FROM subject ORDER BY sid LIMIT 1 OFFSET 6"
+    )
     last, _, first = name.partition(",")
     # the surname by its phonetic key: a doubled or dropped letter still finds it
     assert sid in store.find(name=f"{last}{last[-1]},{first}", dob=dob)

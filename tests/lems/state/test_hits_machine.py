@@ -60,13 +60,16 @@ class FakeSwitch:
     started: bool = True
 
     def __post_init__(self):
-        self.journal = SimpleNamespace(append=lambda d, text, **kw: self.journaled.append(
-            (kw.get("disposition"), text)))
+        self.journal = SimpleNamespace(
+            append=lambda d, text, **kw: self.journaled.append((kw.get("disposition"), text))
+        )
         routes: dict = {}
-        self.router = SimpleNamespace(routes=routes, relay=lambda req: None,
-                                      intercept=routes.__setitem__)
-        self.directory = SimpleNamespace(control_terminals=lambda: ["T00"],
-                                         terminals={"T00": None, "T01": None})
+        self.router = SimpleNamespace(
+            routes=routes, relay=lambda req: None, intercept=routes.__setitem__
+        )
+        self.directory = SimpleNamespace(
+            control_terminals=lambda: ["T00"], terminals={"T00": None, "T01": None}
+        )
         self.lab = SimpleNamespace(switch=SimpleNamespace(ori=CONTROL))
         self.stop_hooks = []
 
@@ -132,11 +135,19 @@ class HitMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------ events
 
-    @rule(requester=st.sampled_from(REQUESTERS), owner=st.sampled_from(OWNERS),
-          nic=st.sampled_from(RECORDS), pri=st.sampled_from("UR"), rno=st.sampled_from([1, 2]))
+    @rule(
+        requester=st.sampled_from(REQUESTERS),
+        owner=st.sampled_from(OWNERS),
+        nic=st.sampled_from(RECORDS),
+        pri=st.sampled_from("UR"),
+        rno=st.sampled_from([1, 2]),
+    )
     def request(self, requester, owner, nic, pri, rno):
-        for m in [m for m in self.model.values()
-                  if (m.requester, m.owner, m.nic) == (requester, owner, nic)]:
+        for m in [
+            m
+            for m in self.model.values()
+            if (m.requester, m.owner, m.nic) == (requester, owner, nic)
+        ]:
             self.closed[m.id] = "superseded"
             del self.model[m.id]
         msg = Msg(requester, owner, {"NIC": nic, "PRI": pri, "RNO": str(rno), "RTY": "WP"})
@@ -192,8 +203,15 @@ class HitMachine(RuleBasedStateMachine):
         got = self.switch.sent[before:]
         kinds = []
         for terminal, ori, body in got:
-            kind = ("control" if "ESCALATED" in body else "reminder" if "REMINDER" in body
-                    else "second" if "SEND SECOND REQUEST" in body else "?")
+            kind = (
+                "control"
+                if "ESCALATED" in body
+                else "reminder"
+                if "REMINDER" in body
+                else "second"
+                if "SEND SECOND REQUEST" in body
+                else "?"
+            )
             assert kind != "?", body
             if kind == "control":
                 assert terminal == "T00"
@@ -225,8 +243,12 @@ class HitMachine(RuleBasedStateMachine):
     def database_matches_model(self):
         if not hasattr(self, "conn"):
             return
-        rows = {r[0]: r[1:] for r in self.conn.execute(
-            "SELECT id, stage, deadline, next_at, closed, outcome FROM hit_request")}
+        rows = {
+            r[0]: r[1:]
+            for r in self.conn.execute(
+                "SELECT id, stage, deadline, next_at, closed, outcome FROM hit_request"
+            )
+        }
         for rid, m in self.model.items():
             stage, deadline, next_at, closed, _ = rows[rid]
             assert (stage, deadline, closed) == (m.stage, m.deadline.isoformat(), "")

@@ -33,8 +33,8 @@ def record() -> Record:
     rec.cycles = [
         Cycle(1, "20100101", charges=[Charge(1, "2303", "MA", "CONV", "20100301")]),
         Cycle(2, "20200101", charges=[Charge(1, "1313", "MA", "ACQ", "20200301")]),
-        Cycle(3, "20260901", charges=[Charge(1, "0901", "FA")]),          # open, recent
-        Cycle(4, "20240101", charges=[Charge(1, "2202", "FB")]),          # open, old
+        Cycle(3, "20260901", charges=[Charge(1, "0901", "FA")]),  # open, recent
+        Cycle(4, "20240101", charges=[Charge(1, "2202", "FB")]),  # open, old
         Cycle(5, "19700101", manual=True, charges=[Charge(1, "2404", "FC", "CONV", "1970")]),
         Cycle(6, "20150101", sealed=True, charges=[Charge(1, "2589", "FC", "SETA", "2016")]),
     ]
@@ -64,8 +64,7 @@ def test_set_aside_bars():
     assert set_aside_bar(Cycle(1, "2020", charges=[Charge(1, "2303", "MA")])) is None
     assert "CLASS A" in set_aside_bar(Cycle(1, "2020", charges=[Charge(1, "0901", "FA")]))
     assert "TRAFFIC" in set_aside_bar(Cycle(1, "2020", charges=[Charge(1, "5401", "MA")]))
-    assert "DIVERSION" in set_aside_bar(Cycle(1, "2020",
-                                              charges=[Charge(1, "5404", "MA", "DIVD")]))
+    assert "DIVERSION" in set_aside_bar(Cycle(1, "2020", charges=[Charge(1, "5404", "MA", "DIVD")]))
 
 
 def test_purge_cutoffs():
@@ -76,16 +75,37 @@ def test_purge_cutoffs():
 def test_ppf_rules():
     assert may_submit("designated", "NJ", "OR024901Z") and may_submit("cj", "JJ", "OR024015J")
     assert not may_submit("cj", "SO", "OR0240000")
-    nics = parse_report(["NRR.ORLEDS000\nNICS INDEX ENTRIES FOR STATE/OR COUNT/2\n"
-                         "NRI/1 NAM/A,B DOB/19700101 SEX/M ORI/OR024015J PCA/D DTE/2026-01-01\n"
-                         "NRI/2 NAM/C,D DOB/19700101 SEX/F ORI/OR024015J PCA/D DTE/2026-01-01"])
-    ppf = {"1": {"PPN": "P1", "NAM": "A,B", "DOB": "19700102", "SEX": "M", "PCA": "D",
-                 "ORI": "OR024015J"},
-           "3": {"PPN": "P3", "NAM": "E,F", "DOB": "19700101", "SEX": "M", "PCA": "D",
-                 "ORI": "OR024901Z"}}
+    nics = parse_report(
+        [
+            "NRR.ORLEDS000\nNICS INDEX ENTRIES FOR STATE/OR COUNT/2\n"
+            "NRI/1 NAM/A,B DOB/19700101 SEX/M ORI/OR024015J PCA/D DTE/2026-01-01\n"
+            "NRI/2 NAM/C,D DOB/19700101 SEX/F ORI/OR024015J PCA/D DTE/2026-01-01"
+        ]
+    )
+    ppf = {
+        "1": {
+            "PPN": "P1",
+            "NAM": "A,B",
+            "DOB": "19700102",
+            "SEX": "M",
+            "PCA": "D",
+            "ORI": "OR024015J",
+        },
+        "3": {
+            "PPN": "P3",
+            "NAM": "E,F",
+            "DOB": "19700101",
+            "SEX": "M",
+            "PCA": "D",
+            "ORI": "OR024901Z",
+        },
+    }
     found = discrepancies(ppf, nics)
     assert [(o, i.split()[-1]) for o, i, _ in found] == [
-        ("OR024015J", "NRI/1"), ("OR024901Z", "NRI/3"), ("OR024015J", "NRI/2")]
+        ("OR024015J", "NRI/1"),
+        ("OR024901Z", "NRI/3"),
+        ("OR024015J", "NRI/2"),
+    ]
     assert "DOB/19700102 NICS DOB/19700101" in found[0][2]
 
 
@@ -113,8 +133,21 @@ def test_state_commands(tmp_path, capsys):
     assert main(["hits", str(tmp_path)]) == 0
     assert "Hit confirmations (0)" in capsys.readouterr().out
     out = tmp_path / "a.json"
-    assert main(["audit", str(tmp_path), "--ori", "OR0240000", "--json", str(out),
-                 "--csv", str(tmp_path / "a.csv")]) == 0
+    assert (
+        main(
+            [
+                "audit",
+                str(tmp_path),
+                "--ori",
+                "OR0240000",
+                "--json",
+                str(out),
+                "--csv",
+                str(tmp_path / "a.csv"),
+            ]
+        )
+        == 0
+    )
     assert json.loads(out.read_text()) == {"transactions": [], "summary": {}}
     for cmd in (["hits", "--help"], ["audit", "--help"], ["cch", "seed", "--help"]):
         try:

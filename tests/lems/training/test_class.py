@@ -46,22 +46,50 @@ async def test_a_class_of_two_and_its_report(tmp_path, reactor):
     roster.write_text("trainee,terminal\nAvery Hollis,T01\nSam Calloway,T03\n")
     seats = read_roster(roster, lab)
     exercise = load_exercise("wanted-entry-packed")
-    scripts = {"T01": load_script(TRAINEES / "wanted-entry-packed.good"),
-               "T03": load_script(TRAINEES / "wanted-entry-packed.bad")}
+    scripts = {
+        "T01": load_script(TRAINEES / "wanted-entry-packed.good"),
+        "T03": load_script(TRAINEES / "wanted-entry-packed.bad"),
+    }
     async with running_switch(lab, reactor) as sw:
+
         async def settle():
             await wait(sw.writer.submit([]))
 
-        grades = await asyncio.wait_for(run_class(
-            reactor, sw.endpoint, lab, exercise, seats, "morning", scripts=scripts,
-            settle=settle), 60)
+        grades = await asyncio.wait_for(
+            run_class(
+                reactor,
+                sw.endpoint,
+                lab,
+                exercise,
+                seats,
+                "morning",
+                scripts=scripts,
+                settle=settle,
+            ),
+            60,
+        )
     by = {g.trainee: g for g in grades}
     assert by["Avery Hollis"].passed and not by["Sam Calloway"].passed
     assert by["Avery Hollis"].terminal == "T01" and by["Sam Calloway"].terminal == "T03"
     out = tmp_path / "class.csv"
     page = tmp_path / "class.html"
-    assert main(["class", "report", "--lab", str(tmp_path), "--id", "morning",
-                 "--csv", str(out), "--html", str(page)]) == 0
+    assert (
+        main(
+            [
+                "class",
+                "report",
+                "--lab",
+                str(tmp_path),
+                "--id",
+                "morning",
+                "--csv",
+                str(out),
+                "--html",
+                str(page),
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [r["trainee"] for r in rows] == ["Avery Hollis", "Sam Calloway"]
     avery, sam = rows
@@ -78,10 +106,12 @@ async def test_a_class_of_two_and_its_report(tmp_path, reactor):
 
 def test_bad_rosters_are_refused_with_the_row(tmp_path):
     lab = demo_lab(tmp_path)
-    for text, why in [("trainee,terminal\nA,T99\n", "terminal T99 is not in"),
-                      ("trainee,terminal\nA,T01\nB,T01\n", "given to two trainees"),
-                      ("trainee,terminal\n,T01\n", "trainee is empty"),
-                      ("trainee,terminal\n", "no trainees")]:
+    for text, why in [
+        ("trainee,terminal\nA,T99\n", "terminal T99 is not in"),
+        ("trainee,terminal\nA,T01\nB,T01\n", "given to two trainees"),
+        ("trainee,terminal\n,T01\n", "trainee is empty"),
+        ("trainee,terminal\n", "no trainees"),
+    ]:
         p = tmp_path / "r.csv"
         p.write_text(text)
         with pytest.raises(ConfigError, match=why):

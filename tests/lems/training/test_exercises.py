@@ -24,7 +24,7 @@ WRONG = {
     "answer-yq": "YR went to OR0260200, not to OR0260000 (who sent the YQ)",
     "wanted-entry-packed": "EW lacks SOC, OLN, OLS, EYE, SMT, AKA - pack every identifier",
     "correct-rejected-entry": "EV refused (MISSING-FIELD VCO MISSING MANDATORY FIELD VCO) and "
-                              "never corrected",
+    "never corrected",
     "designated-consent": "every QCH was refused (last: CONSENT-REQUIRED PUR",
     "broadcast-aml": "no AML was sent",
     "plate-hit-confirm": "the HIT received at",
@@ -56,11 +56,18 @@ async def _run(tmp_path, reactor, exercise_id, trainee_script, speed=None):
     exercise = load_exercise(exercise_id)
     lab.clock_speed = speed or exercise.clock_speed
     async with running_switch(lab, reactor) as switch:
+
         async def settle():
             await wait(switch.writer.submit([]))
 
-        coro = run_exercise(reactor, switch.endpoint, lab, exercise,
-                            script=load_script(TRAINEES / trainee_script), settle=settle)
+        coro = run_exercise(
+            reactor,
+            switch.endpoint,
+            lab,
+            exercise,
+            script=load_script(TRAINEES / trainee_script),
+            settle=settle,
+        )
         return lab, await asyncio.wait_for(coro, 30)
 
 
@@ -69,17 +76,20 @@ async def _run(tmp_path, reactor, exercise_id, trainee_script, speed=None):
 
 async def test_late_answer_misses_the_urgent_deadline(tmp_path, reactor):
     slow = tmp_path / "slow.script"
-    slow.write_text((TRAINEES / "answer-yq.good").read_text().replace(
-        "send YR", "wait 1.2\nsend YR", 1))
+    slow.write_text(
+        (TRAINEES / "answer-yq.good").read_text().replace("send YR", "wait 1.2\nsend YR", 1)
+    )
     lab = demo_lab(tmp_path / "lab")
     exercise = load_exercise("answer-yq")
     lab.clock_speed = 600.0  # one real second is ten lab minutes
     async with running_switch(lab, reactor) as switch:
+
         async def settle():
             await wait(switch.writer.submit([]))
 
-        grade = await run_exercise(reactor, switch.endpoint, lab, exercise,
-                                   script=load_script(slow), settle=settle)
+        grade = await run_exercise(
+            reactor, switch.endpoint, lab, exercise, script=load_script(slow), settle=settle
+        )
     assert not grade.passed
     reason = next(r for r in grade.reasons() if r.startswith("answer-in-time"))
     assert "after the YQ; deadline 10 minutes for PRI/U" in reason
@@ -99,10 +109,12 @@ async def test_fics_dealer_is_told_the_outcome_never_the_prohibitor(tmp_path, re
     assert good.passed, good.reasons()
     conn = sqlite3.connect(lab.database)
     try:
-        told = conn.execute("SELECT text FROM journal WHERE direction = 'out' AND terminal = 'T13' "
-                            "AND key = 'FCR'").fetchall()
-        kept = conn.execute("SELECT reason FROM journal WHERE key = 'FCK' "
-                            "AND disposition = 'fics-denied'").fetchall()
+        told = conn.execute(
+            "SELECT text FROM journal WHERE direction = 'out' AND terminal = 'T13' AND key = 'FCR'"
+        ).fetchall()
+        kept = conn.execute(
+            "SELECT reason FROM journal WHERE key = 'FCK' AND disposition = 'fics-denied'"
+        ).fetchall()
     finally:
         conn.close()
     assert len(told) == 1 and "STATUS/DENIED" in told[0][0] and "FTN/F" in told[0][0]
@@ -113,8 +125,11 @@ async def test_fics_dealer_is_told_the_outcome_never_the_prohibitor(tmp_path, re
 
 def test_bad_exercise_files_are_refused_with_the_place():
     with pytest.raises(ConfigError, match=r"\[task\[0\]\.check\[0\]\]: type must be one of"):
-        parse_exercise({"exercise": {"id": "x", "title": "y"},
-                        "task": [{"id": "t", "text": "x", "check": [{"type": "sendt",
-                                                                     "key": "EW"}]}]})
+        parse_exercise(
+            {
+                "exercise": {"id": "x", "title": "y"},
+                "task": [{"id": "t", "text": "x", "check": [{"type": "sendt", "key": "EW"}]}],
+            }
+        )
     with pytest.raises(ConfigError, match="an exercise needs at least one"):
         parse_exercise({"exercise": {"id": "x", "title": "y"}})

@@ -23,12 +23,21 @@ async def run_once(lab, reactor, exercise_id, script_path):
     exercise = load_exercise(exercise_id)
     lab.clock_speed = exercise.clock_speed
     async with running_switch(lab, reactor) as switch:
+
         async def settle():
             await wait(switch.writer.submit([]))
 
-        return await asyncio.wait_for(run_exercise(
-            reactor, switch.endpoint, lab, exercise, script=load_script(script_path),
-            settle=settle), 30)
+        return await asyncio.wait_for(
+            run_exercise(
+                reactor,
+                switch.endpoint,
+                lab,
+                exercise,
+                script=load_script(script_path),
+                settle=settle,
+            ),
+            30,
+        )
 
 
 @pytest.mark.parametrize("exercise_id", sorted(WRONG))
@@ -39,14 +48,13 @@ async def test_reset_then_rerun_good_and_bad(exercise_id, tmp_path, reactor):
         with pytest.raises(LemsError, match="switch is running"):
             snapshot(load_lab(tmp_path), "before-class")
     assert main(["lab", "snapshot", str(tmp_path), "before-class"]) == 0
-    first = await run_once(load_lab(tmp_path), reactor, exercise_id,
-                           TRAINEES / f"{exercise_id}.good")
+    first = await run_once(
+        load_lab(tmp_path), reactor, exercise_id, TRAINEES / f"{exercise_id}.good"
+    )
     assert first.passed, first.reasons()
     assert main(["lab", "reset", str(tmp_path), "before-class"]) == 0
-    bad = await run_once(load_lab(tmp_path), reactor, exercise_id,
-                         TRAINEES / f"{exercise_id}.bad")
-    assert not bad.passed and any(WRONG[exercise_id] in r for r in bad.reasons()), \
-        bad.reasons()
+    bad = await run_once(load_lab(tmp_path), reactor, exercise_id, TRAINEES / f"{exercise_id}.bad")
+    assert not bad.passed and any(WRONG[exercise_id] in r for r in bad.reasons()), bad.reasons()
     assert load_grades(load_lab(tmp_path))[-1].reasons() == bad.reasons()
     assert snapshots(load_lab(tmp_path)) == ["before-class"]
 
@@ -61,10 +69,12 @@ async def test_entry_exercise_runs_twice_on_the_same_lab(tmp_path, reactor):
 
 async def test_grading_compares_parsed_values(tmp_path, reactor):
     spaced = tmp_path / "spaced.script"
-    spaced.write_text((TRAINEES / "wanted-entry-packed.good").read_text().replace(
-        "NAM/HARTWELL,VERNON LEE", "NAM/HARTWELL, VERNON  LEE"))
-    g = await run_once(demo_lab(tmp_path / "lab"), reactor, "wanted-entry-packed",
-                       spaced)
+    spaced.write_text(
+        (TRAINEES / "wanted-entry-packed.good")
+        .read_text()
+        .replace("NAM/HARTWELL,VERNON LEE", "NAM/HARTWELL, VERNON  LEE")
+    )
+    g = await run_once(demo_lab(tmp_path / "lab"), reactor, "wanted-entry-packed", spaced)
     assert g.passed, g.reasons()
 
 
