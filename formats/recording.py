@@ -83,6 +83,13 @@ class Record:
     osn: int = 0
     ref: int = 0
 
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Record:
+        """A journal row read in its column order (``lems.journal.COLUMNS``: seq, time,
+        direction, link, terminal, operator, ori, key, disposition, reason, osn, ref, text)."""
+        seq, time, direction, *between, text = row  # link ... ref: the fields after text
+        return cls(seq, time, direction, text, *between)
+
     @property
     def payload(self) -> bytes:
         """The exact bytes of the frame."""

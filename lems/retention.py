@@ -103,38 +103,7 @@ def export(conn: sqlite3.Connection, upto: int, directory: Path, note: str = "")
         ):
             if row[0] in skip:
                 continue
-            (
-                seq,
-                t,
-                direction,
-                link,
-                terminal,
-                operator,
-                ori,
-                key,
-                disposition,
-                reason,
-                osn,
-                ref,
-                text,
-            ) = row
-            w.write(
-                Record(
-                    seq=seq,
-                    time=t,
-                    direction=direction,
-                    text=text,
-                    link=link,
-                    terminal=terminal,
-                    operator=operator,
-                    ori=ori,
-                    key=key,
-                    disposition=disposition,
-                    reason=reason,
-                    osn=osn,
-                    ref=ref,
-                )
-            )
+            w.write(Record.from_row(row))
         count = w.count
     _, records = read(tmp)  # read back before anything is deleted
     back = sum(1 for _ in records)

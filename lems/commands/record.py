@@ -192,36 +192,7 @@ def journal_records(
 
     filt = filt or JournalFilter()
     for row in journal.rows(conn, after, upto, filt.since or "", filt.until or ""):
-        (
-            seq,
-            t,
-            direction,
-            link,
-            terminal,
-            operator,
-            ori,
-            key,
-            disposition,
-            reason,
-            osn,
-            ref,
-            text,
-        ) = row
-        r = Record(
-            seq=seq,
-            time=t,
-            direction=direction,
-            text=text,
-            link=link,
-            terminal=terminal,
-            operator=operator,
-            ori=ori,
-            key=key,
-            disposition=disposition,
-            reason=reason,
-            osn=osn,
-            ref=ref,
-        )
+        r = Record.from_row(row)
         if filt.wants(r):
             yield r
 
