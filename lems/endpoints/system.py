@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,12 @@ from formats.dictionary import Dictionary
 from formats.errors import Reject
 from formats.grammar import Parser
 from formats.rejects import RejectCode
+from lems import committer
 from lems.clock import LabClock
+
+CATCH_UP_PAGES = 2000
+"""WAL pages (8 MB) above which a WAL that passive checkpoints did not start again since the
+last pass is caught up with the writer's lock held (``_checkpoints``)."""
 
 Emit = Callable[[str, str, str, str], None]
 """``emit(ori, body, terminal, sensitive)``: send unsolicited traffic to an ORI."""
@@ -56,6 +62,35 @@ class GroupConnection(sqlite3.Connection):
     of its own), so none waits on another's lock.
     """
 
+    _checkpointer: tuple[threading.Thread, threading.Event] | None = None
+
+    def checkpoint_in_thread(self, path: str) -> None:
+        """Turn SQLite's automatic checkpoint off and copy the WAL back from a thread instead.
+
+        The automatic checkpoint runs inside whichever commit crosses 1,000 WAL pages, on the
+        reactor thread here: measured alone, NCIC's commits stalled up to 836 ms on it (40 ms
+        without; docs/BENCHMARKS.md, issue 20). ``_checkpoints`` runs them from a connection
+        of its own; once one has caught up the next commit starts the WAL again from its
+        beginning, cut back to ``committer.WAL_LIMIT``.
+        """
+        self.execute("PRAGMA wal_autocheckpoint=0").fetchall()
+        self.execute(f"PRAGMA journal_size_limit={committer.WAL_LIMIT}").fetchall()
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=_checkpoints, args=(path, stop), name=f"checkpoint {path}", daemon=True
+        )
+        thread.start()
+        self._checkpointer = (thread, stop)
+
+    def close(self) -> None:
+        """Stop the checkpoint thread first (closing the last connection checkpoints anyway)."""
+        if self._checkpointer is not None:
+            thread, stop = self._checkpointer
+            self._checkpointer = None
+            stop.set()
+            thread.join()
+        super().close()
+
     def commit(self) -> None:
         if _Group.depth:
             _Group.waiting[self] = None
@@ -78,6 +113,48 @@ class GroupConnection(sqlite3.Connection):
         if _Group.waiting:
             commit_group()
         return super().executescript(script)
+
+
+def _checkpoints(path: str, stop: threading.Event) -> None:
+    """Checkpoint ``path``'s WAL every ``committer.CHECKPOINT_EVERY`` seconds, off the reactor.
+
+    A passive checkpoint (as ``lems.committer.checkpoints`` does for the lab database) never
+    blocks the writer, but under commits with little pause between them it never catches up:
+    each copies what was committed before it began while more is appended, so the WAL is never
+    started again and grows without end (200 MB for 16 MB of rows in a tight loop). When it
+    has passed ``CATCH_UP_PAGES`` and grown since the last pass, a RESTART checkpoint takes the
+    writer's lock to copy the rest, which the passive pass left small: a commit may then wait
+    for those few pages, not for the whole WAL as with SQLite's automatic checkpoint. Results
+    are read to the end (``fetchall``) so no statement stays open. A failure is said once and
+    retried."""
+    conn: sqlite3.Connection | None = None
+    failing = ""
+    last = 0
+    try:
+        while not stop.wait(committer.CHECKPOINT_EVERY):
+            try:
+                if conn is None:
+                    conn = committer.open_db(path)
+                pages = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0][1]
+                if last > CATCH_UP_PAGES and pages > last:
+                    conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+                    pages = 0
+                last = pages
+            except sqlite3.Error as e:
+                why = committer.describe(e)
+                if why != failing:
+                    committer.say("ERROR", f"checkpoint of {path} failed: {why}; retrying")
+                failing = why
+                if conn is not None:
+                    conn.close()
+                    conn = None
+                continue
+            if failing:
+                committer.say("WARNING", f"checkpoint of {path} works again")
+                failing = ""
+    finally:
+        if conn is not None:
+            conn.close()
 
 
 class group_commit:  # a context manager, used as ``with group_commit():``
@@ -114,12 +191,15 @@ def commit_group() -> None:
 
 def open_db(path: str | Path, schema: str) -> sqlite3.Connection:
     """One system's own database file (WAL, autocommit off: the system commits per request,
-    or once per reactor turn inside ``group_commit``)."""
+    or once per reactor turn inside ``group_commit``; its WAL is checkpointed from a thread,
+    ``GroupConnection.checkpoint_in_thread``)."""
     conn = sqlite3.connect(str(path), check_same_thread=False, factory=GroupConnection)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.executescript(schema)
     conn.commit()
+    assert isinstance(conn, GroupConnection)
+    conn.checkpoint_in_thread(str(path))
     return conn
 
 
