@@ -29,12 +29,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet import protocol
 from twisted.logger import Logger
 
 from lems.limits import Rates
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
 
 log = Logger()
 
@@ -76,7 +79,7 @@ class AcceptGate:
         self,
         rates: Rates,
         max_unsigned: int,
-        reactor: Any,
+        reactor: IReactorTime,
         signed_on: Callable[[Any], bool],
         summary: Callable[[str, str], None],
         stats: Counter[str],

@@ -30,6 +30,7 @@ from lems.lab import LabConfig
 from lems.store import Statement, Writer
 
 if TYPE_CHECKING:
+    from lems.reactor import ISwitchReactor
     from lems.router import Reply, Request, Router
 
 
@@ -37,7 +38,7 @@ class SwitchPort(Protocol):
     """The switch as a service sees it."""
 
     lab: LabConfig
-    reactor: Any
+    reactor: ISwitchReactor
     clock: LabClock
     directory: Directory
     dictionary: Dictionary

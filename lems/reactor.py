@@ -1,11 +1,28 @@
 """Install Twisted's asyncio reactor once, before anything imports ``twisted.internet.reactor``,
-so Twisted protocols and asyncio libraries (aiomqtt) share one loop."""
+so Twisted protocols and asyncio libraries (aiomqtt) share one loop; and name, as Twisted
+interfaces, the parts of a reactor the switch and its store call, so a reactor is typed by what
+is asked of it (a ``task.Clock`` where only time is, in tests)."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from typing import Any
+
+from twisted.internet.interfaces import IReactorFDSet, IReactorThreads, IReactorTime
+
+
+class IWriterReactor(IReactorTime, IReactorFDSet):
+    """What ``lems.store.Writer`` calls: timers, and the socket to its writer process, which it
+    reads and writes itself (``addReader``/``addWriter``) rather than through a transport.
+
+    A type for mypy only: no reactor declares it, and nothing checks ``providedBy`` against it;
+    every Twisted reactor provides both parts."""
+
+
+class ISwitchReactor(IWriterReactor, IReactorThreads):
+    """What ``lems.switch.Switch`` calls: the writer's needs plus the reactor's thread pool (sign-on
+    password checks and exports run off the reactor thread). A type for mypy only, as above."""
 
 
 def install(kind: str = "asyncio") -> Any:

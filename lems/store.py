@@ -20,7 +20,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReadDescriptor, IWriteDescriptor
@@ -32,6 +32,9 @@ from zope.interface import implementer
 from formats.errors import LemsError
 from hardware.turns import at_turn_end
 from lems.committer import HEADER, frames
+
+if TYPE_CHECKING:
+    from lems.reactor import IWriterReactor
 
 log = Logger()
 
@@ -266,7 +269,7 @@ class Writer:
     def __init__(
         self,
         path: str | Path,
-        reactor: Any,
+        reactor: IWriterReactor,
         migrations: dict[int, str] | None = None,
         on_failure: Callable[[str], None] | None = None,
     ) -> None:

@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet import threads
 from twisted.internet.defer import Deferred, DeferredList, succeed
@@ -67,6 +67,9 @@ from lems.signon import (
 )
 from lems.store import Statement, Writer
 
+if TYPE_CHECKING:
+    from lems.reactor import ISwitchReactor
+
 log = Logger()
 
 
@@ -91,7 +94,9 @@ MAX_OSN_DIGITS = 18
 class Switch:
     """One running lab."""
 
-    def __init__(self, lab: LabConfig, reactor: Any, *, clock: LabClock | None = None) -> None:
+    def __init__(
+        self, lab: LabConfig, reactor: ISwitchReactor, *, clock: LabClock | None = None
+    ) -> None:
         self.lab = lab
         self.reactor = reactor
         self._own_clock = clock is None

@@ -13,10 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from formats.errors import ConfigError, LemsError
 from lems.cli import console, errors
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTCP
 
 
 def register(sub: Any) -> None:
@@ -124,7 +127,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return status["code"]
 
 
-def serve_http(reactor: Any, system: Any, description: str, failed: Any) -> None:
+def serve_http(reactor: IReactorTCP, system: Any, description: str, failed: Any) -> None:
     """Serve ``system`` (the mock Nlets) as Nlets XML over HTTP(S) POST."""
     from twisted.internet.endpoints import serverFromString
 

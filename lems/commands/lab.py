@@ -7,13 +7,16 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from formats.errors import ConfigError, LemsError
 from lems.cli import console, errors, show
 from lems.store import StoreError, problem
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
 
 EXIT_STORAGE = 3
 """``lems serve``'s exit status when storage failed while serving (docs/OPERATIONS.md)."""
@@ -483,7 +486,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     result = {"code": 0}
 
-    async def run(reactor: Any) -> None:
+    async def run(reactor: IReactorTime) -> None:
         client = TerminalClient(reactor)
         try:
             await client.connect(to)

@@ -11,10 +11,13 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from formats.errors import ConfigError
 from lems.cli import console, errors
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
 
 
 def register(sub: Any) -> None:
@@ -158,7 +161,7 @@ def cmd_terminal(args: argparse.Namespace) -> int:
 
     script = load_script(args.script)
 
-    async def main(reactor: Any) -> int:
+    async def main(reactor: IReactorTime) -> int:
         results = await run_many(
             reactor, endpoint, creds, script, rate=args.rate, repeat=args.repeat
         )

@@ -6,10 +6,13 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from formats.errors import ConfigError
 from lems.cli import console, errors
+
+if TYPE_CHECKING:
+    from lems.reactor import ISwitchReactor
 
 
 def register(sub: Any) -> None:
@@ -107,7 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for t in exercise.tasks:
         console.print(f"  TASK {t.id}: {t.text}", markup=False)
 
-    async def main(reactor: Any) -> int:
+    async def main(reactor: ISwitchReactor) -> int:
         switch = None
         endpoint = args.switch
         if endpoint is None:
@@ -205,7 +208,7 @@ def cmd_class_start(args: argparse.Namespace) -> int:
             markup=False,
         )
 
-    async def main(reactor: Any) -> int:
+    async def main(reactor: ISwitchReactor) -> int:
         switch = None
         endpoint = args.switch
         if endpoint is None:
@@ -263,7 +266,7 @@ def cmd_class_report(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _own_switch(lab: Any, reactor: Any, scripted: list[str]) -> tuple[Any, str]:
+async def _own_switch(lab: Any, reactor: ISwitchReactor, scripted: list[str]) -> tuple[Any, str]:
     """Start the lab's switch in this process for an exercise or a class (no ``--switch``):
     the scripted terminals get passwords for this run (``session_passwords``); returns the
     switch and the endpoint its terminals connect to."""

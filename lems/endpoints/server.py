@@ -9,7 +9,7 @@ output queue.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from twisted.logger import Logger
 
@@ -20,13 +20,16 @@ from hardware.turns import at_turn_end
 from lems.endpoints.faults import DROP, ERROR, Faults
 from lems.endpoints.system import System, commit_group, group_commit, grouping
 
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
+
 log = Logger()
 
 
 class EndpointServer:
     """Serves ``system``; ``handler`` is the link-handler factory for a listener."""
 
-    def __init__(self, system: System, reactor: Any, faults: Faults | None = None) -> None:
+    def __init__(self, system: System, reactor: IReactorTime, faults: Faults | None = None) -> None:
         self.system = system
         self.reactor = reactor
         self.faults = faults or Faults()

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
 
 from lems import store
 from lems.store import Statement, Writer
+
+if TYPE_CHECKING:
+    from lems.reactor import IWriterReactor
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -178,7 +181,7 @@ def connect(path: Path) -> sqlite3.Connection:
 class StateDB:
     """The reader connection (reactor thread) and the writer of ``state.db``."""
 
-    def __init__(self, path: Path, reactor: Any) -> None:
+    def __init__(self, path: Path, reactor: IWriterReactor) -> None:
         self.path = path
         self.reader = connect(path)
         self.writer = Writer(path, reactor, MIGRATIONS)

@@ -18,7 +18,7 @@ import io
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from formats.errors import ConfigError
 from lems.lab import LabConfig
@@ -26,6 +26,9 @@ from lems.training.exercise import Exercise
 from lems.training.grading import Grade, last_seq
 from lems.training.run import case_number, run_exercise
 from terminals.script import Script
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +75,7 @@ def read_roster(path: Path, lab: LabConfig) -> list[Seat]:
 
 
 async def run_class(
-    reactor: Any,
+    reactor: IReactorTime,
     endpoint: str,
     lab: LabConfig,
     exercise: Exercise,

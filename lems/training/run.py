@@ -14,13 +14,16 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from formats.errors import LemsError
 from lems.lab import LabConfig
 from lems.training.exercise import Exercise
 from lems.training.grading import Grade, grade, last_seq
 from terminals.script import Credentials, Script, parse_script, run_terminal
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
 
 
 class ExerciseError(LemsError):
@@ -66,7 +69,7 @@ def session_passwords(lab: LabConfig, terminals: Iterable[str]) -> None:
 
 
 async def setup(
-    reactor: Any, endpoint: str, lab: LabConfig, exercise: Exercise, trainee: str
+    reactor: IReactorTime, endpoint: str, lab: LabConfig, exercise: Exercise, trainee: str
 ) -> None:
     """Run the exercise's setup scripts, in order; a failing step stops the exercise."""
     exercise = exercise.with_vars(
@@ -85,7 +88,7 @@ async def setup(
 
 
 async def run_exercise(
-    reactor: Any,
+    reactor: IReactorTime,
     endpoint: str,
     lab: LabConfig,
     exercise: Exercise,
