@@ -698,7 +698,7 @@ def prepare_lab(
     """A lab for ``n`` terminals (seeded, from the cache when it has one: ``CACHE``), with
     ``journal_rows`` journal rows and ``mailbox_depth`` messages waiting for an offline
     terminal already in its database; and each terminal's request cycle."""
-    key = f"lab-n{n}-{endpoints}-j{journal_rows}-m{mailbox_depth}"
+    key = f"lab-n{n}-{endpoints}-j{journal_rows}-m{mailbox_depth}-{_lab_version()}"
     cached = CACHE / key
     if not (cached / "ready").exists():
         shutil.rmtree(cached, ignore_errors=True)
@@ -712,6 +712,19 @@ def prepare_lab(
     shutil.rmtree(lab, ignore_errors=True)
     shutil.copytree(cached, lab)
     return lab, find_hits(lab)
+
+
+def _lab_version() -> str:
+    """What a cached lab was built from: the demo lab's template, the lab settings and this
+    benchmark's own edits to them. A lab cached before one of them changed (a new limit with a
+    default the benchmark must turn off) is not reused."""
+    import hashlib
+
+    import lems.lab
+
+    here = Path(__file__)
+    sources = [here, Path(lems.lab.__file__), Path(lems.lab.__file__).with_name("demo_lab.toml")]
+    return hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:10]
 
 
 CACHE = Path(tempfile.gettempdir()) / "lems-bench-cache"
