@@ -46,7 +46,8 @@ def bound_send_buffer(link: Any) -> None:
     """Cap a TCP link's kernel send buffer, which Linux otherwise grows up to 4 MB: a peer that
     does not read is then noticed (the transport pauses the link) after a few hundred kilobytes
     of answers, not after megabytes of work the switch did for nobody."""
-    handle = getattr(link.transport, "getHandle", lambda: None)()
+    transport = getattr(link, "transport", None)  # an MQTT link has none: the broker's socket
+    handle = getattr(transport, "getHandle", lambda: None)()
     if isinstance(handle, socket.socket) and handle.type == socket.SOCK_STREAM:
         with contextlib.suppress(OSError):
             handle.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
