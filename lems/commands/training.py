@@ -119,19 +119,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
 
             async def until() -> None:
-                console.print(
+                await _until_enter(
                     f"Trainee: sign on at {args.terminal or exercise.trainee} "
                     f"(lems terminal {endpoint} --lab {args.lab} --terminal "
                     f"{args.terminal or exercise.trainee}); press Enter here when "
                     f"done (time limit {exercise.time_limit:g} lab s).",
-                    markup=False,
+                    exercise.time_limit / lab.clock_speed,
                 )
-                read = asyncio.ensure_future(asyncio.to_thread(sys.stdin.readline))
-                await asyncio.wait([read], timeout=exercise.time_limit / lab.clock_speed)
 
             async def settle() -> None:
-                if switch is not None:
-                    await switch.writer.submit([]).asFuture(asyncio.get_running_loop())
+                await _settle(switch)
 
             grade = await run_exercise(
                 reactor,
@@ -216,18 +213,15 @@ def cmd_class_start(args: argparse.Namespace) -> int:
         try:
 
             async def until() -> None:
-                console.print(
+                await _until_enter(
                     f"Trainees: sign on at your terminals (lems terminal {endpoint} "
                     f"--lab {args.lab} --terminal T..). Press Enter here to end the "
                     f"exercise (time limit {exercise.time_limit:g} lab s).",
-                    markup=False,
+                    exercise.time_limit / lab.clock_speed,
                 )
-                read = asyncio.ensure_future(asyncio.to_thread(sys.stdin.readline))
-                await asyncio.wait([read], timeout=exercise.time_limit / lab.clock_speed)
 
             async def settle() -> None:
-                if switch is not None:
-                    await switch.writer.submit([]).asFuture(asyncio.get_running_loop())
+                await _settle(switch)
 
             grades = await run_class(
                 reactor,
@@ -264,6 +258,21 @@ def cmd_class_report(args: argparse.Namespace) -> int:
     if not args.csv and not args.html:
         print(text, end="")
     return 0
+
+
+async def _until_enter(prompt: str, seconds: float) -> None:
+    """Show ``prompt``, then wait for Enter on the console or ``seconds``, whichever is first:
+    how an instructor ends an exercise or a class."""
+    console.print(prompt, markup=False)
+    read = asyncio.ensure_future(asyncio.to_thread(sys.stdin.readline))
+    await asyncio.wait([read], timeout=seconds)
+
+
+async def _settle(switch: Any) -> None:
+    """Wait until everything the exercise's own switch (if it started one) queued is committed,
+    so grading reads the whole journal."""
+    if switch is not None:
+        await switch.writer.submit([]).asFuture(asyncio.get_running_loop())
 
 
 async def _own_switch(lab: Any, reactor: ISwitchReactor, scripted: list[str]) -> tuple[Any, str]:
