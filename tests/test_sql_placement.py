@@ -25,7 +25,6 @@ REPOSITORIES = {"lems/store.py", "lems/journal.py", "lems/mailbox.py", "lems/sta
 
 NOT_MOVED_YET = {
     # command line tools reading and changing the database
-    "lems/commands/admin.py",
     "lems/commands/endpoint.py",
     "lems/commands/federation.py",
     "lems/commands/state.py",

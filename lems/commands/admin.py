@@ -66,17 +66,14 @@ def _db(dir: Path) -> tuple[Any, sqlite3.Connection]:
 
 def cmd_operator_unlock(args: argparse.Namespace) -> int:
     from lems import store
+    from lems.repositories import directory_state
 
     lab, conn = _db(args.dir)
     if args.operator not in lab.operators:
         raise ConfigError(f"operator {args.operator} is not in {lab.path}")
     with conn:
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(
-            "INSERT INTO operator_state (operator, failures, locked) VALUES (?, 0, 0) "
-            "ON CONFLICT(operator) DO UPDATE SET failures = 0, locked = 0",
-            (args.operator,),
-        )
+        directory_state.unlock(conn, args.operator)
         store.bump_directory_version(conn)
         conn.execute("COMMIT")
     from lems.state import adminlog
@@ -141,11 +138,10 @@ def cmd_operator_passwd(args: argparse.Namespace) -> int:
 
 
 def cmd_operator_list(args: argparse.Namespace) -> int:
+    from lems.repositories import directory_state
+
     lab, conn = _db(args.dir)
-    state = {
-        op: (f, lk)
-        for op, f, lk in conn.execute("SELECT operator, failures, locked FROM operator_state")
-    }
+    state = {op: (f, lk) for op, f, lk in directory_state.operators(conn)}
     table = Table(title="operators")
     for col in ("operator", "name", "terminals", "cleared", "failures", "locked"):
         table.add_column(col)
@@ -165,18 +161,13 @@ def cmd_operator_list(args: argparse.Namespace) -> int:
 
 def cmd_agency_state(args: argparse.Namespace) -> int:
     from lems import store
+    from lems.repositories import directory_state
 
     lab, conn = _db(args.dir)
     if args.ori not in lab.agencies:
         raise ConfigError(f"ORI {args.ori} is not an agency of {lab.path}")
     conn.execute("BEGIN IMMEDIATE")
-    conn.execute(
-        "INSERT INTO agency_state (ori, suspended, reason, changed) "
-        "VALUES (?, ?, ?, datetime('now')) ON CONFLICT(ori) DO UPDATE SET "
-        "suspended = excluded.suspended, reason = excluded.reason, "
-        "changed = excluded.changed",
-        (args.ori, int(args.suspend), args.reason),
-    )
+    directory_state.agency(conn, args.ori, args.suspend, args.reason)
     store.bump_directory_version(conn)
     conn.execute("COMMIT")
     from lems.state import adminlog
@@ -189,10 +180,10 @@ def cmd_agency_state(args: argparse.Namespace) -> int:
 
 
 def cmd_agency_list(args: argparse.Namespace) -> int:
+    from lems.repositories import directory_state
+
     lab, conn = _db(args.dir)
-    susp = {
-        o: r for o, r in conn.execute("SELECT ori, reason FROM agency_state WHERE suspended = 1")
-    }
+    susp = directory_state.suspended(conn)
     table = Table(title="agencies")
     for col in ("ORI", "name", "category", "type", "CCH entry", "agreement", "state"):
         table.add_column(col)

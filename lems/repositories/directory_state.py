@@ -37,3 +37,26 @@ def suspended(conn: sqlite3.Connection) -> dict[str, str]:
 def operators(conn: sqlite3.Connection) -> Iterator[tuple[str, int, int]]:
     """(operator, failures, locked) of every operator with a state row."""
     yield from conn.execute("SELECT operator, failures, locked FROM operator_state")
+
+
+def unlock(conn: sqlite3.Connection, operator: str) -> None:
+    """Clear ``operator``'s failed sign-ons and lockout (``lems operator unlock``; the caller
+    holds the transaction and bumps the directory version)."""
+    conn.execute(
+        "INSERT INTO operator_state (operator, failures, locked) VALUES (?, 0, 0) "
+        "ON CONFLICT(operator) DO UPDATE SET failures = 0, locked = 0",
+        (operator,),
+    )
+
+
+def agency(conn: sqlite3.Connection, ori: str, suspended: bool, reason: str) -> None:
+    """Suspend or reinstate agency ``ori`` (``reason``: shown in the reject it gets), stamped
+    with the wall time (``lems agency``; the caller holds the transaction and bumps the
+    directory version)."""
+    conn.execute(
+        "INSERT INTO agency_state (ori, suspended, reason, changed) "
+        "VALUES (?, ?, ?, datetime('now')) ON CONFLICT(ori) DO UPDATE SET "
+        "suspended = excluded.suspended, reason = excluded.reason, "
+        "changed = excluded.changed",
+        (ori, int(suspended), reason),
+    )
