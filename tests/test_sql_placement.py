@@ -25,9 +25,7 @@ REPOSITORIES = {"lems/store.py", "lems/journal.py", "lems/mailbox.py", "lems/sta
 
 NOT_MOVED_YET = {
     # command line tools reading and changing the database
-    "lems/commands/endpoint.py",
     "lems/commands/federation.py",
-    "lems/commands/state.py",
     # the simulated national systems, each over its own database
     "lems/endpoints/client.py",
     "lems/endpoints/iii.py",

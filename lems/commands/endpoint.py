@@ -198,16 +198,14 @@ def cmd_seed(args: argparse.Namespace) -> int:
     if not counts:
         console.print("endpoint databases exist (use --force to replace them)", markup=False)
         return 1
+    from lems.repositories import state_meta
     from lems.state import db as state_db
     from lems.state import seed as cch_seed
 
     conn = state_db.connect(state_db.path_for(lab.database))
     try:
         counts["state"] = cch_seed.seed_world(conn, args.subjects, seed)  # CCH subjects
-        conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('cch_seeded', ?)",
-            (str(args.subjects),),
-        )
+        conn.execute(*state_meta.cch_seeded(args.subjects))
         conn.commit()
     finally:
         conn.close()

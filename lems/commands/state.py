@@ -91,26 +91,23 @@ def _state(dir: Path) -> tuple[Any, Path]:
 
 def lab_now(conn: sqlite3.Connection) -> datetime | None:
     """Lab time now, from the anchor the switch wrote at start; None if it never ran."""
-    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    if "clock_lab" not in meta:
+    from lems.repositories.state_meta import clock_anchor
+
+    anchor = clock_anchor(conn)
+    if anchor is None:
         return None
-    elapsed = (time.time() - float(meta["clock_wall"])) * float(meta["clock_speed"])
-    return datetime.fromisoformat(meta["clock_lab"]) + timedelta(seconds=elapsed)
+    return anchor.lab + timedelta(seconds=(time.time() - anchor.wall) * anchor.speed)
 
 
 def cmd_hits(args: argparse.Namespace) -> int:
+    from lems.repositories.hit_requests import listing
     from lems.state.db import connect
 
     lab, path = _state(args.dir)
     zone = lab_zone(lab.timezone)
     conn = connect(path)
     now = lab_now(conn)
-    where = "1" if args.all else "closed = ''"
-    rows = conn.execute(
-        f"SELECT id, requester, terminal, owner, nic, oca, rty, pri, rno, "
-        f"opened, deadline, stage, closed, outcome FROM hit_request "
-        f"WHERE {where} ORDER BY deadline"
-    ).fetchall()
+    rows = listing(conn, closed_too=args.all)
     conn.close()
     table = Table(title=f"Hit confirmations ({len(rows)})")
     for col in (
