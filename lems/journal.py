@@ -8,6 +8,7 @@ only when that commit has fired.
 from __future__ import annotations
 
 import sqlite3
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from twisted.internet.defer import Deferred
@@ -31,6 +32,9 @@ COLUMNS = (
     "seq, time, direction, link, terminal, operator, ori, key, disposition, reason, osn, ref, text"
 )
 """Every column of a journal row, in the order of ``INSERT`` (and of ``rows``)."""
+VIEW = itemgetter(0, 1, 2, 4, 5, 6, 7, 8, 9, 12)
+"""A row of ``rows`` as the instructor's view and grading read it: (seq, time, direction,
+terminal, operator, ori, key, disposition, reason, text)."""
 
 
 def top_seq(conn: sqlite3.Connection) -> int:

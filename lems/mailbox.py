@@ -178,17 +178,17 @@ def summary(conn: sqlite3.Connection) -> list[tuple[str, int, int, int]]:
 
 
 def dead_letters(
-    conn: sqlite3.Connection, terminal: str | None = None
+    conn: sqlite3.Connection, terminal: str | None = None, limit: int = -1
 ) -> list[tuple[str, int, str | None, str, str]]:
     """(terminal, OSN, time queued, why it died, frame) of each dead letter (of ``terminal``
-    only when given), by terminal and OSN."""
-    where, params = ("AND m.terminal = ?", (terminal,)) if terminal else ("", ())
+    only when given; the first ``limit`` only, when not -1), by terminal and OSN."""
+    where, params = ("AND m.terminal = ?", (terminal, limit)) if terminal else ("", (limit,))
     return conn.execute(
         "SELECT m.terminal, m.osn, j.time, COALESCE(d.reason, ''), m.body FROM mailbox m "
         "LEFT JOIN journal j ON j.seq = m.seq "
         "LEFT JOIN journal d ON d.seq = (SELECT MAX(seq) FROM journal WHERE direction = "
         "'sys' AND disposition = 'dead-letter' AND terminal = m.terminal AND osn = m.osn) "
-        f"WHERE m.dead = 1 {where} ORDER BY m.terminal, m.osn",
+        f"WHERE m.dead = 1 {where} ORDER BY m.terminal, m.osn LIMIT ?",
         params,
     ).fetchall()
 

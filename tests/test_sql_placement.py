@@ -24,8 +24,6 @@ REPOSITORIES = {"lems/store.py", "lems/journal.py", "lems/mailbox.py", "lems/sta
 """Storage modules: the schema, the writer, and the reads and statements of their tables."""
 
 NOT_MOVED_YET = {
-    # command line tools reading and changing the database
-    "lems/commands/federation.py",
     # the simulated national systems, each over its own database
     "lems/endpoints/client.py",
     "lems/endpoints/iii.py",
@@ -48,8 +46,6 @@ NOT_MOVED_YET = {
     # the rest
     "lems/federation/node.py",
     "lems/retention.py",
-    "lems/training/dashboard.py",
-    "lems/training/grading.py",
     "lems/training/run.py",
 }
 

@@ -101,12 +101,12 @@ def sees_all(database: Path, states: list[str]) -> bool:
     """Whether the node of ``database`` reports every state of ``states`` up."""
     import sqlite3
 
+    from lems.repositories.federation_status import network
+
     try:
         conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
         try:
-            up = {
-                st for st, flag in conn.execute("SELECT state, up FROM federation_status") if flag
-            }
+            up = {row["state"] for row in network(conn) if row["up"]}
         finally:
             conn.close()
     except sqlite3.Error:

@@ -18,7 +18,9 @@ from typing import Any
 
 from formats.errors import Reject
 from formats.grammar import Parser
+from lems import journal, mailbox
 from lems.clock import saved_time, show
+from lems.repositories import federation_status
 
 PRIORITY_SECONDS = {"U": 600, "R": 3600}
 WINDOW = 10.0
@@ -46,29 +48,6 @@ class Snapshot:
         return asdict(self)
 
 
-def _network(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """``federation_status`` rows (written every second by a federation node), if any."""
-    try:
-        rows = conn.execute(
-            "SELECT state, up, backlog, rtt_p50_ms, rtt_p99_ms, sent, received "
-            "FROM federation_status ORDER BY state"
-        ).fetchall()
-    except sqlite3.OperationalError:  # not a node of a federation
-        return []
-    return [
-        {
-            "state": r[0],
-            "up": bool(r[1]),
-            "backlog": r[2],
-            "rtt_p50_ms": r[3],
-            "rtt_p99_ms": r[4],
-            "sent": r[5],
-            "received": r[6],
-        }
-        for r in rows
-    ]
-
-
 def snapshot(
     database: str | Path,
     lab_name: str = "",
@@ -87,16 +66,9 @@ def snapshot(
                 else (saved_time(conn) or datetime.now().astimezone())
             )
         since = (now - timedelta(hours=1)).astimezone(UTC).isoformat()  # journal is UTC
-        rows = conn.execute(
-            "SELECT seq, time, direction, terminal, operator, ori, key, disposition, reason, "
-            "text FROM journal WHERE time >= ? ORDER BY seq",
-            (since,),
-        ).fetchall()
-        network = _network(conn)
-        dead = conn.execute(
-            "SELECT terminal, osn, body FROM mailbox WHERE dead = 1 "
-            "ORDER BY terminal, osn LIMIT 100"
-        ).fetchall()
+        rows = [journal.VIEW(r) for r in journal.rows(conn, since=since)]
+        network = federation_status.network(conn)
+        dead = [(t, osn, body) for t, osn, _q, _w, body in mailbox.dead_letters(conn, limit=100)]
     finally:
         conn.close()
     snap = Snapshot(lab_name, show(now), network=network)

@@ -38,6 +38,7 @@ from formats.dictionary import Dictionary
 from formats.errors import Reject
 from formats.grammar import Parser
 from formats.message import Message
+from lems import journal
 from lems.training.exercise import Check, Exercise
 from terminals.client import Output, parse_output
 from terminals.script import pairs_of
@@ -73,9 +74,10 @@ class Entry:
 
 
 def last_seq(database: str | Path) -> int:
+    """The journal's highest seq: an exercise run grades the rows after it."""
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
-        return int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0])
+        return journal.top_seq(conn)
     finally:
         conn.close()
 
@@ -87,15 +89,14 @@ def read_journal(
     parser = parser or Parser(Dictionary.default())
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
-        rows = conn.execute(
-            "SELECT seq, time, direction, terminal, operator, ori, key, disposition, reason, "
-            "text FROM journal WHERE seq > ? ORDER BY seq",
-            (after_seq,),
-        ).fetchall()
+        rows = journal.rows(conn, after=after_seq).fetchall()
     finally:
         conn.close()
     entries = []
-    for seq, time, direction, terminal, operator, ori, key, disposition, reason, text in rows:
+    for row in rows:
+        seq, time, direction, terminal, operator, ori, key, disposition, reason, text = (
+            journal.VIEW(row)
+        )
         e = Entry(
             seq,
             datetime.fromisoformat(time),
