@@ -46,7 +46,6 @@ NOT_MOVED_YET = {
     # the rest
     "lems/federation/node.py",
     "lems/retention.py",
-    "lems/training/run.py",
 }
 
 

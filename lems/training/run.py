@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from formats.errors import LemsError
 from lems.lab import LabConfig
+from lems.repositories import training_grades
 from lems.training.exercise import Exercise
 from lems.training.grading import Grade, grade, last_seq
 from terminals.script import Credentials, Script, parse_script, run_terminal
@@ -149,41 +149,21 @@ def results_path(lab: LabConfig) -> Path:
     return lab.database.with_name("training.db")
 
 
-def _connect(lab: LabConfig) -> sqlite3.Connection:
-    conn = sqlite3.connect(results_path(lab))
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS grade (id INTEGER PRIMARY KEY, exercise TEXT, "
-        "trainee TEXT, terminal TEXT, started TEXT, passed INTEGER, score REAL, "
-        "body TEXT NOT NULL)"
-    )
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS class_grade (class TEXT NOT NULL, grade INTEGER NOT NULL)"
-    )
-    return conn
-
-
 def save_grade(lab: LabConfig, g: Grade, klass: str = "") -> int:
     """Keep a grade (``klass``: the class it was part of); its id."""
-    conn = _connect(lab)
+    conn = training_grades.connect(results_path(lab))
     try:
-        with conn:
-            cur = conn.execute(
-                "INSERT INTO grade (exercise, trainee, terminal, started, passed, score, body) "
-                "VALUES (?,?,?,?,?,?,?)",
-                (
-                    g.exercise,
-                    g.trainee,
-                    g.terminal,
-                    g.started,
-                    int(g.passed),
-                    g.score,
-                    json.dumps(g.to_dict()),
-                ),
-            )
-            gid = int(cur.lastrowid or 0)
-            if klass:
-                conn.execute("INSERT INTO class_grade (class, grade) VALUES (?, ?)", (klass, gid))
-        return gid
+        return training_grades.save(
+            conn,
+            exercise=g.exercise,
+            trainee=g.trainee,
+            terminal=g.terminal,
+            started=g.started,
+            passed=g.passed,
+            score=g.score,
+            body=json.dumps(g.to_dict()),
+            klass=klass,
+        )
     finally:
         conn.close()
 
@@ -191,13 +171,9 @@ def save_grade(lab: LabConfig, g: Grade, klass: str = "") -> int:
 def load_grades(lab: LabConfig, trainee: str = "", klass: str = "") -> list[Grade]:
     if not results_path(lab).exists():
         return []
-    conn = _connect(lab)
+    conn = training_grades.connect(results_path(lab))
     try:
-        rows = conn.execute(
-            "SELECT body FROM grade WHERE (? = '' OR trainee = ?) AND (? = '' OR id IN "
-            "(SELECT grade FROM class_grade WHERE class = ?)) ORDER BY id",
-            (trainee, trainee, klass, klass),
-        ).fetchall()
+        found = training_grades.bodies(conn, trainee, klass)
     finally:
         conn.close()
-    return [Grade.from_dict(json.loads(body)) for (body,) in rows]
+    return [Grade.from_dict(json.loads(body)) for body in found]
