@@ -22,11 +22,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from formats.recording import Header, Record
+from lems import journal
+from lems.repositories import journal_retention
+from lems.store import Statement
 from terminals.recording_io import RecordingWriter, read
-
-COLUMNS = (
-    "seq, time, direction, link, terminal, operator, ori, key, disposition, reason, osn, ref, text"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +42,7 @@ class Archived:
 
 def cutoff(conn: sqlite3.Connection, keep_days: float = 0.0, keep_mb: float = 0.0) -> int:
     """The highest seq that the policy lets go (0: nothing)."""
-    top = conn.execute("SELECT seq, time FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
+    top = journal_retention.newest(conn)
     if top is None:
         return 0
     limits = []
@@ -51,13 +50,12 @@ def cutoff(conn: sqlite3.Connection, keep_days: float = 0.0, keep_mb: float = 0.
         newest = datetime.fromisoformat(top[1])
         before = (newest - timedelta(days=keep_days)).isoformat()
         # times are the lab clock's, one offset per lab: ISO strings compare in time order
-        row = conn.execute("SELECT MAX(seq) FROM journal WHERE time < ?", (before,)).fetchone()
-        limits.append(row[0] or 0)
+        limits.append(journal_retention.last_before(conn, before))
     if keep_mb > 0:
         budget = keep_mb * 1_000_000
         total = 0
         seq = 0
-        for s, n in conn.execute("SELECT seq, LENGTH(text) FROM journal ORDER BY seq DESC"):
+        for s, n in journal_retention.sizes_newest_first(conn):
             total += n
             if total > budget:
                 seq = s
@@ -70,22 +68,14 @@ def cutoff(conn: sqlite3.Connection, keep_days: float = 0.0, keep_mb: float = 0.
 def protected(conn: sqlite3.Connection, upto: int) -> tuple[int, ...]:
     """Rows at or below ``upto`` that must stay: each terminal's output with the highest OSN
     (the mailbox takes the next OSN from it at start; a newer session answer has OSN 0)."""
-    return tuple(
-        s
-        for (s,) in conn.execute(
-            "SELECT MAX(j.seq) FROM journal j JOIN (SELECT terminal, MAX(osn) AS osn FROM journal "
-            "WHERE direction = 'out' GROUP BY terminal) t ON j.terminal = t.terminal "
-            "AND j.osn = t.osn WHERE j.direction = 'out' GROUP BY j.terminal"
-        )
-        if s <= upto
-    )
+    return tuple(s for s in journal_retention.last_outputs(conn) if s <= upto)
 
 
 def export(conn: sqlite3.Connection, upto: int, directory: Path, note: str = "") -> Archived:
     """Write the rows up to ``upto`` (but the protected ones) to a new archive file, read it back
     and check the count. Deletes nothing (``delete_statement`` does)."""
     kept = protected(conn, upto)
-    first = conn.execute("SELECT MIN(seq) FROM journal").fetchone()[0] or 0
+    first = journal_retention.first_seq(conn)
     if upto <= 0 or first > upto:
         return Archived(0, 0, 0, None, kept)
     directory.mkdir(parents=True, exist_ok=True)
@@ -98,9 +88,7 @@ def export(conn: sqlite3.Connection, upto: int, directory: Path, note: str = "")
     )
     skip = set(kept)
     with RecordingWriter(tmp, header) as w:
-        for row in conn.execute(
-            f"SELECT {COLUMNS} FROM journal WHERE seq <= ? ORDER BY seq", (upto,)
-        ):
+        for row in journal.rows(conn, upto=upto):
             if row[0] in skip:
                 continue
             w.write(Record.from_row(row))
@@ -114,11 +102,9 @@ def export(conn: sqlite3.Connection, upto: int, directory: Path, note: str = "")
     return Archived(count, first, upto, path, kept)
 
 
-def delete_statement(done: Archived) -> tuple[str, tuple[int, ...]]:
+def delete_statement(done: Archived) -> Statement:
     """The statement that deletes what ``done`` archived (and nothing it kept)."""
-    marks = ",".join("?" * len(done.kept))
-    where = f" AND seq NOT IN ({marks})" if done.kept else ""
-    return (f"DELETE FROM journal WHERE seq <= ?{where}", (done.last, *done.kept))
+    return journal_retention.delete(done.last, done.kept)
 
 
 def archive_directory(database: Path) -> Path:

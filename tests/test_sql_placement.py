@@ -45,7 +45,6 @@ NOT_MOVED_YET = {
     "lems/state/seed.py",
     # the rest
     "lems/federation/node.py",
-    "lems/retention.py",
 }
 
 
