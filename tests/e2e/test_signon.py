@@ -102,7 +102,7 @@ async def test_a_flood_of_failed_sign_ons_does_not_lock_out_the_operator(tmp_pat
         # beyond 20 frames a second (source_frames) the address is refused and not read for a
         # second
         assert accounted() == 40 and busy > 0 and limited > 0 and checked >= 1
-        assert switch.signon.delay("tcp:127.0.0.2", "OP99") > 0  # the address is slowed down
+        assert switch.signon.guard.delay("tcp:127.0.0.2", "OP99") > 0  # the address is slowed down
         assert not switch.directory.operator_state["OP01"].locked
         assert switch.directory.operator_state["OP01"].failures == 0
         for a in attackers:
