@@ -55,7 +55,7 @@ from lems.repositories import meta
 from lems.router import Reply, Request, Router
 from lems.session import Session, SignOn, peer_host
 from lems.signon import mask_logon
-from lems.store import Statement, Writer
+from lems.store import Statement, Writer, when_committed
 
 if TYPE_CHECKING:
     from lems.reactor import ISwitchReactor
@@ -464,7 +464,7 @@ class Switch:
                 path=done.path,
             )
             self.stats["archived_rows"] += done.rows
-            return self.writer.submit([retention.delete_statement(done)])
+            return when_committed(self.writer, [retention.delete_statement(done)])
 
         def failed(f: Failure) -> None:
             log.error("journal archive failed: {why}; nothing deleted", why=f.getErrorMessage())
@@ -483,7 +483,7 @@ class Switch:
         """A commit through the writer; once durable, the lab lock's time moves."""
         if self.failed:
             return
-        self.writer.submit([meta.alive(self.clock.stamp())]).addCallbacks(
+        when_committed(self.writer, [meta.alive(self.clock.stamp())]).addCallbacks(
             lambda _: self.lock.touch(), lambda f: None
         )
 
@@ -652,13 +652,14 @@ class Switch:
         if now - last < 1.0:
             # one row a second per address: the links closed meanwhile are counted in the next
             self._closed_rows[host] = (last, quiet + 1)
-            self.writer.submit([]).addBoth(close)
+            when_committed(self.writer, []).addBoth(close)
             return
         if len(self._closed_rows) > 10_000:
             self._closed_rows.clear()
         self._closed_rows[host] = (now, 0)
         more = f"; {quiet} MORE LINKS FROM {host} CLOSED ALIKE SINCE THE LAST ROW" if quiet else ""
-        self.writer.submit(
+        when_committed(
+            self.writer,
             [
                 self.journal.row(
                     self.journal.next_seq(),
@@ -668,7 +669,7 @@ class Switch:
                     link=session.peer,
                     disposition="closed",
                 )
-            ]
+            ],
         ).addBoth(close)
 
     def link_opened(self, session: Session) -> None:
@@ -969,7 +970,7 @@ class Switch:
             self._iak(session, f"{numbered}SEQ/{seq:07d} {word}")
 
         # commits fire in order: this one fires once the message's own row is durable
-        self.writer.submit(rows).addCallback(acknowledge).addErrback(
+        when_committed(self.writer, rows).addCallback(acknowledge).addErrback(
             self._journal_failed, session, seq
         )
         return arranged
@@ -1007,7 +1008,9 @@ class Switch:
             for frame in self.journal.answers_to(original, tid, self.RECOVERY_WINDOW):
                 self._send(session, tid, 0, frame)
 
-        self.writer.submit([row]).addCallback(resend).addErrback(self._journal_failed, session, seq)
+        when_committed(self.writer, [row]).addCallback(resend).addErrback(
+            self._journal_failed, session, seq
+        )
 
     def _iak(self, session: Session, line: str) -> None:
         """An input acknowledgement: a session answer (OSN 0), not journaled (the input's own
@@ -1056,7 +1059,7 @@ class Switch:
         (lems.federation): the broker is acknowledged only when this fires."""
         rows = list(pre)
         sends = self._queue_replies(replies, req, rows)
-        d = self.writer.submit(rows)
+        d = when_committed(self.writer, rows)
         d.addCallback(lambda _: self._sent(None, sends))
         return d
 
@@ -1338,7 +1341,7 @@ class Switch:
             if session.link is not None and not session.routing:
                 session.link.close()
 
-        self.writer.submit([]).addCallback(close)
+        when_committed(self.writer, []).addCallback(close)
 
     def link_lost(self, session: Session) -> None:
         self.stats["links_closed"] += 1
@@ -1407,7 +1410,7 @@ class Switch:
             if then is not None:
                 then()
 
-        d = self.writer.submit(rows)
+        d = when_committed(self.writer, rows)
         d.addCallback(send)
         d.addErrback(self._journal_failed, session, seq)
         return d

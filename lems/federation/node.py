@@ -49,7 +49,7 @@ from lems.endpoints.seed import HOME_DB
 from lems.endpoints.system import open_db
 from lems.federation.network import Network
 from lems.router import Reply, Request, call
-from lems.store import Statement
+from lems.store import Statement, when_committed
 
 if TYPE_CHECKING:
     from lems.ports import SwitchPort
@@ -378,7 +378,7 @@ class Node:
             log.warn("nlets network: unknown message kind {k!r} ({id})", k=kind, id=msg_id)
 
     def _commit(self, rows: list[Any]) -> Any:
-        return self.switch.writer.submit(rows).asFuture(asyncio.get_running_loop())
+        return when_committed(self.switch.writer, rows).asFuture(asyncio.get_running_loop())
 
     def _parse(self, text: str) -> Message | Reject:
         return self.switch.parser.check(text)
