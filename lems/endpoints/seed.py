@@ -21,10 +21,13 @@ from typing import Any
 
 from formats.codes import COMMON_CODES, US_STATE_CODES, CodeBook
 from lems import people
-from lems.endpoints import nics, nlets
+from lems.endpoints import nlets
 from lems.endpoints.ncic import NcicStore
 from lems.endpoints.search import VIN_ALPHABET, soundex, vin_check_digit
 from lems.endpoints.system import open_db
+from lems.repositories import iii
+from lems.repositories import nics as nics_store
+from lems.repositories import nlets as nlets_store
 
 DEFAULT_SUBJECTS = 300
 """Size seeded on a lab's first start (fast enough for every test that starts a switch)."""
@@ -245,9 +248,9 @@ def more_records(
 
 
 HOME_DB = "home.db"
-"""The lab's own state's DMV and criminal-history files (``nlets.SCHEMA`` tables ``driver``,
-``vehicle``, ``chri`` for the home state only): what its switch answers other states from when
-it is a node of a federation (lems.federation)."""
+"""The lab's own state's DMV and criminal-history files (the ``lems.repositories.nlets``
+tables ``driver``, ``vehicle``, ``chri`` for the home state only): what its switch answers other
+states from when it is a node of a federation (lems.federation)."""
 
 
 def home_rows(
@@ -334,9 +337,9 @@ def seed_lab(
     world = World(seed, agencies)
     home_rng = random.Random(f"{seed}-{home}")
     ncic = NcicStore.open(paths["ncic"]) if "ncic" in todo else None
-    nl = open_db(paths["nlets"], nlets.SCHEMA) if "nlets" in todo else None
-    hm = open_db(paths["home"], nlets.SCHEMA) if "home" in todo else None
-    ni = open_db(paths["nics"], nics.SCHEMA) if "nics" in todo else None
+    nl = open_db(paths["nlets"], nlets_store.SCHEMA) if "nlets" in todo else None
+    hm = open_db(paths["home"], nlets_store.SCHEMA) if "home" in todo else None
+    ni = open_db(paths["nics"], nics_store.SCHEMA) if "nics" in todo else None
     if nl is not None:
         nlets.load_orion(nl)
     when = "2026-01-01T00:00:00"
@@ -569,15 +572,15 @@ def seed_lab(
         if ncic is not None:
             ncic.insert_many(records)
             c = ncic.conn
-            c.executemany("INSERT OR IGNORE INTO iii_identity VALUES (?,?,?,?,?,?,?,?)", identities)
-            c.executemany("INSERT OR IGNORE INTO iii_sid VALUES (?,?,?)", sids)
-            c.executemany("INSERT INTO iii_arrest VALUES (?,?,?,?,?,?)", arrests)
+            iii.add_identities(c, identities)
+            iii.add_sids(c, sids)
+            iii.add_arrests(c, arrests)
             c.commit()
             counts["ncic"] += len(records) + len(identities)
         if nl is not None:
-            nl.executemany("INSERT INTO driver VALUES (?,?,?,?,?,?,?,?,?,?,?)", drivers)
-            nl.executemany("INSERT INTO vehicle VALUES (?,?,?,?,?,?,?,?)", vehicles)
-            nl.executemany("INSERT INTO chri VALUES (?,?,?,?,?,?,?,?,?)", chri)
+            nlets_store.add_drivers(nl, drivers)
+            nlets_store.add_vehicles(nl, vehicles)
+            nlets_store.add_chri(nl, chri)
             nl.commit()
             counts["nlets"] += len(drivers) + len(vehicles) + len(chri)
         if hm is not None:
@@ -585,17 +588,13 @@ def seed_lab(
                 home_drivers = [x for x in drivers if x[0] == home]
                 home_vehicles = [x for x in vehicles if x[0] == home]
                 home_chri = [x for x in chri if x[0] == home]
-            hm.executemany("INSERT INTO driver VALUES (?,?,?,?,?,?,?,?,?,?,?)", home_drivers)
-            hm.executemany("INSERT INTO vehicle VALUES (?,?,?,?,?,?,?,?)", home_vehicles)
-            hm.executemany("INSERT INTO chri VALUES (?,?,?,?,?,?,?,?,?)", home_chri)
+            nlets_store.add_drivers(hm, home_drivers)
+            nlets_store.add_vehicles(hm, home_vehicles)
+            nlets_store.add_chri(hm, home_chri)
             hm.commit()
             counts["home"] += len(home_drivers) + len(home_vehicles) + len(home_chri)
         if ni is not None:
-            ni.executemany(
-                "INSERT INTO indices (nam, sdx, dob, sex, ori, pca, entered) "
-                "VALUES (?,?,?,?,?,?,?)",
-                indices,
-            )
+            nics_store.enter_many(ni, indices)
             ni.commit()
             counts["nics"] += len(indices)
         if progress is not None:
