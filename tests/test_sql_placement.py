@@ -30,7 +30,6 @@ NOT_MOVED_YET = {
     "lems/commands/federation.py",
     "lems/commands/state.py",
     # the simulated national systems, each over its own database
-    "lems/endpoints/client.py",
     "lems/endpoints/ncic.py",
     "lems/population.py",
     # the state files (state.db) and their jobs
