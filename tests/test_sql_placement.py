@@ -31,7 +31,6 @@ NOT_MOVED_YET = {
     "lems/commands/state.py",
     # the simulated national systems, each over its own database
     "lems/endpoints/ncic.py",
-    "lems/population.py",
     # the state files (state.db) and their jobs
     "lems/state/adminlog.py",
     "lems/state/audit.py",
