@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from formats import nlets_xml, responses
-from formats.errors import Reject, RejectError
+from formats.errors import NletsError, Reject, RejectError
 from formats.grammar import control_of
 from formats.message import Message
 from formats.nlets_members import (
@@ -49,7 +49,7 @@ from formats.nlets_members import (
     local_agencies,
 )
 from formats.ori import NLETS_ORI
-from formats.responses import NletsClock
+from formats.responses import NletsClock, NletsStatus
 from lems.clock import LabClock
 from lems.endpoints.search import dob_values, soundex, vin8
 from lems.endpoints.system import Answer, System, open_db
@@ -228,7 +228,7 @@ class Nlets(System):
             Reject(code, reason, field, text[:100]), self.clock_for(), receiver, control_of(text)
         )
 
-    def sm(self, code: str, subject: str, msg: Message) -> str:
+    def sm(self, code: NletsStatus, subject: str, msg: Message) -> str:
         return responses.sm(code, subject, self.clock_for(), msg.ori, control=msg.control)
 
     # ---------------------------------------------------------------- dispatch
@@ -237,7 +237,7 @@ class Nlets(System):
         self.in_seq = self.in_seq % 99999 + 1
         msg = self.parser.check(text)
         if isinstance(msg, Reject):
-            code = msg.code if msg.code.startswith(".") else ".00."
+            code = msg.code if msg.code.startswith(".") else NletsError.FORMAT_STRUCTURE
             return Answer([self.er(code, msg.reason, msg.field, text, ori)])
         return self.handle_message(msg, terminal)
 
@@ -270,7 +270,15 @@ class Nlets(System):
         text = msg.raw
         if self.orion(msg.ori) is None:
             return Answer(
-                [self.er(".01.", f"SENDING ORI/{msg.ori} IS NOT IN ORION", "ORI", text, msg.ori)]
+                [
+                    self.er(
+                        NletsError.INVALID_HEADER,
+                        f"SENDING ORI/{msg.ori} IS NOT IN ORION",
+                        "ORI",
+                        text,
+                        msg.ori,
+                    )
+                ]
             )
         key = msg.key
         region = next((d for d in msg.destinations if d in REGIONS), "")
@@ -278,7 +286,11 @@ class Nlets(System):
             return Answer(
                 [
                     self.er(
-                        ".02.", f"REGION CODE {region} NOT ALLOWED FOR {key}", "DEST", text, msg.ori
+                        NletsError.TYPE_NOT_ALLOWED,
+                        f"REGION CODE {region} NOT ALLOWED FOR {key}",
+                        "DEST",
+                        text,
+                        msg.ori,
                     )
                 ]
             )
@@ -287,7 +299,7 @@ class Nlets(System):
             return Answer(
                 [
                     self.er(
-                        ".22.",
+                        NletsError.INVALID_FORMAT,
                         f"OLN NOT VALID TO A REGION ({region}) - USE NAM, DOB AND SEX",
                         "OLN",
                         text,
@@ -304,13 +316,13 @@ class Nlets(System):
         if key == "YQ":
             why = yq_problem(msg, self.codes)
             if why:
-                return Answer([self.er(".22.", why, "RTY", text, msg.ori)])
+                return Answer([self.er(NletsError.INVALID_FORMAT, why, "RTY", text, msg.ori)])
         if key in ("AM", "AML", "SM", "YQ", "YR"):
             return Answer(self.relay(msg, terminal))
         return Answer(
             [
                 self.er(
-                    ".02.",
+                    NletsError.TYPE_NOT_ALLOWED,
                     f"MESSAGE TYPE {key} NOT HANDLED BY THIS SIMULATOR",
                     "MKE",
                     text,
@@ -323,9 +335,9 @@ class Nlets(System):
         """An SM for a destination member that cannot answer ``msg``, or None."""
         member = MEMBERS.get(dest)
         if member is None or msg.key not in KEYS_BY_KIND[member.kind]:
-            return self.sm(".01.", dest, msg)
+            return self.sm(NletsStatus.NO_RESPONSE, dest, msg)
         if not self.in_service(dest):
-            return self.sm(".04.", dest, msg)
+            return self.sm(NletsStatus.OUT_NOT_FORWARDED, dest, msg)
         return None
 
     # ---------------------------------------------------------------- state files
@@ -363,10 +375,16 @@ class Nlets(System):
         kind = MEMBERS[member].kind
         if kind == "canada" and msg.key == "IQ" and not (msg.has("NAM") and msg.has("DOB")):
             return self.er(
-                ".06.", "IQ TO CN MAY ONLY INCLUDE NAM, DOB AND SEX", "NAM", msg.raw, msg.ori
+                NletsError.CANADA_FORMAT,
+                "IQ TO CN MAY ONLY INCLUDE NAM, DOB AND SEX",
+                "NAM",
+                msg.raw,
+                msg.ori,
             )
         if kind == "mexico" and not msg.get("OLN"):
-            return self.er(".04.", "MX ACCEPTS DQ/KQ BY OLN ONLY", "OLN", msg.raw, msg.ori)
+            return self.er(
+                NletsError.MEXICAN_CDL, "MX ACCEPTS DQ/KQ BY OLN ONLY", "OLN", msg.raw, msg.ori
+            )
         return None
 
     def _answer(self, member: str, msg: Message) -> tuple[str, list[str]]:
@@ -623,7 +641,7 @@ class Nlets(System):
         if typ and typ not in ORION_TYPES:
             return [
                 self.er(
-                    ".22.",
+                    NletsError.INVALID_FORMAT,
                     f"INVALID TYP CODE {typ} - USE AN ORION AGENCY TYPE",
                     "TYP",
                     msg.raw,
@@ -656,7 +674,7 @@ class Nlets(System):
         if ori[:2] != msg.ori[:2]:
             return [
                 self.er(
-                    ".22.",
+                    NletsError.INVALID_FORMAT,
                     f"ORI/{ori} IS NOT OF THE SENDER'S STATE {msg.ori[:2]}",
                     "ORI",
                     msg.raw,
@@ -667,7 +685,7 @@ class Nlets(System):
         if typ and typ not in ORION_TYPES:
             return [
                 self.er(
-                    ".22.",
+                    NletsError.INVALID_FORMAT,
                     f"INVALID TYP CODE {typ} - USE AN ORION AGENCY TYPE",
                     "TYP",
                     msg.raw,
@@ -677,12 +695,24 @@ class Nlets(System):
         have = self.orion(ori)
         if msg.key == "TA":
             if have is not None:
-                return [self.er(".22.", f"ORI/{ori} ALREADY IN ORION", "ORI", msg.raw, msg.ori)]
+                return [
+                    self.er(
+                        NletsError.INVALID_FORMAT,
+                        f"ORI/{ori} ALREADY IN ORION",
+                        "ORI",
+                        msg.raw,
+                        msg.ori,
+                    )
+                ]
             loc = msg.get("LOC") or ""
             store.add_agency(self.conn, ori, loc[:20], typ, msg.get("REM") or loc)
             done = "ADDED"
         elif have is None:
-            return [self.er(".22.", f"ORI/{ori} NOT IN ORION", "ORI", msg.raw, msg.ori)]
+            return [
+                self.er(
+                    NletsError.INVALID_FORMAT, f"ORI/{ori} NOT IN ORION", "ORI", msg.raw, msg.ori
+                )
+            ]
         elif msg.key == "TD":
             store.delete_agency(self.conn, ori)
             done = "DELETED"
@@ -706,20 +736,24 @@ class Nlets(System):
                     if member == self.home:
                         continue
                     if member not in MEMBERS:
-                        out.append(self.sm(".01.", member, msg))
+                        out.append(self.sm(NletsStatus.NO_RESPONSE, member, msg))
                     elif not self.in_service(member):
-                        out.append(self.sm(".04.", member, msg))
+                        out.append(self.sm(NletsStatus.OUT_NOT_FORWARDED, member, msg))
                 continue
             agency = self.orion(dest)
             if agency is None:
                 out.append(
                     self.er(
-                        ".19.", f"DESTINATION ORI/{dest} IS NOT IN ORION", "DEST", msg.raw, msg.ori
+                        NletsError.INVALID_DESTINATION,
+                        f"DESTINATION ORI/{dest} IS NOT IN ORION",
+                        "DEST",
+                        msg.raw,
+                        msg.ori,
                     )
                 )
                 continue
             if not self.in_service(agency[1]) and agency[1] in MEMBERS:
-                out.append(self.sm(".02.", dest, msg))
+                out.append(self.sm(NletsStatus.OUT_FORWARDED, dest, msg))
             if msg.key == "YQ" and agency[6] is not None:
                 delay = float(agency[6]) + self.slow.get(agency[1], 0.0)
                 self.call_later(delay, self._answer_yq, agency, msg, terminal, self._xml)
