@@ -58,7 +58,7 @@ def _read(path: Path) -> Iterator[sqlite3.Connection | None]:
 
 def listing(directory: Path, file: str, limit: int | None = None) -> list[dict[str, Any]]:
     """The rows of one file, as dicts (identifiers first)."""
-    lim = limit or None  # 0: no limit
+    lim = limit or -1  # none (or 0): all
     if file in NCIC_FILES:
         with _read(directory / "ncic.db") as c:
             if c is None:

@@ -8,13 +8,13 @@ import sqlite3
 from typing import Any
 
 
-def subjects(conn: sqlite3.Connection, limit: int | None = None) -> list[tuple[Any, ...]]:
+def subjects(conn: sqlite3.Connection, limit: int = -1) -> list[tuple[Any, ...]]:
     """(sid, fbi, name, sex, rac, dob, number of arrest cycles, last arrest) of every subject,
-    by SID."""
+    by SID (at most ``limit``; -1: all)."""
     return conn.execute(
         "SELECT s.sid, s.fbi, s.name, s.sex, s.rac, s.dob, (SELECT COUNT(*) FROM cycle "
         "y WHERE y.sid = s.sid), s.last_arrest FROM subject s ORDER BY s.sid LIMIT ?",
-        (-1 if limit is None else limit,),
+        (limit,),
     ).fetchall()
 
 

@@ -108,12 +108,13 @@ def add_arrests(conn: sqlite3.Connection, rows: Iterable[Row]) -> None:
     conn.executemany("INSERT INTO iii_arrest VALUES (?,?,?,?,?,?)", rows)
 
 
-def identities(conn: sqlite3.Connection, limit: int | None = None) -> list[Row]:
-    """(fbi, nam, sex, rac, dob, holders, number of arrests) of every identity, by FBI."""
+def identities(conn: sqlite3.Connection, limit: int = -1) -> list[Row]:
+    """(fbi, nam, sex, rac, dob, holders, number of arrests) of every identity, by FBI
+    (at most ``limit``; -1: all)."""
     return conn.execute(
         "SELECT i.fbi, i.nam, i.sex, i.rac, i.dob, i.holders, (SELECT COUNT(*) FROM "
         "iii_arrest a WHERE a.fbi = i.fbi) FROM iii_identity i ORDER BY i.fbi LIMIT ?",
-        (-1 if limit is None else limit,),
+        (limit,),
     ).fetchall()
 
 

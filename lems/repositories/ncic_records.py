@@ -8,15 +8,14 @@ import sqlite3
 from typing import Any
 
 
-def in_force(
-    conn: sqlite3.Connection, file: str, limit: int | None = None
-) -> list[tuple[Any, ...]]:
+def in_force(conn: sqlite3.Connection, file: str, limit: int = -1) -> list[tuple[Any, ...]]:
     """(nic, ori, oca, status, fields as JSON) of the active and located records of ``file``
-    (an NCIC file name: ``wanted``, ``vehicle``...), in the order entered."""
+    (an NCIC file name: ``wanted``, ``vehicle``...), in the order entered (at most ``limit``;
+    -1: all)."""
     return conn.execute(
         "SELECT nic, ori, oca, status, fields FROM record WHERE file = ? AND "
         "status IN ('active', 'located') ORDER BY id LIMIT ?",
-        (file, -1 if limit is None else limit),
+        (file, limit),
     ).fetchall()
 
 

@@ -73,12 +73,13 @@ def prohibitor(conn: sqlite3.Connection, sdx: str, dob: str, sex: str) -> str | 
     return None if row is None else str(row[0])
 
 
-def entries(conn: sqlite3.Connection, limit: int | None = None) -> list[Row]:
-    """(nri, nam, dob, sex, ori, pca) of every entry in force, by NRI."""
+def entries(conn: sqlite3.Connection, limit: int = -1) -> list[Row]:
+    """(nri, nam, dob, sex, ori, pca) of every entry in force, by NRI (at most
+    ``limit``; -1: all)."""
     return conn.execute(
         "SELECT nri, nam, dob, sex, ori, pca FROM indices WHERE removed IS NULL "
         "ORDER BY nri LIMIT ?",
-        (-1 if limit is None else limit,),
+        (limit,),
     ).fetchall()
 
 

@@ -136,19 +136,21 @@ def mark_seeded(conn: sqlite3.Connection, member: str) -> None:
     conn.execute("INSERT OR IGNORE INTO member_seeded VALUES (?)", (member,))
 
 
-def drivers(conn: sqlite3.Connection, limit: int | None = None) -> list[Row]:
-    """(state, oln, nam, dob, sex, status) of every driver, in the order added."""
+def drivers(conn: sqlite3.Connection, limit: int = -1) -> list[Row]:
+    """(state, oln, nam, dob, sex, status) of every driver, in the order added (at most
+    ``limit``; -1: all)."""
     return conn.execute(
         "SELECT state, oln, nam, dob, sex, status FROM driver ORDER BY rowid LIMIT ?",
-        (-1 if limit is None else limit,),
+        (limit,),
     ).fetchall()
 
 
-def vehicles(conn: sqlite3.Connection, limit: int | None = None) -> list[Row]:
-    """(state, lic, vin, owner, vma) of every vehicle, in the order added."""
+def vehicles(conn: sqlite3.Connection, limit: int = -1) -> list[Row]:
+    """(state, lic, vin, owner, vma) of every vehicle, in the order added (at most
+    ``limit``; -1: all)."""
     return conn.execute(
         "SELECT state, lic, vin, owner, vma FROM vehicle ORDER BY rowid LIMIT ?",
-        (-1 if limit is None else limit,),
+        (limit,),
     ).fetchall()
 
 
