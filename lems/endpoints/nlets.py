@@ -471,7 +471,7 @@ class Nlets(System):
         # numbered far above the national world's
         base = 50_000_000 + sum(ord(c) * 256**i for i, c in enumerate(member)) * 1000
         for n in range(SEED_PEOPLE):
-            s = world.subject(base + n)
+            s = world.subject(base + n).person
             oln = f"{member}{r.randrange(10**7):07d}"
             status = r.choice(("VALID",) * 8 + ("SUSPENDED", "EXPIRED"))
             drivers.append(

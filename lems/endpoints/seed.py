@@ -39,33 +39,17 @@ HOME_STATES = people.HOME_STATES
 
 @dataclass(slots=True)
 class Subject:
-    n: int
-    nam: str
-    sex: str
-    rac: str
-    dob: str
-    hgt: str
-    wgt: str
-    eye: str
-    hai: str
-    soc: str
-    fbi: str
-    state: str
-    oln: str
-    holders: list[str] = field(default_factory=list)
-    arrests: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    """A person of the lab's world (``lems.people.Person``: who they are, where they were
+    arrested) as the national files hold them: III's holders and each arrest with its
+    arresting agency, both depending on the lab (which states the mock Nlets keeps, which
+    agencies exist), which ``Person`` does not know."""
 
-    def person(self) -> list[tuple[str, str]]:
-        return [
-            ("NAM", self.nam),
-            ("SEX", self.sex),
-            ("RAC", self.rac),
-            ("DOB", self.dob),
-            ("HGT", self.hgt),
-            ("WGT", self.wgt),
-            ("EYE", self.eye),
-            ("HAI", self.hai),
-        ]
+    person: people.Person
+    holders: list[str] = field(default_factory=list)
+    """Who holds parts of the record, as III names them: a state the mock Nlets keeps
+    (``nlets.STATES``) or the home state by its code, ``FBI`` for any other."""
+    arrests: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    """(holder, date of arrest, arresting ORI, offence, disposition or ``PEND``)."""
 
 
 class World:
@@ -105,21 +89,7 @@ class World:
         """Person ``n`` of the lab's world (``lems.people``: the same person the state CCH
         holds), with the agencies that arrested them."""
         p = people.person(self.seed, n)
-        s = Subject(
-            n=n,
-            nam=p.nam,
-            sex=p.sex,
-            rac=p.rac,
-            dob=p.dob,
-            hgt=p.hgt,
-            wgt=p.wgt,
-            eye=p.eye,
-            hai=p.hai,
-            soc=p.soc,
-            fbi=p.fbi,
-            state=p.state,
-            oln=p.oln,
-        )
+        s = Subject(p)
         holder = {st: st if st in nlets.STATES or st == people.HOME else "FBI" for st in p.holders}
         s.holders = list(dict.fromkeys(holder.values()))
         for a in p.arrests:
@@ -168,18 +138,18 @@ MORE_RATES = (
 
 
 def more_records(
-    world: World, r: random.Random, s: Subject, ori: str, when: str
+    world: World, r: random.Random, p: people.Person, ori: str, when: str
 ) -> list[tuple[str, str, str, str, list[tuple[str, str]], str]]:
-    """Records of the other NCIC files for subject ``s`` (each file at its ``MORE_RATES``; the
+    """Records of the other NCIC files for person ``p`` (each file at its ``MORE_RATES``; the
     first subjects get one file each, so even a small lab has a record in every file)."""
     out: list[tuple[str, str, str, str, list[tuple[str, str]], str]] = []
-    ids = [("SOC", s.soc), *([("FBI", s.fbi)] if s.fbi else [])]  # FBI: fingerprinted only
+    ids = [("SOC", p.soc), *([("FBI", p.fbi)] if p.fbi else [])]  # FBI: fingerprinted only
     for i, (file, rate) in enumerate(MORE_RATES):
-        if r.random() >= rate and s.n != i + 1:
+        if r.random() >= rate and p.n != i + 1:
             continue
         who = FEDERAL_ORIS.get(file, ori)
-        oca = f"{file[:2].upper()}{s.n:08d}"
-        person = [*s.person(), *ids]
+        oca = f"{file[:2].upper()}{p.n:08d}"
+        person = [*p.descriptors(), *ids]
         if file == "gang":
             row = (
                 "EGM",
@@ -212,10 +182,10 @@ def more_records(
             row = (
                 "EU",
                 [
-                    ("SEX", s.sex),
-                    ("RAC", s.rac),
-                    ("HGT", s.hgt),
-                    ("WGT", s.wgt),
+                    ("SEX", p.sex),
+                    ("RAC", p.rac),
+                    ("HGT", p.hgt),
+                    ("WGT", p.wgt),
                     ("DBF", "20250910"),
                 ],
             )
@@ -224,7 +194,7 @@ def more_records(
                 "EL",
                 [
                     ("LIC", world.plate()),
-                    ("LIS", s.state),
+                    ("LIS", p.state),
                     ("LIY", "2027"),
                     ("LIT", "PC"),
                     ("DOT", "20250301"),
@@ -259,24 +229,25 @@ def home_rows(
     """The home state's driver, vehicle and chri rows for subject ``s``, for a state the mock
     Nlets does not simulate (a simulated state's home rows are its Nlets rows). ``rng`` is a
     stream of its own so the rest of the world stays the same whatever the home state."""
+    p = s.person
     if home in HOME_STATES:
-        if s.state != home:
+        if p.state != home:
             return [], [], []
     elif rng.random() >= 0.3:  # a state the world does not draw: a share of everyone lives there
         return [], [], []
-    oln = f"{home}{s.oln[2:]}"
+    oln = f"{home}{p.oln[2:]}"
     drivers = [
         (
             home,
             oln,
-            s.nam,
-            soundex(s.nam),
-            s.dob,
-            s.sex,
-            s.rac,
-            s.hgt,
-            s.wgt,
-            s.eye,
+            p.nam,
+            soundex(p.nam),
+            p.dob,
+            p.sex,
+            p.rac,
+            p.hgt,
+            p.wgt,
+            p.eye,
             rng.choice(("VALID", "VALID", "VALID", "SUSPENDED", "EXPIRED")),
         )
     ]
@@ -289,20 +260,20 @@ def home_rows(
         vin = "".join(body)
         vin = vin[:8] + vin_check_digit(vin) + vin[9:]
         vehicles.append(
-            (home, plate, "2026", "PC", vin, vin[-8:], s.nam, rng.choice(world.codes["VMA"]))
+            (home, plate, "2026", "PC", vin, vin[-8:], p.nam, rng.choice(world.codes["VMA"]))
         )
     chri: list[tuple[Any, ...]] = []
     if s.arrests:
         chri.append(
             (
                 home,
-                f"{home}{s.n:08d}",
-                s.fbi,
-                s.nam,
-                soundex(s.nam),
-                s.dob,
-                s.sex,
-                s.rac,
+                f"{home}{p.n:08d}",
+                p.fbi,
+                p.nam,
+                soundex(p.nam),
+                p.dob,
+                p.sex,
+                p.rac,
                 json.dumps([(home, *a[1:]) for a in s.arrests]),
             )
         )
@@ -327,10 +298,10 @@ def seed_lab(
     paths = {name: d / f"{name}.db" for name in ("ncic", "nlets", "nics")}
     paths["home"] = d / HOME_DB
     if force:
-        for p in paths.values():
+        for path in paths.values():
             for suffix in ("", "-wal", "-shm"):
-                Path(str(p) + suffix).unlink(missing_ok=True)
-    todo = {name for name, p in paths.items() if not p.exists()}
+                Path(str(path) + suffix).unlink(missing_ok=True)
+    todo = {name for name, path in paths.items() if not path.exists()}
     counts = dict.fromkeys(todo, 0)
     if not todo:
         return counts
@@ -355,8 +326,9 @@ def seed_lab(
         home_vehicles: list[tuple[Any, ...]] = []
         home_chri: list[tuple[Any, ...]] = []
         for s in batch:
+            p = s.person
             ori = world.ori()
-            oca = f"S{s.n:08d}"
+            oca = f"S{p.n:08d}"
             x = r.random()
             if x < 0.08:
                 records.append(
@@ -366,9 +338,9 @@ def seed_lab(
                         ori,
                         oca,
                         [
-                            *s.person(),
-                            ("SOC", s.soc),
-                            *([("FBI", s.fbi)] if s.fbi else []),
+                            *p.descriptors(),
+                            ("SOC", p.soc),
+                            *([("FBI", p.fbi)] if p.fbi else []),
                             ("OFF", r.choice(world.codes["OFF"])),
                             ("DOW", "20250101"),
                             ("OCA", oca),
@@ -383,7 +355,7 @@ def seed_lab(
                         "EMO",
                         ori,
                         oca,
-                        [*s.person(), ("DLC", "20250601"), ("OCA", oca)],
+                        [*p.descriptors(), ("DLC", "20250601"), ("OCA", oca)],
                         when,
                     )
                 )
@@ -394,7 +366,7 @@ def seed_lab(
                         "EPO",
                         ori,
                         oca,
-                        [*s.person(), ("PNO", f"PO{s.n}"), ("EXP", "20291231"), ("OCA", oca)],
+                        [*p.descriptors(), ("PNO", f"PO{p.n}"), ("EXP", "20291231"), ("OCA", oca)],
                         when,
                     )
                 )
@@ -405,13 +377,13 @@ def seed_lab(
                         "END",
                         ori,
                         oca,
-                        [*s.person()[:4], ("NTN", f"N{s.n:09d}"), ("OCA", oca)],
+                        [*p.descriptors()[:4], ("NTN", f"N{p.n:09d}"), ("OCA", oca)],
                         when,
                     )
                 )
             if r.random() < 0.05:
                 plate, vin = world.plate(), world.vin()
-                state = s.state
+                state = p.state
                 records.append(
                     (
                         "vehicle",
@@ -443,7 +415,7 @@ def seed_lab(
                             "PC",
                             vin,
                             vin[-8:],
-                            s.nam,
+                            p.nam,
                             r.choice(world.codes["VMA"]),
                         )
                     )
@@ -453,14 +425,14 @@ def seed_lab(
                         "gun",
                         "EG",
                         ori,
-                        f"G{s.n:08d}",
+                        f"G{p.n:08d}",
                         [
                             ("SER", f"{r.choice('ABCDO')}{r.randrange(10**6):06d}"),
                             ("MAK", r.choice(world.codes["MAK"])),
                             ("CAL", r.choice(world.codes["CAL"])),
                             ("TYP", "P"),
                             ("DOT", "20250301"),
-                            ("OCA", f"G{s.n:08d}"),
+                            ("OCA", f"G{p.n:08d}"),
                         ],
                         when,
                     )
@@ -471,12 +443,12 @@ def seed_lab(
                         "article",
                         "EA",
                         ori,
-                        f"A{s.n:08d}",
+                        f"A{p.n:08d}",
                         [
                             ("TYP", "RTELEVI"),
                             ("SER", f"TV{r.randrange(10**8)}"),
                             ("DOT", "20250301"),
-                            ("OCA", f"A{s.n:08d}"),
+                            ("OCA", f"A{p.n:08d}"),
                         ],
                         when,
                     )
@@ -487,68 +459,68 @@ def seed_lab(
                         "boat",
                         "EB",
                         ori,
-                        f"B{s.n:08d}",
+                        f"B{p.n:08d}",
                         [
                             ("BTY", "RUN"),
-                            ("REG", f"{s.state}{r.randrange(10**5)}"),
-                            ("RES", world.res.get(s.state, s.state)),
+                            ("REG", f"{p.state}{r.randrange(10**5)}"),
+                            ("RES", world.res.get(p.state, p.state)),
                             ("DOT", "20250301"),
-                            ("OCA", f"B{s.n:08d}"),
+                            ("OCA", f"B{p.n:08d}"),
                         ],
                         when,
                     )
                 )
-            records += more_records(world, more, s, ori, when)
+            records += more_records(world, more, p, ori, when)
             if s.holders:
                 identities.append(
-                    (s.fbi, s.nam, soundex(s.nam), s.dob, s.sex, s.rac, s.soc, " ".join(s.holders))
+                    (p.fbi, p.nam, soundex(p.nam), p.dob, p.sex, p.rac, p.soc, " ".join(s.holders))
                 )
                 for h in s.holders:
                     if h == people.HOME:  # the state CCH holds it (lems.state.seed)
-                        sids.append((f"{h}{s.n:08d}", h, s.fbi))
+                        sids.append((f"{h}{p.n:08d}", h, p.fbi))
                     elif h in nlets.STATES:
-                        sid = f"{h}{s.n:08d}"
-                        sids.append((sid, h, s.fbi))
+                        sid = f"{h}{p.n:08d}"
+                        sids.append((sid, h, p.fbi))
                         chri.append(
                             (
                                 h,
                                 sid,
-                                s.fbi,
-                                s.nam,
-                                soundex(s.nam),
-                                s.dob,
-                                s.sex,
-                                s.rac,
+                                p.fbi,
+                                p.nam,
+                                soundex(p.nam),
+                                p.dob,
+                                p.sex,
+                                p.rac,
                                 json.dumps([a for a in s.arrests if a[0] == h]),
                             )
                         )
-                arrests += [(s.fbi, *a) for a in s.arrests]
-            if s.state in nlets.STATES and r.random() < 0.8:
+                arrests += [(p.fbi, *a) for a in s.arrests]
+            if p.state in nlets.STATES and r.random() < 0.8:
                 drivers.append(
                     (
-                        s.state,
-                        s.oln,
-                        s.nam,
-                        soundex(s.nam),
-                        s.dob,
-                        s.sex,
-                        s.rac,
-                        s.hgt,
-                        s.wgt,
-                        s.eye,
+                        p.state,
+                        p.oln,
+                        p.nam,
+                        soundex(p.nam),
+                        p.dob,
+                        p.sex,
+                        p.rac,
+                        p.hgt,
+                        p.wgt,
+                        p.eye,
                         r.choice(("VALID", "VALID", "VALID", "SUSPENDED", "EXPIRED")),
                     )
                 )
-            if s.state in nlets.STATES and r.random() < 0.5:
+            if p.state in nlets.STATES and r.random() < 0.5:
                 vehicles.append(
                     (
-                        s.state,
+                        p.state,
                         world.plate(),
                         "2026",
                         "PC",
                         (v := world.vin()),
                         v[-8:],
-                        s.nam,
+                        p.nam,
                         r.choice(world.codes["VMA"]),
                     )
                 )
@@ -560,10 +532,10 @@ def seed_lab(
             if r.random() < 0.02:
                 indices.append(
                     (
-                        s.nam,
-                        soundex(s.nam),
-                        s.dob,
-                        s.sex,
+                        p.nam,
+                        soundex(p.nam),
+                        p.dob,
+                        p.sex,
                         world.ori(),
                         r.choice(world.codes["PCA"]),
                         when,
