@@ -459,7 +459,8 @@ class Nlets(System):
         conn.commit()
 
     def _seed_member(self, member: str) -> None:
-        from lems.endpoints.seed import World  # seed imports this module: import when needed
+        # seed imports this module: import when needed
+        from lems.endpoints.seed import World, chri_row, driver_row, vehicle_row
 
         if self._world is None:
             self._world = World(self.seed, [])
@@ -471,42 +472,19 @@ class Nlets(System):
         # numbered far above the national world's
         base = 50_000_000 + sum(ord(c) * 256**i for i, c in enumerate(member)) * 1000
         for n in range(SEED_PEOPLE):
-            s = world.subject(base + n).person
+            p = world.subject(base + n).person
             oln = f"{member}{r.randrange(10**7):07d}"
             status = r.choice(("VALID",) * 8 + ("SUSPENDED", "EXPIRED"))
-            drivers.append(
-                (
-                    member,
-                    oln,
-                    s.nam,
-                    soundex(s.nam),
-                    s.dob,
-                    s.sex,
-                    s.rac,
-                    s.hgt,
-                    s.wgt,
-                    s.eye,
-                    status,
-                )
-            )
+            drivers.append(driver_row(p, member, oln, status))
             vin = world.vin()
             vehicles.append(
-                (
-                    member,
-                    world.plate(),
-                    "2026",
-                    "PC",
-                    vin,
-                    vin8(vin),
-                    s.nam,
-                    r.choice(world.codes["VMA"]),
-                )
+                vehicle_row(p, member, world.plate(), vin, r.choice(world.codes["VMA"]))
             )
             if r.random() < 0.3:
                 arrests = [
                     (
                         "",
-                        f"{int(s.dob[:4]) + r.randint(18, 40)}{s.dob[4:]}",
+                        f"{int(p.dob[:4]) + r.randint(18, 40)}{p.dob[4:]}",
                         f"{member}0010000",
                         r.choice(offs),
                         r.choice(dsps),
@@ -514,20 +492,8 @@ class Nlets(System):
                     for _ in range(r.randint(1, 3))
                 ]
                 sid = f"{member}{r.randrange(10**6):06d}"
-                chri.append(
-                    (
-                        member,
-                        sid,
-                        s.fbi,
-                        s.nam,
-                        soundex(s.nam),
-                        s.dob,
-                        s.sex,
-                        s.rac,
-                        json.dumps(arrests),
-                    )
-                )
-                socs.append((member, s.soc, sid))
+                chri.append(chri_row(p, member, sid, arrests))
+                socs.append((member, p.soc, sid))
         store.add_drivers(self.conn, drivers)
         store.add_vehicles(self.conn, vehicles)
         store.add_chri(self.conn, chri)

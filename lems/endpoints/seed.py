@@ -103,16 +103,45 @@ class World:
         return s
 
     def vin(self) -> str:
-        r = self.rng
-        body = [r.choice(VIN_ALPHABET) for _ in range(17)]
-        body[8] = "0"
-        vin = "".join(body)
-        return vin[:8] + vin_check_digit(vin) + vin[9:]
+        return random_vin(self.rng)
 
     def plate(self) -> str:
-        r = self.rng
-        letters = "".join(r.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(3))
-        return f"{r.randrange(10)}{letters}{r.randrange(1000):03d}"
+        return random_plate(self.rng)
+
+
+def random_vin(r: random.Random) -> str:
+    """A random VIN with a valid check digit."""
+    body = [r.choice(VIN_ALPHABET) for _ in range(17)]
+    body[8] = "0"
+    drawn = "".join(body)
+    return drawn[:8] + vin_check_digit(drawn) + drawn[9:]
+
+
+def random_plate(r: random.Random) -> str:
+    """A random licence plate (digit, three letters, three digits)."""
+    letters = "".join(r.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(3))
+    return f"{r.randrange(10)}{letters}{r.randrange(1000):03d}"
+
+
+LICENCE_STATUSES = ("VALID", "VALID", "VALID", "SUSPENDED", "EXPIRED")
+"""A seeded licence's status, drawn from these."""
+
+
+def driver_row(p: people.Person, state: str, oln: str, status: str) -> tuple[str, ...]:
+    """A ``driver`` row (``lems.repositories.nlets``): ``p`` licensed by ``state`` as ``oln``."""
+    return (state, oln, p.nam, soundex(p.nam), p.dob, p.sex, p.rac, p.hgt, p.wgt, p.eye, status)
+
+
+def vehicle_row(p: people.Person, state: str, plate: str, vin: str, vma: str) -> tuple[str, ...]:
+    """A ``vehicle`` row: a car of make ``vma`` registered to ``p`` in ``state``."""
+    return (state, plate, "2026", "PC", vin, vin[-8:], p.nam, vma)
+
+
+def chri_row(
+    p: people.Person, state: str, sid: str, arrests: Sequence[tuple[str, ...]]
+) -> tuple[str, ...]:
+    """A ``chri`` row: ``state``'s criminal history ``sid`` of ``p``, with its arrests."""
+    return (state, sid, p.fbi, p.nam, soundex(p.nam), p.dob, p.sex, p.rac, json.dumps(arrests))
 
 
 FEDERAL_ORIS = {"kst": "DCFBIWA3Y", "immigration": "VTICE0900", "foreign": "DCINTER00"}
@@ -236,47 +265,15 @@ def home_rows(
     elif rng.random() >= 0.3:  # a state the world does not draw: a share of everyone lives there
         return [], [], []
     oln = f"{home}{p.oln[2:]}"
-    drivers = [
-        (
-            home,
-            oln,
-            p.nam,
-            soundex(p.nam),
-            p.dob,
-            p.sex,
-            p.rac,
-            p.hgt,
-            p.wgt,
-            p.eye,
-            rng.choice(("VALID", "VALID", "VALID", "SUSPENDED", "EXPIRED")),
-        )
-    ]
+    drivers: list[tuple[Any, ...]] = [driver_row(p, home, oln, rng.choice(LICENCE_STATUSES))]
     vehicles: list[tuple[Any, ...]] = []
     if rng.random() < 0.5:
-        letters = "".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(3))
-        plate = f"{rng.randrange(10)}{letters}{rng.randrange(1000):03d}"
-        body = [rng.choice(VIN_ALPHABET) for _ in range(17)]
-        body[8] = "0"
-        vin = "".join(body)
-        vin = vin[:8] + vin_check_digit(vin) + vin[9:]
         vehicles.append(
-            (home, plate, "2026", "PC", vin, vin[-8:], p.nam, rng.choice(world.codes["VMA"]))
+            vehicle_row(p, home, random_plate(rng), random_vin(rng), rng.choice(world.codes["VMA"]))
         )
     chri: list[tuple[Any, ...]] = []
     if s.arrests:
-        chri.append(
-            (
-                home,
-                f"{home}{p.n:08d}",
-                p.fbi,
-                p.nam,
-                soundex(p.nam),
-                p.dob,
-                p.sex,
-                p.rac,
-                json.dumps([(home, *a[1:]) for a in s.arrests]),
-            )
-        )
+        chri.append(chri_row(p, home, f"{home}{p.n:08d}", [(home, *a[1:]) for a in s.arrests]))
     return drivers, vehicles, chri
 
 
@@ -407,18 +404,7 @@ def seed_lab(
                     )
                 )
                 if state in nlets.STATES:
-                    vehicles.append(
-                        (
-                            state,
-                            plate,
-                            "2026",
-                            "PC",
-                            vin,
-                            vin[-8:],
-                            p.nam,
-                            r.choice(world.codes["VMA"]),
-                        )
-                    )
+                    vehicles.append(vehicle_row(p, state, plate, vin, r.choice(world.codes["VMA"])))
             if r.random() < 0.03:
                 records.append(
                     (
@@ -481,47 +467,14 @@ def seed_lab(
                     elif h in nlets.STATES:
                         sid = f"{h}{p.n:08d}"
                         sids.append((sid, h, p.fbi))
-                        chri.append(
-                            (
-                                h,
-                                sid,
-                                p.fbi,
-                                p.nam,
-                                soundex(p.nam),
-                                p.dob,
-                                p.sex,
-                                p.rac,
-                                json.dumps([a for a in s.arrests if a[0] == h]),
-                            )
-                        )
+                        chri.append(chri_row(p, h, sid, [a for a in s.arrests if a[0] == h]))
                 arrests += [(p.fbi, *a) for a in s.arrests]
             if p.state in nlets.STATES and r.random() < 0.8:
-                drivers.append(
-                    (
-                        p.state,
-                        p.oln,
-                        p.nam,
-                        soundex(p.nam),
-                        p.dob,
-                        p.sex,
-                        p.rac,
-                        p.hgt,
-                        p.wgt,
-                        p.eye,
-                        r.choice(("VALID", "VALID", "VALID", "SUSPENDED", "EXPIRED")),
-                    )
-                )
+                drivers.append(driver_row(p, p.state, p.oln, r.choice(LICENCE_STATUSES)))
             if p.state in nlets.STATES and r.random() < 0.5:
                 vehicles.append(
-                    (
-                        p.state,
-                        world.plate(),
-                        "2026",
-                        "PC",
-                        (v := world.vin()),
-                        v[-8:],
-                        p.nam,
-                        r.choice(world.codes["VMA"]),
+                    vehicle_row(
+                        p, p.state, world.plate(), world.vin(), r.choice(world.codes["VMA"])
                     )
                 )
             if hm is not None and home not in nlets.STATES:
