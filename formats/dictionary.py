@@ -264,7 +264,13 @@ def _key(
             raise ConfigError(
                 f"tables: field {code} is not defined in [fields]", file=name, key=where
             )
-        names = (table,) if isinstance(table, str) else tuple(table)
+        names = (
+            (table,) if isinstance(table, str) else tuple(table) if isinstance(table, list) else ()
+        )
+        if not names or not all(isinstance(one, str) for one in names):
+            raise ConfigError(
+                f"tables: {code} must name a code table or a list of them", file=name, key=where
+            )
         for one in names:
             if one not in codes:
                 raise ConfigError(
