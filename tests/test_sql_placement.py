@@ -25,13 +25,7 @@ REPOSITORIES = {"lems/store.py", "lems/journal.py", "lems/mailbox.py", "lems/sta
 
 NOT_MOVED_YET = {
     # the simulated national systems, each over its own database
-    "lems/endpoints/client.py",
-    "lems/endpoints/iii.py",
     "lems/endpoints/ncic.py",
-    "lems/endpoints/nics.py",
-    "lems/endpoints/nlets.py",
-    "lems/endpoints/seed.py",
-    "lems/population.py",
     # the state files (state.db) and their jobs
     "lems/state/adminlog.py",
     "lems/state/audit.py",
