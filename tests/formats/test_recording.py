@@ -79,6 +79,13 @@ def test_bad_records_name_the_line():
         decode('{"seq": 1, "time": "t", "direction": "up", "text": ""}')
     with pytest.raises(RecordingError, match="above U\\+00FF"):
         encode(Record(1, "t", "in", "caf\u20ac"))
+    # a line with every member (as encode writes it) is checked member by member too
+    full = json.loads(encode(Record(1, "t", "in", "x", link="L1")))
+    for name, bad in (("link", 5), ("ori", None), ("osn", "7"), ("ref", True), ("text", 1)):
+        with pytest.raises(RecordingError, match="must be"):
+            decode(json.dumps({**full, name: bad}))
+    with pytest.raises(RecordingError, match="direction"):
+        decode(json.dumps({**full, "direction": "up"}))
     # an unknown member (a later minor addition) is ignored
     assert decode('{"seq": 1, "time": "t", "direction": "in", "text": "x", "new": 1}').text == "x"
 
