@@ -293,7 +293,8 @@ class Replayer:
             if o.sync and self._last_link is not None and rec.link != self._last_link:
                 await self._barrier()
             self._last_link = rec.link
-            await self._flow()
+            if self.sent - self.received - self._written_off > o.window:
+                await self._flow()
             text = self._inbound(rec, link)
             if text is None:
                 continue
@@ -351,9 +352,8 @@ class Replayer:
         return link
 
     async def _flow(self) -> None:
+        """Until half the window is answered (called when more than the window is not)."""
         o = self.options
-        if self.sent - self.received - self._written_off <= o.window:
-            return
         ok = await self._wait(
             lambda: self.sent - self.received - self._written_off <= o.window // 2, o.stall
         )
