@@ -32,7 +32,6 @@ NOT_MOVED_YET = {
     # the simulated national systems, each over its own database
     "lems/endpoints/client.py",
     "lems/endpoints/iii.py",
-    "lems/endpoints/ncic.py",
     "lems/endpoints/nics.py",
     "lems/endpoints/nlets.py",
     "lems/endpoints/seed.py",
