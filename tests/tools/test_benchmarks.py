@@ -307,13 +307,13 @@ async def test_bench_links_reports_every_kind():
 
 def ncic_rounds(out: str, records: int) -> list[tuple[str, ...]]:
     """The round rows bench_ncic printed for ``records``, each checked for sense."""
-    line(r"^\s+records\s+round\s+p50 ms\s+p99 ms\s+max ms\s+cpu ms\s+hits\s+load$", out)
+    line(r"^\s+records\s+round\s+p50 ms\s+p99 ms\s+max ms\s+cpu p99\s+disk kB\s+hits\s+load$", out)
     rows = re.findall(
-        rf"^\s+{records}\s+(\d+)\s+({NUM})\s+({NUM})\s+({NUM})\s+({NUM})\s+({NUM})\s+({NUM})$",
+        rf"^\s+{records}\s+(\d+)" + rf"\s+({NUM})" * 7 + "$",
         out,
         re.MULTILINE,
     )
-    for _, p50, p99, worst, cpu, hits, _ in rows:
+    for _, p50, p99, worst, cpu, _, hits, _ in rows:
         assert num(p50) <= num(p99) <= num(worst), out
         assert num(cpu) > 0, out
         assert 0 < num(hits) <= 1, out  # two in five of the inquiries are built to hit
