@@ -29,13 +29,6 @@ NOT_MOVED_YET = {
     "lems/commands/endpoint.py",
     "lems/commands/federation.py",
     "lems/commands/state.py",
-    # the simulated national systems, each over its own database
-    "lems/endpoints/client.py",
-    "lems/endpoints/iii.py",
-    "lems/endpoints/nics.py",
-    "lems/endpoints/nlets.py",
-    "lems/endpoints/seed.py",
-    "lems/population.py",
     # the state files (state.db) and their jobs
     "lems/state/adminlog.py",
     "lems/state/audit.py",

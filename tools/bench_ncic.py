@@ -113,7 +113,7 @@ def load(path: Path, n: int, seed: int, files: tuple[str, ...] = ("wanted", "veh
         if file != "vehicle":
             k = persons.index(file)
             if k == 0:  # the first person file: a new person of the world, as always
-                fields = world.subject(i + 1).person()
+                fields = world.subject(i + 1).person.descriptors()
                 dobs.append(fields[3][1])
                 person = fields
             else:  # the other person files: that person's name with another one's DOB
