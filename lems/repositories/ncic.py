@@ -1,6 +1,6 @@
 """The mock NCIC's hot files (``ncic.db``): the ``record`` table of all 21 files, its search
 indexes, the ``retire`` notes of records whose file keeps them for a time; the statements and
-reads over them.
+reads over them, the endpoint's and the listings of ``lems population``.
 
 What a record's search columns hold (a soundex, the last 8 of a VIN ...) and what an inquiry
 means is the endpoint's (``lems.endpoints.ncic``); here are only the rows. The statements are
@@ -273,3 +273,22 @@ def unidentified(conn: sqlite3.Connection, sex: str | None) -> list[Record]:
         (sex,),
     )
     return [Record(r) for r in rows.fetchall()]
+
+
+def in_force(conn: sqlite3.Connection, file: str, limit: int = -1) -> list[tuple[Any, ...]]:
+    """(nic, ori, oca, status, fields as JSON) of the live records of ``file`` (an NCIC file
+    name: ``wanted``, ``vehicle``...), in the order entered (at most ``limit``; -1: all): what
+    ``lems population`` lists for an instructor."""
+    return conn.execute(
+        f"SELECT nic, ori, oca, status, fields FROM record WHERE file = ? AND {_LIVE_SQL} "
+        "ORDER BY id LIMIT ?",
+        (file, limit),
+    ).fetchall()
+
+
+def count_in_force(conn: sqlite3.Connection, file: str) -> int:
+    """How many records of ``file`` are live."""
+    n: int = conn.execute(
+        f"SELECT COUNT(*) FROM record WHERE file = ? AND {_LIVE_SQL}", (file,)
+    ).fetchone()[0]
+    return n
