@@ -24,8 +24,6 @@ REPOSITORIES = {"lems/store.py", "lems/journal.py", "lems/mailbox.py", "lems/sta
 """Storage modules: the schema, the writer, and the reads and statements of their tables."""
 
 NOT_MOVED_YET = {
-    # the simulated national systems, each over its own database
-    "lems/endpoints/ncic.py",
     # the state files (state.db) and their jobs
     "lems/state/adminlog.py",
     "lems/state/audit.py",
