@@ -1,5 +1,7 @@
 """CCH lookup benchmark: name+DOB, SID and FBI-number inquiries against a seeded ``state.db``,
 timed through the same code the ``cch`` service runs (find, load, dissemination filter, rap sheet).
+Prints the wall-clock percentiles and the CPU time per lookup (``time.process_time``, which a
+shared machine's load does not inflate: the figure to compare before and after a change).
 
     .venv/bin/lems init /tmp/big && .venv/bin/lems cch seed /tmp/big --subjects 1000000
     .venv/bin/python tools/bench_cch.py /tmp/big --lookups 20000
@@ -53,6 +55,7 @@ def main() -> None:
     ]
     today = date(2026, 11, 23)
     results: dict[str, list[float]] = {"name+dob": [], "sid": [], "fbi": [], "miss": []}
+    cpu = time.process_time()
     for i, (sid, name, dob, fbi) in enumerate(sample):
         kind = ("name+dob", "sid", "fbi", "miss")[i % 4]
         t0 = time.perf_counter()
@@ -69,8 +72,10 @@ def main() -> None:
             if rec is not None:
                 rap_sheet(rec, visible(rec, form_for("cj", "C"), today), FULL, "C", codes)
         results[kind].append(time.perf_counter() - t0)
+    cpu = time.process_time() - cpu
     every = [x for v in results.values() for x in v]
     print(f"subjects {n:,}  lookups {len(every):,}")
+    print(f"CPU per lookup {cpu / len(every) * 1e6:.1f} us (process time: load-independent)")
     for kind, v in [*results.items(), ("all", every)]:
         q = statistics.quantiles(v, n=100, method="inclusive")  # within min-max
         print(
