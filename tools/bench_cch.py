@@ -24,33 +24,22 @@ from lems.state.cch import FULL, CchStore, form_for, rap_sheet, visible
 from lems.state.db import connect, path_for
 
 
-class Reader:
-    """The read side of ``StateDB`` (the benchmark needs no writer)."""
-
-    def __init__(self, path: Path) -> None:
-        self.reader = connect(path)
-
-    def query(self, sql, params=()):
-        return self.reader.execute(sql, params).fetchall()
-
-    def one(self, sql, params=()):
-        return self.reader.execute(sql, params).fetchone()
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("dir", type=Path)
     p.add_argument("--lookups", type=int, default=20000)
     p.add_argument("--seed", type=int, default=7)
     a = p.parse_args()
-    db = Reader(path_for(load_lab(a.dir).database))
-    store = CchStore(db)  # type: ignore[arg-type]
+    conn = connect(path_for(load_lab(a.dir).database))  # the reader a StateDB would hold
+    store = CchStore(conn)
     codes = CodeBook.builtin()
-    n = db.one("SELECT COUNT(*) FROM subject")[0]
+    n = conn.execute("SELECT COUNT(*) FROM subject").fetchone()[0]
     rnd = random.Random(a.seed)
-    sids = [r[0] for r in db.reader.execute("SELECT sid FROM subject")]  # sparse (lems.people)
+    sids = [r[0] for r in conn.execute("SELECT sid FROM subject")]  # sparse (lems.people)
     sample = [
-        db.one("SELECT sid, name, dob, fbi FROM subject WHERE sid = ?", (rnd.choice(sids),))
+        conn.execute(
+            "SELECT sid, name, dob, fbi FROM subject WHERE sid = ?", (rnd.choice(sids),)
+        ).fetchone()
         for _ in range(a.lookups)
     ]
     today = date(2026, 11, 23)

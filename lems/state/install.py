@@ -22,7 +22,7 @@ from lems.state.fics import FicsService
 from lems.state.hits import HitTracker
 from lems.state.jobs import Jobs
 from lems.state.ppf import PpfService
-from lems.store import Statement
+from lems.state.repositories import cch as cch_rows
 
 if TYPE_CHECKING:
     from lems.ports import SwitchPort
@@ -52,13 +52,14 @@ def install(switch: SwitchPort) -> None:
             )
         ]
     )
-    seeded: list[Statement] = []
+    subjects: list[tuple[Any, ...]] = []
     if db.one("SELECT value FROM meta WHERE key = 'cch_seeded'") is None:
         # the lab's first start: the CCH of the same people the national files are seeded with
-        seeded = seed.statements(switch.lab.seed, DEFAULT_SUBJECTS)
+        people = seed.oregon_people(switch.lab.seed, 1, DEFAULT_SUBJECTS)
+        subjects, cycles, charges = seed.rows(people)
         db.writer.submit_nowait(
             [
-                *seeded,
+                *cch_rows.seeded(subjects, cycles, charges),
                 (
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('cch_seeded', ?)",
                     (str(DEFAULT_SUBJECTS),),
@@ -66,8 +67,8 @@ def install(switch: SwitchPort) -> None:
             ]
         )
     cch = CchService(switch, db)
-    if seeded:
-        cch.store.reserve(max(int(p[0][2:]) for sql, p in seeded if sql == seed.SUBJECT))
+    if subjects:
+        cch.store.reserve(max(int(s[0][2:]) for s in subjects))
     ppf = PpfService(switch, db)
     fics = FicsService(switch, db, cch, ppf)
     fics.resume()

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import maybeDeferred, succeed
 from twisted.logger import Logger
 
-from lems.state.cch import CchService, purge_cutoffs, remove_subject
+from lems.state.cch import CchService, purge_cutoffs
 from lems.state.db import StateDB
 from lems.state.fics import FicsService
 from lems.state.ppf import PpfService
+from lems.state.repositories import cch as cch_rows
 from lems.store import Statement
 
 if TYPE_CHECKING:
@@ -85,16 +86,10 @@ class Jobs:
     def purge_cch(self) -> Any:
         """Subjects aged 99+ with no arrest in 10 years leave CCH (a batch per run)."""
         born, ten = purge_cutoffs(self.switch.clock.now().date())
-        sids = [
-            r[0]
-            for r in self.db.query(
-                "SELECT sid FROM subject WHERE dob <= ? AND last_arrest < ? LIMIT ?",
-                (born, ten, PURGE_BATCH),
-            )
-        ]
+        sids = cch_rows.purgeable(self.db.reader, born, ten, PURGE_BATCH)
         if not sids:
             return succeed(0)
-        statements: list[Statement] = [s for sid in sids for s in remove_subject(sid)]
+        statements: list[Statement] = [s for sid in sids for s in cch_rows.remove_subject(sid)]
         self.switch.journal.append(
             "sys",
             f"CCH PURGE {len(sids)} SUBJECTS AGED 99 OR MORE WITH NO ARREST IN 10 YEARS "
