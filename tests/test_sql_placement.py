@@ -43,8 +43,6 @@ NOT_MOVED_YET = {
     "lems/endpoints/seed.py",
     "lems/population.py",
     # the state files (state.db) and their jobs
-    "lems/state/adminlog.py",
-    "lems/state/audit.py",
     "lems/state/fics.py",
     "lems/state/hits.py",
     "lems/state/install.py",

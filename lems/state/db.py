@@ -7,6 +7,8 @@ database file); reads run on the reactor thread and are small indexed lookups on
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -176,6 +178,17 @@ def connect(path: Path) -> sqlite3.Connection:
     """A connection to ``state.db`` (migrated to the current schema)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     return store.connect(path, MIGRATIONS)
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to the database file ``path`` (``state.db``, or the lab database
+    the audit reads beside it) for an offline reader; closed on leaving."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 class StateDB:
