@@ -43,11 +43,8 @@ NOT_MOVED_YET = {
     "lems/endpoints/seed.py",
     "lems/population.py",
     # the state files (state.db) and their jobs
-    "lems/state/fics.py",
     "lems/state/hits.py",
     "lems/state/install.py",
-    "lems/state/jobs.py",
-    "lems/state/ppf.py",
     # the rest
     "lems/federation/node.py",
     "lems/retention.py",

@@ -23,6 +23,7 @@ from lems.state.db import StateDB
 from lems.state.fics import FicsService
 from lems.state.ppf import PpfService
 from lems.state.repositories import cch as cch_rows
+from lems.state.repositories import fics as fics_rows
 from lems.store import Statement
 
 if TYPE_CHECKING:
@@ -105,8 +106,7 @@ class Jobs:
         cutoff = (
             (self.switch.clock.now() - timedelta(days=FICS_KEEP_DAYS)).astimezone(UTC).isoformat()
         )  # stored times are UTC (LabClock.stamp)
-        row = self.db.one("SELECT COUNT(*) FROM fics_check WHERE time < ?", (cutoff,))
-        n = row[0] if row else 0
+        n = fics_rows.older_than(self.db.reader, cutoff)
         if not n:
             return succeed(0)
         self.switch.journal.append(
@@ -116,6 +116,4 @@ class Jobs:
             disposition="purge",
             ori=self.switch.lab.switch.ori,
         )
-        return self.db.submit([("DELETE FROM fics_check WHERE time < ?", (cutoff,))]).addCallback(
-            lambda _: n
-        )
+        return self.db.submit([fics_rows.purge(cutoff)]).addCallback(lambda _: n)
