@@ -43,7 +43,6 @@ NOT_MOVED_YET = {
     "lems/endpoints/seed.py",
     "lems/population.py",
     # the state files (state.db) and their jobs
-    "lems/state/hits.py",
     "lems/state/install.py",
     # the rest
     "lems/federation/node.py",

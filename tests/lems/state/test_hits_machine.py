@@ -37,7 +37,7 @@ class SyncDB:
     """``StateDB``'s surface over one connection; submitted statements apply at once."""
 
     def __init__(self, conn):
-        self.conn = conn
+        self.conn = self.reader = conn
         self.writer = SimpleNamespace(submit_nowait=self.apply)
 
     def apply(self, statements):
