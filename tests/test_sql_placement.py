@@ -42,8 +42,6 @@ NOT_MOVED_YET = {
     "lems/endpoints/nlets.py",
     "lems/endpoints/seed.py",
     "lems/population.py",
-    # the state files (state.db) and their jobs
-    "lems/state/install.py",
     # the rest
     "lems/federation/node.py",
     "lems/retention.py",

@@ -192,19 +192,14 @@ def reading(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 class StateDB:
-    """The reader connection (reactor thread) and the writer of ``state.db``."""
+    """The reader connection (reactor thread) and the writer of ``state.db``: the services read
+    and write through ``lems.state.repositories`` (reads over ``reader``, statements to
+    ``submit``)."""
 
     def __init__(self, path: Path, reactor: IWriterReactor) -> None:
         self.path = path
         self.reader = connect(path)
         self.writer = Writer(path, reactor, MIGRATIONS)
-
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        return self.reader.execute(sql, params).fetchall()
-
-    def one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self.reader.execute(sql, params).fetchone()
-        return row
 
     def submit(self, statements: list[Statement]) -> Any:
         return self.writer.submit(statements)

@@ -45,12 +45,6 @@ class SyncDB:
             self.conn.execute(sql, params)
         self.conn.commit()
 
-    def query(self, sql, params=()):
-        return self.conn.execute(sql, params).fetchall()
-
-    def one(self, sql, params=()):
-        return self.conn.execute(sql, params).fetchone()
-
 
 @dataclass
 class FakeSwitch:
