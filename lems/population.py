@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lems.repositories import cch_subjects, iii, ncic_records, nics, nlets
+from lems.repositories import cch_subjects, iii, ncic, nics, nlets
 
 NCIC_FILES = (
     "wanted",
@@ -64,7 +64,7 @@ def listing(directory: Path, file: str, limit: int | None = None) -> list[dict[s
             if c is None:
                 return []
             out = []
-            for nic, ori, oca, status, fields in ncic_records.in_force(c, file, lim):
+            for nic, ori, oca, status, fields in ncic.in_force(c, file, lim):
                 f = dict((k, v) for k, v in reversed(json.loads(fields)))
                 out.append(
                     {
@@ -119,7 +119,7 @@ def listing(directory: Path, file: str, limit: int | None = None) -> list[dict[s
 
 
 def _ncic_count(file: str) -> Callable[[sqlite3.Connection], int]:
-    return lambda c: ncic_records.count_in_force(c, file)
+    return lambda c: ncic.count_in_force(c, file)
 
 
 _COUNTS: dict[str, tuple[str, Callable[[sqlite3.Connection], int]]] = {

@@ -34,8 +34,6 @@ NOT_MOVED_YET = {
     "lems/commands/endpoint.py",
     "lems/commands/federation.py",
     "lems/commands/state.py",
-    # the simulated national systems, each over its own database
-    "lems/endpoints/ncic.py",
     # the rest
     "lems/federation/node.py",
     "lems/retention.py",

@@ -26,6 +26,7 @@ import re
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any
 
 from formats import responses
@@ -38,49 +39,12 @@ from lems.endpoints.iii import III
 from lems.endpoints.ncic_files import QW_FILES, NcicFile, by_name
 from lems.endpoints.search import dob_values, race_matches, serial_key, soundex, vin8
 from lems.endpoints.system import Answer, System, open_db
+from lems.repositories import ncic as ncic_records
+from lems.repositories.ncic import LIVE, Record
 
-SCHEMA = (
-    """
-CREATE TABLE IF NOT EXISTS record (
-    id INTEGER PRIMARY KEY,
-    nic TEXT NOT NULL UNIQUE,
-    file TEXT NOT NULL,
-    mke TEXT NOT NULL,
-    ori TEXT NOT NULL,
-    oca TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL DEFAULT 'active',   -- active, located, cleared, cancelled
-    entered TEXT NOT NULL,
-    updated TEXT NOT NULL,
-    fields TEXT NOT NULL,                    -- JSON [[code, value], ...] as entered/modified
-    located_by TEXT NOT NULL DEFAULT '',
-    sdx TEXT, dob TEXT, rac TEXT, sex TEXT, hgt INTEGER,
-    soc TEXT, fbi TEXT, mnu TEXT, oln TEXT, sid TEXT,
-    lic TEXT, lis TEXT, vin8 TEXT, ser TEXT, oan TEXT, reg TEXT, bhn TEXT, pno TEXT, ntn TEXT
-);
-CREATE INDEX IF NOT EXISTS record_name ON record (sdx, dob);
-CREATE INDEX IF NOT EXISTS record_owner ON record (ori, oca, file);
-CREATE INDEX IF NOT EXISTS record_soc ON record (soc) WHERE soc IS NOT NULL;
-CREATE INDEX IF NOT EXISTS record_fbi ON record (fbi) WHERE fbi IS NOT NULL;
-CREATE INDEX IF NOT EXISTS record_mnu ON record (mnu) WHERE mnu IS NOT NULL;
-CREATE INDEX IF NOT EXISTS record_oln ON record (oln) WHERE oln IS NOT NULL;
-CREATE INDEX IF NOT EXISTS record_lic ON record (lic) WHERE lic IS NOT NULL;
-CREATE INDEX IF NOT EXISTS record_vin ON record (vin8) WHERE vin8 IS NOT NULL;
-CREATE INDEX IF NOT EXISTS record_ser ON record (ser) WHERE ser IS NOT NULL;
-CREATE INDEX IF NOT EXISTS record_oan ON record (oan) WHERE oan IS NOT NULL;
-CREATE INDEX IF NOT EXISTS record_reg ON record (reg) WHERE reg IS NOT NULL;
-CREATE INDEX IF NOT EXISTS record_bhn ON record (bhn) WHERE bhn IS NOT NULL;
-CREATE INDEX IF NOT EXISTS record_pno ON record (pno) WHERE pno IS NOT NULL;
-CREATE INDEX IF NOT EXISTS record_ntn ON record (ntn) WHERE ntn IS NOT NULL;
-CREATE TABLE IF NOT EXISTS retire (
-    id INTEGER PRIMARY KEY,                  -- record.id
-    day TEXT NOT NULL                        -- CCYYMMDD: the first day it is no longer kept
-);
-CREATE INDEX IF NOT EXISTS retire_day ON retire (day);
-"""
-    + III.SCHEMA
-)
+SCHEMA = ncic_records.SCHEMA + III.SCHEMA
+"""The tables of ``ncic.db``: the hot files (``lems.repositories.ncic``) and III's."""
 
-LIVE = ("active", "located")
 RETIRED = "retired"
 """Status of a record its retention period removed (``$.P.`` to the owner)."""
 PURGE_EVERY = 3600.0
@@ -146,44 +110,6 @@ IDENT_CODES = (
 """Identifiers an acknowledgment or a no-record answer echoes, in this order."""
 
 
-class Record:
-    """One row of the record table, fields decoded."""
-
-    __slots__ = (
-        "entered",
-        "fields",
-        "file",
-        "id",
-        "located_by",
-        "mke",
-        "nic",
-        "oca",
-        "ori",
-        "status",
-    )
-
-    def __init__(self, row: sqlite3.Row | tuple[Any, ...]) -> None:
-        (
-            self.id,
-            self.nic,
-            self.file,
-            self.mke,
-            self.ori,
-            self.oca,
-            self.status,
-            self.entered,
-            fields,
-            self.located_by,
-        ) = row
-        self.fields: list[tuple[str, str]] = [(c, v) for c, v in json.loads(fields)]
-
-    def get(self, code: str) -> str | None:
-        return next((v for c, v in self.fields if c == code), None)
-
-
-COLUMNS = "id, nic, file, mke, ori, oca, status, entered, fields, located_by"
-
-
 def index_values(fields: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """The search columns of a record from its fields."""
     f: dict[str, str] = {}
@@ -213,9 +139,6 @@ def index_values(fields: Sequence[tuple[str, str]]) -> dict[str, Any]:
     }
 
 
-INDEX_COLUMNS = tuple(index_values([]).keys())
-
-
 def retire_day(file: str, fields: Sequence[tuple[str, str]], entered: str) -> str | None:
     """The first day (``CCYYMMDD``) a record of ``file`` is no longer kept, by the file's
     retention (``ncic_files``: the day after its ``EXP``, or ``keep_days`` after ``entered``,
@@ -235,11 +158,13 @@ def retire_day(file: str, fields: Sequence[tuple[str, str]], entered: str) -> st
 
 
 class NcicStore:
-    """The hot-file database: insert, find, update, search. No message text here."""
+    """The hot files: a record's NIC, search columns and retirement day made from its fields,
+    then kept (``lems.repositories.ncic``); records found by NIC, owner, name or number. No
+    message text here."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.next_id = (conn.execute("SELECT max(id) FROM record").fetchone()[0] or 0) + 1
+        self.next_id = ncic_records.last_id(conn) + 1
 
     @classmethod
     def open(cls, path: Any) -> NcicStore:
@@ -257,14 +182,12 @@ class NcicStore:
     ) -> str:
         # NICS writes NDTF records into this file through a store of its own: read the last id
         # again so the two never hand out the same one (a clash lost NICS's answer).
-        last = self.conn.execute("SELECT max(id) FROM record").fetchone()[0] or 0
-        rid = max(self.next_id, last + 1)
+        rid = max(self.next_id, ncic_records.last_id(self.conn) + 1)
         self.next_id = rid + 1
         nic = make_nic(FILE_LETTERS[file], rid)
         idx = index_values(fields)
-        self.conn.execute(
-            f"INSERT INTO record (id, nic, file, mke, ori, oca, entered, updated, fields, "
-            f"{', '.join(INDEX_COLUMNS)}) VALUES ({', '.join('?' * (9 + len(INDEX_COLUMNS)))})",
+        ncic_records.insert(
+            self.conn,
             (rid, nic, file, mke, ori, oca, when, when, json.dumps(fields), *idx.values()),
         )
         self.schedule(rid, file, fields, when)
@@ -294,11 +217,7 @@ class NcicStore:
                     *index_values(fields).values(),
                 )
             )
-        self.conn.executemany(
-            f"INSERT INTO record (id, nic, file, mke, ori, oca, entered, updated, fields, "
-            f"{', '.join(INDEX_COLUMNS)}) VALUES ({', '.join('?' * (9 + len(INDEX_COLUMNS)))})",
-            out,
-        )
+        ncic_records.insert_many(self.conn, out)
         self.conn.commit()
 
     def schedule(
@@ -306,94 +225,56 @@ class NcicStore:
     ) -> None:
         """Note the day record ``rid`` is to be retired, if its file's retention has one (the
         seed's bulk load does not: seeded records stay until cancelled)."""
-        day = retire_day(file, fields, entered)
-        if day is None:
-            self.conn.execute("DELETE FROM retire WHERE id = ?", (rid,))
-        else:
-            self.conn.execute("INSERT OR REPLACE INTO retire (id, day) VALUES (?, ?)", (rid, day))
+        ncic_records.set_retire_day(self.conn, rid, retire_day(file, fields, entered))
 
     def due(self, today: str) -> list[Record]:
         """Live records whose retirement day has come (``today``: ``CCYYMMDD``); their
         retirement notes are removed, with those of records no longer live."""
-        rows = self.conn.execute(
-            f"SELECT {', '.join('r.' + c.strip() for c in COLUMNS.split(','))} FROM retire t "
-            "JOIN record r ON r.id = t.id WHERE t.day <= ? ORDER BY t.day, r.id",
-            (today,),
-        ).fetchall()
-        self.conn.execute("DELETE FROM retire WHERE day <= ?", (today,))
+        recs = ncic_records.take_due(self.conn, today)
         self.conn.commit()
-        return [rec for rec in map(Record, rows) if rec.status in LIVE]
+        return [rec for rec in recs if rec.status in LIVE]
 
     def by_nic(self, nic: str) -> Record | None:
-        row = self.conn.execute(f"SELECT {COLUMNS} FROM record WHERE nic = ?", (nic,)).fetchone()
-        return Record(row) if row else None
+        return ncic_records.by_nic(self.conn, nic)
 
     def by_oca(self, ori: str, oca: str, file: str) -> Record | None:
-        row = self.conn.execute(
-            f"SELECT {COLUMNS} FROM record WHERE ori = ? AND oca = ? AND file = ? "
-            "AND status IN ('active', 'located') ORDER BY id DESC",
-            (ori, oca, file),
-        ).fetchone()
-        return Record(row) if row else None
+        return ncic_records.by_oca(self.conn, ori, oca, file)
 
     def update(
         self, rec: Record, when: str, *, status: str | None = None, located_by: str | None = None
     ) -> None:
-        idx = index_values(rec.fields)
-        sets = ", ".join(f"{c} = ?" for c in INDEX_COLUMNS)
-        self.conn.execute(
-            f"UPDATE record SET fields = ?, updated = ?, status = ?, located_by = ?, {sets} "
-            "WHERE id = ?",
-            (
-                json.dumps(rec.fields),
-                when,
-                status or rec.status,
-                rec.located_by if located_by is None else located_by,
-                *idx.values(),
-                rec.id,
-            ),
+        ncic_records.update(
+            self.conn,
+            rec.id,
+            json.dumps(rec.fields),
+            when,
+            status or rec.status,
+            rec.located_by if located_by is None else located_by,
+            tuple(index_values(rec.fields).values()),
         )
         self.conn.commit()
 
     def where(self, files: Sequence[str], column: str, values: Sequence[Any]) -> list[Record]:
         """Live records of ``files`` whose indexed ``column`` is one of ``values``."""
-        if not values:
-            return []
-        marks = ",".join("?" * len(values))
-        fmarks = ",".join("?" * len(files))
-        rows = self.conn.execute(
-            f"SELECT {COLUMNS} FROM record WHERE {column} IN ({marks}) AND file IN ({fmarks}) "
-            "AND status IN ('active', 'located') ORDER BY id LIMIT 200",
-            (*values, *files),
-        ).fetchall()
-        return [Record(r) for r in rows]
+        return ncic_records.where(self.conn, files, column, values)
 
     def by_name(self, files: Sequence[str], name: str, dobs: Sequence[str]) -> list[Record]:
-        sdx = soundex(name)
-        marks = ",".join("?" * len(dobs))
-        fmarks = ",".join("?" * len(files))
-        rows = self.conn.execute(
-            f"SELECT {COLUMNS} FROM record WHERE sdx = ? AND dob IN ({marks}) "
-            f"AND file IN ({fmarks}) AND status IN ('active', 'located') ORDER BY id LIMIT 200",
-            (sdx, *dobs, *files),
-        ).fetchall()
-        return [Record(r) for r in rows]
+        """Live records of ``files`` whose name sounds like ``name`` (soundex), born on one of
+        ``dobs``."""
+        return ncic_records.by_name(self.conn, files, soundex(name), dobs)
 
     def linked(self, rec: Record, files: Sequence[str]) -> list[Record]:
         """Records of ``files`` linked to ``rec``: same ORI and OCA (NCIC's LKI/LKA)."""
         if not rec.oca:
             return []
-        fmarks = ",".join("?" * len(files))
-        rows = self.conn.execute(
-            f"SELECT {COLUMNS} FROM record WHERE ori = ? AND oca = ? AND file IN ({fmarks}) "
-            "AND status IN ('active', 'located') AND id != ?",
-            (rec.ori, rec.oca, *files, rec.id),
-        ).fetchall()
-        return [Record(r) for r in rows]
+        return ncic_records.linked(self.conn, rec.ori, rec.oca, files, rec.id)
+
+    def unidentified(self, sex: str | None) -> list[Record]:
+        """Live unidentified-person records of ``sex`` or of unknown sex."""
+        return ncic_records.unidentified(self.conn, sex)
 
     def count(self) -> int:
-        n: int = self.conn.execute("SELECT count(*) FROM record").fetchone()[0]
-        return n
+        return ncic_records.count(self.conn)
 
 
 class Ncic(System):
@@ -811,9 +692,9 @@ class Ncic(System):
         return "\n".join(
             [
                 responses.head("HIT", ori),
-                *responses.page(f.caveat),
+                *_paged(f.caveat),
                 *self.record_lines(rec),
-                *responses.page(trailer),
+                *_paged(trailer),
             ]
         )
 
@@ -914,12 +795,7 @@ class Ncic(System):
 
     def _unidentified(self, msg: Message) -> list[Record]:
         sex, race = msg.get("SEX"), msg.get("RAC")
-        rows = self.store.conn.execute(
-            f"SELECT {COLUMNS} FROM record WHERE file = 'unidentified' AND sex IN (?, 'U') "
-            "AND status IN ('active', 'located') ORDER BY id LIMIT 500",
-            (sex,),
-        ).fetchall()
-        recs = [Record(r) for r in rows]
+        recs = self.store.unidentified(sex)
         recs = [r for r in recs if race_matches(race, r.get("RAC") or "")]
         hgt = msg.get("HGT")
         if hgt and hgt.isdigit():
@@ -930,6 +806,13 @@ class Ncic(System):
                 if _inches(r.get("HGT")) is None or abs((_inches(r.get("HGT")) or 0) - inches) <= 4
             ]
         return recs
+
+
+@lru_cache(maxsize=256)
+def _paged(lines: tuple[str, ...]) -> tuple[str, ...]:
+    """A file's caveat or trailer wrapped to the line width: the same few texts for every hit,
+    wrapped once (``textwrap`` was a fifth of a QW's CPU time)."""
+    return tuple(responses.page(lines))
 
 
 def _inches(hgt: str | None) -> int | None:

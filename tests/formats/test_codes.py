@@ -8,7 +8,6 @@ otherwise only show up when a lab runs without the data directory.
 from __future__ import annotations
 
 import csv
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -270,11 +269,10 @@ def test_load_shared_applies_aliases(loaded: CodeBook) -> None:
     assert "NETHERLANDS" in (loaded.describe("LIS", "NE") or "")
 
 
-def test_load_shared_is_fast_and_deterministic(shared_dir: Path) -> None:
-    start = time.perf_counter()
+def test_load_shared_is_deterministic(shared_dir: Path) -> None:
+    """Two loads give the same tables (how fast is a benchmark's business, not a test's: a
+    timed assertion fails on a busy machine, not on slow code)."""
     first = CodeBook.load_dir(shared_dir)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0, f"loading took {elapsed:.3f}s"
     second = CodeBook.load_dir(shared_dir)
     assert first.names() == second.names()
     for name in first.names():

@@ -305,17 +305,51 @@ async def test_bench_links_reports_every_kind():
     assert [r[0] for r in rows] == ["line", "stx", "dle", "ascii4", "bin2", "bin4", "length"]
 
 
-def test_bench_ncic_reports_a_row_per_size():
-    """bench_ncic still seeds each size, times its inquiries and prints one row per size."""
-    out = run("tools/bench_ncic.py", "--records", "200,400", "--queries", "20").stdout
-    line(r"^\s+records\s+load rows/s\s+p50 ms\s+p99 ms\s+max ms\s+hits$", out)
+def ncic_rounds(out: str, records: int) -> list[tuple[str, ...]]:
+    """The round rows bench_ncic printed for ``records``, each checked for sense."""
+    line(r"^\s+records\s+round\s+p50 ms\s+p99 ms\s+max ms\s+cpu p99\s+disk kB\s+hits\s+load$", out)
     rows = re.findall(
-        rf"^\s+(\d+)\s+({NUM})\s+({NUM})\s+({NUM})\s+({NUM})\s+({NUM})$", out, re.MULTILINE
+        rf"^\s+{records}\s+(\d+)" + rf"\s+({NUM})" * 7 + "$",
+        out,
+        re.MULTILINE,
     )
-    assert [r[0] for r in rows] == ["200", "400"], out
-    for _, _, p50, p99, worst, hits in rows:
+    for _, p50, p99, worst, cpu, _, hits, _ in rows:
         assert num(p50) <= num(p99) <= num(worst), out
-        assert 0 < num(hits) <= 1, out  # a quarter of the inquiries are built to hit
+        assert num(cpu) > 0, out
+        assert 0 < num(hits) <= 1, out  # two in five of the inquiries are built to hit
+    for kind in ("QW hit", "QW miss", "QW EXD/Y", "QV VIN", "QV LIC"):
+        line(rf"^\s+{re.escape(kind)} p50 {NUM} p99 {NUM} max {NUM}$", out)
+    line(
+        rf"^\s+{records} median p99 of {len(rows)} rounds: {NUM} ms \(goal <= 2 ms: (NOT )?met\)$",
+        out,
+    )
+    return rows
+
+
+def test_bench_ncic_reports_a_row_per_size():
+    """bench_ncic still seeds each size, times its inquiries and prints a row per size."""
+    out = run("tools/bench_ncic.py", "--records", "200,400", "--queries", "20").stdout
+    for n in (200, 400):
+        line(rf"^records {n}: loaded in \d+ s, \d+ rows/s \(load average {NUM} after\)$", out)
+        assert [r[0] for r in ncic_rounds(out, n)] == ["1"], out
+
+
+def test_bench_ncic_keeps_and_reuses_its_database(tmp_path):
+    """With --db the first run loads and keeps the database, the next reuses it and times each
+    of its rounds; a kept database loaded with other settings is refused, not reused."""
+    db = tmp_path / "ncic.db"
+    args = ("tools/bench_ncic.py", "--records", "300", "--queries", "20", "--db", db)
+    first = run(*args).stdout
+    line(r"^records 300: loaded in \d+ s", first)
+    assert db.exists()
+    again = run(*args, "--rounds", "3").stdout
+    line(rf"^records 300: reused {re.escape(str(db))}$", again)
+    assert [r[0] for r in ncic_rounds(again, 300)] == ["1", "2", "3"], again
+    other = run(*args[:-2], "--seed", "2", "--db", db, check=False)
+    assert other.returncode != 0
+    assert (
+        "loaded with (records, seed, files, done) = (300, 1, 'wanted,vehicle', 1)" in other.stderr
+    )
 
 
 def test_bench_cch_reports_each_kind_of_lookup(tmp_path):
