@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from lems.clock import lab_zone, saved_time
 from lems.state import db as state_db
+from lems.state.repositories import admin
 
 if TYPE_CHECKING:
     from lems.lab import LabConfig
@@ -54,10 +55,7 @@ def record(lab: LabConfig, action: str, target: str, detail: str = "") -> None:
     conn = state_db.connect(state_db.path_for(lab.database))
     try:
         with conn:
-            conn.execute(
-                "INSERT INTO admin_action (time, action, target, detail, by) VALUES (?,?,?,?,?)",
-                (lab_time(lab).astimezone(UTC).isoformat(), action, target, detail, by),
-            )
+            admin.add(conn, lab_time(lab).astimezone(UTC).isoformat(), action, target, detail, by)
     finally:
         conn.close()
 
@@ -68,30 +66,11 @@ def actions(
     """The logged actions of a period (``target``: an ORI, operator, endpoint or snapshot)."""
     if not state_path.exists():
         return []
-    conn = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True)
-    try:
-        where, args = ["1"], []
-        if start:
-            where.append("time >= ?")
-            args.append(start)
-        if end:
-            where.append("time < ?")
-            args.append(end)
-        if target:
-            where.append("target = ?")
-            args.append(target)
-        rows = conn.execute(
-            f"SELECT id, time, action, target, detail, by FROM admin_action "
-            f"WHERE {' AND '.join(where)} ORDER BY id",
-            args,
-        ).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        conn.close()
-    return [
-        dict(zip(("id", "time", "action", "target", "detail", "by"), r, strict=True)) for r in rows
-    ]
+    with state_db.reading(state_path) as conn:
+        try:
+            return admin.actions(conn, start, end, target)
+        except sqlite3.OperationalError:
+            return []
 
 
 class AdminFeed:
@@ -100,15 +79,10 @@ class AdminFeed:
     def __init__(self, switch: SwitchPort, db: state_db.StateDB) -> None:
         self.switch = switch
         self.db = db
-        row = db.one("SELECT COALESCE(MAX(id), 0) FROM admin_action")
-        self.last = row[0] if row else 0
+        self.last = admin.last_id(db.reader)
 
     def poll(self) -> None:
-        for rid, when, action, target, detail, by in self.db.query(
-            "SELECT id, time, action, target, detail, by FROM admin_action WHERE id > ? "
-            "ORDER BY id",
-            (self.last,),
-        ):
+        for rid, when, action, target, detail, by in admin.after(self.db.reader, self.last):
             self.last = rid
             ori = target if target in self.switch.directory.agencies else ""
             operator = target if target in self.switch.directory.operators else ""

@@ -5,8 +5,9 @@ agency (``agency_findings``: disseminations with subject, purpose and attention 
 administrative actions, failed sign-ons, misuse flags), printed by ``lems.state.report``.
 
 A refused message is filed under the sending terminal's own ORI; the ORI it claimed is named in
-its reason (``CLAIMED ORI/…``). Reads the lab database's journal and ``state.db``; nothing here
-writes.
+its reason (``CLAIMED ORI/…``). Reads the lab database's journal (``lems.repositories.audit``,
+whose ``Filter`` is the selection: ORI, terminal, operator, period) and ``state.db``'s logs
+(``lems.state.repositories``); nothing here writes.
 """
 
 from __future__ import annotations
@@ -19,47 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from formats import rejects
-
-COLUMNS = (
-    "seq",
-    "time",
-    "direction",
-    "terminal",
-    "operator",
-    "ori",
-    "key",
-    "disposition",
-    "reason",
-    "ref",
-    "text",
-)
-
-
-@dataclass(slots=True)
-class Filter:
-    ori: str = ""
-    terminal: str = ""
-    operator: str = ""
-    start: str = ""
-    end: str = ""
-
-    def where(self, time_col: str = "time") -> tuple[str, list[Any]]:
-        parts, args = ["1"], []
-        for col, value in (
-            ("ori", self.ori),
-            ("terminal", self.terminal),
-            ("operator", self.operator),
-        ):
-            if value:
-                parts.append(f"{col} = ?")
-                args.append(value)
-        if self.start:
-            parts.append(f"{time_col} >= ?")
-            args.append(self.start)
-        if self.end:
-            parts.append(f"{time_col} < ?")
-            args.append(self.end)
-        return " AND ".join(parts), args
+from lems.repositories import audit as journal_rows
+from lems.repositories.audit import Filter as Filter  # exported: ``lems audit`` builds one
+from lems.state.db import reading
+from lems.state.repositories import dissemination, fics
 
 
 @dataclass(slots=True)
@@ -85,31 +49,20 @@ class OriSummary:
 
 
 def transactions(lab_db: Path, f: Filter) -> list[dict[str, Any]]:
-    where, args = f.where()
-    conn = sqlite3.connect(f"file:{lab_db}?mode=ro", uri=True)
-    try:
-        rows = conn.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM journal WHERE {where} ORDER BY seq", args
-        ).fetchall()
-    finally:
-        conn.close()
-    return [dict(zip(COLUMNS, r, strict=True)) for r in rows]
+    """The journal rows ``f`` selects (``lems.repositories.audit.COLUMNS``), in order."""
+    with reading(lab_db) as conn:
+        return journal_rows.transactions(conn, f)
 
 
 def disseminations(state_db: Path, f: Filter) -> list[tuple[str, str, int]]:
     """(ori, form, challenged) of every CCH dissemination in the period."""
     if not state_db.exists():
         return []
-    where, args = f.where()
-    conn = sqlite3.connect(f"file:{state_db}?mode=ro", uri=True)
-    try:
-        return conn.execute(
-            f"SELECT ori, form, challenged FROM dissemination WHERE {where}", args
-        ).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        conn.close()
+    with reading(state_db) as conn:
+        try:
+            return dissemination.forms(conn, f)
+        except sqlite3.OperationalError:
+            return []
 
 
 def summarize(rows: list[dict[str, Any]], cch: list[tuple[str, str, int]]) -> dict[str, OriSummary]:
@@ -219,46 +172,18 @@ def agency_findings(lab: Any, state_path: Path, f: Filter) -> list[AgencyFinding
 def _dissemination_rows(state_path: Path, f: Filter) -> list[dict[str, Any]]:
     if not state_path.exists():
         return []
-    where, args = Filter(start=f.start, end=f.end).where("d.time")
-    conn = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True)
-    cols = (
-        "time",
-        "sid",
-        "name",
-        "ori",
-        "terminal",
-        "operator",
-        "purpose",
-        "form",
-        "challenged",
-        "ref",
-    )
-    try:
-        rows = conn.execute(
-            "SELECT d.time, d.sid, COALESCE(s.name, ''), d.ori, d.terminal, d.operator, "
-            "d.purpose, d.form, d.challenged, d.ref FROM dissemination d LEFT JOIN subject s "
-            f"ON s.sid = d.sid WHERE {where} ORDER BY d.time",
-            args,
-        ).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        conn.close()
-    return [dict(zip(cols, r, strict=True)) for r in rows]
+    with reading(state_path) as conn:
+        try:
+            return dissemination.detailed(conn, f.start, f.end)
+        except sqlite3.OperationalError:
+            return []
 
 
 def _fics_rows(state_path: Path, f: Filter) -> list[dict[str, Any]]:
     if not state_path.exists():
         return []
-    where, args = Filter(start=f.start, end=f.end).where()
-    conn = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True)
-    cols = ("ftn", "time", "dealer_ori", "terminal", "name", "dob", "result", "reason")
-    try:
-        rows = conn.execute(
-            f"SELECT {', '.join(cols)} FROM fics_check WHERE {where} ORDER BY time", args
-        ).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        conn.close()
-    return [dict(zip(cols, r, strict=True)) for r in rows]
+    with reading(state_path) as conn:
+        try:
+            return fics.audited(conn, f.start, f.end)
+        except sqlite3.OperationalError:
+            return []

@@ -21,7 +21,7 @@ Radio terminals never receive a record (R9): replies are marked ``sensitive="cch
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import sqlite3
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,9 @@ from formats.rejects import RejectCode
 from lems.endpoints.search import dob_values, first_name, race_matches, soundex
 from lems.router import Reply, Request
 from lems.state.db import StateDB
+from lems.state.repositories import cch as rows
+from lems.state.repositories import dissemination
+from lems.state.repositories.cch import Charge, Cycle, Record
 from lems.store import Statement
 
 if TYPE_CHECKING:
@@ -53,46 +56,6 @@ DISMISSALS = frozenset({"ACQ", "DISM", "DIVD", "NOPR", "SETA", "EXPG"})
 MAX_CANDIDATES = 5
 
 FULL, COMPUTERIZED, FILTERED, NONE = "full", "computerized", "filtered", "none"
-
-
-@dataclass(slots=True)
-class Charge:
-    n: int
-    chg: str
-    ocl: str = ""
-    dsp: str = ""
-    dod: str = ""
-    crt: str = ""
-
-
-@dataclass(slots=True)
-class Cycle:
-    cyc: int
-    doa: str
-    ori: str = ""
-    oca: str = ""
-    manual: bool = False
-    sealed: bool = False
-    charges: list[Charge] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Record:
-    """One subject's criminal history as stored."""
-
-    sid: str
-    fbi: str
-    name: str
-    sex: str
-    rac: str
-    dob: str
-    descriptors: list[tuple[str, str]]
-    fpi: bool
-    challenged: bool
-    aliases: list[str] = field(default_factory=list)
-    cycles: list[Cycle] = field(default_factory=list)
-    custody: list[tuple[int, str, str, str]] = field(default_factory=list)
-    """(cycle, date, status, ori)"""
 
 
 # ---------------------------------------------------------------- dissemination (pure)
@@ -206,12 +169,12 @@ def rap_sheet(
 
 
 class CchStore:
-    """Data access for CCH: small indexed reads on the reactor thread, writes as statements."""
+    """CCH lookups for the services (small indexed reads on the reactor thread, through
+    ``lems.state.repositories.cch``) and the numbering of new subjects and cycles."""
 
-    def __init__(self, db: StateDB) -> None:
-        self.db = db
-        row = db.one("SELECT MAX(sid) FROM subject WHERE sid LIKE 'OR%'")
-        self._last_sid = int(row[0][2:]) if row and row[0] and row[0][2:].isdigit() else 0
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._last_sid = rows.last_sid(conn)
         self._pending_cycles: dict[str, int] = {}
 
     def reserve(self, last: int) -> None:
@@ -233,11 +196,10 @@ class CchStore:
         exd: bool = False,
     ) -> list[str]:
         """SIDs matching the identifiers; a name search also searches aliases."""
-        q = self.db.query
         if sid:
-            sids = [r[0] for r in q("SELECT sid FROM subject WHERE sid = ?", (sid,))]
+            sids = rows.with_sid(self.conn, sid)
         elif fbi:
-            sids = [r[0] for r in q("SELECT sid FROM subject WHERE fbi = ?", (fbi,))]
+            sids = rows.with_fbi(self.conn, fbi)
         elif name and dob:
             sids = self.by_name(name, dob, sex, rac, exd)
         else:
@@ -252,18 +214,10 @@ class CchStore:
         by its first letter (``QUINTERO,L`` and ``QUINTERO,LUIS`` find ``QUINTERO, LUIS
         ALBERTO``), the DOB exact or a year either side with ``EXD/Y``, sex U matching either,
         race by NCIC's race rule. Rows are read by DOB (indexed), the rest compared here."""
-        dobs = dob_values(dob, exd)
-        marks = ",".join("?" * len(dobs))
-        rows = self.db.query(
-            f"SELECT sid, name, sex, rac FROM subject WHERE dob IN ({marks}) UNION ALL "
-            f"SELECT s.sid, a.name, s.sex, s.rac FROM subject s JOIN alias a ON a.sid = s.sid "
-            f"WHERE s.dob IN ({marks})",
-            (*dobs, *dobs),
-        )
         key, initial = soundex(name), first_name(name)[:1]
         return [
             sid
-            for sid, nam, rsex, rrac in rows
+            for sid, nam, rsex, rrac in rows.born_on(self.conn, dob_values(dob, exd))
             if soundex(nam) == key
             and (not initial or first_name(nam)[:1] == initial)
             and (not sex or sex == "U" or rsex in (sex, "U"))
@@ -271,45 +225,13 @@ class CchStore:
         ]
 
     def load(self, sid: str) -> Record | None:
-        q = self.db.query
-        row = self.db.one(
-            "SELECT sid, fbi, name, sex, rac, dob, hgt, wgt, eye, hai, pob, fpi, "
-            "challenged FROM subject WHERE sid = ?",
-            (sid,),
-        )
-        if row is None:
-            return None
-        desc = [
-            (c, v) for c, v in zip(("HGT", "WGT", "EYE", "HAI", "POB"), row[6:11], strict=True) if v
-        ]
-        rec = Record(
-            row[0], row[1], row[2], row[3], row[4], row[5], desc, bool(row[11]), bool(row[12])
-        )
-        rec.aliases = [
-            r[0] for r in q("SELECT name FROM alias WHERE sid = ? ORDER BY name", (sid,))
-        ]
-        cycles: dict[int, Cycle] = {}
-        for cyc, doa, ori, oca, manual, sealed in q(
-            "SELECT cyc, doa, ori, oca, manual, sealed FROM cycle WHERE sid = ? ORDER BY cyc",
-            (sid,),
-        ):
-            cycles[cyc] = Cycle(cyc, doa, ori, oca, bool(manual), bool(sealed))
-        for cyc, n, chg, ocl, dsp, dod, crt in q(
-            "SELECT cyc, n, chg, ocl, dsp, dod, crt FROM charge WHERE sid = ? ORDER BY cyc, n",
-            (sid,),
-        ):
-            if cyc in cycles:
-                cycles[cyc].charges.append(Charge(n, chg, ocl, dsp, dod, crt))
-        rec.cycles = list(cycles.values())
-        rec.custody = [
-            tuple(r)
-            for r in q("SELECT cyc, dcs, cst, ori FROM custody WHERE sid = ? ORDER BY n", (sid,))
-        ]
-        return rec
+        return rows.record(self.conn, sid)
+
+    def exists(self, sid: str) -> bool:
+        return rows.exists(self.conn, sid)
 
     def next_cycle(self, sid: str) -> int:
-        row = self.db.one("SELECT MAX(cyc) FROM cycle WHERE sid = ?", (sid,))
-        n = max(row[0] or 0 if row else 0, self._pending_cycles.get(sid, 0)) + 1
+        n = max(rows.last_cycle(self.conn, sid), self._pending_cycles.get(sid, 0)) + 1
         self._pending_cycles[sid] = n
         return n
 
@@ -318,60 +240,18 @@ class CchStore:
 
 
 def subject_statements(sid: str, msg: Message, now: str) -> list[Statement]:
-    g = msg.get
-    return [
-        (
-            "INSERT INTO subject (sid, fbi, name, sex, rac, dob, hgt, wgt, eye, hai, pob, soc, "
-            "fpi, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                sid,
-                g("FBI") or "",
-                g("NAM"),
-                g("SEX"),
-                g("RAC"),
-                g("DOB"),
-                g("HGT") or "",
-                g("WGT") or "",
-                g("EYE") or "",
-                g("HAI") or "",
-                g("POB") or "",
-                g("SOC") or "",
-                int(g("FPI") == "Y"),
-                now,
-            ),
-        )
-    ]
+    values = {code: msg.get(code) for code in rows.SUBJECT_FIELDS}
+    return [rows.new_subject(sid, values, msg.get("FPI") == "Y", now)]
 
 
 def cycle_statements(sid: str, cyc: int, msg: Message, ori: str) -> list[Statement]:
     """An arrest cycle with its charges (CHG and OCL repeat in pairs, in order)."""
-    doa = msg.get("DOA") or ""
     classes = msg.get_all("OCL")
-    out: list[Statement] = [
-        (
-            "INSERT INTO cycle (sid, cyc, doa, ori, oca) VALUES (?,?,?,?,?)",
-            (sid, cyc, doa, ori, msg.get("OCA") or ""),
-        ),
-        ("UPDATE subject SET last_arrest = MAX(last_arrest, ?) WHERE sid = ?", (doa, sid)),
-    ]
+    out = rows.new_cycle(sid, cyc, msg.get("DOA") or "", ori, msg.get("OCA") or "")
     for n, chg in enumerate(msg.get_all("CHG"), 1):
-        ocl = classes[n - 1] if n <= len(classes) else ""
-        out.append(
-            (
-                "INSERT INTO charge (sid, cyc, n, chg, ocl) VALUES (?,?,?,?,?)",
-                (sid, cyc, n, chg, ocl),
-            )
-        )
-    for aka in msg.get_all("AKA"):
-        out.append(("INSERT OR IGNORE INTO alias (name, sid) VALUES (?,?)", (aka, sid)))
+        out.append(rows.new_charge(sid, cyc, n, chg, classes[n - 1] if n <= len(classes) else ""))
+    out += [rows.alias(sid, aka) for aka in msg.get_all("AKA")]
     return out
-
-
-def remove_subject(sid: str) -> list[Statement]:
-    return [
-        (f"DELETE FROM {t} WHERE sid = ?", (sid,))
-        for t in ("charge", "cycle", "custody", "alias", "subject")
-    ]
 
 
 # ---------------------------------------------------------------- the service
@@ -385,7 +265,7 @@ class CchService:
     def __init__(self, switch: SwitchPort, db: StateDB) -> None:
         self.switch = switch
         self.db = db
-        self.store = CchStore(db)
+        self.store = CchStore(db.reader)
         self.codes = switch.dictionary.codes
 
     def handle(self, req: Request) -> Any:
@@ -451,7 +331,7 @@ class CchService:
         cyc = st.next_cycle(sid)
         statements += cycle_statements(sid, cyc, msg, msg.ori)
         if msg.get("FPI") == "Y":
-            statements.append(("UPDATE subject SET fpi = 1 WHERE sid = ?", (sid,)))
+            statements.append(rows.fingerprinted(sid, True))
         reply = self._ack(
             req,
             "OREGON CCH ARREST CYCLE ENTERED",
@@ -467,12 +347,8 @@ class CchService:
     def _edp(self, req: Request) -> Any:
         msg = req.msg
         sid, cyc, chg = msg.get("SID") or "", int(msg.get("CYC") or 0), msg.get("CHG")
-        row = self.db.one(
-            "SELECT n FROM charge WHERE sid = ? AND cyc = ? AND chg = ? "
-            "ORDER BY (dsp = '') DESC, n LIMIT 1",
-            (sid, cyc, chg),
-        )
-        if row is None:
+        n = rows.charge_to_dispose(self.store.conn, sid, cyc, chg)
+        if n is None:
             return [
                 self._reject(
                     req,
@@ -481,10 +357,7 @@ class CchService:
                     "CHG",
                 )
             ]
-        stmt = (
-            "UPDATE charge SET dsp = ?, dod = ?, crt = ? WHERE sid = ? AND cyc = ? AND n = ?",
-            (msg.get("DSP"), msg.get("DOD"), msg.get("CRT") or "", sid, cyc, row[0]),
-        )
+        stmt = rows.disposition(sid, cyc, n, msg.get("DSP"), msg.get("DOD"), msg.get("CRT") or "")
         reply = self._ack(
             req,
             "OREGON CCH COURT DISPOSITION ENTERED",
@@ -500,61 +373,36 @@ class CchService:
     def _ecu(self, req: Request) -> Any:
         msg = req.msg
         sid = msg.get("SID") or ""
-        if self.db.one("SELECT 1 FROM subject WHERE sid = ?", (sid,)) is None:
+        if not self.store.exists(sid):
             return [self._reject(req, RejectCode.NOT_ON_FILE, f"SID/{sid} NOT ON FILE", "SID")]
-        row = self.db.one("SELECT COALESCE(MAX(n), 0) FROM custody WHERE sid = ?", (sid,))
-        n = (row[0] if row else 0) + 1
-        stmt = (
-            "INSERT INTO custody (sid, n, cyc, dcs, cst, ori) VALUES (?,?,?,?,?,?)",
-            (sid, n, int(msg.get("CYC") or 0), msg.get("DCS"), msg.get("CST"), msg.ori),
-        )
+        n = rows.last_custody(self.store.conn, sid) + 1
+        cyc = int(msg.get("CYC") or 0)
+        stmt = rows.custody(sid, n, cyc, msg.get("DCS"), msg.get("CST"), msg.ori)
         reply = self._ack(
             req, "OREGON CCH CUSTODY EVENT ENTERED", [("SID", sid), ("DCS", msg.get("DCS") or "")]
         )
         return self._commit([stmt], [reply])
 
-    COLUMNS = {
-        "NAM": "name",
-        "SEX": "sex",
-        "RAC": "rac",
-        "DOB": "dob",
-        "FBI": "fbi",
-        "HGT": "hgt",
-        "WGT": "wgt",
-        "EYE": "eye",
-        "HAI": "hai",
-        "POB": "pob",
-    }
-
     def _mch(self, req: Request) -> Any:
         """Correction of the subject's identification; CHL/Y|N sets the challenge flag (D2)."""
         msg = req.msg
         sid = msg.get("SID") or ""
-        if self.db.one("SELECT 1 FROM subject WHERE sid = ?", (sid,)) is None:
+        if not self.store.exists(sid):
             return [self._reject(req, RejectCode.NOT_ON_FILE, f"SID/{sid} NOT ON FILE", "SID")]
         statements: list[Statement] = []
         changed: list[tuple[str, str]] = [("SID", sid)]
         for code, value in msg.fields:
-            if code in self.COLUMNS:
-                statements.append(
-                    (f"UPDATE subject SET {self.COLUMNS[code]} = ? WHERE sid = ?", (value, sid))
-                )
-                changed.append((code, value))
+            if code in rows.CORRECTABLE:
+                statements.append(rows.correct(sid, code, value))
             elif code == "FPI":
-                statements.append(
-                    ("UPDATE subject SET fpi = ? WHERE sid = ?", (int(value == "Y"), sid))
-                )
-                changed.append((code, value))
+                statements.append(rows.fingerprinted(sid, value == "Y"))
             elif code == "CHL":
-                statements.append(
-                    ("UPDATE subject SET challenged = ? WHERE sid = ?", (int(value == "Y"), sid))
-                )
-                changed.append((code, value))
+                statements.append(rows.challenged(sid, value == "Y"))
             elif code == "AKA":
-                statements.append(
-                    ("INSERT OR IGNORE INTO alias (name, sid) VALUES (?,?)", (value, sid))
-                )
-                changed.append((code, value))
+                statements.append(rows.alias(sid, value))
+            else:
+                continue
+            changed.append((code, value))
         reply = self._ack(req, "OREGON CCH SUBJECT CORRECTED", changed)
         return self._commit(statements, [reply])
 
@@ -677,20 +525,16 @@ class CchService:
         return [Reply("\n".join(lines), key=key)]
 
     def _log(self, req: Request, sid: str, form: str, challenged: bool) -> Statement:
-        return (
-            "INSERT INTO dissemination (time, sid, ori, terminal, operator, purpose, form, "
-            "challenged, ref) VALUES (?,?,?,?,?,?,?,?,?)",
-            (
-                self.switch.clock.stamp(),
-                sid,
-                req.msg.ori,
-                req.terminal,
-                req.operator,
-                req.msg.get("PUR") or "",
-                form,
-                int(challenged),
-                req.seq,
-            ),
+        return dissemination.logged(
+            self.switch.clock.stamp(),
+            sid,
+            req.msg.ori,
+            req.terminal,
+            req.operator,
+            req.msg.get("PUR") or "",
+            form,
+            challenged,
+            req.seq,
         )
 
 

@@ -7,6 +7,8 @@ database file); reads run on the reactor thread and are small indexed lookups on
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,20 +180,26 @@ def connect(path: Path) -> sqlite3.Connection:
     return store.connect(path, MIGRATIONS)
 
 
+@contextmanager
+def reading(path: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to the database file ``path`` (``state.db``, or the lab database
+    the audit reads beside it) for an offline reader; closed on leaving."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
 class StateDB:
-    """The reader connection (reactor thread) and the writer of ``state.db``."""
+    """The reader connection (reactor thread) and the writer of ``state.db``: the services read
+    and write through ``lems.state.repositories`` (reads over ``reader``, statements to
+    ``submit``)."""
 
     def __init__(self, path: Path, reactor: IWriterReactor) -> None:
         self.path = path
         self.reader = connect(path)
         self.writer = Writer(path, reactor, MIGRATIONS)
-
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        return self.reader.execute(sql, params).fetchall()
-
-    def one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self.reader.execute(sql, params).fetchone()
-        return row
 
     def submit(self, statements: list[Statement]) -> Any:
         return when_committed(self.writer, statements)

@@ -36,6 +36,7 @@ from lems.router import Reply, Request
 from lems.state.cch import CchService
 from lems.state.db import StateDB
 from lems.state.ppf import PpfService
+from lems.state.repositories import fics as rows
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall
@@ -89,9 +90,7 @@ class FicsService:
         """Schedule again the PENDING checks a previous run was waiting on (the dealer's request
         is read back from the journal), so a restart never leaves a dealer without an answer."""
         sw = self.switch
-        for ftn, seq in self.db.query(
-            "SELECT ftn, seq FROM fics_check WHERE result = 'PENDING' AND recheck = 1 AND seq > 0"
-        ):
+        for ftn, seq in rows.awaiting_recheck(self.db.reader):
             req = sw.journaled_request(seq)
             if req is None:
                 continue
@@ -105,11 +104,7 @@ class FicsService:
 
     def new_ftn(self) -> str:
         self._n += 1
-        row = self.db.one(
-            "SELECT COUNT(*) FROM fics_check WHERE ftn LIKE ?",
-            (f"F{self.switch.clock.now():%y%m%d}%",),
-        )
-        n = max(self._n, (row[0] if row else 0) + 1)
+        n = max(self._n, rows.numbered(self.db.reader, f"F{self.switch.clock.now():%y%m%d}") + 1)
         self._n = n
         return f"F{self.switch.clock.now():%y%m%d}{n:05d}"
 
@@ -230,23 +225,19 @@ class FicsService:
         def answer(f: Findings) -> Any:
             result = f.result
             recheck = result == PENDING and not f.doubt
-            stmt = (
-                "INSERT INTO fics_check (ftn, time, dealer_ori, terminal, dlr, name, dob, ser, "
-                "result, reason, seq, recheck) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    ftn,
-                    self.switch.clock.stamp(),
-                    msg.ori,
-                    req.terminal,
-                    msg.get("DLR"),
-                    msg.get("NAM"),
-                    msg.get("DOB"),
-                    msg.get("SER") or "",
-                    result,
-                    reasons(f)[:200],
-                    req.seq,
-                    int(recheck),
-                ),
+            stmt = rows.checked(
+                ftn,
+                self.switch.clock.stamp(),
+                msg.ori,
+                req.terminal,
+                msg.get("DLR"),
+                msg.get("NAM"),
+                msg.get("DOB"),
+                msg.get("SER") or "",
+                result,
+                reasons(f)[:200],
+                req.seq,
+                recheck,
             )
             if recheck:
                 self._schedule(Pending(ftn, req))
@@ -297,14 +288,7 @@ class FicsService:
                 )
             msg = p.req.msg
             body = fcr(msg.ori, ftn, result, msg, f, self.switch.clock.now(), resolved=True)
-            self.db.writer.submit_nowait(
-                [
-                    (
-                        "UPDATE fics_check SET result = ?, reason = ?, recheck = 0 WHERE ftn = ?",
-                        (result, reasons(f)[:200], ftn),
-                    )
-                ]
-            )
+            self.db.writer.submit_nowait([rows.resolved(ftn, result, reasons(f)[:200])])
             self._journal(p.req, ftn, result, f)
             self.switch.deliver(p.req.terminal, body, key="FCR", ori=msg.ori, ref=p.req.seq)
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from formats import responses
 from lems.router import Request
 from lems.state.db import StateDB
+from lems.state.repositories import hits as rows
 from lems.store import Statement
 
 if TYPE_CHECKING:
@@ -83,6 +84,35 @@ class OpenRequest:
     def matches(self, nic: str, oca: str) -> bool:
         return bool((nic and nic == self.nic) or (oca and oca == self.oca))
 
+    @classmethod
+    def restored(cls, s: rows.Stored) -> OpenRequest:
+        """The request as ``state.db`` holds it (a stage beyond escalated counts as escalated)."""
+        opened, deadline, stage, next_at = s[9:]
+        return cls(
+            *s[:9],
+            datetime.fromisoformat(opened),
+            datetime.fromisoformat(deadline),
+            min(int(stage), ESCALATED),
+            datetime.fromisoformat(next_at) if next_at else None,
+        )
+
+    def stored(self) -> rows.Stored:
+        return (
+            self.id,
+            self.requester,
+            self.terminal,
+            self.owner,
+            self.nic,
+            self.oca,
+            self.rty,
+            self.pri,
+            self.rno,
+            self.opened.isoformat(),
+            self.deadline.isoformat(),
+            self.stage,
+            self.next_at.isoformat() if self.next_at else "",
+        )
+
 
 class HitTracker:
     def __init__(self, switch: SwitchPort, db: StateDB) -> None:
@@ -90,8 +120,7 @@ class HitTracker:
         self.db = db
         self.open: dict[int, OpenRequest] = {}
         self.timers: dict[int, IDelayedCall] = {}
-        row = db.one("SELECT COALESCE(MAX(id), 0) FROM hit_request")
-        self._last_id = row[0] if row else 0
+        self._last_id = rows.last_id(db.reader)
 
     def install(self) -> None:
         router = self.switch.router
@@ -104,26 +133,8 @@ class HitTracker:
         """Re-arm the open requests of a previous run (a step missed while stopped is taken
         at once)."""
         now = self.switch.clock.now()
-        for row in self.db.query(
-            "SELECT id, requester, terminal, owner, nic, oca, rty, pri, rno, opened, "
-            "deadline, stage, next_at FROM hit_request WHERE closed = ''"
-        ):
-            stage = min(int(row[11]), ESCALATED)
-            r = OpenRequest(
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                row[4],
-                row[5],
-                row[6],
-                row[7],
-                row[8],
-                datetime.fromisoformat(row[9]),
-                datetime.fromisoformat(row[10]),
-                stage,
-                datetime.fromisoformat(row[12]) if row[12] else None,
-            )
+        for s in rows.still_open(self.db.reader):
+            r = OpenRequest.restored(s)
             self.open[r.id] = r
             if r.next_at is not None:
                 self._arm(r, max(0.0, (r.next_at - now).total_seconds()))
@@ -168,26 +179,7 @@ class HitTracker:
                 deadline,
             )
             self.open[r.id] = r
-            statements.append(
-                (
-                    "INSERT INTO hit_request (id, requester, terminal, owner, nic, oca, rty, pri, "
-                    "rno, opened, deadline, next_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        r.id,
-                        r.requester,
-                        r.terminal,
-                        r.owner,
-                        nic,
-                        oca,
-                        r.rty,
-                        pri,
-                        r.rno,
-                        now.isoformat(),
-                        deadline.isoformat(),
-                        deadline.isoformat(),
-                    ),
-                )
-            )
+            statements.append(rows.opened(r.stored()))
             self._journal(r, "requested", f"DEADLINE {self._show(deadline)}")
             self._arm(r, period)
         self.db.writer.submit_nowait(statements)
@@ -221,10 +213,7 @@ class HitTracker:
         self._cancel(r.id)
         self._arm(r, minutes * 60.0)
         self._journal(r, "extended", f"TIM/{minutes} NEW DEADLINE {self._show(r.deadline)}")
-        return (
-            "UPDATE hit_request SET deadline = ?, next_at = ? WHERE id = ?",
-            (r.deadline.isoformat(), r.next_at.isoformat(), r.id),
-        )
+        return rows.extended(r.id, r.deadline.isoformat(), r.next_at.isoformat())
 
     def close(self, r: OpenRequest, outcome: str) -> Statement:
         now = self.switch.clock.now()
@@ -232,13 +221,7 @@ class HitTracker:
             outcome += "-late"
         self._forget(r.id)
         self._journal(r, outcome, "")
-        return self._close_stmt(r, now, outcome)
-
-    def _close_stmt(self, r: OpenRequest, now: datetime, outcome: str) -> Statement:
-        return (
-            "UPDATE hit_request SET closed = ?, outcome = ?, next_at = '' WHERE id = ?",
-            (now.isoformat(), outcome, r.id),
-        )
+        return rows.closed(r.id, now.isoformat(), outcome)
 
     def _journal(self, r: OpenRequest, disposition: str, detail: str) -> None:
         what = f"YQ FROM {r.requester} TO {r.owner} {r.record} RTY/{r.rty} PRI/{r.pri} RNO/{r.rno}"
@@ -333,12 +316,7 @@ class HitTracker:
             for t in sw.directory.control_terminals():
                 sw.deliver(t, body, key="NTF", ori=sw.lab.switch.ori)
         self.db.writer.submit_nowait(
-            [
-                (
-                    "UPDATE hit_request SET stage = ?, next_at = ? WHERE id = ?",
-                    (r.stage, r.next_at.isoformat() if r.next_at else "", r.id),
-                )
-            ]
+            [rows.staged(r.id, r.stage, r.next_at.isoformat() if r.next_at else "")]
         )
         self._journal(r, STAGES[r.stage], since)
         if r.next_at is not None:

@@ -22,7 +22,8 @@ from lems.state.fics import FicsService
 from lems.state.hits import HitTracker
 from lems.state.jobs import Jobs
 from lems.state.ppf import PpfService
-from lems.store import Statement
+from lems.state.repositories import cch as cch_rows
+from lems.state.repositories import meta
 
 if TYPE_CHECKING:
     from lems.ports import SwitchPort
@@ -42,32 +43,18 @@ def install(switch: SwitchPort) -> None:
     db = StateDB(path_for(switch.lab.database), switch.reactor)
     db.writer.on_failure = switch.storage_failed
     clock = switch.clock
-    db.writer.submit_nowait(
-        [
-            ("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (k, v))
-            for k, v in (
-                ("clock_wall", repr(time.time())),
-                ("clock_lab", clock.now().isoformat()),
-                ("clock_speed", repr(clock.speed)),
-            )
-        ]
-    )
-    seeded: list[Statement] = []
-    if db.one("SELECT value FROM meta WHERE key = 'cch_seeded'") is None:
+    db.writer.submit_nowait(meta.clock_anchor(time.time(), clock.now().isoformat(), clock.speed))
+    subjects: list[tuple[Any, ...]] = []
+    if meta.get(db.reader, "cch_seeded") is None:
         # the lab's first start: the CCH of the same people the national files are seeded with
-        seeded = seed.statements(switch.lab.seed, DEFAULT_SUBJECTS)
+        people = seed.oregon_people(switch.lab.seed, 1, DEFAULT_SUBJECTS)
+        subjects, cycles, charges = seed.rows(people)
         db.writer.submit_nowait(
-            [
-                *seeded,
-                (
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('cch_seeded', ?)",
-                    (str(DEFAULT_SUBJECTS),),
-                ),
-            ]
+            [*cch_rows.seeded(subjects, cycles, charges), meta.cch_seeded(DEFAULT_SUBJECTS)]
         )
     cch = CchService(switch, db)
-    if seeded:
-        cch.store.reserve(max(int(p[0][2:]) for sql, p in seeded if sql == seed.SUBJECT))
+    if subjects:
+        cch.store.reserve(max(int(s[0][2:]) for s in subjects))
     ppf = PpfService(switch, db)
     fics = FicsService(switch, db, cch, ppf)
     fics.resume()

@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import maybeDeferred, succeed
 from twisted.logger import Logger
 
-from lems.state.cch import CchService, purge_cutoffs, remove_subject
+from lems.state.cch import CchService, purge_cutoffs
 from lems.state.db import StateDB
 from lems.state.fics import FicsService
 from lems.state.ppf import PpfService
+from lems.state.repositories import cch as cch_rows
+from lems.state.repositories import fics as fics_rows
 from lems.store import Statement
 
 if TYPE_CHECKING:
@@ -85,16 +87,10 @@ class Jobs:
     def purge_cch(self) -> Any:
         """Subjects aged 99+ with no arrest in 10 years leave CCH (a batch per run)."""
         born, ten = purge_cutoffs(self.switch.clock.now().date())
-        sids = [
-            r[0]
-            for r in self.db.query(
-                "SELECT sid FROM subject WHERE dob <= ? AND last_arrest < ? LIMIT ?",
-                (born, ten, PURGE_BATCH),
-            )
-        ]
+        sids = cch_rows.purgeable(self.db.reader, born, ten, PURGE_BATCH)
         if not sids:
             return succeed(0)
-        statements: list[Statement] = [s for sid in sids for s in remove_subject(sid)]
+        statements: list[Statement] = [s for sid in sids for s in cch_rows.remove_subject(sid)]
         self.switch.journal.append(
             "sys",
             f"CCH PURGE {len(sids)} SUBJECTS AGED 99 OR MORE WITH NO ARREST IN 10 YEARS "
@@ -110,8 +106,7 @@ class Jobs:
         cutoff = (
             (self.switch.clock.now() - timedelta(days=FICS_KEEP_DAYS)).astimezone(UTC).isoformat()
         )  # stored times are UTC (LabClock.stamp)
-        row = self.db.one("SELECT COUNT(*) FROM fics_check WHERE time < ?", (cutoff,))
-        n = row[0] if row else 0
+        n = fics_rows.older_than(self.db.reader, cutoff)
         if not n:
             return succeed(0)
         self.switch.journal.append(
@@ -121,6 +116,4 @@ class Jobs:
             disposition="purge",
             ori=self.switch.lab.switch.ori,
         )
-        return self.db.submit([("DELETE FROM fics_check WHERE time < ?", (cutoff,))]).addCallback(
-            lambda _: n
-        )
+        return self.db.submit([fics_rows.purge(cutoff)]).addCallback(lambda _: n)

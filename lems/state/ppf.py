@@ -25,6 +25,7 @@ from formats.errors import Reject
 from formats.rejects import RejectCode
 from lems.router import Reply, Request
 from lems.state.db import StateDB
+from lems.state.repositories import ppf as rows
 from lems.store import Statement
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 log = Logger()
 
 MAINTENANCE_PURPOSE = "A"
-FIELDS = ("PPN", "NAM", "DOB", "SEX", "PCA", "ORI", "NRI")
 
 
 def may_submit(category: str, orion_type: str, ori: str) -> bool:
@@ -98,8 +98,7 @@ class PpfService:
     def __init__(self, switch: SwitchPort, db: StateDB) -> None:
         self.switch = switch
         self.db = db
-        row = db.one("SELECT MAX(ppn) FROM ppf")
-        self._last = int(row[0][1:]) if row and row[0] else 0
+        self._last = rows.last_ppn(db.reader)
 
     def handle(self, req: Request) -> Any:
         return {"EPP": self._epp, "XPP": self._xpp, "QPP": self._qpp}[req.spec.key](req)
@@ -137,9 +136,8 @@ class PpfService:
         self._last += 1
         ppn = f"P{self._last:07d}"
         g = msg.get
-        stmt = (
-            "INSERT INTO ppf (ppn, name, dob, sex, pca, ori, entered) VALUES (?,?,?,?,?,?,?)",
-            (ppn, g("NAM"), g("DOB"), g("SEX"), g("PCA"), msg.ori, self.switch.clock.stamp()),
+        stmt = rows.entered(
+            ppn, g("NAM"), g("DOB"), g("SEX"), g("PCA"), msg.ori, self.switch.clock.stamp()
         )
         reply = self._ack(
             req,
@@ -157,27 +155,24 @@ class PpfService:
     def _xpp(self, req: Request) -> Any:
         msg = req.msg
         ppn = msg.get("PPN") or ""
-        row = self.db.one("SELECT name, dob, ori, relieved FROM ppf WHERE ppn = ?", (ppn,))
-        if row is None or row[3]:
+        entry = rows.entry(self.db.reader, ppn)
+        if entry is None or entry.relieved:
             return self._reject(
                 req, RejectCode.NOT_ON_FILE, f"PPN/{ppn} IS NOT AN ACTIVE PPF ENTRY", "PPN"
             )
         agency = self.switch.directory.agencies[msg.ori]
-        if msg.ori != row[2] and not may_submit(agency.category, agency.type, msg.ori):
+        if msg.ori != entry.ori and not may_submit(agency.category, agency.type, msg.ori):
             return self._reject(
                 req,
                 RejectCode.NOT_DESIGNATED,
                 f"RELIEF FOR PPN/{ppn} ONLY FROM THE SUBMITTING AGENCY, A COURT OR PSRB",
                 "ORI",
             )
-        stmt = (
-            "UPDATE ppf SET relieved = ?, reason = ? WHERE ppn = ?",
-            (self.switch.clock.stamp(), msg.get("RSN") or "", ppn),
-        )
+        stmt = rows.relieved(ppn, self.switch.clock.stamp(), msg.get("RSN") or "")
         reply = self._ack(
             req,
             "PROHIBITED PERSON RELIEF ENTERED - NICS IS NOTIFIED TODAY",
-            [("PPN", ppn), ("NAM", responses.print_name(row[0])), ("DOB", row[1])],
+            [("PPN", ppn), ("NAM", responses.print_name(entry.name)), ("DOB", entry.dob)],
         )
 
         def committed(_: None) -> list[Reply]:
@@ -196,20 +191,14 @@ class PpfService:
                 "(PUR/A), NICS REPORTING AND FIREARM CHECKS (OAR 257-010-0060)",
                 "PUR",
             )
-        if msg.get("PPN"):
-            rows = self.db.query(
-                "SELECT ppn, name, dob, sex, pca, ori, entered, sent, relieved "
-                "FROM ppf WHERE ppn = ?",
-                (msg.get("PPN"),),
-            )
+        ppn = msg.get("PPN")
+        if ppn:
+            entry = rows.entry(self.db.reader, ppn)
+            found = [] if entry is None else [entry]
         else:
-            rows = self.db.query(
-                "SELECT ppn, name, dob, sex, pca, ori, entered, sent, relieved "
-                "FROM ppf WHERE name = ? AND dob = ? LIMIT 10",
-                (msg.get("NAM"), msg.get("DOB")),
-            )
-        rows = [r for r in rows if not msg.get("SEX") or r[3] == msg.get("SEX")]
-        if not rows:
+            found = rows.named(self.db.reader, msg.get("NAM"), msg.get("DOB"))
+        found = [e for e in found if not msg.get("SEX") or e.sex == msg.get("SEX")]
+        if not found:
             ident = [(c, v) for c, v in msg.fields if c in ("PPN", "NAM", "DOB", "SEX")]
             return [Reply(responses.no_record(msg.ori, ident, "PPF ENTRY"), key="NRC")]
         lines = [
@@ -217,23 +206,23 @@ class PpfService:
             "FOR PPF FILE MAINTENANCE ONLY",
             f"MKE/{responses.FILE_WORDS['ppf']}",
         ]
-        for ppn, name, dob, sex, pca, ori, entered, sent, relieved in rows:
+        for e in found:
             state = (
-                f"RELIEVED {relieved[:10]}"
-                if relieved
-                else f"SENT TO NICS {sent[:10]}"
-                if sent
+                f"RELIEVED {e.relieved[:10]}"
+                if e.relieved
+                else f"SENT TO NICS {e.sent[:10]}"
+                if e.sent
                 else "AWAITING NICS BATCH"
             )
             lines += responses.layout(
                 [
-                    ("PPN", ppn),
-                    ("NAM", responses.print_name(name)),
-                    ("DOB", dob),
-                    ("SEX", sex),
-                    ("PCA", pca),
-                    ("ORI", ori),
-                    ("DTE", entered[:10]),
+                    ("PPN", e.ppn),
+                    ("NAM", responses.print_name(e.name)),
+                    ("DOB", e.dob),
+                    ("SEX", e.sex),
+                    ("PCA", e.pca),
+                    ("ORI", e.ori),
+                    ("DTE", e.entered[:10]),
                 ]
             )
             lines.append(f"STATUS/{state}")
@@ -243,13 +232,7 @@ class PpfService:
 
     def matches(self, name: str, dob: str) -> list[tuple[str, str, str, str]]:
         """Active entries for a FICS check: (ppn, sex, pca, ori)."""
-        return [
-            tuple(r)
-            for r in self.db.query(
-                "SELECT ppn, sex, pca, ori FROM ppf WHERE name = ? AND dob = ? AND relieved = ''",
-                (name, dob),
-            )
-        ]
+        return [(e.ppn, e.sex, e.pca, e.ori) for e in rows.active(self.db.reader, name, dob)]
 
     # ------------------------------------------------------------ NICS traffic
 
@@ -303,16 +286,18 @@ class PpfService:
     @inlineCallbacks
     def daily_batch(self) -> Any:
         """Send every entry not yet sent to NICS; returns how many NICS accepted."""
-        rows = self.db.query(
-            "SELECT ppn, name, dob, sex, pca, ori FROM ppf "
-            "WHERE sent = '' AND relieved = '' ORDER BY ppn"
-        )
+        unsent = rows.unsent(self.db.reader)
         sent: list[Statement] = []
         self.switch.journal.append(
-            "sys", f"PPF DAILY NICS BATCH {len(rows)} ENTRIES", key="NEN", disposition="nics-batch"
+            "sys",
+            f"PPF DAILY NICS BATCH {len(unsent)} ENTRIES",
+            key="NEN",
+            disposition="nics-batch",
         )
-        for ppn, name, dob, sex, pca, ori in rows:
-            answer = yield self._ask(f"NEN.{ori}.NAM/{name}.DOB/{dob}.SEX/{sex}.PCA/{pca}", ori)
+        for e in unsent:
+            answer = yield self._ask(
+                f"NEN.{e.ori}.NAM/{e.name}.DOB/{e.dob}.SEX/{e.sex}.PCA/{e.pca}", e.ori
+            )
             if answer is not None:
                 nri = next(
                     (
@@ -323,27 +308,20 @@ class PpfService:
                     ),
                     "",
                 )
-                sent.append(
-                    (
-                        "UPDATE ppf SET sent = ?, nri = ? WHERE ppn = ?",
-                        (self.switch.clock.stamp(), nri, ppn),
-                    )
-                )
+                sent.append(rows.sent(e.ppn, self.switch.clock.stamp(), nri))
         if sent:
             yield self.db.submit(sent)
         return len(sent)
 
     @inlineCallbacks
     def send_relief(self, ppn: str) -> Any:
-        row = self.db.one("SELECT name, dob, ori, nri FROM ppf WHERE ppn = ?", (ppn,))
-        if row is None or not row[3]:
+        entry = rows.entry(self.db.reader, ppn)
+        if entry is None or not entry.nri:
             return False  # never reached NICS: the batch skips relieved entries
-        answer = yield self._ask(f"NRM.{row[2]}.NRI/{row[3]}", row[2])
+        answer = yield self._ask(f"NRM.{entry.ori}.NRI/{entry.nri}", entry.ori)
         if answer is None:
             return False
-        yield self.db.submit(
-            [("UPDATE ppf SET relief_sent = ? WHERE ppn = ?", (self.switch.clock.stamp(), ppn))]
-        )
+        yield self.db.submit([rows.relief_sent(ppn, self.switch.clock.stamp())])
         return True
 
     @inlineCallbacks
@@ -355,11 +333,16 @@ class PpfService:
             return None
         nics = parse_report(answer)
         ppf = {
-            r[6]: dict(zip(FIELDS, r, strict=True))
-            for r in self.db.query(
-                "SELECT ppn, name, dob, sex, pca, ori, nri FROM ppf "
-                "WHERE relieved = '' AND nri != ''"
-            )
+            e.nri: {
+                "PPN": e.ppn,
+                "NAM": e.name,
+                "DOB": e.dob,
+                "SEX": e.sex,
+                "PCA": e.pca,
+                "ORI": e.ori,
+                "NRI": e.nri,
+            }
+            for e in rows.in_nics(self.db.reader)
         }
         found = discrepancies(ppf, nics)
         sw = self.switch

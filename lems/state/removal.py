@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from formats.rejects import RejectCode
 from lems.router import Request
-from lems.state.cch import Cycle, remove_subject
+from lems.state.repositories import cch as rows
+from lems.state.repositories.cch import Cycle
 from lems.store import Statement
 
 if TYPE_CHECKING:
@@ -76,18 +77,15 @@ def removal(svc: CchService, req: Request) -> Any:
                     "FPI",
                 )
             ]
-        statements = remove_subject(sid)
+        statements = rows.remove_subject(sid)
         words = "OREGON CCH RECORD REMOVED - SUBJECT DECEASED (FINGERPRINT CONFIRMED)"
         order.append(("DOE", msg.get("DOE") or ""))
     elif what == "expunge":
         if cycle is None:
-            statements = remove_subject(sid)
+            statements = rows.remove_subject(sid)
             words = "OREGON CCH RECORD EXPUNGED BY COURT ORDER"
         else:
-            statements = [
-                (f"DELETE FROM {t} WHERE sid = ? AND cyc = ?", (sid, cyc))
-                for t in ("charge", "cycle")
-            ]
+            statements = rows.remove_cycle(sid, cyc)
             words = f"OREGON CCH CYCLE {cyc:03d} EXPUNGED BY COURT ORDER"
     else:
         if cycle is None:
@@ -120,13 +118,7 @@ def removal(svc: CchService, req: Request) -> Any:
                     "CYC",
                 )
             ]
-        statements = [
-            ("UPDATE cycle SET sealed = 1 WHERE sid = ? AND cyc = ?", (sid, cyc)),
-            (
-                "UPDATE charge SET dsp = 'SETA', dod = ? WHERE sid = ? AND cyc = ?",
-                (msg.get("DOC"), sid, cyc),
-            ),
-        ]
+        statements = rows.seal_cycle(sid, cyc, msg.get("DOC"))
         words = f"OREGON CCH CYCLE {cyc:03d} SET ASIDE BY COURT ORDER - SEALED"
     if cyc:
         order.insert(1, ("CYC", f"{cyc:03d}"))

@@ -4,7 +4,8 @@ The subjects are the people of ``lems.people`` whose record Oregon holds, under 
 number III lists for them (``OR`` + the person's number), with their Oregon arrests as cycles and
 the dispositions as charges: the same person everywhere. Rows are written straight to
 ``state.db`` in large transactions (an offline job, run while the lab's switch is stopped), or
-returned as statements for a starting switch's writer.
+handed as statements to a starting switch's writer (``lems.state.install``); the SQL is
+``lems.state.repositories.cch``'s.
 """
 
 from __future__ import annotations
@@ -14,18 +15,11 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from lems import people
-from lems.store import Statement
+from lems.state.repositories import cch
 
 OFFENCES = people.OFFENCES
 CHUNK = 20_000
 ARRESTING_ORIS = ("OR0240000", "OR0240100", "OR0260000", "OR0260200")
-
-SUBJECT = (
-    "INSERT OR IGNORE INTO subject (sid, fbi, name, sex, rac, dob, hgt, wgt, eye, hai, "
-    "soc, fpi, last_arrest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
-CYCLE = "INSERT OR IGNORE INTO cycle (sid, cyc, doa, ori, oca, manual) VALUES (?,?,?,?,?,?)"
-CHARGE = "INSERT OR IGNORE INTO charge (sid, cyc, n, chg, ocl, dsp, dod) VALUES (?,?,?,?,?,?,?)"
 
 
 def oregon_people(seed: int, first: int = 1, last: int | None = None) -> Iterator[people.Person]:
@@ -78,21 +72,11 @@ def rows(
     return subs, cycs, chgs
 
 
-def statements(seed: int, persons: int) -> list[Statement]:
-    """The CCH of the first ``persons`` people, as statements for a writer."""
-    subs, cycs, chgs = rows(oregon_people(seed, 1, persons))
-    return [(SUBJECT, r) for r in subs] + [(CYCLE, r) for r in cycs] + [(CHARGE, r) for r in chgs]
-
-
 def seed_world(conn: sqlite3.Connection, persons: int, seed_value: int = 1) -> int:
     """Write the CCH of the lab's first ``persons`` people (as ``lems seed`` sizes the national
     world); returns the subjects written."""
-    conn.execute("BEGIN")
     subs, cycs, chgs = rows(oregon_people(seed_value, 1, persons))
-    conn.executemany(SUBJECT, subs)
-    conn.executemany(CYCLE, cycs)
-    conn.executemany(CHARGE, chgs)
-    conn.execute("COMMIT")
+    cch.load(conn, subs, cycs, chgs)
     return len(subs)
 
 
@@ -104,20 +88,13 @@ def seed(
 ) -> int:
     """Add ``n`` subjects: the next people Oregon holds a record of after the highest SID
     already there; returns the first new SID's number."""
-    row = conn.execute("SELECT MAX(sid) FROM subject WHERE sid LIKE 'OR%'").fetchone()
-    start = int(row[0][2:]) + 1 if row and row[0] and row[0][2:].isdigit() else 1
-    stream = oregon_people(seed_value, start)
+    stream = oregon_people(seed_value, cch.last_sid(conn) + 1)
     first = 0
     left = n
     while left:
         batch = [next(stream) for _ in range(min(CHUNK, left))]
         first = first or batch[0].n
-        subs, cycs, chgs = rows(batch)
-        conn.execute("BEGIN")
-        conn.executemany(SUBJECT, subs)
-        conn.executemany(CYCLE, cycs)
-        conn.executemany(CHARGE, chgs)
-        conn.execute("COMMIT")
+        cch.load(conn, *rows(batch))
         left -= len(batch)
         if progress:
             progress(len(batch))

@@ -87,7 +87,9 @@ async def test_fics_outcome_per_ncic_person_file(tmp_path, reactor, file, extra,
         }[file]
         assert words in why, why
         assert "NOT AVAILABLE" not in why, why  # NICS answered: it was up
-        stored = sw.state.db.one("SELECT result, reason FROM fics_check WHERE ftn = ?", (ftn,))
+        stored = sw.state.db.reader.execute(
+            "SELECT result, reason FROM fics_check WHERE ftn = ?", (ftn,)
+        ).fetchone()
         assert stored[0] == outcome and words in stored[1]
 
 

@@ -308,7 +308,7 @@ async def test_purge_of_subjects_aged_99_is_a_daily_job(tmp_path, reactor):
         sw.fake.advance(86400)
         await settle(sw)
         await settle(sw)
-        left = {r[0] for r in sw.state.db.query("SELECT sid FROM subject")}
+        left = {r[0] for r in sw.state.db.reader.execute("SELECT sid FROM subject")}
         assert old not in left and recent in left and young in left
         rows = journal(sw, "disposition = 'purge' AND key = 'XCH'")
         assert len(rows) == 1 and old in rows[0][6]
@@ -424,7 +424,9 @@ async def test_unanswered_second_request_goes_to_control(tmp_path, reactor):
         assert not sw.state.hits.open
         await settle(sw)
         assert (
-            sw.state.db.one("SELECT outcome FROM hit_request WHERE id = ?", (r.id,))[0]
+            sw.state.db.reader.execute(
+                "SELECT outcome FROM hit_request WHERE id = ?", (r.id,)
+            ).fetchone()[0]
             == "confirmed-late"
         )
 
@@ -442,7 +444,7 @@ async def test_yr_in_time_closes_the_request(tmp_path, reactor):
         sw.fake.advance(4 * 3600)
         await settle(sw)
         assert not t04.drain() and not t01.drain()
-        row = sw.state.db.one("SELECT outcome, closed FROM hit_request")
+        row = sw.state.db.reader.execute("SELECT outcome, closed FROM hit_request").fetchone()
         assert row[0] == "confirmed" and row[1]
 
 
@@ -635,7 +637,7 @@ async def test_fics_check_records_purged_after_five_years(tmp_path, reactor):
         sw.fake.advance(86400)
         await settle(sw)
         await settle(sw)
-        left = [r[0] for r in sw.state.db.query("SELECT ftn FROM fics_check")]
+        left = [r[0] for r in sw.state.db.reader.execute("SELECT ftn FROM fics_check")]
         assert left == ["F26112300001"]
         assert journal(sw, "disposition = 'purge' AND key = 'FCK'")
 

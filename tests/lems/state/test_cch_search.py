@@ -3,7 +3,6 @@ while a disqualifying record is on file (a property over a seeded CCH)."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date
 
 import pytest
@@ -19,24 +18,11 @@ CRITERIA = ("0901", "1204", "2202")
 """Homicide, robbery, burglary: a qualified entity's registered criteria."""
 
 
-class Reader:
-    """The read side of ``StateDB`` over one SQLite connection (no writer process needed)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def query(self, sql, params=()):
-        return self.conn.execute(sql, params).fetchall()
-
-    def one(self, sql, params=()):
-        return self.conn.execute(sql, params).fetchone()
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     conn = state_db.connect(tmp_path_factory.mktemp("cch") / "state.db")
     seed(conn, 3000, 11)
-    yield CchStore(Reader(conn))
+    yield CchStore(conn)
     conn.close()
 
 
@@ -44,7 +30,7 @@ def store(tmp_path_factory):
 def disqualified(store):
     """(sid, name, dob, sex, rac) of every seeded subject with a record matching CRITERIA."""
     out = []
-    for sid, name, dob, sex, rac in store.db.query(
+    for sid, name, dob, sex, rac in store.conn.execute(
         "SELECT sid, name, dob, sex, rac FROM subject ORDER BY sid"
     ):
         rec = store.load(sid)
@@ -81,9 +67,9 @@ def test_fitness_check_never_says_no_while_a_qualifying_record_is_on_file(
 
 
 def test_name_search_rules(store):
-    sid, name, dob, sex, _rac = store.db.one(
+    sid, name, dob, sex, _rac = store.conn.execute(
         "SELECT sid, name, dob, sex, rac FROM subject ORDER BY sid LIMIT 1 OFFSET 6"
-    )
+    ).fetchone()
     last, _, first = name.partition(",")
     # the surname by its phonetic key: a doubled or dropped letter still finds it
     assert sid in store.find(name=f"{last}{last[-1]},{first}", dob=dob)

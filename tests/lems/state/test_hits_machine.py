@@ -37,19 +37,13 @@ class SyncDB:
     """``StateDB``'s surface over one connection; submitted statements apply at once."""
 
     def __init__(self, conn):
-        self.conn = conn
+        self.conn = self.reader = conn
         self.writer = SimpleNamespace(submit_nowait=self.apply)
 
     def apply(self, statements):
         for sql, params in statements:
             self.conn.execute(sql, params)
         self.conn.commit()
-
-    def query(self, sql, params=()):
-        return self.conn.execute(sql, params).fetchall()
-
-    def one(self, sql, params=()):
-        return self.conn.execute(sql, params).fetchone()
 
 
 @dataclass
