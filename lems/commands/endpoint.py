@@ -198,9 +198,9 @@ def cmd_seed(args: argparse.Namespace) -> int:
     if not counts:
         console.print("endpoint databases exist (use --force to replace them)", markup=False)
         return 1
-    from lems.repositories import state_meta
     from lems.state import db as state_db
     from lems.state import seed as cch_seed
+    from lems.state.repositories import meta as state_meta
 
     conn = state_db.connect(state_db.path_for(lab.database))
     try:

@@ -91,17 +91,17 @@ def _state(dir: Path) -> tuple[Any, Path]:
 
 def lab_now(conn: sqlite3.Connection) -> datetime | None:
     """Lab time now, from the anchor the switch wrote at start; None if it never ran."""
-    from lems.repositories.state_meta import clock_anchor
+    from lems.state.repositories.meta import read_clock_anchor
 
-    anchor = clock_anchor(conn)
+    anchor = read_clock_anchor(conn)
     if anchor is None:
         return None
     return anchor.lab + timedelta(seconds=(time.time() - anchor.wall) * anchor.speed)
 
 
 def cmd_hits(args: argparse.Namespace) -> int:
-    from lems.repositories.hit_requests import listing
     from lems.state.db import connect
+    from lems.state.repositories.hits import listing
 
     lab, path = _state(args.dir)
     zone = lab_zone(lab.timezone)

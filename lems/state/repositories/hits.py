@@ -5,6 +5,7 @@ their timers."""
 from __future__ import annotations
 
 import sqlite3
+from typing import NamedTuple
 
 from lems.store import Statement
 
@@ -51,3 +52,34 @@ def closed(rid: int, when: str, outcome: str) -> Statement:
         "UPDATE hit_request SET closed = ?, outcome = ?, next_at = '' WHERE id = ?",
         (when, outcome, rid),
     )
+
+
+class HitRequest(NamedTuple):
+    """One tracked hit confirmation request; times are the lab clock's ISO text."""
+
+    id: int
+    requester: str
+    terminal: str
+    owner: str
+    nic: str
+    oca: str
+    rty: str
+    pri: str
+    rno: str
+    opened: str
+    deadline: str
+    stage: int
+    closed: str
+    outcome: str
+
+
+def listing(conn: sqlite3.Connection, closed_too: bool = False) -> list[HitRequest]:
+    """The open requests (every request with ``closed_too``), soonest deadline first."""
+    where = "1" if closed_too else "closed = ''"
+    return [
+        HitRequest._make(row)
+        for row in conn.execute(
+            "SELECT id, requester, terminal, owner, nic, oca, rty, pri, rno, opened, deadline, "
+            f"stage, closed, outcome FROM hit_request WHERE {where} ORDER BY deadline"
+        )
+    ]
