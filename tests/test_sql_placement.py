@@ -49,7 +49,6 @@ NOT_MOVED_YET = {
     "lems/state/removal.py",
     "lems/state/seed.py",
     # the rest
-    "lems/federation/node.py",
     "lems/retention.py",
     "lems/training/dashboard.py",
     "lems/training/grading.py",
