@@ -89,12 +89,19 @@ class Run:
         xs = sorted(self.latencies)
         return xs[min(len(xs) - 1, int(len(xs) * q))] * 1000 if xs else float("nan")
 
+    def cpu_per_tx(self) -> float:
+        """CPU of all the switches (and their writers) per answered transaction, ms: the figure
+        the machine's load changes least (wall-clock latency moves with every other process)."""
+        done = len(self.latencies) / self.window
+        return 10 * self.switch_cpu / done if done else float("nan")
+
     def line(self) -> str:
         out = (
             f"{self.name:<8} offered {self.offered:7.1f} tx/s  answered "
             f"{len(self.latencies) / self.window:7.1f} tx/s  p50 {self.pct(0.5):6.2f} ms  "
             f"p99 {self.pct(0.99):6.2f} ms  max {self.pct(1.0):7.2f} ms  lost {self.lost}  "
-            f"cpu switches {self.switch_cpu:5.1f} %  brokers {self.broker_cpu:5.1f} %"
+            f"cpu switches {self.switch_cpu:5.1f} %  brokers {self.broker_cpu:5.1f} %  "
+            f"switch cpu/tx {self.cpu_per_tx():.2f} ms"
         )
         if self.stall is not None:
             out += f"  stall {self.stall:.2f} s"
