@@ -58,6 +58,15 @@ Handler = Callable[[bytes, str], Awaitable[None]]
 """``handler(payload, msg_id)``: returns once the message is durable in the switch."""
 
 
+class PublishRefused(Exception):
+    """The stream did not take a message (no leader, an error): it is published again."""
+
+
+def _expire(fut: asyncio.Future[bool]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError("no acknowledgement from the stream"))
+
+
 class Network:
     """The JetStream link of the node of state ``state``."""
 
@@ -95,6 +104,11 @@ class Network:
         self.working: set[asyncio.Task[Any]] = set()
         self.pull_sub: Any = None
         self.inbox = ""
+        self.ack_sub: Any = None
+        self.ack_prefix = ""
+        self.acks: dict[str, asyncio.Future[bool]] = {}
+        """Publishes waiting for the stream's acknowledgement, by reply token."""
+        self.ack_token = 0
         self.next_subject = ""
         self.pull_request = b""
         self.asked: deque[list[float]] = deque()
@@ -150,9 +164,12 @@ class Network:
     async def stop(self) -> None:
         """Say this node is leaving (a last heartbeat with ``down``), stop, close."""
         self.stopping = True
-        for t in self.tasks:
+        # messages being handled are left unacknowledged (the broker delivers them again;
+        # one already journaled is then recognised by its id)
+        running = [*self.tasks, *self.working]
+        for t in running:
             t.cancel()
-        for t in self.tasks:
+        for t in running:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         if self.nc is not None and self.nc.is_connected:
@@ -235,6 +252,9 @@ class Network:
         if self.pull_sub is None:
             self.inbox = self.nc.new_inbox()
             self.pull_sub = await self.nc.subscribe(self.inbox, cb=self._delivered)
+        if self.ack_sub is None:
+            self.ack_prefix = self.nc.new_inbox() + "."
+            self.ack_sub = await self.nc.subscribe(self.ack_prefix + "*", cb=self._stored)
 
     async def _members(self) -> None:
         """Add the registered states. The set only grows: a registration stays until removed
@@ -272,21 +292,49 @@ class Network:
     async def publish(self, state: str, payload: bytes, msg_id: str) -> bool:
         """Put ``payload`` on ``state``'s subject; returns once the stream holds it (True if it
         was a duplicate the broker dropped). Retries until then."""
-
-        async def once() -> bool:
-            # (no Nats-Expected-Stream header: the subject names the stream, and every header
-            # is parsed again, in Python, on each delivery)
-            ack = await self.js.publish(
-                self.subject(state),
-                payload,
-                timeout=PUBLISH_TIMEOUT_S,
-                headers={"Nats-Msg-Id": msg_id},
-            )
-            return bool(ack.duplicate)
-
-        duplicate: bool = await self._retry(once)
+        subject = self.subject(state)
+        # (no Nats-Expected-Stream header: the subject names the stream, and every header is
+        # parsed again, in Python, on each delivery)
+        headers = {"Nats-Msg-Id": msg_id}
+        duplicate: bool = await self._retry(lambda: self._publish_once(subject, payload, headers))
         self.published += 1
         return duplicate
+
+    # One publish is one PUB with a reply subject on this node's acknowledgement inbox and one
+    # future, settled by ``_stored`` when the stream's answer comes or failed by a timer: what
+    # nats-py's ``js.publish`` does with a request, an ``asyncio.wait_for`` and a PubAck object
+    # per message, for about a third less CPU per publish (measured with bench_federation).
+
+    async def _publish_once(self, subject: str, payload: bytes, headers: dict[str, str]) -> bool:
+        loop = asyncio.get_running_loop()
+        self.ack_token += 1
+        token = str(self.ack_token)
+        fut: asyncio.Future[bool] = loop.create_future()
+        self.acks[token] = fut
+        timer = loop.call_later(PUBLISH_TIMEOUT_S, _expire, fut)
+        try:
+            await self.nc.publish(subject, payload, reply=self.ack_prefix + token, headers=headers)
+            return await fut
+        finally:
+            timer.cancel()
+            del self.acks[token]
+
+    async def _stored(self, m: Any) -> None:
+        """The stream's answer to a publish: ``{"stream":…, "seq":…[, "duplicate": true]}``,
+        or an error (``{"error": {…}}``; an empty message with status 503: no stream leader
+        took it)."""
+        fut = self.acks.get(m.subject[len(self.ack_prefix) :])
+        if fut is None or fut.done():
+            return
+        try:
+            answer = orjson.loads(m.data) if m.data else {}
+        except orjson.JSONDecodeError:
+            answer = {}
+        if "seq" in answer and "error" not in answer:
+            fut.set_result(bool(answer.get("duplicate", False)))
+        else:
+            status = (m.headers or {}).get("Status", "") if m.headers else ""
+            fut.set_exception(PublishRefused(answer.get("error") or f"status {status or '?'}"))
 
     # The consumer is pulled the way the NATS Go client's ``Consume`` pulls (nats-py has only
     # ``fetch``, one request and its round trip per batch, whose lingering wait for the rest of
@@ -365,7 +413,10 @@ class Network:
             raise
         except Exception:
             # not journaled: no acknowledgement, the broker delivers it again after ack_wait
-            log.failure("nlets network: message {id} not taken", id=msg_id)
+            if self.stopping:  # (the node stops: its answer's publish gave up, say)
+                log.debug("nlets network: message {id} left to the broker", id=msg_id)
+            else:
+                log.failure("nlets network: message {id} not taken", id=msg_id)
             return
         self.consumed += 1
         with contextlib.suppress(Exception):
