@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import re
 import secrets
 import sqlite3
@@ -163,6 +164,11 @@ class Node:
     async def _run(self) -> None:
         await self.net.start()
         await self._recover()
+        # What start-up built (the lab, dictionary, grammar, directory, the NATS client) lives
+        # as long as the process: out of the collector's sight, a full collection no longer
+        # walks it (at start-up 34 ms of CPU each, ~0.03 ms after; a node under a backlog ran
+        # full collections that held its loop 0.2-0.9 s)
+        gc.freeze()
         self.tasks.append(asyncio.ensure_future(self._status_loop()))
 
     def stop(self) -> Deferred[None]:
@@ -430,10 +436,14 @@ class Node:
         # (a crash between them: the query comes again, is journaled, and its answer, sent
         # again under the same id, is dropped by the broker and by the requester)
         sending = self.net.publish(origin, orjson.dumps(rsp), f"{msg_id}-R")
-        if journal:
-            await asyncio.gather(self._commit(rows), sending)
-        else:
+        if not journal:
             await sending
+            return
+        committed = self._commit(rows)  # (a future of the writer: no task of its own)
+        try:
+            await sending
+        finally:
+            await committed
 
     def _tq(self, msg: Message) -> str:
         """TQ: this state's agencies from the lab's directory (ORION's part for this state)."""
