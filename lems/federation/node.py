@@ -251,6 +251,8 @@ class Node:
         def no_broker() -> None:  # no broker takes it: say so, as Nlets would, and keep trying
             nonlocal slow
             slow = True
+            if not relayed and (req.seq, st) not in self.sent_at:
+                return  # answered already (its direct copy got through: lems.federation.network)
             sw.stats["network_unavailable"] += 1
             sw.send_replies(
                 [
