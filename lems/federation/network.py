@@ -120,16 +120,16 @@ class Network:
         self.consumed = 0
         self.retries = 0
         self.hedged = 0
+        """Messages also sent directly because the stream took nothing (see ``publish``)."""
         self.last_stored = 0.0
         """When the stream last acknowledged a publish (monotonic)."""
-        """Messages also sent directly because the stream was slow to take them."""
 
     def subject(self, state: str) -> str:
         return f"{self.stream}.to.{state}"
 
     def direct_subject(self, state: str) -> str:
-        """Core NATS, outside the stream: the second copy of a message the stream is slow to
-        take (see ``publish``)."""
+        """Core NATS, outside the stream: the second copy of a message sent while the stream
+        takes nothing (see ``publish``)."""
         return f"{self.stream}.direct.{state}"
 
     def is_up(self, state: str) -> bool:
