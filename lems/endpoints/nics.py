@@ -1,7 +1,7 @@
 """Mock NICS: firearm checks against NCIC, III and the NICS Indices; the Indices themselves.
 
 NICS has no terminal keys in the state dictionary: a state point of contact (Oregon's FICS)
-reaches it through ``switch.router.services["nics"].ask(text, ori)``. Its transactions, written
+reaches it through ``switch.router.service("nics").ask(text, ori)``. Its transactions, written
 like NCIC text (``KEY.ORI.CODE/value…``):
 
 ========================================================  =======================================
