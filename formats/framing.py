@@ -390,6 +390,8 @@ class LineFramer(Framer):
         events: list[Event] = []
         n = len(data)
         pos = 0
+        if self.role == "terminal":
+            pos = self._whole_outputs(data, events)
         while pos < n:
             end = data.find(b"\n", pos)
             if self._skipping and not self._line:
@@ -412,6 +414,22 @@ class LineFramer(Framer):
             pos = end + 1
             self._line_done(line, events)
         return events
+
+    def _whole_outputs(self, data: bytes, events: list[Event]) -> int:
+        """Terminal role, between messages: the outputs that lie whole in ``data`` (lines up to
+        an empty line, not too long), cut at each empty line at once instead of line by line;
+        returns where the rest starts (``feed`` reads it line by line, with the same outcome).
+        A replayer or a scripted terminal reads many outputs per read."""
+        pos, n, limit = 0, len(data), self.max_length
+        while not (self._parts or self._line or self._skipping) and self._mode == _SINGLE:
+            while pos < n and data[pos] == _LF:
+                pos += 1  # keepalives
+            end = data.find(b"\n\n", pos)
+            if end < 0 or end - pos > limit:
+                break
+            events.append(Frame(data[pos:end]))
+            pos = end + 2
+        return pos
 
     def finish(self) -> list[Event]:
         """End of input (a file read to its end): the message in progress is complete."""

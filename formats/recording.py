@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import operator
 import re
 import tomllib
 from collections import defaultdict, deque
@@ -120,6 +121,12 @@ _OTHER_STR_FIELDS = tuple(
     f for f in _RECORD_FIELDS if f not in _INT_FIELDS and f not in ("text", "time", "direction")
 )
 _HEADER_FIELDS = tuple(f.name for f in fields(Header))
+_FIELD_TYPES = tuple(int if name in _INT_FIELDS else str for name in _RECORD_FIELDS)
+"""The exact type of each member, in field order: a good record's types compare equal to it."""
+_field_values = operator.attrgetter(*_RECORD_FIELDS)
+_SLOTS = {name: getattr(Record, name).__set__ for name in _RECORD_FIELDS}
+"""Each member's slot setter (see ``decode``)."""
+_new_record = object.__new__
 
 
 def from_bytes(payload: bytes) -> str:
@@ -178,10 +185,18 @@ def decode(line: str, number: int | None = None) -> Record:
         raise RecordingError("record is not a JSON object", line=number, text=line)
     if not obj.keys() <= _FIELD_SET:
         obj = {k: v for k, v in obj.items() if k in _FIELD_SET}
-    try:
-        record = Record(**obj)
-    except TypeError as e:
-        raise RecordingError(f"bad record: {e}", line=number, text=line) from e
+    if len(obj) == len(_RECORD_FIELDS):
+        # every member, as encode writes them: set the slots directly. The frozen dataclass's
+        # __init__ (an object.__setattr__ call per member) costs half of decoding a line, and a
+        # replay decodes two lines per message sent; _check below still checks every member.
+        record = _new_record(Record)
+        for name, value in obj.items():
+            _SLOTS[name](record, value)
+    else:
+        try:
+            record = Record(**obj)
+        except TypeError as e:
+            raise RecordingError(f"bad record: {e}", line=number, text=line) from e
     problem = _check(record)
     if problem:
         raise RecordingError(problem, line=number, text=line)
@@ -189,6 +204,10 @@ def decode(line: str, number: int | None = None) -> Record:
 
 
 def _check(r: Record) -> str:
+    # one comparison of every member's type for a good record (a replay decodes two records
+    # per message sent); the member-by-member checks below only say what is wrong
+    if tuple(map(type, _field_values(r))) == _FIELD_TYPES and r.direction in DIRECTIONS:
+        return ""
     if type(r.seq) is not int or type(r.osn) is not int or type(r.ref) is not int:
         return "bad record: seq, osn and ref must be integers"
     if r.direction not in DIRECTIONS:
@@ -365,10 +384,13 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("envelope-osn", r"\AOSN/\d+", "OSN/#", "OSN/"),
     Rule("envelope-time", r"DTE/\d{8} TIM/\d{6}", "DTE/# TIM/#", "TIM/"),
     Rule("nlets-clock", r"^\d\d:\d\d \d\d/\d\d/\d{4} \d{5}", "HH:MM MM/DD/YYYY #####", ":"),
-    Rule("dte", r"\bDTE/\d{8}(?: \d{4}(?: [A-Z]{3})?)?", "DTE/#", "DTE/"),
-    Rule("dlu", r"\bDLU/\d{8}", "DLU/#", "DLU/"),
-    Rule("nic", r"\bNIC/[A-Z]\d{9}\b", "NIC/#", "NIC/"),
-    Rule("ntn", r"\bNTN/[A-Z0-9]+", "NTN/#", "NTN/"),
+    # "DTE/(?<=\bDTE/)" is "\bDTE/" (DTE/ at the start of a word) written literal first: re
+    # searches a pattern that starts with a literal for it directly (4x faster per text), one
+    # that starts with \b position by position; every output is masked on both sides
+    Rule("dte", r"DTE/(?<=\bDTE/)\d{8}(?: \d{4}(?: [A-Z]{3})?)?", "DTE/#", "DTE/"),
+    Rule("dlu", r"DLU/(?<=\bDLU/)\d{8}", "DLU/#", "DLU/"),
+    Rule("nic", r"NIC/(?<=\bNIC/)[A-Z]\d{9}\b", "NIC/#", "NIC/"),
+    Rule("ntn", r"NTN/(?<=\bNTN/)[A-Z0-9]+", "NTN/#", "NTN/"),
 )
 """What differs between two runs of the same traffic: output envelope (OSN, date, time), Nlets
 header clocks and sequence numbers, system dates, NCIC record numbers, NICS transaction numbers."""
@@ -542,14 +564,14 @@ class Comparison:
         self.received_count = 0
 
     def _ignore(self, text: str) -> bool:
-        if self.masker.ignore_keys and body_key(text) in self.masker.ignore_keys:
+        if body_key(text) in self.masker.ignore_keys:
             self.ignored += 1
             return True
         return False
 
     def expect(self, channel: str, text: str, context: str = "") -> None:
         self.expected_count += 1
-        if self._ignore(text):
+        if self.masker.ignore_keys and self._ignore(text):
             return
         masked = self.masker.mask(text)
         k = (channel, masked)
@@ -566,7 +588,7 @@ class Comparison:
     def receive(self, channel: str, text: str) -> bool:
         """Take one replayed output; True if it matched a recorded one at once."""
         self.received_count += 1
-        if self._ignore(text):
+        if self.masker.ignore_keys and self._ignore(text):
             return False
         masked = self.masker.mask(text)
         k = (channel, masked)

@@ -31,7 +31,7 @@ FRAMES_PER_TURN = 16
 are ~1 ms that another terminal may wait behind one busy link (64 were ~4.5 ms: with a signed-on
 terminal bursting, tools/bench_guardrails.py --realtime gave the honest terminals' p99 ratio
 1.49-2.73x at 64 and 1.25-1.64x at 16, alternated). A link with many frames pays one more
-reactor turn per 16, a few µs each."""
+reactor turn per 16, a few µs each. A link's share is its ``frames_per_turn`` (this by default)."""
 
 NOT_READING = "peer does not read"
 """The hold of a peer that does not read what it is sent, and the reason its link is dropped."""
@@ -117,7 +117,7 @@ class Backlog:
         if backlog is not None:  # a transport that cannot pause delivered more: keep the order
             backlog.events.extend(events)
             return
-        if len(events) <= FRAMES_PER_TURN or getattr(link.transport, "reactor", None) is None:
+        if len(events) <= link.frames_per_turn or getattr(link.transport, "reactor", None) is None:
             link.handle(events)
             return
         backlog = link.backlog = Backlog(link)
@@ -136,7 +136,7 @@ class Backlog:
         if NOT_READING in link.holds and not link.closed:
             self.waiting = True  # its answers would not be read either
             return
-        share = [events.popleft() for _ in range(min(FRAMES_PER_TURN, len(events)))]
+        share = [events.popleft() for _ in range(min(link.frames_per_turn, len(events)))]
         link.handle(share)
         if events and not link.closed:
             link.transport.reactor.callLater(0, self.run)

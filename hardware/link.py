@@ -130,6 +130,8 @@ class FramedProtocol(protocol.Protocol):
 
     framing = "line"
     write_limit = DEFAULT_WRITE_LIMIT
+    frames_per_turn = fair.FRAMES_PER_TURN
+    """Frames of this link handled in one reactor turn (``hardware.fair``)."""
     transport: ITransport
     """Set by ``makeConnection`` before any event reaches the protocol (never None here)."""
 

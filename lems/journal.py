@@ -143,6 +143,13 @@ class Journal:
             (floor,),
         ).fetchall()
 
+    def answers_since(self, floor: int) -> list[tuple[int, str, str]]:
+        """(ref, key, text) of every row sent out after ``floor`` in answer to an input."""
+        return self.conn.execute(
+            "SELECT ref, key, text FROM journal WHERE seq > ? AND direction = 'out' AND ref > 0",
+            (floor,),
+        ).fetchall()
+
     def inbound(self, seq: int) -> tuple[str, str, str, str, str] | None:
         """(time, terminal, operator, link, text) of the input journaled as ``seq``, or None."""
         row = self.conn.execute(

@@ -133,7 +133,7 @@ def read(path: str | Path) -> tuple[Header, Iterator[Record]]:
         n = number
         for ln, complete in lines:
             n += 1
-            if not ln.strip():
+            if not ln or ln.isspace():
                 continue
             try:
                 yield decode(ln, n)

@@ -11,9 +11,10 @@ inquiry echoed under an output envelope whose date and time differ from what the
 (so every comparison goes through the masking rules). It then starts a lightweight echo peer as a
 separate process (this file with ``--echo-server``: a Twisted server with the project's line
 framing that answers each frame with ``OSN/0000000 TRM/NONE DTE/<today> TIM/<now>`` + ``ECHO.X`` +
-the frame) and replays the file against it with ``terminals.replay.Replayer`` at speed 0, no link
-sync, on the asyncio reactor — the same code path as ``lems replay``: read and decode the file,
-send, receive, mask both sides, match. The rate is N / wall time from the first read to the
+the frame, the date and time formatted once a second as the switch formats them) and replays the
+file against it with ``terminals.replay.Replayer`` at speed 0, no link sync, on the asyncio
+reactor — the same code path as ``lems replay``: read and decode the file, send, receive, mask
+both sides, match. The rate is N / wall time from the first read to the
 report; the peer is not the switch (the switch's own rate is tools/bench_switch.py's business).
 
 ``--switch``: record and replay with the national systems on. A lab of ``tools/bench_switch.py``
@@ -46,18 +47,21 @@ def echo_server() -> None:
     from lems.reactor import install
 
     reactor = install("epoll")
+    from formats import envelope
     from hardware import endpoints
+
+    head = [-1, b""]  # (second, envelope and key line): formatted once a second, as the switch
 
     class Echo:
         def link_made(self, link):
             self.link = link
 
         def frame_received(self, payload):
-            now = datetime.now(UTC)
-            self.link.send(
-                f"OSN/0000000 TRM/NONE DTE/{now:%Y%m%d} TIM/{now:%H%M%S}\nECHO.X\n".encode()
-                + payload
-            )
+            second = int(time.time())
+            if second != head[0]:
+                when = envelope.stamp(datetime.fromtimestamp(second, UTC))
+                head[:] = [second, envelope.build(0, "", when, "ECHO.X\n").encode()]
+            self.link.send(head[1] + payload)
 
         def bad_frame(self, reason, raw):
             pass

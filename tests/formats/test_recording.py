@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import given
@@ -79,6 +80,13 @@ def test_bad_records_name_the_line():
         decode('{"seq": 1, "time": "t", "direction": "up", "text": ""}')
     with pytest.raises(RecordingError, match="above U\\+00FF"):
         encode(Record(1, "t", "in", "caf\u20ac"))
+    # a line with every member (as encode writes it) is checked member by member too
+    full = json.loads(encode(Record(1, "t", "in", "x", link="L1")))
+    for name, bad in (("link", 5), ("ori", None), ("osn", "7"), ("ref", True), ("text", 1)):
+        with pytest.raises(RecordingError, match="must be"):
+            decode(json.dumps({**full, name: bad}))
+    with pytest.raises(RecordingError, match="direction"):
+        decode(json.dumps({**full, "direction": "up"}))
     # an unknown member (a later minor addition) is ignored
     assert decode('{"seq": 1, "time": "t", "direction": "in", "text": "x", "new": 1}').text == "x"
 
@@ -102,6 +110,31 @@ def test_default_masks_what_differs_between_runs():
     assert m.mask(a) != m.mask(a.replace("DOE", "ROE"))
     assert m.mask(nlets) != m.mask(nlets.replace("OR0260000", "OR0260200"))
     assert m.mask(a).startswith("OSN/# TRM/T01 DTE/# TIM/#")
+
+
+WORD_START_RULES = {  # the default rules as first written, \b first (slow to search)
+    "dte": r"\bDTE/\d{8}(?: \d{4}(?: [A-Z]{3})?)?",
+    "dlu": r"\bDLU/\d{8}",
+    "nic": r"\bNIC/[A-Z]\d{9}\b",
+    "ntn": r"\bNTN/[A-Z0-9]+",
+}
+
+
+# texts of words that start with a rule's literal, after a word or non-word character
+masked_words = st.tuples(
+    st.sampled_from(["", "X", "_", "\u00e9", "0", " ", ".", "\n", "/"]),
+    st.sampled_from(["DTE/", "DLU/", "NIC/", "NTN/"]),
+    st.sampled_from(["", "20261123", "20261123 1432", "20261123 1432 PST", "W123456789"])
+    | st.sampled_from(["W1234567890", "A1", "x", "1"]),
+).map("".join)
+
+
+@given(st.lists(masked_words, max_size=6).map("".join))
+def test_default_rules_written_literal_first_mask_as_the_word_start_forms(text):
+    for rule in DEFAULT_RULES:
+        if rule.name in WORD_START_RULES:
+            plain = re.compile(WORD_START_RULES[rule.name], re.M)
+            assert rule.compile().sub(rule.replace, text) == plain.sub(rule.replace, text)
 
 
 def test_user_rules_extend_or_replace_the_defaults():

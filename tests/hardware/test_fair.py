@@ -43,6 +43,16 @@ def test_a_burst_is_handled_a_share_per_turn_with_the_link_not_read_meanwhile():
     assert t.producerState == "producing" and p.backlog is None
 
 
+def test_a_link_may_be_given_a_bigger_share():
+    clock = Clock()
+    p, t, handler = link(clock)
+    p.frames_per_turn = 64  # (a replay link: terminals.replay)
+    p.dataReceived(b"".join(b"F%03d\n" % i for i in range(200)))
+    assert len(handler.frames) == 64 and t.producerState == "paused"
+    clock.advance(0)
+    assert len(handler.frames) == 200 and t.producerState == "producing"
+
+
 def test_a_small_read_is_handled_at_once():
     clock = Clock()
     p, t, handler = link(clock)

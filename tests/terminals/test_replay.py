@@ -13,6 +13,7 @@ from twisted.internet import defer
 
 from formats.recording import Header, Record, RecordingError
 from hardware import endpoints
+from terminals import replay
 from terminals.recording_io import RecordingWriter, read, read_all
 from terminals.replay import Credentials, Pacer, Replayer, ReplayError, ReplayOptions, TokenMap
 
@@ -176,6 +177,8 @@ async def test_replay_as_fast_as_possible_matches_everything(reactor, echo):
     )
     report = await wait(defer.ensureDeferred(r.run()), 30)
     assert report.ok and report.matched == 2000 and r.sent == 2000
+    # the replay reads its answers in bigger shares than a switch reads a terminal
+    assert [link.link.frames_per_turn for link in r.links.values()] == [replay.FRAMES_PER_TURN]
     assert [p for _, p in Echo.frames[:2]] == [
         b"QW.OR0240000.NAM/DOE,JOHN.MIS/0",
         b"QW.OR0240000.NAM/DOE,JOHN.MIS/1",
