@@ -24,7 +24,10 @@ the terminal (which acknowledges it). Runs, in one process, one after the other:
   after the kill ("stall": how long before traffic flows again).
 
 Printed per run: offered and answered tx/s, p50/p99/max latency, lost, and CPU in % of one core
-of the switches (with their writer processes) and of the brokers, from ``/proc``; then the ratio
+of the switches (with their writer processes) and of the brokers, from ``/proc``; the switches'
+CPU per transaction ("cpu/tx": their CPU from the start of the measured seconds to the last
+answer, over the answers in that time: the figure a loaded machine moves least, and right even
+when the nodes fall behind); then the ratio
 of the 2-node run to ``inside`` and the broker's share (its CPU of all server CPU, and the part
 of the p50 latency the network adds). Goals (issue 22): 2 nodes, 500 tx/s offered: p99 <= 20 ms;
 with a broker server killed: 0 lost and a stall under 5 s.
@@ -83,6 +86,7 @@ class Run:
     switch_cpu: float = 0.0
     broker_cpu: float = 0.0
     stall: float | None = None
+    cpu_tx_ms: float = float("nan")
     window: float = 1.0
 
     def pct(self, q: float) -> float:
@@ -94,7 +98,8 @@ class Run:
             f"{self.name:<8} offered {self.offered:7.1f} tx/s  answered "
             f"{len(self.latencies) / self.window:7.1f} tx/s  p50 {self.pct(0.5):6.2f} ms  "
             f"p99 {self.pct(0.99):6.2f} ms  max {self.pct(1.0):7.2f} ms  lost {self.lost}  "
-            f"cpu switches {self.switch_cpu:5.1f} %  brokers {self.broker_cpu:5.1f} %"
+            f"cpu switches {self.switch_cpu:5.1f} %  brokers {self.broker_cpu:5.1f} %  "
+            f"switch cpu/tx {self.cpu_tx_ms:.2f} ms"
         )
         if self.stall is not None:
             out += f"  stall {self.stall:.2f} s"
@@ -265,6 +270,10 @@ async def scenario(
             await deferLater(reactor, 0.05)
         run.lost = len(sent_at)
         run.window = args.duration
+        if cpu0 is not None:  # the switches' CPU until the last answer, over the answers since
+            done = sum(1 for a in answers_at if a >= cpu0[2])
+            spent = sum(cpu_seconds(p.pid) for p in procs) - cpu0[0]
+            run.cpu_tx_ms = 1000 * spent / done if done else float("nan")
         if killed_at is not None:
             after = sorted([killed_at, *[a for a in answers_at if a >= killed_at]])
             run.stall = max((b - a for a, b in itertools.pairwise(after)), default=0.0)

@@ -508,10 +508,10 @@ def test_bench_federation_reports_each_run_the_ratio_and_the_goals():
         m = line(
             rf"^{name} +offered +({NUM}) tx/s +answered +({NUM}) tx/s +p50 +({NUM}) ms +"
             rf"p99 +({NUM}) ms +max +({NUM}) ms +lost (\d+) +cpu switches +({NUM}) % +"
-            rf"brokers +({NUM}) %",
+            rf"brokers +({NUM}) % +switch cpu/tx +({NUM}) ms",
             out,
         )
-        assert num(m.group(1)) == 20 and num(m.group(2)) > 0
+        assert num(m.group(1)) == 20 and num(m.group(2)) > 0 and num(m.group(9)) > 0
     line(rf"^kill .* stall {NUM} s$", out)
     line(rf"^ratio 2 nodes / inside: tx/s {NUM} +p50 {NUM} +p99 {NUM}$", out)
     line(rf"^broker share: {NUM} % of server CPU; network adds {NUM} ms of the {NUM} ms p50", out)
