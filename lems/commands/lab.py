@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sqlite3
 import sys
@@ -356,6 +357,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         errors.print(f"lems: cannot serve {lab.path.parent}: {why}", markup=False)
         return 2
+    # Everything loaded so far (code tables, key dictionary, directory, the national systems)
+    # lives as long as the process: out of the collector's sight, a full collection no longer
+    # walks it on the reactor thread while terminals wait (docs/BENCHMARKS.md, issue 20).
+    gc.freeze()
 
     def fatal(reason: str) -> None:
         """Storage failed: the links were told; exit non-zero so a supervisor restarts us."""
