@@ -67,6 +67,14 @@ class DrainingHandler(LinkHandler, Protocol):
     def input_ended(self) -> None: ...
 
 
+class WritableHandler(LinkHandler, Protocol):
+    """A handler that holds output back while the peer does not read (a mailbox backlog is
+    sent a page at a time, and only while the peer takes it): ``link_writable`` tells it the
+    peer reads again. A handler without it is not told."""
+
+    def link_writable(self) -> None: ...
+
+
 class RelayHandler:
     """A handler in front of another: passes every event on, then ``after_lost`` when the link
     is gone (reconnectors and listeners that reopen a device hook in there)."""
@@ -87,6 +95,11 @@ class RelayHandler:
 
     def control_received(self, code: int) -> None:
         self.inner.control_received(code)
+
+    def link_writable(self) -> None:
+        writable = getattr(self.inner, "link_writable", None)
+        if writable is not None:
+            writable()
 
     def input_ended(self) -> None:
         ended = getattr(self.inner, "input_ended", None)
@@ -216,6 +229,9 @@ class FramedProtocol(protocol.Protocol):
         self.paused = False
         self.owed = 0
         fair.release(self, fair.NOT_READING)
+        writable = getattr(self.handler, "link_writable", None)
+        if writable is not None:
+            self._call(writable)
 
     def stopProducing(self) -> None:
         self.paused = False

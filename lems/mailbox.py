@@ -269,6 +269,16 @@ class Mailboxes:
         )
         return [(osn, body) for osn, body in rows if osn in box and osn not in box.frames]
 
+    def page(self, terminal: str, after: int, size: int) -> tuple[list[tuple[int, str]], int]:
+        """One page of ``pending``: at most ``size`` frames above OSN ``after``, and where the
+        next page starts (the last OSN this page read, or 0 when nothing follows it)."""
+        box = self._pending.get(terminal)
+        if not box:
+            return [], 0
+        rows = self._conn.execute(READ_AFTER, (terminal, after, size)).fetchall()
+        frames = [(osn, body) for osn, body in rows if osn in box and osn not in box.frames]
+        return frames, (rows[-1][0] if len(rows) == size else 0)
+
     def unacked_upto(self, terminal: str, osn: int) -> int:
         """How many messages up to ``osn`` wait for an acknowledgement (O(dead letters))."""
         box = self._pending.get(terminal)
@@ -349,14 +359,31 @@ class Outflow:
     ``write(osn, frame)`` puts one frame on the link. The timer runs on ``clock``
     (``IReactorTime``: the reactor, or ``task.Clock`` in tests); it is armed once per period,
     not per message, so the hot path pays nothing for it.
+
+    A backlog (what waited for a sign-on, or what is sent again) is read and written ``PAGE``
+    frames a reactor turn, the next page in the next turn, and only while the peer reads
+    (``ready()``; ``resume()`` when it reads again): a terminal coming back to 100,000 queued
+    messages must not hold every other terminal for the whole read, nor be handed them all at
+    once to buffer in memory (its link would be dropped for not reading, and it would sign on
+    again to the same backlog). While a backlog drains, new messages wait their turn in it (OSN
+    order); they are on disk.
     """
+
+    PAGE = 64
+    """Frames of a backlog read and written in one reactor turn (``hardware.fair`` reads at most
+    as many frames of one link a turn)."""
 
     __slots__ = (
         "_armed",
         "_clock",
+        "_held",
+        "_more",
+        "_parked",
         "_progress",
+        "_resend_upto",
         "_tries",
         "boxes",
+        "ready",
         "resend_limit",
         "resend_s",
         "sent_upto",
@@ -375,10 +402,13 @@ class Outflow:
         window: int = 0,
         resend_s: float = 0.0,
         resend_limit: int = 3,
+        ready: Callable[[], bool] = lambda: True,
     ) -> None:
         self.boxes = boxes
         self.terminal = terminal
         self.write = write
+        self.ready = ready
+        """Whether the link takes more now (False while its peer does not read)."""
         self._clock = clock
         self.window = window
         self.resend_s = resend_s
@@ -386,8 +416,21 @@ class Outflow:
         self.sent_upto = 0
         """The highest OSN written on this link."""
         self._armed: Any = None
+        self._more: Any = None
+        """The next page of a backlog, due in the next reactor turn (None: none is due)."""
+        self._parked: tuple[Callable[..., None], tuple[Any, ...]] | None = None
+        """The next page of a backlog, waiting for the peer to read again (``resume``)."""
+        self._held = False
+        """A message was offered while a backlog drained (it is read back in its turn)."""
+        self._resend_upto = 0
+        """While a resend drains: the highest OSN it sends again (0: not resending)."""
         self._progress = False
         self._tries = 0
+
+    @property
+    def draining(self) -> bool:
+        """A backlog is being sent, a page a turn (due next turn, or waiting for the peer)."""
+        return self._more is not None or self._parked is not None
 
     def start(self) -> None:
         """The terminal is on line here: send what waits (the first ``window`` of it)."""
@@ -397,10 +440,23 @@ class Outflow:
         if self._armed is not None and self._armed.active():
             self._armed.cancel()
         self._armed = None
+        if self._more is not None and self._more.active():
+            self._more.cancel()
+        self._more = self._parked = None
+
+    def resume(self) -> None:
+        """The peer reads again: a backlog waiting for it goes on, in the next turn."""
+        if self._parked is not None and self._more is None:
+            step, args = self._parked
+            self._parked = None
+            self._more = self._clock.callLater(0, self._step, step, args)
 
     def offer(self, osn: int, frame: str) -> None:
-        """A message just became durable: send it now unless the window is full (it is then
-        read back from the database when acknowledgements make room)."""
+        """A message just became durable: send it now unless the window is full or a backlog
+        is still draining (it is then read back from the database in its turn)."""
+        if self.draining:
+            self._held = True
+            return
         if self.window and self.boxes.unacked_upto(self.terminal, self.sent_upto) >= self.window:
             return
         if osn > self.sent_upto:
@@ -417,15 +473,34 @@ class Outflow:
         elif self._armed is None:
             self._arm()
 
+    def _later(self, step: Callable[..., None], *args: Any) -> None:
+        """The next page: in the next turn if the peer reads, else when it reads again."""
+        if self.ready():
+            self._more = self._clock.callLater(0, self._step, step, args)
+        else:
+            self._parked = (step, args)
+
+    def _step(self, step: Callable[..., None], args: tuple[Any, ...]) -> None:
+        self._more = None
+        step(*args)
+
     def _fill(self) -> None:
-        limit = -1
+        if self.draining:  # a page is on its way; it reads from where we are
+            return
+        self._held = False
+        size = self.PAGE
         if self.window:
-            limit = self.window - self.boxes.unacked_upto(self.terminal, self.sent_upto)
-            if limit <= 0:
+            size = min(size, self.window - self.boxes.unacked_upto(self.terminal, self.sent_upto))
+            if size <= 0:
                 return
-        for osn, frame in self.boxes.pending(self.terminal, self.sent_upto, limit):
+        frames, following = self.boxes.page(self.terminal, self.sent_upto, size)
+        for osn, frame in frames:
             self.sent_upto = max(self.sent_upto, osn)
             self.write(osn, frame)
+        if following:
+            self.sent_upto = max(self.sent_upto, following)
+            if size == self.PAGE:  # else the window is full now: acknowledgements call again
+                self._later(self._fill)
         self._arm()
 
     def _arm(self) -> None:
@@ -440,10 +515,28 @@ class Outflow:
             return
         if not self.boxes.count(self.terminal) or self._tries >= self.resend_limit:
             return
+        if self.draining:  # a backlog is still being sent: nothing is stalled yet
+            self._arm()
+            return
         self._tries += 1
-        limit = self.window or -1
-        for osn, frame in self.boxes.pending(self.terminal, 0, limit):
-            if osn > self.sent_upto:
+        self._resend_upto = self.sent_upto
+        self._resend(0)
+
+    def _resend(self, after: int) -> None:
+        """Send again, a page a turn, what was sent up to ``_resend_upto`` (go-back-N); at its
+        end, what was offered meanwhile."""
+        frames, following = self.boxes.page(self.terminal, after, self.PAGE)
+        for osn, frame in frames:
+            if osn > self._resend_upto:
+                following = 0
                 break
             self.write(osn, frame)
-        self._arm()
+        if following and following < self._resend_upto:
+            self._later(self._resend, following)
+            self._arm()
+        else:
+            self._resend_upto = 0
+            if self._held:
+                self._fill()
+            else:
+                self._arm()

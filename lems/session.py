@@ -93,6 +93,11 @@ class Session:
     def control_received(self, code: int) -> None:
         """ACK/NAK from a serial terminal: delivery is confirmed by ``ACK.<osn>`` instead."""
 
+    def link_writable(self) -> None:
+        """The peer reads again: its mailbox backlog goes on (``Outflow.resume``)."""
+        if self.outflow is not None:
+            self.outflow.resume()
+
     def input_ended(self) -> None:
         """The peer shut its write side (``nc -N``, socat): answer what it sent, then close."""
         self.switch.input_ended(self)

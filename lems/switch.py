@@ -1549,6 +1549,7 @@ class Switch:
             self.reactor,
             window=session.window,
             resend_s=session.resend_s,
+            ready=lambda: not getattr(session.link, "paused", False),
         )
         session.outflow.start()
 

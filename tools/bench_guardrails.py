@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import sqlite3
 import statistics
@@ -104,17 +105,32 @@ class Honest(asyncio.Protocol):
 
 
 class Sink(asyncio.Protocol):
-    """A connection that never reads what it is sent (its receive buffer fills up)."""
+    """A connection that never reads what it is sent (its receive buffer fills up).
+
+    It follows asyncio's flow control for what it writes: ``writable`` is cleared while the
+    transport's buffer is over its high-water mark, so a writer waits for the switch to take
+    more instead of spinning (a spinning attacker only burns this machine's second core, which
+    an attacker on another host would not; the bytes the switch is offered are the same).
+    """
 
     def __init__(self) -> None:
         self.lost = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
+        self.writable = asyncio.Event()
+        self.writable.set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         transport.pause_reading()  # type: ignore[attr-defined]
 
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+
     def connection_lost(self, exc: Exception | None) -> None:
+        self.writable.set()
         if not self.lost.done():
             self.lost.set_result(None)
 
@@ -133,10 +149,12 @@ async def flood(port: int, size: int, stop: asyncio.Event, stats: dict[str, int]
             continue
         stats["flood_connections"] += 1
         while not stop.is_set() and not sink.lost.done():
-            if transport.get_write_buffer_size() < 1 << 16:
-                transport.write(line * 16)
-                stats["flood_bytes"] += len(line) * 16
-            await asyncio.sleep(0)
+            transport.write(line * 16)
+            stats["flood_bytes"] += len(line) * 16
+            if sink.writable.is_set():
+                await asyncio.sleep(0)  # let the other connections write too
+            else:  # the switch takes no more for now: wait until it does, or closes
+                await sink.writable.wait()
         transport.abort()
 
 
@@ -237,7 +255,7 @@ async def run(args: argparse.Namespace, work: Path) -> int:
     loop = asyncio.get_running_loop()
     rounds: list[dict[str, float]] = []
     errors: list[str] = []
-    stats = {"flood_connections": 0, "flood_bytes": 0, "stuck_connections": 0}
+    stats = {"flood_connections": 0, "flood_bytes": 0, "stuck_connections": 0, "attack_cpu_ms": 0}
     loads = [load()]
     try:
         rss0 = rss_mib(server)
@@ -276,12 +294,21 @@ async def run(args: argparse.Namespace, work: Path) -> int:
                         str(args.duration),
                         *(["--no-stuck"] if args.no_stuck else []),
                         *(["--control"] if args.control else []),
+                        stdin=asyncio.subprocess.PIPE,
                         stdout=asyncio.subprocess.PIPE,
                         cwd=ROOT,
                     )
+                    # started before the phase and released by a line once it is ready: an
+                    # attacker on another host costs this machine no interpreter start-up
+                    ready = await asyncio.wait_for(attack.stdout.readline(), 60)  # type: ignore[union-attr]
+                    assert ready.strip() == b"ready", ready
+                    attack.stdin.write(b"go\n")  # type: ignore[union-attr]
+                    await attack.stdin.drain()  # type: ignore[union-attr]
                 t0 = time.perf_counter()
+                cpu0, main0 = server.cpu()
                 await phase(honest, args.rate, args.duration)
                 secs = time.perf_counter() - t0
+                cpu1, main1 = server.cpu()
                 _, total, flood_b, stuck_b = journal_text(database, seq0)
                 if attack is not None:
                     out, _ = await asyncio.wait_for(attack.communicate(), 60)
@@ -294,6 +321,10 @@ async def run(args: argparse.Namespace, work: Path) -> int:
                 r[f"{name}_flood"] = flood_b / secs
                 r[f"{name}_stuck"] = stuck_b / secs
                 r[f"{name}_rss"] = rss_mib(server)
+                # the switch's own CPU, a share of one core (with its writer processes; and its
+                # reactor thread alone): what the attack costs the switch, whatever the load
+                r[f"{name}_cpu"] = (cpu1 - cpu0) / secs * 100
+                r[f"{name}_main"] = (main1 - main0) / secs * 100
                 loads.append(load())
             rounds.append(r)
         for h in honest:
@@ -318,7 +349,9 @@ async def run(args: argparse.Namespace, work: Path) -> int:
             f"{r['during_p50']:6.2f} p99 {r['during_p99']:7.2f} ms | ratio "
             f"{r['during_p99'] / r['before_p99']:5.2f}x | journal from flood "
             f"{r['during_flood'] / 1024:6.1f} KB/s, from not-reading "
-            f"{r['during_stuck'] / 1024:6.1f} KB/s | rss {r['during_rss']:6.1f} MiB"
+            f"{r['during_stuck'] / 1024:6.1f} KB/s | rss {r['during_rss']:6.1f} MiB | switch "
+            f"cpu {r['before_cpu']:3.0f} -> {r['during_cpu']:3.0f} % (reactor "
+            f"{r['before_main']:3.0f} -> {r['during_main']:3.0f} %)"
         )
     ratios = [r["during_p99"] / r["before_p99"] for r in rounds]
     med = statistics.median(ratios)
@@ -334,7 +367,8 @@ async def run(args: argparse.Namespace, work: Path) -> int:
     print(
         f"attack  flood sent {stats['flood_bytes'] / total_s / 1e6:.1f} MB/s over "
         f"{stats['flood_connections']} connections; not-reading peer connected "
-        f"{stats['stuck_connections']} times"
+        f"{stats['stuck_connections']} times; the attacking process used "
+        f"{stats['attack_cpu_ms'] / 10 / total_s:.0f} % of a core"
     )
     print(
         f"switch rss at start {rss0:.1f} MiB, at the end {rounds[-1]['during_rss']:.1f} MiB "
@@ -359,11 +393,15 @@ async def run(args: argparse.Namespace, work: Path) -> int:
 async def attack(args: argparse.Namespace) -> int:
     """The attackers' process: flood and not-reading peer for ``--duration`` s; stats as JSON."""
     stop = asyncio.Event()
-    stats = {"flood_connections": 0, "flood_bytes": 0, "stuck_connections": 0}
+    stats = {"flood_connections": 0, "flood_bytes": 0, "stuck_connections": 0, "attack_cpu_ms": 0}
+    print("ready", flush=True)
+    sys.stdin.readline()  # "go": the phase starts now
+    cpu0 = time.process_time()
     if args.control:  # only burn a core, as any other process on the machine could
         end = time.perf_counter() + args.duration
         while time.perf_counter() < end:
             sum(range(10_000))
+        stats["attack_cpu_ms"] = round((time.process_time() - cpu0) * 1000)
         print(json.dumps(stats), flush=True)
         return 0
     tasks = [
@@ -374,6 +412,7 @@ async def attack(args: argparse.Namespace) -> int:
     await asyncio.sleep(args.duration)
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
+    stats["attack_cpu_ms"] = round((time.process_time() - cpu0) * 1000)
     print(json.dumps(stats), flush=True)
     return 0
 
@@ -404,6 +443,13 @@ def main(argv: list[str] | None = None) -> int:
         help="during: a process that only burns "
         "one core, nothing sent to the switch (what the machine alone costs)",
     )
+    p.add_argument(
+        "--realtime",
+        action="store_true",
+        help="run the bench and every process it starts (the switch, its writers, the "
+        "attackers) under SCHED_FIFO, ahead of the other processes on the machine: on a shared "
+        "machine, stands for an idle one (both phases alike; needs root or CAP_SYS_NICE)",
+    )
     p.add_argument("--flood", type=int, default=4, help="flooding connections at once")
     p.add_argument("--size", type=int, default=1000, help="bytes per flooding line")
     p.add_argument(
@@ -412,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
         help="no not-reading terminal (the flood alone; --flood 0: the not-reading terminal alone)",
     )
     args = p.parse_args(argv)
+    if args.realtime and not args.attack:  # inherited by every process started from here on
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
     if args.attack:
         return asyncio.run(attack(args))
     with tempfile.TemporaryDirectory(prefix="bench-guardrails-") as tmp:

@@ -137,6 +137,83 @@ def test_resend_respects_the_window_and_skips_dead_letters(boxes):
     assert wire.sent == [1, 2, 2]  # OSN 1 is a dead letter; 3 was never sent on this link
 
 
+def turn(clock: Clock, after: float = 0.0) -> None:
+    """One reactor turn ``after`` seconds from now: the calls due then, not those they schedule
+    for "now" (``advance`` would run those too, where a reactor runs them in its next turn)."""
+    clock.rightNow += after
+    for call in [c for c in clock.calls if c.getTime() <= clock.seconds()]:
+        clock.calls.remove(call)
+        call.called = 1
+        call.func(*call.args, **call.kw)
+
+
+def test_a_backlog_is_sent_a_page_a_turn_in_osn_order_with_new_mail_after_it(boxes):
+    """A terminal coming back to a large mailbox must not hold the reactor for the whole read:
+    ``PAGE`` frames a turn; what arrives meanwhile follows the backlog, in OSN order."""
+    clock, wire = Clock(), Wire()
+    flow = Outflow(boxes, "T01", wire, clock)
+    backlog = 3 * Outflow.PAGE + 5
+    queue(boxes, backlog)
+    flow.start()
+    assert wire.sent == list(range(1, Outflow.PAGE + 1))  # one page in this turn
+    for osn, frame in queue(boxes, 2):  # new mail while the backlog drains: held, in order
+        flow.offer(osn, frame)
+    assert len(wire.sent) == Outflow.PAGE
+    turns = 0
+    while clock.getDelayedCalls():
+        turn(clock)
+        turns += 1
+        assert len(wire.sent) <= (turns + 1) * Outflow.PAGE
+    assert turns == 3  # 64 at sign-on, then 64, 64 and the last 7 (5 + the 2 new ones)
+    assert wire.sent == list(range(1, backlog + 3))
+    flow.offer(*queue(boxes, 1)[0])  # drained: new mail goes straight out again
+    assert wire.sent[-1] == backlog + 3
+
+
+def test_a_backlog_waits_while_the_peer_does_not_read_and_goes_on_when_it_does(boxes):
+    """A peer that does not read is handed no more of its backlog (it would only be buffered,
+    then the link dropped for not reading, and the backlog sent again at the next sign-on)."""
+    clock, wire = Clock(), Wire()
+    reading = [True]
+    flow = Outflow(boxes, "T01", wire, clock, ready=lambda: reading[0])
+    queue(boxes, 3 * Outflow.PAGE)
+    flow.start()
+    reading[0] = False  # the first page filled the peer's socket
+    turn(clock)
+    assert len(wire.sent) == 2 * Outflow.PAGE  # the page already due went; none after it
+    assert not clock.getDelayedCalls()
+    flow.offer(*queue(boxes, 1)[0])  # new mail waits behind the backlog, on disk
+    assert len(wire.sent) == 2 * Outflow.PAGE
+    reading[0] = True
+    flow.resume()
+    turn(clock)  # the third page of the backlog
+    turn(clock)  # then the new one
+    assert wire.sent == list(range(1, 3 * Outflow.PAGE + 2))
+    flow.resume()  # nothing waits: no call made
+    assert not clock.getDelayedCalls()
+
+
+def test_a_resend_of_many_messages_is_paged_too_and_stop_cancels_the_rest(boxes):
+    clock, wire = Clock(), Wire()
+    flow = Outflow(boxes, "T01", wire, clock, resend_s=10)
+    n = 2 * Outflow.PAGE + 1
+    for osn, frame in queue(boxes, n):
+        flow.offer(osn, frame)
+    assert wire.sent == list(range(1, n + 1))
+    turn(clock, 10)  # no acknowledgement: go back, a page this turn
+    assert wire.sent[n:] == list(range(1, Outflow.PAGE + 1))
+    flow.offer(*queue(boxes, 1)[0])  # new mail waits for the resend to finish
+    turn(clock)
+    assert len(wire.sent) == n + 2 * Outflow.PAGE
+    turn(clock)
+    assert wire.sent[n:] == [*range(1, n + 1), n + 1]
+    wire.sent.clear()
+    turn(clock, 10)  # again; the terminal signs off after the first page
+    assert len(wire.sent) == Outflow.PAGE
+    flow.stop()
+    assert not clock.getDelayedCalls()
+
+
 @given(
     st.lists(
         st.tuples(st.sampled_from(["put", "commit", "dead", "resend", "ack"]), st.integers(1, 40)),
