@@ -26,8 +26,12 @@ from twisted.logger import Logger
 
 log = Logger()
 
-FRAMES_PER_TURN = 64
-"""Frames one link may have handled in one reactor turn."""
+FRAMES_PER_TURN = 16
+"""Frames one link may have handled in one reactor turn. A frame costs the switch ~70 µs, so 16
+are ~1 ms that another terminal may wait behind one busy link (64 were ~4.5 ms: with a signed-on
+terminal bursting, tools/bench_guardrails.py --realtime gave the honest terminals' p99 ratio
+1.49-2.73x at 64 and 1.25-1.64x at 16, alternated). A link with many frames pays one more
+reactor turn per 16, a few µs each."""
 
 NOT_READING = "peer does not read"
 """The hold of a peer that does not read what it is sent, and the reason its link is dropped."""
