@@ -14,9 +14,9 @@ with clean upper-case descriptions (the NIEM text for gun make ``SW`` is "Bodygu
 (tests/formats/test_codes.py holds it to that), so the core only re-describes; it is also the
 pool the seed draws believable values from (:data:`COMMON_CODES`).
 
-Tables marked **state/lab table** (PUR, PCA, RTY, PRI, DSP, IDT, OCL) are this project's own: no
-public code list ships them, so their codes follow the shared MESSAGES.md (sections 6-8) and their
-descriptions are written here.
+Tables marked **state/lab table** (PUR, PCA, RTY, PRI, DSP, IDT, OCL, and Nlets' NLETSRSN and
+NLETSPUR) are this project's own: no public code list ships them, so their codes follow the
+shared MESSAGES.md (sections 5-8) and their descriptions are written here.
 
 Nothing here touches the network; the only file access is reading the packaged file and
 :meth:`CodeBook.load_dir`.
@@ -557,10 +557,25 @@ _BUILTIN_TABLES: dict[str, dict[str, str]] = {
         "MC": "MISDEMEANOR CLASS C",
         "VI": "VIOLATION / TRAFFIC",
     },
+    # Nlets' own code lists, checked in Nlets-style keys (their ``tables`` in keys.toml): the
+    # reason code RSN of a DQ/RQ/KQ and the purpose code PUR of a KQ/IQ/FQ/AQ, as the Nlets
+    # guide's DQ and KQ articles list them (docs/FIDELITY.md; MESSAGES.md section 5); the
+    # sources give no meanings for the reasons and for E, so they are described by their code
+    "NLETSRSN": {c: f"NLETS REASON CODE {c}" for c in ("N", "F", "V", "T", "S", "H", "I")},
+    "NLETSPUR": {
+        "C": "CRIMINAL JUSTICE",
+        "F": "FIREARMS",
+        "E": "NLETS PURPOSE CODE E",
+        "D": "DOMESTIC VIOLENCE AND STALKING",
+        "J": "CRIMINAL JUSTICE EMPLOYMENT",
+        "S": "NATIONAL SECURITY",
+    },
 }
 
-STATE_LAB_TABLES: frozenset[str] = frozenset({"PUR", "PCA", "RTY", "PRI", "DSP", "IDT", "OCL"})
-"""Built-in tables that are this project's own (no public code list behind them)."""
+STATE_LAB_TABLES: frozenset[str] = frozenset(
+    {"PUR", "PCA", "RTY", "PRI", "DSP", "IDT", "OCL", "NLETSRSN", "NLETSPUR"}
+)
+"""Built-in tables that are this project's own (no public NCIC code list behind them)."""
 
 COMMON_CODES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {name: tuple(sorted(codes)) for name, codes in _BUILTIN_TABLES.items()}

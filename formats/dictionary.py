@@ -40,10 +40,12 @@ class KeySpec:
     dest: str = "any"
     max_dest: int = 5
     body: str = "fields"
-    tables: tuple[tuple[str, str], ...] = ()
-    """(field code, code table) pairs: the key checks that field as a code of its own table (an
+    tables: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(field code, code tables) pairs: the key checks that field as a code of its own table (an
     article's TYP against the article types TYPA, a gun's against the gun types TYP; a part's
-    brand BRA against the part brands, where an article's brand is free text)."""
+    brand BRA against the part brands, where an article's brand is free text; an Nlets DQ's RSN
+    against Nlets' reason codes, where an NCIC cancel's is free text), or of any of several
+    (a YQ's TYP)."""
     allowed: frozenset[str] = field(init=False, repr=False, compare=False)
     """Every field code the key accepts (mandatory, identifier sets and optional)."""
     needs: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
@@ -85,8 +87,12 @@ class Dictionary:
         defs = self._per_key.get(key)
         if defs is None:
             defs = dict(self.fields)
-            for code, table in spec.tables:
-                fd = replace(defs[code], type="code", table=table, values=())
+            for code, tables in spec.tables:
+                if len(tables) == 1:
+                    fd = replace(defs[code], type="code", table=tables[0], values=())
+                else:  # a code of any of them
+                    union = sorted({c for t in tables for c in self.codes.table(t)})
+                    fd = replace(defs[code], type="code", table="", values=tuple(union))
                 defs[code] = replace(fd, check=compile_checker(fd, self.codes))
             self._per_key[key] = defs
         return defs
@@ -159,8 +165,6 @@ _FIELD_ATTRS = {
     "table",
     "values",
     "er",
-    "nlets_values",
-    "nlets_tables",
 }
 _KEY_ATTRS = {
     "label",
@@ -191,9 +195,6 @@ def _field(name: str, code: str, spec: dict[str, Any], codes: CodeBook) -> Field
         )
     if not (2 <= len(code) <= 4 and code.isalpha() and code.isupper()):
         raise ConfigError("a field code is 2 to 4 capital letters", file=name, key=where)
-    for table in spec.get("nlets_tables", ()):
-        if table not in codes:
-            raise ConfigError(f"code table {table!r} is not in the code book", file=name, key=where)
     if ftype == "code" and not spec.get("values"):
         table = spec.get("table", "")
         if table not in codes:
@@ -207,8 +208,6 @@ def _field(name: str, code: str, spec: dict[str, Any], codes: CodeBook) -> Field
         table=spec.get("table", ""),
         values=tuple(spec.get("values", ())),
         er=spec.get("er", ".22."),
-        nlets_values=tuple(spec.get("nlets_values", ())),
-        nlets_tables=tuple(spec.get("nlets_tables", ())),
     )
 
 
@@ -256,20 +255,32 @@ def _key(
         raise ConfigError(f"body must be one of {', '.join(BODIES)}", file=name, key=where)
     tables = spec.get("tables", {})
     if not isinstance(tables, dict):
-        raise ConfigError('tables must be a table of FIELD = "TABLE"', file=name, key=where)
+        raise ConfigError(
+            'tables must be a table of FIELD = "TABLE" or ["TABLE", ...]', file=name, key=where
+        )
+    key_tables: dict[str, tuple[str, ...]] = {}
     for code, table in tables.items():
         if code not in fields:
             raise ConfigError(
                 f"tables: field {code} is not defined in [fields]", file=name, key=where
             )
-        if table not in codes:
+        names = (
+            (table,) if isinstance(table, str) else tuple(table) if isinstance(table, list) else ()
+        )
+        if not names or not all(isinstance(one, str) for one in names):
             raise ConfigError(
-                f"tables: code table {table!r} is not in the code book", file=name, key=where
+                f"tables: {code} must name a code table or a list of them", file=name, key=where
             )
+        for one in names:
+            if one not in codes:
+                raise ConfigError(
+                    f"tables: code table {one!r} is not in the code book", file=name, key=where
+                )
+        key_tables[code] = names
     return KeySpec(
         key=key,
         label=spec.get("label", key),
-        tables=tuple(sorted(tables.items())),
+        tables=tuple(sorted(key_tables.items())),
         style=style,
         verb=spec.get("verb", ""),
         file=spec.get("file", ""),

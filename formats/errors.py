@@ -7,6 +7,7 @@ it sees a ``Reject`` turned into a message. Each carries its evidence (field, va
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 ECHO_LENGTH = 100
 """How much of the offending input a reject echoes, as the real systems do."""
@@ -72,21 +73,38 @@ def echo(text: str) -> str:
     return text[:ECHO_LENGTH]
 
 
+class NletsError(StrEnum):
+    """Nlets error numbers (ER messages), as the Nlets User Guide lists them (General
+    Information - Error Messages (ER), service.nlets.org article 21003096177). The guide numbers
+    the first one plain ``0``; ``.00.`` is its wire form here, in the pattern of the others (the
+    guide shows no ER with error 0). Members are ``str``: the wire gets the number."""
+
+    FORMAT_STRUCTURE = ".00."
+    INVALID_HEADER = ".01."
+    TYPE_NOT_ALLOWED = ".02."
+    BAD_TXT_OR_XML = ".03."
+    MEXICAN_CDL = ".04."
+    BAD_DOB = ".05."
+    CANADA_FORMAT = ".06."
+    BAD_YEAR = ".10."
+    FIELDS_MISSING = ".14."
+    BAD_ATN = ".16."
+    INVALID_DESTINATION = ".19."
+    INVALID_FORMAT = ".22."
+
+
 NLETS_ERRORS: dict[str, str] = {
-    ".00.": "MESSAGE FORMAT/STRUCTURE ERROR",
-    ".01.": "INVALID HEADER INFORMATION",
-    ".02.": "MESSAGE TYPE NOT ALLOWED TO DESTINATION",
-    ".03.": "TXT NOT FOUND OR IMPROPERLY FORMED XML",
-    ".04.": "MEXICAN CDL ERROR",
-    ".05.": "DOB INVALID OR MISSING",
-    ".06.": "INVALID MESSAGE FORMAT FOR CN",
-    ".10.": "A YEAR FIELD IS INVALID OR MISSING",
-    ".14.": "FIELDS MISSING",
-    ".16.": "ATN FIELD INVALID",
-    ".19.": "INVALID DESTINATION ORIS",
-    ".22.": "INVALID MESSAGE FORMAT",
+    NletsError.FORMAT_STRUCTURE: "MESSAGE FORMAT/STRUCTURE ERROR",
+    NletsError.INVALID_HEADER: "INVALID HEADER INFORMATION",
+    NletsError.TYPE_NOT_ALLOWED: "MESSAGE TYPE NOT ALLOWED TO DESTINATION",
+    NletsError.BAD_TXT_OR_XML: "TXT NOT FOUND OR IMPROPERLY FORMED XML",
+    NletsError.MEXICAN_CDL: "MEXICAN CDL ERROR",
+    NletsError.BAD_DOB: "DOB INVALID OR MISSING",
+    NletsError.CANADA_FORMAT: "INVALID MESSAGE FORMAT FOR CN",
+    NletsError.BAD_YEAR: "A YEAR FIELD IS INVALID OR MISSING",
+    NletsError.FIELDS_MISSING: "FIELDS MISSING",
+    NletsError.BAD_ATN: "ATN FIELD INVALID",
+    NletsError.INVALID_DESTINATION: "INVALID DESTINATION ORIS",
+    NletsError.INVALID_FORMAT: "INVALID MESSAGE FORMAT",
 }
-"""Nlets error numbers (ER messages) and their titles, as the Nlets User Guide lists them
-(General Information - Error Messages (ER), service.nlets.org article 21003096177). The guide
-numbers the first one plain ``0``; ``.00.`` is its wire form here, in the pattern of the others
-(the guide shows no ER with error 0)."""
+"""The guide's title of each Nlets error number (the first line of an ER that says no more)."""

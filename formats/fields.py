@@ -81,19 +81,14 @@ class FieldDef:
     table: str = ""
     values: tuple[str, ...] = ()
     er: str = ".22."
-    nlets_values: tuple[str, ...] = ()
-    nlets_tables: tuple[str, ...] = ()
-    """In an Nlets-style key the value must be a code of one of these tables (when given):
-    a YQ's TYP is an article, security or gun type depending on its request type, which the
-    mock Nlets checks (``lems.endpoints.nlets.yq_problem``)."""
-    """In an Nlets-style key the value must be one of these (when given): the same code means
-    a free-text reason in NCIC (RSN on a cancel) and a one-letter code in Nlets (DQ RSN/)."""
     check: Checker = field(default=lambda v, n: None, compare=False, repr=False)
 
     def describe(self) -> str:
         """One line for help screens: what a value must look like."""
         t = self.type
         if t == "code":
+            if len(self.values) > 12:  # a union of tables (a key's ``tables``)
+                return f"one of {len(self.values)} codes"
             if self.values:
                 return "one of " + " ".join(self.values)
             return f"code from table {self.table}"
@@ -114,29 +109,6 @@ class FieldDef:
 
 def compile_checker(fd: FieldDef, codes: CodeBook) -> Checker:
     """Build the checker for ``fd`` against ``codes``."""
-    base = _compile_checker(fd, codes)
-    if not fd.nlets_values and not fd.nlets_tables:
-        return base
-    nlets_allowed = nlets_codes(fd, codes)
-    code = fd.code
-
-    def check(v: str, nlets: bool) -> str | None:
-        if nlets:
-            return None if v in nlets_allowed else f"INVALID {code} CODE {v}"
-        return base(v, nlets)
-
-    return check
-
-
-def nlets_codes(fd: FieldDef, codes: CodeBook) -> frozenset[str]:
-    """Every value ``fd`` takes in an Nlets-style key (``nlets_values`` and ``nlets_tables``)."""
-    out = set(fd.nlets_values)
-    for table in fd.nlets_tables:
-        out.update(codes.table(table))
-    return frozenset(out)
-
-
-def _compile_checker(fd: FieldDef, codes: CodeBook) -> Checker:
     code, t = fd.code, fd.type
     lo, hi = fd.min, fd.max
     if t == "name":

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 
 from formats.codes import CodeBook
 from formats.dictionary import KeySpec
-from formats.fields import FieldDef, nlets_codes, text_limit
+from formats.fields import FieldDef, text_limit
 from formats.message import Message
 from formats.nic import is_valid_nic
 from formats.ori import STATE_DESTINATIONS, VALID_ORI
@@ -92,10 +92,6 @@ def value_pattern(fd: FieldDef, codes: CodeBook, nlets: bool) -> tuple[str, froz
     if ``nlets``), and the set a value must also be in when the pattern only gives its shape
     (``None`` when the pattern says it all)."""
     t = fd.type
-    if nlets and fd.nlets_tables:  # a union of tables: the shape, then the set
-        return rf"{_TEXT_EDGE}(?:{_TEXT}*{_TEXT_EDGE})?", nlets_codes(fd, codes)
-    if nlets and fd.nlets_values:
-        return alternation(v for v in fd.nlets_values if _typed_as_is(v)), None
     if t == "name":
         return rf"(?=[^.]{{1,{fd.max or 30}}}(?:\.|\Z)){_NAME}", None
     if t == "date":

@@ -5,8 +5,8 @@ writes ``REJ.<ori>`` then ``<code> <field> <reason>``. The code is the word a tr
 comparison and an audit (``lems.state.audit``) go by, so each has one spelling, here. Members are
 ``str`` (a ``StrEnum``): the wire, the journal and JSON get the same text as before.
 
-Nlets-style keys are refused with Nlets error numbers instead (``.01.``, ``.19.``…), listed with
-their titles in ``formats.errors.NLETS_ERRORS``.
+Nlets-style keys are refused with Nlets error numbers instead (``.01.``, ``.19.``…):
+``formats.errors.NletsError``, their titles in ``formats.errors.NLETS_ERRORS``.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ import functools
 import textwrap
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import NamedTuple
 
 from formats.codes import CodeBook
@@ -228,10 +229,19 @@ def er(rej: Reject, clock: NletsClock, receiver: str, control: str = "") -> str:
     return nlets_message("ER", NLETS_ORI, clock, receiver, body, control)
 
 
-SM_TEXTS = {
-    ".01.": "USER DOES NOT RESPOND TO MSG TYPE, NLETS WILL NOT FORWARD",
-    ".02.": "USER OUT OF SERVICE FOR MSG TYPE, NLETS WILL FORWARD",
-    ".04.": "USER OUT OF SERVICE FOR MSG TYPE, NLETS WILL NOT FORWARD",
+class NletsStatus(StrEnum):
+    """Nlets status numbers (SM messages) about a destination: not error numbers
+    (``formats.errors.NletsError``), though written alike."""
+
+    NO_RESPONSE = ".01."
+    OUT_FORWARDED = ".02."
+    OUT_NOT_FORWARDED = ".04."
+
+
+SM_TEXTS: dict[str, str] = {
+    NletsStatus.NO_RESPONSE: "USER DOES NOT RESPOND TO MSG TYPE, NLETS WILL NOT FORWARD",
+    NletsStatus.OUT_FORWARDED: "USER OUT OF SERVICE FOR MSG TYPE, NLETS WILL FORWARD",
+    NletsStatus.OUT_NOT_FORWARDED: "USER OUT OF SERVICE FOR MSG TYPE, NLETS WILL NOT FORWARD",
 }
 
 

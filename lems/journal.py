@@ -10,8 +10,6 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING
 
-from twisted.internet.defer import Deferred
-
 from lems.store import Statement, Writer
 
 if TYPE_CHECKING:
@@ -118,9 +116,11 @@ class Journal:
             ),
         )
 
-    def append(self, direction: str, text: str, **kw: object) -> tuple[int, Deferred[None]]:
+    def append(self, direction: str, text: str, **kw: object) -> int:
+        """Journal one row nobody waits for (a failure is logged by the writer); its seq."""
         seq = self.next_seq()
-        return seq, self.writer.submit([self.row(seq, direction, text, **kw)])  # type: ignore[arg-type]
+        self.writer.submit_nowait([self.row(seq, direction, text, **kw)])  # type: ignore[arg-type]
+        return seq
 
     # ------------------------------------------------------------ reading back (recovery)
 
@@ -140,6 +140,13 @@ class Journal:
         return self.conn.execute(
             "SELECT seq, key FROM journal WHERE seq > ? AND direction = 'in' "
             "AND disposition = 'accepted' ORDER BY seq",
+            (floor,),
+        ).fetchall()
+
+    def answers_since(self, floor: int) -> list[tuple[int, str, str]]:
+        """(ref, key, text) of every row sent out after ``floor`` in answer to an input."""
+        return self.conn.execute(
+            "SELECT ref, key, text FROM journal WHERE seq > ? AND direction = 'out' AND ref > 0",
             (floor,),
         ).fetchall()
 

@@ -117,6 +117,19 @@ class Person:
     def sid(self, state: str) -> str:
         return f"{state}{self.n:08d}"
 
+    def descriptors(self) -> list[tuple[str, str]]:
+        """(field code, value) of who they are, as an NCIC person record starts."""
+        return [
+            ("NAM", self.nam),
+            ("SEX", self.sex),
+            ("RAC", self.rac),
+            ("DOB", self.dob),
+            ("HGT", self.hgt),
+            ("WGT", self.wgt),
+            ("EYE", self.eye),
+            ("HAI", self.hai),
+        ]
+
     @property
     def given(self) -> str:
         return self.nam.partition(",")[2].split(" ")[0]

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from lems.repositories import cch_subjects, iii, ncic_records, nics, nlets
 
 NCIC_FILES = (
     "wanted",
@@ -56,17 +58,13 @@ def _read(path: Path) -> Iterator[sqlite3.Connection | None]:
 
 def listing(directory: Path, file: str, limit: int | None = None) -> list[dict[str, Any]]:
     """The rows of one file, as dicts (identifiers first)."""
-    lim = f" LIMIT {int(limit)}" if limit else ""
+    lim = limit or -1  # none (or 0): all
     if file in NCIC_FILES:
         with _read(directory / "ncic.db") as c:
             if c is None:
                 return []
             out = []
-            for nic, ori, oca, status, fields in c.execute(
-                "SELECT nic, ori, oca, status, fields FROM record WHERE file = ? AND "
-                f"status IN ('active', 'located') ORDER BY id{lim}",
-                (file,),
-            ):
+            for nic, ori, oca, status, fields in ncic_records.in_force(c, file, lim):
                 f = dict((k, v) for k, v in reversed(json.loads(fields)))
                 out.append(
                     {
@@ -90,10 +88,7 @@ def listing(directory: Path, file: str, limit: int | None = None) -> list[dict[s
                         strict=True,
                     )
                 )
-                for r in c.execute(
-                    "SELECT s.sid, s.fbi, s.name, s.sex, s.rac, s.dob, (SELECT COUNT(*) FROM cycle "
-                    f"y WHERE y.sid = s.sid), s.last_arrest FROM subject s ORDER BY s.sid{lim}"
-                )
+                for r in cch_subjects.subjects(c, lim)
             ]
     if file == "iii":
         with _read(directory / "ncic.db") as c:
@@ -101,10 +96,7 @@ def listing(directory: Path, file: str, limit: int | None = None) -> list[dict[s
                 return []
             return [
                 dict(zip(("FBI", "NAM", "SEX", "RAC", "DOB", "HOLDERS", "ARRESTS"), r, strict=True))
-                for r in c.execute(
-                    "SELECT i.fbi, i.nam, i.sex, i.rac, i.dob, i.holders, (SELECT COUNT(*) FROM "
-                    f"iii_arrest a WHERE a.fbi = i.fbi) FROM iii_identity i ORDER BY i.fbi{lim}"
-                )
+                for r in iii.identities(c, lim)
             ]
     if file in ("dmv", "registration"):
         with _read(directory / "nlets.db") as c:
@@ -112,51 +104,42 @@ def listing(directory: Path, file: str, limit: int | None = None) -> list[dict[s
                 return []
             if file == "dmv":
                 cols: tuple[str, ...] = ("STATE", "OLN", "NAM", "DOB", "SEX", "STATUS")
-                sql = "SELECT state, oln, nam, dob, sex, status FROM driver"
+                rows = nlets.drivers(c, lim)
             else:
                 cols = ("STATE", "LIC", "VIN", "OWNER", "VMA")
-                sql = "SELECT state, lic, vin, owner, vma FROM vehicle"
-            return [
-                dict(zip(cols, r, strict=True)) for r in c.execute(f"{sql} ORDER BY rowid{lim}")
-            ]
+                rows = nlets.vehicles(c, lim)
+            return [dict(zip(cols, r, strict=True)) for r in rows]
     if file == "nics":
         with _read(directory / "nics.db") as c:
             if c is None:
                 return []
             cols = ("NRI", "NAM", "DOB", "SEX", "ORI", "PCA")
-            return [
-                dict(zip(cols, r, strict=True))
-                for r in c.execute(
-                    f"SELECT nri, nam, dob, sex, ori, pca FROM indices WHERE removed IS NULL "
-                    f"ORDER BY nri{lim}"
-                )
-            ]
+            return [dict(zip(cols, r, strict=True)) for r in nics.entries(c, lim)]
     raise ValueError(f"unknown file {file!r}; one of {', '.join(FILES)}")
 
 
-_COUNTS = {
-    **{
-        f: (
-            "ncic.db",
-            f"SELECT COUNT(*) FROM record WHERE file = '{f}' AND status IN ('active', 'located')",
-        )
-        for f in NCIC_FILES
-    },
-    "cch": ("state.db", "SELECT COUNT(*) FROM subject"),
-    "iii": ("ncic.db", "SELECT COUNT(*) FROM iii_identity"),
-    "dmv": ("nlets.db", "SELECT COUNT(*) FROM driver"),
-    "registration": ("nlets.db", "SELECT COUNT(*) FROM vehicle"),
-    "nics": ("nics.db", "SELECT COUNT(*) FROM indices WHERE removed IS NULL"),
+def _ncic_count(file: str) -> Callable[[sqlite3.Connection], int]:
+    return lambda c: ncic_records.count_in_force(c, file)
+
+
+_COUNTS: dict[str, tuple[str, Callable[[sqlite3.Connection], int]]] = {
+    **{f: ("ncic.db", _ncic_count(f)) for f in NCIC_FILES},
+    "cch": ("state.db", cch_subjects.subject_count),
+    "iii": ("ncic.db", iii.identity_count),
+    "dmv": ("nlets.db", nlets.driver_count),
+    "registration": ("nlets.db", nlets.vehicle_count),
+    "nics": ("nics.db", nics.entry_count),
 }
+"""File -> (its database, how many rows it has)."""
 
 
 def counts(directory: Path) -> dict[str, int]:
     """Rows per file (every file, including the empty ones)."""
     out = {}
-    for file, (db, sql) in _COUNTS.items():
+    for file, (db, count) in _COUNTS.items():
         with _read(directory / db) as c:
             try:
-                out[file] = c.execute(sql).fetchone()[0] if c is not None else 0
+                out[file] = count(c) if c is not None else 0
             except sqlite3.OperationalError:
                 out[file] = 0
     return out

@@ -5,8 +5,9 @@ A service (the state files in ``lems.state``, the national endpoint clients in
 ``install(switch: SwitchPort)`` (``lems.services``) and keeps that port, never the ``Switch``
 class: what it may read (the lab, the directory, the clock, the dictionary), where it may write
 (the journal and its writer), how it hands traffic back (``deliver``, ``deliver_to_ori``,
-``send_replies``, ``deliver_replies``), how it takes part in routing (``router.register``,
-``router.intercept``) and in the switch's life (``started``, ``stop_hooks``, ``storage_failed``).
+``send_replies``, ``deliver_replies``), how it takes part in routing (``router``, a
+``RouterPort``: ``register``, ``intercept``, ``service``…, never the router's tables) and in the
+switch's life (``started``, ``stop_hooks``, ``storage_failed``).
 mypy checks both sides: ``Switch`` must provide all of it, a service may use nothing else.
 """
 
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.defer import Deferred
 
-from formats.dictionary import Dictionary
+from formats.dictionary import Dictionary, KeySpec
 from formats.grammar import Parser
 from formats.responses import NletsClock
 from lems.clock import LabClock
@@ -31,7 +32,29 @@ from lems.store import Statement, Writer
 
 if TYPE_CHECKING:
     from lems.reactor import ISwitchReactor
-    from lems.router import Reply, Request, Router
+    from lems.router import Handler, Reply, Request, Service
+
+
+class RouterPort(Protocol):
+    """The router as a service sees it: a service registers itself, puts a route in front of a
+    verb, asks which service holds a file and hands a message on, by name; it never edits the
+    router's tables."""
+
+    def register(self, service: Service) -> None: ...
+
+    def intercept(self, verb: str, handler: Handler) -> None: ...
+
+    def service(self, name: str) -> Service | None: ...
+
+    def service_for(self, spec: KeySpec) -> str: ...
+
+    def by_verb(self, verb: str) -> bool: ...
+
+    def handler_for(self, verb: str) -> Handler: ...
+
+    def relay(self, req: Request) -> list[Reply] | Deferred[list[Reply]]: ...
+
+    def unavailable(self, req: Request, name: str) -> Reply: ...
 
 
 class SwitchPort(Protocol):
@@ -46,7 +69,10 @@ class SwitchPort(Protocol):
     journal: Journal
     writer: Writer
     reader: sqlite3.Connection
-    router: Router
+
+    @property
+    def router(self) -> RouterPort: ...
+
     stats: Counter[str]
     online: dict[str, Any]
     """Terminal -> its signed-on session (an endpoint tells whether an answer can be sent)."""

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any
+from typing import cast
 
-from twisted.internet.interfaces import IReactorFDSet, IReactorThreads, IReactorTime
+from twisted.internet.interfaces import (
+    IReactorCore,
+    IReactorFDSet,
+    IReactorTCP,
+    IReactorThreads,
+    IReactorTime,
+)
 
 
 class IWriterReactor(IReactorTime, IReactorFDSet):
@@ -25,7 +31,15 @@ class ISwitchReactor(IWriterReactor, IReactorThreads):
     password checks and exports run off the reactor thread). A type for mypy only, as above."""
 
 
-def install(kind: str = "asyncio") -> Any:
+class IRunningReactor(ISwitchReactor, IReactorCore, IReactorTCP):
+    """What a command asks of the reactor ``install`` gives it: the switch's needs, running and
+    stopping it (``run``, ``stop``, ``callWhenRunning``, ``addSystemEventTrigger``) and TCP
+    listeners (the mock Nlets' HTTP service). Links of every other kind are opened through
+    endpoint strings (``hardware.endpoints``), which take the reactor as Twisted's endpoints
+    do. A type for mypy; ``install`` checks the reactor provides each part."""
+
+
+def install(kind: str = "asyncio") -> IRunningReactor:
     """Install and return the reactor (``asyncio`` by default, ``epoll`` for comparisons)."""
     if "twisted.internet.reactor" not in sys.modules:
         if kind == "asyncio":
@@ -42,4 +56,8 @@ def install(kind: str = "asyncio") -> Any:
             raise ValueError(f"unknown reactor {kind!r}: asyncio or epoll")
     from twisted.internet import reactor
 
-    return reactor
+    parts = (IReactorTime, IReactorFDSet, IReactorThreads, IReactorCore, IReactorTCP)
+    missing = [i.__name__ for i in parts if not i.providedBy(reactor)]
+    if missing:
+        raise TypeError(f"the {kind} reactor does not provide {', '.join(missing)}")
+    return cast(IRunningReactor, reactor)

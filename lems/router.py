@@ -129,6 +129,19 @@ class Router:
     def service_for(self, spec: KeySpec) -> str:
         return FILE_SERVICE.get(spec.file, spec.file or spec.key.lower())
 
+    def service(self, name: str) -> Service | None:
+        """The registered service called ``name`` (``nics``, ``nlets``…), or None."""
+        return self.services.get(name)
+
+    def by_verb(self, verb: str) -> bool:
+        """Is ``verb`` routed by verb (a relay, or a route put in front with ``intercept``)
+        rather than to the service holding the file?"""
+        return verb in self.routes
+
+    def handler_for(self, verb: str) -> Handler:
+        """What handles a message relayed under ``verb``: its route, else the plain relay."""
+        return self.routes.get(verb, self.relay)
+
     def route(self, req: Request) -> Deferred[list[Reply]]:
         handler = self.routes.get(req.spec.verb)
         if handler is None:

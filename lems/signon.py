@@ -184,3 +184,13 @@ class SignOnGuard:
     def may_lock(self, source: str, operator: str, certified: bool) -> bool:
         """Does a failure from ``source`` count toward locking ``operator`` out?"""
         return certified or source in self.known.get(operator, ())
+
+
+_DUMMY: list[str] = []
+
+
+def dummy_hash() -> str:
+    """A hash to check unknown names against, so they cost what a wrong password costs."""
+    if not _DUMMY:
+        _DUMMY.append(hash_password("not-a-password"))
+    return _DUMMY[0]

@@ -259,11 +259,14 @@ COMMITTER = Path(__file__).with_name("committer.py")
 class Writer:
     """The one writer: a child process (``lems/committer.py``) that commits in groups.
 
-    ``commit`` calls back on the reactor once the statements are committed, so a caller can
-    acknowledge or forward only what is durable; ``submit`` is the same with a Deferred. What is
-    queued during one reactor turn (or every ``FLUSH_AT`` items) goes to the process as one
-    batch; the process takes every batch waiting into one transaction. Call from the reactor
-    thread only.
+    ``commit`` calls ``done(error, *args)`` back on the reactor once the statements are
+    committed, so a caller can acknowledge or forward only what is durable: the one way to be
+    told. It is a plain call because the switch commits for every message it receives, and a
+    Deferred per commit costs its reactor ~3 µs more than the call (~0.4 µs). Code that
+    composes (a service's chain of steps, ``await`` in asyncio) wraps a commit in a Deferred
+    with ``when_committed``; ``submit_nowait`` is for rows nobody waits for. What is queued
+    during one reactor turn (or every ``FLUSH_AT`` items) goes to the process as one batch; the
+    process takes every batch waiting into one transaction. Call from the reactor thread only.
     """
 
     def __init__(
@@ -306,12 +309,6 @@ class Writer:
     def commit(self, statements: list[Statement], done: Committed, *args: Any) -> None:
         """Queue ``statements``; ``done(error, *args)`` runs on the reactor after the commit."""
         self._queue((statements, done, args))
-
-    def submit(self, statements: list[Statement]) -> Deferred[None]:
-        """Queue ``statements``; the Deferred fires on the reactor after the commit."""
-        d: Deferred[None] = Deferred()
-        self._queue((statements, _settle, (d,)))
-        return d
 
     def submit_nowait(self, statements: list[Statement]) -> None:
         """Queue statements whose commit nobody waits for (counters, state)."""
@@ -551,6 +548,15 @@ def _error(name: str, text: str, code: str = "") -> Exception:
         e.sqlite_errorname = code
         return e
     return StoreError(f"{name}: {text}")
+
+
+def when_committed(writer: Writer, statements: list[Statement]) -> Deferred[None]:
+    """``writer.commit(statements)`` as a Deferred that fires on the reactor after the commit
+    (or fails with the commit's error): for code that composes steps. The switch's paths per
+    message call ``Writer.commit`` with their own callback instead."""
+    d: Deferred[None] = Deferred()
+    writer.commit(statements, _settle, d)
+    return d
 
 
 def _settle(error: BaseException | None, d: Deferred[None]) -> None:

@@ -44,28 +44,18 @@ from hardware import endpoints, fair
 from lems import mailbox, retention, services, store
 from lems.accept import AcceptGate
 from lems.clock import LabClock, lab_zone, resume_at
-from lems.credentials import Credentials
 from lems.directory import Directory
 from lems.journal import ISN_PUT, Journal
 from lems.lab import IAK_MODES, LabConfig
 from lems.lablock import LabLock
 from lems.limits import PRE_SIGNON_BYTES, Rates, shortened
-from lems.mailbox import Mailboxes, Outflow
+from lems.mailbox import Mailboxes
 from lems.policy import Policy
-from lems.repositories import directory_state, meta
+from lems.repositories import meta
 from lems.router import Reply, Request, Router
-from lems.session import Session
-from lems.signon import (
-    BUSY,
-    MASK,
-    REFUSED,
-    SignOnGuard,
-    hash_password,
-    mask_logon,
-    same_clear,
-    verify,
-)
-from lems.store import Statement, Writer
+from lems.session import Session, SignOn, peer_host
+from lems.signon import mask_logon
+from lems.store import Statement, Writer, when_committed
 
 if TYPE_CHECKING:
     from lems.reactor import ISwitchReactor
@@ -109,24 +99,19 @@ class Switch:
         self.parser = Parser(self.dictionary)
         self.directory = Directory(lab)
         self.policy = Policy(self.directory)
-        self.signon = SignOnGuard(
-            lab.switch.signon_delay, lab.switch.signon_delay_max, reactor.seconds
-        )
         self.terminal_rates = Rates(lab.switch.rate_frames, lab.switch.rate_bytes, reactor.seconds)
         self.source_rates = Rates(
             lab.switch.source_frames, lab.switch.source_bytes, reactor.seconds
         )
         self._closed_rows: dict[str, tuple[float, int]] = {}
         """Address -> (when its last LINK CLOSED row was journaled, links closed since)."""
-        self._hashed_lab = any(o.password_hash for o in lab.operators.values())
-        self.credentials = Credentials(lab.path, self.directory.operators)
-        """``lems operator passwd`` takes effect at the next sign-on (lems.credentials)."""
-        """Unknown names are checked as long as the lab's passwords take (no timing tell)."""
         self.router = Router(self.directory, self.nlets_clock)
         self.online: dict[str, Session] = {}
         self.sessions: set[Session] = set()
         """Every connected link, signed on or not (a storage failure is told to all)."""
-        self.failed = ""
+        self.signon: SignOn = SignOn(self)
+        """``LOGON``, ``LOGOFF`` and the sign-on deadline (``lems.session``)."""
+        self.failed: str = ""
         """Why storage failed (empty while it works): input is refused, the switch stops."""
         self.on_fatal: list[Any] = []
         """Callables ``fn(reason)`` run once when storage fails (``lems serve`` exits)."""
@@ -479,7 +464,7 @@ class Switch:
                 path=done.path,
             )
             self.stats["archived_rows"] += done.rows
-            return self.writer.submit([retention.delete_statement(done)])
+            return when_committed(self.writer, [retention.delete_statement(done)])
 
         def failed(f: Failure) -> None:
             log.error("journal archive failed: {why}; nothing deleted", why=f.getErrorMessage())
@@ -498,7 +483,7 @@ class Switch:
         """A commit through the writer; once durable, the lab lock's time moves."""
         if self.failed:
             return
-        self.writer.submit([meta.alive(self.clock.stamp())]).addCallbacks(
+        when_committed(self.writer, [meta.alive(self.clock.stamp())]).addCallbacks(
             lambda _: self.lock.touch(), lambda f: None
         )
 
@@ -564,7 +549,7 @@ class Switch:
             if 0 < cap < session.pre:
                 self._close_unsigned(session, payload)
                 return False
-            over = self.source_rates.allow(_host(session.peer), len(payload))
+            over = self.source_rates.allow(peer_host(session.peer), len(payload))
             rates = self.source_rates
         elif payload[:4] == b"ACK.":
             return True  # answers the switch's own output, whose pace the switch sets
@@ -658,7 +643,7 @@ class Switch:
                 )
                 session.link.close()
 
-        host = _host(session.peer)
+        host = peer_host(session.peer)
         now = self.reactor.seconds()
         last, quiet = self._closed_rows.get(host, (-1e9, 0))
         if self.failed:
@@ -667,13 +652,14 @@ class Switch:
         if now - last < 1.0:
             # one row a second per address: the links closed meanwhile are counted in the next
             self._closed_rows[host] = (last, quiet + 1)
-            self.writer.submit([]).addBoth(close)
+            when_committed(self.writer, []).addBoth(close)
             return
         if len(self._closed_rows) > 10_000:
             self._closed_rows.clear()
         self._closed_rows[host] = (now, 0)
         more = f"; {quiet} MORE LINKS FROM {host} CLOSED ALIKE SINCE THE LAST ROW" if quiet else ""
-        self.writer.submit(
+        when_committed(
+            self.writer,
             [
                 self.journal.row(
                     self.journal.next_seq(),
@@ -683,7 +669,7 @@ class Switch:
                     link=session.peer,
                     disposition="closed",
                 )
-            ]
+            ],
         ).addBoth(close)
 
     def link_opened(self, session: Session) -> None:
@@ -692,7 +678,7 @@ class Switch:
         listening ports, ``lems.accept`` has done so already as it accepted the connection)."""
         if getattr(session.link, "gated", False):
             return
-        over = self.source_rates.allow(_host(session.peer), 0)
+        over = self.source_rates.allow(peer_host(session.peer), 0)
         if over is not None and session.link is not None:
             self.stats["links_refused_rate"] += 1
             session.link.close()
@@ -707,32 +693,6 @@ class Switch:
                     )
                 ]
             )
-
-    def signon_timeout(self, session: Session) -> None:
-        """A link that has not signed on in time is closed (``[switch] signon_timeout``)."""
-        session.deadline = None
-        if session.terminal is not None or session.link is None or session.held is not None:
-            return
-        self.stats["links_closed_unsigned"] += 1
-        log.info(
-            "link {peer} closed: no sign-on in {s} s",
-            peer=session.peer,
-            s=self.lab.switch.signon_timeout,
-        )
-        session.write(
-            self._envelope(
-                0,
-                "",
-                "\n".join(
-                    [
-                        responses.head("NTC", "UNKNOWN"),
-                        "LINK CLOSED - NO SIGN-ON WITHIN "
-                        f"{self.lab.switch.signon_timeout:g} SECONDS",
-                    ]
-                ),
-            )
-        )
-        session.link.close()
 
     def save_lab_time(self) -> None:
         """Persist lab time, so a restart never sends the lab back (``lems.clock``), and which
@@ -869,7 +829,7 @@ class Switch:
         msg = result
         key = msg.full_key
         if key == "LOGON":
-            self._logon(session, seq, text, msg)
+            self.signon.logon(session, seq, text, msg)
             return None
         if terminal is None:
             self._refuse(
@@ -890,7 +850,7 @@ class Switch:
             self._ack_message(session, seq, text, msg)
             return None
         if key == "LOGOFF":
-            self._logoff(session, seq, text, msg)
+            self.signon.logoff(session, seq, text, msg)
             return None
         spec = self.dictionary.keys[key]
         now = self.clock.now()
@@ -1010,7 +970,7 @@ class Switch:
             self._iak(session, f"{numbered}SEQ/{seq:07d} {word}")
 
         # commits fire in order: this one fires once the message's own row is durable
-        self.writer.submit(rows).addCallback(acknowledge).addErrback(
+        when_committed(self.writer, rows).addCallback(acknowledge).addErrback(
             self._journal_failed, session, seq
         )
         return arranged
@@ -1048,7 +1008,9 @@ class Switch:
             for frame in self.journal.answers_to(original, tid, self.RECOVERY_WINDOW):
                 self._send(session, tid, 0, frame)
 
-        self.writer.submit([row]).addCallback(resend).addErrback(self._journal_failed, session, seq)
+        when_committed(self.writer, [row]).addCallback(resend).addErrback(
+            self._journal_failed, session, seq
+        )
 
     def _iak(self, session: Session, line: str) -> None:
         """An input acknowledgement: a session answer (OSN 0), not journaled (the input's own
@@ -1097,7 +1059,7 @@ class Switch:
         (lems.federation): the broker is acknowledged only when this fires."""
         rows = list(pre)
         sends = self._queue_replies(replies, req, rows)
-        d = self.writer.submit(rows)
+        d = when_committed(self.writer, rows)
         d.addCallback(lambda _: self._sent(None, sends))
         return d
 
@@ -1290,309 +1252,14 @@ class Switch:
             session, "", f"MESSAGE NOT ACCEPTED - {why} - NOT JOURNALED, SEND IT AGAIN LATER"
         )
 
-    # ------------------------------------------------------------------ sign-on
+    # ------------------------------------------------------------------ session control
+    # (LOGON and LOGOFF are answered by lems.session.SignOn; ACK and the end of input here)
 
     HOLD_MAX = 16
     """Frames kept in order while a sign-on is checked; one more closes the link (a terminal
     waits for its SON before it sends much; a peer that does not is flooding)."""
     HOLD_MAX_SIGNED_ON = 1024
     """The same for a link already signed on that signs on again (it may be pipelining)."""
-
-    def _logon(self, session: Session, seq: int, text: str, msg: Message) -> None:
-        """Check a sign-on (lems/signon.py): the password off the reactor, one refusal text,
-        refusals delayed per source and operator, lockout only from where the operator works."""
-        tid, oid, password = msg.args
-        d = self.directory
-        if self.credentials.refresh():
-            self._hashed_lab = any(o.password_hash for o in d.operators.values())
-        journal_text = ".".join(["LOGON", tid, oid, MASK])
-        term = d.terminals.get(tid)
-        op = d.operators.get(oid)
-        source = _host(session.peer)
-        guard = self.signon
-        if source in guard.waiting:
-            self.stats["logon_busy"] += 1
-            self._logon_refuse(session, seq, journal_text, term, BUSY)
-            return
-        identity = getattr(session.link, "identity", None)  # TLS client certificate CN
-        if term is not None and identity is not None and identity != tid:
-            # the peer proved who it is with a certificate: it may know why
-            what = "MQTT TOPIC" if getattr(session.link, "kind", "") == "mqtt" else "CERTIFICATE"
-            self._logon_refuse(
-                session,
-                seq,
-                journal_text,
-                term,
-                f"{what} IDENTIFIES TERMINAL {identity}, NOT {tid}",
-            )
-            return
-        known = term is not None and op is not None
-        if known and op is not None and not op.password_hash:  # a clear password (a lab
-            # written before hashes)
-            checked: Deferred[bool] = succeed(same_clear(op.password, password))
-        elif not known and not self._hashed_lab:  # as long as a clear check takes
-            checked = succeed(same_clear("\0" * 12, password) and False)
-        else:  # unknown names cost the same time as a wrong password
-            checked = threads.deferToThreadPool(
-                self.reactor,
-                self.reactor.getThreadPool(),
-                verify,
-                op.password_hash if known and op is not None else _dummy_hash(),
-                password,
-            )
-        guard.waiting.add(source)
-        session.held = []
-
-        def check_failed(f: Failure) -> bool:
-            log.failure("password check failed", f)
-            return False
-
-        checked.addCallback(lambda ok: ok and known)
-        checked.addErrback(check_failed)
-        checked.addCallback(
-            self._logon_checked, session, seq, journal_text, tid, oid, source, identity == tid
-        )
-
-    def _logon_checked(
-        self,
-        ok: bool,
-        session: Session,
-        seq: int,
-        journal_text: str,
-        tid: str,
-        oid: str,
-        source: str,
-        certified: bool,
-    ) -> None:
-        d = self.directory
-        guard = self.signon
-        term = d.terminals.get(tid)
-        now = self.clock.stamp()
-        if not ok:
-            guard.failed(source, oid)
-            extra: list[Statement] = []
-            if oid in d.operators and guard.may_lock(source, oid, certified):
-                state = d.operator_state[oid]
-                state.failures += 1
-                state.locked = state.locked or state.failures >= self.lab.switch.lockout_after
-                extra.append(directory_state.operator_state(oid, state.failures, state.locked, now))
-            delay = guard.delay(source, oid)
-            self.stats["logon_refused"] += 1
-
-            def refuse() -> None:
-                guard.waiting.discard(source)
-                self._logon_refuse(session, seq, journal_text, term, REFUSED, extra)
-                self._release(session)
-
-            if delay > 0:
-                self.reactor.callLater(delay, refuse)
-            else:
-                refuse()
-            return
-        guard.waiting.discard(source)
-        op = d.operators[oid]
-        state = d.operator_state[oid]
-        # the right password: the peer may now learn why it cannot sign on
-        why = (
-            ""
-            if not op.terminals or tid in op.terminals
-            else f"OPERATOR {oid} IS NOT AUTHORIZED ON TERMINAL {tid}"
-        )
-        why = why or (
-            ""
-            if op.cleared
-            else f"OPERATOR {oid} HAS NO CLEARED FINGERPRINT BACKGROUND CHECK - SIGN-ON REFUSED"
-        )
-        why = why or (
-            f"OPERATOR {oid} IS LOCKED OUT - A SUPERVISOR MUST UNLOCK" if state.locked else ""
-        )
-        if (
-            not why
-            and term is not None
-            and term.require_tls
-            and not (certified and getattr(session.link, "kind", "") == "tls")
-        ):
-            why = f"TERMINAL {tid} SIGNS ON ONLY OVER TLS WITH ITS CERTIFICATE"
-        if why or term is None:
-            self.stats["logon_refused"] += 1
-            self._logon_refuse(session, seq, journal_text, term, why or REFUSED)
-            self._release(session)
-            return
-        guard.succeeded(source, oid)
-        session.pre = 0
-        if session.deadline is not None and session.deadline.active():
-            session.deadline.cancel()
-        extra = []
-        if state.failures:
-            state.failures = 0
-            extra.append(directory_state.operator_state(oid, 0, False, now))
-        if session.link is None:  # the link went while the password was checked
-            if extra:
-                self.writer.submit_nowait(extra)
-            return
-        if session.terminal is not None and session.terminal != tid:
-            self._unbind(session)
-        session.terminal, session.operator = tid, oid
-        self.stats["logons"] += 1
-        body = "\n".join(
-            [
-                responses.head("SON", tid),
-                f"SIGN-ON ACCEPTED TERMINAL/{tid} OPERATOR/{oid}",
-                " ".join(f"ORI/{o}" for o in term.oris),
-                f"MAILBOX/{self.mailboxes.count(tid)} MESSAGES WAITING",
-            ]
-        )
-        in_row = self.journal.row(
-            seq,
-            "in",
-            journal_text,
-            link=session.peer,
-            terminal=tid,
-            operator=oid,
-            ori=term.oris[0],
-            key="LOGON",
-            disposition="accepted",
-        )
-        self.answer(
-            session,
-            body,
-            ref=seq,
-            key="SON",
-            pre=[in_row, *extra],
-            then=lambda: self._bind(session, tid),
-        )
-        self._release(session)
-
-    def _logon_refuse(
-        self,
-        session: Session,
-        seq: int,
-        journal_text: str,
-        term: Any,
-        reason: str,
-        extra: list[Statement] | None = None,
-    ) -> None:
-        if self.failed:
-            self._refuse_unjournaled(session, journal_text, reason)
-            return
-        if session.link is None:  # gone meanwhile: journal the attempt all the same
-            self.writer.submit_nowait(
-                [
-                    self.journal.row(
-                        seq,
-                        "in",
-                        journal_text,
-                        link="",
-                        key="LOGON",
-                        disposition="refused",
-                        reason=f"{RejectCode.SIGN_ON} {reason}",
-                    ),
-                    *(extra or []),
-                ]
-            )
-            return
-        # the terminal's ORI only to a peer that gave the right password: a REJ headed with
-        # it would tell a stranger that the terminal exists
-        ori = term.oris[0] if term and reason not in (REFUSED, BUSY) else ""
-        _, tid, oid, _ = journal_text.split(".", 3)
-        self._refuse(
-            session,
-            seq,
-            journal_text,
-            Reject(RejectCode.SIGN_ON, reason, None, journal_text),
-            "refused",
-            key="LOGON",
-            ori=ori,
-            extra=extra,
-            terminal=tid,
-            operator=oid,
-        )
-
-    def _release(self, session: Session) -> None:
-        """The sign-on is answered: take the frames that came meanwhile, in order."""
-        held, session.held = session.held, None
-        for payload in held or ():
-            if session.link is None:
-                break
-            self.receive(session, payload)
-
-    def _bind(self, session: Session, tid: str) -> None:
-        """The sign-on is durable: the session is now where the terminal's mail goes."""
-        if (
-            session.terminal != tid
-            or session.link is None
-            or getattr(session.link, "closed", False)
-        ):
-            return
-        old = self.online.get(tid)
-        if old is not None and old is not session:
-            old.terminal = None
-            if old.link is not None:
-                old.write(
-                    self._envelope(
-                        0,
-                        tid,
-                        "\n".join(
-                            [
-                                responses.head("SOF", tid),
-                                f"TERMINAL {tid} SIGNED ON FROM ANOTHER LINK",
-                            ]
-                        ),
-                    )
-                )
-                old.link.close()
-        self.online[tid] = session
-        session.outflow = Outflow(
-            self.mailboxes,
-            tid,
-            lambda osn, frame: self._send(session, tid, osn, frame),
-            self.reactor,
-            window=session.window,
-            resend_s=session.resend_s,
-            ready=lambda: not getattr(session.link, "paused", False),
-        )
-        session.outflow.start()
-
-    def _unbind(self, session: Session) -> None:
-        if session.outflow is not None:
-            session.outflow.stop()
-            session.outflow = None
-        tid = session.terminal
-        if tid is not None and self.online.get(tid) is session:
-            del self.online[tid]
-        session.terminal = None
-        session.operator = ""
-
-    def _logoff(self, session: Session, seq: int, text: str, msg: Message) -> None:
-        tid = session.terminal or ""
-        if msg.args[0] != tid:
-            self._refuse(
-                session,
-                seq,
-                text,
-                Reject(
-                    RejectCode.SIGN_ON,
-                    f"SIGN OFF NAMES {msg.args[0]} BUT THIS LINK IS SIGNED ON AS {tid}",
-                    "TERMINAL",
-                    text[:100],
-                ),
-                "rejected",
-                key="LOGOFF",
-            )
-            return
-        in_row = self.journal.row(
-            seq,
-            "in",
-            text,
-            link=session.peer,
-            terminal=tid,
-            operator=session.operator,
-            key="LOGOFF",
-            disposition="accepted",
-        )
-        self._unbind(session)
-        body = "\n".join([responses.head("SOF", tid), f"TERMINAL {tid} SIGNED OFF"])
-        self.answer(session, body, ref=seq, key="SOF", pre=[in_row])
 
     def _ack_message(self, session: Session, seq: int, text: str, msg: Message) -> None:
         token = msg.args[0]
@@ -1674,11 +1341,11 @@ class Switch:
             if session.link is not None and not session.routing:
                 session.link.close()
 
-        self.writer.submit([]).addCallback(close)
+        when_committed(self.writer, []).addCallback(close)
 
     def link_lost(self, session: Session) -> None:
         self.stats["links_closed"] += 1
-        self._unbind(session)
+        self.signon.unbind(session)
         session.link = None
 
     # ------------------------------------------------------------------ outbound
@@ -1743,7 +1410,7 @@ class Switch:
             if then is not None:
                 then()
 
-        d = self.writer.submit(rows)
+        d = when_committed(self.writer, rows)
         d.addCallback(send)
         d.addErrback(self._journal_failed, session, seq)
         return d
@@ -1952,19 +1619,3 @@ class Switch:
 def _signed_on(link: Any) -> bool:
     """Whether a link's session has signed on (for ``lems.accept``)."""
     return getattr(getattr(link, "handler", None), "terminal", None) is not None
-
-
-def _host(peer: str) -> str:
-    """The source address of a link's peer (``tcp:127.0.0.1:50312`` -> ``tcp:127.0.0.1``)."""
-    head, _, port = peer.rpartition(":")
-    return head if port.isdigit() and head else peer
-
-
-_DUMMY: list[str] = []
-
-
-def _dummy_hash() -> str:
-    """A hash to check unknown names against, so they cost what a wrong password costs."""
-    if not _DUMMY:
-        _DUMMY.append(hash_password("not-a-password"))
-    return _DUMMY[0]

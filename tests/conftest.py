@@ -77,6 +77,20 @@ SLOW = (
     "hardware/test_registry.py::test_lems_links_lists_adapters",
     "hardware/test_serial_link.py::test_a_terminal_program_in_another_process_signs_on",
     "hardware/test_health.py::test_a_terminal_that_never_reads_is_dropped",
+    # the inner loop's slowest (issue 21: under 30 s): a broker process, connect timeouts, TLS
+    # handshakes with a switch each, switch restarts, training runs, seeding twice
+    "hardware/test_mqtt_link.py::test_without_the_dynamic_security_plugin",
+    "hardware/test_mqtt_link.py::test_unreachable_broker_fails_connect",
+    "hardware/test_tls.py::test_tls_profiles",
+    "hardware/test_tls.py::test_require_tls_refuses_the_terminal_on_any_other_link",
+    "hardware/test_tls.py::test_the_certificate_names_the_terminal",
+    "hardware/test_tls.py::test_no_certificate_or_a_foreign_one_is_refused",
+    "hardware/test_serial_link.py::test_the_terminal_dropping_dtr_ends_its_session",
+    "lems/test_scenario_clock.py::test_lab_starts_at_the_scenario_and_never_goes_back",
+    "lems/test_store.py::test_the_wal_is_checkpointed_and_reused_not_grown",
+    "lems/training/test_exercises.py",
+    "lems/endpoints/test_faults_seed.py::test_seed_is_reproducible_and_vins_are_valid",
+    "formats/test_framing.py::test_stx_many_stx_bytes_take_linear_time",
 )
 """Tests that are ``slow``, by path under tests/ (a directory, a file, or a file::test name
 prefix): end to end (a switch, often a ``lems serve`` process, a broker or a NATS cluster),

@@ -30,13 +30,7 @@ NOT_MOVED_YET = {
     "lems/commands/federation.py",
     "lems/commands/state.py",
     # the simulated national systems, each over its own database
-    "lems/endpoints/client.py",
-    "lems/endpoints/iii.py",
     "lems/endpoints/ncic.py",
-    "lems/endpoints/nics.py",
-    "lems/endpoints/nlets.py",
-    "lems/endpoints/seed.py",
-    "lems/population.py",
     # the state files (state.db) and their jobs
     "lems/state/adminlog.py",
     "lems/state/audit.py",

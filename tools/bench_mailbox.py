@@ -36,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_switch import bench_terminal, children, write_lab
 
+from lems.store import when_committed
+
 
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -79,7 +81,7 @@ async def run(args: argparse.Namespace, work: Path, reactor: object) -> int:
     body += "X" * max(0, args.size - len(body))
 
     async def flush() -> None:
-        await Deferred.asFuture(switch.writer.submit([]), asyncio.get_running_loop())
+        await Deferred.asFuture(when_committed(switch.writer, []), asyncio.get_running_loop())
 
     print(
         f"{args.messages:,} messages of {args.size} bytes for {args.terminals} terminals "

@@ -75,7 +75,7 @@ def load(
         if file != "vehicle":
             k = persons.index(file)
             if k == 0:  # the first person file: a new person of the world, as always
-                pool.append(world.subject(i + 1).person())
+                pool.append(world.subject(i + 1).person.descriptors())
                 fields = pool[-1]
             else:  # the other person files: that person's name with another one's DOB
                 fields = [

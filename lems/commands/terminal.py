@@ -19,6 +19,8 @@ from lems.cli import console, errors
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
 
+    from lems.reactor import IRunningReactor
+
 
 def register(sub: Any) -> None:
     s = sub.add_parser(
@@ -66,7 +68,7 @@ def register(sub: Any) -> None:
     s.set_defaults(func=cmd_terminal)
 
 
-def run_on_reactor(main: Callable[[Any], Awaitable[int]]) -> int:
+def run_on_reactor(main: Callable[[IRunningReactor], Awaitable[int]]) -> int:
     """Install the asyncio reactor, run ``main(reactor)`` as an asyncio task, return its code."""
     from lems.reactor import install
 
@@ -82,7 +84,7 @@ def run_on_reactor(main: Callable[[Any], Awaitable[int]]) -> int:
             reactor.stop()
 
     reactor.callWhenRunning(lambda: asyncio.ensure_future(go()))
-    reactor.run(installSignalHandlers=True)
+    reactor.run()  # with Twisted's signal handlers (the default): Ctrl-C stops it cleanly
     if "error" in outcome:
         raise outcome["error"]
     return int(outcome["code"])

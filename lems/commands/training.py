@@ -272,7 +272,9 @@ async def _settle(switch: Any) -> None:
     """Wait until everything the exercise's own switch (if it started one) queued is committed,
     so grading reads the whole journal."""
     if switch is not None:
-        await switch.writer.submit([]).asFuture(asyncio.get_running_loop())
+        from lems.store import when_committed
+
+        await when_committed(switch.writer, []).asFuture(asyncio.get_running_loop())
 
 
 async def _own_switch(lab: Any, reactor: ISwitchReactor, scripted: list[str]) -> tuple[Any, str]:

@@ -110,10 +110,7 @@ class EndpointClient:
         floor = sw.journal.last_seq - sw.RECOVERY_WINDOW
         queued: set[int] = set()
         answered: set[int] = set()
-        for ref, key, text in sw.reader.execute(
-            "SELECT ref, key, text FROM journal WHERE seq > ? AND direction = 'out' AND ref > 0",
-            (floor,),
-        ):
+        for ref, key, text in sw.journal.answers_since(floor):
             if key == "NTC" and QUEUED_MARK in " ".join(text.split()):
                 queued.add(ref)
             elif key != "NTC":

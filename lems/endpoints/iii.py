@@ -18,6 +18,7 @@ from formats.message import Message
 from formats.responses import NletsClock
 from lems.endpoints.search import dob_values, race_matches, soundex
 from lems.endpoints.system import Answer
+from lems.repositories import iii as store
 
 if TYPE_CHECKING:
     from lems.endpoints.ncic import Ncic
@@ -48,19 +49,8 @@ RECORD_CAVEAT = (
 
 
 class III:
-    SCHEMA = """
-    CREATE TABLE IF NOT EXISTS iii_identity (
-        fbi TEXT PRIMARY KEY, nam TEXT NOT NULL, sdx TEXT NOT NULL, dob TEXT NOT NULL,
-        sex TEXT NOT NULL, rac TEXT NOT NULL, soc TEXT, holders TEXT NOT NULL);
-    CREATE INDEX IF NOT EXISTS iii_name ON iii_identity (sdx, dob);
-    CREATE INDEX IF NOT EXISTS iii_soc ON iii_identity (soc) WHERE soc IS NOT NULL;
-    CREATE TABLE IF NOT EXISTS iii_sid (sid TEXT PRIMARY KEY, state TEXT NOT NULL,
-                                        fbi TEXT NOT NULL);
-    CREATE INDEX IF NOT EXISTS iii_sid_fbi ON iii_sid (fbi);
-    CREATE TABLE IF NOT EXISTS iii_arrest (fbi TEXT NOT NULL, holder TEXT NOT NULL,
-        doa TEXT NOT NULL, ori TEXT NOT NULL, off TEXT NOT NULL, dsp TEXT NOT NULL);
-    CREATE INDEX IF NOT EXISTS iii_arrest_fbi ON iii_arrest (fbi);
-    """
+    SCHEMA = store.SCHEMA
+    """The III tables, part of NCIC's database schema (``lems.endpoints.ncic``)."""
 
     cr_delay_s = 2.0
     """Lab seconds before a state's CR arrives after a QR."""
@@ -78,36 +68,22 @@ class III:
     # ---------------------------------------------------------------- QH
 
     def find(self, msg: Message) -> list[tuple[str, ...]]:
-        cols = "fbi, nam, dob, sex, rac, soc, holders"
         c = self.conn
-        if msg.get("FBI"):
-            return c.execute(
-                f"SELECT {cols} FROM iii_identity WHERE fbi = ?", (msg.get("FBI"),)
-            ).fetchall()
-        if msg.get("SID"):
-            return c.execute(
-                f"SELECT {cols} FROM iii_identity WHERE fbi = "
-                "(SELECT fbi FROM iii_sid WHERE sid = ?)",
-                (msg.get("SID"),),
-            ).fetchall()
-        if msg.get("SOC"):
-            return c.execute(
-                f"SELECT {cols} FROM iii_identity WHERE soc = ?", (msg.get("SOC"),)
-            ).fetchall()
+        fbi, sid, soc = msg.get("FBI"), msg.get("SID"), msg.get("SOC")
+        if fbi:
+            return store.identity_by_fbi(c, fbi)
+        if sid:
+            return store.identity_by_sid(c, sid)
+        if soc:
+            return store.identity_by_soc(c, soc)
         name, dob, sex = msg.get("NAM") or "", msg.get("DOB") or "", msg.get("SEX")
         dobs = dob_values(dob, msg.get("EXD") == "Y")
-        rows = c.execute(
-            f"SELECT {cols} FROM iii_identity WHERE sdx = ? AND dob IN "
-            f"({','.join('?' * len(dobs))}) LIMIT 100",
-            (soundex(name), *dobs),
-        ).fetchall()
+        rows = store.identity_by_name(c, soundex(name), dobs)
         race = msg.get("RAC")
         return [r for r in rows if r[3] in (sex, "U") and race_matches(race, r[4])]
 
     def sids(self, fbi: str) -> list[tuple[str, str]]:
-        return self.conn.execute(
-            "SELECT state, sid FROM iii_sid WHERE fbi = ? ORDER BY state", (fbi,)
-        ).fetchall()
+        return store.sids(self.conn, fbi)
 
     def qh(self, msg: Message) -> list[str]:
         rows = self.find(msg)
@@ -148,9 +124,7 @@ class III:
         fbi, nam, dob, sex, rac, _soc, holders = rows[0]
         pur = msg.get("PUR") or ""
         atn = msg.get("ATN") or ""
-        arrests = self.conn.execute(
-            "SELECT holder, doa, ori, off, dsp FROM iii_arrest WHERE fbi = ? ORDER BY doa", (fbi,)
-        ).fetchall()
+        arrests = store.arrests(self.conn, fbi)
         ident = [("NAM", nam), ("SEX", sex), ("RAC", rac), ("DOB", dob), ("FBI", fbi)]
         fbi_part = [a for a in arrests if a[0] == "FBI"]
         states = [h for h in holders.split() if h != "FBI"]

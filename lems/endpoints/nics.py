@@ -1,7 +1,7 @@
 """Mock NICS: firearm checks against NCIC, III and the NICS Indices; the Indices themselves.
 
 NICS has no terminal keys in the state dictionary: a state point of contact (Oregon's FICS)
-reaches it through ``switch.router.services["nics"].ask(text, ori)``. Its transactions, written
+reaches it through ``switch.router.service("nics").ask(text, ori)``. Its transactions, written
 like NCIC text (``KEY.ORI.CODE/value…``):
 
 ========================================================  =======================================
@@ -33,16 +33,8 @@ from lems.endpoints import prohibitors
 from lems.endpoints.ncic import NcicStore
 from lems.endpoints.search import soundex
 from lems.endpoints.system import Answer, System, open_db
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS indices (nri INTEGER PRIMARY KEY, nam TEXT NOT NULL, sdx TEXT NOT NULL,
-    dob TEXT NOT NULL, sex TEXT NOT NULL, ori TEXT NOT NULL, pca TEXT NOT NULL,
-    entered TEXT NOT NULL, removed TEXT);
-CREATE INDEX IF NOT EXISTS indices_name ON indices (sdx, dob);
-CREATE INDEX IF NOT EXISTS indices_ori ON indices (ori);
-CREATE TABLE IF NOT EXISTS checks (ntn TEXT PRIMARY KEY, date TEXT NOT NULL, status TEXT,
-    ori TEXT, terminal TEXT, nam TEXT, dob TEXT, sex TEXT, rac TEXT, reason TEXT);
-"""
+from lems.repositories import iii
+from lems.repositories import nics as store
 
 NICS_ORI = "WVNICS000"
 """ORI under which NICS enters NDTF records (fictitious; NICS sits in West Virginia)."""
@@ -75,11 +67,11 @@ class Nics(System):
         super().__init__(clock, **kw)
         self.conn = conn
         self.ncic = ncic
-        self.seq = conn.execute("SELECT count(*) FROM checks").fetchone()[0]
+        self.seq = store.check_count(conn)
 
     @classmethod
     def open(cls, path: Any, ncic_path: Any, clock: LabClock, **kw: Any) -> Nics:
-        return cls(open_db(path, SCHEMA), NcicStore.open(ncic_path), clock, **kw)
+        return cls(open_db(path, store.SCHEMA), NcicStore.open(ncic_path), clock, **kw)
 
     def close(self) -> None:
         self.conn.close()
@@ -124,8 +116,8 @@ class Nics(System):
     # ---------------------------------------------------------------- indices
 
     def enter(self, f: dict[str, str], ori: str) -> str:
-        cur = self.conn.execute(
-            "INSERT INTO indices (nam, sdx, dob, sex, ori, pca, entered) VALUES (?,?,?,?,?,?,?)",
+        nri = store.enter(
+            self.conn,
             (
                 f["NAM"],
                 soundex(f["NAM"]),
@@ -141,14 +133,12 @@ class Nics(System):
             [
                 responses.head("NAC", ori),
                 "NICS INDEX ENTRY ACCEPTED",
-                f"NRI/{cur.lastrowid} NAM/{f['NAM']} DOB/{f['DOB']} SEX/{f['SEX']} PCA/{f['PCA']}",
+                f"NRI/{nri} NAM/{f['NAM']} DOB/{f['DOB']} SEX/{f['SEX']} PCA/{f['PCA']}",
             ]
         )
 
     def remove(self, f: dict[str, str], ori: str, text: str) -> str:
-        row = self.conn.execute(
-            "SELECT ori, nam FROM indices WHERE nri = ? AND removed IS NULL", (f["NRI"],)
-        ).fetchone()
+        row = store.entry(self.conn, f["NRI"])
         if row is None:
             return self._reject(
                 RejectCode.NOT_FOUND, f"NO NICS INDEX ENTRY NRI/{f['NRI']}", "NRI", text, ori
@@ -161,10 +151,7 @@ class Nics(System):
                 text,
                 ori,
             ).bodies[0]
-        self.conn.execute(
-            "UPDATE indices SET removed = ? WHERE nri = ?",
-            (self.now().date().isoformat(), f["NRI"]),
-        )
+        store.remove(self.conn, f["NRI"], self.now().date().isoformat())
         self.conn.commit()
         return "\n".join(
             [
@@ -175,11 +162,7 @@ class Nics(System):
         )
 
     def report(self, state: str, ori: str) -> str:
-        rows = self.conn.execute(
-            "SELECT nri, nam, dob, sex, ori, pca, entered FROM indices WHERE ori LIKE ? "
-            "AND removed IS NULL ORDER BY nri",
-            (state + "%",),
-        ).fetchall()
+        rows = store.entries_of(self.conn, state)
         lines = [
             responses.head("NRR", ori),
             f"NICS INDEX ENTRIES FOR STATE/{state} COUNT/{len(rows)}",
@@ -195,12 +178,9 @@ class Nics(System):
     def decide(self, f: dict[str, str]) -> tuple[str, str]:
         """(PROCEED|DELAYED|DENIED, reason) for a purchaser."""
         sdx, dob, sex = soundex(f["NAM"]), f["DOB"], f["SEX"]
-        hit = self.conn.execute(
-            "SELECT pca FROM indices WHERE sdx = ? AND dob = ? AND sex = ? AND removed IS NULL",
-            (sdx, dob, sex),
-        ).fetchone()
-        if hit:
-            return "DENIED", f"NICS INDICES PROHIBITOR CATEGORY {hit[0]}"
+        pca = store.prohibitor(self.conn, sdx, dob, sex)
+        if pca is not None:
+            return "DENIED", f"NICS INDICES PROHIBITOR CATEGORY {pca}"
         research = ""
         for rec in self.ncic.by_name(("wanted", "order"), f["NAM"], [dob]):
             if (rec.get("SEX") or sex) == sex:
@@ -209,11 +189,7 @@ class Nics(System):
                     return "DENIED", f"{why} NIC/{rec.nic}"
                 if verdict == prohibitors.RESEARCH:
                     research = f"{why} NIC/{rec.nic}"
-        rows = self.ncic.conn.execute(
-            "SELECT a.off, a.dsp FROM iii_identity i JOIN iii_arrest a ON a.fbi = i.fbi "
-            "WHERE i.sdx = ? AND i.dob = ? AND i.sex = ?",
-            (sdx, dob, sex),
-        ).fetchall()
+        rows = iii.charges_of(self.ncic.conn, sdx, dob, sex)
         if any(dsp == "CONV" and off[:2] in PROHIBITING for off, dsp in rows):
             return "DENIED", "III CONVICTION FOR A PROHIBITING OFFENSE"
         if any(dsp == "PEND" for _, dsp in rows):
@@ -261,7 +237,7 @@ class Nics(System):
                 f.get("RAC", ""),
                 reason,
             )
-        self.conn.execute("INSERT OR REPLACE INTO checks VALUES (?,?,?,?,?,?,?,?,?,?)", row)
+        store.record_check(self.conn, row)
         self.conn.commit()
         if status == "DENIED":
             fields = [
@@ -279,12 +255,8 @@ class Nics(System):
     def _resolve(self, ntn: str, f: dict[str, str], ori: str, terminal: str) -> None:
         """The delayed check's disposition arrives: deny for a prohibiting charge, else
         proceed (and forget the purchaser)."""
-        rows = self.ncic.conn.execute(
-            "SELECT a.off FROM iii_identity i JOIN iii_arrest a ON a.fbi = i.fbi WHERE i.sdx = ? "
-            "AND i.dob = ? AND a.dsp = 'PEND'",
-            (soundex(f["NAM"]), f["DOB"]),
-        ).fetchall()
-        status = "DENIED" if any(off[:2] in PROHIBITING for (off,) in rows) else "PROCEED"
+        offences = iii.open_charges_of(self.ncic.conn, soundex(f["NAM"]), f["DOB"])
+        status = "DENIED" if any(off[:2] in PROHIBITING for off in offences) else "PROCEED"
         self._record(ntn, status, ori, terminal, f, "DELAYED CHECK RESOLVED")
         body = "\n".join(
             [

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from formats import nlets_xml, responses
-from formats.errors import Reject, RejectError
+from formats.errors import NletsError, Reject, RejectError
 from formats.grammar import control_of
 from formats.message import Message
 from formats.nlets_members import (
@@ -49,10 +49,11 @@ from formats.nlets_members import (
     local_agencies,
 )
 from formats.ori import NLETS_ORI
-from formats.responses import NletsClock
+from formats.responses import NletsClock, NletsStatus
 from lems.clock import LabClock
 from lems.endpoints.search import dob_values, soundex, vin8
 from lems.endpoints.system import Answer, System, open_db
+from lems.repositories import nlets as store
 
 STATES = {"WA": "WASHINGTON", "ID": "IDAHO", "CA": "CALIFORNIA", "NV": "NEVADA"}
 """Members seeded with the lab's own subjects (seed.py), sharing SIDs with NCIC's III."""
@@ -73,28 +74,6 @@ SEED_PEOPLE = 120
 MSQ_WAIT_S = 60.0
 """How long Nlets' multi-state query waits for states before merging (Nlets blog, "Stop
 wasting time: ... Multi-State Query", 2021: "waits for up to 60 seconds")."""
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS driver (state TEXT, oln TEXT, nam TEXT, sdx TEXT, dob TEXT,
-    sex TEXT, rac TEXT, hgt TEXT, wgt TEXT, eye TEXT, status TEXT);
-CREATE INDEX IF NOT EXISTS driver_oln ON driver (state, oln);
-CREATE INDEX IF NOT EXISTS driver_name ON driver (state, sdx, dob);
-CREATE TABLE IF NOT EXISTS vehicle (state TEXT, lic TEXT, liy TEXT, lit TEXT, vin TEXT,
-    vin8 TEXT, owner TEXT, vma TEXT);
-CREATE INDEX IF NOT EXISTS vehicle_lic ON vehicle (state, lic);
-CREATE INDEX IF NOT EXISTS vehicle_vin ON vehicle (state, vin8);
-CREATE TABLE IF NOT EXISTS chri (state TEXT, sid TEXT, fbi TEXT, nam TEXT, sdx TEXT, dob TEXT,
-    sex TEXT, rac TEXT, arrests TEXT);
-CREATE INDEX IF NOT EXISTS chri_sid ON chri (state, sid);
-CREATE INDEX IF NOT EXISTS chri_fbi ON chri (state, fbi);
-CREATE INDEX IF NOT EXISTS chri_name ON chri (state, sdx, dob);
-CREATE TABLE IF NOT EXISTS orion (ori TEXT PRIMARY KEY, state TEXT, loc TEXT, type TEXT,
-    name TEXT, auth TEXT, yr_delay REAL);
-CREATE TABLE IF NOT EXISTS state_status (state TEXT PRIMARY KEY, in_service INTEGER);
-CREATE TABLE IF NOT EXISTS member_seeded (state TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS chri_soc (state TEXT, soc TEXT, sid TEXT);
-CREATE INDEX IF NOT EXISTS chri_soc_soc ON chri_soc (state, soc);
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +118,7 @@ def load_orion(conn: sqlite3.Connection, agencies: Iterable[tuple[str, str, str]
     """Put the simulated agencies, and ``agencies`` (ori, name, ORION type), in ORION."""
     rows = [(a.ori, a.state, a.loc, a.type, a.name, a.auth, a.yr_delay) for a in orion_agencies()]
     rows += [(ori, ori[:2], name[:20], otype, name, "ACDZ", None) for ori, name, otype in agencies]
-    conn.executemany("INSERT OR REPLACE INTO orion VALUES (?,?,?,?,?,?,?)", rows)
+    store.put_agencies(conn, rows)
     conn.commit()
 
 
@@ -208,7 +187,7 @@ class Nlets(System):
         self._xml = False
         """True while an XML request is answered (late answers to it go out in XML too)."""
         # the lab's setting decides, at every start, which members are out of service
-        self.conn.execute("DELETE FROM state_status")
+        store.clear_status(self.conn)
         for code in out_of_service:
             self.set_state(code, False)
         self.conn.commit()
@@ -217,7 +196,7 @@ class Nlets(System):
     def open(
         cls, path: Any, clock: LabClock, agencies: Iterable[tuple[str, str, str]] = (), **kw: Any
     ) -> Nlets:
-        conn = open_db(path, SCHEMA)
+        conn = open_db(path, store.SCHEMA)
         load_orion(conn, agencies)
         return cls(conn, clock, **kw)
 
@@ -225,22 +204,14 @@ class Nlets(System):
         self.conn.close()
 
     def set_state(self, state: str, in_service: bool) -> None:
-        self.conn.execute(
-            "INSERT OR REPLACE INTO state_status VALUES (?, ?)", (state, int(in_service))
-        )
+        store.set_in_service(self.conn, state, in_service)
         self.conn.commit()
 
     def in_service(self, state: str) -> bool:
-        row = self.conn.execute(
-            "SELECT in_service FROM state_status WHERE state = ?", (state,)
-        ).fetchone()
-        return row is None or bool(row[0])
+        return store.in_service(self.conn, state)
 
     def orion(self, ori: str) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self.conn.execute(
-            "SELECT ori, state, loc, type, name, auth, yr_delay FROM orion WHERE ori = ?", (ori,)
-        ).fetchone()
-        return row
+        return store.agency(self.conn, ori)
 
     def clock_for(self) -> NletsClock:
         self.out_seq = self.out_seq % 99999 + 1
@@ -257,7 +228,7 @@ class Nlets(System):
             Reject(code, reason, field, text[:100]), self.clock_for(), receiver, control_of(text)
         )
 
-    def sm(self, code: str, subject: str, msg: Message) -> str:
+    def sm(self, code: NletsStatus, subject: str, msg: Message) -> str:
         return responses.sm(code, subject, self.clock_for(), msg.ori, control=msg.control)
 
     # ---------------------------------------------------------------- dispatch
@@ -266,7 +237,7 @@ class Nlets(System):
         self.in_seq = self.in_seq % 99999 + 1
         msg = self.parser.check(text)
         if isinstance(msg, Reject):
-            code = msg.code if msg.code.startswith(".") else ".00."
+            code = msg.code if msg.code.startswith(".") else NletsError.FORMAT_STRUCTURE
             return Answer([self.er(code, msg.reason, msg.field, text, ori)])
         return self.handle_message(msg, terminal)
 
@@ -299,7 +270,15 @@ class Nlets(System):
         text = msg.raw
         if self.orion(msg.ori) is None:
             return Answer(
-                [self.er(".01.", f"SENDING ORI/{msg.ori} IS NOT IN ORION", "ORI", text, msg.ori)]
+                [
+                    self.er(
+                        NletsError.INVALID_HEADER,
+                        f"SENDING ORI/{msg.ori} IS NOT IN ORION",
+                        "ORI",
+                        text,
+                        msg.ori,
+                    )
+                ]
             )
         key = msg.key
         region = next((d for d in msg.destinations if d in REGIONS), "")
@@ -307,7 +286,11 @@ class Nlets(System):
             return Answer(
                 [
                     self.er(
-                        ".02.", f"REGION CODE {region} NOT ALLOWED FOR {key}", "DEST", text, msg.ori
+                        NletsError.TYPE_NOT_ALLOWED,
+                        f"REGION CODE {region} NOT ALLOWED FOR {key}",
+                        "DEST",
+                        text,
+                        msg.ori,
                     )
                 ]
             )
@@ -316,7 +299,7 @@ class Nlets(System):
             return Answer(
                 [
                     self.er(
-                        ".22.",
+                        NletsError.INVALID_FORMAT,
                         f"OLN NOT VALID TO A REGION ({region}) - USE NAM, DOB AND SEX",
                         "OLN",
                         text,
@@ -333,13 +316,13 @@ class Nlets(System):
         if key == "YQ":
             why = yq_problem(msg, self.codes)
             if why:
-                return Answer([self.er(".22.", why, "RTY", text, msg.ori)])
+                return Answer([self.er(NletsError.INVALID_FORMAT, why, "RTY", text, msg.ori)])
         if key in ("AM", "AML", "SM", "YQ", "YR"):
             return Answer(self.relay(msg, terminal))
         return Answer(
             [
                 self.er(
-                    ".02.",
+                    NletsError.TYPE_NOT_ALLOWED,
                     f"MESSAGE TYPE {key} NOT HANDLED BY THIS SIMULATOR",
                     "MKE",
                     text,
@@ -352,9 +335,9 @@ class Nlets(System):
         """An SM for a destination member that cannot answer ``msg``, or None."""
         member = MEMBERS.get(dest)
         if member is None or msg.key not in KEYS_BY_KIND[member.kind]:
-            return self.sm(".01.", dest, msg)
+            return self.sm(NletsStatus.NO_RESPONSE, dest, msg)
         if not self.in_service(dest):
-            return self.sm(".04.", dest, msg)
+            return self.sm(NletsStatus.OUT_NOT_FORWARDED, dest, msg)
         return None
 
     # ---------------------------------------------------------------- state files
@@ -392,10 +375,16 @@ class Nlets(System):
         kind = MEMBERS[member].kind
         if kind == "canada" and msg.key == "IQ" and not (msg.has("NAM") and msg.has("DOB")):
             return self.er(
-                ".06.", "IQ TO CN MAY ONLY INCLUDE NAM, DOB AND SEX", "NAM", msg.raw, msg.ori
+                NletsError.CANADA_FORMAT,
+                "IQ TO CN MAY ONLY INCLUDE NAM, DOB AND SEX",
+                "NAM",
+                msg.raw,
+                msg.ori,
             )
         if kind == "mexico" and not msg.get("OLN"):
-            return self.er(".04.", "MX ACCEPTS DQ/KQ BY OLN ONLY", "OLN", msg.raw, msg.ori)
+            return self.er(
+                NletsError.MEXICAN_CDL, "MX ACCEPTS DQ/KQ BY OLN ONLY", "OLN", msg.raw, msg.ori
+            )
         return None
 
     def _answer(self, member: str, msg: Message) -> tuple[str, list[str]]:
@@ -461,19 +450,17 @@ class Nlets(System):
     def _ensure_seeded(self, member: str) -> None:
         """Give a member its fictitious files the first time it is asked (deterministic from
         the lab seed and the member's code, whatever order members are asked in)."""
-        row = self.conn.execute("SELECT 1 FROM member_seeded WHERE state = ?", (member,)).fetchone()
-        if row is not None:
+        conn = self.conn
+        if store.seeded(conn, member):
             return
-        have = self.conn.execute(
-            "SELECT 1 FROM driver WHERE state = ? LIMIT 1", (member,)
-        ).fetchone()
-        if have is None and member not in STATES:
+        if member not in STATES and not store.has_drivers(conn, member):
             self._seed_member(member)
-        self.conn.execute("INSERT OR IGNORE INTO member_seeded VALUES (?)", (member,))
-        self.conn.commit()
+        store.mark_seeded(conn, member)
+        conn.commit()
 
     def _seed_member(self, member: str) -> None:
-        from lems.endpoints.seed import World  # seed imports this module: import when needed
+        # seed imports this module: import when needed
+        from lems.endpoints.seed import World, chri_row, driver_row, vehicle_row
 
         if self._world is None:
             self._world = World(self.seed, [])
@@ -485,42 +472,19 @@ class Nlets(System):
         # numbered far above the national world's
         base = 50_000_000 + sum(ord(c) * 256**i for i, c in enumerate(member)) * 1000
         for n in range(SEED_PEOPLE):
-            s = world.subject(base + n)
+            p = world.subject(base + n).person
             oln = f"{member}{r.randrange(10**7):07d}"
             status = r.choice(("VALID",) * 8 + ("SUSPENDED", "EXPIRED"))
-            drivers.append(
-                (
-                    member,
-                    oln,
-                    s.nam,
-                    soundex(s.nam),
-                    s.dob,
-                    s.sex,
-                    s.rac,
-                    s.hgt,
-                    s.wgt,
-                    s.eye,
-                    status,
-                )
-            )
+            drivers.append(driver_row(p, member, oln, status))
             vin = world.vin()
             vehicles.append(
-                (
-                    member,
-                    world.plate(),
-                    "2026",
-                    "PC",
-                    vin,
-                    vin8(vin),
-                    s.nam,
-                    r.choice(world.codes["VMA"]),
-                )
+                vehicle_row(p, member, world.plate(), vin, r.choice(world.codes["VMA"]))
             )
             if r.random() < 0.3:
                 arrests = [
                     (
                         "",
-                        f"{int(s.dob[:4]) + r.randint(18, 40)}{s.dob[4:]}",
+                        f"{int(p.dob[:4]) + r.randint(18, 40)}{p.dob[4:]}",
                         f"{member}0010000",
                         r.choice(offs),
                         r.choice(dsps),
@@ -528,39 +492,24 @@ class Nlets(System):
                     for _ in range(r.randint(1, 3))
                 ]
                 sid = f"{member}{r.randrange(10**6):06d}"
-                chri.append(
-                    (
-                        member,
-                        sid,
-                        s.fbi,
-                        s.nam,
-                        soundex(s.nam),
-                        s.dob,
-                        s.sex,
-                        s.rac,
-                        json.dumps(arrests),
-                    )
-                )
-                socs.append((member, s.soc, sid))
-        self.conn.executemany("INSERT INTO driver VALUES (?,?,?,?,?,?,?,?,?,?,?)", drivers)
-        self.conn.executemany("INSERT INTO vehicle VALUES (?,?,?,?,?,?,?,?)", vehicles)
-        self.conn.executemany("INSERT INTO chri VALUES (?,?,?,?,?,?,?,?,?)", chri)
-        self.conn.executemany("INSERT INTO chri_soc VALUES (?,?,?)", socs)
+                chri.append(chri_row(p, member, sid, arrests))
+                socs.append((member, p.soc, sid))
+        store.add_drivers(self.conn, drivers)
+        store.add_vehicles(self.conn, vehicles)
+        store.add_chri(self.conn, chri)
+        store.add_chri_socs(self.conn, socs)
 
     def _drivers(self, state: str, msg: Message) -> list[str]:
-        cols = "oln, nam, dob, sex, rac, hgt, wgt, eye, status"
-        if msg.get("OLN"):
-            rows = self.conn.execute(
-                f"SELECT {cols} FROM driver WHERE state = ? AND oln = ?", (state, msg.get("OLN"))
-            ).fetchall()
+        oln = msg.get("OLN")
+        if oln:
+            rows = store.drivers_by_oln(self.conn, state, oln)
         else:
             dobs = dob_values(msg.get("DOB") or "", False)
             rows = [
                 r
-                for r in self.conn.execute(
-                    f"SELECT {cols} FROM driver WHERE state = ? AND sdx = ? AND dob = ?",
-                    (state, soundex(msg.get("NAM") or ""), dobs[0]),
-                ).fetchall()
+                for r in store.drivers_by_name(
+                    self.conn, state, soundex(msg.get("NAM") or ""), dobs[0]
+                )
                 if r[3] == msg.get("SEX")
             ]
         out: list[str] = []
@@ -584,16 +533,11 @@ class Nlets(System):
         return out
 
     def _vehicles(self, state: str, msg: Message) -> list[str]:
-        cols = "lic, liy, lit, vin, owner, vma"
-        if msg.get("LIC"):
-            rows = self.conn.execute(
-                f"SELECT {cols} FROM vehicle WHERE state = ? AND lic = ?", (state, msg.get("LIC"))
-            ).fetchall()
+        lic = msg.get("LIC")
+        if lic:
+            rows = store.vehicles_by_plate(self.conn, state, lic)
         else:
-            rows = self.conn.execute(
-                f"SELECT {cols} FROM vehicle WHERE state = ? AND vin8 = ?",
-                (state, vin8(msg.get("VIN") or "")),
-            ).fetchall()
+            rows = store.vehicles_by_vin8(self.conn, state, vin8(msg.get("VIN") or ""))
         out: list[str] = []
         for lic, liy, lit, vin, owner, vma in rows[:10]:
             out += responses.layout(
@@ -610,35 +554,24 @@ class Nlets(System):
         return out
 
     def _chri(self, state: str, msg: Message) -> list[str]:
-        cols = "sid, fbi, nam, dob, sex, rac, arrests"
         searched = ""
-        if msg.get("SID"):
-            rows = self.conn.execute(
-                f"SELECT {cols} FROM chri WHERE state = ? AND sid = ?", (state, msg.get("SID"))
-            ).fetchall()
-        elif msg.get("FBI"):
-            rows = self.conn.execute(
-                f"SELECT {cols} FROM chri WHERE state = ? AND fbi = ?", (state, msg.get("FBI"))
-            ).fetchall()
+        sid, fbi, nam, soc = msg.get("SID"), msg.get("FBI"), msg.get("NAM"), msg.get("SOC")
+        if sid:
+            rows = store.chri_by_sid(self.conn, state, sid)
+        elif fbi:
+            rows = store.chri_by_fbi(self.conn, state, fbi)
         else:
             rows = []
-            if msg.get("NAM"):
+            if nam:
                 dobs = dob_values(msg.get("DOB") or "", False)
                 rows = [
                     r
-                    for r in self.conn.execute(
-                        f"SELECT {cols} FROM chri WHERE state = ? AND sdx = ? AND dob = ?",
-                        (state, soundex(msg.get("NAM") or ""), dobs[0]),
-                    ).fetchall()
+                    for r in store.chri_by_name(self.conn, state, soundex(nam), dobs[0])
                     if r[4] == msg.get("SEX")
                 ]
                 searched = "NAM/DOB/SEX"
-            if not rows and msg.get("SOC"):  # the guide: say which index produced the hit
-                rows = self.conn.execute(
-                    f"SELECT {cols} FROM chri WHERE state = ? AND sid IN (SELECT sid FROM "
-                    "chri_soc WHERE state = ? AND soc = ?)",
-                    (state, state, msg.get("SOC")),
-                ).fetchall()
+            if not rows and soc:  # the guide: say which index produced the hit
+                rows = store.chri_by_soc(self.conn, state, soc)
                 searched = "SOC"
             # MNU: no simulated state file is indexed by it (NOT ON FILE)
         out: list[str] = []
@@ -670,31 +603,28 @@ class Nlets(System):
     # ---------------------------------------------------------------- ORION
 
     def tq(self, msg: Message) -> list[str]:
-        sql = "SELECT ori, state, loc, type, name, auth FROM orion WHERE "
         typ = msg.get("TYP")
         if typ and typ not in ORION_TYPES:
             return [
                 self.er(
-                    ".22.",
+                    NletsError.INVALID_FORMAT,
                     f"INVALID TYP CODE {typ} - USE AN ORION AGENCY TYPE",
                     "TYP",
                     msg.raw,
                     msg.ori,
                 )
             ]
-        if msg.get("ORI"):
-            rows = self.conn.execute(sql + "ori = ?", (msg.get("ORI"),)).fetchall()
+        ori = msg.get("ORI")
+        if ori:
+            rows = store.find_by_ori(self.conn, ori)
         else:
             where = msg.destinations[0]
-            args: list[Any] = [(msg.get("LOC") or "") + "%"]
-            cond = "loc LIKE ?"
-            if where in MEMBERS or where == MULTI_STATE:
-                cond += " AND state = ?"
-                args.append(where)
-            if typ:
-                cond += " AND type = ?"
-                args.append(typ)
-            rows = self.conn.execute(sql + cond + " ORDER BY ori LIMIT 20", args).fetchall()
+            rows = store.find_by_place(
+                self.conn,
+                msg.get("LOC") or "",
+                where if where in MEMBERS or where == MULTI_STATE else None,
+                typ,
+            )
         lines: list[str] = []
         for ori, state, loc, otype, name, auth in rows:
             lines += responses.layout(
@@ -710,7 +640,7 @@ class Nlets(System):
         if ori[:2] != msg.ori[:2]:
             return [
                 self.er(
-                    ".22.",
+                    NletsError.INVALID_FORMAT,
                     f"ORI/{ori} IS NOT OF THE SENDER'S STATE {msg.ori[:2]}",
                     "ORI",
                     msg.raw,
@@ -721,7 +651,7 @@ class Nlets(System):
         if typ and typ not in ORION_TYPES:
             return [
                 self.er(
-                    ".22.",
+                    NletsError.INVALID_FORMAT,
                     f"INVALID TYP CODE {typ} - USE AN ORION AGENCY TYPE",
                     "TYP",
                     msg.raw,
@@ -731,24 +661,29 @@ class Nlets(System):
         have = self.orion(ori)
         if msg.key == "TA":
             if have is not None:
-                return [self.er(".22.", f"ORI/{ori} ALREADY IN ORION", "ORI", msg.raw, msg.ori)]
+                return [
+                    self.er(
+                        NletsError.INVALID_FORMAT,
+                        f"ORI/{ori} ALREADY IN ORION",
+                        "ORI",
+                        msg.raw,
+                        msg.ori,
+                    )
+                ]
             loc = msg.get("LOC") or ""
-            self.conn.execute(
-                "INSERT INTO orion VALUES (?,?,?,?,?,?,NULL)",
-                (ori, ori[:2], loc[:20], typ, msg.get("REM") or loc, "ACDZ"),
-            )
+            store.add_agency(self.conn, ori, loc[:20], typ, msg.get("REM") or loc)
             done = "ADDED"
         elif have is None:
-            return [self.er(".22.", f"ORI/{ori} NOT IN ORION", "ORI", msg.raw, msg.ori)]
+            return [
+                self.er(
+                    NletsError.INVALID_FORMAT, f"ORI/{ori} NOT IN ORION", "ORI", msg.raw, msg.ori
+                )
+            ]
         elif msg.key == "TD":
-            self.conn.execute("DELETE FROM orion WHERE ori = ?", (ori,))
+            store.delete_agency(self.conn, ori)
             done = "DELETED"
         else:
-            self.conn.execute(
-                "UPDATE orion SET loc = COALESCE(?, loc), type = COALESCE(?, type),"
-                " name = COALESCE(?, name) WHERE ori = ?",
-                (msg.get("LOC"), typ, msg.get("REM"), ori),
-            )
+            store.update_agency(self.conn, ori, msg.get("LOC"), typ, msg.get("REM"))
             done = "UPDATED"
         self.conn.commit()
         return [
@@ -767,20 +702,24 @@ class Nlets(System):
                     if member == self.home:
                         continue
                     if member not in MEMBERS:
-                        out.append(self.sm(".01.", member, msg))
+                        out.append(self.sm(NletsStatus.NO_RESPONSE, member, msg))
                     elif not self.in_service(member):
-                        out.append(self.sm(".04.", member, msg))
+                        out.append(self.sm(NletsStatus.OUT_NOT_FORWARDED, member, msg))
                 continue
             agency = self.orion(dest)
             if agency is None:
                 out.append(
                     self.er(
-                        ".19.", f"DESTINATION ORI/{dest} IS NOT IN ORION", "DEST", msg.raw, msg.ori
+                        NletsError.INVALID_DESTINATION,
+                        f"DESTINATION ORI/{dest} IS NOT IN ORION",
+                        "DEST",
+                        msg.raw,
+                        msg.ori,
                     )
                 )
                 continue
             if not self.in_service(agency[1]) and agency[1] in MEMBERS:
-                out.append(self.sm(".02.", dest, msg))
+                out.append(self.sm(NletsStatus.OUT_FORWARDED, dest, msg))
             if msg.key == "YQ" and agency[6] is not None:
                 delay = float(agency[6]) + self.slow.get(agency[1], 0.0)
                 self.call_later(delay, self._answer_yq, agency, msg, terminal, self._xml)

@@ -21,10 +21,13 @@ from typing import Any
 
 from formats.codes import COMMON_CODES, US_STATE_CODES, CodeBook
 from lems import people
-from lems.endpoints import nics, nlets
+from lems.endpoints import nlets
 from lems.endpoints.ncic import NcicStore
 from lems.endpoints.search import VIN_ALPHABET, soundex, vin_check_digit
 from lems.endpoints.system import open_db
+from lems.repositories import iii
+from lems.repositories import nics as nics_store
+from lems.repositories import nlets as nlets_store
 
 DEFAULT_SUBJECTS = 300
 """Size seeded on a lab's first start (fast enough for every test that starts a switch)."""
@@ -36,33 +39,17 @@ HOME_STATES = people.HOME_STATES
 
 @dataclass(slots=True)
 class Subject:
-    n: int
-    nam: str
-    sex: str
-    rac: str
-    dob: str
-    hgt: str
-    wgt: str
-    eye: str
-    hai: str
-    soc: str
-    fbi: str
-    state: str
-    oln: str
-    holders: list[str] = field(default_factory=list)
-    arrests: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    """A person of the lab's world (``lems.people.Person``: who they are, where they were
+    arrested) as the national files hold them: III's holders and each arrest with its
+    arresting agency, both depending on the lab (which states the mock Nlets keeps, which
+    agencies exist), which ``Person`` does not know."""
 
-    def person(self) -> list[tuple[str, str]]:
-        return [
-            ("NAM", self.nam),
-            ("SEX", self.sex),
-            ("RAC", self.rac),
-            ("DOB", self.dob),
-            ("HGT", self.hgt),
-            ("WGT", self.wgt),
-            ("EYE", self.eye),
-            ("HAI", self.hai),
-        ]
+    person: people.Person
+    holders: list[str] = field(default_factory=list)
+    """Who holds parts of the record, as III names them: a state the mock Nlets keeps
+    (``nlets.STATES``) or the home state by its code, ``FBI`` for any other."""
+    arrests: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    """(holder, date of arrest, arresting ORI, offence, disposition or ``PEND``)."""
 
 
 class World:
@@ -102,21 +89,7 @@ class World:
         """Person ``n`` of the lab's world (``lems.people``: the same person the state CCH
         holds), with the agencies that arrested them."""
         p = people.person(self.seed, n)
-        s = Subject(
-            n=n,
-            nam=p.nam,
-            sex=p.sex,
-            rac=p.rac,
-            dob=p.dob,
-            hgt=p.hgt,
-            wgt=p.wgt,
-            eye=p.eye,
-            hai=p.hai,
-            soc=p.soc,
-            fbi=p.fbi,
-            state=p.state,
-            oln=p.oln,
-        )
+        s = Subject(p)
         holder = {st: st if st in nlets.STATES or st == people.HOME else "FBI" for st in p.holders}
         s.holders = list(dict.fromkeys(holder.values()))
         for a in p.arrests:
@@ -130,16 +103,45 @@ class World:
         return s
 
     def vin(self) -> str:
-        r = self.rng
-        body = [r.choice(VIN_ALPHABET) for _ in range(17)]
-        body[8] = "0"
-        vin = "".join(body)
-        return vin[:8] + vin_check_digit(vin) + vin[9:]
+        return random_vin(self.rng)
 
     def plate(self) -> str:
-        r = self.rng
-        letters = "".join(r.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(3))
-        return f"{r.randrange(10)}{letters}{r.randrange(1000):03d}"
+        return random_plate(self.rng)
+
+
+def random_vin(r: random.Random) -> str:
+    """A random VIN with a valid check digit."""
+    body = [r.choice(VIN_ALPHABET) for _ in range(17)]
+    body[8] = "0"
+    drawn = "".join(body)
+    return drawn[:8] + vin_check_digit(drawn) + drawn[9:]
+
+
+def random_plate(r: random.Random) -> str:
+    """A random licence plate (digit, three letters, three digits)."""
+    letters = "".join(r.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(3))
+    return f"{r.randrange(10)}{letters}{r.randrange(1000):03d}"
+
+
+LICENCE_STATUSES = ("VALID", "VALID", "VALID", "SUSPENDED", "EXPIRED")
+"""A seeded licence's status, drawn from these."""
+
+
+def driver_row(p: people.Person, state: str, oln: str, status: str) -> tuple[str, ...]:
+    """A ``driver`` row (``lems.repositories.nlets``): ``p`` licensed by ``state`` as ``oln``."""
+    return (state, oln, p.nam, soundex(p.nam), p.dob, p.sex, p.rac, p.hgt, p.wgt, p.eye, status)
+
+
+def vehicle_row(p: people.Person, state: str, plate: str, vin: str, vma: str) -> tuple[str, ...]:
+    """A ``vehicle`` row: a car of make ``vma`` registered to ``p`` in ``state``."""
+    return (state, plate, "2026", "PC", vin, vin[-8:], p.nam, vma)
+
+
+def chri_row(
+    p: people.Person, state: str, sid: str, arrests: Sequence[tuple[str, ...]]
+) -> tuple[str, ...]:
+    """A ``chri`` row: ``state``'s criminal history ``sid`` of ``p``, with its arrests."""
+    return (state, sid, p.fbi, p.nam, soundex(p.nam), p.dob, p.sex, p.rac, json.dumps(arrests))
 
 
 FEDERAL_ORIS = {"kst": "DCFBIWA3Y", "immigration": "VTICE0900", "foreign": "DCINTER00"}
@@ -165,18 +167,18 @@ MORE_RATES = (
 
 
 def more_records(
-    world: World, r: random.Random, s: Subject, ori: str, when: str
+    world: World, r: random.Random, p: people.Person, ori: str, when: str
 ) -> list[tuple[str, str, str, str, list[tuple[str, str]], str]]:
-    """Records of the other NCIC files for subject ``s`` (each file at its ``MORE_RATES``; the
+    """Records of the other NCIC files for person ``p`` (each file at its ``MORE_RATES``; the
     first subjects get one file each, so even a small lab has a record in every file)."""
     out: list[tuple[str, str, str, str, list[tuple[str, str]], str]] = []
-    ids = [("SOC", s.soc), *([("FBI", s.fbi)] if s.fbi else [])]  # FBI: fingerprinted only
+    ids = [("SOC", p.soc), *([("FBI", p.fbi)] if p.fbi else [])]  # FBI: fingerprinted only
     for i, (file, rate) in enumerate(MORE_RATES):
-        if r.random() >= rate and s.n != i + 1:
+        if r.random() >= rate and p.n != i + 1:
             continue
         who = FEDERAL_ORIS.get(file, ori)
-        oca = f"{file[:2].upper()}{s.n:08d}"
-        person = [*s.person(), *ids]
+        oca = f"{file[:2].upper()}{p.n:08d}"
+        person = [*p.descriptors(), *ids]
         if file == "gang":
             row = (
                 "EGM",
@@ -209,10 +211,10 @@ def more_records(
             row = (
                 "EU",
                 [
-                    ("SEX", s.sex),
-                    ("RAC", s.rac),
-                    ("HGT", s.hgt),
-                    ("WGT", s.wgt),
+                    ("SEX", p.sex),
+                    ("RAC", p.rac),
+                    ("HGT", p.hgt),
+                    ("WGT", p.wgt),
                     ("DBF", "20250910"),
                 ],
             )
@@ -221,7 +223,7 @@ def more_records(
                 "EL",
                 [
                     ("LIC", world.plate()),
-                    ("LIS", s.state),
+                    ("LIS", p.state),
                     ("LIY", "2027"),
                     ("LIT", "PC"),
                     ("DOT", "20250301"),
@@ -245,9 +247,9 @@ def more_records(
 
 
 HOME_DB = "home.db"
-"""The lab's own state's DMV and criminal-history files (``nlets.SCHEMA`` tables ``driver``,
-``vehicle``, ``chri`` for the home state only): what its switch answers other states from when
-it is a node of a federation (lems.federation)."""
+"""The lab's own state's DMV and criminal-history files (the ``lems.repositories.nlets``
+tables ``driver``, ``vehicle``, ``chri`` for the home state only): what its switch answers other
+states from when it is a node of a federation (lems.federation)."""
 
 
 def home_rows(
@@ -256,53 +258,22 @@ def home_rows(
     """The home state's driver, vehicle and chri rows for subject ``s``, for a state the mock
     Nlets does not simulate (a simulated state's home rows are its Nlets rows). ``rng`` is a
     stream of its own so the rest of the world stays the same whatever the home state."""
+    p = s.person
     if home in HOME_STATES:
-        if s.state != home:
+        if p.state != home:
             return [], [], []
     elif rng.random() >= 0.3:  # a state the world does not draw: a share of everyone lives there
         return [], [], []
-    oln = f"{home}{s.oln[2:]}"
-    drivers = [
-        (
-            home,
-            oln,
-            s.nam,
-            soundex(s.nam),
-            s.dob,
-            s.sex,
-            s.rac,
-            s.hgt,
-            s.wgt,
-            s.eye,
-            rng.choice(("VALID", "VALID", "VALID", "SUSPENDED", "EXPIRED")),
-        )
-    ]
+    oln = f"{home}{p.oln[2:]}"
+    drivers: list[tuple[Any, ...]] = [driver_row(p, home, oln, rng.choice(LICENCE_STATUSES))]
     vehicles: list[tuple[Any, ...]] = []
     if rng.random() < 0.5:
-        letters = "".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(3))
-        plate = f"{rng.randrange(10)}{letters}{rng.randrange(1000):03d}"
-        body = [rng.choice(VIN_ALPHABET) for _ in range(17)]
-        body[8] = "0"
-        vin = "".join(body)
-        vin = vin[:8] + vin_check_digit(vin) + vin[9:]
         vehicles.append(
-            (home, plate, "2026", "PC", vin, vin[-8:], s.nam, rng.choice(world.codes["VMA"]))
+            vehicle_row(p, home, random_plate(rng), random_vin(rng), rng.choice(world.codes["VMA"]))
         )
     chri: list[tuple[Any, ...]] = []
     if s.arrests:
-        chri.append(
-            (
-                home,
-                f"{home}{s.n:08d}",
-                s.fbi,
-                s.nam,
-                soundex(s.nam),
-                s.dob,
-                s.sex,
-                s.rac,
-                json.dumps([(home, *a[1:]) for a in s.arrests]),
-            )
-        )
+        chri.append(chri_row(p, home, f"{home}{p.n:08d}", [(home, *a[1:]) for a in s.arrests]))
     return drivers, vehicles, chri
 
 
@@ -324,19 +295,19 @@ def seed_lab(
     paths = {name: d / f"{name}.db" for name in ("ncic", "nlets", "nics")}
     paths["home"] = d / HOME_DB
     if force:
-        for p in paths.values():
+        for path in paths.values():
             for suffix in ("", "-wal", "-shm"):
-                Path(str(p) + suffix).unlink(missing_ok=True)
-    todo = {name for name, p in paths.items() if not p.exists()}
+                Path(str(path) + suffix).unlink(missing_ok=True)
+    todo = {name for name, path in paths.items() if not path.exists()}
     counts = dict.fromkeys(todo, 0)
     if not todo:
         return counts
     world = World(seed, agencies)
     home_rng = random.Random(f"{seed}-{home}")
     ncic = NcicStore.open(paths["ncic"]) if "ncic" in todo else None
-    nl = open_db(paths["nlets"], nlets.SCHEMA) if "nlets" in todo else None
-    hm = open_db(paths["home"], nlets.SCHEMA) if "home" in todo else None
-    ni = open_db(paths["nics"], nics.SCHEMA) if "nics" in todo else None
+    nl = open_db(paths["nlets"], nlets_store.SCHEMA) if "nlets" in todo else None
+    hm = open_db(paths["home"], nlets_store.SCHEMA) if "home" in todo else None
+    ni = open_db(paths["nics"], nics_store.SCHEMA) if "nics" in todo else None
     if nl is not None:
         nlets.load_orion(nl)
     when = "2026-01-01T00:00:00"
@@ -352,8 +323,9 @@ def seed_lab(
         home_vehicles: list[tuple[Any, ...]] = []
         home_chri: list[tuple[Any, ...]] = []
         for s in batch:
+            p = s.person
             ori = world.ori()
-            oca = f"S{s.n:08d}"
+            oca = f"S{p.n:08d}"
             x = r.random()
             if x < 0.08:
                 records.append(
@@ -363,9 +335,9 @@ def seed_lab(
                         ori,
                         oca,
                         [
-                            *s.person(),
-                            ("SOC", s.soc),
-                            *([("FBI", s.fbi)] if s.fbi else []),
+                            *p.descriptors(),
+                            ("SOC", p.soc),
+                            *([("FBI", p.fbi)] if p.fbi else []),
                             ("OFF", r.choice(world.codes["OFF"])),
                             ("DOW", "20250101"),
                             ("OCA", oca),
@@ -380,7 +352,7 @@ def seed_lab(
                         "EMO",
                         ori,
                         oca,
-                        [*s.person(), ("DLC", "20250601"), ("OCA", oca)],
+                        [*p.descriptors(), ("DLC", "20250601"), ("OCA", oca)],
                         when,
                     )
                 )
@@ -391,7 +363,7 @@ def seed_lab(
                         "EPO",
                         ori,
                         oca,
-                        [*s.person(), ("PNO", f"PO{s.n}"), ("EXP", "20291231"), ("OCA", oca)],
+                        [*p.descriptors(), ("PNO", f"PO{p.n}"), ("EXP", "20291231"), ("OCA", oca)],
                         when,
                     )
                 )
@@ -402,13 +374,13 @@ def seed_lab(
                         "END",
                         ori,
                         oca,
-                        [*s.person()[:4], ("NTN", f"N{s.n:09d}"), ("OCA", oca)],
+                        [*p.descriptors()[:4], ("NTN", f"N{p.n:09d}"), ("OCA", oca)],
                         when,
                     )
                 )
             if r.random() < 0.05:
                 plate, vin = world.plate(), world.vin()
-                state = s.state
+                state = p.state
                 records.append(
                     (
                         "vehicle",
@@ -432,32 +404,21 @@ def seed_lab(
                     )
                 )
                 if state in nlets.STATES:
-                    vehicles.append(
-                        (
-                            state,
-                            plate,
-                            "2026",
-                            "PC",
-                            vin,
-                            vin[-8:],
-                            s.nam,
-                            r.choice(world.codes["VMA"]),
-                        )
-                    )
+                    vehicles.append(vehicle_row(p, state, plate, vin, r.choice(world.codes["VMA"])))
             if r.random() < 0.03:
                 records.append(
                     (
                         "gun",
                         "EG",
                         ori,
-                        f"G{s.n:08d}",
+                        f"G{p.n:08d}",
                         [
                             ("SER", f"{r.choice('ABCDO')}{r.randrange(10**6):06d}"),
                             ("MAK", r.choice(world.codes["MAK"])),
                             ("CAL", r.choice(world.codes["CAL"])),
                             ("TYP", "P"),
                             ("DOT", "20250301"),
-                            ("OCA", f"G{s.n:08d}"),
+                            ("OCA", f"G{p.n:08d}"),
                         ],
                         when,
                     )
@@ -468,12 +429,12 @@ def seed_lab(
                         "article",
                         "EA",
                         ori,
-                        f"A{s.n:08d}",
+                        f"A{p.n:08d}",
                         [
                             ("TYP", "RTELEVI"),
                             ("SER", f"TV{r.randrange(10**8)}"),
                             ("DOT", "20250301"),
-                            ("OCA", f"A{s.n:08d}"),
+                            ("OCA", f"A{p.n:08d}"),
                         ],
                         when,
                     )
@@ -484,69 +445,36 @@ def seed_lab(
                         "boat",
                         "EB",
                         ori,
-                        f"B{s.n:08d}",
+                        f"B{p.n:08d}",
                         [
                             ("BTY", "RUN"),
-                            ("REG", f"{s.state}{r.randrange(10**5)}"),
-                            ("RES", world.res.get(s.state, s.state)),
+                            ("REG", f"{p.state}{r.randrange(10**5)}"),
+                            ("RES", world.res.get(p.state, p.state)),
                             ("DOT", "20250301"),
-                            ("OCA", f"B{s.n:08d}"),
+                            ("OCA", f"B{p.n:08d}"),
                         ],
                         when,
                     )
                 )
-            records += more_records(world, more, s, ori, when)
+            records += more_records(world, more, p, ori, when)
             if s.holders:
                 identities.append(
-                    (s.fbi, s.nam, soundex(s.nam), s.dob, s.sex, s.rac, s.soc, " ".join(s.holders))
+                    (p.fbi, p.nam, soundex(p.nam), p.dob, p.sex, p.rac, p.soc, " ".join(s.holders))
                 )
                 for h in s.holders:
                     if h == people.HOME:  # the state CCH holds it (lems.state.seed)
-                        sids.append((f"{h}{s.n:08d}", h, s.fbi))
+                        sids.append((f"{h}{p.n:08d}", h, p.fbi))
                     elif h in nlets.STATES:
-                        sid = f"{h}{s.n:08d}"
-                        sids.append((sid, h, s.fbi))
-                        chri.append(
-                            (
-                                h,
-                                sid,
-                                s.fbi,
-                                s.nam,
-                                soundex(s.nam),
-                                s.dob,
-                                s.sex,
-                                s.rac,
-                                json.dumps([a for a in s.arrests if a[0] == h]),
-                            )
-                        )
-                arrests += [(s.fbi, *a) for a in s.arrests]
-            if s.state in nlets.STATES and r.random() < 0.8:
-                drivers.append(
-                    (
-                        s.state,
-                        s.oln,
-                        s.nam,
-                        soundex(s.nam),
-                        s.dob,
-                        s.sex,
-                        s.rac,
-                        s.hgt,
-                        s.wgt,
-                        s.eye,
-                        r.choice(("VALID", "VALID", "VALID", "SUSPENDED", "EXPIRED")),
-                    )
-                )
-            if s.state in nlets.STATES and r.random() < 0.5:
+                        sid = f"{h}{p.n:08d}"
+                        sids.append((sid, h, p.fbi))
+                        chri.append(chri_row(p, h, sid, [a for a in s.arrests if a[0] == h]))
+                arrests += [(p.fbi, *a) for a in s.arrests]
+            if p.state in nlets.STATES and r.random() < 0.8:
+                drivers.append(driver_row(p, p.state, p.oln, r.choice(LICENCE_STATUSES)))
+            if p.state in nlets.STATES and r.random() < 0.5:
                 vehicles.append(
-                    (
-                        s.state,
-                        world.plate(),
-                        "2026",
-                        "PC",
-                        (v := world.vin()),
-                        v[-8:],
-                        s.nam,
-                        r.choice(world.codes["VMA"]),
+                    vehicle_row(
+                        p, p.state, world.plate(), world.vin(), r.choice(world.codes["VMA"])
                     )
                 )
             if hm is not None and home not in nlets.STATES:
@@ -557,10 +485,10 @@ def seed_lab(
             if r.random() < 0.02:
                 indices.append(
                     (
-                        s.nam,
-                        soundex(s.nam),
-                        s.dob,
-                        s.sex,
+                        p.nam,
+                        soundex(p.nam),
+                        p.dob,
+                        p.sex,
                         world.ori(),
                         r.choice(world.codes["PCA"]),
                         when,
@@ -569,15 +497,15 @@ def seed_lab(
         if ncic is not None:
             ncic.insert_many(records)
             c = ncic.conn
-            c.executemany("INSERT OR IGNORE INTO iii_identity VALUES (?,?,?,?,?,?,?,?)", identities)
-            c.executemany("INSERT OR IGNORE INTO iii_sid VALUES (?,?,?)", sids)
-            c.executemany("INSERT INTO iii_arrest VALUES (?,?,?,?,?,?)", arrests)
+            iii.add_identities(c, identities)
+            iii.add_sids(c, sids)
+            iii.add_arrests(c, arrests)
             c.commit()
             counts["ncic"] += len(records) + len(identities)
         if nl is not None:
-            nl.executemany("INSERT INTO driver VALUES (?,?,?,?,?,?,?,?,?,?,?)", drivers)
-            nl.executemany("INSERT INTO vehicle VALUES (?,?,?,?,?,?,?,?)", vehicles)
-            nl.executemany("INSERT INTO chri VALUES (?,?,?,?,?,?,?,?,?)", chri)
+            nlets_store.add_drivers(nl, drivers)
+            nlets_store.add_vehicles(nl, vehicles)
+            nlets_store.add_chri(nl, chri)
             nl.commit()
             counts["nlets"] += len(drivers) + len(vehicles) + len(chri)
         if hm is not None:
@@ -585,17 +513,13 @@ def seed_lab(
                 home_drivers = [x for x in drivers if x[0] == home]
                 home_vehicles = [x for x in vehicles if x[0] == home]
                 home_chri = [x for x in chri if x[0] == home]
-            hm.executemany("INSERT INTO driver VALUES (?,?,?,?,?,?,?,?,?,?,?)", home_drivers)
-            hm.executemany("INSERT INTO vehicle VALUES (?,?,?,?,?,?,?,?)", home_vehicles)
-            hm.executemany("INSERT INTO chri VALUES (?,?,?,?,?,?,?,?,?)", home_chri)
+            nlets_store.add_drivers(hm, home_drivers)
+            nlets_store.add_vehicles(hm, home_vehicles)
+            nlets_store.add_chri(hm, home_chri)
             hm.commit()
             counts["home"] += len(home_drivers) + len(home_vehicles) + len(home_chri)
         if ni is not None:
-            ni.executemany(
-                "INSERT INTO indices (nam, sdx, dob, sex, ori, pca, entered) "
-                "VALUES (?,?,?,?,?,?,?)",
-                indices,
-            )
+            nics_store.enter_many(ni, indices)
             ni.commit()
             counts["nics"] += len(indices)
         if progress is not None:

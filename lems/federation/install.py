@@ -22,7 +22,7 @@ def install(switch: SwitchPort) -> None:
         )
     from lems.federation.node import Node
 
-    node = Node(switch, switch.router.services.get("nlets"))
+    node = Node(switch, switch.router.service("nlets"))
     switch.router.register(node)
     switch.federation = node
     node.start()

@@ -49,7 +49,7 @@ from lems.endpoints.seed import HOME_DB
 from lems.endpoints.system import open_db
 from lems.federation.network import Network
 from lems.router import Reply, Request, call
-from lems.store import Statement
+from lems.store import Statement, when_committed
 
 if TYPE_CHECKING:
     from lems.ports import SwitchPort
@@ -197,7 +197,7 @@ class Node:
         msg = req.msg
         by_state, rest = self._split(msg)
         replies: list[Reply] = []
-        relayed = req.spec.verb in self.switch.router.routes
+        relayed = self.switch.router.by_verb(req.spec.verb)
         if rest and not (relayed and all(d[:2] == self.state for d in rest)):
             if self.inner is None:
                 replies.append(self.switch.router.unavailable(req, "nlets"))
@@ -295,11 +295,10 @@ class Node:
         lab's first start as a node are left alone."""
         sw = self.switch
         floor = max(self.since, sw.journal.last_seq - sw.RECOVERY_WINDOW)
-        routes = sw.router.routes
         keys = tuple(
             k
             for k, spec in sw.dictionary.keys.items()
-            if spec.verb in routes or sw.router.service_for(spec) == "nlets"
+            if sw.router.by_verb(spec.verb) or sw.router.service_for(spec) == "nlets"
         )
         traced: dict[int, set[str]] = {}
         for ref, text in sw.reader.execute(
@@ -329,7 +328,7 @@ class Node:
             sw.stats["network_recovered"] += 1
             replies: list[Reply] = []
             for st, dests in todo.items():
-                replies += await self._send(req, st, dests, req.spec.verb in routes)
+                replies += await self._send(req, st, dests, sw.router.by_verb(req.spec.verb))
             if replies:
                 sw.send_replies(replies, req)
 
@@ -379,7 +378,7 @@ class Node:
             log.warn("nlets network: unknown message kind {k!r} ({id})", k=kind, id=msg_id)
 
     def _commit(self, rows: list[Any]) -> Any:
-        return self.switch.writer.submit(rows).asFuture(asyncio.get_running_loop())
+        return when_committed(self.switch.writer, rows).asFuture(asyncio.get_running_loop())
 
     def _parse(self, text: str) -> Message | Reject:
         return self.switch.parser.check(text)
@@ -516,7 +515,7 @@ class Node:
         mine = with_destinations(msg, [d for d in msg.destinations if d[:2] == self.state])
         spec = sw.dictionary.keys[mine.full_key]
         req = Request(seq, "", "", mine, spec, sw.clock.now(), link)
-        handler = sw.router.routes.get(spec.verb, sw.router.relay)
+        handler = sw.router.handler_for(spec.verb)
         replies = await call(handler, req).asFuture(asyncio.get_running_loop())
         local = [r for r in replies if r.terminal is not None or r.ori is not None]
         back = [r.body for r in replies if r.terminal is None and r.ori is None]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import Deferred
 
 from lems import store
-from lems.store import Statement, Writer
+from lems.store import Statement, Writer, when_committed
 
 if TYPE_CHECKING:
     from lems.reactor import IWriterReactor
@@ -194,7 +194,7 @@ class StateDB:
         return row
 
     def submit(self, statements: list[Statement]) -> Any:
-        return self.writer.submit(statements)
+        return when_committed(self.writer, statements)
 
     def close(self) -> Deferred[None]:
         """Commit what is queued, stop the writer, close the reader."""

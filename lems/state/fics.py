@@ -116,7 +116,7 @@ class FicsService:
     # ------------------------------------------------------------ systems
 
     def _ask(self, system: str, text: str, ori: str) -> Deferred[list[str] | None]:
-        svc = self.switch.router.services.get(system)
+        svc = self.switch.router.service(system)
         if svc is None or not hasattr(svc, "ask"):
             return succeed(None)
         d = maybeDeferred(svc.ask, text, ori)

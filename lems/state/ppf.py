@@ -254,7 +254,7 @@ class PpfService:
     # ------------------------------------------------------------ NICS traffic
 
     def _nics(self) -> Any:
-        svc = self.switch.router.services.get("nics")
+        svc = self.switch.router.service("nics")
         return svc if svc is not None and hasattr(svc, "ask") else None
 
     def _ask(self, text: str, ori: str) -> Deferred[list[str] | None]:

@@ -189,7 +189,7 @@ def endpoint_states(switch: Any) -> dict[str, str]:
     out = {}
     for ep in switch.lab.endpoints.values():
         name, mode = ep.name, ep.mode
-        service = switch.router.services.get(name)
+        service = switch.router.service(name)
         if mode == "off":
             out[name] = "off"
         elif service is None:

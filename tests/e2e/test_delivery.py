@@ -17,6 +17,7 @@ import pytest
 from support import demo_lab, running_switch, until, wait
 
 from formats.framing import BadFrame, Frame, link_framer
+from lems.store import when_committed
 from lems.training.dashboard import snapshot
 from terminals.client import parse_output
 
@@ -121,7 +122,7 @@ def rows(switch, sql: str, *args):
 
 
 async def settle(switch):
-    await wait(switch.writer.submit([]))
+    await wait(when_committed(switch.writer, []))
 
 
 # ------------------------------------------------------------------ nothing is unsendable

@@ -14,6 +14,7 @@ from support import demo_lab, running_switch, signed_on, until, wait
 
 from lems import store
 from lems.journal import INSERT
+from lems.store import when_committed
 from terminals.recording_io import read_all
 
 
@@ -132,7 +133,7 @@ async def test_a_serving_switch_archives_old_rows_and_is_refused_archive(tmp_pat
         r = lems("journal", "archive", tmp_path)
         assert r.returncode == 1 and "is in use by" in r.stderr
         await until(lambda: switch.stats["archived_rows"] == 2001, 20)
-        await wait(switch.writer.submit([]))
+        await wait(when_committed(switch.writer, []))
         assert count(lab.database, "time < '2026-11-10'") == 1  # T04's newest output
         out = await wait(t1.request("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101"))
         assert out.key in ("HIT", "NRC")
@@ -162,7 +163,7 @@ async def test_the_wal_is_truncated_after_a_reader_held_it(tmp_path, reactor):
                 for i in range(2000)
             ]
             seq += 2000
-            await wait(switch.writer.submit(rows), 30)
+            await wait(when_committed(switch.writer, rows), 30)
         grown = wal.stat().st_size
         reader.rollback()
         reader.close()
@@ -171,7 +172,8 @@ async def test_the_wal_is_truncated_after_a_reader_held_it(tmp_path, reactor):
             # the checkpointer catches up (every 0.25 s); the next commit then starts the WAL
             # again from its beginning and cuts the file back
             await wait(
-                switch.writer.submit(
+                when_committed(
+                    switch.writer,
                     [
                         (
                             INSERT,
@@ -191,7 +193,7 @@ async def test_the_wal_is_truncated_after_a_reader_held_it(tmp_path, reactor):
                                 "x",
                             ),
                         )
-                    ]
+                    ],
                 )
             )
             seq += 1

@@ -7,6 +7,7 @@ import sqlite3
 
 from support import demo_lab, running_switch, signed_on, until, wait
 
+from lems.store import when_committed
 from terminals.client import TerminalClient
 
 
@@ -45,7 +46,7 @@ async def test_a_peer_not_signed_on_writes_little_to_the_journal_and_is_closed(t
         got = c.drain()
         assert [o.key for o in got].count("REJ") == 8
         assert got[-1].key == "NTC" and "8 FRAMES WITHOUT A SIGN-ON" in got[-1].body
-        await wait(switch.writer.submit([]))
+        await wait(when_committed(switch.writer, []))
         inbound = rows(switch, "direction = 'in' AND link LIKE 'tcp:127.0.0.5:%'")
         assert len(inbound) == 8
         assert all(len(r[1]) < 320 and "5007 BYTES SHA256/" in r[1] for r in inbound)
@@ -88,7 +89,7 @@ async def test_a_terminal_over_its_rate_is_refused_and_stays_on_line(tmp_path, r
         notice = next(o for o in answers if "MORE FRAMES NOT ACCEPTED" in o.body)
         more = int(notice.body.split("RATE LIMIT - ")[1].split()[0])
         assert len(served) + 1 + more == 20 and len(served) >= 5
-        await wait(switch.writer.submit([]))
+        await wait(when_committed(switch.writer, []))
         # journaled: the one reject and the one notice, not one row per refused frame
         assert len(rows(switch, "reason LIKE 'RATE-LIMIT%'")) == 1
         assert len(rows(switch, "text LIKE '%MORE FRAMES NOT ACCEPTED%'")) == 1
@@ -165,7 +166,7 @@ async def test_a_terminal_that_does_not_read_is_not_read_either_then_dropped(
                 return fair.NOT_READING in link.holds
 
             await until(push, 30)
-            await wait(switch.writer.submit([]))
+            await wait(when_committed(switch.writer, []))
             taken = len(rows(switch, "direction = 'in' AND terminal = 'T04' AND key = 'QW'"))
             assert 0 < taken < 20000
             # others are served meanwhile; the stuck one makes no more work
@@ -173,7 +174,7 @@ async def test_a_terminal_that_does_not_read_is_not_read_either_then_dropped(
             out = await wait(t1.request("QW.OR0240000.NAM/DOE,JOHN.DOB/19800101"))
             assert out.key in ("HIT", "NRC")
             await until(lambda: "T04" not in switch.online, 10)
-            await wait(switch.writer.submit([]))
+            await wait(when_committed(switch.writer, []))
             assert (
                 len(rows(switch, "direction = 'in' AND terminal = 'T04' AND key = 'QW'")) == taken
             )

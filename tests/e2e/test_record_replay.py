@@ -20,6 +20,7 @@ from twisted.internet import defer
 
 from formats.recording import Comparison, Record
 from lems.cli import main
+from lems.store import when_committed
 from terminals.client import TerminalClient
 from terminals.recording_io import RecordingWriter, read, read_all
 from terminals.replay import Credentials, Replayer, ReplayOptions
@@ -50,7 +51,7 @@ async def day_of_traffic(switch, reactor) -> None:
     assert out.key == "REJ"
     for c in (t1, t2, t4):
         c.close()
-    await wait(switch.writer.submit([]))
+    await wait(when_committed(switch.writer, []))
 
 
 def export(lab_dir: Path, out: Path, *extra: str) -> list[Record]:
@@ -310,7 +311,7 @@ async def test_live_recorder_killed_loses_nothing(tmp_path, reactor):
             t1 = await signed_on(switch, reactor, "T01")
             for i in range(30):
                 await wait(t1.request(f"QW.OR0240000.NAM/DOE,JOHN.DOB/19800101.MIS/{i}"))
-            await wait(switch.writer.submit([]))
+            await wait(when_committed(switch.writer, []))
             import sqlite3
 
             conn = sqlite3.connect(lab.database)

@@ -7,6 +7,7 @@ import sqlite3
 from support import demo_lab, running_switch, until, wait
 
 from lems.signon import hash_password
+from lems.store import when_committed
 from terminals.client import TerminalClient
 
 
@@ -102,12 +103,12 @@ async def test_a_flood_of_failed_sign_ons_does_not_lock_out_the_operator(tmp_pat
         # beyond 20 frames a second (source_frames) the address is refused and not read for a
         # second
         assert accounted() == 40 and busy > 0 and limited > 0 and checked >= 1
-        assert switch.signon.delay("tcp:127.0.0.2", "OP99") > 0  # the address is slowed down
+        assert switch.signon.guard.delay("tcp:127.0.0.2", "OP99") > 0  # the address is slowed down
         assert not switch.directory.operator_state["OP01"].locked
         assert switch.directory.operator_state["OP01"].failures == 0
         for a in attackers:
             a.close()
-        await wait(switch.writer.submit([]))
+        await wait(when_committed(switch.writer, []))
         conn = sqlite3.connect(switch.lab.database)
         rows = conn.execute("SELECT locked FROM operator_state WHERE operator = 'OP01'").fetchall()
         conn.close()
@@ -127,7 +128,7 @@ async def test_passwords_are_never_journaled_in_any_form_of_logon(tmp_path, reac
         for text in sent:
             out = await wait(c.request(text))
             assert "train-07" not in out.frame and "wrongpass-07" not in out.frame
-        await wait(switch.writer.submit([]))
+        await wait(when_committed(switch.writer, []))
         conn = sqlite3.connect(switch.lab.database)
         rows = conn.execute("SELECT text, reason FROM journal").fetchall()
         conn.close()

@@ -12,6 +12,7 @@ from twisted.internet import task
 from twisted.internet.defer import succeed
 
 from lems.clock import LabClock
+from lems.store import when_committed
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 ARREST = "EAR.ORSIR0000.NAM/DOE,JOHN.SEX/M.RAC/W.DOB/19800101.DOA/20260301.CHG/2202.OCL/FB"
@@ -90,7 +91,7 @@ def flat(body: str) -> str:
 
 
 async def settle(switch):
-    await wait(switch.writer.submit([]))
+    await wait(when_committed(switch.writer, []))
     await wait(switch.state.db.submit([]))
 
 

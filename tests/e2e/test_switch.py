@@ -10,6 +10,7 @@ from support import demo_lab, running_switch, signed_on, until, wait
 
 from lems import store
 from lems.router import Reply
+from lems.store import when_committed
 from terminals.client import TerminalClient
 
 
@@ -33,7 +34,7 @@ def journal(switch, where: str = "1", *args):
 
 async def settle(switch):
     """Wait until everything queued so far is committed."""
-    await wait(switch.writer.submit([]))
+    await wait(when_committed(switch.writer, []))
 
 
 async def test_sign_on_names_the_oris_and_the_mailbox(tmp_path, reactor):

@@ -12,6 +12,7 @@ from formats.errors import ConfigError, Reject
 from formats.fields import FIELD_TYPES, FieldDef
 from formats.grammar import Parser
 from formats.message import Message
+from formats.nic import make_nic
 
 D = Dictionary.default()
 
@@ -208,6 +209,41 @@ optional = ["@lab"]
     assert Parser(lab).check("QLB.OR0240000.FLV/CHO").reason == "INVALID FLV CODE CHO"
 
 
+def test_key_tables_one_or_a_union(tmp_path: Path) -> None:
+    """A key's ``tables`` re-codes a field for that key only: one table, or any of several."""
+    path = _write(
+        tmp_path,
+        '[keys.QZA]\nlabel = "X"\nmandatory = ["TYP"]\ntables = { TYP = "TYPS" }\n'
+        '[keys.QZB]\nlabel = "X"\nmandatory = ["TYP"]\ntables = { TYP = ["TYPS", "TYP"] }\n'
+        '[keys.QZC]\nlabel = "X"\nmandatory = ["TYP"]\n',
+    )
+    lab = Dictionary.load([path])
+    p = Parser(lab)
+    security = next(iter(lab.codes.table("TYPS")))
+    gun = next(c for c in lab.codes.table("TYP") if c not in lab.codes.table("TYPS"))
+    assert isinstance(p.check(f"QZA.OR0240000.TYP/{security}"), Message)
+    assert p.check(f"QZA.OR0240000.TYP/{gun}").reason == f"INVALID TYP CODE {gun}"
+    assert isinstance(p.check(f"QZB.OR0240000.TYP/{security}"), Message)
+    assert isinstance(p.check(f"QZB.OR0240000.TYP/{gun}"), Message)
+    assert p.check("QZB.OR0240000.TYP/ZZZZZ").reason == "INVALID TYP CODE ZZZZZ"
+    assert isinstance(p.check(f"QZC.OR0240000.TYP/{gun}"), Message)  # the field's own table
+    assert p.check(f"QZC.OR0240000.TYP/{security}").reason == f"INVALID TYP CODE {security}"
+
+
+def test_nlets_keys_take_nlets_codes() -> None:
+    """RSN is free text in an NCIC cancel and one of Nlets' reason codes in a DQ; PUR in an IQ
+    is one of Nlets' purpose codes, not every III purpose."""
+    p = Parser()
+    xw = "XW.OR0240000.NAM/SMITH,JOHN.NIC/" + make_nic("W", 5)
+    assert isinstance(p.check(xw + ".RSN/RECORD ENTERED IN ERROR"), Message)
+    dq = "DQ.OR0240000.WA.TXT\nOLN/A123.RSN/"
+    assert isinstance(p.check(dq + "N"), Message)
+    assert p.check(dq + "GONE").reason == "INVALID RSN CODE GONE"
+    iq = "IQ.OR0240000.WA.TXT\nSOC/123456789.ATN/SGT ROE.PUR/"
+    assert isinstance(p.check(iq + "E"), Message)
+    assert p.check(iq + "X").reason == "INVALID PUR CODE X"  # a III purpose, not an Nlets one
+
+
 # ---------------------------------------------------------------------------------- refusals
 
 
@@ -260,6 +296,21 @@ optional = ["@lab"]
         ),
         ('[keys.QZZ]\nlabel = "X"\nbody = "xml"\n', "keys.QZZ", "body must be one of"),
         ('[keys.Q1]\nlabel = "X"\n', "keys.Q1", "a key is up to 6 capital letters"),
+        (
+            '[keys.QZZ]\nlabel = "X"\noptional = ["TYP"]\ntables = { TYP = ["TYPA", "NOPE"] }\n',
+            "keys.QZZ",
+            "tables: code table 'NOPE' is not in the code book",
+        ),
+        (
+            '[keys.QZZ]\nlabel = "X"\noptional = ["TYP"]\ntables = { TYP = 5 }\n',
+            "keys.QZZ",
+            "tables: TYP must name a code table or a list of them",
+        ),
+        (
+            '[keys.QZZ]\nlabel = "X"\noptional = ["TYP"]\ntables = { TYP = [] }\n',
+            "keys.QZZ",
+            "tables: TYP must name a code table or a list of them",
+        ),
     ],
 )
 def test_config_errors_name_file_and_key(tmp_path: Path, text: str, key: str, reason: str) -> None:

@@ -47,9 +47,8 @@ _ARGS = {"TERMINAL": "T01", "OPERATOR": "JDOE", "PASSWORD": "Secret9", "OSN": "0
 
 
 def value_for(fd: FieldDef, nlets: bool = False) -> str:
-    """A valid value for field ``fd``, whatever its type (in an Nlets-style key if ``nlets``)."""
-    if nlets and fd.nlets_values:
-        return fd.nlets_values[0]
+    """A valid value for field ``fd`` (as a key reads it: ``Dictionary.defs_for``), whatever its
+    type (in an Nlets-style key if ``nlets``)."""
     t = fd.type
     if t == "code":
         return fd.values[0] if fd.values else next(iter(D.codes.table(fd.table)))

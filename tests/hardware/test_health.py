@@ -16,6 +16,7 @@ from hardware import endpoints
 from hardware.health import Backoff
 from hardware.link import FramedProtocol, framed
 from hardware.reconnect import keep_connected
+from lems.store import when_committed
 
 
 async def test_a_terminal_that_never_reads_is_dropped_and_others_go_on(tmp_path, reactor):
@@ -46,7 +47,7 @@ async def test_a_terminal_that_never_reads_is_dropped_and_others_go_on(tmp_path,
         out = await wait(t1.request("AM.OR0240000.OR0240000.TXT\nSTILL HERE"))
         assert out.key == "AM" and time.monotonic() - started < 2
         await until(lambda: "T04" not in switch.online, 10)
-        await wait(switch.writer.submit([]))
+        await wait(when_committed(switch.writer, []))
         assert switch.mailboxes.count("T04") > 0  # the mail waits for the next sign-on
         t1.close()
         sock.close()

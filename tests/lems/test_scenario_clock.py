@@ -12,6 +12,7 @@ from support import demo_lab, running_switch, until, wait
 from formats.errors import ConfigError
 from lems.clock import show
 from lems.lab import load_lab
+from lems.store import when_committed
 
 
 def scenario(speed: float):
@@ -40,14 +41,14 @@ async def test_lab_starts_at_the_scenario_and_never_goes_back(tmp_path, reactor)
     async with running_switch(lab, reactor) as sw:
         first = sw.clock.now()
         assert first.utcoffset().total_seconds() == -7 * 3600  # PDT since 8 March 2026
-        await wait(sw.writer.submit([]))
+        await wait(when_committed(sw.writer, []))
         started = journal_times(lab)[0]  # SWITCH STARTED, the turn the clock was set
         assert started.utcoffset().total_seconds() == 0  # stored in UTC, compared as text
         assert show(started, first.tzinfo).startswith("2026-03-14 08:00:")
         assert show(started, first.tzinfo).endswith(" PDT")
         # an hour of lab time per real second: run until two lab hours have gone by
         await until(lambda: (sw.clock.now() - first).total_seconds() >= 7200)
-        await wait(sw.writer.submit([]))
+        await wait(when_committed(sw.writer, []))
     stopped = max(journal_times(lab))
     # restart at x1: the lab resumes where it stopped, not at the start or the wall clock
     lab = load_lab(tmp_path)

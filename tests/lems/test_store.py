@@ -14,7 +14,7 @@ from twisted.internet.defer import DeferredList, gatherResults
 from lems import store
 from lems.directory import Directory
 from lems.mailbox import DEAD_AFTER, OSN_MARK, Mailboxes, last_osns, osn_mark
-from lems.store import StoreError, Writer
+from lems.store import StoreError, Writer, when_committed
 
 CREATE = ("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)", ())
 INSERT = "INSERT INTO t (id, v) VALUES (?, ?)"
@@ -31,7 +31,7 @@ def rows(path) -> list[tuple[int, str]]:
 @pytest.fixture
 async def writer(tmp_path, reactor):
     w = Writer(tmp_path / "lab.db", reactor)
-    await wait(w.submit([CREATE]))
+    await wait(when_committed(w, [CREATE]))
     w.commits = w.rows = 0
     yield w
     await wait(w.stop())
@@ -44,7 +44,7 @@ async def test_submits_commit_and_fire_in_order(writer, tmp_path):
     order: list[int] = []
     ds = []
     for i in range(500):
-        d = writer.submit([(INSERT, (i, f"row {i}"))])
+        d = when_committed(writer, [(INSERT, (i, f"row {i}"))])
         d.addCallback(lambda _, i=i: order.append(i))
         ds.append(d)
     await wait(gatherResults(ds))
@@ -54,21 +54,39 @@ async def test_submits_commit_and_fire_in_order(writer, tmp_path):
 
 
 async def test_a_fired_deferred_means_committed(writer, tmp_path):
-    await wait(writer.submit([(INSERT, (1, "a")), (INSERT, (2, "b"))]))
+    await wait(when_committed(writer, [(INSERT, (1, "a")), (INSERT, (2, "b"))]))
     assert rows(tmp_path / "lab.db") == [(1, "a"), (2, "b")]  # visible to another connection
 
 
 async def test_group_commit_groups(writer, tmp_path):
-    ds = [writer.submit([(INSERT, (i, "x"))]) for i in range(2000)]
+    ds = [when_committed(writer, [(INSERT, (i, "x"))]) for i in range(2000)]
     await wait(gatherResults(ds))
     assert writer.rows == 2000
     assert writer.commits < 200, writer.commits  # far fewer commits than writes
     assert len(rows(tmp_path / "lab.db")) == 2000
 
 
+async def test_commit_calls_done_with_its_arguments_once_committed_in_order(writer, tmp_path):
+    """The one way to be told (``Writer.commit``): ``done(error, *args)``, error None when the
+    rows are durable, the commit's exception when they are not; in the order queued."""
+    calls: list[tuple[object, ...]] = []
+    seen: list[list[tuple[int, str]]] = []
+
+    def done(error, *args):
+        calls.append((None if error is None else type(error), *args))
+        seen.append(rows(tmp_path / "lab.db"))
+
+    writer.commit([(INSERT, (1, "a"))], done, "first", 1)
+    writer.commit([(INSERT, (1, "again"))], done, "second")
+    writer.commit([], done)
+    await until(lambda: len(calls) == 3)
+    assert calls == [(None, "first", 1), (sqlite3.IntegrityError, "second"), (None,)]
+    assert seen[0] == [(1, "a")]  # committed, visible to another connection, when done runs
+
+
 async def test_submit_nowait_is_committed_in_order(writer, tmp_path):
     writer.submit_nowait([(INSERT, (1, "first"))])
-    await wait(writer.submit([(INSERT, (2, "second"))]))
+    await wait(when_committed(writer, [(INSERT, (2, "second"))]))
     assert rows(tmp_path / "lab.db") == [(1, "first"), (2, "second")]
 
 
@@ -84,14 +102,14 @@ async def test_submit_nowait_is_committed_in_order(writer, tmp_path):
 )
 async def test_a_bad_statement_fails_only_its_own_deferred(writer, tmp_path, bad):
     statement, error = bad
-    await wait(writer.submit([(INSERT, (1, "original"))]))
+    await wait(when_committed(writer, [(INSERT, (1, "original"))]))
     # Hold the database's write lock so everything below queues up and lands in one group.
     blocker = sqlite3.connect(str(tmp_path / "lab.db"), isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     try:
-        ds = [writer.submit([(INSERT, (i, f"good {i}"))]) for i in (10, 11)]
-        ds.append(writer.submit([(INSERT, (12, "same caller")), statement]))
-        ds += [writer.submit([(INSERT, (i, f"good {i}"))]) for i in (13, 14)]
+        ds = [when_committed(writer, [(INSERT, (i, f"good {i}"))]) for i in (10, 11)]
+        ds.append(when_committed(writer, [(INSERT, (12, "same caller")), statement]))
+        ds += [when_committed(writer, [(INSERT, (i, f"good {i}"))]) for i in (13, 14)]
     finally:
         blocker.execute("COMMIT")
         blocker.close()
@@ -107,18 +125,18 @@ async def test_a_bad_statement_fails_only_its_own_deferred(writer, tmp_path, bad
         (13, "good 13"),
         (14, "good 14"),
     ]
-    await wait(writer.submit([(INSERT, (20, "after"))]))  # the writer is still working
+    await wait(when_committed(writer, [(INSERT, (20, "after"))]))  # the writer is still working
     assert rows(tmp_path / "lab.db")[-1] == (20, "after")
 
 
 async def test_stop_commits_what_was_queued(tmp_path, reactor):
     w = Writer(tmp_path / "lab.db", reactor)
     w.submit_nowait([CREATE])
-    ds = [w.submit([(INSERT, (i, "q"))]) for i in range(300)]
+    ds = [when_committed(w, [(INSERT, (i, "q"))]) for i in range(300)]
     w.submit_nowait([(INSERT, (300, "nowait"))])
     stopped = w.stop()
     with pytest.raises(StoreError):
-        w.submit([(INSERT, (1000, "late"))])
+        when_committed(w, [(INSERT, (1000, "late"))])
     w.submit_nowait([(INSERT, (1001, "late"))])  # ignored, not an error
     await wait(stopped)
     assert w._process.poll() == 0  # the writer process is gone, cleanly
@@ -130,15 +148,15 @@ async def test_stop_commits_what_was_queued(tmp_path, reactor):
 
 async def test_a_killed_writer_process_fails_callers_instead_of_hanging(tmp_path, reactor):
     w = Writer(tmp_path / "lab.db", reactor)
-    await wait(w.submit([CREATE]))
+    await wait(when_committed(w, [CREATE]))
     w._process.kill()
-    ds = [w.submit([(INSERT, (i, "q"))]) for i in range(3)]
+    ds = [when_committed(w, [(INSERT, (i, "q"))]) for i in range(3)]
     results = await wait(DeferredList(ds, consumeErrors=True), timeout=10)
     assert [ok for ok, _ in results] == [False, False, False]
     assert all(f.check(StoreError) for _, f in results)
     assert "writer process ended" in w.error
     with pytest.raises(StoreError, match="writer process ended"):
-        w.submit([(INSERT, (9, "late"))])
+        when_committed(w, [(INSERT, (9, "late"))])
     await wait(w.stop())
 
 
@@ -146,7 +164,7 @@ async def test_the_wal_is_checkpointed_and_reused_not_grown(tmp_path, reactor):
     """The writer process turns SQLite's automatic checkpoint off and checkpoints from a thread
     of its own: the WAL must still be copied back and started again, not grow for ever."""
     w = Writer(tmp_path / "lab.db", reactor)
-    await wait(w.submit([CREATE]))
+    await wait(when_committed(w, [CREATE]))
     wal = tmp_path / "lab.db-wal"
     text = "x" * 4000  # about one page a row
 
@@ -162,7 +180,9 @@ async def test_the_wal_is_checkpointed_and_reused_not_grown(tmp_path, reactor):
 
     async def burst(first: int) -> int:
         await wait(
-            gatherResults([w.submit([(INSERT, (i, text))]) for i in range(first, first + 1500)])
+            gatherResults(
+                [when_committed(w, [(INSERT, (i, text))]) for i in range(first, first + 1500)]
+            )
         )
         await until(backfilled, 30)
         return wal.stat().st_size
@@ -179,9 +199,9 @@ async def test_ctrl_c_does_not_reach_the_writer_process(tmp_path, reactor):
     """SIGINT goes to the whole foreground process group: the writer must outlive it so the
     switch's clean shutdown can still commit."""
     w = Writer(tmp_path / "lab.db", reactor)
-    await wait(w.submit([CREATE]))
+    await wait(when_committed(w, [CREATE]))
     w._process.send_signal(signal.SIGINT)
-    await wait(w.submit([(INSERT, (1, "after ctrl-c"))]))
+    await wait(when_committed(w, [(INSERT, (1, "after ctrl-c"))]))
     await wait(w.stop())
     assert rows(tmp_path / "lab.db") == [(1, "after ctrl-c")]
 
@@ -369,11 +389,11 @@ async def test_mailbox_rows_through_the_writer(tmp_path, reactor):
     try:
         conn = store.connect(tmp_path / "lab.db")
         mb = Mailboxes(conn)
-        ds = [w.submit([mb.put("T01", osn, osn, f"frame {osn}")]) for osn in (1, 2, 3)]
+        ds = [when_committed(w, [mb.put("T01", osn, osn, f"frame {osn}")]) for osn in (1, 2, 3)]
         await wait(gatherResults(ds))
         for osn in (1, 2, 3):
             assert mb.committed("T01", osn) == f"frame {osn}"
-        await wait(w.submit([mb.ack("T01", 1)[0]]))
+        await wait(when_committed(w, [mb.ack("T01", 1)[0]]))
         assert Mailboxes(conn).pending("T01") == [(2, "frame 2"), (3, "frame 3")]
         conn.close()
     finally:

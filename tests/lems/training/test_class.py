@@ -14,6 +14,7 @@ from test_exercises import TRAINEES
 
 from formats.errors import ConfigError
 from lems.cli import main
+from lems.store import when_committed
 from lems.training.classroom import read_roster, run_class
 from lems.training.exercise import load_exercise
 from terminals.script import load_script
@@ -53,7 +54,7 @@ async def test_a_class_of_two_and_its_report(tmp_path, reactor):
     async with running_switch(lab, reactor) as sw:
 
         async def settle():
-            await wait(sw.writer.submit([]))
+            await wait(when_committed(sw.writer, []))
 
         grades = await asyncio.wait_for(
             run_class(

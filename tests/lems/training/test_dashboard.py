@@ -12,6 +12,7 @@ from pathlib import Path
 
 from support import demo_lab, running_switch, signed_on, wait
 
+from lems.store import when_committed
 from lems.training.dashboard import snapshot
 from lems.training.web import serve
 
@@ -30,7 +31,7 @@ async def busy_lab(switch, reactor):
     assert (await wait(t1.next())).key == "YQ"
     t1.send("EW.OR0240000.NAM/DOE,JOHN.SEX/M")
     assert (await wait(t1.next())).key == "REJ"
-    await wait(switch.writer.submit([]))
+    await wait(when_committed(switch.writer, []))
     return t1, t4
 
 
@@ -55,7 +56,7 @@ async def test_snapshot_shows_online_rates_rejects_and_open_hits(tmp_path, react
         assert alone.online == ["T01", "T04"] and alone.hits[0]["id"] == "W000018426"
         t1.send(YR)
         assert (await wait(t4.next())).key == "YR"
-        await wait(switch.writer.submit([]))
+        await wait(when_committed(switch.writer, []))
         assert snapshot(switch.lab.database, switch=switch).hits == []
         t1.close()
         t4.close()

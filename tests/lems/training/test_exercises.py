@@ -13,6 +13,7 @@ import pytest
 from support import demo_lab, running_switch, wait
 
 from formats.errors import ConfigError
+from lems.store import when_committed
 from lems.training.exercise import load_exercise, parse_exercise, shipped_ids
 from lems.training.report import report_html, report_json
 from lems.training.run import run_exercise
@@ -58,7 +59,7 @@ async def _run(tmp_path, reactor, exercise_id, trainee_script, speed=None):
     async with running_switch(lab, reactor) as switch:
 
         async def settle():
-            await wait(switch.writer.submit([]))
+            await wait(when_committed(switch.writer, []))
 
         coro = run_exercise(
             reactor,
@@ -85,7 +86,7 @@ async def test_late_answer_misses_the_urgent_deadline(tmp_path, reactor):
     async with running_switch(lab, reactor) as switch:
 
         async def settle():
-            await wait(switch.writer.submit([]))
+            await wait(when_committed(switch.writer, []))
 
         grade = await run_exercise(
             reactor, switch.endpoint, lab, exercise, script=load_script(slow), settle=settle

@@ -14,6 +14,7 @@ from formats.errors import LemsError
 from lems.cli import main
 from lems.lab import load_lab
 from lems.snapshot import reset, running, snapshot, snapshots
+from lems.store import when_committed
 from lems.training.exercise import load_exercise
 from lems.training.run import load_grades, run_exercise
 from terminals.script import load_script
@@ -25,7 +26,7 @@ async def run_once(lab, reactor, exercise_id, script_path):
     async with running_switch(lab, reactor) as switch:
 
         async def settle():
-            await wait(switch.writer.submit([]))
+            await wait(when_committed(switch.writer, []))
 
         return await asyncio.wait_for(
             run_exercise(
