@@ -39,7 +39,9 @@ drifts from run to run. The load generator is raw asyncio (Protocols on the defa
 selector loop) in this process, not the project's Twisted client, so that it stays far lighter
 than the servers.
 ``--profile PREFIX`` runs the switch under cProfile (its reactor thread) into
-``PREFIX.<reactor>.prof``.
+``PREFIX.<reactor>.prof``, counting the thread's CPU time (``time.thread_time``), not wall time:
+on a loaded machine a wall clock charges the time the process waited for a core to whatever
+call it was in (a socket send, mostly).
 
 Memory (``--idle N``): a lab with N terminals and operators (generated, all bound to
 ``OR0240000``), the switch's VmRSS from ``/proc/PID/status`` after it listens, after N TCP
@@ -853,12 +855,14 @@ def run_one(
         hits = None
     else:
         lab, hits = prepare_lab(work, n, endpoints, journal_rows, mailbox_depth)
-        prof = ["-m", "cProfile", "-o", f"{profile}.{reactor_kind}.prof"] if profile else []
+        prof = (
+            [str(Path(__file__).resolve()), "--serve-profiled", f"{profile}.{reactor_kind}.prof"]
+            if profile
+            else ["-m", "lems.cli"]
+        )
         argv = [
             sys.executable,
             *prof,
-            "-m",
-            "lems.cli",
             "serve",
             str(lab),
             "--listen",
@@ -1492,5 +1496,24 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def serve_profiled(out: str, argv: list[str]) -> None:
+    """``lems serve`` under cProfile with the reactor thread's CPU clock, written at exit."""
+    import cProfile
+
+    from lems.cli import main as lems_main
+
+    prof = cProfile.Profile(time.thread_time)
+    try:
+        prof.runcall(lems_main, argv)
+    except SystemExit:
+        pass
+    finally:
+        prof.dump_stats(out)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve-profiled"]:
+        sys.path.insert(0, str(ROOT))
+        serve_profiled(sys.argv[2], sys.argv[3:])
+        sys.exit(0)
     sys.exit(main())

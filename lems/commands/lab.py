@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sqlite3
 import sys
@@ -315,6 +316,10 @@ def cmd_pki_revoke(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- serve
 
 
+GC_YOUNG = 5000
+"""Net new objects between young collections while serving (Python's default: 700)."""
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from lems.lab import load_lab
     from lems.reactor import install
@@ -356,6 +361,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         errors.print(f"lems: cannot serve {lab.path.parent}: {why}", markup=False)
         return 2
+    # Everything loaded so far (code tables, key dictionary, directory, the national systems)
+    # lives as long as the process: out of the collector's sight, a full collection no longer
+    # walks it on the reactor thread while terminals wait (docs/BENCHMARKS.md, issue 20).
+    gc.freeze()
+    # A young collection every 5,000 new objects, not 700: most of a transaction's objects are
+    # gone by then and are never traversed (collections' CPU per run ~75 -> ~20 ms, the longest
+    # young or middle one no longer; bench_switch, issue 20).
+    gc.set_threshold(GC_YOUNG, 10, 10)
 
     def fatal(reason: str) -> None:
         """Storage failed: the links were told; exit non-zero so a supervisor restarts us."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pstats
 import re
 import shutil
 import statistics
@@ -259,6 +260,31 @@ def test_bench_switch_curve_writes_its_csv_with_or_without_a_plot(tmp_path):
         assert "matplotlib is not installed" in proc.stderr, proc.stderr
     else:
         assert csv_path.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_switch_profile_writes_the_switchs_profile(tmp_path):
+    """--profile serves the switch under cProfile (the reactor thread's CPU clock) and writes
+    PREFIX.<reactor>.prof once the switch has stopped: a profile of the switch's own code."""
+    run(
+        "tools/bench_switch.py",
+        "--servers",
+        "switch",
+        "--endpoints",
+        "off",
+        "--terminals",
+        "2",
+        "--duration",
+        "1",
+        "--warmup",
+        "0.3",
+        "--repeat",
+        "1",
+        "--profile",
+        tmp_path / "p",
+    )
+    stats = pstats.Stats(str(tmp_path / "p.asyncio.prof"))
+    names = {(Path(path).name, name) for (path, _, name) in stats.stats}
+    assert ("lab.py", "cmd_serve") in names and ("switch.py", "receive") in names
 
 
 def test_bench_switch_idle_memory_reports_its_table():
