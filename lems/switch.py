@@ -734,10 +734,10 @@ class Switch:
             self.writer.submit_nowait(rows)
         for t, osn in resent:
             session = self.online.get(t)
-            if session is not None:
-                for pending_osn, frame in self.mailboxes.pending(t):
-                    if pending_osn == osn:
-                        self._send(session, t, osn, frame)
+            if session is not None:  # read that one message, not the terminal's whole mailbox
+                frames, _ = self.mailboxes.page(t, osn - 1, 1)
+                if frames and frames[0][0] == osn:
+                    self._send(session, t, osn, frames[0][1])
 
     # ------------------------------------------------------------------ inbound
 
